@@ -1,0 +1,167 @@
+"""The offline answer engine: select article sentences, cite them, abstain when evidence is weak.
+
+Each candidate sentence (from the retrieved chunks) is scored by dense similarity to the question,
+IDF-weighted coverage of the question's content words, and a bonus for figures when the question
+asks for one. The answer is the shortest set of non-redundant top sentences; sentences from other
+articles that restate a chosen one are cited with it, and different figures for the same thing are
+reported as a disagreement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from answers.models import ABSTAIN_TEXT, Answer, Citation
+from answers.text import coverage, idf_weights, numbers, stems, wants_number
+from retrieval.models import SearchHit
+from retrieval.sentences import split_sentences
+
+MIN_WORDS = 5
+
+
+@dataclass
+class ExtractiveConfig:
+    # Threshold and weights calibrated on evals/questions.yaml (see the eval report / BENCHMARKS.md).
+    abstain_below: float = 0.42
+    dense_weight: float = 0.6
+    lexical_weight: float = 0.4
+    number_bonus: float = 0.08
+    rank_bonus: float = 0.03
+    keep_ratio: float = 0.85  # a further sentence must score within this ratio of the best one
+    max_sentences: int = 3
+    redundant_above: float = 0.8  # cosine: two sentences saying the same thing
+    agree_above: float = 0.78  # cosine: another article restating a chosen sentence
+    retrieve_k: int = 8
+
+
+@dataclass
+class Candidate:
+    document_id: str
+    chunk_id: str
+    title: str
+    start: int
+    end: int
+    text: str
+    hit_rank: int
+    duplicate_of: str | None = None
+    score: float = 0.0
+    dense: float = 0.0
+    lexical: float = 0.0
+    stems: set[str] = field(default_factory=set)
+
+
+def candidates_from_hits(hits: list[SearchHit], texts: dict[str, str]) -> list[Candidate]:
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for rank, h in enumerate(hits, start=1):
+        text = texts.get(h.document_id)
+        if text is None:
+            continue
+        for s in split_sentences(text, h.start, h.end):
+            sentence = text[s.start:s.end]
+            if (h.document_id, s.start) in seen or len(sentence.split()) < MIN_WORDS:
+                continue
+            seen.add((h.document_id, s.start))
+            out.append(Candidate(h.document_id, h.chunk_id, h.title, s.start, s.end, sentence, rank,
+                                 h.duplicate_of, stems=stems(sentence)))
+    return out
+
+
+def score_candidates(question: str, q_vec: np.ndarray, cands: list[Candidate], vecs: np.ndarray,
+                     cfg: ExtractiveConfig) -> None:
+    q_stems = stems(question)
+    idf = idf_weights(c.stems for c in cands)
+    numeric = wants_number(question)
+    sims = vecs @ q_vec if len(cands) else np.zeros(0)
+    for c, sim in zip(cands, sims):
+        c.dense = float(sim)
+        c.lexical = coverage(q_stems, c.stems, idf)
+        c.score = (cfg.dense_weight * c.dense + cfg.lexical_weight * c.lexical
+                   + (cfg.number_bonus if numeric and numbers(c.text) else 0.0)
+                   + cfg.rank_bonus / c.hit_rank)
+
+
+def _same_source(a: Candidate, b: Candidate) -> bool:
+    return a.document_id == b.document_id
+
+
+def compose(question: str, cands: list[Candidate], vecs: np.ndarray, cfg: ExtractiveConfig
+            ) -> tuple[list[list[Candidate]], bool]:
+    """(groups of sentences, each group one statement cited together; do the sources disagree?)"""
+    order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
+    best = cands[order[0]]
+    chosen = [order[0]]
+    covered = set(best.stems)
+    q_stems = stems(question)
+    for i in order[1:]:
+        if len(chosen) >= cfg.max_sentences:
+            break
+        c = cands[i]
+        if c.score < cfg.keep_ratio * best.score:
+            break
+        if max(float(vecs[i] @ vecs[j]) for j in chosen) >= cfg.redundant_above:
+            continue
+        if not ((q_stems & c.stems) - covered) and numbers(c.text) <= set().union(*(numbers(cands[j].text)
+                                                                                    for j in chosen)):
+            continue  # adds nothing the question asked about
+        chosen.append(i)
+        covered |= c.stems
+    # other articles restating a chosen sentence are cited with it; different figures are a disagreement
+    groups: list[list[Candidate]] = []
+    disagreement = False
+    used = set(chosen)
+    for i in chosen:
+        group, dissent = [cands[i]], []
+        for j in order:
+            if j in used or any(_same_source(cands[j], g) for g in group + dissent):
+                continue
+            if float(vecs[i] @ vecs[j]) < cfg.agree_above:
+                continue
+            ni, nj = numbers(cands[i].text), numbers(cands[j].text)
+            if wants_number(question) and ni and nj and not (ni & nj):
+                dissent.append(cands[j])
+            else:
+                group.append(cands[j])
+            used.add(j)
+        groups.append(group)
+        groups.extend([d] for d in dissent)
+        disagreement = disagreement or bool(dissent)
+    return groups, disagreement
+
+
+def answer_from_groups(groups: list[list[Candidate]], disagreement: bool, generator: str,
+                       prompt_version: str) -> Answer:
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for group in groups:
+        marks = ""
+        for c in group:
+            marker = len(citations) + 1
+            citations.append(Citation(marker=marker, document_id=c.document_id, chunk_id=c.chunk_id, title=c.title,
+                                      quote=c.text, start=c.start, end=c.end))
+            marks += f"[{marker}]"
+        parts.append(f"{group[0].text} {marks}")
+    text = " ".join(parts)
+    if disagreement:
+        text = "The sources differ. " + text
+    return Answer(answer=text, abstained=False, citations=citations, generator=generator,
+                  prompt_version=prompt_version)
+
+
+def abstain(generator: str, prompt_version: str, warnings: list[str] | None = None) -> Answer:
+    return Answer(answer=ABSTAIN_TEXT, abstained=True, citations=[], generator=generator,
+                  prompt_version=prompt_version, warnings=list(warnings or []))
+
+
+def extract_answer(question: str, q_vec: np.ndarray, cands: list[Candidate], vecs: np.ndarray,
+                   cfg: ExtractiveConfig, prompt_version: str) -> Answer:
+    """Pure: scored selection over candidate sentences (with their unit vectors)."""
+    if not cands:
+        return abstain("extractive", prompt_version)
+    score_candidates(question, q_vec, cands, vecs, cfg)
+    if max(c.score for c in cands) < cfg.abstain_below:
+        return abstain("extractive", prompt_version)
+    groups, disagreement = compose(question, cands, vecs, cfg)
+    return answer_from_groups(groups, disagreement, "extractive", prompt_version)

@@ -1,0 +1,48 @@
+"""Answer and summary records, shaped as the contract's JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Citation:
+    marker: int
+    document_id: str
+    chunk_id: str
+    title: str
+    quote: str  # always document.text[start:end]
+    start: int
+    end: int
+
+
+@dataclass
+class Answer:
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    generator: str
+    prompt_version: str
+    warnings: list[str] = field(default_factory=list)
+    question: str | None = None  # the retrieval question after follow-up rewriting
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if d.get("question") is None:
+            d.pop("question")
+        return d
+
+
+@dataclass
+class Summary:
+    summary: str
+    citations: list[Citation]
+    generator: str
+    prompt_version: str
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+ABSTAIN_TEXT = "The articles do not cover this question."

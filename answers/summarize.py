@@ -1,0 +1,104 @@
+"""Extractive summaries: central sentences, redundancy removed across sources, every sentence cited.
+
+Centrality is similarity to the centroid of all candidate sentences (what the articles are mostly
+about), plus a lead bonus (news puts the key facts first) and, when focused, similarity to the query.
+A sentence too close to one already chosen is not repeated: its article is cited with it instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from answers.models import Citation, Summary
+from retrieval.models import Document
+from retrieval.sentences import split_sentences
+
+MIN_WORDS = 6
+
+
+@dataclass
+class SummaryConfig:
+    lead_bonus: float = 0.08
+    query_weight: float = 0.6
+    redundant_above: float = 0.75
+
+
+@dataclass(frozen=True)
+class Sentence:
+    document: Document
+    chunk_id: str
+    start: int
+    end: int
+    position: int  # index among the document's sentences
+
+    @property
+    def text(self) -> str:
+        return self.document.text[self.start:self.end]
+
+
+def document_sentences(doc: Document, chunk_bounds: list[tuple[str, int, int]],
+                       within: list[tuple[int, int]] | None = None) -> list[Sentence]:
+    """Summary-worthy sentences of a document (ending like a sentence, long enough)."""
+    out = []
+    for pos, s in enumerate(split_sentences(doc.text)):
+        text = doc.text[s.start:s.end]
+        if len(text.split()) < MIN_WORDS or text[-1] not in ".!?\"”“'’":
+            continue
+        if within is not None and not any(a <= s.start < b for a, b in within):
+            continue
+        chunk_id = next((cid for cid, a, b in chunk_bounds if a <= s.start < b), chunk_bounds[0][0]
+                        if chunk_bounds else f"{doc.id}#0")
+        out.append(Sentence(doc, chunk_id, s.start, s.end, pos))
+    return out
+
+
+def select_sentences(sentences: list[Sentence], vecs: np.ndarray, max_words: int,
+                     query_vec: np.ndarray | None = None, cfg: SummaryConfig | None = None
+                     ) -> list[list[Sentence]]:
+    """Pure: groups (a chosen sentence first, then restatements from other articles) within max_words."""
+    cfg = cfg or SummaryConfig()
+    if not sentences:
+        return []
+    centroid = vecs.mean(axis=0)
+    centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+    score = vecs @ centroid + np.array([cfg.lead_bonus / (1 + s.position) for s in sentences])
+    if query_vec is not None:
+        score = (1 - cfg.query_weight) * score + cfg.query_weight * (vecs @ query_vec)
+    order = list(np.argsort(-score))
+    chosen: list[int] = []
+    groups: dict[int, list[int]] = {}
+    words = 0
+    for i in order:
+        if chosen:
+            sims = [float(vecs[i] @ vecs[j]) for j in chosen]
+            j = int(np.argmax(sims))
+            if sims[j] >= cfg.redundant_above:
+                owner = chosen[j]
+                if all(sentences[k].document.id != sentences[i].document.id for k in groups[owner]):
+                    groups[owner].append(i)  # another outlet says the same: cite it, don't repeat it
+                continue
+        n = len(sentences[i].text.split()) + 1  # + its [n] markers
+        if words + n > max_words:
+            continue
+        chosen.append(i)
+        groups[i] = [i]
+        words += n
+    # read in article order: by document, then position
+    chosen.sort(key=lambda i: (sentences[i].document.id, sentences[i].position))
+    return [[sentences[k] for k in groups[i]] for i in chosen]
+
+
+def summary_from_groups(groups: list[list[Sentence]], generator: str, prompt_version: str) -> Summary:
+    citations: list[Citation] = []
+    parts = []
+    for group in groups:
+        marks = ""
+        for s in group:
+            citations.append(Citation(marker=len(citations) + 1, document_id=s.document.id, chunk_id=s.chunk_id,
+                                      title=s.document.title, quote=s.text, start=s.start, end=s.end))
+            marks += f"[{len(citations)}]"
+        parts.append(f"{group[0].text} {marks}")
+    return Summary(summary=" ".join(parts), citations=citations, generator=generator,
+                   prompt_version=prompt_version)

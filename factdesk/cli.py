@@ -1,0 +1,185 @@
+"""The `factdesk` command line: ingest, search, ask, summarize, serve, eval, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from retrieval.errors import FactdeskError
+
+PROGRESS_MIN_DOCUMENTS = 20  # a progress bar only when a run is long enough to need one
+
+
+def _service():  # type: ignore[no-untyped-def]
+    from factdesk.service import Factdesk
+    from factdesk.settings import load_settings
+
+    return Factdesk(load_settings())
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from retrieval.loaders import iter_files
+
+    svc = _service()
+    paths = [Path(p) for p in args.paths]
+    total_files = sum(1 for p in paths if p.exists() for _ in iter_files(p))
+    bar = None
+    if total_files >= PROGRESS_MIN_DOCUMENTS and sys.stderr.isatty() or args.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total_files, unit="doc", file=sys.stderr)
+    counts: dict[str, int] = {}
+
+    def report(r) -> None:  # type: ignore[no-untyped-def]
+        key = r.status.split(":")[0].split(" of ")[0]
+        counts[key] = counts.get(key, 0) + 1
+        line = f"{r.id}: {r.status}" + (f" ({r.chunks} chunks)" if r.chunks and not r.status.startswith("rej") else "")
+        (bar.write if bar else print)(line)
+        if bar:
+            bar.update(1)
+
+    results = svc.ingest_paths(paths, progress=report)
+    if bar:
+        bar.close()
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to ingest"
+    print(f"total: {len(results)} documents ({summary})")
+    return 1 if results and all(r.status.startswith("rejected") for r in results) else 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    svc = _service()
+    hits = svc.search(args.query, args.k)
+    if args.json:
+        _print_json({"results": [h.public() for h in hits]})
+        return 0
+    for i, h in enumerate(hits, 1):
+        snippet = " ".join(h.text.split())
+        print(f"{i}. [{h.score:.4f}] {h.title} ({h.document_id} {h.start}-{h.end})\n   {snippet[:300]}")
+    return 0
+
+
+def _print_cited(text: str, citations: list) -> None:
+    print(text)
+    if citations:
+        print("\nSources:")
+        for c in citations:
+            print(f"[{c.marker}] {c.title} ({c.document_id}, {c.start}-{c.end}): \"{c.quote}\"")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    svc = _service()
+    answer = svc.ask(args.question, top_k=args.k)
+    if args.json:
+        _print_json(answer.to_dict())
+    else:
+        _print_cited(answer.answer, answer.citations)
+        for w in answer.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    svc = _service()
+    summary = svc.summarize(document_ids=args.document or None, query=args.query, max_words=args.max_words)
+    if args.json:
+        _print_json(summary.to_dict())
+    else:
+        _print_cited(summary.summary, summary.citations)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from factdesk.settings import load_settings
+
+    app = create_app(load_settings(), ingest_on_start=not args.no_ingest)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from evals.run import run_cli
+
+    return run_cli(args)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    svc = _service()
+    report = svc.ingestor.doctor(repair=args.repair)
+    _print_json(report)
+    if report["consistent"]:
+        return 0
+    return 0 if args.repair else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="factdesk", description="Cited answers and summaries over news articles.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("ingest", help="ingest article files or folders (.txt .md .html .json .jsonl)")
+    s.add_argument("paths", nargs="+")
+    s.add_argument("--progress", action="store_true", help="always show a progress bar")
+    s.set_defaults(fn=cmd_ingest)
+
+    s = sub.add_parser("search", help="hybrid search over the ingested articles")
+    s.add_argument("query")
+    s.add_argument("-k", type=int, default=5, help="number of results (default 5)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_search)
+
+    s = sub.add_parser("ask", help="answer a question with cited passages")
+    s.add_argument("question")
+    s.add_argument("-k", type=int, default=None, help="passages to retrieve")
+    s.add_argument("--json", action="store_true", help="print the /v1/ask answer object")
+    s.set_defaults(fn=cmd_ask)
+
+    s = sub.add_parser("summarize", help="cited summary of documents, optionally focused by a query")
+    s.add_argument("--document", action="append", metavar="ID", help="document id (repeatable); default all")
+    s.add_argument("--query", default=None)
+    s.add_argument("--max-words", type=int, default=None)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_summarize)
+
+    s = sub.add_parser("serve", help="start the HTTP API (ingests data/articles first)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--no-ingest", action="store_true", help="do not ingest data/articles on start")
+    s.add_argument("--log-level", default="info")
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("eval", help="score the fixed questions; non-zero exit on regression")
+    s.add_argument("--questions", default=None, help="questions file (default evals/questions.yaml)")
+    s.add_argument("--baseline", default=None, help="baseline report to compare with")
+    s.add_argument("--report", default="eval-report", help="folder for report.json/.md/.html")
+    s.add_argument("--only", action="append", metavar="TAG", help="only questions with this tag (repeatable)")
+    s.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare two report.json files and exit")
+    s.add_argument("--write-baseline", default=None, metavar="FILE", help="save this run as a baseline")
+    s.set_defaults(fn=cmd_eval)
+
+    s = sub.add_parser("doctor", help="check that Chroma and the lexical index agree; --repair fixes them")
+    s.add_argument("--repair", action="store_true")
+    s.set_defaults(fn=cmd_doctor)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except FactdeskError as e:
+        print(f"factdesk: error: {e.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Wiring: one Factdesk object per data dir, shared by the CLI, the API and the evals.
+
+Everything that answers a user goes through these methods, so the three front ends cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from answers.engine import AnswerEngine, build_engine
+from answers.models import Answer, Summary
+from factdesk.settings import Settings
+from prompts import PromptSet, load_prompts
+from retrieval.catalog import Catalog
+from retrieval.embed import build_embedder
+from retrieval.errors import InvalidInput, NotFound
+from retrieval.ingest import Ingestor, parse_published, validate_id
+from retrieval.loaders import Loaded, load_paths
+from retrieval.models import Document, DocumentIn, IngestResult, SearchHit
+from retrieval.search import Filters, Searcher
+from retrieval.store import VectorStore
+
+
+class Factdesk:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        data_dir = Path(settings.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(data_dir / "catalog.sqlite")
+        self.embedder = build_embedder(settings.embedder, cache_path=data_dir / "embeddings.sqlite",
+                                       precision=settings.embed_precision, batch_size=settings.embed_batch_size,
+                                       threads=settings.torch_threads, api_key=settings.openai_api_key,
+                                       base_url=settings.openai_base_url)
+        self.vectors = VectorStore(data_dir=data_dir, chroma_url=settings.chroma_url,
+                                   collection=settings.collection, space=self.embedder.name)
+        self.ingestor = Ingestor(self.catalog, self.vectors, self.embedder, data_dir=data_dir,
+                                 max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens,
+                                 max_chars=settings.max_document_chars,
+                                 near_duplicate_threshold=settings.near_duplicate_threshold)
+        self.searcher = Searcher(self.catalog, self.vectors, self.embedder)
+        self.prompts: PromptSet = load_prompts(settings.prompts_dir)
+        self.engine: AnswerEngine = build_engine(self, settings, self.prompts)
+        self.recovered = self.ingestor.recover() if self.catalog.unfinished() else []
+
+    def close(self) -> None:
+        self.catalog.close()
+        self.embedder.cache.close()
+
+    # ---- documents ----
+    def ingest_documents(self, items: Iterable[DocumentIn],
+                         progress: Callable[[IngestResult], None] | None = None) -> list[IngestResult]:
+        return self.ingestor.ingest(items, progress)
+
+    def ingest_paths(self, paths: list[Path], progress: Callable[[IngestResult], None] | None = None
+                     ) -> list[IngestResult]:
+        results: list[IngestResult] = []
+        rejected: list[Loaded] = []
+
+        def documents() -> Iterator[DocumentIn]:
+            for loaded in load_paths(paths, self.settings.max_file_bytes):
+                if loaded.document is None:
+                    r = IngestResult(id=loaded.label, status=f"rejected: {loaded.error}")
+                    results.append(r)
+                    rejected.append(loaded)
+                    if progress:
+                        progress(r)
+                else:
+                    yield loaded.document
+
+        results.extend(self.ingestor.ingest(documents(), progress))
+        return results
+
+    def list_documents(self) -> list[Document]:
+        return self.catalog.list()
+
+    def get_document(self, doc_id: str) -> Document:
+        doc = self.catalog.get(doc_id)
+        if doc is None:
+            raise NotFound(f"no document with id {doc_id!r}")
+        return doc
+
+    def delete_document(self, doc_id: str) -> None:
+        self.ingestor.delete(doc_id)
+
+    # ---- retrieval and answers ----
+    def filters(self, document_ids: list[str] | None = None, sources: list[str] | None = None,
+                published_after: str | None = None, published_before: str | None = None) -> Filters:
+        if document_ids is not None:
+            for d in document_ids:
+                validate_id(d)
+        return Filters(document_ids=tuple(document_ids) if document_ids is not None else None,
+                       sources=tuple(sources) if sources is not None else None,
+                       published_after=parse_published(published_after),
+                       published_before=parse_published(published_before))
+
+    def check_top_k(self, top_k: int | None) -> int:
+        k = self.settings.default_top_k if top_k is None else top_k
+        if not 1 <= k <= self.settings.max_top_k:
+            raise InvalidInput(f"top_k must be between 1 and {self.settings.max_top_k}")
+        return k
+
+    def check_text(self, text: str, what: str = "question") -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput(f"{what} is empty")
+        if len(text) > self.settings.max_question_chars:
+            raise InvalidInput(f"{what} is longer than {self.settings.max_question_chars} characters")
+        return text.strip()
+
+    def search(self, query: str, top_k: int | None = None, filters: Filters | None = None) -> list[SearchHit]:
+        return self.searcher.search(self.check_text(query, "query"), self.check_top_k(top_k), filters)
+
+    def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None,
+            history: list[str] | None = None) -> Answer:
+        return self.engine.ask(self.check_text(question), top_k=self.check_top_k(top_k), filters=filters,
+                               history=history or [])
+
+    def ask_stream(self, question: str, top_k: int | None = None, filters: Filters | None = None,
+                   history: list[str] | None = None) -> Iterator[dict]:
+        """Events: {"delta": str} pieces, then {"done": True, **answer}."""
+        return self.engine.ask_stream(self.check_text(question), top_k=self.check_top_k(top_k), filters=filters,
+                                      history=history or [])
+
+    def summarize(self, document_ids: list[str] | None = None, query: str | None = None,
+                  max_words: int | None = None) -> Summary:
+        if document_ids:
+            for d in document_ids:
+                self.get_document(validate_id(d))
+        if query is not None:
+            query = self.check_text(query, "query")
+        mw = self.settings.summary_max_words if max_words is None else max_words
+        if not 10 <= mw <= 2000:
+            raise InvalidInput("max_words must be between 10 and 2000")
+        return self.engine.summarize(document_ids=document_ids, query=query, max_words=mw)

@@ -1,0 +1,76 @@
+"""Token-aware, sentence-aligned chunking with overlap (pure).
+
+Chunks are spans of the cleaned text; a chunk's text is always text[start:end].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from retrieval.sentences import split_sentences
+from retrieval.tokens import encoding
+
+
+@dataclass(frozen=True)
+class ChunkSpan:
+    start: int
+    end: int
+    tokens: int
+
+
+def _split_long(text: str, start: int, end: int, max_tokens: int) -> list[ChunkSpan]:
+    """Cut one over-long sentence at word boundaries into pieces of at most max_tokens."""
+    enc = encoding()
+    pieces: list[ChunkSpan] = []
+    pos = start
+    while pos < end:
+        ids = enc.encode_ordinary(text[pos:end])
+        if len(ids) <= max_tokens:
+            pieces.append(ChunkSpan(pos, end, len(ids)))
+            break
+        # decoded prefix of max_tokens tokens; byte-level tokens may split a character, so fall back
+        prefix = enc.decode(ids[:max_tokens], errors="ignore")
+        cut = pos + len(prefix)
+        while cut > pos and cut < end and text[cut - 1] != "\ufffd" and not text[cut].isspace():
+            cut -= 1
+        if cut <= pos:  # one giant "word": cut inside it
+            cut = pos + max(1, len(prefix))
+        piece_end = cut
+        while piece_end > pos and text[piece_end - 1].isspace():
+            piece_end -= 1
+        if piece_end > pos:
+            pieces.append(ChunkSpan(pos, piece_end, len(enc.encode_ordinary(text[pos:piece_end]))))
+        pos = cut
+        while pos < end and text[pos].isspace():
+            pos += 1
+    return pieces
+
+
+def chunk_text(text: str, max_tokens: int = 160, overlap_tokens: int = 40) -> list[ChunkSpan]:
+    """Pack whole sentences into chunks of at most max_tokens, repeating up to overlap_tokens of
+    trailing sentences at the start of the next chunk so a fact cut by a boundary stays whole."""
+    enc = encoding()
+    units: list[ChunkSpan] = []
+    for s in split_sentences(text):
+        n = len(enc.encode_ordinary(text[s.start:s.end]))
+        units.extend(_split_long(text, s.start, s.end, max_tokens) if n > max_tokens
+                     else [ChunkSpan(s.start, s.end, n)])
+    chunks: list[ChunkSpan] = []
+    i = 0
+    while i < len(units):
+        j, total = i, 0
+        while j < len(units) and total + units[j].tokens <= max_tokens:
+            total += units[j].tokens
+            j += 1
+        j = max(j, i + 1)
+        start, end = units[i].start, units[j - 1].end
+        chunks.append(ChunkSpan(start, end, len(enc.encode_ordinary(text[start:end]))))
+        if j >= len(units):
+            break
+        # step back over trailing sentences that fit the overlap budget, but always move forward
+        k, carried = j, 0
+        while k - 1 > i and carried + units[k - 1].tokens <= overlap_tokens:
+            carried += units[k - 1].tokens
+            k -= 1
+        i = k
+    return chunks

@@ -1,0 +1,292 @@
+"""The ingest pipeline: clean -> de-duplicate -> chunk -> embed -> Chroma + lexical index.
+
+The only place that writes. A document becomes visible in one SQLite commit after its vectors are
+in Chroma, so a crash at any point leaves either nothing visible or the whole document; `recover()`
+(run on open) rolls back what a crash left half-written, in both stores.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from retrieval import dedup
+from retrieval.catalog import Catalog
+from retrieval.chunk import chunk_text
+from retrieval.clean import clean_article
+from retrieval.embed import CachedEmbedder
+from retrieval.errors import InvalidInput, NotFound
+from retrieval.models import Chunk, Document, DocumentIn, IngestResult
+from retrieval.store import VectorStore
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+# embed this many chunks per model call across documents: big enough to keep batches full,
+# small enough that progress and the write lock move often
+EMBED_GROUP_CHUNKS = 256
+
+
+def validate_id(doc_id: str) -> str:
+    if not ID_PATTERN.match(doc_id) or ".." in doc_id:
+        raise InvalidInput("document id must be 1-128 characters of letters, digits, '.', '_', ':' or '-' "
+                           "(no path separators, no control characters)")
+    return doc_id
+
+
+def slug_id(name: str) -> str:
+    """A valid document id from a file name."""
+    s = re.sub(r"[^A-Za-z0-9._:-]+", "-", name).strip("-.")[:128]
+    return s if s and ID_PATTERN.match(s) else "doc"
+
+
+def parse_published(value: str | None) -> float | None:
+    if value is None or not str(value).strip():
+        return None
+    try:
+        dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError as e:
+        raise InvalidInput(f"published_at must be an ISO 8601 date, not {str(value)[:40]!r}") from e
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A document cleaned, chunked and fingerprinted, not yet written anywhere."""
+
+    doc: Document
+    published_ts: float | None
+    chunks: list[Chunk]
+    shingles: frozenset[str]
+    bands: list[str]
+
+
+def prepare(item: DocumentIn, *, max_tokens: int, overlap_tokens: int, max_chars: int) -> Prepared:
+    """Pure: raw submission -> cleaned document with chunk spans (raises InvalidInput)."""
+    if not isinstance(item.text, str) or not item.text.strip():
+        raise InvalidInput("text is empty")
+    if len(item.text) > max_chars:
+        raise InvalidInput(f"text is longer than {max_chars} characters")
+    if "\x00" in item.text:
+        raise InvalidInput("text contains NUL bytes (binary data?)")
+    cleaned = clean_article(item.text, is_html=item.is_html)
+    text = cleaned.text
+    if not text.strip():
+        raise InvalidInput("nothing left after cleaning (no article text)")
+    h = dedup.content_hash(text)
+    doc_id = validate_id(item.id) if item.id else f"doc-{h[:16]}"
+    title = (item.title or cleaned.title or text.strip().split("\n", 1)[0][:120]).strip() or doc_id
+    published_ts = parse_published(item.published_at)
+    doc = Document(id=doc_id, title=title, text=text, content_hash=h, source=item.source, url=item.url,
+                   published_at=item.published_at, created_at=time.time())
+    spans = chunk_text(text, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
+    chunks = [Chunk(id=f"{doc_id}#{i}", document_id=doc_id, index=i, start=s.start, end=s.end,
+                    text=text[s.start:s.end], tokens=s.tokens) for i, s in enumerate(spans)]
+    sh = dedup.shingles(text)
+    return Prepared(doc=replace(doc, chunks=len(chunks)), published_ts=published_ts, chunks=chunks,
+                    shingles=frozenset(sh), bands=dedup.band_keys(dedup.minhash(sh)))
+
+
+class Ingestor:
+    def __init__(self, catalog: Catalog, vectors: VectorStore, embedder: CachedEmbedder, *, data_dir: Path,
+                 max_tokens: int = 160, overlap_tokens: int = 40, max_chars: int = 2_000_000,
+                 near_duplicate_threshold: float = 0.8) -> None:
+        self.catalog = catalog
+        self.vectors = vectors
+        self.embedder = embedder
+        self.max_tokens = max_tokens
+        self.overlap_tokens = overlap_tokens
+        self.max_chars = max_chars
+        self.near_duplicate_threshold = near_duplicate_threshold
+        self._lock = threading.RLock()
+        self._lock_path = data_dir / "write.lock"
+        self.counters = {"created": 0, "updated": 0, "unchanged": 0, "duplicate": 0, "rejected": 0, "deleted": 0}
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One writer at a time: across threads (RLock) and across processes (flock on the data dir)."""
+        with self._lock, open(self._lock_path, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # ---- ingest ----
+    def ingest(self, items: Iterable[DocumentIn], progress: Callable[[IngestResult], None] | None = None
+               ) -> list[IngestResult]:
+        """Ingest documents; embedding is batched across documents, writes go one document at a time."""
+        results: list[IngestResult] = []
+        group: list[Prepared] = []
+
+        def flush() -> None:
+            for r in self._write_group(group):
+                results.append(r)
+                if progress:
+                    progress(r)
+            group.clear()
+
+        for item in items:
+            try:
+                prepared = prepare(item, max_tokens=self.max_tokens, overlap_tokens=self.overlap_tokens,
+                                   max_chars=self.max_chars)
+            except InvalidInput as e:
+                r = IngestResult(id=item.id or "-", status=f"rejected: {e.message}", title=item.title)
+                self.counters["rejected"] += 1
+                results.append(r)
+                if progress:
+                    progress(r)
+                continue
+            group.append(prepared)
+            if sum(len(p.chunks) for p in group) >= EMBED_GROUP_CHUNKS:
+                flush()
+        flush()
+        return results
+
+    def _write_group(self, group: list[Prepared]) -> list[IngestResult]:
+        if not group:
+            return []
+        # embed everything new in the group in one call, before taking the write lock
+        fresh = [p for p in group if self._existing_status(p) is None or self._existing_status(p) == "updated"]
+        texts = [c.text for p in fresh for c in p.chunks]
+        vecs = self.embedder.embed(texts) if texts else None
+        by_doc: dict[str, object] = {}
+        pos = 0
+        for p in fresh:
+            by_doc[p.doc.id] = vecs[pos:pos + len(p.chunks)] if vecs is not None else None
+            pos += len(p.chunks)
+        out = []
+        with self.writing():
+            for p in group:
+                out.append(self._write_one(p, by_doc.get(p.doc.id)))
+        return out
+
+    def _existing_status(self, p: Prepared) -> str | None:
+        same = self.catalog.find_by_hash(p.doc.content_hash)
+        if same is not None:
+            return "unchanged"
+        return "updated" if self.catalog.get(p.doc.id) is not None else None
+
+    def _write_one(self, p: Prepared, vecs) -> IngestResult:  # type: ignore[no-untyped-def]
+        same = self.catalog.find_by_hash(p.doc.content_hash)
+        if same is not None:  # checked again under the lock: another writer may have just added it
+            self.counters["unchanged"] += 1
+            return IngestResult(id=same.id, status="unchanged", chunks=same.chunks, title=same.title)
+        updating = self.catalog.state_of(p.doc.id) is not None
+        if updating:
+            self._delete_locked(p.doc.id)
+        if vecs is None:  # raced with a delete of the identical text: embed now (cache makes it cheap)
+            vecs = self.embedder.embed([c.text for c in p.chunks])
+        doc = replace(p.doc, duplicate_of=self._near_duplicate_of(p))
+        with self.catalog.transaction() as db:
+            Catalog.insert_pending(db, doc, p.published_ts, p.chunks, p.bands)
+        if p.chunks:
+            meta_base = {"document_id": doc.id}
+            if doc.source:
+                meta_base["source"] = doc.source
+            if p.published_ts is not None:
+                meta_base["published_ts"] = p.published_ts
+            self.vectors.upsert([c.id for c in p.chunks], vecs,
+                                [dict(meta_base, start=c.start, end=c.end) for c in p.chunks])
+        with self.catalog.transaction() as db:
+            Catalog.commit_document(db, doc.id)
+        if doc.duplicate_of:
+            status = f"duplicate of {doc.duplicate_of}"
+            self.counters["duplicate"] += 1
+        else:
+            status = "updated" if updating else "created"
+            self.counters[status] += 1
+        return IngestResult(id=doc.id, status=status, chunks=len(p.chunks), title=doc.title, source=doc.source)
+
+    def _near_duplicate_of(self, p: Prepared) -> str | None:
+        best, best_score = None, 0.0
+        candidates = self.catalog.candidates_by_bands(p.bands, exclude=p.doc.id)
+        for doc_id, text in self.catalog.texts(candidates).items():
+            score = dedup.overlap(set(p.shingles), dedup.shingles(text))
+            if score > best_score:
+                best, best_score = doc_id, score
+        if best is None or best_score < self.near_duplicate_threshold:
+            return None
+        titles = self.catalog.titles([best])
+        original = titles.get(best, (None, None))[1]
+        return original or best  # point at the original, not at another copy
+
+    # ---- delete ----
+    def delete(self, doc_id: str) -> None:
+        with self.writing():
+            if self.catalog.get(doc_id) is None:
+                raise NotFound(f"no document with id {doc_id!r}")
+            self._delete_locked(doc_id)
+            self.counters["deleted"] += 1
+
+    def _delete_locked(self, doc_id: str) -> None:
+        with self.catalog.transaction() as db:  # hidden from search from here on
+            Catalog.mark_deleting(db, doc_id)
+        self.vectors.delete_document(doc_id)
+        with self.catalog.transaction() as db:
+            Catalog.remove(db, doc_id)
+
+    # ---- crash recovery and consistency ----
+    def recover(self) -> list[str]:
+        """Roll back documents a crash left 'pending' or 'deleting' (in both stores)."""
+        with self.writing():
+            rolled = []
+            for doc_id, _state in self.catalog.unfinished():
+                self._delete_locked(doc_id)
+                rolled.append(doc_id)
+            return rolled
+
+    def doctor(self, repair: bool = False) -> dict:
+        """Compare the catalog, the lexical index and Chroma; with repair, make them agree again."""
+        with self.writing():
+            unfinished = self.catalog.unfinished()
+            catalog_ids = self.catalog.all_chunk_ids(committed_only=True)
+            all_catalog_ids = self.catalog.all_chunk_ids(committed_only=False)
+            chroma_ids = self.vectors.all_ids()
+            missing_vectors = sorted(catalog_ids - chroma_ids)
+            orphan_vectors = sorted(chroma_ids - all_catalog_ids)
+            missing_lexical = self.catalog.chunks_missing_lexical()
+            orphan_lexical = self.catalog.orphan_lexical_rows()
+            report = {
+                "documents": self.catalog.count()[0],
+                "chunks": len(catalog_ids),
+                "vectors": len(chroma_ids),
+                "lexical_rows": self.catalog.lexical_row_count(),
+                "unfinished_documents": [d for d, _ in unfinished],
+                "missing_vectors": len(missing_vectors),
+                "orphan_vectors": len(orphan_vectors),
+                "documents_missing_lexical": missing_lexical,
+                "orphan_lexical_rows": orphan_lexical,
+            }
+            report["consistent"] = not (unfinished or missing_vectors or orphan_vectors or missing_lexical
+                                        or orphan_lexical)
+            if repair and not report["consistent"]:
+                for doc_id, _ in unfinished:
+                    self._delete_locked(doc_id)
+                if orphan_vectors:
+                    self.vectors.delete_ids(orphan_vectors)
+                if missing_vectors:
+                    self._reembed(missing_vectors)
+                if missing_lexical or orphan_lexical:
+                    self.catalog.reindex_lexical(missing_lexical)
+                report["repaired"] = True
+            return report
+
+    def _reembed(self, chunk_ids: list[str]) -> None:
+        docs = {cid.rsplit("#", 1)[0] for cid in chunk_ids}
+        wanted = set(chunk_ids)
+        for doc_id in sorted(docs):
+            doc = self.catalog.get(doc_id)
+            if doc is None:
+                continue
+            chunks = [c for c in self.catalog.chunks_of(doc_id) if c.id in wanted]
+            vecs = self.embedder.embed([c.text for c in chunks])
+            meta = {"document_id": doc_id, **({"source": doc.source} if doc.source else {})}
+            self.vectors.upsert([c.id for c in chunks], vecs, [dict(meta, start=c.start, end=c.end) for c in chunks])

@@ -1,0 +1,135 @@
+"""Hybrid search: dense (Chroma) + lexical (FTS5 BM25), fused by weighted RRF, diversified by MMR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from retrieval.catalog import Catalog
+from retrieval.embed import CachedEmbedder
+from retrieval.fusion import fuse_reciprocal_rank, maximal_marginal_relevance
+from retrieval.lexical import build_match_query
+from retrieval.models import SearchHit
+from retrieval.store import VectorStore
+
+
+@dataclass(frozen=True)
+class Filters:
+    document_ids: tuple[str, ...] | None = None
+    sources: tuple[str, ...] | None = None
+    published_after: float | None = None
+    published_before: float | None = None
+
+    def chroma_where(self) -> dict | None:
+        conds: list[dict] = []
+        if self.document_ids is not None:
+            conds.append({"document_id": {"$in": list(self.document_ids)}})
+        if self.sources is not None:
+            conds.append({"source": {"$in": list(self.sources)}})
+        if self.published_after is not None:
+            conds.append({"published_ts": {"$gte": self.published_after}})
+        if self.published_before is not None:
+            conds.append({"published_ts": {"$lte": self.published_before}})
+        if not conds:
+            return None
+        return conds[0] if len(conds) == 1 else {"$and": conds}
+
+    def sql(self) -> tuple[str, list]:
+        parts, params = [], []
+        if self.document_ids is not None:
+            parts.append(f"AND d.id IN ({','.join('?' * len(self.document_ids))})")
+            params += list(self.document_ids)
+        if self.sources is not None:
+            parts.append(f"AND d.source IN ({','.join('?' * len(self.sources))})")
+            params += list(self.sources)
+        if self.published_after is not None:
+            parts.append("AND d.published_ts >= ?")
+            params.append(self.published_after)
+        if self.published_before is not None:
+            parts.append("AND d.published_ts <= ?")
+            params.append(self.published_before)
+        return " ".join(parts), params
+
+
+@dataclass
+class SearchConfig:
+    # weights and k measured on evals/questions.yaml (see BENCHMARKS.md / evals report)
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    rrf_k: float = 10.0
+    candidates: int = 30
+    mmr_lambda: float = 0.8
+    use_lexical: bool = True
+    use_dense: bool = True
+    use_mmr: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+class Searcher:
+    def __init__(self, catalog: Catalog, vectors: VectorStore, embedder: CachedEmbedder,
+                 config: SearchConfig | None = None) -> None:
+        self.catalog = catalog
+        self.vectors = vectors
+        self.embedder = embedder
+        self.config = config or SearchConfig()
+        self._embed_query = lru_cache(maxsize=1024)(self._embed_query_uncached)
+
+    def _embed_query_uncached(self, query: str) -> np.ndarray:
+        return self.embedder.embed([query])[0]
+
+    def embed_query(self, query: str) -> np.ndarray:
+        return self._embed_query(query)
+
+    def search(self, query: str, top_k: int = 5, filters: Filters | None = None) -> list[SearchHit]:
+        cfg = self.config
+        filters = filters or Filters()
+        if filters.document_ids is not None and not filters.document_ids:
+            return []
+        n = max(cfg.candidates, top_k * 3)
+        dense: list[tuple[str, float]] = []
+        if cfg.use_dense:
+            dense = self.vectors.query(self.embed_query(query), n, where=filters.chroma_where())
+        lexical: list[tuple] = []
+        if cfg.use_lexical:
+            match = build_match_query(query)
+            if match:
+                where_sql, params = filters.sql()
+                lexical = self.catalog.lexical_search(match, n, where_sql, params)
+        # Chroma may still hold vectors of a document being written or deleted: keep committed ones only
+        visible = self.catalog.committed_chunks([cid for cid, _ in dense] + [r[0] for r in lexical])
+        dense = [(cid, s) for cid, s in dense if cid in visible]
+        lexical = [r for r in lexical if r[0] in visible]
+        fused = fuse_reciprocal_rank([[cid for cid, _ in dense], [r[0] for r in lexical]],
+                                     [cfg.dense_weight, cfg.lexical_weight], k=cfg.rrf_k)
+        if not fused:
+            return []
+        ids = [cid for cid, _ in fused]
+        score = dict(fused)
+        if cfg.use_mmr and len(ids) > 1:
+            pool = ids[: max(top_k * 3, 10)]
+            vecs = self.vectors.vectors(pool)
+            pool = [cid for cid in pool if cid in vecs]
+            ids = maximal_marginal_relevance(pool, [score[c] for c in pool], np.stack([vecs[c] for c in pool]),
+                                             top_k, lam=cfg.mmr_lambda) if pool else []
+        ids = ids[:top_k]
+        dense_sim = dict(dense)
+        dense_rank = {cid: i + 1 for i, (cid, _) in enumerate(dense)}
+        lex_score = {r[0]: float(r[4]) for r in lexical}
+        lex_rank = {r[0]: i + 1 for i, r in enumerate(lexical)}
+        docs = {visible[c][0] for c in ids}
+        texts = self.catalog.texts(docs)
+        titles = self.catalog.titles(docs)
+        hits = []
+        for cid in ids:
+            doc_id, start, end = visible[cid]
+            if doc_id not in texts:  # deleted between the two reads
+                continue
+            title, dup = titles[doc_id]
+            hits.append(SearchHit(chunk_id=cid, document_id=doc_id, title=title, text=texts[doc_id][start:end],
+                                  start=start, end=end, score=round(score[cid], 6),
+                                  dense_similarity=dense_sim.get(cid), lexical_score=lex_score.get(cid),
+                                  dense_rank=dense_rank.get(cid), lexical_rank=lex_rank.get(cid),
+                                  duplicate_of=dup))
+        return hits

@@ -1,0 +1,83 @@
+"""Sentence splitting with character offsets into the text (pure).
+
+Shared by chunking, the extractive engine and summaries, so a sentence is the same span everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+from retrieval.models import Span
+
+# Words that end with a period without ending a sentence ("Jan. 3", "Rep. Lee", "Gen. Kim").
+ABBREVIATIONS = frozenset("""
+mr mrs ms dr prof sr jr st mt rev gen lt col maj capt cpt sgt cmdr adm gov sen rep pres amb sec
+supt insp det no nos vol fig pp p jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues
+wed thu thur thurs fri sat sun inc corp ltd co bros dept univ assn est approx vs etc al e.g i.e
+cf ca op ft km mi
+""".split())
+
+# A terminator run, closing quotes/brackets glued to it, then whitespace.
+_CANDIDATE = re.compile(r"[.!?…]+[\"'”“»’)\]]*(?=\s)")
+_OPENERS = "\"'“„«‘(["
+_LEADING_JUNK = " \t\u00a0.,;:-–—|•*"
+
+
+def _word_before(text: str, end: int) -> str:
+    """The word that ends at `end` (exclusive), without leading quotes or brackets."""
+    start = end
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    return text[start:end].lstrip(_OPENERS)
+
+
+def _is_abbreviation(word: str) -> bool:
+    w = word.rstrip(".").lower()
+    if not w:
+        return False
+    if w in ABBREVIATIONS:
+        return True
+    # single initials ("N. Korean", "J. Smith") and dotted acronyms ("U.S.", "U.N.")
+    return bool(re.fullmatch(r"[a-z]", w) or re.fullmatch(r"(?:[a-z]\.)+[a-z]", w))
+
+
+def _starts_sentence(ch: str) -> bool:
+    return ch.isupper() or ch.isdigit() or ch in _OPENERS
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and (text[start] in _LEADING_JUNK or text[start].isspace()):
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentences of text[start:end] as spans of `text`; line breaks always end a sentence."""
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    line_start = start
+    while line_start < end:
+        nl = text.find("\n", line_start, end)
+        line_end = end if nl == -1 else nl
+        seg_start = line_start
+        for m in _CANDIDATE.finditer(text, line_start, line_end):
+            boundary = m.end()
+            nxt = boundary
+            while nxt < line_end and text[nxt].isspace():
+                nxt += 1
+            if nxt >= line_end or not _starts_sentence(text[nxt]):
+                continue
+            punct = text[m.start():m.end()].rstrip("\"'”“»’)]")
+            if punct == "." and _is_abbreviation(_word_before(text, m.start() + 1)):
+                continue
+            s, e = _trim(text, seg_start, boundary)
+            if e > s:
+                spans.append(Span(s, e))
+            seg_start = boundary
+        s, e = _trim(text, seg_start, line_end)
+        if e > s:
+            spans.append(Span(s, e))
+        line_start = line_end + 1
+    return spans

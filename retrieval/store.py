@@ -1,0 +1,124 @@
+"""The dense side: chunk vectors in Chroma (embedded PersistentClient, or a `chroma run` server).
+
+Vectors are always computed by factdesk (no Chroma embedding function: its default downloads a
+model). Each vector's metadata carries the document id, the span and filterable fields.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from retrieval.errors import StoreUnavailable
+
+
+def _collection_name(base: str, space: str) -> str:
+    # one collection per vector space, so switching embedders never mixes dimensions
+    slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", f"{base}-{space}").strip("-_")[:60]
+    return slug if len(slug) >= 3 else f"{slug}-fd"
+
+
+class VectorStore:
+    def __init__(self, *, data_dir: Path, chroma_url: str | None, collection: str, space: str) -> None:
+        self.data_dir = data_dir
+        self.chroma_url = chroma_url
+        self.name = _collection_name(collection, space)
+        self._collection = None
+        self._client = None
+        self._lock = threading.Lock()
+
+    @property
+    def mode(self) -> str:
+        return "http" if self.chroma_url else "embedded"
+
+    def _connect(self):  # type: ignore[no-untyped-def]
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if self.chroma_url:
+            u = urlparse(self.chroma_url)
+            client = chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=u.port or 8000,
+                                         ssl=u.scheme == "https", settings=settings)
+        else:
+            client = chromadb.PersistentClient(path=str(self.data_dir / "chroma"), settings=settings)
+        return client, client.get_or_create_collection(
+            self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+
+    def collection(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if self._collection is None:
+                try:
+                    self._client, self._collection = self._connect()
+                except Exception as e:
+                    raise StoreUnavailable(f"the Chroma store is unreachable: {_reason(e)}") from e
+            return self._collection
+
+    def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """Run a Chroma call; a dead server becomes StoreUnavailable, and the next call reconnects."""
+        col = self.collection()
+        try:
+            return fn(col, *args, **kwargs)
+        except Exception as e:
+            if self.chroma_url:
+                with self._lock:
+                    self._collection = None
+                raise StoreUnavailable(f"the Chroma server at {self.chroma_url} failed: {_reason(e)}") from e
+            raise
+
+    def ping(self) -> bool:
+        try:
+            self._call(lambda col: col.count())
+            return True
+        except StoreUnavailable:
+            return False
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict]) -> None:
+        for i in range(0, len(ids), 1000):
+            self._call(lambda col, a=i: col.upsert(ids=list(ids[a:a + 1000]), embeddings=vectors[a:a + 1000],
+                                                   metadatas=list(metadatas[a:a + 1000])))
+
+    def delete_document(self, doc_id: str) -> None:
+        self._call(lambda col: col.delete(where={"document_id": doc_id}))
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        for i in range(0, len(ids), 1000):
+            self._call(lambda col, a=i: col.delete(ids=list(ids[a:a + 1000])))
+
+    def all_ids(self) -> set[str]:
+        out: set[str] = set()
+        offset = 0
+        while True:
+            got = self._call(lambda col: col.get(include=[], limit=5000, offset=offset))
+            out.update(got["ids"])
+            if len(got["ids"]) < 5000:
+                return out
+            offset += 5000
+
+    def count(self) -> int:
+        return int(self._call(lambda col: col.count()))
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        got = self._call(lambda col: col.get(ids=list(ids), include=["embeddings"]))
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
+
+    def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity), best first."""
+        total = self.count()
+        if total == 0:
+            return []
+        res = self._call(lambda col: col.query(query_embeddings=[vector], n_results=min(n, total), where=where,
+                                               include=["distances"]))
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
+
+
+def _reason(e: Exception) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__

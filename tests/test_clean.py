@@ -1,0 +1,583 @@
+"""Tests for retrieval.clean: the pure cleaning step (plain text and HTML)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from retrieval.clean import CleanArticle, clean_article, html_to_text
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTICLES = ROOT / "data" / "articles"
+HTML_DIR = Path(__file__).resolve().parent / "fixtures" / "html"
+
+
+def _seed(prefix: str) -> str:
+    (path,) = sorted(ARTICLES.glob(f"{prefix}_*.txt"))
+    return path.read_text(encoding="utf-8")
+
+
+def _html(name: str) -> str:
+    return (HTML_DIR / name).read_text(encoding="utf-8")
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.split("\n") if line]
+
+
+# --------------------------------------------------------------------------- #
+# Seed articles
+# --------------------------------------------------------------------------- #
+
+CAPTION_000 = (
+    "A captured North Korean soldier solutions questions in a video posted Saturday on X by Ukrainian "
+    "President Volodymyr Zelenskyy. Captured from Volodymyr Zelenskyy’s X"
+)
+CAPTION_001 = (
+    "A captured North Korean soldier is shown in Ukrainian custody in a video posted online January 11 "
+    "by the Security Service of Ukraine (SBU)."
+)
+CAPTION_001_B = (
+    "Visitors lay bouquets of flowers to pay their respects in front of statues of late North Korean "
+    "leaders Kim Il Sung and Kim Jong Il. They were marking the 13th anniversary of the death of Kim "
+    "Jong Il, father of current leader Kim Jong Un, at Mansu Hill, Pyongyang, North Korea, on "
+    "December 17. [Kim Won Jin/AFP]"
+)
+TITLE_001 = "'Indisputable evidence': captured, wounded and killed N. Korean soldiers in Ukraine"
+TITLE_002 = (
+    "War in Ukraine: North Korean soldiers encouraged to commit suicide to avoid capture, says Seoul"
+)
+TITLE_003 = "'I want to live in Ukraine': Zelenskyy shares video of North Korean soldier's plea"
+
+# Whole lines that must be gone after cleaning.
+BOILERPLATE = {
+    "000": [],
+    "001": ["Security", "Do you like this article?", "Captcha *"],
+    "002": [
+        "-",
+        "--",
+        "VideoTwo North Korean soldiers captured by Ukraine in Russia",
+        "PREV 4 goals in 10 minutes, a legendary comeback: PSG defeats City in the match of fear in the "
+        "Champions League",
+        "NEXT Hungarian Farmers’ Association: Ukraine’s EU membership would be catastrophic",
+    ],
+    "003": [
+        "Advertisement",
+        "We need your help now",
+        "Support from readers like you keeps The Journal open.",
+        "Close",
+        "JournalTv",
+        "News in 60 seconds",
+    ],
+    "004": [],
+}
+# Substrings (inside longer appeal blocks) that must be gone.
+BOILERPLATE_FRAGMENTS = {
+    "003": [
+        "You are visiting us because",
+        "If you've seen value in our reporting, please contribute",
+        "Readers like you are keeping these stories free",
+        "A mix of advertising and supporting contributions",
+        "Over 5,000 readers like you have already stepped up",
+        "readers like you",
+        "paywalls",
+    ],
+    "001": ["Captcha", "Do you like this article"],
+    "002": ["PREV ", "NEXT ", "VideoTwo"],
+}
+
+# Real article sentences (first and last real sentences included) that must survive verbatim.
+KEEP = {
+    "000": [
+        CAPTION_000,
+        "At the least 300 North Korean troops dispatched to assist the Kremlin’s conflict towards Ukraine "
+        "have been killed and a couple of,700 others injured, in line with South Korea’s spy company, "
+        "Monday.",
+        "The NIS attributed the excessive variety of North Korean casualties to their „lack of expertise "
+        "of recent warfare,“ highlighting their reckless try",
+        "he replied with a query: „Are Ukrainians good folks?“ After the interpreter responded, „Right "
+        "here is sweet,“ he mentioned, „I need to dwell right here.“",
+        "In his publish on X the identical day, Ukraine’s President Volodymyr Zelenskyy mentioned he was "
+        "prepared handy over the captured North Koreans",
+        "“This implies that the regime thinks that there isn’t a legitimacy in Russia’s conflict,” he "
+        "mentioned.",
+        "At a press briefing, Koo Byoung-sam, spokesman for the Ministry of Unifcation, mentioned a "
+        "assessment of worldwide regulation and consultations with related international locations shall "
+        "be crucial if the North Korean captives are to be dropped at South Korea.",
+    ],
+    "001": [
+        TITLE_001,
+        "An estimated 3,000 North Koreans have been killed or injured since being deployed to Russia in "
+        "November. They reportedly were ordered to kill themselves rather than being taken prisoner.",
+        CAPTION_001,
+        "By Kontur and AFP |",
+        "SEOUL/KYIV -- About 300 North Korean soldiers have been killed and 2,700 wounded while fighting "
+        "in Russia's war against Ukraine, a South Korean lawmaker said Monday (January 13), citing "
+        "information from Seoul's spy agency.",
+        "Prepared to die",
+        "Tricked into deployment",
+        "'Indisputable evidence'",
+        '"We cannot comment in any way; we do not know what is true there," Kremlin spokesman Dmitry '
+        "Peskov said.",
+        "Russia and North Korea have boosted their military ties since Moscow's invasion of Ukraine, "
+        "though neither has confirmed that Pyongyang's forces are fighting for Moscow.",
+    ],
+    "002": [
+        TITLE_002,
+        "They are fighting alongside the Russians. Some 300 North Korean soldiers were killed out of the "
+        "thousands deployed by Pyongyang in Russia",
+        "Lee Seong-kweun told reporters after a South Korean intelligence briefing. . “Notes found on "
+        "dead soldiers",
+        "North Koreans questioned in Ukraine",
+        "Military training in November",
+        "soldiers’ ‘hopes to join Workers’ Party (ruling North Korea) or benefit from an amnesty”",
+        "For those “who do not wish to return (to their country), there could be other possible options,”",
+        "The two countries are notably linked by a mutual defense pact ratified in November.",
+    ],
+    "003": [
+        TITLE_003,
+        "Ukraine has since said it would exchange the POWs for Ukrainian soldiers held in Russia.",
+        "ON SATURDAY, UKRAINE’S President Volodymyr Zelenskyy shared an\xa0interrogation video, taken of "
+        "two wounded North Korean soldiers captured by Ukrainian forces.",
+        "Until now,\xa0 North Korean troops’ involvement in the war remained unverified.",
+        "“There may be other options available,” he said in the X post with the video.",
+        "North Korean soldiers earn nearly $2,000 per month in Russia, a sum unimaginable in their "
+        "homeland.",
+        "“We continue to discuss the possibility of exchanges, which is not easy work.. but for us the "
+        "life of every Russian soldier is important,” Peskov added.",
+        "With reporting by AFP",
+    ],
+    "004": [
+        "Ukrainian President Volodymyr Zelenskyy announced the capture of two North Korean soldiers in "
+        "Russia’s Kursk region",
+        "There should be no doubt left in the world that the Russian army is dependent on military "
+        "assistance from North… pic.twitter.com/4RyCfUoHoC",
+        "— Volodymyr Zelenskyy / Володимир Зеленський (@ZelenskyyUa) January 12, 2025",
+        "North Korea deployed 12,000 troops to Russia last year, augmenting earlier support that included "
+        "ammunition and ballistic missiles.",
+        "Zelenskyy also suggested that North Korean soldiers who choose not to return home could remain "
+        "in Ukraine to help disseminate truthful accounts of the conflict.",
+    ],
+}
+
+TITLES = {"000": None, "001": TITLE_001, "002": TITLE_002, "003": TITLE_003, "004": None}
+SEEDS = sorted(KEEP)
+
+
+@pytest.fixture(scope="module")
+def cleaned() -> dict[str, CleanArticle]:
+    return {key: clean_article(_seed(key)) for key in SEEDS}
+
+
+@pytest.mark.parametrize("key", SEEDS)
+def test_seed_boilerplate_removed(cleaned, key):
+    result = cleaned[key]
+    lines = _lines(result.text)
+    for junk in BOILERPLATE[key]:
+        assert junk not in lines, junk
+        assert junk in result.removed, junk
+    for fragment in BOILERPLATE_FRAGMENTS.get(key, []):
+        assert fragment not in result.text, fragment
+
+
+@pytest.mark.parametrize("key", SEEDS)
+def test_seed_sentences_kept_verbatim(cleaned, key):
+    for sentence in KEEP[key]:
+        assert sentence in cleaned[key].text, sentence
+
+
+FIRST_LAST = {
+    "000": (CAPTION_000, "At a press briefing, Koo Byoung-sam, spokesman for the Ministry of Unifcation,"),
+    "001": (TITLE_001, "Russia and North Korea have boosted their military ties since Moscow's invasion"),
+    "002": (TITLE_002, "In December, Volodymyr Zelensky said that nearly 3,000 North Korean soldiers"),
+    "003": (TITLE_003, "With reporting by AFP"),
+    "004": ("Ukrainian President Volodymyr Zelenskyy announced the capture", "The Kremlin declined to comment"),
+}
+
+
+@pytest.mark.parametrize("key", SEEDS)
+def test_seed_first_and_last_lines(cleaned, key):
+    """Nothing real is trimmed at either end, no junk is left at either end."""
+    lines = _lines(cleaned[key].text)
+    first, last = FIRST_LAST[key]
+    assert lines[0].startswith(first)
+    assert lines[-1].startswith(last)
+
+
+@pytest.mark.parametrize("key", SEEDS)
+def test_seed_only_whole_lines_removed(cleaned, key):
+    """Every output line is an input line, unchanged (offset-safe); order is preserved."""
+    original = [line.strip() for line in _seed(key).split("\n")]
+    out = _lines(cleaned[key].text)
+    it = iter(original)
+    assert all(any(line == o for o in it) for line in out)
+    # and every dropped non-blank line is accounted for in `removed`
+    assert len([o for o in original if o]) == len(out) + len(cleaned[key].removed)
+
+
+@pytest.mark.parametrize("key", SEEDS)
+def test_seed_titles(cleaned, key):
+    assert cleaned[key].title == TITLES[key]
+
+
+def test_repeated_headline_002_once(cleaned):
+    assert cleaned["002"].text.count(TITLE_002) == 1
+    assert cleaned["002"].text.startswith(TITLE_002 + "\n\n")
+    assert cleaned["002"].removed.count(TITLE_002) == 2
+
+
+def test_repeated_captions_001_once(cleaned):
+    assert cleaned["001"].text.count(CAPTION_001) == 1
+    assert cleaned["001"].text.count(CAPTION_001_B) == 1
+
+
+def test_repeated_caption_000_once(cleaned):
+    text = cleaned["000"].text
+    assert text.count(CAPTION_000) == 1
+    assert text.startswith(CAPTION_000 + "\n")  # first occurrence is the one kept
+
+
+def test_kicker_before_headline_dropped(cleaned):
+    assert cleaned["001"].text.startswith(TITLE_001 + "\n\n")
+    assert "Security Service of Ukraine" in cleaned["001"].text  # the word itself is fine inside text
+
+
+def test_paragraph_structure_preserved(cleaned):
+    # 001/002/003 use blank lines between paragraphs; 000/004 use single newlines.
+    for key in ("001", "002", "003"):
+        assert "\n\n" in cleaned[key].text
+        assert re.search(r"[^\n]\n[^\n]", cleaned[key].text) is None, key
+    for key in ("004",):
+        assert "\n\n" not in cleaned[key].text
+    assert "\n\n\n" not in "".join(c.text for c in cleaned.values())
+
+
+@pytest.mark.parametrize("key", SEEDS)
+def test_seed_idempotent(cleaned, key):
+    once = cleaned[key]
+    twice = clean_article(once.text)
+    assert twice.text == once.text
+    assert twice.removed == ()
+
+
+@pytest.mark.parametrize("key", SEEDS)
+def test_seed_deterministic(cleaned, key):
+    assert clean_article(_seed(key)) == cleaned[key]
+
+
+def test_whitespace_normalisation_only_around_lines():
+    raw = "\ufeff  Headline here now  \r\n\r\n\r\n\r\nFirst  para „quoted“ ’x’.\u200b  \r\n\n\n\nSecond para.\n\n"
+    result = clean_article(raw)
+    assert result.text == "Headline here now\n\nFirst  para „quoted“ ’x’.\n\nSecond para."
+    assert result.title == "Headline here now"
+
+
+def test_no_title_for_plain_sentence_start():
+    assert clean_article("This is a sentence.\n\nAnother one.").title is None
+    assert clean_article("").text == ""
+    assert clean_article("").title is None
+
+
+def test_generic_boilerplate_patterns():
+    raw = "\n".join(
+        [
+            "Storm closes schools across the north",
+            "",
+            "Schools in three provinces were closed on Monday after heavy snow.",
+            "ADVERTISEMENT",
+            "Story continues below advertisement",
+            "***",
+            "“We need your help,” the mayor told reporters on Monday.",
+            "Sign up for our morning newsletter",
+            "Share on Facebook",
+            "READ MORE: Snow expected to continue all week",
+            "https://t.co/abc123",
+            "WatchMayor speaks to residents",
+            "Next week, officials will review the response.",
+            "We use cookies to give you the best experience. Accept all cookies",
+            "© 2025 Northern Courier. All rights reserved.",
+            "The storm is expected to ease by Thursday.",
+            "Next article: Central bank holds rates steady",
+        ]
+    )
+    result = clean_article(raw)
+    assert _lines(result.text) == [
+        "Storm closes schools across the north",
+        "Schools in three provinces were closed on Monday after heavy snow.",
+        "“We need your help,” the mayor told reporters on Monday.",
+        "Next week, officials will review the response.",
+        "The storm is expected to ease by Thursday.",
+    ]
+    assert result.title == "Storm closes schools across the north"
+
+
+def test_leaked_code_lines_dropped():
+    raw = (
+        "Officials confirmed the figures on Monday.\n"
+        "window.dataLayer = window.dataLayer || []; function gtag(){dataLayer.push(arguments);}\n"
+        ".article p { line-height: 1.6; color: #333; }\n"
+        "The report will be published next week."
+    )
+    assert _lines(clean_article(raw).text) == [
+        "Officials confirmed the figures on Monday.",
+        "The report will be published next week.",
+    ]
+
+
+# --------------------------------------------------------------------------- #
+# HTML fixtures
+# --------------------------------------------------------------------------- #
+
+HTML_LEAKS = [
+    "<script",
+    "</",
+    "function(",
+    "function (",
+    "gtag",
+    "dataLayer",
+    "googletag",
+    "font-family",
+    "line-height",
+    "display:flex",
+    "{",
+    "}",
+    "@context",
+    "&amp;",
+    "&#",
+    "&mdash;",
+    "&quot;",
+    "&copy;",
+    "cookie",
+    "newsletter",
+    "All rights reserved",
+    "Privacy",
+]
+
+HTML_CASES = {
+    "news_page.html": {
+        "title": "Seoul says 300 North Korean soldiers killed in Russia",
+        "keep": [
+            "About 300 North Korean soldiers have been killed and 2,700 wounded while fighting in Russia's "
+            "war against Ukraine, a South Korean lawmaker said on Monday, citing the country's spy agency.",
+            "The National Intelligence Service told members of parliament that memos found on dead soldiers "
+            "showed they had been pressured to take their own lives rather than be captured.",
+            "Ukraine said at the weekend that it had captured two North Korean soldiers in the Kursk region",
+            "One of the men said he had been told he was going to a training exercise",
+            "President Volodymyr Zelenskyy offered to hand the prisoners back to Pyongyang in exchange for "
+            "Ukrainian soldiers held in Russia.",
+        ],
+        "junk": [
+            "We use cookies",
+            "Accept all",
+            "Manage preferences",
+            "Subscribe for",
+            "Sign up",
+            "morning briefing",
+            "Email address",
+            "Related stories",
+            "Kim Jong Un visits missile factory",
+            "Russia and North Korea sign defence pact",
+            "About us",
+            "Terms and conditions",
+            "The Daily Ledger",
+            "Politics",
+            "Opinion",
+        ],
+    },
+    "donation_pager.html": {
+        "title": "Captured soldier asks to stay in Ukraine",
+        "keep": [
+            "Ukrainian President Volodymyr Zelenskyy shared an interrogation video on Saturday showing two "
+            "wounded North Korean soldiers captured by Ukrainian forces in the Kursk region.",
+            "The soldiers said they had been told they were being deployed for military exercises",
+            "One of the men said he wanted to live in Ukraine, while the other said he would do what he was "
+            "told but hoped to return home.",
+            "South Korea's National Intelligence Service confirmed the capture on Sunday",
+            "The Kremlin declined to comment on the videos, with spokesman Dmitry Peskov saying Moscow did "
+            "not know what was true there.",
+        ],
+        "junk": [
+            "We need your help",
+            "readers like you",
+            "please contribute",
+            "Contribute",
+            "Advertisement",
+            "PREV",
+            "NEXT",
+            "PSG defeats City",
+            "Hungarian Farmers",
+            "Close",
+            "News in 60 seconds",
+            "JournalTv",
+            "ads.example.com",
+        ],
+    },
+    "entities_figure.html": {
+        "title": "‘Indisputable evidence’: N. Korean soldiers captured in Kursk",
+        "keep": [
+            "SEOUL/KYIV — About 300 North Korean soldiers have been killed and 2,700 wounded, a South Korean "
+            "lawmaker said Monday, citing Seoul’s spy agency.",
+            'sent more than 10,000 soldiers as "cannon fodder" to help Moscow & in return receives Russian '
+            "technical assistance.",
+            "the capture provided “indisputable evidence of the DPRK’s participation in Russia’s war” against "
+            "Ukraine.",
+            "the SBU said <citing interrogators>.",
+            "Both men are receiving medical care and are “held in appropriate conditions that meet the "
+            "requirements of international law,” the agency added.",
+        ],
+        "junk": ["adUnit", "renderAd", "mid-article", "Kontur. All rights", "Do you like this article", "©"],
+    },
+    "div_soup.html": {
+        "title": "Pyongyang told troops to avoid capture, lawmaker says",
+        "keep": [
+            "North Korean soldiers sent to fight for Russia were ordered to kill themselves rather than be "
+            "taken prisoner, a South Korean lawmaker said after a closed-door intelligence briefing.",
+            "memos recovered from the bodies of dead soldiers",
+            "membership of the ruling Workers’ Party in exchange for fighting",
+            "Ukraine has offered to exchange the two prisoners for Ukrainian soldiers held by Russia, "
+            "President Volodymyr Zelenskyy said on Sunday.",
+            "Two soldiers captured by Ukraine this month are being held in Kyiv and questioned with the help "
+            "of Korean interpreters.",
+        ],
+        "junk": [
+            "ADVERTISEMENT",
+            "This website uses cookies",
+            "Most read",
+            "Snowstorm closes schools",
+            "Central bank holds rates",
+            "Log in",
+            "Copyright",
+            "Economy",
+        ],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def cleaned_html() -> dict[str, CleanArticle]:
+    return {name: clean_article(_html(name), is_html=True) for name in HTML_CASES}
+
+
+def test_at_least_three_html_fixtures():
+    assert len(list(HTML_DIR.glob("*.html"))) >= 3
+
+
+@pytest.mark.parametrize("name", sorted(HTML_CASES))
+def test_html_article_kept(cleaned_html, name):
+    text = cleaned_html[name].text
+    for sentence in HTML_CASES[name]["keep"]:
+        assert sentence in text, sentence
+
+
+@pytest.mark.parametrize("name", sorted(HTML_CASES))
+def test_html_junk_dropped(cleaned_html, name):
+    text = cleaned_html[name].text
+    for junk in HTML_CASES[name]["junk"] + HTML_LEAKS:
+        assert junk not in text, junk
+
+
+@pytest.mark.parametrize("name", sorted(HTML_CASES))
+def test_html_title(cleaned_html, name):
+    assert cleaned_html[name].title == HTML_CASES[name]["title"]
+
+
+@pytest.mark.parametrize("name", sorted(HTML_CASES))
+def test_html_paragraphs_blank_line_separated(cleaned_html, name):
+    raw_text, _ = html_to_text(_html(name))
+    assert re.search(r"[^\n]\n[^\n]", raw_text) is None
+    assert "\n\n\n" not in raw_text
+    text = cleaned_html[name].text
+    assert re.search(r"[^\n]\n[^\n]", text) is None
+    assert len(text.split("\n\n")) >= 5
+
+
+@pytest.mark.parametrize("name", sorted(HTML_CASES))
+def test_html_idempotent_and_deterministic(cleaned_html, name):
+    result = cleaned_html[name]
+    assert clean_article(result.text).text == result.text
+    assert clean_article(_html(name), is_html=True) == result
+
+
+def test_html_repeated_figcaption_at_most_once(cleaned_html):
+    caption = "A captured North Korean soldier is shown in a video posted by the SBU on January 11."
+    assert cleaned_html["entities_figure.html"].text.count(caption) <= 1
+
+
+def test_html_edge_cases_do_not_raise():
+    assert clean_article("", is_html=True).text == ""
+    assert clean_article("   ", is_html=True).text == ""
+    tiny = clean_article("<html><body><p>Officials confirmed the figures on Monday.</p></body></html>", is_html=True)
+    assert "<" not in tiny.text
+    broken = clean_article("<div><p>Unclosed <b>tag &amp; entity<script>var x = 1;</script>", is_html=True)
+    assert "var x" not in broken.text and "<script" not in broken.text
+
+
+# --------------------------------------------------------------------------- #
+# Properties
+# --------------------------------------------------------------------------- #
+
+_SAMPLE_LINES = [
+    "Advertisement",
+    "We need your help now",
+    "Support from readers like you keeps The Journal open.",
+    "Security",
+    "Close",
+    "-",
+    "--",
+    "PREV Some other headline",
+    "NEXT Another headline here",
+    "VideoTwo soldiers captured",
+    "Captcha *",
+    "Do you like this article?",
+    "Short headline line",
+    "War in Ukraine: soldiers encouraged to avoid capture, says Seoul",
+    "The soldiers were captured on Saturday in the Kursk region.",
+    "„Quoted“ text with ’curly’ marks  and double  spaces.",
+    "A captured North Korean soldier is shown in Ukrainian custody in a video.",
+    "",
+    "   ",
+    "\u200b",
+    "\ufeff",
+]
+
+_line = st.one_of(st.sampled_from(_SAMPLE_LINES), st.text(max_size=60))
+_doc = st.lists(st.tuples(_line, st.sampled_from(["\n", "\n\n", "\r\n", "\r", "\n\n\n\n"])), max_size=25).map(
+    lambda parts: "".join(line + sep for line, sep in parts)
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_doc)
+def test_property_never_raises_and_idempotent(raw):
+    once = clean_article(raw)
+    assert isinstance(once.text, str)
+    twice = clean_article(once.text)
+    assert twice.text == once.text
+    assert twice.removed == ()
+    assert "\n\n\n" not in once.text
+    assert once.text == once.text.strip()
+    assert clean_article(raw) == once  # deterministic
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_property_random_text_output_lines_come_from_input(raw):
+    once = clean_article(raw)
+    normalised = raw.replace("\r\n", "\n").replace("\r", "\n")
+    for zw in "\ufeff\u200b\u200c\u200d\u2060\u180e":
+        normalised = normalised.replace(zw, "")
+    source = {line.strip() for line in normalised.split("\n")}
+    for line in once.text.split("\n"):
+        assert line == "" or line in source
+    assert clean_article(once.text).text == once.text
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.text(max_size=200))
+def test_property_html_never_raises(raw):
+    result = clean_article(raw, is_html=True)
+    assert clean_article(result.text).text == result.text
