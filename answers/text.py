@@ -1,29 +1,40 @@
-"""Small pure helpers shared by the engines: term stems, numbers, question types."""
+"""Small pure helpers for the engines: figures in text, and questions that ask for one."""
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable
-
-from retrieval.lexical import query_terms
 
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _NUMERIC_QUESTION = re.compile(r"\bhow (many|much|old|long)\b|\bnumber of\b|\bwhat (year|date|month|day|age)\b|"
-                               r"\bwhen\b|\bfigures?\b|\bcasualt|\bestimate", re.I)
-_SUFFIXES = ("ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
+                               r"\bwhen\b|\bfigures?\b", re.I)
 
 
-def stem(word: str) -> str:
-    w = word.lower()
-    for suf in _SUFFIXES:
-        if len(w) > len(suf) + 3 and w.endswith(suf):
-            return w[: -len(suf)] + ("y" if suf == "ies" else "")
-    return w
+_COUNT_QUESTION = re.compile(r"\bhow (many|much|old|long)\b|\b(what|which) (number|percentage|share|amount|age)\b", re.I)
+_DATE_QUESTION = re.compile(r"^\W*(since )?when\b|\bwhen (did|was|were|will|is|are|do|does|had|has)\b|"
+                            r"\b(what|which) (date|day|year|month)\b", re.I)
+_NUMBER_WORDS = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|"
+                           r"thousands?|millions?|billions?|several|half|first|second|third)\b", re.I)
+_DATE_WORDS = re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|"
+                         r"december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|"
+                         r"thursday|friday|saturday|sunday|today|yesterday|tomorrow|week|month|year|spring|summer|"
+                         r"autumn|fall|winter|earlier|later|ago|since)\b", re.I)
 
 
-def stems(text: str) -> set[str]:
-    return {stem(t) for t in query_terms(text)}
+def answer_type(question: str) -> str | None:
+    """"count" or "date" when the question asks for one (answer-type checking, as classic QA does)."""
+    if _COUNT_QUESTION.search(question):
+        return "count"
+    if _DATE_QUESTION.search(question):
+        return "date"
+    return None
+
+
+def has_answer_type(sentence: str, kind: str | None) -> bool:
+    if kind is None:
+        return True
+    if kind == "count":
+        return bool(_NUMBER.search(sentence) or _NUMBER_WORDS.search(sentence))
+    return bool(_NUMBER.search(sentence) or _DATE_WORDS.search(sentence))
 
 
 def numbers(text: str) -> set[str]:
@@ -32,22 +43,3 @@ def numbers(text: str) -> set[str]:
 
 def wants_number(question: str) -> bool:
     return bool(_NUMERIC_QUESTION.search(question))
-
-
-def idf_weights(docs: Iterable[set[str]]) -> dict[str, float]:
-    docs = list(docs)
-    n = len(docs)
-    df: dict[str, int] = {}
-    for d in docs:
-        for t in d:
-            df[t] = df.get(t, 0) + 1
-    return {t: math.log(1.0 + (n + 1) / (c + 0.5)) for t, c in df.items()}
-
-
-def coverage(query: set[str], sentence: set[str], idf: dict[str, float]) -> float:
-    """Share of the question's (IDF-weighted) content stems that the sentence contains."""
-    if not query:
-        return 0.0
-    default = max(idf.values(), default=1.0)
-    total = sum(idf.get(t, default) for t in query)
-    return sum(idf.get(t, default) for t in query & sentence) / total if total else 0.0

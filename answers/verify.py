@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from answers.text import numbers
+
 _FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'",
                        "–": "-", "—": "-", "\u00a0": " "})
 
@@ -56,3 +58,17 @@ def markers_in(text: str) -> list[int]:
 
 def strip_markers(text: str) -> str:
     return re.sub(r"\s*\[\d+\]", "", text).strip()
+
+
+# Markers a model may type into its own text: [1], [1, 2], [1-3], [passage 2]. factdesk numbers
+# citations itself, so these are removed before its own markers are added.
+CITATION_MARKS = re.compile(r"\s*\[\s*(?:passages?\s*)?\d+(?:\s*[,;–-]\s*(?:passages?\s*)?\d+)*\s*\]", re.IGNORECASE)
+
+
+def strip_citation_marks(text: str) -> str:
+    return CITATION_MARKS.sub("", text).strip()
+
+
+def unsupported_numbers(sentence: str, evidence: str) -> set[str]:
+    """Figures the sentence states that the evidence does not contain ("2,700" matches "2700")."""
+    return numbers(sentence) - numbers(evidence)

@@ -18,7 +18,7 @@ from retrieval.errors import InvalidInput, NotFound
 from retrieval.ingest import Ingestor, parse_published, validate_id
 from retrieval.loaders import Loaded, load_paths
 from retrieval.models import Document, DocumentIn, IngestResult, SearchHit
-from retrieval.search import Filters, Searcher
+from retrieval.search import Filters, SearchConfig, Searcher
 from retrieval.store import VectorStore
 
 
@@ -38,7 +38,9 @@ class Factdesk:
                                  max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens,
                                  max_chars=settings.max_document_chars,
                                  near_duplicate_threshold=settings.near_duplicate_threshold)
-        self.searcher = Searcher(self.catalog, self.vectors, self.embedder)
+        self.searcher = Searcher(self.catalog, self.vectors, self.embedder,
+                                 SearchConfig(use_dense=settings.search_mode != "lexical",
+                                              use_lexical=settings.search_mode != "dense"))
         self.prompts: PromptSet = load_prompts(settings.prompts_dir)
         self.engine: AnswerEngine = build_engine(self, settings, self.prompts)
         self.recovered = self.ingestor.recover() if self.catalog.unfinished() else []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,14 +26,16 @@ class Settings(BaseSettings):
     # --- factdesk's own knobs ---
     articles_dir: Path = Field(Path("data/articles"), alias="FACTDESK_ARTICLES_DIR")
     collection: str = Field("factdesk", alias="FACTDESK_COLLECTION")
-    chunk_tokens: int = Field(160, alias="FACTDESK_CHUNK_TOKENS", ge=32, le=2000)
-    chunk_overlap_tokens: int = Field(40, alias="FACTDESK_CHUNK_OVERLAP_TOKENS", ge=0, le=500)
+    chunk_tokens: int = Field(200, alias="FACTDESK_CHUNK_TOKENS", ge=32, le=2000)
+    chunk_overlap_tokens: int = Field(50, alias="FACTDESK_CHUNK_OVERLAP_TOKENS", ge=0, le=500)
     embed_batch_size: int = Field(32, alias="FACTDESK_EMBED_BATCH_SIZE", ge=1, le=1024)
     # bf16 autocast: ~2.5x faster on AMX/AVX-512 CPUs, cosine >= 0.999 to fp32 (see BENCHMARKS.md)
     embed_precision: str = Field("bf16", alias="FACTDESK_EMBED_PRECISION")
     torch_threads: int = Field(0, alias="FACTDESK_TORCH_THREADS", ge=0)  # 0: all cores
     near_duplicate_threshold: float = Field(0.8, alias="FACTDESK_NEAR_DUPLICATE_THRESHOLD", gt=0, le=1)
 
+    # which retrievers feed the fusion; "hybrid" is the measured default (evals/questions.yaml)
+    search_mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", alias="FACTDESK_SEARCH_MODE")
     default_top_k: int = Field(5, alias="FACTDESK_TOP_K", ge=1)
     max_top_k: int = Field(50, alias="FACTDESK_MAX_TOP_K", ge=1)
     max_question_chars: int = Field(2000, alias="FACTDESK_MAX_QUESTION_CHARS", ge=1)

@@ -50,27 +50,41 @@ def chunk_text(text: str, max_tokens: int = 160, overlap_tokens: int = 40) -> li
     """Pack whole sentences into chunks of at most max_tokens, repeating up to overlap_tokens of
     trailing sentences at the start of the next chunk so a fact cut by a boundary stays whole."""
     enc = encoding()
+
+    def count(start: int, end: int) -> int:
+        return len(enc.encode_ordinary(text[start:end]))
+
+    # bullets and rules that sentence trimming drops ("- ", "---") travel with the next sentence (or
+    # end the last one), so every visible character of the text is in some chunk
+    ends = [s.end for s in split_sentences(text)]
+    tail = len(text.rstrip())
+    if tail > (ends[-1] if ends else 0):
+        ends.append(tail)
     units: list[ChunkSpan] = []
-    for s in split_sentences(text):
-        n = len(enc.encode_ordinary(text[s.start:s.end]))
-        units.extend(_split_long(text, s.start, s.end, max_tokens) if n > max_tokens
-                     else [ChunkSpan(s.start, s.end, n)])
+    prev_end = 0
+    for end in ends:
+        start = prev_end
+        while text[start].isspace():
+            start += 1
+        prev_end = end
+        n = count(start, end)
+        units.extend(_split_long(text, start, end, max_tokens) if n > max_tokens else [ChunkSpan(start, end, n)])
     chunks: list[ChunkSpan] = []
     i = 0
     while i < len(units):
-        j, total = i, 0
-        while j < len(units) and total + units[j].tokens <= max_tokens:
-            total += units[j].tokens
+        # the whitespace between sentences has tokens of its own ("\n\n"), so measure the joined span
+        j = i + 1
+        while j < len(units) and count(units[i].start, units[j].end) <= max_tokens:
             j += 1
-        j = max(j, i + 1)
         start, end = units[i].start, units[j - 1].end
-        chunks.append(ChunkSpan(start, end, len(enc.encode_ordinary(text[start:end]))))
+        chunks.append(ChunkSpan(start, end, count(start, end)))
         if j >= len(units):
             break
-        # step back over trailing sentences that fit the overlap budget, but always move forward
-        k, carried = j, 0
-        while k - 1 > i and carried + units[k - 1].tokens <= overlap_tokens:
-            carried += units[k - 1].tokens
+        # step back over trailing sentences that fit the overlap budget, leaving room for the next
+        # sentence so that every chunk reaches past the previous one
+        k = j
+        while (k - 1 > i and count(units[k - 1].start, units[j - 1].end) <= overlap_tokens
+               and count(units[k - 1].start, units[j].end) <= max_tokens):
             k -= 1
         i = k
     return chunks

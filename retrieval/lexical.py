@@ -6,7 +6,9 @@ lexical rows are written in the same SQLite transaction.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable, Sequence
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are aren't as at be because been before being below
@@ -36,3 +38,46 @@ def build_match_query(text: str) -> str | None:
     if not terms:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+_SUFFIXES = ("ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
+
+
+def stem(word: str) -> str:
+    """A crude suffix stripper: enough to match "captured"/"capture", "soldiers"/"soldier"."""
+    w = word.lower()
+    for suf in _SUFFIXES:
+        if len(w) > len(suf) + 3 and w.endswith(suf):
+            return w[: -len(suf)] + ("y" if suf == "ies" else "")
+    return w
+
+
+def stems(text: str) -> set[str]:
+    return {stem(t) for t in query_terms(text)}
+
+
+def idf_weights(docs: Iterable[set[str]]) -> dict[str, float]:
+    docs = list(docs)
+    n = len(docs)
+    df: dict[str, int] = {}
+    for d in docs:
+        for t in d:
+            df[t] = df.get(t, 0) + 1
+    return {t: math.log(1.0 + (n + 1) / (c + 0.5)) for t, c in df.items()}
+
+
+def coverage(query: set[str], sentence: set[str], idf: dict[str, float]) -> float:
+    """Share of the question's IDF-weighted content stems that a sentence contains."""
+    if not query:
+        return 0.0
+    default = max(idf.values(), default=1.0)
+    total = sum(idf.get(t, default) for t in query)
+    return sum(idf.get(t, default) for t in query & sentence) / total if total else 0.0
+
+
+def coverage_scores(query: str, sentences: Sequence[str]) -> list[float]:
+    """coverage() of each sentence, IDF taken over the sentences themselves (the candidate pool)."""
+    q = stems(query)
+    sets = [stems(s) for s in sentences]
+    idf = idf_weights(sets)
+    return [coverage(q, s, idf) for s in sets]

@@ -46,8 +46,16 @@ def _starts_sentence(ch: str) -> bool:
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and (text[start] in _LEADING_JUNK or text[start].isspace()):
-        start += 1
+    while True:
+        while start < end and text[start].isspace():
+            start += 1
+        # a bullet or rule ("- ", "• ", "---") is dropped; a glued sign or dot ("-5", ".NET") is text
+        junk = start
+        while junk < end and text[junk] in _LEADING_JUNK and not text[junk].isspace():
+            junk += 1
+        if junk == start or (junk < end and not text[junk].isspace()):
+            break
+        start = junk
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end

@@ -1,0 +1,196 @@
+"""The app factory: `create_app(settings)` builds a FastAPI app over one Factdesk service.
+
+On start (a lifespan), the service is built (unless the caller passed one, as the tests do), and a
+background thread loads the embedding model and then ingests `settings.articles_dir`, so `/healthz`
+answers at once and `/readyz` turns 200 when the store is reachable and the model is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse
+
+from api.deps import require_api_key
+from api.errors import BodySizeLimit, CatchUnexpected, install_error_handlers
+from api.metrics import Metrics, MetricsMiddleware
+from api.routes import ask, chat, documents, health, search, summarize
+from api.schemas import ErrorResponse
+from factdesk import __version__
+from factdesk.service import Factdesk
+from factdesk.settings import Settings, load_settings
+from retrieval.models import IngestResult
+
+log = logging.getLogger("factdesk.api")
+
+STATIC = Path(__file__).resolve().parent / "static"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHUTDOWN_WAIT_S = 10.0  # how long a stopping server waits for the startup thread before leaving it
+
+
+class _Stopped(Exception):
+    pass
+
+
+class Startup:
+    """Warm the embedding model, then (optionally) ingest the articles folder, in one background thread."""
+
+    def __init__(self, settings: Settings, ingest: bool) -> None:
+        self.settings = settings
+        self.ingest = ingest
+        self.model_error: str | None = None
+        self.ingest_state = "pending" if ingest else "off"
+        self.counts: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def status(self) -> dict[str, Any]:
+        return {"ingest": self.ingest_state, "ingested": dict(self.counts)}
+
+    def start(self, service: Factdesk) -> None:
+        self._thread = threading.Thread(target=self._run, args=(service,), name="factdesk-startup", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float) -> bool:
+        """Ask the thread to stop after the document in hand; True once it has ended."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def _run(self, svc: Factdesk) -> None:
+        t0 = time.monotonic()
+        try:
+            svc.embedder.load()
+            log.info("embedding model %s ready in %.1f s", svc.embedder.name, time.monotonic() - t0)
+        except Exception as e:  # /readyz reports it; ingest below would fail the same way
+            self.model_error = str(e)[:300]
+            log.error("embedding model %s failed to load: %s", svc.embedder.name, e)
+        if self.ingest and not self._stop.is_set():
+            self._ingest(svc)
+
+    def _ingest(self, svc: Factdesk) -> None:
+        folder = articles_dir(self.settings)
+        if not folder.exists():
+            log.warning("articles folder %s does not exist: nothing ingested on start", folder)
+            self.ingest_state = "skipped"
+            return
+        self.ingest_state = "running"
+        t0 = time.monotonic()
+
+        def progress(r: IngestResult) -> None:
+            key = r.status.split(":")[0].split(" of ")[0]
+            self.counts[key] = self.counts.get(key, 0) + 1
+            log.info("ingest %s: %s%s", r.id, r.status, f" ({r.chunks} chunks)" if r.status == "created" else "")
+            if self._stop.is_set():
+                raise _Stopped
+
+        try:
+            svc.ingest_paths([folder], progress=progress)
+        except _Stopped:
+            self.ingest_state = "stopped"
+            return
+        except Exception:
+            self.ingest_state = "failed"
+            log.exception("ingest of %s failed", folder)
+            return
+        self.ingest_state = "done"
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items())) or "no documents"
+        log.info("ingest of %s done in %.1f s: %s", folder, time.monotonic() - t0, summary)
+
+
+def articles_dir(settings: Settings) -> Path:
+    """settings.articles_dir; a relative one not found here is looked up in the project checkout."""
+    folder = Path(settings.articles_dir)
+    if not folder.is_absolute() and not folder.exists() and (PROJECT_ROOT / folder).exists():
+        return PROJECT_ROOT / folder
+    return folder
+
+
+def _configure_logging() -> None:
+    """factdesk's INFO lines on stderr when nobody (uvicorn, pytest) configured logging for them."""
+    logger = logging.getLogger("factdesk")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)-9s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def create_app(settings: Settings | None = None, ingest_on_start: bool = True,
+               service: Factdesk | None = None) -> FastAPI:
+    """`settings` govern the API (keys, limits, start-up ingest); a given `service` is used, not closed."""
+    settings = settings or (service.settings if service is not None else load_settings())
+    _configure_logging()
+    startup = Startup(settings, ingest=ingest_on_start)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from starlette.concurrency import run_in_threadpool
+
+        owned = app.state.service is None
+        if owned:
+            app.state.service = await run_in_threadpool(Factdesk, settings)
+        startup.start(app.state.service)
+        try:
+            yield
+        finally:
+            stopped = await run_in_threadpool(startup.stop, SHUTDOWN_WAIT_S)
+            if owned:
+                if stopped:
+                    app.state.service.close()
+                else:
+                    log.warning("start-up work still running at shutdown; leaving the store to the OS")
+
+    app = FastAPI(title="factdesk", version=__version__, lifespan=lifespan, redoc_url=None,
+                  description="Cited answers and summaries over news articles. Errors are "
+                              '`{"error": {"code": str, "message": str}}`.')
+    app.state.settings = settings
+    app.state.service = service
+    app.state.startup = startup
+    app.state.metrics = metrics = Metrics(lambda: app.state.service)
+
+    install_error_handlers(app)
+    # added innermost first: Metrics sees the final status of everything, 413s and 500s included
+    app.add_middleware(CatchUnexpected)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    app.include_router(health.router)
+    errors = {status: {"model": ErrorResponse, "description": description} for status, description in
+              [(400, "Invalid request"), (401, "Missing or invalid API key"), (404, "Unknown document or model"),
+               (413, "Body too large"),
+               (500, "Internal error"), (503, "Store or model unavailable")]}
+    for module in (documents, search, ask, summarize, chat):
+        app.include_router(module.router, dependencies=[Depends(require_api_key)], responses=errors)  # type: ignore[arg-type]
+
+    @app.get("/", include_in_schema=False)
+    async def chat_page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    def openapi() -> dict[str, Any]:
+        # every invalid request is a 400 with the error shape: drop FastAPI's generic 422 entries
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+            components = schema.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,68 @@
+"""What routes are handed with Depends: the service, the settings, the API-key check; and `call`.
+
+`call` runs a (synchronous, possibly seconds-long) service method in the thread pool, so the event
+loop keeps answering /healthz and other requests while a model embeds or an LLM generates.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import TypeVar
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import NotReady
+from factdesk.service import Factdesk
+from factdesk.settings import Settings
+from retrieval.errors import Unauthorized
+from retrieval.search import Filters
+
+T = TypeVar("T")
+
+bearer = HTTPBearer(auto_error=False, description="one of FACTDESK_API_KEYS (only when that is set)")
+
+
+async def call(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_service(request: Request) -> Factdesk:
+    svc = getattr(request.app.state, "service", None)
+    if svc is None:
+        raise NotReady("the service is starting")
+    return svc  # type: ignore[no-any-return]
+
+
+def key_matches(supplied: str, keys: tuple[str, ...]) -> bool:
+    """Constant time in the supplied key: every configured key is compared, none short-circuits."""
+    given = supplied.encode()
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(given, key.encode())
+    return matched
+
+
+async def require_api_key(request: Request,
+                          credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    keys = get_settings(request).api_keys
+    if not keys:
+        return
+    # the supplied value is never logged or echoed: the message is the same for every failure
+    if credentials is None or not key_matches(credentials.credentials, keys):
+        raise Unauthorized("missing or invalid API key (send Authorization: Bearer <key>)")
+
+
+def build_filters(svc: Factdesk, document_ids: list[str] | None = None, sources: list[str] | None = None,
+                  published_after: str | None = None, published_before: str | None = None) -> Filters | None:
+    """None when nothing restricts the search (the searcher's fast path)."""
+    if document_ids is None and sources is None and published_after is None and published_before is None:
+        return None
+    return svc.filters(document_ids=document_ids, sources=sources, published_after=published_after,
+                       published_before=published_before)

@@ -1,0 +1,99 @@
+"""Prometheus metrics on a per-app registry: HTTP traffic by route template, and the ingestor's counters.
+
+A per-app `CollectorRegistry` (not the process-global default) so that several apps in one process,
+as in the tests, each count only their own requests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from factdesk.service import Factdesk
+
+# answers take from milliseconds (cached search) to tens of seconds (an LLM behind a slow endpoint)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+UNMATCHED = "unmatched"  # one label for every unknown path, so scanners cannot blow up the label set
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class ServiceCollector:
+    """Reads the service's own counters at scrape time (no double bookkeeping)."""
+
+    def __init__(self, get_service: Callable[[], Factdesk | None]) -> None:
+        self.get_service = get_service
+
+    def collect(self) -> Iterator[Metric]:
+        svc = self.get_service()
+        if svc is None:
+            return
+        ingested = CounterMetricFamily("factdesk_ingest_documents",
+                                       "Documents processed by the ingestor since start, by outcome",
+                                       labels=["status"])
+        for status, n in sorted(svc.ingestor.counters.items()):
+            ingested.add_metric([status], n)
+        yield ingested
+        yield GaugeMetricFamily("factdesk_embedding_model_loaded", "1 once the embedding model is loaded",
+                                value=1.0 if svc.embedder.loaded else 0.0)
+
+
+class Metrics:
+    def __init__(self, get_service: Callable[[], Factdesk | None]) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("factdesk_http_requests", "HTTP requests by method, route template and status",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("factdesk_http_request_duration_seconds",
+                                 "HTTP request latency (to the last byte sent) by method, route template and status",
+                                 ["method", "route", "status"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.in_flight = Gauge("factdesk_http_requests_in_flight", "HTTP requests being served",
+                               registry=self.registry)
+        self.registry.register(ServiceCollector(get_service))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        labels = (method, route, str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template ("/v1/documents/{doc_id}"), never the raw path."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(template) if template else UNMATCHED
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        start = time.perf_counter()
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            self.metrics.in_flight.dec()
+            method = scope.get("method", "")
+            self.metrics.observe(method if method in METHODS else "other", route_template(scope), status,
+                                 time.perf_counter() - start)

@@ -1,0 +1,124 @@
+"""OpenAI-compatible surface, so any chat UI or the official `openai` client can use factdesk as a model.
+
+The last user message is the question; earlier user messages are the history the service uses to
+make a follow-up self-contained. Assistant and system messages are not needed for that and are
+ignored, as are OpenAI parameters that mean nothing here (temperature, n, tools, ...).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from api.deps import call, get_service
+from api.schemas import ChatCompletion, ChatRequest, ModelCard, ModelList, sse_docs
+from api.sse import ServiceStream, event_response
+from factdesk.service import Factdesk
+from retrieval.errors import InvalidInput, NotFound
+from retrieval.tokens import count_tokens
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+
+MODEL_ID = "factdesk"
+MODEL_CREATED = 1735689600  # 2025-01-01: a fixed date, so the model list never changes between calls
+MAX_HISTORY = 10  # follow-up rewriting looks at the previous question; a few more cost nothing
+
+STREAM_EXAMPLE = ('data: {"object": "chat.completion.chunk", "choices": [{"index": 0, '
+                  '"delta": {"content": "The NIS said "}, "finish_reason": null}], ...}\n\ndata: [DONE]\n\n')
+
+
+def model_card() -> dict[str, Any]:
+    return {"id": MODEL_ID, "object": "model", "created": MODEL_CREATED, "owned_by": "factdesk"}
+
+
+@router.get("/models", response_model=ModelList, summary="The one model: factdesk")
+async def list_models() -> dict:
+    return {"object": "list", "data": [model_card()]}
+
+
+@router.get("/models/{model_id}", response_model=ModelCard, summary="A model by id")
+async def get_model(model_id: str) -> dict:
+    if model_id != MODEL_ID:
+        raise NotFound(f"no model {model_id[:100]!r}; the only model is {MODEL_ID!r}")
+    return model_card()
+
+
+def conversation(body: ChatRequest, max_chars: int) -> tuple[str, list[str]]:
+    """(question, earlier user questions): overlong earlier turns are cut, the question is not."""
+    asked = [m.text() for m in body.messages if m.role == "user"]
+    if not asked:
+        raise InvalidInput("messages must contain at least one user message")
+    history = [q.strip()[:max_chars] for q in asked[:-1] if q.strip()]
+    return asked[-1], history[-MAX_HISTORY:]
+
+
+def sources_block(citations: list[dict[str, Any]]) -> str:
+    if not citations:
+        return ""
+    lines = [f'[{c["marker"]}] {c["title"]} — "{" ".join(c["quote"].split())}"' for c in citations]
+    return "\n\nSources:\n" + "\n".join(lines)
+
+
+def completion(answer: dict[str, Any], prompt: str) -> dict[str, Any]:
+    content = answer["answer"] + sources_block(answer["citations"])
+    prompt_tokens, completion_tokens = count_tokens(prompt), count_tokens(content)
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+        "model": MODEL_ID,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop",
+                     "logprobs": None}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+        "citations": answer["citations"], "system_fingerprint": answer.get("prompt_version"),
+    }
+
+
+class ChunkWriter:
+    """chat.completion.chunk events sharing one id and creation time."""
+
+    def __init__(self) -> None:
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None, **extra: Any) -> dict[str, Any]:
+        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": MODEL_ID,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
+                **extra}
+
+    def render(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        if "delta" in event:
+            return [self.chunk({"content": event["delta"]})] if event["delta"] else []
+        if not event.get("done"):
+            return []
+        out = []
+        sources = sources_block(event.get("citations", []))
+        if sources:
+            out.append(self.chunk({"content": sources}))
+        out.append(self.chunk({}, "stop", citations=event.get("citations", []),
+                              system_fingerprint=event.get("prompt_version")))
+        return out
+
+
+@router.post("/chat/completions", response_model=ChatCompletion, summary="OpenAI-compatible chat completion",
+             responses=sse_docs("The completion; with \"stream\": true, chat.completion.chunk events, then [DONE]", STREAM_EXAMPLE))
+async def chat_completions(body: ChatRequest, svc: Factdesk = Depends(get_service)):  # type: ignore[no-untyped-def]
+    """The reply is the cited answer: [n] markers, then a "Sources:" list; `citations` has the exact spans."""
+    question, history = conversation(body, svc.settings.max_question_chars)
+    if body.stream:
+        writer = ChunkWriter()
+
+        def start() -> Iterator[dict]:
+            return svc.ask_stream(question, body.top_k, None, history)
+
+        return event_response(await ServiceStream.open(start), render=writer.render,
+                              prefix=[writer.chunk({"role": "assistant", "content": ""})], suffix=["[DONE]"])
+
+    def run() -> dict:
+        answer = svc.ask(question, body.top_k, None, history).to_dict()
+        return completion(answer, "\n".join([*history, question]))
+
+    return await call(run)

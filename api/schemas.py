@@ -1,0 +1,246 @@
+"""Request and response models: at once the validation and the OpenAPI schema.
+
+Requests to factdesk's own routes are strict (no type coercion, unknown fields refused, so a typo
+like "topk" is an error rather than silently ignored). The OpenAI-compatible models ignore what they
+do not know (temperature, n, tools, ...), as clients built for OpenAI send plenty of it.
+Limits that depend on settings (question length, top_k's upper bound) are checked by the service,
+which raises the same 400 `invalid_request`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from retrieval.errors import InvalidInput
+from retrieval.ingest import validate_id
+
+
+def _document_id(value: str) -> str:
+    try:
+        return validate_id(value)
+    except InvalidInput as e:
+        raise ValueError(e.message) from None
+
+
+DocumentId = Annotated[str, AfterValidator(_document_id)]
+TopK = Annotated[int, Field(ge=1, description="number of passages (1 .. the server's max_top_k, default 5)")]
+IsoDate = Annotated[str, Field(max_length=64, description="ISO 8601 date or date-time",
+                               examples=["2024-11-01"])]
+
+
+class ApiRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="allow")  # fields may be added (CONTRACT.md); never dropped here
+
+
+# ---- errors ----
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["invalid_request"])
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+# ---- health ----
+class Health(Response):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(Response):
+    status: Literal["ready"] = "ready"
+    store: str
+    model: str
+
+
+# ---- documents ----
+class NewDocument(ApiRequest):
+    text: str = Field(description="article text (plain text, or HTML with is_html)")
+    title: str | None = Field(None, max_length=1000)
+    id: DocumentId | None = Field(None, description="stable id; derived from the text when absent")
+    source: str | None = Field(None, max_length=1000)
+    url: str | None = Field(None, max_length=4000)
+    published_at: IsoDate | None = None
+    is_html: bool = False
+
+
+class IngestRequest(ApiRequest):
+    documents: list[NewDocument] = Field(min_length=1, max_length=10_000)
+
+
+class IngestResultOut(Response):
+    id: str
+    status: str = Field(description="created | unchanged | updated | duplicate of <id> | rejected: <reason>")
+    chunks: int
+
+
+class IngestResponse(Response):
+    results: list[IngestResultOut]
+
+
+class DocumentSummary(Response):
+    id: str
+    title: str
+    source: str | None = None
+    url: str | None = None
+    published_at: str | None = None
+    duplicate_of: str | None = None
+    chunks: int
+    content_hash: str
+    created_at: float
+
+
+class DocumentOut(DocumentSummary):
+    text: str = Field(description="the cleaned text: every start/end offset refers to it")
+
+
+class DocumentList(Response):
+    documents: list[DocumentSummary]
+
+
+# ---- search ----
+class Filtered(ApiRequest):
+    document_ids: list[DocumentId] | None = Field(None, max_length=1000)
+    sources: list[Annotated[str, Field(max_length=1000)]] | None = Field(None, max_length=1000)
+    published_after: IsoDate | None = None
+    published_before: IsoDate | None = None
+
+
+class SearchRequest(Filtered):
+    query: str = Field(min_length=1)
+    top_k: TopK | None = None
+
+
+class SearchResult(Response):
+    chunk_id: str
+    document_id: str
+    title: str
+    text: str = Field(description="== document.text[start:end]")
+    start: int
+    end: int
+    score: float
+
+
+class SearchResponse(Response):
+    results: list[SearchResult]
+
+
+# ---- answers ----
+class AskRequest(Filtered):
+    question: str = Field(min_length=1)
+    top_k: TopK | None = None
+    stream: bool = Field(False, description="reply with Server-Sent Events: delta events, then one done event")
+    history: list[str] | None = Field(None, max_length=50,
+                                      description="earlier user questions, oldest first, for follow-ups")
+
+
+class Citation(Response):
+    marker: int
+    document_id: str
+    chunk_id: str
+    title: str
+    quote: str = Field(description="== document.text[start:end]")
+    start: int
+    end: int
+
+
+class AnswerOut(Response):
+    answer: str = Field(description="refers to citations with markers [1], [2] ...")
+    abstained: bool
+    citations: list[Citation]
+    generator: str
+    prompt_version: str
+    warnings: list[str] = []
+
+
+class SummarizeRequest(ApiRequest):
+    document_ids: list[DocumentId] | None = Field(None, max_length=1000)
+    query: str | None = Field(None, min_length=1)
+    max_words: int | None = Field(None, ge=10, le=2000)
+
+
+class SummaryOut(Response):
+    summary: str
+    citations: list[Citation]
+    generator: str
+    prompt_version: str
+    warnings: list[str] = []
+
+
+# ---- OpenAI-compatible ----
+class OpenAIRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ContentPart(OpenAIRequest):
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(OpenAIRequest):
+    role: str
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(p.text for p in self.content or [] if p.text and p.type in ("text", "input_text"))
+
+
+class ChatRequest(OpenAIRequest):
+    model: str = "factdesk"
+    messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
+    stream: bool = False
+    top_k: TopK | None = Field(None, description="factdesk extension: passages to retrieve")
+
+
+class ModelCard(Response):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(Response):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class AssistantMessage(Response):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(Response):
+    index: int
+    message: AssistantMessage
+    finish_reason: str
+
+
+class Usage(Response):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(Response):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage
+    citations: list[Citation] = Field(description="the sources behind the [n] markers in the content")
+    system_fingerprint: str | None = Field(None, description="the prompt_version of the answer")
+
+
+def sse_docs(description: str, example: Any) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entry for a route that can also answer text/event-stream."""
+    return {200: {"content": {"text/event-stream": {"schema": {"type": "string"}, "example": example}},
+                  "description": description}}

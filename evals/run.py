@@ -1,0 +1,220 @@
+"""`factdesk eval`: score the fixed questions through the service, compare with a baseline.
+
+The service is the same one the CLI and the API use, over a dedicated data dir
+(<FACTDESK_DATA_DIR>/eval) holding data/articles, so a run measures exactly what users get.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from evals import metrics as m
+
+EVALS_DIR = Path(__file__).resolve().parent
+DEFAULT_QUESTIONS = EVALS_DIR / "questions.yaml"
+DEFAULT_SUMMARIES = EVALS_DIR / "summaries.yaml"
+
+# metric -> (direction, tolerance). A regression is a move in the wrong direction beyond the tolerance.
+GATE: dict[str, tuple[str, float]] = {
+    "retrieval_hit@1": ("up", 0.03), "retrieval_hit@5": ("up", 0.02), "retrieval_mrr": ("up", 0.03),
+    "evidence_recall": ("up", 0.03), "fact_recall": ("up", 0.03), "all_facts_rate": ("up", 0.03),
+    "evidence_cited_rate": ("up", 0.02), "citation_validity": ("up", 0.0), "citation_support": ("up", 0.05),
+    "abstention_precision": ("up", 0.05), "abstention_recall": ("up", 0.05),
+    "summary_key_fact_coverage": ("up", 0.05), "summary_boilerplate_leaks": ("down", 0.0),
+}
+
+
+def load_questions(path: Path, only: list[str] | None = None) -> list[dict]:
+    qs = yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
+    if only:
+        qs = [q for q in qs if set(only) & set(q.get("tags", []))]
+    return qs
+
+
+def eval_service(settings):  # type: ignore[no-untyped-def]
+    """A service over <data_dir>/eval with data/articles ingested (unchanged files cost nothing)."""
+    from factdesk.service import Factdesk
+
+    svc = Factdesk(settings.model_copy(update={"data_dir": Path(settings.data_dir) / "eval"}))
+    svc.ingest_paths([Path(settings.articles_dir)])
+    return svc
+
+
+def score_question(svc, q: dict, texts: dict[str, str]) -> dict:  # type: ignore[no-untyped-def]
+    from answers.rewrite import rewrite_follow_up
+
+    history = q.get("history") or []
+    gold = m.evidence_spans(q.get("evidence", []), texts)
+    query = rewrite_follow_up(q["question"], history)
+    hits = svc.search(query, top_k=5)
+    retrieval = m.retrieval_metrics([m.Span(h.document_id, h.start, h.end) for h in hits], gold)
+    t0 = time.perf_counter()
+    answer = svc.ask(q["question"], history=history).to_dict()
+    latency_ms = (time.perf_counter() - t0) * 1000
+    recall, missed = m.fact_recall(answer["answer"], q.get("expected_facts", [])) if not answer["abstained"] \
+        else (0.0, [list(g) for g in q.get("expected_facts", [])])
+    cites = m.citation_checks(answer["citations"], texts, gold)
+    return {"id": q["id"], "question": q["question"], "history": history, "tags": q.get("tags", []),
+            "answerable": bool(q.get("answerable", True)), "query": query,
+            "answer": answer["answer"], "abstained": answer["abstained"], "citations": answer["citations"],
+            "generator": answer["generator"], "warnings": answer.get("warnings", []),
+            "retrieval": retrieval, "top_hits": [h.chunk_id for h in hits],
+            "fact_recall": recall, "missed_facts": missed, "citation_checks": cites,
+            "gold_missing": sum(g is None for g in gold), "latency_ms": round(latency_ms, 1)}
+
+
+def aggregate(rows: list[dict], summaries: list[dict]) -> dict[str, float]:
+    ans = [r for r in rows if r["answerable"]]
+    una = [r for r in rows if not r["answerable"]]
+    answered = [r for r in ans if not r["abstained"]]
+    abstained = [r for r in rows if r["abstained"]]
+    total_cites = sum(r["citation_checks"]["citations"] for r in rows)
+    out = {
+        "questions": float(len(rows)),
+        "retrieval_hit@1": m.mean([r["retrieval"]["hit@1"] for r in ans]),
+        "retrieval_hit@3": m.mean([r["retrieval"]["hit@3"] for r in ans]),
+        "retrieval_hit@5": m.mean([r["retrieval"]["hit@5"] for r in ans]),
+        "retrieval_mrr": m.mean([r["retrieval"]["mrr"] for r in ans]),
+        "evidence_recall": m.mean([r["retrieval"]["evidence_recall"] for r in ans]),
+        "fact_recall": m.mean([r["fact_recall"] for r in ans]),
+        "all_facts_rate": m.mean([float(r["fact_recall"] == 1.0) for r in ans]),
+        "evidence_cited_rate": m.mean([float(r["citation_checks"]["supported"] > 0) for r in ans]),
+        "citation_validity": (sum(r["citation_checks"]["valid"] for r in rows) / total_cites) if total_cites else 1.0,
+        "citation_support": (sum(r["citation_checks"]["supported"] for r in answered) /
+                             max(1, sum(r["citation_checks"]["citations"] for r in answered))),
+        "abstention_precision": (sum(not r["answerable"] for r in abstained) / len(abstained)) if abstained else 1.0,
+        "abstention_recall": (sum(r["abstained"] for r in una) / len(una)) if una else 1.0,
+        "false_abstentions": float(sum(r["abstained"] for r in ans)),
+        "unanswerable_abstained": float(sum(r["abstained"] for r in una)),
+        "latency_p50_ms": m.percentile([r["latency_ms"] for r in rows], 50),
+        "latency_p95_ms": m.percentile([r["latency_ms"] for r in rows], 95),
+    }
+    if summaries:
+        out["summary_key_fact_coverage"] = m.mean([s["key_fact_coverage"] for s in summaries])
+        out["summary_boilerplate_leaks"] = float(sum(len(s["leaked"]) for s in summaries))
+        out["summary_within_max_words"] = m.mean([float(s["words"] <= s["max_words"]) for s in summaries])
+    judged = [r["judge"] for r in rows if r.get("judge")]
+    if judged:
+        out["judge_faithfulness"] = m.mean([j["faithfulness"] for j in judged])
+        out["judge_correctness"] = m.mean([j["correctness"] for j in judged])
+    return {k: round(v, 4) for k, v in out.items()}
+
+
+def by_tag(rows: list[dict]) -> dict[str, dict[str, float]]:
+    tags = sorted({t for r in rows for t in r["tags"]})
+    return {t: aggregate([r for r in rows if t in r["tags"]], []) for t in tags}
+
+
+def score_summaries(svc, path: Path) -> list[dict]:  # type: ignore[no-untyped-def]
+    if not path.exists():
+        return []
+    out = []
+    for s in yaml.safe_load(path.read_text(encoding="utf-8"))["summaries"]:
+        summ = svc.summarize(document_ids=s.get("document_ids") or None, query=s.get("query"),
+                             max_words=s.get("max_words")).to_dict()
+        cov, missed = m.fact_recall(summ["summary"], s["key_facts"])
+        out.append({"id": s["id"], "summary": summ["summary"], "citations": summ["citations"],
+                    "key_fact_coverage": cov, "missed_facts": missed, "leaked": m.leaked_boilerplate(summ["summary"]),
+                    "words": len(summ["summary"].split()), "max_words": s.get("max_words") or 120})
+    return out
+
+
+def run_eval(svc, questions: list[dict], questions_path: Path, summaries_path: Path | None,  # type: ignore[no-untyped-def]
+             only: list[str] | None = None, judge=None) -> dict:
+    texts = {d.id: d.text for d in svc.list_documents()}
+    rows = [score_question(svc, q, texts) for q in questions]
+    if judge is not None:
+        for r in rows:
+            r["judge"] = judge(r, next(q for q in questions if q["id"] == r["id"]), texts)
+    summaries = score_summaries(svc, summaries_path) if summaries_path and not only else []
+    s = svc.settings
+    return {
+        "meta": {"prompt_version": svc.prompts.version, "generator": rows[0]["generator"] if rows else None,
+                 "llm_model": s.llm_model if s.llm_enabled else None, "embedder": svc.embedder.name,
+                 "questions_file": str(questions_path), "questions": len(rows), "only": only or [],
+                 "questions_hash": hashlib.sha256(questions_path.read_bytes()).hexdigest()[:12],
+                 "settings": {"chunk_tokens": s.chunk_tokens, "chunk_overlap_tokens": s.chunk_overlap_tokens,
+                              "embed_precision": s.embed_precision, "default_top_k": s.default_top_k,
+                              "search_mode": s.search_mode,
+                              "chroma": svc.vectors.mode},
+                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+        "metrics": aggregate(rows, summaries),
+        "by_tag": by_tag(rows),
+        "questions": rows,
+        "summaries": summaries,
+    }
+
+
+def compare(current: dict[str, float], baseline: dict[str, float]) -> list[dict]:
+    """Per gated metric: baseline, current, delta, and whether it regressed beyond its tolerance."""
+    rows = []
+    for name, (direction, tol) in GATE.items():
+        if name not in current or name not in baseline:
+            continue
+        delta = current[name] - baseline[name]
+        worse = -delta if direction == "up" else delta
+        rows.append({"metric": name, "baseline": baseline[name], "current": current[name],
+                     "delta": round(delta, 4), "tolerance": tol, "regressed": worse > tol + 1e-9})
+    return rows
+
+
+def print_table(report: dict, comparison: list[dict] | None) -> None:
+    cmp = {c["metric"]: c for c in comparison or []}
+    print(f"factdesk eval — prompt_version {report['meta']['prompt_version']}, generator "
+          f"{report['meta']['generator']}, {report['meta']['questions']} questions")
+    print(f"{'metric':28} {'value':>9} {'baseline':>9} {'delta':>8}")
+    for k, v in report["metrics"].items():
+        c = cmp.get(k)
+        base = f"{c['baseline']:9.3f}" if c else " " * 9
+        delta = f"{c['delta']:+8.3f}" if c else ""
+        flag = "  REGRESSION" if c and c["regressed"] else ""
+        print(f"{k:28} {v:9.3f} {base} {delta}{flag}")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    from evals.report import write_reports
+    from factdesk.settings import load_settings
+
+    if args.compare:
+        a, b = (json.loads(Path(p).read_text()) for p in args.compare)
+        comparison = compare(b["metrics"], a["metrics"])
+        print_table(b, comparison)
+        return 1 if any(c["regressed"] for c in comparison) else 0
+    settings = load_settings()
+    questions_path = Path(args.questions) if args.questions else DEFAULT_QUESTIONS
+    questions = load_questions(questions_path, args.only)
+    if not questions:
+        print("factdesk eval: no questions selected", file=sys.stderr)
+        return 2
+    svc = eval_service(settings)
+    judge = None
+    if settings.llm_enabled:
+        from evals.judge import build_judge
+
+        judge = build_judge(svc, settings)
+    report = run_eval(svc, questions, questions_path, DEFAULT_SUMMARIES, args.only, judge)
+    comparison = None
+    if args.baseline:
+        baseline = json.loads(Path(args.baseline).read_text())
+        comparison = compare(report["metrics"], baseline["metrics"])
+        report["baseline"] = {"file": str(args.baseline), "meta": baseline.get("meta", {}),
+                              "metrics": baseline["metrics"], "comparison": comparison}
+    out = Path(args.report)
+    write_reports(report, out)
+    if args.write_baseline:
+        Path(args.write_baseline).write_text(json.dumps({"meta": report["meta"], "metrics": report["metrics"]},
+                                                        indent=2) + "\n")
+    print_table(report, comparison)
+    print(f"reports: {out / 'report.json'}, {out / 'report.md'}, {out / 'report.html'}")
+    if comparison and any(c["regressed"] for c in comparison):
+        bad = ", ".join(c["metric"] for c in comparison if c["regressed"])
+        print(f"REGRESSION against {args.baseline}: {bad}", file=sys.stderr)
+        return 1
+    return 0

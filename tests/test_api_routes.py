@@ -1,0 +1,532 @@
+"""The HTTP API through the real ASGI app (Starlette's TestClient over httpx), over a real service.
+
+One service per module (a fresh data dir, the seeds posted through POST /v1/documents); the auth
+tests put a second app, with API keys, in front of the same service.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from live_server import seed_documents
+
+from api.app import create_app
+from factdesk.service import Factdesk
+from retrieval.errors import StoreUnavailable
+
+from conftest import ARTICLES, SEED_IDS, make_settings
+
+QUESTION = "What did the NIS say about suicide orders?"
+MAX_BODY = 64 * 1024
+MAX_QUESTION = 300
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, warm_model: None) -> Iterator[Factdesk]:
+    data = tmp_path_factory.mktemp("api")
+    svc = Factdesk(make_settings(data, max_body_bytes=MAX_BODY, max_question_chars=MAX_QUESTION))
+    yield svc
+    svc.close()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def client(service: Factdesk) -> Iterator[TestClient]:
+    with TestClient(create_app(service.settings, ingest_on_start=False, service=service)) as c:
+        r = c.post("/v1/documents", json={"documents": seed_documents()})
+        assert r.status_code == 200, r.text
+        assert [x["status"] for x in r.json()["results"]] == ["created"] * len(SEED_IDS)
+        yield c
+
+
+@pytest.fixture(scope="module")
+def texts(client: TestClient) -> dict[str, str]:
+    return {d: client.get(f"/v1/documents/{d}").json()["text"] for d in SEED_IDS}
+
+
+def assert_error(r, status: int, code: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert isinstance(body["error"]["code"], str) and isinstance(body["error"]["message"], str)
+    if code:
+        assert body["error"]["code"] == code, body
+    return body["error"]  # type: ignore[no-any-return]
+
+
+def assert_citations(citations: list[dict], texts: dict[str, str]) -> None:
+    for c in citations:
+        assert {"marker", "document_id", "chunk_id", "title", "quote", "start", "end"} <= set(c)
+        assert texts[c["document_id"]][c["start"]:c["end"]] == c["quote"]
+
+
+def sse_events(text: str) -> list[str]:
+    return [line[len("data: "):] for line in text.splitlines() if line.startswith("data: ")]
+
+
+# ---- operations ----
+def test_healthz_and_readyz(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    r = client.get("/readyz")
+    assert r.status_code == 200, r.text
+    assert r.json()["store"] == "embedded" and r.json()["model"]
+
+
+def test_chat_page_docs_and_openapi(client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert 'id="question"' in r.text
+    assert client.get("/docs").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert {"/v1/ask", "/v1/search", "/v1/documents", "/v1/documents/{doc_id}", "/v1/summarize",
+            "/v1/models", "/v1/chat/completions"} <= set(schema["paths"])
+    responses = schema["paths"]["/v1/ask"]["post"]["responses"]
+    assert "422" not in responses and "400" in responses  # every invalid request is a 400 error object
+
+
+# ---- documents ----
+def test_reposting_the_same_text_is_unchanged(client: TestClient) -> None:
+    before = client.get("/metrics").text
+    r = client.post("/v1/documents", json={"documents": seed_documents()})
+    assert r.status_code == 200
+    assert [x["status"] for x in r.json()["results"]] == ["unchanged"] * len(SEED_IDS)
+    assert all(set(x) >= {"id", "status", "chunks"} and x["chunks"] > 0 for x in r.json()["results"])
+    assert before  # the counters are checked in test_metrics
+
+
+def test_list_and_get_documents(client: TestClient) -> None:
+    docs = client.get("/v1/documents").json()["documents"]
+    by_id = {d["id"]: d for d in docs}
+    assert set(SEED_IDS) <= set(by_id)
+    assert all({"id", "title", "source", "chunks"} <= set(d) and "text" not in d for d in docs)
+    doc = client.get(f"/v1/documents/{SEED_IDS[0]}").json()
+    assert doc["id"] == SEED_IDS[0] and doc["text"] and doc["title"] == by_id[SEED_IDS[0]]["title"]
+
+
+def test_rejected_document_is_reported_not_raised(client: TestClient) -> None:
+    r = client.post("/v1/documents", json={"documents": [{"text": "   "}]})
+    assert r.status_code == 200
+    assert r.json()["results"][0]["status"].startswith("rejected")
+
+
+def test_delete_document(client: TestClient) -> None:
+    text = ("The Lighthouse Trust said on Monday that the Ballycroy lamp, dark since 1987, will shine again "
+            "after volunteers raised forty thousand pounds to restore its Fresnel lens.")
+    r = client.post("/v1/documents", json={"documents": [{"id": "lighthouse", "text": text, "title": "Lamp"}]})
+    assert r.json()["results"][0]["status"] == "created"
+    hits = client.post("/v1/search", json={"query": "Ballycroy lighthouse Fresnel lens", "top_k": 3}).json()
+    assert hits["results"][0]["document_id"] == "lighthouse"
+
+    r = client.delete("/v1/documents/lighthouse")
+    assert r.status_code == 204 and r.content == b""
+    assert_error(client.get("/v1/documents/lighthouse"), 404, "not_found")
+    assert_error(client.delete("/v1/documents/lighthouse"), 404, "not_found")
+    hits = client.post("/v1/search", json={"query": "Ballycroy lighthouse Fresnel lens", "top_k": 10}).json()
+    assert all(h["document_id"] != "lighthouse" for h in hits["results"])
+    assert "lighthouse" not in {d["id"] for d in client.get("/v1/documents").json()["documents"]}
+
+
+# ---- search ----
+def test_search(client: TestClient, texts: dict[str, str]) -> None:
+    r = client.post("/v1/search", json={"query": "suicide orders", "top_k": 3})
+    results = r.json()["results"]
+    assert r.status_code == 200 and 0 < len(results) <= 3
+    for h in results:
+        assert {"chunk_id", "document_id", "title", "text", "start", "end", "score"} <= set(h)
+        assert texts[h["document_id"]][h["start"]:h["end"]] == h["text"]
+
+
+def test_search_filters(client: TestClient) -> None:
+    only = SEED_IDS[2]
+    r = client.post("/v1/search", json={"query": "North Korean soldiers", "top_k": 5, "document_ids": [only]})
+    assert r.status_code == 200 and r.json()["results"]
+    assert {h["document_id"] for h in r.json()["results"]} == {only}
+    r = client.post("/v1/search", json={"query": "North Korean soldiers", "sources": ["nowhere.txt"]})
+    assert r.status_code == 200 and r.json()["results"] == []
+    r = client.post("/v1/search", json={"query": "soldiers", "published_after": "2999-01-01"})
+    assert r.status_code == 200 and r.json()["results"] == []
+    assert_error(client.post("/v1/search", json={"query": "x", "published_before": "last tuesday"}), 400)
+
+
+# ---- ask ----
+def test_ask(client: TestClient, texts: dict[str, str]) -> None:
+    r = client.post("/v1/ask", json={"question": QUESTION})
+    body = r.json()
+    assert r.status_code == 200
+    assert {"answer", "abstained", "citations", "generator", "prompt_version"} <= set(body)
+    assert body["abstained"] is False and body["generator"] == "extractive" and body["citations"]
+    assert_citations(body["citations"], texts)
+    for c in body["citations"]:
+        assert f"[{c['marker']}]" in body["answer"]
+
+
+def test_ask_within_documents(client: TestClient) -> None:
+    only = SEED_IDS[0]
+    body = client.post("/v1/ask", json={"question": QUESTION, "document_ids": [only], "top_k": 2}).json()
+    assert body["citations"] and all(c["document_id"] == only for c in body["citations"])
+
+
+def test_ask_with_history_rewrites_the_follow_up(client: TestClient) -> None:
+    body = client.post("/v1/ask", json={"question": "What did they say about it?",
+                                        "history": ["What did the NIS say about suicide orders?"]}).json()
+    assert "suicide" in body.get("question", "") and body["citations"]
+
+
+def test_ask_stream(client: TestClient, texts: dict[str, str]) -> None:
+    r = client.post("/v1/ask", json={"question": QUESTION, "stream": True})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = [json.loads(e) for e in sse_events(r.text)]
+    deltas = [e["delta"] for e in events if "delta" in e]
+    done = [e for e in events if e.get("done")]
+    assert len(deltas) > 1 and len(done) == 1 and events[-1] is done[0]
+    assert "".join(deltas) == done[0]["answer"]
+    assert_citations(done[0]["citations"], texts)
+    plain = client.post("/v1/ask", json={"question": QUESTION}).json()
+    assert done[0]["answer"] == plain["answer"]
+
+
+def test_stream_error_after_headers_is_an_event(client: TestClient, service: Factdesk,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        yield {"delta": "The "}
+        raise StoreUnavailable("the Chroma server went away")
+
+    monkeypatch.setattr(service, "ask_stream", failing)
+    r = client.post("/v1/ask", json={"question": QUESTION, "stream": True})
+    assert r.status_code == 200
+    events = [json.loads(e) for e in sse_events(r.text)]
+    assert events == [{"delta": "The "}, {"error": {"code": "store_unavailable",
+                                                    "message": "the Chroma server went away"}}]
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": QUESTION}],
+                                                  "stream": True})
+    data = sse_events(r.text)
+    assert r.status_code == 200 and data[-1] == "[DONE]"
+    assert json.loads(data[-2])["error"]["code"] == "store_unavailable"
+
+
+def test_stream_error_before_the_first_event_is_an_http_error(client: TestClient, service: Factdesk,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise StoreUnavailable("the Chroma server is unreachable")
+        yield {}
+
+    monkeypatch.setattr(service, "ask_stream", failing)
+    assert_error(client.post("/v1/ask", json={"question": QUESTION, "stream": True}), 503, "store_unavailable")
+
+
+def test_unexpected_error_is_a_generic_500(client: TestClient, service: Factdesk, monkeypatch: pytest.MonkeyPatch,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("secret internals /etc/passwd")
+
+    monkeypatch.setattr(service, "search", boom)
+    with caplog.at_level(logging.ERROR, logger="factdesk.api"):
+        r = client.post("/v1/search", json={"query": "soldiers"})
+    err = assert_error(r, 500, "internal_error")
+    assert "secret" not in r.text and err["message"] == "internal server error"
+    assert "secret internals" in caplog.text  # the traceback goes to the log
+
+
+# ---- summarize ----
+def test_summarize(client: TestClient, texts: dict[str, str]) -> None:
+    r = client.post("/v1/summarize", json={"document_ids": [SEED_IDS[1]], "max_words": 60})
+    body = r.json()
+    assert r.status_code == 200 and body["summary"] and {"citations", "generator", "prompt_version"} <= set(body)
+    assert len(body["summary"].split()) <= 80
+    assert body["citations"] and all(c["document_id"] == SEED_IDS[1] for c in body["citations"])
+    assert_citations(body["citations"], texts)
+    r = client.post("/v1/summarize", json={"query": "suicide orders"})
+    assert r.status_code == 200 and r.json()["citations"]
+    assert_error(client.post("/v1/summarize", json={"document_ids": ["no-such-doc"]}), 404, "not_found")
+    assert_error(client.post("/v1/summarize", json={"max_words": 5}), 400)
+
+
+# ---- OpenAI-compatible ----
+def test_models(client: TestClient) -> None:
+    body = client.get("/v1/models").json()
+    assert body["object"] == "list" and [m["id"] for m in body["data"]] == ["factdesk"]
+    assert client.get("/v1/models/factdesk").json()["id"] == "factdesk"
+    assert_error(client.get("/v1/models/gpt-4"), 404, "not_found")
+
+
+def chat(client: TestClient, messages: list[dict], **extra: object):  # type: ignore[no-untyped-def]
+    return client.post("/v1/chat/completions", json={"model": "factdesk", "messages": messages, **extra})
+
+
+def test_chat_completion(client: TestClient, texts: dict[str, str]) -> None:
+    r = chat(client, [{"role": "system", "content": "Be brief."}, {"role": "user", "content": QUESTION}],
+             temperature=0.2, n=1, max_tokens=50, user="someone")  # OpenAI knobs that mean nothing here
+    body = r.json()
+    assert r.status_code == 200 and body["object"] == "chat.completion" and body["model"] == "factdesk"
+    message = body["choices"][0]["message"]
+    assert message["role"] == "assistant" and body["choices"][0]["finish_reason"] == "stop"
+    answer = client.post("/v1/ask", json={"question": QUESTION}).json()
+    assert message["content"].startswith(answer["answer"] + "\n\nSources:\n")
+    assert body["citations"] == answer["citations"]
+    assert_citations(body["citations"], texts)
+    for c in body["citations"]:
+        assert f"[{c['marker']}]" in message["content"]
+        assert f'[{c["marker"]}] {c["title"]} — "' in message["content"]
+    assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
+
+
+def test_chat_content_parts_and_history(client: TestClient) -> None:
+    parts = [{"type": "text", "text": QUESTION}, {"type": "image_url", "image_url": {"url": "data:,"}}]
+    by_parts = chat(client, [{"role": "user", "content": parts}]).json()
+    by_text = chat(client, [{"role": "user", "content": QUESTION}]).json()
+    assert by_parts["choices"][0]["message"]["content"] == by_text["choices"][0]["message"]["content"]
+    # the earlier user turn makes the follow-up answerable, exactly as /v1/ask with history
+    follow_up = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": "..."},
+                 {"role": "user", "content": "What did they say about it?"}]
+    asked = client.post("/v1/ask", json={"question": "What did they say about it?", "history": [QUESTION]}).json()
+    assert chat(client, follow_up).json()["citations"] == asked["citations"]
+
+
+def test_chat_completion_stream(client: TestClient) -> None:
+    messages = [{"role": "user", "content": QUESTION}]
+    r = chat(client, messages, stream=True, stream_options={"include_usage": True})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    data = sse_events(r.text)
+    assert data[-1] == "[DONE]"
+    chunks = [json.loads(d) for d in data[:-1]]
+    assert len(chunks) > 3 and all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert len({c["id"] for c in chunks}) == 1 and chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    final = chunks[-1]
+    assert final["choices"][0]["finish_reason"] == "stop" and final["citations"]
+    assert content == chat(client, messages).json()["choices"][0]["message"]["content"]
+
+
+def test_chat_needs_a_user_message(client: TestClient) -> None:
+    assert_error(chat(client, [{"role": "system", "content": "hi"}]), 400, "invalid_request")
+    assert_error(chat(client, []), 400, "invalid_request")
+    assert_error(chat(client, [{"role": "user", "content": "   "}]), 400, "invalid_request")
+
+
+# ---- errors ----
+@pytest.mark.parametrize(("path", "raw"), [
+    ("/v1/ask", b"{not json"),
+    ("/v1/search", b'{"query": "x",}'),
+    ("/v1/documents", b'{"documents": [{"text": "a"'),
+    ("/v1/chat/completions", b"\xff\xfe"),
+])
+def test_malformed_json(client: TestClient, path: str, raw: bytes) -> None:
+    assert_error(client.post(path, content=raw, headers={"content-type": "application/json"}), 400, "invalid_json")
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v1/ask", {"question": 42}),
+    ("/v1/ask", {"question": "x", "top_k": "5"}),
+    ("/v1/ask", {"question": "x", "stream": "yes"}),
+    ("/v1/ask", {"question": "x", "document_ids": "abc"}),
+    ("/v1/ask", {"question": "x", "history": "earlier"}),
+    ("/v1/ask", {"question": "x", "topk": 3}),  # a typo is an error, not silently ignored
+    ("/v1/ask", {}),
+    ("/v1/ask", []),
+    ("/v1/search", {"top_k": 3}),
+    ("/v1/search", {"query": ["a"]}),
+    ("/v1/documents", {}),
+    ("/v1/documents", {"documents": []}),
+    ("/v1/documents", {"documents": [{"title": "no text"}]}),
+    ("/v1/documents", {"documents": [{"text": 1}]}),
+    ("/v1/summarize", {"max_words": "many"}),
+    ("/v1/chat/completions", {"model": "factdesk"}),
+    ("/v1/chat/completions", {"messages": "hi"}),
+])
+def test_invalid_bodies(client: TestClient, path: str, body: object) -> None:
+    err = assert_error(client.post(path, json=body), 400, "invalid_request")
+    assert err["message"]
+
+
+def test_missing_body_and_wrong_content_type(client: TestClient) -> None:
+    assert "required" in assert_error(client.post("/v1/ask"), 400)["message"]
+    err = assert_error(client.post("/v1/ask", content=b'{"question": "x"}', headers={"content-type": "text/plain"}),
+                       400)
+    assert "application/json" in err["message"]
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t"])
+def test_empty_question(client: TestClient, question: str) -> None:
+    assert_error(client.post("/v1/ask", json={"question": question}), 400, "invalid_request")
+    assert_error(client.post("/v1/search", json={"query": question}), 400, "invalid_request")
+
+
+def test_question_length_limit(client: TestClient) -> None:
+    long = "why " * (MAX_QUESTION // 4 + 1)
+    err = assert_error(client.post("/v1/ask", json={"question": long}), 400, "invalid_request")
+    assert str(MAX_QUESTION) in err["message"] and "why why" not in err["message"]  # not echoed
+    assert_error(client.post("/v1/ask", json={"question": long, "stream": True}), 400)
+    assert_error(client.post("/v1/ask", json={"question": "x", "history": [long]}), 400)
+    assert_error(chat(client, [{"role": "user", "content": long}]), 400)
+    ok = client.post("/v1/ask", json={"question": QUESTION, "history": ["", long[:MAX_QUESTION]]})
+    assert ok.status_code == 200
+
+
+@pytest.mark.parametrize("top_k", [0, -1, 51, 10_000])
+def test_top_k_bounds(client: TestClient, top_k: int) -> None:
+    assert_error(client.post("/v1/search", json={"query": "x", "top_k": top_k}), 400, "invalid_request")
+    assert_error(client.post("/v1/ask", json={"question": "x", "top_k": top_k}), 400, "invalid_request")
+
+
+def test_top_k_limits_are_inclusive(client: TestClient) -> None:
+    assert len(client.post("/v1/search", json={"query": "soldiers", "top_k": 1}).json()["results"]) == 1
+    assert client.post("/v1/search", json={"query": "soldiers", "top_k": 50}).status_code == 200
+
+
+def test_body_size_limit(client: TestClient) -> None:
+    big = {"documents": [{"text": "word " * (MAX_BODY // 4)}]}
+    err = assert_error(client.post("/v1/documents", json=big), 413, "payload_too_large")
+    assert str(MAX_BODY) in err["message"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit counts what arrives
+        yield b'{"documents": [{"text": "'
+        for _ in range(MAX_BODY // 1024 + 1):
+            yield b"x" * 1024
+        yield b'"}]}'
+
+    r = client.post("/v1/documents", content=chunks(), headers={"content-type": "application/json"})
+    assert "content-length" not in {k.lower() for k in r.request.headers}
+    assert_error(r, 413, "payload_too_large")
+    small = {"documents": [{"id": "small", "text": "A short note about the harbour. " * 100}]}
+    assert client.post("/v1/documents", json=small).status_code == 200
+    assert client.delete("/v1/documents/small").status_code == 204
+
+
+@pytest.mark.parametrize("doc_id", ["no-such-doc", "x" * 128])
+def test_unknown_document(client: TestClient, doc_id: str) -> None:
+    assert_error(client.get(f"/v1/documents/{doc_id}"), 404, "not_found")
+    assert_error(client.delete(f"/v1/documents/{doc_id}"), 404, "not_found")
+
+
+@pytest.mark.parametrize("doc_id", ["a%2Fb", "a/b", "a%00b", "a%0Ab", "%2E%2E%2Fetc", "x" * 129, "-lead", "a%20b",
+                                    "abc%0A"])
+def test_bad_document_id(client: TestClient, doc_id: str) -> None:
+    assert_error(client.get(f"/v1/documents/{doc_id}"), 400, "invalid_request")
+    assert_error(client.delete(f"/v1/documents/{doc_id}"), 400, "invalid_request")
+
+
+def test_bad_document_id_in_bodies(client: TestClient) -> None:
+    err = assert_error(client.post("/v1/documents", json={"documents": [{"id": "../x", "text": "t"}]}), 400)
+    assert "documents.0.id" in err["message"]
+    assert_error(client.post("/v1/ask", json={"question": "x", "document_ids": ["a/b"]}), 400)
+    assert_error(client.post("/v1/summarize", json={"document_ids": ["a\x00b"]}), 400)
+
+
+def test_unknown_route_and_method(client: TestClient) -> None:
+    assert_error(client.get("/v2/ask"), 404, "not_found")
+    assert_error(client.get("/v1/nothing-here"), 404, "not_found")
+    err = assert_error(client.get("/v1/ask"), 405, "method_not_allowed")
+    assert "GET" in err["message"]
+    assert_error(client.put("/v1/search", json={"query": "x"}), 405)
+
+
+# ---- auth ----
+@pytest.fixture(scope="module")
+def keyed(service: Factdesk) -> Iterator[TestClient]:
+    settings = make_settings(service.settings.data_dir, api_keys_raw="first-key, second-key")
+    assert settings.api_keys == ("first-key", "second-key")
+    with TestClient(create_app(settings, ingest_on_start=False, service=service)) as c:
+        yield c
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("POST", "/v1/search", {"query": "soldiers"}),
+    ("POST", "/v1/ask", {"question": QUESTION}),
+    ("GET", "/v1/documents", None),
+    ("GET", f"/v1/documents/{SEED_IDS[0]}", None),
+    ("POST", "/v1/summarize", {}),
+    ("GET", "/v1/models", None),
+    ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": QUESTION}]}),
+])
+def test_v1_needs_a_key(keyed: TestClient, method: str, path: str, body: object) -> None:
+    r = keyed.request(method, path, json=body)
+    assert_error(r, 401, "unauthorized")
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert keyed.request(method, path, json=body, headers={"Authorization": "Bearer second-key"}).status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Bearer wrong-key-123", "Bearer first-key2", "Bearer ", "first-key",
+                                    "Basic Zmlyc3Qta2V5", "Bearer first", "Bearer fïrst-key"])
+def test_wrong_key(keyed: TestClient, header: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        r = keyed.post("/v1/search", json={"query": "soldiers"}, headers={"Authorization": header.encode()})
+    assert_error(r, 401, "unauthorized")
+    secret = header.split(" ", 1)[-1]
+    if secret:
+        assert secret not in r.text and secret not in caplog.text
+
+
+def test_right_key(keyed: TestClient) -> None:
+    r = keyed.post("/v1/search", json={"query": "soldiers"}, headers={"Authorization": "Bearer first-key"})
+    assert r.status_code == 200 and r.json()["results"]
+    r = keyed.post("/v1/search", json={"query": "soldiers"}, headers={"authorization": "bearer first-key"})
+    assert r.status_code == 200  # the scheme is case-insensitive (RFC 7235)
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/", "/docs", "/openapi.json"])
+def test_open_routes(keyed: TestClient, path: str) -> None:
+    assert keyed.get(path).status_code == 200
+
+
+# ---- metrics ----
+def test_metrics(client: TestClient) -> None:
+    client.post("/v1/ask", json={"question": QUESTION})
+    client.get("/v1/documents/no-such-doc")
+    client.get("/definitely/not/here")
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    text = r.text
+    assert re.search(r'factdesk_http_requests_total\{method="POST",route="/v1/ask",status="200"\} [1-9]', text)
+    assert 'factdesk_http_requests_total{method="GET",route="/v1/documents/{doc_id}",status="404"}' in text
+    assert 'route="unmatched",status="404"' in text and "/definitely" not in text
+    assert any(line.startswith("factdesk_http_request_duration_seconds_bucket{") and 'route="/v1/ask"' in line
+               for line in text.splitlines())
+    assert 'factdesk_http_request_duration_seconds_count{method="POST",route="/v1/ask",status="200"}' in text
+    assert re.search(r'factdesk_ingest_documents_total\{status="created"\} [1-9]', text)
+    assert re.search(r'factdesk_ingest_documents_total\{status="unchanged"\} [1-9]', text)
+    assert "factdesk_embedding_model_loaded 1.0" in text
+
+
+def test_metrics_are_per_app(client: TestClient, keyed: TestClient) -> None:
+    assert keyed.get("/v1/models").status_code == 401
+    own = client.get("/metrics").text
+    other = keyed.get("/metrics").text
+    assert 'status="401"' in other and 'status="401"' not in own
+
+
+# ---- start-up ----
+def test_start_up_builds_the_service_and_ingests_in_the_background(
+        tmp_path: Path, warm_model: None, caplog: pytest.LogCaptureFixture) -> None:
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for name in sorted(p.name for p in ARTICLES.glob("*.txt"))[-2:]:  # two are enough
+        shutil.copy(ARTICLES / name, articles / name)
+    settings = make_settings(tmp_path / "data", articles_dir=articles)
+
+    def run_app() -> dict:
+        with TestClient(create_app(settings)) as c:
+            assert c.get("/healthz").json()["status"] == "ok"  # at once, whatever the ingest is doing
+            for _ in range(600):
+                status = c.get("/healthz").json()["startup"]
+                if status["ingest"] not in ("pending", "running"):
+                    break
+                time.sleep(0.1)
+            assert c.get("/readyz").status_code == 200
+            listed = {d["id"] for d in c.get("/v1/documents").json()["documents"]}
+            assert listed == {p.stem for p in articles.glob("*.txt")}
+            return status  # type: ignore[no-any-return]
+
+    with caplog.at_level(logging.INFO, logger="factdesk"):
+        assert run_app() == {"ingest": "done", "ingested": {"created": 2}}
+        assert run_app() == {"ingest": "done", "ingested": {"unchanged": 2}}  # same data dir: nothing new
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ingest ")]
+    assert sum(": created" in line for line in lines) == 2 and sum(": unchanged" in line for line in lines) == 2

@@ -1,0 +1,212 @@
+"""Tests for retrieval.loaders: article files on disk -> DocumentIn records, or a reason why not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import ARTICLES, SEED_IDS
+from retrieval.loaders import Loaded, iter_files, load_file, load_paths
+
+MAX = 1024 * 1024
+
+
+def load_one(path: Path, max_bytes: int = MAX) -> Loaded:
+    (loaded,) = load_file(path, max_bytes)
+    return loaded
+
+
+def ok(loaded: list[Loaded]) -> list[Loaded]:
+    assert all(x.error is None and x.document is not None for x in loaded), [x.error for x in loaded]
+    return loaded
+
+
+# --------------------------------------------------------------------------- #
+# Formats
+# --------------------------------------------------------------------------- #
+
+def test_txt_and_md(tmp_path: Path) -> None:
+    (tmp_path / "Story One.txt").write_text("Line one.\nLine two.", encoding="utf-8")
+    (tmp_path / "notes.md").write_text("# Title\n\nBody text.", encoding="utf-8")
+    txt = load_one(tmp_path / "Story One.txt")
+    assert txt.document is not None and txt.error is None
+    assert txt.document.text == "Line one.\nLine two."
+    assert txt.document.id == "Story-One"  # a valid id made from the file name
+    assert txt.document.source == "Story One.txt"
+    assert not txt.document.is_html
+    md = load_one(tmp_path / "notes.md")
+    assert md.document is not None and md.document.id == "notes" and not md.document.is_html
+
+
+def test_utf8_bom_is_dropped(tmp_path: Path) -> None:
+    (tmp_path / "bom.txt").write_bytes("\ufeffHello.".encode())
+    assert load_one(tmp_path / "bom.txt").document.text == "Hello."  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("ext", [".html", ".htm", ".HTML"])
+def test_html_is_marked_for_html_cleaning(tmp_path: Path, ext: str) -> None:
+    path = tmp_path / f"page{ext}"
+    path.write_text("<html><body><p>Hi.</p></body></html>", encoding="utf-8")
+    doc = load_one(path).document
+    assert doc is not None and doc.is_html and doc.text.startswith("<html>")
+
+
+def test_json_object(tmp_path: Path) -> None:
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps({"text": "Body.", "title": "T", "id": "given-id", "source": "wire",
+                                "url": "https://example.com/a", "published_at": "2025-01-13"}))
+    doc = load_one(path).document
+    assert doc is not None
+    assert (doc.text, doc.title, doc.id, doc.source, doc.url, doc.published_at) == (
+        "Body.", "T", "given-id", "wire", "https://example.com/a", "2025-01-13")
+
+
+def test_json_object_without_id_uses_the_file_name(tmp_path: Path) -> None:
+    path = tmp_path / "lonely.json"
+    path.write_text(json.dumps({"text": "Body.", "html": True}))
+    doc = load_one(path).document
+    assert doc is not None and doc.id == "lonely" and doc.is_html
+
+
+def test_json_list_and_documents_wrapper(tmp_path: Path) -> None:
+    records = [{"text": "First."}, {"text": "Second.", "id": "b"}, {"text": "Third.", "title": 3}]
+    (tmp_path / "list.json").write_text(json.dumps(records))
+    (tmp_path / "wrapped.json").write_text(json.dumps({"documents": records}))
+    for name, stem in (("list.json", "list"), ("wrapped.json", "wrapped")):
+        loaded = ok(load_file(tmp_path / name, MAX))
+        assert [x.document.text for x in loaded] == ["First.", "Second.", "Third."]  # type: ignore[union-attr]
+        assert [x.document.id for x in loaded] == [f"{stem}-0", "b", f"{stem}-2"]  # type: ignore[union-attr]
+        assert loaded[2].document.title == "3"  # type: ignore[union-attr]
+        assert len({x.label for x in loaded}) == 3
+
+
+def test_json_records_without_text_are_rejected_one_by_one(tmp_path: Path) -> None:
+    (tmp_path / "mixed.json").write_text(json.dumps([{"text": "Fine."}, {"title": "no text"}, "a string"]))
+    loaded = load_file(tmp_path / "mixed.json", MAX)
+    assert loaded[0].document is not None
+    assert loaded[1].document is None and "text" in (loaded[1].error or "")
+    assert loaded[2].document is None and "text" in (loaded[2].error or "")
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("{not json", "invalid JSON"),
+    ("42", "JSON must be"),
+    ('{"documents": 5}', "JSON must be"),
+])
+def test_bad_json_is_rejected(tmp_path: Path, content: str, reason: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    loaded = load_one(path)
+    assert loaded.document is None and reason in (loaded.error or "")
+
+
+def test_jsonl(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    path.write_text("\n".join([json.dumps({"text": "One.", "id": "one"}), "", "{broken",
+                               json.dumps({"text": "Three."})]) + "\n")
+    loaded = load_file(path, MAX)
+    assert len(loaded) == 3  # the blank line is skipped
+    assert loaded[0].document is not None and loaded[0].document.id == "one"
+    assert loaded[1].document is None and "invalid JSON" in (loaded[1].error or "")
+    assert loaded[1].label.endswith(":3")  # the line number, for the user
+    assert loaded[2].document is not None and loaded[2].document.id == "feed-3"
+
+
+# --------------------------------------------------------------------------- #
+# Rejections
+# --------------------------------------------------------------------------- #
+
+def test_unsupported_extension(tmp_path: Path) -> None:
+    for name in ("report.pdf", "Makefile"):
+        (tmp_path / name).write_bytes(b"whatever")
+        loaded = load_one(tmp_path / name)
+        assert loaded.document is None and "unsupported file type" in (loaded.error or "")
+
+
+def test_invalid_utf8(tmp_path: Path) -> None:
+    (tmp_path / "latin1.txt").write_bytes("Café in Kyiv".encode("latin-1"))
+    loaded = load_one(tmp_path / "latin1.txt")
+    assert loaded.document is None and loaded.error == "not valid UTF-8"
+
+
+def test_binary_file(tmp_path: Path) -> None:
+    (tmp_path / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    loaded = load_one(tmp_path / "image.txt")
+    assert loaded.document is None and loaded.error == "binary file"
+
+
+def test_oversize_file(tmp_path: Path) -> None:
+    (tmp_path / "big.txt").write_text("word " * 1000)
+    loaded = load_one(tmp_path / "big.txt", max_bytes=1024)
+    assert loaded.document is None and "larger than 1024 bytes" in (loaded.error or "")
+    assert load_one(tmp_path / "big.txt", max_bytes=5000).document is not None
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    (loaded,) = load_paths([tmp_path / "nope"], MAX)
+    assert loaded.document is None and loaded.error == "no such file or folder"
+
+
+def test_unreadable_file_is_rejected_not_raised(tmp_path: Path) -> None:
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "missing-target.txt")
+    (loaded,) = load_paths([tmp_path], MAX)
+    assert loaded.document is None and "cannot read file" in (loaded.error or "")
+
+
+# --------------------------------------------------------------------------- #
+# Folders and symlinks
+# --------------------------------------------------------------------------- #
+
+def test_folder_walk_is_sorted_recursive_and_skips_hidden_files(tmp_path: Path) -> None:
+    (tmp_path / "b.txt").write_text("B.")
+    (tmp_path / "a.txt").write_text("A.")
+    (tmp_path / ".hidden.txt").write_text("secret")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.md").write_text("C.")
+    files = [p.relative_to(tmp_path).as_posix() for p, refused in iter_files(tmp_path) if refused is None]
+    assert files == ["a.txt", "b.txt", "sub/c.md"]
+
+
+def test_seed_folder_loads_every_article() -> None:
+    loaded = ok(list(load_paths([ARTICLES], MAX)))
+    assert [x.document.id for x in loaded] == SEED_IDS  # type: ignore[union-attr]
+
+
+def test_symlink_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("Not for ingest.")
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "real.txt").write_text("Real article.")
+    (folder / "leak.txt").symlink_to(outside / "secret.txt")
+    (folder / "leakdir").symlink_to(outside, target_is_directory=True)
+    (folder / "passwd.txt").symlink_to("/etc/passwd")
+    loaded = {Path(x.label).name: x for x in load_paths([folder], MAX)}
+    assert loaded["real.txt"].document is not None
+    for name in ("leak.txt", "leakdir", "passwd.txt"):
+        assert loaded[name].document is None
+        assert loaded[name].error == "symlink leads outside the folder"
+    texts = [x.document.text for x in loaded.values() if x.document]
+    assert texts == ["Real article."]
+
+
+def test_symlink_inside_the_folder_is_followed(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    (folder / "archive").mkdir(parents=True)
+    (folder / "archive" / "story.txt").write_text("Archived story.")
+    (folder / "latest.txt").symlink_to(folder / "archive" / "story.txt")
+    (folder / "relative.txt").symlink_to(Path("archive") / "story.txt")
+    loaded = {Path(x.label).name: x for x in load_paths([folder], MAX)}
+    for name in ("latest.txt", "relative.txt", "story.txt"):
+        doc = loaded[name].document
+        assert doc is not None and doc.text == "Archived story."
+    assert loaded["latest.txt"].document.id == "latest"  # type: ignore[union-attr]
+
+
+def test_single_file_path(tmp_path: Path) -> None:
+    (tmp_path / "one.txt").write_text("Only this.")
+    (loaded,) = load_paths([tmp_path / "one.txt"], MAX)
+    assert loaded.document is not None and loaded.document.text == "Only this."
