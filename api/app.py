@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import require_api_key
 from api.errors import BodySizeLimit, CatchUnexpected, install_error_handlers
@@ -49,14 +49,17 @@ class Startup:
         self.model_error: str | None = None
         self.ingest_state = "pending" if ingest else "off"
         self.counts: dict[str, int] = {}
+        self._counts_lock = threading.Lock()  # written by the start-up thread, read by /healthz
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def status(self) -> dict[str, Any]:
-        return {"ingest": self.ingest_state, "ingested": dict(self.counts)}
+        with self._counts_lock:
+            return {"ingest": self.ingest_state, "ingested": dict(self.counts)}
 
     def start(self, service: Factdesk) -> None:
-        self._thread = threading.Thread(target=self._run, args=(service,), name="factdesk-startup", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(service,), name="factdesk-startup",
+                                        daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float) -> bool:
@@ -72,7 +75,7 @@ class Startup:
         try:
             svc.embedder.load()
             log.info("embedding model %s ready in %.1f s", svc.embedder.name, time.monotonic() - t0)
-        except Exception as e:  # /readyz reports it; ingest below would fail the same way
+        except Exception as e:  # noqa: BLE001 - /readyz reports it; the ingest below would fail the same way
             self.model_error = str(e)[:300]
             log.error("embedding model %s failed to load: %s", svc.embedder.name, e)
         if self.ingest and not self._stop.is_set():
@@ -89,8 +92,10 @@ class Startup:
 
         def progress(r: IngestResult) -> None:
             key = r.status.split(":")[0].split(" of ")[0]
-            self.counts[key] = self.counts.get(key, 0) + 1
-            log.info("ingest %s: %s%s", r.id, r.status, f" ({r.chunks} chunks)" if r.status == "created" else "")
+            with self._counts_lock:
+                self.counts[key] = self.counts.get(key, 0) + 1
+            chunks = f" ({r.chunks} chunks)" if r.status == "created" else ""
+            log.info("ingest %s: %s%s", r.id, r.status, chunks)
             if self._stop.is_set():
                 raise _Stopped
 
@@ -116,15 +121,39 @@ def articles_dir(settings: Settings) -> Path:
     return folder
 
 
+class _UvicornStyle(logging.Formatter):
+    """"INFO:     message", aligned with uvicorn's own lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname + ':':<9} {super().format(record)}"
+
+
 def _configure_logging() -> None:
     """factdesk's INFO lines on stderr when nobody (uvicorn, pytest) configured logging for them."""
     logger = logging.getLogger("factdesk")
     if logger.handlers or logging.getLogger().handlers:
         return
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)-9s %(message)s"))
+    handler.setFormatter(_UvicornStyle("%(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+
+
+def _write_limits(schemas: dict[str, Any], settings: Settings) -> None:
+    """This server's settings-dependent limits, into the OpenAPI document it serves."""
+
+    def limit(model: str, field: str, kind: str, **constraints: object) -> None:
+        prop = schemas.get(model, {}).get("properties", {}).get(field, {})
+        for schema in prop.get("anyOf", [prop]):
+            if schema.get("type") == kind:
+                (schema["items"] if kind == "array" else schema).update(constraints)
+
+    for model, field in [("AskRequest", "question"), ("SearchRequest", "query"),
+                         ("SummarizeRequest", "query")]:
+        limit(model, field, "string", maxLength=settings.max_question_chars)
+    limit("AskRequest", "history", "array", maxLength=settings.max_question_chars)
+    for model in ("AskRequest", "SearchRequest", "ChatRequest"):
+        limit(model, "top_k", "integer", maximum=settings.max_top_k)
 
 
 def create_app(settings: Settings | None = None, ingest_on_start: bool = True,
@@ -136,8 +165,6 @@ def create_app(settings: Settings | None = None, ingest_on_start: bool = True,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from starlette.concurrency import run_in_threadpool
-
         owned = app.state.service is None
         if owned:
             app.state.service = await run_in_threadpool(Factdesk, settings)
@@ -167,29 +194,39 @@ def create_app(settings: Settings | None = None, ingest_on_start: bool = True,
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     app.include_router(health.router)
-    errors = {status: {"model": ErrorResponse, "description": description} for status, description in
-              [(400, "Invalid request"), (401, "Missing or invalid API key"), (404, "Unknown document or model"),
-               (413, "Body too large"),
-               (500, "Internal error"), (503, "Store or model unavailable")]}
+    errors: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorResponse, "description": description} for status, description in
+        [(400, "Invalid request"), (401, "Missing or invalid API key"), (404, "Unknown document or model"),
+         (413, "Body too large"), (500, "Internal error"), (503, "Store or model unavailable")]}
     for module in (documents, search, ask, summarize, chat):
-        app.include_router(module.router, dependencies=[Depends(require_api_key)], responses=errors)  # type: ignore[arg-type]
+        app.include_router(module.router, dependencies=[Depends(require_api_key)], responses=errors)
 
     @app.get("/", include_in_schema=False)
     async def chat_page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    # every route with its full path (included routers keep their own), for the Allow header of a 405
+    modules = (health, documents, search, ask, summarize, chat)
+    app.state.api_routes = [r for r in app.router.routes if getattr(r, "path_regex", None)] + [
+        r for module in modules for r in module.router.routes]
+
     def openapi() -> dict[str, Any]:
-        # every invalid request is a 400 with the error shape: drop FastAPI's generic 422 entries
+        # Every invalid request is a 400 with the error shape: drop FastAPI's generic 422 entries.
+        # Without API keys nothing needs a bearer token: drop the security requirement too.
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                                 routes=app.routes)
+            schema = FastAPI.openapi(app)
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
                     operation.get("responses", {}).pop("422", None)
-            components = schema.get("components", {}).get("schemas", {})
+                    if not settings.api_keys:
+                        operation.pop("security", None)
+                        operation.get("responses", {}).pop("401", None)
+            components = schema.get("components", {})
             for name in ("HTTPValidationError", "ValidationError"):
-                components.pop(name, None)
-            app.openapi_schema = schema
+                components.get("schemas", {}).pop(name, None)
+            if not settings.api_keys:
+                components.pop("securitySchemes", None)
+            _write_limits(components.get("schemas", {}), settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -40,6 +40,9 @@ def get_service(request: Request) -> Factdesk:
     return svc  # type: ignore[no-any-return]
 
 
+Service = Annotated[Factdesk, Depends(get_service)]
+
+
 def key_matches(supplied: str, keys: tuple[str, ...]) -> bool:
     """Constant time in the supplied key: every configured key is compared, none short-circuits."""
     given = supplied.encode()
@@ -49,8 +52,10 @@ def key_matches(supplied: str, keys: tuple[str, ...]) -> bool:
     return matched
 
 
-async def require_api_key(request: Request,
-                          credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+async def require_api_key(request: Request, credentials: Credentials) -> None:
     keys = get_settings(request).api_keys
     if not keys:
         return

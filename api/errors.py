@@ -53,7 +53,8 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message[:MAX_MESSAGE_CHARS]}}
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
@@ -92,7 +93,7 @@ def validation_message(request: Request, errors: list[dict[str, Any]]) -> tuple[
         if loc == ("body",) and e.get("type") in ("model_attributes_type", "dict_type", "model_type"):
             ctype = request.headers.get("content-type", "")
             if "json" not in ctype.lower():
-                parts.append("the request body must be a JSON object sent with Content-Type: application/json")
+                parts.append("the body must be a JSON object sent with Content-Type: application/json")
                 continue
         parts.append(f"{_location(loc)}: {msg}")
     if len(errors) > 5:
@@ -122,9 +123,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) and exc.detail else default
     if status == 404 and message == "Not Found":
         message = f"no route for {request.method} {request.url.path}"
-    elif status == 405 and message == "Method Not Allowed":
-        message = f"{request.method} is not allowed on {request.url.path}"
-    return error_response(status, _code_for(status), message, dict(exc.headers or {}) or None)
+    headers = dict(exc.headers or {})
+    if status == 405:
+        # Starlette's Allow names only the first route that matched the path; list every method
+        allowed = sorted({m for route in getattr(request.app.state, "api_routes", [])
+                          if route.path_regex.match(request.scope["path"]) for m in route.methods or ()})
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+        if message == "Method Not Allowed":
+            message = f"{request.method} is not allowed on {request.url.path}" + (
+                f" (allowed: {headers['Allow']})" if "Allow" in headers else "")
+    return error_response(status, _code_for(status), message, headers or None)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -10,7 +10,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,11 +53,12 @@ class ServiceCollector:
 class Metrics:
     def __init__(self, get_service: Callable[[], Factdesk | None]) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("factdesk_http_requests", "HTTP requests by method, route template and status",
-                                ["method", "route", "status"], registry=self.registry)
+        labels = ["method", "route", "status"]
+        self.requests = Counter("factdesk_http_requests", "HTTP requests by method, route template, status",
+                                labels, registry=self.registry)
         self.latency = Histogram("factdesk_http_request_duration_seconds",
-                                 "HTTP request latency (to the last byte sent) by method, route template and status",
-                                 ["method", "route", "status"], buckets=LATENCY_BUCKETS, registry=self.registry)
+                                 "HTTP latency to the last byte sent, by method, route template, status",
+                                 labels, buckets=LATENCY_BUCKETS, registry=self.registry)
         self.in_flight = Gauge("factdesk_http_requests_in_flight", "HTTP requests being served",
                                registry=self.registry)
         self.registry.register(ServiceCollector(get_service))

@@ -4,17 +4,21 @@ Requests to factdesk's own routes are strict (no type coercion, unknown fields r
 like "topk" is an error rather than silently ignored). The OpenAI-compatible models ignore what they
 do not know (temperature, n, tools, ...), as clients built for OpenAI send plenty of it.
 Limits that depend on settings (question length, top_k's upper bound) are checked by the service,
-which raises the same 400 `invalid_request`.
+which raises the same 400 `invalid_request`; api.app writes them into the served OpenAPI document.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from retrieval.errors import InvalidInput
-from retrieval.ingest import validate_id
+from retrieval.ingest import ID_PATTERN, parse_published, validate_id
+
+# validate_id's rule for the OpenAPI document (validation itself calls validate_id)
+ID_SCHEMA_PATTERN = "^(?!.*\\.\\.)" + ID_PATTERN.pattern.removeprefix("^")
+NON_BLANK = r"\S"  # JSON Schema patterns search: "contains a non-space character"
 
 
 def _document_id(value: str) -> str:
@@ -24,10 +28,28 @@ def _document_id(value: str) -> str:
         raise ValueError(e.message) from None
 
 
-DocumentId = Annotated[str, AfterValidator(_document_id)]
-TopK = Annotated[int, Field(ge=1, description="number of passages (1 .. the server's max_top_k, default 5)")]
-IsoDate = Annotated[str, Field(max_length=64, description="ISO 8601 date or date-time",
-                               examples=["2024-11-01"])]
+def _iso_date(value: str) -> str:
+    try:
+        parse_published(value if value.strip() else "not a date")
+    except InvalidInput as e:
+        raise ValueError(e.message) from None
+    return value
+
+
+def _whole_number(value: object) -> object:
+    """JSON Schema's "integer" includes 5.0; strict validation would refuse the float."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = BeforeValidator(_whole_number)
+DocumentId = Annotated[str, AfterValidator(_document_id),
+                       Field(json_schema_extra={"pattern": ID_SCHEMA_PATTERN})]
+TopK = Annotated[int, Field(ge=1, description="passages to use (1 .. the server's max_top_k; default 5)"),
+                 WholeNumber]
+Text = Annotated[str, Field(min_length=1, json_schema_extra={"pattern": NON_BLANK})]
+IsoDate = Annotated[str, AfterValidator(_iso_date),
+                    Field(max_length=64, description="ISO 8601 date or date-time", examples=["2024-11-01"],
+                          json_schema_extra={"anyOf": [{"format": "date"}, {"format": "date-time"}]})]
 
 
 class ApiRequest(BaseModel):
@@ -113,7 +135,7 @@ class Filtered(ApiRequest):
 
 
 class SearchRequest(Filtered):
-    query: str = Field(min_length=1)
+    query: Text
     top_k: TopK | None = None
 
 
@@ -133,9 +155,9 @@ class SearchResponse(Response):
 
 # ---- answers ----
 class AskRequest(Filtered):
-    question: str = Field(min_length=1)
+    question: Text
     top_k: TopK | None = None
-    stream: bool = Field(False, description="reply with Server-Sent Events: delta events, then one done event")
+    stream: bool = Field(False, description="reply with Server-Sent Events: deltas, then one done event")
     history: list[str] | None = Field(None, max_length=50,
                                       description="earlier user questions, oldest first, for follow-ups")
 
@@ -161,8 +183,8 @@ class AnswerOut(Response):
 
 class SummarizeRequest(ApiRequest):
     document_ids: list[DocumentId] | None = Field(None, max_length=1000)
-    query: str | None = Field(None, min_length=1)
-    max_words: int | None = Field(None, ge=10, le=2000)
+    query: Text | None = None
+    max_words: Annotated[int, Field(ge=10, le=2000), WholeNumber] | None = None
 
 
 class SummaryOut(Response):
@@ -240,7 +262,13 @@ class ChatCompletion(Response):
     system_fingerprint: str | None = Field(None, description="the prompt_version of the answer")
 
 
-def sse_docs(description: str, example: Any) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entry for a route that can also answer text/event-stream."""
-    return {200: {"content": {"text/event-stream": {"schema": {"type": "string"}, "example": example}},
+def sse_docs(description: str, example: Any, json_data: bool = True) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entry for a route that can also answer text/event-stream (one itemSchema per event)."""
+    data: dict[str, Any] = {"type": "string"}
+    if json_data:
+        data.update(contentMediaType="application/json", contentSchema={"type": "object"})
+    event = {"type": "object", "required": ["data"],
+             "properties": {"data": data, "event": {"type": "string"}, "id": {"type": "string"},
+                            "retry": {"type": "integer", "minimum": 0}}}
+    return {200: {"content": {"text/event-stream": {"itemSchema": event, "example": example}},
                   "description": description}}

@@ -8,8 +8,8 @@ a failure after the headers are out becomes a last `data: {"error": {...}}` even
 from __future__ import annotations
 
 import json
-from contextlib import aclosing
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import aclosing
 from typing import Any
 
 import anyio
@@ -72,7 +72,7 @@ def event_response(stream: ServiceStream, render: Callable[[dict[str, Any]], Ite
                 async for event in events:
                     for item in render(event):
                         yield encode(item)
-        except Exception as exc:  # headers are sent: the error can only be an event now
+        except Exception as exc:  # noqa: BLE001 - headers are sent: the error can only be an event now
             yield encode(error_event(exc))
         for item in suffix:
             yield encode(item)

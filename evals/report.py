@@ -136,8 +136,13 @@ def has_judge(report: dict) -> bool:
 
 # ---------------------------------------------------------------- Markdown
 
+def md_text(v: object) -> str:
+    """Article and model text in Markdown: no raw HTML reaches a renderer."""
+    return str(v).replace("<", "&lt;")
+
+
 def md_cell(v: object) -> str:
-    return str(v).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    return md_text(v).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
@@ -147,7 +152,7 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[st
 
 
 def citation_line(c: dict) -> str:
-    return f"[{c['marker']}] {c['document_id']} {c['start']}–{c['end']}: “{c['quote']}”"
+    return f"[{c['marker']}] {c['document_id']} {c['start']}–{c['end']}: “{md_text(c['quote'])}”"
 
 
 def missed_text(row: dict) -> str:
@@ -208,9 +213,9 @@ def render_markdown(report: dict) -> str:
     for r in failing:
         out += [f"### {r['id']} — {'; '.join(failure_reasons(r))}", ""]
         if r.get("history"):
-            out += ["Earlier turns: " + " → ".join(f"“{h}”" for h in r["history"]), ""]
-        out += [f"**Question:** {r['question']}", "", f"**Tags:** {', '.join(r['tags'])}", ""]
-        out += ["**Answer:**", "", *[f"> {line}" for line in (r["answer"] or "(empty)").splitlines()], ""]
+            out += ["Earlier turns: " + " → ".join(f"“{md_text(h)}”" for h in r["history"]), ""]
+        out += [f"**Question:** {md_text(r['question'])}", "", f"**Tags:** {', '.join(r['tags'])}", ""]
+        out += ["**Answer:**", "", *[f"> {md_text(line)}" for line in (r["answer"] or "(empty)").splitlines()], ""]
         if r["citations"]:
             out += ["**Citations:**", "", *[f"- {citation_line(c)}" for c in r["citations"]], ""]
         else:
@@ -219,10 +224,10 @@ def render_markdown(report: dict) -> str:
         out += [(f"**Citation checks:** {cc['valid']}/{cc['citations']} exact, {cc['supported']} supported by "
                  f"gold evidence; retrieval rank {hit_rank(r) or 'miss'}"), ""]
         if r["answerable"]:
-            out += [f"**Missed facts:** {missed_text(r)}", ""]
+            out += [f"**Missed facts:** {md_text(missed_text(r))}", ""]
         if r.get("judge"):
             out += [(f"**Judge:** faithfulness {fmt(r['judge']['faithfulness'])}, correctness "
-                     f"{fmt(r['judge']['correctness'])} — {r['judge'].get('reason', '')}"), ""]
+                     f"{fmt(r['judge']['correctness'])} — {md_text(r['judge'].get('reason', ''))}"), ""]
 
     if report.get("summaries"):
         out += ["## Summaries", ""]
@@ -324,12 +329,15 @@ def latency_bins(latencies: Sequence[float]) -> list[tuple[float, float, int]]:
         edges.pop(0)
     while len(edges) > 2 and edges[-2] > max(latencies):
         edges.pop()
-    bins = [(lo, hi, sum(lo <= v < hi for v in latencies)) for lo, hi in pairwise(edges)]
-    return bins
+    if len(edges) < 6:  # a narrow range (every answer cached): eight even bins say more
+        lo, hi = math.floor(min(latencies)), math.ceil(max(latencies) * 1.0001 + 1e-9)
+        step = max(hi - lo, 1) / 8
+        edges = [lo + i * step for i in range(9)]
+    return [(lo, hi, sum(lo <= v < hi for v in latencies)) for lo, hi in pairwise(edges)]
 
 
 def fmt_ms(v: float) -> str:
-    return f"{v / 1000:g}s" if v >= 1000 else f"{v:g}"
+    return f"{v / 1000:.3g}s" if v >= 1000 else f"{v:.3g}"
 
 
 def latency_chart(report: dict) -> str:
@@ -339,8 +347,9 @@ def latency_chart(report: dict) -> str:
     plot_w, plot_h = width - left - 10, height - top - bottom
     peak = max((c for _, _, c in bins), default=1) or 1
     mets = report["metrics"]
+    spacing = "log-spaced" if len(bins) > 1 and bins[1][1] - bins[1][0] > 1.01 * (bins[0][1] - bins[0][0]) else "even"
     title = (f"Answer latency, ms (p50 {mets.get('latency_p50_ms', 0):.1f}, "
-             f"p95 {mets.get('latency_p95_ms', 0):.1f}; log-spaced bins)")
+             f"p95 {mets.get('latency_p95_ms', 0):.1f}; {spacing} bins)")
     parts = [svg_open(width, height, "latency histogram"),
              f'<text x="0" y="14" class="ct">{esc(title)}</text>',
              f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" class="axis"/>']

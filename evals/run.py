@@ -1,7 +1,7 @@
 """`factdesk eval`: score the fixed questions through the service, compare with a baseline.
 
 The service is the same one the CLI and the API use, over a dedicated data dir
-(<FACTDESK_DATA_DIR>/eval) holding data/articles, so a run measures exactly what users get.
+(<FACTDESK_DATA_DIR>/eval-c<chunk>-o<overlap>) holding data/articles, so a run measures exactly what users get.
 """
 
 from __future__ import annotations
@@ -39,10 +39,15 @@ def load_questions(path: Path, only: list[str] | None = None) -> list[dict]:
 
 
 def eval_service(settings):  # type: ignore[no-untyped-def]
-    """A service over <data_dir>/eval with data/articles ingested (unchanged files cost nothing)."""
+    """A service over <data_dir>/eval-c<chunk>-o<overlap> with data/articles ingested (unchanged files cost nothing).
+
+    Unchanged text is never re-chunked, so each chunking gets its own store: a run always measures the
+    chunk settings its report is stamped with.
+    """
     from factdesk.service import Factdesk
 
-    svc = Factdesk(settings.model_copy(update={"data_dir": Path(settings.data_dir) / "eval"}))
+    store = f"eval-c{settings.chunk_tokens}-o{settings.chunk_overlap_tokens}"
+    svc = Factdesk(settings.model_copy(update={"data_dir": Path(settings.data_dir) / store}))
     svc.ingest_paths([Path(settings.articles_dir)])
     return svc
 

@@ -15,7 +15,7 @@ from prompts import PromptSet, load_prompts
 from retrieval.catalog import Catalog
 from retrieval.embed import build_embedder
 from retrieval.errors import InvalidInput, NotFound
-from retrieval.ingest import Ingestor, parse_published, validate_id
+from retrieval.ingest import Ingestor, check_unicode, parse_published, validate_id
 from retrieval.loaders import Loaded, load_paths
 from retrieval.models import Document, DocumentIn, IngestResult, SearchHit
 from retrieval.search import Filters, SearchConfig, Searcher
@@ -107,7 +107,7 @@ class Factdesk:
             raise InvalidInput(f"{what} is empty")
         if len(text) > self.settings.max_question_chars:
             raise InvalidInput(f"{what} is longer than {self.settings.max_question_chars} characters")
-        return text.strip()
+        return check_unicode(text, what).strip()
 
     def search(self, query: str, top_k: int | None = None, filters: Filters | None = None) -> list[SearchHit]:
         return self.searcher.search(self.check_text(query, "query"), self.check_top_k(top_k), filters)

@@ -40,6 +40,16 @@ def validate_id(doc_id: str) -> str:
     return doc_id
 
 
+def check_unicode(value: str, what: str) -> str:
+    """Text that can be stored: a lone surrogate (from JSON "\\ud800" or undecodable argv/file names)
+    cannot be encoded as UTF-8, and would fail deep in SQLite or the tokenizer instead of here."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what} is not valid Unicode text (it contains a lone surrogate)") from None
+    return value
+
+
 def slug_id(name: str) -> str:
     """A valid document id from a file name."""
     s = re.sub(r"[^A-Za-z0-9._:-]+", "-", name).strip("-.")[:128]
@@ -77,6 +87,10 @@ def prepare(item: DocumentIn, *, max_tokens: int, overlap_tokens: int, max_chars
         raise InvalidInput(f"text is longer than {max_chars} characters")
     if "\x00" in item.text:
         raise InvalidInput("text contains NUL bytes (binary data?)")
+    for what, value in (("text", item.text), ("title", item.title), ("source", item.source), ("url", item.url),
+                        ("published_at", item.published_at)):
+        if isinstance(value, str):
+            check_unicode(value, what)
     cleaned = clean_article(item.text, is_html=item.is_html)
     text = cleaned.text
     if not text.strip():
@@ -185,9 +199,10 @@ class Ingestor:
         if same is not None:  # checked again under the lock: another writer may have just added it
             self.counters["unchanged"] += 1
             return IngestResult(id=same.id, status="unchanged", chunks=same.chunks, title=same.title)
-        updating = self.catalog.state_of(p.doc.id) is not None
-        if updating:
+        state = self.catalog.state_of(p.doc.id)
+        if state is not None:  # the old version, or what a failed write left (never visible): replace it
             self._delete_locked(p.doc.id)
+        updating = state == "committed"
         if vecs is None:  # raced with a delete of the identical text: embed now (cache makes it cheap)
             vecs = self.embedder.embed([c.text for c in p.chunks])
         doc = replace(p.doc, duplicate_of=self._near_duplicate_of(p))

@@ -94,7 +94,9 @@ def load_file(path: Path, max_bytes: int) -> list[Loaded]:
             except ValueError as e:
                 out.append(Loaded(f"{label}:{i + 1}", error=f"invalid JSON: {e}"))
         return out
-    return [Loaded(label, DocumentIn(text=text, id=stem, source=path.name, is_html=ext in (".html", ".htm")))]
+    # a file name that is not UTF-8 (its bytes arrive as lone surrogates) is still a usable source label
+    source = path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return [Loaded(label, DocumentIn(text=text, id=stem, source=source, is_html=ext in (".html", ".htm")))]
 
 
 def load_paths(paths: list[Path], max_bytes: int) -> Iterator[Loaded]:

@@ -92,8 +92,8 @@ class Searcher:
     def search(self, query: str, top_k: int = 5, filters: Filters | None = None) -> list[SearchHit]:
         cfg = self.config
         filters = filters or Filters()
-        if filters.document_ids is not None and not filters.document_ids:
-            return []
+        if any(ids is not None and not ids for ids in (filters.document_ids, filters.sources)):
+            return []  # restricted to nothing ("$in []" is an error in Chroma, "IN ()" in SQLite)
         n = max(cfg.candidates, top_k * 3)
         dense: list[tuple[str, float]] = []
         if cfg.use_dense:
@@ -137,7 +137,7 @@ class Searcher:
         hits = []
         for cid in ids:
             doc_id, start, end = visible[cid]
-            if doc_id not in texts:  # deleted between the two reads
+            if doc_id not in texts or doc_id not in titles:  # deleted between the reads
                 continue
             title, dup = titles[doc_id]
             hits.append(SearchHit(chunk_id=cid, document_id=doc_id, title=title, text=texts[doc_id][start:end],

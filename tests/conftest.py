@@ -5,8 +5,7 @@ The embedding model is loaded once per test run (LocalEmbedder shares one model 
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from factdesk.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = ROOT / "data" / "articles"
 SEED_IDS = sorted(p.stem for p in ARTICLES.glob("*.txt"))
+MakeService = Callable[..., Factdesk]  # the type of the make_service fixture
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -26,6 +26,21 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
                                  "FACTDESK_ARTICLES_DIR": str(ARTICLES)}
     base = Settings(_env_file=None, **values)  # type: ignore[call-arg]
     return base.model_copy(update=overrides) if overrides else base
+
+
+def copy_embedding_cache(source: Factdesk, data_dir: Path) -> None:
+    """Give a new data dir the vectors `source` already computed (the cache is content-addressed), so
+    ingesting the same texts there costs no model time."""
+    import sqlite3
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    src = sqlite3.connect(Path(source.settings.data_dir) / "embeddings.sqlite")
+    dst = sqlite3.connect(data_dir / "embeddings.sqlite")
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +73,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, warm_model: None) -> Iterat
     svc.ingest_paths([ARTICLES])
     yield svc
     svc.close()
-    shutil.rmtree(data, ignore_errors=True)
+    # no rmtree: pytest would hand the freed name ("seeded0") to the next module, and chromadb keeps one
+    # client per path in the process, bound to the deleted files ("attempt to write a readonly database")
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -53,7 +54,7 @@ class LiveServer:
         self._env.update(FACTDESK_DATA_DIR=str(data_dir / "store"), **(env or {}))
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -66,13 +67,14 @@ class LiveServer:
 
     def start(self) -> None:
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen([*factdesk_command(), "serve", "--no-ingest", "--port", str(self.port)],
-                                         cwd=self.data_dir, env=self._env, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            command = [*factdesk_command(), "serve", "--no-ingest", "--port", str(self.port)]
+            self.proc = subprocess.Popen(command, cwd=self.data_dir, env=self._env, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"factdesk serve exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+                code = self.proc.returncode
+                raise RuntimeError(f"factdesk serve exited with {code}:\n{self.log()[-3000:]}")
             try:
                 if httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200:
                     return

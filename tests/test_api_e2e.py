@@ -13,9 +13,8 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
-from live_server import LiveServer
-
 from conftest import SEED_IDS
+from live_server import LiveServer
 
 QUESTION = "What did the NIS say about suicide orders?"
 
@@ -71,27 +70,29 @@ def test_openai_client_streams_the_same_answer(client: openai.OpenAI) -> None:
 
 def test_openai_client_sees_errors_as_api_errors(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(model="factdesk", messages=[{"role": "system", "content": "no question"}])
+        client.chat.completions.create(model="factdesk",
+                                       messages=[{"role": "system", "content": "no question"}])
     assert info.value.status_code == 400
 
 
 def filler_articles(n: int, words: int, seed: int) -> list[dict[str, str]]:
     """Articles no seed question is about, unique per run (so the embedding cache cannot skip them)."""
     rng = random.Random(seed)
-    vocab = ("allotment beetroot compost trellis seedling greenhouse marrow parsnip cloche dibber hoe "
-             "rhubarb courgette bramble mulch loam espalier quince medlar sorrel fennel chard leek").split()
+    vocab = ["allotment", "beetroot", "compost", "trellis", "seedling", "greenhouse", "marrow", "parsnip",
+             "cloche", "dibber", "rhubarb", "courgette", "bramble", "mulch", "loam", "espalier", "quince"]
     docs = []
     for i in range(n):
         sentences = [" ".join(rng.choice(vocab) for _ in range(12)).capitalize() + f" {rng.random():.6f}."
                      for _ in range(words // 12)]
-        docs.append({"id": f"filler-{seed}-{i}", "title": f"Gardening notes {i}", "text": " ".join(sentences)})
+        docs.append({"id": f"filler-{seed}-{i}", "title": f"Gardening notes {i}",
+                     "text": " ".join(sentences)})
     return docs
 
 
 def test_requests_are_served_while_a_large_ingest_embeds(live_server: LiveServer) -> None:
     done: list[str] = []
     errors: list[BaseException] = []
-    docs = filler_articles(n=4, words=600, seed=int(time.time()))
+    docs = filler_articles(n=4, words=540, seed=int(time.time()))
 
     def post_documents() -> None:
         try:
@@ -109,7 +110,8 @@ def test_requests_are_served_while_a_large_ingest_embeds(live_server: LiveServer
         ingest.start()
         try:
             # wait until the server is inside the POST (this /metrics call is the other request in flight)
-            while not re.search(r"^factdesk_http_requests_in_flight [2-9]", c.get("/metrics").text, re.M):
+            in_flight = re.compile(r"^factdesk_http_requests_in_flight [2-9]", re.MULTILINE)
+            while not in_flight.search(c.get("/metrics").text):
                 assert ingest.is_alive() and not done, "the ingest ended before it could be observed"
                 time.sleep(0.02)
             assert c.get("/healthz").json()["status"] == "ok"

@@ -15,14 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import ARTICLES, SEED_IDS, make_settings
 from fastapi.testclient import TestClient
 from live_server import seed_documents
 
 from api.app import create_app
 from factdesk.service import Factdesk
 from retrieval.errors import StoreUnavailable
-
-from conftest import ARTICLES, SEED_IDS, make_settings
 
 QUESTION = "What did the NIS say about suicide orders?"
 MAX_BODY = 64 * 1024
@@ -34,8 +33,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, warm_model: None) -> Itera
     data = tmp_path_factory.mktemp("api")
     svc = Factdesk(make_settings(data, max_body_bytes=MAX_BODY, max_question_chars=MAX_QUESTION))
     yield svc
-    svc.close()
-    shutil.rmtree(data, ignore_errors=True)
+    svc.close()  # the dir stays: chromadb keeps a client per path for the process (see conftest.seeded)
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +79,14 @@ def test_healthz_and_readyz(client: TestClient) -> None:
     assert r.json()["store"] == "embedded" and r.json()["model"]
 
 
+def test_readyz_is_503_while_the_store_is_unreachable(client: TestClient, service: Factdesk,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service.vectors, "ping", lambda: False)
+    err = assert_error(client.get("/readyz"), 503, "not_ready")
+    assert "unreachable" in err["message"]
+    assert client.get("/healthz").status_code == 200  # liveness does not depend on the store
+
+
 def test_chat_page_docs_and_openapi(client: TestClient) -> None:
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
@@ -91,6 +97,9 @@ def test_chat_page_docs_and_openapi(client: TestClient) -> None:
             "/v1/models", "/v1/chat/completions"} <= set(schema["paths"])
     responses = schema["paths"]["/v1/ask"]["post"]["responses"]
     assert "422" not in responses and "400" in responses  # every invalid request is a 400 error object
+    assert "security" not in schema["paths"]["/v1/ask"]["post"]  # no API keys configured here
+    question = schema["components"]["schemas"]["AskRequest"]["properties"]["question"]
+    assert question["maxLength"] == MAX_QUESTION  # this server's limit, not a default
 
 
 # ---- documents ----
@@ -121,7 +130,8 @@ def test_rejected_document_is_reported_not_raised(client: TestClient) -> None:
 def test_delete_document(client: TestClient) -> None:
     text = ("The Lighthouse Trust said on Monday that the Ballycroy lamp, dark since 1987, will shine again "
             "after volunteers raised forty thousand pounds to restore its Fresnel lens.")
-    r = client.post("/v1/documents", json={"documents": [{"id": "lighthouse", "text": text, "title": "Lamp"}]})
+    r = client.post("/v1/documents",
+                    json={"documents": [{"id": "lighthouse", "text": text, "title": "Lamp"}]})
     assert r.json()["results"][0]["status"] == "created"
     hits = client.post("/v1/search", json={"query": "Ballycroy lighthouse Fresnel lens", "top_k": 3}).json()
     assert hits["results"][0]["document_id"] == "lighthouse"
@@ -152,6 +162,9 @@ def test_search_filters(client: TestClient) -> None:
     assert {h["document_id"] for h in r.json()["results"]} == {only}
     r = client.post("/v1/search", json={"query": "North Korean soldiers", "sources": ["nowhere.txt"]})
     assert r.status_code == 200 and r.json()["results"] == []
+    for empty in ({"sources": []}, {"document_ids": []}):  # restricted to nothing: no results, no error
+        assert client.post("/v1/search", json={"query": "soldiers", **empty}).json()["results"] == []
+        assert client.post("/v1/ask", json={"question": QUESTION, **empty}).json()["abstained"] is True
     r = client.post("/v1/search", json={"query": "soldiers", "published_after": "2999-01-01"})
     assert r.status_code == 200 and r.json()["results"] == []
     assert_error(client.post("/v1/search", json={"query": "x", "published_before": "last tuesday"}), 400)
@@ -220,10 +233,12 @@ def test_stream_error_before_the_first_event_is_an_http_error(client: TestClient
         yield {}
 
     monkeypatch.setattr(service, "ask_stream", failing)
-    assert_error(client.post("/v1/ask", json={"question": QUESTION, "stream": True}), 503, "store_unavailable")
+    r = client.post("/v1/ask", json={"question": QUESTION, "stream": True})
+    assert_error(r, 503, "store_unavailable")
 
 
-def test_unexpected_error_is_a_generic_500(client: TestClient, service: Factdesk, monkeypatch: pytest.MonkeyPatch,
+def test_unexpected_error_is_a_generic_500(client: TestClient, service: Factdesk,
+                                           monkeypatch: pytest.MonkeyPatch,
                                            caplog: pytest.LogCaptureFixture) -> None:
     def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("secret internals /etc/passwd")
@@ -240,7 +255,8 @@ def test_unexpected_error_is_a_generic_500(client: TestClient, service: Factdesk
 def test_summarize(client: TestClient, texts: dict[str, str]) -> None:
     r = client.post("/v1/summarize", json={"document_ids": [SEED_IDS[1]], "max_words": 60})
     body = r.json()
-    assert r.status_code == 200 and body["summary"] and {"citations", "generator", "prompt_version"} <= set(body)
+    assert r.status_code == 200 and body["summary"]
+    assert {"citations", "generator", "prompt_version"} <= set(body)
     assert len(body["summary"].split()) <= 80
     assert body["citations"] and all(c["document_id"] == SEED_IDS[1] for c in body["citations"])
     assert_citations(body["citations"], texts)
@@ -276,7 +292,8 @@ def test_chat_completion(client: TestClient, texts: dict[str, str]) -> None:
     for c in body["citations"]:
         assert f"[{c['marker']}]" in message["content"]
         assert f'[{c["marker"]}] {c["title"]} — "' in message["content"]
-    assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
+    usage = body["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
 
 def test_chat_content_parts_and_history(client: TestClient) -> None:
@@ -287,7 +304,8 @@ def test_chat_content_parts_and_history(client: TestClient) -> None:
     # the earlier user turn makes the follow-up answerable, exactly as /v1/ask with history
     follow_up = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": "..."},
                  {"role": "user", "content": "What did they say about it?"}]
-    asked = client.post("/v1/ask", json={"question": "What did they say about it?", "history": [QUESTION]}).json()
+    asked = client.post("/v1/ask", json={"question": "What did they say about it?",
+                                         "history": [QUESTION]}).json()
     assert chat(client, follow_up).json()["citations"] == asked["citations"]
 
 
@@ -320,7 +338,8 @@ def test_chat_needs_a_user_message(client: TestClient) -> None:
     ("/v1/chat/completions", b"\xff\xfe"),
 ])
 def test_malformed_json(client: TestClient, path: str, raw: bytes) -> None:
-    assert_error(client.post(path, content=raw, headers={"content-type": "application/json"}), 400, "invalid_json")
+    r = client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert_error(r, 400, "invalid_json")
 
 
 @pytest.mark.parametrize(("path", "body"), [
@@ -338,6 +357,8 @@ def test_malformed_json(client: TestClient, path: str, raw: bytes) -> None:
     ("/v1/documents", {"documents": []}),
     ("/v1/documents", {"documents": [{"title": "no text"}]}),
     ("/v1/documents", {"documents": [{"text": 1}]}),
+    ("/v1/documents", {"documents": [{"text": "t", "published_at": "yesterday"}]}),
+    ("/v1/search", {"query": "x", "published_after": ""}),
     ("/v1/summarize", {"max_words": "many"}),
     ("/v1/chat/completions", {"model": "factdesk"}),
     ("/v1/chat/completions", {"messages": "hi"}),
@@ -349,8 +370,8 @@ def test_invalid_bodies(client: TestClient, path: str, body: object) -> None:
 
 def test_missing_body_and_wrong_content_type(client: TestClient) -> None:
     assert "required" in assert_error(client.post("/v1/ask"), 400)["message"]
-    err = assert_error(client.post("/v1/ask", content=b'{"question": "x"}', headers={"content-type": "text/plain"}),
-                       400)
+    r = client.post("/v1/ask", content=b'{"question": "x"}', headers={"content-type": "text/plain"})
+    err = assert_error(r, 400)
     assert "application/json" in err["message"]
 
 
@@ -380,6 +401,9 @@ def test_top_k_bounds(client: TestClient, top_k: int) -> None:
 def test_top_k_limits_are_inclusive(client: TestClient) -> None:
     assert len(client.post("/v1/search", json={"query": "soldiers", "top_k": 1}).json()["results"]) == 1
     assert client.post("/v1/search", json={"query": "soldiers", "top_k": 50}).status_code == 200
+    r = client.post("/v1/search", json={"query": "soldiers", "top_k": 2.0})  # a JSON Schema "integer"
+    assert r.status_code == 200 and len(r.json()["results"]) == 2
+    assert_error(client.post("/v1/search", json={"query": "soldiers", "top_k": 2.5}), 400)
 
 
 def test_body_size_limit(client: TestClient) -> None:
@@ -407,8 +431,8 @@ def test_unknown_document(client: TestClient, doc_id: str) -> None:
     assert_error(client.delete(f"/v1/documents/{doc_id}"), 404, "not_found")
 
 
-@pytest.mark.parametrize("doc_id", ["a%2Fb", "a/b", "a%00b", "a%0Ab", "%2E%2E%2Fetc", "x" * 129, "-lead", "a%20b",
-                                    "abc%0A"])
+@pytest.mark.parametrize("doc_id", ["a%2Fb", "a/b", "a%00b", "a%0Ab", "abc%0A", "%2E%2E%2Fetc", "x" * 129,
+                                    "-lead", "a%20b"])
 def test_bad_document_id(client: TestClient, doc_id: str) -> None:
     assert_error(client.get(f"/v1/documents/{doc_id}"), 400, "invalid_request")
     assert_error(client.delete(f"/v1/documents/{doc_id}"), 400, "invalid_request")
@@ -424,8 +448,12 @@ def test_bad_document_id_in_bodies(client: TestClient) -> None:
 def test_unknown_route_and_method(client: TestClient) -> None:
     assert_error(client.get("/v2/ask"), 404, "not_found")
     assert_error(client.get("/v1/nothing-here"), 404, "not_found")
-    err = assert_error(client.get("/v1/ask"), 405, "method_not_allowed")
-    assert "GET" in err["message"]
+    r = client.get("/v1/ask")
+    err = assert_error(r, 405, "method_not_allowed")
+    assert "GET" in err["message"] and r.headers["allow"] == "POST"
+    r = client.put("/v1/documents")
+    assert_error(r, 405)
+    assert r.headers["allow"] == "GET, POST"  # every method of the path, not just the first route's
     assert_error(client.put("/v1/search", json={"query": "x"}), 405)
 
 
@@ -451,7 +479,8 @@ def test_v1_needs_a_key(keyed: TestClient, method: str, path: str, body: object)
     r = keyed.request(method, path, json=body)
     assert_error(r, 401, "unauthorized")
     assert r.headers["www-authenticate"] == "Bearer"
-    assert keyed.request(method, path, json=body, headers={"Authorization": "Bearer second-key"}).status_code == 200
+    r = keyed.request(method, path, json=body, headers={"Authorization": "Bearer second-key"})
+    assert r.status_code == 200
 
 
 @pytest.mark.parametrize("header", ["Bearer wrong-key-123", "Bearer first-key2", "Bearer ", "first-key",
@@ -477,6 +506,12 @@ def test_open_routes(keyed: TestClient, path: str) -> None:
     assert keyed.get(path).status_code == 200
 
 
+def test_openapi_declares_the_bearer_scheme_when_keys_are_set(keyed: TestClient) -> None:
+    schema = keyed.get("/openapi.json").json()
+    assert "HTTPBearer" in schema["components"]["securitySchemes"]
+    assert schema["paths"]["/v1/ask"]["post"]["security"] == [{"HTTPBearer": []}]
+
+
 # ---- metrics ----
 def test_metrics(client: TestClient) -> None:
     client.post("/v1/ask", json={"question": QUESTION})
@@ -485,7 +520,7 @@ def test_metrics(client: TestClient) -> None:
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
-    assert re.search(r'factdesk_http_requests_total\{method="POST",route="/v1/ask",status="200"\} [1-9]', text)
+    assert re.search(r'_requests_total\{method="POST",route="/v1/ask",status="200"\} [1-9]', text)
     assert 'factdesk_http_requests_total{method="GET",route="/v1/documents/{doc_id}",status="404"}' in text
     assert 'route="unmatched",status="404"' in text and "/definitely" not in text
     assert any(line.startswith("factdesk_http_request_duration_seconds_bucket{") and 'route="/v1/ask"' in line
@@ -529,4 +564,5 @@ def test_start_up_builds_the_service_and_ingests_in_the_background(
         assert run_app() == {"ingest": "done", "ingested": {"created": 2}}
         assert run_app() == {"ingest": "done", "ingested": {"unchanged": 2}}  # same data dir: nothing new
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ingest ")]
-    assert sum(": created" in line for line in lines) == 2 and sum(": unchanged" in line for line in lines) == 2
+    assert sum(": created" in line for line in lines) == 2
+    assert sum(": unchanged" in line for line in lines) == 2

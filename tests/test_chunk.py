@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ARTICLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ARTICLES
 from retrieval.chunk import chunk_text
 from retrieval.clean import clean_article
 from retrieval.sentences import _LEADING_JUNK, split_sentences

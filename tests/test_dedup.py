@@ -7,10 +7,10 @@ import random
 
 import numpy as np
 import pytest
+from conftest import ARTICLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ARTICLES
 from retrieval.clean import clean_article
 from retrieval.dedup import NUM_PERM, band_keys, content_hash, minhash, overlap, shingles
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import ARTICLES, SEED_IDS
+
 from retrieval.loaders import Loaded, iter_files, load_file, load_paths
 
 MAX = 1024 * 1024

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from api.deps import build_filters, call, get_service
+from api.deps import Service, build_filters, call
 from api.schemas import AnswerOut, AskRequest, sse_docs
 from api.sse import ServiceStream, event_response
 from factdesk.service import Factdesk
@@ -15,7 +15,10 @@ from retrieval.search import Filters
 router = APIRouter(prefix="/v1", tags=["answers"])
 
 STREAM_EXAMPLE = ('data: {"delta": "The NIS said "}\n\n'
-                  'data: {"done": true, "answer": "The NIS said ... [1]", "abstained": false, "citations": [...]}\n\n')
+                  'data: {"done": true, "answer": "The NIS said ... [1]", "abstained": false, '
+                  '"citations": [...]}\n\n')
+STREAM_DOCS = sse_docs('The answer; with "stream": true, Server-Sent Events: deltas, then one done event',
+                       STREAM_EXAMPLE)
 
 
 def clean_history(svc: Factdesk, history: list[str] | None) -> list[str]:
@@ -29,8 +32,8 @@ def _query(svc: Factdesk, body: AskRequest) -> tuple[Filters | None, list[str]]:
 
 
 @router.post("/ask", response_model=AnswerOut, summary="A cited answer",
-             responses=sse_docs("The answer; with \"stream\": true, Server-Sent Events: deltas, then one done event", STREAM_EXAMPLE))
-async def ask(body: AskRequest, svc: Factdesk = Depends(get_service)):  # type: ignore[no-untyped-def]
+             responses=STREAM_DOCS)
+async def ask(body: AskRequest, svc: Service):  # type: ignore[no-untyped-def]
     """`quote` is exactly `document.text[start:end]` of the cleaned text (`GET /v1/documents/{id}`)."""
     if body.stream:
         def start() -> Iterator[dict]:

@@ -12,12 +12,11 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from api.deps import call, get_service
+from api.deps import Service, call
 from api.schemas import ChatCompletion, ChatRequest, ModelCard, ModelList, sse_docs
 from api.sse import ServiceStream, event_response
-from factdesk.service import Factdesk
 from retrieval.errors import InvalidInput, NotFound
 from retrieval.tokens import count_tokens
 
@@ -29,6 +28,8 @@ MAX_HISTORY = 10  # follow-up rewriting looks at the previous question; a few mo
 
 STREAM_EXAMPLE = ('data: {"object": "chat.completion.chunk", "choices": [{"index": 0, '
                   '"delta": {"content": "The NIS said "}, "finish_reason": null}], ...}\n\ndata: [DONE]\n\n')
+STREAM_DOCS = sse_docs('The completion; with "stream": true, chat.completion.chunk events, then [DONE]',
+                       STREAM_EXAMPLE, json_data=False)
 
 
 def model_card() -> dict[str, Any]:
@@ -69,8 +70,8 @@ def completion(answer: dict[str, Any], prompt: str) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
         "model": MODEL_ID,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop",
-                     "logprobs": None}],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": "stop", "logprobs": None}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens},
         "citations": answer["citations"], "system_fingerprint": answer.get("prompt_version"),
@@ -104,8 +105,8 @@ class ChunkWriter:
 
 
 @router.post("/chat/completions", response_model=ChatCompletion, summary="OpenAI-compatible chat completion",
-             responses=sse_docs("The completion; with \"stream\": true, chat.completion.chunk events, then [DONE]", STREAM_EXAMPLE))
-async def chat_completions(body: ChatRequest, svc: Factdesk = Depends(get_service)):  # type: ignore[no-untyped-def]
+             responses=STREAM_DOCS)
+async def chat_completions(body: ChatRequest, svc: Service):  # type: ignore[no-untyped-def]
     """The reply is the cited answer: [n] markers, then a "Sources:" list; `citations` has the exact spans."""
     question, history = conversation(body, svc.settings.max_question_chars)
     if body.stream:

@@ -1,0 +1,127 @@
+"""Tests for factdesk.cli: the real `factdesk` command in a subprocess, offline, over a temp data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SEED_IDS, make_settings
+
+from factdesk.service import Factdesk
+
+ANSWER_KEYS = {"answer", "abstained", "citations", "generator", "prompt_version"}
+CITATION_KEYS = {"marker", "document_id", "chunk_id", "title", "quote", "start", "end"}
+
+
+class Cli:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.data_dir = workdir / "store"
+        exe = shutil.which("factdesk")
+        self.command = [exe] if exe else [sys.executable, "-m", "factdesk.cli"]
+        # offline and isolated: no OpenAI endpoint, no server, no keys from the caller's environment
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "FACTDESK_"))}
+        self.env["FACTDESK_DATA_DIR"] = str(self.data_dir)
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run([*self.command, *args], cwd=self.workdir, env=self.env, capture_output=True,
+                              text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    workdir = tmp_path_factory.mktemp("cli")
+    (workdir / "data").symlink_to(ROOT / "data", target_is_directory=True)  # so `data/articles` works here
+    yield Cli(workdir)
+
+
+@pytest.fixture(scope="module")
+def ingested(cli: Cli) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+    first = cli.run("ingest", "data/articles")
+    second = cli.run("ingest", "data/articles")
+    return first, second
+
+
+def test_ingest_prints_created_then_unchanged(ingested: Ingested) -> None:
+    first, second = ingested
+    assert first.returncode == 0, first.stderr[-3000:]
+    lines = first.stdout.strip().splitlines()
+    assert len(lines) == 6
+    for seed_id, line in zip(SEED_IDS, lines):
+        assert line.startswith(f"{seed_id}: created (") and line.endswith(" chunks)")
+    assert lines[-1] == "total: 5 documents (5 created)"
+
+    assert second.returncode == 0, second.stderr[-3000:]
+    lines = second.stdout.strip().splitlines()
+    for seed_id, line in zip(SEED_IDS, lines):
+        assert line.startswith(f"{seed_id}: unchanged")
+    assert lines[-1] == "total: 5 documents (5 unchanged)"
+
+
+def test_search_json(cli: Cli, ingested: Ingested) -> None:
+    proc = cli.run("search", "suicide orders", "-k", "2", "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    results = out["results"]
+    assert len(results) == 2
+    for r in results:
+        assert {"chunk_id", "document_id", "title", "text", "start", "end", "score"} <= set(r)
+    top = results[0]["text"].lower()
+    assert "suicide" in top or "kill themselves" in top
+    svc = Factdesk(make_settings(cli.data_dir))
+    try:
+        for r in results:
+            assert r["text"] == svc.get_document(r["document_id"]).text[r["start"]:r["end"]]
+    finally:
+        svc.close()
+
+
+def test_search_plain_text(cli: Cli, ingested: Ingested) -> None:
+    proc = cli.run("search", "suicide orders", "-k", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("1. [")
+
+
+def test_ask_json(cli: Cli, ingested: Ingested) -> None:
+    proc = cli.run("ask", "What were North Korean soldiers ordered to do to avoid capture?", "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    answer = json.loads(proc.stdout)
+    assert ANSWER_KEYS <= set(answer)
+    assert answer["generator"] == "extractive"  # offline: no OPENAI_* in the environment
+    assert isinstance(answer["abstained"], bool) and not answer["abstained"]
+    assert answer["citations"]
+    svc = Factdesk(make_settings(cli.data_dir))
+    try:
+        for c in answer["citations"]:
+            assert CITATION_KEYS <= set(c)
+            assert f"[{c['marker']}]" in answer["answer"]
+            assert c["quote"] == svc.get_document(c["document_id"]).text[c["start"]:c["end"]]
+    finally:
+        svc.close()
+
+
+def test_doctor_exits_zero(cli: Cli, ingested: Ingested) -> None:
+    proc = cli.run("doctor")
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["consistent"] is True and report["documents"] == 5
+
+
+def test_ingest_of_a_missing_path_is_a_rejected_line(cli: Cli) -> None:
+    proc = cli.run("ingest", "no/such/folder")
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == "no/such/folder: rejected: no such file or folder"
+    assert lines[-1] == "total: 1 documents (1 rejected)"
+    assert proc.returncode == 1  # nothing could be ingested
+
+
+def test_errors_are_one_line_and_exit_2(cli: Cli) -> None:
+    proc = cli.run("search", "suicide orders", "-k", "0")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("factdesk: error: ") and len(proc.stderr.strip().splitlines()) == 1

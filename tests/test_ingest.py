@@ -1,0 +1,407 @@
+"""Tests for retrieval.ingest through the service: statuses, both stores in step, deletes, crash
+recovery and the doctor. Real parts: the bundled model, embedded Chroma, SQLite FTS5."""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ARTICLES, ROOT, SEED_IDS, MakeService, copy_embedding_cache
+
+from factdesk.service import Factdesk
+from retrieval.catalog import Catalog
+from retrieval.errors import NotFound
+from retrieval.lexical import build_match_query
+from retrieval.models import DocumentIn
+
+SEED_TEXT = {p.stem: p.read_text(encoding="utf-8") for p in sorted(ARTICLES.glob("*.txt"))}
+
+# page furniture found in the raw seed files; cleaning must keep every one of them out of the chunks
+BOILERPLATE = ["We need your help now", "Readers like you", "Do you like this article?", "Captcha", "PREV ",
+               "NEXT ", "Advertisement", "JournalTv", "News in 60 seconds", "Support from readers like you",
+               "contribute what you can"]
+
+
+def fresh(make_service: MakeService, tmp_path: Path, seeded: Factdesk, name: str = "data"
+          ) -> Factdesk:
+    """A new, empty service whose embedding cache already holds the seeds' vectors, so ingesting
+    the seeds costs no model time (what a second ingest of the same text sees anyway)."""
+    copy_embedding_cache(seeded: Factdesk, tmp_path / name)
+    return make_service(name)
+
+
+def fts_rows(svc: Factdesk) -> dict[str, str]:
+    """chunk id -> the text stored in the FTS index, read with a connection of our own."""
+    db = sqlite3.connect(Path(svc.settings.data_dir) / "catalog.sqlite")
+    try:
+        return dict(db.execute("SELECT c.id, f.text FROM chunks_fts f JOIN chunks c ON c.rowid = f.rowid"))
+    finally:
+        db.close()
+
+
+def chroma_ids_of(svc: Factdesk, doc_id: str) -> set[str]:
+    return {i for i in svc.vectors.all_ids() if i.rsplit("#", 1)[0] == doc_id}
+
+
+def lexical_ids(svc: Factdesk, query: str) -> set[str]:
+    match = build_match_query(query)
+    assert match
+    return {r[0] for r in svc.catalog.lexical_search(match, 100)}
+
+
+def edit_words(text: str, fraction: float, seed: int) -> str:
+    rng = random.Random(seed)
+    words = text.split(" ")
+    for i in rng.sample(range(len(words)), int(len(words) * fraction)):
+        words[i] = rng.choice(["reportedly", "allegedly", "troops", "officials", "Tuesday"])
+    return " ".join(words)
+
+
+def assert_stores_agree(svc: Factdesk) -> None:
+    docs = svc.list_documents()
+    chunk_ids = {c.id for d in docs for c in svc.catalog.chunks_of(d.id)}
+    assert svc.vectors.all_ids() == chunk_ids
+    assert set(fts_rows(svc)) == chunk_ids
+    assert svc.catalog.lexical_row_count() == len(chunk_ids)
+    assert svc.catalog.count() == (len(docs), len(chunk_ids))
+    report = svc.ingestor.doctor()
+    assert report["consistent"], report
+
+
+# --------------------------------------------------------------------------- #
+# Statuses
+# --------------------------------------------------------------------------- #
+
+def test_ingest_seeds_twice_is_created_then_unchanged(
+        make_service: MakeService, tmp_path: Path, seeded: Factdesk,
+) -> None:
+    svc = fresh(make_service, tmp_path, seeded)
+    first = svc.ingest_paths([ARTICLES])
+    assert [(r.id, r.status) for r in first] == [(i, "created") for i in SEED_IDS]
+    assert all(r.chunks >= 2 for r in first)
+    misses, hits = svc.embedder.misses, svc.embedder.hits
+    assert misses + hits >= sum(r.chunks for r in first)
+    counts = svc.catalog.count()
+    vectors = svc.vectors.count()
+    lexical = svc.catalog.lexical_row_count()
+    assert counts == (5, sum(r.chunks for r in first)) and vectors == counts[1] == lexical
+
+    second = svc.ingest_paths([ARTICLES])
+    assert [(r.id, r.status) for r in second] == [(i, "unchanged") for i in SEED_IDS]
+    assert [r.chunks for r in second] == [r.chunks for r in first]
+    # unchanged text is recognised by its hash before the embedder is even asked
+    assert (svc.embedder.misses, svc.embedder.hits) == (misses, hits)
+    assert svc.catalog.count() == counts
+    assert svc.vectors.count() == vectors
+    assert svc.catalog.lexical_row_count() == lexical
+    assert_stores_agree(svc)
+
+
+def test_same_text_under_a_new_id_is_unchanged(
+        make_service: MakeService, tmp_path: Path, seeded: Factdesk,
+) -> None:
+    svc = fresh(make_service, tmp_path, seeded)
+    seed_id = SEED_IDS[2]
+    (r,) = svc.ingest_documents([DocumentIn(text=SEED_TEXT[seed_id], id=seed_id)])
+    assert r.status == "created"
+    before = (svc.catalog.count(), svc.vectors.count())
+    # same words, different layout, different id
+    relaid = "\n\n" + SEED_TEXT[seed_id].replace("\n", "\n\n") + "\n"
+    (again,) = svc.ingest_documents([DocumentIn(text=relaid, id="another-id")])
+    assert again.status == "unchanged"
+    assert again.id == seed_id  # the document that already holds this text
+    with pytest.raises(NotFound):
+        svc.get_document("another-id")
+    assert (svc.catalog.count(), svc.vectors.count()) == before
+
+
+def test_changed_text_under_the_same_id_is_updated(make_service: MakeService) -> None:
+    svc = make_service()
+    old_text = " ".join(f"Paragraph {i} of the zebracorn notice mentions the harbour at Odesa." for i in range(40))
+    (r1,) = svc.ingest_documents([DocumentIn(text=old_text, id="notice", title="Notice")])
+    assert r1.status == "created" and r1.chunks >= 3
+    old_ids = chroma_ids_of(svc, "notice")
+    assert len(old_ids) == r1.chunks
+    assert lexical_ids(svc, "zebracorn")
+
+    new_text = "The quasarfish notice replaces the earlier one. It is short."
+    (r2,) = svc.ingest_documents([DocumentIn(text=new_text, id="notice", title="Notice")])
+    assert r2.status == "updated" and r2.chunks == 1
+    assert svc.get_document("notice").text == new_text
+    # the old chunks are gone from Chroma and from the FTS index, the new one is in both
+    assert chroma_ids_of(svc, "notice") == {"notice#0"}
+    assert not lexical_ids(svc, "zebracorn")
+    assert not any("zebracorn" in t for t in fts_rows(svc).values())
+    assert lexical_ids(svc, "quasarfish") == {"notice#0"}
+    stored = svc.vectors.collection().get(ids=["notice#0"], include=["metadatas", "embeddings"])
+    assert stored["metadatas"][0]["end"] == len(new_text)
+    expected = svc.embedder.embed([new_text])[0]
+    assert float(np.dot(np.asarray(stored["embeddings"][0]), expected)) > 0.99
+    for hit in svc.search("zebracorn notice harbour", top_k=5):
+        assert "zebracorn" not in hit.text
+    assert_stores_agree(svc)
+
+
+def test_lightly_edited_copy_is_a_near_duplicate(
+        make_service: MakeService, tmp_path: Path, seeded: Factdesk,
+) -> None:
+    svc = fresh(make_service, tmp_path, seeded)
+    svc.ingest_paths([ARTICLES])
+    seed_id = SEED_IDS[3]
+    copy = edit_words(SEED_TEXT[seed_id], 0.05, seed=7)
+    (r,) = svc.ingest_documents([DocumentIn(text=copy, id="republished")])
+    assert r.status == f"duplicate of {seed_id}"
+    doc = svc.get_document("republished")
+    assert doc.duplicate_of == seed_id  # stored and searchable, marked as a copy
+    assert chroma_ids_of(svc, "republished")
+    # a copy of the copy points at the original, not at the copy
+    (r2,) = svc.ingest_documents([DocumentIn(text=edit_words(SEED_TEXT[seed_id], 0.05, seed=8), id="again")])
+    assert r2.status == f"duplicate of {seed_id}"
+    # an unrelated article is not a duplicate of anything
+    (r3,) = svc.ingest_documents([DocumentIn(text="A short, unrelated note about rainfall in Lisbon.", id="rain")])
+    assert r3.status == "created"
+
+
+def test_rejections_do_not_touch_the_stores(make_service: MakeService) -> None:
+    svc = make_service()
+    results = svc.ingest_documents([DocumentIn(text="   "), DocumentIn(text="Fine text.", id="../etc"),
+                                    DocumentIn(text="bad\x00bytes")])
+    assert [r.status.startswith("rejected: ") for r in results] == [True, True, True]
+    assert svc.catalog.count() == (0, 0) and svc.vectors.count() == 0
+
+
+# --------------------------------------------------------------------------- #
+# What is stored
+# --------------------------------------------------------------------------- #
+
+def test_stored_chunks_are_slices_of_the_document_text(seeded: Factdesk) -> None:
+    fts = fts_rows(seeded: Factdesk)
+    meta = seeded.vectors.collection().get(include=["metadatas"])
+    chroma = dict(zip(meta["ids"], meta["metadatas"]))
+    for doc in seeded.list_documents():
+        chunks = seeded.catalog.chunks_of(doc.id)
+        assert len(chunks) == doc.chunks > 0
+        for c in chunks:
+            assert c.text == doc.text[c.start:c.end]
+            assert fts[c.id] == doc.text[c.start:c.end]  # SQLite substr counts characters like Python
+            m = chroma[c.id]
+            assert (m["document_id"], m["start"], m["end"]) == (doc.id, c.start, c.end)
+
+
+def test_no_boilerplate_reaches_any_chunk(seeded: Factdesk) -> None:
+    raw = "\n".join(SEED_TEXT.values())
+    assert all(b in raw for b in BOILERPLATE)  # the strings are really in the seed files
+    for doc in seeded.list_documents():
+        for c in seeded.catalog.chunks_of(doc.id):
+            leaked = [b for b in BOILERPLATE if b in c.text]
+            assert not leaked, f"{c.id}: {leaked}"
+        assert not [b for b in BOILERPLATE if b in doc.text]
+
+
+def test_dense_vectors_are_the_chunk_texts(seeded: Factdesk) -> None:
+    doc = seeded.get_document(SEED_IDS[0])
+    chunks = seeded.catalog.chunks_of(doc.id)
+    stored = seeded.vectors.vectors([c.id for c in chunks])
+    expected = seeded.embedder.embed([c.text for c in chunks])
+    for c, e in zip(chunks, expected):
+        assert float(np.dot(stored[c.id], e)) > 0.99
+
+
+# --------------------------------------------------------------------------- #
+# Delete
+# --------------------------------------------------------------------------- #
+
+def test_delete_removes_the_document_everywhere(
+        make_service: MakeService, tmp_path: Path, seeded: Factdesk,
+) -> None:
+    svc = fresh(make_service, tmp_path, seeded)
+    svc.ingest_paths([ARTICLES])
+    victim = SEED_IDS[4]  # the article with the clearest "suicide" passage
+    assert any(h.document_id == victim for h in svc.search("suicide orders", top_k=10))
+    rows_before = svc.catalog.lexical_row_count()
+    victim_chunks = svc.get_document(victim).chunks
+
+    svc.delete_document(victim)
+
+    assert not chroma_ids_of(svc, victim)
+    assert svc.catalog.lexical_row_count() == rows_before - victim_chunks
+    assert not any(cid.startswith(victim + "#") for cid in fts_rows(svc))
+    assert not any(cid.startswith(victim + "#") for cid in lexical_ids(svc, "suicide soldiers Zelenskyy"))
+    assert svc.catalog.state_of(victim) is None
+    assert victim not in [d.id for d in svc.list_documents()]
+    with pytest.raises(NotFound):
+        svc.get_document(victim)
+    assert all(h.document_id != victim for h in svc.search("suicide orders", top_k=20))
+    with pytest.raises(NotFound):
+        svc.delete_document(victim)
+    assert_stores_agree(svc)
+    # and it can come back
+    (r,) = svc.ingest_documents([DocumentIn(text=SEED_TEXT[victim], id=victim)])
+    assert r.status == "created"
+
+
+def test_deleting_the_original_frees_its_copies(
+        make_service: MakeService, tmp_path: Path, seeded: Factdesk,
+) -> None:
+    svc = fresh(make_service, tmp_path, seeded)
+    seed_id = SEED_IDS[3]
+    svc.ingest_documents([DocumentIn(text=SEED_TEXT[seed_id], id=seed_id)])
+    svc.ingest_documents([DocumentIn(text=edit_words(SEED_TEXT[seed_id], 0.05, seed=7), id="copy")])
+    assert svc.get_document("copy").duplicate_of == seed_id
+    svc.delete_document(seed_id)
+    assert svc.get_document("copy").duplicate_of is None
+
+
+# --------------------------------------------------------------------------- #
+# Crash safety
+# --------------------------------------------------------------------------- #
+
+def test_crash_between_chroma_and_commit_is_rolled_back(
+        make_service: MakeService, tmp_path: Path, seeded: Factdesk, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    svc = fresh(make_service, tmp_path, seeded, "crash")
+    base, half = SEED_IDS[0], SEED_IDS[4]
+    svc.ingest_documents([DocumentIn(text=SEED_TEXT[base], id=base)])
+
+    real_commit = Catalog.commit_document
+    calls = {"n": 0}
+
+    def crash_once(db, doc_id):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("simulated crash before the commit")
+        return real_commit(db, doc_id)
+
+    monkeypatch.setattr(Catalog, "commit_document", staticmethod(crash_once))
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        svc.ingest_documents([DocumentIn(text=SEED_TEXT[half], id=half)])
+    monkeypatch.undo()
+
+    # half-written: vectors in Chroma, a pending row in the catalog, and invisible everywhere
+    assert chroma_ids_of(svc, half)
+    assert svc.catalog.state_of(half) == "pending"
+    assert half not in [d.id for d in svc.list_documents()]
+    with pytest.raises(NotFound):
+        svc.get_document(half)
+    assert all(h.document_id != half for h in svc.search("suicide orders", top_k=20))
+    assert not svc.ingestor.doctor()["consistent"]
+    svc.close()
+
+    # a new process over the same data dir rolls the half-written document back in both stores
+    svc2 = make_service("crash")
+    assert svc2.recovered == [half]
+    assert not chroma_ids_of(svc2, half)
+    assert svc2.catalog.state_of(half) is None
+    assert [d.id for d in svc2.list_documents()] == [base]
+    assert all(h.document_id != half for h in svc2.search("suicide orders", top_k=20))
+    assert_stores_agree(svc2)
+
+    (r,) = svc2.ingest_documents([DocumentIn(text=SEED_TEXT[half], id=half)])
+    assert r.status == "created"
+    assert any(h.document_id == half for h in svc2.search("suicide orders", top_k=5))
+    assert_stores_agree(svc2)
+
+
+CRASHING_INGEST = """
+import os, sys
+sys.path.insert(0, {tests!r})
+from conftest import make_settings
+from factdesk.service import Factdesk
+from retrieval.catalog import Catalog
+from retrieval.models import DocumentIn
+
+def die(db, doc_id):
+    os._exit(17)  # the process dies mid-transaction: no rollback, no cleanup
+
+Catalog.commit_document = staticmethod(die)
+svc = Factdesk(make_settings(sys.argv[1]))
+svc.ingest_documents([DocumentIn(text=open(sys.argv[2], encoding="utf-8").read(), id=sys.argv[3])])
+"""
+
+
+def test_killed_process_is_recovered_on_next_open(
+        make_service: MakeService, tmp_path: Path, seeded: Factdesk,
+) -> None:
+    # the cache holds the vectors: the child process loads no model
+    svc = fresh(make_service, tmp_path, seeded, "killed")
+    half = SEED_IDS[1]
+    svc.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "FACTDESK_"))}
+    proc = subprocess.run([sys.executable, "-c", CRASHING_INGEST.format(tests=str(ROOT / "tests")),
+                           str(tmp_path / "killed"), str(ARTICLES / f"{half}.txt"), half],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 17, proc.stderr[-2000:]
+
+    svc2 = make_service("killed")
+    assert svc2.recovered == [half]
+    assert not chroma_ids_of(svc2, half)
+    assert svc2.list_documents() == []
+    assert_stores_agree(svc2)
+    (r,) = svc2.ingest_documents([DocumentIn(text=SEED_TEXT[half], id=half)])
+    assert r.status == "created"
+    assert_stores_agree(svc2)
+
+
+# --------------------------------------------------------------------------- #
+# Doctor
+# --------------------------------------------------------------------------- #
+
+def test_doctor_detects_and_repairs(make_service: MakeService, tmp_path: Path, seeded: Factdesk) -> None:
+    svc = fresh(make_service, tmp_path, seeded)
+    svc.ingest_paths([ARTICLES])
+    clean = svc.ingestor.doctor()
+    assert clean["consistent"] and clean["documents"] == 5
+    assert clean["chunks"] == clean["vectors"] == clean["lexical_rows"]
+    assert clean["missing_vectors"] == clean["orphan_vectors"] == clean["orphan_lexical_rows"] == 0
+
+    # a stray vector nobody owns, a lost FTS row, a lost vector
+    stray = svc.embedder.embed(["a stray passage"])
+    svc.vectors.upsert(["ghost#0"], stray, [{"document_id": "ghost", "start": 0, "end": 5}])
+    victim = svc.catalog.chunks_of(SEED_IDS[2])[1]
+    db = sqlite3.connect(Path(svc.settings.data_dir) / "catalog.sqlite")
+    with db:
+        db.execute("DELETE FROM chunks_fts WHERE rowid = (SELECT rowid FROM chunks WHERE id = ?)", (victim.id,))
+    db.close()
+    lost = svc.catalog.chunks_of(SEED_IDS[0])[0]
+    svc.vectors.delete_ids([lost.id])
+
+    report = svc.ingestor.doctor()
+    assert not report["consistent"]
+    assert report["orphan_vectors"] == 1
+    assert report["missing_vectors"] == 1
+    assert report["documents_missing_lexical"] == [SEED_IDS[2]]
+    assert "repaired" not in report
+    # a report alone changes nothing
+    assert "ghost#0" in svc.vectors.all_ids()
+
+    repaired = svc.ingestor.doctor(repair=True)
+    assert repaired.get("repaired") is True
+    after = svc.ingestor.doctor()
+    assert after["consistent"], after
+    assert "ghost#0" not in svc.vectors.all_ids()
+    assert lost.id in svc.vectors.all_ids()
+    assert fts_rows(svc)[victim.id] == victim.text
+    assert_stores_agree(svc)
+    # the repaired chunk is findable again by its own words
+    assert victim.id in lexical_ids(svc, victim.text[:200])
+
+
+def test_doctor_rolls_back_a_pending_row(make_service: MakeService, tmp_path: Path, seeded: Factdesk) -> None:
+    svc = fresh(make_service, tmp_path, seeded)
+    svc.ingest_documents([DocumentIn(text=SEED_TEXT[SEED_IDS[0]], id="kept")])
+    db = sqlite3.connect(Path(svc.settings.data_dir) / "catalog.sqlite")
+    with db:
+        db.execute("INSERT INTO documents (id, title, text, content_hash, state, created_at) "
+                   "VALUES ('limbo', 't', 'x', 'h', 'pending', 0)")
+    db.close()
+    report = svc.ingestor.doctor()
+    assert report["unfinished_documents"] == ["limbo"] and not report["consistent"]
+    svc.ingestor.doctor(repair=True)
+    assert svc.catalog.state_of("limbo") is None
+    assert svc.ingestor.doctor()["consistent"]
