@@ -15,8 +15,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import swagger_ui_bundle
 from fastapi import Depends, FastAPI
-from fastapi.responses import FileResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import require_api_key
@@ -179,7 +182,7 @@ def create_app(settings: Settings | None = None, ingest_on_start: bool = True,
                 else:
                     log.warning("start-up work still running at shutdown; leaving the store to the OS")
 
-    app = FastAPI(title="factdesk", version=__version__, lifespan=lifespan, redoc_url=None,
+    app = FastAPI(title="factdesk", version=__version__, lifespan=lifespan, redoc_url=None, docs_url=None,
                   description="Cited answers and summaries over news articles. Errors are "
                               '`{"error": {"code": str, "message": str}}`.')
     app.state.settings = settings
@@ -204,6 +207,16 @@ def create_app(settings: Settings | None = None, ingest_on_start: bool = True,
     @app.get("/", include_in_schema=False)
     async def chat_page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    # Swagger UI from the swagger-ui-bundle package: FastAPI's default /docs loads it from a CDN,
+    # which an offline machine cannot reach
+    app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="factdesk API",
+                                   swagger_js_url="/docs-static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-static/swagger-ui.css", swagger_favicon_url="data:,")
 
     # every route with its full path (included routers keep their own), for the Allow header of a 405
     modules = (health, documents, search, ask, summarize, chat)

@@ -68,7 +68,8 @@ def chunk_text(text: str, max_tokens: int = 160, overlap_tokens: int = 40) -> li
             start += 1
         prev_end = end
         n = count(start, end)
-        units.extend(_split_long(text, start, end, max_tokens) if n > max_tokens else [ChunkSpan(start, end, n)])
+        units.extend(_split_long(text, start, end, max_tokens) if n > max_tokens
+                     else [ChunkSpan(start, end, n)])
     chunks: list[ChunkSpan] = []
     i = 0
     while i < len(units):

@@ -91,7 +91,10 @@ def test_chat_page_docs_and_openapi(client: TestClient) -> None:
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert 'id="question"' in r.text
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/docs-static/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()  # offline: Swagger UI comes from the app itself
+    assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
     schema = client.get("/openapi.json").json()
     assert {"/v1/ask", "/v1/search", "/v1/documents", "/v1/documents/{doc_id}", "/v1/summarize",
             "/v1/models", "/v1/chat/completions"} <= set(schema["paths"])

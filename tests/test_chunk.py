@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from conftest import ARTICLES
 from hypothesis import HealthCheck, given, settings
@@ -27,7 +29,7 @@ def check_chunks(text: str, max_tokens: int, overlap_tokens: int) -> None:
         # holds for pieces of over-long sentences too: they are cut to the budget, not allowed over it
         assert count_tokens(piece) <= max_tokens
         assert c.tokens == count_tokens(piece)
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in pairwise(chunks):
         assert a.start < b.start and a.end < b.end, "chunks are in order and each one moves forward"
         if b.start < a.end:
             assert count_tokens(text[b.start:a.end]) <= overlap_tokens
@@ -44,9 +46,9 @@ def check_chunks(text: str, max_tokens: int, overlap_tokens: int) -> None:
 
 _words = st.one_of(
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12),
-    st.sampled_from(["the", "war", "Ukraine", "U.S.", "Jan.", "Rep.", "N.", "Kim.", "A.", "-5", "—", "•", "---",
-                     "...", ".", ",", "!", "?", "„Quote“", "“hi”", "😀", "👍🏽", "🇺🇦", "中文", "Володимир", "ﷺ",
-                     "\n", "\n\n", "\t", "\u00a0", "\r\n"]),
+    st.sampled_from(["the", "war", "Ukraine", "U.S.", "Jan.", "Rep.", "N.", "Kim.", "A.", "-5", "—", "•",
+                     "---", "...", ".", ",", "!", "?", "„Quote“", "“hi”", "😀", "👍🏽", "🇺🇦", "中文", "Володимир",
+                     "ﷺ", "\n", "\n\n", "\t", "\u00a0", "\r\n"]),
     # very long "words" (no whitespace to cut at)
     st.text(alphabet="abcdefghijé😀0123456789", min_size=40, max_size=500),
 )
@@ -104,12 +106,12 @@ def test_overlap_repeats_trailing_sentences() -> None:
     text = " ".join(sents)
     chunks = chunk_text(text, max_tokens=40, overlap_tokens=10)
     assert len(chunks) > 3
-    overlapping = [(a, b) for a, b in zip(chunks, chunks[1:]) if b.start < a.end]
+    overlapping = [(a, b) for a, b in pairwise(chunks) if b.start < a.end]
     assert overlapping, "with an overlap budget, consecutive chunks share a sentence"
     for a, b in overlapping:
         assert text[b.start:a.end] in sents or text[b.start:a.end].endswith(".")
     no_overlap = chunk_text(text, max_tokens=40, overlap_tokens=0)
-    assert all(a.end <= b.start for a, b in zip(no_overlap, no_overlap[1:]))
+    assert all(a.end <= b.start for a, b in pairwise(no_overlap))
 
 
 def test_bullets_and_trailing_rules_are_covered() -> None:

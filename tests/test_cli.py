@@ -15,6 +15,7 @@ from conftest import ROOT, SEED_IDS, make_settings
 
 from factdesk.service import Factdesk
 
+Ingested = tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]
 ANSWER_KEYS = {"answer", "abstained", "citations", "generator", "prompt_version"}
 CITATION_KEYS = {"marker", "document_id", "chunk_id", "title", "quote", "start", "end"}
 
@@ -31,7 +32,7 @@ class Cli:
 
     def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         return subprocess.run([*self.command, *args], cwd=self.workdir, env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
+                              text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
 
 
 @pytest.fixture(scope="module")
-def ingested(cli: Cli) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+def ingested(cli: Cli) -> Ingested:
     first = cli.run("ingest", "data/articles")
     second = cli.run("ingest", "data/articles")
     return first, second

@@ -32,7 +32,7 @@ def fresh(make_service: MakeService, tmp_path: Path, seeded: Factdesk, name: str
           ) -> Factdesk:
     """A new, empty service whose embedding cache already holds the seeds' vectors, so ingesting
     the seeds costs no model time (what a second ingest of the same text sees anyway)."""
-    copy_embedding_cache(seeded: Factdesk, tmp_path / name)
+    copy_embedding_cache(seeded, tmp_path / name)
     return make_service(name)
 
 
@@ -123,7 +123,8 @@ def test_same_text_under_a_new_id_is_unchanged(
 
 def test_changed_text_under_the_same_id_is_updated(make_service: MakeService) -> None:
     svc = make_service()
-    old_text = " ".join(f"Paragraph {i} of the zebracorn notice mentions the harbour at Odesa." for i in range(40))
+    old_text = " ".join(f"Paragraph {i} of the zebracorn notice mentions the harbour at Odesa."
+                        for i in range(40))
     (r1,) = svc.ingest_documents([DocumentIn(text=old_text, id="notice", title="Notice")])
     assert r1.status == "created" and r1.chunks >= 3
     old_ids = chroma_ids_of(svc, "notice")
@@ -164,7 +165,8 @@ def test_lightly_edited_copy_is_a_near_duplicate(
     (r2,) = svc.ingest_documents([DocumentIn(text=edit_words(SEED_TEXT[seed_id], 0.05, seed=8), id="again")])
     assert r2.status == f"duplicate of {seed_id}"
     # an unrelated article is not a duplicate of anything
-    (r3,) = svc.ingest_documents([DocumentIn(text="A short, unrelated note about rainfall in Lisbon.", id="rain")])
+    (r3,) = svc.ingest_documents([DocumentIn(text="A short, unrelated note about rainfall in Lisbon.",
+                                             id="rain")])
     assert r3.status == "created"
 
 
@@ -181,7 +183,7 @@ def test_rejections_do_not_touch_the_stores(make_service: MakeService) -> None:
 # --------------------------------------------------------------------------- #
 
 def test_stored_chunks_are_slices_of_the_document_text(seeded: Factdesk) -> None:
-    fts = fts_rows(seeded: Factdesk)
+    fts = fts_rows(seeded)
     meta = seeded.vectors.collection().get(include=["metadatas"])
     chroma = dict(zip(meta["ids"], meta["metadatas"]))
     for doc in seeded.list_documents():
@@ -335,7 +337,7 @@ def test_killed_process_is_recovered_on_next_open(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "FACTDESK_"))}
     proc = subprocess.run([sys.executable, "-c", CRASHING_INGEST.format(tests=str(ROOT / "tests")),
                            str(tmp_path / "killed"), str(ARTICLES / f"{half}.txt"), half],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 17, proc.stderr[-2000:]
 
     svc2 = make_service("killed")
@@ -366,7 +368,8 @@ def test_doctor_detects_and_repairs(make_service: MakeService, tmp_path: Path, s
     victim = svc.catalog.chunks_of(SEED_IDS[2])[1]
     db = sqlite3.connect(Path(svc.settings.data_dir) / "catalog.sqlite")
     with db:
-        db.execute("DELETE FROM chunks_fts WHERE rowid = (SELECT rowid FROM chunks WHERE id = ?)", (victim.id,))
+        db.execute("DELETE FROM chunks_fts WHERE rowid = (SELECT rowid FROM chunks WHERE id = ?)",
+                   (victim.id,))
     db.close()
     lost = svc.catalog.chunks_of(SEED_IDS[0])[0]
     svc.vectors.delete_ids([lost.id])

@@ -76,9 +76,10 @@ def test_json_list_and_documents_wrapper(tmp_path: Path) -> None:
     (tmp_path / "wrapped.json").write_text(json.dumps({"documents": records}))
     for name, stem in (("list.json", "list"), ("wrapped.json", "wrapped")):
         loaded = ok(load_file(tmp_path / name, MAX))
-        assert [x.document.text for x in loaded] == ["First.", "Second.", "Third."]  # type: ignore[union-attr]
-        assert [x.document.id for x in loaded] == [f"{stem}-0", "b", f"{stem}-2"]  # type: ignore[union-attr]
-        assert loaded[2].document.title == "3"  # type: ignore[union-attr]
+        docs = [x.document for x in loaded if x.document is not None]
+        assert [d.text for d in docs] == ["First.", "Second.", "Third."]
+        assert [d.id for d in docs] == [f"{stem}-0", "b", f"{stem}-2"]
+        assert docs[2].title == "3"
         assert len({x.label for x in loaded}) == 3
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SEED_IDS
+from conftest import SEED_IDS, MakeService
 
 from factdesk.service import Factdesk
 from retrieval.errors import InvalidInput
@@ -22,7 +22,8 @@ def test_suicide_orders_top_hit(seeded: Factdesk) -> None:
 
 
 def test_hits_are_exact_slices_of_the_documents(seeded: Factdesk) -> None:
-    for query in ("suicide orders", "How many North Korean soldiers were killed?", "Zelenskyy video prisoners"):
+    queries = ("suicide orders", "How many North Korean soldiers were killed?", "Zelenskyy video prisoners")
+    for query in queries:
         for h in seeded.search(query, top_k=10):
             doc = seeded.get_document(h.document_id)
             assert h.text == doc.text[h.start:h.end]
@@ -69,7 +70,9 @@ def test_stopword_only_query_still_returns_dense_results(seeded: Factdesk) -> No
 
 
 def test_punctuation_and_fts_syntax_do_not_crash(seeded: Factdesk) -> None:
-    for q in ('"unbalanced quote', "NEAR(a b) OR AND NOT", "soldiers* -capture ^kim", "Kim Jong-un's „order“ 😀"):
+    queries = ('"unbalanced quote', "NEAR(a b) OR AND NOT", "soldiers* -capture ^kim",
+               "Kim Jong-un's „order“ 😀")
+    for q in queries:
         assert seeded.search(q, top_k=2)
 
 

@@ -55,8 +55,8 @@ def test_german_style_quotes_stay_inside_the_sentence() -> None:
     text = ("The NIS attributed the casualties to their „lack of expertise of modern warfare,“ highlighting "
             "their reckless attempt. A soldier shouted „General Kim Jong-un,“ the name of the leader.")
     assert sentences(text) == [
-        "The NIS attributed the casualties to their „lack of expertise of modern warfare,“ highlighting "
-        "their reckless attempt.",
+        ("The NIS attributed the casualties to their „lack of expertise of modern warfare,“ highlighting "
+         "their reckless attempt."),
         "A soldier shouted „General Kim Jong-un,“ the name of the leader.",
     ]
 
@@ -71,7 +71,8 @@ def test_closing_quote_after_terminator_stays_with_its_sentence() -> None:
 def test_quote_opening_a_sentence_starts_a_new_one() -> None:
     assert sentences("He paused. “I want to live in Ukraine,” the soldier said.") == [
         "He paused.", "“I want to live in Ukraine,” the soldier said."]
-    assert sentences("He paused. „Ich will leben,“ sagte er.") == ["He paused.", "„Ich will leben,“ sagte er."]
+    assert sentences("He paused. „Ich will leben,“ sagte er.") == [
+        "He paused.", "„Ich will leben,“ sagte er."]
 
 
 def test_quoted_clause_followed_by_lower_case_does_not_split() -> None:
@@ -98,9 +99,11 @@ def test_spans_slice_to_trimmed_sentences() -> None:
 
 
 def test_bullets_and_rules_are_dropped_but_glued_signs_are_text() -> None:
-    text = "- first item\n• second item\n---\n— Volodymyr Zelenskyy (@ZelenskyyUa)\n-5 degrees was the low.\n.NET ran."
+    text = ("- first item\n• second item\n---\n— Volodymyr Zelenskyy (@ZelenskyyUa)\n"
+            "-5 degrees was the low.\n.NET ran.")
     assert sentences(text) == [
-        "first item", "second item", "Volodymyr Zelenskyy (@ZelenskyyUa)", "-5 degrees was the low.", ".NET ran."]
+        "first item", "second item", "Volodymyr Zelenskyy (@ZelenskyyUa)", "-5 degrees was the low.",
+        ".NET ran."]
 
 
 def test_empty_and_blank_text() -> None:
@@ -124,7 +127,8 @@ def test_start_and_end_restrict_to_a_window_of_the_same_text() -> None:
 _pieces = st.one_of(
     st.text(min_size=1, max_size=10),
     st.sampled_from(["Jan.", "Rep.", "U.S.", "N.", "Gen.", "Mr.", ".", "!", "?", "…", "„", "“", "”", "\"",
-                     "'", "(", ")", "-", "—", "•", "\n", "\n\n", "\u00a0", "\t", "A", "The", "3", "😀", "\r\n"]),
+                     "'", "(", ")", "-", "—", "•", "\n", "\n\n", "\u00a0", "\t", "A", "The", "3", "😀",
+                     "\r\n"]),
 )
 _texts = st.lists(_pieces, max_size=60).map(" ".join)
 

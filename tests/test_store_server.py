@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ARTICLES, SEED_IDS, copy_embedding_cache
+from conftest import ARTICLES, SEED_IDS, MakeService, copy_embedding_cache
 
 from factdesk.service import Factdesk
 from retrieval.errors import StoreUnavailable
@@ -38,14 +38,15 @@ class ChromaServer:
 
     def start(self, timeout: float = 60.0) -> None:
         assert self.proc is None
-        log = open(self.log, "ab")
-        self.proc = subprocess.Popen([CHROMA, "run", "--path", str(self.path), "--port", str(self.port),  # type: ignore[list-item]
-                                      "--host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        command = [str(CHROMA), "run", "--path", str(self.path), "--port", str(self.port),
+                   "--host", "127.0.0.1"]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+                tail = self.log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"chroma run exited with {self.proc.returncode}: {tail}")
             try:
                 with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=1) as r:
                     if r.status == 200:
@@ -84,9 +85,10 @@ def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
         server.stop()
 
 
-def test_server_mode_survives_a_server_restart(chroma_server: ChromaServer, make_service: MakeService, tmp_path: Path,
-                                               seeded: Factdesk) -> None:
-    copy_embedding_cache(seeded: Factdesk, tmp_path / "data")
+def test_server_mode_survives_a_server_restart(
+        chroma_server: ChromaServer, make_service: MakeService, tmp_path: Path, seeded: Factdesk,
+) -> None:
+    copy_embedding_cache(seeded, tmp_path / "data")
     svc = make_service("data", chroma_url=chroma_server.url)
     assert svc.vectors.mode == "http"
     results = svc.ingest_paths([ARTICLES])

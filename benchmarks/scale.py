@@ -1,0 +1,202 @@
+"""Search and offline ask latency at 1k / 10k / 100k chunks, next to raw Chroma query time.
+
+Two modes, each its own process (so the orchestrator reads each one's peak RSS):
+- `build`: grow one data dir to at least N chunks through the real Ingestor path. The five seed
+  articles are ingested with the real model; the synthetic articles (benchmarks/corpus.py) get
+  vectors from `OriginEmbedder`: the real vectors of the seed sentences they were made from,
+  averaged over the text's sentences, plus noise, renormalised. No model call per synthetic text.
+- `measure`: open the data dir like `factdesk` does, load the real model, and time `search` and
+  `ask` with distinct query wordings (so every query is embedded: no cache hit), and
+  `collection.query` with precomputed query vectors (raw Chroma, the same n_results as search).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import Timer, latency_summary, loadavg, make_settings, query_stream, run_section
+from benchmarks.corpus import SyntheticCorpus, seed_documents, seed_sentences
+from retrieval.sentences import split_sentences
+
+NOISE = 0.3  # noise norm relative to the mean vector's: cosine ~0.96 to the noiseless vector
+CORPUS_SEED = 11
+
+
+class OriginEmbedder:
+    """Vectors for synthetic text without the model: each sentence maps to the seed sentence it was
+    made from (corpus.origin; unknown ones by hash), whose real vector is known."""
+
+    name = "local:all-MiniLM-L6-v2"  # the real model's vector space: search embeds queries with it
+    loaded = True
+
+    def __init__(self, seed_vectors: np.ndarray, origin: dict[str, int]) -> None:
+        self.seed_vectors = seed_vectors
+        self.origin = origin
+
+    def load(self) -> None:
+        pass
+
+    def _one(self, text: str) -> np.ndarray:
+        idx = [self.origin.get(text[s.start:s.end], zlib.crc32(text[s.start:s.end].encode()) % len(self.seed_vectors))
+               for s in split_sentences(text)] or [zlib.crc32(text.encode()) % len(self.seed_vectors)]
+        mean = self.seed_vectors[idx].mean(axis=0)
+        rng = np.random.default_rng(zlib.crc32(text.encode()))
+        noise = rng.standard_normal(mean.shape[0]).astype(np.float32)
+        v = mean + noise * (NOISE * np.linalg.norm(mean) / np.linalg.norm(noise))
+        return v / np.linalg.norm(v)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._one(t) for t in texts]).astype(np.float32) if texts else \
+            np.zeros((0, 384), dtype=np.float32)
+
+
+def seed_sentence_vectors(work: Path) -> np.ndarray:
+    path = work / "seed-sentence-vectors.npy"
+    if path.exists():
+        return np.load(path)
+    from retrieval.embed import LocalEmbedder
+
+    v = LocalEmbedder().embed(list(seed_sentences()))
+    np.save(path, v)
+    return v
+
+
+def build(args: argparse.Namespace) -> dict:
+    from factdesk.service import Factdesk
+
+    data = Path(args.params["data"])
+    target = int(args.params["chunks"])
+    state_path = data / "bench-state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {"next": 0, "seconds": 0.0}
+    svc = Factdesk(make_settings(data))
+    real = svc.embedder.inner
+    t0 = time.perf_counter()
+    if state["next"] == 0:  # the seeds, with the real model: real questions find real evidence
+        svc.ingest_documents(seed_documents())
+    corpus = SyntheticCorpus(seed=CORPUS_SEED, track_origin=True)
+    svc.embedder.inner = OriginEmbedder(seed_sentence_vectors(args.work), corpus.origin)
+    statuses: dict[str, int] = {}
+    start_chunks = svc.catalog.count()[1]
+    with Timer() as t:
+        while (count := svc.catalog.count()[1]) < target:
+            n_docs = min(400, max(3, (target - count) // 6 + 1))
+            for r in svc.ingest_documents(corpus.articles(state["next"], state["next"] + n_docs)):
+                key = r.status.split(" of ")[0]
+                statuses[key] = statuses.get(key, 0) + 1
+            state["next"] += n_docs
+            corpus.origin.clear()
+    svc.embedder.inner = real
+    docs, chunks = svc.catalog.count()
+    state["seconds"] += time.perf_counter() - t0
+    state_path.write_text(json.dumps(state))
+    added = chunks - start_chunks
+    out = {"documents": docs, "chunks": chunks, "added_chunks": added, "statuses": statuses,
+           "build_seconds": round(t.wall, 1), "build_chunks_per_s": round(added / t.wall, 1) if t.wall else None,
+           "cpu_per_wall": round(t.cpu / t.wall, 2) if t.wall else None,
+           "embedding_cache_mb": round((data / "embeddings.sqlite").stat().st_size / 2**20, 1),
+           "catalog_mb": round((data / "catalog.sqlite").stat().st_size / 2**20, 1),
+           "chroma_mb": round(sum(f.stat().st_size for f in (data / "chroma").rglob("*") if f.is_file()) / 2**20, 1)}
+    svc.close()
+    return out
+
+
+class Stopwatch:
+    """Accumulated seconds of wrapped methods (where a search spends its time)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def wrap(self, obj: object, attr: str, label: str) -> None:
+        fn = getattr(obj, attr)
+
+        def timed(*a, **k):  # type: ignore[no-untyped-def]
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - t0
+
+        setattr(obj, attr, timed)
+
+
+def measure(args: argparse.Namespace) -> dict:
+    from factdesk.service import Factdesk
+
+    data = Path(args.params["data"])
+    n_queries = int(args.params.get("queries", 30 if args.quick else 100))
+    svc = Factdesk(make_settings(data))
+    t0 = time.perf_counter()
+    svc.embedder.load()
+    model_load = time.perf_counter() - t0
+    col = svc.vectors.collection()
+    t0 = time.perf_counter()
+    count = col.count()
+    first = svc.search("warm-up: what happened to the soldiers?")  # loads the HNSW index and FTS pages
+    first_s = time.perf_counter() - t0
+    out: dict = {"chunks": svc.catalog.count()[1], "documents": svc.catalog.count()[0], "chroma_count": count,
+                 "model_load_seconds": round(model_load, 2), "first_search_seconds": round(first_s, 2),
+                 "first_search_hits": len(first)}
+
+    # raw Chroma: precomputed query vectors, the n_results search asks for
+    queries = query_stream(n_queries, offset=0)
+    vecs = svc.embedder.inner.embed(queries)
+    raw = []
+    for v in vecs:
+        t = time.perf_counter()
+        col.query(query_embeddings=[v], n_results=svc.searcher.config.candidates, include=["distances"])
+        raw.append(1000 * (time.perf_counter() - t))
+    out["raw_chroma_query"] = latency_summary(raw)
+    # the query embedding alone (the real model, one short text)
+    emb = []
+    for q in query_stream(min(n_queries, 40), offset=n_queries):
+        t = time.perf_counter()
+        svc.embedder.inner.embed([q])
+        emb.append(1000 * (time.perf_counter() - t))
+    out["query_embedding"] = latency_summary(emb)
+
+    watch = Stopwatch()
+    watch.wrap(svc.embedder.inner, "embed", "model (query embedding)")
+    watch.wrap(svc.vectors, "query", "Chroma query (VectorStore.query, incl. count())")
+    watch.wrap(svc.catalog, "lexical_search", "FTS5 BM25")
+    watch.wrap(svc.catalog, "committed_chunks", "catalog: visible chunks")
+    watch.wrap(svc.catalog, "texts", "catalog: document texts")
+    watch.wrap(svc.embedder.cache, "get_many", "embedding cache reads (sentence vectors)")
+    watch.wrap(svc.searcher, "_rerank", "sentence re-rank (total)")
+    searches = []
+    with Timer() as ts:
+        for q in query_stream(n_queries, offset=2 * n_queries):  # unseen wordings: the query is embedded
+            t = time.perf_counter()
+            svc.search(q, top_k=5)
+            searches.append(1000 * (time.perf_counter() - t))
+    out["search"] = latency_summary(searches)
+    out["search"]["cpu_per_wall"] = round(ts.cpu / ts.wall, 2)
+    out["search_breakdown_ms_per_query"] = {k: round(1000 * v / len(searches), 2) for k, v in watch.seconds.items()}
+    watch.seconds.clear()
+    asks, abstained = [], 0
+    for q in query_stream(n_queries, offset=3 * n_queries):
+        t = time.perf_counter()
+        a = svc.ask(q)
+        asks.append(1000 * (time.perf_counter() - t))
+        abstained += a.abstained
+    out["ask"] = latency_summary(asks)
+    out["ask"]["abstained"] = abstained
+    out["ask_breakdown_ms_per_query"] = {k: round(1000 * v / len(asks), 2) for k, v in watch.seconds.items()}
+    out["search_p95_over_raw_chroma_p95"] = round(out["search"]["p95_ms"] / out["raw_chroma_query"]["p95_ms"], 1)
+    out["load_avg_end"] = loadavg()
+    svc.close()
+    return out
+
+
+def body(args: argparse.Namespace) -> dict:
+    return build(args) if args.params.get("mode") == "build" else measure(args)
+
+
+if __name__ == "__main__":
+    run_section("scale", body)
