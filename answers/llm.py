@@ -568,8 +568,9 @@ class LLMEngine:
 
     def ask_stream(self, question: str, *, top_k: int, filters: Filters | None,
                    history: list[str]) -> Iterator[dict]:
-        """Deltas of the sentences' text as the model writes them (provisional), each sentence's
-        markers once its citations verify, then the verified answer in the done event."""
+        """Each sentence's text and markers once its citations verify (a sentence that fails the checks
+        is never sent, not even provisionally: a chat client keeps what it was streamed), then the
+        verified answer in the done event."""
         query, hits = self._retrieve(question, top_k, filters, history)
         passages = self._answer_passages(query, hits)
         if not passages:
@@ -584,18 +585,27 @@ class LLMEngine:
             return
         reader, deltas, assembler = SentenceStream(), DeltaText(), Assembler()
         content: list[str] = []
+        held: list[str] = []  # the current sentence's text, held back until its citations verify
+        said: set[str] = set()
         try:
             finished = False
             for chunk in stream:
                 for choice in chunk.choices or []:
                     piece = choice.delta.content if choice.delta else None
                     for kind, i, value in reader.feed(piece) if piece else []:
-                        out = deltas.feed(i, value) if kind == "text" else deltas.end()
-                        if kind == "sentence" and (cited := verify_sentence(_loads(value), by_n)) is not None:
-                            out += " " + assembler.markers(cited)
-                        if out:
-                            streamed.append(out)
-                            yield {"delta": out}
+                        if kind == "text":
+                            held.append(deltas.feed(i, value))
+                            continue
+                        text = "".join(held) + deltas.end()
+                        held.clear()
+                        cited = verify_sentence(_loads(value), by_n)
+                        if cited is None or cited.text in said:
+                            continue
+                        said.add(cited.text)
+                        out = text + " " + assembler.markers(cited)
+                        for delta in stream_text(out if streamed else out.lstrip()):
+                            streamed.append(delta)
+                            yield {"delta": delta}
                     content.append(piece or "")
                     finished = finished or bool(choice.finish_reason)
             if not finished:

@@ -15,7 +15,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 
@@ -63,7 +63,7 @@ def loadavg() -> float:
 class Timer:
     """Wall and CPU seconds of a block, and the 1-minute load average around it."""
 
-    def __enter__(self) -> Timer:
+    def __enter__(self) -> Self:
         self.load_before = loadavg()
         self._cpu = time.process_time()
         self._t = time.perf_counter()
@@ -86,11 +86,19 @@ PREFIXES = ("", "Tell me: ", "According to the articles, ", "Quick question: ", 
             "I read that; ", "Please answer: ", "Briefly, ", "From the news: ", "One more: ")
 
 
+SUFFIXES = ("", " Thanks.", " Please cite.", " (news)", " Sources?", " Any numbers?", " In short.",
+            " Which outlet?", " Details please.", " Asked again.")
+
+
 def query_stream(n: int, offset: int = 0) -> list[str]:
+    """n distinct wordings, from position `offset` of a fixed sequence of 95 x 10 x 10 wordings;
+    sections use disjoint ranges, so no timed query is in a data dir's cache already."""
     qs = [q["question"] for q in questions()]
     out = []
     for i in range(offset, offset + n):
-        out.append(PREFIXES[(i // len(qs)) % len(PREFIXES)] + qs[i % len(qs)])
+        prefix = PREFIXES[(i // len(qs)) % len(PREFIXES)]
+        suffix = SUFFIXES[(i // (len(qs) * len(PREFIXES))) % len(SUFFIXES)]
+        out.append(prefix + qs[i % len(qs)] + suffix)
     return out
 
 
@@ -107,7 +115,7 @@ def run_section(name: str, body: Callable[[argparse.Namespace], dict]) -> None:
     t0 = time.perf_counter()
     try:
         result = body(args)
-    except Exception as e:  # the orchestrator records the error and carries on with the other sections
+    except Exception as e:  # noqa: BLE001 -- recorded; the orchestrator carries on with the other sections
         traceback.print_exc()
         result = {"error": f"{type(e).__name__}: {e}"[:2000]}
     result.setdefault("section_seconds", round(time.perf_counter() - t0, 1))

@@ -25,17 +25,19 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = ROOT / "data" / "articles"
 
 # No abbreviations here (sentences.ABBREVIATIONS), so substituted text splits into the same sentences.
-NAMES = """Abbott Adeyemi Alvarez Andersen Antonelli Arslan Bakshi Baranov Becker Bianchi Boateng Brennan
+_NAMES = """Abbott Adeyemi Alvarez Andersen Antonelli Arslan Bakshi Baranov Becker Bianchi Boateng Brennan
 Castillo Chandra Chen Costa Dalton Dimitrov Dubois Eriksen Estrada Farouk Ferreira Fischer Fontaine Garcia
 Grant Haddad Hansen Hartley Horvat Ibrahim Ivanova Jansen Jensen Kapoor Kariuki Kowalski Kruger Larsen
 Laurent Lindqvist Lopez Mahmoud Marchetti Mbeki Mendes Moreau Nakamura Novak Nowak Okafor Olsen Ortega
 Petrov Pereira Quinn Ramos Reyes Rossi Saito Santos Schmidt Silva Sokolov Suzuki Tanaka Torres Ueda
-Varga Vasquez Wagner Weber Yilmaz Zhang Zielinski""".split()
-PLACES = """Almaty Ankara Antwerp Asuncion Baku Belgrade Bergen Bogota Bratislava Brno Bucharest Cairo
+Varga Vasquez Wagner Weber Yilmaz Zhang Zielinski"""
+_PLACES = """Almaty Ankara Antwerp Asuncion Baku Belgrade Bergen Bogota Bratislava Brno Bucharest Cairo
 Calgary Cordoba Dakar Dhaka Dublin Durban Gdansk Geneva Hanoi Helsinki Izmir Jakarta Kampala Kaunas
 Krakow Lagos Lima Lisbon Lyon Manila Marseille Montevideo Nairobi Nicosia Oslo Porto Quito Riga Rotterdam
 Salzburg Santiago Sarajevo Seville Skopje Sofia Tallinn Tbilisi Tirana Turin Utrecht Valencia Vilnius
-Warsaw Yerevan Zagreb Zurich""".split()
+Warsaw Yerevan Zagreb Zurich"""
+NAMES = tuple(_NAMES.split())
+PLACES = tuple(_PLACES.split())
 _CAPITALISED = re.compile(r"(?<=[\s\"'“(])[A-Z][a-z]{2,}\b")
 _NUMBER = re.compile(r"\d+")
 _LOWER_WORD = re.compile(r"\b[a-z]{4,}\b")

@@ -74,6 +74,22 @@ def st_encode(batch_size: int = 32, bf16: bool = False) -> Callable[[Sequence[st
     return encode
 
 
+def st_bf16_weights(batch_size: int = 32) -> Callable[[Sequence[str]], np.ndarray]:
+    """The model's weights converted to bf16 once (no autocast): LayerNorm and softmax run in bf16 too."""
+    import copy
+
+    import torch
+
+    model = copy.deepcopy(sentence_transformer()).to(torch.bfloat16)
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        with torch.inference_mode():
+            out = model.encode(list(texts), batch_size=batch_size, convert_to_tensor=True)
+        return normalise(out.float().numpy())
+
+    return encode
+
+
 def st_unsorted(batch_size: int = 32) -> Callable[[Sequence[str]], np.ndarray]:
     """fp32 without length bucketing: batches in input order (each padded to its longest text)."""
     import torch

@@ -131,7 +131,9 @@ def measure(args: argparse.Namespace) -> dict:
 
     data = Path(args.params["data"])
     n_queries = int(args.params.get("queries", 30 if args.quick else 100))
-    svc = Factdesk(make_settings(data))
+    offset = int(args.params.get("offset", 0))  # disjoint per run on a data dir: no cached query vectors
+    threads = int(args.params.get("threads", 0))
+    svc = Factdesk(make_settings(data, torch_threads=threads))
     t0 = time.perf_counter()
     svc.embedder.load()
     model_load = time.perf_counter() - t0
@@ -140,12 +142,12 @@ def measure(args: argparse.Namespace) -> dict:
     count = col.count()
     first = svc.search("warm-up: what happened to the soldiers?")  # loads the HNSW index and FTS pages
     first_s = time.perf_counter() - t0
-    out: dict = {"chunks": svc.catalog.count()[1], "documents": svc.catalog.count()[0], "chroma_count": count,
+    out: dict = {"torch_threads": threads, "chunks": svc.catalog.count()[1], "documents": svc.catalog.count()[0], "chroma_count": count,
                  "model_load_seconds": round(model_load, 2), "first_search_seconds": round(first_s, 2),
                  "first_search_hits": len(first)}
 
     # raw Chroma: precomputed query vectors, the n_results search asks for
-    queries = query_stream(n_queries, offset=0)
+    queries = query_stream(n_queries, offset=offset + 2 * n_queries)
     vecs = svc.embedder.inner.embed(queries)
     raw = []
     for v in vecs:
@@ -155,7 +157,7 @@ def measure(args: argparse.Namespace) -> dict:
     out["raw_chroma_query"] = latency_summary(raw)
     # the query embedding alone (the real model, one short text)
     emb = []
-    for q in query_stream(min(n_queries, 40), offset=n_queries):
+    for q in queries[:40]:
         t = time.perf_counter()
         svc.embedder.inner.embed([q])
         emb.append(1000 * (time.perf_counter() - t))
@@ -171,7 +173,7 @@ def measure(args: argparse.Namespace) -> dict:
     watch.wrap(svc.searcher, "_rerank", "sentence re-rank (total)")
     searches = []
     with Timer() as ts:
-        for q in query_stream(n_queries, offset=2 * n_queries):  # unseen wordings: the query is embedded
+        for q in query_stream(n_queries, offset=offset):  # unseen wordings: the query is embedded
             t = time.perf_counter()
             svc.search(q, top_k=5)
             searches.append(1000 * (time.perf_counter() - t))
@@ -180,7 +182,7 @@ def measure(args: argparse.Namespace) -> dict:
     out["search_breakdown_ms_per_query"] = {k: round(1000 * v / len(searches), 2) for k, v in watch.seconds.items()}
     watch.seconds.clear()
     asks, abstained = [], 0
-    for q in query_stream(n_queries, offset=3 * n_queries):
+    for q in query_stream(n_queries, offset=offset + n_queries):
         t = time.perf_counter()
         a = svc.ask(q)
         asks.append(1000 * (time.perf_counter() - t))
@@ -188,6 +190,16 @@ def measure(args: argparse.Namespace) -> dict:
     out["ask"] = latency_summary(asks)
     out["ask"]["abstained"] = abstained
     out["ask_breakdown_ms_per_query"] = {k: round(1000 * v / len(asks), 2) for k, v in watch.seconds.items()}
+    # how selective the lexical side is on this corpus: rows the FTS5 OR-query matches (BM25 scores them all)
+    from retrieval.lexical import build_match_query
+
+    matched = []
+    for q in queries[:10]:
+        match = build_match_query(q)
+        if match:
+            matched.append(svc.catalog._query("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [match])[0][0])
+    out["fts_rows_matched_per_query_mean"] = round(sum(matched) / max(1, len(matched)))
+    out["fts_share_of_chunks_matched"] = round(sum(matched) / max(1, len(matched)) / max(1, out["chunks"]), 3)
     out["search_p95_over_raw_chroma_p95"] = round(out["search"]["p95_ms"] / out["raw_chroma_query"]["p95_ms"], 1)
     out["load_avg_end"] = loadavg()
     svc.close()

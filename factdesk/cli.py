@@ -23,6 +23,11 @@ def _print_json(obj: object) -> None:
     print(json.dumps(obj, ensure_ascii=False, indent=2))
 
 
+def _printable(text: str) -> str:
+    """A line safe for a terminal: file names and ids read from files may hold escape sequences."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from retrieval.loaders import iter_files
 
@@ -40,6 +45,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         key = r.status.split(":")[0].split(" of ")[0]
         counts[key] = counts.get(key, 0) + 1
         line = f"{r.id}: {r.status}" + (f" ({r.chunks} chunks)" if r.chunks and not r.status.startswith("rej") else "")
+        line = _printable(line)
         (bar.write if bar else print)(line)
         if bar:
             bar.update(1)

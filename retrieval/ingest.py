@@ -137,16 +137,19 @@ class Ingestor:
     # ---- ingest ----
     def ingest(self, items: Iterable[DocumentIn], progress: Callable[[IngestResult], None] | None = None
                ) -> list[IngestResult]:
-        """Ingest documents; embedding is batched across documents, writes go one document at a time."""
-        results: list[IngestResult] = []
+        """Ingest documents; embedding is batched across documents, writes go one document at a time.
+        Results are in the order of `items` (progress is called in the order they are decided)."""
+        results: list[IngestResult | None] = []
         group: list[Prepared] = []
+        slots: list[int] = []  # where each of group's results goes in `results`
 
         def flush() -> None:
-            for r in self._write_group(group):
-                results.append(r)
+            for i, r in zip(slots, self._write_group(group)):
+                results[i] = r
                 if progress:
                     progress(r)
             group.clear()
+            slots.clear()
 
         for item in items:
             try:
@@ -159,11 +162,13 @@ class Ingestor:
                 if progress:
                     progress(r)
                 continue
+            slots.append(len(results))
+            results.append(None)
             group.append(prepared)
             if sum(len(p.chunks) for p in group) >= EMBED_GROUP_CHUNKS:
                 flush()
         flush()
-        return results
+        return [r for r in results if r is not None]
 
     def _write_group(self, group: list[Prepared]) -> list[IngestResult]:
         if not group:
@@ -208,16 +213,20 @@ class Ingestor:
         doc = replace(p.doc, duplicate_of=self._near_duplicate_of(p))
         with self.catalog.transaction() as db:
             Catalog.insert_pending(db, doc, p.published_ts, p.chunks, p.bands)
-        if p.chunks:
-            meta_base = {"document_id": doc.id}
-            if doc.source:
-                meta_base["source"] = doc.source
-            if p.published_ts is not None:
-                meta_base["published_ts"] = p.published_ts
-            self.vectors.upsert([c.id for c in p.chunks], vecs,
-                                [dict(meta_base, start=c.start, end=c.end) for c in p.chunks])
-        with self.catalog.transaction() as db:
-            Catalog.commit_document(db, doc.id)
+        try:
+            if p.chunks:
+                meta_base = {"document_id": doc.id}
+                if doc.source:
+                    meta_base["source"] = doc.source
+                if p.published_ts is not None:
+                    meta_base["published_ts"] = p.published_ts
+                self.vectors.upsert([c.id for c in p.chunks], vecs,
+                                    [dict(meta_base, start=c.start, end=c.end) for c in p.chunks])
+            with self.catalog.transaction() as db:
+                Catalog.commit_document(db, doc.id)
+        except Exception:
+            self._roll_back(doc.id)
+            raise
         if doc.duplicate_of:
             status = f"duplicate of {doc.duplicate_of}"
             self.counters["duplicate"] += 1
@@ -253,6 +262,14 @@ class Ingestor:
         self.vectors.delete_document(doc_id)
         with self.catalog.transaction() as db:
             Catalog.remove(db, doc_id)
+
+    def _roll_back(self, doc_id: str) -> None:
+        """Undo a failed write now rather than at the next start; if Chroma is what failed, the
+        pending row stays (hidden) and recover()/doctor finish the job once it is back."""
+        try:
+            self._delete_locked(doc_id)
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            pass
 
     # ---- crash recovery and consistency ----
     def recover(self) -> list[str]:

@@ -30,7 +30,8 @@ def iter_files(root: Path) -> Iterator[tuple[Path, str | None]]:
         return
     base = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
+        # hidden folders (.git, .factdesk) are never articles
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for d in list(dirnames):
             p = Path(dirpath) / d
             if p.is_symlink() and not p.resolve().is_relative_to(base):

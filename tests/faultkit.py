@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-
 from conftest import ARTICLES, make_settings
+
 from factdesk.settings import Settings
 from retrieval.embed import EmbeddingCache
 from retrieval.ingest import prepare
@@ -137,7 +137,7 @@ def isolated_env(data_dir: Path, **extra: str) -> dict[str, str]:
 def run_cli(args: Sequence[str], data_dir: Path, cwd: Path, timeout: float = 240,
             **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*factdesk_command(), *args], cwd=cwd, env=isolated_env(data_dir, **extra),
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 # ---------------------------------------------------------------- reading the stores directly

@@ -9,11 +9,12 @@ catalog's chunk ids == Chroma's ids == the lexical index's, no id twice.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,23 +22,30 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ARTICLES, make_settings
+from conftest import ARTICLES, ROOT, make_settings
 from fastapi.testclient import TestClient
-from live_server import free_port
-
-from api.app import create_app
-from factdesk.service import Factdesk
-from scripted_openai import ScriptedOpenAI, cut_stream, delay, dynamic, malformed, reply, reply_json, status
 from faultkit import (
     assert_stores_consistent,
     catalog_rows,
     factdesk_command,
+    fake_vector,
     isolated_env,
+    prefill_cache,
     prefill_for_files,
     run_cli,
+    texts_to_embed,
     wait_for,
     write_articles,
 )
+from live_server import LiveServer, free_port
+from scripted_openai import ScriptedOpenAI, cut_stream, delay, dynamic, malformed, reply, reply_json, status
+from test_store_server import ChromaServer
+
+from answers import llm
+from api.app import create_app
+from factdesk.service import Factdesk
+from retrieval.errors import NotFound
+from retrieval.models import DocumentIn
 
 N_ARTICLES = 150
 
@@ -137,8 +145,6 @@ def test_kill_9_of_cli_ingest_is_recovered_and_completed(tmp_path: Path) -> None
 # --------------------------------------------------------------------------- kill -9 of the server
 
 def test_kill_9_of_server_during_a_large_post_is_recovered_and_completed(tmp_path: Path) -> None:
-    from live_server import LiveServer
-
     articles = write_articles(tmp_path / "articles", N_ARTICLES, start=1000)
     documents = [{"id": p.stem, "text": p.read_text(encoding="utf-8"), "source": p.name} for p in articles]
     server = LiveServer(tmp_path, env={"FACTDESK_TORCH_THREADS": "1"})
@@ -191,8 +197,6 @@ def test_kill_9_of_server_during_a_large_post_is_recovered_and_completed(tmp_pat
 
 def test_doctor_cli_detects_and_repairs_a_corrupted_store(tmp_path: Path) -> None:
     import sqlite3
-
-    from faultkit import fake_vector
 
     articles = write_articles(tmp_path / "articles", 6, start=2000)
     data = tmp_path / "store"
@@ -261,10 +265,7 @@ def versioned(doc_id: str, v: int, base: str) -> str:
 def test_concurrent_ingest_delete_ask_threads_and_two_processes(tmp_path: Path, warm_model: None) -> None:
     import random
 
-    from conftest import ROOT
-    from faultkit import prefill_cache, texts_to_embed
-    from retrieval.errors import NotFound
-    from retrieval.models import DocumentIn
+
 
     data = tmp_path / "store"
     settings = make_settings(data)
@@ -349,8 +350,8 @@ def test_concurrent_ingest_delete_ask_threads_and_two_processes(tmp_path: Path, 
     assert counts["ingest"] > 0 and counts["delete"] > 0 and counts["ask"] > 0, counts
 
     # a fresh process sees every store agree, document by document
-    census = subprocess.run([os.sys.executable, "-c", CENSUS_SCRIPT, str(data), str(ROOT / "tests")],
-                            env=isolated_env(data), capture_output=True, text=True, timeout=120)
+    census = subprocess.run([sys.executable, "-c", CENSUS_SCRIPT, str(data), str(ROOT / "tests")],
+                            env=isolated_env(data), capture_output=True, text=True, timeout=120, check=False)
     assert census.returncode == 0, census.stderr[-3000:]
     present = set(json.loads(census.stdout))
     assert {p.stem for p in p1} <= present  # nothing the processes created was lost
@@ -457,10 +458,6 @@ def _stream_cases() -> list[tuple[str, object, str]]:
 
 @pytest.fixture(scope="module")
 def llm_app(tmp_path_factory: pytest.TempPathFactory, warm_model: None) -> Iterator[tuple]:
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-    from conftest import ARTICLES
 
     data = tmp_path_factory.mktemp("llm-faults")
     prefill_for_files(data, sorted(ARTICLES.glob("*.txt")))
@@ -475,8 +472,6 @@ def llm_app(tmp_path_factory: pytest.TempPathFactory, warm_model: None) -> Itera
 
 @pytest.fixture
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    from answers import llm
-
     monkeypatch.setattr(llm, "BACKOFF_BASE_S", 0.01)
 
 
@@ -531,7 +526,7 @@ def test_llm_stream_fault_never_reaches_the_caller(llm_app, fast_backoff, name: 
 
 
 def test_llm_faults_through_the_openai_compatible_and_summary_routes(llm_app, fast_backoff) -> None:  # type: ignore[no-untyped-def]
-    client, srv, svc = llm_app
+    client, srv, _ = llm_app
     srv.reset()
     srv.script(*[status(503)] * 2)
     r = client.post("/v1/chat/completions", json={"model": "factdesk", "messages": [{"role": "user", "content": LLM_QUESTION}]})
@@ -562,11 +557,6 @@ def test_llm_faults_through_the_openai_compatible_and_summary_routes(llm_app, fa
 
 
 def test_llm_endpoint_that_refuses_connections(tmp_path: Path, warm_model: None, fast_backoff) -> None:  # type: ignore[no-untyped-def]
-    from fastapi.testclient import TestClient
-    from live_server import free_port
-
-    from api.app import create_app
-    from conftest import ARTICLES
 
     data = tmp_path / "store"
     prefill_for_files(data, sorted(ARTICLES.glob("*.txt")))
@@ -587,8 +577,6 @@ def test_llm_endpoint_that_refuses_connections(tmp_path: Path, warm_model: None,
 
 @pytest.mark.skipif(shutil.which("chroma") is None, reason="the chromadb package's `chroma` CLI is not installed")
 def test_chroma_server_down_is_a_clear_503_and_recovers_without_a_restart(tmp_path: Path, warm_model: None) -> None:
-    from test_store_server import ChromaServer
-
     data = tmp_path / "store"
     prefill_for_files(data, sorted(ARTICLES.glob("*.txt")))
     chroma = ChromaServer(tmp_path / "chroma-server", free_port())

@@ -15,6 +15,7 @@ from conftest import ARTICLES, SEED_IDS, MakeService, copy_embedding_cache
 
 from factdesk.service import Factdesk
 from retrieval.errors import StoreUnavailable
+from retrieval.models import DocumentIn
 
 CHROMA = shutil.which("chroma")
 pytestmark = pytest.mark.skipif(CHROMA is None, reason="the chromadb package's `chroma` CLI is not installed")
@@ -110,8 +111,6 @@ def test_server_mode_survives_a_server_restart(
     assert chroma_server.url in err.value.message or "unreachable" in err.value.message
     # ingest fails the same clear way, and leaves nothing visible behind
     with pytest.raises(StoreUnavailable):
-        from retrieval.models import DocumentIn
-
         svc.ingest_documents([DocumentIn(text=(ARTICLES / f"{SEED_IDS[0]}.txt").read_text() + " Update.",
                                          id="while-down")])
     assert "while-down" not in [d.id for d in svc.list_documents()]

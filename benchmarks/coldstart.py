@@ -1,0 +1,221 @@
+"""Cold start: `factdesk ask` (CLI, embedded store) and `factdesk serve` to the first answer, and why.
+
+- the CLI: `factdesk ask QUESTION --json` wall time, in a new process each run (after one untimed
+  run, so the OS file cache is warm, as on any machine that ran factdesk before);
+- serve: spawn `factdesk serve --no-ingest` to the first 200 from POST /v1/ask;
+- where the time goes: `python -X importtime` of what the CLI imports, and the phases of an ask in a
+  fresh process (imports, opening the stores, loading the model, the first embedding, the answer);
+- the same phases with the ONNX runtime model instead of torch + sentence-transformers.
+All against `<work>/seeds-data` (the five seeds, made by the naive section).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import clean_env, loadavg, query_stream, run_section
+from benchmarks.server import PROBE_QUESTION, Server, factdesk_command
+
+# what `factdesk ask` ends up importing: the CLI, the service, then (lazily) the model and the store
+IMPORTS = "import factdesk.cli, factdesk.service, chromadb, torch, sentence_transformers"
+
+
+# Every timed run asks a wording the data dir has not seen: a cached query vector would answer
+# without loading the model at all (which is itself worth knowing: see "cli_ask_cached_question").
+FRESH = iter(query_stream(400, offset=600))
+
+
+def _phases_torch(data: Path) -> dict:
+    t = {}
+    t0 = time.perf_counter()
+    from benchmarks.common import make_settings
+    from factdesk.service import Factdesk
+
+    t["import factdesk.service"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    svc = Factdesk(make_settings(data))
+    svc.vectors.count()
+    t["open catalog + Chroma (import chromadb)"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    import torch  # noqa: F401
+
+    t["import torch"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    import sentence_transformers  # noqa: F401
+
+    t["import sentence_transformers"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    svc.embedder.load()
+    t["load model weights"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    svc.embedder.inner.embed([PROBE_QUESTION])
+    t["first embedding"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    svc.ask(next(FRESH))
+    t["ask (second question)"] = time.perf_counter() - t1
+    t["total in process"] = time.perf_counter() - t0
+    return {k: round(v, 3) for k, v in t.items()}
+
+
+def _phases_onnx(data: Path, onnx_path: Path) -> dict:
+    t = {}
+    t0 = time.perf_counter()
+    from benchmarks.common import make_settings
+    from factdesk.service import Factdesk
+
+    t["import factdesk.service"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    svc = Factdesk(make_settings(data))
+    svc.vectors.count()
+    t["open catalog + Chroma (import chromadb)"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    import onnxruntime  # noqa: F401
+    import tokenizers  # noqa: F401
+
+    t["import onnxruntime + tokenizers"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    from benchmarks.embedders import OnnxEmbedder
+
+    emb = OnnxEmbedder(onnx_path, threads=1)
+    t["load ONNX session + tokenizer"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    emb.encode([PROBE_QUESTION])
+    t["first embedding"] = time.perf_counter() - t1
+
+    class Inner:  # the service's embedder interface over the ONNX session
+        name = svc.embedder.name
+        loaded = True
+
+        def load(self) -> None:
+            pass
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            return emb.encode(list(texts))
+
+    svc.embedder.inner = Inner()
+    t1 = time.perf_counter()
+    svc.ask(next(iter(query_stream(1, offset=1300))))
+    t["ask (second question)"] = time.perf_counter() - t1
+    t["total in process"] = time.perf_counter() - t0
+    return {k: round(v, 3) for k, v in t.items()}
+
+
+def importtime(work: Path) -> dict:
+    """Top-level imports by cumulative time (python -X importtime), for IMPORTS in a fresh process."""
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-X", "importtime", "-c", IMPORTS], capture_output=True, text=True,
+                       cwd=work, env=clean_env(), timeout=300, check=False)
+    wall = time.perf_counter() - t0
+    top: dict[str, float] = {}
+    for line in r.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        parts = line[len("import time:"):].split("|")
+        try:
+            cumulative = int(parts[1])
+        except ValueError:
+            continue  # the header line
+        name = parts[2]
+        if name.startswith(" ") and not name.startswith("  "):  # depth 0: one space after the bar
+            pkg = name.strip().split(".")[0]
+            top[pkg] = top.get(pkg, 0.0) + cumulative / 1e6
+    ranked = sorted(top.items(), key=lambda kv: -kv[1])
+    return {"statement": IMPORTS, "wall_s": round(wall, 2),
+            "top_level_cumulative_s": {k: round(v, 3) for k, v in ranked[:12]},
+            "total_s": round(sum(top.values()), 2)}
+
+
+def _python_startup(work: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], cwd=work, env=clean_env(), check=True)
+    return round(time.perf_counter() - t0, 3)
+
+
+def body(args: argparse.Namespace) -> dict:
+    mode = args.params.get("mode", "all")
+    data = Path(args.params.get("data", args.work / "seeds-data"))
+    if mode == "phases-torch":
+        return _phases_torch(data)
+    if mode == "phases-onnx":
+        return _phases_onnx(data, Path(args.params["onnx"]))
+    if not (data / "catalog.sqlite").exists():
+        raise RuntimeError(f"{data} has no ingested seeds (the naive section makes it)")
+    runs = 1 if args.quick else 3
+    out: dict = {"data_dir": str(data)}
+
+    # the CLI
+    env = clean_env(FACTDESK_DATA_DIR=str(data))
+
+    def cli_ask(question: str) -> tuple[float, dict]:
+        t0 = time.perf_counter()
+        r = subprocess.run([*factdesk_command(), "ask", question, "--json"], env=env, cwd=args.work,
+                           capture_output=True, text=True, timeout=300, check=False)
+        wall = time.perf_counter() - t0
+        if r.returncode != 0:
+            raise RuntimeError(f"factdesk ask failed ({r.returncode}): {r.stderr[-500:]}")
+        return wall, json.loads(r.stdout)
+
+    if not args.quick:
+        cli_ask(next(FRESH))  # untimed: the OS file cache, as on any machine that ran factdesk before
+    walls = []
+    for _ in range(runs):
+        wall, answer = cli_ask(next(FRESH))
+        walls.append(wall)
+    out["cli_ask"] = {"runs": [round(w, 2) for w in walls], "median_s": round(statistics.median(walls), 2),
+                      "answer_citations": len(answer["citations"]), "abstained": answer["abstained"],
+                      "load_avg": loadavg()}
+    q = next(FRESH)
+    cli_ask(q)
+    out["cli_ask_cached_question_s"] = round(cli_ask(q)[0], 2)  # the same question again: no model load
+    out["python_startup_s"] = _python_startup(args.work)
+
+    # serve, spawn to first answer
+    with Server(data, args.work / "serve-coldstart.log") as server:
+        out["serve_first_answer_s"] = round(server.wait_first_answer(next(FRESH)), 2)
+        out["serve_peak_rss_mb"] = server.peak_rss_mb()
+
+    if not args.quick:
+        out["importtime"] = importtime(args.work)
+
+    # phases, each in a fresh process
+    def phases(mode: str, **extra: str) -> dict:
+        js = args.work / f"coldstart-{mode}.json"
+        cmd = [sys.executable, "-m", "benchmarks.coldstart", "--work", str(args.work), "--json", str(js),
+               "--param", f"mode={mode}", "--param", f"data={data}"] + \
+            [a for k, v in extra.items() for a in ("--param", f"{k}={v}")]
+        subprocess.run(cmd, cwd=Path(__file__).resolve().parent.parent, env=clean_env(), capture_output=True,
+                       timeout=600, check=False)  # a failed phase run writes {"error": ...} itself
+        return json.loads(js.read_text())
+
+    out["phases_torch"] = phases("phases-torch")
+    onnx_path = args.work / "onnx" / "minilm-opt.onnx"
+    try:
+        if not onnx_path.exists():  # the model section exports it; do it here when run alone
+            from benchmarks.embedders import export_onnx, optimise_onnx
+
+            onnx_path = optimise_onnx(export_onnx(args.work / "onnx")[0])
+        out["phases_onnx"] = phases("phases-onnx", onnx=str(onnx_path))
+    except Exception as e:  # noqa: BLE001 -- no `onnx` package to export with: report it, go on
+        out["phases_onnx"] = {"error": f"{type(e).__name__}: {e}"[:300]}
+    pt, po = out["phases_torch"], out["phases_onnx"]
+    if "error" not in pt and "error" not in po:
+        out["model_ready_torch_s"] = round(pt["import torch"] + pt["import sentence_transformers"]
+                                           + pt["load model weights"] + pt["first embedding"], 2)
+        out["model_ready_onnx_s"] = round(po["import onnxruntime + tokenizers"] + po["load ONNX session + tokenizer"]
+                                          + po["first embedding"], 2)
+        # what `factdesk ask` would take with the ONNX model: measured CLI time minus the torch path's
+        # model start-up, plus the ONNX one
+        out["cli_ask_estimated_with_onnx_s"] = round(out["cli_ask"]["median_s"] - out["model_ready_torch_s"]
+                                                     + out["model_ready_onnx_s"], 2)
+    out["load_avg_end"] = loadavg()
+    return out
+
+
+if __name__ == "__main__":
+    run_section("coldstart", body)

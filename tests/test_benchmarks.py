@@ -1,0 +1,79 @@
+"""The benchmark harness: `python -m benchmarks.run --quick --out DIR` runs every section and writes
+results.json + BENCHMARKS.md there; plus its pure parts (synthetic corpus, query wordings, report).
+
+No timing assertions: the machine is shared, figures vary run to run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import report
+from benchmarks.common import query_stream
+from benchmarks.corpus import SyntheticCorpus, fixed_chunk_set
+from retrieval import dedup
+from retrieval.clean import clean_article
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ("meta", "model", "ingest", "naive", "cold_start", "scale", "load")
+
+
+def test_synthetic_articles_are_deterministic_distinct_and_not_near_duplicates() -> None:
+    a = list(SyntheticCorpus(seed=5).articles(0, 40))
+    b = list(SyntheticCorpus(seed=5).articles(0, 40))
+    assert [d.text for d in a] == [d.text for d in b]
+    texts = [clean_article(d.text).text for d in a]
+    assert len({dedup.content_hash(t) for t in texts}) == len(texts)
+    shingles = [dedup.shingles(t) for t in texts]
+    worst = max(dedup.overlap(shingles[i], shingles[j]) for i in range(len(texts)) for j in range(i))
+    assert worst < 0.8  # the ingest's near-duplicate threshold
+
+
+def test_fixed_chunk_set_is_the_chunks_of_its_articles() -> None:
+    docs, chunks = fixed_chunk_set(20)
+    assert len(chunks) >= 20
+    joined = "\n".join(clean_article(d.text).text for d in docs)
+    assert all(c in joined for c in chunks)
+
+
+def test_query_wordings_are_distinct() -> None:
+    qs = query_stream(3000)
+    assert len(set(qs)) == len(qs)
+    assert query_stream(5, offset=100) == qs[100:105]
+
+
+def test_report_renders_errors_and_missing_sections() -> None:
+    results = {"meta": {"quick": True, "started": "now", "cpu": "x", "cores": 2, "memory_gib": 1.0,
+                        "versions": {"python": "3"}, "cpu_flags": []},
+               "model": {"error": "boom"}, "scale": {"sizes": []}}
+    md = report.render(results)
+    assert "## Targets" in md and "error: boom" in md
+
+
+@pytest.mark.timeout(900)
+def test_quick_run_writes_every_section(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(tmp_path)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=880, check=False)
+    assert r.returncode == 0, r.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    for section in SECTIONS:
+        assert section in results, section
+        assert "error" not in results[section], (section, results[section].get("error"))
+    assert results["meta"]["quick"] is True
+    assert {"options", "sentence_options", "best_at_cosine_0999"} <= set(results["model"])
+    assert {"ingest", "reingest", "profile_stub_embedder"} <= set(results["ingest"])
+    assert results["ingest"]["reingest"]["statuses"] == ["unchanged"]
+    size = results["scale"]["sizes"][0]
+    assert {"search", "ask", "raw_chroma_query"} <= set(size["threads_0"])
+    assert {"search", "ask"} <= set(results["load"]["threads_0"])
+    assert {"cli_ask", "serve_first_answer_s", "phases_torch"} <= set(results["cold_start"])
+    assert {"naive", "factdesk"} <= set(results["naive"])
+    md = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "## Targets" in md and "--quick" in md
+    # --out keeps the committed report untouched
+    assert not (tmp_path / "benchmarks").exists()
