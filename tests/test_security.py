@@ -258,6 +258,7 @@ def test_offline_answers_ignore_an_injected_instruction(service: Factdesk, seede
             if dirty["answer"] != clean["answer"] or dirty["citations"] != clean["citations"]:
                 differences += 1
                 assert "injected" in {c["document_id"] for c in dirty["citations"]}, (question, clean, dirty)
+        print(f"offline injection: {differences} of {len(usual_questions())} answers changed")
         assert differences <= 1, differences
         # asked about it directly, it is at most a quoted source: never an instruction that was followed
         d = injected.ask("Did the war end?").to_dict()
