@@ -35,7 +35,6 @@ from retrieval.models import IngestResult
 log = logging.getLogger("factdesk.api")
 
 STATIC = Path(__file__).resolve().parent / "static"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHUTDOWN_WAIT_S = 10.0  # how long a stopping server waits for the startup thread before leaving it
 
 
@@ -85,7 +84,7 @@ class Startup:
             self._ingest(svc)
 
     def _ingest(self, svc: Factdesk) -> None:
-        folder = articles_dir(self.settings)
+        folder = self.settings.articles_path
         if not folder.exists():
             log.warning("articles folder %s does not exist: nothing ingested on start", folder)
             self.ingest_state = "skipped"
@@ -114,14 +113,6 @@ class Startup:
         self.ingest_state = "done"
         summary = ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items())) or "no documents"
         log.info("ingest of %s done in %.1f s: %s", folder, time.monotonic() - t0, summary)
-
-
-def articles_dir(settings: Settings) -> Path:
-    """settings.articles_dir; a relative one not found here is looked up in the project checkout."""
-    folder = Path(settings.articles_dir)
-    if not folder.is_absolute() and not folder.exists() and (PROJECT_ROOT / folder).exists():
-        return PROJECT_ROOT / folder
-    return folder
 
 
 class _UvicornStyle(logging.Formatter):

@@ -48,7 +48,7 @@ def eval_service(settings):  # type: ignore[no-untyped-def]
 
     store = f"eval-c{settings.chunk_tokens}-o{settings.chunk_overlap_tokens}"
     svc = Factdesk(settings.model_copy(update={"data_dir": Path(settings.data_dir) / store}))
-    svc.ingest_paths([Path(settings.articles_dir)])
+    svc.ingest_paths([settings.articles_path])
     return svc
 
 
@@ -193,6 +193,13 @@ def run_cli(args: argparse.Namespace) -> int:
         print_table(b, comparison)
         return 1 if any(c["regressed"] for c in comparison) else 0
     settings = load_settings()
+    if args.baseline and not Path(args.baseline).is_file():  # fail now, not after a 1-minute run
+        print(f"factdesk eval: no baseline file {args.baseline}", file=sys.stderr)
+        return 2
+    if not settings.articles_path.is_dir():
+        print(f"factdesk eval: no articles folder {settings.articles_path} (FACTDESK_ARTICLES_DIR)",
+              file=sys.stderr)
+        return 2
     questions_path = Path(args.questions) if args.questions else DEFAULT_QUESTIONS
     questions = load_questions(questions_path, args.only)
     if not questions:

@@ -10,6 +10,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
                                       populate_by_name=True)
@@ -58,6 +61,15 @@ class Settings(BaseSettings):
     @cached_property
     def api_keys(self) -> tuple[str, ...]:
         return tuple(k.strip() for k in (self.api_keys_raw or "").split(",") if k.strip())
+
+    @property
+    def articles_path(self) -> Path:
+        """articles_dir; a relative one not found from here is looked up in the project checkout,
+        so `factdesk serve` and `factdesk eval` work from any folder."""
+        folder = Path(self.articles_dir)
+        if not folder.is_absolute() and not folder.exists() and (PROJECT_ROOT / folder).exists():
+            return PROJECT_ROOT / folder
+        return folder
 
     @property
     def llm_enabled(self) -> bool:

@@ -54,7 +54,8 @@ def _record(obj: object, fallback_id: str, label: str) -> Loaded:
               for k in ("title", "id", "source", "url", "published_at")}
     return Loaded(label, DocumentIn(text=obj["text"], title=fields["title"], id=fields["id"] or fallback_id,
                                     source=fields["source"], url=fields["url"],
-                                    published_at=fields["published_at"], is_html=bool(obj.get("html"))))
+                                    published_at=fields["published_at"],
+                                    is_html=bool(obj.get("is_html", obj.get("html")))))
 
 
 def load_file(path: Path, max_bytes: int) -> list[Loaded]:

@@ -258,3 +258,15 @@ def test_readme_example_citations_are_exact_spans(live_server: Any) -> None:
         for _marker, doc_id, start, end, quote in sources:
             text = client.get(f"/v1/documents/{doc_id}").json()["text"]
             assert text[int(start):int(end)] == quote, f"README's example citation of {doc_id}"
+
+
+def test_output_checks_catch_a_renamed_field_or_line() -> None:
+    shown = {"answer": "...", "citations": [{"marker": 1, "quote": "..."}]}
+    assert shape_errors(shown, {"answer": "x", "citations": [{"marker": 1, "quote": "q", "start": 0}]}) == []
+    assert shape_errors(shown, {"answer": "x", "citations": [{"marker": 1, "text": "q"}]}) == [
+        "$.citations[0].quote: documented, missing in the real reply"]
+    assert shape_errors(shown, {"answer": "x", "citations": []})
+    doc = Block(ROOT / "README.md", 1, "text", "output", "harbour: created (1 chunks)\n...\n")
+    check_output(doc, "a: created (1 chunks)\nharbour: created (1 chunks)\n")
+    with pytest.raises(AssertionError):
+        check_output(doc, "harbour: added (1 chunks)\n")
