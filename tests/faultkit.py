@@ -12,16 +12,15 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import shutil
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 from conftest import ARTICLES, make_settings
+from live_server import factdesk_command
 
 from factdesk.settings import Settings
 from retrieval.embed import EmbeddingCache
@@ -103,27 +102,7 @@ def prefill_for_files(data_dir: Path, paths: Iterable[Path]) -> int:
     return prefill_cache(data_dir, texts_to_embed(settings, items))
 
 
-def copy_cache_file(source_data_dir: Path, data_dir: Path) -> None:
-    """Copy a data dir's embedding cache (sqlite backup: safe while the source is open)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(source_data_dir / "embeddings.sqlite")
-    dst = sqlite3.connect(data_dir / "embeddings.sqlite")
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
-
-
 # ---------------------------------------------------------------- the CLI in a subprocess
-
-def factdesk_command() -> list[str]:
-    exe = Path(sys.executable).parent / "factdesk"
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("factdesk")
-    return [found] if found else [sys.executable, "-m", "factdesk.cli"]
-
 
 def isolated_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The caller's environment without OPENAI_*/FACTDESK_* settings, pointed at data_dir."""

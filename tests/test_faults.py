@@ -27,7 +27,6 @@ from fastapi.testclient import TestClient
 from faultkit import (
     assert_stores_consistent,
     catalog_rows,
-    factdesk_command,
     fake_vector,
     isolated_env,
     prefill_cache,
@@ -37,7 +36,7 @@ from faultkit import (
     wait_for,
     write_articles,
 )
-from live_server import LiveServer, free_port
+from live_server import LiveServer, factdesk_command, free_port
 from scripted_openai import ScriptedOpenAI, cut_stream, delay, dynamic, malformed, reply, reply_json, status
 from test_store_server import ChromaServer
 
