@@ -79,7 +79,9 @@ class Monitor:
 
 def run_child(section: str, work: Path, quick: bool, log_dir: Path, **params: object) -> dict:
     """Run `python -m benchmarks.<section>`; its JSON result plus wall time and peak RSS."""
-    tag = "-".join([section] + [f"{k}{v}" for k, v in params.items() if k in ("mode", "chunks", "threads")])
+    # one name per run (logs and per-section JSON), e.g. scale-measure-threads1-offset900
+    tag = "-".join([section] + [f"{v}" if k == "mode" else f"{k}{v}" for k, v in params.items()
+                                if k in ("mode", "chunks", "threads", "offset")])
     js = work / "results" / f"{tag}.json"
     js.parent.mkdir(parents=True, exist_ok=True)
     js.unlink(missing_ok=True)

@@ -31,6 +31,8 @@ def _normalise(v: np.ndarray) -> np.ndarray:
 
 
 _MODEL_LOCK = threading.Lock()
+_CORES = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+SMALL_CALL = 8  # texts; a question, or the few sentences of a follow-up
 _MODELS: dict[int, object] = {}  # one loaded model per process, shared by every LocalEmbedder
 
 
@@ -83,8 +85,13 @@ class LocalEmbedder:
         import torch
 
         with _MODEL_LOCK, torch.inference_mode():
+            # a query-sized call runs on one thread: waking a second one costs more than it saves, and
+            # under load it made query embedding 50x slower at p95 (BENCHMARKS.md); bulk ingest uses all
+            threads = 1 if len(texts) <= SMALL_CALL else (self.threads or _CORES)
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
             if self.precision == "bf16":
-                # bf16 autocast: same vectors to cosine >= 0.999, ~2.5x the fp32 speed (BENCHMARKS.md)
+                # bf16 autocast: cosine >= 0.9999 to fp32, ~1.9x its speed per core here (BENCHMARKS.md)
                 with torch.autocast("cpu", dtype=torch.bfloat16):
                     out = self._model.encode(list(texts), batch_size=self.batch_size,  # type: ignore[union-attr]
                                              convert_to_numpy=True, normalize_embeddings=False)
