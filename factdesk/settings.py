@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("data_dir", "articles_dir", mode="before")
+    @classmethod
+    def _blank_path_is_default(cls, v: object, info: ValidationInfo) -> object:
+        # FACTDESK_DATA_DIR= (set but empty) must not mean "the current folder"
+        if isinstance(v, str) and not v.strip():
+            return cls.model_fields[info.field_name].default
+        return v
 
     @cached_property
     def api_keys(self) -> tuple[str, ...]:

@@ -68,6 +68,14 @@ def parse_published(value: str | None) -> float | None:
     return dt.timestamp()
 
 
+def _headline_from(text: str, limit: int = 100) -> str:
+    """A stand-in title for an untitled article: its first line, cut at a word if long."""
+    first = text.strip().split("\n", 1)[0].strip()
+    if len(first) <= limit:
+        return first
+    return first[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A document cleaned, chunked and fingerprinted, not yet written anywhere."""
@@ -97,7 +105,7 @@ def prepare(item: DocumentIn, *, max_tokens: int, overlap_tokens: int, max_chars
         raise InvalidInput("nothing left after cleaning (no article text)")
     h = dedup.content_hash(text)
     doc_id = validate_id(item.id) if item.id else f"doc-{h[:16]}"
-    title = (item.title or cleaned.title or text.strip().split("\n", 1)[0][:120]).strip() or doc_id
+    title = (item.title or cleaned.title or _headline_from(text)).strip() or doc_id
     published_ts = parse_published(item.published_at)
     doc = Document(id=doc_id, title=title, text=text, content_hash=h, source=item.source, url=item.url,
                    published_at=item.published_at, created_at=time.time())
