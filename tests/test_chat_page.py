@@ -25,6 +25,9 @@ sync_api = pytest.importorskip("playwright.sync_api")
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        # .ci/run installs Debian's chromium: in CI a missing browser is a failure, not a skip
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {CHROMIUM} in CI (.ci/run should have installed it)")
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
