@@ -182,7 +182,8 @@ class Ingestor:
         if not group:
             return []
         # embed everything new in the group in one call, before taking the write lock
-        fresh = [p for p in group if self._existing_status(p) is None or self._existing_status(p) == "updated"]
+        # (text already stored under some id is "unchanged" and needs no vectors)
+        fresh = [p for p in group if self.catalog.find_by_hash(p.doc.content_hash) is None]
         texts = [c.text for p in fresh for c in p.chunks]
         vecs = self.embedder.embed(texts) if texts else None
         # sentence vectors go to the cache only: search re-ranks by a chunk's best sentence and the
@@ -200,12 +201,6 @@ class Ingestor:
             for p in group:
                 out.append(self._write_one(p, by_doc.get(p.doc.id)))
         return out
-
-    def _existing_status(self, p: Prepared) -> str | None:
-        same = self.catalog.find_by_hash(p.doc.content_hash)
-        if same is not None:
-            return "unchanged"
-        return "updated" if self.catalog.get(p.doc.id) is not None else None
 
     def _write_one(self, p: Prepared, vecs) -> IngestResult:  # type: ignore[no-untyped-def]
         same = self.catalog.find_by_hash(p.doc.content_hash)
