@@ -30,8 +30,9 @@ MAX_SUMMARY_DOCUMENTS = 50
 class AnswerEngine(Protocol):
     def ask(self, question: str, *, top_k: int, filters: Filters | None, history: list[str]) -> Answer: ...
 
-    def ask_stream(self, question: str, *, top_k: int, filters: Filters | None,
-                   history: list[str]) -> Iterator[dict]: ...
+    def ask_stream(
+        self, question: str, *, top_k: int, filters: Filters | None, history: list[str]
+    ) -> Iterator[dict]: ...
 
     def summarize(self, *, document_ids: list[str] | None, query: str | None, max_words: int) -> Summary: ...
 
@@ -44,16 +45,22 @@ def stream_text(text: str) -> Iterator[str]:
 class ExtractiveEngine:
     generator = "extractive"
 
-    def __init__(self, service: Factdesk, prompts: PromptSet, config: ExtractiveConfig | None = None,
-                 summary_config: SummaryConfig | None = None) -> None:
+    def __init__(
+        self,
+        service: Factdesk,
+        prompts: PromptSet,
+        config: ExtractiveConfig | None = None,
+        summary_config: SummaryConfig | None = None,
+    ) -> None:
         self.service = service
         self.prompts = prompts
         self.config = config or ExtractiveConfig()
         self.summary_config = summary_config or SummaryConfig()
 
     # shared with the LLM engine
-    def retrieve(self, question: str, top_k: int, filters: Filters | None, history: list[str]
-                 ) -> tuple[str, list[SearchHit]]:
+    def retrieve(
+        self, question: str, top_k: int, filters: Filters | None, history: list[str]
+    ) -> tuple[str, list[SearchHit]]:
         query = rewrite_follow_up(question, history)
         k = max(top_k, self.config.retrieve_k)
         return query, self.service.searcher.search(query, k, filters)
@@ -72,8 +79,9 @@ class ExtractiveEngine:
             answer.question = query
         return answer
 
-    def ask_stream(self, question: str, *, top_k: int, filters: Filters | None,
-                   history: list[str]) -> Iterator[dict]:
+    def ask_stream(
+        self, question: str, *, top_k: int, filters: Filters | None, history: list[str]
+    ) -> Iterator[dict]:
         answer = self.ask(question, top_k=top_k, filters=filters, history=history)
         for piece in stream_text(answer.answer):
             yield {"delta": piece}
@@ -95,10 +103,13 @@ class ExtractiveEngine:
         else:
             docs = sorted(svc.catalog.list(), key=lambda d: -d.created_at)
             if len(docs) > MAX_SUMMARY_DOCUMENTS:
-                warnings.append(f"summarised the {MAX_SUMMARY_DOCUMENTS} most recent of {len(docs)} documents")
+                warnings.append(
+                    f"summarised the {MAX_SUMMARY_DOCUMENTS} most recent of {len(docs)} documents"
+                )
             # a near-duplicate copy adds no facts of its own
-            ids = [d.id for d in docs[:MAX_SUMMARY_DOCUMENTS] if not d.duplicate_of] or \
-                [d.id for d in docs[:MAX_SUMMARY_DOCUMENTS]]
+            ids = [d.id for d in docs[:MAX_SUMMARY_DOCUMENTS] if not d.duplicate_of] or [
+                d.id for d in docs[:MAX_SUMMARY_DOCUMENTS]
+            ]
         sentences = []
         for doc_id in ids:
             doc = svc.catalog.get(doc_id)
@@ -107,9 +118,13 @@ class ExtractiveEngine:
             bounds = [(c.id, c.start, c.end) for c in svc.catalog.chunks_of(doc_id)]
             sentences += document_sentences(doc, bounds, within.get(doc_id) if within is not None else None)
         if not sentences:
-            return Summary(summary="The articles contain nothing to summarise" + (" for this query." if query else "."),
-                           citations=[], generator=self.generator, prompt_version=self.prompts.version,
-                           warnings=warnings)
+            return Summary(
+                summary="The articles contain nothing to summarise" + (" for this query." if query else "."),
+                citations=[],
+                generator=self.generator,
+                prompt_version=self.prompts.version,
+                warnings=warnings,
+            )
         vecs = svc.embedder.embed([s.text for s in sentences])
         q_vec = svc.searcher.embed_query(query) if query else None
         groups = select_sentences(sentences, vecs, max_words, q_vec, self.summary_config)

@@ -65,16 +65,28 @@ def candidates_from_hits(hits: list[SearchHit], texts: dict[str, str]) -> list[C
         if text is None:
             continue
         for s in split_sentences(text, h.start, h.end):
-            sentence = text[s.start:s.end]
+            sentence = text[s.start : s.end]
             if (h.document_id, s.start) not in seen and len(sentence.split()) >= MIN_WORDS:
                 seen.add((h.document_id, s.start))
-                out.append(Candidate(h.document_id, h.chunk_id, h.title, s.start, s.end, sentence, rank,
-                                     h.duplicate_of, stems=stems(sentence)))
+                out.append(
+                    Candidate(
+                        h.document_id,
+                        h.chunk_id,
+                        h.title,
+                        s.start,
+                        s.end,
+                        sentence,
+                        rank,
+                        h.duplicate_of,
+                        stems=stems(sentence),
+                    )
+                )
     return out
 
 
-def score_candidates(question: str, q_vec: np.ndarray, cands: list[Candidate], vecs: np.ndarray,
-                     cfg: ExtractiveConfig) -> None:
+def score_candidates(
+    question: str, q_vec: np.ndarray, cands: list[Candidate], vecs: np.ndarray, cfg: ExtractiveConfig
+) -> None:
     q_stems = stems(question)
     idf = idf_weights(c.stems for c in cands)
     numeric = wants_number(question)
@@ -82,17 +94,21 @@ def score_candidates(question: str, q_vec: np.ndarray, cands: list[Candidate], v
     for c, sim in zip(cands, sims):
         c.dense = float(sim)
         c.lexical = coverage(q_stems, c.stems, idf)
-        c.score = (cfg.dense_weight * c.dense + cfg.lexical_weight * c.lexical
-                   + (cfg.number_bonus if numeric and numbers(c.text) else 0.0)
-                   + cfg.rank_bonus / c.hit_rank)
+        c.score = (
+            cfg.dense_weight * c.dense
+            + cfg.lexical_weight * c.lexical
+            + (cfg.number_bonus if numeric and numbers(c.text) else 0.0)
+            + cfg.rank_bonus / c.hit_rank
+        )
 
 
 def _same_source(a: Candidate, b: Candidate) -> bool:
     return a.document_id == b.document_id
 
 
-def compose(question: str, cands: list[Candidate], vecs: np.ndarray, cfg: ExtractiveConfig
-            ) -> tuple[list[list[Candidate]], bool]:
+def compose(
+    question: str, cands: list[Candidate], vecs: np.ndarray, cfg: ExtractiveConfig
+) -> tuple[list[list[Candidate]], bool]:
     """(groups of sentences, each group one statement cited together; do the sources disagree?)"""
     order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
     best = cands[order[0]]
@@ -107,8 +123,9 @@ def compose(question: str, cands: list[Candidate], vecs: np.ndarray, cfg: Extrac
             break
         if max(float(vecs[i] @ vecs[j]) for j in chosen) >= cfg.redundant_above:
             continue
-        if not ((q_stems & c.stems) - covered) and numbers(c.text) <= set().union(*(numbers(cands[j].text)
-                                                                                    for j in chosen)):
+        if not ((q_stems & c.stems) - covered) and numbers(c.text) <= set().union(
+            *(numbers(cands[j].text) for j in chosen)
+        ):
             continue  # adds nothing the question asked about
         chosen.append(i)
         covered |= c.stems
@@ -135,32 +152,55 @@ def compose(question: str, cands: list[Candidate], vecs: np.ndarray, cfg: Extrac
     return groups, disagreement
 
 
-def answer_from_groups(groups: list[list[Candidate]], disagreement: bool, generator: str,
-                       prompt_version: str) -> Answer:
+def answer_from_groups(
+    groups: list[list[Candidate]], disagreement: bool, generator: str, prompt_version: str
+) -> Answer:
     citations: list[Citation] = []
     parts: list[str] = []
     for group in groups:
         marks = ""
         for c in group:
             marker = len(citations) + 1
-            citations.append(Citation(marker=marker, document_id=c.document_id, chunk_id=c.chunk_id, title=c.title,
-                                      quote=c.text, start=c.start, end=c.end))
+            citations.append(
+                Citation(
+                    marker=marker,
+                    document_id=c.document_id,
+                    chunk_id=c.chunk_id,
+                    title=c.title,
+                    quote=c.text,
+                    start=c.start,
+                    end=c.end,
+                )
+            )
             marks += f"[{marker}]"
         parts.append(f"{group[0].text} {marks}")
     text = " ".join(parts)
     if disagreement:
         text = "The sources differ. " + text
-    return Answer(answer=text, abstained=False, citations=citations, generator=generator,
-                  prompt_version=prompt_version)
+    return Answer(
+        answer=text, abstained=False, citations=citations, generator=generator, prompt_version=prompt_version
+    )
 
 
 def abstain(generator: str, prompt_version: str, warnings: list[str] | None = None) -> Answer:
-    return Answer(answer=ABSTAIN_TEXT, abstained=True, citations=[], generator=generator,
-                  prompt_version=prompt_version, warnings=list(warnings or []))
+    return Answer(
+        answer=ABSTAIN_TEXT,
+        abstained=True,
+        citations=[],
+        generator=generator,
+        prompt_version=prompt_version,
+        warnings=list(warnings or []),
+    )
 
 
-def extract_answer(question: str, q_vec: np.ndarray, cands: list[Candidate], vecs: np.ndarray,
-                   cfg: ExtractiveConfig, prompt_version: str) -> Answer:
+def extract_answer(
+    question: str,
+    q_vec: np.ndarray,
+    cands: list[Candidate],
+    vecs: np.ndarray,
+    cfg: ExtractiveConfig,
+    prompt_version: str,
+) -> Answer:
     """Pure: scored selection over candidate sentences (with their unit vectors)."""
     if not cands:
         return abstain("extractive", prompt_version)
@@ -171,7 +211,9 @@ def extract_answer(question: str, q_vec: np.ndarray, cands: list[Candidate], vec
     # a "how many"/"when" question needs a sentence holding a figure or a date: the best sentences
     # lacking one mean the articles talk about the topic without answering the question
     kind = answer_type(question)
-    typed = [i for i, c in enumerate(cands) if c.score >= cfg.type_margin * best and has_answer_type(c.text, kind)]
+    typed = [
+        i for i, c in enumerate(cands) if c.score >= cfg.type_margin * best and has_answer_type(c.text, kind)
+    ]
     if not typed:
         return abstain("extractive", prompt_version)
     groups, disagreement = compose(question, cands, vecs, cfg)

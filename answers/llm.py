@@ -52,24 +52,42 @@ MAX_REDUCE_ROUNDS = 3
 _SENTENCES_SCHEMA: dict[str, Any] = {
     "type": "array",
     "items": {
-        "type": "object", "additionalProperties": False, "required": ["text", "citations"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["text", "citations"],
         "properties": {
             "text": {"type": "string"},
-            "citations": {"type": "array", "items": {
-                "type": "object", "additionalProperties": False, "required": ["passage", "quote"],
-                "properties": {"passage": {"type": "integer"}, "quote": {"type": "string"}}}},
+            "citations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["passage", "quote"],
+                    "properties": {"passage": {"type": "integer"}, "quote": {"type": "string"}},
+                },
+            },
         },
     },
 }
 ANSWER_SCHEMA: dict[str, Any] = {
-    "name": "cited_answer", "strict": True,
-    "schema": {"type": "object", "additionalProperties": False, "required": ["abstained", "sentences"],
-               "properties": {"abstained": {"type": "boolean"}, "sentences": _SENTENCES_SCHEMA}},
+    "name": "cited_answer",
+    "strict": True,
+    "schema": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["abstained", "sentences"],
+        "properties": {"abstained": {"type": "boolean"}, "sentences": _SENTENCES_SCHEMA},
+    },
 }
 SUMMARY_SCHEMA: dict[str, Any] = {
-    "name": "cited_summary", "strict": True,
-    "schema": {"type": "object", "additionalProperties": False, "required": ["sentences"],
-               "properties": {"sentences": _SENTENCES_SCHEMA}},
+    "name": "cited_summary",
+    "strict": True,
+    "schema": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["sentences"],
+        "properties": {"sentences": _SENTENCES_SCHEMA},
+    },
 }
 
 
@@ -83,6 +101,7 @@ class LLMFailure(Exception):
 
 # ---------------------------------------------------------------- passages (pure)
 
+
 @dataclass(frozen=True)
 class Passage:
     n: int
@@ -95,7 +114,7 @@ class Passage:
 
     @property
     def text(self) -> str:
-        return self.doc_text[self.start:self.end]
+        return self.doc_text[self.start : self.end]
 
 
 _DELIMITER = re.compile(r"<(?=\s*/?\s*passage)", re.IGNORECASE)
@@ -138,11 +157,14 @@ def group_passages(passages: list[Passage], budget: int) -> list[list[Passage]]:
 
 
 def renumber(passages: list[Passage]) -> list[Passage]:
-    return [Passage(i, p.document_id, p.chunk_id, p.title, p.start, p.end, p.doc_text)
-            for i, p in enumerate(passages, start=1)]
+    return [
+        Passage(i, p.document_id, p.chunk_id, p.title, p.start, p.end, p.doc_text)
+        for i, p in enumerate(passages, start=1)
+    ]
 
 
 # ---------------------------------------------------------------- the model's reply (pure)
+
 
 class BadReply(ValueError):
     """The model's reply is not the JSON object asked for."""
@@ -163,7 +185,7 @@ def parse_reply(content: str | None) -> dict:
         a, b = text.find("{"), text.rfind("}")
         if a < 0 or b <= a:
             raise BadReply("no JSON object in the reply") from None
-        obj = json.loads(text[a:b + 1])
+        obj = json.loads(text[a : b + 1])
     if not isinstance(obj, dict):
         raise BadReply("the reply is not a JSON object")
     return obj
@@ -193,6 +215,7 @@ def _passage_number(value: object) -> int | None:
 
 
 # ---------------------------------------------------------------- verification (pure)
+
 
 @dataclass(frozen=True)
 class Span:
@@ -239,7 +262,7 @@ def verify_sentence(raw: object, passages: Mapping[int, Passage]) -> Cited | Non
             spans.append(Span(p, *found))
     if not spans:
         return None
-    quoted = " ".join(s.passage.doc_text[s.start:s.end] for s in spans)
+    quoted = " ".join(s.passage.doc_text[s.start : s.end] for s in spans)
     if stems(text) and not stems(text) & stems(quoted):
         return None
     if unsupported_numbers(text, " ".join(s.passage.text for s in spans)):
@@ -286,9 +309,17 @@ class Assembler:
                 marker = len(self.citations) + 1
                 self._markers[s.key] = marker
                 p = s.passage
-                self.citations.append(Citation(marker=marker, document_id=p.document_id, chunk_id=p.chunk_id,
-                                               title=p.title, quote=p.doc_text[s.start:s.end],
-                                               start=s.start, end=s.end))
+                self.citations.append(
+                    Citation(
+                        marker=marker,
+                        document_id=p.document_id,
+                        chunk_id=p.chunk_id,
+                        title=p.title,
+                        quote=p.doc_text[s.start : s.end],
+                        start=s.start,
+                        end=s.end,
+                    )
+                )
             if f"[{self._markers[s.key]}]" not in out:
                 out.append(f"[{self._markers[s.key]}]")
         return "".join(out)
@@ -307,7 +338,9 @@ def evidence_passages(cited: list[Cited]) -> list[Passage]:
     for c in cited:
         for s in c.spans:
             p = s.passage
-            around = [x for x in split_sentences(p.doc_text, p.start, p.end) if x.start < s.end and x.end > s.start]
+            around = [
+                x for x in split_sentences(p.doc_text, p.start, p.end) if x.start < s.end and x.end > s.start
+            ]
             a, b = (around[0].start, around[-1].end) if around else (s.start, s.end)
             a, b = min(a, s.start), max(b, s.end)
             if (p.document_id, a, b) not in seen:
@@ -317,6 +350,7 @@ def evidence_passages(cited: list[Cited]) -> list[Passage]:
 
 
 # ---------------------------------------------------------------- streaming (pure)
+
 
 class SentenceStream:
     """Reads a streamed {"sentences": [{"text": ..., "citations": [...]}, ...]} reply incrementally.
@@ -330,7 +364,9 @@ class SentenceStream:
         self.buf = ""
         self.pos = 0
         self.started = False
-        self.stack: list[dict] = []  # {"kind": "{" | "[", "key": key in parent, "cur": key, "expect_key", "start"}
+        self.stack: list[
+            dict
+        ] = []  # {"kind": "{" | "[", "key": key in parent, "cur": key, "expect_key", "start"}
         self.in_string = False
         self.string_is_key = False
         self.string_emits = False
@@ -341,8 +377,15 @@ class SentenceStream:
 
     def _in_text_value(self) -> bool:
         s = self.stack
-        return (len(s) == 3 and s[0]["kind"] == "{" and s[1]["kind"] == "[" and s[1]["key"] == "sentences"
-                and s[2]["kind"] == "{" and s[2]["cur"] == "text" and not s[2]["expect_key"])
+        return (
+            len(s) == 3
+            and s[0]["kind"] == "{"
+            and s[1]["kind"] == "["
+            and s[1]["key"] == "sentences"
+            and s[2]["kind"] == "{"
+            and s[2]["cur"] == "text"
+            and not s[2]["expect_key"]
+        )
 
     def feed(self, piece: str) -> list[tuple[str, int, str]]:
         self.buf += piece
@@ -407,18 +450,28 @@ class SentenceStream:
             self.chars = []
         elif ch in "{[":
             key = (top["cur"] if top["kind"] == "{" else top["key"]) if top else None
-            self.stack.append({"kind": ch, "key": key, "cur": None, "expect_key": ch == "{", "start": self.pos})
-            if ch == "{" and len(self.stack) == 3 and self.stack[1]["kind"] == "[" and \
-                    self.stack[1]["key"] == "sentences":
+            self.stack.append(
+                {"kind": ch, "key": key, "cur": None, "expect_key": ch == "{", "start": self.pos}
+            )
+            if (
+                ch == "{"
+                and len(self.stack) == 3
+                and self.stack[1]["kind"] == "["
+                and self.stack[1]["key"] == "sentences"
+            ):
                 self.sentence_index += 1
         elif ch in "}]":
             if not top or top["kind"] != ("{" if ch == "}" else "["):
                 self.broken = True
                 return
             self.stack.pop()
-            if ch == "}" and len(self.stack) == 2 and self.stack[1]["kind"] == "[" and \
-                    self.stack[1]["key"] == "sentences":
-                events.append(("sentence", self.sentence_index, self.buf[top["start"]:self.pos + 1]))
+            if (
+                ch == "}"
+                and len(self.stack) == 2
+                and self.stack[1]["kind"] == "["
+                and self.stack[1]["key"] == "sentences"
+            ):
+                events.append(("sentence", self.sentence_index, self.buf[top["start"] : self.pos + 1]))
         elif ch == "," and top and top["kind"] == "{":
             top["expect_key"] = True
             top["cur"] = None
@@ -494,6 +547,7 @@ class DeltaText:
 
 # ---------------------------------------------------------------- failures of the endpoint
 
+
 def _retry_after(exc: BaseException) -> float | None:
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
@@ -538,9 +592,11 @@ def describe_failure(exc: BaseException) -> tuple[str, bool]:
 
 # ---------------------------------------------------------------- the engine (the shell)
 
+
 class LLMEngine:
-    def __init__(self, service: Factdesk, settings: Settings, prompts: PromptSet,
-                 fallback: ExtractiveEngine) -> None:
+    def __init__(
+        self, service: Factdesk, settings: Settings, prompts: PromptSet, fallback: ExtractiveEngine
+    ) -> None:
         self.service = service
         self.settings = settings
         self.prompts = prompts
@@ -548,9 +604,12 @@ class LLMEngine:
         self.model = settings.llm_model
         self.generator = settings.llm_model
         # base_url given explicitly so that the client never reads the environment itself
-        self.client = openai.OpenAI(api_key=settings.openai_api_key or "unused",
-                                    base_url=settings.openai_base_url or "https://api.openai.com/v1",
-                                    timeout=settings.llm_timeout_s, max_retries=0)
+        self.client = openai.OpenAI(
+            api_key=settings.openai_api_key or "unused",
+            base_url=settings.openai_base_url or "https://api.openai.com/v1",
+            timeout=settings.llm_timeout_s,
+            max_retries=0,
+        )
         self._json_schema_ok = True  # set to False once the endpoint rejects json_schema
 
     # ---- the AnswerEngine protocol
@@ -566,8 +625,9 @@ class LLMEngine:
             return self._extractive(question, query, hits, [self._unavailable(exc)])
         return self._answer_from_reply(reply, passages, question, query, hits)
 
-    def ask_stream(self, question: str, *, top_k: int, filters: Filters | None,
-                   history: list[str]) -> Iterator[dict]:
+    def ask_stream(
+        self, question: str, *, top_k: int, filters: Filters | None, history: list[str]
+    ) -> Iterator[dict]:
         """Each sentence's text and markers once its citations verify (a sentence that fails the checks
         is never sent, not even provisionally: a chat client keeps what it was streamed), then the
         verified answer in the done event."""
@@ -622,7 +682,9 @@ class LLMEngine:
             reply = parse_reply("".join(content))
         except ValueError:
             failure = LLMFailure("reply was not valid JSON")
-            yield from _events(self._extractive(question, query, hits, [self._unavailable(failure)]), streamed)
+            yield from _events(
+                self._extractive(question, query, hits, [self._unavailable(failure)]), streamed
+            )
             return
         answer = self._answer_from_reply(reply, passages, question, query, hits)
         if streamed and " ".join("".join(streamed).split()) != " ".join(answer.answer.split()):
@@ -636,27 +698,41 @@ class LLMEngine:
                 return self.fallback.summarize(document_ids=document_ids, query=query, max_words=max_words)
             cited, dropped = self._summarize_rounds(passages, query, max_words)
         except Exception as exc:  # noqa: BLE001
-            return self._extractive_summary(document_ids, query, max_words, self._unavailable(exc, "summarised"))
+            return self._extractive_summary(
+                document_ids, query, max_words, self._unavailable(exc, "summarised")
+            )
         if not cited:
-            return self._extractive_summary(document_ids, query, max_words,
-                                            "LLM summary could not be verified against the articles; "
-                                            "summarised extractively")
+            return self._extractive_summary(
+                document_ids,
+                query,
+                max_words,
+                "LLM summary could not be verified against the articles; summarised extractively",
+            )
         warnings += dropped_warnings(dropped)
         kept = trim_to_words(cited, max_words)
         if len(kept) < len(cited):
             warnings.append(f"left out {len(cited) - len(kept)} sentence(s) to stay within {max_words} words")
         if not kept:
-            return self._extractive_summary(document_ids, query, max_words,
-                                            f"LLM summary sentences were longer than {max_words} words; "
-                                            "summarised extractively")
+            return self._extractive_summary(
+                document_ids,
+                query,
+                max_words,
+                f"LLM summary sentences were longer than {max_words} words; summarised extractively",
+            )
         text, citations = assemble(kept)
-        return Summary(summary=text, citations=citations, generator=self.generator,
-                       prompt_version=self.prompts.version, warnings=warnings)
+        return Summary(
+            summary=text,
+            citations=citations,
+            generator=self.generator,
+            prompt_version=self.prompts.version,
+            warnings=warnings,
+        )
 
     # ---- retrieval and prompts
 
-    def _retrieve(self, question: str, top_k: int, filters: Filters | None, history: list[str]
-                  ) -> tuple[str, list[SearchHit]]:
+    def _retrieve(
+        self, question: str, top_k: int, filters: Filters | None, history: list[str]
+    ) -> tuple[str, list[SearchHit]]:
         if history:
             rewritten = self._rewrite(question, history)
             if rewritten:
@@ -665,50 +741,89 @@ class LLMEngine:
 
     def _rewrite(self, question: str, history: list[str]) -> str | None:
         """The follow-up as a self-contained question, or None (then the heuristic rewrite is used)."""
-        prompt = self.prompts["chat_rewrite"].format(history="\n".join(f"User: {h}" for h in history[-6:]),
-                                                     question=question)
+        prompt = self.prompts["chat_rewrite"].format(
+            history="\n".join(f"User: {h}" for h in history[-6:]), question=question
+        )
         try:
-            resp = self._call_with_retries({"messages": [{"role": "user", "content": prompt}],
-                                            "max_tokens": REWRITE_MAX_TOKENS}, attempts=1)
+            resp = self._call_with_retries(
+                {"messages": [{"role": "user", "content": prompt}], "max_tokens": REWRITE_MAX_TOKENS},
+                attempts=1,
+            )
             text = resp.choices[0].message.content or ""
         except Exception as exc:  # noqa: BLE001
             self._log_failure("rewrite", exc)
             return None
         line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
-        line = re.sub(r"^(?:rewritten\s+)?question\s*:\s*", "", line, flags=re.IGNORECASE).strip().strip('"“”').strip()
+        line = (
+            re.sub(r"^(?:rewritten\s+)?question\s*:\s*", "", line, flags=re.IGNORECASE)
+            .strip()
+            .strip('"“”')
+            .strip()
+        )
         if not line or len(line) > max(4 * len(question), 600):
             return None
         return line
 
     def _budget(self, *texts: str) -> int:
         s = self.settings
-        return s.llm_context_tokens - s.llm_answer_tokens - MESSAGE_OVERHEAD_TOKENS - sum(map(count_tokens, texts))
+        return (
+            s.llm_context_tokens
+            - s.llm_answer_tokens
+            - MESSAGE_OVERHEAD_TOKENS
+            - sum(map(count_tokens, texts))
+        )
 
     def _answer_passages(self, query: str, hits: list[SearchHit]) -> list[Passage]:
         texts = self.service.catalog.texts({h.document_id for h in hits})
-        passages = [Passage(0, h.document_id, h.chunk_id, h.title, h.start, h.end, texts[h.document_id])
-                    for h in hits if h.document_id in texts]
-        budget = self._budget(self.prompts["system"], self.prompts["answer"].format(question=query, passages=""))
+        passages = [
+            Passage(0, h.document_id, h.chunk_id, h.title, h.start, h.end, texts[h.document_id])
+            for h in hits
+            if h.document_id in texts
+        ]
+        budget = self._budget(
+            self.prompts["system"], self.prompts["answer"].format(question=query, passages="")
+        )
         return renumber(fit_passages(passages, budget))
 
     def _answer_messages(self, query: str, passages: list[Passage]) -> list[dict]:
-        return [{"role": "system", "content": self.prompts["system"]},
-                {"role": "user", "content": self.prompts["answer"].format(question=query,
-                                                                          passages=render_passages(passages))}]
+        return [
+            {"role": "system", "content": self.prompts["system"]},
+            {
+                "role": "user",
+                "content": self.prompts["answer"].format(question=query, passages=render_passages(passages)),
+            },
+        ]
 
-    def _answer_from_reply(self, reply: dict, passages: list[Passage], question: str, query: str,
-                           hits: list[SearchHit]) -> Answer:
+    def _answer_from_reply(
+        self, reply: dict, passages: list[Passage], question: str, query: str, hits: list[SearchHit]
+    ) -> Answer:
         if said_abstain(reply):
-            answer = Answer(answer=ABSTAIN_TEXT, abstained=True, citations=[], generator=self.generator,
-                            prompt_version=self.prompts.version)
+            answer = Answer(
+                answer=ABSTAIN_TEXT,
+                abstained=True,
+                citations=[],
+                generator=self.generator,
+                prompt_version=self.prompts.version,
+            )
         else:
             cited, dropped = verify_sentences(raw_sentences(reply), {p.n: p for p in passages})
             if not cited:
-                return self._extractive(question, query, hits, dropped_warnings(dropped) + [
-                    "LLM answer could not be verified against the articles; answered extractively"])
+                return self._extractive(
+                    question,
+                    query,
+                    hits,
+                    dropped_warnings(dropped)
+                    + ["LLM answer could not be verified against the articles; answered extractively"],
+                )
             text, citations = assemble(cited)
-            answer = Answer(answer=text, abstained=False, citations=citations, generator=self.generator,
-                            prompt_version=self.prompts.version, warnings=dropped_warnings(dropped))
+            answer = Answer(
+                answer=text,
+                abstained=False,
+                citations=citations,
+                generator=self.generator,
+                prompt_version=self.prompts.version,
+                warnings=dropped_warnings(dropped),
+            )
         if query != question:
             answer.question = query
         return answer
@@ -722,42 +837,55 @@ class LLMEngine:
 
     # ---- summaries
 
-    def _summary_passages(self, document_ids: list[str] | None, query: str | None
-                          ) -> tuple[list[Passage], list[str]]:
+    def _summary_passages(
+        self, document_ids: list[str] | None, query: str | None
+    ) -> tuple[list[Passage], list[str]]:
         catalog = self.service.catalog
         warnings: list[str] = []
         if query:
             filters = Filters(document_ids=tuple(document_ids)) if document_ids else None
             hits = self.service.searcher.search(query, SUMMARY_QUERY_K, filters)
             texts = catalog.texts({h.document_id for h in hits})
-            return renumber([Passage(0, h.document_id, h.chunk_id, h.title, h.start, h.end, texts[h.document_id])
-                             for h in hits if h.document_id in texts]), warnings
+            return renumber(
+                [
+                    Passage(0, h.document_id, h.chunk_id, h.title, h.start, h.end, texts[h.document_id])
+                    for h in hits
+                    if h.document_id in texts
+                ]
+            ), warnings
         if document_ids:
             ids = list(dict.fromkeys(document_ids))
         else:
             docs = sorted(catalog.list(), key=lambda d: -d.created_at)
             if len(docs) > MAX_SUMMARY_DOCUMENTS:
-                warnings.append(f"summarised the {MAX_SUMMARY_DOCUMENTS} most recent of {len(docs)} documents")
+                warnings.append(
+                    f"summarised the {MAX_SUMMARY_DOCUMENTS} most recent of {len(docs)} documents"
+                )
             recent = docs[:MAX_SUMMARY_DOCUMENTS]
             ids = [d.id for d in recent if not d.duplicate_of] or [d.id for d in recent]
         passages = []
         for doc_id in ids:
             doc = catalog.get(doc_id)
             if doc is not None:
-                passages += [Passage(0, doc.id, c.id, doc.title, c.start, c.end, doc.text)
-                             for c in catalog.chunks_of(doc_id)]
+                passages += [
+                    Passage(0, doc.id, c.id, doc.title, c.start, c.end, doc.text)
+                    for c in catalog.chunks_of(doc_id)
+                ]
         return renumber(passages), warnings
 
     def _summary_messages(self, passages: list[Passage], query: str | None, max_words: int) -> list[dict]:
-        return [{"role": "system", "content": self.prompts["system"]},
-                {"role": "user", "content": self._summary_prompt(render_passages(passages), query, max_words)}]
+        return [
+            {"role": "system", "content": self.prompts["system"]},
+            {"role": "user", "content": self._summary_prompt(render_passages(passages), query, max_words)},
+        ]
 
     def _summary_prompt(self, passages: str, query: str | None, max_words: int) -> str:
         focus = f" about: {query}" if query else ""
         return self.prompts["summarize"].format(focus=focus, max_words=max_words, passages=passages)
 
-    def _summarize_rounds(self, passages: list[Passage], query: str | None, max_words: int
-                          ) -> tuple[list[Cited], int]:
+    def _summarize_rounds(
+        self, passages: list[Passage], query: str | None, max_words: int
+    ) -> tuple[list[Cited], int]:
         """Map-reduce when the passages do not fit: summarise groups that fit, then summarise the
         sentences around the partial summaries' verified quotes (still spans of the original documents)."""
         budget = self._budget(self.prompts["system"], self._summary_prompt("", query, max_words))
@@ -776,13 +904,15 @@ class LLMEngine:
             raise LLMFailure("the passages do not fit the LLM context")
         return self._summarize_once(passages, query, max_words)
 
-    def _summarize_once(self, passages: list[Passage], query: str | None, max_words: int
-                        ) -> tuple[list[Cited], int]:
+    def _summarize_once(
+        self, passages: list[Passage], query: str | None, max_words: int
+    ) -> tuple[list[Cited], int]:
         reply = self._complete_json(self._summary_messages(passages, query, max_words), SUMMARY_SCHEMA)
         return verify_sentences(raw_sentences(reply), {p.n: p for p in passages})
 
-    def _extractive_summary(self, document_ids: list[str] | None, query: str | None, max_words: int,
-                            warning: str) -> Summary:
+    def _extractive_summary(
+        self, document_ids: list[str] | None, query: str | None, max_words: int, warning: str
+    ) -> Summary:
         summary = self.fallback.summarize(document_ids=document_ids, query=query, max_words=max_words)
         summary.warnings = [*summary.warnings, warning]
         return summary
@@ -802,14 +932,18 @@ class LLMEngine:
 
     def _create(self, messages: list[dict], schema: dict, *, stream: bool = False) -> Any:
         """A chat completion asking for JSON; json_schema first, json_object if the endpoint rejects it."""
-        request: dict[str, Any] = {"messages": messages, "max_tokens": self.settings.llm_answer_tokens,
-                                   "temperature": 0}
+        request: dict[str, Any] = {
+            "messages": messages,
+            "max_tokens": self.settings.llm_answer_tokens,
+            "temperature": 0,
+        }
         if stream:
             request["stream"] = True
         if self._json_schema_ok:
             try:
-                return self._call_with_retries({**request, "response_format": {"type": "json_schema",
-                                                                               "json_schema": schema}})
+                return self._call_with_retries(
+                    {**request, "response_format": {"type": "json_schema", "json_schema": schema}}
+                )
             except openai.BadRequestError:
                 log.info("the endpoint rejected response_format json_schema; trying json_object")
         resp = self._call_with_retries({**request, "response_format": {"type": "json_object"}})
@@ -830,7 +964,7 @@ class LLMEngine:
                     raise LLMFailure(reason) from None
                 wait = _retry_after(exc)
                 if wait is None:
-                    wait = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** attempt) * random.uniform(0.5, 1.0)
+                    wait = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**attempt) * random.uniform(0.5, 1.0)
                 time.sleep(min(max(wait, 0.0), RETRY_AFTER_CAP_S))
         raise LLMFailure("no attempt made")  # attempts >= 1: not reached
 

@@ -6,8 +6,11 @@ import re
 
 from retrieval.lexical import query_terms
 
-_REFERENCE = re.compile(r"\b(he|she|they|him|her|them|his|hers|their|theirs|it|its|that|this|those|these|"
-                        r"there|the same|the other|the two|the men|the soldier|the soldiers)\b", re.I)
+_REFERENCE = re.compile(
+    r"\b(he|she|they|him|her|them|his|hers|their|theirs|it|its|that|this|those|these|"
+    r"there|the same|the other|the two|the men|the soldier|the soldiers)\b",
+    re.I,
+)
 _ELLIPTIC_START = re.compile(r"^\s*(and|but|so|also|what about|how about|then)\b", re.I)
 _ENTITY = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][A-Za-z-]+|\b[A-Z]{2,}\b")
 

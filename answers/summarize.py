@@ -39,21 +39,24 @@ class Sentence:
 
     @property
     def text(self) -> str:
-        return self.document.text[self.start:self.end]
+        return self.document.text[self.start : self.end]
 
 
-def document_sentences(doc: Document, chunk_bounds: list[tuple[str, int, int]],
-                       within: list[tuple[int, int]] | None = None) -> list[Sentence]:
+def document_sentences(
+    doc: Document, chunk_bounds: list[tuple[str, int, int]], within: list[tuple[int, int]] | None = None
+) -> list[Sentence]:
     """Summary-worthy sentences of a document (ending like a sentence, long enough)."""
     out = []
     for pos, s in enumerate(split_sentences(doc.text)):
-        text = doc.text[s.start:s.end]
+        text = doc.text[s.start : s.end]
         if len(text.split()) < MIN_WORDS or text[-1] not in ".!?\"”“'’":
             continue
         if within is not None and not any(a <= s.start < b for a, b in within):
             continue
-        chunk_id = next((cid for cid, a, b in chunk_bounds if a <= s.start < b), chunk_bounds[0][0]
-                        if chunk_bounds else f"{doc.id}#0")
+        chunk_id = next(
+            (cid for cid, a, b in chunk_bounds if a <= s.start < b),
+            chunk_bounds[0][0] if chunk_bounds else f"{doc.id}#0",
+        )
         out.append(Sentence(doc, chunk_id, s.start, s.end, pos))
     return out
 
@@ -72,17 +75,24 @@ def corroboration(sentences: list[Sentence], vecs: np.ndarray, similar_above: fl
     return out
 
 
-def select_sentences(sentences: list[Sentence], vecs: np.ndarray, max_words: int,
-                     query_vec: np.ndarray | None = None, cfg: SummaryConfig | None = None
-                     ) -> list[list[Sentence]]:
+def select_sentences(
+    sentences: list[Sentence],
+    vecs: np.ndarray,
+    max_words: int,
+    query_vec: np.ndarray | None = None,
+    cfg: SummaryConfig | None = None,
+) -> list[list[Sentence]]:
     """Pure: groups (a chosen sentence first, then restatements from other articles) within max_words."""
     cfg = cfg or SummaryConfig()
     if not sentences:
         return []
     centroid = vecs.mean(axis=0)
     centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
-    score = (vecs @ centroid + np.array([cfg.lead_bonus / np.sqrt(1 + s.position) for s in sentences])
-             + cfg.corroboration_bonus * corroboration(sentences, vecs, cfg.redundant_above))
+    score = (
+        vecs @ centroid
+        + np.array([cfg.lead_bonus / np.sqrt(1 + s.position) for s in sentences])
+        + cfg.corroboration_bonus * corroboration(sentences, vecs, cfg.redundant_above)
+    )
     if query_vec is not None:
         score = (1 - cfg.query_weight) * score + cfg.query_weight * (vecs @ query_vec)
     order = list(np.argsort(-score))
@@ -115,9 +125,19 @@ def summary_from_groups(groups: list[list[Sentence]], generator: str, prompt_ver
     for group in groups:
         marks = ""
         for s in group:
-            citations.append(Citation(marker=len(citations) + 1, document_id=s.document.id, chunk_id=s.chunk_id,
-                                      title=s.document.title, quote=s.text, start=s.start, end=s.end))
+            citations.append(
+                Citation(
+                    marker=len(citations) + 1,
+                    document_id=s.document.id,
+                    chunk_id=s.chunk_id,
+                    title=s.document.title,
+                    quote=s.text,
+                    start=s.start,
+                    end=s.end,
+                )
+            )
             marks += f"[{len(citations)}]"
         parts.append(f"{group[0].text} {marks}")
-    return Summary(summary=" ".join(parts), citations=citations, generator=generator,
-                   prompt_version=prompt_version)
+    return Summary(
+        summary=" ".join(parts), citations=citations, generator=generator, prompt_version=prompt_version
+    )

@@ -11,8 +11,21 @@ import re
 
 from answers.text import numbers
 
-_FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'",
-                       "–": "-", "—": "-", "\u00a0": " "})
+_FOLD = str.maketrans(
+    {
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "«": '"',
+        "»": '"',
+        "‘": "'",
+        "’": "'",
+        "‚": "'",
+        "–": "-",
+        "—": "-",
+        "\u00a0": " ",
+    }
+)
 
 
 def _normalise_with_map(text: str) -> tuple[str, list[int]]:
@@ -62,7 +75,9 @@ def strip_markers(text: str) -> str:
 
 # Markers a model may type into its own text: [1], [1, 2], [1-3], [passage 2]. factdesk numbers
 # citations itself, so these are removed before its own markers are added.
-CITATION_MARKS = re.compile(r"\s*\[\s*(?:passages?\s*)?\d+(?:\s*[,;–-]\s*(?:passages?\s*)?\d+)*\s*\]", re.IGNORECASE)
+CITATION_MARKS = re.compile(
+    r"\s*\[\s*(?:passages?\s*)?\d+(?:\s*[,;–-]\s*(?:passages?\s*)?\d+)*\s*\]", re.IGNORECASE
+)
 
 
 def strip_citation_marks(text: str) -> str:

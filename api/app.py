@@ -60,8 +60,9 @@ class Startup:
             return {"ingest": self.ingest_state, "ingested": dict(self.counts)}
 
     def start(self, service: Factdesk) -> None:
-        self._thread = threading.Thread(target=self._run, args=(service,), name="factdesk-startup",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(service,), name="factdesk-startup", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float) -> bool:
@@ -116,7 +117,7 @@ class Startup:
 
 
 class _UvicornStyle(logging.Formatter):
-    """"INFO:     message", aligned with uvicorn's own lines."""
+    """ "INFO:     message", aligned with uvicorn's own lines."""
 
     def format(self, record: logging.LogRecord) -> str:
         return f"{record.levelname + ':':<9} {super().format(record)}"
@@ -142,16 +143,20 @@ def _write_limits(schemas: dict[str, Any], settings: Settings) -> None:
             if schema.get("type") == kind:
                 (schema["items"] if kind == "array" else schema).update(constraints)
 
-    for model, field in [("AskRequest", "question"), ("SearchRequest", "query"),
-                         ("SummarizeRequest", "query")]:
+    for model, field in [
+        ("AskRequest", "question"),
+        ("SearchRequest", "query"),
+        ("SummarizeRequest", "query"),
+    ]:
         limit(model, field, "string", maxLength=settings.max_question_chars)
     limit("AskRequest", "history", "array", maxLength=settings.max_question_chars)
     for model in ("AskRequest", "SearchRequest", "ChatRequest"):
         limit(model, "top_k", "integer", maximum=settings.max_top_k)
 
 
-def create_app(settings: Settings | None = None, ingest_on_start: bool = True,
-               service: Factdesk | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, ingest_on_start: bool = True, service: Factdesk | None = None
+) -> FastAPI:
     """`settings` govern the API (keys, limits, start-up ingest); a given `service` is used, not closed."""
     settings = settings or (service.settings if service is not None else load_settings())
     _configure_logging()
@@ -173,9 +178,15 @@ def create_app(settings: Settings | None = None, ingest_on_start: bool = True,
                 else:
                     log.warning("start-up work still running at shutdown; leaving the store to the OS")
 
-    app = FastAPI(title="factdesk", version=__version__, lifespan=lifespan, redoc_url=None, docs_url=None,
-                  description="Cited answers and summaries over news articles. Errors are "
-                              '`{"error": {"code": str, "message": str}}`.')
+    app = FastAPI(
+        title="factdesk",
+        version=__version__,
+        lifespan=lifespan,
+        redoc_url=None,
+        docs_url=None,
+        description="Cited answers and summaries over news articles. Errors are "
+        '`{"error": {"code": str, "message": str}}`.',
+    )
     app.state.settings = settings
     app.state.service = service
     app.state.startup = startup
@@ -189,9 +200,16 @@ def create_app(settings: Settings | None = None, ingest_on_start: bool = True,
 
     app.include_router(health.router)
     errors: dict[int | str, dict[str, Any]] = {
-        status: {"model": ErrorResponse, "description": description} for status, description in
-        [(400, "Invalid request"), (401, "Missing or invalid API key"), (404, "Unknown document or model"),
-         (413, "Body too large"), (500, "Internal error"), (503, "Store or model unavailable")]}
+        status: {"model": ErrorResponse, "description": description}
+        for status, description in [
+            (400, "Invalid request"),
+            (401, "Missing or invalid API key"),
+            (404, "Unknown document or model"),
+            (413, "Body too large"),
+            (500, "Internal error"),
+            (503, "Store or model unavailable"),
+        ]
+    }
     for module in (documents, search, ask, summarize, chat):
         app.include_router(module.router, dependencies=[Depends(require_api_key)], responses=errors)
 
@@ -205,14 +223,19 @@ def create_app(settings: Settings | None = None, ingest_on_start: bool = True,
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="factdesk API",
-                                   swagger_js_url="/docs-static/swagger-ui-bundle.js",
-                                   swagger_css_url="/docs-static/swagger-ui.css", swagger_favicon_url="data:,")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="factdesk API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="data:,",
+        )
 
     # every route with its full path (included routers keep their own), for the Allow header of a 405
     modules = (health, documents, search, ask, summarize, chat)
     app.state.api_routes = [r for r in app.router.routes if getattr(r, "path_regex", None)] + [
-        r for module in modules for r in module.router.routes]
+        r for module in modules for r in module.router.routes
+    ]
 
     def openapi() -> dict[str, Any]:
         # Every invalid request is a 400 with the error shape: drop FastAPI's generic 422 entries.

@@ -64,10 +64,19 @@ async def require_api_key(request: Request, credentials: Credentials) -> None:
         raise Unauthorized("missing or invalid API key (send Authorization: Bearer <key>)")
 
 
-def build_filters(svc: Factdesk, document_ids: list[str] | None = None, sources: list[str] | None = None,
-                  published_after: str | None = None, published_before: str | None = None) -> Filters | None:
+def build_filters(
+    svc: Factdesk,
+    document_ids: list[str] | None = None,
+    sources: list[str] | None = None,
+    published_after: str | None = None,
+    published_before: str | None = None,
+) -> Filters | None:
     """None when nothing restricts the search (the searcher's fast path)."""
     if document_ids is None and sources is None and published_after is None and published_before is None:
         return None
-    return svc.filters(document_ids=document_ids, sources=sources, published_after=published_after,
-                       published_before=published_before)
+    return svc.filters(
+        document_ids=document_ids,
+        sources=sources,
+        published_after=published_after,
+        published_before=published_before,
+    )

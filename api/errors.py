@@ -27,10 +27,20 @@ INTERNAL_MESSAGE = "internal server error"
 MAX_MESSAGE_CHARS = 1000
 
 # codes for errors that do not come from a FactdeskError
-_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
-          415: "unsupported_media_type", 429: "rate_limited", 500: "internal_error",
-          503: "unavailable"}
+_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
 
 
 class NotReady(FactdeskError):
@@ -53,8 +63,9 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message[:MAX_MESSAGE_CHARS]}}
 
 
-def error_response(status: int, code: str, message: str,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
@@ -126,13 +137,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     headers = dict(exc.headers or {})
     if status == 405:
         # Starlette's Allow names only the first route that matched the path; list every method
-        allowed = sorted({m for route in getattr(request.app.state, "api_routes", [])
-                          if route.path_regex.match(request.scope["path"]) for m in route.methods or ()})
+        allowed = sorted(
+            {
+                m
+                for route in getattr(request.app.state, "api_routes", [])
+                if route.path_regex.match(request.scope["path"])
+                for m in route.methods or ()
+            }
+        )
         if allowed:
             headers["Allow"] = ", ".join(allowed)
         if message == "Method Not Allowed":
             message = f"{request.method} is not allowed on {request.url.path}" + (
-                f" (allowed: {headers['Allow']})" if "Allow" in headers else "")
+                f" (allowed: {headers['Allow']})" if "Allow" in headers else ""
+            )
     return error_response(status, _code_for(status), message, headers or None)
 
 

@@ -40,27 +40,41 @@ class ServiceCollector:
         svc = self.get_service()
         if svc is None:
             return
-        ingested = CounterMetricFamily("factdesk_ingest_documents",
-                                       "Documents processed by the ingestor since start, by outcome",
-                                       labels=["status"])
+        ingested = CounterMetricFamily(
+            "factdesk_ingest_documents",
+            "Documents processed by the ingestor since start, by outcome",
+            labels=["status"],
+        )
         for status, n in sorted(svc.ingestor.counters.items()):
             ingested.add_metric([status], n)
         yield ingested
-        yield GaugeMetricFamily("factdesk_embedding_model_loaded", "1 once the embedding model is loaded",
-                                value=1.0 if svc.embedder.loaded else 0.0)
+        yield GaugeMetricFamily(
+            "factdesk_embedding_model_loaded",
+            "1 once the embedding model is loaded",
+            value=1.0 if svc.embedder.loaded else 0.0,
+        )
 
 
 class Metrics:
     def __init__(self, get_service: Callable[[], Factdesk | None]) -> None:
         self.registry = CollectorRegistry()
         labels = ["method", "route", "status"]
-        self.requests = Counter("factdesk_http_requests", "HTTP requests by method, route template, status",
-                                labels, registry=self.registry)
-        self.latency = Histogram("factdesk_http_request_duration_seconds",
-                                 "HTTP latency to the last byte sent, by method, route template, status",
-                                 labels, buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.in_flight = Gauge("factdesk_http_requests_in_flight", "HTTP requests being served",
-                               registry=self.registry)
+        self.requests = Counter(
+            "factdesk_http_requests",
+            "HTTP requests by method, route template, status",
+            labels,
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "factdesk_http_request_duration_seconds",
+            "HTTP latency to the last byte sent, by method, route template, status",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "factdesk_http_requests_in_flight", "HTTP requests being served", registry=self.registry
+        )
         self.registry.register(ServiceCollector(get_service))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -103,5 +117,9 @@ class MetricsMiddleware:
         finally:
             self.metrics.in_flight.dec()
             method = scope.get("method", "")
-            self.metrics.observe(method if method in METHODS else "other", route_template(scope), status,
-                                 time.perf_counter() - start)
+            self.metrics.observe(
+                method if method in METHODS else "other",
+                route_template(scope),
+                status,
+                time.perf_counter() - start,
+            )

@@ -42,14 +42,23 @@ def _whole_number(value: object) -> object:
 
 
 WholeNumber = BeforeValidator(_whole_number)
-DocumentId = Annotated[str, AfterValidator(_document_id),
-                       Field(json_schema_extra={"pattern": ID_SCHEMA_PATTERN})]
-TopK = Annotated[int, Field(ge=1, description="passages to use (1 .. the server's max_top_k; default 5)"),
-                 WholeNumber]
+DocumentId = Annotated[
+    str, AfterValidator(_document_id), Field(json_schema_extra={"pattern": ID_SCHEMA_PATTERN})
+]
+TopK = Annotated[
+    int, Field(ge=1, description="passages to use (1 .. the server's max_top_k; default 5)"), WholeNumber
+]
 Text = Annotated[str, Field(min_length=1, json_schema_extra={"pattern": NON_BLANK})]
-IsoDate = Annotated[str, AfterValidator(_iso_date),
-                    Field(max_length=64, description="ISO 8601 date or date-time", examples=["2024-11-01"],
-                          json_schema_extra={"anyOf": [{"format": "date"}, {"format": "date-time"}]})]
+IsoDate = Annotated[
+    str,
+    AfterValidator(_iso_date),
+    Field(
+        max_length=64,
+        description="ISO 8601 date or date-time",
+        examples=["2024-11-01"],
+        json_schema_extra={"anyOf": [{"format": "date"}, {"format": "date-time"}]},
+    ),
+]
 
 
 class ApiRequest(BaseModel):
@@ -158,8 +167,9 @@ class AskRequest(Filtered):
     question: Text
     top_k: TopK | None = None
     stream: bool = Field(False, description="reply with Server-Sent Events: deltas, then one done event")
-    history: list[str] | None = Field(None, max_length=50,
-                                      description="earlier user questions, oldest first, for follow-ups")
+    history: list[str] | None = Field(
+        None, max_length=50, description="earlier user questions, oldest first, for follow-ups"
+    )
 
 
 class Citation(Response):
@@ -267,8 +277,19 @@ def sse_docs(description: str, example: Any, json_data: bool = True) -> dict[int
     data: dict[str, Any] = {"type": "string"}
     if json_data:
         data.update(contentMediaType="application/json", contentSchema={"type": "object"})
-    event = {"type": "object", "required": ["data"],
-             "properties": {"data": data, "event": {"type": "string"}, "id": {"type": "string"},
-                            "retry": {"type": "integer", "minimum": 0}}}
-    return {200: {"content": {"text/event-stream": {"itemSchema": event, "example": example}},
-                  "description": description}}
+    event = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": data,
+            "event": {"type": "string"},
+            "id": {"type": "string"},
+            "retry": {"type": "integer", "minimum": 0},
+        },
+    }
+    return {
+        200: {
+            "content": {"text/event-stream": {"itemSchema": event, "example": example}},
+            "description": description,
+        }
+    }

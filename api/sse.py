@@ -59,9 +59,12 @@ def _close(events: Iterator[Any]) -> None:
         close()
 
 
-def event_response(stream: ServiceStream, render: Callable[[dict[str, Any]], Iterable[dict[str, Any] | str]],
-                   prefix: Iterable[dict[str, Any] | str] = (),
-                   suffix: Iterable[dict[str, Any] | str] = ()) -> StreamingResponse:
+def event_response(
+    stream: ServiceStream,
+    render: Callable[[dict[str, Any]], Iterable[dict[str, Any] | str]],
+    prefix: Iterable[dict[str, Any] | str] = (),
+    suffix: Iterable[dict[str, Any] | str] = (),
+) -> StreamingResponse:
     """`render` maps each service event to the SSE payloads to send; `suffix` is sent even after an error."""
 
     async def body() -> AsyncIterator[bytes]:

@@ -109,14 +109,21 @@ def _phases_onnx(data: Path, onnx_path: Path) -> dict:
 def importtime(work: Path) -> dict:
     """Top-level imports by cumulative time (python -X importtime), for IMPORTS in a fresh process."""
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-X", "importtime", "-c", IMPORTS], capture_output=True, text=True,
-                       cwd=work, env=clean_env(), timeout=300, check=False)
+    r = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", IMPORTS],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=clean_env(),
+        timeout=300,
+        check=False,
+    )
     wall = time.perf_counter() - t0
     top: dict[str, float] = {}
     for line in r.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
-        parts = line[len("import time:"):].split("|")
+        parts = line[len("import time:") :].split("|")
         try:
             cumulative = int(parts[1])
         except ValueError:
@@ -126,9 +133,12 @@ def importtime(work: Path) -> dict:
             pkg = name.strip().split(".")[0]
             top[pkg] = top.get(pkg, 0.0) + cumulative / 1e6
     ranked = sorted(top.items(), key=lambda kv: -kv[1])
-    return {"statement": IMPORTS, "wall_s": round(wall, 2),
-            "top_level_cumulative_s": {k: round(v, 3) for k, v in ranked[:12]},
-            "total_s": round(sum(top.values()), 2)}
+    return {
+        "statement": IMPORTS,
+        "wall_s": round(wall, 2),
+        "top_level_cumulative_s": {k: round(v, 3) for k, v in ranked[:12]},
+        "total_s": round(sum(top.values()), 2),
+    }
 
 
 def _python_startup(work: Path) -> float:
@@ -154,8 +164,15 @@ def body(args: argparse.Namespace) -> dict:
 
     def cli_ask(question: str) -> tuple[float, dict]:
         t0 = time.perf_counter()
-        r = subprocess.run([*factdesk_command(), "ask", question, "--json"], env=env, cwd=args.work,
-                           capture_output=True, text=True, timeout=300, check=False)
+        r = subprocess.run(
+            [*factdesk_command(), "ask", question, "--json"],
+            env=env,
+            cwd=args.work,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         wall = time.perf_counter() - t0
         if r.returncode != 0:
             raise RuntimeError(f"factdesk ask failed ({r.returncode}): {r.stderr[-500:]}")
@@ -167,9 +184,13 @@ def body(args: argparse.Namespace) -> dict:
     for _ in range(runs):
         wall, answer = cli_ask(next(FRESH))
         walls.append(wall)
-    out["cli_ask"] = {"runs": [round(w, 2) for w in walls], "median_s": round(statistics.median(walls), 2),
-                      "answer_citations": len(answer["citations"]), "abstained": answer["abstained"],
-                      "load_avg": loadavg()}
+    out["cli_ask"] = {
+        "runs": [round(w, 2) for w in walls],
+        "median_s": round(statistics.median(walls), 2),
+        "answer_citations": len(answer["citations"]),
+        "abstained": answer["abstained"],
+        "load_avg": loadavg(),
+    }
     q = next(FRESH)
     cli_ask(q)
     out["cli_ask_cached_question_s"] = round(cli_ask(q)[0], 2)  # the same question again: no model load
@@ -186,11 +207,27 @@ def body(args: argparse.Namespace) -> dict:
     # phases, each in a fresh process
     def phases(mode: str, **extra: str) -> dict:
         js = args.work / f"coldstart-{mode}.json"
-        cmd = [sys.executable, "-m", "benchmarks.coldstart", "--work", str(args.work), "--json", str(js),
-               "--param", f"mode={mode}", "--param", f"data={data}"] + \
-            [a for k, v in extra.items() for a in ("--param", f"{k}={v}")]
-        subprocess.run(cmd, cwd=Path(__file__).resolve().parent.parent, env=clean_env(), capture_output=True,
-                       timeout=600, check=False)  # a failed phase run writes {"error": ...} itself
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.coldstart",
+            "--work",
+            str(args.work),
+            "--json",
+            str(js),
+            "--param",
+            f"mode={mode}",
+            "--param",
+            f"data={data}",
+        ] + [a for k, v in extra.items() for a in ("--param", f"{k}={v}")]
+        subprocess.run(
+            cmd,
+            cwd=Path(__file__).resolve().parent.parent,
+            env=clean_env(),
+            capture_output=True,
+            timeout=600,
+            check=False,
+        )  # a failed phase run writes {"error": ...} itself
         return json.loads(js.read_text())
 
     out["phases_torch"] = phases("phases-torch")
@@ -205,14 +242,24 @@ def body(args: argparse.Namespace) -> dict:
         out["phases_onnx"] = {"error": f"{type(e).__name__}: {e}"[:300]}
     pt, po = out["phases_torch"], out["phases_onnx"]
     if "error" not in pt and "error" not in po:
-        out["model_ready_torch_s"] = round(pt["import torch"] + pt["import sentence_transformers"]
-                                           + pt["load model weights"] + pt["first embedding"], 2)
-        out["model_ready_onnx_s"] = round(po["import onnxruntime + tokenizers"] + po["load ONNX session + tokenizer"]
-                                          + po["first embedding"], 2)
+        out["model_ready_torch_s"] = round(
+            pt["import torch"]
+            + pt["import sentence_transformers"]
+            + pt["load model weights"]
+            + pt["first embedding"],
+            2,
+        )
+        out["model_ready_onnx_s"] = round(
+            po["import onnxruntime + tokenizers"]
+            + po["load ONNX session + tokenizer"]
+            + po["first embedding"],
+            2,
+        )
         # what `factdesk ask` would take with the ONNX model: measured CLI time minus the torch path's
         # model start-up, plus the ONNX one
-        out["cli_ask_estimated_with_onnx_s"] = round(out["cli_ask"]["median_s"] - out["model_ready_torch_s"]
-                                                     + out["model_ready_onnx_s"], 2)
+        out["cli_ask_estimated_with_onnx_s"] = round(
+            out["cli_ask"]["median_s"] - out["model_ready_torch_s"] + out["model_ready_onnx_s"], 2
+        )
     out["load_avg_end"] = loadavg()
     return out
 

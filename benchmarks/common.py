@@ -28,9 +28,14 @@ def make_settings(data_dir: Path, **overrides: Any):  # type: ignore[no-untyped-
     """Default settings over data_dir, isolated from the developer's environment and .env."""
     from factdesk.settings import Settings
 
-    values: dict[str, object] = {"FACTDESK_DATA_DIR": str(data_dir), "OPENAI_API_KEY": None,
-                                 "OPENAI_BASE_URL": None, "FACTDESK_API_KEYS": None, "FACTDESK_CHROMA_URL": None,
-                                 "FACTDESK_ARTICLES_DIR": str(ROOT / "data" / "articles")}
+    values: dict[str, object] = {
+        "FACTDESK_DATA_DIR": str(data_dir),
+        "OPENAI_API_KEY": None,
+        "OPENAI_BASE_URL": None,
+        "FACTDESK_API_KEYS": None,
+        "FACTDESK_CHROMA_URL": None,
+        "FACTDESK_ARTICLES_DIR": str(ROOT / "data" / "articles"),
+    }
     base = Settings(_env_file=None, **values)  # type: ignore[call-arg]
     return base.model_copy(update=overrides) if overrides else base
 
@@ -51,9 +56,14 @@ def percentile(values: Sequence[float], p: float) -> float:
 def latency_summary(ms: Sequence[float]) -> dict[str, float]:
     if not ms:
         return {"n": 0}
-    return {"n": len(ms), "p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2),
-            "p99_ms": round(percentile(ms, 99), 2), "mean_ms": round(statistics.fmean(ms), 2),
-            "max_ms": round(max(ms), 2)}
+    return {
+        "n": len(ms),
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
+        "p99_ms": round(percentile(ms, 99), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+        "max_ms": round(max(ms), 2),
+    }
 
 
 def loadavg() -> float:
@@ -82,12 +92,32 @@ def questions(include_unanswerable: bool = True) -> list[dict]:
 
 # Distinct wordings of each eval question, so every timed query misses the query-embedding caches
 # (the searcher's LRU and the SQLite cache): the latency includes embedding the query.
-PREFIXES = ("", "Tell me: ", "According to the articles, ", "Quick question: ", "Do the reports say: ",
-            "I read that; ", "Please answer: ", "Briefly, ", "From the news: ", "One more: ")
+PREFIXES = (
+    "",
+    "Tell me: ",
+    "According to the articles, ",
+    "Quick question: ",
+    "Do the reports say: ",
+    "I read that; ",
+    "Please answer: ",
+    "Briefly, ",
+    "From the news: ",
+    "One more: ",
+)
 
 
-SUFFIXES = ("", " Thanks.", " Please cite.", " (news)", " Sources?", " Any numbers?", " In short.",
-            " Which outlet?", " Details please.", " Asked again.")
+SUFFIXES = (
+    "",
+    " Thanks.",
+    " Please cite.",
+    " (news)",
+    " Sources?",
+    " Any numbers?",
+    " In short.",
+    " Which outlet?",
+    " Details please.",
+    " Asked again.",
+)
 
 
 def query_stream(n: int, offset: int = 0) -> list[str]:

@@ -64,7 +64,7 @@ def seed_sentences() -> tuple[str, ...]:
     out: list[str] = []
     for text in seed_texts().values():
         for s in split_sentences(text):
-            sent = text[s.start:s.end]
+            sent = text[s.start : s.end]
             if len(sent) >= 40 and len(sent.split()) >= 7 and sent[-1] in ".!?\"'”’":
                 out.append(sent)
     return tuple(dict.fromkeys(out))
@@ -115,11 +115,15 @@ class SyntheticCorpus:
         paragraphs, pos = [], 0
         while pos < len(sentences):
             n = rng.randint(2, 4)
-            paragraphs.append(" ".join(sentences[pos:pos + n]))
+            paragraphs.append(" ".join(sentences[pos : pos + n]))
             pos += n
         title = f"Dispatch {i}: " + " ".join(sentences[0].split()[:7]).rstrip(",.;:")
-        return DocumentIn(text=title + "\n\n" + "\n\n".join(paragraphs), title=title, id=f"syn-{self.seed}-{i}",
-                          source="synthetic")
+        return DocumentIn(
+            text=title + "\n\n" + "\n\n".join(paragraphs),
+            title=title,
+            id=f"syn-{self.seed}-{i}",
+            source="synthetic",
+        )
 
     def articles(self, start: int, stop: int) -> Iterator[DocumentIn]:
         for i in range(start, stop):
@@ -127,12 +131,15 @@ class SyntheticCorpus:
 
 
 def seed_documents() -> list[DocumentIn]:
-    return [DocumentIn(text=p.read_text(encoding="utf-8"), id=p.stem, source="seed")
-            for p in sorted(ARTICLES.glob("*.txt"))]
+    return [
+        DocumentIn(text=p.read_text(encoding="utf-8"), id=p.stem, source="seed")
+        for p in sorted(ARTICLES.glob("*.txt"))
+    ]
 
 
-def fixed_chunk_set(n_chunks: int, *, max_tokens: int = 200, overlap_tokens: int = 50,
-                    seed: int = 7) -> tuple[list[DocumentIn], list[str]]:
+def fixed_chunk_set(
+    n_chunks: int, *, max_tokens: int = 200, overlap_tokens: int = 50, seed: int = 7
+) -> tuple[list[DocumentIn], list[str]]:
     """Synthetic articles whose chunks (chunk_text, the ingest settings) number at least n_chunks,
     and exactly those chunk texts: the model benchmark embeds these, the ingest benchmark ingests
     the articles, so both see the same text."""
@@ -145,7 +152,7 @@ def fixed_chunk_set(n_chunks: int, *, max_tokens: int = 200, overlap_tokens: int
     while len(chunks) < n_chunks:
         doc = corpus.article(i)
         text = clean_article(doc.text).text
-        chunks += [text[s.start:s.end] for s in chunk_text(text, max_tokens, overlap_tokens)]
+        chunks += [text[s.start : s.end] for s in chunk_text(text, max_tokens, overlap_tokens)]
         docs.append(doc)
         i += 1
     return docs, chunks

@@ -99,7 +99,7 @@ def st_unsorted(batch_size: int = 32) -> Callable[[Sequence[str]], np.ndarray]:
         outs = []
         with torch.inference_mode():
             for i in range(0, len(texts), batch_size):
-                feats = model.tokenize(list(texts[i:i + batch_size]))
+                feats = model.tokenize(list(texts[i : i + batch_size]))
                 outs.append(model(feats)["sentence_embedding"].float().numpy())
         return normalise(np.concatenate(outs))
 
@@ -135,7 +135,7 @@ class OnnxEmbedder:
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.zeros((len(texts), 384), dtype=np.float32)
         for i in range(0, len(texts), self.batch_size):
-            idx = order[i:i + self.batch_size]
+            idx = order[i : i + self.batch_size]
             enc = self.tokenizer.encode_batch([texts[j] for j in idx])
             ids = np.array([e.ids for e in enc], dtype=np.int64)
             mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
@@ -165,23 +165,36 @@ def export_onnx(dest: Path) -> tuple[Path, float]:
             self.bert = bert
 
         def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
-            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                             token_type_ids=token_type_ids).last_hidden_state
+            return self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
 
     dest.mkdir(parents=True, exist_ok=True)
-    example = (torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long),
-               torch.zeros(2, 16, dtype=torch.long))
+    example = (
+        torch.ones(2, 16, dtype=torch.long),
+        torch.ones(2, 16, dtype=torch.long),
+        torch.zeros(2, 16, dtype=torch.long),
+    )
     axes = {0: "batch", 1: "sequence"}
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(TokenEmbeddings(model), example, str(path) + ".tmp",
-                          input_names=["input_ids", "attention_mask", "token_type_ids"],
-                          output_names=["token_embeddings"],
-                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                                        "token_embeddings": axes},
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            TokenEmbeddings(model),
+            example,
+            str(path) + ".tmp",
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["token_embeddings"],
+            dynamic_axes={
+                "input_ids": axes,
+                "attention_mask": axes,
+                "token_type_ids": axes,
+                "token_embeddings": axes,
+            },
+            opset_version=17,
+            dynamo=False,
+        )
     os.replace(str(path) + ".tmp", path)
     return path, time.perf_counter() - t0
 
@@ -192,8 +205,9 @@ def optimise_onnx(src: Path) -> Path:
     if not dest.exists():
         from onnxruntime.transformers import optimizer
 
-        model = optimizer.optimize_model(str(src), model_type="bert", num_heads=12, hidden_size=384,
-                                         opt_level=1)
+        model = optimizer.optimize_model(
+            str(src), model_type="bert", num_heads=12, hidden_size=384, opt_level=1
+        )
         model.save_model_to_file(str(dest))
     return dest
 

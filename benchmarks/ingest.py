@@ -88,16 +88,27 @@ PROFILE_PARTS = [
 def profile_parts(stats: pstats.Stats, total: float) -> list[dict]:
     rows = []
     for label, suffix, fn in PROFILE_PARTS:
-        cum = sum(v[3] for (file, _line, name), v in stats.stats.items()  # type: ignore[attr-defined]
-                  if file.endswith(suffix) and name == fn)
-        rows.append({"part": label, "seconds": round(cum, 3), "share": round(cum / total, 3) if total else 0.0})
+        cum = sum(
+            v[3]
+            for (file, _line, name), v in stats.stats.items()  # type: ignore[attr-defined]
+            if file.endswith(suffix) and name == fn
+        )
+        rows.append(
+            {"part": label, "seconds": round(cum, 3), "share": round(cum / total, 3) if total else 0.0}
+        )
     return rows
 
 
 def top_functions(stats: pstats.Stats, n: int = 12) -> list[dict]:
     items = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:n]  # type: ignore[attr-defined]
-    return [{"function": f"{file.rsplit('site-packages/', 1)[-1].replace('/work/main/', '')}:{line}({name})",
-             "self_seconds": round(v[2], 3), "calls": v[1]} for (file, line, name), v in items]
+    return [
+        {
+            "function": f"{file.rsplit('site-packages/', 1)[-1].replace('/work/main/', '')}:{line}({name})",
+            "self_seconds": round(v[2], 3),
+            "calls": v[1],
+        }
+        for (file, line, name), v in items
+    ]
 
 
 def body(args: argparse.Namespace) -> dict:
@@ -106,9 +117,13 @@ def body(args: argparse.Namespace) -> dict:
     n = int(args.params.get("chunks", 64 if args.quick else 256))
     docs, chunk_texts = fixed_chunk_set(n)
     cleaned = [clean_article(d.text).text for d in docs]
-    sentences = [t[s.start:s.end] for t in cleaned for s in split_sentences(t)]
-    out: dict = {"documents": len(docs), "chunks": len(chunk_texts), "sentences": len(sentences),
-                 "characters": sum(len(t) for t in cleaned)}
+    sentences = [t[s.start : s.end] for t in cleaned for s in split_sentences(t)]
+    out: dict = {
+        "documents": len(docs),
+        "chunks": len(chunk_texts),
+        "sentences": len(sentences),
+        "characters": sum(len(t) for t in cleaned),
+    }
 
     threads = int(args.params.get("threads", 0))  # 0: the default (torch uses every core)
     out["torch_threads"] = threads
@@ -143,9 +158,13 @@ def body(args: argparse.Namespace) -> dict:
     sent_s = sum(c["seconds"] for c in timed.calls if c["kind"] == "sentences")
     ingested = sum(r.chunks for r in results)
     out["ingest"] = {
-        "statuses": statuses, "wall_s": round(t.wall, 2), "cpu_per_wall": round(t.cpu / t.wall, 2),
-        "load_avg": [t.load_before, t.load_after], "chunks": ingested,
-        "chunk_embedding_s": round(chunk_s, 2), "sentence_embedding_s": round(sent_s, 2),
+        "statuses": statuses,
+        "wall_s": round(t.wall, 2),
+        "cpu_per_wall": round(t.cpu / t.wall, 2),
+        "load_avg": [t.load_before, t.load_after],
+        "chunks": ingested,
+        "chunk_embedding_s": round(chunk_s, 2),
+        "sentence_embedding_s": round(sent_s, 2),
         "non_model_s": round(t.wall - chunk_s - sent_s, 2),
         "sentence_texts_embedded": sum(c["texts"] for c in timed.calls if c["kind"] == "sentences"),
         "model_calls": len(timed.calls),
@@ -157,14 +176,18 @@ def body(args: argparse.Namespace) -> dict:
     ing = out["ingest"]
     ing["ratio_to_raw_overall"] = round(ing["chunks_per_s_overall"] / out["raw_chunks_per_s"], 3)
     ing["ratio_to_raw_excluding_sentence_vectors"] = round(
-        ing["chunks_per_s_excluding_sentence_vectors"] / out["raw_chunks_per_s"], 3)
+        ing["chunks_per_s_excluding_sentence_vectors"] / out["raw_chunks_per_s"], 3
+    )
     ing["sentence_vector_share_of_wall"] = round(sent_s / t.wall, 3)
 
     # 3. re-ingest: everything unchanged
     with Timer() as t2:
         again = svc.ingest_documents(docs)
-    out["reingest"] = {"statuses": sorted({r.status for r in again}), "wall_s": round(t2.wall, 4),
-                       "speedup_vs_first": round(t.wall / t2.wall, 1)}
+    out["reingest"] = {
+        "statuses": sorted({r.status for r in again}),
+        "wall_s": round(t2.wall, 4),
+        "speedup_vs_first": round(t.wall / t2.wall, 1),
+    }
     svc.embedder.inner = model
     svc.close()
 
@@ -185,8 +208,10 @@ def body(args: argparse.Namespace) -> dict:
         prof.disable()
     stats = pstats.Stats(prof)
     out["profile_stub_embedder"] = {
-        "wall_s": round(t3.wall, 3), "ms_per_chunk": round(1000 * t3.wall / max(1, ingested), 2),
-        "parts": profile_parts(stats, t3.wall), "top_self": top_functions(stats),
+        "wall_s": round(t3.wall, 3),
+        "ms_per_chunk": round(1000 * t3.wall / max(1, ingested), 2),
+        "parts": profile_parts(stats, t3.wall),
+        "top_self": top_functions(stats),
         "note": "cProfile adds overhead to Python-level code; shares are indicative",
     }
     # the same without the profiler, for the real non-model cost (another dir: Chroma keeps one

@@ -52,8 +52,16 @@ def hammer(base_url: str, path: str, field: str, clients: int, seconds: float, q
         t.join()
     wall = time.perf_counter() - t0
     out = latency_summary(latencies)
-    out.update({"clients": clients, "seconds": round(wall, 1), "ok": len(latencies), "errors": errors,
-                "throughput_rps": round(len(latencies) / wall, 2), "load_avg_after": loadavg()})
+    out.update(
+        {
+            "clients": clients,
+            "seconds": round(wall, 1),
+            "ok": len(latencies),
+            "errors": errors,
+            "throughput_rps": round(len(latencies) / wall, 2),
+            "load_avg_after": loadavg(),
+        }
+    )
     return out
 
 
@@ -62,16 +70,23 @@ def body(args: argparse.Namespace) -> dict:
     clients = int(args.params.get("clients", 2 if args.quick else 4))
     seconds = float(args.params.get("seconds", 4 if args.quick else 20))
     threads = args.params.get("threads", "0")
-    out: dict = {"data_dir": str(data), "torch_threads": int(threads), "clients": clients, "seconds_per_endpoint": seconds}
+    out: dict = {
+        "data_dir": str(data),
+        "torch_threads": int(threads),
+        "clients": clients,
+        "seconds_per_endpoint": seconds,
+    }
     env = {"FACTDESK_TORCH_THREADS": threads}
     with Server(data, args.work / f"serve-load-{threads}.log", **env) as server:
         # distinct wordings, a range per run that no other run on this data dir uses (see run.py)
         base = int(args.params.get("offset", 2500))
         out["first_answer_s"] = round(server.wait_first_answer(query_stream(1, offset=base)[0]), 2)
-        out["search"] = hammer(server.base_url, "/v1/search", "query", clients, seconds,
-                               query_stream(1499, offset=base + 1))
-        out["ask"] = hammer(server.base_url, "/v1/ask", "question", clients, seconds,
-                            query_stream(1500, offset=base + 1500))
+        out["search"] = hammer(
+            server.base_url, "/v1/search", "query", clients, seconds, query_stream(1499, offset=base + 1)
+        )
+        out["ask"] = hammer(
+            server.base_url, "/v1/ask", "question", clients, seconds, query_stream(1500, offset=base + 1500)
+        )
         out["server_peak_rss_mb"] = server.peak_rss_mb()
     return out
 

@@ -38,8 +38,9 @@ def onnx_models(work: Path, notes: dict, quantise: bool) -> dict[str, Path]:
             for per_channel in (False, True):
                 t0 = time.perf_counter()
                 paths["int8-pc" if per_channel else "int8"] = E.quantise_onnx(onnx_path, per_channel)
-                notes[f"int8{'_per_channel' if per_channel else ''}_quantise_seconds"] = \
-                    round(time.perf_counter() - t0, 1)
+                notes[f"int8{'_per_channel' if per_channel else ''}_quantise_seconds"] = round(
+                    time.perf_counter() - t0, 1
+                )
         return paths
     except Exception as e:  # noqa: BLE001 -- no `onnx` package: the torch options still run
         notes["onnx_error"] = f"{type(e).__name__}: {e}"[:500]
@@ -47,52 +48,118 @@ def onnx_models(work: Path, notes: dict, quantise: bool) -> dict[str, Path]:
 
 
 def chunk_options(onnx: dict[str, Path], quick: bool) -> list[E.Option]:
-    O = E.Option
-    opts = [O(BASELINE, E.st_encode(32), "sentence-transformers encode, fp32, 2 threads (the baseline)", threads=2),
-            O(CURRENT, E.st_encode(32, bf16=True), "bf16 autocast, 2 threads: LocalEmbedder's default", threads=2),
-            O("st-bf16-bs32-1thread", E.st_encode(32, bf16=True), "bf16 autocast, torch.set_num_threads(1)",
-              threads=1)]
+    O = E.Option  # noqa: E741 - a short alias keeps the option tables readable
+    opts = [
+        O(
+            BASELINE,
+            E.st_encode(32),
+            "sentence-transformers encode, fp32, 2 threads (the baseline)",
+            threads=2,
+        ),
+        O(
+            CURRENT,
+            E.st_encode(32, bf16=True),
+            "bf16 autocast, 2 threads: LocalEmbedder's default",
+            threads=2,
+        ),
+        O(
+            "st-bf16-bs32-1thread",
+            E.st_encode(32, bf16=True),
+            "bf16 autocast, torch.set_num_threads(1)",
+            threads=1,
+        ),
+    ]
     if not quick:
         opts += [
-            O("st-fp32-unsorted-bs32", E.st_unsorted(32), "fp32, batches in input order: no length bucketing "
-              "(encode's default sorts by length)", threads=2),
+            O(
+                "st-fp32-unsorted-bs32",
+                E.st_unsorted(32),
+                "fp32, batches in input order: no length bucketing (encode's default sorts by length)",
+                threads=2,
+            ),
             O("st-fp32-bs32-1thread", E.st_encode(32), "fp32, 1 thread", threads=1),
-            O("st-bf16-bs8-1thread", E.st_encode(8, bf16=True), "bf16 autocast, batch 8, 1 thread", threads=1),
-            O("st-bf16-bs64-1thread", E.st_encode(64, bf16=True), "bf16 autocast, batch 64, 1 thread", threads=1),
-            O("st-bf16-weights-1thread", E.st_bf16_weights(32), "weights cast to bf16 once, no autocast, 1 thread",
-              threads=1),
+            O(
+                "st-bf16-bs8-1thread",
+                E.st_encode(8, bf16=True),
+                "bf16 autocast, batch 8, 1 thread",
+                threads=1,
+            ),
+            O(
+                "st-bf16-bs64-1thread",
+                E.st_encode(64, bf16=True),
+                "bf16 autocast, batch 64, 1 thread",
+                threads=1,
+            ),
+            O(
+                "st-bf16-weights-1thread",
+                E.st_bf16_weights(32),
+                "weights cast to bf16 once, no autocast, 1 thread",
+                threads=1,
+            ),
         ]
     if "opt" in onnx:
-        opts.append(O("onnx-opt-fp32-1thread", E.OnnxEmbedder(onnx["opt"], threads=1).encode,
-                      "ONNX runtime, transformer-optimised graph (fused attention/GELU/LayerNorm), fp32, 1 thread"))
+        opts.append(
+            O(
+                "onnx-opt-fp32-1thread",
+                E.OnnxEmbedder(onnx["opt"], threads=1).encode,
+                "ONNX runtime, transformer-optimised graph (fused attention/GELU/LayerNorm), fp32, 1 thread",
+            )
+        )
     if "opt" in onnx and not quick:
         opts += [
-            O("onnx-opt-fp32-2threads", E.OnnxEmbedder(onnx["opt"], threads=2).encode,
-              "ONNX runtime optimised, fp32, 2 intra-op threads (no spinning)"),
-            O("onnx-fp32-1thread", E.OnnxEmbedder(onnx["plain"], threads=1).encode,
-              "ONNX runtime, exported graph as is (ORT_ENABLE_ALL only), fp32, 1 thread"),
+            O(
+                "onnx-opt-fp32-2threads",
+                E.OnnxEmbedder(onnx["opt"], threads=2).encode,
+                "ONNX runtime optimised, fp32, 2 intra-op threads (no spinning)",
+            ),
+            O(
+                "onnx-fp32-1thread",
+                E.OnnxEmbedder(onnx["plain"], threads=1).encode,
+                "ONNX runtime, exported graph as is (ORT_ENABLE_ALL only), fp32, 1 thread",
+            ),
         ]
     for key, label in (("int8", "per-tensor"), ("int8-pc", "per-channel")):
         if key in onnx:
-            opts.append(O(f"onnx-{key}-1thread", E.OnnxEmbedder(onnx[key], threads=1).encode,
-                          f"ONNX int8 dynamic quantisation ({label} weights), 1 thread"))
+            opts.append(
+                O(
+                    f"onnx-{key}-1thread",
+                    E.OnnxEmbedder(onnx[key], threads=1).encode,
+                    f"ONNX int8 dynamic quantisation ({label} weights), 1 thread",
+                )
+            )
     return opts
 
 
 def sentence_options(onnx: dict[str, Path], quick: bool) -> list[E.Option]:
-    O = E.Option
-    opts = [O(BASELINE, E.st_encode(32), "fp32, 2 threads", threads=2),
-            O(CURRENT, E.st_encode(32, bf16=True), "bf16 autocast, 2 threads (LocalEmbedder)", threads=2),
-            O("st-bf16-bs32-1thread", E.st_encode(32, bf16=True), "bf16 autocast, 1 thread", threads=1)]
+    O = E.Option  # noqa: E741 - a short alias keeps the option tables readable
+    opts = [
+        O(BASELINE, E.st_encode(32), "fp32, 2 threads", threads=2),
+        O(CURRENT, E.st_encode(32, bf16=True), "bf16 autocast, 2 threads (LocalEmbedder)", threads=2),
+        O("st-bf16-bs32-1thread", E.st_encode(32, bf16=True), "bf16 autocast, 1 thread", threads=1),
+    ]
     if not quick:
-        opts += [O("st-fp32-bs32-1thread", E.st_encode(32), "fp32, 1 thread", threads=1),
-                 O("st-bf16-bs128-1thread", E.st_encode(128, bf16=True), "bf16 autocast, batch 128, 1 thread",
-                   threads=1)]
+        opts += [
+            O("st-fp32-bs32-1thread", E.st_encode(32), "fp32, 1 thread", threads=1),
+            O(
+                "st-bf16-bs128-1thread",
+                E.st_encode(128, bf16=True),
+                "bf16 autocast, batch 128, 1 thread",
+                threads=1,
+            ),
+        ]
         if "opt" in onnx:
-            opts += [O("onnx-opt-fp32-1thread", E.OnnxEmbedder(onnx["opt"], threads=1).encode, "ONNX optimised, "
-                       "1 thread"),
-                     O("onnx-opt-fp32-2threads", E.OnnxEmbedder(onnx["opt"], threads=2).encode, "ONNX optimised, "
-                       "2 threads")]
+            opts += [
+                O(
+                    "onnx-opt-fp32-1thread",
+                    E.OnnxEmbedder(onnx["opt"], threads=1).encode,
+                    "ONNX optimised, 1 thread",
+                ),
+                O(
+                    "onnx-opt-fp32-2threads",
+                    E.OnnxEmbedder(onnx["opt"], threads=2).encode,
+                    "ONNX optimised, 2 threads",
+                ),
+            ]
     return opts
 
 
@@ -119,14 +186,20 @@ def measure(opts: list[E.Option], texts: list[str], reps: int) -> list[dict]:
         walls = [r["wall_s"] for r in runs[o.name]]
         best = min(walls)
         cmin, cmean = E.cosine_to(ref, outputs[o.name])
-        results.append({
-            "option": o.name, "note": o.note, "threads": o.threads,
-            "per_s": round(n / best, 2), "per_s_median": round(n / statistics.median(walls), 2),
-            "cpu_ms_each": round(1000 * min(r["cpu_s"] for r in runs[o.name]) / n, 2),
-            "cpu_per_wall": round(runs[o.name][walls.index(best)]["cpu_s"] / best, 2),
-            "load_avg": [r["load"] for r in runs[o.name]],
-            "cosine_min": round(cmin, 6), "cosine_mean": round(cmean, 6),
-        })
+        results.append(
+            {
+                "option": o.name,
+                "note": o.note,
+                "threads": o.threads,
+                "per_s": round(n / best, 2),
+                "per_s_median": round(n / statistics.median(walls), 2),
+                "cpu_ms_each": round(1000 * min(r["cpu_s"] for r in runs[o.name]) / n, 2),
+                "cpu_per_wall": round(runs[o.name][walls.index(best)]["cpu_s"] / best, 2),
+                "load_avg": [r["load"] for r in runs[o.name]],
+                "cosine_min": round(cmin, 6),
+                "cosine_mean": round(cmean, 6),
+            }
+        )
     base = next(r for r in results if r["option"] == BASELINE)
     for r in results:
         r["speedup"] = round(r["per_s"] / base["per_s"], 2)
@@ -141,7 +214,9 @@ def body(args: argparse.Namespace) -> dict:
     n_sent = int(args.params.get("sentences", 64 if args.quick else 256))
     docs, texts = fixed_chunk_set(n)
     texts = texts[:n]
-    sentences = [t[s.start:s.end] for d in docs for t in [clean_article(d.text).text] for s in split_sentences(t)]
+    sentences = [
+        t[s.start : s.end] for d in docs for t in [clean_article(d.text).text] for s in split_sentences(t)
+    ]
     sentences = sentences[:n_sent]
     from retrieval.tokens import count_tokens
 
@@ -157,16 +232,23 @@ def body(args: argparse.Namespace) -> dict:
     best_ok = max(good, key=lambda r: r["per_s"])
     best_ok_cpu = max(good, key=lambda r: r["speedup_cpu_time"])
     return {
-        "chunks": n, "repetitions": reps, "sentences": len(sentences),
+        "chunks": n,
+        "repetitions": reps,
+        "sentences": len(sentences),
         "tokens_per_chunk_cl100k_mean": round(sum(count_tokens(t) for t in texts) / n, 1),
         "wordpieces_per_chunk_mean": round(sum(wordpieces) / n, 1),
-        "wordpieces_per_sentence_mean": round(sum(len(st.tokenizer(s)["input_ids"]) for s in sentences)
-                                              / max(1, len(sentences)), 1),
+        "wordpieces_per_sentence_mean": round(
+            sum(len(st.tokenizer(s)["input_ids"]) for s in sentences) / max(1, len(sentences)), 1
+        ),
         "truncated_chunks": sum(w > E.MAX_SEQ_LENGTH for w in wordpieces),
         "model_load_seconds": round(load_s, 2),
-        "options": chunks, "sentence_options": sents, "notes": notes,
-        "baseline": BASELINE, "current": CURRENT,
-        "best_at_cosine_0999": best_ok["option"], "best_speedup_at_cosine_0999": best_ok["speedup"],
+        "options": chunks,
+        "sentence_options": sents,
+        "notes": notes,
+        "baseline": BASELINE,
+        "current": CURRENT,
+        "best_at_cosine_0999": best_ok["option"],
+        "best_speedup_at_cosine_0999": best_ok["speedup"],
         "best_cpu_time_speedup_at_cosine_0999": best_ok_cpu["speedup_cpu_time"],
         "best_cpu_time_option_at_cosine_0999": best_ok_cpu["option"],
         "current_speedup": next(r for r in chunks if r["option"] == CURRENT)["speedup"],

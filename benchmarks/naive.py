@@ -27,7 +27,7 @@ WINDOW = 1000
 
 
 def windows(text: str, size: int = WINDOW) -> list[tuple[int, int]]:
-    return [(i, min(i + size, len(text))) for i in range(0, len(text), size) if text[i:i + size].strip()]
+    return [(i, min(i + size, len(text))) for i in range(0, len(text), size) if text[i : i + size].strip()]
 
 
 class NaivePipeline:
@@ -38,12 +38,17 @@ class NaivePipeline:
         from benchmarks.embedders import sentence_transformer
 
         self.model = sentence_transformer()
-        self.client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
-        self.col = self.client.get_or_create_collection("naive", embedding_function=None,
-                                                        configuration={"hnsw": {"space": "cosine"}})
+        self.client = chromadb.PersistentClient(
+            path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        self.col = self.client.get_or_create_collection(
+            "naive", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self.model.encode(texts, batch_size=32, convert_to_numpy=True, normalize_embeddings=True))
+        return np.asarray(
+            self.model.encode(texts, batch_size=32, convert_to_numpy=True, normalize_embeddings=True)
+        )
 
     def ingest(self, docs: list[tuple[str, str]]) -> int:
         ids, texts, metas = [], [], []
@@ -54,7 +59,9 @@ class NaivePipeline:
                 metas.append({"document_id": doc_id, "start": s, "end": e})
         vecs = self.embed(texts)
         for i in range(0, len(ids), 1000):
-            self.col.upsert(ids=ids[i:i + 1000], embeddings=vecs[i:i + 1000], metadatas=metas[i:i + 1000])
+            self.col.upsert(
+                ids=ids[i : i + 1000], embeddings=vecs[i : i + 1000], metadatas=metas[i : i + 1000]
+            )
         return len(ids)
 
     def search(self, query: str, k: int = 5) -> list[dict]:
@@ -79,9 +86,16 @@ def body(args: argparse.Namespace) -> dict:
     with Timer() as t:
         n_chunks = naive.ingest([(d.id or f"d{i}", d.text) for i, d in enumerate(docs)])
     chars = sum(len(d.text) for d in docs)
-    out["ingest"] = {"documents": len(docs), "chunks": n_chunks, "characters": chars, "wall_s": round(t.wall, 2),
-                     "chunks_per_s": round(n_chunks / t.wall, 2), "docs_per_s": round(len(docs) / t.wall, 2),
-                     "kchars_per_s": round(chars / t.wall / 1000, 2), "load_avg": [t.load_before, t.load_after]}
+    out["ingest"] = {
+        "documents": len(docs),
+        "chunks": n_chunks,
+        "characters": chars,
+        "wall_s": round(t.wall, 2),
+        "chunks_per_s": round(n_chunks / t.wall, 2),
+        "docs_per_s": round(len(docs) / t.wall, 2),
+        "kchars_per_s": round(chars / t.wall / 1000, 2),
+        "load_avg": [t.load_before, t.load_after],
+    }
 
     # retrieval quality on the seeds
     seeds = seed_documents()
@@ -114,7 +128,9 @@ def body(args: argparse.Namespace) -> dict:
         rows["naive"].append(m.retrieval_metrics(hits_naive, gold_naive))
         rows["factdesk"].append(m.retrieval_metrics(hits_fd, gold_fd))
     for name, rs in rows.items():
-        out[name] = {k: round(m.mean([r[k] for r in rs]), 4) for k in ("hit@1", "hit@5", "mrr", "evidence_recall")}
+        out[name] = {
+            k: round(m.mean([r[k] for r in rs]), 4) for k in ("hit@1", "hit@5", "mrr", "evidence_recall")
+        }
         out[name]["gold_quotes_not_found"] = missing[name]
     out["questions"] = len(rows["naive"])
     out["naive_chunks_on_seeds"] = naive_q.col.count()

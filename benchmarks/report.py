@@ -48,34 +48,62 @@ def targets(r: dict) -> list[list[str]]:
         why = ""
         if not ok:
             amx = any(f.startswith("amx") for f in r["meta"].get("cpu_flags", []))
-            why = ("bf16 matmuls here " + ("(AMX present)" if amx else "(AVX-512 BF16, no AMX)") +
-                   " do ~2x the fp32 multiply-adds per cycle at best, and attention/LayerNorm gain less; "
-                   + (f"int8 ({best_int8['option']}) reaches {best_int8['speedup_cpu_time']}x CPU-time but cosine "
-                      f"{best_int8['cosine_min']:.3f} < 0.999" if best_int8 else "int8 was not measured"))
-        rows.append(["model throughput >= 2.4x naive fp32 at cosine >= 0.999",
-                     (f"best {m['best_speedup_at_cosine_0999']}x wall ({m['best_at_cosine_0999']}); "
-                      f"{m['best_cpu_time_speedup_at_cosine_0999']}x CPU time "
-                      f"({m['best_cpu_time_option_at_cosine_0999']}); LocalEmbedder default "
-                      f"{opts[m['current']]['speedup']}x wall / {opts[m['current']]['speedup_cpu_time']}x CPU"),
-                     "met" if ok else "missed", why])
+            why = (
+                "bf16 matmuls here "
+                + ("(AMX present)" if amx else "(AVX-512 BF16, no AMX)")
+                + " do ~2x the fp32 multiply-adds per cycle at best, and attention/LayerNorm gain less; "
+                + (
+                    f"int8 ({best_int8['option']}) reaches {best_int8['speedup_cpu_time']}x CPU-time but cosine "
+                    f"{best_int8['cosine_min']:.3f} < 0.999"
+                    if best_int8
+                    else "int8 was not measured"
+                )
+            )
+        rows.append(
+            [
+                "model throughput >= 2.4x naive fp32 at cosine >= 0.999",
+                (
+                    f"best {m['best_speedup_at_cosine_0999']}x wall ({m['best_at_cosine_0999']}); "
+                    f"{m['best_cpu_time_speedup_at_cosine_0999']}x CPU time "
+                    f"({m['best_cpu_time_option_at_cosine_0999']}); LocalEmbedder default "
+                    f"{opts[m['current']]['speedup']}x wall / {opts[m['current']]['speedup_cpu_time']}x CPU"
+                ),
+                "met" if ok else "missed",
+                why,
+            ]
+        )
     ing = r.get("ingest") or {}
     if not _err(ing):
         i = ing["ingest"]
         ok = i["ratio_to_raw_excluding_sentence_vectors"] >= 0.85
-        rows.append(["ingest >= 85% of the model's raw chunks/s",
-                     (f"{i['ratio_to_raw_excluding_sentence_vectors']:.0%} counting chunk vectors only; "
-                      f"{i['ratio_to_raw_overall']:.0%} overall (sentence vectors included)"),
-                     "met (chunk vectors only); missed overall" if ok and i["ratio_to_raw_overall"] < 0.85
-                     else ("met" if ok else "missed"),
-                     f"ingest also embeds every sentence for re-ranking: {i['sentence_vector_share_of_wall']:.0%} "
-                     "of the ingest wall time" if i["ratio_to_raw_overall"] < 0.85 else ""])
+        rows.append(
+            [
+                "ingest >= 85% of the model's raw chunks/s",
+                (
+                    f"{i['ratio_to_raw_excluding_sentence_vectors']:.0%} counting chunk vectors only; "
+                    f"{i['ratio_to_raw_overall']:.0%} overall (sentence vectors included)"
+                ),
+                "met (chunk vectors only); missed overall"
+                if ok and i["ratio_to_raw_overall"] < 0.85
+                else ("met" if ok else "missed"),
+                f"ingest also embeds every sentence for re-ranking: {i['sentence_vector_share_of_wall']:.0%} "
+                "of the ingest wall time"
+                if i["ratio_to_raw_overall"] < 0.85
+                else "",
+            ]
+        )
         re_ = ing["reingest"]
         ok = re_["speedup_vs_first"] >= 50
-        rows.append(["re-ingest of unchanged articles >= 50x faster than first ingest",
-                     f"{re_['speedup_vs_first']}x ({re_['wall_s']:.3f} s vs {i['wall_s']} s)",
-                     "met" if ok else "missed",
-                     "" if ok else "unchanged articles are still cleaned, chunked and fingerprinted before the "
-                     "hash check"])
+        rows.append(
+            [
+                "re-ingest of unchanged articles >= 50x faster than first ingest",
+                f"{re_['speedup_vs_first']}x ({re_['wall_s']:.3f} s vs {i['wall_s']} s)",
+                "met" if ok else "missed",
+                ""
+                if ok
+                else "unchanged articles are still cleaned, chunked and fingerprinted before the hash check",
+            ]
+        )
     big = _largest(r)
     if big:
         label = f"at {big['target_chunks'] // 1000}k chunks"
@@ -87,37 +115,71 @@ def targets(r: dict) -> list[list[str]]:
             ratio = meas["search_p95_over_raw_chroma_p95"]
             emb = meas["query_embedding"]["p95_ms"]
             raw = meas["raw_chroma_query"]["p95_ms"]
-            rows.append([f"search p95 <= 10x raw Chroma p95 ({tag})",
-                         f"{meas['search']['p95_ms']:.1f} ms vs {raw:.1f} ms: {ratio}x",
-                         "met" if ratio <= 10 else "missed",
-                         "" if ratio <= 10 else f"embedding the query alone is {emb:.1f} ms p95 "
-                         f"({emb / raw:.0f}x raw Chroma); the sentence re-rank and FTS5 add the rest"])
+            rows.append(
+                [
+                    f"search p95 <= 10x raw Chroma p95 ({tag})",
+                    f"{meas['search']['p95_ms']:.1f} ms vs {raw:.1f} ms: {ratio}x",
+                    "met" if ratio <= 10 else "missed",
+                    ""
+                    if ratio <= 10
+                    else f"embedding the query alone is {emb:.1f} ms p95 "
+                    f"({emb / raw:.0f}x raw Chroma); the sentence re-rank and FTS5 add the rest",
+                ]
+            )
             ap95 = meas["ask"]["p95_ms"]
             bd = meas.get("ask_breakdown_ms_per_query", {})
             top = sorted(bd.items(), key=lambda kv: -kv[1])[:2]
-            rows.append([f"offline ask p95 <= 150 ms ({tag})", f"{ap95:.1f} ms", "met" if ap95 <= 150 else "missed",
-                         "" if ap95 <= 150 else "mean per ask: " + ", ".join(f"{k} {v:.0f} ms" for k, v in top)])
+            rows.append(
+                [
+                    f"offline ask p95 <= 150 ms ({tag})",
+                    f"{ap95:.1f} ms",
+                    "met" if ap95 <= 150 else "missed",
+                    "" if ap95 <= 150 else "mean per ask: " + ", ".join(f"{k} {v:.0f} ms" for k, v in top),
+                ]
+            )
             rss = meas["process"]["peak_rss_mb"]
-            rows.append([f"peak RSS <= 2 GiB ({tag}, the measuring process)", f"{rss:,.0f} MiB",
-                         "met" if rss <= 2 * GIB else "missed", ""])
+            rows.append(
+                [
+                    f"peak RSS <= 2 GiB ({tag}, the measuring process)",
+                    f"{rss:,.0f} MiB",
+                    "met" if rss <= 2 * GIB else "missed",
+                    "",
+                ]
+            )
         ld = r.get("load") or {}
         for key, meas in ld.items():
             if key.startswith("threads_") and not _err(meas) and meas.get("server_peak_rss_mb"):
                 rss = meas["server_peak_rss_mb"]
-                rows.append([f"peak RSS <= 2 GiB (factdesk serve under load, {label}, threads {meas['torch_threads']})",
-                             f"{rss:,.0f} MiB", "met" if rss <= 2 * GIB else "missed", ""])
+                rows.append(
+                    [
+                        f"peak RSS <= 2 GiB (factdesk serve under load, {label}, threads {meas['torch_threads']})",
+                        f"{rss:,.0f} MiB",
+                        "met" if rss <= 2 * GIB else "missed",
+                        "",
+                    ]
+                )
     cs = r.get("cold_start") or {}
     if not _err(cs):
         med = cs["cli_ask"]["median_s"]
         why = ""
         if med > 3:
             pt = cs.get("phases_torch", {})
-            why = (f"importing torch + sentence-transformers takes {pt.get('import torch', 0) + pt.get('import sentence_transformers', 0):.1f} s "
-                   f"and the first embedding {pt.get('first embedding', 0):.1f} s; the ONNX runtime path measured "
-                   f"{cs.get('model_ready_onnx_s', '?')} s for the same (CLI estimate {cs.get('cli_ask_estimated_with_onnx_s', '?')} s)")
-        rows.append(["`factdesk ask` cold start <= 3 s", (f"{med} s (median of {len(cs['cli_ask']['runs'])}; "
-                     f"{cs.get('cli_ask_cached_question_s', '–')} s when the question's vector is cached)"),
-                     "met" if med <= 3 else "missed", why])
+            why = (
+                f"importing torch + sentence-transformers takes {pt.get('import torch', 0) + pt.get('import sentence_transformers', 0):.1f} s "
+                f"and the first embedding {pt.get('first embedding', 0):.1f} s; the ONNX runtime path measured "
+                f"{cs.get('model_ready_onnx_s', '?')} s for the same (CLI estimate {cs.get('cli_ask_estimated_with_onnx_s', '?')} s)"
+            )
+        rows.append(
+            [
+                "`factdesk ask` cold start <= 3 s",
+                (
+                    f"{med} s (median of {len(cs['cli_ask']['runs'])}; "
+                    f"{cs.get('cli_ask_cached_question_s', '–')} s when the question's vector is cached)"
+                ),
+                "met" if med <= 3 else "missed",
+                why,
+            ]
+        )
     return rows
 
 
@@ -127,22 +189,30 @@ def render(r: dict) -> str:
     L: list[str] = []
     A = L.append
     A("# factdesk benchmarks\n")
-    A(f"Produced by `python -m benchmarks.run{' --quick' if meta['quick'] else ''}` on {meta['started']} "
-      f"({meta.get('total_seconds', 0) / 60:.1f} min); raw figures in `benchmarks/results.json`. "
-      "Every figure below comes from that one run, on one machine.")
+    A(
+        f"Produced by `python -m benchmarks.run{' --quick' if meta['quick'] else ''}` on {meta['started']} "
+        f"({meta.get('total_seconds', 0) / 60:.1f} min); raw figures in `benchmarks/results.json`. "
+        "Every figure below comes from that one run, on one machine."
+    )
     if meta["quick"]:
-        A("\n**This is a `--quick` run** (small sizes, short load test): sizes and sample counts are too small "
-          "for the targets; run `python -m benchmarks.run` for the real report.")
-    A(f"\n**Machine**: {meta['cpu']}, {meta['cores']} cores, {meta['memory_gib']} GiB; "
-      f"flags {', '.join(meta.get('cpu_flags', [])) or '–'}. "
-      + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v))
-    A(f"\n**Interference**: the machine is shared. During the run other processes used "
-      f"{inter.get('other_processes_share_of_machine', 0):.0%} of its CPU "
-      f"({inter.get('other_processes_cpu_s', 0):,.0f} CPU-s; the benchmark {inter.get('benchmark_cpu_s', 0):,.0f} CPU-s); "
-      f"1-minute load average {inter.get('load_avg_mean', '–')} on average, {inter.get('load_avg_max', '–')} at most, "
-      f"for {meta['cores']} cores. Wall-clock figures are therefore pessimistic, and 2-thread figures suffer most "
-      "(see 'cpu/wall' columns: 1.0 means one full core of our own). CPU-time speed-ups are the fairer "
-      "per-core comparison.")
+        A(
+            "\n**This is a `--quick` run** (small sizes, short load test): sizes and sample counts are too small "
+            "for the targets; run `python -m benchmarks.run` for the real report."
+        )
+    A(
+        f"\n**Machine**: {meta['cpu']}, {meta['cores']} cores, {meta['memory_gib']} GiB; "
+        f"flags {', '.join(meta.get('cpu_flags', [])) or '–'}. "
+        + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
+    )
+    A(
+        f"\n**Interference**: the machine is shared. During the run other processes used "
+        f"{inter.get('other_processes_share_of_machine', 0):.0%} of its CPU "
+        f"({inter.get('other_processes_cpu_s', 0):,.0f} CPU-s; the benchmark {inter.get('benchmark_cpu_s', 0):,.0f} CPU-s); "
+        f"1-minute load average {inter.get('load_avg_mean', '–')} on average, {inter.get('load_avg_max', '–')} at most, "
+        f"for {meta['cores']} cores. Wall-clock figures are therefore pessimistic, and 2-thread figures suffer most "
+        "(see 'cpu/wall' columns: 1.0 means one full core of our own). CPU-time speed-ups are the fairer "
+        "per-core comparison."
+    )
 
     A("\n## Targets\n")
     A(_table(["target", "measured", "status", "why (misses)"], targets(r)))
@@ -153,28 +223,84 @@ def render(r: dict) -> str:
     if _err(m):
         A(f"error: {_err(m)}")
     else:
-        A(f"{m['chunks']} chunks cut by `retrieval.chunk.chunk_text` (200 tokens, 50 overlap: the ingest "
-          f"settings) from synthetic articles made of seed sentences (section 4): {m['tokens_per_chunk_cl100k_mean']} "
-          f"cl100k tokens, {m['wordpieces_per_chunk_mean']} word pieces per chunk on average, "
-          f"{m['truncated_chunks']} truncated at 256. Options run round-robin, {m['repetitions']}x; best run shown "
-          f"(median beside it). Cosine: each option's vectors against the fp32 baseline's, row by row. "
-          f"Model load (sentence-transformers): {m['model_load_seconds']} s.\n")
-        A(_table(["option", "chunks/s", "median", "speed-up (wall)", "speed-up (CPU time)", "CPU ms/chunk",
-                  "cpu/wall", "cosine min", "cosine mean", "what"],
-                 [[o["option"], o["per_s"], o["per_s_median"], f"{o['speedup']}x", f"{o['speedup_cpu_time']}x",
-                   o["cpu_ms_each"], o["cpu_per_wall"], f"{o['cosine_min']:.5f}", f"{o['cosine_mean']:.5f}",
-                   o["note"]] for o in m["options"]]))
-        A(f"\nThe same on {m['sentences']} sentences of those articles ({m['wordpieces_per_sentence_mean']} word "
-          "pieces each on average; ingest embeds every sentence for the re-ranker), one run each:\n")
-        A(_table(["option", "sentences/s", "speed-up (wall)", "speed-up (CPU time)", "CPU ms/sentence", "cpu/wall",
-                  "cosine min", "what"],
-                 [[o["option"], o["per_s"], f"{o['speedup']}x", f"{o['speedup_cpu_time']}x", o["cpu_ms_each"],
-                   o["cpu_per_wall"], f"{o['cosine_min']:.5f}", o["note"]] for o in m["sentence_options"]]))
+        A(
+            f"{m['chunks']} chunks cut by `retrieval.chunk.chunk_text` (200 tokens, 50 overlap: the ingest "
+            f"settings) from synthetic articles made of seed sentences (section 4): {m['tokens_per_chunk_cl100k_mean']} "
+            f"cl100k tokens, {m['wordpieces_per_chunk_mean']} word pieces per chunk on average, "
+            f"{m['truncated_chunks']} truncated at 256. Options run round-robin, {m['repetitions']}x; best run shown "
+            f"(median beside it). Cosine: each option's vectors against the fp32 baseline's, row by row. "
+            f"Model load (sentence-transformers): {m['model_load_seconds']} s.\n"
+        )
+        A(
+            _table(
+                [
+                    "option",
+                    "chunks/s",
+                    "median",
+                    "speed-up (wall)",
+                    "speed-up (CPU time)",
+                    "CPU ms/chunk",
+                    "cpu/wall",
+                    "cosine min",
+                    "cosine mean",
+                    "what",
+                ],
+                [
+                    [
+                        o["option"],
+                        o["per_s"],
+                        o["per_s_median"],
+                        f"{o['speedup']}x",
+                        f"{o['speedup_cpu_time']}x",
+                        o["cpu_ms_each"],
+                        o["cpu_per_wall"],
+                        f"{o['cosine_min']:.5f}",
+                        f"{o['cosine_mean']:.5f}",
+                        o["note"],
+                    ]
+                    for o in m["options"]
+                ],
+            )
+        )
+        A(
+            f"\nThe same on {m['sentences']} sentences of those articles ({m['wordpieces_per_sentence_mean']} word "
+            "pieces each on average; ingest embeds every sentence for the re-ranker), one run each:\n"
+        )
+        A(
+            _table(
+                [
+                    "option",
+                    "sentences/s",
+                    "speed-up (wall)",
+                    "speed-up (CPU time)",
+                    "CPU ms/sentence",
+                    "cpu/wall",
+                    "cosine min",
+                    "what",
+                ],
+                [
+                    [
+                        o["option"],
+                        o["per_s"],
+                        f"{o['speedup']}x",
+                        f"{o['speedup_cpu_time']}x",
+                        o["cpu_ms_each"],
+                        o["cpu_per_wall"],
+                        f"{o['cosine_min']:.5f}",
+                        o["note"],
+                    ]
+                    for o in m["sentence_options"]
+                ],
+            )
+        )
         notes = m.get("notes", {})
         if notes:
-            A("\nONNX: " + "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in notes.items()) +
-              ". The model is exported from the bundled weights with `torch.onnx.export` (needs the `onnx` "
-              "package at export time only); pooling and normalising are done in numpy.")
+            A(
+                "\nONNX: "
+                + "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in notes.items())
+                + ". The model is exported from the bundled weights with `torch.onnx.export` (needs the `onnx` "
+                "package at export time only); pooling and normalising are done in numpy."
+            )
 
     # ---------------------------------------------------------------- ingest
     ing = r.get("ingest") or {}
@@ -182,12 +308,14 @@ def render(r: dict) -> str:
     if _err(ing):
         A(f"error: {_err(ing)}")
     else:
-        A(f"`Factdesk.ingest_documents` into a fresh data dir: {ing['documents']} synthetic articles, "
-          f"{ing['chunks']} chunks (the model section's chunk set is the first {m.get('chunks', '?')} of them), "
-          f"{ing['sentences']} sentences, {ing['characters']:,} characters. The raw figure is the service's "
-          "own embedder (LocalEmbedder) on the same chunk texts, in the same process, just before the ingest. "
-          "Model calls are timed by a wrapper, so chunk vectors, sentence vectors and everything else "
-          "are apart. The model load is not counted.\n")
+        A(
+            f"`Factdesk.ingest_documents` into a fresh data dir: {ing['documents']} synthetic articles, "
+            f"{ing['chunks']} chunks (the model section's chunk set is the first {m.get('chunks', '?')} of them), "
+            f"{ing['sentences']} sentences, {ing['characters']:,} characters. The raw figure is the service's "
+            "own embedder (LocalEmbedder) on the same chunk texts, in the same process, just before the ingest. "
+            "Model calls are timed by a wrapper, so chunk vectors, sentence vectors and everything else "
+            "are apart. The model load is not counted.\n"
+        )
         runs = [("default (2)", ing)]
         one = ing.get("one_thread")
         if one and not _err(one):
@@ -195,48 +323,90 @@ def render(r: dict) -> str:
         rows = []
         for label, x in runs:
             i = x["ingest"]
-            rows.append([label, x["raw_chunks_per_s"], i["chunks_per_s_excluding_sentence_vectors"],
-                         f"{i['ratio_to_raw_excluding_sentence_vectors']:.0%}", i["chunks_per_s_overall"],
-                         f"{i['ratio_to_raw_overall']:.0%}", i["wall_s"], i["chunk_embedding_s"],
-                         i["sentence_embedding_s"], i["non_model_s"], i["docs_per_s"], i["cpu_per_wall"]])
-        A(_table(["torch threads", "raw model chunks/s", "ingest chunks/s (chunk vectors only)", "vs raw",
-                  "ingest chunks/s (overall)", "vs raw", "ingest wall s", "chunk vectors s", "sentence vectors s",
-                  "non-model s", "docs/s", "cpu/wall"], rows))
+            rows.append(
+                [
+                    label,
+                    x["raw_chunks_per_s"],
+                    i["chunks_per_s_excluding_sentence_vectors"],
+                    f"{i['ratio_to_raw_excluding_sentence_vectors']:.0%}",
+                    i["chunks_per_s_overall"],
+                    f"{i['ratio_to_raw_overall']:.0%}",
+                    i["wall_s"],
+                    i["chunk_embedding_s"],
+                    i["sentence_embedding_s"],
+                    i["non_model_s"],
+                    i["docs_per_s"],
+                    i["cpu_per_wall"],
+                ]
+            )
+        A(
+            _table(
+                [
+                    "torch threads",
+                    "raw model chunks/s",
+                    "ingest chunks/s (chunk vectors only)",
+                    "vs raw",
+                    "ingest chunks/s (overall)",
+                    "vs raw",
+                    "ingest wall s",
+                    "chunk vectors s",
+                    "sentence vectors s",
+                    "non-model s",
+                    "docs/s",
+                    "cpu/wall",
+                ],
+                rows,
+            )
+        )
         re_ = ing["reingest"]
-        A(f"\n**Re-ingest** of the same articles: {re_['wall_s']:.3f} s, all {', '.join(re_['statuses'])}: "
-          f"**{re_['speedup_vs_first']}x** faster than the first ingest.")
+        A(
+            f"\n**Re-ingest** of the same articles: {re_['wall_s']:.3f} s, all {', '.join(re_['statuses'])}: "
+            f"**{re_['speedup_vs_first']}x** faster than the first ingest."
+        )
         pf = ing.get("profile_stub_embedder")
         if pf:
-            A(f"\n**Where the non-model time goes.** The same ingest into another fresh data dir with a stub "
-              f"embedder (random unit vectors, no model): {pf['wall_s_unprofiled']} s, "
-              f"{pf['ms_per_chunk_unprofiled']} ms per chunk without the profiler; under cProfile "
-              f"({pf['wall_s']} s) the parts are:\n")
-            A(_table(["part", "seconds (cumulative)", "share"],
-                     [[p["part"], p["seconds"], f"{p['share']:.0%}"] for p in pf["parts"] if p["seconds"] > 0]))
+            A(
+                f"\n**Where the non-model time goes.** The same ingest into another fresh data dir with a stub "
+                f"embedder (random unit vectors, no model): {pf['wall_s_unprofiled']} s, "
+                f"{pf['ms_per_chunk_unprofiled']} ms per chunk without the profiler; under cProfile "
+                f"({pf['wall_s']} s) the parts are:\n"
+            )
+            A(
+                _table(
+                    ["part", "seconds (cumulative)", "share"],
+                    [[p["part"], p["seconds"], f"{p['share']:.0%}"] for p in pf["parts"] if p["seconds"] > 0],
+                )
+            )
             A("\nTop self time:\n")
-            A(_table(["function", "self s", "calls"], [[f"`{t['function']}`", t["self_seconds"], t["calls"]]
-                                                       for t in pf["top_self"][:8]]))
+            A(
+                _table(
+                    ["function", "self s", "calls"],
+                    [[f"`{t['function']}`", t["self_seconds"], t["calls"]] for t in pf["top_self"][:8]],
+                )
+            )
 
     # ---------------------------------------------------------------- scale
     sc = r.get("scale") or {}
     A("\n## 3. Search and offline ask at scale\n")
-    A("**Corpus.** The five seed articles are ingested first, with the real model. All other articles are "
-      "synthetic (`benchmarks/corpus.py`): 18-40 real sentences drawn from the seeds' 139 body sentences, "
-      "shuffled across articles; every number redrawn; about 70% of capitalised words (names, places) "
-      "swapped, per article, for names from fixed lists; half the other words of 4+ letters swapped for a "
-      "random word of the seeds (without that, articles drawing the same few seed sentences collide in the "
-      "near-duplicate index and its candidate checks dominate a large build; with it, about 0.03% of "
-      "article pairs share a MinHash band). Every synthetic article is ingested as `created`.\n\n"
-      "**What is real and what is synthetic.** The build writes through the real `Ingestor` path "
-      "(cleaning, chunking, de-duplication, SQLite catalog + FTS5, embedding cache, Chroma), but the "
-      "synthetic texts get vectors from a stub (`OriginEmbedder`): each sentence maps to the seed sentence "
-      "it was made from, whose real vector (LocalEmbedder, bf16) is known; a text's vector is the mean of its "
-      "sentences' vectors plus noise (norm 0.3 of the mean's, cosine ~0.96), renormalised. Chunk and sentence "
-      "vectors are thus synthetic but live in the real model's space, near the topics they mention. At "
-      "measure time everything is real: the service opens the data dir as `factdesk` does, loads the real "
-      "model, and every timed query is a wording not asked before on that data dir (so the query is embedded "
-      "by the model; no cache hit). Raw Chroma: `collection.query` with precomputed query vectors and "
-      "`n_results` = the searcher's candidate count (30), `include=['distances']`.\n")
+    A(
+        "**Corpus.** The five seed articles are ingested first, with the real model. All other articles are "
+        "synthetic (`benchmarks/corpus.py`): 18-40 real sentences drawn from the seeds' 139 body sentences, "
+        "shuffled across articles; every number redrawn; about 70% of capitalised words (names, places) "
+        "swapped, per article, for names from fixed lists; half the other words of 4+ letters swapped for a "
+        "random word of the seeds (without that, articles drawing the same few seed sentences collide in the "
+        "near-duplicate index and its candidate checks dominate a large build; with it, about 0.03% of "
+        "article pairs share a MinHash band). Every synthetic article is ingested as `created`.\n\n"
+        "**What is real and what is synthetic.** The build writes through the real `Ingestor` path "
+        "(cleaning, chunking, de-duplication, SQLite catalog + FTS5, embedding cache, Chroma), but the "
+        "synthetic texts get vectors from a stub (`OriginEmbedder`): each sentence maps to the seed sentence "
+        "it was made from, whose real vector (LocalEmbedder, bf16) is known; a text's vector is the mean of its "
+        "sentences' vectors plus noise (norm 0.3 of the mean's, cosine ~0.96), renormalised. Chunk and sentence "
+        "vectors are thus synthetic but live in the real model's space, near the topics they mention. At "
+        "measure time everything is real: the service opens the data dir as `factdesk` does, loads the real "
+        "model, and every timed query is a wording not asked before on that data dir (so the query is embedded "
+        "by the model; no cache hit). Raw Chroma: `collection.query` with precomputed query vectors and "
+        "`n_results` = the searcher's candidate count (30), `include=['distances']`.\n"
+    )
     if _err(sc):
         A(f"error: {_err(sc)}")
     rows = []
@@ -246,46 +416,119 @@ def render(r: dict) -> str:
             if _err(x):
                 rows.append([e["target_chunks"], key, "error: " + _err(x)[:200]] + [""] * 10)
                 continue
-            rows.append([x["chunks"], x["documents"], x["torch_threads"] or "default (2)",
-                         x["search"]["p50_ms"], x["search"]["p95_ms"], x["ask"]["p50_ms"], x["ask"]["p95_ms"],
-                         x["raw_chroma_query"]["p50_ms"], x["raw_chroma_query"]["p95_ms"],
-                         x["query_embedding"]["p50_ms"], x["query_embedding"]["p95_ms"],
-                         f"{x['search_p95_over_raw_chroma_p95']}x", x["process"]["peak_rss_mb"],
-                         x["search"]["n"], f"{x.get('fts_share_of_chunks_matched', 0):.0%}"])
+            rows.append(
+                [
+                    x["chunks"],
+                    x["documents"],
+                    x["torch_threads"] or "default (2)",
+                    x["search"]["p50_ms"],
+                    x["search"]["p95_ms"],
+                    x["ask"]["p50_ms"],
+                    x["ask"]["p95_ms"],
+                    x["raw_chroma_query"]["p50_ms"],
+                    x["raw_chroma_query"]["p95_ms"],
+                    x["query_embedding"]["p50_ms"],
+                    x["query_embedding"]["p95_ms"],
+                    f"{x['search_p95_over_raw_chroma_p95']}x",
+                    x["process"]["peak_rss_mb"],
+                    x["search"]["n"],
+                    f"{x.get('fts_share_of_chunks_matched', 0):.0%}",
+                ]
+            )
     if rows:
-        A(_table(["chunks", "docs", "torch threads", "search p50 ms", "search p95 ms", "ask p50 ms", "ask p95 ms",
-                  "raw Chroma p50 ms", "raw Chroma p95 ms", "query embed p50 ms", "query embed p95 ms",
-                  "search p95 / raw p95", "peak RSS MiB", "queries", "chunks an FTS5 query matches"], rows))
-        A("\nThe last column is why the lexical side grows with the corpus here: every synthetic article is "
-          "made of one story's sentences, so a question's content words occur in most chunks and BM25 scores "
-          "them all. A real multi-topic corpus of the same size matches far fewer rows: these FTS5 figures "
-          "are pessimistic.")
+        A(
+            _table(
+                [
+                    "chunks",
+                    "docs",
+                    "torch threads",
+                    "search p50 ms",
+                    "search p95 ms",
+                    "ask p50 ms",
+                    "ask p95 ms",
+                    "raw Chroma p50 ms",
+                    "raw Chroma p95 ms",
+                    "query embed p50 ms",
+                    "query embed p95 ms",
+                    "search p95 / raw p95",
+                    "peak RSS MiB",
+                    "queries",
+                    "chunks an FTS5 query matches",
+                ],
+                rows,
+            )
+        )
+        A(
+            "\nThe last column is why the lexical side grows with the corpus here: every synthetic article is "
+            "made of one story's sentences, so a question's content words occur in most chunks and BM25 scores "
+            "them all. A real multi-topic corpus of the same size matches far fewer rows: these FTS5 figures "
+            "are pessimistic."
+        )
         A("\nBuild (the stub-vector ingest through the real pipeline; the seeds with the real model):\n")
-        A(_table(["target", "chunks", "docs", "added chunks/s", "build s", "statuses", "embedding cache MiB",
-                  "catalog MiB", "Chroma MiB", "build peak RSS MiB"],
-                 [[e["target_chunks"], e["build"].get("chunks"), e["build"].get("documents"),
-                   e["build"].get("build_chunks_per_s"), e["build"].get("build_seconds"),
-                   ", ".join(f"{k} {v}" for k, v in (e["build"].get("statuses") or {}).items()),
-                   e["build"].get("embedding_cache_mb"), e["build"].get("catalog_mb"), e["build"].get("chroma_mb"),
-                   e["build"]["process"]["peak_rss_mb"]] for e in sc.get("sizes", [])]))
+        A(
+            _table(
+                [
+                    "target",
+                    "chunks",
+                    "docs",
+                    "added chunks/s",
+                    "build s",
+                    "statuses",
+                    "embedding cache MiB",
+                    "catalog MiB",
+                    "Chroma MiB",
+                    "build peak RSS MiB",
+                ],
+                [
+                    [
+                        e["target_chunks"],
+                        e["build"].get("chunks"),
+                        e["build"].get("documents"),
+                        e["build"].get("build_chunks_per_s"),
+                        e["build"].get("build_seconds"),
+                        ", ".join(f"{k} {v}" for k, v in (e["build"].get("statuses") or {}).items()),
+                        e["build"].get("embedding_cache_mb"),
+                        e["build"].get("catalog_mb"),
+                        e["build"].get("chroma_mb"),
+                        e["build"]["process"]["peak_rss_mb"],
+                    ]
+                    for e in sc.get("sizes", [])
+                ],
+            )
+        )
         big = _largest(r)
         for key in sorted(k for k in (big or {}) if k.startswith("threads_")):
             x = big[key]  # type: ignore[index]
             if _err(x):
                 continue
-            A(f"\nWhere a search / an ask spends its time at {x['chunks']:,} chunks, torch threads "
-              f"{x['torch_threads'] or 'default (2)'} (mean ms per query; nested: the re-rank includes its "
-              f"cache reads; first search after open {x['first_search_seconds']} s):\n")
-            keys = list(dict.fromkeys(list(x["search_breakdown_ms_per_query"]) + list(x["ask_breakdown_ms_per_query"])))
-            A(_table(["part", "search", "ask"], [[k, x["search_breakdown_ms_per_query"].get(k),
-                                                  x["ask_breakdown_ms_per_query"].get(k)] for k in keys]))
+            A(
+                f"\nWhere a search / an ask spends its time at {x['chunks']:,} chunks, torch threads "
+                f"{x['torch_threads'] or 'default (2)'} (mean ms per query; nested: the re-rank includes its "
+                f"cache reads; first search after open {x['first_search_seconds']} s):\n"
+            )
+            keys = list(
+                dict.fromkeys(
+                    list(x["search_breakdown_ms_per_query"]) + list(x["ask_breakdown_ms_per_query"])
+                )
+            )
+            A(
+                _table(
+                    ["part", "search", "ask"],
+                    [
+                        [k, x["search_breakdown_ms_per_query"].get(k), x["ask_breakdown_ms_per_query"].get(k)]
+                        for k in keys
+                    ],
+                )
+            )
 
     # ---------------------------------------------------------------- load
     ld = r.get("load") or {}
     A("\n## 4. Concurrent load through uvicorn\n")
-    A("`factdesk serve --no-ingest` on the largest scale data dir (a subprocess, loopback, a free port); N "
-      "client threads with their own keep-alive httpx connection post distinct wordings for a fixed time, "
-      "first /v1/search, then /v1/ask.\n")
+    A(
+        "`factdesk serve --no-ingest` on the largest scale data dir (a subprocess, loopback, a free port); N "
+        "client threads with their own keep-alive httpx connection post distinct wordings for a fixed time, "
+        "first /v1/search, then /v1/ask.\n"
+    )
     if _err(ld):
         A(f"error: {_err(ld)}")
     rows = []
@@ -296,12 +539,40 @@ def render(r: dict) -> str:
             continue
         for ep in ("search", "ask"):
             y = x[ep]
-            rows.append([x["torch_threads"] or "default (2)", f"/v1/{ep}", x["clients"], y["seconds"], y["ok"],
-                         sum(y["errors"].values()), y["throughput_rps"], y.get("p50_ms"), y.get("p95_ms"),
-                         y.get("p99_ms"), x.get("server_peak_rss_mb")])
+            rows.append(
+                [
+                    x["torch_threads"] or "default (2)",
+                    f"/v1/{ep}",
+                    x["clients"],
+                    y["seconds"],
+                    y["ok"],
+                    sum(y["errors"].values()),
+                    y["throughput_rps"],
+                    y.get("p50_ms"),
+                    y.get("p95_ms"),
+                    y.get("p99_ms"),
+                    x.get("server_peak_rss_mb"),
+                ]
+            )
     if rows:
-        A(_table(["torch threads", "endpoint", "clients", "seconds", "ok", "errors", "req/s", "p50 ms", "p95 ms",
-                  "p99 ms", "server peak RSS MiB"], rows))
+        A(
+            _table(
+                [
+                    "torch threads",
+                    "endpoint",
+                    "clients",
+                    "seconds",
+                    "ok",
+                    "errors",
+                    "req/s",
+                    "p50 ms",
+                    "p95 ms",
+                    "p99 ms",
+                    "server peak RSS MiB",
+                ],
+                rows,
+            )
+        )
 
     # ---------------------------------------------------------------- cold start
     cs = r.get("cold_start") or {}
@@ -309,28 +580,66 @@ def render(r: dict) -> str:
     if _err(cs):
         A(f"error: {_err(cs)}")
     else:
-        A(f"Against a data dir with the five seeds. Each run asks a question that data dir has not seen (a "
-          f"cached query vector skips the model entirely: {cs.get('cli_ask_cached_question_s', '–')} s).\n")
-        A(_table(["what", "seconds"], [
-            ["`factdesk ask QUESTION --json`, median (runs)", f"{cs['cli_ask']['median_s']} ({', '.join(map(str, cs['cli_ask']['runs']))})"],
-            ["`factdesk ask`, question already asked (vector cached)", cs.get("cli_ask_cached_question_s")],
-            ["`factdesk serve --no-ingest`: spawn to first /v1/ask 200", cs.get("serve_first_answer_s")],
-            ["python interpreter start", cs.get("python_startup_s")],
-            ["model ready, torch + sentence-transformers (imports + load + first embedding)", cs.get("model_ready_torch_s")],
-            ["model ready, ONNX runtime (imports + session + first embedding)", cs.get("model_ready_onnx_s")],
-            ["`factdesk ask` estimated with ONNX (measured CLI - torch model start + ONNX model start)",
-             cs.get("cli_ask_estimated_with_onnx_s")],
-        ]))
+        A(
+            f"Against a data dir with the five seeds. Each run asks a question that data dir has not seen (a "
+            f"cached query vector skips the model entirely: {cs.get('cli_ask_cached_question_s', '–')} s).\n"
+        )
+        A(
+            _table(
+                ["what", "seconds"],
+                [
+                    [
+                        "`factdesk ask QUESTION --json`, median (runs)",
+                        f"{cs['cli_ask']['median_s']} ({', '.join(map(str, cs['cli_ask']['runs']))})",
+                    ],
+                    [
+                        "`factdesk ask`, question already asked (vector cached)",
+                        cs.get("cli_ask_cached_question_s"),
+                    ],
+                    [
+                        "`factdesk serve --no-ingest`: spawn to first /v1/ask 200",
+                        cs.get("serve_first_answer_s"),
+                    ],
+                    ["python interpreter start", cs.get("python_startup_s")],
+                    [
+                        "model ready, torch + sentence-transformers (imports + load + first embedding)",
+                        cs.get("model_ready_torch_s"),
+                    ],
+                    [
+                        "model ready, ONNX runtime (imports + session + first embedding)",
+                        cs.get("model_ready_onnx_s"),
+                    ],
+                    [
+                        "`factdesk ask` estimated with ONNX (measured CLI - torch model start + ONNX model start)",
+                        cs.get("cli_ask_estimated_with_onnx_s"),
+                    ],
+                ],
+            )
+        )
         pt, po = cs.get("phases_torch", {}), cs.get("phases_onnx", {})
-        keys = [k for k in dict.fromkeys(list(pt) + list(po)) if k not in ("section_seconds", "process", "error")]
+        keys = [
+            k for k in dict.fromkeys(list(pt) + list(po)) if k not in ("section_seconds", "process", "error")
+        ]
         A("\nPhases of one ask in a fresh process (seconds):\n")
-        A(_table(["phase", "torch + sentence-transformers", "ONNX runtime"], [[k, pt.get(k), po.get(k)] for k in keys]))
+        A(
+            _table(
+                ["phase", "torch + sentence-transformers", "ONNX runtime"],
+                [[k, pt.get(k), po.get(k)] for k in keys],
+            )
+        )
         it = cs.get("importtime")
         if it:
-            A(f"\n`python -X importtime -c \"{it['statement']}\"`: {it['total_s']} s of imports "
-              f"(wall {it['wall_s']} s); top-level packages by cumulative time (in import order, a package "
-              "imported by an earlier one is counted there):\n")
-            A(_table(["package", "seconds"], [[k, v] for k, v in it["top_level_cumulative_s"].items() if v >= 0.01]))
+            A(
+                f'\n`python -X importtime -c "{it["statement"]}"`: {it["total_s"]} s of imports '
+                f"(wall {it['wall_s']} s); top-level packages by cumulative time (in import order, a package "
+                "imported by an earlier one is counted there):\n"
+            )
+            A(
+                _table(
+                    ["package", "seconds"],
+                    [[k, v] for k, v in it["top_level_cumulative_s"].items() if v >= 0.01],
+                )
+            )
 
     # ---------------------------------------------------------------- naive
     nv = r.get("naive") or {}
@@ -338,24 +647,56 @@ def render(r: dict) -> str:
     if _err(nv):
         A(f"error: {_err(nv)}")
     else:
-        A(f"Naive: raw file text (no cleaning) in consecutive {nv['window_chars']}-character windows, "
-          "sentence-transformers fp32 (batch 32, default threads), dense-only Chroma, top 5. Retrieval is scored "
-          f"by `evals.metrics` (evidence_spans + retrieval_metrics) on the {nv['questions']} answerable questions of "
-          "evals/questions.yaml, with the same query strings (follow-ups rewritten as `factdesk eval` does); "
-          "factdesk's figures come from `Factdesk.search(query, top_k=5)`, as in `factdesk eval`. Ingest speed: "
-          "the same articles as section 2.\n")
+        A(
+            f"Naive: raw file text (no cleaning) in consecutive {nv['window_chars']}-character windows, "
+            "sentence-transformers fp32 (batch 32, default threads), dense-only Chroma, top 5. Retrieval is scored "
+            f"by `evals.metrics` (evidence_spans + retrieval_metrics) on the {nv['questions']} answerable questions of "
+            "evals/questions.yaml, with the same query strings (follow-ups rewritten as `factdesk eval` does); "
+            "factdesk's figures come from `Factdesk.search(query, top_k=5)`, as in `factdesk eval`. Ingest speed: "
+            "the same articles as section 2.\n"
+        )
         fd_ing = (ing.get("ingest") or {}) if not _err(ing) else {}
-        A(_table(["pipeline", "hit@1", "hit@5", "MRR", "evidence recall@5", "chunks on the seeds", "ingest docs/s",
-                  "ingest kchars/s"],
-                 [["naive", nv["naive"]["hit@1"], nv["naive"]["hit@5"], nv["naive"]["mrr"],
-                   nv["naive"]["evidence_recall"], nv["naive_chunks_on_seeds"], nv["ingest"]["docs_per_s"],
-                   nv["ingest"]["kchars_per_s"]],
-                  ["factdesk", nv["factdesk"]["hit@1"], nv["factdesk"]["hit@5"], nv["factdesk"]["mrr"],
-                   nv["factdesk"]["evidence_recall"], nv["factdesk_chunks_on_seeds"], fd_ing.get("docs_per_s"),
-                   round(ing["characters"] / fd_ing["wall_s"] / 1000, 2) if fd_ing else None]]))
-        A(f"\nNaive ingest: {nv['ingest']['chunks']} windows in {nv['ingest']['wall_s']} s "
-          f"({nv['ingest']['chunks_per_s']} windows/s); factdesk embeds {ing.get('chunks', '?')} overlapping chunks "
-          f"plus {ing.get('sentences', '?')} sentences for the same text.")
+        A(
+            _table(
+                [
+                    "pipeline",
+                    "hit@1",
+                    "hit@5",
+                    "MRR",
+                    "evidence recall@5",
+                    "chunks on the seeds",
+                    "ingest docs/s",
+                    "ingest kchars/s",
+                ],
+                [
+                    [
+                        "naive",
+                        nv["naive"]["hit@1"],
+                        nv["naive"]["hit@5"],
+                        nv["naive"]["mrr"],
+                        nv["naive"]["evidence_recall"],
+                        nv["naive_chunks_on_seeds"],
+                        nv["ingest"]["docs_per_s"],
+                        nv["ingest"]["kchars_per_s"],
+                    ],
+                    [
+                        "factdesk",
+                        nv["factdesk"]["hit@1"],
+                        nv["factdesk"]["hit@5"],
+                        nv["factdesk"]["mrr"],
+                        nv["factdesk"]["evidence_recall"],
+                        nv["factdesk_chunks_on_seeds"],
+                        fd_ing.get("docs_per_s"),
+                        round(ing["characters"] / fd_ing["wall_s"] / 1000, 2) if fd_ing else None,
+                    ],
+                ],
+            )
+        )
+        A(
+            f"\nNaive ingest: {nv['ingest']['chunks']} windows in {nv['ingest']['wall_s']} s "
+            f"({nv['ingest']['chunks_per_s']} windows/s); factdesk embeds {ing.get('chunks', '?')} overlapping chunks "
+            f"plus {ing.get('sentences', '?')} sentences for the same text."
+        )
     A("\n## Findings and proposals\n")
     for f in findings(r):
         A(f"- {f}")
@@ -375,45 +716,63 @@ def findings(r: dict) -> list[str]:
     t0, t1 = big.get("threads_0"), big.get("threads_1")
     if not _err(m):
         two, one = _opt(m, "options", "st-bf16-bs32"), _opt(m, "options", "st-bf16-bs32-1thread")
-        s2, s1 = _opt(m, "sentence_options", "st-bf16-bs32"), _opt(m, "sentence_options", "st-bf16-bs32-1thread")
+        s2, s1 = (
+            _opt(m, "sentence_options", "st-bf16-bs32"),
+            _opt(m, "sentence_options", "st-bf16-bs32-1thread"),
+        )
         if two and one:
-            text = (f"**Threads.** On this shared 2-core machine one torch thread beats two: bf16 chunks "
-                    f"{one['per_s']}/s vs {two['per_s']}/s, CPU per chunk {one['cpu_ms_each']} vs {two['cpu_ms_each']} ms")
+            text = (
+                f"**Threads.** On this shared 2-core machine one torch thread beats two: bf16 chunks "
+                f"{one['per_s']}/s vs {two['per_s']}/s, CPU per chunk {one['cpu_ms_each']} vs {two['cpu_ms_each']} ms"
+            )
             if s2 and s1:
                 text += f"; sentences {s1['per_s']}/s vs {s2['per_s']}/s"
             if t0 and t1 and not _err(t0) and not _err(t1):
-                text += (f"; query embedding p95 at {t1['chunks']:,} chunks {t1['query_embedding']['p95_ms']} ms vs "
-                         f"{t0['query_embedding']['p95_ms']} ms, search p95 {t1['search']['p95_ms']} vs "
-                         f"{t0['search']['p95_ms']} ms")
-            out.append(text + ". With two OpenMP threads every one of the model's ~100 small ops waits at a "
-                       "barrier for the other thread, and when another process holds that core (or a second "
-                       "request does, under load) the wait is a scheduler time slice. Proposal (LocalEmbedder, "
-                       "not edited here): inside the model lock, which already serialises calls, "
-                       "`torch.set_num_threads(1)` for small calls (queries, a few sentences) and all cores only "
-                       "for bulk ingest batches; or simply `FACTDESK_TORCH_THREADS=1` for `factdesk serve`.")
+                text += (
+                    f"; query embedding p95 at {t1['chunks']:,} chunks {t1['query_embedding']['p95_ms']} ms vs "
+                    f"{t0['query_embedding']['p95_ms']} ms, search p95 {t1['search']['p95_ms']} vs "
+                    f"{t0['search']['p95_ms']} ms"
+                )
+            out.append(
+                text + ". With two OpenMP threads every one of the model's ~100 small ops waits at a "
+                "barrier for the other thread, and when another process holds that core (or a second "
+                "request does, under load) the wait is a scheduler time slice. Proposal (LocalEmbedder, "
+                "not edited here): inside the model lock, which already serialises calls, "
+                "`torch.set_num_threads(1)` for small calls (queries, a few sentences) and all cores only "
+                "for bulk ingest batches; or simply `FACTDESK_TORCH_THREADS=1` for `factdesk serve`."
+            )
         onnx1 = _opt(m, "options", "onnx-opt-fp32-1thread")
         if one and onnx1:
             int8 = [o for o in m["options"] if "int8" in o["option"]]
-            out.append(f"**Precision.** bf16 autocast stays the best bulk option at cosine >= 0.999: "
-                       f"{one['cpu_ms_each']} CPU-ms per chunk vs {onnx1['cpu_ms_each']} for ONNX runtime fp32 "
-                       f"(optimised graph; cosine {onnx1['cosine_min']:.5f}) and "
-                       f"{(_opt(m, 'options', 'st-fp32-bs32-1thread') or {}).get('cpu_ms_each', '–')} for torch fp32. "
-                       + ("int8 is fast (" + ", ".join(f"{o['option']} {o['cpu_ms_each']} ms, cosine min "
-                                                      f"{o['cosine_min']:.3f}" for o in int8)
-                          + ") but far from 0.999, so no change to LocalEmbedder's precision is proposed."
-                          if int8 else ""))
+            out.append(
+                f"**Precision.** bf16 autocast stays the best bulk option at cosine >= 0.999: "
+                f"{one['cpu_ms_each']} CPU-ms per chunk vs {onnx1['cpu_ms_each']} for ONNX runtime fp32 "
+                f"(optimised graph; cosine {onnx1['cosine_min']:.5f}) and "
+                f"{(_opt(m, 'options', 'st-fp32-bs32-1thread') or {}).get('cpu_ms_each', '–')} for torch fp32. "
+                + (
+                    "int8 is fast ("
+                    + ", ".join(
+                        f"{o['option']} {o['cpu_ms_each']} ms, cosine min {o['cosine_min']:.3f}" for o in int8
+                    )
+                    + ") but far from 0.999, so no change to LocalEmbedder's precision is proposed."
+                    if int8
+                    else ""
+                )
+            )
     cs = r.get("cold_start") or {}
     onnx_opt = _opt(m, "options", "onnx-opt-fp32-1thread") if not _err(m) else None
     onnx_cos = f"{onnx_opt['cosine_min']:.5f}" if onnx_opt else "see section 1"
     if not _err(cs) and cs.get("model_ready_onnx_s") is not None:
-        out.append(f"**Cold start.** The model's start-up is the cold start: torch + sentence-transformers "
-                   f"take {cs['model_ready_torch_s']} s to a first vector, ONNX runtime {cs['model_ready_onnx_s']} s "
-                   f"(same vectors: cosine {onnx_cos} to fp32). `factdesk ask` measured {cs['cli_ask']['median_s']} s; "
-                   f"with ONNX for the query it would be ~{cs['cli_ask_estimated_with_onnx_s']} s. This is the main "
-                   "lever: an `OnnxEmbedder` behind the same `embed()` interface for queries (CLI, serve start), "
-                   "the model exported once from the bundled weights into the data dir (or shipped), torch kept "
-                   "for bulk ingest where bf16 wins. A repeated question costs "
-                   f"{cs.get('cli_ask_cached_question_s')} s today (its vector is cached, no model load).")
+        out.append(
+            f"**Cold start.** The model's start-up is the cold start: torch + sentence-transformers "
+            f"take {cs['model_ready_torch_s']} s to a first vector, ONNX runtime {cs['model_ready_onnx_s']} s "
+            f"(same vectors: cosine {onnx_cos} to fp32). `factdesk ask` measured {cs['cli_ask']['median_s']} s; "
+            f"with ONNX for the query it would be ~{cs['cli_ask_estimated_with_onnx_s']} s. This is the main "
+            "lever: an `OnnxEmbedder` behind the same `embed()` interface for queries (CLI, serve start), "
+            "the model exported once from the bundled weights into the data dir (or shipped), torch kept "
+            "for bulk ingest where bf16 wins. A repeated question costs "
+            f"{cs.get('cli_ask_cached_question_s')} s today (its vector is cached, no model load)."
+        )
     ing = r.get("ingest") or {}
     if not _err(ing):
         i = ing["ingest"]
@@ -421,28 +780,32 @@ def findings(r: dict) -> list[str]:
         parts = {p["part"]: p for p in pf.get("parts", [])}
         ch = parts.get("chunk_text (tiktoken counts)", {})
         up = parts.get("Chroma upsert", {})
-        out.append(f"**Ingest.** Sentence vectors (for the re-ranker) are {i['sentence_vector_share_of_wall']:.0%} "
-                   f"of the ingest time ({i['sentence_texts_embedded']} sentences for {i['chunks']} chunks). "
-                   f"Everything that is not the model is {i['non_model_s']} s of {i['wall_s']} s; in the stub "
-                   f"profile Chroma's per-document upsert is {up.get('share', 0):.0%} of it and chunk_text "
-                   f"{ch.get('share', 0):.0%} (so re-tokenising spans costs ~"
-                   f"{ch.get('share', 0) * i['non_model_s'] / i['wall_s']:.1%} of an ingest: not worth touching, "
-                   "and retrieval/chunk.py was left as is). Proposals: one Chroma upsert per embed group instead "
-                   "of per document (needs the pending/commit protocol to cover a group, and the near-duplicate "
-                   "check to see the group's own pending documents); sentence vectors pooled from the chunk pass's "
-                   "token embeddings, or computed lazily at first query (both need the eval to confirm hit@k).")
+        out.append(
+            f"**Ingest.** Sentence vectors (for the re-ranker) are {i['sentence_vector_share_of_wall']:.0%} "
+            f"of the ingest time ({i['sentence_texts_embedded']} sentences for {i['chunks']} chunks). "
+            f"Everything that is not the model is {i['non_model_s']} s of {i['wall_s']} s; in the stub "
+            f"profile Chroma's per-document upsert is {up.get('share', 0):.0%} of it and chunk_text "
+            f"{ch.get('share', 0):.0%} (so re-tokenising spans costs ~"
+            f"{ch.get('share', 0) * i['non_model_s'] / i['wall_s']:.1%} of an ingest: not worth touching, "
+            "and retrieval/chunk.py was left as is). Proposals: one Chroma upsert per embed group instead "
+            "of per document (needs the pending/commit protocol to cover a group, and the near-duplicate "
+            "check to see the group's own pending documents); sentence vectors pooled from the chunk pass's "
+            "token embeddings, or computed lazily at first query (both need the eval to confirm hit@k)."
+        )
     if t1 or t0:
         x = t1 if t1 and not _err(t1) else t0
         if x and not _err(x):
             bd = x["search_breakdown_ms_per_query"]
             fts = bd.get("FTS5 BM25", 0)
-            out.append(f"**Search at {x['chunks']:,} chunks.** Per query: model {bd.get('model (query embedding)', 0)} ms, "
-                       f"FTS5 BM25 {fts} ms (it matched {x.get('fts_share_of_chunks_matched', 0):.0%} of all chunks, "
-                       f"see section 3), Chroma via VectorStore {bd.get('Chroma query (VectorStore.query, incl. count())', 0)} ms "
-                       f"(raw collection.query {x['raw_chroma_query']['p50_ms']} ms p50; VectorStore.query also calls "
-                       f"count() every time), re-rank {bd.get('sentence re-rank (total)', 0)} ms. The 10x-raw-Chroma "
-                       "target cannot hold while a transformer embeds the query on this CPU: the embedding alone is "
-                       f"{x['query_embedding']['p50_ms'] / max(x['raw_chroma_query']['p50_ms'], 1e-3):.0f}x an HNSW "
-                       "lookup (p50s). Proposals: cap the FTS5 OR-query to the rarest few terms (or run an "
-                       "AND query first); drop the count() per query (catch Chroma's error on an empty collection).")
+            out.append(
+                f"**Search at {x['chunks']:,} chunks.** Per query: model {bd.get('model (query embedding)', 0)} ms, "
+                f"FTS5 BM25 {fts} ms (it matched {x.get('fts_share_of_chunks_matched', 0):.0%} of all chunks, "
+                f"see section 3), Chroma via VectorStore {bd.get('Chroma query (VectorStore.query, incl. count())', 0)} ms "
+                f"(raw collection.query {x['raw_chroma_query']['p50_ms']} ms p50; VectorStore.query also calls "
+                f"count() every time), re-rank {bd.get('sentence re-rank (total)', 0)} ms. The 10x-raw-Chroma "
+                "target cannot hold while a transformer embeds the query on this CPU: the embedding alone is "
+                f"{x['query_embedding']['p50_ms'] / max(x['raw_chroma_query']['p50_ms'], 1e-3):.0f}x an HNSW "
+                "lookup (p50s). Proposals: cap the FTS5 OR-query to the rarest few terms (or run an "
+                "AND query first); drop the count() per query (catch Chroma's error on an empty collection)."
+            )
     return out

@@ -26,7 +26,14 @@ from typing import Self
 from benchmarks import report
 from benchmarks.common import ROOT, clean_env, loadavg
 
-SECTION_TIMEOUT_S = {"model": 1200, "ingest": 1200, "naive": 900, "coldstart": 900, "scale": 2400, "load": 900}
+SECTION_TIMEOUT_S = {
+    "model": 1200,
+    "ingest": 1200,
+    "naive": 900,
+    "coldstart": 900,
+    "scale": 2400,
+    "load": 900,
+}
 
 
 class Monitor:
@@ -57,13 +64,22 @@ class Monitor:
         busy1, _ = self._cpu()
         t = os.times()
         hz = os.sysconf("SC_CLK_TCK")
-        ours = (t.children_user + t.children_system + t.user + t.system
-                - self.self0.children_user - self.self0.children_system - self.self0.user - self.self0.system)
+        ours = (
+            t.children_user
+            + t.children_system
+            + t.user
+            + t.system
+            - self.self0.children_user
+            - self.self0.children_system
+            - self.self0.user
+            - self.self0.system
+        )
         busy = (busy1 - self.cpu0[0]) / hz
         wall = time.perf_counter() - self.t0
         cores = os.cpu_count() or 1
         self.summary = {
-            "wall_s": round(wall, 1), "cores": cores,
+            "wall_s": round(wall, 1),
+            "cores": cores,
             "machine_busy_share": round(busy / (wall * cores), 3),
             "benchmark_cpu_s": round(ours, 1),
             "other_processes_cpu_s": round(max(0.0, busy - ours), 1),
@@ -80,8 +96,14 @@ class Monitor:
 def run_child(section: str, work: Path, quick: bool, log_dir: Path, **params: object) -> dict:
     """Run `python -m benchmarks.<section>`; its JSON result plus wall time and peak RSS."""
     # one name per run (logs and per-section JSON), e.g. scale-measure-threads1-offset900
-    tag = "-".join([section] + [f"{v}" if k == "mode" else f"{k}{v}" for k, v in params.items()
-                                if k in ("mode", "chunks", "threads", "offset")])
+    tag = "-".join(
+        [section]
+        + [
+            f"{v}" if k == "mode" else f"{k}{v}"
+            for k, v in params.items()
+            if k in ("mode", "chunks", "threads", "offset")
+        ]
+    )
     js = work / "results" / f"{tag}.json"
     js.parent.mkdir(parents=True, exist_ok=True)
     js.unlink(missing_ok=True)
@@ -92,8 +114,14 @@ def run_child(section: str, work: Path, quick: bool, log_dir: Path, **params: ob
     print(f"[benchmarks] {tag} ...", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     with open(log_dir / f"{tag}.log", "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=clean_env(PYTHONWARNINGS="ignore"), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=clean_env(PYTHONWARNINGS="ignore"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         timer = threading.Timer(SECTION_TIMEOUT_S[section], lambda: os.killpg(proc.pid, signal.SIGKILL))
         timer.start()
         _, status, usage = os.wait4(proc.pid, 0)  # wait4, not wait: the child's own peak RSS
@@ -105,10 +133,16 @@ def run_child(section: str, work: Path, quick: bool, log_dir: Path, **params: ob
     else:
         tail = (log_dir / f"{tag}.log").read_text(errors="replace")[-1500:]
         result = {"error": f"exit status {proc.returncode} after {wall:.0f} s; log tail: {tail}"}
-    result["process"] = {"wall_s": round(wall, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-                         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1)}
-    print(f"[benchmarks] {tag}: {wall:.0f} s{' ERROR ' + result['error'][:200] if 'error' in result else ''}",
-          file=sys.stderr, flush=True)
+    result["process"] = {
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+    }
+    print(
+        f"[benchmarks] {tag}: {wall:.0f} s{' ERROR ' + result['error'][:200] if 'error' in result else ''}",
+        file=sys.stderr,
+        flush=True,
+    )
     return result
 
 
@@ -116,7 +150,15 @@ def versions() -> dict:
     import importlib.metadata as md
 
     out = {"python": platform.python_version()}
-    for pkg in ("torch", "sentence-transformers", "transformers", "chromadb", "onnxruntime", "onnx", "tiktoken"):
+    for pkg in (
+        "torch",
+        "sentence-transformers",
+        "transformers",
+        "chromadb",
+        "onnxruntime",
+        "onnx",
+        "tiktoken",
+    ):
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
@@ -142,8 +184,12 @@ def cpu_flags() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes, ~3 minutes (what the tests run)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="write BENCHMARKS.md and results.json here instead of the project root / benchmarks/")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write BENCHMARKS.md and results.json here instead of the project root / benchmarks/",
+    )
     p.add_argument("--only", nargs="*", default=None, help="run only these sections (debugging)")
     args = p.parse_args(argv)
     md_path = (args.out / "BENCHMARKS.md") if args.out else ROOT / "BENCHMARKS.md"
@@ -158,10 +204,18 @@ def main(argv: list[str] | None = None) -> int:
     def want(name: str) -> bool:
         return wanted is None or name in wanted
 
-    results: dict = {"meta": {"quick": quick, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                              "cpu": cpu_model(), "cpu_flags": cpu_flags(), "cores": os.cpu_count(),
-                              "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-                              "versions": versions(), "load_avg_start": loadavg()}}
+    results: dict = {
+        "meta": {
+            "quick": quick,
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "cpu": cpu_model(),
+            "cpu_flags": cpu_flags(),
+            "cores": os.cpu_count(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+            "versions": versions(),
+            "load_avg_start": loadavg(),
+        }
+    }
     with Monitor() as mon:
         if want("model"):
             results["model"] = run_child("model", work, quick, log_dir)
@@ -180,15 +234,26 @@ def main(argv: list[str] | None = None) -> int:
             sizes = [1000] if quick else [1000, 10_000, 100_000]
             results["scale"] = {"sizes": []}
             for si, n in enumerate(sizes):
-                entry: dict = {"target_chunks": n,
-                               "build": run_child("scale", work, quick, log_dir, mode="build", data=scale_data,
-                                                  chunks=n)}
+                entry: dict = {
+                    "target_chunks": n,
+                    "build": run_child(
+                        "scale", work, quick, log_dir, mode="build", data=scale_data, chunks=n
+                    ),
+                }
                 for ti, threads in enumerate(thread_settings):
                     # each run asks wordings no earlier run on this data dir asked (no cached query vectors)
                     queries = 20 if quick else (50 if threads == 0 else 100)
                     entry[f"threads_{threads}"] = run_child(
-                        "scale", work, quick, log_dir, mode="measure", data=scale_data, threads=threads,
-                        queries=queries, offset=(si * len(thread_settings) + ti) * 450)
+                        "scale",
+                        work,
+                        quick,
+                        log_dir,
+                        mode="measure",
+                        data=scale_data,
+                        threads=threads,
+                        queries=queries,
+                        offset=(si * len(thread_settings) + ti) * 450,
+                    )
                 results["scale"]["sizes"].append(entry)
         if want("load"):
             results["load"] = {}
@@ -197,7 +262,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 for ti, threads in enumerate(thread_settings):
                     results["load"][f"threads_{threads}"] = run_child(
-                        "load", work, quick, log_dir, data=scale_data, threads=threads, offset=2500 + 3000 * ti)
+                        "load",
+                        work,
+                        quick,
+                        log_dir,
+                        data=scale_data,
+                        threads=threads,
+                        offset=2500 + 3000 * ti,
+                    )
     results["meta"]["interference"] = mon.summary
     results["meta"]["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     results["meta"]["total_seconds"] = mon.summary["wall_s"]

@@ -44,8 +44,12 @@ class OriginEmbedder:
         pass
 
     def _one(self, text: str) -> np.ndarray:
-        idx = [self.origin.get(text[s.start:s.end], zlib.crc32(text[s.start:s.end].encode()) % len(self.seed_vectors))
-               for s in split_sentences(text)] or [zlib.crc32(text.encode()) % len(self.seed_vectors)]
+        idx = [
+            self.origin.get(
+                text[s.start : s.end], zlib.crc32(text[s.start : s.end].encode()) % len(self.seed_vectors)
+            )
+            for s in split_sentences(text)
+        ] or [zlib.crc32(text.encode()) % len(self.seed_vectors)]
         mean = self.seed_vectors[idx].mean(axis=0)
         rng = np.random.default_rng(zlib.crc32(text.encode()))
         noise = rng.standard_normal(mean.shape[0]).astype(np.float32)
@@ -53,8 +57,11 @@ class OriginEmbedder:
         return v / np.linalg.norm(v)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return np.stack([self._one(t) for t in texts]).astype(np.float32) if texts else \
-            np.zeros((0, 384), dtype=np.float32)
+        return (
+            np.stack([self._one(t) for t in texts]).astype(np.float32)
+            if texts
+            else np.zeros((0, 384), dtype=np.float32)
+        )
 
 
 def seed_sentence_vectors(work: Path) -> np.ndarray:
@@ -97,12 +104,20 @@ def build(args: argparse.Namespace) -> dict:
     state["seconds"] += time.perf_counter() - t0
     state_path.write_text(json.dumps(state))
     added = chunks - start_chunks
-    out = {"documents": docs, "chunks": chunks, "added_chunks": added, "statuses": statuses,
-           "build_seconds": round(t.wall, 1), "build_chunks_per_s": round(added / t.wall, 1) if t.wall else None,
-           "cpu_per_wall": round(t.cpu / t.wall, 2) if t.wall else None,
-           "embedding_cache_mb": round((data / "embeddings.sqlite").stat().st_size / 2**20, 1),
-           "catalog_mb": round((data / "catalog.sqlite").stat().st_size / 2**20, 1),
-           "chroma_mb": round(sum(f.stat().st_size for f in (data / "chroma").rglob("*") if f.is_file()) / 2**20, 1)}
+    out = {
+        "documents": docs,
+        "chunks": chunks,
+        "added_chunks": added,
+        "statuses": statuses,
+        "build_seconds": round(t.wall, 1),
+        "build_chunks_per_s": round(added / t.wall, 1) if t.wall else None,
+        "cpu_per_wall": round(t.cpu / t.wall, 2) if t.wall else None,
+        "embedding_cache_mb": round((data / "embeddings.sqlite").stat().st_size / 2**20, 1),
+        "catalog_mb": round((data / "catalog.sqlite").stat().st_size / 2**20, 1),
+        "chroma_mb": round(
+            sum(f.stat().st_size for f in (data / "chroma").rglob("*") if f.is_file()) / 2**20, 1
+        ),
+    }
     svc.close()
     return out
 
@@ -142,9 +157,15 @@ def measure(args: argparse.Namespace) -> dict:
     count = col.count()
     first = svc.search("warm-up: what happened to the soldiers?")  # loads the HNSW index and FTS pages
     first_s = time.perf_counter() - t0
-    out: dict = {"torch_threads": threads, "chunks": svc.catalog.count()[1], "documents": svc.catalog.count()[0], "chroma_count": count,
-                 "model_load_seconds": round(model_load, 2), "first_search_seconds": round(first_s, 2),
-                 "first_search_hits": len(first)}
+    out: dict = {
+        "torch_threads": threads,
+        "chunks": svc.catalog.count()[1],
+        "documents": svc.catalog.count()[0],
+        "chroma_count": count,
+        "model_load_seconds": round(model_load, 2),
+        "first_search_seconds": round(first_s, 2),
+        "first_search_hits": len(first),
+    }
 
     # raw Chroma: precomputed query vectors, the n_results search asks for
     queries = query_stream(n_queries, offset=offset + 2 * n_queries)
@@ -179,7 +200,9 @@ def measure(args: argparse.Namespace) -> dict:
             searches.append(1000 * (time.perf_counter() - t))
     out["search"] = latency_summary(searches)
     out["search"]["cpu_per_wall"] = round(ts.cpu / ts.wall, 2)
-    out["search_breakdown_ms_per_query"] = {k: round(1000 * v / len(searches), 2) for k, v in watch.seconds.items()}
+    out["search_breakdown_ms_per_query"] = {
+        k: round(1000 * v / len(searches), 2) for k, v in watch.seconds.items()
+    }
     watch.seconds.clear()
     asks, abstained = [], 0
     for q in query_stream(n_queries, offset=offset + n_queries):
@@ -197,10 +220,14 @@ def measure(args: argparse.Namespace) -> dict:
     for q in queries[:10]:
         match = build_match_query(q)
         if match:
-            matched.append(svc.catalog._query("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [match])[0][0])
+            matched.append(
+                svc.catalog._query("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [match])[0][0]
+            )
     out["fts_rows_matched_per_query_mean"] = round(sum(matched) / max(1, len(matched)))
     out["fts_share_of_chunks_matched"] = round(sum(matched) / max(1, len(matched)) / max(1, out["chunks"]), 3)
-    out["search_p95_over_raw_chroma_p95"] = round(out["search"]["p95_ms"] / out["raw_chroma_query"]["p95_ms"], 1)
+    out["search_p95_over_raw_chroma_p95"] = round(
+        out["search"]["p95_ms"] / out["raw_chroma_query"]["p95_ms"], 1
+    )
     out["load_avg_end"] = loadavg()
     svc.close()
     return out

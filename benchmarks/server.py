@@ -54,15 +54,21 @@ class Server:
         self.start()
         return self
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def start(self) -> None:
         self.log = self.log_path.open("ab")  # closed in stop(): the server writes to it until then
         self.started_at = time.perf_counter()
-        self.proc = subprocess.Popen([*factdesk_command(), "serve", "--no-ingest", "--host", "127.0.0.1",
-                                      "--port", str(self.port)], env=self.env, cwd=self.data_dir.parent,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [*factdesk_command(), "serve", "--no-ingest", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env,
+            cwd=self.data_dir.parent,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def wait_first_answer(self, question: str = PROBE_QUESTION, timeout: float = 240.0) -> float:
         """Seconds from spawn to the first 200 from POST /v1/ask (the first real answer). Pass a
@@ -73,7 +79,9 @@ class Server:
         with httpx.Client(base_url=self.base_url, timeout=60) as client:
             while time.perf_counter() < deadline:
                 if self.proc is not None and self.proc.poll() is not None:
-                    raise RuntimeError(f"factdesk serve exited with {self.proc.returncode}; see {self.log_path}")
+                    raise RuntimeError(
+                        f"factdesk serve exited with {self.proc.returncode}; see {self.log_path}"
+                    )
                 try:
                     r = client.post("/v1/ask", json={"question": question})
                     if r.status_code == 200:

@@ -27,6 +27,7 @@ class JudgeReplyError(ValueError):
 
 # ---------------------------------------------------------------- pure parts
 
+
 def cache_key(prompt_version: str, model: str, question_id: str, answer: str, quotes: list[str]) -> str:
     # the cited quotes are what faithfulness is judged against, so they are part of "the answer"
     digest = hashlib.sha256("\0".join([answer, *quotes]).encode("utf-8")).hexdigest()[:16]
@@ -35,15 +36,23 @@ def cache_key(prompt_version: str, model: str, question_id: str, answer: str, qu
 
 def judge_prompt(template: str, row: dict, question: dict) -> str:
     groups = question.get("expected_facts") or []
-    expected = ("; ".join(" / ".join(g) for g in groups) if groups
-                else "none: the articles do not answer this question, so the correct answer is to abstain")
-    evidence = "\n".join(f"- ({e['document_id']}) {e['quote']}" for e in question.get("evidence") or []) or "none"
-    citations = "\n".join(f"[{c['marker']}] ({c['document_id']}) {c['quote']}" for c in row["citations"]) or "none"
+    expected = (
+        "; ".join(" / ".join(g) for g in groups)
+        if groups
+        else "none: the articles do not answer this question, so the correct answer is to abstain"
+    )
+    evidence = (
+        "\n".join(f"- ({e['document_id']}) {e['quote']}" for e in question.get("evidence") or []) or "none"
+    )
+    citations = (
+        "\n".join(f"[{c['marker']}] ({c['document_id']}) {c['quote']}" for c in row["citations"]) or "none"
+    )
     q = row["question"]
     if row.get("history"):
         q = " → ".join([*row["history"], q]) + " (a follow-up: earlier turns first)"
-    return template.format(question=q, expected=expected, evidence=evidence, answer=row["answer"],
-                           citations=citations)
+    return template.format(
+        question=q, expected=expected, evidence=evidence, answer=row["answer"], citations=citations
+    )
 
 
 def clamp(v: Any) -> float:
@@ -63,11 +72,15 @@ def parse_verdict(text: str) -> dict:
         raise JudgeReplyError(f"judge reply is not valid JSON: {e}") from None
     if not isinstance(obj, dict):
         raise JudgeReplyError("judge reply is not a JSON object")
-    return {"faithfulness": clamp(obj.get("faithfulness")), "correctness": clamp(obj.get("correctness")),
-            "reason": str(obj.get("reason", ""))[:1000]}
+    return {
+        "faithfulness": clamp(obj.get("faithfulness")),
+        "correctness": clamp(obj.get("correctness")),
+        "reason": str(obj.get("reason", ""))[:1000],
+    }
 
 
 # ---------------------------------------------------------------- the cache and the client
+
 
 class JudgeCache:
     def __init__(self, path: Path) -> None:
@@ -85,7 +98,9 @@ class JudgeCache:
         self.entries[key] = verdict
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.entries, indent=1, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+        tmp.write_text(
+            json.dumps(self.entries, indent=1, ensure_ascii=False, sort_keys=True), encoding="utf-8"
+        )
         os.replace(tmp, self.path)
 
 
@@ -93,8 +108,12 @@ def build_judge(svc, settings) -> Judge:  # type: ignore[no-untyped-def]
     """judge(row, question, texts) -> {"faithfulness", "correctness", "reason"} or None (row["judge_error"] set)."""
     import openai
 
-    client = openai.OpenAI(api_key=settings.openai_api_key or "unused", base_url=settings.openai_base_url,
-                           timeout=settings.llm_timeout_s, max_retries=settings.llm_max_retries)
+    client = openai.OpenAI(
+        api_key=settings.openai_api_key or "unused",
+        base_url=settings.openai_base_url,
+        timeout=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+    )
     template = svc.prompts["judge"]
     version = svc.prompts.version
     model = settings.llm_model
@@ -107,8 +126,10 @@ def build_judge(svc, settings) -> Judge:  # type: ignore[no-untyped-def]
             return {**hit, "cached": True}
         try:
             reply = client.chat.completions.create(
-                model=model, temperature=0,
-                messages=[{"role": "user", "content": judge_prompt(template, row, question)}])
+                model=model,
+                temperature=0,
+                messages=[{"role": "user", "content": judge_prompt(template, row, question)}],
+            )
             verdict = parse_verdict(reply.choices[0].message.content or "")
         except Exception as e:  # noqa: BLE001 - whatever the endpoint does, the eval goes on without this verdict
             row["judge_error"] = f"{type(e).__name__}: {e}"[:500]

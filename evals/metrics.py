@@ -9,9 +9,20 @@ from dataclasses import dataclass
 from answers.verify import locate_quote
 
 # What a reader would never call the article; a summary or chunk containing one has leaked boilerplate.
-BOILERPLATE = ("We need your help now", "Readers like you", "Support from readers like you", "Do you like this article",
-               "Captcha", "PREV ", "NEXT ", "Advertisement", "JournalTv", "News in 60 seconds",
-               "contribute what you can", "keep paywalls away")
+BOILERPLATE = (
+    "We need your help now",
+    "Readers like you",
+    "Support from readers like you",
+    "Do you like this article",
+    "Captcha",
+    "PREV ",
+    "NEXT ",
+    "Advertisement",
+    "JournalTv",
+    "News in 60 seconds",
+    "contribute what you can",
+    "keep paywalls away",
+)
 
 
 @dataclass(frozen=True)
@@ -43,9 +54,13 @@ def retrieval_metrics(hits: Sequence[Span], gold: Sequence[Span | None]) -> dict
     gold_spans = [g for g in gold if g is not None]
     first = next((i for i, h in enumerate(hits, 1) if any(covers(h, g) for g in gold_spans)), None)
     recalled = sum(any(covers(h, g) for h in hits[:5]) for g in gold_spans)
-    return {"hit@1": float(first == 1), "hit@3": float(first is not None and first <= 3),
-            "hit@5": float(first is not None and first <= 5), "mrr": 1.0 / first if first else 0.0,
-            "evidence_recall": recalled / len(gold_spans) if gold_spans else 0.0}
+    return {
+        "hit@1": float(first == 1),
+        "hit@3": float(first is not None and first <= 3),
+        "hit@5": float(first is not None and first <= 5),
+        "mrr": 1.0 / first if first else 0.0,
+        "evidence_recall": recalled / len(gold_spans) if gold_spans else 0.0,
+    }
 
 
 def fact_recall(answer: str, expected: Sequence[Sequence[str]]) -> tuple[float, list[list[str]]]:
@@ -55,13 +70,19 @@ def fact_recall(answer: str, expected: Sequence[Sequence[str]]) -> tuple[float, 
     return (1.0 - len(missed) / len(expected) if expected else 1.0), missed
 
 
-def citation_checks(citations: Sequence[dict], texts: dict[str, str], gold: Sequence[Span | None]
-                    ) -> dict[str, float | int]:
-    valid = sum(texts.get(c["document_id"], "")[c["start"]:c["end"]] == c["quote"] for c in citations)
+def citation_checks(
+    citations: Sequence[dict], texts: dict[str, str], gold: Sequence[Span | None]
+) -> dict[str, float | int]:
+    valid = sum(texts.get(c["document_id"], "")[c["start"] : c["end"]] == c["quote"] for c in citations)
     gold_spans = [g for g in gold if g is not None]
-    supported = sum(any(covers(Span(c["document_id"], c["start"], c["end"]), g) or
-                        covers(g, Span(c["document_id"], c["start"], c["end"])) for g in gold_spans)
-                    for c in citations)
+    supported = sum(
+        any(
+            covers(Span(c["document_id"], c["start"], c["end"]), g)
+            or covers(g, Span(c["document_id"], c["start"], c["end"]))
+            for g in gold_spans
+        )
+        for c in citations
+    )
     return {"citations": len(citations), "valid": valid, "supported": supported}
 
 

@@ -15,8 +15,14 @@ from itertools import pairwise
 from pathlib import Path
 
 # Metrics that are counts or milliseconds rather than rates in [0, 1]: tabled, never drawn as 0..1 bars.
-NOT_RATES = {"questions", "false_abstentions", "unanswerable_abstained", "latency_p50_ms", "latency_p95_ms",
-             "summary_boilerplate_leaks"}
+NOT_RATES = {
+    "questions",
+    "false_abstentions",
+    "unanswerable_abstained",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "summary_boilerplate_leaks",
+}
 
 BASELINE_COLOR = "#9aa5b1"
 CURRENT_COLOR = "#2563eb"
@@ -25,6 +31,7 @@ SECOND_COLOR = "#0d9488"
 
 
 # ---------------------------------------------------------------- pure helpers
+
 
 def failure_reasons(row: dict) -> list[str]:
     """Why a question fails; empty when it passes.
@@ -62,17 +69,32 @@ def stamp(report: dict) -> list[tuple[str, str]]:
     """What produced these numbers: the labels and values every report format carries."""
     meta = report["meta"]
     settings = ", ".join(f"{k}={v}" for k, v in (meta.get("settings") or {}).items())
-    items = [("prompt_version", meta.get("prompt_version")), ("generator", meta.get("generator")),
-             ("llm_model", meta.get("llm_model") or "none (offline)"), ("embedder", meta.get("embedder")),
-             ("settings", settings),
-             ("questions", f"{meta.get('questions')} from {meta.get('questions_file')}"
-                           + (f" (only tags: {', '.join(meta['only'])})" if meta.get("only") else "")),
-             ("questions_hash", meta.get("questions_hash")), ("date", meta.get("created_at"))]
+    items = [
+        ("prompt_version", meta.get("prompt_version")),
+        ("generator", meta.get("generator")),
+        ("llm_model", meta.get("llm_model") or "none (offline)"),
+        ("embedder", meta.get("embedder")),
+        ("settings", settings),
+        (
+            "questions",
+            f"{meta.get('questions')} from {meta.get('questions_file')}"
+            + (f" (only tags: {', '.join(meta['only'])})" if meta.get("only") else ""),
+        ),
+        ("questions_hash", meta.get("questions_hash")),
+        ("date", meta.get("created_at")),
+    ]
     base = report.get("baseline")
     if base:
         bm = base.get("meta") or {}
-        items.append(("baseline", (f"{base.get('file')} (prompt_version {bm.get('prompt_version')}, "
-                                   f"generator {bm.get('generator')}, date {bm.get('created_at')})")))
+        items.append(
+            (
+                "baseline",
+                (
+                    f"{base.get('file')} (prompt_version {bm.get('prompt_version')}, "
+                    f"generator {bm.get('generator')}, date {bm.get('created_at')})"
+                ),
+            )
+        )
     return [(k, "" if v is None else str(v)) for k, v in items]
 
 
@@ -88,7 +110,9 @@ def verdict(report: dict) -> str:
         return f"{head} No baseline given."
     bad = regressions(report)
     if bad:
-        return f"{head} REGRESSION against {report['baseline']['file']}: " + ", ".join(c["metric"] for c in bad)
+        return f"{head} REGRESSION against {report['baseline']['file']}: " + ", ".join(
+            c["metric"] for c in bad
+        )
     return f"{head} No regression against {report['baseline']['file']}."
 
 
@@ -119,14 +143,31 @@ def tag_rows(report: dict) -> list[dict]:
         rows = [r for r in report["questions"] if tag in r["tags"]]
         n_ans = sum(r["answerable"] for r in rows)
         n_una = len(rows) - n_ans
-        ans = {k: mets.get(k) if n_ans else None for k in
-               ("retrieval_hit@1", "retrieval_hit@5", "retrieval_mrr", "fact_recall", "citation_support")}
-        out.append({"tag": tag, "questions": len(rows), "answerable": n_ans,
-                    "pass_rate": sum(passed(r) for r in rows) / len(rows) if rows else 0.0,
-                    "hit@1": ans["retrieval_hit@1"], "hit@5": ans["retrieval_hit@5"], "mrr": ans["retrieval_mrr"],
-                    "fact_recall": ans["fact_recall"], "citation_support": ans["citation_support"],
-                    "abstention_recall": mets.get("abstention_recall") if n_una else None,
-                    "latency_p50_ms": mets.get("latency_p50_ms")})
+        ans = {
+            k: mets.get(k) if n_ans else None
+            for k in (
+                "retrieval_hit@1",
+                "retrieval_hit@5",
+                "retrieval_mrr",
+                "fact_recall",
+                "citation_support",
+            )
+        }
+        out.append(
+            {
+                "tag": tag,
+                "questions": len(rows),
+                "answerable": n_ans,
+                "pass_rate": sum(passed(r) for r in rows) / len(rows) if rows else 0.0,
+                "hit@1": ans["retrieval_hit@1"],
+                "hit@5": ans["retrieval_hit@5"],
+                "mrr": ans["retrieval_mrr"],
+                "fact_recall": ans["fact_recall"],
+                "citation_support": ans["citation_support"],
+                "abstention_recall": mets.get("abstention_recall") if n_una else None,
+                "latency_p50_ms": mets.get("latency_p50_ms"),
+            }
+        )
     return out
 
 
@@ -135,6 +176,7 @@ def has_judge(report: dict) -> bool:
 
 
 # ---------------------------------------------------------------- Markdown
+
 
 def md_text(v: object) -> str:
     """Article and model text in Markdown: no raw HTML reaches a renderer."""
@@ -161,8 +203,10 @@ def missed_text(row: dict) -> str:
 
 def render_markdown(report: dict) -> str:
     out = ["# factdesk eval report", ""]
-    out += [f"- **{k}**: `{v}`" if k in ("prompt_version", "questions_hash") else f"- **{k}**: {v}"
-            for k, v in stamp(report)]
+    out += [
+        f"- **{k}**: `{v}`" if k in ("prompt_version", "questions_hash") else f"- **{k}**: {v}"
+        for k, v in stamp(report)
+    ]
     out += ["", f"**{verdict(report)}**", "", "## Summary metrics", ""]
     cmp = {c["metric"]: c for c in (report.get("baseline") or {}).get("comparison", [])}
     if report.get("baseline"):
@@ -173,19 +217,52 @@ def render_markdown(report: dict) -> str:
             b = base.get(k)
             delta = c["delta"] if c else (v - b if b is not None else None)
             flag = "**REGRESSION**" if c and c["regressed"] else ("ok" if c else "")
-            rows.append([k, fmt_metric(k, v), fmt_metric(k, b), fmt_delta(k, delta),
-                         f"±{c['tolerance']:g}" if c else "", flag])
+            rows.append(
+                [
+                    k,
+                    fmt_metric(k, v),
+                    fmt_metric(k, b),
+                    fmt_delta(k, delta),
+                    f"±{c['tolerance']:g}" if c else "",
+                    flag,
+                ]
+            )
         out += md_table(["metric", "value", "baseline", "delta", "tolerance", "gate"], rows)
     else:
         out += md_table(["metric", "value"], [[k, fmt_metric(k, v)] for k, v in report["metrics"].items()])
 
     out += ["", "## By tag", ""]
-    out += md_table(["tag", "questions", "answerable", "pass rate", "hit@1", "hit@5", "mrr", "fact recall",
-                     "citation support", "abstention recall", "latency p50 ms"],
-                    [[t["tag"], t["questions"], t["answerable"], fmt(t["pass_rate"]), fmt(t["hit@1"]),
-                      fmt(t["hit@5"]), fmt(t["mrr"]), fmt(t["fact_recall"]), fmt(t["citation_support"]),
-                      fmt(t["abstention_recall"]), fmt_metric("latency", t["latency_p50_ms"])]
-                     for t in tag_rows(report)])
+    out += md_table(
+        [
+            "tag",
+            "questions",
+            "answerable",
+            "pass rate",
+            "hit@1",
+            "hit@5",
+            "mrr",
+            "fact recall",
+            "citation support",
+            "abstention recall",
+            "latency p50 ms",
+        ],
+        [
+            [
+                t["tag"],
+                t["questions"],
+                t["answerable"],
+                fmt(t["pass_rate"]),
+                fmt(t["hit@1"]),
+                fmt(t["hit@5"]),
+                fmt(t["mrr"]),
+                fmt(t["fact_recall"]),
+                fmt(t["citation_support"]),
+                fmt(t["abstention_recall"]),
+                fmt_metric("latency", t["latency_p50_ms"]),
+            ]
+            for t in tag_rows(report)
+        ],
+    )
 
     judge = has_judge(report)
     out += ["", "## Questions", ""]
@@ -195,14 +272,21 @@ def render_markdown(report: dict) -> str:
     rows = []
     for r in report["questions"]:
         rank = hit_rank(r)
-        row = [r["id"], ", ".join(r["tags"]), "pass" if passed(r) else "**FAIL**",
-               fmt(r["fact_recall"]) if r["answerable"] else "—",
-               (rank if rank else "miss") if r["answerable"] else "—",
-               "yes" if r["abstained"] else "no", f"{r['latency_ms']:.1f}"]
+        row = [
+            r["id"],
+            ", ".join(r["tags"]),
+            "pass" if passed(r) else "**FAIL**",
+            fmt(r["fact_recall"]) if r["answerable"] else "—",
+            (rank if rank else "miss") if r["answerable"] else "—",
+            "yes" if r["abstained"] else "no",
+            f"{r['latency_ms']:.1f}",
+        ]
         if judge:
             j = r.get("judge") or {}
-            row += [fmt(j.get("faithfulness")) if j else ("error" if r.get("judge_error") else "—"),
-                    fmt(j.get("correctness")) if j else ("error" if r.get("judge_error") else "—")]
+            row += [
+                fmt(j.get("faithfulness")) if j else ("error" if r.get("judge_error") else "—"),
+                fmt(j.get("correctness")) if j else ("error" if r.get("judge_error") else "—"),
+            ]
         rows.append(row)
     out += md_table(header, rows)
 
@@ -215,42 +299,74 @@ def render_markdown(report: dict) -> str:
         if r.get("history"):
             out += ["Earlier turns: " + " → ".join(f"“{md_text(h)}”" for h in r["history"]), ""]
         out += [f"**Question:** {md_text(r['question'])}", "", f"**Tags:** {', '.join(r['tags'])}", ""]
-        out += ["**Answer:**", "", *[f"> {md_text(line)}" for line in (r["answer"] or "(empty)").splitlines()], ""]
+        out += [
+            "**Answer:**",
+            "",
+            *[f"> {md_text(line)}" for line in (r["answer"] or "(empty)").splitlines()],
+            "",
+        ]
         if r["citations"]:
             out += ["**Citations:**", "", *[f"- {citation_line(c)}" for c in r["citations"]], ""]
         else:
             out += ["**Citations:** none", ""]
         cc = r["citation_checks"]
-        out += [(f"**Citation checks:** {cc['valid']}/{cc['citations']} exact, {cc['supported']} supported by "
-                 f"gold evidence; retrieval rank {hit_rank(r) or 'miss'}"), ""]
+        out += [
+            (
+                f"**Citation checks:** {cc['valid']}/{cc['citations']} exact, {cc['supported']} supported by "
+                f"gold evidence; retrieval rank {hit_rank(r) or 'miss'}"
+            ),
+            "",
+        ]
         if r["answerable"]:
             out += [f"**Missed facts:** {md_text(missed_text(r))}", ""]
         if r.get("judge"):
-            out += [(f"**Judge:** faithfulness {fmt(r['judge']['faithfulness'])}, correctness "
-                     f"{fmt(r['judge']['correctness'])} — {md_text(r['judge'].get('reason', ''))}"), ""]
+            out += [
+                (
+                    f"**Judge:** faithfulness {fmt(r['judge']['faithfulness'])}, correctness "
+                    f"{fmt(r['judge']['correctness'])} — {md_text(r['judge'].get('reason', ''))}"
+                ),
+                "",
+            ]
 
     if report.get("summaries"):
         out += ["## Summaries", ""]
-        out += md_table(["id", "key fact coverage", "words / max", "boilerplate leaked", "missed"],
-                        [[s["id"], fmt(s["key_fact_coverage"]), f"{s['words']} / {s['max_words']}",
-                          ", ".join(s["leaked"]) or "—", missed_text(s)] for s in report["summaries"]])
+        out += md_table(
+            ["id", "key fact coverage", "words / max", "boilerplate leaked", "missed"],
+            [
+                [
+                    s["id"],
+                    fmt(s["key_fact_coverage"]),
+                    f"{s['words']} / {s['max_words']}",
+                    ", ".join(s["leaked"]) or "—",
+                    missed_text(s),
+                ]
+                for s in report["summaries"]
+            ],
+        )
     return "\n".join(out) + "\n"
 
 
 # ---------------------------------------------------------------- SVG charts
+
 
 def esc(v: object) -> str:
     return html.escape(str(v), quote=True)
 
 
 def svg_open(width: float, height: float, label: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-            f'width="{width}" height="{height}" role="img" aria-label="{esc(label)}">')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{esc(label)}">'
+    )
 
 
-def svg_hbars(rows: Sequence[tuple[str, Sequence[tuple[float | None, str, str]]]],
-              legend: Sequence[tuple[str, str]], title: str, label_width: int = 200,
-              bar_width: int = 380) -> str:
+def svg_hbars(
+    rows: Sequence[tuple[str, Sequence[tuple[float | None, str, str]]]],
+    legend: Sequence[tuple[str, str]],
+    title: str,
+    label_width: int = 200,
+    bar_width: int = 380,
+) -> str:
     """Horizontal grouped bars on a 0..1 axis. rows: (label, [(value or None, color, tooltip), ...])."""
     per = max((len(bars) for _, bars in rows), default=1)
     bar_h, gap = 11, 2
@@ -259,17 +375,20 @@ def svg_hbars(rows: Sequence[tuple[str, Sequence[tuple[float | None, str, str]]]
     width = label_width + bar_width + 60
     height = top + group_h * len(rows) + 8
     x0 = label_width
-    parts = [svg_open(width, height, title),
-             f'<text x="0" y="14" class="ct">{esc(title)}</text>']
+    parts = [svg_open(width, height, title), f'<text x="0" y="14" class="ct">{esc(title)}</text>']
     lx = x0
     for name, color in legend:
-        parts.append(f'<rect x="{lx}" y="22" width="10" height="10" fill="{color}"/>'
-                     f'<text x="{lx + 14}" y="31" class="cl">{esc(name)}</text>')
+        parts.append(
+            f'<rect x="{lx}" y="22" width="10" height="10" fill="{color}"/>'
+            f'<text x="{lx + 14}" y="31" class="cl">{esc(name)}</text>'
+        )
         lx += 22 + 7 * len(name)
     for i in range(5):
         x = x0 + bar_width * i / 4
-        parts.append(f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" y2="{height - 6}" class="grid"/>'
-                     f'<text x="{x:.1f}" y="{top - 12}" class="cl" text-anchor="middle">{i / 4:g}</text>')
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" y2="{height - 6}" class="grid"/>'
+            f'<text x="{x:.1f}" y="{top - 12}" class="cl" text-anchor="middle">{i / 4:g}</text>'
+        )
     for gi, (label, bars) in enumerate(rows):
         y = top + gi * group_h
         mid = y + (per * bar_h + (per - 1) * gap) / 2
@@ -280,9 +399,11 @@ def svg_hbars(rows: Sequence[tuple[str, Sequence[tuple[float | None, str, str]]]
                 parts.append(f'<text x="{x0 + 4}" y="{by + bar_h - 2}" class="cv">n/a</text>')
                 continue
             w = max(0.0, min(1.0, value)) * bar_width
-            parts.append(f'<rect x="{x0}" y="{by}" width="{w:.1f}" height="{bar_h}" fill="{color}">'
-                         f'<title>{esc(tip)}</title></rect>'
-                         f'<text x="{x0 + w + 4:.1f}" y="{by + bar_h - 2}" class="cv">{value:.3f}</text>')
+            parts.append(
+                f'<rect x="{x0}" y="{by}" width="{w:.1f}" height="{bar_h}" fill="{color}">'
+                f"<title>{esc(tip)}</title></rect>"
+                f'<text x="{x0 + w + 4:.1f}" y="{by + bar_h - 2}" class="cv">{value:.3f}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -295,24 +416,41 @@ def metrics_chart(report: dict) -> str:
         if not is_rate(k):
             continue
         regressed = bool(cmp.get(k, {}).get("regressed"))
-        current = (v, REGRESSED_COLOR if regressed else CURRENT_COLOR,
-                   f"{k}: {v:.3f}" + (" — REGRESSION" if regressed else ""))
+        current = (
+            v,
+            REGRESSED_COLOR if regressed else CURRENT_COLOR,
+            f"{k}: {v:.3f}" + (" — REGRESSION" if regressed else ""),
+        )
         if base:
             b = base.get(k)
             rows.append((k, [(b, BASELINE_COLOR, f"{k} baseline: {fmt(b)}"), current]))
         else:
             rows.append((k, [current]))
-    legend = [("baseline", BASELINE_COLOR), ("current", CURRENT_COLOR), ("regressed", REGRESSED_COLOR)] \
-        if base else [("current", CURRENT_COLOR)]
+    legend = (
+        [("baseline", BASELINE_COLOR), ("current", CURRENT_COLOR), ("regressed", REGRESSED_COLOR)]
+        if base
+        else [("current", CURRENT_COLOR)]
+    )
     return svg_hbars(rows, legend, "Metrics" + (" against the baseline" if base else ""))
 
 
 def tag_chart(report: dict) -> str:
-    rows = [(t["tag"], [(t["hit@5"], CURRENT_COLOR, f"{t['tag']} hit@5: {fmt(t['hit@5'])}"),
-                        (t["fact_recall"], SECOND_COLOR, f"{t['tag']} fact recall: {fmt(t['fact_recall'])}")])
-            for t in tag_rows(report)]
-    return svg_hbars(rows, [("retrieval hit@5", CURRENT_COLOR), ("fact recall", SECOND_COLOR)],
-                     "By tag (answerable questions)", label_width=120)
+    rows = [
+        (
+            t["tag"],
+            [
+                (t["hit@5"], CURRENT_COLOR, f"{t['tag']} hit@5: {fmt(t['hit@5'])}"),
+                (t["fact_recall"], SECOND_COLOR, f"{t['tag']} fact recall: {fmt(t['fact_recall'])}"),
+            ],
+        )
+        for t in tag_rows(report)
+    ]
+    return svg_hbars(
+        rows,
+        [("retrieval hit@5", CURRENT_COLOR), ("fact recall", SECOND_COLOR)],
+        "By tag (answerable questions)",
+        label_width=120,
+    )
 
 
 def latency_bins(latencies: Sequence[float]) -> list[tuple[float, float, int]]:
@@ -347,34 +485,53 @@ def latency_chart(report: dict) -> str:
     plot_w, plot_h = width - left - 10, height - top - bottom
     peak = max((c for _, _, c in bins), default=1) or 1
     mets = report["metrics"]
-    spacing = "log-spaced" if len(bins) > 1 and bins[1][1] - bins[1][0] > 1.01 * (bins[0][1] - bins[0][0]) else "even"
-    title = (f"Answer latency, ms (p50 {mets.get('latency_p50_ms', 0):.1f}, "
-             f"p95 {mets.get('latency_p95_ms', 0):.1f}; {spacing} bins)")
-    parts = [svg_open(width, height, "latency histogram"),
-             f'<text x="0" y="14" class="ct">{esc(title)}</text>',
-             f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" class="axis"/>']
+    spacing = (
+        "log-spaced"
+        if len(bins) > 1 and bins[1][1] - bins[1][0] > 1.01 * (bins[0][1] - bins[0][0])
+        else "even"
+    )
+    title = (
+        f"Answer latency, ms (p50 {mets.get('latency_p50_ms', 0):.1f}, "
+        f"p95 {mets.get('latency_p95_ms', 0):.1f}; {spacing} bins)"
+    )
+    parts = [
+        svg_open(width, height, "latency histogram"),
+        f'<text x="0" y="14" class="ct">{esc(title)}</text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" class="axis"/>',
+    ]
     for i in range(5):
         c = peak * i / 4
         y = top + plot_h - plot_h * i / 4
-        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" class="grid"/>'
-                     f'<text x="{left - 6}" y="{y + 4:.1f}" class="cl" text-anchor="end">{c:.3g}</text>')
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" class="cl" text-anchor="end">{c:.3g}</text>'
+        )
     n = max(len(bins), 1)
     bw = plot_w / n
     for i, (lo, hi, count) in enumerate(bins):
         h = plot_h * count / peak
         x = left + i * bw
-        parts.append(f'<rect x="{x + 2:.1f}" y="{top + plot_h - h:.1f}" width="{bw - 4:.1f}" height="{h:.1f}" '
-                     f'fill="{CURRENT_COLOR}"><title>{fmt_ms(lo)}–{fmt_ms(hi)} ms: {count}</title></rect>')
+        parts.append(
+            f'<rect x="{x + 2:.1f}" y="{top + plot_h - h:.1f}" width="{bw - 4:.1f}" height="{h:.1f}" '
+            f'fill="{CURRENT_COLOR}"><title>{fmt_ms(lo)}–{fmt_ms(hi)} ms: {count}</title></rect>'
+        )
         if count:
-            parts.append(f'<text x="{x + bw / 2:.1f}" y="{top + plot_h - h - 4:.1f}" class="cv" '
-                         f'text-anchor="middle">{count}</text>')
-        parts.append(f'<text x="{x:.1f}" y="{top + plot_h + 16}" class="cl" text-anchor="middle">'
-                     f'{fmt_ms(lo)}</text>')
+            parts.append(
+                f'<text x="{x + bw / 2:.1f}" y="{top + plot_h - h - 4:.1f}" class="cv" '
+                f'text-anchor="middle">{count}</text>'
+            )
+        parts.append(
+            f'<text x="{x:.1f}" y="{top + plot_h + 16}" class="cl" text-anchor="middle">{fmt_ms(lo)}</text>'
+        )
     if bins:
-        parts.append(f'<text x="{left + plot_w:.1f}" y="{top + plot_h + 16}" class="cl" text-anchor="end">'
-                     f'{fmt_ms(bins[-1][1])}</text>')
-    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 4}" class="cl" text-anchor="middle">'
-                 f'milliseconds per answer</text></svg>')
+        parts.append(
+            f'<text x="{left + plot_w:.1f}" y="{top + plot_h + 16}" class="cl" text-anchor="end">'
+            f"{fmt_ms(bins[-1][1])}</text>"
+        )
+    parts.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 4}" class="cl" text-anchor="middle">'
+        f"milliseconds per answer</text></svg>"
+    )
     return "".join(parts)
 
 
@@ -440,10 +597,15 @@ def html_table(header: Sequence[tuple[str, str]], body: Sequence[str], attrs: st
 def html_citations(cites: Sequence[dict], open_: bool) -> str:
     if not cites:
         return '<div class="hist">no citations</div>'
-    items = "".join(f'<li><span class="doc">{esc(c["document_id"])} [{c["start"]}:{c["end"]}]</span> '
-                    f'“{esc(c["quote"])}”</li>' for c in cites)
-    return (f'<details{" open" if open_ else ""}><summary>{len(cites)} citation(s)</summary>'
-            f'<ol class="cites">{items}</ol></details>')
+    items = "".join(
+        f'<li><span class="doc">{esc(c["document_id"])} [{c["start"]}:{c["end"]}]</span> '
+        f"“{esc(c['quote'])}”</li>"
+        for c in cites
+    )
+    return (
+        f"<details{' open' if open_ else ''}><summary>{len(cites)} citation(s)</summary>"
+        f'<ol class="cites">{items}</ol></details>'
+    )
 
 
 def html_metrics_table(report: dict) -> str:
@@ -459,9 +621,11 @@ def html_metrics_table(report: dict) -> str:
             delta = c["delta"] if c else (v - b if b is not None else None)
             flag = "REGRESSION" if c and c["regressed"] else ("ok" if c else "")
             tol = f"±{c['tolerance']:g}" if c else ""
-            cells += (f'<td class="n">{fmt_metric(k, b)}</td>'
-                      f'<td class="n">{fmt_delta(k, delta)}</td>'
-                      f'<td class="n">{tol}</td><td class="flag">{flag}</td>')
+            cells += (
+                f'<td class="n">{fmt_metric(k, b)}</td>'
+                f'<td class="n">{fmt_delta(k, delta)}</td>'
+                f'<td class="n">{tol}</td><td class="flag">{flag}</td>'
+            )
         body.append(f"<tr{cls}>{cells}</tr>")
     header = [("metric", ""), ("value", "n")]
     if base is not None:
@@ -470,14 +634,36 @@ def html_metrics_table(report: dict) -> str:
 
 
 def html_tag_table(report: dict) -> str:
-    body = [f'<tr><td>{esc(t["tag"])}</td><td class="n">{t["questions"]}</td><td class="n">{t["answerable"]}</td>'
-            + "".join(f'<td class="n">{fmt(t[k])}</td>' for k in
-                      ("pass_rate", "hit@1", "hit@5", "mrr", "fact_recall", "citation_support", "abstention_recall"))
-            + f'<td class="n">{fmt_metric("latency", t["latency_p50_ms"])}</td></tr>'
-            for t in tag_rows(report)]
-    header = [("tag", ""), ("questions", "n"), ("answerable", "n"), ("pass rate", "n"), ("hit@1", "n"),
-              ("hit@5", "n"), ("mrr", "n"), ("fact recall", "n"), ("citation support", "n"),
-              ("abstention recall", "n"), ("p50 ms", "n")]
+    body = [
+        f'<tr><td>{esc(t["tag"])}</td><td class="n">{t["questions"]}</td><td class="n">{t["answerable"]}</td>'
+        + "".join(
+            f'<td class="n">{fmt(t[k])}</td>'
+            for k in (
+                "pass_rate",
+                "hit@1",
+                "hit@5",
+                "mrr",
+                "fact_recall",
+                "citation_support",
+                "abstention_recall",
+            )
+        )
+        + f'<td class="n">{fmt_metric("latency", t["latency_p50_ms"])}</td></tr>'
+        for t in tag_rows(report)
+    ]
+    header = [
+        ("tag", ""),
+        ("questions", "n"),
+        ("answerable", "n"),
+        ("pass rate", "n"),
+        ("hit@1", "n"),
+        ("hit@5", "n"),
+        ("mrr", "n"),
+        ("fact recall", "n"),
+        ("citation support", "n"),
+        ("abstention recall", "n"),
+        ("p50 ms", "n"),
+    ]
     return html_table(header, body)
 
 
@@ -488,20 +674,24 @@ def html_question_rows(report: dict, judge: bool) -> list[str]:
         rank = hit_rank(r)
         hist = "".join(f'<div class="hist">earlier: {esc(h)}</div>' for h in r.get("history") or [])
         why = "" if ok else f'<div class="why">{esc("; ".join(failure_reasons(r)))}</div>'
-        cells = [f'<td><b>{esc(r["id"])}</b><div class="tags">{esc(", ".join(r["tags"]))}</div></td>',
-                 f'<td class="q">{hist}{esc(r["question"])}</td>',
-                 f'<td class="res {"pass" if ok else "fail"}">{"pass" if ok else "FAIL"}{why}</td>',
-                 f'<td class="answer">{esc(r["answer"])}{html_citations(r["citations"], not ok)}</td>',
-                 f'<td class="{"missed" if r["missed_facts"] else "hist"}">{esc(missed_text(r))}</td>',
-                 f'<td class="n">{fmt(r["fact_recall"]) if r["answerable"] else "—"}</td>',
-                 f'<td class="n">{(rank or "miss") if r["answerable"] else "—"}</td>',
-                 f'<td class="n">{"yes" if r["abstained"] else "no"}</td>',
-                 f'<td class="n">{r["latency_ms"]:.1f}</td>']
+        cells = [
+            f'<td><b>{esc(r["id"])}</b><div class="tags">{esc(", ".join(r["tags"]))}</div></td>',
+            f'<td class="q">{hist}{esc(r["question"])}</td>',
+            f'<td class="res {"pass" if ok else "fail"}">{"pass" if ok else "FAIL"}{why}</td>',
+            f'<td class="answer">{esc(r["answer"])}{html_citations(r["citations"], not ok)}</td>',
+            f'<td class="{"missed" if r["missed_facts"] else "hist"}">{esc(missed_text(r))}</td>',
+            f'<td class="n">{fmt(r["fact_recall"]) if r["answerable"] else "—"}</td>',
+            f'<td class="n">{(rank or "miss") if r["answerable"] else "—"}</td>',
+            f'<td class="n">{"yes" if r["abstained"] else "no"}</td>',
+            f'<td class="n">{r["latency_ms"]:.1f}</td>',
+        ]
         if judge:
             j = r.get("judge")
             if j:
-                cells.append(f'<td class="n" title="{esc(j.get("reason", ""))}">{fmt(j["faithfulness"])} / '
-                             f'{fmt(j["correctness"])}</td>')
+                cells.append(
+                    f'<td class="n" title="{esc(j.get("reason", ""))}">{fmt(j["faithfulness"])} / '
+                    f"{fmt(j['correctness'])}</td>"
+                )
             else:
                 cells.append(f'<td class="n">{"error" if r.get("judge_error") else "—"}</td>')
         body.append(f'<tr data-tags="{esc(" ".join(r["tags"]))}" data-pass="{int(ok)}">{"".join(cells)}</tr>')
@@ -519,12 +709,17 @@ def html_failures(report: dict) -> str:
         parts.append(
             f'<div class="fail-item"><h3>{esc(r["id"])} — <span class="why">{esc("; ".join(failure_reasons(r)))}'
             f'</span></h3>{hist}<div><b>Q:</b> {esc(r["question"])} <span class="tags">'
-            f'({esc(", ".join(r["tags"]))})</span></div><blockquote>{esc(r["answer"] or "(empty)")}</blockquote>'
-            f'{html_citations(r["citations"], True)}'
+            f"({esc(', '.join(r['tags']))})</span></div><blockquote>{esc(r['answer'] or '(empty)')}</blockquote>"
+            f"{html_citations(r['citations'], True)}"
             f'<div class="hist">citations: {cc["valid"]}/{cc["citations"]} exact, {cc["supported"]} supported by '
-            f'gold evidence; retrieval rank {hit_rank(r) or "miss"}</div>'
-            + (f'<div class="missed" style="max-width:none"><b>missed:</b> {esc(missed_text(r))}</div>'
-               if r["missed_facts"] else "") + "</div>")
+            f"gold evidence; retrieval rank {hit_rank(r) or 'miss'}</div>"
+            + (
+                f'<div class="missed" style="max-width:none"><b>missed:</b> {esc(missed_text(r))}</div>'
+                if r["missed_facts"]
+                else ""
+            )
+            + "</div>"
+        )
     return "".join(parts)
 
 
@@ -534,29 +729,54 @@ def render_html(report: dict) -> str:
     vclass = "bad" if bad else ("none" if not report.get("baseline") else "")
     judge = has_judge(report)
     tags = sorted({t for r in report["questions"] for t in r["tags"]})
-    options = ('<option value="">all questions</option><option value="__fail">failures only</option>'
-               + "".join(f'<option value="{esc(t)}">{esc(t)}</option>' for t in tags))
-    q_header = [("id / tags", ""), ("question", ""), ("result", ""), ("answer and citations", ""),
-                ("missed facts", ""), ("fact recall", "n"), ("hit rank", "n"), ("abstained", "n"),
-                ("latency ms", "n")]
+    options = (
+        '<option value="">all questions</option><option value="__fail">failures only</option>'
+        + "".join(f'<option value="{esc(t)}">{esc(t)}</option>' for t in tags)
+    )
+    q_header = [
+        ("id / tags", ""),
+        ("question", ""),
+        ("result", ""),
+        ("answer and citations", ""),
+        ("missed facts", ""),
+        ("fact recall", "n"),
+        ("hit rank", "n"),
+        ("abstained", "n"),
+        ("latency ms", "n"),
+    ]
     if judge:
         q_header.append(("judge faith. / corr.", "n"))
     summaries = ""
     if report.get("summaries"):
-        sbody = [f'<tr><td>{esc(s["id"])}</td><td class="n">{fmt(s["key_fact_coverage"])}</td>'
-                 f'<td class="n">{s["words"]} / {s["max_words"]}</td><td>{esc(", ".join(s["leaked"]) or "—")}</td>'
-                 f'<td class="missed">{esc(missed_text(s))}</td><td class="answer">{esc(s["summary"])}'
-                 f'{html_citations(s["citations"], False)}</td></tr>' for s in report["summaries"]]
-        summaries = "<h2>Summaries</h2><div class=\"card\">" + html_table(
-            [("id", ""), ("key fact coverage", "n"), ("words / max", "n"), ("boilerplate", ""), ("missed", ""),
-             ("summary", "")], sbody) + "</div>"
+        sbody = [
+            f'<tr><td>{esc(s["id"])}</td><td class="n">{fmt(s["key_fact_coverage"])}</td>'
+            f'<td class="n">{s["words"]} / {s["max_words"]}</td><td>{esc(", ".join(s["leaked"]) or "—")}</td>'
+            f'<td class="missed">{esc(missed_text(s))}</td><td class="answer">{esc(s["summary"])}'
+            f"{html_citations(s['citations'], False)}</td></tr>"
+            for s in report["summaries"]
+        ]
+        summaries = (
+            '<h2>Summaries</h2><div class="card">'
+            + html_table(
+                [
+                    ("id", ""),
+                    ("key fact coverage", "n"),
+                    ("words / max", "n"),
+                    ("boilerplate", ""),
+                    ("missed", ""),
+                    ("summary", ""),
+                ],
+                sbody,
+            )
+            + "</div>"
+        )
     stamp_html = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in stamp(report))
     n = len(report["questions"])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="prompt_version" content="{esc(meta.get('prompt_version'))}">
-<title>factdesk eval — {esc(meta.get('prompt_version'))} — {esc(meta.get('created_at'))}</title>
+<meta name="prompt_version" content="{esc(meta.get("prompt_version"))}">
+<title>factdesk eval — {esc(meta.get("prompt_version"))} — {esc(meta.get("created_at"))}</title>
 <style>{CSS}</style></head>
 <body><main>
 <h1>factdesk eval report</h1>
@@ -583,12 +803,14 @@ def render_html(report: dict) -> str:
 
 # ---------------------------------------------------------------- the one writer
 
+
 def write_reports(report: dict, out: Path) -> None:
     """report.json (the report, each question row with `passed`), report.md and report.html in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     data = dict(report)
-    data["questions"] = [{**r, "passed": passed(r), "failure_reasons": failure_reasons(r)}
-                         for r in report["questions"]]
+    data["questions"] = [
+        {**r, "passed": passed(r), "failure_reasons": failure_reasons(r)} for r in report["questions"]
+    ]
     (out / "report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "report.md").write_text(render_markdown(report), encoding="utf-8")
     (out / "report.html").write_text(render_html(report), encoding="utf-8")

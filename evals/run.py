@@ -23,11 +23,19 @@ DEFAULT_SUMMARIES = EVALS_DIR / "summaries.yaml"
 
 # metric -> (direction, tolerance). A regression is a move in the wrong direction beyond the tolerance.
 GATE: dict[str, tuple[str, float]] = {
-    "retrieval_hit@1": ("up", 0.03), "retrieval_hit@5": ("up", 0.02), "retrieval_mrr": ("up", 0.03),
-    "evidence_recall": ("up", 0.03), "fact_recall": ("up", 0.03), "all_facts_rate": ("up", 0.03),
-    "evidence_cited_rate": ("up", 0.02), "citation_validity": ("up", 0.0), "citation_support": ("up", 0.05),
-    "abstention_precision": ("up", 0.05), "abstention_recall": ("up", 0.05),
-    "summary_key_fact_coverage": ("up", 0.05), "summary_boilerplate_leaks": ("down", 0.0),
+    "retrieval_hit@1": ("up", 0.03),
+    "retrieval_hit@5": ("up", 0.02),
+    "retrieval_mrr": ("up", 0.03),
+    "evidence_recall": ("up", 0.03),
+    "fact_recall": ("up", 0.03),
+    "all_facts_rate": ("up", 0.03),
+    "evidence_cited_rate": ("up", 0.02),
+    "citation_validity": ("up", 0.0),
+    "citation_support": ("up", 0.05),
+    "abstention_precision": ("up", 0.05),
+    "abstention_recall": ("up", 0.05),
+    "summary_key_fact_coverage": ("up", 0.05),
+    "summary_boilerplate_leaks": ("down", 0.0),
 }
 
 
@@ -63,16 +71,32 @@ def score_question(svc, q: dict, texts: dict[str, str]) -> dict:  # type: ignore
     t0 = time.perf_counter()
     answer = svc.ask(q["question"], history=history).to_dict()
     latency_ms = (time.perf_counter() - t0) * 1000
-    recall, missed = m.fact_recall(answer["answer"], q.get("expected_facts", [])) if not answer["abstained"] \
+    recall, missed = (
+        m.fact_recall(answer["answer"], q.get("expected_facts", []))
+        if not answer["abstained"]
         else (0.0, [list(g) for g in q.get("expected_facts", [])])
+    )
     cites = m.citation_checks(answer["citations"], texts, gold)
-    return {"id": q["id"], "question": q["question"], "history": history, "tags": q.get("tags", []),
-            "answerable": bool(q.get("answerable", True)), "query": query,
-            "answer": answer["answer"], "abstained": answer["abstained"], "citations": answer["citations"],
-            "generator": answer["generator"], "warnings": answer.get("warnings", []),
-            "retrieval": retrieval, "top_hits": [h.chunk_id for h in hits],
-            "fact_recall": recall, "missed_facts": missed, "citation_checks": cites,
-            "gold_missing": sum(g is None for g in gold), "latency_ms": round(latency_ms, 1)}
+    return {
+        "id": q["id"],
+        "question": q["question"],
+        "history": history,
+        "tags": q.get("tags", []),
+        "answerable": bool(q.get("answerable", True)),
+        "query": query,
+        "answer": answer["answer"],
+        "abstained": answer["abstained"],
+        "citations": answer["citations"],
+        "generator": answer["generator"],
+        "warnings": answer.get("warnings", []),
+        "retrieval": retrieval,
+        "top_hits": [h.chunk_id for h in hits],
+        "fact_recall": recall,
+        "missed_facts": missed,
+        "citation_checks": cites,
+        "gold_missing": sum(g is None for g in gold),
+        "latency_ms": round(latency_ms, 1),
+    }
 
 
 def aggregate(rows: list[dict], summaries: list[dict]) -> dict[str, float]:
@@ -91,10 +115,16 @@ def aggregate(rows: list[dict], summaries: list[dict]) -> dict[str, float]:
         "fact_recall": m.mean([r["fact_recall"] for r in ans]),
         "all_facts_rate": m.mean([float(r["fact_recall"] == 1.0) for r in ans]),
         "evidence_cited_rate": m.mean([float(r["citation_checks"]["supported"] > 0) for r in ans]),
-        "citation_validity": (sum(r["citation_checks"]["valid"] for r in rows) / total_cites) if total_cites else 1.0,
-        "citation_support": (sum(r["citation_checks"]["supported"] for r in answered) /
-                             max(1, sum(r["citation_checks"]["citations"] for r in answered))),
-        "abstention_precision": (sum(not r["answerable"] for r in abstained) / len(abstained)) if abstained else 1.0,
+        "citation_validity": (sum(r["citation_checks"]["valid"] for r in rows) / total_cites)
+        if total_cites
+        else 1.0,
+        "citation_support": (
+            sum(r["citation_checks"]["supported"] for r in answered)
+            / max(1, sum(r["citation_checks"]["citations"] for r in answered))
+        ),
+        "abstention_precision": (sum(not r["answerable"] for r in abstained) / len(abstained))
+        if abstained
+        else 1.0,
         "abstention_recall": (sum(r["abstained"] for r in una) / len(una)) if una else 1.0,
         "false_abstentions": float(sum(r["abstained"] for r in ans)),
         "unanswerable_abstained": float(sum(r["abstained"] for r in una)),
@@ -122,17 +152,33 @@ def score_summaries(svc, path: Path) -> list[dict]:  # type: ignore[no-untyped-d
         return []
     out = []
     for s in yaml.safe_load(path.read_text(encoding="utf-8"))["summaries"]:
-        summ = svc.summarize(document_ids=s.get("document_ids") or None, query=s.get("query"),
-                             max_words=s.get("max_words")).to_dict()
+        summ = svc.summarize(
+            document_ids=s.get("document_ids") or None, query=s.get("query"), max_words=s.get("max_words")
+        ).to_dict()
         cov, missed = m.fact_recall(summ["summary"], s["key_facts"])
-        out.append({"id": s["id"], "summary": summ["summary"], "citations": summ["citations"],
-                    "key_fact_coverage": cov, "missed_facts": missed, "leaked": m.leaked_boilerplate(summ["summary"]),
-                    "words": len(summ["summary"].split()), "max_words": s.get("max_words") or 120})
+        out.append(
+            {
+                "id": s["id"],
+                "summary": summ["summary"],
+                "citations": summ["citations"],
+                "key_fact_coverage": cov,
+                "missed_facts": missed,
+                "leaked": m.leaked_boilerplate(summ["summary"]),
+                "words": len(summ["summary"].split()),
+                "max_words": s.get("max_words") or 120,
+            }
+        )
     return out
 
 
-def run_eval(svc, questions: list[dict], questions_path: Path, summaries_path: Path | None,  # type: ignore[no-untyped-def]
-             only: list[str] | None = None, judge=None) -> dict:
+def run_eval(
+    svc,
+    questions: list[dict],
+    questions_path: Path,
+    summaries_path: Path | None,  # type: ignore[no-untyped-def]
+    only: list[str] | None = None,
+    judge=None,
+) -> dict:
     texts = {d.id: d.text for d in svc.list_documents()}
     rows = [score_question(svc, q, texts) for q in questions]
     if judge is not None:
@@ -141,15 +187,25 @@ def run_eval(svc, questions: list[dict], questions_path: Path, summaries_path: P
     summaries = score_summaries(svc, summaries_path) if summaries_path and not only else []
     s = svc.settings
     return {
-        "meta": {"prompt_version": svc.prompts.version, "generator": rows[0]["generator"] if rows else None,
-                 "llm_model": s.llm_model if s.llm_enabled else None, "embedder": svc.embedder.name,
-                 "questions_file": str(questions_path), "questions": len(rows), "only": only or [],
-                 "questions_hash": hashlib.sha256(questions_path.read_bytes()).hexdigest()[:12],
-                 "settings": {"chunk_tokens": s.chunk_tokens, "chunk_overlap_tokens": s.chunk_overlap_tokens,
-                              "embed_precision": s.embed_precision, "default_top_k": s.default_top_k,
-                              "search_mode": s.search_mode,
-                              "chroma": svc.vectors.mode},
-                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+        "meta": {
+            "prompt_version": svc.prompts.version,
+            "generator": rows[0]["generator"] if rows else None,
+            "llm_model": s.llm_model if s.llm_enabled else None,
+            "embedder": svc.embedder.name,
+            "questions_file": str(questions_path),
+            "questions": len(rows),
+            "only": only or [],
+            "questions_hash": hashlib.sha256(questions_path.read_bytes()).hexdigest()[:12],
+            "settings": {
+                "chunk_tokens": s.chunk_tokens,
+                "chunk_overlap_tokens": s.chunk_overlap_tokens,
+                "embed_precision": s.embed_precision,
+                "default_top_k": s.default_top_k,
+                "search_mode": s.search_mode,
+                "chroma": svc.vectors.mode,
+            },
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
         "metrics": aggregate(rows, summaries),
         "by_tag": by_tag(rows),
         "questions": rows,
@@ -165,15 +221,25 @@ def compare(current: dict[str, float], baseline: dict[str, float]) -> list[dict]
             continue
         delta = current[name] - baseline[name]
         worse = -delta if direction == "up" else delta
-        rows.append({"metric": name, "baseline": baseline[name], "current": current[name],
-                     "delta": round(delta, 4), "tolerance": tol, "regressed": worse > tol + 1e-9})
+        rows.append(
+            {
+                "metric": name,
+                "baseline": baseline[name],
+                "current": current[name],
+                "delta": round(delta, 4),
+                "tolerance": tol,
+                "regressed": worse > tol + 1e-9,
+            }
+        )
     return rows
 
 
 def print_table(report: dict, comparison: list[dict] | None) -> None:
     cmp = {c["metric"]: c for c in comparison or []}
-    print(f"factdesk eval — prompt_version {report['meta']['prompt_version']}, generator "
-          f"{report['meta']['generator']}, {report['meta']['questions']} questions")
+    print(
+        f"factdesk eval — prompt_version {report['meta']['prompt_version']}, generator "
+        f"{report['meta']['generator']}, {report['meta']['questions']} questions"
+    )
     print(f"{'metric':28} {'value':>9} {'baseline':>9} {'delta':>8}")
     for k, v in report["metrics"].items():
         c = cmp.get(k)
@@ -197,8 +263,10 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"factdesk eval: no baseline file {args.baseline}", file=sys.stderr)
         return 2
     if not settings.articles_path.is_dir():
-        print(f"factdesk eval: no articles folder {settings.articles_path} (FACTDESK_ARTICLES_DIR)",
-              file=sys.stderr)
+        print(
+            f"factdesk eval: no articles folder {settings.articles_path} (FACTDESK_ARTICLES_DIR)",
+            file=sys.stderr,
+        )
         return 2
     questions_path = Path(args.questions) if args.questions else DEFAULT_QUESTIONS
     questions = load_questions(questions_path, args.only)
@@ -216,13 +284,18 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.baseline:
         baseline = json.loads(Path(args.baseline).read_text())
         comparison = compare(report["metrics"], baseline["metrics"])
-        report["baseline"] = {"file": str(args.baseline), "meta": baseline.get("meta", {}),
-                              "metrics": baseline["metrics"], "comparison": comparison}
+        report["baseline"] = {
+            "file": str(args.baseline),
+            "meta": baseline.get("meta", {}),
+            "metrics": baseline["metrics"],
+            "comparison": comparison,
+        }
     out = Path(args.report)
     write_reports(report, out)
     if args.write_baseline:
-        Path(args.write_baseline).write_text(json.dumps({"meta": report["meta"], "metrics": report["metrics"]},
-                                                        indent=2) + "\n")
+        Path(args.write_baseline).write_text(
+            json.dumps({"meta": report["meta"], "metrics": report["metrics"]}, indent=2) + "\n"
+        )
     print_table(report, comparison)
     print(f"reports: {out / 'report.json'}, {out / 'report.md'}, {out / 'report.html'}")
     if comparison and any(c["regressed"] for c in comparison):

@@ -44,7 +44,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     def report(r) -> None:  # type: ignore[no-untyped-def]
         key = r.status.split(":")[0].split(" of ")[0]
         counts[key] = counts.get(key, 0) + 1
-        line = f"{r.id}: {r.status}" + (f" ({r.chunks} chunks)" if r.chunks and not r.status.startswith("rej") else "")
+        line = f"{r.id}: {r.status}" + (
+            f" ({r.chunks} chunks)" if r.chunks and not r.status.startswith("rej") else ""
+        )
         line = _printable(line)
         (bar.write if bar else print)(line)
         if bar:
@@ -75,7 +77,7 @@ def _print_cited(text: str, citations: list) -> None:
     if citations:
         print("\nSources:")
         for c in citations:
-            print(f"[{c.marker}] {c.title} ({c.document_id}, {c.start}-{c.end}): \"{c.quote}\"")
+            print(f'[{c.marker}] {c.title} ({c.document_id}, {c.start}-{c.end}): "{c.quote}"')
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -127,7 +129,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="factdesk", description="Cited answers and summaries over news articles.")
+    p = argparse.ArgumentParser(
+        prog="factdesk", description="Cited answers and summaries over news articles."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("ingest", help="ingest article files or folders (.txt .md .html .json .jsonl)")

@@ -28,19 +28,39 @@ class Factdesk:
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(data_dir / "catalog.sqlite")
-        self.embedder = build_embedder(settings.embedder, cache_path=data_dir / "embeddings.sqlite",
-                                       precision=settings.embed_precision, batch_size=settings.embed_batch_size,
-                                       threads=settings.torch_threads, api_key=settings.openai_api_key,
-                                       base_url=settings.openai_base_url)
-        self.vectors = VectorStore(data_dir=data_dir, chroma_url=settings.chroma_url,
-                                   collection=settings.collection, space=self.embedder.name)
-        self.ingestor = Ingestor(self.catalog, self.vectors, self.embedder, data_dir=data_dir,
-                                 max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens,
-                                 max_chars=settings.max_document_chars,
-                                 near_duplicate_threshold=settings.near_duplicate_threshold)
-        self.searcher = Searcher(self.catalog, self.vectors, self.embedder,
-                                 SearchConfig(use_dense=settings.search_mode != "lexical",
-                                              use_lexical=settings.search_mode != "dense"))
+        self.embedder = build_embedder(
+            settings.embedder,
+            cache_path=data_dir / "embeddings.sqlite",
+            precision=settings.embed_precision,
+            batch_size=settings.embed_batch_size,
+            threads=settings.torch_threads,
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+        )
+        self.vectors = VectorStore(
+            data_dir=data_dir,
+            chroma_url=settings.chroma_url,
+            collection=settings.collection,
+            space=self.embedder.name,
+        )
+        self.ingestor = Ingestor(
+            self.catalog,
+            self.vectors,
+            self.embedder,
+            data_dir=data_dir,
+            max_tokens=settings.chunk_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+            max_chars=settings.max_document_chars,
+            near_duplicate_threshold=settings.near_duplicate_threshold,
+        )
+        self.searcher = Searcher(
+            self.catalog,
+            self.vectors,
+            self.embedder,
+            SearchConfig(
+                use_dense=settings.search_mode != "lexical", use_lexical=settings.search_mode != "dense"
+            ),
+        )
         self.prompts: PromptSet = load_prompts(settings.prompts_dir)
         self.engine: AnswerEngine = build_engine(self, settings, self.prompts)
         self.recovered = self.ingestor.recover() if self.catalog.unfinished() else []
@@ -50,12 +70,14 @@ class Factdesk:
         self.embedder.cache.close()
 
     # ---- documents ----
-    def ingest_documents(self, items: Iterable[DocumentIn],
-                         progress: Callable[[IngestResult], None] | None = None) -> list[IngestResult]:
+    def ingest_documents(
+        self, items: Iterable[DocumentIn], progress: Callable[[IngestResult], None] | None = None
+    ) -> list[IngestResult]:
         return self.ingestor.ingest(items, progress)
 
-    def ingest_paths(self, paths: list[Path], progress: Callable[[IngestResult], None] | None = None
-                     ) -> list[IngestResult]:
+    def ingest_paths(
+        self, paths: list[Path], progress: Callable[[IngestResult], None] | None = None
+    ) -> list[IngestResult]:
         results: list[IngestResult] = []
         rejected: list[Loaded] = []
 
@@ -86,15 +108,22 @@ class Factdesk:
         self.ingestor.delete(doc_id)
 
     # ---- retrieval and answers ----
-    def filters(self, document_ids: list[str] | None = None, sources: list[str] | None = None,
-                published_after: str | None = None, published_before: str | None = None) -> Filters:
+    def filters(
+        self,
+        document_ids: list[str] | None = None,
+        sources: list[str] | None = None,
+        published_after: str | None = None,
+        published_before: str | None = None,
+    ) -> Filters:
         if document_ids is not None:
             for d in document_ids:
                 validate_id(d)
-        return Filters(document_ids=tuple(document_ids) if document_ids is not None else None,
-                       sources=tuple(sources) if sources is not None else None,
-                       published_after=parse_published(published_after),
-                       published_before=parse_published(published_before))
+        return Filters(
+            document_ids=tuple(document_ids) if document_ids is not None else None,
+            sources=tuple(sources) if sources is not None else None,
+            published_after=parse_published(published_after),
+            published_before=parse_published(published_before),
+        )
 
     def check_top_k(self, top_k: int | None) -> int:
         k = self.settings.default_top_k if top_k is None else top_k
@@ -112,19 +141,32 @@ class Factdesk:
     def search(self, query: str, top_k: int | None = None, filters: Filters | None = None) -> list[SearchHit]:
         return self.searcher.search(self.check_text(query, "query"), self.check_top_k(top_k), filters)
 
-    def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None,
-            history: list[str] | None = None) -> Answer:
-        return self.engine.ask(self.check_text(question), top_k=self.check_top_k(top_k), filters=filters,
-                               history=history or [])
+    def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        history: list[str] | None = None,
+    ) -> Answer:
+        return self.engine.ask(
+            self.check_text(question), top_k=self.check_top_k(top_k), filters=filters, history=history or []
+        )
 
-    def ask_stream(self, question: str, top_k: int | None = None, filters: Filters | None = None,
-                   history: list[str] | None = None) -> Iterator[dict]:
+    def ask_stream(
+        self,
+        question: str,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        history: list[str] | None = None,
+    ) -> Iterator[dict]:
         """Events: {"delta": str} pieces, then {"done": True, **answer}."""
-        return self.engine.ask_stream(self.check_text(question), top_k=self.check_top_k(top_k), filters=filters,
-                                      history=history or [])
+        return self.engine.ask_stream(
+            self.check_text(question), top_k=self.check_top_k(top_k), filters=filters, history=history or []
+        )
 
-    def summarize(self, document_ids: list[str] | None = None, query: str | None = None,
-                  max_words: int | None = None) -> Summary:
+    def summarize(
+        self, document_ids: list[str] | None = None, query: str | None = None, max_words: int | None = None
+    ) -> Summary:
         if document_ids:
             for d in document_ids:
                 self.get_document(validate_id(d))

@@ -14,8 +14,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
-                                      populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
 
     # --- contract variables (../shared/CONTRACT.md) ---
     data_dir: Path = Field(Path("./.factdesk"), alias="FACTDESK_DATA_DIR")

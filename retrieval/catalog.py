@@ -53,13 +53,25 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 );
 """
 
-_DOC_COLUMNS = "id, title, source, url, published_at, text, content_hash, duplicate_of, chunk_count, created_at"
+_DOC_COLUMNS = (
+    "id, title, source, url, published_at, text, content_hash, duplicate_of, chunk_count, created_at"
+)
 
 
 def _doc(row: tuple) -> Document:
     (id_, title, source, url, published_at, text, content_hash, duplicate_of, chunks, created_at) = row
-    return Document(id=id_, title=title, text=text, content_hash=content_hash, source=source, url=url,
-                    published_at=published_at, duplicate_of=duplicate_of, chunks=chunks, created_at=created_at)
+    return Document(
+        id=id_,
+        title=title,
+        text=text,
+        content_hash=content_hash,
+        source=source,
+        url=url,
+        published_at=published_at,
+        duplicate_of=duplicate_of,
+        chunks=chunks,
+        created_at=created_at,
+    )
 
 
 class Catalog:
@@ -92,68 +104,103 @@ class Catalog:
 
     # ---- reads (committed documents only) ----
     def get(self, doc_id: str) -> Document | None:
-        rows = self._query(f"SELECT {_DOC_COLUMNS} FROM documents WHERE id = ? AND state = 'committed'", [doc_id])
+        rows = self._query(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE id = ? AND state = 'committed'", [doc_id]
+        )
         return _doc(rows[0]) if rows else None
 
     def find_by_hash(self, content_hash: str) -> Document | None:
-        rows = self._query(f"SELECT {_DOC_COLUMNS} FROM documents WHERE content_hash = ? AND state = 'committed' "
-                           "ORDER BY created_at LIMIT 1", [content_hash])
+        rows = self._query(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE content_hash = ? AND state = 'committed' "
+            "ORDER BY created_at LIMIT 1",
+            [content_hash],
+        )
         return _doc(rows[0]) if rows else None
 
     def list(self, limit: int = 10_000, offset: int = 0) -> list[Document]:
-        rows = self._query(f"SELECT {_DOC_COLUMNS} FROM documents WHERE state = 'committed' "
-                           "ORDER BY id LIMIT ? OFFSET ?", [limit, offset])
+        rows = self._query(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE state = 'committed' ORDER BY id LIMIT ? OFFSET ?",
+            [limit, offset],
+        )
         return [_doc(r) for r in rows]
 
     def titles(self, doc_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
         ids = list(set(doc_ids))
         if not ids:
             return {}
-        rows = self._query(f"SELECT id, title, duplicate_of FROM documents WHERE state = 'committed' AND id IN "
-                           f"({','.join('?' * len(ids))})", ids)
+        rows = self._query(
+            f"SELECT id, title, duplicate_of FROM documents WHERE state = 'committed' AND id IN "
+            f"({','.join('?' * len(ids))})",
+            ids,
+        )
         return {r[0]: (r[1], r[2]) for r in rows}
 
     def texts(self, doc_ids: Iterable[str]) -> dict[str, str]:
         ids = list(set(doc_ids))
         if not ids:
             return {}
-        rows = self._query(f"SELECT id, text FROM documents WHERE state = 'committed' AND id IN "
-                           f"({','.join('?' * len(ids))})", ids)
+        rows = self._query(
+            f"SELECT id, text FROM documents WHERE state = 'committed' AND id IN "
+            f"({','.join('?' * len(ids))})",
+            ids,
+        )
         return dict(rows)
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
-        rows = self._query("SELECT c.id, c.document_id, c.idx, c.start, c.\"end\", c.tokens, d.text FROM chunks c "
-                           "JOIN documents d ON d.id = c.document_id WHERE c.document_id = ? ORDER BY c.idx",
-                           [doc_id])
-        return [Chunk(id=r[0], document_id=r[1], index=r[2], start=r[3], end=r[4], tokens=r[5],
-                      text=r[6][r[3]:r[4]]) for r in rows]
+        rows = self._query(
+            'SELECT c.id, c.document_id, c.idx, c.start, c."end", c.tokens, d.text FROM chunks c '
+            "JOIN documents d ON d.id = c.document_id WHERE c.document_id = ? ORDER BY c.idx",
+            [doc_id],
+        )
+        return [
+            Chunk(
+                id=r[0],
+                document_id=r[1],
+                index=r[2],
+                start=r[3],
+                end=r[4],
+                tokens=r[5],
+                text=r[6][r[3] : r[4]],
+            )
+            for r in rows
+        ]
 
     def committed_chunks(self, chunk_ids: Iterable[str]) -> dict[str, tuple[str, int, int]]:
         """chunk id -> (document id, start, end), for the chunk ids that belong to committed documents."""
         ids = list(set(chunk_ids))
         out: dict[str, tuple[str, int, int]] = {}
         for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            for r in self._query("SELECT c.id, c.document_id, c.start, c.\"end\" FROM chunks c JOIN documents d "
-                                 "ON d.id = c.document_id WHERE d.state = 'committed' AND c.id IN "
-                                 f"({','.join('?' * len(part))})", part):
+            part = ids[i : i + 500]
+            for r in self._query(
+                'SELECT c.id, c.document_id, c.start, c."end" FROM chunks c JOIN documents d '
+                "ON d.id = c.document_id WHERE d.state = 'committed' AND c.id IN "
+                f"({','.join('?' * len(part))})",
+                part,
+            ):
                 out[r[0]] = (r[1], r[2], r[3])
         return out
 
     def candidates_by_bands(self, bands: list[str], exclude: str | None = None) -> list[str]:
-        rows = self._query(f"SELECT DISTINCT b.document_id FROM bands b JOIN documents d ON d.id = b.document_id "
-                           f"WHERE d.state = 'committed' AND b.band IN ({','.join('?' * len(bands))})", bands)
+        rows = self._query(
+            f"SELECT DISTINCT b.document_id FROM bands b JOIN documents d ON d.id = b.document_id "
+            f"WHERE d.state = 'committed' AND b.band IN ({','.join('?' * len(bands))})",
+            bands,
+        )
         return [r[0] for r in rows if r[0] != exclude]
 
     def count(self) -> tuple[int, int]:
         docs = self._query("SELECT COUNT(*) FROM documents WHERE state = 'committed'")[0][0]
-        chunks = self._query("SELECT COUNT(*) FROM chunks c JOIN documents d ON d.id = c.document_id "
-                             "WHERE d.state = 'committed'")[0][0]
+        chunks = self._query(
+            "SELECT COUNT(*) FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE d.state = 'committed'"
+        )[0][0]
         return docs, chunks
 
     def unfinished(self) -> list[tuple[str, str]]:
         """(id, state) of documents a crash left half-written or half-deleted."""
-        return [(r[0], r[1]) for r in self._query("SELECT id, state FROM documents WHERE state != 'committed'")]
+        return [
+            (r[0], r[1]) for r in self._query("SELECT id, state FROM documents WHERE state != 'committed'")
+        ]
 
     def all_chunk_ids(self, committed_only: bool = True) -> set[str]:
         q = "SELECT c.id FROM chunks c"
@@ -167,21 +214,44 @@ class Catalog:
 
     # ---- writes (called by the ingest pipeline only) ----
     @staticmethod
-    def insert_pending(db: sqlite3.Connection, doc: Document, published_ts: float | None, chunks: list[Chunk],
-                       bands: list[str]) -> None:
-        db.execute("INSERT INTO documents (id, title, source, url, published_at, published_ts, text, content_hash, "
-                   "duplicate_of, chunk_count, state, created_at) VALUES (?,?,?,?,?,?,?,?,?,?, 'pending', ?)",
-                   (doc.id, doc.title, doc.source, doc.url, doc.published_at, published_ts, doc.text,
-                    doc.content_hash, doc.duplicate_of, len(chunks), doc.created_at or time.time()))
-        db.executemany("INSERT INTO chunks (id, document_id, idx, start, \"end\", tokens) VALUES (?,?,?,?,?,?)",
-                       [(c.id, c.document_id, c.index, c.start, c.end, c.tokens) for c in chunks])
+    def insert_pending(
+        db: sqlite3.Connection,
+        doc: Document,
+        published_ts: float | None,
+        chunks: list[Chunk],
+        bands: list[str],
+    ) -> None:
+        db.execute(
+            "INSERT INTO documents (id, title, source, url, published_at, published_ts, text, content_hash, "
+            "duplicate_of, chunk_count, state, created_at) VALUES (?,?,?,?,?,?,?,?,?,?, 'pending', ?)",
+            (
+                doc.id,
+                doc.title,
+                doc.source,
+                doc.url,
+                doc.published_at,
+                published_ts,
+                doc.text,
+                doc.content_hash,
+                doc.duplicate_of,
+                len(chunks),
+                doc.created_at or time.time(),
+            ),
+        )
+        db.executemany(
+            'INSERT INTO chunks (id, document_id, idx, start, "end", tokens) VALUES (?,?,?,?,?,?)',
+            [(c.id, c.document_id, c.index, c.start, c.end, c.tokens) for c in chunks],
+        )
         db.executemany("INSERT INTO bands (band, document_id) VALUES (?, ?)", [(b, doc.id) for b in bands])
 
     @staticmethod
     def commit_document(db: sqlite3.Connection, doc_id: str) -> None:
         """Index the chunks lexically and make the document visible, in the caller's transaction."""
-        db.execute("INSERT INTO chunks_fts (rowid, text) SELECT c.rowid, substr(d.text, c.start + 1, c.\"end\" - c.start) "
-                   "FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.document_id = ?", (doc_id,))
+        db.execute(
+            'INSERT INTO chunks_fts (rowid, text) SELECT c.rowid, substr(d.text, c.start + 1, c."end" - c.start) '
+            "FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.document_id = ?",
+            (doc_id,),
+        )
         db.execute("UPDATE documents SET state = 'committed' WHERE id = ?", (doc_id,))
 
     @staticmethod
@@ -190,7 +260,10 @@ class Catalog:
 
     @staticmethod
     def remove(db: sqlite3.Connection, doc_id: str) -> None:
-        db.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE document_id = ?)", (doc_id,))
+        db.execute(
+            "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE document_id = ?)",
+            (doc_id,),
+        )
         db.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
         db.execute("DELETE FROM bands WHERE document_id = ?", (doc_id,))
         db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
@@ -198,31 +271,43 @@ class Catalog:
         db.execute("UPDATE documents SET duplicate_of = NULL WHERE duplicate_of = ?", (doc_id,))
 
     # ---- lexical side ----
-    def lexical_search(self, match: str, limit: int, where_sql: str = "", params: Iterable = ()) -> list[tuple]:
+    def lexical_search(
+        self, match: str, limit: int, where_sql: str = "", params: Iterable = ()
+    ) -> list[tuple]:
         """(chunk id, document id, start, end, bm25 score; higher is better) for an FTS5 MATCH expression."""
-        sql = ("SELECT c.id, c.document_id, c.start, c.\"end\", -bm25(chunks_fts) AS s FROM chunks_fts "
-               "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
-               f"WHERE chunks_fts MATCH ? AND d.state = 'committed' {where_sql} ORDER BY s DESC LIMIT ?")
+        sql = (
+            'SELECT c.id, c.document_id, c.start, c."end", -bm25(chunks_fts) AS s FROM chunks_fts '
+            "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
+            f"WHERE chunks_fts MATCH ? AND d.state = 'committed' {where_sql} ORDER BY s DESC LIMIT ?"
+        )
         return self._query(sql, [match, *params, limit])
 
     def lexical_row_count(self) -> int:
         return self._query("SELECT COUNT(*) FROM chunks_fts")[0][0]
 
     def chunks_missing_lexical(self) -> list[str]:
-        rows = self._query("SELECT c.document_id FROM chunks c JOIN documents d ON d.id = c.document_id "
-                           "WHERE d.state = 'committed' AND c.rowid NOT IN (SELECT rowid FROM chunks_fts)")
+        rows = self._query(
+            "SELECT c.document_id FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE d.state = 'committed' AND c.rowid NOT IN (SELECT rowid FROM chunks_fts)"
+        )
         return sorted({r[0] for r in rows})
 
     def orphan_lexical_rows(self) -> int:
-        return self._query("SELECT COUNT(*) FROM chunks_fts WHERE rowid NOT IN "
-                           "(SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.document_id "
-                           "WHERE d.state = 'committed')")[0][0]
+        return self._query(
+            "SELECT COUNT(*) FROM chunks_fts WHERE rowid NOT IN "
+            "(SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE d.state = 'committed')"
+        )[0][0]
 
     def reindex_lexical(self, doc_ids: list[str]) -> None:
         with self.transaction() as db:
-            db.execute("DELETE FROM chunks_fts WHERE rowid NOT IN (SELECT c.rowid FROM chunks c JOIN documents d "
-                       "ON d.id = c.document_id WHERE d.state = 'committed')")
+            db.execute(
+                "DELETE FROM chunks_fts WHERE rowid NOT IN (SELECT c.rowid FROM chunks c JOIN documents d "
+                "ON d.id = c.document_id WHERE d.state = 'committed')"
+            )
             for doc_id in doc_ids:
-                db.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE document_id = ?)",
-                           (doc_id,))
+                db.execute(
+                    "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE document_id = ?)",
+                    (doc_id,),
+                )
                 self.commit_document(db, doc_id)

@@ -68,8 +68,9 @@ def chunk_text(text: str, max_tokens: int = 160, overlap_tokens: int = 40) -> li
             start += 1
         prev_end = end
         n = count(start, end)
-        units.extend(_split_long(text, start, end, max_tokens) if n > max_tokens
-                     else [ChunkSpan(start, end, n)])
+        units.extend(
+            _split_long(text, start, end, max_tokens) if n > max_tokens else [ChunkSpan(start, end, n)]
+        )
     chunks: list[ChunkSpan] = []
     i = 0
     while i < len(units):
@@ -84,8 +85,11 @@ def chunk_text(text: str, max_tokens: int = 160, overlap_tokens: int = 40) -> li
         # step back over trailing sentences that fit the overlap budget, leaving room for the next
         # sentence so that every chunk reaches past the previous one
         k = j
-        while (k - 1 > i and count(units[k - 1].start, units[j - 1].end) <= overlap_tokens
-               and count(units[k - 1].start, units[j].end) <= max_tokens):
+        while (
+            k - 1 > i
+            and count(units[k - 1].start, units[j - 1].end) <= overlap_tokens
+            and count(units[k - 1].start, units[j].end) <= max_tokens
+        ):
             k -= 1
         i = k
     return chunks

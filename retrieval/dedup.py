@@ -32,22 +32,26 @@ def shingles(text: str, size: int = 2) -> set[str]:
     words = _WORD.findall(text.lower())
     if len(words) < size:
         return {" ".join(words)} if words else set()
-    return {" ".join(words[i:i + size]) for i in range(len(words) - size + 1)}
+    return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
 
 
 def minhash(shingle_set: set[str]) -> np.ndarray:
     if not shingle_set:
         return np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
-    hv = np.array([int.from_bytes(hashlib.blake2b(s.encode(), digest_size=4).digest(), "little")
-                   for s in shingle_set], dtype=np.uint64)
+    hv = np.array(
+        [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=4).digest(), "little") for s in shingle_set],
+        dtype=np.uint64,
+    )
     # (a*x + b) mod p, the product wrapping modulo 2^64 (numpy does not raise on array overflow)
     perm = (np.outer(hv, _A) + _B) % _MERSENNE
     return perm.min(axis=0).astype(np.uint64)
 
 
 def band_keys(signature: np.ndarray) -> list[str]:
-    return [f"{b}:" + hashlib.blake2b(signature[b * ROWS:(b + 1) * ROWS].tobytes(), digest_size=8).hexdigest()
-            for b in range(BANDS)]
+    return [
+        f"{b}:" + hashlib.blake2b(signature[b * ROWS : (b + 1) * ROWS].tobytes(), digest_size=8).hexdigest()
+        for b in range(BANDS)
+    ]
 
 
 def overlap(a: set[str], b: set[str]) -> float:
@@ -56,4 +60,3 @@ def overlap(a: set[str], b: set[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / min(len(a), len(b))
-

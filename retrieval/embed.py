@@ -93,27 +93,43 @@ class LocalEmbedder:
             if self.precision == "bf16":
                 # bf16 autocast: cosine >= 0.9999 to fp32, ~1.9x its speed per core here (BENCHMARKS.md)
                 with torch.autocast("cpu", dtype=torch.bfloat16):
-                    out = self._model.encode(list(texts), batch_size=self.batch_size,  # type: ignore[union-attr]
-                                             convert_to_numpy=True, normalize_embeddings=False)
+                    out = self._model.encode(
+                        list(texts),
+                        batch_size=self.batch_size,  # type: ignore[union-attr]
+                        convert_to_numpy=True,
+                        normalize_embeddings=False,
+                    )
             else:
-                out = self._model.encode(list(texts), batch_size=self.batch_size,  # type: ignore[union-attr]
-                                         convert_to_numpy=True, normalize_embeddings=False)
+                out = self._model.encode(
+                    list(texts),
+                    batch_size=self.batch_size,  # type: ignore[union-attr]
+                    convert_to_numpy=True,
+                    normalize_embeddings=False,
+                )
         return _normalise(out)
 
 
 class OpenAIEmbedder:
     """Embeddings from any OpenAI-compatible endpoint (`FACTDESK_EMBEDDER=openai:<model>`)."""
 
-    def __init__(self, model: str, api_key: str | None, base_url: str | None, batch_size: int = 128,
-                 timeout: float = 30.0, max_retries: int = 2) -> None:
+    def __init__(
+        self,
+        model: str,
+        api_key: str | None,
+        base_url: str | None,
+        batch_size: int = 128,
+        timeout: float = 30.0,
+        max_retries: int = 2,
+    ) -> None:
         import openai
 
         self.model = model
         self.name = f"openai:{model}"
         self.batch_size = batch_size
         self.loaded = True
-        self._client = openai.OpenAI(api_key=api_key or "unused", base_url=base_url, timeout=timeout,
-                                     max_retries=max_retries)
+        self._client = openai.OpenAI(
+            api_key=api_key or "unused", base_url=base_url, timeout=timeout, max_retries=max_retries
+        )
 
     def load(self) -> None:
         pass
@@ -124,7 +140,9 @@ class OpenAIEmbedder:
         rows: list[list[float]] = []
         try:
             for i in range(0, len(texts), self.batch_size):
-                resp = self._client.embeddings.create(model=self.model, input=list(texts[i:i + self.batch_size]))
+                resp = self._client.embeddings.create(
+                    model=self.model, input=list(texts[i : i + self.batch_size])
+                )
                 rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
         except openai.OpenAIError as e:
             raise EmbedderError(f"embedding endpoint failed: {type(e).__name__}") from e
@@ -149,7 +167,7 @@ class EmbeddingCache:
         found: dict[str, np.ndarray] = {}
         with self._lock:
             for i in range(0, len(keys), 500):
-                part = list(keys[i:i + 500])
+                part = list(keys[i : i + 500])
                 q = f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})"
                 for k, blob in self._db.execute(q, part):
                     found[k] = np.frombuffer(blob, dtype=np.float32)
@@ -158,8 +176,10 @@ class EmbeddingCache:
     def put_many(self, items: dict[str, np.ndarray]) -> None:
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                                 [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
+            )
             self._db.execute("COMMIT")
 
     def close(self) -> None:
@@ -197,12 +217,20 @@ class CachedEmbedder:
         return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
 
 
-def build_embedder(spec: str, *, cache_path: Path, precision: str = "bf16", batch_size: int = 32,
-                   threads: int = 0, api_key: str | None = None, base_url: str | None = None) -> CachedEmbedder:
+def build_embedder(
+    spec: str,
+    *,
+    cache_path: Path,
+    precision: str = "bf16",
+    batch_size: int = 32,
+    threads: int = 0,
+    api_key: str | None = None,
+    base_url: str | None = None,
+) -> CachedEmbedder:
     if spec == "local":
         inner: Embedder = LocalEmbedder(precision=precision, batch_size=batch_size, threads=threads)
-    elif spec.startswith("openai:") and spec[len("openai:"):]:
-        inner = OpenAIEmbedder(spec[len("openai:"):], api_key=api_key, base_url=base_url)
+    elif spec.startswith("openai:") and spec[len("openai:") :]:
+        inner = OpenAIEmbedder(spec[len("openai:") :], api_key=api_key, base_url=base_url)
     else:
         raise EmbedderError(f"FACTDESK_EMBEDDER must be 'local' or 'openai:<model>', not {spec!r}")
     return CachedEmbedder(inner, EmbeddingCache(cache_path))

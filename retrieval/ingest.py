@@ -35,8 +35,10 @@ EMBED_GROUP_CHUNKS = 256
 
 def validate_id(doc_id: str) -> str:
     if not ID_PATTERN.fullmatch(doc_id) or ".." in doc_id:  # fullmatch: "$" would let a final "\n" in
-        raise InvalidInput("document id must be 1-128 characters of letters, digits, '.', '_', ':' or '-' "
-                           "(no path separators, no control characters)")
+        raise InvalidInput(
+            "document id must be 1-128 characters of letters, digits, '.', '_', ':' or '-' "
+            "(no path separators, no control characters)"
+        )
     return doc_id
 
 
@@ -95,8 +97,13 @@ def prepare(item: DocumentIn, *, max_tokens: int, overlap_tokens: int, max_chars
         raise InvalidInput(f"text is longer than {max_chars} characters")
     if "\x00" in item.text:
         raise InvalidInput("text contains NUL bytes (binary data?)")
-    for what, value in (("text", item.text), ("title", item.title), ("source", item.source), ("url", item.url),
-                        ("published_at", item.published_at)):
+    for what, value in (
+        ("text", item.text),
+        ("title", item.title),
+        ("source", item.source),
+        ("url", item.url),
+        ("published_at", item.published_at),
+    ):
         if isinstance(value, str):
             check_unicode(value, what)
     cleaned = clean_article(item.text, is_html=item.is_html)
@@ -107,20 +114,52 @@ def prepare(item: DocumentIn, *, max_tokens: int, overlap_tokens: int, max_chars
     doc_id = validate_id(item.id) if item.id else f"doc-{h[:16]}"
     title = (item.title or cleaned.title or _headline_from(text)).strip() or doc_id
     published_ts = parse_published(item.published_at)
-    doc = Document(id=doc_id, title=title, text=text, content_hash=h, source=item.source, url=item.url,
-                   published_at=item.published_at, created_at=time.time())
+    doc = Document(
+        id=doc_id,
+        title=title,
+        text=text,
+        content_hash=h,
+        source=item.source,
+        url=item.url,
+        published_at=item.published_at,
+        created_at=time.time(),
+    )
     spans = chunk_text(text, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
-    chunks = [Chunk(id=f"{doc_id}#{i}", document_id=doc_id, index=i, start=s.start, end=s.end,
-                    text=text[s.start:s.end], tokens=s.tokens) for i, s in enumerate(spans)]
+    chunks = [
+        Chunk(
+            id=f"{doc_id}#{i}",
+            document_id=doc_id,
+            index=i,
+            start=s.start,
+            end=s.end,
+            text=text[s.start : s.end],
+            tokens=s.tokens,
+        )
+        for i, s in enumerate(spans)
+    ]
     sh = dedup.shingles(text)
-    return Prepared(doc=replace(doc, chunks=len(chunks)), published_ts=published_ts, chunks=chunks,
-                    shingles=frozenset(sh), bands=dedup.band_keys(dedup.minhash(sh)))
+    return Prepared(
+        doc=replace(doc, chunks=len(chunks)),
+        published_ts=published_ts,
+        chunks=chunks,
+        shingles=frozenset(sh),
+        bands=dedup.band_keys(dedup.minhash(sh)),
+    )
 
 
 class Ingestor:
-    def __init__(self, catalog: Catalog, vectors: VectorStore, embedder: CachedEmbedder, *, data_dir: Path,
-                 max_tokens: int = 160, overlap_tokens: int = 40, max_chars: int = 2_000_000,
-                 near_duplicate_threshold: float = 0.8) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        vectors: VectorStore,
+        embedder: CachedEmbedder,
+        *,
+        data_dir: Path,
+        max_tokens: int = 160,
+        overlap_tokens: int = 40,
+        max_chars: int = 2_000_000,
+        near_duplicate_threshold: float = 0.8,
+    ) -> None:
         self.catalog = catalog
         self.vectors = vectors
         self.embedder = embedder
@@ -130,7 +169,14 @@ class Ingestor:
         self.near_duplicate_threshold = near_duplicate_threshold
         self._lock = threading.RLock()
         self._lock_path = data_dir / "write.lock"
-        self.counters = {"created": 0, "updated": 0, "unchanged": 0, "duplicate": 0, "rejected": 0, "deleted": 0}
+        self.counters = {
+            "created": 0,
+            "updated": 0,
+            "unchanged": 0,
+            "duplicate": 0,
+            "rejected": 0,
+            "deleted": 0,
+        }
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -143,8 +189,9 @@ class Ingestor:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     # ---- ingest ----
-    def ingest(self, items: Iterable[DocumentIn], progress: Callable[[IngestResult], None] | None = None
-               ) -> list[IngestResult]:
+    def ingest(
+        self, items: Iterable[DocumentIn], progress: Callable[[IngestResult], None] | None = None
+    ) -> list[IngestResult]:
         """Ingest documents; embedding is batched across documents, writes go one document at a time.
         Results are in the order of `items` (progress is called in the order they are decided)."""
         results: list[IngestResult | None] = []
@@ -161,8 +208,12 @@ class Ingestor:
 
         for item in items:
             try:
-                prepared = prepare(item, max_tokens=self.max_tokens, overlap_tokens=self.overlap_tokens,
-                                   max_chars=self.max_chars)
+                prepared = prepare(
+                    item,
+                    max_tokens=self.max_tokens,
+                    overlap_tokens=self.overlap_tokens,
+                    max_chars=self.max_chars,
+                )
             except InvalidInput as e:
                 r = IngestResult(id=item.id or "-", status=f"rejected: {e.message}", title=item.title)
                 self.counters["rejected"] += 1
@@ -188,13 +239,13 @@ class Ingestor:
         vecs = self.embedder.embed(texts) if texts else None
         # sentence vectors go to the cache only: search re-ranks by a chunk's best sentence and the
         # extractive engine scores sentences, both without a model call at query time
-        sentences = [p.doc.text[s.start:s.end] for p in fresh for s in split_sentences(p.doc.text)]
+        sentences = [p.doc.text[s.start : s.end] for p in fresh for s in split_sentences(p.doc.text)]
         if sentences:
             self.embedder.embed(sentences)
         by_doc: dict[str, object] = {}
         pos = 0
         for p in fresh:
-            by_doc[p.doc.id] = vecs[pos:pos + len(p.chunks)] if vecs is not None else None
+            by_doc[p.doc.id] = vecs[pos : pos + len(p.chunks)] if vecs is not None else None
             pos += len(p.chunks)
         out = []
         with self.writing():
@@ -223,8 +274,11 @@ class Ingestor:
                     meta_base["source"] = doc.source
                 if p.published_ts is not None:
                     meta_base["published_ts"] = p.published_ts
-                self.vectors.upsert([c.id for c in p.chunks], vecs,
-                                    [dict(meta_base, start=c.start, end=c.end) for c in p.chunks])
+                self.vectors.upsert(
+                    [c.id for c in p.chunks],
+                    vecs,
+                    [dict(meta_base, start=c.start, end=c.end) for c in p.chunks],
+                )
             with self.catalog.transaction() as db:
                 Catalog.commit_document(db, doc.id)
         except Exception:
@@ -236,7 +290,9 @@ class Ingestor:
         else:
             status = "updated" if updating else "created"
             self.counters[status] += 1
-        return IngestResult(id=doc.id, status=status, chunks=len(p.chunks), title=doc.title, source=doc.source)
+        return IngestResult(
+            id=doc.id, status=status, chunks=len(p.chunks), title=doc.title, source=doc.source
+        )
 
     def _near_duplicate_of(self, p: Prepared) -> str | None:
         best, best_score = None, 0.0
@@ -306,8 +362,9 @@ class Ingestor:
                 "documents_missing_lexical": missing_lexical,
                 "orphan_lexical_rows": orphan_lexical,
             }
-            report["consistent"] = not (unfinished or missing_vectors or orphan_vectors or missing_lexical
-                                        or orphan_lexical)
+            report["consistent"] = not (
+                unfinished or missing_vectors or orphan_vectors or missing_lexical or orphan_lexical
+            )
             if repair and not report["consistent"]:
                 for doc_id, _ in unfinished:
                     self._delete_locked(doc_id)
@@ -330,4 +387,6 @@ class Ingestor:
             chunks = [c for c in self.catalog.chunks_of(doc_id) if c.id in wanted]
             vecs = self.embedder.embed([c.text for c in chunks])
             meta = {"document_id": doc_id, **({"source": doc.source} if doc.source else {})}
-            self.vectors.upsert([c.id for c in chunks], vecs, [dict(meta, start=c.start, end=c.end) for c in chunks])
+            self.vectors.upsert(
+                [c.id for c in chunks], vecs, [dict(meta, start=c.start, end=c.end) for c in chunks]
+            )

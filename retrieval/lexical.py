@@ -10,7 +10,8 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all am an and any are aren't as at be because been before being below
 between both but by can could did do does doing down during each few for from further had has have having
 he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
@@ -18,7 +19,8 @@ nor not now of off on once only or other our ours ourselves out over own same sh
 that the their theirs them themselves then there these they this those through to too under until up very
 was we were what when where which while who whom why will with would you your yours yourself yourselves
 did does say said says tell told according many much whose
-""".split())
+""".split()
+)
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 

@@ -50,12 +50,22 @@ def iter_files(root: Path) -> Iterator[tuple[Path, str | None]]:
 def _record(obj: object, fallback_id: str, label: str) -> Loaded:
     if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
         return Loaded(label, error='each JSON record needs a "text" string')
-    fields = {k: (str(obj[k]) if obj.get(k) is not None else None)
-              for k in ("title", "id", "source", "url", "published_at")}
-    return Loaded(label, DocumentIn(text=obj["text"], title=fields["title"], id=fields["id"] or fallback_id,
-                                    source=fields["source"], url=fields["url"],
-                                    published_at=fields["published_at"],
-                                    is_html=bool(obj.get("is_html", obj.get("html")))))
+    fields = {
+        k: (str(obj[k]) if obj.get(k) is not None else None)
+        for k in ("title", "id", "source", "url", "published_at")
+    }
+    return Loaded(
+        label,
+        DocumentIn(
+            text=obj["text"],
+            title=fields["title"],
+            id=fields["id"] or fallback_id,
+            source=fields["source"],
+            url=fields["url"],
+            published_at=fields["published_at"],
+            is_html=bool(obj.get("is_html", obj.get("html"))),
+        ),
+    )
 
 
 def load_file(path: Path, max_bytes: int) -> list[Loaded]:
@@ -84,8 +94,11 @@ def load_file(path: Path, max_bytes: int) -> list[Loaded]:
             return [Loaded(label, error=f"invalid JSON: {e}")]
         items = data.get("documents", [data]) if isinstance(data, dict) else data
         if not isinstance(items, list):
-            return [Loaded(label, error="JSON must be an object, a list, or {\"documents\": [...]}")]
-        return [_record(o, stem if len(items) == 1 else f"{stem}-{i}", f"{label}[{i}]") for i, o in enumerate(items)]
+            return [Loaded(label, error='JSON must be an object, a list, or {"documents": [...]}')]
+        return [
+            _record(o, stem if len(items) == 1 else f"{stem}-{i}", f"{label}[{i}]")
+            for i, o in enumerate(items)
+        ]
     if ext == ".jsonl":
         out = []
         for i, line in enumerate(text.splitlines()):

@@ -72,8 +72,9 @@ class SearchHit:
     duplicate_of: str | None = None
 
     def public(self) -> dict:
-        return {k: getattr(self, k) for k in
-                ("chunk_id", "document_id", "title", "text", "start", "end", "score")}
+        return {
+            k: getattr(self, k) for k in ("chunk_id", "document_id", "title", "text", "start", "end", "score")
+        }
 
 
 @dataclass(frozen=True)

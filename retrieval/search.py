@@ -75,8 +75,13 @@ class SearchConfig:
 
 
 class Searcher:
-    def __init__(self, catalog: Catalog, vectors: VectorStore, embedder: CachedEmbedder,
-                 config: SearchConfig | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        vectors: VectorStore,
+        embedder: CachedEmbedder,
+        config: SearchConfig | None = None,
+    ) -> None:
         self.catalog = catalog
         self.vectors = vectors
         self.embedder = embedder
@@ -108,8 +113,11 @@ class Searcher:
         visible = self.catalog.committed_chunks([cid for cid, _ in dense] + [r[0] for r in lexical])
         dense = [(cid, s) for cid, s in dense if cid in visible]
         lexical = [r for r in lexical if r[0] in visible]
-        fused = fuse_reciprocal_rank([[cid for cid, _ in dense], [r[0] for r in lexical]],
-                                     [cfg.dense_weight, cfg.lexical_weight], k=cfg.rrf_k)
+        fused = fuse_reciprocal_rank(
+            [[cid for cid, _ in dense], [r[0] for r in lexical]],
+            [cfg.dense_weight, cfg.lexical_weight],
+            k=cfg.rrf_k,
+        )
         if not fused:
             return []
         ids = [cid for cid, _ in fused]
@@ -124,8 +132,17 @@ class Searcher:
             pool = ids[: max(top_k * 3, 10)]
             vecs = self.vectors.vectors(pool)
             pool = [cid for cid in pool if cid in vecs]
-            ids = maximal_marginal_relevance(pool, [score[c] for c in pool], np.stack([vecs[c] for c in pool]),
-                                             top_k, lam=cfg.mmr_lambda) if pool else []
+            ids = (
+                maximal_marginal_relevance(
+                    pool,
+                    [score[c] for c in pool],
+                    np.stack([vecs[c] for c in pool]),
+                    top_k,
+                    lam=cfg.mmr_lambda,
+                )
+                if pool
+                else []
+            )
         ids = ids[:top_k]
         dense_sim = dict(dense)
         dense_rank = {cid: i + 1 for i, (cid, _) in enumerate(dense)}
@@ -140,15 +157,27 @@ class Searcher:
             if doc_id not in texts or doc_id not in titles:  # deleted between the reads
                 continue
             title, dup = titles[doc_id]
-            hits.append(SearchHit(chunk_id=cid, document_id=doc_id, title=title, text=texts[doc_id][start:end],
-                                  start=start, end=end, score=round(score.get(cid, 0.0), 6),
-                                  dense_similarity=dense_sim.get(cid), lexical_score=lex_score.get(cid),
-                                  dense_rank=dense_rank.get(cid), lexical_rank=lex_rank.get(cid),
-                                  duplicate_of=dup))
+            hits.append(
+                SearchHit(
+                    chunk_id=cid,
+                    document_id=doc_id,
+                    title=title,
+                    text=texts[doc_id][start:end],
+                    start=start,
+                    end=end,
+                    score=round(score.get(cid, 0.0), 6),
+                    dense_similarity=dense_sim.get(cid),
+                    lexical_score=lex_score.get(cid),
+                    dense_rank=dense_rank.get(cid),
+                    lexical_rank=lex_rank.get(cid),
+                    duplicate_of=dup,
+                )
+            )
         return hits
 
-    def _rerank(self, query: str, pool: list[str], visible: dict[str, tuple[str, int, int]],
-                texts: dict[str, str]) -> dict[str, float]:
+    def _rerank(
+        self, query: str, pool: list[str], visible: dict[str, tuple[str, int, int]], texts: dict[str, str]
+    ) -> dict[str, float]:
         """Score each pooled chunk by its best sentence: a chunk mixes several facts, and its one
         vector blurs them; the sentence vectors were computed at ingest (cache hits here)."""
         cfg = self.config
@@ -156,14 +185,18 @@ class Searcher:
         for cid in pool:
             doc_id, start, end = visible[cid]
             text = texts[doc_id]
-            sentences.append([text[s.start:s.end] for s in split_sentences(text, start, end)] or [text[start:end]])
+            sentences.append(
+                [text[s.start : s.end] for s in split_sentences(text, start, end)] or [text[start:end]]
+            )
         flat = [t for group in sentences for t in group]
         sims = self.embedder.embed(flat) @ self.embed_query(query)
         lexical = coverage_scores(query, flat)
         best_dense, best_lexical, pos = [], [], 0
         for group in sentences:
-            best_dense.append(float(sims[pos:pos + len(group)].max()))
-            best_lexical.append(float(max(lexical[pos:pos + len(group)])))
+            best_dense.append(float(sims[pos : pos + len(group)].max()))
+            best_lexical.append(float(max(lexical[pos : pos + len(group)])))
             pos += len(group)
-        combined = rerank_scores(best_dense, best_lexical, cfg.rerank_dense, cfg.rerank_lexical, cfg.rerank_prior)
+        combined = rerank_scores(
+            best_dense, best_lexical, cfg.rerank_dense, cfg.rerank_lexical, cfg.rerank_prior
+        )
         return dict(zip(pool, combined))

@@ -10,12 +10,14 @@ import re
 from retrieval.models import Span
 
 # Words that end with a period without ending a sentence ("Jan. 3", "Rep. Lee", "Gen. Kim").
-ABBREVIATIONS = frozenset("""
+ABBREVIATIONS = frozenset(
+    """
 mr mrs ms dr prof sr jr st mt rev gen lt col maj capt cpt sgt cmdr adm gov sen rep pres amb sec
 supt insp det no nos vol fig pp p jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues
 wed thu thur thurs fri sat sun inc corp ltd co bros dept univ assn est approx vs etc al e.g i.e
 cf ca op ft km mi
-""".split())
+""".split()
+)
 
 # A terminator run, closing quotes/brackets glued to it, then whitespace.
 _CANDIDATE = re.compile(r"[.!?…]+[\"'”“»’)\]]*(?=\s)")
@@ -77,7 +79,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
                 nxt += 1
             if nxt >= line_end or not _starts_sentence(text[nxt]):
                 continue
-            punct = text[m.start():m.end()].rstrip("\"'”“»’)]")
+            punct = text[m.start() : m.end()].rstrip("\"'”“»’)]")
             if punct == "." and _is_abbreviation(_word_before(text, m.start() + 1)):
                 continue
             s, e = _trim(text, seg_start, boundary)

@@ -43,12 +43,17 @@ class VectorStore:
         settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         if self.chroma_url:
             u = urlparse(self.chroma_url)
-            client = chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=u.port or 8000,
-                                         ssl=u.scheme == "https", settings=settings)
+            client = chromadb.HttpClient(
+                host=u.hostname or "127.0.0.1",
+                port=u.port or 8000,
+                ssl=u.scheme == "https",
+                settings=settings,
+            )
         else:
             client = chromadb.PersistentClient(path=str(self.data_dir / "chroma"), settings=settings)
         return client, client.get_or_create_collection(
-            self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+            self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
 
     def collection(self):  # type: ignore[no-untyped-def]
         with self._lock:
@@ -80,21 +85,26 @@ class VectorStore:
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict]) -> None:
         for i in range(0, len(ids), 1000):
-            self._call(lambda col, a=i: col.upsert(ids=list(ids[a:a + 1000]), embeddings=vectors[a:a + 1000],
-                                                   metadatas=list(metadatas[a:a + 1000])))
+            self._call(
+                lambda col, a=i: col.upsert(
+                    ids=list(ids[a : a + 1000]),
+                    embeddings=vectors[a : a + 1000],
+                    metadatas=list(metadatas[a : a + 1000]),
+                )
+            )
 
     def delete_document(self, doc_id: str) -> None:
         self._call(lambda col: col.delete(where={"document_id": doc_id}))
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), 1000):
-            self._call(lambda col, a=i: col.delete(ids=list(ids[a:a + 1000])))
+            self._call(lambda col, a=i: col.delete(ids=list(ids[a : a + 1000])))
 
     def all_ids(self) -> set[str]:
         out: set[str] = set()
         offset = 0
         while True:
-            got = self._call(lambda col: col.get(include=[], limit=5000, offset=offset))
+            got = self._call(lambda col, at=offset: col.get(include=[], limit=5000, offset=at))
             out.update(got["ids"])
             if len(got["ids"]) < 5000:
                 return out
@@ -113,8 +123,9 @@ class VectorStore:
         """(chunk id, cosine similarity), best first."""
         # no count() first: Chroma 1.x returns what it has when n exceeds it, and the extra round
         # trip cost ~5 ms at 100k chunks (BENCHMARKS.md)
-        res = self._call(lambda col: col.query(query_embeddings=[vector], n_results=n, where=where,
-                                               include=["distances"]))
+        res = self._call(
+            lambda col: col.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
+        )
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
 
 

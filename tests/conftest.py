@@ -21,9 +21,14 @@ MakeService = Callable[..., Factdesk]  # the type of the make_service fixture
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings isolated from the developer's environment and .env file."""
-    values: dict[str, object] = {"FACTDESK_DATA_DIR": str(data_dir), "OPENAI_API_KEY": None,
-                                 "OPENAI_BASE_URL": None, "FACTDESK_API_KEYS": None, "FACTDESK_CHROMA_URL": None,
-                                 "FACTDESK_ARTICLES_DIR": str(ARTICLES)}
+    values: dict[str, object] = {
+        "FACTDESK_DATA_DIR": str(data_dir),
+        "OPENAI_API_KEY": None,
+        "OPENAI_BASE_URL": None,
+        "FACTDESK_API_KEYS": None,
+        "FACTDESK_CHROMA_URL": None,
+        "FACTDESK_ARTICLES_DIR": str(ARTICLES),
+    }
     base = Settings(_env_file=None, **values)  # type: ignore[call-arg]
     return base.model_copy(update=overrides) if overrides else base
 

@@ -34,12 +34,13 @@ DIM = 384
 
 # ---------------------------------------------------------------- generated articles
 
+
 def seed_sentences() -> list[str]:
     """Every sentence of the seed articles (raw text, one line per paragraph)."""
     out = []
     for p in sorted(ARTICLES.glob("*.txt")):
         text = p.read_text(encoding="utf-8")
-        out += [" ".join(text[s.start:s.end].split()) for s in split_sentences(text)]
+        out += [" ".join(text[s.start : s.end].split()) for s in split_sentences(text)]
     return [s for s in out if len(s.split()) >= 5]
 
 
@@ -49,7 +50,7 @@ def article_text(i: int, sentences: Sequence[str], n_sentences: int = 24) -> str
     picked = rng.sample(list(sentences), min(n_sentences, len(sentences)))
     paragraphs = [f"Dispatch number {i} from the desk, filed as report {i * 7 + 3}."]
     for j in range(0, len(picked), 3):
-        paragraphs.append(" ".join(picked[j:j + 3]))
+        paragraphs.append(" ".join(picked[j : j + 3]))
     return "\n\n".join(paragraphs) + "\n"
 
 
@@ -66,6 +67,7 @@ def write_articles(folder: Path, n: int, start: int = 0, n_sentences: int = 24) 
 
 # ---------------------------------------------------------------- embedding cache
 
+
 def fake_vector(text: str) -> np.ndarray:
     seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
     v = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
@@ -76,10 +78,14 @@ def texts_to_embed(settings: Settings, items: Iterable[DocumentIn]) -> list[str]
     """The chunk and sentence texts the ingest pipeline will ask the embedder for."""
     out: list[str] = []
     for item in items:
-        p = prepare(item, max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens,
-                    max_chars=settings.max_document_chars)
+        p = prepare(
+            item,
+            max_tokens=settings.chunk_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+            max_chars=settings.max_document_chars,
+        )
         out += [c.text for c in p.chunks]
-        out += [p.doc.text[s.start:s.end] for s in split_sentences(p.doc.text)]
+        out += [p.doc.text[s.start : s.end] for s in split_sentences(p.doc.text)]
     return out
 
 
@@ -104,6 +110,7 @@ def prefill_for_files(data_dir: Path, paths: Iterable[Path]) -> int:
 
 # ---------------------------------------------------------------- the CLI in a subprocess
 
+
 def isolated_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The caller's environment without OPENAI_*/FACTDESK_* settings, pointed at data_dir."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "FACTDESK_"))}
@@ -113,13 +120,22 @@ def isolated_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(args: Sequence[str], data_dir: Path, cwd: Path, timeout: float = 240,
-            **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*factdesk_command(), *args], cwd=cwd, env=isolated_env(data_dir, **extra),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+def run_cli(
+    args: Sequence[str], data_dir: Path, cwd: Path, timeout: float = 240, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*factdesk_command(), *args],
+        cwd=cwd,
+        env=isolated_env(data_dir, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 # ---------------------------------------------------------------- reading the stores directly
+
 
 def catalog_rows(data_dir: Path, sql: str, params: Sequence[object] = ()) -> list[tuple]:
     """A read-only look at the catalog while another process writes it (WAL readers never block)."""
@@ -148,7 +164,9 @@ def store_census(svc) -> dict[str, dict[str, list[str]]]:  # type: ignore[no-unt
     census: dict[str, dict[str, list[str]]] = {d: {"chunks": [], "vectors": [], "fts": []} for d in committed}
     for cid, doc_id in db._query("SELECT id, document_id FROM chunks"):
         census.setdefault(doc_id, {"chunks": [], "vectors": [], "fts": []})["chunks"].append(cid)
-    for cid, doc_id in db._query("SELECT c.id, c.document_id FROM chunks_fts f JOIN chunks c ON c.rowid = f.rowid"):
+    for cid, doc_id in db._query(
+        "SELECT c.id, c.document_id FROM chunks_fts f JOIN chunks c ON c.rowid = f.rowid"
+    ):
         census.setdefault(doc_id, {"chunks": [], "vectors": [], "fts": []})["fts"].append(cid)
     col = svc.vectors.collection()
     offset = 0

@@ -40,8 +40,10 @@ def factdesk_command() -> list[str]:
 
 
 def seed_documents() -> list[dict[str, str]]:
-    return [{"id": p.stem, "text": p.read_text(encoding="utf-8"), "source": p.name}
-            for p in sorted(ARTICLES.glob("*.txt"))]
+    return [
+        {"id": p.stem, "text": p.read_text(encoding="utf-8"), "source": p.name}
+        for p in sorted(ARTICLES.glob("*.txt"))
+    ]
 
 
 class LiveServer:
@@ -58,8 +60,9 @@ class LiveServer:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def log(self) -> str:
@@ -68,8 +71,14 @@ class LiveServer:
     def start(self) -> None:
         with open(self.log_path, "wb") as log:
             command = [*factdesk_command(), "serve", "--no-ingest", "--port", str(self.port)]
-            self.proc = subprocess.Popen(command, cwd=self.data_dir, env=self._env, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                command,
+                cwd=self.data_dir,
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

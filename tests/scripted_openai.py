@@ -136,9 +136,7 @@ def _message_text(message: Mapping[str, Any]) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # content parts
-        return "".join(
-            part.get("text", "") for part in content if isinstance(part, Mapping)
-        )
+        return "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
     return ""
 
 
@@ -535,9 +533,7 @@ def fake_embedding(text: str, dim: int = DEFAULT_EMBEDDING_DIM) -> list[float]:
     while len(raw) < dim * 4:
         raw += hashlib.sha256(f"{counter}:{text}".encode("utf-8")).digest()
         counter += 1
-    values = [
-        int.from_bytes(raw[i * 4 : i * 4 + 4], "little") / 0xFFFFFFFF * 2.0 - 1.0 for i in range(dim)
-    ]
+    values = [int.from_bytes(raw[i * 4 : i * 4 + 4], "little") / 0xFFFFFFFF * 2.0 - 1.0 for i in range(dim)]
     norm = math.sqrt(sum(v * v for v in values)) or 1.0
     return [v / norm for v in values]
 
@@ -551,9 +547,7 @@ class Embeddings(Step):
     def send(self, ctx: _Ctx) -> None:
         body = ctx.body
         inputs = body.get("input")
-        if isinstance(inputs, str) or (
-            isinstance(inputs, list) and inputs and isinstance(inputs[0], int)
-        ):
+        if isinstance(inputs, str) or (isinstance(inputs, list) and inputs and isinstance(inputs[0], int)):
             inputs = [inputs]
         if not isinstance(inputs, list) or not inputs:
             Status(400, message="'input' must be a non-empty string or array").send(ctx)

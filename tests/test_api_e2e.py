@@ -45,8 +45,9 @@ def test_openai_client_lists_models(client: openai.OpenAI) -> None:
 
 
 def test_openai_client_gets_a_cited_answer(client: openai.OpenAI, texts: dict[str, str]) -> None:
-    reply = client.chat.completions.create(model="factdesk", temperature=0,
-                                           messages=[{"role": "user", "content": QUESTION}])
+    reply = client.chat.completions.create(
+        model="factdesk", temperature=0, messages=[{"role": "user", "content": QUESTION}]
+    )
     content = reply.choices[0].message.content or ""
     assert reply.model == "factdesk" and reply.choices[0].finish_reason == "stop"
     assert re.search(r"\[\d+\]", content) and "\n\nSources:\n[1] " in content
@@ -54,7 +55,7 @@ def test_openai_client_gets_a_cited_answer(client: openai.OpenAI, texts: dict[st
     assert citations
     for c in citations:
         assert f"[{c['marker']}]" in content
-        assert texts[c["document_id"]][c["start"]:c["end"]] == c["quote"]
+        assert texts[c["document_id"]][c["start"] : c["end"]] == c["quote"]
 
 
 def test_openai_client_streams_the_same_answer(client: openai.OpenAI) -> None:
@@ -70,22 +71,43 @@ def test_openai_client_streams_the_same_answer(client: openai.OpenAI) -> None:
 
 def test_openai_client_sees_errors_as_api_errors(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(model="factdesk",
-                                       messages=[{"role": "system", "content": "no question"}])
+        client.chat.completions.create(
+            model="factdesk", messages=[{"role": "system", "content": "no question"}]
+        )
     assert info.value.status_code == 400
 
 
 def filler_articles(n: int, words: int, seed: int) -> list[dict[str, str]]:
     """Articles no seed question is about, unique per run (so the embedding cache cannot skip them)."""
     rng = random.Random(seed)
-    vocab = ["allotment", "beetroot", "compost", "trellis", "seedling", "greenhouse", "marrow", "parsnip",
-             "cloche", "dibber", "rhubarb", "courgette", "bramble", "mulch", "loam", "espalier", "quince"]
+    vocab = [
+        "allotment",
+        "beetroot",
+        "compost",
+        "trellis",
+        "seedling",
+        "greenhouse",
+        "marrow",
+        "parsnip",
+        "cloche",
+        "dibber",
+        "rhubarb",
+        "courgette",
+        "bramble",
+        "mulch",
+        "loam",
+        "espalier",
+        "quince",
+    ]
     docs = []
     for i in range(n):
-        sentences = [" ".join(rng.choice(vocab) for _ in range(12)).capitalize() + f" {rng.random():.6f}."
-                     for _ in range(words // 12)]
-        docs.append({"id": f"filler-{seed}-{i}", "title": f"Gardening notes {i}",
-                     "text": " ".join(sentences)})
+        sentences = [
+            " ".join(rng.choice(vocab) for _ in range(12)).capitalize() + f" {rng.random():.6f}."
+            for _ in range(words // 12)
+        ]
+        docs.append(
+            {"id": f"filler-{seed}-{i}", "title": f"Gardening notes {i}", "text": " ".join(sentences)}
+        )
     return docs
 
 

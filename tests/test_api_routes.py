@@ -63,11 +63,11 @@ def assert_error(r, status: int, code: str | None = None) -> dict:  # type: igno
 def assert_citations(citations: list[dict], texts: dict[str, str]) -> None:
     for c in citations:
         assert {"marker", "document_id", "chunk_id", "title", "quote", "start", "end"} <= set(c)
-        assert texts[c["document_id"]][c["start"]:c["end"]] == c["quote"]
+        assert texts[c["document_id"]][c["start"] : c["end"]] == c["quote"]
 
 
 def sse_events(text: str) -> list[str]:
-    return [line[len("data: "):] for line in text.splitlines() if line.startswith("data: ")]
+    return [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
 
 
 # ---- operations ----
@@ -79,8 +79,9 @@ def test_healthz_and_readyz(client: TestClient) -> None:
     assert r.json()["store"] == "embedded" and r.json()["model"]
 
 
-def test_readyz_is_503_while_the_store_is_unreachable(client: TestClient, service: Factdesk,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readyz_is_503_while_the_store_is_unreachable(
+    client: TestClient, service: Factdesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(service.vectors, "ping", lambda: False)
     err = assert_error(client.get("/readyz"), 503, "not_ready")
     assert "unreachable" in err["message"]
@@ -96,8 +97,15 @@ def test_chat_page_docs_and_openapi(client: TestClient) -> None:
     assert "cdn" not in docs.text.lower()  # offline: Swagger UI comes from the app itself
     assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
     schema = client.get("/openapi.json").json()
-    assert {"/v1/ask", "/v1/search", "/v1/documents", "/v1/documents/{doc_id}", "/v1/summarize",
-            "/v1/models", "/v1/chat/completions"} <= set(schema["paths"])
+    assert {
+        "/v1/ask",
+        "/v1/search",
+        "/v1/documents",
+        "/v1/documents/{doc_id}",
+        "/v1/summarize",
+        "/v1/models",
+        "/v1/chat/completions",
+    } <= set(schema["paths"])
     responses = schema["paths"]["/v1/ask"]["post"]["responses"]
     assert "422" not in responses and "400" in responses  # every invalid request is a 400 error object
     assert "security" not in schema["paths"]["/v1/ask"]["post"]  # no API keys configured here
@@ -131,10 +139,13 @@ def test_rejected_document_is_reported_not_raised(client: TestClient) -> None:
 
 
 def test_delete_document(client: TestClient) -> None:
-    text = ("The Lighthouse Trust said on Monday that the Ballycroy lamp, dark since 1987, will shine again "
-            "after volunteers raised forty thousand pounds to restore its Fresnel lens.")
-    r = client.post("/v1/documents",
-                    json={"documents": [{"id": "lighthouse", "text": text, "title": "Lamp"}]})
+    text = (
+        "The Lighthouse Trust said on Monday that the Ballycroy lamp, dark since 1987, will shine again "
+        "after volunteers raised forty thousand pounds to restore its Fresnel lens."
+    )
+    r = client.post(
+        "/v1/documents", json={"documents": [{"id": "lighthouse", "text": text, "title": "Lamp"}]}
+    )
     assert r.json()["results"][0]["status"] == "created"
     hits = client.post("/v1/search", json={"query": "Ballycroy lighthouse Fresnel lens", "top_k": 3}).json()
     assert hits["results"][0]["document_id"] == "lighthouse"
@@ -155,7 +166,7 @@ def test_search(client: TestClient, texts: dict[str, str]) -> None:
     assert r.status_code == 200 and 0 < len(results) <= 3
     for h in results:
         assert {"chunk_id", "document_id", "title", "text", "start", "end", "score"} <= set(h)
-        assert texts[h["document_id"]][h["start"]:h["end"]] == h["text"]
+        assert texts[h["document_id"]][h["start"] : h["end"]] == h["text"]
 
 
 def test_search_filters(client: TestClient) -> None:
@@ -192,8 +203,13 @@ def test_ask_within_documents(client: TestClient) -> None:
 
 
 def test_ask_with_history_rewrites_the_follow_up(client: TestClient) -> None:
-    body = client.post("/v1/ask", json={"question": "What did they say about it?",
-                                        "history": ["What did the NIS say about suicide orders?"]}).json()
+    body = client.post(
+        "/v1/ask",
+        json={
+            "question": "What did they say about it?",
+            "history": ["What did the NIS say about suicide orders?"],
+        },
+    ).json()
     assert "suicide" in body.get("question", "") and body["citations"]
 
 
@@ -210,8 +226,9 @@ def test_ask_stream(client: TestClient, texts: dict[str, str]) -> None:
     assert done[0]["answer"] == plain["answer"]
 
 
-def test_stream_error_after_headers_is_an_event(client: TestClient, service: Factdesk,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stream_error_after_headers_is_an_event(
+    client: TestClient, service: Factdesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
         yield {"delta": "The "}
         raise StoreUnavailable("the Chroma server went away")
@@ -220,17 +237,21 @@ def test_stream_error_after_headers_is_an_event(client: TestClient, service: Fac
     r = client.post("/v1/ask", json={"question": QUESTION, "stream": True})
     assert r.status_code == 200
     events = [json.loads(e) for e in sse_events(r.text)]
-    assert events == [{"delta": "The "}, {"error": {"code": "store_unavailable",
-                                                    "message": "the Chroma server went away"}}]
-    r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": QUESTION}],
-                                                  "stream": True})
+    assert events == [
+        {"delta": "The "},
+        {"error": {"code": "store_unavailable", "message": "the Chroma server went away"}},
+    ]
+    r = client.post(
+        "/v1/chat/completions", json={"messages": [{"role": "user", "content": QUESTION}], "stream": True}
+    )
     data = sse_events(r.text)
     assert r.status_code == 200 and data[-1] == "[DONE]"
     assert json.loads(data[-2])["error"]["code"] == "store_unavailable"
 
 
-def test_stream_error_before_the_first_event_is_an_http_error(client: TestClient, service: Factdesk,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stream_error_before_the_first_event_is_an_http_error(
+    client: TestClient, service: Factdesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise StoreUnavailable("the Chroma server is unreachable")
         yield {}
@@ -240,9 +261,9 @@ def test_stream_error_before_the_first_event_is_an_http_error(client: TestClient
     assert_error(r, 503, "store_unavailable")
 
 
-def test_unexpected_error_is_a_generic_500(client: TestClient, service: Factdesk,
-                                           monkeypatch: pytest.MonkeyPatch,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_unexpected_error_is_a_generic_500(
+    client: TestClient, service: Factdesk, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("secret internals /etc/passwd")
 
@@ -282,8 +303,14 @@ def chat(client: TestClient, messages: list[dict], **extra: object):  # type: ig
 
 
 def test_chat_completion(client: TestClient, texts: dict[str, str]) -> None:
-    r = chat(client, [{"role": "system", "content": "Be brief."}, {"role": "user", "content": QUESTION}],
-             temperature=0.2, n=1, max_tokens=50, user="someone")  # OpenAI knobs that mean nothing here
+    r = chat(
+        client,
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": QUESTION}],
+        temperature=0.2,
+        n=1,
+        max_tokens=50,
+        user="someone",
+    )  # OpenAI knobs that mean nothing here
     body = r.json()
     assert r.status_code == 200 and body["object"] == "chat.completion" and body["model"] == "factdesk"
     message = body["choices"][0]["message"]
@@ -305,10 +332,14 @@ def test_chat_content_parts_and_history(client: TestClient) -> None:
     by_text = chat(client, [{"role": "user", "content": QUESTION}]).json()
     assert by_parts["choices"][0]["message"]["content"] == by_text["choices"][0]["message"]["content"]
     # the earlier user turn makes the follow-up answerable, exactly as /v1/ask with history
-    follow_up = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": "..."},
-                 {"role": "user", "content": "What did they say about it?"}]
-    asked = client.post("/v1/ask", json={"question": "What did they say about it?",
-                                         "history": [QUESTION]}).json()
+    follow_up = [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": "..."},
+        {"role": "user", "content": "What did they say about it?"},
+    ]
+    asked = client.post(
+        "/v1/ask", json={"question": "What did they say about it?", "history": [QUESTION]}
+    ).json()
     assert chat(client, follow_up).json()["citations"] == asked["citations"]
 
 
@@ -334,38 +365,44 @@ def test_chat_needs_a_user_message(client: TestClient) -> None:
 
 
 # ---- errors ----
-@pytest.mark.parametrize(("path", "raw"), [
-    ("/v1/ask", b"{not json"),
-    ("/v1/search", b'{"query": "x",}'),
-    ("/v1/documents", b'{"documents": [{"text": "a"'),
-    ("/v1/chat/completions", b"\xff\xfe"),
-])
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("/v1/ask", b"{not json"),
+        ("/v1/search", b'{"query": "x",}'),
+        ("/v1/documents", b'{"documents": [{"text": "a"'),
+        ("/v1/chat/completions", b"\xff\xfe"),
+    ],
+)
 def test_malformed_json(client: TestClient, path: str, raw: bytes) -> None:
     r = client.post(path, content=raw, headers={"content-type": "application/json"})
     assert_error(r, 400, "invalid_json")
 
 
-@pytest.mark.parametrize(("path", "body"), [
-    ("/v1/ask", {"question": 42}),
-    ("/v1/ask", {"question": "x", "top_k": "5"}),
-    ("/v1/ask", {"question": "x", "stream": "yes"}),
-    ("/v1/ask", {"question": "x", "document_ids": "abc"}),
-    ("/v1/ask", {"question": "x", "history": "earlier"}),
-    ("/v1/ask", {"question": "x", "topk": 3}),  # a typo is an error, not silently ignored
-    ("/v1/ask", {}),
-    ("/v1/ask", []),
-    ("/v1/search", {"top_k": 3}),
-    ("/v1/search", {"query": ["a"]}),
-    ("/v1/documents", {}),
-    ("/v1/documents", {"documents": []}),
-    ("/v1/documents", {"documents": [{"title": "no text"}]}),
-    ("/v1/documents", {"documents": [{"text": 1}]}),
-    ("/v1/documents", {"documents": [{"text": "t", "published_at": "yesterday"}]}),
-    ("/v1/search", {"query": "x", "published_after": ""}),
-    ("/v1/summarize", {"max_words": "many"}),
-    ("/v1/chat/completions", {"model": "factdesk"}),
-    ("/v1/chat/completions", {"messages": "hi"}),
-])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/ask", {"question": 42}),
+        ("/v1/ask", {"question": "x", "top_k": "5"}),
+        ("/v1/ask", {"question": "x", "stream": "yes"}),
+        ("/v1/ask", {"question": "x", "document_ids": "abc"}),
+        ("/v1/ask", {"question": "x", "history": "earlier"}),
+        ("/v1/ask", {"question": "x", "topk": 3}),  # a typo is an error, not silently ignored
+        ("/v1/ask", {}),
+        ("/v1/ask", []),
+        ("/v1/search", {"top_k": 3}),
+        ("/v1/search", {"query": ["a"]}),
+        ("/v1/documents", {}),
+        ("/v1/documents", {"documents": []}),
+        ("/v1/documents", {"documents": [{"title": "no text"}]}),
+        ("/v1/documents", {"documents": [{"text": 1}]}),
+        ("/v1/documents", {"documents": [{"text": "t", "published_at": "yesterday"}]}),
+        ("/v1/search", {"query": "x", "published_after": ""}),
+        ("/v1/summarize", {"max_words": "many"}),
+        ("/v1/chat/completions", {"model": "factdesk"}),
+        ("/v1/chat/completions", {"messages": "hi"}),
+    ],
+)
 def test_invalid_bodies(client: TestClient, path: str, body: object) -> None:
     err = assert_error(client.post(path, json=body), 400, "invalid_request")
     assert err["message"]
@@ -434,8 +471,9 @@ def test_unknown_document(client: TestClient, doc_id: str) -> None:
     assert_error(client.delete(f"/v1/documents/{doc_id}"), 404, "not_found")
 
 
-@pytest.mark.parametrize("doc_id", ["a%2Fb", "a/b", "a%00b", "a%0Ab", "abc%0A", "%2E%2E%2Fetc", "x" * 129,
-                                    "-lead", "a%20b"])
+@pytest.mark.parametrize(
+    "doc_id", ["a%2Fb", "a/b", "a%00b", "a%0Ab", "abc%0A", "%2E%2E%2Fetc", "x" * 129, "-lead", "a%20b"]
+)
 def test_bad_document_id(client: TestClient, doc_id: str) -> None:
     assert_error(client.get(f"/v1/documents/{doc_id}"), 400, "invalid_request")
     assert_error(client.delete(f"/v1/documents/{doc_id}"), 400, "invalid_request")
@@ -469,15 +507,18 @@ def keyed(service: Factdesk) -> Iterator[TestClient]:
         yield c
 
 
-@pytest.mark.parametrize(("method", "path", "body"), [
-    ("POST", "/v1/search", {"query": "soldiers"}),
-    ("POST", "/v1/ask", {"question": QUESTION}),
-    ("GET", "/v1/documents", None),
-    ("GET", f"/v1/documents/{SEED_IDS[0]}", None),
-    ("POST", "/v1/summarize", {}),
-    ("GET", "/v1/models", None),
-    ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": QUESTION}]}),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/search", {"query": "soldiers"}),
+        ("POST", "/v1/ask", {"question": QUESTION}),
+        ("GET", "/v1/documents", None),
+        ("GET", f"/v1/documents/{SEED_IDS[0]}", None),
+        ("POST", "/v1/summarize", {}),
+        ("GET", "/v1/models", None),
+        ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": QUESTION}]}),
+    ],
+)
 def test_v1_needs_a_key(keyed: TestClient, method: str, path: str, body: object) -> None:
     r = keyed.request(method, path, json=body)
     assert_error(r, 401, "unauthorized")
@@ -486,8 +527,18 @@ def test_v1_needs_a_key(keyed: TestClient, method: str, path: str, body: object)
     assert r.status_code == 200
 
 
-@pytest.mark.parametrize("header", ["Bearer wrong-key-123", "Bearer first-key2", "Bearer ", "first-key",
-                                    "Basic Zmlyc3Qta2V5", "Bearer first", "Bearer fïrst-key"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer wrong-key-123",
+        "Bearer first-key2",
+        "Bearer ",
+        "first-key",
+        "Basic Zmlyc3Qta2V5",
+        "Bearer first",
+        "Bearer fïrst-key",
+    ],
+)
 def test_wrong_key(keyed: TestClient, header: str, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG):
         r = keyed.post("/v1/search", json={"query": "soldiers"}, headers={"Authorization": header.encode()})
@@ -526,8 +577,10 @@ def test_metrics(client: TestClient) -> None:
     assert re.search(r'_requests_total\{method="POST",route="/v1/ask",status="200"\} [1-9]', text)
     assert 'factdesk_http_requests_total{method="GET",route="/v1/documents/{doc_id}",status="404"}' in text
     assert 'route="unmatched",status="404"' in text and "/definitely" not in text
-    assert any(line.startswith("factdesk_http_request_duration_seconds_bucket{") and 'route="/v1/ask"' in line
-               for line in text.splitlines())
+    assert any(
+        line.startswith("factdesk_http_request_duration_seconds_bucket{") and 'route="/v1/ask"' in line
+        for line in text.splitlines()
+    )
     assert 'factdesk_http_request_duration_seconds_count{method="POST",route="/v1/ask",status="200"}' in text
     assert re.search(r'factdesk_ingest_documents_total\{status="created"\} [1-9]', text)
     assert re.search(r'factdesk_ingest_documents_total\{status="unchanged"\} [1-9]', text)
@@ -543,7 +596,8 @@ def test_metrics_are_per_app(client: TestClient, keyed: TestClient) -> None:
 
 # ---- start-up ----
 def test_start_up_builds_the_service_and_ingests_in_the_background(
-        tmp_path: Path, warm_model: None, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, warm_model: None, caplog: pytest.LogCaptureFixture
+) -> None:
     articles = tmp_path / "articles"
     articles.mkdir()
     for name in sorted(p.name for p in ARTICLES.glob("*.txt"))[-2:]:  # two are enough

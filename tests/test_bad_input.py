@@ -28,11 +28,16 @@ MAX_BODY = 64 * 1024
 MAX_QUESTION = 300
 MAX_DOCUMENT = 20_000
 
-GOOD = [{"id": f"good-{i}", "text": text} for i, text in enumerate([
-    "Troops exchanged fire near the border on Tuesday, officials said, as talks stalled again in the capital.",
-    "The harbour reopened after the storm, and fishing boats returned with a record catch of herring on Friday.",
-    "A new railway line between the two northern cities will open next spring, the transport ministry announced.",
-])]
+GOOD = [
+    {"id": f"good-{i}", "text": text}
+    for i, text in enumerate(
+        [
+            "Troops exchanged fire near the border on Tuesday, officials said, as talks stalled again in the capital.",
+            "The harbour reopened after the storm, and fishing boats returned with a record catch of herring on Friday.",
+            "A new railway line between the two northern cities will open next spring, the transport ministry announced.",
+        ]
+    )
+]
 HTML = """<!DOCTYPE html><html><head><title>War report</title><style>body{color:red} .STYLE_MARKER_1{}</style>
 <script>var SCRIPT_MARKER_1 = 1;</script><script type="module">import "SCRIPT_MARKER_2";</script></head>
 <body><nav>Home | World</nav><article><h1>Fighting continues near the border</h1>
@@ -45,18 +50,33 @@ HTML = """<!DOCTYPE html><html><head><title>War report</title><style>body{color:
 <p>Residents were told to stay indoors until further notice, according to a statement from the governor.</p>
 <script>unclosed SCRIPT_MARKER_4
 </article></body></html>"""
-MARKERS = ("SCRIPT_MARKER", "STYLE_MARKER", "NOSCRIPT_MARKER", "COMMENT_MARKER", "ONERROR_MARKER",
-           "TEMPLATE_MARKER", "color:red", "document.write", "<script", "<style")
+MARKERS = (
+    "SCRIPT_MARKER",
+    "STYLE_MARKER",
+    "NOSCRIPT_MARKER",
+    "COMMENT_MARKER",
+    "ONERROR_MARKER",
+    "TEMPLATE_MARKER",
+    "color:red",
+    "document.write",
+    "<script",
+    "<style",
+)
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Factdesk]:
     data = tmp_path_factory.mktemp("bad-input")
-    settings = make_settings(data, max_body_bytes=MAX_BODY, max_question_chars=MAX_QUESTION,
-                             max_document_chars=MAX_DOCUMENT)
+    settings = make_settings(
+        data, max_body_bytes=MAX_BODY, max_question_chars=MAX_QUESTION, max_document_chars=MAX_DOCUMENT
+    )
     prefill_for_files(data, sorted(ARTICLES.glob("*.txt")))
-    prefill_cache(data, texts_to_embed(settings, [DocumentIn(text=d["text"]) for d in GOOD]
-                                       + [DocumentIn(text=HTML, is_html=True)]))
+    prefill_cache(
+        data,
+        texts_to_embed(
+            settings, [DocumentIn(text=d["text"]) for d in GOOD] + [DocumentIn(text=HTML, is_html=True)]
+        ),
+    )
     svc = Factdesk(settings)
     assert [r.status for r in svc.ingest_paths([ARTICLES])] == ["created"] * len(SEED_IDS)
     yield svc
@@ -66,14 +86,21 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Factdesk]:
 @pytest.fixture(scope="module")
 def client(service: Factdesk) -> Iterator[TestClient]:
     # raise_server_exceptions=False: a bug must show up as the 500 a real client would get
-    with TestClient(create_app(service.settings, ingest_on_start=False, service=service),
-                    raise_server_exceptions=False) as c:
+    with TestClient(
+        create_app(service.settings, ingest_on_start=False, service=service), raise_server_exceptions=False
+    ) as c:
         yield c
 
 
 def snapshot(client: TestClient, svc: Factdesk) -> tuple:
     listed = sorted(d["id"] for d in client.get("/v1/documents").json()["documents"])
-    return listed, svc.catalog.count(), svc.vectors.count(), svc.catalog.lexical_row_count(), svc.catalog.unfinished()
+    return (
+        listed,
+        svc.catalog.count(),
+        svc.vectors.count(),
+        svc.catalog.lexical_row_count(),
+        svc.catalog.unfinished(),
+    )
 
 
 @pytest.fixture
@@ -99,9 +126,20 @@ def assert_error(r, status: int | tuple[int, ...], code: str | None = None) -> d
 
 POST_ROUTES = ["/v1/documents", "/v1/search", "/v1/ask", "/v1/summarize", "/v1/chat/completions"]
 MALFORMED = [
-    b"{", b"{not json", b'{"query": "x",}', b"{'question': 'x'}", b'{"documents": [}', b"[1, 2", b"nul",
-    b'"unterminated', b"\xff\xfe\x00{", b'{"question": "\xff\xfe"}', b'{"documents": [{"text": "caf\xe9"}]}',
-    b'{"query": "a"} trailing', b'{"question": "x" "y"}', b"NaN",
+    b"{",
+    b"{not json",
+    b'{"query": "x",}',
+    b"{'question': 'x'}",
+    b'{"documents": [}',
+    b"[1, 2",
+    b"nul",
+    b'"unterminated',
+    b"\xff\xfe\x00{",
+    b'{"question": "\xff\xfe"}',
+    b'{"documents": [{"text": "caf\xe9"}]}',
+    b'{"query": "a"} trailing',
+    b'{"question": "x" "y"}',
+    b"NaN",
 ]
 
 
@@ -116,8 +154,12 @@ def test_malformed_json_is_400(client: TestClient, unchanged: None, path: str, r
 def test_empty_and_non_json_bodies_are_400(client: TestClient, unchanged: None, path: str) -> None:
     assert_error(client.post(path), 400)
     assert_error(client.post(path, content=b"", headers={"content-type": "application/json"}), 400)
-    assert_error(client.post(path, content=b"question=x", headers={"content-type": "application/x-www-form-urlencoded"}),
-                 400)
+    assert_error(
+        client.post(
+            path, content=b"question=x", headers={"content-type": "application/x-www-form-urlencoded"}
+        ),
+        400,
+    )
     assert_error(client.post(path, content=b"null", headers={"content-type": "application/json"}), 400)
 
 
@@ -125,10 +167,15 @@ def test_empty_and_non_json_bodies_are_400(client: TestClient, unchanged: None, 
 
 INVALID = [
     # documents
-    ("/v1/documents", {}), ("/v1/documents", {"documents": "x"}), ("/v1/documents", {"documents": []}),
-    ("/v1/documents", {"documents": [{}]}), ("/v1/documents", {"documents": [{"title": "no text"}]}),
-    ("/v1/documents", {"documents": [{"text": 5}]}), ("/v1/documents", {"documents": [{"text": ["a"]}]}),
-    ("/v1/documents", {"documents": [{"text": None}]}), ("/v1/documents", {"documents": [{"text": "ok", "title": 5}]}),
+    ("/v1/documents", {}),
+    ("/v1/documents", {"documents": "x"}),
+    ("/v1/documents", {"documents": []}),
+    ("/v1/documents", {"documents": [{}]}),
+    ("/v1/documents", {"documents": [{"title": "no text"}]}),
+    ("/v1/documents", {"documents": [{"text": 5}]}),
+    ("/v1/documents", {"documents": [{"text": ["a"]}]}),
+    ("/v1/documents", {"documents": [{"text": None}]}),
+    ("/v1/documents", {"documents": [{"text": "ok", "title": 5}]}),
     ("/v1/documents", {"documents": [{"text": "ok", "is_html": "yes"}]}),
     ("/v1/documents", {"documents": [{"text": "ok", "published_at": 20240101}]}),
     ("/v1/documents", {"documents": [{"text": "ok", "published_at": "yesterday"}]}),
@@ -138,23 +185,44 @@ INVALID = [
     ("/v1/documents", {"documents": [{**GOOD[0], "unknown_field": 1}]}),
     ("/v1/documents", [GOOD[0]]),
     # search
-    ("/v1/search", {}), ("/v1/search", {"query": None}), ("/v1/search", {"query": ""}), ("/v1/search", {"query": "  \n"}),
-    ("/v1/search", {"query": 5}), ("/v1/search", {"query": ["a"]}), ("/v1/search", {"query": "x", "document_ids": "abc"}),
-    ("/v1/search", {"query": "x", "document_ids": ["../x"]}), ("/v1/search", {"query": "x", "published_after": "soon"}),
-    ("/v1/search", {"query": "x", "sources": "a"}), ("/v1/search", {"query": "x" * (MAX_QUESTION + 1)}),
+    ("/v1/search", {}),
+    ("/v1/search", {"query": None}),
+    ("/v1/search", {"query": ""}),
+    ("/v1/search", {"query": "  \n"}),
+    ("/v1/search", {"query": 5}),
+    ("/v1/search", {"query": ["a"]}),
+    ("/v1/search", {"query": "x", "document_ids": "abc"}),
+    ("/v1/search", {"query": "x", "document_ids": ["../x"]}),
+    ("/v1/search", {"query": "x", "published_after": "soon"}),
+    ("/v1/search", {"query": "x", "sources": "a"}),
+    ("/v1/search", {"query": "x" * (MAX_QUESTION + 1)}),
     # ask
-    ("/v1/ask", {}), ("/v1/ask", {"question": ""}), ("/v1/ask", {"question": "   "}), ("/v1/ask", {"question": 42}),
-    ("/v1/ask", {"question": {"q": 1}}), ("/v1/ask", {"question": "x", "stream": "yes"}),
-    ("/v1/ask", {"question": "x", "history": "earlier"}), ("/v1/ask", {"question": "x", "history": [1]}),
+    ("/v1/ask", {}),
+    ("/v1/ask", {"question": ""}),
+    ("/v1/ask", {"question": "   "}),
+    ("/v1/ask", {"question": 42}),
+    ("/v1/ask", {"question": {"q": 1}}),
+    ("/v1/ask", {"question": "x", "stream": "yes"}),
+    ("/v1/ask", {"question": "x", "history": "earlier"}),
+    ("/v1/ask", {"question": "x", "history": [1]}),
     ("/v1/ask", {"question": "x", "history": ["y" * (MAX_QUESTION + 1)]}),
-    ("/v1/ask", {"question": "x" * (MAX_QUESTION + 1)}), ("/v1/ask", {"question": "x" * (MAX_QUESTION + 1), "stream": True}),
-    ("/v1/ask", {"question": "x", "document_ids": ["a/b"]}), ("/v1/ask", {"question": "x", "topk": 3}),
+    ("/v1/ask", {"question": "x" * (MAX_QUESTION + 1)}),
+    ("/v1/ask", {"question": "x" * (MAX_QUESTION + 1), "stream": True}),
+    ("/v1/ask", {"question": "x", "document_ids": ["a/b"]}),
+    ("/v1/ask", {"question": "x", "topk": 3}),
     # summarize
-    ("/v1/summarize", {"max_words": 0}), ("/v1/summarize", {"max_words": 9}), ("/v1/summarize", {"max_words": 2001}),
-    ("/v1/summarize", {"max_words": "100"}), ("/v1/summarize", {"query": ""}), ("/v1/summarize", {"document_ids": [""]}),
-    ("/v1/summarize", {"query": "q" * (MAX_QUESTION + 1)}), ("/v1/summarize", {"document_ids": "x"}),
+    ("/v1/summarize", {"max_words": 0}),
+    ("/v1/summarize", {"max_words": 9}),
+    ("/v1/summarize", {"max_words": 2001}),
+    ("/v1/summarize", {"max_words": "100"}),
+    ("/v1/summarize", {"query": ""}),
+    ("/v1/summarize", {"document_ids": [""]}),
+    ("/v1/summarize", {"query": "q" * (MAX_QUESTION + 1)}),
+    ("/v1/summarize", {"document_ids": "x"}),
     # chat
-    ("/v1/chat/completions", {}), ("/v1/chat/completions", {"messages": []}), ("/v1/chat/completions", {"messages": "hi"}),
+    ("/v1/chat/completions", {}),
+    ("/v1/chat/completions", {"messages": []}),
+    ("/v1/chat/completions", {"messages": "hi"}),
     ("/v1/chat/completions", {"messages": [{"role": "system", "content": "hi"}]}),
     ("/v1/chat/completions", {"messages": [{"role": "user", "content": ""}]}),
     ("/v1/chat/completions", {"messages": [{"role": "user"}]}),
@@ -163,7 +231,9 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize("path,body", INVALID, ids=[f"{p.rsplit('/', 1)[1]}-{i}" for i, (p, _) in enumerate(INVALID)])
+@pytest.mark.parametrize(
+    "path,body", INVALID, ids=[f"{p.rsplit('/', 1)[1]}-{i}" for i, (p, _) in enumerate(INVALID)]
+)
 def test_invalid_body_is_400(client: TestClient, unchanged: None, path: str, body: object) -> None:
     err = assert_error(client.post(path, json=body), 400, "invalid_request")
     if isinstance(body, dict) and "x" * (MAX_QUESTION + 1) in json.dumps(body):
@@ -175,18 +245,43 @@ TOP_K = [0, -1, 10**9, 51, "5", 5.5, True, [], {}, "ten"]
 
 @pytest.mark.parametrize("top_k", TOP_K, ids=[repr(k) for k in TOP_K])
 def test_top_k_out_of_range_or_mistyped_is_400(client: TestClient, unchanged: None, top_k: object) -> None:
-    assert_error(client.post("/v1/search", json={"query": "soldiers", "top_k": top_k}), 400, "invalid_request")
-    assert_error(client.post("/v1/ask", json={"question": "soldiers", "top_k": top_k}), 400, "invalid_request")
+    assert_error(
+        client.post("/v1/search", json={"query": "soldiers", "top_k": top_k}), 400, "invalid_request"
+    )
+    assert_error(
+        client.post("/v1/ask", json={"question": "soldiers", "top_k": top_k}), 400, "invalid_request"
+    )
     assert_error(client.post("/v1/ask", json={"question": "soldiers", "top_k": top_k, "stream": True}), 400)
-    if isinstance(top_k, int) and not isinstance(top_k, bool):  # the OpenAI-compatible route coerces "5" and true
+    if isinstance(top_k, int) and not isinstance(
+        top_k, bool
+    ):  # the OpenAI-compatible route coerces "5" and true
         chat = {"messages": [{"role": "user", "content": "soldiers"}], "top_k": top_k}
         assert_error(client.post("/v1/chat/completions", json=chat), 400)
 
 
 # --------------------------------------------------------------------------- document ids
 
-BAD_IDS = ["../x", "a/b", "a\\b", "a\nb", "\x00", "abc\n", "a\tb", "..", ".", "-lead", "x" * 129, " ", "a b",
-           "../../etc/passwd", "/etc/passwd", "C:\\Windows", "a\rb", "a\u2028b", "é"]
+BAD_IDS = [
+    "../x",
+    "a/b",
+    "a\\b",
+    "a\nb",
+    "\x00",
+    "abc\n",
+    "a\tb",
+    "..",
+    ".",
+    "-lead",
+    "x" * 129,
+    " ",
+    "a b",
+    "../../etc/passwd",
+    "/etc/passwd",
+    "C:\\Windows",
+    "a\rb",
+    "a\u2028b",
+    "é",
+]
 
 
 @pytest.mark.parametrize("doc_id", BAD_IDS, ids=[f"id{i}" for i in range(len(BAD_IDS))])
@@ -194,7 +289,9 @@ def test_bad_document_id_is_400_in_the_body(client: TestClient, unchanged: None,
     body = {"documents": [{"id": doc_id, "text": GOOD[0]["text"]}]}
     assert_error(client.post("/v1/documents", json=body), 400, "invalid_request")
     assert_error(client.post("/v1/summarize", json={"document_ids": [doc_id]}), 400, "invalid_request")
-    assert_error(client.post("/v1/search", json={"query": "x", "document_ids": [doc_id]}), 400, "invalid_request")
+    assert_error(
+        client.post("/v1/search", json={"query": "x", "document_ids": [doc_id]}), 400, "invalid_request"
+    )
 
 
 @pytest.mark.parametrize("doc_id", BAD_IDS, ids=[f"id{i}" for i in range(len(BAD_IDS))])
@@ -219,6 +316,7 @@ def test_unknown_document_is_404(client: TestClient, unchanged: None, doc_id: st
 
 
 # --------------------------------------------------------------------------- sizes
+
 
 def test_body_over_the_limit_is_413(client: TestClient, unchanged: None) -> None:
     big = {"documents": [{"text": "word " * (MAX_BODY // 4)}]}
@@ -245,8 +343,12 @@ def test_50_mb_json_body_is_413_without_being_parsed(client: TestClient, unchang
     assert time.monotonic() - t0 < 30
 
 
-def test_document_longer_than_the_limit_is_rejected_and_not_stored(client: TestClient, unchanged: None) -> None:
-    r = client.post("/v1/documents", json={"documents": [{"id": "too-long", "text": "word " * (MAX_DOCUMENT // 4)}]})
+def test_document_longer_than_the_limit_is_rejected_and_not_stored(
+    client: TestClient, unchanged: None
+) -> None:
+    r = client.post(
+        "/v1/documents", json={"documents": [{"id": "too-long", "text": "word " * (MAX_DOCUMENT // 4)}]}
+    )
     assert r.status_code == 200
     (result,) = r.json()["results"]
     assert result["status"].startswith("rejected: ") and str(MAX_DOCUMENT) in result["status"]
@@ -258,18 +360,26 @@ def test_document_longer_than_the_limit_is_rejected_and_not_stored(client: TestC
 REJECTED_TEXTS = ["", "   \n\t ", "x \x00 y", "abc \ud800 def", "<script>only()</script>"]
 
 
-@pytest.mark.parametrize("text", REJECTED_TEXTS, ids=["empty", "blank", "nul", "lone-surrogate", "script-only-html"])
-def test_unusable_text_is_a_rejected_result_and_stores_nothing(client: TestClient, unchanged: None, text: str) -> None:
+@pytest.mark.parametrize(
+    "text", REJECTED_TEXTS, ids=["empty", "blank", "nul", "lone-surrogate", "script-only-html"]
+)
+def test_unusable_text_is_a_rejected_result_and_stores_nothing(
+    client: TestClient, unchanged: None, text: str
+) -> None:
     doc = {"text": text, "is_html": text.startswith("<")}
-    r = client.post("/v1/documents", content=json.dumps({"documents": [doc]}),
-                    headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/documents",
+        content=json.dumps({"documents": [doc]}),
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 200, r.text
     (result,) = r.json()["results"]
     assert result["status"].startswith("rejected: ") and result["chunks"] == 0
 
 
-def test_mixed_batch_with_an_unusable_document_stores_exactly_the_good_ones(client: TestClient,
-                                                                            service: Factdesk) -> None:
+def test_mixed_batch_with_an_unusable_document_stores_exactly_the_good_ones(
+    client: TestClient, service: Factdesk
+) -> None:
     """Per-document outcome: the batch is 200, the bad document is `rejected: <reason>`, the others are
     stored whole (a validation error in the batch's shape is a 400 for all of it, see the next test)."""
     before = {d["id"] for d in client.get("/v1/documents").json()["documents"]}
@@ -287,19 +397,31 @@ def test_mixed_batch_with_an_unusable_document_stores_exactly_the_good_ones(clie
     assert {d["id"] for d in client.get("/v1/documents").json()["documents"]} == before
 
 
-BAD_IN_BATCH = [{"id": "../x", "text": "t"}, {"text": 5}, {"text": "ok", "path": "/etc/passwd"},
-                {"text": "ok", "published_at": "yesterday"}, {"text": "ok", "title": "\ud800"}]
+BAD_IN_BATCH = [
+    {"id": "../x", "text": "t"},
+    {"text": 5},
+    {"text": "ok", "path": "/etc/passwd"},
+    {"text": "ok", "published_at": "yesterday"},
+    {"text": "ok", "title": "\ud800"},
+]
 
 
-@pytest.mark.parametrize("bad", BAD_IN_BATCH, ids=["bad-id", "wrong-type", "unknown-field", "bad-date", "bad-title"])
-def test_mixed_batch_with_an_invalid_document_is_400_and_stores_nothing(client: TestClient, unchanged: None,
-                                                                        bad: dict) -> None:
-    r = client.post("/v1/documents", content=json.dumps({"documents": [GOOD[2], bad, GOOD[1]]}),
-                    headers={"content-type": "application/json"})
+@pytest.mark.parametrize(
+    "bad", BAD_IN_BATCH, ids=["bad-id", "wrong-type", "unknown-field", "bad-date", "bad-title"]
+)
+def test_mixed_batch_with_an_invalid_document_is_400_and_stores_nothing(
+    client: TestClient, unchanged: None, bad: dict
+) -> None:
+    r = client.post(
+        "/v1/documents",
+        content=json.dumps({"documents": [GOOD[2], bad, GOOD[1]]}),
+        headers={"content-type": "application/json"},
+    )
     assert_error(r, 400, "invalid_request")
 
 
 # --------------------------------------------------------------------------- HTML
+
 
 def test_html_scripts_and_styles_never_reach_the_stored_text(client: TestClient, service: Factdesk) -> None:
     r = client.post("/v1/documents", json={"documents": [{"id": "html-page", "text": HTML, "is_html": True}]})
@@ -310,8 +432,10 @@ def test_html_scripts_and_styles_never_reach_the_stored_text(client: TestClient,
         for marker in MARKERS:
             assert marker not in text, marker
         chunks = service.catalog.chunks_of("html-page")
-        fts = service.catalog._query("SELECT f.text FROM chunks_fts f JOIN chunks c ON c.rowid = f.rowid "
-                                     "WHERE c.document_id = 'html-page'")
+        fts = service.catalog._query(
+            "SELECT f.text FROM chunks_fts f JOIN chunks c ON c.rowid = f.rowid "
+            "WHERE c.document_id = 'html-page'"
+        )
         for piece in [c.text for c in chunks] + [row[0] for row in fts]:
             assert not any(m in piece for m in MARKERS)
         assert service.catalog.lexical_search('"SCRIPT_MARKER_1" OR "STYLE_MARKER_1" OR "alert"', 10) == []
@@ -320,6 +444,7 @@ def test_html_scripts_and_styles_never_reach_the_stored_text(client: TestClient,
 
 
 # --------------------------------------------------------------------------- the CLI
+
 
 def make_bad_files(folder: Path) -> dict[str, str]:
     """File name -> the reason its `rejected:` line must give."""
@@ -330,15 +455,23 @@ def make_bad_files(folder: Path) -> dict[str, str]:
         "Makefile": (b"all:\n\techo hi\n", "unsupported file type (none)"),
         "archive.tar.gz": (b"\x1f\x8b\x08\x00", "unsupported file type .gz"),
         "program.exe": (b"MZ\x90\x00", "unsupported file type .exe"),
-        "latin1.txt": ("Caf\u00e9 na\u00efve r\u00e9sum\u00e9 \u2014 a report.".encode("latin-1", "replace"), "not valid UTF-8"),
+        "latin1.txt": (
+            "Caf\u00e9 na\u00efve r\u00e9sum\u00e9 \u2014 a report.".encode("latin-1", "replace"),
+            "not valid UTF-8",
+        ),
         "empty.txt": (b"", "text is empty"),
         "blank.md": (b"   \n\n\t\n", "text is empty"),
         "broken.json": (b"{not json", "invalid JSON"),
         "notext.json": (b'{"title": "no text here"}', 'needs a "text" string'),
         "surrogate.json": (b'{"text": "abc \\ud800 def and more words here"}', "not valid Unicode"),
-        "badid.json": (b'{"id": "../../etc/passwd", "text": "Troops fought near the border."}', "document id"),
-        "scripts.html": (b"<html><head><script>x()</script><style>p{}</style></head><body></body></html>",
-                         "nothing left after cleaning"),
+        "badid.json": (
+            b'{"id": "../../etc/passwd", "text": "Troops fought near the border."}',
+            "document id",
+        ),
+        "scripts.html": (
+            b"<html><head><script>x()</script><style>p{}</style></head><body></body></html>",
+            "nothing left after cleaning",
+        ),
         "late-nul.txt": (b"word " * 2000 + b"\x00 more", "NUL"),
     }
     reasons = {}
@@ -363,7 +496,9 @@ def test_cli_rejects_every_bad_file_with_a_reason_and_stores_nothing(tmp_path: P
     lines = [ln for ln in r.stdout.splitlines() if not ln.startswith("total:")]
     assert all(": rejected: " in ln for ln in lines), lines
     for name, reason in reasons.items():
-        label = "../../etc/passwd" if name == "badid.json" else Path(name).stem.replace(".", "-")  # the record's id
+        label = (
+            "../../etc/passwd" if name == "badid.json" else Path(name).stem.replace(".", "-")
+        )  # the record's id
         mine = [ln for ln in lines if f"/{name}" in ln or ln.startswith(label + ":")]
         assert mine, (name, lines)
         assert all(reason in ln for ln in mine), (name, reason, mine)
@@ -381,8 +516,12 @@ def test_cli_mixed_folder_stores_the_good_files_only_and_html_without_scripts(tm
     (tmp_path / "mixed" / "page.html").write_text(HTML, encoding="utf-8")
     data = tmp_path / "store"
     settings = make_settings(data)
-    prefill_cache(data, texts_to_embed(settings, [DocumentIn(text=good.read_text(encoding="utf-8")),
-                                                  DocumentIn(text=HTML, is_html=True)]))
+    prefill_cache(
+        data,
+        texts_to_embed(
+            settings, [DocumentIn(text=good.read_text(encoding="utf-8")), DocumentIn(text=HTML, is_html=True)]
+        ),
+    )
     r = run_cli(["ingest", str(tmp_path / "mixed")], data, tmp_path, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "good-report: created" in r.stdout and "page: created" in r.stdout
@@ -397,8 +536,9 @@ def test_cli_mixed_folder_stores_the_good_files_only_and_html_without_scripts(tm
         svc.close()
 
 
-def test_oversized_file_is_rejected_by_its_size_without_being_read(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_oversized_file_is_rejected_by_its_size_without_being_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     huge = folder / "huge.txt"

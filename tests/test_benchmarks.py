@@ -48,17 +48,33 @@ def test_query_wordings_are_distinct() -> None:
 
 
 def test_report_renders_errors_and_missing_sections() -> None:
-    results = {"meta": {"quick": True, "started": "now", "cpu": "x", "cores": 2, "memory_gib": 1.0,
-                        "versions": {"python": "3"}, "cpu_flags": []},
-               "model": {"error": "boom"}, "scale": {"sizes": []}}
+    results = {
+        "meta": {
+            "quick": True,
+            "started": "now",
+            "cpu": "x",
+            "cores": 2,
+            "memory_gib": 1.0,
+            "versions": {"python": "3"},
+            "cpu_flags": [],
+        },
+        "model": {"error": "boom"},
+        "scale": {"sizes": []},
+    }
     md = report.render(results)
     assert "## Targets" in md and "error: boom" in md
 
 
 @pytest.mark.timeout(900)
 def test_quick_run_writes_every_section(tmp_path: Path) -> None:
-    r = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(tmp_path)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=880, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=880,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     for section in SECTIONS:

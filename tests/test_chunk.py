@@ -24,7 +24,7 @@ def check_chunks(text: str, max_tokens: int, overlap_tokens: int) -> None:
     chunks = chunk_text(text, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
     for c in chunks:
         assert 0 <= c.start < c.end <= len(text)
-        piece = text[c.start:c.end]
+        piece = text[c.start : c.end]
         assert piece == piece.strip(), "a chunk starts and ends on visible text"
         # holds for pieces of over-long sentences too: they are cut to the budget, not allowed over it
         assert count_tokens(piece) <= max_tokens
@@ -32,10 +32,10 @@ def check_chunks(text: str, max_tokens: int, overlap_tokens: int) -> None:
     for a, b in pairwise(chunks):
         assert a.start < b.start and a.end < b.end, "chunks are in order and each one moves forward"
         if b.start < a.end:
-            assert count_tokens(text[b.start:a.end]) <= overlap_tokens
+            assert count_tokens(text[b.start : a.end]) <= overlap_tokens
     covered = bytearray(len(text))
     for c in chunks:
-        covered[c.start:c.end] = b"\x01" * (c.end - c.start)
+        covered[c.start : c.end] = b"\x01" * (c.end - c.start)
     missing = [i for i, ch in enumerate(text) if not ch.isspace() and not covered[i]]
     assert not missing, f"uncovered characters: {[text[i] for i in missing[:10]]}"
 
@@ -46,9 +46,41 @@ def check_chunks(text: str, max_tokens: int, overlap_tokens: int) -> None:
 
 _words = st.one_of(
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12),
-    st.sampled_from(["the", "war", "Ukraine", "U.S.", "Jan.", "Rep.", "N.", "Kim.", "A.", "-5", "—", "•",
-                     "---", "...", ".", ",", "!", "?", "„Quote“", "“hi”", "😀", "👍🏽", "🇺🇦", "中文", "Володимир",
-                     "ﷺ", "\n", "\n\n", "\t", "\u00a0", "\r\n"]),
+    st.sampled_from(
+        [
+            "the",
+            "war",
+            "Ukraine",
+            "U.S.",
+            "Jan.",
+            "Rep.",
+            "N.",
+            "Kim.",
+            "A.",
+            "-5",
+            "—",
+            "•",
+            "---",
+            "...",
+            ".",
+            ",",
+            "!",
+            "?",
+            "„Quote“",
+            "“hi”",
+            "😀",
+            "👍🏽",
+            "🇺🇦",
+            "中文",
+            "Володимир",
+            "ﷺ",
+            "\n",
+            "\n\n",
+            "\t",
+            "\u00a0",
+            "\r\n",
+        ]
+    ),
     # very long "words" (no whitespace to cut at)
     st.text(alphabet="abcdefghijé😀0123456789", min_size=40, max_size=500),
 )
@@ -71,7 +103,7 @@ def test_over_long_sentence_is_cut_at_word_boundaries(words: list[str]) -> None:
         # pieces of a sentence end where a word ends and start where one starts
         assert c.end == len(text) or text[c.end] == " "
         assert c.start == 0 or text[c.start - 1] == " "
-    assert " ".join(text[c.start:c.end] for c in chunks).split() == words
+    assert " ".join(text[c.start : c.end] for c in chunks).split() == words
 
 
 def test_giant_word_is_cut_inside_itself() -> None:
@@ -79,7 +111,7 @@ def test_giant_word_is_cut_inside_itself() -> None:
     chunks = chunk_text(text, max_tokens=50, overlap_tokens=10)
     assert len(chunks) > 1
     check_chunks(text, 50, 10)
-    assert "".join(text[c.start:c.end] for c in chunks) == text  # cut inside, nothing lost or repeated
+    assert "".join(text[c.start : c.end] for c in chunks) == text  # cut inside, nothing lost or repeated
 
 
 def test_short_and_empty_text() -> None:
@@ -109,7 +141,7 @@ def test_overlap_repeats_trailing_sentences() -> None:
     overlapping = [(a, b) for a, b in pairwise(chunks) if b.start < a.end]
     assert overlapping, "with an overlap budget, consecutive chunks share a sentence"
     for a, b in overlapping:
-        assert text[b.start:a.end] in sents or text[b.start:a.end].endswith(".")
+        assert text[b.start : a.end] in sents or text[b.start : a.end].endswith(".")
     no_overlap = chunk_text(text, max_tokens=40, overlap_tokens=0)
     assert all(a.end <= b.start for a, b in pairwise(no_overlap))
 
@@ -126,6 +158,7 @@ def test_bullets_and_trailing_rules_are_covered() -> None:
 # Seed articles
 # --------------------------------------------------------------------------- #
 
+
 @pytest.mark.parametrize("index", range(5))
 def test_seed_chunks_respect_invariants(index: int) -> None:
     check_chunks(seed_texts()[index], 160, 40)
@@ -135,7 +168,7 @@ def test_seed_chunks_respect_invariants(index: int) -> None:
 def test_seed_chunk_boundaries_fall_on_sentence_boundaries(index: int) -> None:
     text = seed_texts()[index]
     sents = split_sentences(text)
-    assert all(count_tokens(text[s.start:s.end]) <= 160 for s in sents)  # so no sentence is cut
+    assert all(count_tokens(text[s.start : s.end]) <= 160 for s in sents)  # so no sentence is cut
     starts = [s.start for s in sents]
     ends = {s.end for s in sents}
     chunks = chunk_text(text, max_tokens=160, overlap_tokens=40)
@@ -144,4 +177,4 @@ def test_seed_chunk_boundaries_fall_on_sentence_boundaries(index: int) -> None:
         assert c.end in ends
         # a chunk starts at a sentence, or at a dropped bullet/rule right before one
         first = min(s for s in starts if s >= c.start)
-        assert all(ch.isspace() or ch in _LEADING_JUNK for ch in text[c.start:first])
+        assert all(ch.isspace() or ch in _LEADING_JUNK for ch in text[c.start : first])

@@ -31,8 +31,15 @@ class Cli:
         self.env["FACTDESK_DATA_DIR"] = str(self.data_dir)
 
     def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run([*self.command, *args], cwd=self.workdir, env=self.env, capture_output=True,
-                              text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [*self.command, *args],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +85,7 @@ def test_search_json(cli: Cli, ingested: Ingested) -> None:
     svc = Factdesk(make_settings(cli.data_dir))
     try:
         for r in results:
-            assert r["text"] == svc.get_document(r["document_id"]).text[r["start"]:r["end"]]
+            assert r["text"] == svc.get_document(r["document_id"]).text[r["start"] : r["end"]]
     finally:
         svc.close()
 
@@ -102,7 +109,7 @@ def test_ask_json(cli: Cli, ingested: Ingested) -> None:
         for c in answer["citations"]:
             assert CITATION_KEYS <= set(c)
             assert f"[{c['marker']}]" in answer["answer"]
-            assert c["quote"] == svc.get_document(c["document_id"]).text[c["start"]:c["end"]]
+            assert c["quote"] == svc.get_document(c["document_id"]).text[c["start"] : c["end"]]
     finally:
         svc.close()
 

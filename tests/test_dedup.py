@@ -34,6 +34,7 @@ def jaccard(a: set[str], b: set[str]) -> float:
 # Exact duplicates
 # --------------------------------------------------------------------------- #
 
+
 def test_content_hash_ignores_whitespace_layout() -> None:
     text = SEEDS[0]
     relaid = "  " + text.replace("\n", "\n\n").replace(" ", " \t ") + "\n\n"
@@ -47,9 +48,15 @@ def test_content_hash_sees_every_word() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(exclude_categories=("Cs", "Zs", "Cc", "Zl", "Zp")), min_size=1,
-                        max_size=8), max_size=20),
-       st.lists(st.sampled_from([" ", "  ", "\n", "\t", "\n\n ", "\u00a0"]), min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.characters(exclude_categories=("Cs", "Zs", "Cc", "Zl", "Zp")), min_size=1, max_size=8
+        ),
+        max_size=20,
+    ),
+    st.lists(st.sampled_from([" ", "  ", "\n", "\t", "\n\n ", "\u00a0"]), min_size=1, max_size=20),
+)
 def test_content_hash_whitespace_insensitive_property(words: list[str], seps: list[str]) -> None:
     spaced = "".join(w + seps[i % len(seps)] for i, w in enumerate(words))
     assert content_hash(spaced) == content_hash(" ".join(words))
@@ -58,6 +65,7 @@ def test_content_hash_whitespace_insensitive_property(words: list[str], seps: li
 # --------------------------------------------------------------------------- #
 # Near duplicates
 # --------------------------------------------------------------------------- #
+
 
 def test_shingles_are_lowercased_word_bigrams() -> None:
     assert shingles("The war, the WAR!") == {"the war", "war the"}

@@ -76,8 +76,11 @@ def parse_blocks(path: Path) -> list[Block]:
         while k >= 0 and not lines[k].strip():
             k -= 1
         mark = MARKER.match(lines[k].strip()) if k >= 0 else None
-        blocks.append(Block(path, start + 1, lang, mark.group(1) if mark else None,
-                            "\n".join(lines[start + 1:j]) + "\n"))
+        blocks.append(
+            Block(
+                path, start + 1, lang, mark.group(1) if mark else None, "\n".join(lines[start + 1 : j]) + "\n"
+            )
+        )
         i = j + 1
     return blocks
 
@@ -96,6 +99,7 @@ def expected_output(block: Block) -> Block | None:
 
 # ---------------------------------------------------------------- comparing documented output
 
+
 def json_values(text: str) -> list[Any]:
     decoder, values, pos = json.JSONDecoder(), [], 0
     text = text.strip()
@@ -113,10 +117,14 @@ def shape_errors(shown: Any, real: Any, where: str = "$") -> list[str]:
     if isinstance(shown, dict):
         if not isinstance(real, dict):
             return [f"{where}: documented an object, got {type(real).__name__}"]
-        if not real:  # an empty map of counts (e.g. /healthz's "ingested" on a server started with --no-ingest)
+        if (
+            not real
+        ):  # an empty map of counts (e.g. /healthz's "ingested" on a server started with --no-ingest)
             return []
         errors = [f"{where}.{k}: documented, missing in the real reply" for k in shown if k not in real]
-        return errors + [e for k in shown if k in real for e in shape_errors(shown[k], real[k], f"{where}.{k}")]
+        return errors + [
+            e for k in shown if k in real for e in shape_errors(shown[k], real[k], f"{where}.{k}")
+        ]
     if isinstance(shown, list):
         if not isinstance(real, list):
             return [f"{where}: documented a list, got {type(real).__name__}"]
@@ -134,13 +142,21 @@ def check_output(doc: Block, stdout: str) -> None:
         assert not errors, f"{doc.where}: the documented reply no longer matches:\n" + "\n".join(errors)
     else:
         printed = [ln.rstrip() for ln in stdout.splitlines()]
-        missing = [ln.rstrip() for ln in doc.code.splitlines() if ln.strip() and ln.strip() != "..."
-                   and ln.rstrip() not in printed]
-        assert not missing, f"{doc.where}: documented lines not printed:\n" + "\n".join(missing) + \
-            "\n--- printed:\n" + stdout[-4000:]
+        missing = [
+            ln.rstrip()
+            for ln in doc.code.splitlines()
+            if ln.strip() and ln.strip() != "..." and ln.rstrip() not in printed
+        ]
+        assert not missing, (
+            f"{doc.where}: documented lines not printed:\n"
+            + "\n".join(missing)
+            + "\n--- printed:\n"
+            + stdout[-4000:]
+        )
 
 
 # ---------------------------------------------------------------- running blocks
+
 
 @pytest.fixture(scope="module")
 def doc_data_dir(tmp_path_factory: pytest.TempPathFactory, warm_model: None) -> Path:
@@ -182,8 +198,9 @@ def block_env(data_dir: Path, base_url: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("block", RUN_BLOCKS, ids=[b.where for b in RUN_BLOCKS])
-def test_documented_example_runs(block: Block, live_server: Any, doc_data_dir: Path,
-                                 workdirs: dict[Path, Path]) -> None:
+def test_documented_example_runs(
+    block: Block, live_server: Any, doc_data_dir: Path, workdirs: dict[Path, Path]
+) -> None:
     runner = EXECUTABLE.get(block.lang)
     assert runner, f"{block.where}: `doctest: run` on a ```{block.lang} block (only bash and python run)"
     address = live_server.base_url.removeprefix("http://")
@@ -195,11 +212,19 @@ def test_documented_example_runs(block: Block, live_server: Any, doc_data_dir: P
         script = cwd / f"doc_block_{block.line}.py"
         script.write_text(code, encoding="utf-8")
         command = [sys.executable, str(script)]
-    result = subprocess.run(command, cwd=cwd, env=block_env(doc_data_dir, live_server.base_url),
-                            capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S, check=False)
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env=block_env(doc_data_dir, live_server.base_url),
+        capture_output=True,
+        text=True,
+        timeout=BLOCK_TIMEOUT_S,
+        check=False,
+    )
     assert result.returncode == 0, (
         f"{block.where} exited with {result.returncode}\n--- block:\n{code}\n--- stdout:\n"
-        f"{result.stdout[-4000:]}\n--- stderr:\n{result.stderr[-4000:]}")
+        f"{result.stdout[-4000:]}\n--- stderr:\n{result.stderr[-4000:]}"
+    )
     doc = expected_output(block)
     if doc is not None:
         check_output(doc, result.stdout)
@@ -207,9 +232,12 @@ def test_documented_example_runs(block: Block, live_server: Any, doc_data_dir: P
 
 # ---------------------------------------------------------------- static checks (no server)
 
+
 def test_every_shell_and_python_block_is_marked() -> None:
     unmarked = [b.where for b in ALL_BLOCKS if b.lang in EXECUTABLE and b.mark not in ("run", "skip")]
-    assert not unmarked, "mark these blocks <!-- doctest: run --> or <!-- doctest: skip -->: " + ", ".join(unmarked)
+    assert not unmarked, "mark these blocks <!-- doctest: run --> or <!-- doctest: skip -->: " + ", ".join(
+        unmarked
+    )
 
 
 def test_output_marks_follow_a_run_block() -> None:
@@ -229,8 +257,11 @@ def test_readme_starts_with_the_contract_commands() -> None:
 
 
 def test_readme_configuration_table_lists_every_setting_with_its_default() -> None:
-    rows = {m.group(1): line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
-            if (m := re.match(r"^\|\s*`([A-Z][A-Z0-9_]+)`", line))}
+    rows = {
+        m.group(1): line
+        for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+        if (m := re.match(r"^\|\s*`([A-Z][A-Z0-9_]+)`", line))
+    }
     for name, field in Settings.model_fields.items():
         alias = field.alias or name.upper()
         assert alias in rows, f"README's configuration table has no row for {alias}"
@@ -246,7 +277,9 @@ def test_api_reference_covers_every_route(tmp_path: Path) -> None:
     paths = create_app(make_settings(tmp_path / "data"), ingest_on_start=False).openapi()["paths"]
     for path, operations in paths.items():
         for method in operations:
-            assert f"{method.upper()} {path}" in api_md, f"docs/api.md does not document {method.upper()} {path}"
+            assert f"{method.upper()} {path}" in api_md, (
+                f"docs/api.md does not document {method.upper()} {path}"
+            )
 
 
 def test_readme_example_citations_are_exact_spans(live_server: Any) -> None:
@@ -257,14 +290,15 @@ def test_readme_example_citations_are_exact_spans(live_server: Any) -> None:
     with live_server.client() as client:
         for _marker, doc_id, start, end, quote in sources:
             text = client.get(f"/v1/documents/{doc_id}").json()["text"]
-            assert text[int(start):int(end)] == quote, f"README's example citation of {doc_id}"
+            assert text[int(start) : int(end)] == quote, f"README's example citation of {doc_id}"
 
 
 def test_output_checks_catch_a_renamed_field_or_line() -> None:
     shown = {"answer": "...", "citations": [{"marker": 1, "quote": "..."}]}
     assert shape_errors(shown, {"answer": "x", "citations": [{"marker": 1, "quote": "q", "start": 0}]}) == []
     assert shape_errors(shown, {"answer": "x", "citations": [{"marker": 1, "text": "q"}]}) == [
-        "$.citations[0].quote: documented, missing in the real reply"]
+        "$.citations[0].quote: documented, missing in the real reply"
+    ]
     assert shape_errors(shown, {"answer": "x", "citations": []})
     doc = Block(ROOT / "README.md", 1, "text", "output", "harbour: created (1 chunks)\n...\n")
     check_output(doc, "a: created (1 chunks)\nharbour: created (1 chunks)\n")

@@ -37,8 +37,13 @@ def test_retrieval_metrics_rank_mrr_and_evidence_recall() -> None:
     hits = [m.Span(D, 500, 600), m.Span(D, 90, 210), m.Span("x", 0, 50)]
     r = m.retrieval_metrics(hits, gold)
     assert r == {"hit@1": 0.0, "hit@3": 1.0, "hit@5": 1.0, "mrr": 0.5, "evidence_recall": 0.5}
-    assert m.retrieval_metrics(hits, [None]) == {"hit@1": 0.0, "hit@3": 0.0, "hit@5": 0.0, "mrr": 0.0,
-                                                  "evidence_recall": 0.0}
+    assert m.retrieval_metrics(hits, [None]) == {
+        "hit@1": 0.0,
+        "hit@3": 0.0,
+        "hit@5": 0.0,
+        "mrr": 0.0,
+        "evidence_recall": 0.0,
+    }
     late = [m.Span(D, 0, 10)] * 3 + [m.Span(D, 100, 200)]
     assert m.retrieval_metrics(late, gold)["hit@3"] == 0.0
     assert m.retrieval_metrics(late, gold)["hit@5"] == 1.0
@@ -46,8 +51,10 @@ def test_retrieval_metrics_rank_mrr_and_evidence_recall() -> None:
 
 
 def test_fact_recall_is_case_insensitive_any_of_each_group() -> None:
-    recall, missed = m.fact_recall("About 300 were KILLED and 2,700 wounded.",
-                                   [["300"], ["killed", "died"], ["2700", "2,700"], ["Kursk"]])
+    recall, missed = m.fact_recall(
+        "About 300 were KILLED and 2,700 wounded.",
+        [["300"], ["killed", "died"], ["2700", "2,700"], ["Kursk"]],
+    )
     assert recall == 0.75 and missed == [["Kursk"]]
     assert m.fact_recall("anything", []) == (1.0, [])
     assert m.fact_recall("", [["a"], ["b"]]) == (0.0, [["a"], ["b"]])
@@ -57,10 +64,12 @@ def test_citation_checks_count_exact_and_supported_citations() -> None:
     text = "0123456789" * 30
     texts = {D: text}
     gold = [m.Span(D, 100, 140), None]
-    cites = [{"document_id": D, "start": 100, "end": 130, "quote": text[100:130]},   # valid, supported
-             {"document_id": D, "start": 200, "end": 220, "quote": text[200:220]},   # valid, elsewhere
-             {"document_id": D, "start": 0, "end": 5, "quote": "nope!"},             # not the slice
-             {"document_id": "gone", "start": 0, "end": 5, "quote": "01234"}]        # unknown document
+    cites = [
+        {"document_id": D, "start": 100, "end": 130, "quote": text[100:130]},  # valid, supported
+        {"document_id": D, "start": 200, "end": 220, "quote": text[200:220]},  # valid, elsewhere
+        {"document_id": D, "start": 0, "end": 5, "quote": "nope!"},  # not the slice
+        {"document_id": "gone", "start": 0, "end": 5, "quote": "01234"},
+    ]  # unknown document
     assert m.citation_checks(cites, texts, gold) == {"citations": 4, "valid": 2, "supported": 1}
     assert m.citation_checks([], texts, gold) == {"citations": 0, "valid": 0, "supported": 0}
 
@@ -82,14 +91,22 @@ def test_percentile_is_monotone_and_bounded(values: list[float], p: float, q: fl
 
 # ---------------------------------------------------------------- the gate
 
+
 def test_compare_flags_regressions_beyond_tolerance_only() -> None:
-    base = {"retrieval_hit@5": 0.90, "fact_recall": 0.80, "citation_validity": 1.0,
-            "summary_boilerplate_leaks": 0.0, "latency_p50_ms": 5.0}
-    cur = {"retrieval_hit@5": 0.885,   # -0.015 within 0.02
-           "fact_recall": 0.76,        # -0.04 beyond 0.03
-           "citation_validity": 1.0,
-           "summary_boilerplate_leaks": 1.0,  # "down" metric went up: regression
-           "latency_p50_ms": 500.0}    # not gated
+    base = {
+        "retrieval_hit@5": 0.90,
+        "fact_recall": 0.80,
+        "citation_validity": 1.0,
+        "summary_boilerplate_leaks": 0.0,
+        "latency_p50_ms": 5.0,
+    }
+    cur = {
+        "retrieval_hit@5": 0.885,  # -0.015 within 0.02
+        "fact_recall": 0.76,  # -0.04 beyond 0.03
+        "citation_validity": 1.0,
+        "summary_boilerplate_leaks": 1.0,  # "down" metric went up: regression
+        "latency_p50_ms": 500.0,
+    }  # not gated
     rows = {c["metric"]: c for c in compare(cur, base)}
     assert set(rows) == {"retrieval_hit@5", "fact_recall", "citation_validity", "summary_boilerplate_leaks"}
     assert not rows["retrieval_hit@5"]["regressed"]
@@ -98,46 +115,128 @@ def test_compare_flags_regressions_beyond_tolerance_only() -> None:
     assert rows["summary_boilerplate_leaks"]["regressed"]
     better = compare({"fact_recall": 0.99, "citation_validity": 1.0}, base)
     assert not any(c["regressed"] for c in better)
-    assert compare({"fact_recall": 0.8 - 0.03}, {"fact_recall": 0.8})[0]["regressed"] is False  # exactly at tolerance
+    assert (
+        compare({"fact_recall": 0.8 - 0.03}, {"fact_recall": 0.8})[0]["regressed"] is False
+    )  # exactly at tolerance
 
 
 # ---------------------------------------------------------------- synthetic report rows
 
-def row(qid: str, *, answerable: bool = True, abstained: bool = False, recall: float = 1.0,
-        supported: int = 1, mrr: float = 1.0, tags: tuple[str, ...] = ("single-source",),
-        answer: str = "About 300 were killed. [1]", latency: float = 12.0, judge: dict | None = None) -> dict:
-    cites = [] if abstained else [{"marker": 1, "document_id": "001_x", "chunk_id": "001_x#0", "title": "T",
-                                   "quote": "About 300 were killed.", "start": 10, "end": 32}]
-    return {"id": qid, "question": f"question {qid}?", "history": [], "tags": list(tags), "answerable": answerable,
-            "query": "q", "answer": answer, "abstained": abstained, "citations": cites, "generator": "extractive",
-            "warnings": [], "retrieval": {"hit@1": float(mrr == 1.0), "hit@3": float(mrr >= 1 / 3),
-                                          "hit@5": float(mrr > 0), "mrr": mrr, "evidence_recall": float(mrr > 0)},
-            "top_hits": [], "fact_recall": 0.0 if abstained or not answerable else recall,
-            "missed_facts": [["300"]] if abstained and answerable else
-                            [] if recall == 1.0 or not answerable else [["2,700", "2700"]],
-            "citation_checks": {"citations": len(cites), "valid": len(cites), "supported": min(supported, len(cites))},
-            "gold_missing": 0, "latency_ms": latency, "judge": judge}
+
+def row(
+    qid: str,
+    *,
+    answerable: bool = True,
+    abstained: bool = False,
+    recall: float = 1.0,
+    supported: int = 1,
+    mrr: float = 1.0,
+    tags: tuple[str, ...] = ("single-source",),
+    answer: str = "About 300 were killed. [1]",
+    latency: float = 12.0,
+    judge: dict | None = None,
+) -> dict:
+    cites = (
+        []
+        if abstained
+        else [
+            {
+                "marker": 1,
+                "document_id": "001_x",
+                "chunk_id": "001_x#0",
+                "title": "T",
+                "quote": "About 300 were killed.",
+                "start": 10,
+                "end": 32,
+            }
+        ]
+    )
+    return {
+        "id": qid,
+        "question": f"question {qid}?",
+        "history": [],
+        "tags": list(tags),
+        "answerable": answerable,
+        "query": "q",
+        "answer": answer,
+        "abstained": abstained,
+        "citations": cites,
+        "generator": "extractive",
+        "warnings": [],
+        "retrieval": {
+            "hit@1": float(mrr == 1.0),
+            "hit@3": float(mrr >= 1 / 3),
+            "hit@5": float(mrr > 0),
+            "mrr": mrr,
+            "evidence_recall": float(mrr > 0),
+        },
+        "top_hits": [],
+        "fact_recall": 0.0 if abstained or not answerable else recall,
+        "missed_facts": [["300"]]
+        if abstained and answerable
+        else []
+        if recall == 1.0 or not answerable
+        else [["2,700", "2700"]],
+        "citation_checks": {
+            "citations": len(cites),
+            "valid": len(cites),
+            "supported": min(supported, len(cites)),
+        },
+        "gold_missing": 0,
+        "latency_ms": latency,
+        "judge": judge,
+    }
 
 
 def synthetic_report(with_baseline: bool = True) -> dict:
-    rows = [row("q1"), row("q2", recall=0.5, mrr=0.5, tags=("multi-source", "number")),
-            row("q3", supported=0, answer="<script>alert('x')</script> & [1]", latency=900.0),
-            row("q4", abstained=True, answer="The articles do not cover this question."),
-            row("u1", answerable=False, abstained=True, tags=("unanswerable",),
-                answer="The articles do not cover this question."),
-            row("u2", answerable=False, tags=("unanswerable",), latency=2500.0)]
+    rows = [
+        row("q1"),
+        row("q2", recall=0.5, mrr=0.5, tags=("multi-source", "number")),
+        row("q3", supported=0, answer="<script>alert('x')</script> & [1]", latency=900.0),
+        row("q4", abstained=True, answer="The articles do not cover this question."),
+        row(
+            "u1",
+            answerable=False,
+            abstained=True,
+            tags=("unanswerable",),
+            answer="The articles do not cover this question.",
+        ),
+        row("u2", answerable=False, tags=("unanswerable",), latency=2500.0),
+    ]
     metrics = aggregate(rows, [])
-    rep = {"meta": {"prompt_version": "abc123def456", "generator": "extractive", "llm_model": None,
-                    "embedder": "local:all-MiniLM-L6-v2", "questions_file": "evals/questions.yaml",
-                    "questions": len(rows), "only": [], "questions_hash": "0123456789ab",
-                    "settings": {"chunk_tokens": 160, "search_mode": "hybrid"}, "created_at": "2025-01-01T00:00:00Z"},
-           "metrics": metrics, "by_tag": {t: aggregate([r for r in rows if t in r["tags"]], [])
-                                          for t in sorted({t for r in rows for t in r["tags"]})},
-           "questions": rows, "summaries": []}
+    rep = {
+        "meta": {
+            "prompt_version": "abc123def456",
+            "generator": "extractive",
+            "llm_model": None,
+            "embedder": "local:all-MiniLM-L6-v2",
+            "questions_file": "evals/questions.yaml",
+            "questions": len(rows),
+            "only": [],
+            "questions_hash": "0123456789ab",
+            "settings": {"chunk_tokens": 160, "search_mode": "hybrid"},
+            "created_at": "2025-01-01T00:00:00Z",
+        },
+        "metrics": metrics,
+        "by_tag": {
+            t: aggregate([r for r in rows if t in r["tags"]], [])
+            for t in sorted({t for r in rows for t in r["tags"]})
+        },
+        "questions": rows,
+        "summaries": [],
+    }
     if with_baseline:
-        base = {**metrics, "fact_recall": metrics["fact_recall"] + 0.2, "retrieval_hit@5": metrics["retrieval_hit@5"]}
-        rep["baseline"] = {"file": "evals/baseline.json", "meta": {"prompt_version": "000000000000"},
-                           "metrics": base, "comparison": compare(metrics, base)}
+        base = {
+            **metrics,
+            "fact_recall": metrics["fact_recall"] + 0.2,
+            "retrieval_hit@5": metrics["retrieval_hit@5"],
+        }
+        rep["baseline"] = {
+            "file": "evals/baseline.json",
+            "meta": {"prompt_version": "000000000000"},
+            "metrics": base,
+            "comparison": compare(metrics, base),
+        }
     return rep
 
 
@@ -166,7 +265,10 @@ def test_write_reports_writes_three_stamped_files_with_charts(tmp_path: Path) ->
     assert "[1] 001_x 10–32: “About 300 were killed.”" in md
     assert "<script>" not in md and "&lt;script>alert" in md
     # HTML: self-contained, escaped, with the three charts
-    assert page.count("<svg") == 3 and f"fact_recall: {rep['metrics']['fact_recall']:.3f} — REGRESSION</title>" in page
+    assert (
+        page.count("<svg") == 3
+        and f"fact_recall: {rep['metrics']['fact_recall']:.3f} — REGRESSION</title>" in page
+    )
     assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp;" in page
     assert 'src="http' not in page and 'href="http' not in page and "@import" not in page
     assert '<select id="tagfilter">' in page and 'data-tags="multi-source number"' in page
@@ -183,6 +285,7 @@ def test_html_without_baseline_and_latency_bins() -> None:
 
 # ---------------------------------------------------------------- the judge (scripted endpoint)
 
+
 class FakeService:
     def __init__(self) -> None:
         from prompts import load_prompts
@@ -193,13 +296,25 @@ class FakeService:
 def test_judge_clamps_caches_and_survives_endpoint_failures(tmp_path: Path) -> None:
     from evals.judge import build_judge
 
-    question = {"id": "q1", "expected_facts": [["300"]], "evidence": [{"document_id": "001_x", "quote": "300"}]}
+    question = {
+        "id": "q1",
+        "expected_facts": [["300"]],
+        "evidence": [{"document_id": "001_x", "quote": "300"}],
+    }
     with ScriptedOpenAI() as srv:
-        settings = make_settings(tmp_path, openai_base_url=srv.base_url, openai_api_key="k", llm_max_retries=0,
-                                 llm_model="judge-model")
+        settings = make_settings(
+            tmp_path,
+            openai_base_url=srv.base_url,
+            openai_api_key="k",
+            llm_max_retries=0,
+            llm_model="judge-model",
+        )
         judge = build_judge(FakeService(), settings)
-        srv.script(reply("```json\n" + json.dumps({"faithfulness": 1.7, "correctness": -0.5, "reason": "ok"})
-                         + "\n```"))
+        srv.script(
+            reply(
+                "```json\n" + json.dumps({"faithfulness": 1.7, "correctness": -0.5, "reason": "ok"}) + "\n```"
+            )
+        )
         r1 = row("q1")
         v = judge(r1, question, {})
         assert v is not None and (v["faithfulness"], v["correctness"], v["reason"]) == (1.0, 0.0, "ok")
@@ -213,20 +328,28 @@ def test_judge_clamps_caches_and_survives_endpoint_failures(tmp_path: Path) -> N
         assert len(srv.chat_requests) == 1 and (tmp_path / "judge_cache.json").exists()
 
         # a changed answer is judged again; failures mark the row and return None
-        srv.script(status(500), malformed("{not json"), reply("I think it is fine."),
-                   reply_json({"faithfulness": "high", "correctness": 1}))
+        srv.script(
+            status(500),
+            malformed("{not json"),
+            reply("I think it is fine."),
+            reply_json({"faithfulness": "high", "correctness": 1}),
+        )
         for _ in range(4):
             r = row("q1", answer="Some other answer. [1]")
             assert judge(r, question, {}) is None and r["judge_error"]
         assert len(srv.chat_requests) == 5
 
-    rows = [row("a", judge={"faithfulness": 1.0, "correctness": 0.5}), row("b", judge=None),
-            row("c", judge={"faithfulness": 0.0, "correctness": 1.0})]
+    rows = [
+        row("a", judge={"faithfulness": 1.0, "correctness": 0.5}),
+        row("b", judge=None),
+        row("c", judge={"faithfulness": 0.0, "correctness": 1.0}),
+    ]
     mets = aggregate(rows, [])
     assert mets["judge_faithfulness"] == 0.5 and mets["judge_correctness"] == 0.75
 
 
 # ---------------------------------------------------------------- promptfoo config stays in step
+
 
 def test_promptfoo_config_is_generated_from_questions() -> None:
     from evals.promptfoo import render_config
@@ -237,19 +360,28 @@ def test_promptfoo_config_is_generated_from_questions() -> None:
 
 # ---------------------------------------------------------------- `factdesk eval` end to end: the gate works
 
+
 def factdesk_eval(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "FACTDESK_"))}
     clean.update({"FACTDESK_DATA_DIR": str(tmp / "data"), "FACTDESK_ARTICLES_DIR": str(ARTICLES), **env})
     # cwd=tmp: no developer .env is read
-    return subprocess.run([sys.executable, "-m", "factdesk.cli", "eval", *args], cwd=tmp, env=clean,
-                          capture_output=True, text=True, timeout=400, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "factdesk.cli", "eval", *args],
+        cwd=tmp,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
 def baseline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("eval-gate")
-    p = factdesk_eval(tmp, "--only", "multi-source", "--report", str(tmp / "r1"),
-                      "--write-baseline", str(tmp / "base.json"))
+    p = factdesk_eval(
+        tmp, "--only", "multi-source", "--report", str(tmp / "r1"), "--write-baseline", str(tmp / "base.json")
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     return tmp
 
@@ -267,8 +399,15 @@ def test_eval_writes_reports_and_a_baseline(baseline_run: Path) -> None:
 
 @pytest.mark.timeout(400)
 def test_eval_against_its_own_baseline_passes(baseline_run: Path) -> None:
-    p = factdesk_eval(baseline_run, "--only", "multi-source", "--report", str(baseline_run / "r2"),
-                      "--baseline", str(baseline_run / "base.json"))
+    p = factdesk_eval(
+        baseline_run,
+        "--only",
+        "multi-source",
+        "--report",
+        str(baseline_run / "r2"),
+        "--baseline",
+        str(baseline_run / "base.json"),
+    )
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     rep = json.loads((baseline_run / "r2" / "report.json").read_text())
     assert rep["baseline"]["comparison"] and not any(c["regressed"] for c in rep["baseline"]["comparison"])
@@ -279,9 +418,17 @@ def test_eval_fails_on_a_retrieval_regression(baseline_run: Path) -> None:
     # 32-token chunks without overlap split most evidence sentences: measured on multi-source questions,
     # hit@1 -0.31, MRR -0.20, evidence recall -0.24, fact recall -0.11, against tolerances of 0.03. (A milder
     # knob such as FACTDESK_SEARCH_MODE=dense moves with the engine's tuning; this one breaks by construction.)
-    p = factdesk_eval(baseline_run, "--only", "multi-source", "--report", str(baseline_run / "r3"),
-                      "--baseline", str(baseline_run / "base.json"),
-                      FACTDESK_CHUNK_TOKENS="32", FACTDESK_CHUNK_OVERLAP_TOKENS="0")
+    p = factdesk_eval(
+        baseline_run,
+        "--only",
+        "multi-source",
+        "--report",
+        str(baseline_run / "r3"),
+        "--baseline",
+        str(baseline_run / "base.json"),
+        FACTDESK_CHUNK_TOKENS="32",
+        FACTDESK_CHUNK_OVERLAP_TOKENS="0",
+    )
     assert p.returncode == 1, p.stdout[-2000:] + p.stderr[-2000:]
     assert "REGRESSION" in p.stderr and "retrieval_hit@1" in p.stderr
     rep = json.loads((baseline_run / "r3" / "report.json").read_text())

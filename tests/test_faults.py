@@ -83,19 +83,29 @@ def kill_while_writing(proc: subprocess.Popen, data_dir: Path, ready, timeout: f
     caught = wait_for(lambda: bool(pending_ids(data_dir)) or proc.poll() is not None, 20, interval=0.002)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    return {"caught_pending": caught and proc.returncode == -signal.SIGKILL, "pending": pending_ids(data_dir),
-            "committed": committed_count(data_dir)}
+    return {
+        "caught_pending": caught and proc.returncode == -signal.SIGKILL,
+        "pending": pending_ids(data_dir),
+        "committed": committed_count(data_dir),
+    }
 
 
 # --------------------------------------------------------------------------- kill -9 of the CLI
+
 
 def test_kill_9_of_cli_ingest_is_recovered_and_completed(tmp_path: Path) -> None:
     articles = write_articles(tmp_path / "articles", N_ARTICLES)
     data = tmp_path / "store"
     prefill_for_files(data, articles)
-    proc = subprocess.Popen([*factdesk_command(), "ingest", str(tmp_path / "articles")], cwd=tmp_path,
-                            env=isolated_env(data), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [*factdesk_command(), "ingest", str(tmp_path / "articles")],
+        cwd=tmp_path,
+        env=isolated_env(data),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     reader = LineReader(proc)
     try:
         at_kill = kill_while_writing(proc, data, lambda: any(": created" in ln for ln in reader.lines))
@@ -142,6 +152,7 @@ def test_kill_9_of_cli_ingest_is_recovered_and_completed(tmp_path: Path) -> None
 
 
 # --------------------------------------------------------------------------- kill -9 of the server
+
 
 def test_kill_9_of_server_during_a_large_post_is_recovered_and_completed(tmp_path: Path) -> None:
     articles = write_articles(tmp_path / "articles", N_ARTICLES, start=1000)
@@ -194,6 +205,7 @@ def test_kill_9_of_server_during_a_large_post_is_recovered_and_completed(tmp_pat
 
 # --------------------------------------------------------------------------- `factdesk doctor` on a corrupted store
 
+
 def test_doctor_cli_detects_and_repairs_a_corrupted_store(tmp_path: Path) -> None:
     import sqlite3
 
@@ -206,7 +218,9 @@ def test_doctor_cli_detects_and_repairs_a_corrupted_store(tmp_path: Path) -> Non
         assert [r.status for r in results] == ["created"] * 6
         ids = sorted(r.id for r in results)
         # three faults: a stray vector nobody owns, a lost FTS row, a lost vector
-        svc.vectors.upsert(["ghost#0"], fake_vector("ghost")[None, :], [{"document_id": "ghost", "start": 0, "end": 1}])
+        svc.vectors.upsert(
+            ["ghost#0"], fake_vector("ghost")[None, :], [{"document_id": "ghost", "start": 0, "end": 1}]
+        )
         no_fts = svc.catalog.chunks_of(ids[1])[0]
         no_vector = svc.catalog.chunks_of(ids[3])[-1]
         svc.vectors.delete_ids([no_vector.id])
@@ -214,7 +228,9 @@ def test_doctor_cli_detects_and_repairs_a_corrupted_store(tmp_path: Path) -> Non
         svc.close()
     db = sqlite3.connect(data / "catalog.sqlite")
     with db:
-        db.execute("DELETE FROM chunks_fts WHERE rowid = (SELECT rowid FROM chunks WHERE id = ?)", (no_fts.id,))
+        db.execute(
+            "DELETE FROM chunks_fts WHERE rowid = (SELECT rowid FROM chunks WHERE id = ?)", (no_fts.id,)
+        )
     db.close()
 
     check = run_cli(["doctor"], data, tmp_path)
@@ -264,12 +280,12 @@ def versioned(doc_id: str, v: int, base: str) -> str:
 def test_concurrent_ingest_delete_ask_threads_and_two_processes(tmp_path: Path, warm_model: None) -> None:
     import random
 
-
-
     data = tmp_path / "store"
     settings = make_settings(data)
     # in-process writers: 40 ids, each in 3 revisions (created / updated / re-created after delete)
-    base = {p.stem: p.read_text(encoding="utf-8") for p in write_articles(tmp_path / "threads", 40, start=3000)}
+    base = {
+        p.stem: p.read_text(encoding="utf-8") for p in write_articles(tmp_path / "threads", 40, start=3000)
+    }
     revisions = {(d, v): versioned(d, v, t) for d, t in base.items() for v in range(3)}
     # two `factdesk ingest` processes: 25 files each, 5 of them the same texts under other names
     p1 = write_articles(tmp_path / "proc1", 25, start=4000)
@@ -285,8 +301,12 @@ def test_concurrent_ingest_delete_ask_threads_and_two_processes(tmp_path: Path, 
     errors: list[str] = []
     counts = {"ingest": 0, "delete": 0, "ask": 0, "search": 0, "list": 0}
     stop = threading.Event()
-    questions = ["How many North Korean troops were killed?", "What did the NIS say about suicide orders?",
-                 "Who captured the soldiers?", "What happened in Kursk?"]
+    questions = [
+        "How many North Korean troops were killed?",
+        "What did the NIS say about suicide orders?",
+        "Who captured the soldiers?",
+        "What happened in Kursk?",
+    ]
 
     def guarded(name: str, body) -> None:  # type: ignore[no-untyped-def]
         def run() -> None:
@@ -299,6 +319,7 @@ def test_concurrent_ingest_delete_ask_threads_and_two_processes(tmp_path: Path, 
 
                     errors.append(f"{name}: {type(e).__name__}: {e}\n{traceback.format_exc()[-1500:]}")
                     return
+
         return threading.Thread(target=run, name=name, daemon=True)
 
     def ingest(rng: random.Random) -> None:
@@ -322,16 +343,29 @@ def test_concurrent_ingest_delete_ask_threads_and_two_processes(tmp_path: Path, 
         answer = svc.ask(rng.choice(questions), top_k=5)
         for c in answer.citations:
             doc = svc.catalog.get(c.document_id)
-            assert doc is None or doc.text[c.start:c.end] == c.quote  # a deleted source may have gone since
+            assert doc is None or doc.text[c.start : c.end] == c.quote  # a deleted source may have gone since
         counts["ask"] += 1
         hits = svc.search(rng.choice(questions), top_k=8)
         assert len({h.chunk_id for h in hits}) == len(hits)
         counts["search"] += 1
 
-    procs = [subprocess.Popen([*factdesk_command(), "ingest", str(folder)], cwd=tmp_path, env=isolated_env(data),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for folder in (tmp_path / "proc1", tmp_path / "proc2")]
-    threads = [guarded("ingest", ingest), guarded("delete", delete), guarded("ask-1", ask), guarded("ask-2", ask)]
+    procs = [
+        subprocess.Popen(
+            [*factdesk_command(), "ingest", str(folder)],
+            cwd=tmp_path,
+            env=isolated_env(data),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for folder in (tmp_path / "proc1", tmp_path / "proc2")
+    ]
+    threads = [
+        guarded("ingest", ingest),
+        guarded("delete", delete),
+        guarded("ask-1", ask),
+        guarded("ask-2", ask),
+    ]
     for t in threads:
         t.start()
     time.sleep(CONCURRENCY_S)
@@ -349,8 +383,14 @@ def test_concurrent_ingest_delete_ask_threads_and_two_processes(tmp_path: Path, 
     assert counts["ingest"] > 0 and counts["delete"] > 0 and counts["ask"] > 0, counts
 
     # a fresh process sees every store agree, document by document
-    census = subprocess.run([sys.executable, "-c", CENSUS_SCRIPT, str(data), str(ROOT / "tests")],
-                            env=isolated_env(data), capture_output=True, text=True, timeout=120, check=False)
+    census = subprocess.run(
+        [sys.executable, "-c", CENSUS_SCRIPT, str(data), str(ROOT / "tests")],
+        env=isolated_env(data),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert census.returncode == 0, census.stderr[-3000:]
     present = set(json.loads(census.stdout))
     # nothing the processes created was lost, and each shared text is stored once, under whichever
@@ -382,22 +422,42 @@ def good(body: dict) -> dict:
     ps = passages_in(body)
     n = min(ps)
     q = quote_of(ps[n])
-    return {"abstained": False, "sentences": [{"text": f"The article says {q}.", "citations": [{"passage": n, "quote": q}]}]}
+    return {
+        "abstained": False,
+        "sentences": [{"text": f"The article says {q}.", "citations": [{"passage": n, "quote": q}]}],
+    }
 
 
 def invented(body: dict) -> dict:
     n = min(passages_in(body))
-    return {"abstained": False, "sentences": [
-        {"text": "Exactly 12345 soldiers were killed.", "citations": [{"passage": n, "quote": "exactly 12345 soldiers were killed in total"}]}]}
+    return {
+        "abstained": False,
+        "sentences": [
+            {
+                "text": "Exactly 12345 soldiers were killed.",
+                "citations": [{"passage": n, "quote": "exactly 12345 soldiers were killed in total"}],
+            }
+        ],
+    }
 
 
 def to_missing_passage(body: dict) -> dict:
-    return {"abstained": False, "sentences": [
-        {"text": "Exactly 12345 soldiers were killed.", "citations": [{"passage": 99, "quote": "12345 soldiers were killed"}]}]}
+    return {
+        "abstained": False,
+        "sentences": [
+            {
+                "text": "Exactly 12345 soldiers were killed.",
+                "citations": [{"passage": 99, "quote": "12345 soldiers were killed"}],
+            }
+        ],
+    }
 
 
 def without_citations(body: dict) -> dict:
-    return {"abstained": False, "sentences": [{"text": "Exactly 12345 soldiers were killed.", "citations": []}]}
+    return {
+        "abstained": False,
+        "sentences": [{"text": "Exactly 12345 soldiers were killed.", "citations": []}],
+    }
 
 
 def good_and_invented(body: dict) -> dict:
@@ -406,8 +466,10 @@ def good_and_invented(body: dict) -> dict:
 
 def lone_surrogates(body: dict) -> str:
     n = min(passages_in(body))
-    return ('{"abstained": false, "sentences": [{"text": "Broken \\ud800 text", '
-            f'"citations": [{{"passage": {n}, "quote": "\\udc00\\ud800 quote here"}}]}}]}}')
+    return (
+        '{"abstained": false, "sentences": [{"text": "Broken \\ud800 text", '
+        f'"citations": [{{"passage": {n}, "quote": "\\udc00\\ud800 quote here"}}]}}]}}'
+    )
 
 
 def _llm_cases() -> list[tuple[str, object, str]]:
@@ -416,10 +478,17 @@ def _llm_cases() -> list[tuple[str, object, str]]:
         # (name, steps factory, expected: "llm" | "fallback" | "any")
         ("timeout-always", lambda: [delay(slow, reply("{}")), delay(slow, reply("{}"))], "fallback"),
         ("timeout-then-ok", lambda: [delay(slow, reply("{}")), dynamic(good)], "llm"),
-        ("429-retry-after-then-ok", lambda: [status(429, headers={"Retry-After": "0.2"}), dynamic(good)], "llm"),
+        (
+            "429-retry-after-then-ok",
+            lambda: [status(429, headers={"Retry-After": "0.2"}), dynamic(good)],
+            "llm",
+        ),
         ("429-always", lambda: [status(429, headers={"Retry-After": "0.1"})] * 2, "fallback"),
-        ("429-retry-after-http-date", lambda: [status(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}),
-                                               dynamic(good)], "llm"),
+        (
+            "429-retry-after-http-date",
+            lambda: [status(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}), dynamic(good)],
+            "llm",
+        ),
         ("500-then-ok", lambda: [status(500), dynamic(good)], "llm"),
         ("500-always", lambda: [status(500)] * 2, "fallback"),
         ("502-html-body", lambda: [status(502, body="<html>bad gateway</html>")] * 2, "fallback"),
@@ -431,8 +500,16 @@ def _llm_cases() -> list[tuple[str, object, str]]:
         ("content-not-json", lambda: [reply("Sure! Lots of soldiers died, trust me.")], "fallback"),
         ("content-json-null", lambda: [reply("null")], "fallback"),
         ("content-empty", lambda: [reply("")], "fallback"),
-        ("content-wrong-shape", lambda: [reply_json({"sentences": "nope", "abstained": "perhaps"})], "fallback"),
-        ("content-truncated-json", lambda: [reply('{"abstained": false, "sentences": [{"text": "The')], "fallback"),
+        (
+            "content-wrong-shape",
+            lambda: [reply_json({"sentences": "nope", "abstained": "perhaps"})],
+            "fallback",
+        ),
+        (
+            "content-truncated-json",
+            lambda: [reply('{"abstained": false, "sentences": [{"text": "The')],
+            "fallback",
+        ),
         ("invented-quote", lambda: [dynamic(invented)], "fallback"),
         ("citation-to-missing-passage", lambda: [dynamic(to_missing_passage)], "fallback"),
         ("no-citations", lambda: [dynamic(without_citations)], "fallback"),
@@ -448,9 +525,16 @@ def _stream_cases() -> list[tuple[str, object, str]]:
         return json.dumps(good(body))
 
     return [
-        ("stream-cut-chunked", lambda: [dynamic(lambda b: cut_stream(good_text(b), after_chunks=4))], "fallback"),
-        ("stream-cut-clean-eof", lambda: [dynamic(lambda b: cut_stream(good_text(b), after_chunks=4, chunked=False))],
-         "fallback"),
+        (
+            "stream-cut-chunked",
+            lambda: [dynamic(lambda b: cut_stream(good_text(b), after_chunks=4))],
+            "fallback",
+        ),
+        (
+            "stream-cut-clean-eof",
+            lambda: [dynamic(lambda b: cut_stream(good_text(b), after_chunks=4, chunked=False))],
+            "fallback",
+        ),
         ("stream-malformed-event", lambda: [malformed()], "fallback"),
         ("stream-500-always", lambda: [status(500)] * 2, "fallback"),
         ("stream-timeout", lambda: [delay(3.0), delay(3.0)], "fallback"),
@@ -465,8 +549,15 @@ def llm_app(tmp_path_factory: pytest.TempPathFactory, warm_model: None) -> Itera
     data = tmp_path_factory.mktemp("llm-faults")
     prefill_for_files(data, sorted(ARTICLES.glob("*.txt")))
     with ScriptedOpenAI() as srv:
-        svc = Factdesk(make_settings(data, openai_base_url=srv.base_url, openai_api_key=LLM_KEY,
-                                     llm_timeout_s=1.0, llm_max_retries=1))
+        svc = Factdesk(
+            make_settings(
+                data,
+                openai_base_url=srv.base_url,
+                openai_api_key=LLM_KEY,
+                llm_timeout_s=1.0,
+                llm_max_retries=1,
+            )
+        )
         assert [r.status for r in svc.ingest_paths([ARTICLES])] == ["created"] * 5
         with TestClient(create_app(svc.settings, ingest_on_start=False, service=svc)) as client:
             yield client, srv, svc
@@ -491,7 +582,7 @@ def check_answer(d: dict, expected: str, model: str, client) -> None:  # type: i
     assert LLM_KEY not in json.dumps(d)
     for c in d["citations"]:  # never an unchecked citation
         text = client.get(f"/v1/documents/{c['document_id']}").json()["text"]
-        assert text[c["start"]:c["end"]] == c["quote"], c
+        assert text[c["start"] : c["end"]] == c["quote"], c
         assert f"[{c['marker']}]" in d["answer"]
 
 
@@ -512,7 +603,9 @@ def test_llm_fault_never_reaches_the_caller(llm_app, fast_backoff, name: str, st
 
 
 @pytest.mark.parametrize("name,steps,expected", _stream_cases(), ids=[c[0] for c in _stream_cases()])
-def test_llm_stream_fault_never_reaches_the_caller(llm_app, fast_backoff, name: str, steps, expected: str) -> None:  # type: ignore[no-untyped-def]
+def test_llm_stream_fault_never_reaches_the_caller(
+    llm_app, fast_backoff, name: str, steps, expected: str
+) -> None:  # type: ignore[no-untyped-def]
     client, srv, svc = llm_app
     srv.reset()
     srv.errors.clear()
@@ -521,7 +614,7 @@ def test_llm_stream_fault_never_reaches_the_caller(llm_app, fast_backoff, name: 
     with client.stream("POST", "/v1/ask", json={"question": LLM_QUESTION, "stream": True}) as r:
         assert r.status_code == 200
         body = "".join(r.iter_text())
-    events = [json.loads(line[len("data: "):]) for line in body.splitlines() if line.startswith("data: ")]
+    events = [json.loads(line[len("data: ") :]) for line in body.splitlines() if line.startswith("data: ")]
     assert events and all("error" not in e for e in events), events[-1:]
     done = events[-1]
     assert done.get("done") is True and all("delta" in e for e in events[:-1])
@@ -532,16 +625,25 @@ def test_llm_faults_through_the_openai_compatible_and_summary_routes(llm_app, fa
     client, srv, _ = llm_app
     srv.reset()
     srv.script(*[status(503)] * 2)
-    r = client.post("/v1/chat/completions", json={"model": "factdesk", "messages": [{"role": "user", "content": LLM_QUESTION}]})
+    r = client.post(
+        "/v1/chat/completions",
+        json={"model": "factdesk", "messages": [{"role": "user", "content": LLM_QUESTION}]},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["choices"][0]["message"]["content"]
     for c in r.json()["citations"]:
-        assert client.get(f"/v1/documents/{c['document_id']}").json()["text"][c["start"]:c["end"]] == c["quote"]
+        assert (
+            client.get(f"/v1/documents/{c['document_id']}").json()["text"][c["start"] : c["end"]]
+            == c["quote"]
+        )
 
     srv.reset()
     srv.script(cut_stream('{"abstained": false, "sentences": [{"text": "x"', after_chunks=2))
-    with client.stream("POST", "/v1/chat/completions", json={"model": "factdesk", "stream": True,
-                                                              "messages": [{"role": "user", "content": LLM_QUESTION}]}) as r:
+    with client.stream(
+        "POST",
+        "/v1/chat/completions",
+        json={"model": "factdesk", "stream": True, "messages": [{"role": "user", "content": LLM_QUESTION}]},
+    ) as r:
         assert r.status_code == 200
         body = "".join(r.iter_text())
     assert body.rstrip().endswith("data: [DONE]") and '"error"' not in body
@@ -555,7 +657,10 @@ def test_llm_faults_through_the_openai_compatible_and_summary_routes(llm_app, fa
         d = r.json()
         assert d["generator"] == "extractive" and d["warnings"]
         for c in d["citations"]:
-            assert client.get(f"/v1/documents/{c['document_id']}").json()["text"][c["start"]:c["end"]] == c["quote"]
+            assert (
+                client.get(f"/v1/documents/{c['document_id']}").json()["text"][c["start"] : c["end"]]
+                == c["quote"]
+            )
     srv.default = status(500)
 
 
@@ -563,8 +668,15 @@ def test_llm_endpoint_that_refuses_connections(tmp_path: Path, warm_model: None,
 
     data = tmp_path / "store"
     prefill_for_files(data, sorted(ARTICLES.glob("*.txt")))
-    svc = Factdesk(make_settings(data, openai_base_url=f"http://127.0.0.1:{free_port()}/v1", openai_api_key=LLM_KEY,
-                                 llm_timeout_s=1.0, llm_max_retries=1))
+    svc = Factdesk(
+        make_settings(
+            data,
+            openai_base_url=f"http://127.0.0.1:{free_port()}/v1",
+            openai_api_key=LLM_KEY,
+            llm_timeout_s=1.0,
+            llm_max_retries=1,
+        )
+    )
     try:
         svc.ingest_paths([ARTICLES])
         with TestClient(create_app(svc.settings, ingest_on_start=False, service=svc)) as client:
@@ -578,8 +690,13 @@ def test_llm_endpoint_that_refuses_connections(tmp_path: Path, warm_model: None,
 
 # --------------------------------------------------------------------------- the Chroma server goes away
 
-@pytest.mark.skipif(shutil.which("chroma") is None, reason="the chromadb package's `chroma` CLI is not installed")
-def test_chroma_server_down_is_a_clear_503_and_recovers_without_a_restart(tmp_path: Path, warm_model: None) -> None:
+
+@pytest.mark.skipif(
+    shutil.which("chroma") is None, reason="the chromadb package's `chroma` CLI is not installed"
+)
+def test_chroma_server_down_is_a_clear_503_and_recovers_without_a_restart(
+    tmp_path: Path, warm_model: None
+) -> None:
     data = tmp_path / "store"
     prefill_for_files(data, sorted(ARTICLES.glob("*.txt")))
     chroma = ChromaServer(tmp_path / "chroma-server", free_port())
@@ -596,12 +713,26 @@ def test_chroma_server_down_is_a_clear_503_and_recovers_without_a_restart(tmp_pa
             docs_before = client.get("/v1/documents").json()["documents"]
 
             chroma.stop()
-            down = [client.post("/v1/search", json=search), client.post("/v1/ask", json=ask),
-                    client.post("/v1/ask", json={**ask, "stream": True}),
-                    client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": ask["question"]}]}),
-                    client.post("/v1/documents", json={"documents": [{"id": "while-down", "text": "Written while "
-                                                                       "the vector store was down, about the war."}]}),
-                    client.get("/readyz")]
+            down = [
+                client.post("/v1/search", json=search),
+                client.post("/v1/ask", json=ask),
+                client.post("/v1/ask", json={**ask, "stream": True}),
+                client.post(
+                    "/v1/chat/completions", json={"messages": [{"role": "user", "content": ask["question"]}]}
+                ),
+                client.post(
+                    "/v1/documents",
+                    json={
+                        "documents": [
+                            {
+                                "id": "while-down",
+                                "text": "Written while the vector store was down, about the war.",
+                            }
+                        ]
+                    },
+                ),
+                client.get("/readyz"),
+            ]
             for r in down:
                 assert r.status_code == 503, (r.request.url, r.status_code, r.text)
                 err = r.json()["error"]
@@ -614,11 +745,22 @@ def test_chroma_server_down_is_a_clear_503_and_recovers_without_a_restart(tmp_pa
             chroma.start()  # same path, same port; factdesk is not restarted
             after = client.post("/v1/search", json=search)
             assert after.status_code == 200, after.text
-            assert [h["chunk_id"] for h in after.json()["results"]] == [h["chunk_id"] for h in before.json()["results"]]
+            assert [h["chunk_id"] for h in after.json()["results"]] == [
+                h["chunk_id"] for h in before.json()["results"]
+            ]
             assert client.post("/v1/ask", json=ask).status_code == 200
             assert client.get("/readyz").status_code == 200
-            r = client.post("/v1/documents", json={"documents": [{"id": "while-down", "text": "Written while "
-                                                                   "the vector store was down, about the war."}]})
+            r = client.post(
+                "/v1/documents",
+                json={
+                    "documents": [
+                        {
+                            "id": "while-down",
+                            "text": "Written while the vector store was down, about the war.",
+                        }
+                    ]
+                },
+            )
             assert r.status_code == 200 and r.json()["results"][0]["status"] == "created", r.text
         assert_stores_consistent(svc)
     finally:

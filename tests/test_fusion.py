@@ -19,6 +19,7 @@ def unit(*xs: float) -> np.ndarray:
 # Reciprocal rank fusion
 # --------------------------------------------------------------------------- #
 
+
 def test_rrf_scores_are_sums_of_reciprocal_ranks() -> None:
     fused = dict(fuse_reciprocal_rank([["a", "b", "c"], ["b", "d"]], k=60))
     assert fused["a"] == pytest.approx(1 / 61)
@@ -79,12 +80,20 @@ def test_rrf_contains_every_item_once_sorted(rankings: list[list[str]]) -> None:
 # Maximal marginal relevance
 # --------------------------------------------------------------------------- #
 
+
 def test_mmr_prefers_a_novel_item_over_a_near_duplicate() -> None:
     # relevance is rescaled to [0, 1] over the pool, so the pool has a weaker tail as in a real search
     ids = ["original", "copy", "novel", "weak-1", "weak-2"]
     relevance = [1.0, 0.98, 0.9, 0.5, 0.4]
-    vectors = np.stack([unit(1, 0, 0, 0, 0), unit(1, 0.01, 0, 0, 0), unit(0, 1, 0, 0, 0), unit(0, 0, 1, 0, 0),
-                        unit(0, 0, 0, 1, 0)])
+    vectors = np.stack(
+        [
+            unit(1, 0, 0, 0, 0),
+            unit(1, 0.01, 0, 0, 0),
+            unit(0, 1, 0, 0, 0),
+            unit(0, 0, 1, 0, 0),
+            unit(0, 0, 0, 1, 0),
+        ]
+    )
     assert maximal_marginal_relevance(ids, relevance, vectors, top_k=2, lam=0.75) == ["original", "novel"]
     # without the diversity term the copy would have come second
     assert maximal_marginal_relevance(ids, relevance, vectors, top_k=2, lam=1.0) == ["original", "copy"]

@@ -24,13 +24,22 @@ from retrieval.models import DocumentIn
 SEED_TEXT = {p.stem: p.read_text(encoding="utf-8") for p in sorted(ARTICLES.glob("*.txt"))}
 
 # page furniture found in the raw seed files; cleaning must keep every one of them out of the chunks
-BOILERPLATE = ["We need your help now", "Readers like you", "Do you like this article?", "Captcha", "PREV ",
-               "NEXT ", "Advertisement", "JournalTv", "News in 60 seconds", "Support from readers like you",
-               "contribute what you can"]
+BOILERPLATE = [
+    "We need your help now",
+    "Readers like you",
+    "Do you like this article?",
+    "Captcha",
+    "PREV ",
+    "NEXT ",
+    "Advertisement",
+    "JournalTv",
+    "News in 60 seconds",
+    "Support from readers like you",
+    "contribute what you can",
+]
 
 
-def fresh(make_service: MakeService, tmp_path: Path, seeded: Factdesk, name: str = "data"
-          ) -> Factdesk:
+def fresh(make_service: MakeService, tmp_path: Path, seeded: Factdesk, name: str = "data") -> Factdesk:
     """A new, empty service whose embedding cache already holds the seeds' vectors, so ingesting
     the seeds costs no model time (what a second ingest of the same text sees anyway)."""
     copy_embedding_cache(seeded, tmp_path / name)
@@ -79,8 +88,11 @@ def assert_stores_agree(svc: Factdesk) -> None:
 # Statuses
 # --------------------------------------------------------------------------- #
 
+
 def test_ingest_seeds_twice_is_created_then_unchanged(
-        make_service: MakeService, tmp_path: Path, seeded: Factdesk,
+    make_service: MakeService,
+    tmp_path: Path,
+    seeded: Factdesk,
 ) -> None:
     svc = fresh(make_service, tmp_path, seeded)
     first = svc.ingest_paths([ARTICLES])
@@ -105,7 +117,9 @@ def test_ingest_seeds_twice_is_created_then_unchanged(
 
 
 def test_same_text_under_a_new_id_is_unchanged(
-        make_service: MakeService, tmp_path: Path, seeded: Factdesk,
+    make_service: MakeService,
+    tmp_path: Path,
+    seeded: Factdesk,
 ) -> None:
     svc = fresh(make_service, tmp_path, seeded)
     seed_id = SEED_IDS[2]
@@ -124,8 +138,9 @@ def test_same_text_under_a_new_id_is_unchanged(
 
 def test_changed_text_under_the_same_id_is_updated(make_service: MakeService) -> None:
     svc = make_service()
-    old_text = " ".join(f"Paragraph {i} of the zebracorn notice mentions the harbour at Odesa."
-                        for i in range(40))
+    old_text = " ".join(
+        f"Paragraph {i} of the zebracorn notice mentions the harbour at Odesa." for i in range(40)
+    )
     (r1,) = svc.ingest_documents([DocumentIn(text=old_text, id="notice", title="Notice")])
     assert r1.status == "created" and r1.chunks >= 3
     old_ids = chroma_ids_of(svc, "notice")
@@ -151,7 +166,9 @@ def test_changed_text_under_the_same_id_is_updated(make_service: MakeService) ->
 
 
 def test_lightly_edited_copy_is_a_near_duplicate(
-        make_service: MakeService, tmp_path: Path, seeded: Factdesk,
+    make_service: MakeService,
+    tmp_path: Path,
+    seeded: Factdesk,
 ) -> None:
     svc = fresh(make_service, tmp_path, seeded)
     svc.ingest_paths([ARTICLES])
@@ -166,15 +183,17 @@ def test_lightly_edited_copy_is_a_near_duplicate(
     (r2,) = svc.ingest_documents([DocumentIn(text=edit_words(SEED_TEXT[seed_id], 0.05, seed=8), id="again")])
     assert r2.status == f"duplicate of {seed_id}"
     # an unrelated article is not a duplicate of anything
-    (r3,) = svc.ingest_documents([DocumentIn(text="A short, unrelated note about rainfall in Lisbon.",
-                                             id="rain")])
+    (r3,) = svc.ingest_documents(
+        [DocumentIn(text="A short, unrelated note about rainfall in Lisbon.", id="rain")]
+    )
     assert r3.status == "created"
 
 
 def test_rejections_do_not_touch_the_stores(make_service: MakeService) -> None:
     svc = make_service()
-    results = svc.ingest_documents([DocumentIn(text="   "), DocumentIn(text="Fine text.", id="../etc"),
-                                    DocumentIn(text="bad\x00bytes")])
+    results = svc.ingest_documents(
+        [DocumentIn(text="   "), DocumentIn(text="Fine text.", id="../etc"), DocumentIn(text="bad\x00bytes")]
+    )
     assert [r.status.startswith("rejected: ") for r in results] == [True, True, True]
     assert svc.catalog.count() == (0, 0) and svc.vectors.count() == 0
 
@@ -182,6 +201,7 @@ def test_rejections_do_not_touch_the_stores(make_service: MakeService) -> None:
 # --------------------------------------------------------------------------- #
 # What is stored
 # --------------------------------------------------------------------------- #
+
 
 def test_stored_chunks_are_slices_of_the_document_text(seeded: Factdesk) -> None:
     fts = fts_rows(seeded)
@@ -191,8 +211,8 @@ def test_stored_chunks_are_slices_of_the_document_text(seeded: Factdesk) -> None
         chunks = seeded.catalog.chunks_of(doc.id)
         assert len(chunks) == doc.chunks > 0
         for c in chunks:
-            assert c.text == doc.text[c.start:c.end]
-            assert fts[c.id] == doc.text[c.start:c.end]  # SQLite substr counts characters like Python
+            assert c.text == doc.text[c.start : c.end]
+            assert fts[c.id] == doc.text[c.start : c.end]  # SQLite substr counts characters like Python
             m = chroma[c.id]
             assert (m["document_id"], m["start"], m["end"]) == (doc.id, c.start, c.end)
 
@@ -220,8 +240,11 @@ def test_dense_vectors_are_the_chunk_texts(seeded: Factdesk) -> None:
 # Delete
 # --------------------------------------------------------------------------- #
 
+
 def test_delete_removes_the_document_everywhere(
-        make_service: MakeService, tmp_path: Path, seeded: Factdesk,
+    make_service: MakeService,
+    tmp_path: Path,
+    seeded: Factdesk,
 ) -> None:
     svc = fresh(make_service, tmp_path, seeded)
     svc.ingest_paths([ARTICLES])
@@ -250,7 +273,9 @@ def test_delete_removes_the_document_everywhere(
 
 
 def test_deleting_the_original_frees_its_copies(
-        make_service: MakeService, tmp_path: Path, seeded: Factdesk,
+    make_service: MakeService,
+    tmp_path: Path,
+    seeded: Factdesk,
 ) -> None:
     svc = fresh(make_service, tmp_path, seeded)
     seed_id = SEED_IDS[3]
@@ -265,8 +290,12 @@ def test_deleting_the_original_frees_its_copies(
 # Crash safety
 # --------------------------------------------------------------------------- #
 
+
 def test_failed_write_is_rolled_back_at_once(
-        make_service: MakeService, tmp_path: Path, seeded: Factdesk, monkeypatch: pytest.MonkeyPatch,
+    make_service: MakeService,
+    tmp_path: Path,
+    seeded: Factdesk,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     svc = fresh(make_service, tmp_path, seeded, "failed-write")
     doc_id = SEED_IDS[1]
@@ -285,7 +314,10 @@ def test_failed_write_is_rolled_back_at_once(
 
 
 def test_crash_between_chroma_and_commit_is_rolled_back(
-        make_service: MakeService, tmp_path: Path, seeded: Factdesk, monkeypatch: pytest.MonkeyPatch,
+    make_service: MakeService,
+    tmp_path: Path,
+    seeded: Factdesk,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     svc = fresh(make_service, tmp_path, seeded, "crash")
     base, half = SEED_IDS[0], SEED_IDS[4]
@@ -350,16 +382,31 @@ svc.ingest_documents([DocumentIn(text=open(sys.argv[2], encoding="utf-8").read()
 
 
 def test_killed_process_is_recovered_on_next_open(
-        make_service: MakeService, tmp_path: Path, seeded: Factdesk,
+    make_service: MakeService,
+    tmp_path: Path,
+    seeded: Factdesk,
 ) -> None:
     # the cache holds the vectors: the child process loads no model
     svc = fresh(make_service, tmp_path, seeded, "killed")
     half = SEED_IDS[1]
     svc.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "FACTDESK_"))}
-    proc = subprocess.run([sys.executable, "-c", CRASHING_INGEST.format(tests=str(ROOT / "tests")),
-                           str(tmp_path / "killed"), str(ARTICLES / f"{half}.txt"), half],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CRASHING_INGEST.format(tests=str(ROOT / "tests")),
+            str(tmp_path / "killed"),
+            str(ARTICLES / f"{half}.txt"),
+            half,
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 17, proc.stderr[-2000:]
 
     svc2 = make_service("killed")
@@ -376,6 +423,7 @@ def test_killed_process_is_recovered_on_next_open(
 # Doctor
 # --------------------------------------------------------------------------- #
 
+
 def test_doctor_detects_and_repairs(make_service: MakeService, tmp_path: Path, seeded: Factdesk) -> None:
     svc = fresh(make_service, tmp_path, seeded)
     svc.ingest_paths([ARTICLES])
@@ -390,8 +438,9 @@ def test_doctor_detects_and_repairs(make_service: MakeService, tmp_path: Path, s
     victim = svc.catalog.chunks_of(SEED_IDS[2])[1]
     db = sqlite3.connect(Path(svc.settings.data_dir) / "catalog.sqlite")
     with db:
-        db.execute("DELETE FROM chunks_fts WHERE rowid = (SELECT rowid FROM chunks WHERE id = ?)",
-                   (victim.id,))
+        db.execute(
+            "DELETE FROM chunks_fts WHERE rowid = (SELECT rowid FROM chunks WHERE id = ?)", (victim.id,)
+        )
     db.close()
     lost = svc.catalog.chunks_of(SEED_IDS[0])[0]
     svc.vectors.delete_ids([lost.id])
@@ -422,8 +471,10 @@ def test_doctor_rolls_back_a_pending_row(make_service: MakeService, tmp_path: Pa
     svc.ingest_documents([DocumentIn(text=SEED_TEXT[SEED_IDS[0]], id="kept")])
     db = sqlite3.connect(Path(svc.settings.data_dir) / "catalog.sqlite")
     with db:
-        db.execute("INSERT INTO documents (id, title, text, content_hash, state, created_at) "
-                   "VALUES ('limbo', 't', 'x', 'h', 'pending', 0)")
+        db.execute(
+            "INSERT INTO documents (id, title, text, content_hash, state, created_at) "
+            "VALUES ('limbo', 't', 'x', 'h', 'pending', 0)"
+        )
     db.close()
     report = svc.ingestor.doctor()
     assert report["unfinished_documents"] == ["limbo"] and not report["consistent"]

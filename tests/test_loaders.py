@@ -27,6 +27,7 @@ def ok(loaded: list[Loaded]) -> list[Loaded]:
 # Formats
 # --------------------------------------------------------------------------- #
 
+
 def test_txt_and_md(tmp_path: Path) -> None:
     (tmp_path / "Story One.txt").write_text("Line one.\nLine two.", encoding="utf-8")
     (tmp_path / "notes.md").write_text("# Title\n\nBody text.", encoding="utf-8")
@@ -55,12 +56,28 @@ def test_html_is_marked_for_html_cleaning(tmp_path: Path, ext: str) -> None:
 
 def test_json_object(tmp_path: Path) -> None:
     path = tmp_path / "one.json"
-    path.write_text(json.dumps({"text": "Body.", "title": "T", "id": "given-id", "source": "wire",
-                                "url": "https://example.com/a", "published_at": "2025-01-13"}))
+    path.write_text(
+        json.dumps(
+            {
+                "text": "Body.",
+                "title": "T",
+                "id": "given-id",
+                "source": "wire",
+                "url": "https://example.com/a",
+                "published_at": "2025-01-13",
+            }
+        )
+    )
     doc = load_one(path).document
     assert doc is not None
     assert (doc.text, doc.title, doc.id, doc.source, doc.url, doc.published_at) == (
-        "Body.", "T", "given-id", "wire", "https://example.com/a", "2025-01-13")
+        "Body.",
+        "T",
+        "given-id",
+        "wire",
+        "https://example.com/a",
+        "2025-01-13",
+    )
 
 
 def test_json_object_without_id_uses_the_file_name(tmp_path: Path) -> None:
@@ -91,11 +108,14 @@ def test_json_records_without_text_are_rejected_one_by_one(tmp_path: Path) -> No
     assert loaded[2].document is None and "text" in (loaded[2].error or "")
 
 
-@pytest.mark.parametrize("content, reason", [
-    ("{not json", "invalid JSON"),
-    ("42", "JSON must be"),
-    ('{"documents": 5}', "JSON must be"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ("{not json", "invalid JSON"),
+        ("42", "JSON must be"),
+        ('{"documents": 5}', "JSON must be"),
+    ],
+)
 def test_bad_json_is_rejected(tmp_path: Path, content: str, reason: str) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -105,8 +125,10 @@ def test_bad_json_is_rejected(tmp_path: Path, content: str, reason: str) -> None
 
 def test_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "feed.jsonl"
-    path.write_text("\n".join([json.dumps({"text": "One.", "id": "one"}), "", "{broken",
-                               json.dumps({"text": "Three."})]) + "\n")
+    path.write_text(
+        "\n".join([json.dumps({"text": "One.", "id": "one"}), "", "{broken", json.dumps({"text": "Three."})])
+        + "\n"
+    )
     loaded = load_file(path, MAX)
     assert len(loaded) == 3  # the blank line is skipped
     assert loaded[0].document is not None and loaded[0].document.id == "one"
@@ -118,6 +140,7 @@ def test_jsonl(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- #
 # Rejections
 # --------------------------------------------------------------------------- #
+
 
 def test_unsupported_extension(tmp_path: Path) -> None:
     for name in ("report.pdf", "Makefile"):
@@ -159,6 +182,7 @@ def test_unreadable_file_is_rejected_not_raised(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- #
 # Folders and symlinks
 # --------------------------------------------------------------------------- #
+
 
 def test_folder_walk_is_sorted_recursive_and_skips_hidden_files(tmp_path: Path) -> None:
     (tmp_path / "b.txt").write_text("B.")

@@ -40,8 +40,15 @@ def api_service(tmp_path_factory: pytest.TempPathFactory, warm_model: None) -> I
 def api_schema(api_service: Factdesk):  # type: ignore[no-untyped-def]
     app = create_app(api_service.settings, ingest_on_start=False, service=api_service)
     # 413 is how an over-long body is refused (a 10,001-document array is over the body limit first)
-    config = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {
-        "expected-statuses": ["400", "401", "404", "405", "406", "413", "415", "422"]}}})
+    config = schemathesis.Config.from_dict(
+        {
+            "checks": {
+                "negative_data_rejection": {
+                    "expected-statuses": ["400", "401", "404", "405", "406", "413", "415", "422"]
+                }
+            }
+        }
+    )
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
 
 
@@ -49,8 +56,13 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_api_conforms_to_its_schema(case) -> None:  # type: ignore[no-untyped-def]
     excluded = []
     if case.operation.path == "/v1/chat/completions":

@@ -26,7 +26,7 @@ def test_hits_are_exact_slices_of_the_documents(seeded: Factdesk) -> None:
     for query in queries:
         for h in seeded.search(query, top_k=10):
             doc = seeded.get_document(h.document_id)
-            assert h.text == doc.text[h.start:h.end]
+            assert h.text == doc.text[h.start : h.end]
             assert h.title == doc.title
             assert h.chunk_id.startswith(h.document_id + "#")
             assert set(h.public()) == {"chunk_id", "document_id", "title", "text", "start", "end", "score"}
@@ -70,8 +70,12 @@ def test_stopword_only_query_still_returns_dense_results(seeded: Factdesk) -> No
 
 
 def test_punctuation_and_fts_syntax_do_not_crash(seeded: Factdesk) -> None:
-    queries = ('"unbalanced quote', "NEAR(a b) OR AND NOT", "soldiers* -capture ^kim",
-               "Kim Jong-un's „order“ 😀")
+    queries = (
+        '"unbalanced quote',
+        "NEAR(a b) OR AND NOT",
+        "soldiers* -capture ^kim",
+        "Kim Jong-un's „order“ 😀",
+    )
     for q in queries:
         assert seeded.search(q, top_k=2)
 
@@ -80,8 +84,10 @@ def test_document_ids_filter(seeded: Factdesk) -> None:
     wanted = [SEED_IDS[1], SEED_IDS[3]]
     hits = seeded.search("suicide orders", top_k=10, filters=seeded.filters(document_ids=wanted))
     assert hits and {h.document_id for h in hits} <= set(wanted)
-    (one,) = {h.document_id for h in seeded.search("soldiers", top_k=5,
-                                                   filters=seeded.filters(document_ids=[SEED_IDS[0]]))}
+    (one,) = {
+        h.document_id
+        for h in seeded.search("soldiers", top_k=5, filters=seeded.filters(document_ids=[SEED_IDS[0]]))
+    }
     assert one == SEED_IDS[0]
 
 
@@ -104,16 +110,27 @@ def test_invalid_filter_values_are_rejected(seeded: Factdesk) -> None:
 # Source and date filters (two small documents of our own)
 # --------------------------------------------------------------------------- #
 
+
 @pytest.fixture
 def dated(make_service: MakeService) -> Factdesk:
     svc = make_service()
-    results = svc.ingest_documents([
-        DocumentIn(id="december", source="wire-a", published_at="2024-12-01T09:00:00Z",
-                   text="Ferry services across the lagoon were suspended after the storm damaged the pier."),
-        DocumentIn(id="january", source="wire-b", published_at="2025-01-15",
-                   text="Ferry services across the lagoon resumed once engineers repaired the pier."),
-        DocumentIn(id="undated", text="Ferry services across the lagoon are popular with tourists."),
-    ])
+    results = svc.ingest_documents(
+        [
+            DocumentIn(
+                id="december",
+                source="wire-a",
+                published_at="2024-12-01T09:00:00Z",
+                text="Ferry services across the lagoon were suspended after the storm damaged the pier.",
+            ),
+            DocumentIn(
+                id="january",
+                source="wire-b",
+                published_at="2025-01-15",
+                text="Ferry services across the lagoon resumed once engineers repaired the pier.",
+            ),
+            DocumentIn(id="undated", text="Ferry services across the lagoon are popular with tourists."),
+        ]
+    )
     assert [r.status for r in results] == ["created"] * 3
     return svc
 

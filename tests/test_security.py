@@ -56,6 +56,7 @@ def service(seeded: Factdesk, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 # --------------------------------------------------------------------------- API keys
 
+
 @pytest.fixture(scope="module")
 def keyed_app(service: Factdesk):  # type: ignore[no-untyped-def]
     settings = service.settings.model_copy(update={"api_keys_raw": ",".join(KEYS)})
@@ -74,8 +75,16 @@ def sample_requests() -> dict[tuple[str, str], dict]:
     """One request per (method, route path) of the /v1 surface; with the right key each is served."""
     ask = "What did the NIS say about suicide orders?"
     return {
-        ("POST", "/v1/documents"): {"json": {"documents": [{"id": "auth-probe", "text": "A probe written by the "
-                                                            "auth test about the harbour and its boats."}]}},
+        ("POST", "/v1/documents"): {
+            "json": {
+                "documents": [
+                    {
+                        "id": "auth-probe",
+                        "text": "A probe written by the auth test about the harbour and its boats.",
+                    }
+                ]
+            }
+        },
         ("GET", "/v1/documents"): {},
         ("GET", "/v1/documents/{doc_id}"): {"path": f"/v1/documents/{SEED_IDS[0]}"},
         ("DELETE", "/v1/documents/{doc_id}"): {"path": f"/v1/documents/{SEED_IDS[0]}"},
@@ -84,7 +93,9 @@ def sample_requests() -> dict[tuple[str, str], dict]:
         ("POST", "/v1/summarize"): {"json": {"document_ids": [SEED_IDS[4]], "max_words": 40}},
         ("GET", "/v1/models"): {},
         ("GET", "/v1/models/{model_id}"): {"path": "/v1/models/factdesk"},
-        ("POST", "/v1/chat/completions"): {"json": {"model": "factdesk", "messages": [{"role": "user", "content": ask}]}},
+        ("POST", "/v1/chat/completions"): {
+            "json": {"model": "factdesk", "messages": [{"role": "user", "content": ask}]}
+        },
     }
 
 
@@ -94,14 +105,18 @@ def walk_routes(routes, prefix: str = "") -> Iterator[tuple[str, str]]:  # type:
         if isinstance(r, APIRoute):
             yield from ((m, prefix + r.path_format) for m in r.methods)
         elif hasattr(r, "original_router"):
-            yield from walk_routes(r.original_router.routes, prefix + (getattr(r.include_context, "prefix", "") or ""))
+            yield from walk_routes(
+                r.original_router.routes, prefix + (getattr(r.include_context, "prefix", "") or "")
+            )
 
 
 def v1_routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     return sorted({(m, p) for m, p in walk_routes(app.routes) if p.startswith("/v1")})
 
 
-def send(client: TestClient, method: str, path: str, spec: dict, headers: dict | None = None) -> httpx.Response:  # type: ignore[type-arg]
+def send(
+    client: TestClient, method: str, path: str, spec: dict, headers: dict | None = None
+) -> httpx.Response:  # type: ignore[type-arg]
     return client.request(method, spec.get("path", path), json=spec.get("json"), headers=headers or {})
 
 
@@ -127,14 +142,22 @@ def bad_credentials() -> dict[str, dict[str, str]]:
 
 def test_every_v1_route_is_enumerated(keyed_app, keyed: TestClient) -> None:  # type: ignore[no-untyped-def]
     assert v1_routes(keyed_app) == sorted(sample_requests()), "a new /v1 route needs a sample request here"
-    in_schema = {(m.upper(), p) for p, ops in keyed.get("/openapi.json").json()["paths"].items()
-                 for m in ops if p.startswith("/v1")}
+    in_schema = {
+        (m.upper(), p)
+        for p, ops in keyed.get("/openapi.json").json()["paths"].items()
+        for m in ops
+        if p.startswith("/v1")
+    }
     assert in_schema <= set(sample_requests()), in_schema - set(sample_requests())
 
 
 @pytest.mark.parametrize("variant", sorted(bad_credentials()))
-def test_every_v1_route_refuses_missing_or_wrong_keys(keyed_app, keyed: TestClient, service: Factdesk,  # type: ignore[no-untyped-def]
-                                                     variant: str) -> None:
+def test_every_v1_route_refuses_missing_or_wrong_keys(
+    keyed_app,
+    keyed: TestClient,
+    service: Factdesk,  # type: ignore[no-untyped-def]
+    variant: str,
+) -> None:
     headers = {k: v.encode("utf-8") for k, v in bad_credentials()[variant].items()}  # raw bytes on the wire
     before = sorted(d.id for d in service.list_documents())
     for method, path in v1_routes(keyed_app):
@@ -159,11 +182,18 @@ def test_every_v1_route_works_with_either_right_key(keyed_app, keyed: TestClient
             if method == "DELETE":
                 spec["path"] = "/v1/documents/auth-probe"
             r = send(keyed, method, path, spec, {"Authorization": f"{scheme} {key}"})
-            assert r.status_code < 300 or (method, r.status_code) == ("DELETE", 404), (method, path, r.text[:300])
+            assert r.status_code < 300 or (method, r.status_code) == ("DELETE", 404), (
+                method,
+                path,
+                r.text[:300],
+            )
             if method == "POST" and path == "/v1/documents":
                 assert r.json()["results"][0]["status"] in ("created", "unchanged")
     assert "auth-probe" in {d.id for d in service.list_documents()}
-    assert keyed.delete("/v1/documents/auth-probe", headers={"Authorization": f"Bearer {KEYS[1]}"}).status_code == 204
+    assert (
+        keyed.delete("/v1/documents/auth-probe", headers={"Authorization": f"Bearer {KEYS[1]}"}).status_code
+        == 204
+    )
     assert {d.id for d in service.list_documents()} >= set(SEED_IDS)
 
 
@@ -182,7 +212,11 @@ def test_keys_never_reach_logs_or_error_bodies(keyed: TestClient, caplog: pytest
     for headers in ({"Authorization": f"Bearer {WRONG}"}, {"Authorization": f"Bearer {KEYS[1]}"}, {}):
         bodies.append(keyed.post("/v1/ask", json={"question": ""}, headers=headers).text)  # 400 or 401
         bodies.append(keyed.get("/v1/documents/no-such-doc", headers=headers).text)  # 404 or 401
-        bodies.append(keyed.post("/v1/search", content=b"{", headers={**headers, "content-type": "application/json"}).text)
+        bodies.append(
+            keyed.post(
+                "/v1/search", content=b"{", headers={**headers, "content-type": "application/json"}
+            ).text
+        )
         bodies.append(keyed.get("/v1/nowhere", headers=headers).text)
     assert caplog.records, "nothing was logged: the capture is not working"
     for secret in (*KEYS, WRONG):
@@ -190,8 +224,9 @@ def test_keys_never_reach_logs_or_error_bodies(keyed: TestClient, caplog: pytest
         assert not any(secret in b for b in bodies)
 
 
-def test_keys_are_compared_in_constant_time_against_every_key(keyed: TestClient,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keys_are_compared_in_constant_time_against_every_key(
+    keyed: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[tuple[bytes, bytes]] = []
     real = hmac.compare_digest
 
@@ -213,41 +248,57 @@ def test_live_server_log_never_shows_a_key(tmp_path: Path) -> None:
     """A real uvicorn (`factdesk serve`) with keys set: wrong, right and oversized requests, then its log."""
     from live_server import LiveServer
 
-    env = {"FACTDESK_API_KEYS": ",".join(KEYS), "FACTDESK_MAX_BODY_BYTES": "65536", "FACTDESK_TORCH_THREADS": "1"}
+    env = {
+        "FACTDESK_API_KEYS": ",".join(KEYS),
+        "FACTDESK_MAX_BODY_BYTES": "65536",
+        "FACTDESK_TORCH_THREADS": "1",
+    }
     with LiveServer(tmp_path, env=env) as server, server.client() as c:
         assert c.get("/healthz").status_code == 200
         assert c.get("/v1/documents").status_code == 401
         assert c.get("/v1/documents", headers={"Authorization": f"Bearer {WRONG}"}).status_code == 401
         assert c.get("/v1/documents", headers={"Authorization": f"Bearer {KEYS[0]}"}).status_code == 200
         assert c.get(f"/v1/documents?api_key={KEYS[1]}").status_code == 401
-        r = c.post("/v1/search", content=b"{", headers={"Authorization": f"Bearer {KEYS[1]}",
-                                                        "content-type": "application/json"})
+        r = c.post(
+            "/v1/search",
+            content=b"{",
+            headers={"Authorization": f"Bearer {KEYS[1]}", "content-type": "application/json"},
+        )
         assert r.status_code == 400
         big = b'{"documents": [{"text": "' + b"a" * (50 * 1024 * 1024) + b'"}]}'
-        r = c.post("/v1/documents", content=big, headers={"Authorization": f"Bearer {KEYS[0]}",
-                                                         "content-type": "application/json"})
+        r = c.post(
+            "/v1/documents",
+            content=big,
+            headers={"Authorization": f"Bearer {KEYS[0]}", "content-type": "application/json"},
+        )
         assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
     log = server.log()
     assert "GET /v1/documents" in log  # the access log is there ...
     for secret in KEYS:
-        assert secret not in log.replace(f"api_key={KEYS[1]}", "")  # ... and holds no key it was not sent in a URL
+        assert secret not in log.replace(
+            f"api_key={KEYS[1]}", ""
+        )  # ... and holds no key it was not sent in a URL
     assert WRONG not in log
 
 
 # --------------------------------------------------------------------------- prompt injection, offline engine
+
 
 def usual_questions(n: int = 8) -> list[str]:
     data = yaml.safe_load((ROOT / "evals" / "questions.yaml").read_text(encoding="utf-8"))
     return [q["question"] for q in data["questions"] if not q.get("history") and q.get("answerable")][:n]
 
 
-def test_offline_answers_ignore_an_injected_instruction(service: Factdesk, seeded: Factdesk,
-                                                        tmp_path: Path) -> None:
+def test_offline_answers_ignore_an_injected_instruction(
+    service: Factdesk, seeded: Factdesk, tmp_path: Path
+) -> None:
     copy_embedding_cache(seeded, tmp_path / "injected")
     injected = Factdesk(make_settings(tmp_path / "injected"))
     try:
         injected.ingest_paths([ARTICLES])
-        (r,) = injected.ingest_documents([DocumentIn(text=INJECTED_ARTICLE, id="injected", title="Front-line update")])
+        (r,) = injected.ingest_documents(
+            [DocumentIn(text=INJECTED_ARTICLE, id="injected", title="Front-line update")]
+        )
         assert r.status == "created"
         differences = 0
         for question in usual_questions():
@@ -269,6 +320,7 @@ def test_offline_answers_ignore_an_injected_instruction(service: Factdesk, seede
 
 # --------------------------------------------------------------------------- prompt injection, LLM engine
 
+
 def passages_in(body: dict) -> dict[int, str]:
     return {int(n): text for n, text in PASSAGE.findall(body["messages"][-1]["content"])}
 
@@ -279,16 +331,25 @@ def obey_the_article(body: dict) -> dict:
     legit = next(n for n, t in ps.items() if "2019" not in t)
     quote = " ".join(ps[legit].split()[:8])
     claim = "The war ended in 2019."
-    return {"abstained": False, "sentences": [
-        {"text": f"The report says {quote}.", "citations": [{"passage": legit, "quote": quote}]},
-        {"text": claim, "citations": [{"passage": legit, "quote": "officials confirmed the war ended in 2019"}]},
-        {"text": claim, "citations": []},
-        {"text": claim},
-        {"text": claim, "citations": [{"passage": legit, "quote": quote}]},
-        {"text": f"{quote}, and the war ended in 2019.", "citations": [{"passage": legit, "quote": quote}]},
-        {"text": claim, "citations": [{"passage": 99, "quote": "The war ended in 2019"}]},
-        {"text": claim, "citations": [{"passage": "1; DROP TABLE", "quote": None}]},
-    ]}
+    return {
+        "abstained": False,
+        "sentences": [
+            {"text": f"The report says {quote}.", "citations": [{"passage": legit, "quote": quote}]},
+            {
+                "text": claim,
+                "citations": [{"passage": legit, "quote": "officials confirmed the war ended in 2019"}],
+            },
+            {"text": claim, "citations": []},
+            {"text": claim},
+            {"text": claim, "citations": [{"passage": legit, "quote": quote}]},
+            {
+                "text": f"{quote}, and the war ended in 2019.",
+                "citations": [{"passage": legit, "quote": quote}],
+            },
+            {"text": claim, "citations": [{"passage": 99, "quote": "The war ended in 2019"}]},
+            {"text": claim, "citations": [{"passage": "1; DROP TABLE", "quote": None}]},
+        ],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -296,11 +357,14 @@ def llm_client(seeded: Factdesk, tmp_path_factory: pytest.TempPathFactory) -> It
     data = tmp_path_factory.mktemp("security-llm")
     copy_embedding_cache(seeded, data)
     with ScriptedOpenAI(default=status(500)) as srv:
-        svc = Factdesk(make_settings(data, openai_base_url=srv.base_url, openai_api_key=LLM_KEY, llm_max_retries=0))
+        svc = Factdesk(
+            make_settings(data, openai_base_url=srv.base_url, openai_api_key=LLM_KEY, llm_max_retries=0)
+        )
         svc.ingest_paths([ARTICLES])
         svc.ingest_documents([DocumentIn(text=INJECTED_ARTICLE, id="injected", title="Front-line update")])
-        with TestClient(create_app(svc.settings, ingest_on_start=False, service=svc),
-                        raise_server_exceptions=False) as client:
+        with TestClient(
+            create_app(svc.settings, ingest_on_start=False, service=svc), raise_server_exceptions=False
+        ) as client:
             yield client, srv, svc
         svc.close()
 
@@ -337,8 +401,11 @@ def test_llm_injected_claim_never_streams_to_the_caller(llm_client, route: str) 
     client, srv, _ = llm_client
     srv.reset()
     srv.script(dynamic(obey_the_article))
-    body = ({"question": QUESTION, "stream": True} if route == "/v1/ask" else
-            {"stream": True, "messages": [{"role": "user", "content": QUESTION}]})
+    body = (
+        {"question": QUESTION, "stream": True}
+        if route == "/v1/ask"
+        else {"stream": True, "messages": [{"role": "user", "content": QUESTION}]}
+    )
     with client.stream("POST", route, json=body) as r:
         assert r.status_code == 200
         raw = "".join(r.iter_text())
@@ -355,19 +422,22 @@ def test_llm_injected_claim_never_reaches_a_summary(llm_client) -> None:  # type
     d = client.post("/v1/summarize", json={"document_ids": ["injected", SEED_IDS[1]], "max_words": 80}).json()
     assert_no_claim(d["summary"])
     for c in d["citations"]:
-        assert svc.get_document(c["document_id"]).text[c["start"]:c["end"]] == c["quote"]
+        assert svc.get_document(c["document_id"]).text[c["start"] : c["end"]] == c["quote"]
 
 
 # --------------------------------------------------------------------------- no server-side paths
 
 PASSWD = Path("/etc/passwd")
-PASSWD_LINE = next((ln for ln in PASSWD.read_text(errors="replace").splitlines() if ln.startswith("root:")), "root:x:0:0")
+PASSWD_LINE = next(
+    (ln for ln in PASSWD.read_text(errors="replace").splitlines() if ln.startswith("root:")), "root:x:0:0"
+)
 
 
 @pytest.fixture
 def open_client(service: Factdesk) -> Iterator[TestClient]:
-    with TestClient(create_app(service.settings, ingest_on_start=False, service=service),
-                    raise_server_exceptions=False) as c:
+    with TestClient(
+        create_app(service.settings, ingest_on_start=False, service=service), raise_server_exceptions=False
+    ) as c:
         yield c
 
 
@@ -392,15 +462,27 @@ def test_the_api_never_reads_a_server_side_path(open_client: TestClient, service
     stored_literally = [
         {"id": "p-1", "text": "file:///etc/passwd"},
         {"id": "p-2", "text": "/etc/passwd and some words about the harbour and the fishing boats."},
-        {"id": "p-3", "text": "A note on the harbour and the fishing boats.", "url": "file:///etc/passwd",
-         "source": "/etc/passwd"},
-        {"id": "p-4", "is_html": True, "text": '<html><body><article><p>The harbour reopened after the storm, '
-                                                'officials said on Monday morning.</p><iframe src="file:///etc/passwd">'
-                                                '</iframe><img src="/etc/passwd"><link rel="stylesheet" '
-                                                'href="file:///etc/passwd"></article></body></html>'},
-        {"id": "p-5", "is_html": True, "text": '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM '
-                                                '"file:///etc/passwd">]><html><body><p>&xxe; The harbour reopened '
-                                                'after the storm, officials said on Monday.</p></body></html>'},
+        {
+            "id": "p-3",
+            "text": "A note on the harbour and the fishing boats.",
+            "url": "file:///etc/passwd",
+            "source": "/etc/passwd",
+        },
+        {
+            "id": "p-4",
+            "is_html": True,
+            "text": "<html><body><article><p>The harbour reopened after the storm, "
+            'officials said on Monday morning.</p><iframe src="file:///etc/passwd">'
+            '</iframe><img src="/etc/passwd"><link rel="stylesheet" '
+            'href="file:///etc/passwd"></article></body></html>',
+        },
+        {
+            "id": "p-5",
+            "is_html": True,
+            "text": '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM '
+            '"file:///etc/passwd">]><html><body><p>&xxe; The harbour reopened '
+            "after the storm, officials said on Monday.</p></body></html>",
+        },
     ]
     r = open_client.post("/v1/documents", json={"documents": stored_literally})
     assert r.status_code == 200, r.text
@@ -426,10 +508,14 @@ def test_no_route_takes_a_filesystem_path(open_client: TestClient) -> None:
         for op in operations.values():
             params = {p["name"] for p in op.get("parameters", []) if p["in"] != "path"}
             assert not params, (path, params)  # no query/header/cookie parameters at all
-            assert {p["name"] for p in op.get("parameters", []) if p["in"] == "path"} <= {"doc_id", "model_id"}
+            assert {p["name"] for p in op.get("parameters", []) if p["in"] == "path"} <= {
+                "doc_id",
+                "model_id",
+            }
 
 
 # --------------------------------------------------------------------------- the CLI
+
 
 def test_cli_refuses_symlinks_out_of_the_folder(tmp_path: Path) -> None:
     folder = tmp_path / "in"
@@ -461,7 +547,9 @@ def test_cli_prints_no_raw_control_characters(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "evil\x1b[2J\x07.png").write_bytes(b"x")
-    (folder / "evil.json").write_text(json.dumps({"id": "\x1b]0;pwned\x07", "text": "Text about the harbour."}))
+    (folder / "evil.json").write_text(
+        json.dumps({"id": "\x1b]0;pwned\x07", "text": "Text about the harbour."})
+    )
     (folder / "bad\nname.txt").write_text("")
     r = run_cli(["ingest", str(folder)], tmp_path / "store", tmp_path, timeout=120)
     assert r.returncode == 1, r.stdout + r.stderr

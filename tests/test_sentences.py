@@ -10,100 +10,147 @@ from retrieval.sentences import split_sentences
 
 
 def sentences(text: str) -> list[str]:
-    return [text[s.start:s.end] for s in split_sentences(text)]
+    return [text[s.start : s.end] for s in split_sentences(text)]
 
 
 # --------------------------------------------------------------------------- #
 # Abbreviations, initials and acronyms do not end a sentence
 # --------------------------------------------------------------------------- #
 
-@pytest.mark.parametrize("text, expected", [
-    ("The talks began on Jan. 3 in Seoul. They ended a week later.",
-     ["The talks began on Jan. 3 in Seoul.", "They ended a week later."]),
-    ("According to Rep. Lee Seong-kweun, 300 died. The NIS confirmed it.",
-     ["According to Rep. Lee Seong-kweun, 300 died.", "The NIS confirmed it."]),
-    ("Troops shouted the name of Gen. Kim before the attack. Two were captured.",
-     ["Troops shouted the name of Gen. Kim before the attack.", "Two were captured."]),
-    ("The U.S. Army and the U.N. Security Council were briefed. Nothing changed.",
-     ["The U.S. Army and the U.N. Security Council were briefed.", "Nothing changed."]),
-    ("About 11,000 N. Korean soldiers were sent. Many were killed.",
-     ["About 11,000 N. Korean soldiers were sent.", "Many were killed."]),
-    ("Mr. Zelenskyy met Dr. Park and Prof. J. Smith on Dec. 17. No statement followed.",
-     ["Mr. Zelenskyy met Dr. Park and Prof. J. Smith on Dec. 17.", "No statement followed."]),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "The talks began on Jan. 3 in Seoul. They ended a week later.",
+            ["The talks began on Jan. 3 in Seoul.", "They ended a week later."],
+        ),
+        (
+            "According to Rep. Lee Seong-kweun, 300 died. The NIS confirmed it.",
+            ["According to Rep. Lee Seong-kweun, 300 died.", "The NIS confirmed it."],
+        ),
+        (
+            "Troops shouted the name of Gen. Kim before the attack. Two were captured.",
+            ["Troops shouted the name of Gen. Kim before the attack.", "Two were captured."],
+        ),
+        (
+            "The U.S. Army and the U.N. Security Council were briefed. Nothing changed.",
+            ["The U.S. Army and the U.N. Security Council were briefed.", "Nothing changed."],
+        ),
+        (
+            "About 11,000 N. Korean soldiers were sent. Many were killed.",
+            ["About 11,000 N. Korean soldiers were sent.", "Many were killed."],
+        ),
+        (
+            "Mr. Zelenskyy met Dr. Park and Prof. J. Smith on Dec. 17. No statement followed.",
+            ["Mr. Zelenskyy met Dr. Park and Prof. J. Smith on Dec. 17.", "No statement followed."],
+        ),
+    ],
+)
 def test_abbreviations_do_not_split(text: str, expected: list[str]) -> None:
     assert sentences(text) == expected
 
 
 def test_question_and_exclamation_marks_end_sentences() -> None:
     assert sentences("Why did they go? Nobody knows! The war goes on.") == [
-        "Why did they go?", "Nobody knows!", "The war goes on."]
+        "Why did they go?",
+        "Nobody knows!",
+        "The war goes on.",
+    ]
 
 
 def test_lowercase_after_period_does_not_split() -> None:
     # "e.g. the" or a stray period before a lower-case word is not a sentence end
     assert sentences("They used drones e.g. small ones. Then they left.") == [
-        "They used drones e.g. small ones.", "Then they left."]
+        "They used drones e.g. small ones.",
+        "Then they left.",
+    ]
 
 
 # --------------------------------------------------------------------------- #
 # Quotes
 # --------------------------------------------------------------------------- #
 
+
 def test_german_style_quotes_stay_inside_the_sentence() -> None:
     # from seed 000: „…“ where the closing mark is the English opening mark
-    text = ("The NIS attributed the casualties to their „lack of expertise of modern warfare,“ highlighting "
-            "their reckless attempt. A soldier shouted „General Kim Jong-un,“ the name of the leader.")
+    text = (
+        "The NIS attributed the casualties to their „lack of expertise of modern warfare,“ highlighting "
+        "their reckless attempt. A soldier shouted „General Kim Jong-un,“ the name of the leader."
+    )
     assert sentences(text) == [
-        ("The NIS attributed the casualties to their „lack of expertise of modern warfare,“ highlighting "
-         "their reckless attempt."),
+        (
+            "The NIS attributed the casualties to their „lack of expertise of modern warfare,“ highlighting "
+            "their reckless attempt."
+        ),
         "A soldier shouted „General Kim Jong-un,“ the name of the leader.",
     ]
 
 
 def test_closing_quote_after_terminator_stays_with_its_sentence() -> None:
     assert sentences("He called it „a provocation.“ Then he left.") == [
-        "He called it „a provocation.“", "Then he left."]
+        "He called it „a provocation.“",
+        "Then he left.",
+    ]
     assert sentences("She said it was “a lie.” Officials disagreed.") == [
-        "She said it was “a lie.”", "Officials disagreed."]
+        "She said it was “a lie.”",
+        "Officials disagreed.",
+    ]
 
 
 def test_quote_opening_a_sentence_starts_a_new_one() -> None:
     assert sentences("He paused. “I want to live in Ukraine,” the soldier said.") == [
-        "He paused.", "“I want to live in Ukraine,” the soldier said."]
+        "He paused.",
+        "“I want to live in Ukraine,” the soldier said.",
+    ]
     assert sentences("He paused. „Ich will leben,“ sagte er.") == [
-        "He paused.", "„Ich will leben,“ sagte er."]
+        "He paused.",
+        "„Ich will leben,“ sagte er.",
+    ]
 
 
 def test_quoted_clause_followed_by_lower_case_does_not_split() -> None:
     assert sentences("The order was “Do not surrender.” according to the NIS. Next.") == [
-        "The order was “Do not surrender.” according to the NIS.", "Next."]
+        "The order was “Do not surrender.” according to the NIS.",
+        "Next.",
+    ]
 
 
 # --------------------------------------------------------------------------- #
 # Line breaks and trimming
 # --------------------------------------------------------------------------- #
 
+
 def test_line_breaks_end_sentences() -> None:
     text = "A headline without a period\nThe first paragraph. It has two sentences\n\nA caption"
     assert sentences(text) == [
-        "A headline without a period", "The first paragraph.", "It has two sentences", "A caption"]
+        "A headline without a period",
+        "The first paragraph.",
+        "It has two sentences",
+        "A caption",
+    ]
 
 
 def test_spans_slice_to_trimmed_sentences() -> None:
     text = "  \t First one.   Second one.  \n\n   Third one \u00a0 \n"
     spans = split_sentences(text)
-    assert [text[s.start:s.end] for s in spans] == ["First one.", "Second one.", "Third one"]
+    assert [text[s.start : s.end] for s in spans] == ["First one.", "Second one.", "Third one"]
     for s in spans:
-        assert text[s.start:s.end] == text[s.start:s.end].strip()
+        assert text[s.start : s.end] == text[s.start : s.end].strip()
 
 
 def test_bullets_and_rules_are_dropped_but_glued_signs_are_text() -> None:
-    text = ("- first item\n• second item\n---\n— Volodymyr Zelenskyy (@ZelenskyyUa)\n"
-            "-5 degrees was the low.\n.NET ran.")
+    text = (
+        "- first item\n• second item\n---\n— Volodymyr Zelenskyy (@ZelenskyyUa)\n"
+        "-5 degrees was the low.\n.NET ran."
+    )
     assert sentences(text) == [
-        "first item", "second item", "Volodymyr Zelenskyy (@ZelenskyyUa)", "-5 degrees was the low.",
-        ".NET ran."]
+        "first item",
+        "second item",
+        "Volodymyr Zelenskyy (@ZelenskyyUa)",
+        "-5 degrees was the low.",
+        ".NET ran.",
+    ]
 
 
 def test_empty_and_blank_text() -> None:
@@ -116,7 +163,7 @@ def test_start_and_end_restrict_to_a_window_of_the_same_text() -> None:
     start = text.index("Inside one")
     end = text.index(" After")
     spans = split_sentences(text, start, end)
-    assert [text[s.start:s.end] for s in spans] == ["Inside one.", "Inside two."]
+    assert [text[s.start : s.end] for s in spans] == ["Inside one.", "Inside two."]
     assert all(start <= s.start < s.end <= end for s in spans)
 
 
@@ -126,9 +173,39 @@ def test_start_and_end_restrict_to_a_window_of_the_same_text() -> None:
 
 _pieces = st.one_of(
     st.text(min_size=1, max_size=10),
-    st.sampled_from(["Jan.", "Rep.", "U.S.", "N.", "Gen.", "Mr.", ".", "!", "?", "…", "„", "“", "”", "\"",
-                     "'", "(", ")", "-", "—", "•", "\n", "\n\n", "\u00a0", "\t", "A", "The", "3", "😀",
-                     "\r\n"]),
+    st.sampled_from(
+        [
+            "Jan.",
+            "Rep.",
+            "U.S.",
+            "N.",
+            "Gen.",
+            "Mr.",
+            ".",
+            "!",
+            "?",
+            "…",
+            "„",
+            "“",
+            "”",
+            '"',
+            "'",
+            "(",
+            ")",
+            "-",
+            "—",
+            "•",
+            "\n",
+            "\n\n",
+            "\u00a0",
+            "\t",
+            "A",
+            "The",
+            "3",
+            "😀",
+            "\r\n",
+        ]
+    ),
 )
 _texts = st.lists(_pieces, max_size=60).map(" ".join)
 
@@ -140,7 +217,7 @@ def test_spans_are_ordered_disjoint_within_text_and_trimmed(text: str) -> None:
     prev_end = 0
     for s in spans:
         assert prev_end <= s.start < s.end <= len(text)
-        piece = text[s.start:s.end]
+        piece = text[s.start : s.end]
         assert piece == piece.strip()
         assert "\n" not in piece
         prev_end = s.end
@@ -153,4 +230,4 @@ def test_window_spans_stay_inside_the_window(text: str, data: st.DataObject) -> 
     end = data.draw(st.integers(start, len(text)))
     for s in split_sentences(text, start, end):
         assert start <= s.start < s.end <= end
-        assert text[s.start:s.end] == text[s.start:s.end].strip()
+        assert text[s.start : s.end] == text[s.start : s.end].strip()

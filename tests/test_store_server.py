@@ -39,8 +39,16 @@ class ChromaServer:
 
     def start(self, timeout: float = 60.0) -> None:
         assert self.proc is None
-        command = [str(CHROMA), "run", "--path", str(self.path), "--port", str(self.port),
-                   "--host", "127.0.0.1"]
+        command = [
+            str(CHROMA),
+            "run",
+            "--path",
+            str(self.path),
+            "--port",
+            str(self.port),
+            "--host",
+            "127.0.0.1",
+        ]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -87,7 +95,10 @@ def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
 
 
 def test_server_mode_survives_a_server_restart(
-        chroma_server: ChromaServer, make_service: MakeService, tmp_path: Path, seeded: Factdesk,
+    chroma_server: ChromaServer,
+    make_service: MakeService,
+    tmp_path: Path,
+    seeded: Factdesk,
 ) -> None:
     copy_embedding_cache(seeded, tmp_path / "data")
     svc = make_service("data", chroma_url=chroma_server.url)
@@ -111,8 +122,9 @@ def test_server_mode_survives_a_server_restart(
     assert chroma_server.url in err.value.message or "unreachable" in err.value.message
     # ingest fails the same clear way, and leaves nothing visible behind
     with pytest.raises(StoreUnavailable):
-        svc.ingest_documents([DocumentIn(text=(ARTICLES / f"{SEED_IDS[0]}.txt").read_text() + " Update.",
-                                         id="while-down")])
+        svc.ingest_documents(
+            [DocumentIn(text=(ARTICLES / f"{SEED_IDS[0]}.txt").read_text() + " Update.", id="while-down")]
+        )
     assert "while-down" not in [d.id for d in svc.list_documents()]
 
     chroma_server.start()  # same port, same path: the data is still there

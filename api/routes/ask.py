@@ -14,11 +14,14 @@ from retrieval.search import Filters
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 
-STREAM_EXAMPLE = ('data: {"delta": "The NIS said "}\n\n'
-                  'data: {"done": true, "answer": "The NIS said ... [1]", "abstained": false, '
-                  '"citations": [...]}\n\n')
-STREAM_DOCS = sse_docs('The answer; with "stream": true, Server-Sent Events: deltas, then one done event',
-                       STREAM_EXAMPLE)
+STREAM_EXAMPLE = (
+    'data: {"delta": "The NIS said "}\n\n'
+    'data: {"done": true, "answer": "The NIS said ... [1]", "abstained": false, '
+    '"citations": [...]}\n\n'
+)
+STREAM_DOCS = sse_docs(
+    'The answer; with "stream": true, Server-Sent Events: deltas, then one done event', STREAM_EXAMPLE
+)
 
 
 def clean_history(svc: Factdesk, history: list[str] | None) -> list[str]:
@@ -31,11 +34,11 @@ def _query(svc: Factdesk, body: AskRequest) -> tuple[Filters | None, list[str]]:
     return filters, clean_history(svc, body.history)
 
 
-@router.post("/ask", response_model=AnswerOut, summary="A cited answer",
-             responses=STREAM_DOCS)
+@router.post("/ask", response_model=AnswerOut, summary="A cited answer", responses=STREAM_DOCS)
 async def ask(body: AskRequest, svc: Service):  # type: ignore[no-untyped-def]
     """`quote` is exactly `document.text[start:end]` of the cleaned text (`GET /v1/documents/{id}`)."""
     if body.stream:
+
         def start() -> Iterator[dict]:
             filters, history = _query(svc, body)
             return svc.ask_stream(body.question, body.top_k, filters, history)

@@ -26,10 +26,15 @@ MODEL_ID = "factdesk"
 MODEL_CREATED = 1735689600  # 2025-01-01: a fixed date, so the model list never changes between calls
 MAX_HISTORY = 10  # follow-up rewriting looks at the previous question; a few more cost nothing
 
-STREAM_EXAMPLE = ('data: {"object": "chat.completion.chunk", "choices": [{"index": 0, '
-                  '"delta": {"content": "The NIS said "}, "finish_reason": null}], ...}\n\ndata: [DONE]\n\n')
-STREAM_DOCS = sse_docs('The completion; with "stream": true, chat.completion.chunk events, then [DONE]',
-                       STREAM_EXAMPLE, json_data=False)
+STREAM_EXAMPLE = (
+    'data: {"object": "chat.completion.chunk", "choices": [{"index": 0, '
+    '"delta": {"content": "The NIS said "}, "finish_reason": null}], ...}\n\ndata: [DONE]\n\n'
+)
+STREAM_DOCS = sse_docs(
+    'The completion; with "stream": true, chat.completion.chunk events, then [DONE]',
+    STREAM_EXAMPLE,
+    json_data=False,
+)
 
 
 def model_card() -> dict[str, Any]:
@@ -68,13 +73,25 @@ def completion(answer: dict[str, Any], prompt: str) -> dict[str, Any]:
     content = answer["answer"] + sources_block(answer["citations"])
     prompt_tokens, completion_tokens = count_tokens(prompt), count_tokens(content)
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
         "model": MODEL_ID,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "finish_reason": "stop", "logprobs": None}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
-        "citations": answer["citations"], "system_fingerprint": answer.get("prompt_version"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+        "citations": answer["citations"],
+        "system_fingerprint": answer.get("prompt_version"),
     }
 
 
@@ -86,9 +103,14 @@ class ChunkWriter:
         self.created = int(time.time())
 
     def chunk(self, delta: dict[str, Any], finish_reason: str | None = None, **extra: Any) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": MODEL_ID,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
-                **extra}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": MODEL_ID,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
+            **extra,
+        }
 
     def render(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         if "delta" in event:
@@ -99,13 +121,23 @@ class ChunkWriter:
         sources = sources_block(event.get("citations", []))
         if sources:
             out.append(self.chunk({"content": sources}))
-        out.append(self.chunk({}, "stop", citations=event.get("citations", []),
-                              system_fingerprint=event.get("prompt_version")))
+        out.append(
+            self.chunk(
+                {},
+                "stop",
+                citations=event.get("citations", []),
+                system_fingerprint=event.get("prompt_version"),
+            )
+        )
         return out
 
 
-@router.post("/chat/completions", response_model=ChatCompletion, summary="OpenAI-compatible chat completion",
-             responses=STREAM_DOCS)
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    summary="OpenAI-compatible chat completion",
+    responses=STREAM_DOCS,
+)
 async def chat_completions(body: ChatRequest, svc: Service):  # type: ignore[no-untyped-def]
     """The reply is the cited answer: [n] markers, then a "Sources:" list; `citations` has the exact spans."""
     question, history = conversation(body, svc.settings.max_question_chars)
@@ -115,8 +147,12 @@ async def chat_completions(body: ChatRequest, svc: Service):  # type: ignore[no-
         def start() -> Iterator[dict]:
             return svc.ask_stream(question, body.top_k, None, history)
 
-        return event_response(await ServiceStream.open(start), render=writer.render,
-                              prefix=[writer.chunk({"role": "assistant", "content": ""})], suffix=["[DONE]"])
+        return event_response(
+            await ServiceStream.open(start),
+            render=writer.render,
+            prefix=[writer.chunk({"role": "assistant", "content": ""})],
+            suffix=["[DONE]"],
+        )
 
     def run() -> dict:
         answer = svc.ask(question, body.top_k, None, history).to_dict()

@@ -39,8 +39,18 @@ async def add_documents(body: IngestRequest, svc: Service) -> dict:
     """One result per document, in order. Re-sending the same text is `unchanged` and adds nothing;
     a document whose text cannot be used (empty, too long) is `rejected: <reason>`. A malformed id or
     date fails the whole request (400), naming the document's index."""
-    items = [DocumentIn(text=d.text, title=d.title, id=d.id, source=d.source, url=d.url,
-                        published_at=d.published_at, is_html=d.is_html) for d in body.documents]
+    items = [
+        DocumentIn(
+            text=d.text,
+            title=d.title,
+            id=d.id,
+            source=d.source,
+            url=d.url,
+            published_at=d.published_at,
+            is_html=d.is_html,
+        )
+        for d in body.documents
+    ]
     results = await call(svc.ingest_documents, items)
     return {"results": [r.public() for r in results]}
 

@@ -16,13 +16,20 @@ router = APIRouter(tags=["operations"])
 @router.get("/healthz", response_model=Health, summary="Liveness: answers as soon as the server runs")
 async def healthz(request: Request) -> dict:
     svc = getattr(request.app.state, "service", None)
-    return {"status": "ok", "version": __version__,
-            "model_loaded": bool(svc is not None and svc.embedder.loaded),
-            "startup": request.app.state.startup.status()}
+    return {
+        "status": "ok",
+        "version": __version__,
+        "model_loaded": bool(svc is not None and svc.embedder.loaded),
+        "startup": request.app.state.startup.status(),
+    }
 
 
-@router.get("/readyz", response_model=Ready, responses={503: {"model": ErrorResponse}},
-            summary="Readiness: the store is reachable and the embedding model is loaded")
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    responses={503: {"model": ErrorResponse}},
+    summary="Readiness: the store is reachable and the embedding model is loaded",
+)
 async def readyz(request: Request) -> dict:
     svc = getattr(request.app.state, "service", None)
     if svc is None:
@@ -33,16 +40,25 @@ async def readyz(request: Request) -> dict:
         problems.append(f"the {svc.vectors.mode} vector store is unreachable")
     if not svc.embedder.loaded:
         error = request.app.state.startup.model_error
-        problems.append(f"the embedding model failed to load: {error}" if error
-                        else "the embedding model is loading")
+        problems.append(
+            f"the embedding model failed to load: {error}" if error else "the embedding model is loading"
+        )
     if problems:
         raise NotReady("; ".join(problems))
-    return {"status": "ready", "store": svc.vectors.mode, "model": svc.embedder.name,
-            "startup": request.app.state.startup.status()}
+    return {
+        "status": "ready",
+        "store": svc.vectors.mode,
+        "model": svc.embedder.name,
+        "startup": request.app.state.startup.status(),
+    }
 
 
-@router.get("/metrics", response_class=Response, summary="Prometheus metrics (text exposition format)",
-            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    summary="Prometheus metrics (text exposition format)",
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request) -> Response:
     body, content_type = request.app.state.metrics.render()
     return Response(body, media_type=content_type)
