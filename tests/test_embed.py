@@ -1,0 +1,94 @@
+"""Embedding backends and the content-hash cache.
+
+The `openai:<model>` backend runs against the scripted OpenAI-compatible server that these tests
+start (tests/scripted_openai.py), not a real endpoint: no model can be reached from here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ARTICLES
+from scripted_openai import ScriptedOpenAI
+
+from retrieval.embed import CachedEmbedder, EmbeddingCache, LocalEmbedder, build_embedder
+from retrieval.errors import EmbedderError
+
+TEXTS = [
+    "North Korean soldiers were captured in Kursk.",
+    "The Kremlin declined to comment.",
+    "Seoul's spy agency briefed lawmakers on Monday.",
+]
+
+
+class CountingEmbedder:
+    name = "test:counting"
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.calls.append(list(texts))
+        return np.array([[len(t), 1.0, 0.0] for t in texts], dtype=np.float32)
+
+
+def test_cache_skips_text_it_has_seen(tmp_path: Path) -> None:
+    inner = CountingEmbedder()
+    emb = CachedEmbedder(inner, EmbeddingCache(tmp_path / "e.sqlite"))
+    first = emb.embed(TEXTS)
+    again = emb.embed([TEXTS[1], TEXTS[0], "new text"])
+    assert inner.calls == [sorted(TEXTS, key=lambda t: EmbeddingCache.key(inner.name, t)), ["new text"]]
+    assert np.array_equal(again[0], first[1]) and np.array_equal(again[1], first[0])
+    assert (emb.hits, emb.misses) == (2, 4)
+
+
+def test_cache_survives_a_reopen_and_is_keyed_by_vector_space(tmp_path: Path) -> None:
+    emb = CachedEmbedder(CountingEmbedder(), EmbeddingCache(tmp_path / "e.sqlite"))
+    emb.embed(TEXTS)
+    emb.cache.close()
+    reopened = CachedEmbedder(CountingEmbedder(), EmbeddingCache(tmp_path / "e.sqlite"))
+    reopened.embed(TEXTS)
+    assert reopened.inner.calls == []  # type: ignore[attr-defined]
+    other = CountingEmbedder()
+    other.name = "test:another-space"
+    CachedEmbedder(other, EmbeddingCache(tmp_path / "e.sqlite")).embed(TEXTS)
+    assert len(other.calls) == 1  # another model's vectors are never reused
+
+
+def test_local_bf16_matches_fp32(warm_model: None) -> None:
+    """bf16 autocast is the default for speed; it must give the fp32 vectors to cosine >= 0.999."""
+    fast = LocalEmbedder(precision="bf16").embed(TEXTS)
+    exact = LocalEmbedder(precision="fp32").embed(TEXTS)
+    assert fast.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    assert float((fast * exact).sum(axis=1).min()) >= 0.999
+
+
+def test_unknown_embedder_spec_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(EmbedderError, match="local"):
+        build_embedder("word2vec", cache_path=tmp_path / "e.sqlite")
+
+
+def test_openai_embedder_ingests_searches_and_caches(make_service) -> None:  # type: ignore[no-untyped-def]
+    """FACTDESK_EMBEDDER=openai:<model> through the real `openai` client against the scripted server."""
+    with ScriptedOpenAI() as srv:
+        svc = make_service(
+            "openai-embed",
+            embedder="openai:test-embedding",
+            openai_base_url=srv.base_url,
+            openai_api_key="test-key",
+        )
+        results = svc.ingest_paths([ARTICLES])
+        assert [r.status for r in results] == ["created"] * 5
+        assert svc.embedder.name == "openai:test-embedding"
+        assert "openai-test-embedding" in svc.vectors.name  # its own collection: no mixed dimensions
+        calls = len(srv.embedding_requests)
+        assert calls > 0 and all(r.json["model"] == "test-embedding" for r in srv.embedding_requests)
+        hits = svc.search("suicide orders", top_k=3)
+        assert hits and all(svc.get_document(h.document_id).text[h.start : h.end] == h.text for h in hits)
+        again = svc.ingest_paths([ARTICLES])
+        assert [r.status for r in again] == ["unchanged"] * 5
+        svc.search("suicide orders", top_k=3)  # the query vector is cached too
+        assert len(srv.embedding_requests) == calls + 1  # only the first search's query was embedded
