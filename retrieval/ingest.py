@@ -87,10 +87,24 @@ class Prepared:
     chunks: list[Chunk]
     shingles: frozenset[str]
     bands: list[str]
+    item: DocumentIn | None = None  # set when chunking was skipped because the text is already stored
+
+    @property
+    def complete(self) -> bool:
+        return self.item is None
 
 
-def prepare(item: DocumentIn, *, max_tokens: int, overlap_tokens: int, max_chars: int) -> Prepared:
-    """Pure: raw submission -> cleaned document with chunk spans (raises InvalidInput)."""
+def prepare(
+    item: DocumentIn,
+    *,
+    max_tokens: int,
+    overlap_tokens: int,
+    max_chars: int,
+    is_stored: Callable[[str], bool] = lambda content_hash: False,
+) -> Prepared:
+    """Raw submission -> cleaned document with chunk spans (raises InvalidInput). When `is_stored`
+    says the cleaned text is already stored, chunking and fingerprinting are skipped: re-ingesting
+    unchanged articles then costs only the cleaning."""
     if not isinstance(item.text, str) or not item.text.strip():
         raise InvalidInput("text is empty")
     if len(item.text) > max_chars:
@@ -124,6 +138,10 @@ def prepare(item: DocumentIn, *, max_tokens: int, overlap_tokens: int, max_chars
         published_at=item.published_at,
         created_at=time.time(),
     )
+    if is_stored(h):
+        return Prepared(
+            doc=doc, published_ts=published_ts, chunks=[], shingles=frozenset(), bands=[], item=item
+        )
     spans = chunk_text(text, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
     chunks = [
         Chunk(
@@ -208,12 +226,7 @@ class Ingestor:
 
         for item in items:
             try:
-                prepared = prepare(
-                    item,
-                    max_tokens=self.max_tokens,
-                    overlap_tokens=self.overlap_tokens,
-                    max_chars=self.max_chars,
-                )
+                prepared = self._prepare(item, skip_stored=True)
             except InvalidInput as e:
                 r = IngestResult(id=item.id or "-", status=f"rejected: {e.message}", title=item.title)
                 self.counters["rejected"] += 1
@@ -253,11 +266,25 @@ class Ingestor:
                 out.append(self._write_one(p, by_doc.get(p.doc.id)))
         return out
 
+    def _prepare(self, item: DocumentIn, skip_stored: bool) -> Prepared:
+        return prepare(
+            item,
+            max_tokens=self.max_tokens,
+            overlap_tokens=self.overlap_tokens,
+            max_chars=self.max_chars,
+            is_stored=(lambda h: self.catalog.find_by_hash(h) is not None)
+            if skip_stored
+            else (lambda h: False),
+        )
+
     def _write_one(self, p: Prepared, vecs) -> IngestResult:  # type: ignore[no-untyped-def]
         same = self.catalog.find_by_hash(p.doc.content_hash)
         if same is not None:  # checked again under the lock: another writer may have just added it
             self.counters["unchanged"] += 1
             return IngestResult(id=same.id, status="unchanged", chunks=same.chunks, title=same.title)
+        if not p.complete:  # it was stored when prepared, and has been deleted since: chunk it now
+            assert p.item is not None
+            p, vecs = self._prepare(p.item, skip_stored=False), None
         state = self.catalog.state_of(p.doc.id)
         if state is not None:  # the old version, or what a failed write left (never visible): replace it
             self._delete_locked(p.doc.id)

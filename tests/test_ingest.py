@@ -17,6 +17,7 @@ from conftest import ARTICLES, ROOT, SEED_IDS, MakeService, copy_embedding_cache
 from factdesk.service import Factdesk
 from retrieval.catalog import Catalog
 from retrieval.errors import NotFound
+from retrieval import ingest as ingest_module
 from retrieval.ingest import Ingestor
 from retrieval.lexical import build_match_query
 from retrieval.models import DocumentIn
@@ -481,3 +482,24 @@ def test_doctor_rolls_back_a_pending_row(make_service: MakeService, tmp_path: Pa
     svc.ingestor.doctor(repair=True)
     assert svc.catalog.state_of("limbo") is None
     assert svc.ingestor.doctor()["consistent"]
+
+
+def test_unchanged_text_skips_chunking_but_a_deleted_one_is_chunked_again(
+    make_service: MakeService, tmp_path: Path, seeded: Factdesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = fresh(make_service, tmp_path, seeded, "skip-chunking")
+    doc_id = SEED_IDS[2]
+    item = DocumentIn(text=SEED_TEXT[doc_id], id=doc_id)
+    svc.ingest_documents([item])
+    chunked: list[int] = []
+    real_chunk_text = ingest_module.chunk_text
+    monkeypatch.setattr(ingest_module, "chunk_text", lambda *a, **k: chunked.append(1) or real_chunk_text(*a, **k))
+    (r,) = svc.ingest_documents([item])
+    assert r.status == "unchanged" and chunked == []  # re-ingest costs only the cleaning
+    # prepared while stored, deleted before the write: the write chunks it after all
+    p = svc.ingestor._prepare(item, skip_stored=True)
+    assert not p.complete
+    svc.delete_document(doc_id)
+    (r,) = svc.ingestor._write_group([p])
+    assert r.status == "created" and r.chunks > 0 and chunked == [1]
+    assert_stores_agree(svc)
