@@ -31,7 +31,8 @@ IMPORTS = "import factdesk.cli, factdesk.service, chromadb, torch, sentence_tran
 FRESH = iter(query_stream(400, offset=600))
 
 
-def _phases_torch(data: Path) -> dict:
+def _open_service(data: Path):  # type: ignore[no-untyped-def]
+    """(service, phase timings so far, start time): the part both cold-start paths share."""
     t = {}
     t0 = time.perf_counter()
     from benchmarks.common import make_settings
@@ -42,6 +43,11 @@ def _phases_torch(data: Path) -> dict:
     svc = Factdesk(make_settings(data))
     svc.vectors.count()
     t["open catalog + Chroma (import chromadb)"] = time.perf_counter() - t1
+    return svc, t, t0
+
+
+def _phases_torch(data: Path) -> dict:
+    svc, t, t0 = _open_service(data)
     t1 = time.perf_counter()
     import torch  # noqa: F401
 
@@ -64,16 +70,7 @@ def _phases_torch(data: Path) -> dict:
 
 
 def _phases_onnx(data: Path, onnx_path: Path) -> dict:
-    t = {}
-    t0 = time.perf_counter()
-    from benchmarks.common import make_settings
-    from factdesk.service import Factdesk
-
-    t["import factdesk.service"] = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    svc = Factdesk(make_settings(data))
-    svc.vectors.count()
-    t["open catalog + Chroma (import chromadb)"] = time.perf_counter() - t1
+    svc, t, t0 = _open_service(data)
     t1 = time.perf_counter()
     import onnxruntime  # noqa: F401
     import tokenizers  # noqa: F401
