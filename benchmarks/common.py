@@ -26,18 +26,9 @@ ISOLATE = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FACTDESK_API_KEYS", "FACTDESK_C
 
 def make_settings(data_dir: Path, **overrides: Any):  # type: ignore[no-untyped-def]
     """Default settings over data_dir, isolated from the developer's environment and .env."""
-    from factdesk.settings import Settings
+    from factdesk.settings import isolated_settings
 
-    values: dict[str, object] = {
-        "FACTDESK_DATA_DIR": str(data_dir),
-        "OPENAI_API_KEY": None,
-        "OPENAI_BASE_URL": None,
-        "FACTDESK_API_KEYS": None,
-        "FACTDESK_CHROMA_URL": None,
-        "FACTDESK_ARTICLES_DIR": str(ROOT / "data" / "articles"),
-    }
-    base = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-    return base.model_copy(update=overrides) if overrides else base
+    return isolated_settings(data_dir, **overrides)
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -89,3 +89,18 @@ def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment (and .env); keyword overrides use field names."""
     base = Settings()
     return base.model_copy(update=overrides) if overrides else base
+
+
+def isolated_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Default settings over data_dir that ignore the environment and any .env file: offline, no
+    API keys, embedded Chroma. What tests and benchmarks run on, whatever the developer's shell holds."""
+    values: dict[str, object] = {
+        "FACTDESK_DATA_DIR": str(data_dir),
+        "OPENAI_API_KEY": None,
+        "OPENAI_BASE_URL": None,
+        "FACTDESK_API_KEYS": None,
+        "FACTDESK_CHROMA_URL": None,
+        "FACTDESK_ARTICLES_DIR": str(PROJECT_ROOT / "data" / "articles"),
+    }
+    base = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return base.model_copy(update=overrides) if overrides else base

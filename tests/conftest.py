@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from factdesk.service import Factdesk
-from factdesk.settings import Settings
+from factdesk.settings import Settings, isolated_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = ROOT / "data" / "articles"
@@ -21,16 +21,7 @@ MakeService = Callable[..., Factdesk]  # the type of the make_service fixture
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings isolated from the developer's environment and .env file."""
-    values: dict[str, object] = {
-        "FACTDESK_DATA_DIR": str(data_dir),
-        "OPENAI_API_KEY": None,
-        "OPENAI_BASE_URL": None,
-        "FACTDESK_API_KEYS": None,
-        "FACTDESK_CHROMA_URL": None,
-        "FACTDESK_ARTICLES_DIR": str(ARTICLES),
-    }
-    base = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-    return base.model_copy(update=overrides) if overrides else base
+    return isolated_settings(data_dir, **overrides)
 
 
 def copy_embedding_cache(source: Factdesk, data_dir: Path) -> None:
