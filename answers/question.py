@@ -1,0 +1,337 @@
+"""What a question asks for, and whether a sentence can answer it (answer-type checking, as classic QA does).
+
+Dense similarity and word overlap cannot tell "How many drones did North Korea send?" from "How many
+troops did North Korea send?": the articles' troop sentence scores high for both. A question frame says
+what the answer must contain (a count of *drones*, a sum of money, a month, the *director's* name, what
+*Trump* said), and `satisfies` checks a sentence for it. Pure functions over text; no model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from retrieval.lexical import STOPWORDS, stem
+
+_AUX = r"(?:did|does|do|have|has|had|were|was|are|is|will|would|can|could|should|may|might)"
+_WORD = re.compile(r"[^\W_][\w'’.,-]*[^\W_]|[^\W_]|[$€£¥₩%]|[,;:\"“”()]", re.UNICODE)
+
+_MONTHS = (
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec"
+).split()
+_DAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+_NUMBER_WORDS = frozenset(
+    """one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty
+    hundred hundreds thousand thousands million millions billion billions dozen dozens several""".split()
+)
+_CURRENCY = re.compile(
+    r"[$€£¥₩]|\b(dollars?|euros?|pounds|won|rubles?|roubles?|yuan|usd|eur|krw|hryvnias?)\b", re.I
+)
+_YEAR = re.compile(r"^(1[89]|20)\d\d$")
+_DIGITS = re.compile(r"\d")
+_SPEECH = frozenset(
+    """say says said tell tells told write writes wrote state states stated claim claims claimed
+    announce announces announced add adds added warn warns warned predict predicts predicted note notes
+    noted explain explains explained report reports reported reveal reveals revealed insist insists
+    insisted believe believes believed argue argues argued describe describes described deny denies
+    denied confirm confirms confirmed according mention mentions mentioned speaking talking informed
+    instruct instructs instructed brief briefs briefed
+    acknowledge acknowledges acknowledged admit admits admitted reply replies replied respond responds
+    responded urge urges urged ask asks asked quoted posted declared""".split()
+)
+_QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
+
+_COUNT = re.compile(
+    rf"\bhow (?:many|much)\s+(?P<head>.+?)(?=\s+{_AUX}\b|\s+(?:in|to|for|from|by|at|on|were|since)\b|[?,]|$)"
+    rf"|\b(?:what|which) (?:number|percentage|share|proportion) of\s+(?P<head2>.+?)(?=\s+{_AUX}\b|[?,]|$)",
+    re.I,
+)
+_HOW_MUCH = re.compile(r"\bhow much\b", re.I)
+_MONEY_VERB = re.compile(
+    r"\b(pay|paid|pays|cost|costs|spend|spent|spends|price|worth|earn|earns|earned|charge|charged|"
+    r"budget|funding|money|salary|salaries|wages?|fee|fees|sell|sold|buy|bought)\b",
+    re.I,
+)
+_MONTH_Q = re.compile(r"\b(?:what|which) month\b", re.I)
+_YEAR_Q = re.compile(r"\b(?:what|which) year\b", re.I)
+_DATE_Q = re.compile(r"^\W*(since )?when\b|\bwhen (did|was|were|will|is|are|do|does|had|has)\b", re.I)
+_DAY_Q = re.compile(r"\b(what|which) (date|day)\b", re.I)
+_NAME_OF = re.compile(
+    r"\b(?:what|which) (?:is|was|were|are) (?:the )?names? of (?:the |a |an |this |that )?(?P<head>.+?)"
+    rf"(?=\s+(?:who|that|which|where|whose|{_AUX})\b|[?,]|$)",
+    re.I,
+)
+_WHO_LEADS = re.compile(r"^\W*who (?:heads|leads|runs|directs|chairs|commands|led|headed|ran)\b", re.I)
+_LEADER_ROLES = (
+    "head",
+    "chief",
+    "director",
+    "leader",
+    "president",
+    "commander",
+    "minister",
+    "chair",
+    "chairman",
+)
+_PRONOUN_NAME = re.compile(r"\b(?:what|which) (?:is|was|were|are) (?:his|her|their|its) names?\b", re.I)
+_WHO_ROLE = re.compile(
+    r"^\W*who (?:is|was|are|were) (?:the |a |an )?(?P<head>[\w'’ -]+?)(?=\s+(?:of|at|in|for|who|that|on)\b|[?,]|$)",
+    re.I,
+)
+_SAY = re.compile(
+    r"\bwhat (?:did|does|do|has|have|had) (?P<speaker>.+?) (?:publicly |officially |first |later )?"
+    r"(?:say|said|tell|told|write|wrote|claim|claimed|stated|announce|announced|predict|predicted|"
+    r"reveal|revealed|report|reported|warn|warned)\b",
+    re.I,
+)
+_NAMED_CUE = re.compile(r"\b(named|identified as|called|name is|name was)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """kind: count | money | month | year | date | name | None. head: the stem the answer is about."""
+
+    kind: str | None = None
+    head: str | None = None
+    speaker: tuple[str, ...] = ()
+    entities: tuple[tuple[str, ...], ...] = ()
+    question_words: frozenset[str] = field(default_factory=frozenset)
+
+
+def tokens(text: str) -> list[str]:
+    return [t.rstrip(".,") or t for t in _WORD.findall(text)]
+
+
+def _head(phrase: str) -> str | None:
+    """The noun a phrase is about: "Ukrainian prisoners of war" -> prisoner; "of that organization's troops" -> troop."""
+    phrase = re.sub(r"^\s*of\s+", "", phrase.strip(), flags=re.I)
+    if re.match(rf"{_AUX}\b", phrase, re.I):
+        return None  # "how many were wounded": the count's noun is left to the context
+    left = re.split(r"\s+of\s+", phrase, maxsplit=1)[0]
+    words = [w for w in re.findall(r"[^\W_][\w-]*", left.lower()) if w not in STOPWORDS]
+    return _root(words[-1]) if words else None
+
+
+# news counts people under several names: "12,000 troops" and "10,000 soldiers" count the same thing
+_SAME_THING = {"troop": "soldier", "fighter": "soldier", "servicemen": "soldier", "personnel": "soldier"}
+
+
+def _root(word: str) -> str:
+    """stem() with a trailing e dropped, so "drone" and "drones" (-> "dron") meet."""
+    root = stem(re.sub(r"['’]s$", "", word.lower())).rstrip("e") or word.lower()
+    return _SAME_THING.get(root, root)
+
+
+def _entities(question: str) -> tuple[tuple[str, ...], ...]:
+    """Proper-noun phrases: runs of capitalised words past the first word of the question."""
+    out: list[tuple[str, ...]] = []
+    run: list[str] = []
+    for i, raw in enumerate(re.findall(r"[\w'’-]+", question)):
+        word = re.sub(r"['’]s$", "", raw)
+        if i > 0 and word[:1].isupper() and word.lower() not in _QUESTION_WORDS and word != "I":
+            run.append(word.lower())
+            continue
+        if run:
+            out.append(tuple(run))
+        run = []
+    if run:
+        out.append(tuple(run))
+    return tuple(out)
+
+
+def parse(question: str) -> Frame:
+    q = question.strip()
+    words = frozenset(w.lower() for w in re.findall(r"[\w-]+", q))
+    entities = _entities(q)
+    speaker: tuple[str, ...] = ()
+    if m := _SAY.search(q):
+        # a named speaker only, the last name in the phrase ("professor Park Won-gon", "agency KCNA"):
+        # "the captured soldier" is "he" in the sentence that quotes him
+        said_by = _entities("x " + m.group("speaker"))
+        speaker = said_by[-1] if said_by else ()
+
+    def frame(kind: str | None, head: str | None = None) -> Frame:
+        return Frame(kind, head, speaker, entities, words)
+
+    if _HOW_MUCH.search(q) and _MONEY_VERB.search(q):
+        return frame("money")
+    if m := _COUNT.search(q):
+        # "how much territory" is measured in other units (km2): only a count names what it counts
+        counted = None if m.group(0).lower().startswith("how much") else m.group("head") or m.group("head2")
+        return frame("count", _head(counted) if counted else None)
+    if _MONTH_Q.search(q):
+        return frame("month")
+    if _YEAR_Q.search(q):
+        return frame("year")
+    if re.search(r"\bhow (?:old|long)\b", q, re.I):
+        return frame("count")
+    if _DAY_Q.search(q):
+        return frame("day")
+    if _DATE_Q.search(q):
+        return frame("date")
+    if _PRONOUN_NAME.search(q):
+        return frame("name")
+    if _WHO_LEADS.search(q):
+        return frame("leader")
+    if m := _NAME_OF.search(q) or _WHO_ROLE.search(q):
+        return frame("name", _head(m.group("head")))
+    return frame(None)
+
+
+def _is_month(t: str) -> bool:
+    return t.lower().rstrip(".") in _MONTHS
+
+
+def _count_positions(toks: list[str]) -> list[int]:
+    """Positions of quantities: figures and number words, not years and not the day of a date."""
+    out = []
+    for i, t in enumerate(toks):
+        low = t.lower()
+        if _DIGITS.search(t):
+            if _YEAR.match(t):
+                continue
+            if (i > 0 and _is_month(toks[i - 1])) or (i + 1 < len(toks) and _is_month(toks[i + 1])):
+                continue
+            out.append(i)
+        elif low in _NUMBER_WORDS:
+            out.append(i)
+    return out
+
+
+def _near(toks: list[str], positions: list[int], head: str, window: int) -> bool:
+    return bool(_near_positions(toks, positions, head, window))
+
+
+def _near_positions(toks: list[str], positions: list[int], head: str, window: int) -> list[int]:
+    spots = [i for i, t in enumerate(toks) if _root(t) == head]
+    return [i for i in positions if any(abs(i - j) <= window for j in spots)]
+
+
+def counts_of(frame: Frame, sentence: str) -> set[str]:
+    """The figures a sentence gives for what a "how many <head>" question counts ("12000", "several")."""
+    if frame.kind != "count" or frame.head is None:
+        return set()
+    toks = tokens(sentence)
+    return {
+        toks[i].replace(",", "").lower()
+        for i in _near_positions(toks, _count_positions(toks), frame.head, COUNT_WINDOW)
+    }
+
+
+def _names(toks: list[str], question_words: frozenset[str]) -> list[int]:
+    """Positions of capitalised words that the question does not already contain (candidate names)."""
+    out = []
+    for i, t in enumerate(toks):
+        if i == 0 or not t[:1].isupper() or t.isupper() and len(t) <= 1:
+            continue
+        low = re.sub(r"['’]s$", "", t.lower())
+        if low in question_words or low in _MONTHS or low in _DAYS or low in STOPWORDS:
+            continue
+        out.append(i)
+    return out
+
+
+COUNT_WINDOW = 10  # tokens between a figure and the noun it counts ("300 North Korean soldiers")
+NAME_WINDOW = 4  # tokens between a role and a name ("NIS director Cho Tae-yong")
+SPEAKER_WINDOW = 10  # tokens between a speaker and a speech verb ("Zelenskyy wrote", "said Lee")
+
+
+def satisfies(frame: Frame, sentence: str) -> bool:
+    """Can this sentence hold the kind of answer the question asks for?"""
+    toks = tokens(sentence)
+    low = [t.lower() for t in toks]
+    kind = frame.kind
+    if kind is None:
+        return True
+    if kind == "money":
+        return bool(_CURRENCY.search(sentence)) and bool(_DIGITS.search(sentence) or set(low) & _NUMBER_WORDS)
+    if kind == "count":
+        counts = _count_positions(toks)
+        if not counts:
+            return False
+        return frame.head is None or _near(toks, counts, frame.head, COUNT_WINDOW)
+    if kind == "month":
+        return any(_is_month(t) for t in toks)
+    if kind == "year":
+        return any(_YEAR.match(t) for t in toks) or "last year" in sentence.lower()
+    if kind == "day":
+        # a calendar day, not the day someone *said* something ("Zelenskyy on January 12 said ...")
+        # ... unless the question asks when someone spoke, or about the past: "when will the exchange
+        # take place" is not answered by the day Zelenskyy spoke of it
+        skip_spoken = "will" in frame.question_words and not frame.question_words & _SPEECH
+        for i, t in enumerate(low):
+            if _is_month(t) or t in _DAYS or t in ("today", "yesterday", "tomorrow"):
+                if skip_spoken and any(w in _SPEECH for w in low[max(0, i - 3) : i + 4]):
+                    continue
+                return True
+        return False
+    if kind == "leader":
+        names = _names(toks, frame.question_words)
+        return any(_near(toks, names, _root(role), NAME_WINDOW) for role in _LEADER_ROLES)
+    if kind == "date":
+        return bool(
+            _DIGITS.search(sentence)
+            or any(_is_month(t) or t in _DAYS for t in low)
+            or re.search(
+                r"\b(today|yesterday|tomorrow|week|month|year|ago|since|earlier|later)\b", sentence, re.I
+            )
+        )
+    if kind == "name":
+        names = _names(toks, frame.question_words)
+        if not names:
+            return False
+        if frame.head is None:
+            return bool(_NAMED_CUE.search(sentence))
+        return _near(toks, names, frame.head, NAME_WINDOW)
+    return True
+
+
+def heard(frame: Frame, sentences: Iterable[str]) -> bool:
+    """For "What did <name> say": some passage sentence has <name> next to a speech verb. A name only
+    mentioned ("hand them over to Kim Jong Un", wrote Zelensky) has said nothing the articles report."""
+    return not frame.speaker or any(_speaks(frame.speaker, tokens(s)) for s in sentences)
+
+
+def _speaks(speaker: tuple[str, ...], toks: list[str]) -> bool:
+    """The speaker is the subject of a speech verb: "Zelenskyy wrote", "Lee Seong-kweun told reporters",
+    "the NIS, ..., said", or inverted after a clause: ", said Lee". Being named inside someone else's
+    report ("Seoul claimed Kim Jong Un has sent") is not speaking."""
+    low = [re.sub(r"['’]s$", "", t.lower()) for t in toks]
+    spots = [i for i, t in enumerate(low) if any(_same_name(t, s) for s in speaker)]
+    for j, t in enumerate(low):
+        if t not in _SPEECH:
+            continue
+        if t == "according" and any(0 < i - j <= 3 for i in spots):
+            return True
+        # no closing quote between: in "... to Kim Jong Un,” Zelensky wrote" the quote is Zelensky's
+        if any(0 < j - i <= SPEAKER_WINDOW and not {"”", '"'} & set(toks[i:j]) for i in spots):
+            return True
+        if any(0 < i - j <= 2 for i in spots) and j > 0 and not toks[j - 1].isalpha():
+            return True
+    return False
+
+
+def _same_name(a: str, b: str) -> bool:
+    """Spelling variants of one name ("Zelenskyy"/"Zelensky", "Ukraine"/"Ukrainian") share a 5-letter prefix."""
+    if len(a) < 5 or len(b) < 5:
+        return a == b
+    return a[:5] == b[:5]
+
+
+def missing_entities(frame: Frame, passages: Iterable[str]) -> list[str]:
+    """Names the question mentions that none of the passages does, when that means the passages are not
+    about the question: the one whose words are asked for ("What did Trump say"), or most of the names
+    (one missing name among several is often a paraphrase: "Washington" for "US")."""
+    vocab = {re.sub(r"['’]s$", "", w.lower()) for p in passages for w in re.findall(r"[\w'’-]+", p)}
+    prefixes = {w[:5] for w in vocab if len(w) >= 5}
+    missing = []
+    for ent in frame.entities:
+        # half the words of a name suffice: the reworded copy says "Park Received-gon", "Ewha Womans College"
+        found = sum((w in vocab) or (len(w) >= 5 and w[:5] in prefixes) for w in ent)
+        if 2 * found < len(ent):
+            missing.append(" ".join(ent))
+    if any(" ".join(frame.speaker) == m for m in missing) or 2 * len(missing) >= len(frame.entities):
+        return missing
+    return []

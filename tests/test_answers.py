@@ -1,0 +1,195 @@
+"""The offline answer engine: question frames (pure), and answers and summaries over the seed articles."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from answers.extractive import Candidate, ExtractiveConfig, extract_answer
+from answers.models import ABSTAIN_TEXT
+from answers.question import heard, missing_entities, parse, satisfies
+from evals.metrics import leaked_boilerplate
+from factdesk.service import Factdesk
+
+# ------------------------------------------------------------------ question frames (pure)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "head"),
+    [
+        ("How many drones did North Korea send to Russia?", "count", "dron"),
+        ("How many Ukrainian prisoners of war are held?", "count", "prisoner"),
+        ("How many of that organization's troops were sent?", "count", "soldier"),  # troops = soldiers
+        ("How much territory have Ukrainian forces occupied?", "count", None),
+        ("How much did Russia pay for the missiles?", "money", None),
+        ("In which month were the troops deployed?", "month", None),
+        ("In what year was the agency founded?", "year", None),
+        ("On what date will the exchange take place?", "day", None),
+        ("When did the offensive begin?", "date", None),
+        ("Who is the director of the agency?", "name", "director"),
+        ("What is the name of the interpreter who translated?", "name", "interpreter"),
+        ("What was his name?", "name", None),
+        ("Who heads that agency?", "leader", None),
+        ("Why did the soldiers fight?", None, None),
+    ],
+)
+def test_question_kinds(question: str, kind: str | None, head: str | None) -> None:
+    frame = parse(question)
+    assert (frame.kind, frame.head) == (kind, head)
+
+
+def test_named_speaker_only() -> None:
+    assert parse("What did Kim Jong Un say about the soldiers?").speaker == ("kim", "jong", "un")
+    assert parse("What did the captured soldier say about his orders?").speaker == ()
+    assert parse("What did professor Park Won-gon say?").speaker == ("park", "won-gon")
+
+
+@pytest.mark.parametrize(
+    ("question", "good", "bad"),
+    [
+        (
+            "How many drones did North Korea send?",
+            "North Korea sent 40 attack drones to Russia.",
+            "North Korea deployed 12,000 troops to Russia last year.",
+        ),
+        (
+            "How many prisoners does Kyiv want in exchange?",
+            "Kyiv wants 200 prisoners in return.",
+            "Zelenskyy on January 12 said Kyiv wanted prisoners back.",  # a day, not a count
+        ),
+        (
+            "How much did Russia pay for the missiles?",
+            "Russia paid $20 million for the missiles.",
+            "Russia bought 300 missiles.",
+        ),
+        ("In which month were they deployed?", "They were deployed in November.", "They were deployed in 2024."),
+        (
+            "On what date will the exchange take place?",
+            "The exchange will take place on March 3.",
+            "Zelenskyy on January 12 said an exchange was possible.",  # the day he spoke of it
+        ),
+        (
+            "Who is the director of the agency?",
+            "The agency's director Cho Tae-yong briefed lawmakers.",
+            "The agency confirmed the capture on Sunday.",
+        ),
+        (
+            "What was his name?",
+            "The soldier, named Ri Chol, was 26.",
+            "President Zelenskyy shared a video of the soldier.",
+        ),
+        ("Who heads that agency?", "Vasyl Maliuk, head of the SBU, spoke.", "The SBU released a video."),
+    ],
+)
+def test_satisfies(question: str, good: str, bad: str) -> None:
+    frame = parse(question)
+    assert satisfies(frame, good)
+    assert not satisfies(frame, bad)
+
+
+def test_speaker_must_speak_not_be_mentioned() -> None:
+    frame = parse("What did Kim Jong Un say about the captives?")
+    assert not heard(frame, ["Seoul has claimed North Korean leader Kim Jong Un has sent 10,000 soldiers."])
+    assert not heard(frame, ["“Ukraine will hand its soldiers to Kim Jong Un,” Zelensky wrote."])
+    assert heard(frame, ["Kim Jong Un said the soldiers were heroes."])
+    assert heard(frame, ["The soldiers were heroes, said Kim Jong Un."])
+    assert heard(parse("What did the captives say?"), [])  # no named speaker: nothing to check
+
+
+def test_missing_entities() -> None:
+    passages = ["Ukraine captured two North Korean soldiers in Kursk, Zelenskyy said."]
+    assert missing_entities(parse("Who won the 2022 FIFA World Cup?"), passages) == ["fifa world cup"]
+    # the named speaker missing is enough; one paraphrased name among several is not
+    assert missing_entities(parse("What did Donald Trump say about Kursk?"), passages) == ["donald trump"]
+    assert missing_entities(parse("Did Washington confirm that North Korean troops reached Kursk?"), passages) == []
+    # spelling variants share a prefix
+    assert missing_entities(parse("What did Zelensky say about Ukraine?"), passages) == []
+
+
+# ------------------------------------------------------------------ extract_answer (pure, hand-made vectors)
+
+
+def _cands(sentences: list[str]) -> tuple[list[Candidate], np.ndarray]:
+    cands = [Candidate(f"doc{i}", f"doc{i}:0", f"t{i}", 0, len(s), s, i + 1) for i, s in enumerate(sentences)]
+    from retrieval.lexical import stems
+
+    for c in cands:
+        c.stems = stems(c.text)
+    vecs = np.eye(len(sentences), 8, dtype=np.float32)
+    return cands, vecs
+
+
+def test_on_topic_question_without_the_asked_figure_abstains() -> None:
+    cands, vecs = _cands(["North Korea deployed 12,000 troops to Russia last year, with ammunition and missiles."])
+    q_vec = vecs[0]  # as close as it gets: the topic matches perfectly
+    answer = extract_answer("How many drones did North Korea send to Russia?", q_vec, cands, vecs, ExtractiveConfig(), "v")
+    assert answer.abstained and answer.answer == ABSTAIN_TEXT and answer.citations == []
+    answer = extract_answer("How many troops did North Korea send to Russia?", q_vec, cands, vecs, ExtractiveConfig(), "v")
+    assert not answer.abstained and "12,000" in answer.answer and answer.answer.endswith("[1]")
+
+
+# ------------------------------------------------------------------ the engine over the seed articles
+
+
+def _check_citations(svc: Factdesk, citations: list) -> None:
+    texts = {d.id: d.text for d in svc.list_documents()}
+    for c in citations:
+        assert c.quote == texts[c.document_id][c.start : c.end]
+
+
+def test_answer_cites_exact_spans(seeded: Factdesk) -> None:
+    answer = seeded.ask("What did the NIS say about suicide orders?")
+    assert not answer.abstained and answer.citations
+    assert re.search(r"suicide|kill themselves", answer.answer, re.I)
+    markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)]
+    assert sorted(set(markers)) == [c.marker for c in answer.citations]
+    _check_citations(seeded, answer.citations)
+
+
+def test_agreeing_sources_are_cited_together(seeded: Factdesk) -> None:
+    answer = seeded.ask("How many North Korean soldiers have been killed, according to South Korea's intelligence service?")
+    assert "300" in answer.answer
+    assert re.search(r"(\[\d+\]){2,}", answer.answer)  # one statement, several articles
+    assert len({c.document_id for c in answer.citations}) >= 2
+    _check_citations(seeded, answer.citations)
+
+
+def test_differing_figures_are_reported_as_such(seeded: Factdesk) -> None:
+    answer = seeded.ask("How many North Korean troops has Pyongyang sent to Russia?")
+    assert answer.answer.startswith("The sources differ.")
+    figures = {n for c in answer.citations for n in re.findall(r"\d[\d,]*\d", c.quote)}
+    assert len(figures) >= 2
+    _check_citations(seeded, answer.citations)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of Australia?",
+        "How many drones did North Korea send to Russia?",
+        "What did Donald Trump say about the North Korean soldiers captured in Kursk?",
+        "Who is the director of South Korea's National Intelligence Service?",
+    ],
+)
+def test_abstains_when_the_articles_do_not_answer(seeded: Factdesk, question: str) -> None:
+    answer = seeded.ask(question)
+    assert answer.abstained and answer.citations == [] and answer.answer == ABSTAIN_TEXT
+
+
+def test_summary_is_cited_within_max_words_and_clean(seeded: Factdesk) -> None:
+    summary = seeded.summarize(max_words=80)
+    assert len(summary.summary.split()) <= 80
+    assert summary.citations and not leaked_boilerplate(summary.summary)
+    for sentence in re.split(r"(?<=\])\s+", summary.summary.strip()):
+        assert re.search(r"\[\d+\]$", sentence), sentence  # every sentence carries its marker
+    _check_citations(seeded, summary.citations)
+
+
+def test_focused_single_document_summary(seeded: Factdesk) -> None:
+    doc = seeded.list_documents()[1].id
+    summary = seeded.summarize(document_ids=[doc], query="casualties", max_words=60)
+    assert {c.document_id for c in summary.citations} == {doc}
+    assert len(summary.summary.split()) <= 60
+    _check_citations(seeded, summary.citations)
