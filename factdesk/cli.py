@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
+
+# One BLAS thread for numpy (set before numpy loads): the query encoder's small matrices gain little
+# from a second thread, and under load two threads made it 20x slower at the median (BENCHMARKS.md).
+# Bulk embedding runs in torch, whose threads are set apart.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from retrieval.errors import FactdeskError
 

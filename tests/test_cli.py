@@ -96,6 +96,26 @@ def test_search_plain_text(cli: Cli, ingested: Ingested) -> None:
     assert proc.stdout.startswith("1. [")
 
 
+def test_ask_does_not_load_torch(cli: Cli, ingested: Ingested) -> None:
+    """A question is embedded by the numpy encoder: the CLI answers without importing torch (seconds)."""
+    code = (
+        "import sys; from factdesk.cli import main; "
+        "rc = main(['ask', 'How many North Korean soldiers were wounded?', '--json']); "
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr); sys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cli.workdir,
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2,700" in json.loads(proc.stdout)["answer"]
+    assert proc.stderr.strip().splitlines()[-1] == "NO-TORCH"
+
+
 def test_ask_json(cli: Cli, ingested: Ingested) -> None:
     proc = cli.run("ask", "What were North Korean soldiers ordered to do to avoid capture?", "--json")
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -13,7 +13,7 @@ import pytest
 from conftest import ARTICLES
 from scripted_openai import ScriptedOpenAI
 
-from retrieval.embed import CachedEmbedder, EmbeddingCache, LocalEmbedder, build_embedder
+from retrieval.embed import SMALL_CALL, CachedEmbedder, EmbeddingCache, LocalEmbedder, build_embedder
 from retrieval.errors import EmbedderError
 
 TEXTS = [
@@ -57,13 +57,27 @@ def test_cache_survives_a_reopen_and_is_keyed_by_vector_space(tmp_path: Path) ->
     assert len(other.calls) == 1  # another model's vectors are never reused
 
 
+BULK = [f"{t} (part {i})" for i in range(4) for t in TEXTS]  # more than SMALL_CALL: the torch path
+
+
 def test_local_bf16_matches_fp32(warm_model: None) -> None:
     """bf16 autocast is the default for speed; it must give the fp32 vectors to cosine >= 0.999."""
-    fast = LocalEmbedder(precision="bf16").embed(TEXTS)
-    exact = LocalEmbedder(precision="fp32").embed(TEXTS)
-    assert fast.shape == (3, 384)
+    assert len(BULK) > SMALL_CALL
+    fast = LocalEmbedder(precision="bf16").embed(BULK)
+    exact = LocalEmbedder(precision="fp32").embed(BULK)
+    assert fast.shape == (len(BULK), 384)
     assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
     assert float((fast * exact).sum(axis=1).min()) >= 0.999
+
+
+def test_query_path_and_bulk_path_agree(warm_model: None) -> None:
+    """Questions go to the numpy encoder, ingest to torch: one vector space, whichever path a text took."""
+    embedder = LocalEmbedder()
+    one_by_one = np.stack([embedder.embed([t])[0] for t in BULK])  # numpy, fp32
+    bulk = embedder.embed(BULK)  # torch, bf16
+    assert float((one_by_one * bulk).sum(axis=1).min()) >= 0.9999
+    exact = LocalEmbedder(precision="fp32").embed(BULK)
+    assert float((one_by_one * exact).sum(axis=1).min()) >= 0.99999
 
 
 def test_unknown_embedder_spec_is_a_clear_error(tmp_path: Path) -> None:
