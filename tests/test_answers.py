@@ -64,7 +64,11 @@ def test_named_speaker_only() -> None:
             "Russia paid $20 million for the missiles.",
             "Russia bought 300 missiles.",
         ),
-        ("In which month were they deployed?", "They were deployed in November.", "They were deployed in 2024."),
+        (
+            "In which month were they deployed?",
+            "They were deployed in November.",
+            "They were deployed in 2024.",
+        ),
         (
             "On what date will the exchange take place?",
             "The exchange will take place on March 3.",
@@ -103,7 +107,10 @@ def test_missing_entities() -> None:
     assert missing_entities(parse("Who won the 2022 FIFA World Cup?"), passages) == ["fifa world cup"]
     # the named speaker missing is enough; one paraphrased name among several is not
     assert missing_entities(parse("What did Donald Trump say about Kursk?"), passages) == ["donald trump"]
-    assert missing_entities(parse("Did Washington confirm that North Korean troops reached Kursk?"), passages) == []
+    assert (
+        missing_entities(parse("Did Washington confirm that North Korean troops reached Kursk?"), passages)
+        == []
+    )
     # spelling variants share a prefix
     assert missing_entities(parse("What did Zelensky say about Ukraine?"), passages) == []
 
@@ -122,11 +129,17 @@ def _cands(sentences: list[str]) -> tuple[list[Candidate], np.ndarray]:
 
 
 def test_on_topic_question_without_the_asked_figure_abstains() -> None:
-    cands, vecs = _cands(["North Korea deployed 12,000 troops to Russia last year, with ammunition and missiles."])
+    cands, vecs = _cands(
+        ["North Korea deployed 12,000 troops to Russia last year, with ammunition and missiles."]
+    )
     q_vec = vecs[0]  # as close as it gets: the topic matches perfectly
-    answer = extract_answer("How many drones did North Korea send to Russia?", q_vec, cands, vecs, ExtractiveConfig(), "v")
+    answer = extract_answer(
+        "How many drones did North Korea send to Russia?", q_vec, cands, vecs, ExtractiveConfig(), "v"
+    )
     assert answer.abstained and answer.answer == ABSTAIN_TEXT and answer.citations == []
-    answer = extract_answer("How many troops did North Korea send to Russia?", q_vec, cands, vecs, ExtractiveConfig(), "v")
+    answer = extract_answer(
+        "How many troops did North Korea send to Russia?", q_vec, cands, vecs, ExtractiveConfig(), "v"
+    )
     assert not answer.abstained and "12,000" in answer.answer and answer.answer.endswith("[1]")
 
 
@@ -149,7 +162,9 @@ def test_answer_cites_exact_spans(seeded: Factdesk) -> None:
 
 
 def test_agreeing_sources_are_cited_together(seeded: Factdesk) -> None:
-    answer = seeded.ask("How many North Korean soldiers have been killed, according to South Korea's intelligence service?")
+    answer = seeded.ask(
+        "How many North Korean soldiers have been killed, according to South Korea's intelligence service?"
+    )
     assert "300" in answer.answer
     assert re.search(r"(\[\d+\]){2,}", answer.answer)  # one statement, several articles
     assert len({c.document_id for c in answer.citations}) >= 2

@@ -493,7 +493,9 @@ def test_unchanged_text_skips_chunking_but_a_deleted_one_is_chunked_again(
     svc.ingest_documents([item])
     chunked: list[int] = []
     real_chunk_text = ingest_module.chunk_text
-    monkeypatch.setattr(ingest_module, "chunk_text", lambda *a, **k: chunked.append(1) or real_chunk_text(*a, **k))
+    monkeypatch.setattr(
+        ingest_module, "chunk_text", lambda *a, **k: chunked.append(1) or real_chunk_text(*a, **k)
+    )
     (r,) = svc.ingest_documents([item])
     assert r.status == "unchanged" and chunked == []  # re-ingest costs only the cleaning
     # prepared while stored, deleted before the write: the write chunks it after all
