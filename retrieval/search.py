@@ -12,7 +12,7 @@ from retrieval.embed import CachedEmbedder
 from retrieval.fusion import fuse_reciprocal_rank, maximal_marginal_relevance, rerank_scores
 from retrieval.lexical import build_match_query, coverage_scores
 from retrieval.models import SearchHit
-from retrieval.sentences import split_sentences
+from retrieval.sentences import sentence_texts
 from retrieval.store import VectorStore
 
 
@@ -185,9 +185,7 @@ class Searcher:
         for cid in pool:
             doc_id, start, end = visible[cid]
             text = texts[doc_id]
-            sentences.append(
-                [text[s.start : s.end] for s in split_sentences(text, start, end)] or [text[start:end]]
-            )
+            sentences.append(sentence_texts(text, start, end))
         flat = [t for group in sentences for t in group]
         sims = self.embedder.embed(flat) @ self.embed_query(query)
         lexical = coverage_scores(query, flat)

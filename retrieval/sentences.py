@@ -91,3 +91,9 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
             spans.append(Span(s, e))
         line_start = line_end + 1
     return spans
+
+
+def sentence_texts(text: str, start: int, end: int) -> list[str]:
+    """The sentences of text[start:end] (a chunk), or the chunk whole if it has none. Ingest embeds
+    exactly these, so search's re-ranker and the answer engine find them all in the vector cache."""
+    return [text[s.start : s.end] for s in split_sentences(text, start, end)] or [text[start:end]]

@@ -21,6 +21,7 @@ from retrieval import ingest as ingest_module
 from retrieval.ingest import Ingestor
 from retrieval.lexical import build_match_query
 from retrieval.models import DocumentIn
+from retrieval.sentences import sentence_texts
 
 SEED_TEXT = {p.stem: p.read_text(encoding="utf-8") for p in sorted(ARTICLES.glob("*.txt"))}
 
@@ -159,7 +160,8 @@ def test_changed_text_under_the_same_id_is_updated(make_service: MakeService) ->
     assert lexical_ids(svc, "quasarfish") == {"notice#0"}
     stored = svc.vectors.collection().get(ids=["notice#0"], include=["metadatas", "embeddings"])
     assert stored["metadatas"][0]["end"] == len(new_text)
-    expected = svc.embedder.embed([new_text])[0]
+    sentences = svc.embedder.embed(["The quasarfish notice replaces the earlier one.", "It is short."])
+    expected = sentences.mean(axis=0) / np.linalg.norm(sentences.mean(axis=0))
     assert float(np.dot(np.asarray(stored["embeddings"][0]), expected)) > 0.99
     for hit in svc.search("zebracorn notice harbour", top_k=5):
         assert "zebracorn" not in hit.text
@@ -228,13 +230,20 @@ def test_no_boilerplate_reaches_any_chunk(seeded: Factdesk) -> None:
         assert not [b for b in BOILERPLATE if b in doc.text]
 
 
-def test_dense_vectors_are_the_chunk_texts(seeded: Factdesk) -> None:
+def test_dense_vectors_are_the_mean_of_the_chunk_sentences(seeded: Factdesk) -> None:
+    """A chunk's vector is the normalised mean of its sentences' vectors, which the cache holds."""
     doc = seeded.get_document(SEED_IDS[0])
     chunks = seeded.catalog.chunks_of(doc.id)
     stored = seeded.vectors.vectors([c.id for c in chunks])
-    expected = seeded.embedder.embed([c.text for c in chunks])
-    for c, e in zip(chunks, expected):
-        assert float(np.dot(stored[c.id], e)) > 0.99
+    misses = seeded.embedder.misses
+    for c in chunks:
+        sentences = sentence_texts(doc.text, c.start, c.end)
+        assert len(sentences) > 1
+        mean = seeded.embedder.embed(sentences).mean(axis=0)
+        assert float(np.dot(stored[c.id], mean / np.linalg.norm(mean))) > 0.9999
+        # and the chunk's own embedding is close to it: one vector space, one topic
+        assert float(np.dot(stored[c.id], seeded.embedder.embed([c.text])[0])) > 0.8
+    assert seeded.embedder.misses == misses + len(chunks)  # the chunk texts only: sentences were cached
 
 
 # --------------------------------------------------------------------------- #
