@@ -2,8 +2,10 @@
 
 In one process, on the same articles the model benchmark embeds:
 1. raw throughput of the service's own embedder (LocalEmbedder, bf16) on the chunk texts, measured
-   right before the ingest so both see the same machine load;
-2. the ingest, with the model calls timed by a wrapper (chunk calls and sentence calls apart);
+   right before the ingest so both see the same machine load (the target's reference);
+2. the ingest, with the model calls timed by a wrapper. The ingest embeds each chunk's sentences once
+   (a chunk's vector is their normalised mean), so the raw model is also timed on exactly the texts the
+   ingest embedded: ingest wall time against that is the pipeline's own overhead;
 3. re-ingest of the same articles (all `unchanged`);
 4. a cProfile of the same ingest into another fresh data dir with a stub embedder (random unit
    vectors, no model), which is where the non-model time goes.
@@ -34,6 +36,7 @@ class TimedEmbedder:
         self.name = inner.name
         self.chunk_texts = chunk_texts
         self.calls: list[dict] = []
+        self.texts: list[str] = []
 
     @property
     def loaded(self) -> bool:
@@ -47,6 +50,7 @@ class TimedEmbedder:
         out = self.inner.embed(texts)
         kind = "chunks" if texts and texts[0] in self.chunk_texts else "sentences"
         self.calls.append({"kind": kind, "texts": len(texts), "seconds": time.perf_counter() - t0})
+        self.texts.extend(texts)
         return out
 
 
@@ -157,6 +161,9 @@ def body(args: argparse.Namespace) -> dict:
     chunk_s = sum(c["seconds"] for c in timed.calls if c["kind"] == "chunks")
     sent_s = sum(c["seconds"] for c in timed.calls if c["kind"] == "sentences")
     ingested = sum(r.chunks for r in results)
+    # the raw model on exactly the texts the ingest embedded (its sentences), same process, same batches
+    with Timer() as t_same:
+        model.embed(timed.texts)
     out["ingest"] = {
         "statuses": statuses,
         "wall_s": round(t.wall, 2),
@@ -165,20 +172,20 @@ def body(args: argparse.Namespace) -> dict:
         "chunks": ingested,
         "chunk_embedding_s": round(chunk_s, 2),
         "sentence_embedding_s": round(sent_s, 2),
+        "model_s": round(chunk_s + sent_s, 2),
         "non_model_s": round(t.wall - chunk_s - sent_s, 2),
+        "texts_embedded": len(timed.texts),
         "sentence_texts_embedded": sum(c["texts"] for c in timed.calls if c["kind"] == "sentences"),
         "model_calls": len(timed.calls),
-        # the two ways of counting: all work, or as if sentence vectors were free
+        "raw_model_s_same_texts": round(t_same.wall, 2),
         "chunks_per_s_overall": round(ingested / t.wall, 2),
-        "chunks_per_s_excluding_sentence_vectors": round(ingested / (t.wall - sent_s), 2),
         "docs_per_s": round(len(docs) / t.wall, 2),
     }
     ing = out["ingest"]
     ing["ratio_to_raw_overall"] = round(ing["chunks_per_s_overall"] / out["raw_chunks_per_s"], 3)
-    ing["ratio_to_raw_excluding_sentence_vectors"] = round(
-        ing["chunks_per_s_excluding_sentence_vectors"] / out["raw_chunks_per_s"], 3
-    )
-    ing["sentence_vector_share_of_wall"] = round(sent_s / t.wall, 3)
+    # share of the ingest's wall time the raw model would need for the same texts: 1.0 = no overhead
+    ing["model_bound_share"] = round(t_same.wall / t.wall, 3)
+    ing["model_share_of_wall"] = round((chunk_s + sent_s) / t.wall, 3)
 
     # 3. re-ingest: everything unchanged
     with Timer() as t2:

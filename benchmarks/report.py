@@ -75,21 +75,19 @@ def targets(r: dict) -> list[list[str]]:
     ing = r.get("ingest") or {}
     if not _err(ing):
         i = ing["ingest"]
-        ok = i["ratio_to_raw_excluding_sentence_vectors"] >= 0.85
+        ok = i["ratio_to_raw_overall"] >= 0.85
         rows.append(
             [
                 "ingest >= 85% of the model's raw chunks/s",
                 (
-                    f"{i['ratio_to_raw_excluding_sentence_vectors']:.0%} counting chunk vectors only; "
-                    f"{i['ratio_to_raw_overall']:.0%} overall (sentence vectors included)"
+                    f"{i['ratio_to_raw_overall']:.0%} ({i['chunks_per_s_overall']} chunks/s end to end vs "
+                    f"{ing['raw_chunks_per_s']} raw); the raw model on the texts the ingest embedded would "
+                    f"take {i['model_bound_share']:.0%} of its wall time"
                 ),
-                "met (chunk vectors only); missed overall"
-                if ok and i["ratio_to_raw_overall"] < 0.85
-                else ("met" if ok else "missed"),
-                f"ingest also embeds every sentence for re-ranking: {i['sentence_vector_share_of_wall']:.0%} "
-                "of the ingest wall time"
-                if i["ratio_to_raw_overall"] < 0.85
-                else "",
+                "met" if ok else "missed",
+                ""
+                if ok
+                else f"everything but the model: {i['non_model_s']} s of {i['wall_s']} s (see section 2)",
             ]
         )
         re_ = ing["reingest"]
@@ -312,9 +310,12 @@ def render(r: dict) -> str:
             f"`Factdesk.ingest_documents` into a fresh data dir: {ing['documents']} synthetic articles, "
             f"{ing['chunks']} chunks (the model section's chunk set is the first {m.get('chunks', '?')} of them), "
             f"{ing['sentences']} sentences, {ing['characters']:,} characters. The raw figure is the service's "
-            "own embedder (LocalEmbedder) on the same chunk texts, in the same process, just before the ingest. "
-            "Model calls are timed by a wrapper, so chunk vectors, sentence vectors and everything else "
-            "are apart. The model load is not counted.\n"
+            "own embedder (LocalEmbedder) on the same chunk texts, in the same process, just before and "
+            "just after the ingest (the better of the two). The ingest embeds each chunk's sentences once and "
+            "a chunk's vector is the normalised mean of its sentences' vectors, so its model time is spent "
+            "on sentences; the raw model is also timed on exactly the texts the ingest embedded, and the "
+            "'model-bound share' is that time over the ingest's wall time (1.0 = no pipeline overhead). "
+            "The model load is not counted.\n"
         )
         runs = [("default (2)", ing)]
         one = ing.get("one_thread")
@@ -327,14 +328,14 @@ def render(r: dict) -> str:
                 [
                     label,
                     x["raw_chunks_per_s"],
-                    i["chunks_per_s_excluding_sentence_vectors"],
-                    f"{i['ratio_to_raw_excluding_sentence_vectors']:.0%}",
                     i["chunks_per_s_overall"],
                     f"{i['ratio_to_raw_overall']:.0%}",
                     i["wall_s"],
-                    i["chunk_embedding_s"],
-                    i["sentence_embedding_s"],
+                    i["model_s"],
                     i["non_model_s"],
+                    i["texts_embedded"],
+                    i["raw_model_s_same_texts"],
+                    f"{i['model_bound_share']:.0%}",
                     i["docs_per_s"],
                     i["cpu_per_wall"],
                 ]
@@ -344,14 +345,14 @@ def render(r: dict) -> str:
                 [
                     "torch threads",
                     "raw model chunks/s",
-                    "ingest chunks/s (chunk vectors only)",
-                    "vs raw",
-                    "ingest chunks/s (overall)",
+                    "ingest chunks/s",
                     "vs raw",
                     "ingest wall s",
-                    "chunk vectors s",
-                    "sentence vectors s",
+                    "model s (in the ingest)",
                     "non-model s",
+                    "texts embedded",
+                    "raw model s on those texts",
+                    "model-bound share",
                     "docs/s",
                     "cpu/wall",
                 ],
@@ -781,16 +782,14 @@ def findings(r: dict) -> list[str]:
         ch = parts.get("chunk_text (tiktoken counts)", {})
         up = parts.get("Chroma upsert", {})
         out.append(
-            f"**Ingest.** Sentence vectors (for the re-ranker) are {i['sentence_vector_share_of_wall']:.0%} "
-            f"of the ingest time ({i['sentence_texts_embedded']} sentences for {i['chunks']} chunks). "
-            f"Everything that is not the model is {i['non_model_s']} s of {i['wall_s']} s; in the stub "
-            f"profile Chroma's per-document upsert is {up.get('share', 0):.0%} of it and chunk_text "
-            f"{ch.get('share', 0):.0%} (so re-tokenising spans costs ~"
-            f"{ch.get('share', 0) * i['non_model_s'] / i['wall_s']:.1%} of an ingest: not worth touching, "
-            "and retrieval/chunk.py was left as is). Proposals: one Chroma upsert per embed group instead "
-            "of per document (needs the pending/commit protocol to cover a group, and the near-duplicate "
-            "check to see the group's own pending documents); sentence vectors pooled from the chunk pass's "
-            "token embeddings, or computed lazily at first query (both need the eval to confirm hit@k)."
+            f"**Ingest.** The model embeds each sentence once ({i['texts_embedded']} texts for "
+            f"{i['chunks']} chunks) and chunk vectors are the mean of their sentences' vectors; before, "
+            "ingest embedded every chunk and then every sentence again (for the re-ranker), and reached 47% "
+            "of the raw chunk rate. On the evals the change moved hit@5 0.975 -> 0.962 and MRR 0.845 -> 0.840 "
+            "(one question), and on the held-out set hit@5 0.875 -> 0.938. Everything that is not the model "
+            f"is {i['non_model_s']} s of {i['wall_s']} s; in the stub profile Chroma's per-document upsert is "
+            f"{up.get('share', 0):.0%} of it and chunk_text {ch.get('share', 0):.0%}. Next: one Chroma upsert "
+            "per embed group instead of per document (needs the pending/commit protocol to cover a group)."
         )
     if t1 or t0:
         x = t1 if t1 and not _err(t1) else t0

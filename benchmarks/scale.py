@@ -228,8 +228,42 @@ def measure(args: argparse.Namespace) -> dict:
     out["search_p95_over_raw_chroma_p95"] = round(
         out["search"]["p95_ms"] / out["raw_chroma_query"]["p95_ms"], 1
     )
+    out["eval_at_scale"] = eval_at_scale(svc)
     out["load_avg_end"] = loadavg()
     svc.close()
+    return out
+
+
+def eval_at_scale(svc) -> dict:  # type: ignore[no-untyped-def]
+    """The eval's answerable questions against this corpus: does the seed evidence still come first
+    among ~100k distractor chunks? With the lexical postings budget, and with BM25 over every term."""
+    from answers.rewrite import rewrite_follow_up
+    from evals import metrics as m
+    from evals.run import DEFAULT_QUESTIONS, load_questions
+
+    qs = [q for q in load_questions(DEFAULT_QUESTIONS) if q.get("answerable", True)]
+    texts = svc.catalog.texts({e["document_id"] for q in qs for e in q.get("evidence", [])})
+    out = {}
+    budget = svc.searcher.config.lexical_budget
+    for label, b in (("budget", budget), ("all_terms", 10**12)):
+        svc.searcher.config.lexical_budget = b
+        rows, times = [], []
+        for q in qs:
+            gold = m.evidence_spans(q.get("evidence", []), texts)
+            query = rewrite_follow_up(q["question"], q.get("history") or [])
+            t = time.perf_counter()
+            hits = svc.search(query, top_k=5)
+            times.append(1000 * (time.perf_counter() - t))
+            rows.append(m.retrieval_metrics([m.Span(h.document_id, h.start, h.end) for h in hits], gold))
+        out[label] = {
+            "questions": len(rows),
+            "hit@1": round(m.mean([r["hit@1"] for r in rows]), 3),
+            "hit@5": round(m.mean([r["hit@5"] for r in rows]), 3),
+            "mrr": round(m.mean([r["mrr"] for r in rows]), 3),
+            "search_ms": latency_summary(times),
+        }
+    svc.searcher.config.lexical_budget = budget
+    out["postings_budget"] = budget
     return out
 
 

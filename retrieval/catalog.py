@@ -53,6 +53,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 );
 """
 
+TERM_ROWS_TTL = 120.0  # seconds a term's row count is trusted (new articles shift counts slowly)
+
 _DOC_COLUMNS = (
     "id, title, source, url, published_at, text, content_hash, duplicate_of, chunk_count, created_at"
 )
@@ -83,6 +85,9 @@ class Catalog:
         self._db.execute("PRAGMA busy_timeout=60000")
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
+        self._term_rows: dict[str, int] = {}
+        self._terms_at = float("-inf")
+        self._total_rows = 0
 
     def close(self) -> None:
         self._db.close()
@@ -292,6 +297,23 @@ class Catalog:
             "WHERE d.state = 'committed' ORDER BY f.r LIMIT ?"
         )
         return self._query(sql, [match, 2 * limit + 10, limit])
+
+    def term_rows(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
+        """({term: rows whose text has it}, rows in the index), cached for a while: counting a common
+        term's rows costs milliseconds, and the counts only steer which terms a query scores."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._terms_at > TERM_ROWS_TTL:
+                self._term_rows.clear()
+                self._terms_at = now
+                self._total_rows = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            for t in terms:
+                if t not in self._term_rows:
+                    self._term_rows[t] = self._db.execute(
+                        "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                        ('"' + t.replace('"', '""') + '"',),
+                    ).fetchone()[0]
+            return dict(self._term_rows), self._total_rows
 
     def lexical_row_count(self) -> int:
         return self._query("SELECT COUNT(*) FROM chunks_fts")[0][0]

@@ -36,10 +36,43 @@ def query_terms(text: str) -> list[str]:
 
 def build_match_query(text: str) -> str | None:
     """An FTS5 MATCH expression: any of the query's content words (BM25 ranks those with more)."""
-    terms = query_terms(text)
+    return match_terms(query_terms(text))
+
+
+def match_terms(terms: Sequence[str]) -> str | None:
     if not terms:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+# BM25 in FTS5 scores every posting of every query term (~0.4 us each here). Above this many postings
+# the commonest terms are left out. Measured at 100k chunks (BENCHMARKS.md): a 25k budget halved the
+# eval's hit@5 against the corpus's near-copies of the evidence (0.27 -> 0.14); 200k keeps it.
+POSTINGS_BUDGET = 200_000
+
+
+def prune_terms(
+    terms: Sequence[str], rows: dict[str, int], total: int, budget: int = POSTINGS_BUDGET
+) -> list[str]:
+    """The terms worth scoring, in query order: rarest first while their postings fit the budget.
+
+    Exact where it matters: a term in more than half of the rows has zero weight in FTS5's BM25 (its
+    IDF is clamped), so dropping it changes no score. Beyond that it is an approximation that only
+    large corpora meet: the terms dropped are the commonest, the ones BM25 weighs least. The rarest
+    matching term is always kept; terms no row contains cost nothing and are dropped.
+    """
+    present = [t for t in terms if rows.get(t, 0) > 0]
+    if not present:
+        return []
+    useful = [t for t in present if 2 * rows[t] <= total] or [min(present, key=lambda t: rows[t])]
+    kept: set[str] = set()
+    spent = 0
+    for t in sorted(useful, key=lambda t: rows[t]):
+        if kept and spent + rows[t] > budget:
+            break
+        kept.add(t)
+        spent += rows[t]
+    return [t for t in terms if t in kept]
 
 
 _SUFFIXES = ("ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly")

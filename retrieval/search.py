@@ -10,7 +10,7 @@ import numpy as np
 from retrieval.catalog import Catalog
 from retrieval.embed import CachedEmbedder
 from retrieval.fusion import fuse_reciprocal_rank, maximal_marginal_relevance, rerank_scores
-from retrieval.lexical import build_match_query, coverage_scores
+from retrieval.lexical import POSTINGS_BUDGET, coverage_scores, match_terms, prune_terms, query_terms
 from retrieval.models import SearchHit
 from retrieval.sentences import sentence_texts
 from retrieval.store import VectorStore
@@ -71,6 +71,7 @@ class SearchConfig:
     use_mmr: bool = False  # measured: no gain after re-ranking; kept for corpora full of copies
     mmr_lambda: float = 0.8
     use_lexical: bool = True
+    lexical_budget: int = POSTINGS_BUDGET  # postings BM25 may score per query (retrieval/lexical.py)
     use_dense: bool = True
 
 
@@ -105,7 +106,9 @@ class Searcher:
             dense = self.vectors.query(self.embed_query(query), n, where=filters.chroma_where())
         lexical: list[tuple] = []
         if cfg.use_lexical:
-            match = build_match_query(query)
+            terms = query_terms(query)
+            rows, total = self.catalog.term_rows(terms)
+            match = match_terms(prune_terms(terms, rows, total, cfg.lexical_budget))
             if match:
                 where_sql, params = filters.sql()
                 lexical = self.catalog.lexical_search(match, n, where_sql, params)

@@ -7,6 +7,7 @@ from conftest import SEED_IDS, MakeService
 
 from factdesk.service import Factdesk
 from retrieval.errors import InvalidInput
+from retrieval.lexical import prune_terms
 from retrieval.models import DocumentIn
 
 # --------------------------------------------------------------------------- #
@@ -170,3 +171,16 @@ def test_filters_apply_to_both_sides(dated: Factdesk) -> None:
     hits = dated.search("lagoon", top_k=10, filters=dated.filters(sources=["wire-b"]))
     assert {h.document_id for h in hits} == {"january"}
     assert all(h.lexical_rank is not None or h.dense_rank is not None for h in hits)
+
+
+def test_prune_terms_keeps_rare_terms_within_the_budget() -> None:
+    rows = {"zelenskyy": 120, "predict": 0, "soldiers": 660, "north": 290, "numbers": 76}
+    terms = ["zelenskyy", "predict", "soldiers", "north", "numbers"]
+    # no budget pressure: only the zero-weight terms go (no row has "predict"; "soldiers" is in most rows)
+    assert prune_terms(terms, rows, total=1000, budget=10**9) == ["zelenskyy", "north", "numbers"]
+    # rarest first while the postings fit, in query order
+    assert prune_terms(terms, rows, total=1000, budget=200) == ["zelenskyy", "numbers"]
+    # the rarest matching term survives any budget, and a query of common words keeps its rarest
+    assert prune_terms(terms, rows, total=1000, budget=1) == ["numbers"]
+    assert prune_terms(["soldiers"], rows, total=1000) == ["soldiers"]
+    assert prune_terms(["predict"], rows, total=1000) == []
