@@ -16,7 +16,7 @@ import numpy as np
 from answers.models import ABSTAIN_TEXT, Answer, Citation
 from answers.question import counts_of, heard, missing_entities, parse, satisfies
 from answers.text import numbers, wants_number
-from retrieval.lexical import coverage, idf_weights, stems
+from retrieval.lexical import coverage_scorer, idf_weights, stems
 from retrieval.models import SearchHit
 from retrieval.sentences import split_sentences
 
@@ -55,7 +55,7 @@ class Candidate:
     score: float = 0.0
     dense: float = 0.0
     lexical: float = 0.0
-    stems: set[str] = field(default_factory=set)
+    stems: frozenset[str] = field(default_factory=frozenset)
 
 
 def candidates_from_hits(hits: list[SearchHit], texts: dict[str, str]) -> list[Candidate]:
@@ -88,13 +88,12 @@ def candidates_from_hits(hits: list[SearchHit], texts: dict[str, str]) -> list[C
 def score_candidates(
     question: str, q_vec: np.ndarray, cands: list[Candidate], vecs: np.ndarray, cfg: ExtractiveConfig
 ) -> None:
-    q_stems = stems(question)
-    idf = idf_weights(c.stems for c in cands)
+    lexical = coverage_scorer(stems(question), idf_weights(c.stems for c in cands))
     numeric = wants_number(question)
     sims = vecs @ q_vec if len(cands) else np.zeros(0)
     for c, sim in zip(cands, sims):
         c.dense = float(sim)
-        c.lexical = coverage(q_stems, c.stems, idf)
+        c.lexical = lexical(c.stems)
         c.score = (
             cfg.dense_weight * c.dense
             + cfg.lexical_weight * c.lexical

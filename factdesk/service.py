@@ -12,6 +12,7 @@ from answers.engine import AnswerEngine, build_engine
 from answers.models import Answer, Summary
 from factdesk.settings import Settings
 from prompts import PromptSet, load_prompts
+from retrieval.bm25 import LexicalIndex
 from retrieval.catalog import Catalog
 from retrieval.embed import build_embedder
 from retrieval.errors import InvalidInput, NotFound
@@ -60,6 +61,7 @@ class Factdesk:
             SearchConfig(
                 use_dense=settings.search_mode != "lexical", use_lexical=settings.search_mode != "dense"
             ),
+            lexical_index=LexicalIndex(self.catalog, data_dir / "lexical-index.npz"),
         )
         self.prompts: PromptSet = load_prompts(settings.prompts_dir)
         self.engine: AnswerEngine = build_engine(self, settings, self.prompts)

@@ -85,6 +85,7 @@ class Catalog:
         self._db.execute("PRAGMA busy_timeout=60000")
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
+        self._writes = 0
         self._term_rows: dict[str, int] = {}
         self._terms_at = float("-inf")
         self._total_rows = 0
@@ -102,6 +103,7 @@ class Catalog:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self._writes += 1
 
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._lock:
@@ -206,6 +208,39 @@ class Catalog:
         return [
             (r[0], r[1]) for r in self._query("SELECT id, state FROM documents WHERE state != 'committed'")
         ]
+
+    def version(self) -> tuple[int, int]:
+        """Changes whenever committed data may have: another connection committed (SQLite's
+        data_version), or this one did."""
+        with self._lock:
+            return self._db.execute("PRAGMA data_version").fetchone()[0], self._writes
+
+    def committed_chunk_keys(self) -> dict[str, str]:
+        """{chunk id@document content hash: document id} of every committed chunk. The hash makes a
+        key name one text: an updated document keeps its chunk ids but gets new keys."""
+        rows = self._query(
+            "SELECT c.id, d.content_hash, d.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE d.state = 'committed'"
+        )
+        return {f"{cid}@{h}": doc for cid, h, doc in rows}
+
+    def chunk_spans(self, doc_ids: Iterable[str]) -> list[tuple[str, str, list[tuple[str, int, int]]]]:
+        """(document id, text, [(chunk id@content hash, start, end)]) of committed documents."""
+        ids = sorted(set(doc_ids))
+        out = []
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            spans: dict[str, list[tuple[str, int, int]]] = {}
+            for doc, cid, h, start, end in self._query(
+                'SELECT c.document_id, c.id, d.content_hash, c.start, c."end" FROM chunks c JOIN documents d '
+                f"ON d.id = c.document_id WHERE d.state = 'committed' AND d.id IN ({','.join('?' * len(part))}) "
+                "ORDER BY c.document_id, c.idx",
+                part,
+            ):
+                spans.setdefault(doc, []).append((f"{cid}@{h}", start, end))
+            texts = self.texts(spans)
+            out += [(doc, texts[doc], spans[doc]) for doc in spans if doc in texts]
+        return out
 
     def all_chunk_ids(self, committed_only: bool = True) -> set[str]:
         q = "SELECT c.id FROM chunks c"

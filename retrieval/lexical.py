@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from itertools import chain
 
 STOPWORDS = frozenset(
     """
@@ -78,6 +81,7 @@ def prune_terms(
 _SUFFIXES = ("ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
 
 
+@lru_cache(maxsize=200_000)  # a corpus repeats its words: the re-ranker stems ~2,000 words a query
 def stem(word: str) -> str:
     """A crude suffix stripper: enough to match "captured"/"capture", "soldiers"/"soldier"."""
     w = word.lower()
@@ -87,32 +91,32 @@ def stem(word: str) -> str:
     return w
 
 
-def stems(text: str) -> set[str]:
-    return {stem(t) for t in query_terms(text)}
+@lru_cache(maxsize=50_000)  # the same sentences come back in the candidates of related questions
+def stems(text: str) -> frozenset[str]:
+    return frozenset(stem(t) for t in query_terms(text))
 
 
-def idf_weights(docs: Iterable[set[str]]) -> dict[str, float]:
+def idf_weights(docs: Iterable[frozenset[str]]) -> dict[str, float]:
     docs = list(docs)
     n = len(docs)
-    df: dict[str, int] = {}
-    for d in docs:
-        for t in d:
-            df[t] = df.get(t, 0) + 1
+    df = Counter(chain.from_iterable(docs))
     return {t: math.log(1.0 + (n + 1) / (c + 0.5)) for t, c in df.items()}
 
 
-def coverage(query: set[str], sentence: set[str], idf: dict[str, float]) -> float:
-    """Share of the question's IDF-weighted content stems that a sentence contains."""
-    if not query:
-        return 0.0
+def coverage_scorer(query: frozenset[str], idf: dict[str, float]) -> Callable[[frozenset[str]], float]:
+    """Share of the question's IDF-weighted content stems that a sentence contains, as a function of
+    the sentence's stems; weights computed once per question and pool (a stem the pool lacks weighs
+    as its rarest)."""
     default = max(idf.values(), default=1.0)
-    total = sum(idf.get(t, default) for t in query)
-    return sum(idf.get(t, default) for t in query & sentence) / total if total else 0.0
+    weights = {t: idf.get(t, default) for t in query}
+    total = sum(weights.values())
+    if not total:
+        return lambda sentence: 0.0
+    return lambda sentence: sum(weights[t] for t in query & sentence) / total
 
 
 def coverage_scores(query: str, sentences: Sequence[str]) -> list[float]:
-    """coverage() of each sentence, IDF taken over the sentences themselves (the candidate pool)."""
-    q = stems(query)
+    """Coverage of each sentence, IDF taken over the sentences themselves (the candidate pool)."""
     sets = [stems(s) for s in sentences]
-    idf = idf_weights(sets)
-    return [coverage(q, s, idf) for s in sets]
+    score = coverage_scorer(stems(query), idf_weights(sets))
+    return [score(s) for s in sets]

@@ -1,0 +1,166 @@
+"""The in-memory BM25 index: scores (pure), snapshots, and staying in step with the catalog."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import MakeService
+
+from factdesk.service import Factdesk
+from retrieval import bm25 as bm25_module
+from retrieval.bm25 import BM25Index
+from retrieval.lexical import query_terms
+from retrieval.models import DocumentIn
+
+DOCS = [
+    ("a", "Drones struck the depot. The depot burned for hours."),
+    ("b", "Soldiers guarded the depot at night."),
+    ("c", "Soldiers and drones: soldiers watched the drones overhead, drones everywhere."),
+    ("d", "The weather was calm and the harbour quiet."),
+]
+
+
+def _index(docs: list[tuple[str, str]] = DOCS) -> BM25Index:
+    index = BM25Index()
+    index.add((doc, text, [(f"{doc}#0", 0, len(text))]) for doc, text in docs)
+    return index
+
+
+def _fts5_bm25(query: list[str], docs: list[tuple[str, str]], k1: float = 1.2, b: float = 0.75) -> dict:
+    """BM25 as FTS5 computes it, by hand, over the same analysed words."""
+    analyzer = BM25Index().analyzer
+    toks = {d: analyzer.tokens(t)[0] for d, t in docs}
+    lengths = {d: len(t) for d, t in toks.items()}
+    avg = sum(lengths.values()) / len(lengths)
+    terms = analyzer.query(query)
+    out = {}
+    for d, words in toks.items():
+        score = 0.0
+        for t in terms:
+            df = sum(t in w for w in toks.values())
+            tf = words.count(t)
+            if not tf:
+                continue
+            idf = max(math.log((len(docs) - df + 0.5) / (df + 0.5)), 1e-6)
+            score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[d] / avg))
+        if score > 0:
+            out[f"{d}#0"] = score
+    return out
+
+
+def test_scores_are_fts5_bm25() -> None:
+    for query in (["drones"], ["depot", "soldiers"], ["harbour", "weather"], ["drones", "soldiers", "depot"]):
+        got = dict(_index().search(query, 10))
+        want = _fts5_bm25(query, DOCS)
+        assert got.keys() == want.keys()
+        for k in want:
+            assert got[k] == pytest.approx(want[k], rel=1e-5)
+
+
+def test_ranking_limits_and_unknown_words() -> None:
+    index = _index()
+    hits = index.search(["harbour"], 10)
+    assert [cid for cid, _ in hits] == ["d#0"]
+    assert len(index.search(["drones", "soldiers", "depot"], 2)) == 2
+    assert index.search(["zebracorn"], 10) == []
+    assert index.search([], 10) == []
+
+
+def test_remove_and_replace() -> None:
+    index = _index()
+    index.remove(["d#0"])
+    assert index.search(["harbour"], 10) == [] and len(index) == 3
+    # the same chunk id with new text: the old words go, the new ones come
+    index.add([("a", "Quiet harbour.", [("a#0", 0, 14)])])
+    assert [cid for cid, _ in index.search(["harbour"], 10)] == ["a#0"]
+    assert "a#0" not in dict(index.search(["drones"], 10))
+
+
+def test_snapshot_round_trip(tmp_path: Path) -> None:
+    index = _index()
+    index.remove(["b#0"])
+    path = tmp_path / "lexical-index.npz"
+    index.save(path)
+    loaded = BM25Index.load(path)
+    assert loaded is not None and loaded.ids == index.ids
+    for query in (["drones"], ["depot", "soldiers"], ["harbour"]):
+        assert loaded.search(query, 10) == index.search(query, 10)
+    path.write_bytes(b"not a snapshot")
+    assert BM25Index.load(path) is None  # a broken cache is rebuilt, not an error
+    assert BM25Index.load(tmp_path / "missing.npz") is None
+
+
+# ------------------------------------------------------------------ in step with the catalog
+
+
+def _lexical_ids(svc: Factdesk, query: str) -> set[str]:
+    return {cid for cid, _ in svc.searcher.lexical_index.search(query_terms(query), 50)}
+
+
+def test_index_follows_ingest_update_and_delete(make_service: MakeService) -> None:
+    svc = make_service()
+    svc.ingest_documents([DocumentIn(text="The zebracorn parade crossed the bridge at noon.", id="p")])
+    assert _lexical_ids(svc, "zebracorn parade") == {"p#0"}
+    svc.ingest_documents([DocumentIn(text="The quasarfish market opened early on Monday.", id="p")])
+    assert _lexical_ids(svc, "zebracorn") == set()
+    assert _lexical_ids(svc, "quasarfish") == {"p#0"}
+    svc.delete_document("p")
+    assert _lexical_ids(svc, "quasarfish") == set()
+
+
+def test_index_sees_another_process_writes(make_service: MakeService, tmp_path: Path) -> None:
+    """Two services on one data dir stand for two processes: one's commit changes SQLite's
+    data_version on the other's connection, and its next search catches up."""
+    reader = make_service("shared")
+    reader.ingest_documents([DocumentIn(text="Only the reader wrote this sentence about owls.", id="r")])
+    assert _lexical_ids(reader, "owls") == {"r#0"}
+    writer = make_service("shared")
+    writer.ingest_documents([DocumentIn(text="The writer reports that owls nested in the tower.", id="w")])
+    assert _lexical_ids(reader, "owls") == {"r#0", "w#0"}
+    assert _lexical_ids(reader, "nested tower") == {"w#0"}
+    writer.delete_document("r")
+    assert _lexical_ids(reader, "owls") == {"w#0"}
+
+
+def test_a_new_process_starts_from_the_snapshot(
+    make_service: MakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bm25_module, "SNAPSHOT_AFTER", 1)
+    first = make_service("snap")
+    first.ingest_documents(
+        [DocumentIn(text=f"Report {i} on the lighthouse keeper.", id=f"d{i}") for i in range(5)]
+    )
+    assert len(_lexical_ids(first, "lighthouse")) == 5
+    snapshot = Path(first.settings.data_dir) / "lexical-index.npz"
+    assert snapshot.exists()
+    loads = []
+    real_load = BM25Index.load
+    monkeypatch.setattr(BM25Index, "load", classmethod(lambda cls, p: loads.append(p) or real_load(p)))
+    second = make_service("snap")
+    first.delete_document("d0")  # written after the snapshot: the new process must catch up
+    assert _lexical_ids(second, "lighthouse") == {f"d{i}#0" for i in range(1, 5)}
+    assert loads == [snapshot]
+
+
+def test_in_memory_and_fts5_rankings_agree(seeded: Factdesk) -> None:
+    """The two lexical paths (unfiltered: in memory; filtered: FTS5) rank alike on the seed articles."""
+    queries = [
+        "suicide orders NIS",
+        "how many North Korean soldiers were wounded",
+        "Zelenskyy prisoner exchange",
+        "Kursk region captured soldiers",
+        "ballistic missiles ammunition Russia",
+    ]
+    every_doc = tuple(d.id for d in seeded.list_documents())
+    from retrieval.search import Filters
+
+    for q in queries:
+        memory = [cid for cid, _ in seeded.searcher._lexical(q, 10, Filters())]
+        fts5 = [cid for cid, _ in seeded.searcher._lexical(q, 10, Filters(document_ids=every_doc))]
+        assert memory and fts5 and memory[0] == fts5[0], (q, memory, fts5)
+        shorter = min(len(memory), len(fts5), 5)
+        assert len(set(memory[:5]) & set(fts5[:5])) >= 0.6 * shorter, (q, memory, fts5)
+        assert np.isfinite([s for _, s in seeded.searcher._lexical(q, 10, Filters())]).all()
