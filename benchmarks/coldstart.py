@@ -4,8 +4,9 @@
   run, so the OS file cache is warm, as on any machine that ran factdesk before);
 - serve: spawn `factdesk serve --no-ingest` to the first 200 from POST /v1/ask;
 - where the time goes: `python -X importtime` of what the CLI imports, and the phases of an ask in a
-  fresh process (imports, opening the stores, loading the model, the first embedding, the answer);
-- the same phases with the ONNX runtime model instead of torch + sentence-transformers.
+  fresh process (imports, opening the stores, loading the query encoder, the first embedding, the
+  answer), next to what starting the bulk (torch) model costs, which `serve` pays and the CLI no
+  longer does.
 All against `<work>/seeds-data` (the five seeds, made by the naive section).
 """
 
@@ -23,7 +24,7 @@ from benchmarks.common import clean_env, loadavg, query_stream, run_section
 from benchmarks.server import PROBE_QUESTION, Server, factdesk_command
 
 # what `factdesk ask` ends up importing: the CLI, the service, then (lazily) the model and the store
-IMPORTS = "import factdesk.cli, factdesk.service, chromadb, torch, sentence_transformers"
+IMPORTS = "import factdesk.cli, factdesk.service, chromadb, retrieval.minilm"
 
 
 # Every timed run asks a wording the data dir has not seen: a cached query vector would answer
@@ -69,38 +70,24 @@ def _phases_torch(data: Path) -> dict:
     return {k: round(v, 3) for k, v in t.items()}
 
 
-def _phases_onnx(data: Path, onnx_path: Path) -> dict:
+def _phases_query_path(data: Path) -> dict:
+    """The CLI's path: the numpy query encoder, no torch."""
+    import sys as _sys
+
     svc, t, t0 = _open_service(data)
     t1 = time.perf_counter()
-    import onnxruntime  # noqa: F401
-    import tokenizers  # noqa: F401
-
-    t["import onnxruntime + tokenizers"] = time.perf_counter() - t1
+    svc.embedder.inner._query_model()
+    t["load the numpy query encoder"] = time.perf_counter() - t1
     t1 = time.perf_counter()
-    from benchmarks.embedders import OnnxEmbedder
-
-    emb = OnnxEmbedder(onnx_path, threads=1)
-    t["load ONNX session + tokenizer"] = time.perf_counter() - t1
-    t1 = time.perf_counter()
-    emb.encode([PROBE_QUESTION])
+    svc.embedder.inner.embed([PROBE_QUESTION])
     t["first embedding"] = time.perf_counter() - t1
-
-    class Inner:  # the service's embedder interface over the ONNX session
-        name = svc.embedder.name
-        loaded = True
-
-        def load(self) -> None:
-            pass
-
-        def embed(self, texts):  # type: ignore[no-untyped-def]
-            return emb.encode(list(texts))
-
-    svc.embedder.inner = Inner()
     t1 = time.perf_counter()
-    svc.ask(next(iter(query_stream(1, offset=1300))))
+    svc.ask(next(FRESH))
     t["ask (second question)"] = time.perf_counter() - t1
     t["total in process"] = time.perf_counter() - t0
-    return {k: round(v, 3) for k, v in t.items()}
+    out: dict = {k: round(v, 3) for k, v in t.items()}
+    out["torch_imported"] = "torch" in _sys.modules
+    return out
 
 
 def importtime(work: Path) -> dict:
@@ -149,8 +136,8 @@ def body(args: argparse.Namespace) -> dict:
     data = Path(args.params.get("data", args.work / "seeds-data"))
     if mode == "phases-torch":
         return _phases_torch(data)
-    if mode == "phases-onnx":
-        return _phases_onnx(data, Path(args.params["onnx"]))
+    if mode == "phases-query":
+        return _phases_query_path(data)
     if not (data / "catalog.sqlite").exists():
         raise RuntimeError(f"{data} has no ingested seeds (the naive section makes it)")
     runs = 1 if args.quick else 3
@@ -228,17 +215,9 @@ def body(args: argparse.Namespace) -> dict:
         return json.loads(js.read_text())
 
     out["phases_torch"] = phases("phases-torch")
-    onnx_path = args.work / "onnx" / "minilm-opt.onnx"
-    try:
-        if not onnx_path.exists():  # the model section exports it; do it here when run alone
-            from benchmarks.embedders import export_onnx, optimise_onnx
-
-            onnx_path = optimise_onnx(export_onnx(args.work / "onnx")[0])
-        out["phases_onnx"] = phases("phases-onnx", onnx=str(onnx_path))
-    except Exception as e:  # noqa: BLE001 -- no `onnx` package to export with: report it, go on
-        out["phases_onnx"] = {"error": f"{type(e).__name__}: {e}"[:300]}
-    pt, po = out["phases_torch"], out["phases_onnx"]
-    if "error" not in pt and "error" not in po:
+    out["phases_query"] = phases("phases-query")
+    pt, pq = out["phases_torch"], out["phases_query"]
+    if "error" not in pt:
         out["model_ready_torch_s"] = round(
             pt["import torch"]
             + pt["import sentence_transformers"]
@@ -246,17 +225,8 @@ def body(args: argparse.Namespace) -> dict:
             + pt["first embedding"],
             2,
         )
-        out["model_ready_onnx_s"] = round(
-            po["import onnxruntime + tokenizers"]
-            + po["load ONNX session + tokenizer"]
-            + po["first embedding"],
-            2,
-        )
-        # what `factdesk ask` would take with the ONNX model: measured CLI time minus the torch path's
-        # model start-up, plus the ONNX one
-        out["cli_ask_estimated_with_onnx_s"] = round(
-            out["cli_ask"]["median_s"] - out["model_ready_torch_s"] + out["model_ready_onnx_s"], 2
-        )
+    if "error" not in pq:
+        out["model_ready_query_s"] = round(pq["load the numpy query encoder"] + pq["first embedding"], 2)
     out["load_avg_end"] = loadavg()
     return out
 

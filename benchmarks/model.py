@@ -47,6 +47,13 @@ def onnx_models(work: Path, notes: dict, quantise: bool) -> dict[str, Path]:
         return {}
 
 
+def _numpy_encoder():  # type: ignore[no-untyped-def]
+    from retrieval.minilm import NumpyMiniLM
+
+    model = NumpyMiniLM()
+    return lambda texts: model.encode(list(texts))
+
+
 def chunk_options(onnx: dict[str, Path], quick: bool) -> list[E.Option]:
     O = E.Option  # noqa: E741 - a short alias keeps the option tables readable
     opts = [
@@ -95,6 +102,11 @@ def chunk_options(onnx: dict[str, Path], quick: bool) -> list[E.Option]:
                 E.st_bf16_weights(32),
                 "weights cast to bf16 once, no autocast, 1 thread",
                 threads=1,
+            ),
+            O(
+                "numpy-fp32",
+                _numpy_encoder(),
+                "retrieval/minilm.py (the query encoder: no torch), numpy fp32, OpenBLAS default threads",
             ),
         ]
     if "opt" in onnx:
@@ -146,6 +158,7 @@ def sentence_options(onnx: dict[str, Path], quick: bool) -> list[E.Option]:
                 "bf16 autocast, batch 128, 1 thread",
                 threads=1,
             ),
+            O("numpy-fp32", _numpy_encoder(), "the numpy query encoder, fp32, OpenBLAS default threads"),
         ]
         if "opt" in onnx:
             opts += [

@@ -449,3 +449,21 @@ def test_eval_compare_exit_codes(baseline_run: Path) -> None:
     assert bad.returncode == 1 and "REGRESSION" in bad.stdout
     # the other way round, B is better than A: no regression
     assert factdesk_eval(baseline_run, "--compare", str(baseline_run / "worse.json"), base).returncode == 0
+
+
+@pytest.mark.parametrize("name", ["questions.yaml", "heldout.yaml"])
+def test_question_sets_are_well_formed(seeded, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Every evidence quote is found in the cleaned seed text it names; unanswerable questions have none."""
+    from evals.run import load_questions
+
+    qs = load_questions(ROOT / "evals" / name)
+    texts = {d.id: d.text for d in seeded.list_documents()}
+    assert len({q["id"] for q in qs}) == len(qs)
+    unanswerable = [q for q in qs if not q.get("answerable", True)]
+    assert len(unanswerable) >= 8
+    assert all(not q["evidence"] and not q["expected_facts"] for q in unanswerable)
+    for q in qs:
+        if q.get("answerable", True):
+            assert q["evidence"] and q["expected_facts"], q["id"]
+            spans = m.evidence_spans(q["evidence"], texts)
+            assert all(s is not None for s in spans), (q["id"], q["evidence"])
