@@ -91,7 +91,10 @@ _NAMED_CUE = re.compile(r"\b(named|identified as|called|name is|name was)\b", re
 
 @dataclass(frozen=True)
 class Frame:
-    """kind: count | money | month | year | date | name | None. head: the stem the answer is about."""
+    """What the answer must hold. kind: count | money | month | year | day (a calendar day) | date (any
+    time expression) | name (of `head`'s role, or after "named" when head is None) | leader (a name by
+    a leading role) | None. head: the stem of what is counted or named. speaker: the named person
+    whose words are asked for. entities: the question's proper-noun phrases."""
 
     kind: str | None = None
     head: str | None = None

@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS bands (
 );
 CREATE INDEX IF NOT EXISTS bands_band ON bands(band);
 CREATE INDEX IF NOT EXISTS bands_document ON bands(document_id);
+CREATE TABLE IF NOT EXISTS raw_inputs (
+    raw_hash TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, tokenize = 'porter unicode61 remove_diacritics 2'
 );
@@ -115,6 +119,10 @@ class Catalog:
             f"SELECT {_DOC_COLUMNS} FROM documents WHERE id = ? AND state = 'committed'", [doc_id]
         )
         return _doc(rows[0]) if rows else None
+
+    def content_hash_of_raw(self, raw_hash: str) -> str | None:
+        rows = self._query("SELECT content_hash FROM raw_inputs WHERE raw_hash = ?", (raw_hash,))
+        return rows[0][0] if rows else None
 
     def find_by_hash(self, content_hash: str) -> Document | None:
         rows = self._query(
@@ -260,7 +268,10 @@ class Catalog:
         published_ts: float | None,
         chunks: list[Chunk],
         bands: list[str],
+        raw_hash: str | None = None,
     ) -> None:
+        if raw_hash:  # this input cleans to this text: a later re-ingest of it need not clean it again
+            db.execute("INSERT OR REPLACE INTO raw_inputs VALUES (?, ?)", (raw_hash, doc.content_hash))
         db.execute(
             "INSERT INTO documents (id, title, source, url, published_at, published_ts, text, content_hash, "
             "duplicate_of, chunk_count, state, created_at) VALUES (?,?,?,?,?,?,?,?,?,?, 'pending', ?)",

@@ -25,6 +25,11 @@ class CleanArticle:
     removed: tuple[str, ...]  # the lines/blocks removed, for debugging and tests
 
 
+# Bump when cleaning gives different text for the same input: re-ingest skips cleaning input it
+# has seen under the same version (retrieval/ingest.py, raw_fingerprint).
+CLEANER_VERSION = 1
+
+
 # --------------------------------------------------------------------------- #
 # Normalisation
 # --------------------------------------------------------------------------- #

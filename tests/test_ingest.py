@@ -493,7 +493,7 @@ def test_doctor_rolls_back_a_pending_row(make_service: MakeService, tmp_path: Pa
     assert svc.ingestor.doctor()["consistent"]
 
 
-def test_unchanged_text_skips_chunking_but_a_deleted_one_is_chunked_again(
+def test_unchanged_input_skips_cleaning_and_chunking_but_a_deleted_one_is_chunked_again(
     make_service: MakeService, tmp_path: Path, seeded: Factdesk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     svc = fresh(make_service, tmp_path, seeded, "skip-chunking")
@@ -501,12 +501,22 @@ def test_unchanged_text_skips_chunking_but_a_deleted_one_is_chunked_again(
     item = DocumentIn(text=SEED_TEXT[doc_id], id=doc_id)
     svc.ingest_documents([item])
     chunked: list[int] = []
-    real_chunk_text = ingest_module.chunk_text
+    cleaned: list[int] = []
+    real_chunk_text, real_clean = ingest_module.chunk_text, ingest_module.clean_article
     monkeypatch.setattr(
         ingest_module, "chunk_text", lambda *a, **k: chunked.append(1) or real_chunk_text(*a, **k)
     )
+    monkeypatch.setattr(ingest_module, "clean_article", lambda *a, **k: cleaned.append(1) or real_clean(*a, **k))
     (r,) = svc.ingest_documents([item])
-    assert r.status == "unchanged" and chunked == []  # re-ingest costs only the cleaning
+    assert r.status == "unchanged" and chunked == [] and cleaned == []  # the same input: nothing to redo
+    # the same article with other markup around it cleans to the same text: cleaned, not chunked
+    (r,) = svc.ingest_documents([DocumentIn(text=SEED_TEXT[doc_id] + "\n\nShare this article\n", id=doc_id)])
+    assert r.status == "unchanged" and chunked == [] and cleaned == [1]
+    # a new cleaner version cleans everything again
+    monkeypatch.setattr(ingest_module, "CLEANER_VERSION", ingest_module.CLEANER_VERSION + 1)
+    (r,) = svc.ingest_documents([item])
+    assert r.status == "unchanged" and cleaned == [1, 1] and chunked == []
+    cleaned.clear()
     # prepared while stored, deleted before the write: the write chunks it after all
     p = svc.ingestor._prepare(item, skip_stored=True)
     assert not p.complete
