@@ -194,6 +194,8 @@ def render(r: dict) -> str:
         f"({meta.get('total_seconds', 0) / 60:.1f} min); raw figures in `benchmarks/results.json`. "
         "Every figure below comes from that one run, on one machine."
     )
+    for note in meta.get("reruns", []):  # sections re-run on their own and merged in, said so here
+        A(f"\n{note}")
     if meta["quick"]:
         A(
             "\n**This is a `--quick` run** (small sizes, short load test): sizes and sample counts are too small "
