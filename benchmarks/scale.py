@@ -186,7 +186,7 @@ def measure(args: argparse.Namespace) -> dict:
 
     watch = Stopwatch()
     watch.wrap(svc.embedder.inner, "embed", "model (query embedding)")
-    watch.wrap(svc.vectors, "query", "Chroma query (VectorStore.query, incl. count())")
+    watch.wrap(svc.vectors, "query", "Chroma query (VectorStore.query)")
     watch.wrap(svc.catalog, "lexical_search", "FTS5 BM25 (filtered searches only)")
     watch.wrap(svc.searcher.lexical_index, "search", "BM25, in-memory index")
     watch.wrap(svc.catalog, "committed_chunks", "catalog: visible chunks")
