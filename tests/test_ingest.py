@@ -506,7 +506,9 @@ def test_unchanged_input_skips_cleaning_and_chunking_but_a_deleted_one_is_chunke
     monkeypatch.setattr(
         ingest_module, "chunk_text", lambda *a, **k: chunked.append(1) or real_chunk_text(*a, **k)
     )
-    monkeypatch.setattr(ingest_module, "clean_article", lambda *a, **k: cleaned.append(1) or real_clean(*a, **k))
+    monkeypatch.setattr(
+        ingest_module, "clean_article", lambda *a, **k: cleaned.append(1) or real_clean(*a, **k)
+    )
     (r,) = svc.ingest_documents([item])
     assert r.status == "unchanged" and chunked == [] and cleaned == []  # the same input: nothing to redo
     # the same article with other markup around it cleans to the same text: cleaned, not chunked
