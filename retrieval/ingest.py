@@ -123,6 +123,14 @@ class Prepared:
         return self.item is None
 
 
+def _stored(doc: Document, published_ts: float | None, item: DocumentIn, raw: str) -> Prepared:
+    """A document whose text is stored already: nothing chunked or fingerprinted (the write re-checks,
+    and prepares `item` in full if the stored copy was deleted meanwhile)."""
+    return Prepared(
+        doc=doc, published_ts=published_ts, chunks=[], shingles=frozenset(), bands=[], item=item, raw_hash=raw
+    )
+
+
 def raw_fingerprint(item: DocumentIn) -> str:
     """What cleaning depends on: the raw text, whether it is HTML, and the cleaner's version."""
     return hashlib.sha256(f"{CLEANER_VERSION}\0{bool(item.is_html)}\0{item.text}".encode()).hexdigest()
@@ -164,15 +172,7 @@ def prepare(
         doc = Document(
             id=doc_id, title=item.title or doc_id, text="", content_hash=known, created_at=time.time()
         )
-        return Prepared(
-            doc=doc,
-            published_ts=published_ts,
-            chunks=[],
-            shingles=frozenset(),
-            bands=[],
-            item=item,
-            raw_hash=raw,
-        )
+        return _stored(doc, published_ts, item, raw)
     cleaned = clean_article(item.text, is_html=item.is_html)
     text = cleaned.text
     if not text.strip():
@@ -192,15 +192,7 @@ def prepare(
         created_at=time.time(),
     )
     if is_stored(h):
-        return Prepared(
-            doc=doc,
-            published_ts=published_ts,
-            chunks=[],
-            shingles=frozenset(),
-            bands=[],
-            item=item,
-            raw_hash=raw,
-        )
+        return _stored(doc, published_ts, item, raw)
     spans = chunk_text(text, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
     chunks = [
         Chunk(
