@@ -232,10 +232,10 @@ class Catalog:
         )
         return {f"{cid}@{h}": doc for cid, h, doc in rows}
 
-    def chunk_spans(self, doc_ids: Iterable[str]) -> list[tuple[str, str, list[tuple[str, int, int]]]]:
-        """(document id, text, [(chunk id@content hash, start, end)]) of committed documents."""
+    def chunk_spans(self, doc_ids: Iterable[str]) -> Iterator[tuple[str, str, list[tuple[str, int, int]]]]:
+        """(document id, text, [(chunk id@content hash, start, end)]) of committed documents, read 500
+        documents at a time (a caller indexing 100k chunks never holds every text at once)."""
         ids = sorted(set(doc_ids))
-        out = []
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             spans: dict[str, list[tuple[str, int, int]]] = {}
@@ -247,8 +247,7 @@ class Catalog:
             ):
                 spans.setdefault(doc, []).append((f"{cid}@{h}", start, end))
             texts = self.texts(spans)
-            out += [(doc, texts[doc], spans[doc]) for doc in spans if doc in texts]
-        return out
+            yield from ((doc, texts[doc], spans[doc]) for doc in spans if doc in texts)
 
     def all_chunk_ids(self, committed_only: bool = True) -> set[str]:
         q = "SELECT c.id FROM chunks c"
