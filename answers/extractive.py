@@ -107,10 +107,14 @@ def _same_source(a: Candidate, b: Candidate) -> bool:
 
 
 def compose(
-    question: str, cands: list[Candidate], vecs: np.ndarray, cfg: ExtractiveConfig
+    question: str, cands: list[Candidate], vecs: np.ndarray, cfg: ExtractiveConfig, lead: int | None = None
 ) -> tuple[list[list[Candidate]], bool]:
-    """(groups of sentences, each group one statement cited together; do the sources disagree?)"""
+    """(groups of sentences, each group one statement cited together; do the sources disagree?)
+    `lead`: the sentence to open with (the best one holding what the question asks for)."""
     order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
+    if lead is not None:
+        order.remove(lead)
+        order.insert(0, lead)
     best = cands[order[0]]
     chosen = [order[0]]
     covered = set(best.stems)
@@ -228,5 +232,6 @@ def extract_answer(
     typed = [i for i, c in enumerate(cands) if c.score >= cfg.type_margin * best and satisfies(frame, c.text)]
     if not typed:
         return abstain("extractive", prompt_version)
-    groups, disagreement = compose(question, cands, vecs, cfg)
+    lead = max(typed, key=lambda i: cands[i].score) if frame.kind else None
+    groups, disagreement = compose(question, cands, vecs, cfg, lead)
     return answer_from_groups(groups, disagreement, "extractive", prompt_version)

@@ -58,6 +58,7 @@ _MONTH_Q = re.compile(r"\b(?:what|which) month\b", re.I)
 _YEAR_Q = re.compile(r"\b(?:what|which) year\b", re.I)
 _DATE_Q = re.compile(r"^\W*(since )?when\b|\bwhen (did|was|were|will|is|are|do|does|had|has)\b", re.I)
 _DAY_Q = re.compile(r"\b(what|which) (date|day)\b", re.I)
+_WEEKDAY_Q = re.compile(r"\bday of the week\b|\b(what|which) weekday\b", re.I)
 _NAME_OF = re.compile(
     r"\b(?:what|which) (?:is|was|were|are) (?:the )?names? of (?:the |a |an |this |that )?(?P<head>.+?)"
     rf"(?=\s+(?:who|that|which|where|whose|{_AUX})\b|[?,]|$)",
@@ -170,6 +171,8 @@ def parse(question: str) -> Frame:
         return frame("year")
     if re.search(r"\bhow (?:old|long)\b", q, re.I):
         return frame("count")
+    if _WEEKDAY_Q.search(q):
+        return frame("weekday")
     if _DAY_Q.search(q):
         return frame("day")
     if _DATE_Q.search(q):
@@ -270,6 +273,8 @@ def satisfies(frame: Frame, sentence: str) -> bool:
                     continue
                 return True
         return False
+    if kind == "weekday":
+        return any(t in _DAYS for t in low)
     if kind == "leader":
         names = _names(toks, frame.question_words)
         return any(_near(toks, names, _root(role), NAME_WINDOW) for role in _LEADER_ROLES)

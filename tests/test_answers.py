@@ -27,6 +27,7 @@ from factdesk.service import Factdesk
         ("In which month were the troops deployed?", "month", None),
         ("In what year was the agency founded?", "year", None),
         ("On what date will the exchange take place?", "day", None),
+        ("On which day of the week was it confirmed?", "weekday", None),
         ("When did the offensive begin?", "date", None),
         ("Who is the director of the agency?", "name", "director"),
         ("What is the name of the interpreter who translated?", "name", "interpreter"),
@@ -85,6 +86,11 @@ def test_named_speaker_only() -> None:
             "President Zelenskyy shared a video of the soldier.",
         ),
         ("Who heads that agency?", "Vasyl Maliuk, head of the SBU, spoke.", "The SBU released a video."),
+        (
+            "On which day of the week was it confirmed?",
+            "It was confirmed on Sunday.",
+            "It was confirmed on January 9.",
+        ),
     ],
 )
 def test_satisfies(question: str, good: str, bad: str) -> None:
@@ -141,6 +147,20 @@ def test_on_topic_question_without_the_asked_figure_abstains() -> None:
         "How many troops did North Korea send to Russia?", q_vec, cands, vecs, ExtractiveConfig(), "v"
     )
     assert not answer.abstained and "12,000" in answer.answer and answer.answer.endswith("[1]")
+
+
+def test_the_answer_opens_with_a_sentence_of_the_asked_kind() -> None:
+    cands, vecs = _cands(
+        [
+            "The troops were deployed to Russia last year with ammunition and missiles.",
+            "Troops were deployed to Russia in November, officials said.",
+        ]
+    )
+    q_vec = vecs[0] * 0.8 + vecs[1] * 0.6  # the first sentence is closer, the second holds the month
+    answer = extract_answer(
+        "In which month were the troops deployed to Russia?", q_vec, cands, vecs, ExtractiveConfig(), "v"
+    )
+    assert answer.answer.startswith("Troops were deployed to Russia in November")
 
 
 # ------------------------------------------------------------------ the engine over the seed articles
