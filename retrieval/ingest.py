@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -31,9 +32,9 @@ from retrieval.sentences import sentence_texts
 from retrieval.store import VectorStore
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-# embed this many chunks per model call across documents: big enough to keep batches full,
-# small enough that progress and the write lock move often
-EMBED_GROUP_CHUNKS = 256
+# embed this many chunks per model call across documents: enough sentences to keep batches full,
+# few enough that preparing the next group and writing the last one overlap the model's work
+EMBED_GROUP_CHUNKS = 64
 
 
 def embed_chunks(embedder: CachedEmbedder, items: list[tuple[str, list[Chunk]]]) -> list[np.ndarray]:
@@ -263,45 +264,60 @@ class Ingestor:
         self, items: Iterable[DocumentIn], progress: Callable[[IngestResult], None] | None = None
     ) -> list[IngestResult]:
         """Ingest documents; embedding is batched across documents, writes go one document at a time.
-        Results are in the order of `items` (progress is called in the order they are decided)."""
+        Results are in the order of `items` (progress is called in the order they are decided).
+
+        A pipeline of three stages: while the model embeds one group (in a worker thread; torch
+        releases the GIL), this thread writes the group before it and then prepares the next.
+        Groups are written in order, so near-duplicate checks see every earlier document."""
         results: list[IngestResult | None] = []
         group: list[Prepared] = []
         slots: list[int] = []  # where each of group's results goes in `results`
+        embedding: list[tuple[Future, list[Prepared], list[int]]] = []  # at most one group in the model
 
-        def flush() -> None:
-            for i, r in zip(slots, self._write_group(group)):
+        def write(job: tuple[Future, list[Prepared], list[int]]) -> None:
+            future, prepared, where = job
+            for i, r in zip(where, self._write_group(prepared, future.result())):
                 results[i] = r
                 if progress:
                     progress(r)
-            group.clear()
-            slots.clear()
 
-        for item in items:
-            try:
-                prepared = self._prepare(item, skip_stored=True)
-            except InvalidInput as e:
-                r = IngestResult(id=item.id or "-", status=f"rejected: {e.message}", title=item.title)
-                self.counters["rejected"] += 1
-                results.append(r)
-                if progress:
-                    progress(r)
-                continue
-            slots.append(len(results))
-            results.append(None)
-            group.append(prepared)
-            if sum(len(p.chunks) for p in group) >= EMBED_GROUP_CHUNKS:
-                flush()
-        flush()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="factdesk-embed") as model:
+
+            def flush(last: bool = False) -> None:
+                if group:
+                    embedding.append((model.submit(self._embed_group, list(group)), list(group), list(slots)))
+                    group.clear()
+                    slots.clear()
+                # one group stays in the model while this thread writes the one before it
+                while len(embedding) > (0 if last else 1):
+                    write(embedding.pop(0))
+
+            for item in items:
+                try:
+                    prepared = self._prepare(item, skip_stored=True)
+                except InvalidInput as e:
+                    r = IngestResult(id=item.id or "-", status=f"rejected: {e.message}", title=item.title)
+                    self.counters["rejected"] += 1
+                    results.append(r)
+                    if progress:
+                        progress(r)
+                    continue
+                slots.append(len(results))
+                results.append(None)
+                group.append(prepared)
+                if sum(len(p.chunks) for p in group) >= EMBED_GROUP_CHUNKS:
+                    flush()
+            flush(last=True)
         return [r for r in results if r is not None]
 
-    def _write_group(self, group: list[Prepared]) -> list[IngestResult]:
-        if not group:
-            return []
-        # embed everything new in the group in one call, before taking the write lock
-        # (text already stored under some id is "unchanged" and needs no vectors)
+    def _embed_group(self, group: list[Prepared]) -> dict[str, np.ndarray]:
+        """Vectors of the group's new documents, by document id. Text already stored under some id
+        is "unchanged" and needs none (checked again when written)."""
         fresh = [p for p in group if self.catalog.find_by_hash(p.doc.content_hash) is None]
         vecs = embed_chunks(self.embedder, [(p.doc.text, p.chunks) for p in fresh])
-        by_doc: dict[str, object] = {p.doc.id: v for p, v in zip(fresh, vecs)}
+        return {p.doc.id: v for p, v in zip(fresh, vecs)}
+
+    def _write_group(self, group: list[Prepared], by_doc: dict[str, np.ndarray]) -> list[IngestResult]:
         out = []
         with self.writing():
             for p in group:

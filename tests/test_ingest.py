@@ -523,6 +523,6 @@ def test_unchanged_input_skips_cleaning_and_chunking_but_a_deleted_one_is_chunke
     p = svc.ingestor._prepare(item, skip_stored=True)
     assert not p.complete
     svc.delete_document(doc_id)
-    (r,) = svc.ingestor._write_group([p])
+    (r,) = svc.ingestor._write_group([p], {})
     assert r.status == "created" and r.chunks > 0 and chunked == [1]
     assert_stores_agree(svc)
