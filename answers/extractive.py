@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from answers.models import ABSTAIN_TEXT, Answer, Citation
-from answers.question import counts_of, heard, missing_entities, parse, satisfies
+from answers.question import Frame, counts_of, heard, missing_entities, parse, satisfies
 from answers.text import numbers, wants_number
 from retrieval.lexical import coverage_scorer, idf_weights, stems
 from retrieval.models import SearchHit
@@ -107,7 +107,12 @@ def _same_source(a: Candidate, b: Candidate) -> bool:
 
 
 def compose(
-    question: str, cands: list[Candidate], vecs: np.ndarray, cfg: ExtractiveConfig, lead: int | None = None
+    question: str,
+    cands: list[Candidate],
+    vecs: np.ndarray,
+    cfg: ExtractiveConfig,
+    lead: int | None = None,
+    frame: Frame | None = None,
 ) -> tuple[list[list[Candidate]], bool]:
     """(groups of sentences, each group one statement cited together; do the sources disagree?)
     `lead`: the sentence to open with (the best one holding what the question asks for)."""
@@ -155,7 +160,7 @@ def compose(
         disagreement = disagreement or bool(dissent)
     # "how many troops": articles giving different figures for the counted thing disagree, however
     # differently they word the rest of the sentence
-    frame = parse(question)
+    frame = frame or parse(question)
     figures: dict[str, set[str]] = {}
     for group in groups:
         for c in group:
@@ -233,5 +238,5 @@ def extract_answer(
     if not typed:
         return abstain("extractive", prompt_version)
     lead = max(typed, key=lambda i: cands[i].score) if frame.kind else None
-    groups, disagreement = compose(question, cands, vecs, cfg, lead)
+    groups, disagreement = compose(question, cands, vecs, cfg, lead, frame)
     return answer_from_groups(groups, disagreement, "extractive", prompt_version)

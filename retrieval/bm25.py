@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.catalog import Catalog
-from retrieval.lexical import STOPWORDS, stem
+from retrieval.lexical import is_content_word, stem
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -35,7 +35,7 @@ class Analyzer:
     def term(self, word: str) -> str | None:
         t = self._stems.get(word)
         if t is None and word not in self._stems:
-            t = None if word in STOPWORDS or (len(word) == 1 and not word.isdigit()) else stem(word)
+            t = stem(word) if is_content_word(word) else None
             self._stems[word] = t
         return t
 

@@ -28,13 +28,14 @@ did does say said says tell told according many much whose
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
 
+def is_content_word(word: str) -> bool:
+    """A lower-cased token worth matching: not a stopword, not a lone letter (digits count)."""
+    return word not in STOPWORDS and (len(word) > 1 or word.isdigit())
+
+
 def query_terms(text: str) -> list[str]:
     """Content words of a query, lower-cased, stopwords dropped, order kept, no repeats."""
-    seen: dict[str, None] = {}
-    for t in _TOKEN.findall(text.lower()):
-        if t not in STOPWORDS and (len(t) > 1 or t.isdigit()):
-            seen.setdefault(t, None)
-    return list(seen)
+    return list(dict.fromkeys(t for t in _TOKEN.findall(text.lower()) if is_content_word(t)))
 
 
 def build_match_query(text: str) -> str | None:
