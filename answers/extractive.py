@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from answers.models import ABSTAIN_TEXT, Answer, Citation
-from answers.question import Frame, counts_of, heard, missing_entities, parse, satisfies
+from answers.question import Frame, counts_of, heard, missing_entities, parse, satisfies, time_values
 from answers.text import numbers, wants_number
 from retrieval.lexical import coverage_scorer, idf_weights, stems
 from retrieval.models import SearchHit
@@ -113,9 +113,12 @@ def compose(
     cfg: ExtractiveConfig,
     lead: int | None = None,
     frame: Frame | None = None,
+    typed: list[int] | None = None,
 ) -> tuple[list[list[Candidate]], bool]:
     """(groups of sentences, each group one statement cited together; do the sources disagree?)
-    `lead`: the sentence to open with (the best one holding what the question asks for)."""
+    `lead`: the sentence to open with (the best one holding what the question asks for); `typed`:
+    the candidates that hold it, whose other values (another month for the same deployment) are
+    reported as a disagreement."""
     order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
     if lead is not None:
         order.remove(lead)
@@ -158,9 +161,21 @@ def compose(
         groups.append(group)
         groups.extend([d] for d in dissent)
         disagreement = disagreement or bool(dissent)
+    frame = frame or parse(question)
+    # "in which month were the troops deployed": another article's different month for that event is
+    # part of the answer, even when its sentence scored lower than the ones chosen
+    given = set().union(*(time_values(frame, c.text) for g in groups for c in g))
+    shown = {(c.document_id, c.start) for g in groups for c in g}
+    for i in sorted(typed or [], key=lambda i: -cands[i].score):
+        c = cands[i]
+        values = time_values(frame, c.text)
+        if given and values and not values & given and (c.document_id, c.start) not in shown:
+            groups.append([c])
+            given |= values
+            shown.add((c.document_id, c.start))
+            disagreement = True
     # "how many troops": articles giving different figures for the counted thing disagree, however
     # differently they word the rest of the sentence
-    frame = frame or parse(question)
     figures: dict[str, set[str]] = {}
     for group in groups:
         for c in group:
@@ -238,5 +253,5 @@ def extract_answer(
     if not typed:
         return abstain("extractive", prompt_version)
     lead = max(typed, key=lambda i: cands[i].score) if frame.kind else None
-    groups, disagreement = compose(question, cands, vecs, cfg, lead, frame)
+    groups, disagreement = compose(question, cands, vecs, cfg, lead, frame, typed)
     return answer_from_groups(groups, disagreement, "extractive", prompt_version)

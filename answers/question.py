@@ -41,6 +41,8 @@ _SPEECH = frozenset(
     acknowledge acknowledges acknowledged admit admits admitted reply replies replied respond responds
     responded urge urges urged ask asks asked quoted posted declared""".split()
 )
+_AUX_WORDS = frozenset(_AUX[3:-1].split("|"))
+_PRONOUNS = frozenset("i you he she it we they him her them his its their".split())
 _QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
 
 _COUNT = re.compile(
@@ -87,6 +89,26 @@ _SAY = re.compile(
     r"reveal|revealed|report|reported|warn|warned)\b",
     re.I,
 )
+# "when will the prisoner exchange take place": the time must be the exchange's, not another event's
+_EVENT = re.compile(
+    r"\b(?:will|would|did|does|do|is|was|are|were) (?:the |a |an |this |that )?(?P<event>[\w'’ -]+?) "
+    r"(?:take place|took place|taking place|happen|happened|occur|occurred|be held|held|begin|began|"
+    r"start|started|end|ended|conclude|concluded)\b",
+    re.I,
+)
+# "when was the armistice agreement signed": the time of the agreement
+_PASSIVE_EVENT = re.compile(
+    r"\b(?:when|year|month|date|day)\b.*?\b(?:was|were)\s+(?:the |a |an |this |that )?"
+    r"(?P<event>(?:[\w'’-]+ ){0,5}?[\w'’-]+)\s+(?P<verb>\w+ed|born|built|held|made|won|begun|taken|given|"
+    r"shot|sent|sold|caught|brought|written|set up|hit|struck)\b",
+    re.I,
+)
+_RANK_Q = re.compile(r"\b(?:what|which) (?:military |army |police )?rank\b", re.I)
+_RANKS = frozenset(
+    """private corporal sergeant lieutenant captain major colonel general admiral marshal commander
+    lance-corporal staff-sergeant ensign brigadier""".split()
+)
+_DURATION_UNIT = re.compile(r"^(?:year|month|week|day|hour|minute|decade)s?$", re.I)
 _NAMED_CUE = re.compile(r"\b(named|identified as|called|name is|name was)\b", re.I)
 
 
@@ -94,7 +116,8 @@ _NAMED_CUE = re.compile(r"\b(named|identified as|called|name is|name was)\b", re
 class Frame:
     """What the answer must hold. kind: count | money | month | year | day (a calendar day) | date (any
     time expression) | name (of `head`'s role, or after "named" when head is None) | leader (a name by
-    a leading role) | None. head: the stem of what is counted or named. speaker: the named person
+    a leading role) | rank (a military rank) | duration ("three years") | None. head: the stem of what
+    is counted or named. speaker: the named person
     whose words are asked for. entities: the question's proper-noun phrases."""
 
     kind: str | None = None
@@ -102,6 +125,8 @@ class Frame:
     speaker: tuple[str, ...] = ()
     entities: tuple[tuple[str, ...], ...] = ()
     question_words: frozenset[str] = field(default_factory=frozenset)
+    modifiers: tuple[str, ...] = ()  # proper adjectives on the counted thing: "Ukrainian" prisoners
+    event: tuple[str, ...] = ()  # stems naming the event a time question asks about ("exchange")
 
 
 def tokens(text: str) -> list[str]:
@@ -118,8 +143,37 @@ def _head(phrase: str) -> str | None:
     return _root(words[-1]) if words else None
 
 
+def _event_head(phrase: str) -> str | None:
+    """The event in "the prisoner exchange involving the two soldiers" -> exchang."""
+    left = re.split(r"\s+(?:of|involving|between|with|in|on|at|for|from|to|by|about|over)\s+", phrase, maxsplit=1)[0]
+    words = [w for w in re.findall(r"[^\W_][\w-]*", left.lower()) if w not in STOPWORDS]
+    return _root(words[-1]) if words else None
+
+
+def _modifiers(phrase: str | None) -> tuple[str, ...]:
+    """Capitalised words before the counted noun: "Ukrainian prisoners of war" -> ("ukrainian",)."""
+    if not phrase:
+        return ()
+    left = re.split(r"\s+of\s+", re.sub(r"^\s*of\s+", "", phrase.strip()), maxsplit=1)[0]
+    words = re.findall(r"[\w'’-]+", left)
+    return tuple(re.sub(r"['’]s$", "", w).lower() for w in words[:-1] if w[:1].isupper())
+
+
 # news counts people under several names: "12,000 troops" and "10,000 soldiers" count the same thing
-_SAME_THING = {"troop": "soldier", "fighter": "soldier", "servicemen": "soldier", "personnel": "soldier"}
+_SAME_THING = {
+    "troop": "soldier",
+    "fighter": "soldier",
+    "servicemen": "soldier",
+    "personnel": "soldier",
+    "pow": "prisoner",
+    "pows": "prisoner",
+}
+# ... and casualties by what happened to them: "3,000 North Koreans have been killed or injured"
+_ALIASES = {"casualty": frozenset({"casualty", "kill", "injur", "wound", "dead", "death", "died"})}
+
+
+def _matches_head(head: str) -> frozenset[str]:
+    return _ALIASES.get(head, frozenset({head}))
 
 
 def _root(word: str) -> str:
@@ -156,21 +210,35 @@ def parse(question: str) -> Frame:
         said_by = _entities("x " + m.group("speaker"))
         speaker = said_by[-1] if said_by else ()
 
-    def frame(kind: str | None, head: str | None = None) -> Frame:
-        return Frame(kind, head, speaker, entities, words)
+    ev = _EVENT.search(q) or _PASSIVE_EVENT.search(q)
+    event: tuple[str, ...] = ()
+    # a noun phrase only: in "did the soldier say he started ..." the event is not "soldier say he"
+    if ev and not set(ev.group("event").lower().split()) & (_SPEECH | _PRONOUNS | _AUX_WORDS):
+        noun = _event_head(ev.group("event"))
+        # "when were the troops deployed": the deployment's time, near either word
+        verb = _root(ev.group("verb")) if "verb" in ev.groupdict() and ev.group("verb") else None
+        event = tuple(w for w in (noun, verb) if w)
+
+    def frame(kind: str | None, head: str | None = None, modifiers: tuple[str, ...] = ()) -> Frame:
+        timed = kind in ("month", "year", "day", "date", "weekday")
+        return Frame(kind, head, speaker, entities, words, modifiers, event if timed else ())
 
     if _HOW_MUCH.search(q) and _MONEY_VERB.search(q):
         return frame("money")
     if m := _COUNT.search(q):
         # "how much territory" is measured in other units (km2): only a count names what it counts
         counted = None if m.group(0).lower().startswith("how much") else m.group("head") or m.group("head2")
-        return frame("count", _head(counted) if counted else None)
+        return frame("count", _head(counted) if counted else None, _modifiers(counted))
     if _MONTH_Q.search(q):
         return frame("month")
     if _YEAR_Q.search(q):
         return frame("year")
-    if re.search(r"\bhow (?:old|long)\b", q, re.I):
+    if re.search(r"\bhow long\b", q, re.I):
+        return frame("duration")
+    if re.search(r"\bhow old\b", q, re.I):
         return frame("count")
+    if _RANK_Q.search(q):
+        return frame("rank")
     if _WEEKDAY_Q.search(q):
         return frame("weekday")
     if _DAY_Q.search(q):
@@ -187,7 +255,7 @@ def parse(question: str) -> Frame:
 
 
 def _is_month(t: str) -> bool:
-    return t.lower().rstrip(".") in _MONTHS
+    return re.sub(r"^(?:mid|early|late)-", "", t.lower().rstrip(".")) in _MONTHS
 
 
 def _count_positions(toks: list[str]) -> list[int]:
@@ -196,7 +264,7 @@ def _count_positions(toks: list[str]) -> list[int]:
     for i, t in enumerate(toks):
         low = t.lower()
         if _DIGITS.search(t):
-            if _YEAR.match(t):
+            if _YEAR.match(t) or re.fullmatch(r"\d+(?:st|nd|rd|th)", low):  # years; ordinals rank
                 continue
             if (i > 0 and _is_month(toks[i - 1])) or (i + 1 < len(toks) and _is_month(toks[i + 1])):
                 continue
@@ -206,13 +274,53 @@ def _count_positions(toks: list[str]) -> list[int]:
     return out
 
 
+def _spots(toks: list[str], head: str) -> list[int]:
+    heads = _matches_head(head)
+    return [i for i, t in enumerate(toks) if _root(t) in heads]
+
+
 def _near(toks: list[str], positions: list[int], head: str, window: int) -> bool:
-    return bool(_near_positions(toks, positions, head, window))
+    spots = _spots(toks, head)
+    return any(abs(i - j) <= window for i in positions for j in spots)
 
 
-def _near_positions(toks: list[str], positions: list[int], head: str, window: int) -> list[int]:
-    spots = [i for i, t in enumerate(toks) if _root(t) == head]
-    return [i for i in positions if any(abs(i - j) <= window for j in spots)]
+def _mentioned(word: str, question_words: frozenset[str]) -> bool:
+    """The question has this word, in some spelling ("Ukrainian" for "Ukraine", "Zelensky" for "Zelenskyy")."""
+    word = re.sub(r"['’]s$", "", word.lower())
+    return word in question_words or any(_same_name(word, w) for w in question_words)
+
+
+def _qualified_otherwise(toks: list[str], i: int, j: int, modifiers: tuple[str, ...]) -> bool:
+    """When the question qualifies what it counts ("Ukrainian prisoners"), does this figure (at i)
+    count something else? Proper adjectives between it and the noun (at j), or right before the noun,
+    that the question's do not match: "two North Korean soldiers ... taken prisoner", "300 North
+    Korean soldiers have died and 2,700 have been wounded" are not counts of Ukrainian ones."""
+    if not modifiers:
+        return False
+    lo, hi = sorted((i, j))
+    between = toks[lo + 1 : hi]
+    before = []
+    for t in reversed(toks[max(0, j - 3) : j]):
+        if not t[:1].isupper():
+            break
+        before.append(t)
+    return any(
+        t[:1].isupper() and not any(_same_name(re.sub(r"['’]s$", "", t.lower()), m) for m in modifiers)
+        for t in between + before
+    )
+
+
+def _counted_positions(toks: list[str], frame: Frame) -> list[int]:
+    """Figures counting the frame's head: within COUNT_WINDOW tokens of it, and of the same kind when
+    the question qualifies it (see _qualified_otherwise)."""
+    spots = _spots(toks, frame.head) if frame.head else []
+    out = []
+    for i in _count_positions(toks):
+        if any(
+            abs(i - j) <= COUNT_WINDOW and not _qualified_otherwise(toks, i, j, frame.modifiers) for j in spots
+        ):
+            out.append(i)
+    return out
 
 
 def counts_of(frame: Frame, sentence: str) -> set[str]:
@@ -220,10 +328,7 @@ def counts_of(frame: Frame, sentence: str) -> set[str]:
     if frame.kind != "count" or frame.head is None:
         return set()
     toks = tokens(sentence)
-    return {
-        toks[i].replace(",", "").lower()
-        for i in _near_positions(toks, _count_positions(toks), frame.head, COUNT_WINDOW)
-    }
+    return {toks[i].replace(",", "").lower() for i in _counted_positions(toks, frame)}
 
 
 def _names(toks: list[str], question_words: frozenset[str]) -> list[int]:
@@ -233,7 +338,10 @@ def _names(toks: list[str], question_words: frozenset[str]) -> list[int]:
         if i == 0 or not t[:1].isupper() or t.isupper() and len(t) <= 1:
             continue
         low = re.sub(r"['’]s$", "", t.lower())
-        if low in question_words or low in _MONTHS or low in _DAYS or low in STOPWORDS:
+        if low in _MONTHS or low in _DAYS or low in STOPWORDS or _mentioned(low, question_words):
+            continue
+        # a nationality used as an adjective ("Russian troops") is not a name
+        if _DEMONYM.search(low) and i + 1 < len(toks) and toks[i + 1][:1].islower():
             continue
         out.append(i)
     return out
@@ -242,6 +350,74 @@ def _names(toks: list[str], question_words: frozenset[str]) -> list[int]:
 COUNT_WINDOW = 10  # tokens between a figure and the noun it counts ("300 North Korean soldiers")
 NAME_WINDOW = 4  # tokens between a role and a name ("NIS director Cho Tae-yong")
 SPEAKER_WINDOW = 10  # tokens between a speaker and a speech verb ("Zelenskyy wrote", "said Lee")
+EVENT_WINDOW = 12  # tokens between a time and the event it dates ("the exchange ... on January 20")
+_DEMONYM = re.compile(r"(?:ian|ean|ese|ish|ch)$")
+_RELATIVE_TIME = frozenset("today yesterday tomorrow week month year ago since earlier later".split())
+
+
+def _time_positions(frame: Frame, toks: list[str], low: list[str]) -> list[int]:
+    """Where a sentence holds the kind of time the question asks for."""
+    kind = frame.kind
+    if kind == "month":
+        return [i for i, t in enumerate(toks) if _is_month(t)]
+    if kind == "year":
+        return [i for i, t in enumerate(low) if _YEAR.match(t) or (t == "year" and i and low[i - 1] == "last")]
+    if kind == "weekday":
+        return [i for i, t in enumerate(low) if t in _DAYS]
+    if kind == "day":
+        # a calendar day, not the day someone *said* something ("Zelenskyy on January 12 said ...")
+        # ... when the question asks about the future: "when will the exchange take place" is not
+        # answered by the day Zelenskyy spoke of it
+        skip_spoken = "will" in frame.question_words and not frame.question_words & _SPEECH
+        return [
+            i
+            for i, t in enumerate(low)
+            if (_is_month(t) or t in _DAYS or t in ("today", "yesterday", "tomorrow"))
+            and not (skip_spoken and any(w in _SPEECH for w in low[max(0, i - 3) : i + 4]))
+        ]
+    # date: any time expression; a figure only as a year or a numeric date ("Article 4" is no date)
+    return [
+        i
+        for i, t in enumerate(low)
+        if _YEAR.match(t)
+        or re.fullmatch(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}", t)
+        or _is_month(t)
+        or t in _DAYS
+        or t in _RELATIVE_TIME
+    ]
+
+
+def _event_times(toks: list[str], times: list[int], frame: Frame) -> list[int]:
+    return [i for i in times if any(_near(toks, [i], e, EVENT_WINDOW) for e in frame.event)]
+
+
+def time_values(frame: Frame, sentence: str) -> set[str]:
+    """The months or years a sentence gives for the question's event ("october", "2024")."""
+    if frame.kind not in ("month", "year") or not frame.event:
+        return set()
+    toks = tokens(sentence)
+    low = [t.lower() for t in toks]
+    found = _event_times(toks, _time_positions(frame, toks, low), frame)
+    return {
+        re.sub(r"^(?:mid|early|late)-", "", low[i]).rstrip(".")[:3] if frame.kind == "month" else low[i]
+        for i in found
+    }
+
+
+def _durations(low: list[str]) -> list[int]:
+    """ "three years", "10 months", "a three-year war", "since August" """
+    out = []
+    for i, t in enumerate(low):
+        if re.fullmatch(r"(?:\d+|[a-z]+)-(?:year|month|week|day|hour)s?(?:-old|-long)?", t):
+            if t.split("-")[0].isdigit() or t.split("-")[0] in _NUMBER_WORDS:
+                out.append(i)
+        elif (t in _NUMBER_WORDS or t.replace(",", "").isdigit() or t in ("a", "an")) and any(
+            _DURATION_UNIT.match(w) for w in low[i + 1 : i + 3]
+        ):
+            out.append(i)
+        elif t == "since" and i + 1 < len(low) and (_is_month(low[i + 1]) or _YEAR.match(low[i + 1])):
+            out.append(i)
+    return out
 
 
 def satisfies(frame: Frame, sentence: str) -> bool:
@@ -254,38 +430,21 @@ def satisfies(frame: Frame, sentence: str) -> bool:
     if kind == "money":
         return bool(_CURRENCY.search(sentence)) and bool(_DIGITS.search(sentence) or set(low) & _NUMBER_WORDS)
     if kind == "count":
-        counts = _count_positions(toks)
-        if not counts:
-            return False
-        return frame.head is None or _near(toks, counts, frame.head, COUNT_WINDOW)
-    if kind == "month":
-        return any(_is_month(t) for t in toks)
-    if kind == "year":
-        return any(_YEAR.match(t) for t in toks) or "last year" in sentence.lower()
-    if kind == "day":
-        # a calendar day, not the day someone *said* something ("Zelenskyy on January 12 said ...")
-        # ... unless the question asks when someone spoke, or about the past: "when will the exchange
-        # take place" is not answered by the day Zelenskyy spoke of it
-        skip_spoken = "will" in frame.question_words and not frame.question_words & _SPEECH
-        for i, t in enumerate(low):
-            if _is_month(t) or t in _DAYS or t in ("today", "yesterday", "tomorrow"):
-                if skip_spoken and any(w in _SPEECH for w in low[max(0, i - 3) : i + 4]):
-                    continue
-                return True
-        return False
-    if kind == "weekday":
-        return any(t in _DAYS for t in low)
+        if frame.head is None:
+            return bool(_count_positions(toks))
+        return bool(_counted_positions(toks, frame))
+    if kind == "duration":
+        return bool(_durations(low))
+    if kind == "rank":
+        return any(t in _RANKS for t in low)
+    if kind in ("month", "year", "weekday", "day", "date"):
+        times = _time_positions(frame, toks, low)
+        if frame.event:  # the time of *that* event: it is named near the time
+            return bool(_event_times(toks, times, frame))
+        return bool(times)
     if kind == "leader":
         names = _names(toks, frame.question_words)
         return any(_near(toks, names, _root(role), NAME_WINDOW) for role in _LEADER_ROLES)
-    if kind == "date":
-        return bool(
-            _DIGITS.search(sentence)
-            or any(_is_month(t) or t in _DAYS for t in low)
-            or re.search(
-                r"\b(today|yesterday|tomorrow|week|month|year|ago|since|earlier|later)\b", sentence, re.I
-            )
-        )
     if kind == "name":
         names = _names(toks, frame.question_words)
         if not names:

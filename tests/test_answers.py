@@ -91,12 +91,64 @@ def test_named_speaker_only() -> None:
             "It was confirmed on Sunday.",
             "It was confirmed on January 9.",
         ),
+        # a qualified count: "two North Korean soldiers ... taken prisoner" are not Ukrainian prisoners
+        (
+            "How many Ukrainian prisoners of war does Kyiv want back?",
+            "Russia holds 150 Ukrainian prisoners of war, Kyiv said.",
+            "Kyiv said two North Korean soldiers were taken prisoner.",
+        ),
+        (
+            "How many Ukrainian soldiers have been killed in Kursk?",
+            "Some 200 Ukrainian soldiers were killed in Kursk.",
+            "About 300 North Korean soldiers have died and 2,700 have been wounded in Kursk.",
+        ),
+        # casualties are counted as killed and injured; an ordinal is no count
+        (
+            "How many North Korean casualties did Seoul report?",
+            "Seoul said 3,000 North Koreans have been killed or injured.",
+            "Seoul marked the 13th anniversary of the death of Kim Jong Il.",
+        ),
+        # the time of the event asked about, not of another one in the same sentence
+        (
+            "On what date will the prisoner exchange involving the soldiers take place?",
+            "The prisoner exchange is planned for February 3, officials said.",
+            "The military captured the two soldiers on January 9 in the Kursk region.",
+        ),
+        (
+            "When was the armistice agreement signed?",
+            "The agreement was signed in July 1953.",
+            "Article 4 of the agreement commits both countries to assist each other.",  # no date
+        ),
+        (
+            "How long had the invasion been going on?",
+            "The invasion was launched nearly three years ago.",
+            "About 300 soldiers were killed in the invasion.",
+        ),
+        (
+            "What military rank did the captured sniper hold?",
+            "The sniper was a sergeant in the army.",
+            "He was born in 1999 and was a scout sniper.",
+        ),
+        # a name is not a nationality adjective, nor a word of the question in another spelling
+        (
+            "What was the name of the captured soldier who wanted to live in Ukraine?",
+            "The captured soldier, Ri Chol, wants to live in Ukraine.",
+            "A captured soldier is shown in Ukrainian custody beside Russian troops.",
+        ),
     ],
 )
 def test_satisfies(question: str, good: str, bad: str) -> None:
     frame = parse(question)
     assert satisfies(frame, good)
     assert not satisfies(frame, bad)
+
+
+def test_event_of_a_time_question() -> None:
+    assert parse("When will the prisoner exchange involving the two soldiers take place?").event == ("exchang",)
+    assert parse("In which month were the North Korean troops deployed to Russia?").event == ("soldier", "deploy")
+    # a clause, not a noun phrase: no event to anchor
+    assert parse("On what date did the soldier say he started taking part in an exercise?").event == ()
+    assert parse("How many troops were deployed?").event == ()  # counts have no event
 
 
 def test_speaker_must_speak_not_be_mentioned() -> None:
@@ -161,6 +213,24 @@ def test_the_answer_opens_with_a_sentence_of_the_asked_kind() -> None:
         "In which month were the troops deployed to Russia?", q_vec, cands, vecs, ExtractiveConfig(), "v"
     )
     assert answer.answer.startswith("Troops were deployed to Russia in November")
+
+
+def test_another_month_for_the_same_event_is_a_disagreement() -> None:
+    cands, vecs = _cands(
+        [
+            "Troops were deployed to Russia in November, officials said.",
+            "Soldiers earn $2,000 per month in Russia.",
+            "The troops of the bureau were deployed to Russia in October, the agency said.",
+            "The troops trained in Russia in September before the offensive.",  # another event
+        ]
+    )
+    q_vec = vecs[0] * 0.7 + vecs[1] * 0.5 + vecs[2] * 0.5 + vecs[3] * 0.1
+    answer = extract_answer(
+        "In which month were the troops deployed to Russia?", q_vec, cands, vecs, ExtractiveConfig(), "v"
+    )
+    assert answer.answer.startswith("The sources differ. Troops were deployed to Russia in November")
+    assert "October" in answer.answer and "September" not in answer.answer
+    assert [c.document_id for c in answer.citations if "October" in c.quote] == ["doc2"]
 
 
 # ------------------------------------------------------------------ the engine over the seed articles
