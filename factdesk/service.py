@@ -35,6 +35,7 @@ class Factdesk:
             precision=settings.embed_precision,
             batch_size=settings.embed_batch_size,
             threads=settings.torch_threads,
+            query_encoder=settings.query_encoder,
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -91,6 +92,7 @@ class Searcher:
         self.config = config or SearchConfig()
         self.lexical_index = lexical_index
         self._embed_query = lru_cache(maxsize=1024)(self._embed_query_uncached)
+        self._lexical_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="factdesk-lexical")
 
     def _embed_query_uncached(self, query: str) -> np.ndarray:
         return self.embedder.embed([query])[0]
@@ -104,12 +106,14 @@ class Searcher:
         if any(ids is not None and not ids for ids in (filters.document_ids, filters.sources)):
             return []  # restricted to nothing ("$in []" is an error in Chroma, "IN ()" in SQLite)
         n = max(cfg.candidates, top_k * 3)
+        # BM25 needs no query vector: it runs on the second core while the question is embedded
+        lexical_job = self._lexical_pool.submit(self._lexical, query, n, filters) if cfg.use_lexical else None
         dense: list[tuple[str, float]] = []
-        if cfg.use_dense:
-            dense = self.vectors.query(self.embed_query(query), n, where=filters.chroma_where())
-        lexical: list[tuple[str, float]] = []
-        if cfg.use_lexical:
-            lexical = self._lexical(query, n, filters)
+        try:
+            if cfg.use_dense:
+                dense = self.vectors.query(self.embed_query(query), n, where=filters.chroma_where())
+        finally:
+            lexical = lexical_job.result() if lexical_job is not None else []
         # Chroma may still hold vectors of a document being written or deleted: keep committed ones only
         visible = self.catalog.committed_chunks([cid for cid, _ in dense] + [cid for cid, _ in lexical])
         dense = [(cid, s) for cid, s in dense if cid in visible]

@@ -451,7 +451,7 @@ def test_eval_compare_exit_codes(baseline_run: Path) -> None:
     assert factdesk_eval(baseline_run, "--compare", str(baseline_run / "worse.json"), base).returncode == 0
 
 
-@pytest.mark.parametrize("name", ["questions.yaml", "heldout.yaml"])
+@pytest.mark.parametrize("name", ["questions.yaml", "heldout.yaml", "heldout2.yaml"])
 def test_question_sets_are_well_formed(seeded, name: str) -> None:  # type: ignore[no-untyped-def]
     """Every evidence quote is found in the cleaned seed text it names; unanswerable questions have none."""
     from evals.run import load_questions

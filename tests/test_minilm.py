@@ -1,4 +1,5 @@
-"""NumpyMiniLM must match sentence-transformers' fp32 vectors and never pull torch into the process."""
+"""The torch-free question encoders (numpy, and the same graph under ONNX runtime) must match
+sentence-transformers' fp32 vectors and never pull torch into the process."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.minilm import NumpyMiniLM
+from retrieval.minilm import NumpyMiniLM, OnnxMiniLM
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,9 +55,9 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def model() -> NumpyMiniLM:
-    return NumpyMiniLM()
+@pytest.fixture(scope="module", params=["numpy", "onnx"])
+def model(request: pytest.FixtureRequest) -> NumpyMiniLM:
+    return NumpyMiniLM() if request.param == "numpy" else OnnxMiniLM()
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +95,12 @@ def test_empty_input(model: NumpyMiniLM) -> None:
     assert model.encode([]).shape == (0, 384)
 
 
-def test_no_torch_imported() -> None:
+@pytest.mark.parametrize("encoder", ["NumpyMiniLM", "OnnxMiniLM"])
+def test_no_torch_imported(encoder: str) -> None:
     code = (
         "import sys\n"
-        "from retrieval.minilm import NumpyMiniLM\n"
-        "NumpyMiniLM().encode(['is torch loaded?'])\n"
+        f"from retrieval.minilm import {encoder}\n"
+        f"{encoder}().encode(['is torch loaded?'])\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'sentence_transformers')]\n"
         "assert not bad, bad\n"
     )
