@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -12,7 +14,15 @@ from retrieval.bm25 import LexicalIndex
 from retrieval.catalog import Catalog
 from retrieval.embed import CachedEmbedder
 from retrieval.fusion import fuse_reciprocal_rank, maximal_marginal_relevance, rerank_scores
-from retrieval.lexical import POSTINGS_BUDGET, coverage_scores, match_terms, prune_terms, query_terms
+from retrieval.lexical import (
+    POSTINGS_BUDGET,
+    coverage_scorer,
+    idf_weights,
+    match_terms,
+    prune_terms,
+    query_terms,
+    stems,
+)
 from retrieval.models import SearchHit
 from retrieval.sentences import sentence_texts
 from retrieval.store import VectorStore
@@ -75,6 +85,14 @@ class SearchConfig:
     use_lexical: bool = True
     lexical_budget: int = POSTINGS_BUDGET  # postings BM25 may score per query (retrieval/lexical.py)
     use_dense: bool = True
+    # chunks whose sentence vectors stay in memory for the re-ranker: ~12 KB each (7 sentences)
+    sentence_cache_chunks: int = 4096
+
+
+@dataclass
+class _Sentences:
+    vectors: np.ndarray  # (sentences, dim), unit rows
+    stems: list[frozenset[str]]
 
 
 class Searcher:
@@ -93,6 +111,8 @@ class Searcher:
         self.lexical_index = lexical_index
         self._embed_query = lru_cache(maxsize=1024)(self._embed_query_uncached)
         self._lexical_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="factdesk-lexical")
+        self._sentences: OrderedDict[str, _Sentences] = OrderedDict()
+        self._sentence_lock = threading.Lock()
 
     def _embed_query_uncached(self, query: str) -> np.ndarray:
         return self.embedder.embed([query])[0]
@@ -204,20 +224,38 @@ class Searcher:
         """Score each pooled chunk by its best sentence: a chunk mixes several facts, and its one
         vector blurs them; the sentence vectors were computed at ingest (cache hits here)."""
         cfg = self.config
-        sentences: list[list[str]] = []
-        for cid in pool:
-            doc_id, start, end = visible[cid]
-            text = texts[doc_id]
-            sentences.append(sentence_texts(text, start, end))
-        flat = [t for group in sentences for t in group]
-        sims = self.embedder.embed(flat) @ self.embed_query(query)
-        lexical = coverage_scores(query, flat)
-        best_dense, best_lexical, pos = [], [], 0
-        for group in sentences:
-            best_dense.append(float(sims[pos : pos + len(group)].max()))
-            best_lexical.append(float(max(lexical[pos : pos + len(group)])))
-            pos += len(group)
+        chunks = self._chunk_sentences([(texts[visible[cid][0]], *visible[cid][1:]) for cid in pool])
+        q_vec = self.embed_query(query)
+        score = coverage_scorer(stems(query), idf_weights(st for c in chunks for st in c.stems))
+        best_dense = [float((c.vectors @ q_vec).max()) for c in chunks]
+        best_lexical = [max(score(st) for st in c.stems) for c in chunks]
         combined = rerank_scores(
             best_dense, best_lexical, cfg.rerank_dense, cfg.rerank_lexical, cfg.rerank_prior
         )
         return dict(zip(pool, combined))
+
+    def _chunk_sentences(self, spans: list[tuple[str, int, int]]) -> list[_Sentences]:
+        """Each chunk's sentences' vectors and stems (chunk = (document text, start, end)). Kept in
+        memory for the chunks searches keep returning, keyed by the chunk's text: a document
+        re-ingested with new text misses, it never reads stale vectors. Misses are read from the
+        embedding cache in one call."""
+        keys = [text[start:end] for text, start, end in spans]
+        with self._sentence_lock:
+            found = {k: self._sentences[k] for k in keys if k in self._sentences}
+            for k in found:
+                self._sentences.move_to_end(k)
+        todo = {k: (text, start, end) for k, (text, start, end) in zip(keys, spans) if k not in found}
+        if todo:
+            # exactly the sentences ingest embedded, so these are cache hits
+            groups = {k: sentence_texts(*span) for k, span in todo.items()}
+            vectors = self.embedder.embed([t for g in groups.values() for t in g])
+            pos = 0
+            for k, group in groups.items():
+                found[k] = _Sentences(vectors[pos : pos + len(group)], [stems(t) for t in group])
+                pos += len(group)
+            with self._sentence_lock:
+                for k in groups:
+                    self._sentences[k] = found[k]
+                while len(self._sentences) > self.config.sentence_cache_chunks:
+                    self._sentences.popitem(last=False)
+        return [found[k] for k in keys]
