@@ -19,6 +19,7 @@ import pstats
 import shutil
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -115,23 +116,11 @@ def top_functions(stats: pstats.Stats, n: int = 12) -> list[dict]:
     ]
 
 
-def body(args: argparse.Namespace) -> dict:
+def ingest_once(data: Path, docs, chunk_texts: list[str], threads: int):  # type: ignore[no-untyped-def]
+    """One end-to-end ingest into an empty data dir, between two raw-model runs on the chunk set."""
     from factdesk.service import Factdesk
 
-    n = int(args.params.get("chunks", 64 if args.quick else 256))
-    docs, chunk_texts = fixed_chunk_set(n)
-    cleaned = [clean_article(d.text).text for d in docs]
-    sentences = [t[s.start : s.end] for t in cleaned for s in split_sentences(t)]
-    out: dict = {
-        "documents": len(docs),
-        "chunks": len(chunk_texts),
-        "sentences": len(sentences),
-        "characters": sum(len(t) for t in cleaned),
-    }
-
-    threads = int(args.params.get("threads", 0))  # 0: the default (torch uses every core)
-    out["torch_threads"] = threads
-    data = args.work / "ingest-data"
+    out: dict = {}
     shutil.rmtree(data, ignore_errors=True)
     svc = Factdesk(make_settings(data, torch_threads=threads))
     t0 = time.perf_counter()
@@ -151,6 +140,7 @@ def body(args: argparse.Namespace) -> dict:
     svc.embedder.inner = timed
     with Timer() as t:
         results = svc.ingest_documents(docs)
+    svc.embedder.inner = model
     with Timer() as t_after:
         model.embed(chunk_texts)
     raw_after = len(chunk_texts) / t_after.wall
@@ -186,6 +176,40 @@ def body(args: argparse.Namespace) -> dict:
     # share of the ingest's wall time the raw model would need for the same texts: 1.0 = no overhead
     ing["model_bound_share"] = round(t_same.wall / t.wall, 3)
     ing["model_share_of_wall"] = round((chunk_s + sent_s) / t.wall, 3)
+    return out, svc
+
+
+def body(args: argparse.Namespace) -> dict:
+    from factdesk.service import Factdesk
+
+    n = int(args.params.get("chunks", 64 if args.quick else 256))
+    docs, chunk_texts = fixed_chunk_set(n)
+    cleaned = [clean_article(d.text).text for d in docs]
+    sentences = [t[s.start : s.end] for t in cleaned for s in split_sentences(t)]
+    out: dict = {
+        "documents": len(docs),
+        "chunks": len(chunk_texts),
+        "sentences": len(sentences),
+        "characters": sum(len(t) for t in cleaned),
+    }
+
+    threads = int(args.params.get("threads", 0))  # 0: the default (torch uses every core)
+    out["torch_threads"] = threads
+    # the machine is shared and one run varies by +-7%: several runs, each on a fresh data dir (an
+    # empty embedding cache), and the median one reported, every ratio listed beside it
+    reps = int(args.params.get("reps", 1 if args.quick else 3))
+    runs = []
+    for rep in range(reps):
+        run, svc = ingest_once(args.work / f"ingest-data-{rep}", docs, chunk_texts, threads)
+        runs.append(run)
+        if rep < reps - 1:
+            svc.close()
+    median = sorted(runs, key=lambda r: r["ingest"]["ratio_to_raw_overall"])[len(runs) // 2]
+    out.update(median)
+    out["ingest_runs"] = [r["ingest"]["ratio_to_raw_overall"] for r in runs]
+    out["ingest_run_walls"] = [r["ingest"]["wall_s"] for r in runs]
+    t_wall = runs[-1]["ingest"]["wall_s"]  # the re-ingest below is of that last run's data dir
+    ingested = median["ingest"]["chunks"]
 
     # 3. re-ingest: everything unchanged
     with Timer() as t2:
@@ -193,9 +217,8 @@ def body(args: argparse.Namespace) -> dict:
     out["reingest"] = {
         "statuses": sorted({r.status for r in again}),
         "wall_s": round(t2.wall, 4),
-        "speedup_vs_first": round(t.wall / t2.wall, 1),
+        "speedup_vs_first": round(t_wall / t2.wall, 1),
     }
-    svc.embedder.inner = model
     svc.close()
 
     if threads:  # the profile does not depend on the model's threads

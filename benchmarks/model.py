@@ -54,6 +54,13 @@ def _numpy_encoder():  # type: ignore[no-untyped-def]
     return lambda texts: model.encode(list(texts))
 
 
+def _onnx_query_encoder():  # type: ignore[no-untyped-def]
+    from retrieval.minilm import OnnxMiniLM
+
+    model = OnnxMiniLM()
+    return lambda texts: model.encode(list(texts))
+
+
 def chunk_options(onnx: dict[str, Path], quick: bool) -> list[E.Option]:
     O = E.Option  # noqa: E741 - a short alias keeps the option tables readable
     opts = [
@@ -106,7 +113,12 @@ def chunk_options(onnx: dict[str, Path], quick: bool) -> list[E.Option]:
             O(
                 "numpy-fp32",
                 _numpy_encoder(),
-                "retrieval/minilm.py (the query encoder: no torch), numpy fp32, OpenBLAS default threads",
+                "retrieval/minilm.py NumpyMiniLM (a query encoder: no torch), numpy fp32, OpenBLAS default threads",
+            ),
+            O(
+                "onnx-query-encoder",
+                _onnx_query_encoder(),
+                "retrieval/minilm.py OnnxMiniLM (the default query encoder): its graph under ONNX runtime, fp32",
             ),
         ]
     if "opt" in onnx:
@@ -159,6 +171,7 @@ def sentence_options(onnx: dict[str, Path], quick: bool) -> list[E.Option]:
                 threads=1,
             ),
             O("numpy-fp32", _numpy_encoder(), "the numpy query encoder, fp32, OpenBLAS default threads"),
+            O("onnx-query-encoder", _onnx_query_encoder(), "the ONNX runtime query encoder, fp32"),
         ]
         if "opt" in onnx:
             opts += [

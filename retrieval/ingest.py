@@ -12,7 +12,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -122,6 +122,18 @@ class Prepared:
     @property
     def complete(self) -> bool:
         return self.item is None
+
+
+@dataclass
+class _Staged:
+    """A document inserted as pending, waiting for its batch's Chroma upsert and commit."""
+
+    doc: Document
+    published_ts: float | None
+    chunks: list[Chunk]
+    shingles: set[str]
+    vectors: np.ndarray
+    result: IngestResult
 
 
 def _stored(doc: Document, published_ts: float | None, item: DocumentIn, raw: str) -> Prepared:
@@ -310,19 +322,92 @@ class Ingestor:
             flush(last=True)
         return [r for r in results if r is not None]
 
-    def _embed_group(self, group: list[Prepared]) -> dict[str, np.ndarray]:
-        """Vectors of the group's new documents, by document id. Text already stored under some id
-        is "unchanged" and needs none (checked again when written)."""
+    def _embed_group(self, group: list[Prepared]) -> dict[tuple[str, str], np.ndarray]:
+        """Vectors of the group's new documents, by (id, content hash): one id may come twice with
+        two texts. Text already stored under some id is "unchanged" and needs none (checked again
+        when written)."""
         fresh = [p for p in group if self.catalog.find_by_hash(p.doc.content_hash) is None]
         vecs = embed_chunks(self.embedder, [(p.doc.text, p.chunks) for p in fresh])
-        return {p.doc.id: v for p, v in zip(fresh, vecs)}
+        return {(p.doc.id, p.doc.content_hash): v for p, v in zip(fresh, vecs)}
 
-    def _write_group(self, group: list[Prepared], by_doc: dict[str, np.ndarray]) -> list[IngestResult]:
-        out = []
+    def _write_group(
+        self, group: list[Prepared], by_doc: dict[tuple[str, str], np.ndarray]
+    ) -> list[IngestResult]:
+        """Write a group's documents: each is checked and inserted as pending in turn, then all their
+        vectors go to Chroma in one upsert (one call costs ~6 ms whatever its size: 40 documents
+        written one by one spent 0.25 s there, 0.07 s together) and one transaction commits them.
+        A failure rolls back every pending document of the batch. Checks see the batch as if written
+        one by one: the same text twice is "unchanged", a near-copy of an earlier one is a duplicate."""
+        out: list[IngestResult] = []
         with self.writing():
+            batch: list[_Staged] = []
             for p in group:
-                out.append(self._write_one(p, by_doc.get(p.doc.id)))
+                if any(b.doc.id == p.doc.id for b in batch):  # the same id again: the first lands first
+                    self._land(batch)
+                    batch = []
+                staged = self._stage(p, by_doc.get((p.doc.id, p.doc.content_hash)), batch)
+                if isinstance(staged, IngestResult):
+                    out.append(staged)
+                else:
+                    batch.append(staged)
+                    out.append(staged.result)
+            self._land(batch)
+        for r in out:
+            self.counters["duplicate" if r.status.startswith("duplicate of") else r.status] += 1
         return out
+
+    def _stage(self, p: Prepared, vecs, batch: list[_Staged]) -> _Staged | IngestResult:  # type: ignore[no-untyped-def]
+        """Checks, then the document inserted as pending (invisible); Chroma and the commit come in _land."""
+        same = self.catalog.find_by_hash(p.doc.content_hash)
+        if same is not None:  # checked again under the lock: another writer may have just added it
+            return IngestResult(id=same.id, status="unchanged", chunks=same.chunks, title=same.title)
+        for b in batch:
+            if b.doc.content_hash == p.doc.content_hash:
+                return IngestResult(id=b.doc.id, status="unchanged", chunks=len(b.chunks), title=b.doc.title)
+        if not p.complete:  # it was stored when prepared, and has been deleted since: chunk it now
+            assert p.item is not None
+            p, vecs = self._prepare(p.item, skip_stored=False), None
+        state = self.catalog.state_of(p.doc.id)
+        if state is not None:  # the old version, or what a failed write left (never visible): replace it
+            self._delete_locked(p.doc.id)
+        if vecs is None:  # raced with a delete of the identical text: embed now (cache makes it cheap)
+            vecs = embed_chunks(self.embedder, [(p.doc.text, p.chunks)])[0]
+        doc = replace(p.doc, duplicate_of=self._near_duplicate_of(p, batch))
+        with self.catalog.transaction() as db:
+            Catalog.insert_pending(db, doc, p.published_ts, p.chunks, p.bands, p.raw_hash)
+        if doc.duplicate_of:
+            status = f"duplicate of {doc.duplicate_of}"
+        else:
+            status = "updated" if state == "committed" else "created"
+        result = IngestResult(id=doc.id, status=status, chunks=len(p.chunks), title=doc.title, source=doc.source)
+        return _Staged(doc, p.published_ts, p.chunks, set(p.shingles), vecs, result)
+
+    def _land(self, batch: list[_Staged]) -> None:
+        """One Chroma upsert for the batch's chunks, then one transaction makes them all visible."""
+        if not batch:
+            return
+        try:
+            ids, metas, vecs = [], [], []
+            for b in batch:
+                if not b.chunks:
+                    continue
+                meta_base: dict = {"document_id": b.doc.id}
+                if b.doc.source:
+                    meta_base["source"] = b.doc.source
+                if b.published_ts is not None:
+                    meta_base["published_ts"] = b.published_ts
+                ids.extend(c.id for c in b.chunks)
+                metas.extend(dict(meta_base, start=c.start, end=c.end) for c in b.chunks)
+                vecs.append(b.vectors)
+            if ids:
+                self.vectors.upsert(ids, np.concatenate(vecs).astype(np.float32, copy=False), metas)
+            with self.catalog.transaction() as db:
+                for b in batch:
+                    Catalog.commit_document(db, b.doc.id)
+        except Exception:
+            for b in batch:
+                self._roll_back(b.doc.id)
+            raise
 
     def _prepare(self, item: DocumentIn, skip_stored: bool) -> Prepared:
         return prepare(
@@ -336,62 +421,24 @@ class Ingestor:
             cleaned_before=self.catalog.content_hash_of_raw if skip_stored else (lambda raw: None),
         )
 
-    def _write_one(self, p: Prepared, vecs) -> IngestResult:  # type: ignore[no-untyped-def]
-        same = self.catalog.find_by_hash(p.doc.content_hash)
-        if same is not None:  # checked again under the lock: another writer may have just added it
-            self.counters["unchanged"] += 1
-            return IngestResult(id=same.id, status="unchanged", chunks=same.chunks, title=same.title)
-        if not p.complete:  # it was stored when prepared, and has been deleted since: chunk it now
-            assert p.item is not None
-            p, vecs = self._prepare(p.item, skip_stored=False), None
-        state = self.catalog.state_of(p.doc.id)
-        if state is not None:  # the old version, or what a failed write left (never visible): replace it
-            self._delete_locked(p.doc.id)
-        updating = state == "committed"
-        if vecs is None:  # raced with a delete of the identical text: embed now (cache makes it cheap)
-            vecs = embed_chunks(self.embedder, [(p.doc.text, p.chunks)])[0]
-        doc = replace(p.doc, duplicate_of=self._near_duplicate_of(p))
-        with self.catalog.transaction() as db:
-            Catalog.insert_pending(db, doc, p.published_ts, p.chunks, p.bands, p.raw_hash)
-        try:
-            if p.chunks:
-                meta_base = {"document_id": doc.id}
-                if doc.source:
-                    meta_base["source"] = doc.source
-                if p.published_ts is not None:
-                    meta_base["published_ts"] = p.published_ts
-                self.vectors.upsert(
-                    [c.id for c in p.chunks],
-                    vecs,
-                    [dict(meta_base, start=c.start, end=c.end) for c in p.chunks],
-                )
-            with self.catalog.transaction() as db:
-                Catalog.commit_document(db, doc.id)
-        except Exception:
-            self._roll_back(doc.id)
-            raise
-        if doc.duplicate_of:
-            status = f"duplicate of {doc.duplicate_of}"
-            self.counters["duplicate"] += 1
-        else:
-            status = "updated" if updating else "created"
-            self.counters[status] += 1
-        return IngestResult(
-            id=doc.id, status=status, chunks=len(p.chunks), title=doc.title, source=doc.source
-        )
-
-    def _near_duplicate_of(self, p: Prepared) -> str | None:
-        best, best_score = None, 0.0
+    def _near_duplicate_of(self, p: Prepared, batch: Sequence[_Staged] = ()) -> str | None:
+        """The stored (or earlier in this batch) document p reworded or lightly edited, if any."""
+        best, best_score, best_original = None, 0.0, None
+        mine = set(p.shingles)
         candidates = self.catalog.candidates_by_bands(p.bands, exclude=p.doc.id)
         for doc_id, text in self.catalog.texts(candidates).items():
-            score = dedup.overlap(set(p.shingles), dedup.shingles(text))
+            score = dedup.overlap(mine, dedup.shingles(text))
             if score > best_score:
-                best, best_score = doc_id, score
+                best, best_score, best_original = doc_id, score, None
+        for b in batch:  # pending, so not in the catalog's answers yet
+            score = dedup.overlap(mine, b.shingles)
+            if score > best_score:
+                best, best_score, best_original = b.doc.id, score, b.doc.duplicate_of
         if best is None or best_score < self.near_duplicate_threshold:
             return None
-        titles = self.catalog.titles([best])
-        original = titles.get(best, (None, None))[1]
-        return original or best  # point at the original, not at another copy
+        if best_original is None:
+            best_original = self.catalog.titles([best]).get(best, (None, None))[1]
+        return best_original or best  # point at the original, not at another copy
 
     # ---- delete ----
     def delete(self, doc_id: str) -> None:

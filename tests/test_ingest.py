@@ -192,6 +192,72 @@ def test_lightly_edited_copy_is_a_near_duplicate(
     assert r3.status == "created"
 
 
+def test_one_batch_sees_its_own_documents_and_lands_with_one_upsert(
+    make_service: MakeService,
+    tmp_path: Path,
+    seeded: Factdesk,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Documents of one ingest call are written as a batch (one Chroma upsert, one commit), yet the
+    statuses are those of writing them one by one: the same text twice is unchanged, a near-copy of
+    an earlier document of the batch is its duplicate, the same id twice keeps the last text."""
+    svc = fresh(make_service, tmp_path, seeded, "batch")
+    a, b = SEED_IDS[3], SEED_IDS[1]
+    upserts: list[int] = []
+    real = svc.vectors.upsert
+    monkeypatch.setattr(svc.vectors, "upsert", lambda ids, v, m: upserts.append(len(ids)) or real(ids, v, m))
+    results = svc.ingest_documents(
+        [
+            DocumentIn(text=SEED_TEXT[a], id=a),
+            DocumentIn(text=SEED_TEXT[a], id="same-text"),
+            DocumentIn(text=edit_words(SEED_TEXT[a], 0.05, seed=3), id="near-copy"),
+            DocumentIn(text=edit_words(SEED_TEXT[a], 0.05, seed=4), id="copy-of-copy"),
+            DocumentIn(text=SEED_TEXT[b], id="twice"),
+            DocumentIn(text=SEED_TEXT[SEED_IDS[2]], id="twice"),
+        ]
+    )
+    assert [r.status for r in results] == [
+        "created",
+        "unchanged",
+        f"duplicate of {a}",
+        f"duplicate of {a}",
+        "created",
+        "updated",
+    ]
+    assert results[1].id == a
+    # the last text under "twice" is stored, with its own vectors (not the first text's)
+    second = svc.ingestor._prepare(DocumentIn(text=SEED_TEXT[SEED_IDS[2]], id="twice"), skip_stored=False)
+    assert svc.get_document("twice").content_hash == second.doc.content_hash
+    stored = svc.vectors.collection().get(ids=["twice#0"], include=["embeddings"])
+    expected = ingest_module.embed_chunks(svc.embedder, [(second.doc.text, second.chunks)])[0][0]
+    assert float(np.dot(np.asarray(stored["embeddings"][0]), expected)) > 0.999
+    # the same id twice splits the batch: the first version lands, then the second replaces it
+    assert len(upserts) == 2 and sum(upserts) == sum(r.chunks for r in results if r.status != "unchanged")
+    assert_stores_agree(svc)
+
+
+def test_a_failed_batch_leaves_none_of_its_documents(
+    make_service: MakeService,
+    tmp_path: Path,
+    seeded: Factdesk,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    svc = fresh(make_service, tmp_path, seeded, "batch-fail")
+    svc.ingest_documents([DocumentIn(text=SEED_TEXT[SEED_IDS[0]], id="kept")])
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Chroma said no")
+
+    monkeypatch.setattr(svc.vectors, "upsert", fail)
+    with pytest.raises(RuntimeError, match="Chroma said no"):
+        svc.ingest_documents([DocumentIn(text=SEED_TEXT[i], id=f"new-{n}") for n, i in enumerate(SEED_IDS[1:4])])
+    monkeypatch.undo()
+    assert [d.id for d in svc.list_documents()] == ["kept"]
+    assert all(svc.catalog.state_of(f"new-{n}") is None for n in range(3))  # no pending rows left
+    assert svc.ingestor.doctor()["consistent"]
+    assert_stores_agree(svc)
+
+
 def test_rejections_do_not_touch_the_stores(make_service: MakeService) -> None:
     svc = make_service()
     results = svc.ingest_documents(
