@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     # bf16 autocast: ~1.9x faster per core on this AVX-512 CPU, cosine >= 0.9999 to fp32 (BENCHMARKS.md)
     embed_precision: str = Field("bf16", alias="FACTDESK_EMBED_PRECISION")
     torch_threads: int = Field(0, alias="FACTDESK_TORCH_THREADS", ge=0)  # 0: all cores
-    # questions are embedded without torch: ONNX runtime (4.6 ms) or numpy (7.3 ms); same vectors
+    # questions are embedded without torch: ONNX runtime (4.0 ms) or numpy (7.3 ms); same vectors
     query_encoder: Literal["onnx", "numpy"] = Field("onnx", alias="FACTDESK_QUERY_ENCODER")
     near_duplicate_threshold: float = Field(0.8, alias="FACTDESK_NEAR_DUPLICATE_THRESHOLD", gt=0, le=1)
 

@@ -43,7 +43,7 @@ class LocalEmbedder:
 
     Two implementations of the same model: query-sized calls (a question, a few sentences) go to a
     torch-free encoder (retrieval/minilm.py, fp32, cosine 0.9999999 to sentence-transformers): run
-    by ONNX runtime (default; 4.6 ms a question) or numpy (7.3 ms), either loading in under half a
+    by ONNX runtime (default; 4.0 ms a question) or numpy (7.3 ms), either loading in under half a
     second, where torch's import alone costs ~4.5 s of a CLI answer; bulk calls (ingest) go to
     sentence-transformers under bf16 autocast, ~1.7x faster per text than fp32 here.
     Both load once, lazily (`load()` from a warm-up thread loads both). Calls are serialised: two
