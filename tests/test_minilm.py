@@ -105,3 +105,16 @@ def test_no_torch_imported(encoder: str) -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
+@pytest.mark.parametrize(("precision", "floor"), [("fp32", 0.9999), ("bf16", 0.999)])
+def test_bulk_encoder_matches_sentence_transformers(reference: np.ndarray, precision: str, floor: float) -> None:
+    """TorchMiniLM, ingest's encoder: the issue's bar is cosine >= 0.999 to fp32 for bf16."""
+    from retrieval.minilm import TorchMiniLM
+
+    model = TorchMiniLM(precision=precision)
+    for kwargs in ({"batch_size": 32}, {"batch_size": 32, "max_tokens": 1024}, {"batch_size": 3}):
+        got = model.encode(TEXTS, **kwargs)
+        assert got.shape == (len(TEXTS), 384) and got.dtype == np.float32
+        cos = np.sum(got * reference, axis=1)
+        assert cos.min() >= floor, (kwargs, f"min cosine {cos.min():.6f} at text {int(cos.argmin())}")
