@@ -63,16 +63,11 @@ def _onnx_query_encoder():  # type: ignore[no-untyped-def]
 
 def _local_bulk():  # type: ignore[no-untyped-def]
     """LocalEmbedder's bulk path exactly (TorchMiniLM, bf16 weights, token-capped batches)."""
-    from retrieval.embed import SMALL_CALL, LocalEmbedder
+    from retrieval.embed import LocalEmbedder
 
     model = LocalEmbedder()
     model.load()
-
-    def encode(texts):  # type: ignore[no-untyped-def]
-        assert len(texts) > SMALL_CALL  # a bulk call, not the query encoder
-        return model.embed(list(texts))
-
-    return encode
+    return lambda texts: model.embed_bulk(list(texts))
 
 
 def chunk_options(onnx: dict[str, Path], quick: bool) -> list[E.Option]:

@@ -114,6 +114,10 @@ class LocalEmbedder:
             query_model = self._query_model()
             with _MODEL_LOCK:
                 return _normalise(query_model.encode(list(texts)))
+        return self.embed_bulk(texts)
+
+    def embed_bulk(self, texts: Sequence[str]) -> np.ndarray:
+        """The torch path whatever the number of texts (embed() sends only large calls here)."""
         self.load()
         import torch
 
