@@ -202,7 +202,12 @@ def render(r: dict) -> str:
     A(
         f"Produced by `python -m benchmarks.run{' --quick' if meta['quick'] else ''}` on {meta['started']} "
         f"({meta.get('total_seconds', 0) / 60:.1f} min); raw figures in `benchmarks/results.json`. "
-        "Every figure below comes from that one run, on one machine."
+        + (
+            "Every figure below comes from that run, on one machine, except the sections re-run on their "
+            "own, named here:"
+            if meta.get("reruns")
+            else "Every figure below comes from that one run, on one machine."
+        )
     )
     for note in meta.get("reruns", []):  # sections re-run on their own and merged in, said so here
         A(f"\n{note}")
@@ -677,12 +682,13 @@ def render(r: dict) -> str:
         ]
         A(
             "\nPhases of one ask in a fresh process (seconds). Left: the CLI's path (query-sized calls go to "
-            "the numpy encoder; `torch_imported` says whether torch was loaded at all). Right: the same ask "
-            "with the bulk torch model loaded first, as before this path existed:\n"
+            "the torch-free query encoder, ONNX runtime by default; `torch_imported` says whether torch was "
+            "loaded at all). Right: the same ask with ingest's torch model loaded first and embedding the "
+            "question:\n"
         )
         A(
             _table(
-                ["phase", "numpy query encoder (the CLI)", "torch + sentence-transformers"],
+                ["phase", "query encoder (the CLI)", "torch (ingest's encoder)"],
                 [[k, pq.get(k), pt.get(k)] for k in keys],
             )
         )
