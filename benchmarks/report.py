@@ -665,12 +665,12 @@ def render(r: dict) -> str:
                     ],
                     ["python interpreter start", cs.get("python_startup_s")],
                     [
-                        "bulk model ready, torch + sentence-transformers (imports + load + first embedding): "
+                        "bulk model ready, torch (import + TorchMiniLM load + first embedding): "
                         "what `serve` pays at start-up, in the background",
                         cs.get("model_ready_torch_s"),
                     ],
                     [
-                        "query encoder ready, numpy (load + first embedding): the CLI's path",
+                        "query encoder ready (ONNX runtime by default; load + first embedding): the CLI's path",
                         cs.get("model_ready_query_s"),
                     ],
                 ],
