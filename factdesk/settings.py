@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(200, alias="FACTDESK_CHUNK_TOKENS", ge=32, le=2000)
     chunk_overlap_tokens: int = Field(50, alias="FACTDESK_CHUNK_OVERLAP_TOKENS", ge=0, le=500)
     embed_batch_size: int = Field(32, alias="FACTDESK_EMBED_BATCH_SIZE", ge=1, le=1024)
-    # bf16 autocast: ~1.9x faster per core on this AVX-512 CPU, cosine >= 0.9999 to fp32 (BENCHMARKS.md)
+    # bf16 weights: ~1.9x fp32's speed on this AVX-512 CPU, cosine >= 0.9999 to fp32 (BENCHMARKS.md)
     embed_precision: str = Field("bf16", alias="FACTDESK_EMBED_PRECISION")
     torch_threads: int = Field(0, alias="FACTDESK_TORCH_THREADS", ge=0)  # 0: all cores
     # questions are embedded without torch: ONNX runtime (4.0 ms) or numpy (7.3 ms); same vectors

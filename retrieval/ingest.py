@@ -132,6 +132,7 @@ class _Staged:
     published_ts: float | None
     chunks: list[Chunk]
     shingles: set[str]
+    bands: frozenset[str]
     vectors: np.ndarray
     result: IngestResult
 
@@ -380,7 +381,7 @@ class Ingestor:
         else:
             status = "updated" if state == "committed" else "created"
         result = IngestResult(id=doc.id, status=status, chunks=len(p.chunks), title=doc.title, source=doc.source)
-        return _Staged(doc, p.published_ts, p.chunks, set(p.shingles), vecs, result)
+        return _Staged(doc, p.published_ts, p.chunks, set(p.shingles), frozenset(p.bands), vecs, result)
 
     def _land(self, batch: list[_Staged]) -> None:
         """One Chroma upsert for the batch's chunks, then one transaction makes them all visible."""
@@ -430,7 +431,9 @@ class Ingestor:
             score = dedup.overlap(mine, dedup.shingles(text))
             if score > best_score:
                 best, best_score, best_original = doc_id, score, None
-        for b in batch:  # pending, so not in the catalog's answers yet
+        for b in batch:  # pending, so not in the catalog's answers yet; the same LSH gate as above
+            if b.bands.isdisjoint(p.bands):
+                continue
             score = dedup.overlap(mine, b.shingles)
             if score > best_score:
                 best, best_score, best_original = b.doc.id, score, b.doc.duplicate_of
