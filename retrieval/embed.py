@@ -177,6 +177,11 @@ class EmbeddingCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        # per chunk text: its sentences' spans (relative to the chunk) and vectors, in one row, so
+        # search's re-ranker reads one row a chunk instead of one hashed row a sentence
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS chunk_sentences (key TEXT PRIMARY KEY, spans BLOB NOT NULL, vectors BLOB NOT NULL)"
+        )
         self._lock = threading.Lock()
 
     @staticmethod
@@ -199,6 +204,29 @@ class EmbeddingCache:
             self._db.executemany(
                 "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
                 [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
+            )
+            self._db.execute("COMMIT")
+
+    def get_chunks(self, keys: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        with self._lock:
+            for i in range(0, len(keys), 500):
+                part = list(keys[i : i + 500])
+                q = f"SELECT key, spans, vectors FROM chunk_sentences WHERE key IN ({','.join('?' * len(part))})"
+                for k, spans, vecs in self._db.execute(q, part):
+                    pairs = np.frombuffer(spans, dtype=np.int32).reshape(-1, 2)
+                    found[k] = (pairs, np.frombuffer(vecs, dtype=np.float32).reshape(len(pairs), -1))
+        return found
+
+    def put_chunks(self, items: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO chunk_sentences VALUES (?, ?, ?)",
+                [
+                    (k, np.asarray(sp, dtype=np.int32).tobytes(), np.asarray(v, dtype=np.float32).tobytes())
+                    for k, (sp, v) in items.items()
+                ],
             )
             self._db.execute("COMMIT")
 
@@ -235,6 +263,33 @@ class CachedEmbedder:
         self.hits += len(texts) - len(todo)
         self.misses += len(todo)
         return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+
+    def chunk_sentences(self, chunks: Sequence[tuple[str, int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each chunk (document text, start, end): its sentences as (start, end) pairs relative to
+        the chunk, and their vectors. Ingest fills this (embed_chunks); a chunk stored before it
+        existed is filled from the sentence vectors on first use. The sentences are
+        retrieval.sentences.sentence_texts', the ones ingest embeds."""
+        from retrieval.sentences import split_sentences
+
+        keys = [EmbeddingCache.key(f"{self.name}\0chunk", text[start:end]) for text, start, end in chunks]
+        found = self.cache.get_chunks(keys)
+        self.hits += sum(len(found[k][0]) for k in found)  # sentence vectors served from the cache
+        todo = {k: c for k, c in zip(keys, chunks) if k not in found}
+        if todo:
+            spans = {}
+            for k, (text, start, end) in todo.items():
+                pairs = [(s.start - start, s.end - start) for s in split_sentences(text, start, end)]
+                spans[k] = np.array(pairs or [(0, end - start)], dtype=np.int32).reshape(-1, 2)
+            flat = [todo[k][0][todo[k][1] + a : todo[k][1] + b] for k in todo for a, b in spans[k]]
+            vectors = self.embed(flat)
+            fresh, pos = {}, 0
+            for k in todo:
+                n = len(spans[k])
+                fresh[k] = (spans[k], vectors[pos : pos + n])
+                pos += n
+            self.cache.put_chunks(fresh)
+            found.update(fresh)
+        return [found[k] for k in keys]
 
 
 def build_embedder(

@@ -24,7 +24,6 @@ from retrieval.lexical import (
     stems,
 )
 from retrieval.models import SearchHit
-from retrieval.sentences import sentence_texts
 from retrieval.store import VectorStore
 
 
@@ -244,17 +243,13 @@ class Searcher:
             found = {k: self._sentences[k] for k in keys if k in self._sentences}
             for k in found:
                 self._sentences.move_to_end(k)
-        todo = {k: (text, start, end) for k, (text, start, end) in zip(keys, spans) if k not in found}
+        todo = {k: span for k, span in zip(keys, spans) if k not in found}
         if todo:
-            # exactly the sentences ingest embedded, so these are cache hits
-            groups = {k: sentence_texts(*span) for k, span in todo.items()}
-            vectors = self.embedder.embed([t for g in groups.values() for t in g])
-            pos = 0
-            for k, group in groups.items():
-                found[k] = _Sentences(vectors[pos : pos + len(group)], [stems(t) for t in group])
-                pos += len(group)
+            # one row a chunk in the embedding cache (ingest wrote it): spans and vectors together
+            for k, (pairs, vectors) in zip(todo, self.embedder.chunk_sentences(list(todo.values()))):
+                found[k] = _Sentences(vectors, [stems(k[a:b]) for a, b in pairs])
             with self._sentence_lock:
-                for k in groups:
+                for k in todo:
                     self._sentences[k] = found[k]
                 while len(self._sentences) > self.config.sentence_cache_chunks:
                     self._sentences.popitem(last=False)

@@ -44,6 +44,30 @@ def test_cache_skips_text_it_has_seen(tmp_path: Path) -> None:
     assert (emb.hits, emb.misses) == (2, 4)
 
 
+def test_chunk_sentences_one_row_a_chunk(tmp_path: Path) -> None:
+    """Search's re-ranker reads a chunk's sentence spans and vectors in one row; a chunk without a
+    row (stored before the table existed) is filled from the sentence vectors on first use."""
+    from retrieval.sentences import sentence_texts
+
+    text = "Title line\n" + " ".join(TEXTS) + " Rep. Lee spoke. It ended."
+    chunks = [(text, 0, len(text)), (text, 11, 11 + len(TEXTS[0]))]
+    inner = CountingEmbedder()
+    emb = CachedEmbedder(inner, EmbeddingCache(tmp_path / "e.sqlite"))
+    first = emb.chunk_sentences(chunks)
+    for (doc, start, end), (pairs, vecs) in zip(chunks, first):
+        # the spans are the sentences ingest embeds, relative to the chunk; each vector is that sentence's
+        assert [doc[start + a : start + b] for a, b in pairs] == sentence_texts(doc, start, end)
+        assert np.array_equal(vecs, emb.embed(sentence_texts(doc, start, end)))
+    calls = len(inner.calls)
+    again = emb.chunk_sentences(list(reversed(chunks)))
+    assert len(inner.calls) == calls  # one row a chunk: no model, no per-sentence lookups
+    assert np.array_equal(again[1][1], first[0][1]) and np.array_equal(again[0][0], first[1][0])
+    emb.cache.close()
+    reopened = CachedEmbedder(CountingEmbedder(), EmbeddingCache(tmp_path / "e.sqlite"))
+    assert np.array_equal(reopened.chunk_sentences(chunks[:1])[0][1], first[0][1])
+    assert reopened.inner.calls == []  # type: ignore[attr-defined]
+
+
 def test_cache_survives_a_reopen_and_is_keyed_by_vector_space(tmp_path: Path) -> None:
     emb = CachedEmbedder(CountingEmbedder(), EmbeddingCache(tmp_path / "e.sqlite"))
     emb.embed(TEXTS)
