@@ -199,6 +199,7 @@ def measure(args: argparse.Namespace) -> dict:
     watch.wrap(svc.catalog, "committed_chunks", "catalog: visible chunks")
     watch.wrap(svc.catalog, "texts", "catalog: document texts")
     watch.wrap(svc.embedder.cache, "get_many", "embedding cache reads (sentence vectors)")
+    watch.wrap(svc.embedder.cache, "get_chunks", "embedding cache reads (a chunk's sentences, one row)")
     watch.wrap(svc.searcher, "_rerank", "sentence re-rank (total)")
     searches = []
     with Timer() as ts:
