@@ -114,10 +114,3 @@ def coverage_scorer(query: frozenset[str], idf: dict[str, float]) -> Callable[[f
     if not total:
         return lambda sentence: 0.0
     return lambda sentence: sum(weights[t] for t in query & sentence) / total
-
-
-def coverage_scores(query: str, sentences: Sequence[str]) -> list[float]:
-    """Coverage of each sentence, IDF taken over the sentences themselves (the candidate pool)."""
-    sets = [stems(s) for s in sentences]
-    score = coverage_scorer(stems(query), idf_weights(sets))
-    return [score(s) for s in sets]
