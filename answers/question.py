@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from retrieval.lexical import STOPWORDS, stem
 
-_AUX = r"(?:did|does|do|have|has|had|were|was|are|is|will|would|can|could|should|may|might)"
+_AUX_LIST = "did does do have has had were was are is will would can could should may might".split()
+_AUX = rf"(?:{'|'.join(_AUX_LIST)})"
 _WORD = re.compile(r"[^\W_][\w'’.,-]*[^\W_]|[^\W_]|[$€£¥₩%]|[,;:\"“”()]", re.UNICODE)
 
 _MONTHS = (
@@ -41,7 +42,7 @@ _SPEECH = frozenset(
     acknowledge acknowledges acknowledged admit admits admitted reply replies replied respond responds
     responded urge urges urged ask asks asked quoted posted declared""".split()
 )
-_AUX_WORDS = frozenset(_AUX[3:-1].split("|"))
+_AUX_WORDS = frozenset(_AUX_LIST)
 _PRONOUNS = frozenset("i you he she it we they him her them his its their".split())
 _QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
 
@@ -133,29 +134,42 @@ def tokens(text: str) -> list[str]:
     return [t.rstrip(".,") or t for t in _WORD.findall(text)]
 
 
-def _head(phrase: str) -> str | None:
-    """The noun a phrase is about: "Ukrainian prisoners of war" -> prisoner; "of that organization's troops" -> troop."""
-    phrase = re.sub(r"^\s*of\s+", "", phrase.strip(), flags=re.I)
-    if re.match(rf"{_AUX}\b", phrase, re.I):
-        return None  # "how many were wounded": the count's noun is left to the context
-    left = re.split(r"\s+of\s+", phrase, maxsplit=1)[0]
+_OF = re.compile(r"\s+of\s+")
+_EVENT_CUT = re.compile(r"\s+(?:of|involving|between|with|in|on|at|for|from|to|by|about|over)\s+")
+
+
+def _before(phrase: str, cut: re.Pattern[str]) -> str:
+    """A noun phrase without its complement: "Ukrainian prisoners of war" -> "Ukrainian prisoners"."""
+    return cut.split(phrase, maxsplit=1)[0]
+
+
+def _last_noun(left: str) -> str | None:
     words = [w for w in re.findall(r"[^\W_][\w-]*", left.lower()) if w not in STOPWORDS]
     return _root(words[-1]) if words else None
+
+
+def _strip_of(phrase: str) -> str:
+    return re.sub(r"^\s*of\s+", "", phrase.strip(), flags=re.I)
+
+
+def _head(phrase: str) -> str | None:
+    """The noun a phrase is about: "Ukrainian prisoners of war" -> prisoner; "of that organization's troops" -> troop."""
+    phrase = _strip_of(phrase)
+    if re.match(rf"{_AUX}\b", phrase, re.I):
+        return None  # "how many were wounded": the count's noun is left to the context
+    return _last_noun(_before(phrase, _OF))
 
 
 def _event_head(phrase: str) -> str | None:
     """The event in "the prisoner exchange involving the two soldiers" -> exchang."""
-    left = re.split(r"\s+(?:of|involving|between|with|in|on|at|for|from|to|by|about|over)\s+", phrase, maxsplit=1)[0]
-    words = [w for w in re.findall(r"[^\W_][\w-]*", left.lower()) if w not in STOPWORDS]
-    return _root(words[-1]) if words else None
+    return _last_noun(_before(phrase, _EVENT_CUT))
 
 
 def _modifiers(phrase: str | None) -> tuple[str, ...]:
     """Capitalised words before the counted noun: "Ukrainian prisoners of war" -> ("ukrainian",)."""
     if not phrase:
         return ()
-    left = re.split(r"\s+of\s+", re.sub(r"^\s*of\s+", "", phrase.strip()), maxsplit=1)[0]
-    words = re.findall(r"[\w'’-]+", left)
+    words = re.findall(r"[\w'’-]+", _before(_strip_of(phrase), _OF))
     return tuple(re.sub(r"['’]s$", "", w).lower() for w in words[:-1] if w[:1].isupper())
 
 
@@ -388,7 +402,9 @@ def _time_positions(frame: Frame, toks: list[str], low: list[str]) -> list[int]:
 
 
 def _event_times(toks: list[str], times: list[int], frame: Frame) -> list[int]:
-    return [i for i in times if any(_near(toks, [i], e, EVENT_WINDOW) for e in frame.event)]
+    """The times within EVENT_WINDOW tokens of a word naming the frame's event."""
+    spots = [j for e in frame.event for j in _spots(toks, e)]
+    return [i for i in times if any(abs(i - j) <= EVENT_WINDOW for j in spots)]
 
 
 def time_values(frame: Frame, sentence: str) -> set[str]:

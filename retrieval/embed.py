@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from retrieval.errors import EmbedderError
+from retrieval.sentences import split_sentences
 
 
 class Embedder(Protocol):
@@ -269,8 +270,6 @@ class CachedEmbedder:
         the chunk, and their vectors. Ingest fills this (embed_chunks); a chunk stored before it
         existed is filled from the sentence vectors on first use. The sentences are
         retrieval.sentences.sentence_texts', the ones ingest embeds."""
-        from retrieval.sentences import split_sentences
-
         keys = [EmbeddingCache.key(f"{self.name}\0chunk", text[start:end]) for text, start, end in chunks]
         found = self.cache.get_chunks(keys)
         self.hits += sum(len(found[k][0]) for k in found)  # sentence vectors served from the cache

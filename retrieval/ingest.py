@@ -128,7 +128,7 @@ class _Staged:
     doc: Document
     published_ts: float | None
     chunks: list[Chunk]
-    shingles: set[str]
+    shingles: frozenset[str]
     bands: frozenset[str]
     vectors: np.ndarray
     result: IngestResult
@@ -378,7 +378,7 @@ class Ingestor:
         else:
             status = "updated" if state == "committed" else "created"
         result = IngestResult(id=doc.id, status=status, chunks=len(p.chunks), title=doc.title, source=doc.source)
-        return _Staged(doc, p.published_ts, p.chunks, set(p.shingles), frozenset(p.bands), vecs, result)
+        return _Staged(doc, p.published_ts, p.chunks, p.shingles, frozenset(p.bands), vecs, result)
 
     def _land(self, batch: list[_Staged]) -> None:
         """One Chroma upsert for the batch's chunks, then one transaction makes them all visible."""
@@ -422,7 +422,7 @@ class Ingestor:
     def _near_duplicate_of(self, p: Prepared, batch: Sequence[_Staged] = ()) -> str | None:
         """The stored (or earlier in this batch) document p reworded or lightly edited, if any."""
         best, best_score, best_original = None, 0.0, None
-        mine = set(p.shingles)
+        mine = p.shingles
         candidates = self.catalog.candidates_by_bands(p.bands, exclude=p.doc.id)
         for doc_id, text in self.catalog.texts(candidates).items():
             score = dedup.overlap(mine, dedup.shingles(text))

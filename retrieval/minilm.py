@@ -240,6 +240,7 @@ class OnnxMiniLM(NumpyMiniLM):
         self._session = ort.InferenceSession(
             self._graph().SerializeToString(), opts, providers=["CPUExecutionProvider"]
         )
+        self._layers = []  # the session holds its own copy of the weights
 
     def _graph(self):  # type: ignore[no-untyped-def]
         """Seven nodes a layer, with ONNX runtime's fused CPU kernels (com.microsoft domain):
@@ -340,6 +341,7 @@ class TorchMiniLM(NumpyMiniLM):
             }
             for L in self._layers
         ]
+        self._layers = []  # converted: the numpy copies are not used again
         self._dtype = dtype
 
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
