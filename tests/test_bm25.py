@@ -164,3 +164,14 @@ def test_in_memory_and_fts5_rankings_agree(seeded: Factdesk) -> None:
         shorter = min(len(memory), len(fts5), 5)
         assert len(set(memory[:5]) & set(fts5[:5])) >= 0.6 * shorter, (q, memory, fts5)
         assert np.isfinite([s for _, s in seeded.searcher._lexical(q, 10, Filters())]).all()
+
+
+def test_stems_are_the_stemmed_content_words() -> None:
+    """The re-ranker's sentence stems: stopwords, lone letters and punctuation dropped, suffixes
+    stripped, each stem once; the same set as stemming query_terms one by one."""
+    from retrieval.lexical import stem, stems
+
+    text = "The soldiers were captured, and a captured soldier said: 'Strikes!' in 2024."
+    assert stems(text) == frozenset({"soldier", "captur", "strik", "2024"})
+    assert stems(text) == frozenset(stem(t) for t in query_terms(text))
+    assert stems("the of and a") == frozenset()
