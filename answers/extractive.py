@@ -9,6 +9,7 @@ reported as a disagreement.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,15 @@ class ExtractiveConfig:
     agree_above: float = 0.78  # cosine: another article restating a chosen sentence
     retrieve_k: int = 8
     type_margin: float = 0.7  # a typed answer must score within this ratio of the best sentence
+    # the sentence after the best one, when it leans back on it ("This conclusion was drawn from ..."),
+    # unless it is off the question altogether
+    continuation_min_dense: float = 0.2
+    # another article's sentence close to a chosen one (agree_above) is cited with it, unless it is a
+    # strong answer itself (keep_ratio) and each has half its content words the other lacks
+    # ("... augmenting earlier support that included ammunition" beside "... has sent about 12,000
+    # troops ... economic benefits"): then it is shown too, at most max_added times an answer
+    agree_novelty: float = 0.5
+    max_added: int = 1
 
 
 @dataclass
@@ -106,6 +116,59 @@ def _same_source(a: Candidate, b: Candidate) -> bool:
     return a.document_id == b.document_id
 
 
+def _copies(a: Candidate, b: Candidate) -> bool:
+    """From an article and its near-duplicate copy (a reworded copy differs in every other word)."""
+    return a.duplicate_of == b.document_id or b.duplicate_of == a.document_id or (
+        a.duplicate_of is not None and a.duplicate_of == b.duplicate_of
+    )
+
+
+def _novelty(shown: Candidate, other: Candidate) -> float:
+    """Share of `other`'s content stems that `shown` lacks."""
+    return len(other.stems - shown.stems) / max(1, len(other.stems))
+
+
+# A sentence that leans on the one before it: a pronoun or "this <noun>" as its subject, "the other"
+# of a pair, a quotation, or words attributed to "he"/"she". When the best sentence only announces
+# something ("Putin's response to questions about satellite images marked a shift"), the substance
+# is often in the sentence that follows ("Images are a serious thing ...," he stated).
+_ANAPHORIC_OPENING = re.compile(
+    r"^(?:[“\"„'‘«]|(?:he|she|they|it|his|her|their|its)\b|(?:this|that|these|those|such)\s+(?!is\b|was\b|are\b|were\b)\w+"
+    r"|the (?:other|second|latter|former)\b|both\b)",
+    re.I,
+)
+_PRONOUN_ATTRIBUTION = re.compile(
+    r"\b(?:(?:he|she|they) (?:said|says|stated|added|mentioned|told|wrote|explained|replied|noted|insisted)"
+    r"|(?:said|says|stated|added|mentioned|wrote|replied) (?:he|she|they))\b",
+    re.I,
+)
+CONTINUATION_SENTENCES = 2  # a quotation the splitter cut in two
+MAX_GAP = 4  # characters between adjacent sentences: "\n\n", ". "
+
+
+def leans_back(text: str) -> bool:
+    """Does this sentence continue the one before it (see _ANAPHORIC_OPENING)?"""
+    return bool(_ANAPHORIC_OPENING.match(text.lstrip()) or _PRONOUN_ATTRIBUTION.search(text))
+
+
+def continuation(cands: list[Candidate], lead: int) -> list[int]:
+    """The candidates right after `lead` in its article that lean back on it, in order (at most
+    CONTINUATION_SENTENCES). Adjacent: nothing but a line break or a space between them (a dropped
+    short sentence would leave a wider gap)."""
+    starts = {(c.document_id, c.start): i for i, c in enumerate(cands)}
+    out, cur = [], cands[lead]
+    while len(out) < CONTINUATION_SENTENCES:
+        nxt = next(
+            (starts[(cur.document_id, cur.end + gap)] for gap in range(MAX_GAP + 1) if (cur.document_id, cur.end + gap) in starts),
+            None,
+        )
+        if nxt is None or not leans_back(cands[nxt].text):
+            break
+        out.append(nxt)
+        cur = cands[nxt]
+    return out
+
+
 def compose(
     question: str,
     cands: list[Candidate],
@@ -141,27 +204,42 @@ def compose(
             continue  # adds nothing the question asked about
         chosen.append(i)
         covered |= c.stems
+    frame = frame or parse(question)
+    if frame.kind is None:  # a typed answer (a count, a date, a name) is complete in its sentence
+        follow = [j for j in continuation(cands, chosen[0]) if cands[j].dense >= cfg.continuation_min_dense]
+        if follow:
+            rest = [i for i in chosen[1:] if i not in follow]
+            chosen = [chosen[0], *follow, *rest][: max(cfg.max_sentences, 1 + len(follow))]
     # other articles restating a chosen sentence are cited with it; different figures are a disagreement
     groups: list[list[Candidate]] = []
     disagreement = False
     used = set(chosen)
+    extra = 0
     for i in chosen:
-        group, dissent = [cands[i]], []
+        group, dissent, own = [cands[i]], [], []
         for j in order:
-            if j in used or any(_same_source(cands[j], g) for g in group + dissent):
+            if j in used or any(_same_source(cands[j], g) for g in group + dissent + own):
                 continue
             if float(vecs[i] @ vecs[j]) < cfg.agree_above:
                 continue
             ni, nj = numbers(cands[i].text), numbers(cands[j].text)
             if wants_number(question) and ni and nj and not (ni & nj):
                 dissent.append(cands[j])
+            elif (
+                frame.kind is None  # a typed answer's value is in the chosen sentence already
+                and extra < cfg.max_added
+                and cands[j].score >= cfg.keep_ratio * best.score
+                and not _copies(cands[i], cands[j])
+                and min(_novelty(cands[i], cands[j]), _novelty(cands[j], cands[i])) >= cfg.agree_novelty
+            ):
+                own.append(cands[j])  # same event, told with details the chosen sentence lacks
+                extra += 1
             else:
                 group.append(cands[j])
             used.add(j)
         groups.append(group)
-        groups.extend([d] for d in dissent)
+        groups.extend([d] for d in dissent + own)
         disagreement = disagreement or bool(dissent)
-    frame = frame or parse(question)
     # "in which month were the troops deployed": another article's different month for that event is
     # part of the answer, even when its sentence scored lower than the ones chosen
     given = set().union(*(time_values(frame, c.text) for g in groups for c in g))

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from answers.extractive import Candidate, ExtractiveConfig, extract_answer
+from answers.extractive import Candidate, ExtractiveConfig, extract_answer, leans_back
 from answers.models import ABSTAIN_TEXT
 from answers.question import heard, missing_entities, parse, satisfies
 from evals.metrics import leaked_boilerplate
@@ -231,6 +231,86 @@ def test_another_month_for_the_same_event_is_a_disagreement() -> None:
     assert answer.answer.startswith("The sources differ. Troops were deployed to Russia in November")
     assert "October" in answer.answer and "September" not in answer.answer
     assert [c.document_id for c in answer.citations if "October" in c.quote] == ["doc2"]
+
+
+def _article(sentences: list[str], doc: str = "doc0") -> list[Candidate]:
+    """Consecutive sentences of one article, one space apart, with their offsets."""
+    from retrieval.lexical import stems
+
+    out, pos = [], 0
+    for i, s in enumerate(sentences):
+        out.append(Candidate(doc, f"{doc}:0", doc, pos, pos + len(s), s, 1, stems=stems(s)))
+        pos += len(s) + 1
+    return out
+
+
+def test_leans_back() -> None:
+    assert leans_back("This conclusion was drawn from an evaluation of combat video.")
+    assert leans_back("“Images are a serious thing.")
+    assert leans_back("If there are images, then they reflect something,” he stated.")
+    assert leans_back("The other says he wants to live in Ukraine.")
+    assert leans_back("It said the men were captured by paratroopers.")
+    assert not leans_back("This is the first capture of North Korean soldiers.")  # "this" as the subject itself
+    assert not leans_back("Putin's response marked a shift from previous denials.")
+    assert not leans_back("The Kremlin declined to comment on Monday.")
+
+
+def test_the_sentence_that_leans_on_the_best_one_follows_it() -> None:
+    """The best sentence announces the answer; the next one, "This conclusion ...", holds it."""
+    cands = _article(
+        [
+            "The NIS attributed the heavy North Korean casualties to a lack of experience of modern warfare.",
+            "This conclusion was drawn from an analysis of combat video obtained recently.",
+            "The NIS also confirmed that the two belonged to the Reconnaissance General Bureau.",
+        ]
+    )
+    vecs = np.eye(3, 8, dtype=np.float32)
+    q_vec = np.array([0.9, 0.3, 0.3, 0, 0, 0, 0, 0], dtype=np.float32)
+    question = "What did the spy agency analyse to conclude the North Korean troops lacked experience?"
+    answer = extract_answer(question, q_vec, cands, vecs, ExtractiveConfig(), "v")
+    assert answer.answer.startswith("The NIS attributed")
+    assert answer.answer.split("[1] ")[1].startswith("This conclusion was drawn from an analysis of combat video")
+    # not when it is off the question altogether, nor after a sentence it does not follow
+    far = extract_answer(question, q_vec, cands, vecs, ExtractiveConfig(continuation_min_dense=0.5), "v")
+    assert "This conclusion" not in far.answer
+    apart = _article([cands[0].text, "Officials spoke on Monday.", cands[1].text])
+    apart = [apart[0], apart[2]]  # a sentence between them that is not a candidate
+    alone = extract_answer(question, q_vec, apart, vecs[[0, 1]], ExtractiveConfig(), "v")
+    assert "This conclusion" not in alone.answer
+    # a typed answer is complete in its sentence
+    typed = extract_answer(
+        "How many casualties did the NIS attribute to a lack of experience?",
+        q_vec,
+        _article(["The NIS attributed 3,000 casualties to a lack of experience.", cands[1].text]),
+        vecs[[0, 1]],
+        ExtractiveConfig(),
+        "v",
+    )
+    assert "This conclusion" not in typed.answer
+
+
+def test_a_close_sentence_with_details_of_its_own_is_shown_not_folded_in() -> None:
+    """Another article's sentence near a chosen one is cited with it when it restates it; when each
+    holds much the other lacks, the second is shown as well (once an answer)."""
+    from retrieval.lexical import stems
+
+    texts = [
+        "As of October 2024, North Korea has sent about 12,000 troops to help Russia, offering Pyongyang economic benefits.",
+        "North Korea deployed 12,000 troops to Russia last year, augmenting earlier support that included ammunition and ballistic missiles.",
+        "North Korea has sent about 12,000 troops to help Russia, the agency said.",
+    ]
+    cands = [Candidate(f"doc{i}", f"doc{i}:0", "t", 0, len(t), t, 1, stems=stems(t)) for i, t in enumerate(texts)]
+    # all three close to each other (cosine >= agree_above) and to the question
+    vecs = np.array([[1.0, 0.0, 0.0], [0.9, 0.43, 0.0], [0.95, 0.0, 0.31]], dtype=np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    q_vec = np.array([1.0, 0.2, 0.0], dtype=np.float32) / np.linalg.norm([1.0, 0.2, 0.0])
+    question = "Apart from troops, what military supplies has North Korea provided to Russia?"
+    answer = extract_answer(question, q_vec, cands, vecs, ExtractiveConfig(), "v")
+    assert "ammunition and ballistic missiles" in answer.answer  # shown, not hidden behind a marker
+    assert "the agency said" not in answer.answer  # the restatement is only cited
+    assert {c.document_id for c in answer.citations} == {"doc0", "doc1", "doc2"}
+    folded = extract_answer(question, q_vec, cands, vecs, ExtractiveConfig(max_added=0), "v")
+    assert "ammunition" not in folded.answer and len(folded.citations) == 3
 
 
 # ------------------------------------------------------------------ the engine over the seed articles
