@@ -49,6 +49,9 @@ class ExtractiveConfig:
     # ("... augmenting earlier support that included ammunition" beside "... has sent about 12,000
     # troops ... economic benefits"): then it is shown too, at most max_added times an answer
     agree_novelty: float = 0.5
+    # a sentence as strong as the best one, from another article, is kept even when it adds none of
+    # the question's words: "how did he die" is answered in words the question does not use
+    strong_ratio: float = 0.9
     max_added: int = 1
 
 
@@ -190,6 +193,8 @@ def compose(
     chosen = [order[0]]
     covered = set(best.stems)
     q_stems = stems(question)
+    frame = frame or parse(question)
+    untyped = frame.kind is None
     for i in order[1:]:
         if len(chosen) >= cfg.max_sentences:
             break
@@ -198,14 +203,15 @@ def compose(
             break
         if max(float(vecs[i] @ vecs[j]) for j in chosen) >= cfg.redundant_above:
             continue
-        if not ((q_stems & c.stems) - covered) and numbers(c.text) <= set().union(
-            *(numbers(cands[j].text) for j in chosen)
+        if (
+            not ((q_stems & c.stems) - covered)
+            and numbers(c.text) <= set().union(*(numbers(cands[j].text) for j in chosen))
+            and not (untyped and c.score >= cfg.strong_ratio * best.score and not any(_same_source(c, cands[j]) for j in chosen))
         ):
-            continue  # adds nothing the question asked about
+            continue  # adds nothing the question asked about (unless another article's own account)
         chosen.append(i)
         covered |= c.stems
-    frame = frame or parse(question)
-    if frame.kind is None:  # a typed answer (a count, a date, a name) is complete in its sentence
+    if untyped:  # a typed answer (a count, a date, a name) is complete in its sentence
         follow = [j for j in continuation(cands, chosen[0]) if cands[j].dense >= cfg.continuation_min_dense]
         if follow:
             rest = [i for i in chosen[1:] if i not in follow]

@@ -313,6 +313,25 @@ def test_a_close_sentence_with_details_of_its_own_is_shown_not_folded_in() -> No
     assert "ammunition" not in folded.answer and len(folded.citations) == 3
 
 
+def test_another_articles_strong_account_is_kept_though_it_adds_no_question_word() -> None:
+    """"How did he die": both articles use every word of the question; the second tells it
+    differently (killing himself), in words the question does not use."""
+    from retrieval.lexical import stems
+
+    texts = [
+        "One soldier attempted to detonate a grenade, Lee said, adding that he was shot and killed.",
+        "Special forces reported that one soldier attempted to detonate a grenade, killing himself.",
+    ]
+    cands = [Candidate(f"doc{i}", f"doc{i}:0", "t", 0, len(t), t, 1, stems=stems(t)) for i, t in enumerate(texts)]
+    vecs = np.array([[1.0, 0.0], [0.7, 0.714]], dtype=np.float32)  # cosine 0.7: not a restatement
+    q_vec = np.array([0.95, 0.31], dtype=np.float32)  # the first scores best, the second close
+    question = "How did the soldier who attempted to detonate a grenade die?"
+    answer = extract_answer(question, q_vec, cands, vecs, ExtractiveConfig(), "v")
+    assert "shot and killed" in answer.answer and "killing himself" in answer.answer
+    strict = extract_answer(question, q_vec, cands, vecs, ExtractiveConfig(strong_ratio=1.01), "v")
+    assert "killing himself" not in strict.answer
+
+
 # ------------------------------------------------------------------ the engine over the seed articles
 
 
