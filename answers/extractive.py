@@ -140,9 +140,9 @@ _ANAPHORIC_OPENING = re.compile(
     r"|the (?:other|second|latter|former)\b|both\b)",
     re.I,
 )
+# "..., he stated." ("said he" is left out: "the prisoner said he had received" is reported speech)
 _PRONOUN_ATTRIBUTION = re.compile(
-    r"\b(?:(?:he|she|they) (?:said|says|stated|added|mentioned|told|wrote|explained|replied|noted|insisted)"
-    r"|(?:said|says|stated|added|mentioned|wrote|replied) (?:he|she|they))\b",
+    r"\b(?:he|she|they) (?:said|says|stated|added|mentioned|told|wrote|explained|replied|noted|insisted)\b",
     re.I,
 )
 CONTINUATION_SENTENCES = 2  # a quotation the splitter cut in two

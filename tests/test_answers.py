@@ -253,6 +253,7 @@ def test_leans_back() -> None:
     assert not leans_back("This is the first capture of North Korean soldiers.")  # "this" as the subject itself
     assert not leans_back("Putin's response marked a shift from previous denials.")
     assert not leans_back("The Kremlin declined to comment on Monday.")
+    assert not leans_back("One prisoner said he had received the ID in Russia, the SBU said.")  # reported speech
 
 
 def test_the_sentence_that_leans_on_the_best_one_follows_it() -> None:
