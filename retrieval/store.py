@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlparse
@@ -15,6 +16,9 @@ from urllib.parse import urlparse
 import numpy as np
 
 from retrieval.errors import StoreUnavailable
+
+
+QUERY_ATTEMPTS = 3
 
 
 def _collection_name(base: str, space: str) -> str:
@@ -123,9 +127,18 @@ class VectorStore:
         """(chunk id, cosine similarity), best first."""
         # no count() first: Chroma 1.x returns what it has when n exceeds it, and the extra round
         # trip cost ~5 ms at 100k chunks (BENCHMARKS.md)
-        res = self._call(
-            lambda col: col.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
-        )
+        run = lambda col: col.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])  # noqa: E731
+        for attempt in range(QUERY_ATTEMPTS):
+            try:
+                res = self._call(run)
+                break
+            except Exception as e:
+                # Embedded Chroma, another process deleting: the plan can list an id whose record is
+                # already gone ("Error finding id"; seen once in the concurrent fault test). A read is
+                # safe to repeat, and the next one sees the delete.
+                if attempt + 1 == QUERY_ATTEMPTS or "error finding id" not in str(e).lower():
+                    raise
+                time.sleep(0.005 * (attempt + 1))
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
 
 

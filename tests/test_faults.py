@@ -766,3 +766,40 @@ def test_chroma_server_down_is_a_clear_503_and_recovers_without_a_restart(
     finally:
         svc.close()
         chroma.stop()
+
+
+def test_chroma_query_repeats_when_a_concurrent_delete_hides_an_id(tmp_path: Path) -> None:
+    """Embedded Chroma raised "Error finding id" once in the concurrent test above, when another
+    process deleted while a search ran; the store repeats the read (real store, first call made
+    to fail that way), and any other error still propagates."""
+    import numpy as np
+    from chromadb.errors import InternalError
+
+    from retrieval.store import VectorStore
+
+    store = VectorStore(data_dir=tmp_path, chroma_url=None, collection="t", space="s")
+    vecs = np.eye(3, 4, dtype=np.float32)
+    store.upsert(["a", "b", "c"], vecs, [{"document_id": "d"}] * 3)
+    real = store.collection()
+
+    class Flaky:
+        def __init__(self, message: str, failures: int) -> None:
+            self.message, self.failures, self.calls = message, failures, 0
+
+        def query(self, **kw):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.calls <= self.failures:
+                raise InternalError(self.message)
+            return real.query(**kw)
+
+    flaky = Flaky("Error executing plan: Internal error: Error finding id", failures=1)
+    store._collection = flaky
+    assert store.query(vecs[1], 2)[0][0] == "b" and flaky.calls == 2
+    store._collection = Flaky("Error executing plan: Internal error: Error finding id", failures=5)
+    with pytest.raises(InternalError):
+        store.query(vecs[1], 2)
+    other = Flaky("Error executing plan: something else", failures=1)
+    store._collection = other
+    with pytest.raises(InternalError):
+        store.query(vecs[1], 2)
+    assert other.calls == 1
