@@ -121,14 +121,17 @@ def _same_source(a: Candidate, b: Candidate) -> bool:
 
 def _copies(a: Candidate, b: Candidate) -> bool:
     """From an article and its near-duplicate copy (a reworded copy differs in every other word)."""
-    return a.duplicate_of == b.document_id or b.duplicate_of == a.document_id or (
-        a.duplicate_of is not None and a.duplicate_of == b.duplicate_of
+    return (
+        a.duplicate_of == b.document_id
+        or b.duplicate_of == a.document_id
+        or (a.duplicate_of is not None and a.duplicate_of == b.duplicate_of)
     )
 
 
-def _novelty(shown: Candidate, other: Candidate) -> float:
-    """Share of `other`'s content stems that `shown` lacks."""
-    return len(other.stems - shown.stems) / max(1, len(other.stems))
+def _novelty(shown: Candidate, other: Candidate, both_ways: bool = False) -> float:
+    """Share of `other`'s content stems that `shown` lacks (both_ways: the smaller of the two shares)."""
+    share = len(other.stems - shown.stems) / max(1, len(other.stems))
+    return min(share, _novelty(other, shown)) if both_ways else share
 
 
 # A sentence that leans on the one before it: a pronoun or "this <noun>" as its subject, "the other"
@@ -136,7 +139,8 @@ def _novelty(shown: Candidate, other: Candidate) -> float:
 # something ("Putin's response to questions about satellite images marked a shift"), the substance
 # is often in the sentence that follows ("Images are a serious thing ...," he stated).
 _ANAPHORIC_OPENING = re.compile(
-    r"^(?:[“\"„'‘«]|(?:he|she|they|it|his|her|their|its)\b|(?:this|that|these|those|such)\s+(?!is\b|was\b|are\b|were\b)\w+"
+    r"^(?:[“\"„'‘«]|(?:he|she|they|it|his|her|their|its)\b"
+    r"|(?:this|that|these|those|such)\s+(?!is\b|was\b|are\b|were\b)\w+"
     r"|the (?:other|second|latter|former)\b|both\b)",
     re.I,
 )
@@ -161,10 +165,8 @@ def continuation(cands: list[Candidate], lead: int) -> list[int]:
     starts = {(c.document_id, c.start): i for i, c in enumerate(cands)}
     out, cur = [], cands[lead]
     while len(out) < CONTINUATION_SENTENCES:
-        nxt = next(
-            (starts[(cur.document_id, cur.end + gap)] for gap in range(MAX_GAP + 1) if (cur.document_id, cur.end + gap) in starts),
-            None,
-        )
+        after = ((cur.document_id, cur.end + gap) for gap in range(MAX_GAP + 1))
+        nxt = next((starts[k] for k in after if k in starts), None)
         if nxt is None or not leans_back(cands[nxt].text):
             break
         out.append(nxt)
@@ -203,10 +205,12 @@ def compose(
             break
         if max(float(vecs[i] @ vecs[j]) for j in chosen) >= cfg.redundant_above:
             continue
+        new_article = not any(_same_source(c, cands[j]) for j in chosen)
+        strong_account = untyped and new_article and c.score >= cfg.strong_ratio * best.score
         if (
             not ((q_stems & c.stems) - covered)
             and numbers(c.text) <= set().union(*(numbers(cands[j].text) for j in chosen))
-            and not (untyped and c.score >= cfg.strong_ratio * best.score and not any(_same_source(c, cands[j]) for j in chosen))
+            and not strong_account
         ):
             continue  # adds nothing the question asked about (unless another article's own account)
         chosen.append(i)
@@ -232,11 +236,11 @@ def compose(
             if wants_number(question) and ni and nj and not (ni & nj):
                 dissent.append(cands[j])
             elif (
-                frame.kind is None  # a typed answer's value is in the chosen sentence already
+                untyped  # a typed answer's value is in the chosen sentence already
                 and extra < cfg.max_added
                 and cands[j].score >= cfg.keep_ratio * best.score
                 and not _copies(cands[i], cands[j])
-                and min(_novelty(cands[i], cands[j]), _novelty(cands[j], cands[i])) >= cfg.agree_novelty
+                and _novelty(cands[i], cands[j], both_ways=True) >= cfg.agree_novelty
             ):
                 own.append(cands[j])  # same event, told with details the chosen sentence lacks
                 extra += 1

@@ -101,7 +101,7 @@ def _content_stem(token: str) -> str:
 @lru_cache(maxsize=50_000)  # the same sentences come back in the candidates of related questions
 def stems(text: str) -> frozenset[str]:
     # one cached lookup a token: the re-ranker stems ~120 new sentences a search when its chunks
-    # are not in memory yet (measured 3x faster than query_terms + stem per token)
+    # are not in memory yet (measured 5.8 against 8.1 us a sentence for query_terms + stem)
     out = set(map(_content_stem, _TOKEN.findall(text.lower())))
     out.discard("")
     return frozenset(out)

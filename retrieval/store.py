@@ -18,7 +18,7 @@ import numpy as np
 from retrieval.errors import StoreUnavailable
 
 
-QUERY_ATTEMPTS = 3
+QUERY_ATTEMPTS = 3  # a search's Chroma read, when a concurrent delete hid an id (VectorStore.query)
 
 
 def _collection_name(base: str, space: str) -> str:
@@ -125,9 +125,12 @@ class VectorStore:
 
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity), best first."""
-        # no count() first: Chroma 1.x returns what it has when n exceeds it, and the extra round
-        # trip cost ~5 ms at 100k chunks (BENCHMARKS.md)
-        run = lambda col: col.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])  # noqa: E731
+
+        def run(col):  # type: ignore[no-untyped-def]
+            # no count() first: Chroma 1.x returns what it has when n exceeds it, and the extra round
+            # trip cost ~5 ms at 100k chunks (BENCHMARKS.md)
+            return col.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
+
         for attempt in range(QUERY_ATTEMPTS):
             try:
                 res = self._call(run)

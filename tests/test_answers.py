@@ -176,14 +176,18 @@ def test_missing_entities() -> None:
 # ------------------------------------------------------------------ extract_answer (pure, hand-made vectors)
 
 
-def _cands(sentences: list[str]) -> tuple[list[Candidate], np.ndarray]:
-    cands = [Candidate(f"doc{i}", f"doc{i}:0", f"t{i}", 0, len(s), s, i + 1) for i, s in enumerate(sentences)]
+def _one_a_document(sentences: list[str], ranked: bool = True) -> list[Candidate]:
+    """Sentence i as the whole of document doc{i}; hit rank i + 1, or 1 for all when not ranked."""
     from retrieval.lexical import stems
 
-    for c in cands:
-        c.stems = stems(c.text)
-    vecs = np.eye(len(sentences), 8, dtype=np.float32)
-    return cands, vecs
+    return [
+        Candidate(f"doc{i}", f"doc{i}:0", f"t{i}", 0, len(s), s, i + 1 if ranked else 1, stems=stems(s))
+        for i, s in enumerate(sentences)
+    ]
+
+
+def _cands(sentences: list[str]) -> tuple[list[Candidate], np.ndarray]:
+    return _one_a_document(sentences), np.eye(len(sentences), 8, dtype=np.float32)
 
 
 def test_on_topic_question_without_the_asked_figure_abstains() -> None:
@@ -238,7 +242,7 @@ def _article(sentences: list[str], doc: str = "doc0") -> list[Candidate]:
     from retrieval.lexical import stems
 
     out, pos = [], 0
-    for i, s in enumerate(sentences):
+    for s in sentences:
         out.append(Candidate(doc, f"{doc}:0", doc, pos, pos + len(s), s, 1, stems=stems(s)))
         pos += len(s) + 1
     return out
@@ -250,10 +254,11 @@ def test_leans_back() -> None:
     assert leans_back("If there are images, then they reflect something,” he stated.")
     assert leans_back("The other says he wants to live in Ukraine.")
     assert leans_back("It said the men were captured by paratroopers.")
-    assert not leans_back("This is the first capture of North Korean soldiers.")  # "this" as the subject itself
+    # "this" as the subject itself, and reported speech
+    assert not leans_back("This is the first capture of North Korean soldiers.")
     assert not leans_back("Putin's response marked a shift from previous denials.")
     assert not leans_back("The Kremlin declined to comment on Monday.")
-    assert not leans_back("One prisoner said he had received the ID in Russia, the SBU said.")  # reported speech
+    assert not leans_back("One prisoner said he had received the ID in Russia, the SBU said.")
 
 
 def test_the_sentence_that_leans_on_the_best_one_follows_it() -> None:
@@ -270,7 +275,8 @@ def test_the_sentence_that_leans_on_the_best_one_follows_it() -> None:
     question = "What did the spy agency analyse to conclude the North Korean troops lacked experience?"
     answer = extract_answer(question, q_vec, cands, vecs, ExtractiveConfig(), "v")
     assert answer.answer.startswith("The NIS attributed")
-    assert answer.answer.split("[1] ")[1].startswith("This conclusion was drawn from an analysis of combat video")
+    follows = answer.answer.split("[1] ")[1]
+    assert follows.startswith("This conclusion was drawn from an analysis of combat video")
     # not when it is off the question altogether, nor after a sentence it does not follow
     far = extract_answer(question, q_vec, cands, vecs, ExtractiveConfig(continuation_min_dense=0.5), "v")
     assert "This conclusion" not in far.answer
@@ -293,14 +299,13 @@ def test_the_sentence_that_leans_on_the_best_one_follows_it() -> None:
 def test_a_close_sentence_with_details_of_its_own_is_shown_not_folded_in() -> None:
     """Another article's sentence near a chosen one is cited with it when it restates it; when each
     holds much the other lacks, the second is shown as well (once an answer)."""
-    from retrieval.lexical import stems
 
     texts = [
         "As of October 2024, North Korea has sent about 12,000 troops to help Russia, offering Pyongyang economic benefits.",
         "North Korea deployed 12,000 troops to Russia last year, augmenting earlier support that included ammunition and ballistic missiles.",
         "North Korea has sent about 12,000 troops to help Russia, the agency said.",
     ]
-    cands = [Candidate(f"doc{i}", f"doc{i}:0", "t", 0, len(t), t, 1, stems=stems(t)) for i, t in enumerate(texts)]
+    cands = _one_a_document(texts, ranked=False)
     # all three close to each other (cosine >= agree_above) and to the question
     vecs = np.array([[1.0, 0.0, 0.0], [0.9, 0.43, 0.0], [0.95, 0.0, 0.31]], dtype=np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
@@ -315,15 +320,14 @@ def test_a_close_sentence_with_details_of_its_own_is_shown_not_folded_in() -> No
 
 
 def test_another_articles_strong_account_is_kept_though_it_adds_no_question_word() -> None:
-    """"How did he die": both articles use every word of the question; the second tells it
+    """ "How did he die": both articles use every word of the question; the second tells it
     differently (killing himself), in words the question does not use."""
-    from retrieval.lexical import stems
 
     texts = [
         "One soldier attempted to detonate a grenade, Lee said, adding that he was shot and killed.",
         "Special forces reported that one soldier attempted to detonate a grenade, killing himself.",
     ]
-    cands = [Candidate(f"doc{i}", f"doc{i}:0", "t", 0, len(t), t, 1, stems=stems(t)) for i, t in enumerate(texts)]
+    cands = _one_a_document(texts, ranked=False)
     vecs = np.array([[1.0, 0.0], [0.7, 0.714]], dtype=np.float32)  # cosine 0.7: not a restatement
     q_vec = np.array([0.95, 0.31], dtype=np.float32)  # the first scores best, the second close
     question = "How did the soldier who attempted to detonate a grenade die?"
