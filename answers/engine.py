@@ -65,16 +65,18 @@ class ExtractiveEngine:
         k = max(top_k, self.config.retrieve_k)
         return query, self.service.searcher.search(query, k, filters)
 
-    def answer_hits(self, query: str, hits: list[SearchHit]) -> Answer:
+    def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
+        """asked: the question as the user typed it, when query is its follow-up rewrite."""
         texts = self.service.catalog.texts({h.document_id for h in hits})
         cands = candidates_from_hits(hits, texts)
-        q_vec = self.service.searcher.embed_query(query)
+        embed = self.service.searcher.embed_query
         vecs = self.service.embedder.embed([c.text for c in cands]) if cands else np.zeros((0, 1))
-        return extract_answer(query, q_vec, cands, vecs, self.config, self.prompts.version)
+        as_asked = (asked, embed(asked)) if asked and asked != query else None
+        return extract_answer(query, embed(query), cands, vecs, self.config, self.prompts.version, as_asked)
 
     def ask(self, question: str, *, top_k: int, filters: Filters | None, history: list[str]) -> Answer:
         query, hits = self.retrieve(question, top_k, filters, history)
-        answer = self.answer_hits(query, hits)
+        answer = self.answer_hits(query, hits, question)
         if query != question:
             answer.question = query
         return answer

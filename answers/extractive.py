@@ -115,6 +115,23 @@ def score_candidates(
         )
 
 
+def best_of_both(
+    cands: list[Candidate], asked: str, a_vec: np.ndarray, vecs: np.ndarray, cfg: ExtractiveConfig
+) -> None:
+    """Keep each sentence's better score: against the rewrite (already set) or the follow-up as asked.
+
+    The words carried over from the previous question find the topic, but they also pull the scores
+    towards the previous answer: for "How many of that organization's troops were sent to Russia, and
+    when?" after a question about the captives' unit, the rewrite scored the captives' sentence
+    0.77 and "They had been among the 2,500 troops of the bureau deployed to Russia in October
+    2024" 0.47; the question as asked scores the latter 0.77."""
+    rewrite = [(c.score, c.dense, c.lexical) for c in cands]
+    score_candidates(asked, a_vec, cands, vecs, cfg)
+    for c, (score, dense, lexical) in zip(cands, rewrite):
+        if score >= c.score:
+            c.score, c.dense, c.lexical = score, dense, lexical
+
+
 def _same_source(a: Candidate, b: Candidate) -> bool:
     return a.document_id == b.document_id
 
@@ -323,11 +340,15 @@ def extract_answer(
     vecs: np.ndarray,
     cfg: ExtractiveConfig,
     prompt_version: str,
+    as_asked: tuple[str, np.ndarray] | None = None,
 ) -> Answer:
-    """Pure: scored selection over candidate sentences (with their unit vectors)."""
+    """Pure: scored selection over candidate sentences (with their unit vectors). as_asked: a
+    follow-up as typed (and its vector) when `question` is its rewrite with the previous turn's words."""
     if not cands:
         return abstain("extractive", prompt_version)
     score_candidates(question, q_vec, cands, vecs, cfg)
+    if as_asked is not None:
+        best_of_both(cands, *as_asked, vecs, cfg)
     best = max(c.score for c in cands)
     if best < cfg.abstain_below:
         return abstain("extractive", prompt_version)

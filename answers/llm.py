@@ -829,7 +829,7 @@ class LLMEngine:
         return answer
 
     def _extractive(self, question: str, query: str, hits: list[SearchHit], warnings: list[str]) -> Answer:
-        answer = self.fallback.answer_hits(query, hits)
+        answer = self.fallback.answer_hits(query, hits, question)
         if query != question:
             answer.question = query
         answer.warnings = [*answer.warnings, *warnings]

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from answers.extractive import Candidate, ExtractiveConfig, extract_answer, leans_back
+from answers.extractive import Candidate, ExtractiveConfig, best_of_both, extract_answer, leans_back
 from answers.models import ABSTAIN_TEXT
 from answers.question import heard, missing_entities, parse, satisfies
 from evals.metrics import leaked_boilerplate
@@ -237,6 +237,31 @@ def test_another_month_for_the_same_event_is_a_disagreement() -> None:
     assert [c.document_id for c in answer.citations if "October" in c.quote] == ["doc2"]
 
 
+def test_a_follow_up_is_also_scored_as_asked() -> None:
+    """The rewrite carries the previous question's words; they must not outvote what is asked now."""
+    cands, vecs = _cands(
+        [
+            "The agency confirmed that the captured soldiers belonged to the bureau.",
+            "About 2,500 troops of the bureau were deployed to Russia in October.",
+        ]
+    )
+    rewrite = "How many of its troops were sent to Russia? (agency captured soldiers bureau)"
+    rewrite_vec = vecs[0] * 0.9 + vecs[1] * 0.4
+    asked = ("How many of its troops were sent to Russia?", vecs[0] * 0.3 + vecs[1] * 0.95)
+    cfg = ExtractiveConfig()
+    before = extract_answer(rewrite, rewrite_vec, cands, vecs, cfg, "v")
+    # the previous turn's sentence wins by far, and it holds no count: a false abstention
+    assert before.abstained
+    after = extract_answer(rewrite, rewrite_vec, cands, vecs, cfg, "v", asked)
+    assert after.answer.startswith("About 2,500 troops")
+    # each sentence keeps the better of its two scores, never less than the rewrite gave it
+    extract_answer(rewrite, rewrite_vec, cands, vecs, cfg, "v")
+    by_rewrite = [c.score for c in cands]
+    best_of_both(cands, *asked, vecs, cfg)
+    assert all(c.score >= s for c, s in zip(cands, by_rewrite))
+    assert cands[1].score > by_rewrite[1] and cands[0].score == by_rewrite[0]
+
+
 def _article(sentences: list[str], doc: str = "doc0") -> list[Candidate]:
     """Consecutive sentences of one article, one space apart, with their offsets."""
     from retrieval.lexical import stems
@@ -352,6 +377,14 @@ def test_answer_cites_exact_spans(seeded: Factdesk) -> None:
     assert re.search(r"suicide|kill themselves", answer.answer, re.I)
     markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)]
     assert sorted(set(markers)) == [c.marker for c in answer.citations]
+    _check_citations(seeded, answer.citations)
+
+
+def test_follow_up_answers_what_it_asks_not_the_previous_turn(seeded: Factdesk) -> None:
+    history = ["According to the NIS, which North Korean military organization did the two captives belong to?"]
+    answer = seeded.ask("How many of that organization's troops were sent to Russia, and when?", history=history)
+    assert "2,500" in answer.answer and "October 2024" in answer.answer
+    assert answer.question.endswith(")")  # the rewrite, with the previous question's words
     _check_citations(seeded, answer.citations)
 
 
