@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from answers.models import ABSTAIN_TEXT, Answer, Citation
-from answers.question import Frame, counts_of, heard, missing_entities, parse, satisfies, time_values
+from answers.question import (
+    Frame,
+    counts_of,
+    heard,
+    missing_entities,
+    parse,
+    satisfies,
+    time_values,
+    unmentioned_attribute,
+)
 from answers.text import numbers, wants_number
 from retrieval.lexical import coverage_scorer, idf_weights, stems
 from retrieval.models import SearchHit
@@ -354,7 +363,11 @@ def extract_answer(
         return abstain("extractive", prompt_version)
     # the question names someone the passages never mention: they are not about it
     frame = parse(question)
-    if missing_entities(frame, (c.text for c in cands)) or not heard(frame, (c.text for c in cands)):
+    if (
+        missing_entities(frame, (c.text for c in cands))
+        or not heard(frame, (c.text for c in cands))
+        or unmentioned_attribute(question, frame, (c.stems for c in cands))
+    ):
         return abstain("extractive", prompt_version)
     # "how many drones" needs a count of drones, "who is the director" a name by that role: the best
     # sentences lacking one mean the articles discuss the topic without answering the question

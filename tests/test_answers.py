@@ -9,7 +9,7 @@ import pytest
 
 from answers.extractive import Candidate, ExtractiveConfig, best_of_both, extract_answer, leans_back
 from answers.models import ABSTAIN_TEXT
-from answers.question import heard, missing_entities, parse, satisfies
+from answers.question import heard, missing_entities, parse, satisfies, unmentioned_attribute
 from evals.metrics import leaked_boilerplate
 from factdesk.service import Factdesk
 
@@ -171,6 +171,21 @@ def test_missing_entities() -> None:
     )
     # spelling variants share a prefix
     assert missing_entities(parse("What did Zelensky say about Ukraine?"), passages) == []
+
+
+def test_unmentioned_attribute() -> None:
+    from retrieval.lexical import stems
+
+    tuva = [stems("It showed an ID issued to a man from Russia's Tuva region bordering Mongolia.")]
+    for question in ("What is the capital of Mongolia?", "What is the population of Tuva?"):
+        assert unmentioned_attribute(question, parse(question), tuva), question
+    for question in (
+        "Which country borders Tuva?",  # "bordering": the passage is about what is asked
+        "What is Tuva?",  # nothing asked but the name
+        "What is the capital?",  # no name: left to the other checks
+        "What did the Tuva ID show about the man's age and birthplace?",  # several words: a paraphrase may answer
+    ):
+        assert not unmentioned_attribute(question, parse(question), tuva), question
 
 
 # ------------------------------------------------------------------ extract_answer (pure, hand-made vectors)
@@ -410,6 +425,7 @@ def test_differing_figures_are_reported_as_such(seeded: Factdesk) -> None:
     "question",
     [
         "What is the capital of Australia?",
+        "What is the capital of Mongolia?",  # the articles name Mongolia, never its capital
         "How many drones did North Korea send to Russia?",
         "What did Donald Trump say about the North Korean soldiers captured in Kursk?",
         "Who is the director of South Korea's National Intelligence Service?",
