@@ -12,8 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from retrieval.lexical import STOPWORDS, stem
-from retrieval.lexical import stems as stem_set
+from retrieval.lexical import STOPWORDS, stem, stems
 
 _AUX_LIST = "did does do have has had were was are is will would can could should may might".split()
 _AUX = rf"(?:{'|'.join(_AUX_LIST)})"
@@ -529,8 +528,8 @@ def unmentioned_attribute(question: str, frame: Frame, passage_stems: Iterable[f
     passage uses that word: the passages were found by the name alone. "What is the capital of
     Mongolia?" retrieved "... Russia's Tuva region bordering Mongolia"; measured on the eval sets, no
     answerable question has at most two words besides its names and none of them in a passage."""
-    names = stem_set(" ".join(w for ent in frame.entities for w in ent))
-    asked = stem_set(question) - names
+    names = stems(" ".join(w for ent in frame.entities for w in ent))
+    asked = stems(question) - names
     if not frame.entities or not asked or len(asked) > MAX_ATTRIBUTE_WORDS:
         return False
     return not any(asked & st for st in passage_stems)
