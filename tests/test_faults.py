@@ -768,6 +768,31 @@ def test_chroma_server_down_is_a_clear_503_and_recovers_without_a_restart(
         chroma.stop()
 
 
+def test_dense_search_yields_while_another_process_has_not_flushed_its_vectors(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Embedded Chroma: a few vectors upserted by another process are not on disk until it has written
+    1,000, and until then this process cannot open the index ("Error creating hnsw segment reader:
+    Nothing found on disk", seen once in the concurrent test above). Real store, real second process:
+    the query returns no dense hits and says so in the log instead of failing the search."""
+    import numpy as np
+
+    from retrieval.store import VectorStore
+
+    store = VectorStore(data_dir=tmp_path, chroma_url=None, collection="t", space="s")
+    assert store.query(np.ones(4, dtype=np.float32), 3) == []  # empty, opened here first
+    writer = (
+        "import sys, numpy as np; from pathlib import Path; from retrieval.store import VectorStore; "
+        "s = VectorStore(data_dir=Path(sys.argv[1]), chroma_url=None, collection='t', space='s'); "
+        "s.upsert(['a', 'b'], np.eye(2, 4, dtype=np.float32), [{'document_id': 'd'}] * 2)"
+    )
+    subprocess.run([sys.executable, "-c", writer, str(tmp_path)], check=True, cwd=ROOT, timeout=120)
+    with caplog.at_level("WARNING", logger="factdesk.store"):
+        assert store.query(np.ones(4, dtype=np.float32), 3) == []
+    assert "not on disk yet" in caplog.text
+    assert store.count() == 2  # the records are there; only the index cannot be read yet
+
+
 def test_chroma_query_repeats_when_a_concurrent_delete_hides_an_id(tmp_path: Path) -> None:
     """Embedded Chroma raised "Error finding id" once in the concurrent test above, when another
     process deleted while a search ran; the store repeats the read (real store, first call made
