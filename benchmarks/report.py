@@ -182,10 +182,7 @@ def targets(r: dict) -> list[list[str]]:
         rows.append(
             [
                 "`factdesk ask` cold start <= 3 s",
-                (
-                    f"{med} s (median of {len(cs['cli_ask']['runs'])}; "
-                    f"{cs.get('cli_ask_cached_question_s', '–')} s when the question's vector is cached)"
-                ),
+                f"{med} s (median of {len(cs['cli_ask']['runs'])})",
                 "met" if med <= 3 else "missed",
                 why,
             ]
@@ -643,10 +640,7 @@ def render(r: dict) -> str:
     if _err(cs):
         A(f"error: {_err(cs)}")
     else:
-        A(
-            f"Against a data dir with the five seeds. Each run asks a question that data dir has not seen (a "
-            f"cached query vector skips the model entirely: {cs.get('cli_ask_cached_question_s', '–')} s).\n"
-        )
+        A("Against a data dir with the five seeds. Each run asks a question that data dir has not seen.\n")
         A(
             _table(
                 ["what", "seconds"],
@@ -654,10 +648,6 @@ def render(r: dict) -> str:
                     [
                         "`factdesk ask QUESTION --json`, median (runs)",
                         f"{cs['cli_ask']['median_s']} ({', '.join(map(str, cs['cli_ask']['runs']))})",
-                    ],
-                    [
-                        "`factdesk ask`, question already asked (vector cached)",
-                        cs.get("cli_ask_cached_question_s"),
                     ],
                     [
                         "`factdesk serve --no-ingest`: spawn to first /v1/ask 200",
@@ -832,8 +822,7 @@ def findings(r: dict) -> list[str]:
             f"in {cs['model_ready_query_s']} s against {cs.get('model_ready_torch_s')} s for the torch model, "
             f"and torch is never imported (torch_imported: {pq.get('torch_imported')}). What is left is "
             f"python start ({cs.get('python_startup_s')} s), importing factdesk and chromadb and opening the "
-            f"stores ({pq.get('open catalog + Chroma (import chromadb)')} s). A repeated question costs "
-            f"{cs.get('cli_ask_cached_question_s')} s (its vector is cached)."
+            f"stores ({pq.get('open catalog + Chroma (import chromadb)')} s)."
         )
     ing = r.get("ingest") or {}
     if not _err(ing):

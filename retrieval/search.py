@@ -114,7 +114,7 @@ class Searcher:
         self._sentence_lock = threading.Lock()
 
     def _embed_query_uncached(self, query: str) -> np.ndarray:
-        return self.embedder.embed([query])[0]
+        return self.embedder.embed_query(query)
 
     def embed_query(self, query: str) -> np.ndarray:
         return self._embed_query(query)

@@ -130,3 +130,14 @@ def test_openai_embedder_ingests_searches_and_caches(make_service) -> None:  # t
         assert [r.status for r in again] == ["unchanged"] * 5
         svc.search("suicide orders", top_k=3)  # the query vector is cached too
         assert len(srv.embedding_requests) == calls + 1  # only the first search's query was embedded
+
+
+def test_local_model_questions_are_not_written_to_the_embedding_cache(seeded) -> None:  # type: ignore[no-untyped-def]
+    """The local model embeds a question faster than the cache file's lookup and write cost a search
+    (CachedEmbedder.embed_query); the searcher keeps recent questions in memory instead."""
+    question = "Which quasarfish did the spy agency count this week?"
+    hits = seeded.search(question, top_k=3)
+    assert hits
+    assert seeded.embedder.cache.get_many([EmbeddingCache.key(seeded.embedder.name, question)]) == {}
+    vector = seeded.searcher.embed_query(question)
+    assert float(vector @ seeded.embedder.inner.embed([question])[0]) > 0.99999
