@@ -78,6 +78,7 @@ class Candidate:
     dense: float = 0.0
     lexical: float = 0.0
     stems: frozenset[str] = field(default_factory=frozenset)
+    as_asked: float | None = None  # a follow-up's score against the question as typed (best_of_both)
 
 
 def candidates_from_hits(hits: list[SearchHit], texts: dict[str, str]) -> list[Candidate]:
@@ -127,7 +128,8 @@ def score_candidates(
 def best_of_both(
     cands: list[Candidate], asked: str, a_vec: np.ndarray, vecs: np.ndarray, cfg: ExtractiveConfig
 ) -> None:
-    """Keep each sentence's better score: against the rewrite (already set) or the follow-up as asked.
+    """Keep each sentence's better score: against the rewrite (already set) or the follow-up as asked
+    (kept in as_asked too).
 
     The words carried over from the previous question find the topic, but they also pull the scores
     towards the previous answer: for "How many of that organization's troops were sent to Russia, and
@@ -137,8 +139,13 @@ def best_of_both(
     rewrite = [(c.score, c.dense, c.lexical) for c in cands]
     score_candidates(asked, a_vec, cands, vecs, cfg)
     for c, (score, dense, lexical) in zip(cands, rewrite):
+        c.as_asked = c.score
         if score >= c.score:
             c.score, c.dense, c.lexical = score, dense, lexical
+
+
+def _as_asked(c: Candidate) -> float:
+    return c.score if c.as_asked is None else c.as_asked
 
 
 def _same_source(a: Candidate, b: Candidate) -> bool:
@@ -374,6 +381,9 @@ def extract_answer(
     typed = [i for i, c in enumerate(cands) if c.score >= cfg.type_margin * best and satisfies(frame, c.text)]
     if not typed:
         return abstain("extractive", prompt_version)
-    lead = max(typed, key=lambda i: cands[i].score) if frame.kind else None
+    # a follow-up's typed lead is chosen as asked: "What about the other prisoner: when was he born?"
+    # must open with the other prisoner's birth year, which the rewrite's words ("captured rifleman
+    # born ...") score below the first one's
+    lead = max(typed, key=lambda i: _as_asked(cands[i])) if frame.kind else None
     groups, disagreement = compose(question, cands, vecs, cfg, lead, frame, typed)
     return answer_from_groups(groups, disagreement, "extractive", prompt_version)

@@ -277,6 +277,23 @@ def test_a_follow_up_is_also_scored_as_asked() -> None:
     assert cands[1].score > by_rewrite[1] and cands[0].score == by_rewrite[0]
 
 
+def test_a_follow_ups_typed_lead_is_chosen_as_asked() -> None:
+    """Both sentences hold a count; the rewrite's carried words favour the previous turn's one, and the
+    lead must answer the question as typed."""
+    cands, vecs = _cands(
+        [
+            "The agency confirmed that the two captured soldiers belonged to the bureau.",
+            "About 2,500 troops of the bureau were deployed to Russia in October.",
+        ]
+    )
+    rewrite = "How many of its troops were sent to Russia? (agency two captured soldiers bureau)"
+    asked = ("How many of its troops were sent to Russia?", vecs[0] * 0.5 + vecs[1] * 0.85)
+    rewrite_vec = vecs[0] * 0.95 + vecs[1] * 0.3
+    answer = extract_answer(rewrite, rewrite_vec, cands, vecs, ExtractiveConfig(), "v", asked)
+    assert cands[0].score > cands[1].score  # the better score overall is still the previous turn's
+    assert answer.answer.split("The sources differ. ")[-1].startswith("About 2,500 troops")
+
+
 def _article(sentences: list[str], doc: str = "doc0") -> list[Candidate]:
     """Consecutive sentences of one article, one space apart, with their offsets."""
     from retrieval.lexical import stems
@@ -401,6 +418,12 @@ def test_follow_up_answers_what_it_asks_not_the_previous_turn(seeded: Factdesk) 
     assert "2,500" in answer.answer and "October 2024" in answer.answer
     assert answer.question.endswith(")")  # the rewrite, with the previous question's words
     _check_citations(seeded, answer.citations)
+    history = [
+        "In what year was the captured rifleman born, and since when had he served in the North Korean army?"
+    ]
+    follow_up = "What about the other prisoner: when was he born and what was his job in the army?"
+    answer = seeded.ask(follow_up, history=history)
+    assert answer.answer.startswith("The other man") and "1999" in answer.answer.split("[1]")[0]
 
 
 def test_agreeing_sources_are_cited_together(seeded: Factdesk) -> None:
