@@ -526,8 +526,9 @@ MAX_ATTRIBUTE_WORDS = 2
 def unmentioned_attribute(question: str, frame: Frame, passage_stems: Iterable[frozenset[str]]) -> bool:
     """The question asks one thing about a name (its capital, its population, how tall he is) and no
     passage uses that word: the passages were found by the name alone. "What is the capital of
-    Mongolia?" retrieved "... Russia's Tuva region bordering Mongolia"; measured on the eval sets, no
-    answerable question has at most two words besides its names and none of them in a passage."""
+    Mongolia?" retrieved "... Russia's Tuva region bordering Mongolia". In questions.yaml and
+    heldout.yaml, no answerable question has at most two words besides its names and none of them in
+    a passage."""
     names = stems(" ".join(w for ent in frame.entities for w in ent))
     asked = stems(question) - names
     if not frame.entities or not asked or len(asked) > MAX_ATTRIBUTE_WORDS:

@@ -55,7 +55,7 @@ class LocalEmbedder:
     threads encoding at once on 2 cores only thrash the caches.
     """
 
-    # a question is embedded in ~5 ms, less than the embedding cache costs a search (CachedEmbedder.embed_query)
+    # a question takes ~5 ms to embed, less than the cache file costs a search (CachedEmbedder.embed_query)
     cache_queries = False
 
     def __init__(
@@ -269,9 +269,9 @@ class CachedEmbedder:
         return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """A question's vector; the searcher keeps recent ones in memory. Through the cache only for an
-        embedder that has no `cache_queries = False` (a remote one: a call saved is ~100 ms): for the
-        local model, the lookup and write in a cache file that holds every chunk's sentences (2 GB at
+        """A question's vector; the searcher keeps recent ones in memory. Through the cache unless the
+        inner embedder sets `cache_queries = False`: a remote one keeps it (a call saved is ~100 ms); for
+        the local model, the lookup and write in a file that holds every chunk's sentences (2 GB at
         100k chunks) cost a search more than they save. Measured on the 100k-chunk benchmark data,
         400 new questions, p50/p95: 13.5/17.2 ms through the cache, 12.1/14.7 ms without; the lookup
         alone averaged 0.3 ms, and up to 6.8 ms a search in a run whose file was out of the page cache."""
