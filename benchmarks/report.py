@@ -859,12 +859,14 @@ def findings(r: dict) -> list[str]:
                 "where BM25 runs beside it on the second core; the sentence re-rank, which lifts hit@1 from 0.66 "
                 "to 0.77 on the evals, reads each pooled chunk's sentence vectors (one cached row a chunk, the "
                 "last 4,096 chunks in memory) and scores their words. Tried outside this run without a gain "
-                "beyond run-to-run noise: ONNX runtime's spinning thread pool, BM25 beside the Chroma query, and "
+                "beyond run-to-run noise: BM25 beside the Chroma query, and "
                 "8-bit block-quantised weights for the question encoder (MatMulNBits: cosine 0.9996, 4.0-4.2 "
                 "against 4.2-4.6 ms with caches flushed between questions). Kept: the local model's questions "
                 "no longer go through the embedding cache file, whose lookup and write made the search and the "
                 "next question's embedding slower (three paired runs of 400 new questions at 100k chunks, "
                 "outside this run: p50 14.7/14.4/15.0 -> 13.1/13.6/13.0 ms, p95 19.9/18.2/19.9 -> "
-                "16.3/17.8/17.4 ms)."
+                "16.3/17.8/17.4 ms). Not kept: ONNX runtime's spinning thread pool, ~1 ms off a lone client's "
+                "search (p95 17.5/17.8 -> 16.2/16.2 ms) but, through uvicorn with 4 clients, search fell from "
+                "84 to 61 req/s (p95 68 -> 96 ms)."
             )
     return out
