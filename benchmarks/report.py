@@ -858,7 +858,7 @@ def findings(r: dict) -> list[str]:
                 f"{x['query_embedding']['p50_ms']} ms p50 by itself (ONNX runtime, fp32), more inside a search, "
                 "where BM25 runs beside it on the second core; the sentence re-rank, which lifts hit@1 from 0.66 "
                 "to 0.77 on the evals, reads each pooled chunk's sentence vectors (one cached row a chunk, the "
-                "last 4,096 chunks in memory) and scores their words. Tried outside this run without a gain "
+                "last 16,384 chunks in memory) and scores their words. Tried outside this run without a gain "
                 "beyond run-to-run noise: BM25 beside the Chroma query, and "
                 "8-bit block-quantised weights for the question encoder (MatMulNBits: cosine 0.9996, 4.0-4.2 "
                 "against 4.2-4.6 ms with caches flushed between questions). Kept: the local model's questions "
