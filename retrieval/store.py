@@ -139,22 +139,29 @@ class VectorStore:
                 res = self._call(run)
                 break
             except Exception as e:
-                message = str(e).lower()
-                if "nothing found on disk" in message and not self.chroma_url:
-                    # Embedded Chroma, vectors another process wrote and has not flushed (Chroma writes
-                    # the index files every 1,000 vectors): this process cannot open the index until
-                    # they are on disk, and repeating does not help (reproduced: another process
-                    # upserts 5 vectors, every query here fails until it has written 2,000). Seen once
-                    # in the concurrent fault test. The search goes on with the lexical side alone.
+                failure = _read_failure(e)
+                if failure == "unflushed" and not self.chroma_url:
                     log.warning("dense search skipped: another process's vectors are not on disk yet")
                     return []
-                # Embedded Chroma, another process deleting: the plan can list an id whose record is
-                # already gone ("Error finding id"; seen once in the concurrent fault test). A read is
-                # safe to repeat, and the next one sees the delete.
-                if attempt + 1 == QUERY_ATTEMPTS or "error finding id" not in message:
+                if failure != "retry" or attempt + 1 == QUERY_ATTEMPTS:
                     raise
                 time.sleep(0.005 * (attempt + 1))
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
+
+
+def _read_failure(e: Exception) -> str:
+    """What a failed read of embedded Chroma means, while another process writes the same store.
+
+    "unflushed": vectors another process wrote and has not flushed (Chroma writes the index files every
+    1,000 vectors): this process cannot open the index until they are on disk, and repeating does not
+    help (reproduced: another process upserts 5 vectors, every query here fails until it has written
+    2,000). The search goes on with the lexical side alone. "retry": another process deleting, so the
+    plan can list an id whose record is already gone; a read is safe to repeat, and the next one sees
+    the delete. Each was seen once in the concurrent fault test. "raise": anything else."""
+    message = str(e).lower()
+    if "nothing found on disk" in message:
+        return "unflushed"
+    return "retry" if "error finding id" in message else "raise"
 
 
 def _reason(e: Exception) -> str:
