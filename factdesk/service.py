@@ -36,6 +36,7 @@ class Factdesk:
             batch_size=settings.embed_batch_size,
             threads=settings.torch_threads,
             query_encoder=settings.query_encoder,
+            bulk_encoder=settings.bulk_encoder,
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url,
         )

@@ -33,9 +33,11 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(200, alias="FACTDESK_CHUNK_TOKENS", ge=32, le=2000)
     chunk_overlap_tokens: int = Field(50, alias="FACTDESK_CHUNK_OVERLAP_TOKENS", ge=0, le=500)
     embed_batch_size: int = Field(32, alias="FACTDESK_EMBED_BATCH_SIZE", ge=1, le=1024)
-    # bf16 weights: ~1.9x fp32's speed on this AVX-512 CPU, cosine >= 0.9999 to fp32 (BENCHMARKS.md)
+    # bf16: ~2.6x sentence-transformers' fp32 speed on this AVX-512 CPU, cosine >= 0.9999 (BENCHMARKS.md)
     embed_precision: str = Field("bf16", alias="FACTDESK_EMBED_PRECISION")
-    torch_threads: int = Field(0, alias="FACTDESK_TORCH_THREADS", ge=0)  # 0: all cores
+    # what embeds in bulk (ingest): the model as an OpenVINO graph, or in torch (~20% slower here)
+    bulk_encoder: Literal["openvino", "torch"] = Field("openvino", alias="FACTDESK_BULK_ENCODER")
+    torch_threads: int = Field(0, alias="FACTDESK_TORCH_THREADS", ge=0)  # the local model's threads; 0: all cores
     # questions are embedded without torch: ONNX runtime (4.0 ms) or numpy (7.3 ms); same vectors
     query_encoder: Literal["onnx", "numpy"] = Field("onnx", alias="FACTDESK_QUERY_ENCODER")
     near_duplicate_threshold: float = Field(0.8, alias="FACTDESK_NEAR_DUPLICATE_THRESHOLD", gt=0, le=1)

@@ -34,9 +34,10 @@ def _normalise(v: np.ndarray) -> np.ndarray:
 _MODEL_LOCK = threading.Lock()
 _CORES = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 SMALL_CALL = 8  # texts; a question, or the few sentences of a follow-up
-_MODELS: dict[tuple[int, str], object] = {}  # one loaded model per process and precision, shared
+_MODELS: dict[tuple[str, int, str], object] = {}  # one loaded bulk model per process and kind, shared
 _QUERY_MODELS: dict[str, object] = {}  # the query encoder, likewise one per process
 QUERY_ENCODERS = ("onnx", "numpy")
+BULK_ENCODERS = ("openvino", "torch")
 # padded word pieces per bulk batch: 32 sentences or ~5 chunks; smaller batches of long texts ran
 # faster (68.6 chunks/s at 8 chunks a batch, 56.6 at 64: their activations stay in cache)
 BULK_BATCH_TOKENS = 1024
@@ -49,8 +50,9 @@ class LocalEmbedder:
     torch-free encoder (retrieval/minilm.py, fp32, cosine 0.9999999 to sentence-transformers): run
     by ONNX runtime (default; 4.0 ms a question) or numpy (7.3 ms), either loading in under half a
     second, where torch's import alone costs ~4.5 s of a CLI answer; bulk calls (ingest) go to the
-    same model in torch with bf16 weights (TorchMiniLM), ~2.5x sentence-transformers' fp32 speed
-    here and 1.3x its bf16 autocast (BENCHMARKS.md).
+    same model built for OpenVINO and run in bf16 (OpenVinoMiniLM, default), ~2.6x
+    sentence-transformers' fp32 speed here, or in torch with bf16 weights (TorchMiniLM, ~2x;
+    `bulk_encoder="torch"`) (BENCHMARKS.md).
     Both load once, lazily (`load()` from a warm-up thread loads both). Calls are serialised: two
     threads encoding at once on 2 cores only thrash the caches.
     """
@@ -59,11 +61,19 @@ class LocalEmbedder:
     cache_queries = False
 
     def __init__(
-        self, precision: str = "bf16", batch_size: int = 32, threads: int = 0, query_encoder: str = "onnx"
+        self,
+        precision: str = "bf16",
+        batch_size: int = 32,
+        threads: int = 0,
+        query_encoder: str = "onnx",
+        bulk_encoder: str = "openvino",
     ) -> None:
         if query_encoder not in QUERY_ENCODERS:
             raise EmbedderError(f"FACTDESK_QUERY_ENCODER must be one of {QUERY_ENCODERS}, not {query_encoder!r}")
+        if bulk_encoder not in BULK_ENCODERS:
+            raise EmbedderError(f"FACTDESK_BULK_ENCODER must be one of {BULK_ENCODERS}, not {bulk_encoder!r}")
         self.query_encoder = query_encoder
+        self.bulk_encoder = bulk_encoder
         self.precision = precision
         self.batch_size = batch_size
         self.threads = threads
@@ -78,7 +88,7 @@ class LocalEmbedder:
         self._query_model()
         if self._model is None:
             with _MODEL_LOCK:
-                key = (self.threads, self.precision)
+                key = (self.bulk_encoder, self.threads, self.precision)
                 if key not in _MODELS:
                     _MODELS[key] = self._load()
                 self._model = _MODELS[key]
@@ -98,13 +108,16 @@ class LocalEmbedder:
             return _QUERY_MODELS[key]
 
     def _load(self):  # type: ignore[no-untyped-def]
-        from retrieval.minilm import TorchMiniLM
+        from retrieval.minilm import OpenVinoMiniLM, TorchMiniLM
 
-        if self.threads:
-            import torch
+        if self.bulk_encoder == "openvino":
+            model = OpenVinoMiniLM(precision=self.precision, threads=self.threads or _CORES)
+        else:
+            if self.threads:
+                import torch
 
-            torch.set_num_threads(self.threads)
-        model = TorchMiniLM(precision=self.precision)
+                torch.set_num_threads(self.threads)
+            model = TorchMiniLM(precision=self.precision)
         try:
             model.load()
         except Exception as e:  # a broken install is a clear error, not a traceback at query time
@@ -121,14 +134,15 @@ class LocalEmbedder:
         return self.embed_bulk(texts)
 
     def embed_bulk(self, texts: Sequence[str]) -> np.ndarray:
-        """The torch path whatever the number of texts (embed() sends only large calls here)."""
+        """The bulk model whatever the number of texts (embed() sends only large calls here)."""
         self.load()
-        import torch
-
         with _MODEL_LOCK:
-            threads = self.threads or _CORES
-            if torch.get_num_threads() != threads:
-                torch.set_num_threads(threads)
+            if self.bulk_encoder == "torch":
+                import torch
+
+                threads = self.threads or _CORES
+                if torch.get_num_threads() != threads:
+                    torch.set_num_threads(threads)
             out = self._model.encode(list(texts), batch_size=self.batch_size, max_tokens=BULK_BATCH_TOKENS)  # type: ignore[union-attr]
         return _normalise(out)
 
@@ -314,12 +328,17 @@ def build_embedder(
     batch_size: int = 32,
     threads: int = 0,
     query_encoder: str = "onnx",
+    bulk_encoder: str = "openvino",
     api_key: str | None = None,
     base_url: str | None = None,
 ) -> CachedEmbedder:
     if spec == "local":
         inner: Embedder = LocalEmbedder(
-            precision=precision, batch_size=batch_size, threads=threads, query_encoder=query_encoder
+            precision=precision,
+            batch_size=batch_size,
+            threads=threads,
+            query_encoder=query_encoder,
+            bulk_encoder=bulk_encoder,
         )
     elif spec.startswith("openai:") and spec[len("openai:") :]:
         inner = OpenAIEmbedder(spec[len("openai:") :], api_key=api_key, base_url=base_url)

@@ -374,3 +374,90 @@ class TorchMiniLM(NumpyMiniLM):
             m = mask.to(torch.float32)
             pooled = (x * m[:, :, None]).sum(1) / m.sum(1, keepdim=True).clamp(min=1e-9)
             return F.normalize(pooled, dim=1).numpy()
+
+
+class OpenVinoMiniLM(NumpyMiniLM):
+    """The same model built as an OpenVINO graph from the bundled weights, for bulk embedding
+    (ingest): no torch, no ONNX export. On a CPU with AVX-512 BF16 the CPU plugin runs it in bf16
+    (`precision="bf16"`), with its own fused attention and LayerNorm kernels.
+
+    Why: measured here on the benchmark's 200-token chunks, 81.7 chunks/s against TorchMiniLM's 67.4
+    (both bf16, 2 threads, <= 1024 padded word pieces a batch), cosine 0.99997 to fp32 against
+    0.9999; 498 against 426 sentences/s. Where the CPU has no bf16 it runs in fp32."""
+
+    def __init__(self, model_path: str | Path | None = None, precision: str = "bf16", threads: int = 0) -> None:
+        super().__init__(model_path)
+        self._precision = precision
+        self._threads = threads
+        self._request = None
+
+    def _load(self) -> None:
+        super()._load()
+        import openvino as ov
+        import openvino.properties.hint as hints
+
+        core = ov.Core()
+        bf16 = self._precision == "bf16" and "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        config = {
+            hints.inference_precision: ov.Type.bf16 if bf16 else ov.Type.f32,
+            hints.performance_mode: hints.PerformanceMode.LATENCY,  # one request, all threads on it
+        }
+        if self._threads:
+            config["INFERENCE_NUM_THREADS"] = self._threads
+        self.precision = "bf16" if bf16 else "fp32"
+        self._request = core.compile_model(self._graph(), "CPU", config).create_infer_request()
+        self._layers = []  # compiled: the numpy copies are not used again
+
+    def _graph(self):  # type: ignore[no-untyped-def]
+        """Token embeddings (the word-table gather stays in numpy, as in OnnxMiniLM) and a 0/1 mask in;
+        the last layer's hidden states out."""
+        import openvino as ov
+        import openvino.opset13 as ops
+
+        dim = self._word.shape[1]
+        heads = self._heads
+
+        def const(a) -> ov.Node:  # type: ignore[no-untyped-def]
+            return ops.constant(np.ascontiguousarray(a, dtype=_F32))
+
+        def ints(*v: int) -> ov.Node:
+            return ops.constant(np.array(v, dtype=np.int64))
+
+        def layer_norm(x, gamma, beta):  # type: ignore[no-untyped-def]
+            norm = ops.mvn(x, ints(-1), True, self._eps, "inside_sqrt")
+            return ops.add(ops.multiply(norm, const(gamma)), const(beta))
+
+        def dense(x, w, b):  # type: ignore[no-untyped-def]
+            return ops.add(ops.matmul(x, const(w), False, False), const(b))
+
+        emb = ops.parameter([-1, -1, dim], ov.Type.f32, name="embeddings")
+        mask = ops.parameter([-1, -1], ov.Type.f32, name="mask")
+        # padded keys get a huge negative score: (mask - 1) * 1e9, shaped (n, 1, 1, seq)
+        bias = ops.unsqueeze(ops.multiply(ops.subtract(mask, const(1.0)), const(1e9)), ints(1, 2))
+        x = layer_norm(emb, *self._emb_ln)
+        for L in self._layers:
+            qkv = ops.reshape(dense(x, L.qkv_w, L.qkv_b), ints(0, 0, 3, heads, dim // heads), True)
+            q, k, v = (
+                ops.squeeze(part, ints(0))
+                for part in ops.split(ops.transpose(qkv, ints(2, 0, 3, 1, 4)), ops.constant(np.int64(0)), 3).outputs()
+            )
+            # scale 1: the 1/sqrt(head size) is folded into the Q weights already (_Layer)
+            ctx = ops.scaled_dot_product_attention(q, k, v, bias, const(1.0), causal=False)
+            ctx = ops.reshape(ops.transpose(ctx, ints(0, 2, 1, 3)), ints(0, 0, dim), True)
+            x = layer_norm(ops.add(dense(ctx, L.out_w, L.out_b), x), *L.ln1)
+            ff = dense(ops.gelu(dense(x, L.ff1_w, L.ff1_b), "erf"), L.ff2_w, L.ff2_b)
+            x = layer_norm(ops.add(ff, x), *L.ln2)
+        return ov.Model([x], [emb, mask], "all-MiniLM-L6-v2")
+
+    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+        n, seq = len(batch), max(len(b) for b in batch)
+        ids = np.zeros((n, seq), dtype=np.int64)
+        mask = np.zeros((n, seq), dtype=_F32)
+        for i, b in enumerate(batch):
+            ids[i, : len(b)] = b
+            mask[i, : len(b)] = 1.0
+        emb = self._word[ids] + self._pos[:seq]
+        x = self._request.infer({"embeddings": emb, "mask": mask})[0]  # type: ignore[union-attr]
+        pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(_F32, copy=False)

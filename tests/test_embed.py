@@ -81,24 +81,26 @@ def test_cache_survives_a_reopen_and_is_keyed_by_vector_space(tmp_path: Path) ->
     assert len(other.calls) == 1  # another model's vectors are never reused
 
 
-BULK = [f"{t} (part {i})" for i in range(4) for t in TEXTS]  # more than SMALL_CALL: the torch path
+BULK = [f"{t} (part {i})" for i in range(4) for t in TEXTS]  # more than SMALL_CALL: the bulk path
 
 
-def test_local_bf16_matches_fp32(warm_model: None) -> None:
-    """bf16 weights are the default for speed; they must give the fp32 vectors to cosine >= 0.999."""
+@pytest.mark.parametrize("bulk_encoder", ["openvino", "torch"])
+def test_local_bf16_matches_fp32(warm_model: None, bulk_encoder: str) -> None:
+    """bf16 is the default for speed; it must give the fp32 vectors to cosine >= 0.999."""
     assert len(BULK) > SMALL_CALL
-    fast = LocalEmbedder(precision="bf16").embed(BULK)
-    exact = LocalEmbedder(precision="fp32").embed(BULK)
+    fast = LocalEmbedder(precision="bf16", bulk_encoder=bulk_encoder).embed(BULK)
+    exact = LocalEmbedder(precision="fp32", bulk_encoder=bulk_encoder).embed(BULK)
     assert fast.shape == (len(BULK), 384)
     assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
     assert float((fast * exact).sum(axis=1).min()) >= 0.999
 
 
 def test_query_path_and_bulk_path_agree(warm_model: None) -> None:
-    """Questions go to the numpy encoder, ingest to torch: one vector space, whichever path a text took."""
+    """Questions go to the ONNX runtime encoder, ingest to OpenVINO: one vector space, whichever path
+    a text took."""
     embedder = LocalEmbedder()
-    one_by_one = np.stack([embedder.embed([t])[0] for t in BULK])  # numpy, fp32
-    bulk = embedder.embed(BULK)  # torch, bf16
+    one_by_one = np.stack([embedder.embed([t])[0] for t in BULK])  # ONNX runtime, fp32
+    bulk = embedder.embed(BULK)  # OpenVINO, bf16
     assert float((one_by_one * bulk).sum(axis=1).min()) >= 0.9999
     exact = LocalEmbedder(precision="fp32").embed(BULK)
     assert float((one_by_one * exact).sum(axis=1).min()) >= 0.99999
@@ -107,6 +109,8 @@ def test_query_path_and_bulk_path_agree(warm_model: None) -> None:
 def test_unknown_embedder_spec_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(EmbedderError, match="local"):
         build_embedder("word2vec", cache_path=tmp_path / "e.sqlite")
+    with pytest.raises(EmbedderError, match="FACTDESK_BULK_ENCODER"):
+        build_embedder("local", cache_path=tmp_path / "e.sqlite", bulk_encoder="tensorflow")
 
 
 def test_openai_embedder_ingests_searches_and_caches(make_service) -> None:  # type: ignore[no-untyped-def]

@@ -95,7 +95,7 @@ def test_empty_input(model: NumpyMiniLM) -> None:
     assert model.encode([]).shape == (0, 384)
 
 
-@pytest.mark.parametrize("encoder", ["NumpyMiniLM", "OnnxMiniLM"])
+@pytest.mark.parametrize("encoder", ["NumpyMiniLM", "OnnxMiniLM", "OpenVinoMiniLM"])
 def test_no_torch_imported(encoder: str) -> None:
     code = (
         "import sys\n"
@@ -107,12 +107,16 @@ def test_no_torch_imported(encoder: str) -> None:
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
 
 
+@pytest.mark.parametrize("encoder", ["OpenVinoMiniLM", "TorchMiniLM"])
 @pytest.mark.parametrize(("precision", "floor"), [("fp32", 0.9999), ("bf16", 0.999)])
-def test_bulk_encoder_matches_sentence_transformers(reference: np.ndarray, precision: str, floor: float) -> None:
-    """TorchMiniLM, ingest's encoder: the issue's bar is cosine >= 0.999 to fp32 for bf16."""
-    from retrieval.minilm import TorchMiniLM
+def test_bulk_encoder_matches_sentence_transformers(
+    reference: np.ndarray, encoder: str, precision: str, floor: float
+) -> None:
+    """Ingest's encoders (OpenVINO, the default, and torch): the issue's bar is cosine >= 0.999 to
+    fp32 for bf16."""
+    import retrieval.minilm
 
-    model = TorchMiniLM(precision=precision)
+    model = getattr(retrieval.minilm, encoder)(precision=precision)
     for kwargs in ({"batch_size": 32}, {"batch_size": 32, "max_tokens": 1024}, {"batch_size": 3}):
         got = model.encode(TEXTS, **kwargs)
         assert got.shape == (len(TEXTS), 384) and got.dtype == np.float32
