@@ -151,7 +151,7 @@ def chunk_options(onnx: dict[str, Path], quick: bool) -> list[E.Option]:
             O(
                 "onnx-query-encoder",
                 _onnx_query_encoder(),
-                "retrieval/minilm.py OnnxMiniLM (the default query encoder): its graph under ONNX runtime, fp32",
+                "retrieval/minilm.py OnnxMiniLM (FACTDESK_QUERY_ENCODER=onnx, the default before OpenVINO): its graph under ONNX runtime, fp32",
             ),
         ]
     if "opt" in onnx:

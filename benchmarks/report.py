@@ -119,7 +119,7 @@ def targets(r: dict) -> list[list[str]]:
             if not key.startswith("threads_") or _err(meas):
                 continue
             th = meas["torch_threads"]
-            tag = f"{label}, torch threads {th or 'default (2)'}"
+            tag = f"{label}, model threads {th or 'default (2)'}"
             ratio = meas["search_p95_over_raw_chroma_p95"]
             emb = meas["query_embedding"]["p95_ms"]
             raw = meas["raw_chroma_query"]["p95_ms"]
@@ -312,8 +312,10 @@ def render(r: dict) -> str:
             A(
                 "\nONNX: "
                 + "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in notes.items())
-                + ". The model is exported from the bundled weights with `torch.onnx.export` (needs the `onnx` "
-                "package at export time only); pooling and normalising are done in numpy."
+                + ". The ONNX runtime options' model is exported from the bundled weights with "
+                "`torch.onnx.export` (needs the `onnx` package at export time only); pooling and normalising "
+                "are done in numpy. The OpenVINO options build their graph from the same weights with "
+                "OpenVINO's own op set (no export step)."
             )
 
     # ---------------------------------------------------------------- ingest
@@ -361,7 +363,7 @@ def render(r: dict) -> str:
         A(
             _table(
                 [
-                    "torch threads",
+                    "model threads",
                     "raw model chunks/s",
                     "ingest chunks/s",
                     "vs raw",
@@ -460,7 +462,7 @@ def render(r: dict) -> str:
                 [
                     "chunks",
                     "docs",
-                    "torch threads",
+                    "model threads",
                     "search p50 ms",
                     "search p95 ms",
                     "ask p50 ms",
@@ -562,7 +564,7 @@ def render(r: dict) -> str:
             if _err(x):
                 continue
             A(
-                f"\nWhere a search / an ask spends its time at {x['chunks']:,} chunks, torch threads "
+                f"\nWhere a search / an ask spends its time at {x['chunks']:,} chunks, model threads "
                 f"{x['torch_threads'] or 'default (2)'} (mean ms per query; nested: the re-rank includes its "
                 f"cache reads; first search after open {x['first_search_seconds']} s):\n"
             )
@@ -618,7 +620,7 @@ def render(r: dict) -> str:
         A(
             _table(
                 [
-                    "torch threads",
+                    "model threads",
                     "endpoint",
                     "clients",
                     "seconds",
@@ -655,12 +657,13 @@ def render(r: dict) -> str:
                     ],
                     ["python interpreter start", cs.get("python_startup_s")],
                     [
-                        "bulk model ready, torch (import + TorchMiniLM load + first embedding): "
-                        "what `serve` pays at start-up, in the background",
+                        "torch model ready (import + TorchMiniLM load + first embedding): what "
+                        "`FACTDESK_BULK_ENCODER=torch` would add to `serve`'s start-up, in the background",
                         cs.get("model_ready_torch_s"),
                     ],
                     [
-                        "query encoder ready (ONNX runtime by default; load + first embedding): the CLI's path",
+                        "model ready (the OpenVINO graph by default; load + first embedding): the CLI's path, "
+                        "and `serve`'s, which also ingests with it",
                         cs.get("model_ready_query_s"),
                     ],
                 ],
@@ -671,14 +674,13 @@ def render(r: dict) -> str:
             k for k in dict.fromkeys(list(pq) + list(pt)) if k not in ("section_seconds", "process", "error")
         ]
         A(
-            "\nPhases of one ask in a fresh process (seconds). Left: the CLI's path (query-sized calls go to "
-            "the torch-free query encoder, ONNX runtime by default; `torch_imported` says whether torch was "
-            "loaded at all). Right: the same ask with ingest's torch model loaded first and embedding the "
-            "question:\n"
+            "\nPhases of one ask in a fresh process (seconds). Left: the CLI's path (the default local model, "
+            "an OpenVINO graph; `torch_imported` says whether torch was loaded at all). Right: the same ask "
+            "with the torch model (`FACTDESK_BULK_ENCODER=torch`) loaded first and embedding the question:\n"
         )
         A(
             _table(
-                ["phase", "query encoder (the CLI)", "torch (ingest's encoder)"],
+                ["phase", "default model (the CLI)", "torch model"],
                 [[k, pq.get(k), pt.get(k)] for k in keys],
             )
         )
@@ -792,23 +794,29 @@ def findings(r: dict) -> list[str]:
                 text + ". Two threads win on wall time when the machine is quiet; one thread does the same "
                 "work in about as much CPU time, and with two every one of the model's ~100 small ops "
                 "waits at a barrier for the other thread, which costs a scheduler time slice when another "
-                "process holds that core. Queries no longer go through torch at all (the numpy encoder, "
-                "one BLAS thread from the CLI); bulk ingest uses every core."
+                "process holds that core. LocalEmbedder uses every core for ingest and questions alike."
             )
+        cur = _opt(m, "options", m["current"])
+        torch_bf16 = _opt(m, "options", "torch-minilm-bf16")
+        ov32 = _opt(m, "options", "openvino-fp32")
         onnx1 = _opt(m, "options", "onnx-opt-fp32-1thread")
-        if one and onnx1:
+        if cur and torch_bf16:
             int8 = [o for o in m["options"] if "int8" in o["option"]]
             out.append(
-                f"**Precision.** bf16 autocast stays the best bulk option at cosine >= 0.999: "
-                f"{one['cpu_ms_each']} CPU-ms per chunk vs {onnx1['cpu_ms_each']} for ONNX runtime fp32 "
-                f"(optimised graph; cosine {onnx1['cosine_min']:.5f}) and "
-                f"{(_opt(m, 'options', 'st-fp32-bs32-1thread') or {}).get('cpu_ms_each', '–')} for torch fp32. "
+                f"**Precision and runtime.** The default ({m['current']}) runs {cur['cpu_ms_each']} CPU-ms per "
+                f"chunk at cosine {cur['cosine_min']:.5f} to fp32, against {torch_bf16['cpu_ms_each']} for the "
+                f"same bf16 model in torch (cosine {torch_bf16['cosine_min']:.5f})"
+                + (f", {ov32['cpu_ms_each']} for the OpenVINO graph in fp32" if ov32 else "")
+                + (f" and {onnx1['cpu_ms_each']} for ONNX runtime fp32 (optimised graph)" if onnx1 else "")
+                + ". The bf16 gain is the matmuls' (AVX-512 BF16 does twice the multiply-adds of fp32 per "
+                "instruction; this CPU has no AMX); OpenVINO adds fused attention, GELU and LayerNorm kernels "
+                "and fewer, larger ops than torch's eager mode. "
                 + (
                     "int8 is fast ("
                     + ", ".join(
                         f"{o['option']} {o['cpu_ms_each']} ms, cosine min {o['cosine_min']:.3f}" for o in int8
                     )
-                    + ") but far from 0.999, so no change to LocalEmbedder's precision is proposed."
+                    + ") but far from 0.999, so it is not used."
                     if int8
                     else ""
                 )
@@ -855,10 +863,13 @@ def findings(r: dict) -> list[str]:
                 + f". Raw collection.query is {x['raw_chroma_query']['p50_ms']} ms p50, {raw} ms p95, so the "
                 "10x target leaves ~"
                 f"{10 * raw:.0f} ms for everything: embedding the question with a transformer on this CPU takes "
-                f"{x['query_embedding']['p50_ms']} ms p50 by itself (ONNX runtime, fp32), more inside a search, "
+                f"{x['query_embedding']['p50_ms']} ms p50 by itself (the OpenVINO graph, bf16), more inside a search, "
                 "where BM25 runs beside it on the second core; the sentence re-rank, which lifts hit@1 from 0.66 "
                 "to 0.77 on the evals, reads each pooled chunk's sentence vectors (one cached row a chunk, the "
-                "last 16,384 chunks in memory) and scores their words. Tried outside this run without a gain "
+                "last 16,384 chunks in memory) and scores their words. Kept: questions go to the same "
+                "OpenVINO bf16 graph as ingest, not ONNX runtime fp32 (three paired runs of 300 new questions "
+                "at 100k chunks, outside this run: search p95 24.9/17.3/16.0 -> 17.7/14.2/14.1 ms; the question "
+                "alone 4.5 -> 2.9 ms p50). Tried outside this run without a gain "
                 "beyond run-to-run noise: BM25 beside the Chroma query, and "
                 "8-bit block-quantised weights for the question encoder (MatMulNBits: cosine 0.9996, 4.0-4.2 "
                 "against 4.2-4.6 ms with caches flushed between questions). Kept: the local model's questions "

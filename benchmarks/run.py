@@ -156,6 +156,7 @@ def versions() -> dict:
         "transformers",
         "chromadb",
         "onnxruntime",
+        "openvino",
         "onnx",
         "tiktoken",
     ):
