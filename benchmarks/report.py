@@ -208,6 +208,8 @@ def render(r: dict) -> str:
     )
     for note in meta.get("reruns", []):  # sections re-run on their own and merged in, said so here
         A(f"\n{note}")
+    for note in meta.get("confirmations", []):  # runs kept out of results.json, quoted to show the spread
+        A(f"\n{note}")
     if meta["quick"]:
         A(
             "\n**This is a `--quick` run** (small sizes, short load test): sizes and sample counts are too small "
