@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from answers.extractive import ExtractiveConfig, candidates_from_hits, extract_answer
+from answers.extractive import ExtractiveConfig, candidates_from_hits, extract_answer, named_clauses
 from answers.models import Answer, Summary
 from answers.rewrite import rewrite_follow_up
 from answers.summarize import SummaryConfig, document_sentences, select_sentences, summary_from_groups
@@ -71,6 +71,9 @@ class ExtractiveEngine:
         cands = candidates_from_hits(hits, texts)
         embed = self.service.searcher.embed_query
         vecs = self.service.embedder.embed([c.text for c in cands]) if cands else np.zeros((0, 1))
+        if clauses := named_clauses(query, cands):
+            for (i, _), v in zip(clauses, self.service.embedder.embed([t for _, t in clauses])):
+                cands[i].clause_vec = v
         as_asked = (asked, embed(asked)) if asked and asked != query else None
         return extract_answer(query, embed(query), cands, vecs, self.config, self.prompts.version, as_asked)
 

@@ -1,10 +1,11 @@
 """The offline answer engine: select article sentences, cite them, abstain when evidence is weak.
 
-Each candidate sentence (from the retrieved chunks) is scored by dense similarity to the question,
-IDF-weighted coverage of the question's content words, and a bonus for figures when the question
-asks for one. The answer is the shortest set of non-redundant top sentences; sentences from other
-articles that restate a chosen one are cited with it, and different figures for the same thing are
-reported as a disagreement.
+Each candidate sentence (from the retrieved chunks) is scored by dense similarity to the question
+(or to the clause of a long sentence that names the person asked about), IDF-weighted coverage of
+the question's content words, and a bonus for figures when the question asks for one, or for the
+kind of statement it asks for (a prediction, what someone knew). The answer is the shortest set of
+non-redundant top sentences; sentences from other articles that restate a chosen one are cited with
+it, and different figures for the same thing are reported as a disagreement.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from answers.question import (
     time_values,
     unmentioned_attribute,
 )
-from answers.text import numbers, wants_number
+from answers.text import numbers, states, wanted_cues, wants_number
 from retrieval.lexical import coverage_scorer, idf_weights, stems
 from retrieval.models import SearchHit
 from retrieval.sentences import split_sentences
@@ -43,6 +44,7 @@ class ExtractiveConfig:
     dense_weight: float = 0.6
     lexical_weight: float = 0.4
     number_bonus: float = 0.08
+    cue_bonus: float = 0.08  # a sentence stating what the question asks for (answers/text.py ANSWER_CUES)
     rank_bonus: float = 0.1  # the retriever's sentence-level re-ranking already weighed these chunks
     keep_ratio: float = 0.75  # a further sentence must score within this ratio of the best one
     max_sentences: int = 3
@@ -79,19 +81,43 @@ class Candidate:
     lexical: float = 0.0
     stems: frozenset[str] = field(default_factory=frozenset)
     as_asked: float | None = None  # a follow-up's score against the question as typed (best_of_both)
+    clause_vec: np.ndarray | None = None  # the clause naming the question's person (named_clauses)
+
+
+# An embedded social-media post is signed on the line after it ("— Volodymyr Zelenskyy / ...
+# (@ZelenskyyUa) January 12, 2025"), and its sentences never name their author: "there will
+# undoubtedly be more" is Zelenskyy's prediction only through that line. Each of them gets the
+# author's name among its words (Candidate.stems), so "What did Zelenskyy predict" finds it.
+_POST_SIGNATURE = re.compile(r"^[ \t]*[—–-][ \t]*(?P<name>[^\n(/]+?)[ \t]*(?:/[^\n(]*)?\(@\w+\)[^\n]*$", re.M)
+
+
+def post_authors(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, author): the line right before each signature line is the author's post."""
+    out = []
+    for m in _POST_SIGNATURE.finditer(text):
+        end = text.rfind("\n", 0, m.start())
+        if end <= 0:
+            continue
+        start = text.rfind("\n", 0, end) + 1
+        out.append((start, end, m.group("name")))
+    return out
 
 
 def candidates_from_hits(hits: list[SearchHit], texts: dict[str, str]) -> list[Candidate]:
     seen: set[tuple[str, int]] = set()
     out = []
+    authors: dict[str, list[tuple[int, int, str]]] = {}
     for rank, h in enumerate(hits, start=1):
         text = texts.get(h.document_id)
         if text is None:
             continue
+        if h.document_id not in authors:
+            authors[h.document_id] = post_authors(text)
         for s in split_sentences(text, h.start, h.end):
             sentence = text[s.start : s.end]
             if (h.document_id, s.start) not in seen and len(sentence.split()) >= MIN_WORDS:
                 seen.add((h.document_id, s.start))
+                by = [a for lo, hi, a in authors[h.document_id] if lo <= s.start < hi]
                 out.append(
                     Candidate(
                         h.document_id,
@@ -102,9 +128,38 @@ def candidates_from_hits(hits: list[SearchHit], texts: dict[str, str]) -> list[C
                         sentence,
                         rank,
                         h.duplicate_of,
-                        stems=stems(sentence),
+                        stems=stems(sentence) | (stems(by[0]) if by else frozenset()),
                     )
                 )
+    return out
+
+
+DISTINCTIVE = 0.25  # a name in at most this share of the candidate sentences ("North Korean" is in most)
+_CLAUSE_BREAK = re.compile(r"[,;:]\s+|\s+[—–]\s+")
+
+
+def named_clauses(question: str, cands: list[Candidate]) -> list[tuple[int, str]]:
+    """(candidate index, clause): in a sentence of several clauses, the clause that holds a full name
+    the question asks about. A long sentence's vector blurs its clauses: "The NIS told members of the
+    Intelligence Committee that the troops had been directed ... to kill themselves ..., in line with
+    Rep. Lee Seong-kweun of the ruling Folks Energy Get together" scores 0.21 against "Which political
+    party does lawmaker Lee Seong-kweun belong to?", its last clause 0.60. Only multi-word names:
+    a clause holding just "Russian" or "Pyongyang" is no sign that it is the one asked about."""
+    names = [
+        ent
+        for ent in parse(question).entities
+        if len(ent) >= 2 and sum(all(w in c.text.lower() for w in ent) for c in cands) <= DISTINCTIVE * len(cands)
+    ]
+    out = []
+    for i, c in enumerate(cands):
+        parts = [p for p in _CLAUSE_BREAK.split(c.text) if len(p.split()) >= 3]
+        if len(parts) < 2:
+            continue
+        for p in parts:
+            low = p.lower()
+            if any(all(w in low for w in ent) for ent in names):
+                out.append((i, p))
+                break
     return out
 
 
@@ -113,14 +168,16 @@ def score_candidates(
 ) -> None:
     lexical = coverage_scorer(stems(question), idf_weights(c.stems for c in cands))
     numeric = wants_number(question)
+    cues = wanted_cues(question)
     sims = vecs @ q_vec if len(cands) else np.zeros(0)
     for c, sim in zip(cands, sims):
-        c.dense = float(sim)
+        c.dense = float(sim) if c.clause_vec is None else max(float(sim), float(c.clause_vec @ q_vec))
         c.lexical = lexical(c.stems)
         c.score = (
             cfg.dense_weight * c.dense
             + cfg.lexical_weight * c.lexical
             + (cfg.number_bonus if numeric and numbers(c.text) else 0.0)
+            + (cfg.cue_bonus if states(cues, c.text) else 0.0)
             + cfg.rank_bonus / c.hit_rank
         )
 
@@ -230,6 +287,7 @@ def compose(
     q_stems = stems(question)
     frame = frame or parse(question)
     untyped = frame.kind is None
+    cues = wanted_cues(question)
     for i in order[1:]:
         if len(chosen) >= cfg.max_sentences:
             break
@@ -243,6 +301,9 @@ def compose(
         if (
             not ((q_stems & c.stems) - covered)
             and numbers(c.text) <= set().union(*(numbers(cands[j].text) for j in chosen))
+            # the first sentence stating what the question asks for ("there will be more" for "what did
+            # he predict") adds that, whatever its words
+            and not (states(cues, c.text) and not any(states(cues, cands[j].text) for j in chosen))
             and not strong_account
         ):
             continue  # adds nothing the question asked about (unless another article's own account)

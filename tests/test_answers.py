@@ -7,11 +7,22 @@ import re
 import numpy as np
 import pytest
 
-from answers.extractive import Candidate, ExtractiveConfig, best_of_both, extract_answer, leans_back
+from answers.extractive import (
+    Candidate,
+    ExtractiveConfig,
+    best_of_both,
+    candidates_from_hits,
+    extract_answer,
+    leans_back,
+    named_clauses,
+    post_authors,
+)
 from answers.models import ABSTAIN_TEXT
 from answers.question import heard, missing_entities, parse, satisfies, unmentioned_attribute
+from answers.text import states, wanted_cues
 from evals.metrics import leaked_boilerplate
 from factdesk.service import Factdesk
+from retrieval.models import SearchHit
 
 # ------------------------------------------------------------------ question frames (pure)
 
@@ -144,8 +155,13 @@ def test_satisfies(question: str, good: str, bad: str) -> None:
 
 
 def test_event_of_a_time_question() -> None:
-    assert parse("When will the prisoner exchange involving the two soldiers take place?").event == ("exchang",)
-    assert parse("In which month were the North Korean troops deployed to Russia?").event == ("soldier", "deploy")
+    assert parse("When will the prisoner exchange involving the two soldiers take place?").event == (
+        "exchang",
+    )
+    assert parse("In which month were the North Korean troops deployed to Russia?").event == (
+        "soldier",
+        "deploy",
+    )
     # a clause, not a noun phrase: no event to anchor
     assert parse("On what date did the soldier say he started taking part in an exercise?").event == ()
     assert parse("How many troops were deployed?").event == ()  # counts have no event
@@ -394,6 +410,119 @@ def test_another_articles_strong_account_is_kept_though_it_adds_no_question_word
     assert "killing himself" not in strict.answer
 
 
+@pytest.mark.parametrize(
+    ("question", "good", "bad"),
+    [
+        (
+            "What did Zelenskyy predict about capturing more soldiers?",
+            "There will undoubtedly be more.",
+            "Zelenskyy proposed returning the soldiers.",
+        ),
+        (
+            "What does the agency expect Pyongyang to do next?",
+            "It is only a matter of time before it sends more troops.",
+            "The agency briefed lawmakers on Monday.",
+        ),
+        (
+            "Was the first prisoner aware that he had been sent to fight?",
+            "He did not know he was in Ukraine until his capture.",
+            "He was captured in the Kursk region.",
+        ),
+        (
+            "Did the soldiers know they would fight Ukrainians?",
+            "They believed it was a training exercise.",
+            "They were wounded in the fighting.",
+        ),
+    ],
+)
+def test_answer_cues(question: str, good: str, bad: str) -> None:
+    cues = wanted_cues(question)
+    assert cues and states(cues, good) and not states(cues, bad)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # "predicted" describes whom the question is about; what it asks for is a research body
+        "Which research body employs the scholar who predicted the soldier would face death?",
+        "Where were the soldiers captured?",
+        "How many troops were sent?",
+    ],
+)
+def test_no_answer_cue(question: str) -> None:
+    assert wanted_cues(question) == []
+
+
+def test_a_statement_of_the_asked_kind_is_kept_though_it_adds_no_question_word() -> None:
+    """ "What did X predict": the prediction shares no word with the question beyond what the lead
+    has already covered, and scores below the lead; it is the answer all the same."""
+    texts = [
+        "Zelenskyy said he proposed returning the captured soldiers to Kim Jong Un in exchange for prisoners.",
+        "In addition to the first captured soldiers, there will undoubtedly be more.",
+    ]
+    cands = _one_a_document(texts, ranked=False)
+    vecs = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    q_vec = np.array([0.9, 0.62], dtype=np.float32)
+    answer = extract_answer(
+        "What did Zelenskyy predict about the captured soldiers?", q_vec, cands, vecs, ExtractiveConfig(), "v"
+    )
+    assert "undoubtedly be more" in answer.answer
+    plain = extract_answer(
+        "What did Zelenskyy say about the captured soldiers?", q_vec, cands, vecs, ExtractiveConfig(), "v"
+    )
+    assert "undoubtedly be more" not in plain.answer
+
+
+TWEET = (
+    "Zelenskyy shared a video of the prisoners.\n"
+    "In addition to the first captured soldiers, there will undoubtedly be more. It is only a matter of time.\n"
+    "— Volodymyr Zelenskyy / Володимир Зеленський (@ZelenskyyUa) January 12, 2025\n"
+    "One soldier said he did not know he was in Ukraine."
+)
+
+
+def test_an_embedded_post_is_attributed_to_its_signature() -> None:
+    start = TWEET.index("In addition")
+    end = TWEET.index("\n—")
+    assert post_authors(TWEET) == [(start, end, "Volodymyr Zelenskyy")]
+    assert post_authors("A line.\n- not a signature (no handle)\nMore.") == []
+    hit = SearchHit(
+        chunk_id="d#0", document_id="d", title="t", text=TWEET, start=0, end=len(TWEET), score=1.0
+    )
+    cands = {c.text[:12]: c for c in candidates_from_hits([hit], {"d": TWEET})}
+    assert "zelenskyy" in cands["In addition "].stems  # the post's author, though the post never names him
+    assert "zelenskyy" not in cands["One soldier "].stems  # the line after the signature is not the post
+
+
+def test_named_clauses() -> None:
+    sentence = (
+        "The agency told the committee that the troops had been ordered to kill themselves, if deemed "
+        "necessary, in line with Rep. Lee Seong-kweun of the ruling Folks Energy Get together."
+    )
+    others = [
+        f"North Korean troops were seen in region {i}, officials in Seoul said on Monday." for i in range(5)
+    ]
+    cands = _one_a_document([sentence, *others])
+    question = "Which political party does lawmaker Lee Seong-kweun belong to?"
+    assert named_clauses(question, cands) == [
+        (0, "in line with Rep. Lee Seong-kweun of the ruling Folks Energy Get together.")
+    ]
+    # a name most candidate sentences hold says nothing about which clause is asked about; one-word
+    # names ("Pyongyang") neither
+    assert named_clauses("What did North Korean troops do in the region?", cands) == []
+    assert named_clauses("What did Pyongyang order the troops?", cands) == []
+
+
+def test_the_clause_naming_the_person_lifts_a_long_sentence() -> None:
+    """Dense score of a candidate with a named clause: the better of the sentence's and the clause's."""
+    cands = _one_a_document(["A long sentence, with a clause naming Lee Seong-kweun of the party."])
+    vecs = np.array([[1.0, 0.0]], dtype=np.float32)
+    cands[0].clause_vec = np.array([0.0, 1.0], dtype=np.float32)
+    q_vec = np.array([0.2, 0.98], dtype=np.float32)
+    extract_answer("Which party does Lee Seong-kweun belong to?", q_vec, cands, vecs, ExtractiveConfig(), "v")
+    assert cands[0].dense == pytest.approx(0.98)
+
+
 # ------------------------------------------------------------------ the engine over the seed articles
 
 
@@ -413,8 +542,12 @@ def test_answer_cites_exact_spans(seeded: Factdesk) -> None:
 
 
 def test_follow_up_answers_what_it_asks_not_the_previous_turn(seeded: Factdesk) -> None:
-    history = ["According to the NIS, which North Korean military organization did the two captives belong to?"]
-    answer = seeded.ask("How many of that organization's troops were sent to Russia, and when?", history=history)
+    history = [
+        "According to the NIS, which North Korean military organization did the two captives belong to?"
+    ]
+    answer = seeded.ask(
+        "How many of that organization's troops were sent to Russia, and when?", history=history
+    )
     assert "2,500" in answer.answer and "October 2024" in answer.answer
     assert answer.question.endswith(")")  # the rewrite, with the previous question's words
     _check_citations(seeded, answer.citations)
@@ -424,6 +557,20 @@ def test_follow_up_answers_what_it_asks_not_the_previous_turn(seeded: Factdesk) 
     follow_up = "What about the other prisoner: when was he born and what was his job in the army?"
     answer = seeded.ask(follow_up, history=history)
     assert answer.answer.startswith("The other man") and "1999" in answer.answer.split("[1]")[0]
+
+
+def test_answers_that_need_more_than_the_question_words(seeded: Factdesk) -> None:
+    """A prediction in an embedded post, a party named in a long sentence's last clause, and what a
+    prisoner knew: each answer holds it, with exact citations."""
+    answer = seeded.ask("What did Zelenskyy predict about capturing more North Korean soldiers?")
+    assert re.search(r"undoubtedly be more|matter of time", answer.answer)
+    _check_citations(seeded, answer.citations)
+    answer = seeded.ask("Which political party does lawmaker Lee Seong-kweun belong to?")
+    assert "Folks Energy Get together. [1]" in answer.answer
+    _check_citations(seeded, answer.citations)
+    answer = seeded.ask("Was the first prisoner aware that he had been sent to fight against Kyiv's forces?")
+    assert re.search(r"(?:did|does) not know", answer.answer)
+    _check_citations(seeded, answer.citations)
 
 
 def test_agreeing_sources_are_cited_together(seeded: Factdesk) -> None:
