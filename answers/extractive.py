@@ -103,18 +103,27 @@ def post_authors(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
+def signature_lines(text: str) -> list[tuple[int, int]]:
+    """The signature lines themselves: who posted and when, no statement to answer with."""
+    return [m.span() for m in _POST_SIGNATURE.finditer(text)]
+
+
 def candidates_from_hits(hits: list[SearchHit], texts: dict[str, str]) -> list[Candidate]:
     seen: set[tuple[str, int]] = set()
     out = []
     authors: dict[str, list[tuple[int, int, str]]] = {}
+    signed: dict[str, list[tuple[int, int]]] = {}
     for rank, h in enumerate(hits, start=1):
         text = texts.get(h.document_id)
         if text is None:
             continue
         if h.document_id not in authors:
             authors[h.document_id] = post_authors(text)
+            signed[h.document_id] = signature_lines(text)
         for s in split_sentences(text, h.start, h.end):
             sentence = text[s.start : s.end]
+            if any(lo <= s.start < hi for lo, hi in signed[h.document_id]):
+                continue
             if (h.document_id, s.start) not in seen and len(sentence.split()) >= MIN_WORDS:
                 seen.add((h.document_id, s.start))
                 by = [a for lo, hi, a in authors[h.document_id] if lo <= s.start < hi]

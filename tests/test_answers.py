@@ -492,6 +492,7 @@ def test_an_embedded_post_is_attributed_to_its_signature() -> None:
     cands = {c.text[:12]: c for c in candidates_from_hits([hit], {"d": TWEET})}
     assert "zelenskyy" in cands["In addition "].stems  # the post's author, though the post never names him
     assert "zelenskyy" not in cands["One soldier "].stems  # the line after the signature is not the post
+    assert not any("@ZelenskyyUa" in c.text for c in cands.values())  # who posted and when: not an answer
 
 
 def test_named_clauses() -> None:
