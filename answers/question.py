@@ -507,7 +507,10 @@ def missing_entities(frame: Frame, passages: Iterable[str]) -> list[str]:
     """Names the question mentions that none of the passages does, when that means the passages are not
     about the question: the one whose words are asked for ("What did Trump say"), or most of the names
     (one missing name among several is often a paraphrase: "Washington" for "US")."""
-    vocab = {re.sub(r"['’]s$", "", w.lower()) for p in passages for w in re.findall(r"[\w'’-]+", p)}
+    # names are capitalised: "world" in "no doubt left in the world" does not name the World Cup
+    vocab = {
+        re.sub(r"['’]s$", "", w.lower()) for p in passages for w in re.findall(r"[\w'’-]+", p) if w[:1].isupper()
+    }
     prefixes = {w[:5] for w in vocab if len(w) >= 5}
     missing = []
     for ent in frame.entities:

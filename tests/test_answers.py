@@ -187,6 +187,11 @@ def test_missing_entities() -> None:
     )
     # spelling variants share a prefix
     assert missing_entities(parse("What did Zelensky say about Ukraine?"), passages) == []
+    # half of a name is enough only where it is written as a name ("Park Received-gon" for "Park
+    # Won-gon"); "world" in lower case does not name the World Cup
+    world = ["There should be no doubt left in the world that the army depends on North Korea."]
+    assert missing_entities(parse("Who won the 2022 World Cup?"), world) == ["world cup"]
+    assert missing_entities(parse("What did Park Won-gon say?"), ["Park Received-gon said so."]) == []
 
 
 def test_unmentioned_attribute() -> None:
@@ -597,6 +602,7 @@ def test_differing_figures_are_reported_as_such(seeded: Factdesk) -> None:
     [
         "What is the capital of Australia?",
         "What is the capital of Mongolia?",  # the articles name Mongolia, never its capital
+        "Who won the 2022 World Cup?",  # "since 2022", "in the world": no World Cup
         "How many drones did North Korea send to Russia?",
         "What did Donald Trump say about the North Korean soldiers captured in Kursk?",
         "Who is the director of South Korea's National Intelligence Service?",
