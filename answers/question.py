@@ -263,7 +263,13 @@ def parse(question: str) -> Frame:
         return frame("name")
     if _WHO_LEADS.search(q):
         return frame("leader")
-    if m := _NAME_OF.search(q) or _WHO_ROLE.search(q):
+    if m := _NAME_OF.search(q):
+        return frame("name", _head(m.group("head")))
+    if m := _WHO_ROLE.search(q):
+        # "Who is Oh Gyeong-seob?" names the person and asks what he is: no name to look for
+        named = m.group("head")[:1].isupper() and q[m.end() :].strip() in ("", "?")
+        if named and not re.match(r"\W*who \w+ (?:the|a|an) ", q, re.I):
+            return frame(None)
         return frame("name", _head(m.group("head")))
     return frame(None)
 

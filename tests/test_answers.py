@@ -41,6 +41,8 @@ from retrieval.models import SearchHit
         ("On which day of the week was it confirmed?", "weekday", None),
         ("When did the offensive begin?", "date", None),
         ("Who is the director of the agency?", "name", "director"),
+        ("Who is President of Ukraine?", "name", "president"),
+        ("Who is Oh Gyeong-seob?", None, None),  # names the person, asks what he is
         ("What is the name of the interpreter who translated?", "name", "interpreter"),
         ("What was his name?", "name", None),
         ("Who heads that agency?", "leader", None),
@@ -576,6 +578,12 @@ def test_answers_that_need_more_than_the_question_words(seeded: Factdesk) -> Non
     _check_citations(seeded, answer.citations)
     answer = seeded.ask("Was the first prisoner aware that he had been sent to fight against Kyiv's forces?")
     assert re.search(r"(?:did|does) not know", answer.answer)
+    _check_citations(seeded, answer.citations)
+
+
+def test_who_is_a_named_person(seeded: Factdesk) -> None:
+    answer = seeded.ask("Who is Oh Gyeong-seob?")
+    assert not answer.abstained and "senior researcher" in answer.answer
     _check_citations(seeded, answer.citations)
 
 
