@@ -73,6 +73,24 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.n
     return xc / np.sqrt(var + _F32(eps)) * w + b
 
 
+def _padded(batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids padded with 0 ([PAD]) to the batch's longest, and the 0/1 mask of real tokens."""
+    n, seq = len(batch), max(len(b) for b in batch)
+    ids = np.zeros((n, seq), dtype=np.int64)
+    mask = np.zeros((n, seq), dtype=_F32)
+    for i, b in enumerate(batch):
+        ids[i, : len(b)] = b
+        mask[i, : len(b)] = 1.0
+    return ids, mask
+
+
+def _mean_pool(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of the real tokens' hidden states, L2-normalised (sentence-transformers' pooling)."""
+    pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.maximum(norms, 1e-12)).astype(_F32, copy=False)
+
+
 class _Layer:
     """One encoder layer's weights, transposed once so the forward pass is plain `x @ W`."""
 
@@ -181,13 +199,8 @@ class NumpyMiniLM:
         return out
 
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
-        n, seq = len(batch), max(len(b) for b in batch)
-        ids = np.zeros((n, seq), dtype=np.int64)  # 0 is [PAD]
-        mask = np.zeros((n, seq), dtype=_F32)
-        for i, b in enumerate(batch):
-            ids[i, : len(b)] = b
-            mask[i, : len(b)] = 1.0
-
+        ids, mask = _padded(batch)
+        n, seq = ids.shape
         x = self._word[ids] + self._pos[:seq]
         x = _layer_norm(x, *self._emb_ln, self._eps)
         h, d = self._heads, x.shape[-1] // self._heads
@@ -207,10 +220,7 @@ class NumpyMiniLM:
             ff = _gelu(x2 @ L.ff1_w + L.ff1_b) @ L.ff2_w + L.ff2_b
             x2 = _layer_norm(ff + x2, *L.ln2, self._eps)
 
-        x = x2.reshape(n, seq, -1)
-        pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(_F32, copy=False)
+        return _mean_pool(x2.reshape(n, seq, -1), mask)
 
 
 class OnnxMiniLM(NumpyMiniLM):
@@ -293,18 +303,11 @@ class OnnxMiniLM(NumpyMiniLM):
         return helper.make_model(graph, opset_imports=opsets, ir_version=8)
 
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
-        n, seq = len(batch), max(len(b) for b in batch)
-        ids = np.zeros((n, seq), dtype=np.int64)
-        mask = np.zeros((n, seq), dtype=_F32)
-        for i, b in enumerate(batch):
-            ids[i, : len(b)] = b
-            mask[i, : len(b)] = 1.0
-        emb = self._word[ids] + self._pos[:seq]  # a gather: cheaper here than as graph input ids
+        ids, mask = _padded(batch)
+        emb = self._word[ids] + self._pos[: ids.shape[1]]  # a gather: cheaper here than as graph input ids
         feed = {"embeddings": emb, "mask": mask.astype(np.int32)}
         (x,) = self._session.run(["hidden"], feed)  # type: ignore[union-attr]
-        pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(_F32, copy=False)
+        return _mean_pool(x, mask)
 
 
 class TorchMiniLM(NumpyMiniLM):
@@ -450,14 +453,7 @@ class OpenVinoMiniLM(NumpyMiniLM):
         return ov.Model([x], [emb, mask], "all-MiniLM-L6-v2")
 
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
-        n, seq = len(batch), max(len(b) for b in batch)
-        ids = np.zeros((n, seq), dtype=np.int64)
-        mask = np.zeros((n, seq), dtype=_F32)
-        for i, b in enumerate(batch):
-            ids[i, : len(b)] = b
-            mask[i, : len(b)] = 1.0
-        emb = self._word[ids] + self._pos[:seq]
+        ids, mask = _padded(batch)
+        emb = self._word[ids] + self._pos[: ids.shape[1]]
         x = self._request.infer({"embeddings": emb, "mask": mask})[0]  # type: ignore[union-attr]
-        pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(_F32, copy=False)
+        return _mean_pool(x, mask)
