@@ -71,9 +71,9 @@ class ExtractiveEngine:
         cands = candidates_from_hits(hits, texts)
         embed = self.service.searcher.embed_query
         vecs = self.service.embedder.embed([c.text for c in cands]) if cands else np.zeros((0, 1))
-        if clauses := named_clauses(query, cands):
-            for (i, _), v in zip(clauses, self.service.embedder.embed([t for _, t in clauses])):
-                cands[i].clause_vec = v
+        # question-sized texts: the query path (in-memory LRU), not the embedding cache file
+        for i, clause in named_clauses(query, cands):
+            cands[i].clause_vec = embed(clause)
         as_asked = (asked, embed(asked)) if asked and asked != query else None
         return extract_answer(query, embed(query), cands, vecs, self.config, self.prompts.version, as_asked)
 
