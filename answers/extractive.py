@@ -91,42 +91,41 @@ class Candidate:
 _POST_SIGNATURE = re.compile(r"^[ \t]*[—–-][ \t]*(?P<name>[^\n(/]+?)[ \t]*(?:/[^\n(]*)?\(@\w+\)[^\n]*$", re.M)
 
 
-def post_authors(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, author): the line right before each signature line is the author's post."""
+def _posts(text: str) -> list[tuple[int, int, str, int, int]]:
+    """(post start, post end, author, signature start, signature end): the line right before each
+    signature line is the author's post."""
     out = []
     for m in _POST_SIGNATURE.finditer(text):
         end = text.rfind("\n", 0, m.start())
         if end <= 0:
             continue
-        start = text.rfind("\n", 0, end) + 1
-        out.append((start, end, m.group("name")))
+        out.append((text.rfind("\n", 0, end) + 1, end, m.group("name"), *m.span()))
     return out
 
 
-def signature_lines(text: str) -> list[tuple[int, int]]:
-    """The signature lines themselves: who posted and when, no statement to answer with."""
-    return [m.span() for m in _POST_SIGNATURE.finditer(text)]
+def post_authors(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, author) of each embedded post."""
+    return [(start, end, author) for start, end, author, _, _ in _posts(text)]
 
 
 def candidates_from_hits(hits: list[SearchHit], texts: dict[str, str]) -> list[Candidate]:
     seen: set[tuple[str, int]] = set()
     out = []
-    authors: dict[str, list[tuple[int, int, str]]] = {}
-    signed: dict[str, list[tuple[int, int]]] = {}
+    posts: dict[str, list[tuple[int, int, str, int, int]]] = {}
     for rank, h in enumerate(hits, start=1):
         text = texts.get(h.document_id)
         if text is None:
             continue
-        if h.document_id not in authors:
-            authors[h.document_id] = post_authors(text)
-            signed[h.document_id] = signature_lines(text)
+        if h.document_id not in posts:
+            posts[h.document_id] = _posts(text)
         for s in split_sentences(text, h.start, h.end):
             sentence = text[s.start : s.end]
-            if any(lo <= s.start < hi for lo, hi in signed[h.document_id]):
+            # the signature line itself says who posted and when: no statement to answer with
+            if any(sig_lo <= s.start < sig_hi for *_, sig_lo, sig_hi in posts[h.document_id]):
                 continue
             if (h.document_id, s.start) not in seen and len(sentence.split()) >= MIN_WORDS:
                 seen.add((h.document_id, s.start))
-                by = [a for lo, hi, a in authors[h.document_id] if lo <= s.start < hi]
+                by = [a for lo, hi, a, _, _ in posts[h.document_id] if lo <= s.start < hi]
                 out.append(
                     Candidate(
                         h.document_id,
@@ -159,7 +158,9 @@ def named_clauses(question: str, cands: list[Candidate]) -> list[tuple[int, str]
         for ent in parse(question).entities
         if len(ent) >= 2 and sum(all(w in c.text.lower() for w in ent) for c in cands) <= DISTINCTIVE * len(cands)
     ]
-    out = []
+    out: list[tuple[int, str]] = []
+    if not names:
+        return out
     for i, c in enumerate(cands):
         parts = [p for p in _CLAUSE_BREAK.split(c.text) if len(p.split()) >= 3]
         if len(parts) < 2:
