@@ -1,20 +1,32 @@
-"""The answer engine the service calls: extractive offline, an LLM when one is configured.
+"""The answer engines the service calls: offline ones, and an LLM when one is configured.
 
-Both share retrieval and sentence candidates; the LLM engine falls back to the extractive one on
-any failure, with a warning, so a caller never gets a 500 because a model endpoint is down.
+Both offline engines get the same retrieval step (answers/retrieve.py: a follow-up made standalone,
+then hybrid search). `FACTDESK_ANSWERER` picks how an answer is read from the hits:
+- "extractive" (default): scored sentence selection with abstention rules (answers/extractive.py);
+- "reader": candidates (the best sentences of the hits, each in its context) -> reader (a trained
+  model's probability that the sentence answers) -> compose (the accepted sentences, grouped and
+  cited; none accepted: decline).
+The LLM engine is handed the same retrieval and falls back to the offline engine on any failure,
+with a warning, so a caller never gets a 500 because a model endpoint is down. A message asking for
+a summary goes to the summarizer in every engine.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from answers.candidates import candidates
+from answers.compose import ComposeConfig, abstain, compose
 from answers.extractive import ExtractiveConfig, candidates_from_hits, extract_answer, named_clauses
+from answers.intent import summary_request
 from answers.models import Answer, Summary
-from answers.rewrite import rewrite_follow_up
+from answers.reader import Reader
+from answers.retrieve import retrieve
 from answers.summarize import SummaryConfig, document_sentences, select_sentences, summary_from_groups
 from prompts import PromptSet
 from retrieval.models import SearchHit
@@ -27,6 +39,13 @@ if TYPE_CHECKING:
 MAX_SUMMARY_DOCUMENTS = 50
 
 
+@dataclass
+class ReaderConfig:
+    retrieve_k: int = 12  # chunks searched; their sentences compete for the reader
+    reader_pool: int = 24  # sentences the reader reads, best retrieval scores first
+    compose: ComposeConfig | None = None
+
+
 class AnswerEngine(Protocol):
     def ask(self, question: str, *, top_k: int, filters: Filters | None, history: list[str]) -> Answer: ...
 
@@ -36,53 +55,69 @@ class AnswerEngine(Protocol):
 
     def summarize(self, *, document_ids: list[str] | None, query: str | None, max_words: int) -> Summary: ...
 
+    def warm(self) -> None: ...
+
 
 def stream_text(text: str) -> Iterator[str]:
     """Word-sized pieces that add up exactly to text."""
     yield from (m.group(0) for m in re.finditer(r"\S+\s*|\s+", text))
 
 
-class ExtractiveEngine:
+def summary_as_answer(summary: Summary) -> Answer:
+    """A summary in an answer's shape (for a summary request sent as a question)."""
+    return Answer(
+        answer=summary.summary,
+        abstained=not summary.citations,
+        citations=summary.citations,
+        generator=summary.generator,
+        prompt_version=summary.prompt_version,
+        warnings=summary.warnings,
+    )
+
+
+class OfflineEngine:
+    """What both offline engines share: retrieval, summary requests, streaming and summaries. A
+    subclass reads the answer from the hits (`answer_hits`)."""
+
     generator = "extractive"
 
     def __init__(
-        self,
-        service: Factdesk,
-        prompts: PromptSet,
-        config: ExtractiveConfig | None = None,
-        summary_config: SummaryConfig | None = None,
+        self, service: Factdesk, prompts: PromptSet, summary_config: SummaryConfig | None = None
     ) -> None:
         self.service = service
         self.prompts = prompts
-        self.config = config or ExtractiveConfig()
         self.summary_config = summary_config or SummaryConfig()
+
+    retrieve_k = 8
+
+    def warm(self) -> None:
+        """Load what the first question would otherwise wait for."""
 
     # shared with the LLM engine
     def retrieve(
         self, question: str, top_k: int, filters: Filters | None, history: list[str]
     ) -> tuple[str, list[SearchHit]]:
-        query = rewrite_follow_up(question, history)
-        k = max(top_k, self.config.retrieve_k)
-        return query, self.service.searcher.search(query, k, filters)
+        r = retrieve(self.service.searcher, question, history, max(top_k, self.retrieve_k), filters)
+        return r.query, r.hits
 
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
-        """asked: the question as the user typed it, when query is its follow-up rewrite."""
-        texts = self.service.catalog.texts({h.document_id for h in hits})
-        cands = candidates_from_hits(hits, texts)
-        embed = self.service.searcher.embed_query
-        vecs = self.service.embedder.embed([c.text for c in cands]) if cands else np.zeros((0, 1))
-        # question-sized texts: the query path (in-memory LRU), not the embedding cache file
-        for i, clause in named_clauses(query, cands):
-            cands[i].clause_vec = embed(clause)
-        as_asked = (asked, embed(asked)) if asked and asked != query else None
-        return extract_answer(query, embed(query), cands, vecs, self.config, self.prompts.version, as_asked)
+        """The answer read from these hits; query is the standalone question (asked: as typed)."""
+        raise NotImplementedError
 
     def ask(self, question: str, *, top_k: int, filters: Filters | None, history: list[str]) -> Answer:
+        if (req := summary_request(question)) is not None:
+            return self.summarize_request(req.query, filters)
         query, hits = self.retrieve(question, top_k, filters, history)
         answer = self.answer_hits(query, hits, question)
+        answer.retrieved = hits
         if query != question:
             answer.question = query
         return answer
+
+    def summarize_request(self, query: str | None, filters: Filters | None) -> Answer:
+        ids = list(filters.document_ids) if filters and filters.document_ids else None
+        words = self.service.settings.summary_max_words
+        return summary_as_answer(self.summarize(document_ids=ids, query=query, max_words=words))
 
     def ask_stream(
         self, question: str, *, top_k: int, filters: Filters | None, history: list[str]
@@ -138,10 +173,68 @@ class ExtractiveEngine:
         return summary
 
 
+class ReaderEngine(OfflineEngine):
+    """retrieve -> candidates -> reader -> compose (module docstring)."""
+
+    def __init__(
+        self,
+        service: Factdesk,
+        prompts: PromptSet,
+        config: ReaderConfig | None = None,
+        reader: Reader | None = None,
+    ) -> None:
+        super().__init__(service, prompts)
+        self.config = config or ReaderConfig()
+        self.retrieve_k = self.config.retrieve_k
+        self.reader = reader or Reader(threads=service.settings.torch_threads)
+
+    def warm(self) -> None:
+        self.reader.load()
+
+    def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
+        searcher = self.service.searcher
+        sentences = searcher.sentence_hits(query, hits, self.config.reader_pool)
+        cands = candidates(sentences, self.service.catalog.texts({h.document_id for h in hits}))
+        if not cands:
+            return abstain(self.generator, self.prompts.version)
+        for c, p in zip(cands, self.reader.score(query, [c.passage for c in cands])):
+            c.probability = float(p)
+        vecs = self.service.embedder.embed([c.text for c in cands])
+        cfg = self.config.compose or ComposeConfig()
+        return compose(cands, vecs, self.reader.threshold, cfg, self.generator, self.prompts.version)
+
+
+class ExtractiveEngine(OfflineEngine):
+    """Scored sentence selection with abstention rules (answers/extractive.py)."""
+
+    def __init__(self, service: Factdesk, prompts: PromptSet, config: ExtractiveConfig | None = None) -> None:
+        super().__init__(service, prompts)
+        self.config = config or ExtractiveConfig()
+        self.retrieve_k = self.config.retrieve_k
+
+    def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
+        """asked: the question as the user typed it, when query is its follow-up rewrite."""
+        texts = self.service.catalog.texts({h.document_id for h in hits})
+        cands = candidates_from_hits(hits, texts)
+        embed = self.service.searcher.embed_query
+        vecs = self.service.embedder.embed([c.text for c in cands]) if cands else np.zeros((0, 1))
+        # question-sized texts: the query path (in-memory LRU), not the embedding cache file
+        for i, clause in named_clauses(query, cands):
+            cands[i].clause_vec = embed(clause)
+        as_asked = (asked, embed(asked)) if asked and asked != query else None
+        return extract_answer(query, embed(query), cands, vecs, self.config, self.prompts.version, as_asked)
+
+
+def offline_engine(service: Factdesk, settings: Settings, prompts: PromptSet) -> OfflineEngine:
+    if settings.answerer == "reader":
+        return ReaderEngine(service, prompts)
+    return ExtractiveEngine(service, prompts)
+
+
 def build_engine(service: Factdesk, settings: Settings, prompts: PromptSet) -> AnswerEngine:
-    extractive = ExtractiveEngine(service, prompts)
+    offline = offline_engine(service, settings, prompts)
     if settings.llm_enabled:
         from answers.llm import LLMEngine
 
-        return LLMEngine(service, settings, prompts, fallback=extractive)
-    return extractive
+        return LLMEngine(service, settings, prompts, fallback=offline)
+    return offline

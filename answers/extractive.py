@@ -156,7 +156,8 @@ def named_clauses(question: str, cands: list[Candidate]) -> list[tuple[int, str]
     names = [
         ent
         for ent in parse(question).entities
-        if len(ent) >= 2 and sum(all(w in c.text.lower() for w in ent) for c in cands) <= DISTINCTIVE * len(cands)
+        if len(ent) >= 2
+        and sum(all(w in c.text.lower() for w in ent) for c in cands) <= DISTINCTIVE * len(cands)
     ]
     out: list[tuple[int, str]] = []
     if not names:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from answers.engine import MAX_SUMMARY_DOCUMENTS, ExtractiveEngine, stream_text
+from answers.engine import MAX_SUMMARY_DOCUMENTS, OfflineEngine, stream_text, summary_as_answer
+from answers.intent import summary_request
 from answers.models import ABSTAIN_TEXT, Answer, Citation, Summary
 from answers.verify import CITATION_MARKS, locate_quote, strip_citation_marks, unsupported_numbers
 from prompts import PromptSet
@@ -595,7 +596,7 @@ def describe_failure(exc: BaseException) -> tuple[str, bool]:
 
 class LLMEngine:
     def __init__(
-        self, service: Factdesk, settings: Settings, prompts: PromptSet, fallback: ExtractiveEngine
+        self, service: Factdesk, settings: Settings, prompts: PromptSet, fallback: OfflineEngine
     ) -> None:
         self.service = service
         self.settings = settings
@@ -614,8 +615,23 @@ class LLMEngine:
 
     # ---- the AnswerEngine protocol
 
+    def warm(self) -> None:
+        self.fallback.warm()
+
     def ask(self, question: str, *, top_k: int, filters: Filters | None, history: list[str]) -> Answer:
+        if (req := summary_request(question)) is not None:
+            return self._summary_answer(req.query, filters)
         query, hits = self._retrieve(question, top_k, filters, history)
+        answer = self._ask(question, query, hits)
+        answer.retrieved = hits
+        return answer
+
+    def _summary_answer(self, query: str | None, filters: Filters | None) -> Answer:
+        ids = list(filters.document_ids) if filters and filters.document_ids else None
+        words = self.settings.summary_max_words
+        return summary_as_answer(self.summarize(document_ids=ids, query=query, max_words=words))
+
+    def _ask(self, question: str, query: str, hits: list[SearchHit]) -> Answer:
         passages = self._answer_passages(query, hits)
         if not passages:
             return self._extractive(question, query, hits, _no_room(hits))
@@ -631,6 +647,9 @@ class LLMEngine:
         """Each sentence's text and markers once its citations verify (a sentence that fails the checks
         is never sent, not even provisionally: a chat client keeps what it was streamed), then the
         verified answer in the done event."""
+        if (req := summary_request(question)) is not None:
+            yield from _events(self._summary_answer(req.query, filters), [])
+            return
         query, hits = self._retrieve(question, top_k, filters, history)
         passages = self._answer_passages(query, hits)
         if not passages:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,12 @@ class Answer:
     prompt_version: str
     warnings: list[str] = field(default_factory=list)
     question: str | None = None  # the retrieval question after follow-up rewriting
+    # the search hits the answer was read from (evals score these); not part of the JSON answer
+    retrieved: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d.pop("retrieved")
         if d.get("question") is None:
             d.pop("question")
         return d

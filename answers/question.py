@@ -179,11 +179,15 @@ _SAME_THING = {
     "fighter": "soldier",
     "servicemen": "soldier",
     "personnel": "soldier",
-    "pow": "prisoner",
-    "pows": "prisoner",
+    "pow": stem("prisoner"),
+    "pows": stem("prisoner"),
 }
 # ... and casualties by what happened to them: "3,000 North Koreans have been killed or injured"
-_ALIASES = {"casualty": frozenset({"casualty", "kill", "injur", "wound", "dead", "death", "died"})}
+_ALIASES = {
+    stem("casualty"): frozenset(
+        stem(w) for w in ("casualty", "killed", "injured", "wounded", "dead", "death", "died")
+    )
+}
 
 
 def _matches_head(head: str) -> frozenset[str]:
@@ -337,7 +341,8 @@ def _counted_positions(toks: list[str], frame: Frame) -> list[int]:
     out = []
     for i in _count_positions(toks):
         if any(
-            abs(i - j) <= COUNT_WINDOW and not _qualified_otherwise(toks, i, j, frame.modifiers) for j in spots
+            abs(i - j) <= COUNT_WINDOW and not _qualified_otherwise(toks, i, j, frame.modifiers)
+            for j in spots
         ):
             out.append(i)
     return out
@@ -381,7 +386,9 @@ def _time_positions(frame: Frame, toks: list[str], low: list[str]) -> list[int]:
     if kind == "month":
         return [i for i, t in enumerate(toks) if _is_month(t)]
     if kind == "year":
-        return [i for i, t in enumerate(low) if _YEAR.match(t) or (t == "year" and i and low[i - 1] == "last")]
+        return [
+            i for i, t in enumerate(low) if _YEAR.match(t) or (t == "year" and i and low[i - 1] == "last")
+        ]
     if kind == "weekday":
         return [i for i, t in enumerate(low) if t in _DAYS]
     if kind == "day":
@@ -515,7 +522,10 @@ def missing_entities(frame: Frame, passages: Iterable[str]) -> list[str]:
     (one missing name among several is often a paraphrase: "Washington" for "US")."""
     # names are capitalised: "world" in "no doubt left in the world" does not name the World Cup
     vocab = {
-        re.sub(r"['’]s$", "", w.lower()) for p in passages for w in re.findall(r"[\w'’-]+", p) if w[:1].isupper()
+        re.sub(r"['’]s$", "", w.lower())
+        for p in passages
+        for w in re.findall(r"[\w'’-]+", p)
+        if w[:1].isupper()
     }
     prefixes = {w[:5] for w in vocab if len(w) >= 5}
     missing = []

@@ -1,10 +1,16 @@
-"""Follow-up questions made self-contained before retrieval (offline heuristic; pure)."""
+"""Follow-up questions made standalone before retrieval and reading (pure).
+
+"Where was he captured?" after "When was the first prisoner born?" becomes "Where was the first
+prisoner captured?": a pronoun or a demonstrative ("that offer") is replaced by what the previous
+turn was about. A follow-up with nothing to replace ("And the other one?") keeps the previous turn's
+content words in brackets, so retrieval still finds the topic.
+"""
 
 from __future__ import annotations
 
 import re
 
-from retrieval.lexical import query_terms
+from retrieval.lexical import STOPWORDS, query_terms, stem
 
 _REFERENCE = re.compile(
     r"\b(he|she|they|him|her|them|his|hers|their|theirs|it|its|that|this|those|these|"
@@ -13,6 +19,24 @@ _REFERENCE = re.compile(
 )
 _ELLIPTIC_START = re.compile(r"^\s*(and|but|so|also|what about|how about|then)\b", re.I)
 _ENTITY = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][A-Za-z-]+|\b[A-Z]{2,}\b")
+
+# a name: capitalised words in a row ("Kim Jong Un", "South Korea's spy agency" gives "South Korea")
+_NAME = re.compile(r"\b[A-Z][\w-]*(?:\s+(?:of\s+)?[A-Z][\w-]*)*")
+# "the first prisoner", "the captured soldiers", "the spy agency": the, then up to four words
+_THE_PHRASE = re.compile(r"\b(?:the|a|an)\s+((?:[\w-]+\s+){0,3}[\w-]+)", re.I)
+# words that end a noun phrase: function words, and verb forms a question puts after its subject
+_PHRASE_END = STOPWORDS | frozenset(
+    "born told held sent taken given shown seen made known found kept brought caught captured killed "
+    "wounded say said tell think believe want happen happened mean react respond".split()
+)
+_QUESTION_WORDS = frozenset(
+    "what when where who whom whose why how which did does do was were is are has have".split()
+)
+_DO_SUPPORT = re.compile(r"\b(?:did|does|do)\s*$", re.I)
+_WHAT_ABOUT = re.compile(r"^\s*(?:and|but|so|also)?\s*(?:what|how)\s+about\s+(?P<x>[^?]+?)\s*\??\s*$", re.I)
+_PERSONAL = re.compile(r"\b(he|she|him|they|them)\b", re.I)
+_POSSESSIVE = re.compile(r"\b(his|their)\b", re.I)
+_DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|these|those)\s+(?P<noun>[a-z][\w-]*(?:['’]s)?)", re.I)
 
 
 def is_follow_up(question: str) -> bool:
@@ -23,10 +47,94 @@ def is_follow_up(question: str) -> bool:
     return (refers or elliptic or few_words) and not (has_entity and not refers)
 
 
+def referent(previous: str) -> str | None:
+    """What a question is about: its first name or noun phrase ("Zelenskyy", "the first prisoner")."""
+    found: list[tuple[int, str]] = []
+    for m in _NAME.finditer(previous):
+        name = m.group(0).split()
+        while name and (name[0].lower() in _QUESTION_WORDS or name[0].lower() in STOPWORDS):
+            name = name[1:]
+        if name:
+            found.append((m.start(), " ".join(name).removesuffix("'s").removesuffix("’s")))
+            break
+    for m in _THE_PHRASE.finditer(previous):
+        words: list[str] = []
+        for w in m.group(1).split():
+            if w.lower() in _PHRASE_END and words:
+                break
+            words.append(w)
+        # "did the captured soldiers belong to": after do-support the subject ends before the verb
+        if len(words) > 1 and _DO_SUPPORT.search(previous[: m.start()]):
+            words = words[:-1]
+        if words:
+            found.append((m.start(), "the " + " ".join(words)))
+            break
+    return min(found)[1] if found else None
+
+
+def resolve(question: str, previous: str) -> str | None:
+    """The question with its pronoun or demonstrative replaced by the previous turn's referent, or
+    None when it has neither or the previous turn names nothing."""
+    about = referent(previous)
+    if about is None:
+        return None
+    pronoun = _PERSONAL.search(question) or _POSSESSIVE.search(question)
+    if pronoun and referent(question[: pronoun.start()]) is not None:
+        return None  # "what about the other prisoner: when was he born?": he is named in the question
+    if _PERSONAL.search(question):
+        return _PERSONAL.sub(about, question, count=1)
+    if _POSSESSIVE.search(question):
+        return _POSSESSIVE.sub(about + ("'" if about.endswith("s") else "'s"), question, count=1)
+    if m := _DEMONSTRATIVE_NOUN.search(question):
+        # "that organization" -> the previous turn's phrase for it ("the North Korean military
+        # organization"); a thing it did not name -> "the offer", with what that turn was about
+        named = _phrase_ending_in(previous, m.group("noun"))
+        if named:
+            owner = (
+                m.group("noun")[len(m.group("noun").rstrip("'’s")) :]
+                if re.search(r"['’]s$", m.group("noun"))
+                else ""
+            )
+            return question[: m.start()] + "the " + named + owner + question[m.end() :]
+        out = question[: m.start()] + "the " + m.group("noun") + question[m.end() :]
+        return out if about.lower() in out.lower() else f"{out.rstrip('?').rstrip()} ({about})?"
+    return None
+
+
+def _phrase_ending_in(text: str, noun: str) -> str | None:
+    """The words of text up to and including `noun` (matched by stem), back to the last function word:
+    "which North Korean military organization" for "organization"."""
+    words = re.findall(r"[\w'’-]+", text)
+    target = stem(re.sub(r"['’]s$", "", noun))
+    for i, w in enumerate(words):
+        if stem(re.sub(r"['’]s$", "", w)) == target:
+            j = i
+            while j > 0 and i - j < 3 and words[j - 1].lower() not in _PHRASE_END | _QUESTION_WORDS:
+                j -= 1
+            return " ".join(words[j : i + 1])
+    return None
+
+
+def swap(question: str, previous: str) -> str | None:
+    """ "What about X?": the previous question, asked about X instead of what it was about."""
+    m = _WHAT_ABOUT.match(question)
+    about = referent(previous)
+    if m is None or about is None or about not in previous:
+        return None
+    if not re.fullmatch(r"[\w'’ .-]+", m.group("x")) or len(m.group("x").split()) > 6:
+        return None  # "what about the other one: when was he born?" asks a question of its own
+    return previous.replace(about, m.group("x"), 1)
+
+
 def rewrite_follow_up(question: str, history: list[str]) -> str:
-    """Append the previous question's content words the follow-up leaves implicit."""
+    """The follow-up as a standalone question (unchanged when it is not a follow-up)."""
+    if history and (swapped := swap(question, history[-1])) is not None:
+        return swapped
     if not history or not is_follow_up(question):
         return question
+    standalone = resolve(question, history[-1])
+    if standalone is not None:
+        return standalone
     have = set(query_terms(question))
     carried = [t for t in query_terms(history[-1]) if t not in have]
     return f"{question} ({' '.join(carried)})" if carried else question

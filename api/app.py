@@ -79,6 +79,7 @@ class Startup:
             svc.embedder.load()
             log.info("embedding model %s ready in %.1f s", svc.embedder.name, time.monotonic() - t0)
             svc.searcher.warm()  # the in-memory lexical index, so the first question does not build it
+            svc.engine.warm()  # the reader's graph
         except Exception as e:  # noqa: BLE001 - /readyz reports it; the ingest below would fail the same way
             self.model_error = str(e)[:300]
             log.error("embedding model %s failed to load: %s", svc.embedder.name, e)

@@ -209,9 +209,7 @@ def body(args: argparse.Namespace) -> dict:
     pt, pq = out["phases_torch"], out["phases_query"]
     if "error" not in pt:
         out["model_ready_torch_s"] = round(
-            pt["import torch"]
-            + pt["load model weights"]
-            + pt["first embedding"],
+            pt["import torch"] + pt["load model weights"] + pt["first embedding"],
             2,
         )
     if "error" not in pq:

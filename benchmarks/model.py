@@ -193,7 +193,12 @@ def sentence_options(onnx: dict[str, Path], quick: bool) -> list[E.Option]:
         O(BASELINE, E.st_encode(32), "fp32, 2 threads", threads=2),
         O(CURRENT, _local_bulk(), "OpenVinoMiniLM bf16, 2 threads (LocalEmbedder)", threads=2),
         O("torch-minilm-bf16", _local_bulk(bulk_encoder="torch"), "TorchMiniLM bf16, 2 threads", threads=2),
-        O("st-bf16-bs32", E.st_encode(32, bf16=True), "sentence-transformers bf16 autocast, 2 threads", threads=2),
+        O(
+            "st-bf16-bs32",
+            E.st_encode(32, bf16=True),
+            "sentence-transformers bf16 autocast, 2 threads",
+            threads=2,
+        ),
         O("st-bf16-bs32-1thread", E.st_encode(32, bf16=True), "bf16 autocast, 1 thread", threads=1),
     ]
     if not quick:

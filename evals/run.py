@@ -61,16 +61,16 @@ def eval_service(settings):  # type: ignore[no-untyped-def]
 
 
 def score_question(svc, q: dict, texts: dict[str, str]) -> dict:  # type: ignore[no-untyped-def]
-    from answers.rewrite import rewrite_follow_up
-
     history = q.get("history") or []
     gold = m.evidence_spans(q.get("evidence", []), texts)
-    query = rewrite_follow_up(q["question"], history)
-    hits = svc.search(query, top_k=5)
-    retrieval = m.retrieval_metrics([m.Span(h.document_id, h.start, h.end) for h in hits], gold)
     t0 = time.perf_counter()
-    answer = svc.ask(q["question"], history=history).to_dict()
+    asked = svc.ask(q["question"], history=history)
     latency_ms = (time.perf_counter() - t0) * 1000
+    # the hits the answer was read from, not a second search (a summary request has none)
+    hits = asked.retrieved
+    query = asked.question or q["question"]
+    retrieval = m.retrieval_metrics([m.Span(h.document_id, h.start, h.end) for h in hits], gold)
+    answer = asked.to_dict()
     recall, missed = (
         m.fact_recall(answer["answer"], q.get("expected_facts", []))
         if not answer["abstained"]

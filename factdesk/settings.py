@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     query_encoder: Literal["openvino", "onnx", "numpy"] = Field("openvino", alias="FACTDESK_QUERY_ENCODER")
     near_duplicate_threshold: float = Field(0.8, alias="FACTDESK_NEAR_DUPLICATE_THRESHOLD", gt=0, le=1)
 
+    # the offline answer engine: scored sentence selection with abstention rules ("extractive"), or
+    # the trained reader (answers/reader.py); the rules stay the default until the reader beats them
+    # on the blind question sets (docs/evals.md)
+    answerer: Literal["extractive", "reader"] = Field("extractive", alias="FACTDESK_ANSWERER")
+
     # which retrievers feed the fusion; "hybrid" is the measured default (evals/questions.yaml)
     search_mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", alias="FACTDESK_SEARCH_MODE")
     default_top_k: int = Field(5, alias="FACTDESK_TOP_K", ge=1)

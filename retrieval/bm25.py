@@ -219,7 +219,7 @@ class BM25Index:
         return index
 
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: Snowball stems (retrieval.lexical.stem)
 SNAPSHOT_AFTER = 2000  # chunks added or removed by a sync before the snapshot is rewritten
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from retrieval.lexical import analyze
 from retrieval.models import Chunk, Document
 
 SCHEMA = """
@@ -53,7 +54,7 @@ CREATE TABLE IF NOT EXISTS raw_inputs (
     content_hash TEXT NOT NULL
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, tokenize = 'porter unicode61 remove_diacritics 2'
+    text, tokenize = 'unicode61 remove_diacritics 0'
 );
 """
 
@@ -87,6 +88,7 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=60000")
+        self._migrate_lexical()
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
         self._writes = 0
@@ -294,14 +296,41 @@ class Catalog:
         )
         db.executemany("INSERT INTO bands (band, document_id) VALUES (?, ?)", [(b, doc.id) for b in bands])
 
+    def _migrate_lexical(self) -> None:
+        """A catalog written before the shared analyzer indexed raw text with FTS5's porter stemmer:
+        rebuild its keyword rows as analyzed terms (retrieval.lexical.analyze), in one transaction."""
+        row = self._db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
+        if row is None or "porter" not in row[0]:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("DROP TABLE chunks_fts")
+            self._db.execute(
+                "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, tokenize = 'unicode61 remove_diacritics 0')"
+            )
+            docs = [r[0] for r in self._db.execute("SELECT id FROM documents WHERE state = 'committed'")]
+            for doc_id in docs:
+                self._index_lexical(self._db, doc_id)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _index_lexical(db: sqlite3.Connection, doc_id: str) -> None:
+        rows = db.execute(
+            'SELECT c.rowid, substr(d.text, c.start + 1, c."end" - c.start) '
+            "FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.document_id = ?",
+            (doc_id,),
+        ).fetchall()
+        db.executemany(
+            "INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)", [(r, analyze(t)) for r, t in rows]
+        )
+
     @staticmethod
     def commit_document(db: sqlite3.Connection, doc_id: str) -> None:
         """Index the chunks lexically and make the document visible, in the caller's transaction."""
-        db.execute(
-            'INSERT INTO chunks_fts (rowid, text) SELECT c.rowid, substr(d.text, c.start + 1, c."end" - c.start) '
-            "FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.document_id = ?",
-            (doc_id,),
-        )
+        Catalog._index_lexical(db, doc_id)
         db.execute("UPDATE documents SET state = 'committed' WHERE id = ?", (doc_id,))
 
     @staticmethod

@@ -68,7 +68,9 @@ class LocalEmbedder:
         bulk_encoder: str = "openvino",
     ) -> None:
         if query_encoder not in QUERY_ENCODERS:
-            raise EmbedderError(f"FACTDESK_QUERY_ENCODER must be one of {QUERY_ENCODERS}, not {query_encoder!r}")
+            raise EmbedderError(
+                f"FACTDESK_QUERY_ENCODER must be one of {QUERY_ENCODERS}, not {query_encoder!r}"
+            )
         if bulk_encoder not in BULK_ENCODERS:
             raise EmbedderError(f"FACTDESK_BULK_ENCODER must be one of {BULK_ENCODERS}, not {bulk_encoder!r}")
         self.query_encoder = query_encoder

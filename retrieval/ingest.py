@@ -377,7 +377,9 @@ class Ingestor:
             status = f"duplicate of {doc.duplicate_of}"
         else:
             status = "updated" if state == "committed" else "created"
-        result = IngestResult(id=doc.id, status=status, chunks=len(p.chunks), title=doc.title, source=doc.source)
+        result = IngestResult(
+            id=doc.id, status=status, chunks=len(p.chunks), title=doc.title, source=doc.source
+        )
         return _Staged(doc, p.published_ts, p.chunks, p.shingles, frozenset(p.bands), vecs, result)
 
     def _land(self, batch: list[_Staged]) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from itertools import chain
 
+import Stemmer
+
 STOPWORDS = frozenset(
     """
 a about above after again against all am an and any are aren't as at be because been before being below
@@ -79,17 +81,20 @@ def prune_terms(
     return [t for t in terms if t in kept]
 
 
-_SUFFIXES = ("ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
+_SNOWBALL = Stemmer.Stemmer("english")
 
 
 @lru_cache(maxsize=200_000)  # a corpus repeats its words: the re-ranker stems ~2,000 words a query
 def stem(word: str) -> str:
-    """A crude suffix stripper: enough to match "captured"/"capture", "soldiers"/"soldier"."""
-    w = word.lower()
-    for suf in _SUFFIXES:
-        if len(w) > len(suf) + 3 and w.endswith(suf):
-            return w[: -len(suf)] + ("y" if suf == "ies" else "")
-    return w
+    """The Snowball (Porter2) English stem: "captured"/"capture", "soldiers"/"soldier" meet."""
+    return _SNOWBALL.stemWord(word.lower())
+
+
+def analyze(text: str) -> str:
+    """text as the keyword index stores it: content-word stems, space-separated. Both keyword paths
+    (the in-memory BM25 and the catalog's FTS5, which filtered search uses) index and query exactly
+    these terms, so a word matches the same way with or without a filter."""
+    return " ".join(t for t in map(_content_stem, _TOKEN.findall(text.lower())) if t)
 
 
 @lru_cache(maxsize=200_000)

@@ -137,8 +137,13 @@ class NumpyMiniLM:
                 self._load()
                 self._loaded = True
 
-    def _load(self) -> None:
+    def _weights(self, path: Path) -> dict[str, np.ndarray]:
+        """The model's tensors by name (a subclass may replace some: answers/reader.py)."""
         from safetensors.numpy import load_file
+
+        return load_file(str(path / "model.safetensors"))
+
+    def _load(self) -> None:
         from tokenizers import Tokenizer
 
         if self._path is None:
@@ -155,16 +160,14 @@ class NumpyMiniLM:
         if not pooling.get("pooling_mode_mean_tokens"):
             raise ValueError("NumpyMiniLM only implements mean pooling")
 
-        w = load_file(str(path / "model.safetensors"))
+        w = self._weights(path)
         pre = "bert." if "bert.embeddings.word_embeddings.weight" in w else ""
         self._heads = int(cfg["num_attention_heads"])
         self._eps = float(cfg["layer_norm_eps"])
         self._word = w[f"{pre}embeddings.word_embeddings.weight"]
         # token_type is always 0 for single sentences, so fold it into the position table once.
-        self._pos = (
-            w[f"{pre}embeddings.position_embeddings.weight"]
-            + w[f"{pre}embeddings.token_type_embeddings.weight"][0]
-        )
+        self._types = w[f"{pre}embeddings.token_type_embeddings.weight"]
+        self._pos = w[f"{pre}embeddings.position_embeddings.weight"] + self._types[0]
         self._emb_ln = (w[f"{pre}embeddings.LayerNorm.weight"], w[f"{pre}embeddings.LayerNorm.bias"])
         self._layers = [
             _Layer(w, f"{pre}encoder.layer.{i}.", self._heads) for i in range(int(cfg["num_hidden_layers"]))
@@ -190,7 +193,9 @@ class NumpyMiniLM:
         batch: list[int] = []
         for i in order:
             # sorted by length, so text i is the batch's longest: it sets the padded size
-            if batch and (len(batch) >= batch_size or (max_tokens and (len(batch) + 1) * len(ids[i]) > max_tokens)):
+            if batch and (
+                len(batch) >= batch_size or (max_tokens and (len(batch) + 1) * len(ids[i]) > max_tokens)
+            ):
                 out[batch] = self._forward([ids[j] for j in batch])
                 batch = []
             batch.append(i)
@@ -366,11 +371,17 @@ class TorchMiniLM(NumpyMiniLM):
             h = self._heads
             keys = mask[:, None, None, :]  # padded keys take no attention
             for L in self._t_layers:
-                qkv = torch.addmm(L["qkv"][1], x, L["qkv"][0]).view(n, seq, 3, h, dim // h).permute(2, 0, 3, 1, 4)
+                qkv = (
+                    torch.addmm(L["qkv"][1], x, L["qkv"][0])
+                    .view(n, seq, 3, h, dim // h)
+                    .permute(2, 0, 3, 1, 4)
+                )
                 # scale 1: 1/sqrt(head size) is folded into the Q weights (_Layer)
                 ctx = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=keys, scale=1.0)
                 ctx = ctx.transpose(1, 2).reshape(n * seq, dim)
-                x = F.layer_norm(torch.addmm(L["out"][1], ctx, L["out"][0]) + x, (dim,), *L["ln1"], eps=self._eps)
+                x = F.layer_norm(
+                    torch.addmm(L["out"][1], ctx, L["out"][0]) + x, (dim,), *L["ln1"], eps=self._eps
+                )
                 ff = torch.addmm(L["ff2"][1], F.gelu(torch.addmm(L["ff1"][1], x, L["ff1"][0])), L["ff2"][0])
                 x = F.layer_norm(ff + x, (dim,), *L["ln2"], eps=self._eps)
             x = x.float().view(n, seq, dim)
@@ -388,7 +399,9 @@ class OpenVinoMiniLM(NumpyMiniLM):
     (both bf16, 2 threads, <= 1024 padded word pieces a batch), cosine 0.99997 to fp32 against
     0.9999; 498 against 426 sentences/s. Where the CPU has no bf16 it runs in fp32."""
 
-    def __init__(self, model_path: str | Path | None = None, precision: str = "bf16", threads: int = 0) -> None:
+    def __init__(
+        self, model_path: str | Path | None = None, precision: str = "bf16", threads: int = 0
+    ) -> None:
         super().__init__(model_path)
         self._precision = precision
         self._threads = threads
@@ -442,7 +455,9 @@ class OpenVinoMiniLM(NumpyMiniLM):
             qkv = ops.reshape(dense(x, L.qkv_w, L.qkv_b), ints(0, 0, 3, heads, dim // heads), True)
             q, k, v = (
                 ops.squeeze(part, ints(0))
-                for part in ops.split(ops.transpose(qkv, ints(2, 0, 3, 1, 4)), ops.constant(np.int64(0)), 3).outputs()
+                for part in ops.split(
+                    ops.transpose(qkv, ints(2, 0, 3, 1, 4)), ops.constant(np.int64(0)), 3
+                ).outputs()
             )
             # scale 1: the 1/sqrt(head size) is folded into the Q weights already (_Layer)
             ctx = ops.scaled_dot_product_attention(q, k, v, bias, const(1.0), causal=False)

@@ -21,6 +21,7 @@ from retrieval.lexical import (
     match_terms,
     prune_terms,
     query_terms,
+    stem,
     stems,
 )
 from retrieval.models import SearchHit
@@ -91,10 +92,23 @@ class SearchConfig:
     sentence_cache_chunks: int = 16384
 
 
+@dataclass(frozen=True)
+class SentenceHit:
+    """One sentence of a retrieved chunk: offsets into its document's text."""
+
+    hit: SearchHit
+    start: int
+    end: int
+    score: float
+    dense: float
+    chunk_rank: int  # 0-based rank of its chunk
+
+
 @dataclass
 class _Sentences:
     vectors: np.ndarray  # (sentences, dim), unit rows
     stems: list[frozenset[str]]
+    spans: np.ndarray  # (sentences, 2): start, end relative to the chunk
 
 
 class Searcher:
@@ -202,6 +216,31 @@ class Searcher:
             )
         return hits
 
+    def sentence_hits(self, query: str, hits: list[SearchHit], n: int) -> list[SentenceHit]:
+        """The n best sentences of the retrieved chunks, each scored on its own (its vector, computed at
+        ingest, and its words): a one-line answer inside a long chunk competes as a sentence, not as a
+        fraction of its chunk's vector. Ranked by the re-ranker's blend; the chunk's rank as a prior."""
+        if not hits:
+            return []
+        cfg = self.config
+        chunks = self._chunk_sentences([(h.text, 0, len(h.text)) for h in hits])
+        q_vec = self.embed_query(query)
+        score = coverage_scorer(stems(query), idf_weights(st for c in chunks for st in c.stems))
+        out: list[SentenceHit] = []
+        for rank, (h, c) in enumerate(zip(hits, chunks)):
+            dense = c.vectors @ q_vec
+            for (a, b), d, st in zip(c.spans, dense, c.stems):
+                blend = (
+                    cfg.rerank_dense * float(d)
+                    + cfg.rerank_lexical * score(st)
+                    + cfg.rerank_prior / (rank + 1)
+                )
+                out.append(
+                    SentenceHit(h, h.start + int(a), h.start + int(b), round(blend, 6), float(d), rank)
+                )
+        out.sort(key=lambda s: -s.score)
+        return out[:n]
+
     def warm(self) -> None:
         if self.lexical_index is not None and self.config.use_lexical:
             self.lexical_index.warm()
@@ -214,6 +253,7 @@ class Searcher:
         where_sql, params = filters.sql()
         if self.lexical_index is not None and not where_sql:
             return self.lexical_index.search(terms, n)
+        terms = list(dict.fromkeys(stem(t) for t in terms))  # the index holds analyzed stems
         rows, total = self.catalog.term_rows(terms)
         match = match_terms(prune_terms(terms, rows, total, self.config.lexical_budget))
         if not match:
@@ -250,7 +290,7 @@ class Searcher:
         if todo:
             # one row a chunk in the embedding cache (ingest wrote it): spans and vectors together
             for k, (pairs, vectors) in zip(todo, self.embedder.chunk_sentences(list(todo.values()))):
-                found[k] = _Sentences(vectors, [stems(k[a:b]) for a, b in pairs])
+                found[k] = _Sentences(vectors, [stems(k[a:b]) for a, b in pairs], pairs)
             with self._sentence_lock:
                 for k in todo:
                     self._sentences[k] = found[k]

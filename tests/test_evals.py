@@ -451,7 +451,7 @@ def test_eval_compare_exit_codes(baseline_run: Path) -> None:
     assert factdesk_eval(baseline_run, "--compare", str(baseline_run / "worse.json"), base).returncode == 0
 
 
-@pytest.mark.parametrize("name", ["questions.yaml", "heldout.yaml", "heldout2.yaml"])
+@pytest.mark.parametrize("name", ["questions.yaml", "heldout.yaml", "heldout2.yaml", "blind3.yaml"])
 def test_question_sets_are_well_formed(seeded, name: str) -> None:  # type: ignore[no-untyped-def]
     """Every evidence quote is found in the cleaned seed text it names; unanswerable questions have none."""
     from evals.run import load_questions
@@ -467,3 +467,25 @@ def test_question_sets_are_well_formed(seeded, name: str) -> None:  # type: igno
             assert q["evidence"] and q["expected_facts"], q["id"]
             spans = m.evidence_spans(q["evidence"], texts)
             assert all(s is not None for s in spans), (q["id"], q["evidence"])
+
+
+def test_negatives_corpus_lacks_every_answer() -> None:
+    """evals/negatives: the seed articles less the sentences that answer evals/negatives.yaml; each
+    question's removed answer (a comment in the YAML) occurs in the originals and nowhere in the copy."""
+    from evals.run import load_questions
+
+    qs = load_questions(ROOT / "evals" / "negatives.yaml")
+    assert len(qs) >= 20 and all(not q["answerable"] and not q["evidence"] for q in qs)
+    folder = ROOT / "evals" / "negatives" / "articles"
+    originals = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "data" / "articles").glob("*.txt")}
+    copies = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.txt")}
+    assert copies.keys() == originals.keys()
+    removed = [
+        json.loads(line.split(":", 1)[1])
+        for line in (ROOT / "evals" / "negatives.yaml").read_text(encoding="utf-8").splitlines()
+        if line.strip().startswith("# removed answer strings:")
+    ]
+    assert len(removed) == len(qs)
+    original, corpus = " ".join(originals.values()).lower(), " ".join(copies.values()).lower()
+    for answers in removed:
+        assert answers and all(a.lower() in original and a.lower() not in corpus for a in answers), answers

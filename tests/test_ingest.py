@@ -250,7 +250,9 @@ def test_a_failed_batch_leaves_none_of_its_documents(
 
     monkeypatch.setattr(svc.vectors, "upsert", fail)
     with pytest.raises(RuntimeError, match="Chroma said no"):
-        svc.ingest_documents([DocumentIn(text=SEED_TEXT[i], id=f"new-{n}") for n, i in enumerate(SEED_IDS[1:4])])
+        svc.ingest_documents(
+            [DocumentIn(text=SEED_TEXT[i], id=f"new-{n}") for n, i in enumerate(SEED_IDS[1:4])]
+        )
     monkeypatch.undo()
     assert [d.id for d in svc.list_documents()] == ["kept"]
     assert all(svc.catalog.state_of(f"new-{n}") is None for n in range(3))  # no pending rows left

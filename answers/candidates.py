@@ -1,0 +1,72 @@
+"""Candidate sentences for the reader: the retrieved sentences, each with its neighbours and title.
+
+The reader judges a sentence in context ("He said ..." needs the sentence before it to say who),
+so each candidate carries the sentences right before and after it in its article.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from answers.reader import Passage
+from retrieval.search import SentenceHit
+from retrieval.sentences import split_sentences
+
+MIN_WORDS = 4  # a heading or a dateline is no answer
+NEIGHBOUR_CHARS = 600  # how far around a sentence its neighbours are looked for
+
+
+@dataclass
+class Candidate:
+    document_id: str
+    chunk_id: str
+    title: str
+    start: int
+    end: int
+    text: str  # always the document's text[start:end]
+    duplicate_of: str | None
+    passage: Passage
+    retrieval_score: float
+    probability: float = 0.0  # the reader's
+
+
+def _neighbours(text: str, start: int, end: int) -> tuple[str, str]:
+    """The sentence before and the sentence after text[start:end]."""
+    lo = max(0, start - NEIGHBOUR_CHARS)
+    before = [s for s in split_sentences(text, lo, start) if s.end <= start]
+    hi = min(len(text), end + NEIGHBOUR_CHARS)
+    after = [s for s in split_sentences(text, end, hi) if s.start >= end]
+    return (
+        text[before[-1].start : before[-1].end] if before else "",
+        text[after[0].start : after[0].end] if after else "",
+    )
+
+
+def candidates(sentences: list[SentenceHit], texts: dict[str, str]) -> list[Candidate]:
+    """One candidate a distinct sentence, in the order given (best retrieval score first)."""
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for s in sentences:
+        h = s.hit
+        text = texts.get(h.document_id)
+        if text is None or (h.document_id, s.start) in seen:
+            continue
+        sentence = text[s.start : s.end]
+        if len(sentence.split()) < MIN_WORDS:
+            continue
+        seen.add((h.document_id, s.start))
+        before, after = _neighbours(text, s.start, s.end)
+        out.append(
+            Candidate(
+                h.document_id,
+                h.chunk_id,
+                h.title,
+                s.start,
+                s.end,
+                sentence,
+                h.duplicate_of,
+                Passage(sentence, before, after, h.title),
+                s.score,
+            )
+        )
+    return out

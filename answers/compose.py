@@ -1,0 +1,120 @@
+"""The answer from the reader's verdicts: the sentences it accepts, grouped, ordered, cited.
+
+Every accepted sentence is kept (a question of several parts needs each part), except one that
+says again what an accepted sentence says. Sentences from other articles that say the same thing
+are cited with it, and the group is shown in its cleanest wording: an article's own text before a
+near-duplicate copy of it (a machine-reworded copy reads badly). Nothing the reader did not accept
+is added to fill the answer out; if it accepts nothing, the answer is to decline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from answers.candidates import Candidate
+from answers.models import ABSTAIN_TEXT, Answer, Citation
+
+
+@dataclass
+class ComposeConfig:
+    max_groups: int = 4
+    # a further sentence must reach this share of the best one's probability: the reader's
+    # probabilities are sharp, so this only drops the stragglers of a clear answer
+    keep_ratio: float = 0.5
+    same_above: float = 0.8  # cosine of two sentence vectors that say the same thing
+
+
+def accepted(cands: list[Candidate], threshold: float, cfg: ComposeConfig) -> list[int]:
+    """Indexes of the sentences the reader accepts, most probable first."""
+    order = sorted(range(len(cands)), key=lambda i: -cands[i].probability)
+    if not order or cands[order[0]].probability < threshold:
+        return []
+    floor = max(threshold, cfg.keep_ratio * cands[order[0]].probability)
+    return [i for i in order if cands[i].probability >= floor]
+
+
+def _shown_first(group: list[Candidate]) -> list[Candidate]:
+    """The group's own article before any near-duplicate copy; then by probability."""
+    return sorted(group, key=lambda c: (c.duplicate_of is not None, -c.probability))
+
+
+def group(
+    cands: list[Candidate], chosen: list[int], vecs: np.ndarray, cfg: ComposeConfig
+) -> list[list[Candidate]]:
+    """Accepted sentences as groups of one statement each, with every other article's sentence that
+    restates it (accepted or not) cited beside it."""
+    groups: list[list[int]] = []
+    for i in chosen:
+        home = next((g for g in groups if float(vecs[i] @ vecs[g[0]]) >= cfg.same_above), None)
+        if home is None:
+            if len(groups) < cfg.max_groups:
+                groups.append([i])
+        elif all(cands[j].document_id != cands[i].document_id for j in home):
+            home.append(i)
+    for j in range(len(cands)):
+        for g in groups:
+            if (
+                j not in g
+                and all(cands[k].document_id != cands[j].document_id for k in g)
+                and float(vecs[j] @ vecs[g[0]]) >= cfg.same_above
+            ):
+                g.append(j)
+                break
+    return [_shown_first([cands[i] for i in g]) for g in groups]
+
+
+def answer_from_groups(groups: list[list[Candidate]], generator: str, prompt_version: str) -> Answer:
+    """Each group's first sentence, followed by the markers of every source that states it."""
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for g in groups:
+        marks = ""
+        for c in g:
+            citations.append(
+                Citation(
+                    marker=len(citations) + 1,
+                    document_id=c.document_id,
+                    chunk_id=c.chunk_id,
+                    title=c.title,
+                    quote=c.text,
+                    start=c.start,
+                    end=c.end,
+                )
+            )
+            marks += f"[{len(citations)}]"
+        parts.append(f"{g[0].text} {marks}")
+    return Answer(
+        answer=" ".join(parts),
+        abstained=False,
+        citations=citations,
+        generator=generator,
+        prompt_version=prompt_version,
+    )
+
+
+def abstain(generator: str, prompt_version: str, warnings: list[str] | None = None) -> Answer:
+    return Answer(
+        answer=ABSTAIN_TEXT,
+        abstained=True,
+        citations=[],
+        generator=generator,
+        prompt_version=prompt_version,
+        warnings=list(warnings or []),
+    )
+
+
+def compose(
+    cands: list[Candidate],
+    vecs: np.ndarray,
+    threshold: float,
+    cfg: ComposeConfig,
+    generator: str,
+    prompt_version: str,
+) -> Answer:
+    """Pure: the answer (or the decline) from candidates the reader has scored."""
+    chosen = accepted(cands, threshold, cfg)
+    if not chosen:
+        return abstain(generator, prompt_version)
+    return answer_from_groups(group(cands, chosen, vecs, cfg), generator, prompt_version)

@@ -1,0 +1,44 @@
+"""What a message asks for: an answer, or a summary (pure).
+
+"Summarize the articles", "Give me a summary of the prisoner swap", "What's the gist?" are requests
+for the summarizer, not questions to answer from one passage. The table below is the whole rule:
+a request verb or noun at the start, then optionally what to summarise.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# each: a request for a summary, at the start of the message; what follows names its subject
+_SUMMARY_REQUEST = re.compile(
+    r"^\W*(?:please\s+|can you\s+|could you\s+|would you\s+)?(?:"
+    r"(?:summari[sz]e|recap|sum up|condense|outline|brief me on)"
+    r"|(?:give|show|write|make|tell|send) (?:me |us )?(?:a |an |the )?"
+    r"(?:short |brief |quick )?(?:summary|recap|overview|gist|rundown|tl;?dr|digest)"
+    r"|(?:what(?:'s|’s| is) )?(?:the |a )?(?:short |brief |quick )?(?:summary|gist|overview|tl;?dr|rundown|recap)"
+    r")\b(?P<rest>.*)$",
+    re.I | re.S,
+)
+# what names the whole collection rather than a topic: "the articles", "everything", "all of it"
+_WHOLE = re.compile(
+    r"^(?:(?:all|each|every|both)\s+(?:of\s+)?)?(?:the|these|those|this|my|our)?\s*"
+    r"(?:articles?|stories|story|news|documents?|reports?|texts?|sources|everything|all|it|them|coverage)?\s*"
+    r"(?:so far|here|above|please|for me|you have|in the archive)?$",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class SummaryRequest:
+    query: str | None  # what to summarise; None: everything
+
+
+def summary_request(message: str) -> SummaryRequest | None:
+    """A summary request and its subject, or None for a question to answer."""
+    m = _SUMMARY_REQUEST.match(message.strip())
+    if m is None:
+        return None
+    rest = m.group("rest").strip(" \t\n?.!:")
+    rest = re.sub(r"^(?:of|on|about|for|regarding|covering)\s+", "", rest, flags=re.I).strip()
+    return SummaryRequest(None if _WHOLE.match(rest) else rest)

@@ -1,0 +1,129 @@
+"""The reader: a trained cross-encoder that says how likely a sentence answers a question.
+
+It reads the question beside one candidate sentence, that sentence's neighbours and its article's
+title, and returns a probability. all-MiniLM-L6-v2 fine-tuned on SQuAD 2.0 (training/train_reader.py),
+whose unanswerable questions come with the sentence a careless reader would pick: the model learns
+to tell a sentence that answers from one that is merely about the same thing.
+
+At serve time the model runs as the embedder's OpenVINO graph (retrieval/minilm.py), no torch: the
+shipped file holds only what fine-tuning changed (the word-piece table is the bundled embedder's,
+frozen during training), in float16, plus the head.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.minilm import OpenVinoMiniLM, _padded
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "reader_model"
+
+# word-piece budget of one input, and of its parts (the rest goes to the neighbouring sentences)
+MAX_TOKENS = 128
+QUESTION_TOKENS = 40
+SENTENCE_TOKENS = 64
+TITLE_TOKENS = 12
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One candidate as the reader sees it."""
+
+    sentence: str
+    before: str = ""  # the sentence(s) right before it in its article
+    after: str = ""  # and right after it
+    title: str = ""
+
+
+def encode_pair(
+    tok: Any, question: str, passage: Passage, max_tokens: int = MAX_TOKENS
+) -> tuple[list[int], list[int]]:
+    """(word-piece ids, token types) for `[CLS] question [SEP] sentence [SEP] title: before … after [SEP]`.
+
+    The sentence comes first in the second segment, so truncation only ever cuts its context: the
+    earlier neighbour from its start, the later one from its end. Shared by training and serving, so
+    the model sees at serve time exactly the layout it learned."""
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+
+    def ids(text: str) -> list[int]:
+        return list(tok.encode(text, add_special_tokens=False).ids) if text.strip() else []
+
+    q = ids(question)[:QUESTION_TOKENS]
+    s = ids(passage.sentence)[:SENTENCE_TOKENS]
+    t = ids(passage.title)[:TITLE_TOKENS]
+    colon = ids(":") if t else []
+    room = max(0, max_tokens - len(q) - len(s) - len(t) - len(colon) - 4)
+    b, a = ids(passage.before), ids(passage.after)
+    # share the room; what one neighbour leaves unused goes to the other
+    keep_b = min(len(b), max(room // 2, room - len(a)))
+    keep_a = min(len(a), room - keep_b)
+    b = b[len(b) - keep_b :] if keep_b else []
+    a = a[:keep_a]
+    first = [cls, *q, sep]
+    second = [*s, sep, *t, *colon, *b, *a, sep]
+    return first + second, [0] * len(first) + [1] * len(second)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class Reader(OpenVinoMiniLM):
+    """The trained reader on OpenVINO. `score` gives one probability a passage; `threshold` is the
+    calibrated "answers" cut (reader_model/config.json: chosen on held-out SQuAD titles)."""
+
+    def __init__(
+        self, weights_dir: str | Path | None = None, precision: str = "bf16", threads: int = 0
+    ) -> None:
+        super().__init__(None, precision=precision, threads=threads)
+        self._weights_dir = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
+        self.config: dict = json.loads((self._weights_dir / "config.json").read_text())
+        self.threshold = float(self.config["threshold"])
+        self._max_len = int(self.config.get("max_tokens", MAX_TOKENS))
+        self._reader_tokens: int = self._max_len
+
+    def _weights(self, path: Path) -> dict[str, np.ndarray]:
+        base = super()._weights(path)
+        with np.load(self._weights_dir / "reader.npz") as delta:
+            tuned = {k: delta[k].astype(np.float32) for k in delta.files}
+        self._head_w = tuned.pop("head.weight").reshape(-1)
+        self._head_b = float(tuned.pop("head.bias").reshape(-1)[0])
+        pre = "bert." if any(k.startswith("bert.") for k in base) else ""
+        base.update({pre + k: v for k, v in tuned.items()})
+        return base
+
+    def _load(self) -> None:
+        super()._load()
+        # token type 0 is folded into the position table (NumpyMiniLM); type 1 adds this difference
+        self._type_delta = self._types[1] - self._types[0]
+
+    def score(self, question: str, passages: Sequence[Passage], batch_size: int = 32) -> np.ndarray:
+        """Probability that each passage's sentence answers the question, in input order."""
+        self.load()
+        out = np.zeros(len(passages), dtype=np.float32)
+        if not passages:
+            return out
+        pairs = [encode_pair(self._tok, question, p, self._reader_tokens) for p in passages]
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]))
+        for lo in range(0, len(order), batch_size):
+            batch = order[lo : lo + batch_size]
+            out[batch] = self._logits([pairs[i] for i in batch])
+        return _sigmoid(out)
+
+    def _logits(self, pairs: list[tuple[list[int], list[int]]]) -> np.ndarray:
+        ids, mask = _padded([p[0] for p in pairs])
+        types, _ = _padded([p[1] for p in pairs])
+        emb = (
+            self._word[ids]
+            + self._pos[: ids.shape[1]]
+            + types[:, :, None].astype(np.float32) * self._type_delta
+        )
+        x = self._request.infer({"embeddings": emb, "mask": mask})[0]  # type: ignore[attr-defined]
+        pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+        return pooled @ self._head_w + self._head_b

@@ -1,0 +1,102 @@
+"""The shipped reader: loads offline without torch, reproduces the training framework's scores, and
+the training script runs end to end on a tiny slice."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from answers.reader import MAX_TOKENS, WEIGHTS_DIR, Passage, Reader, encode_pair
+from factdesk.settings import PROJECT_ROOT
+from training.squad import examples, questions, split_titles
+
+SQUAD = PROJECT_ROOT.parent / "shared" / "data" / "squad2" / "squad2-dev-half.json"
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    r = Reader()
+    r.load()
+    return r
+
+
+def test_shipped_weights_are_small_and_say_what_they_were_trained_on() -> None:
+    assert (WEIGHTS_DIR / "reader.npz").stat().st_size <= 30 * 1024 * 1024
+    config = json.loads((WEIGHTS_DIR / "config.json").read_text())
+    assert "CC BY-SA 4.0" in config["training_data"] and 0.0 < config["threshold"] < 1.0
+    assert "CC BY-SA 4.0" in (WEIGHTS_DIR / "README.md").read_text()
+
+
+def test_reader_matches_the_training_frameworks_scores(reader: Reader) -> None:
+    """reference.json: probabilities torch computed from the exported (float16) weights at the end of
+    training. OpenVINO in bf16 reproduces them closely; in fp32 almost exactly."""
+    ref = json.loads((WEIGHTS_DIR / "reference.json").read_text())
+    assert len(ref) >= 4
+    exact = Reader(precision="fp32")
+    for row in ref:
+        p = Passage(**row["passage"])
+        assert abs(float(exact.score(row["question"], [p])[0]) - row["probability"]) < 1e-3
+        assert abs(float(reader.score(row["question"], [p])[0]) - row["probability"]) < 0.05
+
+
+def test_reader_loads_without_torch() -> None:
+    code = (
+        "import sys; from answers.reader import Reader, Passage; r = Reader(); "
+        "r.score('Who?', [Passage('Somebody did it.')]); assert 'torch' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PROJECT_ROOT, timeout=120)
+
+
+def test_the_reader_tells_an_answer_from_a_sentence_on_the_same_topic(reader: Reader) -> None:
+    title = "City council"
+    answer = Passage("The council approved the new budget of 4 million euros on Tuesday.", title=title)
+    topical = Passage("The council has debated the budget for several months.", title=title)
+    p = reader.score("How large is the new budget the council approved?", [answer, topical])
+    assert p[0] > reader.threshold > p[1]
+    assert reader.score("anything", []).shape == (0,)
+
+
+def test_input_layout_keeps_the_sentence_and_cuts_the_context(reader: Reader) -> None:
+    tok = reader._tok
+    long = " ".join(["word"] * 300)
+    ids, types = encode_pair(tok, "What happened?", Passage("The answer sentence.", long, long, "A title"))
+    assert len(ids) == len(types) == MAX_TOKENS
+    sentence = tok.encode("The answer sentence.", add_special_tokens=False).ids
+    sep = tok.token_to_id("[SEP]")
+    first_sep = ids.index(sep)
+    assert ids[first_sep + 1 : first_sep + 1 + len(sentence)] == sentence
+    assert set(types[: first_sep + 1]) == {0} and set(types[first_sep + 1 :]) == {1}
+
+
+@pytest.mark.skipif(not SQUAD.exists(), reason="the SQuAD 2.0 file is in ../shared/data only")
+def test_training_pairs_come_from_answers_and_plausible_answers() -> None:
+    data = json.loads(SQUAD.read_text(encoding="utf-8"))["data"]
+    train, val, test = split_titles(data, 13, 3, 2)
+    assert not {a["title"] for a in train} & {a["title"] for a in val + test}
+    qs = questions(val[:1])
+    ex = examples(qs[:50], __import__("random").Random(0))
+    for e in ex:
+        if e.label:
+            q = next(q for q in qs if q.question_id == e.question_id)
+            assert q.answerable and e.passage in [q.passages[i] for i in q.gold]
+    assert any(e.hard and not e.label for e in ex)  # plausible-answer sentences are hard negatives
+
+
+@pytest.mark.skipif(not SQUAD.exists(), reason="the SQuAD 2.0 file is in ../shared/data only")
+def test_training_script_smoke(tmp_path: Path) -> None:
+    """A tiny, seeded run writes weights the serving Reader loads and agrees with."""
+    pytest.importorskip("transformers")
+    out = tmp_path / "reader"
+    cmd = [sys.executable, "-m", "training.train_reader", "--squad", str(SQUAD), "--out", str(out)]
+    cmd += ["--max-questions", "12", "--max-eval", "6", "--epochs", "1", "--batch", "8"]
+    subprocess.run(cmd, check=True, cwd=PROJECT_ROOT, timeout=600, capture_output=True)
+    config = json.loads((out / "config.json").read_text())
+    assert config["train_pairs"] > 12 and 0.0 < config["threshold"] < 1.0
+    trained = Reader(out, precision="fp32")
+    for row in json.loads((out / "reference.json").read_text()):
+        got = float(trained.score(row["question"], [Passage(**row["passage"])])[0])
+        assert abs(got - row["probability"]) < 1e-3

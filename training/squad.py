@@ -1,0 +1,97 @@
+"""Reader training pairs from SQuAD 2.0 JSON (pure).
+
+Each question is paired with sentences of its paragraph, split by the service's own splitter:
+- answerable: the sentence(s) holding an answer span are positives, a few other sentences of the
+  paragraph negatives;
+- unanswerable: the sentence holding a `plausible_answers` span (what a careless reader would pick)
+  is a hard negative, with a few other sentences.
+Splits are by article title, so no paragraph's wording leaks from training into validation.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from answers.reader import Passage
+from retrieval.sentences import split_sentences
+
+
+@dataclass(frozen=True)
+class Example:
+    question_id: str
+    question: str
+    passage: Passage
+    label: int  # 1: the sentence answers the question
+    hard: bool = False  # a plausible-answer negative
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question with every sentence of its paragraph as a candidate (for validation)."""
+
+    question_id: str
+    question: str
+    answerable: bool
+    passages: list[Passage]
+    gold: frozenset[int]  # indexes of passages holding an answer (or the plausible answer)
+
+
+def split_titles(
+    data: list[dict], seed: int, val: int, test: int
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """(train, validation, test) articles, chosen by title with a fixed seed."""
+    articles = sorted(data, key=lambda a: a["title"])
+    random.Random(seed).shuffle(articles)
+    return articles[val + test :], articles[:val], articles[val : val + test]
+
+
+def _passages(context: str, title: str) -> tuple[list[Passage], list[tuple[int, int]]]:
+    spans = [(s.start, s.end) for s in split_sentences(context)]
+    texts = [context[a:b] for a, b in spans]
+    out = [
+        Passage(
+            sentence=texts[i],
+            before=texts[i - 1] if i > 0 else "",
+            after=texts[i + 1] if i + 1 < len(texts) else "",
+            title=title.replace("_", " "),
+        )
+        for i in range(len(texts))
+    ]
+    return out, spans
+
+
+def _holding(spans: list[tuple[int, int]], answers: list[dict]) -> frozenset[int]:
+    """Sentences that an answer span starts in or overlaps."""
+    found: set[int] = set()
+    for a in answers:
+        lo, hi = a["answer_start"], a["answer_start"] + max(1, len(a["text"]))
+        found.update(i for i, (s, e) in enumerate(spans) if s < hi and lo < e)
+    return frozenset(found)
+
+
+def questions(articles: list[dict]) -> list[Question]:
+    out = []
+    for art in articles:
+        for para in art["paragraphs"]:
+            passages, spans = _passages(para["context"], art["title"])
+            for qa in para["qas"]:
+                impossible = bool(qa.get("is_impossible"))
+                gold = _holding(spans, qa.get("plausible_answers", []) if impossible else qa["answers"])
+                out.append(Question(qa["id"], qa["question"], not impossible, passages, gold))
+    return out
+
+
+def examples(qs: list[Question], rng: random.Random, negatives: int = 3) -> list[Example]:
+    """Training pairs: every gold sentence (a positive, or a hard negative when the question has no
+    answer) and up to `negatives` other sentences of the paragraph, drawn with rng."""
+    out = []
+    for q in qs:
+        others = [i for i in range(len(q.passages)) if i not in q.gold]
+        rng.shuffle(others)
+        for i in sorted(q.gold):
+            out.append(
+                Example(q.question_id, q.question, q.passages[i], int(q.answerable), hard=not q.answerable)
+            )
+        out.extend(Example(q.question_id, q.question, q.passages[i], 0) for i in others[:negatives])
+    return out

