@@ -34,6 +34,8 @@ _QUESTION_WORDS = frozenset(
 )
 _DO_SUPPORT = re.compile(r"\b(?:did|does|do)\s*$", re.I)
 _WHAT_ABOUT = re.compile(r"^\s*(?:and|but|so|also)?\s*(?:what|how)\s+about\s+(?P<x>[^?]+?)\s*\??\s*$", re.I)
+# a pronoun that stands for a thing, not followed by the noun it points at
+_LEFT_OPEN = re.compile(r"\b(?:it|its|them|this|that|these|those)\b(?!\s+[a-z])(?!\s+[A-Z])", re.I)
 _PERSONAL = re.compile(r"\b(he|she|him|they|them)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(his|their)\b", re.I)
 _DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|these|those)\s+(?P<noun>[a-z][\w-]*(?:['’]s)?)", re.I)
@@ -133,8 +135,11 @@ def rewrite_follow_up(question: str, history: list[str]) -> str:
     if not history or not is_follow_up(question):
         return question
     standalone = resolve(question, history[-1])
-    if standalone is not None:
+    if standalone is not None and not _LEFT_OPEN.search(standalone):
         return standalone
-    have = set(query_terms(question))
+    # nothing to resolve, or a reference left ("what did the NIS say about it?"): the previous turn's
+    # content words the question lacks go with it
+    base = standalone or question
+    have = set(query_terms(base))
     carried = [t for t in query_terms(history[-1]) if t not in have]
-    return f"{question} ({' '.join(carried)})" if carried else question
+    return f"{base} ({' '.join(carried)})" if carried else base

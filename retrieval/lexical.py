@@ -41,8 +41,8 @@ def query_terms(text: str) -> list[str]:
 
 
 def build_match_query(text: str) -> str | None:
-    """An FTS5 MATCH expression: any of the query's content words (BM25 ranks those with more)."""
-    return match_terms(query_terms(text))
+    """An FTS5 MATCH expression: any of the query's content-word stems (BM25 ranks those with more)."""
+    return match_terms(list(dict.fromkeys(stem(t) for t in query_terms(text))))
 
 
 def match_terms(terms: Sequence[str]) -> str | None:

@@ -222,3 +222,39 @@ def test_focused_single_document_summary(seeded: Factdesk) -> None:
     assert {c.document_id for c in summary.citations} == {doc}
     assert len(summary.summary.split()) <= 60
     _check_citations(seeded, summary.citations)
+
+
+# ---------------------------------------------------------------- the reader engine (FACTDESK_ANSWERER=reader)
+
+
+@pytest.fixture(scope="module")
+def reader_seeded(tmp_path_factory: pytest.TempPathFactory, warm_model: None):  # type: ignore[no-untyped-def]
+    from conftest import ARTICLES, make_settings
+
+    svc = Factdesk(make_settings(tmp_path_factory.mktemp("reader"), answerer="reader"))
+    svc.ingest_paths([ARTICLES])
+    yield svc
+    svc.close()
+
+
+def test_the_reader_engine_cites_exact_spans_of_what_it_accepts(reader_seeded: Factdesk) -> None:
+    from answers.engine import ReaderEngine
+
+    assert isinstance(reader_seeded.engine, ReaderEngine)
+    for question in ["How many North Korean soldiers were wounded?", "Who was captured in Kursk?"]:
+        answer = reader_seeded.ask(question)
+        markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)]
+        assert sorted(set(markers)) == [c.marker for c in answer.citations]
+        assert answer.retrieved  # the hits it read, for the evals
+        _check_citations(reader_seeded, answer.citations)
+
+
+def test_the_reader_engine_declines_off_topic_questions(reader_seeded: Factdesk) -> None:
+    answer = reader_seeded.ask("What is the capital of Australia?")
+    assert answer.abstained and answer.citations == [] and answer.answer == ABSTAIN_TEXT
+
+
+def test_the_reader_engine_summarises_on_request(reader_seeded: Factdesk) -> None:
+    answer = reader_seeded.ask("What's the gist?")
+    assert not answer.abstained and answer.citations
+    _check_citations(reader_seeded, answer.citations)

@@ -488,4 +488,5 @@ def test_negatives_corpus_lacks_every_answer() -> None:
     assert len(removed) == len(qs)
     original, corpus = " ".join(originals.values()).lower(), " ".join(copies.values()).lower()
     for answers in removed:
-        assert answers and all(a.lower() in original and a.lower() not in corpus for a in answers), answers
+        assert any(a.lower() in original for a in answers), answers  # the originals state it
+        assert not any(a.lower() in corpus for a in answers), answers  # the negatives corpus does not

@@ -19,7 +19,7 @@ from retrieval.catalog import Catalog
 from retrieval.errors import NotFound
 from retrieval import ingest as ingest_module
 from retrieval.ingest import Ingestor
-from retrieval.lexical import build_match_query
+from retrieval.lexical import analyze, build_match_query
 from retrieval.models import DocumentIn
 from retrieval.sentences import sentence_texts
 
@@ -283,7 +283,7 @@ def test_stored_chunks_are_slices_of_the_document_text(seeded: Factdesk) -> None
         assert len(chunks) == doc.chunks > 0
         for c in chunks:
             assert c.text == doc.text[c.start : c.end]
-            assert fts[c.id] == doc.text[c.start : c.end]  # SQLite substr counts characters like Python
+            assert fts[c.id] == analyze(doc.text[c.start : c.end])  # SQLite substr counts characters like Python
             m = chroma[c.id]
             assert (m["document_id"], m["start"], m["end"]) == (doc.id, c.start, c.end)
 
@@ -538,7 +538,7 @@ def test_doctor_detects_and_repairs(make_service: MakeService, tmp_path: Path, s
     assert after["consistent"], after
     assert "ghost#0" not in svc.vectors.all_ids()
     assert lost.id in svc.vectors.all_ids()
-    assert fts_rows(svc)[victim.id] == victim.text
+    assert fts_rows(svc)[victim.id] == analyze(victim.text)
     assert_stores_agree(svc)
     # the repaired chunk is findable again by its own words
     assert victim.id in lexical_ids(svc, victim.text[:200])
