@@ -9,7 +9,9 @@ is added to fill the answer out; if it accepts nothing, the answer is to decline
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -65,8 +67,22 @@ def group(
     return [_shown_first([cands[i] for i in g]) for g in groups]
 
 
-def answer_from_groups(groups: list[list[Candidate]], generator: str, prompt_version: str) -> Answer:
-    """Each group's first sentence, followed by the markers of every source that states it."""
+class Cited(Protocol):
+    """What a citation is built from (a reader candidate, or the extractive engine's)."""
+
+    document_id: str
+    chunk_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+
+
+def answer_from_groups(
+    groups: Sequence[Sequence[Cited]], generator: str, prompt_version: str, preface: str = ""
+) -> Answer:
+    """Each group's first sentence, followed by the markers of every source that states it; the
+    markers are numbered here and nowhere else."""
     citations: list[Citation] = []
     parts: list[str] = []
     for g in groups:
@@ -86,7 +102,7 @@ def answer_from_groups(groups: list[list[Candidate]], generator: str, prompt_ver
             marks += f"[{len(citations)}]"
         parts.append(f"{g[0].text} {marks}")
     return Answer(
-        answer=" ".join(parts),
+        answer=preface + " ".join(parts),
         abstained=False,
         citations=citations,
         generator=generator,

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from answers.models import ABSTAIN_TEXT, Answer, Citation
+from answers.compose import abstain
+from answers.compose import answer_from_groups as cited_answer
+from answers.models import Answer
 from answers.question import (
     Frame,
     counts_of,
@@ -383,42 +385,7 @@ def compose(
 def answer_from_groups(
     groups: list[list[Candidate]], disagreement: bool, generator: str, prompt_version: str
 ) -> Answer:
-    citations: list[Citation] = []
-    parts: list[str] = []
-    for group in groups:
-        marks = ""
-        for c in group:
-            marker = len(citations) + 1
-            citations.append(
-                Citation(
-                    marker=marker,
-                    document_id=c.document_id,
-                    chunk_id=c.chunk_id,
-                    title=c.title,
-                    quote=c.text,
-                    start=c.start,
-                    end=c.end,
-                )
-            )
-            marks += f"[{marker}]"
-        parts.append(f"{group[0].text} {marks}")
-    text = " ".join(parts)
-    if disagreement:
-        text = "The sources differ. " + text
-    return Answer(
-        answer=text, abstained=False, citations=citations, generator=generator, prompt_version=prompt_version
-    )
-
-
-def abstain(generator: str, prompt_version: str, warnings: list[str] | None = None) -> Answer:
-    return Answer(
-        answer=ABSTAIN_TEXT,
-        abstained=True,
-        citations=[],
-        generator=generator,
-        prompt_version=prompt_version,
-        warnings=list(warnings or []),
-    )
+    return cited_answer(groups, generator, prompt_version, "The sources differ. " if disagreement else "")
 
 
 def extract_answer(

@@ -39,6 +39,13 @@ def copy_embedding_cache(source: Factdesk, data_dir: Path) -> None:
         dst.close()
 
 
+def check_citations(svc: Factdesk, citations: list) -> None:
+    """Every citation's quote is exactly its document's text[start:end]."""
+    texts = {d.id: d.text for d in svc.list_documents()}
+    for c in citations:
+        assert c.quote == texts[c.document_id][c.start : c.end]
+
+
 @pytest.fixture(scope="session")
 def warm_model() -> None:
     from retrieval.embed import LocalEmbedder

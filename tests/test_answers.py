@@ -15,6 +15,7 @@ from answers.models import ABSTAIN_TEXT
 from answers.reader import Passage
 from answers.rewrite import referent, rewrite_follow_up
 from evals.metrics import leaked_boilerplate
+from conftest import check_citations
 from factdesk.service import Factdesk
 from retrieval.models import SearchHit
 from retrieval.search import SentenceHit
@@ -166,25 +167,19 @@ def test_candidates_carry_neighbours_and_skip_fragments() -> None:
 # ---------------------------------------------------------------- the pipeline on the seed articles
 
 
-def _check_citations(svc: Factdesk, citations: list) -> None:
-    texts = {d.id: d.text for d in svc.list_documents()}
-    for c in citations:
-        assert c.quote == texts[c.document_id][c.start : c.end]
-
-
 def test_answer_cites_exact_spans(seeded: Factdesk) -> None:
     answer = seeded.ask("What did the NIS say about suicide orders?")
     assert not answer.abstained and answer.citations
     assert re.search(r"suicide|kill themselves", answer.answer, re.I)
     markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)]
     assert sorted(set(markers)) == [c.marker for c in answer.citations]
-    _check_citations(seeded, answer.citations)
+    check_citations(seeded, answer.citations)
 
 
 def test_a_follow_up_is_answered_as_a_standalone_question(seeded: Factdesk) -> None:
     answer = seeded.ask("Where was he captured?", history=["When was the first prisoner born?"])
     assert answer.question == "Where was the first prisoner captured?"
-    _check_citations(seeded, answer.citations)
+    check_citations(seeded, answer.citations)
 
 
 @pytest.mark.parametrize(
@@ -204,7 +199,7 @@ def test_a_summary_request_gets_a_cited_summary(seeded: Factdesk, message: str) 
     answer = seeded.ask(message)
     assert not answer.abstained and answer.answer != ABSTAIN_TEXT and answer.citations
     assert len(answer.answer.split()) <= seeded.settings.summary_max_words + 3 * len(answer.citations)
-    _check_citations(seeded, answer.citations)
+    check_citations(seeded, answer.citations)
 
 
 def test_summary_is_cited_within_max_words_and_clean(seeded: Factdesk) -> None:
@@ -213,7 +208,7 @@ def test_summary_is_cited_within_max_words_and_clean(seeded: Factdesk) -> None:
     assert summary.citations and not leaked_boilerplate(summary.summary)
     for sentence in re.split(r"(?<=\])\s+", summary.summary.strip()):
         assert re.search(r"\[\d+\]$", sentence), sentence  # every sentence carries its marker
-    _check_citations(seeded, summary.citations)
+    check_citations(seeded, summary.citations)
 
 
 def test_focused_single_document_summary(seeded: Factdesk) -> None:
@@ -221,7 +216,7 @@ def test_focused_single_document_summary(seeded: Factdesk) -> None:
     summary = seeded.summarize(document_ids=[doc], query="casualties", max_words=60)
     assert {c.document_id for c in summary.citations} == {doc}
     assert len(summary.summary.split()) <= 60
-    _check_citations(seeded, summary.citations)
+    check_citations(seeded, summary.citations)
 
 
 # ---------------------------------------------------------------- the reader engine (FACTDESK_ANSWERER=reader)
@@ -246,7 +241,7 @@ def test_the_reader_engine_cites_exact_spans_of_what_it_accepts(reader_seeded: F
         markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)]
         assert sorted(set(markers)) == [c.marker for c in answer.citations]
         assert answer.retrieved  # the hits it read, for the evals
-        _check_citations(reader_seeded, answer.citations)
+        check_citations(reader_seeded, answer.citations)
 
 
 def test_the_reader_engine_declines_off_topic_questions(reader_seeded: Factdesk) -> None:
@@ -257,4 +252,4 @@ def test_the_reader_engine_declines_off_topic_questions(reader_seeded: Factdesk)
 def test_the_reader_engine_summarises_on_request(reader_seeded: Factdesk) -> None:
     answer = reader_seeded.ask("What's the gist?")
     assert not answer.abstained and answer.citations
-    _check_citations(reader_seeded, answer.citations)
+    check_citations(reader_seeded, answer.citations)

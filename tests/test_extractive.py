@@ -1,4 +1,4 @@
-"""The offline answer engine: question frames (pure), and answers and summaries over the seed articles."""
+"""The extractive engine (FACTDESK_ANSWERER=extractive): question frames (pure), and answers over the seed articles."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from answers.extractive import (
 from answers.models import ABSTAIN_TEXT
 from answers.question import heard, missing_entities, parse, satisfies, unmentioned_attribute
 from answers.text import states, wanted_cues
-from evals.metrics import leaked_boilerplate
+from conftest import check_citations
 from factdesk.service import Factdesk
 from retrieval.models import SearchHit
 
@@ -534,19 +534,13 @@ def test_the_clause_naming_the_person_lifts_a_long_sentence() -> None:
 # ------------------------------------------------------------------ the engine over the seed articles
 
 
-def _check_citations(svc: Factdesk, citations: list) -> None:
-    texts = {d.id: d.text for d in svc.list_documents()}
-    for c in citations:
-        assert c.quote == texts[c.document_id][c.start : c.end]
-
-
 def test_answer_cites_exact_spans(seeded: Factdesk) -> None:
     answer = seeded.ask("What did the NIS say about suicide orders?")
     assert not answer.abstained and answer.citations
     assert re.search(r"suicide|kill themselves", answer.answer, re.I)
     markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)]
     assert sorted(set(markers)) == [c.marker for c in answer.citations]
-    _check_citations(seeded, answer.citations)
+    check_citations(seeded, answer.citations)
 
 
 def test_follow_up_answers_what_it_asks_not_the_previous_turn(seeded: Factdesk) -> None:
@@ -560,7 +554,7 @@ def test_follow_up_answers_what_it_asks_not_the_previous_turn(seeded: Factdesk) 
     # so the answer is about North Korean troops sent to Russia and when
     assert answer.question.startswith("How many of the North Korean military organization's troops")
     assert "October 2024" in answer.answer and re.search(r"\d,\d00 troops", answer.answer)
-    _check_citations(seeded, answer.citations)
+    check_citations(seeded, answer.citations)
     history = [
         "In what year was the captured rifleman born, and since when had he served in the North Korean army?"
     ]
@@ -574,19 +568,19 @@ def test_answers_that_need_more_than_the_question_words(seeded: Factdesk) -> Non
     prisoner knew: each answer holds it, with exact citations."""
     answer = seeded.ask("What did Zelenskyy predict about capturing more North Korean soldiers?")
     assert re.search(r"undoubtedly be more|matter of time", answer.answer)
-    _check_citations(seeded, answer.citations)
+    check_citations(seeded, answer.citations)
     answer = seeded.ask("Which political party does lawmaker Lee Seong-kweun belong to?")
     assert "Folks Energy Get together. [1]" in answer.answer
-    _check_citations(seeded, answer.citations)
+    check_citations(seeded, answer.citations)
     answer = seeded.ask("Was the first prisoner aware that he had been sent to fight against Kyiv's forces?")
     assert re.search(r"(?:did|does) not know", answer.answer)
-    _check_citations(seeded, answer.citations)
+    check_citations(seeded, answer.citations)
 
 
 def test_who_is_a_named_person(seeded: Factdesk) -> None:
     answer = seeded.ask("Who is Oh Gyeong-seob?")
     assert not answer.abstained and "senior researcher" in answer.answer
-    _check_citations(seeded, answer.citations)
+    check_citations(seeded, answer.citations)
 
 
 def test_agreeing_sources_are_cited_together(seeded: Factdesk) -> None:
@@ -596,7 +590,7 @@ def test_agreeing_sources_are_cited_together(seeded: Factdesk) -> None:
     assert "300" in answer.answer
     assert re.search(r"(\[\d+\]){2,}", answer.answer)  # one statement, several articles
     assert len({c.document_id for c in answer.citations}) >= 2
-    _check_citations(seeded, answer.citations)
+    check_citations(seeded, answer.citations)
 
 
 def test_differing_figures_are_reported_as_such(seeded: Factdesk) -> None:
@@ -604,7 +598,7 @@ def test_differing_figures_are_reported_as_such(seeded: Factdesk) -> None:
     assert answer.answer.startswith("The sources differ.")
     figures = {n for c in answer.citations for n in re.findall(r"\d[\d,]*\d", c.quote)}
     assert len(figures) >= 2
-    _check_citations(seeded, answer.citations)
+    check_citations(seeded, answer.citations)
 
 
 @pytest.mark.parametrize(
@@ -621,20 +615,3 @@ def test_differing_figures_are_reported_as_such(seeded: Factdesk) -> None:
 def test_abstains_when_the_articles_do_not_answer(seeded: Factdesk, question: str) -> None:
     answer = seeded.ask(question)
     assert answer.abstained and answer.citations == [] and answer.answer == ABSTAIN_TEXT
-
-
-def test_summary_is_cited_within_max_words_and_clean(seeded: Factdesk) -> None:
-    summary = seeded.summarize(max_words=80)
-    assert len(summary.summary.split()) <= 80
-    assert summary.citations and not leaked_boilerplate(summary.summary)
-    for sentence in re.split(r"(?<=\])\s+", summary.summary.strip()):
-        assert re.search(r"\[\d+\]$", sentence), sentence  # every sentence carries its marker
-    _check_citations(seeded, summary.citations)
-
-
-def test_focused_single_document_summary(seeded: Factdesk) -> None:
-    doc = seeded.list_documents()[1].id
-    summary = seeded.summarize(document_ids=[doc], query="casualties", max_words=60)
-    assert {c.document_id for c in summary.citations} == {doc}
-    assert len(summary.summary.split()) <= 60
-    _check_citations(seeded, summary.citations)

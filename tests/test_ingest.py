@@ -283,7 +283,9 @@ def test_stored_chunks_are_slices_of_the_document_text(seeded: Factdesk) -> None
         assert len(chunks) == doc.chunks > 0
         for c in chunks:
             assert c.text == doc.text[c.start : c.end]
-            assert fts[c.id] == analyze(doc.text[c.start : c.end])  # SQLite substr counts characters like Python
+            assert fts[c.id] == analyze(
+                doc.text[c.start : c.end]
+            )  # SQLite substr counts characters like Python
             m = chroma[c.id]
             assert (m["document_id"], m["start"], m["end"]) == (doc.id, c.start, c.end)
 
