@@ -63,6 +63,14 @@ def stream_text(text: str) -> Iterator[str]:
     yield from (m.group(0) for m in re.finditer(r"\S+\s*|\s+", text))
 
 
+def answer_summary_request(
+    engine: AnswerEngine, query: str | None, filters: Filters | None, max_words: int
+) -> Answer:
+    """A message that asked for a summary, answered by the engine's own summarizer."""
+    ids = list(filters.document_ids) if filters and filters.document_ids else None
+    return summary_as_answer(engine.summarize(document_ids=ids, query=query, max_words=max_words))
+
+
 def summary_as_answer(summary: Summary) -> Answer:
     """A summary in an answer's shape (for a summary request sent as a question)."""
     return Answer(
@@ -106,18 +114,13 @@ class OfflineEngine:
 
     def ask(self, question: str, *, top_k: int, filters: Filters | None, history: list[str]) -> Answer:
         if (req := summary_request(question)) is not None:
-            return self.summarize_request(req.query, filters)
+            return answer_summary_request(self, req.query, filters, self.service.settings.summary_max_words)
         query, hits = self.retrieve(question, top_k, filters, history)
         answer = self.answer_hits(query, hits, question)
         answer.retrieved = hits
         if query != question:
             answer.question = query
         return answer
-
-    def summarize_request(self, query: str | None, filters: Filters | None) -> Answer:
-        ids = list(filters.document_ids) if filters and filters.document_ids else None
-        words = self.service.settings.summary_max_words
-        return summary_as_answer(self.summarize(document_ids=ids, query=query, max_words=words))
 
     def ask_stream(
         self, question: str, *, top_k: int, filters: Filters | None, history: list[str]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from answers.engine import MAX_SUMMARY_DOCUMENTS, OfflineEngine, stream_text, summary_as_answer
+from answers.engine import MAX_SUMMARY_DOCUMENTS, OfflineEngine, stream_text, answer_summary_request
 from answers.intent import summary_request
 from answers.models import ABSTAIN_TEXT, Answer, Citation, Summary
 from answers.verify import CITATION_MARKS, locate_quote, strip_citation_marks, unsupported_numbers
@@ -627,9 +627,7 @@ class LLMEngine:
         return answer
 
     def _summary_answer(self, query: str | None, filters: Filters | None) -> Answer:
-        ids = list(filters.document_ids) if filters and filters.document_ids else None
-        words = self.settings.summary_max_words
-        return summary_as_answer(self.summarize(document_ids=ids, query=query, max_words=words))
+        return answer_summary_request(self, query, filters, self.settings.summary_max_words)
 
     def _ask(self, question: str, query: str, hits: list[SearchHit]) -> Answer:
         passages = self._answer_passages(query, hits)

@@ -86,7 +86,6 @@ class Reader(OpenVinoMiniLM):
         self.config: dict = json.loads((self._weights_dir / "config.json").read_text())
         self.threshold = float(self.config["threshold"])
         self._max_len = int(self.config.get("max_tokens", MAX_TOKENS))
-        self._reader_tokens: int = self._max_len
 
     def _weights(self, path: Path) -> dict[str, np.ndarray]:
         base = super()._weights(path)
@@ -109,7 +108,7 @@ class Reader(OpenVinoMiniLM):
         out = np.zeros(len(passages), dtype=np.float32)
         if not passages:
             return out
-        pairs = [encode_pair(self._tok, question, p, self._reader_tokens) for p in passages]
+        pairs = [encode_pair(self._tok, question, p, self._max_len or MAX_TOKENS) for p in passages]
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]))
         for lo in range(0, len(order), batch_size):
             batch = order[lo : lo + batch_size]
