@@ -86,10 +86,10 @@ class Candidate:
     clause_vec: np.ndarray | None = None  # the clause naming the question's person (named_clauses)
 
 
-# An embedded social-media post is signed on the line after it ("— Volodymyr Zelenskyy / ...
-# (@ZelenskyyUa) January 12, 2025"), and its sentences never name their author: "there will
-# undoubtedly be more" is Zelenskyy's prediction only through that line. Each of them gets the
-# author's name among its words (Candidate.stems), so "What did Zelenskyy predict" finds it.
+# An embedded social-media post is signed on the line after it ("— Jane Doe / ...
+# (@JaneDoe) January 12, 2025"), and its sentences never name their author: "there will
+# undoubtedly be more" is Doe's prediction only through that line. Each of them gets the
+# author's name among its words (Candidate.stems), so "What did Doe predict" finds it.
 _POST_SIGNATURE = re.compile(r"^[ \t]*[—–-][ \t]*(?P<name>[^\n(/]+?)[ \t]*(?:/[^\n(]*)?\(@\w+\)[^\n]*$", re.M)
 
 
@@ -144,17 +144,17 @@ def candidates_from_hits(hits: list[SearchHit], texts: dict[str, str]) -> list[C
     return out
 
 
-DISTINCTIVE = 0.25  # a name in at most this share of the candidate sentences ("North Korean" is in most)
+DISTINCTIVE = 0.25  # a name in at most this share of the candidate sentences ("Ruritanian" is in most)
 _CLAUSE_BREAK = re.compile(r"[,;:]\s+|\s+[—–]\s+")
 
 
 def named_clauses(question: str, cands: list[Candidate]) -> list[tuple[int, str]]:
     """(candidate index, clause): in a sentence of several clauses, the clause that holds a full name
-    the question asks about. A long sentence's vector blurs its clauses: "The NIS told members of the
+    the question asks about. A long sentence's vector blurs its clauses: "The agency told members of the
     Intelligence Committee that the troops had been directed ... to kill themselves ..., in line with
-    Rep. Lee Seong-kweun of the ruling Folks Energy Get together" scores 0.21 against "Which political
-    party does lawmaker Lee Seong-kweun belong to?", its last clause 0.60. Only multi-word names:
-    a clause holding just "Russian" or "Pyongyang" is no sign that it is the one asked about."""
+    Rep. John Roe of the ruling Folks Energy Get together" scores 0.21 against "Which political
+    party does lawmaker John Roe belong to?", its last clause 0.60. Only multi-word names:
+    a clause holding just "Bordurian" or "Strelsau" is no sign that it is the one asked about."""
     names = [
         ent
         for ent in parse(question).entities
@@ -202,9 +202,9 @@ def best_of_both(
     (kept in as_asked too).
 
     The words carried over from the previous question find the topic, but they also pull the scores
-    towards the previous answer: for "How many of that organization's troops were sent to Russia, and
+    towards the previous answer: for "How many of that organization's troops were sent to Borduria, and
     when?" after a question about the captives' unit, the rewrite scored the captives' sentence
-    0.77 and "They had been among the 2,500 troops of the bureau deployed to Russia in October
+    0.77 and "They had been among the 2,500 troops of the bureau deployed to Borduria in October
     2024" 0.47; the question as asked scores the latter 0.77."""
     rewrite = [(c.score, c.dense, c.lexical) for c in cands]
     score_candidates(asked, a_vec, cands, vecs, cfg)

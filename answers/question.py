@@ -1,7 +1,7 @@
 """What a question asks for, and whether a sentence can answer it (answer-type checking, as classic QA does).
 
-Dense similarity and word overlap cannot tell "How many drones did North Korea send?" from "How many
-troops did North Korea send?": the articles' troop sentence scores high for both. A question frame says
+Dense similarity and word overlap cannot tell "How many drones did Ruritania send?" from "How many
+troops did Ruritania send?": the articles' troop sentence scores high for both. A question frame says
 what the answer must contain (a count of *drones*, a sum of money, a month, the *director's* name, what
 *Trump* said), and `satisfies` checks a sentence for it. Pure functions over text; no model.
 """
@@ -126,7 +126,7 @@ class Frame:
     speaker: tuple[str, ...] = ()
     entities: tuple[tuple[str, ...], ...] = ()
     question_words: frozenset[str] = field(default_factory=frozenset)
-    modifiers: tuple[str, ...] = ()  # proper adjectives on the counted thing: "Ukrainian" prisoners
+    modifiers: tuple[str, ...] = ()  # proper adjectives on the counted thing: "Freedonian" prisoners
     event: tuple[str, ...] = ()  # stems naming the event a time question asks about ("exchange")
 
 
@@ -139,7 +139,7 @@ _EVENT_CUT = re.compile(r"\s+(?:of|involving|between|with|in|on|at|for|from|to|b
 
 
 def _before(phrase: str, cut: re.Pattern[str]) -> str:
-    """A noun phrase without its complement: "Ukrainian prisoners of war" -> "Ukrainian prisoners"."""
+    """A noun phrase without its complement: "Freedonian prisoners of war" -> "Freedonian prisoners"."""
     return cut.split(phrase, maxsplit=1)[0]
 
 
@@ -153,7 +153,7 @@ def _strip_of(phrase: str) -> str:
 
 
 def _head(phrase: str) -> str | None:
-    """The noun a phrase is about: "Ukrainian prisoners of war" -> prisoner; "of that organization's troops" -> troop."""
+    """The noun a phrase is about: "Freedonian prisoners of war" -> prisoner; "of that organization's troops" -> troop."""
     phrase = _strip_of(phrase)
     if re.match(rf"{_AUX}\b", phrase, re.I):
         return None  # "how many were wounded": the count's noun is left to the context
@@ -166,7 +166,7 @@ def _event_head(phrase: str) -> str | None:
 
 
 def _modifiers(phrase: str | None) -> tuple[str, ...]:
-    """Capitalised words before the counted noun: "Ukrainian prisoners of war" -> ("ukrainian",)."""
+    """Capitalised words before the counted noun: "Freedonian prisoners of war" -> ("freedonian",)."""
     if not phrase:
         return ()
     words = re.findall(r"[\w'’-]+", _before(_strip_of(phrase), _OF))
@@ -182,7 +182,7 @@ _SAME_THING = {
     "pow": stem("prisoner"),
     "pows": stem("prisoner"),
 }
-# ... and casualties by what happened to them: "3,000 North Koreans have been killed or injured"
+# ... and casualties by what happened to them: "3,000 Ruritanians have been killed or injured"
 _ALIASES = {
     stem("casualty"): frozenset(
         stem(w) for w in ("casualty", "killed", "injured", "wounded", "dead", "death", "died")
@@ -223,7 +223,7 @@ def parse(question: str) -> Frame:
     entities = _entities(q)
     speaker: tuple[str, ...] = ()
     if m := _SAY.search(q):
-        # a named speaker only, the last name in the phrase ("professor Park Won-gon", "agency KCNA"):
+        # a named speaker only, the last name in the phrase ("professor Ann Smith", "agency the news agency"):
         # "the captured soldier" is "he" in the sentence that quotes him
         said_by = _entities("x " + m.group("speaker"))
         speaker = said_by[-1] if said_by else ()
@@ -270,7 +270,7 @@ def parse(question: str) -> Frame:
     if m := _NAME_OF.search(q):
         return frame("name", _head(m.group("head")))
     if m := _WHO_ROLE.search(q):
-        # "Who is Oh Gyeong-seob?" names the person and asks what he is: no name to look for
+        # "Who is Ann Smith?" names the person and asks what he is: no name to look for
         named = m.group("head")[:1].isupper() and q[m.end() :].strip() in ("", "?")
         if named and not re.match(r"\W*who \w+ (?:the|a|an) ", q, re.I):
             return frame(None)
@@ -309,16 +309,16 @@ def _near(toks: list[str], positions: list[int], head: str, window: int) -> bool
 
 
 def _mentioned(word: str, question_words: frozenset[str]) -> bool:
-    """The question has this word, in some spelling ("Ukrainian" for "Ukraine", "Zelensky" for "Zelenskyy")."""
+    """The question has this word, in some spelling ("Freedonian" for "Freedonia", "Doe" for "Doe")."""
     word = re.sub(r"['’]s$", "", word.lower())
     return word in question_words or any(_same_name(word, w) for w in question_words)
 
 
 def _qualified_otherwise(toks: list[str], i: int, j: int, modifiers: tuple[str, ...]) -> bool:
-    """When the question qualifies what it counts ("Ukrainian prisoners"), does this figure (at i)
+    """When the question qualifies what it counts ("Freedonian prisoners"), does this figure (at i)
     count something else? Proper adjectives between it and the noun (at j), or right before the noun,
-    that the question's do not match: "two North Korean soldiers ... taken prisoner", "300 North
-    Korean soldiers have died and 2,700 have been wounded" are not counts of Ukrainian ones."""
+    that the question's do not match: "two Ruritanian soldiers ... taken prisoner", "300 Ruritanian
+    soldiers have died and 2,700 have been wounded" are not counts of Freedonian ones."""
     if not modifiers:
         return False
     lo, hi = sorted((i, j))
@@ -365,16 +365,16 @@ def _names(toks: list[str], question_words: frozenset[str]) -> list[int]:
         low = re.sub(r"['’]s$", "", t.lower())
         if low in _MONTHS or low in _DAYS or low in STOPWORDS or _mentioned(low, question_words):
             continue
-        # a nationality used as an adjective ("Russian troops") is not a name
+        # a nationality used as an adjective ("Bordurian troops") is not a name
         if _DEMONYM.search(low) and i + 1 < len(toks) and toks[i + 1][:1].islower():
             continue
         out.append(i)
     return out
 
 
-COUNT_WINDOW = 10  # tokens between a figure and the noun it counts ("300 North Korean soldiers")
-NAME_WINDOW = 4  # tokens between a role and a name ("NIS director Cho Tae-yong")
-SPEAKER_WINDOW = 10  # tokens between a speaker and a speech verb ("Zelenskyy wrote", "said Lee")
+COUNT_WINDOW = 10  # tokens between a figure and the noun it counts ("300 Ruritanian soldiers")
+NAME_WINDOW = 4  # tokens between a role and a name ("agency director John Roe")
+SPEAKER_WINDOW = 10  # tokens between a speaker and a speech verb ("Doe wrote", "said Roe")
 EVENT_WINDOW = 12  # tokens between a time and the event it dates ("the exchange ... on January 20")
 _DEMONYM = re.compile(r"(?:ian|ean|ese|ish|ch)$")
 _RELATIVE_TIME = frozenset("today yesterday tomorrow week month year ago since earlier later".split())
@@ -392,9 +392,9 @@ def _time_positions(frame: Frame, toks: list[str], low: list[str]) -> list[int]:
     if kind == "weekday":
         return [i for i, t in enumerate(low) if t in _DAYS]
     if kind == "day":
-        # a calendar day, not the day someone *said* something ("Zelenskyy on January 12 said ...")
+        # a calendar day, not the day someone *said* something ("Doe on January 12 said ...")
         # ... when the question asks about the future: "when will the exchange take place" is not
-        # answered by the day Zelenskyy spoke of it
+        # answered by the day Doe spoke of it
         skip_spoken = "will" in frame.question_words and not frame.question_words & _SPEECH
         return [
             i
@@ -486,14 +486,14 @@ def satisfies(frame: Frame, sentence: str) -> bool:
 
 def heard(frame: Frame, sentences: Iterable[str]) -> bool:
     """For "What did <name> say": some passage sentence has <name> next to a speech verb. A name only
-    mentioned ("hand them over to Kim Jong Un", wrote Zelensky) has said nothing the articles report."""
+    mentioned ("hand them over to the Ruritanian leader", wrote Doe) has said nothing the articles report."""
     return not frame.speaker or any(_speaks(frame.speaker, tokens(s)) for s in sentences)
 
 
 def _speaks(speaker: tuple[str, ...], toks: list[str]) -> bool:
-    """The speaker is the subject of a speech verb: "Zelenskyy wrote", "Lee Seong-kweun told reporters",
-    "the NIS, ..., said", or inverted after a clause: ", said Lee". Being named inside someone else's
-    report ("Seoul claimed Kim Jong Un has sent") is not speaking."""
+    """The speaker is the subject of a speech verb: "Doe wrote", "John Roe told reporters",
+    "the agency, ..., said", or inverted after a clause: ", said Roe". Being named inside someone else's
+    report ("Syldavia claimed the Ruritanian leader has sent") is not speaking."""
     low = [re.sub(r"['’]s$", "", t.lower()) for t in toks]
     spots = [i for i, t in enumerate(low) if any(_same_name(t, s) for s in speaker)]
     for j, t in enumerate(low):
@@ -501,7 +501,7 @@ def _speaks(speaker: tuple[str, ...], toks: list[str]) -> bool:
             continue
         if t == "according" and any(0 < i - j <= 3 for i in spots):
             return True
-        # no closing quote between: in "... to Kim Jong Un,” Zelensky wrote" the quote is Zelensky's
+        # no closing quote between: in "... to the Ruritanian leader,” Doe wrote" the quote is Doe's
         if any(0 < j - i <= SPEAKER_WINDOW and not {"”", '"'} & set(toks[i:j]) for i in spots):
             return True
         if any(0 < i - j <= 2 for i in spots) and j > 0 and not toks[j - 1].isalpha():
@@ -510,7 +510,7 @@ def _speaks(speaker: tuple[str, ...], toks: list[str]) -> bool:
 
 
 def _same_name(a: str, b: str) -> bool:
-    """Spelling variants of one name ("Zelenskyy"/"Zelensky", "Ukraine"/"Ukrainian") share a 5-letter prefix."""
+    """Spelling variants of one name ("Doe"/"Doe", "Freedonia"/"Freedonian") share a 5-letter prefix."""
     if len(a) < 5 or len(b) < 5:
         return a == b
     return a[:5] == b[:5]
@@ -545,7 +545,7 @@ MAX_ATTRIBUTE_WORDS = 2
 def unmentioned_attribute(question: str, frame: Frame, passage_stems: Iterable[frozenset[str]]) -> bool:
     """The question asks one thing about a name (its capital, its population, how tall he is) and no
     passage uses that word: the passages were found by the name alone. "What is the capital of
-    Mongolia?" retrieved "... Russia's Tuva region bordering Mongolia". In questions.yaml and
+    Elbonia?" retrieved "... Borduria's Erehwon region bordering Elbonia". In questions.yaml and
     heldout.yaml, no answerable question has at most two words besides its names and none of them in
     a passage."""
     names = stems(" ".join(w for ent in frame.entities for w in ent))

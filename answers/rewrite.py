@@ -20,7 +20,7 @@ _REFERENCE = re.compile(
 _ELLIPTIC_START = re.compile(r"^\s*(and|but|so|also|what about|how about|then)\b", re.I)
 _ENTITY = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][A-Za-z-]+|\b[A-Z]{2,}\b")
 
-# a name: capitalised words in a row ("Kim Jong Un", "South Korea's spy agency" gives "South Korea")
+# a name: capitalised words in a row ("the Ruritanian leader", "Syldavia's spy agency" gives "Syldavia")
 _NAME = re.compile(r"\b[A-Z][\w-]*(?:\s+(?:of\s+)?[A-Z][\w-]*)*")
 # "the first prisoner", "the captured soldiers", "the spy agency": the, then up to four words
 _THE_PHRASE = re.compile(r"\b(?:the|a|an)\s+((?:[\w-]+\s+){0,3}[\w-]+)", re.I)
@@ -50,7 +50,7 @@ def is_follow_up(question: str) -> bool:
 
 
 def referent(previous: str) -> str | None:
-    """What a question is about: its first name or noun phrase ("Zelenskyy", "the first prisoner")."""
+    """What a question is about: its first name or noun phrase ("Doe", "the first prisoner")."""
     found: list[tuple[int, str]] = []
     for m in _NAME.finditer(previous):
         name = m.group(0).split()
@@ -88,7 +88,7 @@ def resolve(question: str, previous: str) -> str | None:
     if _POSSESSIVE.search(question):
         return _POSSESSIVE.sub(about + ("'" if about.endswith("s") else "'s"), question, count=1)
     if m := _DEMONSTRATIVE_NOUN.search(question):
-        # "that organization" -> the previous turn's phrase for it ("the North Korean military
+        # "that organization" -> the previous turn's phrase for it ("the Ruritanian military
         # organization"); a thing it did not name -> "the offer", with what that turn was about
         named = _phrase_ending_in(previous, m.group("noun"))
         if named:
@@ -105,7 +105,7 @@ def resolve(question: str, previous: str) -> str | None:
 
 def _phrase_ending_in(text: str, noun: str) -> str | None:
     """The words of text up to and including `noun` (matched by stem), back to the last function word:
-    "which North Korean military organization" for "organization"."""
+    "which Ruritanian military organization" for "organization"."""
     words = re.findall(r"[\w'’-]+", text)
     target = stem(re.sub(r"['’]s$", "", noun))
     for i, w in enumerate(words):
@@ -137,7 +137,7 @@ def rewrite_follow_up(question: str, history: list[str]) -> str:
     standalone = resolve(question, history[-1])
     if standalone is not None and not _LEFT_OPEN.search(standalone):
         return standalone
-    # nothing to resolve, or a reference left ("what did the NIS say about it?"): the previous turn's
+    # nothing to resolve, or a reference left ("what did the agency say about it?"): the previous turn's
     # content words the question lacks go with it
     base = standalone or question
     have = set(query_terms(base))

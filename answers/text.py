@@ -20,9 +20,9 @@ def wants_number(question: str) -> bool:
     return bool(_NUMERIC_QUESTION.search(question))
 
 
-# Questions whose answer is a kind of statement their words do not name: "What did Zelenskyy predict
+# Questions whose answer is a kind of statement their words do not name: "What did Doe predict
 # about ...?" is answered by "there will undoubtedly be more", "Was the prisoner aware that ...?" by
-# "he did not know he was in Ukraine". Each cue: (the question asks for it, a sentence states it).
+# "he did not know he was in Freedonia". Each cue: (the question asks for it, a sentence states it).
 ANSWER_CUES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (  # a prediction: "what did X predict/expect ..."
         re.compile(

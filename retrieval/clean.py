@@ -34,7 +34,7 @@ CLEANER_VERSION = 1
 # Normalisation
 # --------------------------------------------------------------------------- #
 
-# BOM, zero-width space/non-joiner/joiner, word joiner, Mongolian vowel separator.
+# BOM, zero-width space/non-joiner/joiner, word joiner, Elbonian vowel separator.
 _ZERO_WIDTH_RE = re.compile("[\ufeff\u200b\u200c\u200d\u2060\u180e]")
 
 
@@ -206,7 +206,7 @@ _BOILERPLATE_LINE_RES = tuple(
             r"(?:article|story|post|page|item|entry)\b(?!.*[.!?…][\"'”’]?$).{0,250}$"
         ),
         r"(?i)^(?:prev|previous|next)\s*[:»›>→]",
-        # Teaser labels glued to a headline: "VideoTwo North Korean soldiers ...".
+        # Teaser labels glued to a headline: "VideoTwo Ruritanian soldiers ...".
         (
             r"^(?:Video|Videos|VIDEO|Watch|WATCH|Photos?|PHOTOS?|Gallery|Audio|Podcast|Listen|Live)"
             r"(?=[A-Z0-9„“\"‘'])(?!.*[.!?…][\"'”’]?$).{1,200}$"
@@ -302,7 +302,7 @@ _WEAK_APPEAL = tuple(
         r"\bmonthly payment\b",
     )
 )
-# Reported speech ("'We need your help,' Zelenskyy said") is article text, not an appeal.
+# Reported speech ("'We need your help,' Doe said") is article text, not an appeal.
 _QUOTE_CHARS_RE = re.compile('["“”„«»]')
 _ATTRIBUTION_RE = re.compile(
     r"\b(?:said|says|told|tells|added|wrote|writes|stated|asked|urged|pleaded|according to)\b"

@@ -39,7 +39,7 @@ def _is_abbreviation(word: str) -> bool:
         return False
     if w in ABBREVIATIONS:
         return True
-    # single initials ("N. Korean", "J. Smith") and dotted acronyms ("U.S.", "U.N.")
+    # single initials ("N. Dakota", "J. Smith") and dotted acronyms ("U.S.", "U.N.")
     return bool(re.fullmatch(r"[a-z]", w) or re.fullmatch(r"(?:[a-z]\.)+[a-z]", w))
 
 
