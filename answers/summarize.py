@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from answers.models import Citation, Summary
+from answers.compose import answer_from_groups
+from answers.models import Summary
 from retrieval.models import Document
 from retrieval.sentences import split_sentences
 
@@ -40,6 +41,14 @@ class Sentence:
     @property
     def text(self) -> str:
         return self.document.text[self.start : self.end]
+
+    @property
+    def document_id(self) -> str:
+        return self.document.id
+
+    @property
+    def title(self) -> str:
+        return self.document.title
 
 
 def document_sentences(
@@ -120,24 +129,9 @@ def select_sentences(
 
 
 def summary_from_groups(groups: list[list[Sentence]], generator: str, prompt_version: str) -> Summary:
-    citations: list[Citation] = []
-    parts = []
-    for group in groups:
-        marks = ""
-        for s in group:
-            citations.append(
-                Citation(
-                    marker=len(citations) + 1,
-                    document_id=s.document.id,
-                    chunk_id=s.chunk_id,
-                    title=s.document.title,
-                    quote=s.text,
-                    start=s.start,
-                    end=s.end,
-                )
-            )
-            marks += f"[{len(citations)}]"
-        parts.append(f"{group[0].text} {marks}")
+    """Each group's first sentence with the markers of every source that states it (numbered as
+    answers are: answers/compose.py)."""
+    cited = answer_from_groups(groups, generator, prompt_version)
     return Summary(
-        summary=" ".join(parts), citations=citations, generator=generator, prompt_version=prompt_version
+        summary=cited.answer, citations=cited.citations, generator=generator, prompt_version=prompt_version
     )
