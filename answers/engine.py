@@ -22,15 +22,17 @@ import numpy as np
 
 from answers.candidates import candidates
 from answers.compose import ComposeConfig, abstain, compose
+from answers.features import Unit, features
 from answers.extractive import ExtractiveConfig, candidates_from_hits, extract_answer, named_clauses
 from answers.intent import summary_request
 from answers.models import Answer, Summary
+from answers.ranker import Ranker
 from answers.reader import Reader
 from answers.retrieve import retrieve
 from answers.summarize import SummaryConfig, document_sentences, select_sentences, summary_from_groups
 from prompts import PromptSet
 from retrieval.models import SearchHit
-from retrieval.search import Filters
+from retrieval.search import Filters, SentenceHit
 
 if TYPE_CHECKING:
     from factdesk.service import Factdesk
@@ -207,6 +209,44 @@ class ReaderEngine(OfflineEngine):
         return compose(cands, vecs, self.reader.threshold, cfg, self.generator, self.prompts.version)
 
 
+class RankerEngine(OfflineEngine):
+    """retrieve -> every sentence of the retrieved chunks -> ranker (answers/ranker.py) -> compose."""
+
+    def __init__(
+        self, service: Factdesk, prompts: PromptSet, config: ReaderConfig | None = None, ranker: Ranker | None = None
+    ) -> None:
+        super().__init__(service, prompts)
+        self.config = config or ReaderConfig()
+        self.retrieve_k = self.config.retrieve_k
+        self.ranker = ranker or Ranker.load()
+
+    def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
+        searcher = self.service.searcher
+        per_hit = searcher.chunk_sentences(hits)
+        units = [
+            Unit([h.text[a:b] for a, b in spans], vectors) for h, (spans, vectors) in zip(hits, per_hit)
+        ]
+        x, index = features(query, searcher.embed_query(query), units)
+        probs = self.ranker.probabilities(x)
+        order = np.argsort(-probs, kind="stable")[: self.config.reader_pool]
+        sentences, vecs = [], []
+        for row in order:
+            u, i = index[row]
+            a, b = per_hit[u][0][i]
+            h = hits[u]
+            sentences.append(SentenceHit(h, h.start + int(a), h.start + int(b), float(probs[row]), 0.0, u))
+            vecs.append(per_hit[u][1][i])
+        cands = candidates(sentences, self.service.catalog.texts({h.document_id for h in hits}))
+        if not cands:
+            return abstain(self.generator, self.prompts.version)
+        by_span = {(s.hit.document_id, s.start): (s.score, v) for s, v in zip(sentences, vecs)}
+        for c in cands:
+            c.probability = by_span[(c.document_id, c.start)][0]
+        cand_vecs = np.stack([by_span[(c.document_id, c.start)][1] for c in cands])
+        cfg = self.config.compose or ComposeConfig()
+        return compose(cands, cand_vecs, self.ranker.threshold, cfg, self.generator, self.prompts.version)
+
+
 class ExtractiveEngine(OfflineEngine):
     """Scored sentence selection with abstention rules (answers/extractive.py)."""
 
@@ -231,6 +271,8 @@ class ExtractiveEngine(OfflineEngine):
 def offline_engine(service: Factdesk, settings: Settings, prompts: PromptSet) -> OfflineEngine:
     if settings.answerer == "reader":
         return ReaderEngine(service, prompts)
+    if settings.answerer == "ranker":
+        return RankerEngine(service, prompts)
     return ExtractiveEngine(service, prompts)
 
 

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     # the offline answer engine: scored sentence selection with abstention rules ("extractive"), or
     # the trained reader (answers/reader.py); the rules stay the default until the reader beats them
     # on the blind question sets (docs/evals.md)
-    answerer: Literal["extractive", "reader"] = Field("extractive", alias="FACTDESK_ANSWERER")
+    answerer: Literal["extractive", "reader", "ranker"] = Field("extractive", alias="FACTDESK_ANSWERER")
 
     # which retrievers feed the fusion; "hybrid" is the measured default (evals/questions.yaml)
     search_mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", alias="FACTDESK_SEARCH_MODE")

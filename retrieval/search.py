@@ -241,6 +241,12 @@ class Searcher:
         out.sort(key=lambda s: -s.score)
         return out[:n]
 
+    def chunk_sentences(self, hits: list[SearchHit]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each hit's sentences: (start, end) pairs relative to its chunk, and their unit vectors
+        (computed at ingest), in the hits' order."""
+        chunks = self._chunk_sentences([(h.text, 0, len(h.text)) for h in hits])
+        return [(c.spans, c.vectors) for c in chunks]
+
     def warm(self) -> None:
         if self.lexical_index is not None and self.config.use_lexical:
             self.lexical_index.warm()
