@@ -112,10 +112,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from factdesk.logs import uvicorn_log_config
     from factdesk.settings import load_settings
 
     app = create_app(load_settings(), ingest_on_start=not args.no_ingest)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # access lines without query strings, and no URL credentials in any line (factdesk/logs.py)
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level, log_config=uvicorn_log_config()
+    )
     return 0
 
 
