@@ -27,6 +27,7 @@ from api.errors import BodySizeLimit, CatchUnexpected, install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import ask, chat, documents, health, search, summarize
 from api.schemas import ErrorResponse
+from api.security import DOCS_CSP, AllowedHosts, SecurityHeaders, page_csp
 from factdesk import __version__
 from factdesk.logs import RedactSecrets
 from factdesk.service import Factdesk
@@ -202,6 +203,11 @@ def create_app(
     app.add_middleware(CatchUnexpected)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if settings.allowed_hosts:
+        app.add_middleware(AllowedHosts, allowed_hosts=settings.allowed_hosts)
+    # outermost: every response gets the headers, refusals and 500s included
+    page_policy = page_csp((STATIC / "index.html").read_text(encoding="utf-8"))
+    app.add_middleware(SecurityHeaders, policies={"/": page_policy, "/docs": DOCS_CSP})
 
     app.include_router(health.router)
     errors: dict[int | str, dict[str, Any]] = {
