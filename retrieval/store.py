@@ -69,7 +69,8 @@ class VectorStore:
                 try:
                     self._client, self._collection = self._connect()
                 except Exception as e:
-                    raise StoreUnavailable(f"the Chroma store is unreachable: {_reason(e)}") from e
+                    where = f" at {redact_url(self.chroma_url)}" if self.chroma_url else ""
+                    raise StoreUnavailable(f"the Chroma store{where} is unreachable: {_reason(e)}") from e
             return self._collection
 
     def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
