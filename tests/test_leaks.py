@@ -443,3 +443,29 @@ def test_the_live_page_is_not_frameable(live_server) -> None:  # type: ignore[no
     r = httpx.get(live_server.base_url + "/", timeout=30)
     assert r.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+def test_the_page_never_parses_strings_as_html() -> None:
+    script = (STATIC / "index.html").read_text(encoding="utf-8")
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in script, sink
+
+
+def test_chat_page_shows_quoted_markup_as_text(browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    with live_server.client() as c:
+        posted = c.post("/v1/documents", json={"documents": [{"id": "harbours-page", "text": HOSTILE}]})
+        assert posted.status_code == 200, posted.text
+    context, page, violations = open_page(browser, live_server.base_url + "/")
+    try:
+        page.fill("textarea#question", HOSTILE_QUESTION)
+        page.click("button#ask")
+        turn = page.locator(".turn.assistant[data-state=done]").last
+        turn.wait_for()
+        shown = turn.inner_text()
+        assert "<script>alert(document.cookie)</script>" in shown, shown  # as text, not as an element
+        assert turn.locator("script, img, a[href^='javascript']").count() == 0
+        assert violations == []
+    finally:
+        context.close()
+        with live_server.client() as c:  # the session's server is shared: leave it as it was
+            assert c.delete("/v1/documents/harbours-page").status_code == 204
