@@ -30,6 +30,7 @@ from answers.models import ABSTAIN_TEXT, Answer, Citation, Summary
 from answers.verify import CITATION_MARKS, locate_quote, strip_citation_marks, unsupported_numbers
 from prompts import PromptSet
 from retrieval.lexical import stems
+from retrieval.redact import redact_text
 from retrieval.models import SearchHit
 from retrieval.search import Filters
 from retrieval.sentences import split_sentences
@@ -993,7 +994,7 @@ class LLMEngine:
 
     def _redact(self, text: str) -> str:
         key = self.settings.openai_api_key
-        return text.replace(key, "***") if key else text
+        return redact_text(text.replace(key, "***") if key else text)
 
     def _log_failure(self, what: str, exc: BaseException) -> None:
         log.warning("LLM %s failed: %s: %s", what, type(exc).__name__, self._redact(str(exc))[:300])

@@ -27,10 +27,13 @@ from api.errors import BodySizeLimit, CatchUnexpected, install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import ask, chat, documents, health, search, summarize
 from api.schemas import ErrorResponse
+from api.security import DOCS_CSP, AllowedHosts, SecurityHeaders, page_csp
 from factdesk import __version__
+from factdesk.logs import RedactSecrets
 from factdesk.service import Factdesk
 from factdesk.settings import Settings, load_settings
 from retrieval.models import IngestResult
+from retrieval.redact import redact_text
 
 log = logging.getLogger("factdesk.api")
 
@@ -81,8 +84,8 @@ class Startup:
             svc.searcher.warm()  # the in-memory lexical index, so the first question does not build it
             svc.engine.warm()  # the reader's graph
         except Exception as e:  # noqa: BLE001 - /readyz reports it; the ingest below would fail the same way
-            self.model_error = str(e)[:300]
-            log.error("embedding model %s failed to load: %s", svc.embedder.name, e)
+            self.model_error = redact_text(str(e), paths=True)[:300]  # /readyz shows it to anyone
+            log.error("embedding model %s failed to load: %s", svc.embedder.name, redact_text(str(e)))
         if self.ingest and not self._stop.is_set():
             self._ingest(svc)
 
@@ -132,6 +135,7 @@ def _configure_logging() -> None:
         return
     handler = logging.StreamHandler()
     handler.setFormatter(_UvicornStyle("%(message)s"))
+    handler.addFilter(RedactSecrets())
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
 
@@ -199,6 +203,11 @@ def create_app(
     app.add_middleware(CatchUnexpected)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if settings.allowed_hosts:
+        app.add_middleware(AllowedHosts, allowed_hosts=settings.allowed_hosts)
+    # outermost: every response gets the headers, refusals and 500s included
+    page_policy = page_csp((STATIC / "index.html").read_text(encoding="utf-8"))
+    app.add_middleware(SecurityHeaders, policies={"/": page_policy, "/docs": DOCS_CSP})
 
     app.include_router(health.router)
     errors: dict[int | str, dict[str, Any]] = {

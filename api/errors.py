@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from retrieval.errors import FactdeskError
+from retrieval.redact import redact_text
 
 log = logging.getLogger("factdesk.api")
 
@@ -60,7 +61,8 @@ class BodyTooLarge(HTTPException):
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    return {"error": {"code": code, "message": message[:MAX_MESSAGE_CHARS]}}
+    # the last gate before a client: no URL leaves with its credentials or query string
+    return {"error": {"code": code, "message": redact_text(message)[:MAX_MESSAGE_CHARS]}}
 
 
 def error_response(
@@ -115,7 +117,8 @@ def validation_message(request: Request, errors: list[dict[str, Any]]) -> tuple[
 async def _factdesk_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FactdeskError)
     if exc.status >= 500:
-        log.warning("%s %s -> %d %s: %s", request.method, request.url.path, exc.status, exc.code, exc.message)
+        message = redact_text(exc.message)
+        log.warning("%s %s -> %d %s: %s", request.method, request.url.path, exc.status, exc.code, message)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return error_response(exc.status, exc.code, exc.message, headers)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -32,6 +33,27 @@ def _print_json(obj: object) -> None:
 def _printable(text: str) -> str:
     """A line safe for a terminal: file names and ids read from files may hold escape sequences."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+# ANSI/VT escape sequences: CSI (ESC [ ... final byte, or the 8-bit CSI), OSC and the other string
+# commands (ESC ] P X ^ _ ... up to BEL or ESC \, which can set the window title or write a
+# hyperlink), and two-character ESC sequences.
+_ESCAPE_RE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b[\]PX^_]|[\x90\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+)
+# what is left: C0/C1 controls but newline and tab, DEL, and the bidi overrides that make a terminal
+# show text in another order than it reads (a quote that seems to say the opposite)
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(text: str) -> str:
+    """Article text and user data as a terminal should get them: escape sequences and control
+    characters removed, newlines and tabs kept; a carriage return (which lets a line overwrite what
+    came before it) becomes a newline."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL_RE.sub("", _ESCAPE_RE.sub("", text))
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -73,17 +95,18 @@ def cmd_search(args: argparse.Namespace) -> int:
         _print_json({"results": [h.public() for h in hits]})
         return 0
     for i, h in enumerate(hits, 1):
-        snippet = " ".join(h.text.split())
-        print(f"{i}. [{h.score:.4f}] {h.title} ({h.document_id} {h.start}-{h.end})\n   {snippet[:300]}")
+        snippet = " ".join(terminal_text(h.text).split())
+        line = f"{i}. [{h.score:.4f}] {h.title} ({h.document_id} {h.start}-{h.end})"
+        print(f"{terminal_text(line)}\n   {snippet[:300]}")
     return 0
 
 
 def _print_cited(text: str, citations: list) -> None:
-    print(text)
+    print(terminal_text(text))
     if citations:
         print("\nSources:")
         for c in citations:
-            print(f'[{c.marker}] {c.title} ({c.document_id}, {c.start}-{c.end}): "{c.quote}"')
+            print(terminal_text(f'[{c.marker}] {c.title} ({c.document_id}, {c.start}-{c.end}): "{c.quote}"'))
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -94,7 +117,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     else:
         _print_cited(answer.answer, answer.citations)
         for w in answer.warnings:
-            print(f"warning: {w}", file=sys.stderr)
+            print(terminal_text(f"warning: {w}"), file=sys.stderr)
     return 0
 
 
@@ -112,10 +135,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from factdesk.logs import uvicorn_log_config
     from factdesk.settings import load_settings
 
     app = create_app(load_settings(), ingest_on_start=not args.no_ingest)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # access lines without query strings, and no URL credentials in any line (factdesk/logs.py)
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level, log_config=uvicorn_log_config()
+    )
     return 0
 
 
@@ -191,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.fn(args) or 0)
     except FactdeskError as e:
-        print(f"factdesk: error: {e.message}", file=sys.stderr)
+        print(f"factdesk: error: {terminal_text(e.message)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -63,8 +63,12 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(16000, alias="FACTDESK_LLM_CONTEXT_TOKENS", ge=1000)
     llm_answer_tokens: int = Field(800, alias="FACTDESK_LLM_ANSWER_TOKENS", ge=50)
     prompts_dir: Path | None = Field(None, alias="FACTDESK_PROMPTS_DIR")
+    # Host header names the server answers (against DNS rebinding); unset: any
+    allowed_hosts_raw: str | None = Field(None, alias="FACTDESK_ALLOWED_HOSTS")
 
-    @field_validator("chroma_url", "api_keys_raw", "openai_api_key", "openai_base_url", mode="before")
+    @field_validator(
+        "chroma_url", "api_keys_raw", "openai_api_key", "openai_base_url", "allowed_hosts_raw", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
@@ -76,6 +80,22 @@ class Settings(BaseSettings):
         if isinstance(v, str) and not v.strip():
             return cls.model_fields[info.field_name].default
         return v
+
+    @field_validator("allowed_hosts_raw")
+    @classmethod
+    def _host_patterns(cls, v: str | None) -> str | None:
+        # Starlette's TrustedHostMiddleware takes "*" alone or a leading "*." only; say so at start
+        for host in (h.strip() for h in (v or "").split(",")):
+            if "*" in host[1:] or (host.startswith("*") and host != "*" and not host.startswith("*.")):
+                raise ValueError(
+                    f"FACTDESK_ALLOWED_HOSTS: {host!r}: a wildcard must be '*' or lead as '*.domain'"
+                )
+        return v
+
+    @property  # not cached: a model_copy(update=...) of these settings must not keep the old list
+    def allowed_hosts(self) -> tuple[str, ...]:
+        """Lower-cased host names (no port) from FACTDESK_ALLOWED_HOSTS; empty: every host."""
+        return tuple(h.strip().lower() for h in (self.allowed_hosts_raw or "").split(",") if h.strip())
 
     @cached_property
     def api_keys(self) -> tuple[str, ...]:

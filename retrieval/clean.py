@@ -27,7 +27,7 @@ class CleanArticle:
 
 # Bump when cleaning gives different text for the same input: re-ingest skips cleaning input it
 # has seen under the same version (retrieval/ingest.py, raw_fingerprint).
-CLEANER_VERSION = 1
+CLEANER_VERSION = 2  # 2: markup quoted in plain text is kept
 
 
 # --------------------------------------------------------------------------- #
@@ -239,13 +239,18 @@ _BOILERPLATE_LINE_RES = tuple(
     )
 )
 
-# Leaked script / style / markup (never article text).
+# Leaked script / style (never article text).
 _CODE_RE = re.compile(
     r"function\s*\(|=>|\b(?:var|let|const)\s+[\w$]+\s*=|\bdocument\.[a-zA-Z]|\bwindow\.[a-zA-Z]|"
-    r"</?(?:script|style|iframe|noscript)\b|@media\b|\{[^{}]*:[^{}]*;[^{}]*\}|"
+    r"@media\b|\{[^{}]*:[^{}]*;[^{}]*\}|"
     r"\b(?:googletag|dataLayer|gtag)\b"
 )
+# Leaked markup: in text taken out of an HTML page it is the page's own code, never article text; in a
+# plain-text article it is what the writer typed, e.g. a report that quotes an attack's payload.
+_MARKUP_RE = re.compile(r"</?(?:script|style|iframe|noscript)\b")
 _CODE_CHARS = frozenset("{}();=<>[]$")
+_WORD_RE = re.compile(r"[^\W\d_]{2,}")
+PROSE_MIN_WORDS = 6  # a plain-text line with this many words that ends a sentence is prose, not code
 
 # Donation / newsletter / cookie / subscription vocabulary, scored per line.
 # Strong phrases are publisher-to-reader appeals that news prose practically never uses;
@@ -320,11 +325,18 @@ def _is_appeal(line: str) -> bool:
     return strong >= 1 or weak >= 3
 
 
-def _is_code(line: str) -> bool:
-    return bool(_CODE_RE.search(line)) and sum(c in _CODE_CHARS for c in line) >= 3
+def _is_code(line: str, *, from_html: bool = True) -> bool:
+    if from_html:
+        code = bool(_CODE_RE.search(line) or _MARKUP_RE.search(line))
+    else:
+        # plain text is what its writer typed: a sentence that quotes code is kept; only lines
+        # that are code alone (a scraper's leftovers pasted into a .txt) go
+        prose = bool(_SENTENCE_END_RE.search(line)) and len(_WORD_RE.findall(line)) >= PROSE_MIN_WORDS
+        code = bool(_CODE_RE.search(line)) and not prose
+    return code and sum(c in _CODE_CHARS for c in line) >= 3
 
 
-def _is_boilerplate(line: str) -> bool:
+def _is_boilerplate(line: str, *, from_html: bool = True) -> bool:
     """Decide from the line alone whether it is page furniture, not article."""
     if not any(c.isalnum() for c in line):  # lone separators: "-", "--", "***", "|"
         return True
@@ -332,7 +344,7 @@ def _is_boilerplate(line: str) -> bool:
         return True
     if any(r.search(line) for r in _BOILERPLATE_LINE_RES):
         return True
-    if _is_code(line):
+    if _is_code(line, from_html=from_html):
         return True
     return _is_appeal(line)
 
@@ -378,7 +390,7 @@ def _is_kicker(line: str, next_line: str | None) -> bool:
 # --------------------------------------------------------------------------- #
 
 
-def _clean_text(raw: str) -> CleanArticle:
+def _clean_text(raw: str, *, from_html: bool) -> CleanArticle:
     lines = _normalise(raw)
     removed: list[tuple[int, str]] = []
 
@@ -387,7 +399,7 @@ def _clean_text(raw: str) -> CleanArticle:
     for i, line in enumerate(lines):
         if not line:
             continue
-        if _is_boilerplate(line):
+        if _is_boilerplate(line, from_html=from_html):
             removed.append((i, line))
         else:
             survivors.append(i)
@@ -431,7 +443,7 @@ def _clean_text(raw: str) -> CleanArticle:
         if (
             _headline_like(first, min_words=2)
             and ((blank_after_first and len(kept) > 1) or first in repeated)
-            and not _is_boilerplate(first)
+            and not _is_boilerplate(first, from_html=from_html)
         ):
             title = first
 
@@ -593,7 +605,8 @@ def clean_article(raw: str, *, is_html: bool = False) -> CleanArticle:
     """Clean one article. Pure and deterministic; never rewrites kept sentences."""
     if is_html:
         text, html_title = html_to_text(raw)
-        result = _clean_text(text)
+        result = _clean_text(text, from_html=True)
         title = html_title if html_title and not _is_boilerplate(html_title) else result.title
         return CleanArticle(text=result.text, title=title, removed=result.removed)
-    return _clean_text(raw)
+    # plain text is never parsed as HTML: "<script>" in it is text the writer typed
+    return _clean_text(raw, from_html=False)

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from retrieval.errors import StoreUnavailable
+from retrieval.redact import redact_text, redact_url
 
 
 QUERY_ATTEMPTS = 3  # a search's Chroma read, when a concurrent delete hid an id (VectorStore.query)
@@ -68,7 +69,8 @@ class VectorStore:
                 try:
                     self._client, self._collection = self._connect()
                 except Exception as e:
-                    raise StoreUnavailable(f"the Chroma store is unreachable: {_reason(e)}") from e
+                    where = f" at {redact_url(self.chroma_url)}" if self.chroma_url else ""
+                    raise StoreUnavailable(f"the Chroma store{where} is unreachable: {_reason(e)}") from e
             return self._collection
 
     def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -80,7 +82,8 @@ class VectorStore:
             if self.chroma_url:
                 with self._lock:
                     self._collection = None
-                raise StoreUnavailable(f"the Chroma server at {self.chroma_url} failed: {_reason(e)}") from e
+                where = redact_url(self.chroma_url)
+                raise StoreUnavailable(f"the Chroma server at {where} failed: {_reason(e)}") from e
             raise
 
     def ping(self) -> bool:
@@ -165,5 +168,8 @@ def _read_failure(e: Exception) -> str:
 
 
 def _reason(e: Exception) -> str:
+    """The first line of a driver's error, fit for a 503 body: its URLs lose their credentials and
+    queries, and its file paths (the data dir's layout) are left out."""
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    text = redact_text(text, paths=True)
     return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__

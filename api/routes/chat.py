@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import Service, call
+from api.inert import InertStream, inert
 from api.schemas import ChatCompletion, ChatRequest, ModelCard, ModelList, sse_docs
 from api.sse import ServiceStream, event_response
 from retrieval.errors import InvalidInput, NotFound
@@ -63,14 +64,15 @@ def conversation(body: ChatRequest, max_chars: int) -> tuple[str, list[str]]:
 
 
 def sources_block(citations: list[dict[str, Any]]) -> str:
+    """The "Sources:" list of the message text; titles and quotes are article text, made inert."""
     if not citations:
         return ""
     lines = [f'[{c["marker"]}] {c["title"]} — "{" ".join(c["quote"].split())}"' for c in citations]
-    return "\n\nSources:\n" + "\n".join(lines)
+    return inert("\n\nSources:\n" + "\n".join(lines))
 
 
 def completion(answer: dict[str, Any], prompt: str) -> dict[str, Any]:
-    content = answer["answer"] + sources_block(answer["citations"])
+    content = inert(answer["answer"]) + sources_block(answer["citations"])
     prompt_tokens, completion_tokens = count_tokens(prompt), count_tokens(content)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -101,6 +103,7 @@ class ChunkWriter:
     def __init__(self) -> None:
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
+        self.text = InertStream()  # the answer's deltas quote articles: made inert as they stream
 
     def chunk(self, delta: dict[str, Any], finish_reason: str | None = None, **extra: Any) -> dict[str, Any]:
         return {
@@ -114,10 +117,14 @@ class ChunkWriter:
 
     def render(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         if "delta" in event:
-            return [self.chunk({"content": event["delta"]})] if event["delta"] else []
+            content = self.text.feed(event["delta"] or "")
+            return [self.chunk({"content": content})] if content else []
         if not event.get("done"):
             return []
         out = []
+        rest = self.text.flush()
+        if rest:
+            out.append(self.chunk({"content": rest}))
         sources = sources_block(event.get("citations", []))
         if sources:
             out.append(self.chunk({"content": sources}))
