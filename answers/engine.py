@@ -29,6 +29,7 @@ from answers.reader import Reader
 from answers.retrieve import retrieve
 from answers.summarize import SummaryConfig, document_sentences, select_sentences, summary_from_groups
 from prompts import PromptSet
+from retrieval.catalog import Catalog
 from retrieval.models import SearchHit
 from retrieval.search import Filters
 
@@ -37,6 +38,18 @@ if TYPE_CHECKING:
     from factdesk.settings import Settings
 
 MAX_SUMMARY_DOCUMENTS = 50
+
+
+def recent_documents(catalog: Catalog) -> tuple[list[str], list[str]]:
+    """(ids, warnings) of what a summary of "the articles" covers: the MAX_SUMMARY_DOCUMENTS most
+    recently written documents, newest first, chosen among all of them in SQL. A near-duplicate copy
+    adds no facts of its own, so copies are left out unless nothing else is left."""
+    recent = catalog.recent(MAX_SUMMARY_DOCUMENTS)
+    total = catalog.count()[0] if len(recent) == MAX_SUMMARY_DOCUMENTS else len(recent)
+    warnings = []
+    if total > MAX_SUMMARY_DOCUMENTS:
+        warnings.append(f"summarised the {MAX_SUMMARY_DOCUMENTS} most recent of {total} documents")
+    return [d.id for d in recent if not d.duplicate_of] or [d.id for d in recent], warnings
 
 
 @dataclass
@@ -144,15 +157,7 @@ class OfflineEngine:
         elif document_ids:
             ids = list(dict.fromkeys(document_ids))
         else:
-            docs = sorted(svc.catalog.list(), key=lambda d: -d.created_at)
-            if len(docs) > MAX_SUMMARY_DOCUMENTS:
-                warnings.append(
-                    f"summarised the {MAX_SUMMARY_DOCUMENTS} most recent of {len(docs)} documents"
-                )
-            # a near-duplicate copy adds no facts of its own
-            ids = [d.id for d in docs[:MAX_SUMMARY_DOCUMENTS] if not d.duplicate_of] or [
-                d.id for d in docs[:MAX_SUMMARY_DOCUMENTS]
-            ]
+            ids, warnings = recent_documents(svc.catalog)
         sentences = []
         for doc_id in ids:
             doc = svc.catalog.get(doc_id)

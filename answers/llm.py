@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from answers.engine import MAX_SUMMARY_DOCUMENTS, OfflineEngine, stream_text, answer_summary_request
+from answers.engine import OfflineEngine, answer_summary_request, recent_documents, stream_text
 from answers.intent import summary_request
 from answers.models import ABSTAIN_TEXT, Answer, Citation, Summary
 from answers.verify import CITATION_MARKS, locate_quote, strip_citation_marks, unsupported_numbers
@@ -873,13 +873,7 @@ class LLMEngine:
         if document_ids:
             ids = list(dict.fromkeys(document_ids))
         else:
-            docs = sorted(catalog.list(), key=lambda d: -d.created_at)
-            if len(docs) > MAX_SUMMARY_DOCUMENTS:
-                warnings.append(
-                    f"summarised the {MAX_SUMMARY_DOCUMENTS} most recent of {len(docs)} documents"
-                )
-            recent = docs[:MAX_SUMMARY_DOCUMENTS]
-            ids = [d.id for d in recent if not d.duplicate_of] or [d.id for d in recent]
+            ids, warnings = recent_documents(catalog)
         passages = []
         for doc_id in ids:
             doc = catalog.get(doc_id)

@@ -25,7 +25,7 @@ from live_server import factdesk_command
 from factdesk.settings import Settings
 from retrieval.embed import EmbeddingCache
 from retrieval.ingest import prepare
-from retrieval.models import DocumentIn
+from retrieval.models import DocumentIn, chunk_key
 from retrieval.sentences import split_sentences
 
 LOCAL_SPACE = "local:all-MiniLM-L6-v2"
@@ -158,16 +158,25 @@ def wait_for(predicate, timeout: float, interval: float = 0.005) -> bool:  # typ
 
 
 def store_census(svc) -> dict[str, dict[str, list[str]]]:  # type: ignore[no-untyped-def]
-    """Per committed document: its chunk ids in the catalog, in Chroma and in the FTS index."""
+    """Per committed document: its chunk keys (chunk id@revision) in the catalog, in Chroma and in
+    the FTS index. A chunk row without its document, or a vector of another revision, shows up as a
+    difference."""
     db = svc.catalog
     committed = {r[0] for r in db._query("SELECT id FROM documents WHERE state = 'committed'")}
     census: dict[str, dict[str, list[str]]] = {d: {"chunks": [], "vectors": [], "fts": []} for d in committed}
-    for cid, doc_id in db._query("SELECT id, document_id FROM chunks"):
-        census.setdefault(doc_id, {"chunks": [], "vectors": [], "fts": []})["chunks"].append(cid)
-    for cid, doc_id in db._query(
-        "SELECT c.id, c.document_id FROM chunks_fts f JOIN chunks c ON c.rowid = f.rowid"
+    for cid, doc_id, rev in db._query(
+        "SELECT c.id, c.document_id, d.revision FROM chunks c LEFT JOIN documents d ON d.id = c.document_id"
     ):
-        census.setdefault(doc_id, {"chunks": [], "vectors": [], "fts": []})["fts"].append(cid)
+        census.setdefault(doc_id, {"chunks": [], "vectors": [], "fts": []})["chunks"].append(
+            chunk_key(cid, rev or 0)
+        )
+    for cid, doc_id, rev in db._query(
+        "SELECT c.id, c.document_id, d.revision FROM chunks_fts f JOIN chunks c ON c.rowid = f.rowid "
+        "LEFT JOIN documents d ON d.id = c.document_id"
+    ):
+        census.setdefault(doc_id, {"chunks": [], "vectors": [], "fts": []})["fts"].append(
+            chunk_key(cid, rev or 0)
+        )
     col = svc.vectors.collection()
     offset = 0
     while True:
@@ -182,9 +191,11 @@ def store_census(svc) -> dict[str, dict[str, list[str]]]:  # type: ignore[no-unt
 
 
 def assert_stores_consistent(svc) -> dict[str, dict[str, list[str]]]:  # type: ignore[no-untyped-def]
-    """Nothing half-written: every row is committed, and for each document the catalog's chunk ids ==
-    Chroma's ids == the FTS index's, with no id twice; nothing belongs to an unknown document."""
+    """Nothing half-written: every row is committed, no revision reserved, no stale vector waiting, and
+    for each document the catalog's chunk keys == Chroma's ids == the FTS index's, with no key twice;
+    nothing belongs to an unknown document."""
     assert svc.catalog.unfinished() == [], svc.catalog.unfinished()
+    assert svc.catalog.stale_keys() == [], svc.catalog.stale_keys()[:10]
     census = store_census(svc)
     committed = {d.id for d in svc.catalog.list(limit=1_000_000)}
     assert set(census) == committed, sorted(set(census) ^ committed)[:10]

@@ -67,7 +67,8 @@ class LineReader:
 
 
 def pending_ids(data_dir: Path) -> list[str]:
-    return [r[0] for r in catalog_rows(data_dir, "SELECT id FROM documents WHERE state != 'committed'")]
+    """Documents with a revision reserved and not switched to (being written, or left by a crash)."""
+    return [r[0] for r in catalog_rows(data_dir, "SELECT document_id FROM revisions")]
 
 
 def committed_count(data_dir: Path) -> int:
@@ -223,7 +224,7 @@ def test_doctor_cli_detects_and_repairs_a_corrupted_store(tmp_path: Path) -> Non
         )
         no_fts = svc.catalog.chunks_of(ids[1])[0]
         no_vector = svc.catalog.chunks_of(ids[3])[-1]
-        svc.vectors.delete_ids([no_vector.id])
+        svc.vectors.delete_ids([no_vector.key])
     finally:
         svc.close()
     db = sqlite3.connect(data / "catalog.sqlite")
@@ -252,8 +253,8 @@ def test_doctor_cli_detects_and_repairs_a_corrupted_store(tmp_path: Path) -> Non
     svc = Factdesk(make_settings(data))
     try:
         census = assert_stores_consistent(svc)
-        assert "ghost" not in census and no_vector.id in census[ids[3]]["vectors"]
-        assert no_fts.id in census[ids[1]]["fts"]
+        assert "ghost" not in census and no_vector.key in census[ids[3]]["vectors"]
+        assert no_fts.key in census[ids[1]]["fts"]
     finally:
         svc.close()
 
