@@ -30,7 +30,7 @@ from answers.retrieve import retrieve
 from answers.summarize import SummaryConfig, document_sentences, select_sentences, summary_from_groups
 from prompts import PromptSet
 from retrieval.catalog import Catalog
-from retrieval.models import SearchHit
+from retrieval.models import SearchHit, hit_texts
 from retrieval.search import Filters
 
 if TYPE_CHECKING:
@@ -160,10 +160,11 @@ class OfflineEngine:
             ids, warnings = recent_documents(svc.catalog)
         sentences = []
         for doc_id in ids:
-            doc = svc.catalog.get(doc_id)
+            with svc.catalog.snapshot():  # the text and the chunk spans of one revision
+                doc, chunks = svc.catalog.get(doc_id), svc.catalog.chunks_of(doc_id)
             if doc is None:
                 continue
-            bounds = [(c.id, c.start, c.end) for c in svc.catalog.chunks_of(doc_id)]
+            bounds = [(c.id, c.start, c.end) for c in chunks]
             sentences += document_sentences(doc, bounds, within.get(doc_id) if within is not None else None)
         if not sentences:
             return Summary(
@@ -202,7 +203,7 @@ class ReaderEngine(OfflineEngine):
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
         searcher = self.service.searcher
         sentences = searcher.sentence_hits(query, hits, self.config.reader_pool)
-        cands = candidates(sentences, self.service.catalog.texts({h.document_id for h in hits}))
+        cands = candidates(sentences, hit_texts(hits))
         if not cands:
             return abstain(self.generator, self.prompts.version)
         for c, p in zip(cands, self.reader.score(query, [c.passage for c in cands])):
@@ -222,7 +223,7 @@ class ExtractiveEngine(OfflineEngine):
 
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
         """asked: the question as the user typed it, when query is its follow-up rewrite."""
-        texts = self.service.catalog.texts({h.document_id for h in hits})
+        texts = hit_texts(hits)
         cands = candidates_from_hits(hits, texts)
         embed = self.service.searcher.embed_query
         vecs = self.service.embedder.embed([c.text for c in cands]) if cands else np.zeros((0, 1))

@@ -30,7 +30,7 @@ from answers.models import ABSTAIN_TEXT, Answer, Citation, Summary
 from answers.verify import CITATION_MARKS, locate_quote, strip_citation_marks, unsupported_numbers
 from prompts import PromptSet
 from retrieval.lexical import stems
-from retrieval.models import SearchHit
+from retrieval.models import SearchHit, hit_texts
 from retrieval.search import Filters
 from retrieval.sentences import split_sentences
 from retrieval.tokens import count_tokens
@@ -791,7 +791,7 @@ class LLMEngine:
         )
 
     def _answer_passages(self, query: str, hits: list[SearchHit]) -> list[Passage]:
-        texts = self.service.catalog.texts({h.document_id for h in hits})
+        texts = hit_texts(hits)
         passages = [
             Passage(0, h.document_id, h.chunk_id, h.title, h.start, h.end, texts[h.document_id])
             for h in hits
@@ -862,7 +862,7 @@ class LLMEngine:
         if query:
             filters = Filters(document_ids=tuple(document_ids)) if document_ids else None
             hits = self.service.searcher.search(query, SUMMARY_QUERY_K, filters)
-            texts = catalog.texts({h.document_id for h in hits})
+            texts = hit_texts(hits)
             return renumber(
                 [
                     Passage(0, h.document_id, h.chunk_id, h.title, h.start, h.end, texts[h.document_id])
@@ -876,12 +876,10 @@ class LLMEngine:
             ids, warnings = recent_documents(catalog)
         passages = []
         for doc_id in ids:
-            doc = catalog.get(doc_id)
+            with catalog.snapshot():  # the text and the chunk spans of one revision
+                doc, chunks = catalog.get(doc_id), catalog.chunks_of(doc_id)
             if doc is not None:
-                passages += [
-                    Passage(0, doc.id, c.id, doc.title, c.start, c.end, doc.text)
-                    for c in catalog.chunks_of(doc_id)
-                ]
+                passages += [Passage(0, doc.id, c.id, doc.title, c.start, c.end, doc.text) for c in chunks]
         return renumber(passages), warnings
 
     def _summary_messages(self, passages: list[Passage], query: str | None, max_words: int) -> list[dict]:

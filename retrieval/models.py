@@ -98,11 +98,19 @@ class SearchHit:
     dense_rank: int | None = None
     lexical_rank: int | None = None
     duplicate_of: str | None = None
+    # the text of the revision the span was read in: answers cite from it, so a revision switched in
+    # since the search cannot pair this span with another text
+    document_text: str = field(default="", repr=False, compare=False)
 
     def public(self) -> dict:
         return {
             k: getattr(self, k) for k in ("chunk_id", "document_id", "title", "text", "start", "end", "score")
         }
+
+
+def hit_texts(hits: list[SearchHit]) -> dict[str, str]:
+    """{document id: the text its hits were read from}."""
+    return {h.document_id: h.document_text for h in hits}
 
 
 @dataclass(frozen=True)

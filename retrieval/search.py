@@ -255,6 +255,7 @@ class Searcher:
                     dense_rank=dense_rank.get(key),
                     lexical_rank=lex_rank.get(key),
                     duplicate_of=dup,
+                    document_text=texts[doc_id],
                 )
             )
         return hits

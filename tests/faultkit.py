@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -155,6 +157,51 @@ def wait_for(predicate, timeout: float, interval: float = 0.005) -> bool:  # typ
             return True
         time.sleep(interval)
     return False
+
+
+# ---------------------------------------------------------------- kill -9 in the middle of a write
+
+
+class LineReader:
+    """Collects a subprocess's stdout lines in a thread (so the test can watch them arrive)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def join(self) -> None:
+        self._thread.join(timeout=10)
+
+
+def pending_ids(data_dir: Path) -> list[str]:
+    """Documents with a revision reserved and not switched to (being written, or left by a crash)."""
+    return [r[0] for r in catalog_rows(data_dir, "SELECT document_id FROM revisions")]
+
+
+def committed_count(data_dir: Path) -> int:
+    rows = catalog_rows(data_dir, "SELECT COUNT(*) FROM documents WHERE state = 'committed'")
+    return rows[0][0] if rows else 0
+
+
+def kill_while_writing(proc: subprocess.Popen, data_dir: Path, ready, timeout: float = 180) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """Wait for `ready()` (some documents done), then for a document caught half-written (bounded),
+    then SIGKILL the process group. Returns what the catalog looked like at the kill."""
+    assert wait_for(lambda: ready() or proc.poll() is not None, timeout, interval=0.05), "never got going"
+    assert proc.poll() is None, "the ingest finished before it could be killed: make it larger"
+    caught = wait_for(lambda: bool(pending_ids(data_dir)) or proc.poll() is not None, 20, interval=0.002)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    return {
+        "caught_pending": caught and proc.returncode == -signal.SIGKILL,
+        "pending": pending_ids(data_dir),
+        "committed": committed_count(data_dir),
+    }
 
 
 def store_census(svc) -> dict[str, dict[str, list[str]]]:  # type: ignore[no-untyped-def]
