@@ -88,7 +88,9 @@ class Factdesk:
         )
         self.prompts: PromptSet = load_prompts(settings.prompts_dir)
         self.engine: AnswerEngine = build_engine(self, settings, self.prompts)
-        self.recovered = self.ingestor.recover() if self.catalog.unfinished() else []
+        # a crash may have left a reserved revision, or stale vectors of a replaced one
+        unfinished = self.catalog.unfinished() or self.catalog.stale_keys()
+        self.recovered = self.ingestor.recover() if unfinished else []
 
     def close(self) -> None:
         self.catalog.close()

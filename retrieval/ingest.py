@@ -505,10 +505,12 @@ class Ingestor:
         the ids of the documents whose unfinished writes were rolled back."""
         with self.writing():
             unfinished = self.catalog.unfinished()
-            self._finish(strict=True)
+            self._finish(strict=False)  # stale vectors are unseen: a Chroma outage need not stop a start
             return list(dict.fromkeys(doc_id for doc_id, _ in unfinished))
 
     def _finish(self, strict: bool) -> None:
+        """Roll back reserved revisions and legacy rows (Chroma must answer), then drop stale vectors
+        (strict: Chroma must answer there too)."""
         with self.catalog.transaction() as db:
             for doc_id in self.catalog.uncommitted_rows():
                 Catalog.retire(db, doc_id)  # their keys join the stale ones
