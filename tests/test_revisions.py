@@ -452,3 +452,49 @@ def test_a_store_written_before_revisions_is_read_and_revised(
     assert r.status == "updated" and svc.get_document("legacy").revision > 0
     assert not {c.id for c in chunks} & svc.vectors.all_ids()
     assert svc.ingestor.doctor()["consistent"]
+
+
+# --------------------------------------------------------------------------- Chroma fails after the switch
+
+
+def test_a_failed_removal_of_old_vectors_loses_nothing_and_is_collected_at_open(
+    make_service: MakeService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The switch has committed; dropping the replaced (or deleted) revision's vectors then fails. The
+    update and the delete stand whole: readers see the new text, or no document at all, and never the
+    stale vectors; the next open drops them and the stores agree."""
+    [a, b, c] = write_articles(tmp_path / "articles", 3, start=9200)
+    items = [
+        DocumentIn(text=p.read_text(encoding="utf-8"), id=i)
+        for p, i in ((a, "kept"), (b, "kept"), (c, "gone"))
+    ]
+    prefill_cache(tmp_path / "stale", texts_to_embed(make_settings(tmp_path / "stale"), items))
+    svc = make_service("stale")
+    svc.ingest_documents([items[0], items[2]])
+    old_keys = {ch.key for ch in svc.catalog.chunks_of("kept")} | {
+        ch.key for ch in svc.catalog.chunks_of("gone")
+    }
+
+    def refuse(ids: object) -> None:
+        raise RuntimeError("Chroma said no")
+
+    monkeypatch.setattr(svc.vectors, "delete_ids", refuse)
+    (r,) = svc.ingest_documents([items[1]])
+    assert r.status == "updated"
+    svc.delete_document("gone")
+    monkeypatch.undo()
+    assert set(svc.catalog.stale_keys()) == old_keys and old_keys <= svc.vectors.all_ids()
+    assert svc.get_document("kept").content_hash == content_hash(items[1].text)
+    with pytest.raises(NotFound):
+        svc.get_document("gone")
+    for q in ("soldiers", "troops killed"):
+        hits = svc.search(q, top_k=10, filters=svc.filters(document_ids=["kept", "gone"]))
+        assert hits and {h.document_id for h in hits} == {"kept"}
+    report = svc.ingestor.doctor()
+    assert not report["consistent"] and report["stale_vectors"] == len(old_keys)
+    assert report["orphan_vectors"] == 0
+    svc.close()
+
+    svc = make_service("stale")
+    assert svc.catalog.stale_keys() == [] and not old_keys & svc.vectors.all_ids()
+    assert svc.ingestor.doctor()["consistent"]
