@@ -356,6 +356,7 @@ class Ingestor:
         the same text twice is "unchanged", a near-copy of an earlier one is a duplicate."""
         out: list[IngestResult] = []
         with self.writing():
+            self._abandon(self.catalog.reserved())  # under the lock, any is a leftover of a failed write
             batch: list[_Staged] = []
             for p in group:
                 if any(b.doc.id == p.doc.id for b in batch):  # the same id again: the first lands first
@@ -491,6 +492,8 @@ class Ingestor:
             pass
 
     def _drop_reserved(self, revisions: list[tuple[int, str, int]]) -> None:
+        if not revisions:
+            return
         keys = [k for rev, doc, n in revisions for k in revision_keys(doc, rev, n)]
         if keys:
             self.vectors.delete_ids(keys)
