@@ -31,7 +31,8 @@ from answers.reader import Reader
 from answers.retrieve import retrieve
 from answers.summarize import SummaryConfig, document_sentences, select_sentences, summary_from_groups
 from prompts import PromptSet
-from retrieval.models import SearchHit
+from retrieval.catalog import Catalog
+from retrieval.models import SearchHit, hit_texts
 from retrieval.search import Filters, SentenceHit
 
 if TYPE_CHECKING:
@@ -39,6 +40,18 @@ if TYPE_CHECKING:
     from factdesk.settings import Settings
 
 MAX_SUMMARY_DOCUMENTS = 50
+
+
+def recent_documents(catalog: Catalog) -> tuple[list[str], list[str]]:
+    """(ids, warnings) of what a summary of "the articles" covers: the MAX_SUMMARY_DOCUMENTS most
+    recently written documents, newest first, chosen among all of them in SQL. A near-duplicate copy
+    adds no facts of its own, so copies are left out unless nothing else is left."""
+    recent = catalog.recent(MAX_SUMMARY_DOCUMENTS)
+    total = catalog.count()[0] if len(recent) == MAX_SUMMARY_DOCUMENTS else len(recent)
+    warnings = []
+    if total > MAX_SUMMARY_DOCUMENTS:
+        warnings.append(f"summarised the {MAX_SUMMARY_DOCUMENTS} most recent of {total} documents")
+    return [d.id for d in recent if not d.duplicate_of] or [d.id for d in recent], warnings
 
 
 @dataclass
@@ -146,21 +159,14 @@ class OfflineEngine:
         elif document_ids:
             ids = list(dict.fromkeys(document_ids))
         else:
-            docs = sorted(svc.catalog.list(), key=lambda d: -d.created_at)
-            if len(docs) > MAX_SUMMARY_DOCUMENTS:
-                warnings.append(
-                    f"summarised the {MAX_SUMMARY_DOCUMENTS} most recent of {len(docs)} documents"
-                )
-            # a near-duplicate copy adds no facts of its own
-            ids = [d.id for d in docs[:MAX_SUMMARY_DOCUMENTS] if not d.duplicate_of] or [
-                d.id for d in docs[:MAX_SUMMARY_DOCUMENTS]
-            ]
+            ids, warnings = recent_documents(svc.catalog)
         sentences = []
         for doc_id in ids:
-            doc = svc.catalog.get(doc_id)
+            with svc.catalog.snapshot():  # the text and the chunk spans of one revision
+                doc, chunks = svc.catalog.get(doc_id), svc.catalog.chunks_of(doc_id)
             if doc is None:
                 continue
-            bounds = [(c.id, c.start, c.end) for c in svc.catalog.chunks_of(doc_id)]
+            bounds = [(c.id, c.start, c.end) for c in chunks]
             sentences += document_sentences(doc, bounds, within.get(doc_id) if within is not None else None)
         if not sentences:
             return Summary(
@@ -199,7 +205,7 @@ class ReaderEngine(OfflineEngine):
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
         searcher = self.service.searcher
         sentences = searcher.sentence_hits(query, hits, self.config.reader_pool)
-        cands = candidates(sentences, self.service.catalog.texts({h.document_id for h in hits}))
+        cands = candidates(sentences, hit_texts(hits))
         if not cands:
             return abstain(self.generator, self.prompts.version)
         for c, p in zip(cands, self.reader.score(query, [c.passage for c in cands])):
@@ -213,7 +219,11 @@ class RankerEngine(OfflineEngine):
     """retrieve -> every sentence of the retrieved chunks -> ranker (answers/ranker.py) -> compose."""
 
     def __init__(
-        self, service: Factdesk, prompts: PromptSet, config: ReaderConfig | None = None, ranker: Ranker | None = None
+        self,
+        service: Factdesk,
+        prompts: PromptSet,
+        config: ReaderConfig | None = None,
+        ranker: Ranker | None = None,
     ) -> None:
         super().__init__(service, prompts)
         self.config = config or ReaderConfig()
@@ -223,9 +233,7 @@ class RankerEngine(OfflineEngine):
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
         searcher = self.service.searcher
         per_hit = searcher.chunk_sentences(hits)
-        units = [
-            Unit([h.text[a:b] for a, b in spans], vectors) for h, (spans, vectors) in zip(hits, per_hit)
-        ]
+        units = [Unit([h.text[a:b] for a, b in spans], vectors) for h, (spans, vectors) in zip(hits, per_hit)]
         x, index = features(query, searcher.embed_query(query), units)
         probs = self.ranker.probabilities(x)
         order = np.argsort(-probs, kind="stable")[: self.config.reader_pool]
@@ -236,7 +244,7 @@ class RankerEngine(OfflineEngine):
             h = hits[u]
             sentences.append(SentenceHit(h, h.start + int(a), h.start + int(b), float(probs[row]), 0.0, u))
             vecs.append(per_hit[u][1][i])
-        cands = candidates(sentences, self.service.catalog.texts({h.document_id for h in hits}))
+        cands = candidates(sentences, hit_texts(hits))
         if not cands:
             return abstain(self.generator, self.prompts.version)
         by_span = {(s.hit.document_id, s.start): (s.score, v) for s, v in zip(sentences, vecs)}
@@ -257,7 +265,7 @@ class ExtractiveEngine(OfflineEngine):
 
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
         """asked: the question as the user typed it, when query is its follow-up rewrite."""
-        texts = self.service.catalog.texts({h.document_id for h in hits})
+        texts = hit_texts(hits)
         cands = candidates_from_hits(hits, texts)
         embed = self.service.searcher.embed_query
         vecs = self.service.embedder.embed([c.text for c in cands]) if cands else np.zeros((0, 1))

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from answers.engine import MAX_SUMMARY_DOCUMENTS, OfflineEngine, stream_text, answer_summary_request
+from answers.engine import OfflineEngine, answer_summary_request, recent_documents, stream_text
 from answers.intent import summary_request
 from answers.models import ABSTAIN_TEXT, Answer, Citation, Summary
 from answers.verify import CITATION_MARKS, locate_quote, strip_citation_marks, unsupported_numbers
 from prompts import PromptSet
 from retrieval.lexical import stems
+from retrieval.models import SearchHit, hit_texts
 from retrieval.redact import redact_text
-from retrieval.models import SearchHit
 from retrieval.search import Filters
 from retrieval.sentences import split_sentences
 from retrieval.tokens import count_tokens
@@ -792,7 +792,7 @@ class LLMEngine:
         )
 
     def _answer_passages(self, query: str, hits: list[SearchHit]) -> list[Passage]:
-        texts = self.service.catalog.texts({h.document_id for h in hits})
+        texts = hit_texts(hits)
         passages = [
             Passage(0, h.document_id, h.chunk_id, h.title, h.start, h.end, texts[h.document_id])
             for h in hits
@@ -863,7 +863,7 @@ class LLMEngine:
         if query:
             filters = Filters(document_ids=tuple(document_ids)) if document_ids else None
             hits = self.service.searcher.search(query, SUMMARY_QUERY_K, filters)
-            texts = catalog.texts({h.document_id for h in hits})
+            texts = hit_texts(hits)
             return renumber(
                 [
                     Passage(0, h.document_id, h.chunk_id, h.title, h.start, h.end, texts[h.document_id])
@@ -874,21 +874,13 @@ class LLMEngine:
         if document_ids:
             ids = list(dict.fromkeys(document_ids))
         else:
-            docs = sorted(catalog.list(), key=lambda d: -d.created_at)
-            if len(docs) > MAX_SUMMARY_DOCUMENTS:
-                warnings.append(
-                    f"summarised the {MAX_SUMMARY_DOCUMENTS} most recent of {len(docs)} documents"
-                )
-            recent = docs[:MAX_SUMMARY_DOCUMENTS]
-            ids = [d.id for d in recent if not d.duplicate_of] or [d.id for d in recent]
+            ids, warnings = recent_documents(catalog)
         passages = []
         for doc_id in ids:
-            doc = catalog.get(doc_id)
+            with catalog.snapshot():  # the text and the chunk spans of one revision
+                doc, chunks = catalog.get(doc_id), catalog.chunks_of(doc_id)
             if doc is not None:
-                passages += [
-                    Passage(0, doc.id, c.id, doc.title, c.start, c.end, doc.text)
-                    for c in catalog.chunks_of(doc_id)
-                ]
+                passages += [Passage(0, doc.id, c.id, doc.title, c.start, c.end, doc.text) for c in chunks]
         return renumber(passages), warnings
 
     def _summary_messages(self, passages: list[Passage], query: str | None, max_words: int) -> list[dict]:

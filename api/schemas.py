@@ -125,6 +125,7 @@ class DocumentSummary(Response):
     chunks: int
     content_hash: str
     created_at: float
+    revision: int = Field(0, description="changes whenever the document's text is replaced")
 
 
 class DocumentOut(DocumentSummary):
@@ -133,6 +134,9 @@ class DocumentOut(DocumentSummary):
 
 class DocumentList(Response):
     documents: list[DocumentSummary]
+    next_cursor: str | None = Field(
+        None, description="null on the last page; else pass it as `cursor` to get the next page"
+    )
 
 
 # ---- search ----

@@ -196,7 +196,7 @@ def measure(args: argparse.Namespace) -> dict:
     watch.wrap(svc.vectors, "query", "Chroma query (VectorStore.query)")
     watch.wrap(svc.catalog, "lexical_search", "FTS5 BM25 (filtered searches only)")
     watch.wrap(svc.searcher.lexical_index, "search", "BM25, in-memory index")
-    watch.wrap(svc.catalog, "committed_chunks", "catalog: visible chunks")
+    watch.wrap(svc.catalog, "visible_chunks", "catalog: visible chunks")
     watch.wrap(svc.catalog, "texts", "catalog: document texts")
     watch.wrap(svc.embedder.cache, "get_many", "embedding cache reads (sentence vectors)")
     watch.wrap(svc.embedder.cache, "get_chunks", "embedding cache reads (a chunk's sentences, one row)")

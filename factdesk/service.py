@@ -5,7 +5,10 @@ Everything that answers a user goes through these methods, so the three front en
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from answers.engine import AnswerEngine, build_engine
@@ -21,6 +24,24 @@ from retrieval.loaders import Loaded, load_paths
 from retrieval.models import Document, DocumentIn, IngestResult, SearchHit
 from retrieval.search import Filters, SearchConfig, Searcher
 from retrieval.store import VectorStore
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    documents: list[Document]
+    next_cursor: str | None  # hand back to get the page after this one; None on the last page
+
+
+def encode_cursor(last_id: str) -> str:
+    """A page's cursor: the last id it listed (pages are in id order), opaque to clients."""
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return validate_id(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError, InvalidInput):
+        raise InvalidInput("cursor is not one this server handed out (use next_cursor as given)") from None
 
 
 class Factdesk:
@@ -67,7 +88,9 @@ class Factdesk:
         )
         self.prompts: PromptSet = load_prompts(settings.prompts_dir)
         self.engine: AnswerEngine = build_engine(self, settings, self.prompts)
-        self.recovered = self.ingestor.recover() if self.catalog.unfinished() else []
+        # a crash may have left a reserved revision, or stale vectors of a replaced one
+        unfinished = self.catalog.unfinished() or self.catalog.stale_keys()
+        self.recovered = self.ingestor.recover() if unfinished else []
 
     def close(self) -> None:
         self.catalog.close()
@@ -100,7 +123,16 @@ class Factdesk:
         return results
 
     def list_documents(self) -> list[Document]:
+        """Every document, in id order."""
         return self.catalog.list()
+
+    def document_page(self, limit: int | None = None, cursor: str | None = None) -> DocumentPage:
+        """Documents in id order, `limit` at a time from where `cursor` (a page's next_cursor) left off."""
+        n = self.settings.documents_page_size if limit is None else limit
+        if not 1 <= n <= self.settings.documents_max_page_size:
+            raise InvalidInput(f"limit must be between 1 and {self.settings.documents_max_page_size}")
+        docs = self.catalog.list(limit=n + 1, after=decode_cursor(cursor) if cursor else None)
+        return DocumentPage(docs[:n], encode_cursor(docs[n - 1].id) if len(docs) > n else None)
 
     def get_document(self, doc_id: str) -> Document:
         doc = self.catalog.get(doc_id)

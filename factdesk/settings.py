@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     max_document_chars: int = Field(2_000_000, alias="FACTDESK_MAX_DOCUMENT_CHARS", ge=100)
     max_file_bytes: int = Field(20 * 1024 * 1024, alias="FACTDESK_MAX_FILE_BYTES", ge=1024)
     summary_max_words: int = Field(120, alias="FACTDESK_SUMMARY_MAX_WORDS", ge=10)
+    # GET /v1/documents: a page when the client names no limit, and the largest it may ask for
+    documents_page_size: int = Field(1000, alias="FACTDESK_DOCUMENTS_PAGE_SIZE", ge=1)
+    documents_max_page_size: int = Field(10_000, alias="FACTDESK_DOCUMENTS_MAX_PAGE_SIZE", ge=1)
 
     llm_timeout_s: float = Field(30.0, alias="FACTDESK_LLM_TIMEOUT_S", gt=0)
     llm_max_retries: int = Field(2, alias="FACTDESK_LLM_MAX_RETRIES", ge=0, le=10)

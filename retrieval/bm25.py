@@ -219,7 +219,7 @@ class BM25Index:
         return index
 
 
-SNAPSHOT_VERSION = 2  # 2: Snowball stems (retrieval.lexical.stem)
+SNAPSHOT_VERSION = 3  # 2: Snowball stems (retrieval.lexical.stem); 3: keys name revisions
 SNAPSHOT_AFTER = 2000  # chunks added or removed by a sync before the snapshot is rewritten
 
 
@@ -239,10 +239,9 @@ class LexicalIndex:
         self._lock = threading.Lock()
 
     def search(self, words: Sequence[str], n: int) -> list[tuple[str, float]]:
-        """[(chunk id, BM25 score)], best first."""
+        """[(key, BM25 score)], best first; keys name chunks of one revision (models.chunk_key)."""
         with self._lock:
-            index = self._sync()
-            return [(key.rsplit("@", 1)[0], score) for key, score in index.search(words, n)]
+            return self._sync().search(words, n)
 
     def warm(self) -> None:
         with self._lock:

@@ -1,8 +1,20 @@
 """The SQLite catalog: documents, their chunks, near-duplicate bands, and the lexical index.
 
-It is the commit point of every write. A document is visible only in state 'committed'; 'pending'
-(being written) and 'deleting' rows are what a crash can leave behind, and `Ingestor.recover()`
-rolls them back in both stores.
+It is the commit point of every write. A document's row names its current revision, and the chunk
+rows and keyword rows are those of that revision only; Chroma, which cannot join a SQLite commit,
+holds vectors under per-revision keys (models.chunk_key). A write goes in three steps:
+
+1. reserve: one commit records a `revisions` row (the new revision's id and chunk count), so that a
+   crash after it leaves a name for what may have reached Chroma;
+2. the new revision's vectors go to Chroma, beside the current revision's, under their own keys;
+3. switch: ONE commit replaces the document's row, chunk rows, keyword rows and bands, moves the old
+   revision's keys to `stale_vectors` and drops the `revisions` row. Readers resolve every key they
+   get from Chroma through the catalog, so they see the old revision or the new one, never neither.
+
+The stale vectors are deleted from Chroma after the switch. A delete is the same switch to nothing.
+A crash leaves at most a reserved revision (rolled back) and stale keys (collected), both of which
+`Ingestor.recover()` finishes at the next open; rows in state 'pending' or 'deleting' are what the
+protocol before revisions left behind, and are rolled back the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from retrieval.lexical import analyze
-from retrieval.models import Chunk, Document
+from retrieval.models import Chunk, Document, chunk_key, revision_keys
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -30,9 +42,20 @@ CREATE TABLE IF NOT EXISTS documents (
     duplicate_of TEXT,
     chunk_count INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    revision INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS documents_hash ON documents(content_hash);
+CREATE INDEX IF NOT EXISTS documents_created ON documents(created_at);
+CREATE TABLE IF NOT EXISTS revisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: an id is never reused, nor are its keys
+    document_id TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stale_vectors (
+    key TEXT PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY,
     id TEXT UNIQUE NOT NULL,
@@ -61,12 +84,26 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 TERM_ROWS_TTL = 120.0  # seconds a term's row count is trusted (new articles shift counts slowly)
 
 _DOC_COLUMNS = (
-    "id, title, source, url, published_at, text, content_hash, duplicate_of, chunk_count, created_at"
+    "id, title, source, url, published_at, text, content_hash, duplicate_of, chunk_count, created_at, "
+    "published_ts, revision"
 )
 
 
 def _doc(row: tuple) -> Document:
-    (id_, title, source, url, published_at, text, content_hash, duplicate_of, chunks, created_at) = row
+    (
+        id_,
+        title,
+        source,
+        url,
+        published_at,
+        text,
+        content_hash,
+        duplicate_of,
+        chunks,
+        created_at,
+        published_ts,
+        revision,
+    ) = row
     return Document(
         id=id_,
         title=title,
@@ -78,7 +115,13 @@ def _doc(row: tuple) -> Document:
         duplicate_of=duplicate_of,
         chunks=chunks,
         created_at=created_at,
+        published_ts=published_ts,
+        revision=revision,
     )
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
 
 
 class Catalog:
@@ -90,6 +133,7 @@ class Catalog:
         self._db.execute("PRAGMA busy_timeout=60000")
         self._migrate_lexical()
         self._db.executescript(SCHEMA)
+        self._migrate_revisions()
         self._lock = threading.RLock()
         self._writes = 0
         self._term_rows: dict[str, int] = {}
@@ -115,6 +159,19 @@ class Catalog:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one state of the catalog: no commit lands between them."""
+        with self._lock:
+            if self._db.in_transaction:  # already inside one (a caller's snapshot or transaction)
+                yield
+                return
+            self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
+
     # ---- reads (committed documents only) ----
     def get(self, doc_id: str) -> Document | None:
         rows = self._query(
@@ -134,10 +191,21 @@ class Catalog:
         )
         return _doc(rows[0]) if rows else None
 
-    def list(self, limit: int = 10_000, offset: int = 0) -> list[Document]:
+    def list(self, limit: int | None = None, after: str | None = None) -> list[Document]:
+        """Committed documents by id, those after `after` (a page's last id), at most `limit` (None:
+        all of them)."""
         rows = self._query(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE state = 'committed' ORDER BY id LIMIT ? OFFSET ?",
-            [limit, offset],
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE state = 'committed' AND id > ? ORDER BY id LIMIT ?",
+            [after or "", -1 if limit is None else limit],
+        )
+        return [_doc(r) for r in rows]
+
+    def recent(self, n: int) -> list[Document]:
+        """The n most recently written committed documents, newest first."""
+        rows = self._query(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE state = 'committed' "
+            "ORDER BY created_at DESC, id LIMIT ?",
+            [n],
         )
         return [_doc(r) for r in rows]
 
@@ -165,7 +233,7 @@ class Catalog:
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         rows = self._query(
-            'SELECT c.id, c.document_id, c.idx, c.start, c."end", c.tokens, d.text FROM chunks c '
+            'SELECT c.id, c.document_id, c.idx, c.start, c."end", c.tokens, d.text, d.revision FROM chunks c '
             "JOIN documents d ON d.id = c.document_id WHERE c.document_id = ? ORDER BY c.idx",
             [doc_id],
         )
@@ -178,24 +246,27 @@ class Catalog:
                 end=r[4],
                 tokens=r[5],
                 text=r[6][r[3] : r[4]],
+                revision=r[7],
             )
             for r in rows
         ]
 
-    def committed_chunks(self, chunk_ids: Iterable[str]) -> dict[str, tuple[str, int, int]]:
-        """chunk id -> (document id, start, end), for the chunk ids that belong to committed documents."""
-        ids = list(set(chunk_ids))
-        out: dict[str, tuple[str, int, int]] = {}
+    def visible_chunks(self, keys: Iterable[str]) -> dict[str, tuple[str, str, int, int]]:
+        """key -> (chunk id, document id, start, end), for the keys of committed documents' current
+        revisions. A key of a replaced, reserved or deleted revision is left out: Chroma holds those
+        for a moment around each write, and readers must not see them."""
+        wanted = {k: k.split("@", 1)[0] for k in set(keys)}
+        ids = sorted(set(wanted.values()))
+        current: dict[str, tuple[str, str, int, int]] = {}
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
-            for r in self._query(
-                'SELECT c.id, c.document_id, c.start, c."end" FROM chunks c JOIN documents d '
-                "ON d.id = c.document_id WHERE d.state = 'committed' AND c.id IN "
-                f"({','.join('?' * len(part))})",
+            for cid, doc, start, end, revision in self._query(
+                'SELECT c.id, c.document_id, c.start, c."end", d.revision FROM chunks c JOIN documents d '
+                f"ON d.id = c.document_id WHERE d.state = 'committed' AND c.id IN ({_marks(len(part))})",
                 part,
             ):
-                out[r[0]] = (r[1], r[2], r[3])
-        return out
+                current[chunk_key(cid, revision)] = (cid, doc, start, end)
+        return {k: current[k] for k in wanted if k in current}
 
     def candidates_by_bands(self, bands: list[str], exclude: str | None = None) -> list[str]:
         rows = self._query(
@@ -214,10 +285,35 @@ class Catalog:
         return docs, chunks
 
     def unfinished(self) -> list[tuple[str, str]]:
-        """(id, state) of documents a crash left half-written or half-deleted."""
-        return [
-            (r[0], r[1]) for r in self._query("SELECT id, state FROM documents WHERE state != 'committed'")
-        ]
+        """(document id, state) of writes a crash or a failed store left unfinished: reserved revisions
+        ('pending'), and rows the protocol before revisions left ('pending' or 'deleting')."""
+        legacy = self._query("SELECT id, state FROM documents WHERE state != 'committed'")
+        reserved = self._query("SELECT document_id, 'pending' FROM revisions ORDER BY id")
+        return [(r[0], r[1]) for r in [*legacy, *reserved]]
+
+    def uncommitted_rows(self) -> list[str]:
+        """Ids of document rows the protocol before revisions left 'pending' or 'deleting'."""
+        return [r[0] for r in self._query("SELECT id FROM documents WHERE state != 'committed' ORDER BY id")]
+
+    def reserved(self) -> list[tuple[int, str, int]]:
+        """(revision, document id, chunk count) of revisions reserved and not switched to."""
+        return [(r[0], r[1], r[2]) for r in self._query("SELECT id, document_id, chunk_count FROM revisions")]
+
+    def unfinished_keys(self) -> set[str]:
+        """Keys that unfinished writes may have put in Chroma (recover() removes them)."""
+        keys = {k for rev, doc, n in self.reserved() for k in revision_keys(doc, rev, n)}
+        keys.update(
+            chunk_key(cid, rev)
+            for cid, rev in self._query(
+                "SELECT c.id, d.revision FROM chunks c JOIN documents d ON d.id = c.document_id "
+                "WHERE d.state != 'committed'"
+            )
+        )
+        return keys
+
+    def stale_keys(self) -> list[str]:
+        """Keys of replaced or deleted revisions whose vectors may still be in Chroma."""
+        return [r[0] for r in self._query("SELECT key FROM stale_vectors ORDER BY key")]
 
     def version(self) -> tuple[int, int]:
         """Changes whenever committed data may have: another connection committed (SQLite's
@@ -226,68 +322,88 @@ class Catalog:
             return self._db.execute("PRAGMA data_version").fetchone()[0], self._writes
 
     def committed_chunk_keys(self) -> dict[str, str]:
-        """{chunk id@document content hash: document id} of every committed chunk. The hash makes a
-        key name one text: an updated document keeps its chunk ids but gets new keys."""
+        """{key: document id} of every chunk of a committed document's current revision. An updated
+        document gets new keys (models.chunk_key), so a key names one text."""
         rows = self._query(
-            "SELECT c.id, d.content_hash, d.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "SELECT c.id, d.revision, d.id FROM chunks c JOIN documents d ON d.id = c.document_id "
             "WHERE d.state = 'committed'"
         )
-        return {f"{cid}@{h}": doc for cid, h, doc in rows}
+        return {chunk_key(cid, rev): doc for cid, rev, doc in rows}
 
     def chunk_spans(self, doc_ids: Iterable[str]) -> Iterator[tuple[str, str, list[tuple[str, int, int]]]]:
-        """(document id, text, [(chunk id@content hash, start, end)]) of committed documents, read 500
-        documents at a time (a caller indexing 100k chunks never holds every text at once)."""
+        """(document id, text, [(key, start, end)]) of committed documents, read 500 documents at a
+        time (a caller indexing 100k chunks never holds every text at once)."""
         ids = sorted(set(doc_ids))
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             spans: dict[str, list[tuple[str, int, int]]] = {}
-            for doc, cid, h, start, end in self._query(
-                'SELECT c.document_id, c.id, d.content_hash, c.start, c."end" FROM chunks c JOIN documents d '
-                f"ON d.id = c.document_id WHERE d.state = 'committed' AND d.id IN ({','.join('?' * len(part))}) "
-                "ORDER BY c.document_id, c.idx",
-                part,
-            ):
-                spans.setdefault(doc, []).append((f"{cid}@{h}", start, end))
-            texts = self.texts(spans)
+            texts: dict[str, str] = {}
+            with self.snapshot():  # the spans and the text they index, of one revision
+                for doc, cid, rev, start, end in self._query(
+                    'SELECT c.document_id, c.id, d.revision, c.start, c."end" FROM chunks c JOIN documents d '
+                    f"ON d.id = c.document_id WHERE d.state = 'committed' AND d.id IN ({_marks(len(part))}) "
+                    "ORDER BY c.document_id, c.idx",
+                    part,
+                ):
+                    spans.setdefault(doc, []).append((chunk_key(cid, rev), start, end))
+                texts = self.texts(spans)
             yield from ((doc, texts[doc], spans[doc]) for doc in spans if doc in texts)
 
-    def all_chunk_ids(self, committed_only: bool = True) -> set[str]:
-        q = "SELECT c.id FROM chunks c"
-        if committed_only:
-            q += " JOIN documents d ON d.id = c.document_id WHERE d.state = 'committed'"
-        return {r[0] for r in self._query(q)}
+    def current_keys(self) -> set[str]:
+        """The keys Chroma must hold: every chunk of a committed document's current revision."""
+        return set(self.committed_chunk_keys())
 
     def state_of(self, doc_id: str) -> str | None:
+        """'committed', 'pending' (a revision reserved, none committed), a legacy row's state, or None."""
         rows = self._query("SELECT state FROM documents WHERE id = ?", [doc_id])
-        return rows[0][0] if rows else None
+        if rows:
+            return rows[0][0]  # type: ignore[no-any-return]
+        pending = self._query("SELECT 1 FROM revisions WHERE document_id = ? LIMIT 1", [doc_id])
+        return "pending" if pending else None
 
-    # ---- writes (called by the ingest pipeline only) ----
+    # ---- writes (called by the ingest pipeline only, each in the caller's transaction) ----
     @staticmethod
-    def insert_pending(
+    def reserve(db: sqlite3.Connection, doc_id: str, chunks: int) -> int:
+        """A new revision id for doc_id, recorded before any of its vectors reach Chroma."""
+        cur = db.execute(
+            "INSERT INTO revisions (document_id, chunk_count, created_at) VALUES (?, ?, ?)",
+            (doc_id, chunks, time.time()),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    @staticmethod
+    def switch_revision(
         db: sqlite3.Connection,
         doc: Document,
-        published_ts: float | None,
         chunks: list[Chunk],
         bands: list[str],
         raw_hash: str | None = None,
     ) -> None:
+        """Make doc.revision (reserved, its vectors in Chroma) the document's current revision: the
+        row, the chunk and keyword rows and the bands are replaced, and the old revision's keys are
+        left in stale_vectors for Chroma to drop. Readers see the old revision up to this commit and
+        the new one after it."""
         if raw_hash:  # this input cleans to this text: a later re-ingest of it need not clean it again
             db.execute("INSERT OR REPLACE INTO raw_inputs VALUES (?, ?)", (raw_hash, doc.content_hash))
+        Catalog.retire(db, doc.id)
         db.execute(
             "INSERT INTO documents (id, title, source, url, published_at, published_ts, text, content_hash, "
-            "duplicate_of, chunk_count, state, created_at) VALUES (?,?,?,?,?,?,?,?,?,?, 'pending', ?)",
+            "duplicate_of, chunk_count, state, created_at, revision) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?, 'committed', ?, ?)",
             (
                 doc.id,
                 doc.title,
                 doc.source,
                 doc.url,
                 doc.published_at,
-                published_ts,
+                doc.published_ts,
                 doc.text,
                 doc.content_hash,
                 doc.duplicate_of,
                 len(chunks),
                 doc.created_at or time.time(),
+                doc.revision,
             ),
         )
         db.executemany(
@@ -295,6 +411,42 @@ class Catalog:
             [(c.id, c.document_id, c.index, c.start, c.end, c.tokens) for c in chunks],
         )
         db.executemany("INSERT INTO bands (band, document_id) VALUES (?, ?)", [(b, doc.id) for b in bands])
+        Catalog._index_lexical(db, doc.id)
+        db.execute("DELETE FROM revisions WHERE id = ?", (doc.revision,))
+
+    @staticmethod
+    def retire(db: sqlite3.Connection, doc_id: str) -> bool:
+        """Remove the document (committed, or a row left by the protocol before revisions) from the
+        catalog and leave its keys in stale_vectors; False when there is none."""
+        row = db.execute("SELECT revision FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row is None:
+            return False
+        db.executemany(
+            "INSERT OR IGNORE INTO stale_vectors (key) VALUES (?)",
+            [
+                (chunk_key(cid, row[0]),)
+                for (cid,) in db.execute("SELECT id FROM chunks WHERE document_id = ?", (doc_id,))
+            ],
+        )
+        Catalog.remove(db, doc_id)
+        return True
+
+    @staticmethod
+    def forget_revision(db: sqlite3.Connection, revision: int) -> None:
+        """A reserved revision abandoned: its vectors are gone from Chroma (or were never there)."""
+        db.execute("DELETE FROM revisions WHERE id = ?", (revision,))
+
+    @staticmethod
+    def forget_stale(db: sqlite3.Connection, keys: list[str]) -> None:
+        """Stale keys whose vectors Chroma no longer holds."""
+        db.executemany("DELETE FROM stale_vectors WHERE key = ?", [(k,) for k in keys])
+
+    def _migrate_revisions(self) -> None:
+        """A catalog written before revisions: its documents get revision 0, whose keys are the bare
+        chunk ids their vectors already have in Chroma (models.chunk_key), so nothing is re-keyed."""
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(documents)")}
+        if "revision" not in columns:
+            self._db.execute("ALTER TABLE documents ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
 
     def _migrate_lexical(self) -> None:
         """A catalog written before the shared analyzer indexed raw text with FTS5's porter stemmer:
@@ -328,17 +480,8 @@ class Catalog:
         )
 
     @staticmethod
-    def commit_document(db: sqlite3.Connection, doc_id: str) -> None:
-        """Index the chunks lexically and make the document visible, in the caller's transaction."""
-        Catalog._index_lexical(db, doc_id)
-        db.execute("UPDATE documents SET state = 'committed' WHERE id = ?", (doc_id,))
-
-    @staticmethod
-    def mark_deleting(db: sqlite3.Connection, doc_id: str) -> None:
-        db.execute("UPDATE documents SET state = 'deleting' WHERE id = ?", (doc_id,))
-
-    @staticmethod
     def remove(db: sqlite3.Connection, doc_id: str) -> None:
+        """The document's rows, everywhere in the catalog (Chroma is the caller's business)."""
         db.execute(
             "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE document_id = ?)",
             (doc_id,),
@@ -353,19 +496,20 @@ class Catalog:
     def lexical_search(
         self, match: str, limit: int, where_sql: str = "", params: Iterable = ()
     ) -> list[tuple]:
-        """(chunk id, document id, start, end, bm25 score; higher is better) for an FTS5 MATCH expression."""
+        """(chunk id, document id, start, end, bm25 score; higher is better, revision) for an FTS5 MATCH
+        expression. The keyword rows are the current revision's only (they switch in its commit)."""
         if where_sql:  # filtered: rank only rows that pass (a filter is selective; joins per row are cheap)
             sql = (
-                'SELECT c.id, c.document_id, c.start, c."end", -bm25(chunks_fts) AS s FROM chunks_fts '
+                'SELECT c.id, c.document_id, c.start, c."end", -bm25(chunks_fts) AS s, d.revision FROM chunks_fts '
                 "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
                 f"WHERE chunks_fts MATCH ? AND d.state = 'committed' {where_sql} ORDER BY s DESC LIMIT ?"
             )
             return self._query(sql, [match, *params, limit])
         # Unfiltered: rank in FTS5 alone, join the top rows only. Joining every matched row before the
-        # sort cost more than BM25 itself on large corpora. The slack covers rows of documents being
-        # deleted (their FTS rows go in the same transaction as the rest, but the state flips first).
+        # sort cost more than BM25 itself on large corpora. The slack covers rows of documents that a
+        # crash left in a state before revisions (recovered at open, but present until then).
         sql = (
-            'SELECT c.id, c.document_id, c.start, c."end", -f.r FROM '
+            'SELECT c.id, c.document_id, c.start, c."end", -f.r, d.revision FROM '
             "(SELECT rowid, bm25(chunks_fts) AS r FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY r LIMIT ?) f "
             "JOIN chunks c ON c.rowid = f.rowid JOIN documents d ON d.id = c.document_id "
             "WHERE d.state = 'committed' ORDER BY f.r LIMIT ?"
@@ -417,4 +561,4 @@ class Catalog:
                     "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE document_id = ?)",
                     (doc_id,),
                 )
-                self.commit_document(db, doc_id)
+                self._index_lexical(db, doc_id)

@@ -1,14 +1,17 @@
 """The ingest pipeline: clean -> de-duplicate -> chunk -> embed -> Chroma + lexical index.
 
-The only place that writes. A document becomes visible in one SQLite commit after its vectors are
-in Chroma, so a crash at any point leaves either nothing visible or the whole document; `recover()`
-(run on open) rolls back what a crash left half-written, in both stores.
+The only place that writes. A new text lands as a new revision (retrieval/catalog.py has the
+protocol): reserved in one commit, its vectors put in Chroma beside the current revision's, then ONE
+commit switches the document to it; the replaced revision's vectors are dropped after that. A crash
+at any point leaves the old version or the new one, never neither; `recover()` (run on open) rolls
+back a reserved revision and drops stale vectors.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import re
 import threading
 import time
@@ -27,8 +30,10 @@ from retrieval.chunk import chunk_text
 from retrieval.clean import CLEANER_VERSION, clean_article
 from retrieval.embed import CachedEmbedder
 from retrieval.errors import InvalidInput, NotFound
-from retrieval.models import Chunk, Document, DocumentIn, IngestResult
+from retrieval.models import Chunk, Document, DocumentIn, IngestResult, chunk_id, revision_keys
 from retrieval.store import VectorStore
+
+log = logging.getLogger("factdesk.ingest")
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 # embed this many chunks per model call across documents: enough sentences to keep batches full,
@@ -57,6 +62,17 @@ def embed_chunks(embedder: CachedEmbedder, items: list[tuple[str, list[Chunk]]])
         out.append(np.stack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32))
         pos += len(chunks)
     return out
+
+
+def chunk_metadata(doc: Document, chunk: Chunk) -> dict:
+    """A chunk's Chroma metadata, for every path that writes vectors (ingest and doctor's repair):
+    what search filters on (document, source, publication time) and the span."""
+    meta: dict = {"document_id": doc.id, "revision": doc.revision, "start": chunk.start, "end": chunk.end}
+    if doc.source:
+        meta["source"] = doc.source
+    if doc.published_ts is not None:
+        meta["published_ts"] = doc.published_ts
+    return meta
 
 
 def validate_id(doc_id: str) -> str:
@@ -109,7 +125,6 @@ class Prepared:
     """A document cleaned, chunked and fingerprinted, not yet written anywhere."""
 
     doc: Document
-    published_ts: float | None
     chunks: list[Chunk]
     shingles: frozenset[str]
     bands: list[str]
@@ -123,23 +138,21 @@ class Prepared:
 
 @dataclass
 class _Staged:
-    """A document inserted as pending, waiting for its batch's Chroma upsert and commit."""
+    """A document checked and embedded, waiting for its batch's revision, Chroma upsert and switch."""
 
     doc: Document
-    published_ts: float | None
     chunks: list[Chunk]
     shingles: frozenset[str]
     bands: frozenset[str]
     vectors: np.ndarray
     result: IngestResult
+    raw_hash: str | None
 
 
-def _stored(doc: Document, published_ts: float | None, item: DocumentIn, raw: str) -> Prepared:
+def _stored(doc: Document, item: DocumentIn, raw: str) -> Prepared:
     """A document whose text is stored already: nothing chunked or fingerprinted (the write re-checks,
     and prepares `item` in full if the stored copy was deleted meanwhile)."""
-    return Prepared(
-        doc=doc, published_ts=published_ts, chunks=[], shingles=frozenset(), bands=[], item=item, raw_hash=raw
-    )
+    return Prepared(doc=doc, chunks=[], shingles=frozenset(), bands=[], item=item, raw_hash=raw)
 
 
 def raw_fingerprint(item: DocumentIn) -> str:
@@ -181,9 +194,14 @@ def prepare(
         published_ts = parse_published(item.published_at)  # still rejects a bad date, as below
         doc_id = validate_id(item.id) if item.id else f"doc-{known[:16]}"
         doc = Document(
-            id=doc_id, title=item.title or doc_id, text="", content_hash=known, created_at=time.time()
+            id=doc_id,
+            title=item.title or doc_id,
+            text="",
+            content_hash=known,
+            created_at=time.time(),
+            published_ts=published_ts,
         )
-        return _stored(doc, published_ts, item, raw)
+        return _stored(doc, item, raw)
     cleaned = clean_article(item.text, is_html=item.is_html)
     text = cleaned.text
     if not text.strip():
@@ -201,13 +219,14 @@ def prepare(
         url=item.url,
         published_at=item.published_at,
         created_at=time.time(),
+        published_ts=published_ts,
     )
     if is_stored(h):
-        return _stored(doc, published_ts, item, raw)
+        return _stored(doc, item, raw)
     spans = chunk_text(text, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
     chunks = [
         Chunk(
-            id=f"{doc_id}#{i}",
+            id=chunk_id(doc_id, i),
             document_id=doc_id,
             index=i,
             start=s.start,
@@ -220,7 +239,6 @@ def prepare(
     sh = dedup.shingles(text)
     return Prepared(
         doc=replace(doc, chunks=len(chunks)),
-        published_ts=published_ts,
         chunks=chunks,
         shingles=frozenset(sh),
         bands=dedup.band_keys(dedup.minhash(sh)),
@@ -331,13 +349,14 @@ class Ingestor:
     def _write_group(
         self, group: list[Prepared], by_doc: dict[tuple[str, str], np.ndarray]
     ) -> list[IngestResult]:
-        """Write a group's documents: each is checked and inserted as pending in turn, then all their
-        vectors go to Chroma in one upsert (one call costs ~6 ms whatever its size: 40 documents
-        written one by one spent 0.25 s there, 0.07 s together) and one transaction commits them.
-        A failure rolls back every pending document of the batch. Checks see the batch as if written
-        one by one: the same text twice is "unchanged", a near-copy of an earlier one is a duplicate."""
+        """Write a group's documents: each is checked and staged in turn, then all their vectors go to
+        Chroma in one upsert (one call costs ~6 ms whatever its size: 40 documents written one by one
+        spent 0.25 s there, 0.07 s together) and one transaction switches them in (_land). A failure
+        rolls back every new revision of the batch. Checks see the batch as if written one by one:
+        the same text twice is "unchanged", a near-copy of an earlier one is a duplicate."""
         out: list[IngestResult] = []
         with self.writing():
+            self._abandon(self.catalog.reserved())  # under the lock, any is a leftover of a failed write
             batch: list[_Staged] = []
             for p in group:
                 if any(b.doc.id == p.doc.id for b in batch):  # the same id again: the first lands first
@@ -355,7 +374,8 @@ class Ingestor:
         return out
 
     def _stage(self, p: Prepared, vecs, batch: list[_Staged]) -> _Staged | IngestResult:  # type: ignore[no-untyped-def]
-        """Checks, then the document inserted as pending (invisible); Chroma and the commit come in _land."""
+        """Checks, and the document staged in memory; nothing is written until _land. The version
+        stored under this id (if any) stays readable until the new one replaces it there."""
         same = self.catalog.find_by_hash(p.doc.content_hash)
         if same is not None:  # checked again under the lock: another writer may have just added it
             return IngestResult(id=same.id, status="unchanged", chunks=same.chunks, title=same.title)
@@ -365,49 +385,43 @@ class Ingestor:
         if not p.complete:  # it was stored when prepared, and has been deleted since: chunk it now
             assert p.item is not None
             p, vecs = self._prepare(p.item, skip_stored=False), None
-        state = self.catalog.state_of(p.doc.id)
-        if state is not None:  # the old version, or what a failed write left (never visible): replace it
-            self._delete_locked(p.doc.id)
         if vecs is None:  # raced with a delete of the identical text: embed now (cache makes it cheap)
             vecs = embed_chunks(self.embedder, [(p.doc.text, p.chunks)])[0]
         doc = replace(p.doc, duplicate_of=self._near_duplicate_of(p, batch))
-        with self.catalog.transaction() as db:
-            Catalog.insert_pending(db, doc, p.published_ts, p.chunks, p.bands, p.raw_hash)
         if doc.duplicate_of:
             status = f"duplicate of {doc.duplicate_of}"
         else:
-            status = "updated" if state == "committed" else "created"
+            status = "updated" if self.catalog.get(doc.id) is not None else "created"
         result = IngestResult(
             id=doc.id, status=status, chunks=len(p.chunks), title=doc.title, source=doc.source
         )
-        return _Staged(doc, p.published_ts, p.chunks, p.shingles, frozenset(p.bands), vecs, result)
+        return _Staged(doc, p.chunks, p.shingles, frozenset(p.bands), vecs, result, p.raw_hash)
 
     def _land(self, batch: list[_Staged]) -> None:
-        """One Chroma upsert for the batch's chunks, then one transaction makes them all visible."""
+        """The batch's new revisions: reserved in one commit, their vectors put in Chroma in one upsert
+        (beside the current revisions'), then ONE commit switches every document of the batch to its
+        new revision. The replaced revisions' vectors are dropped last."""
         if not batch:
             return
+        with self.catalog.transaction() as db:
+            revisions = [Catalog.reserve(db, b.doc.id, len(b.chunks)) for b in batch]
         try:
-            ids, metas, vecs = [], [], []
-            for b in batch:
-                if not b.chunks:
-                    continue
-                meta_base: dict = {"document_id": b.doc.id}
-                if b.doc.source:
-                    meta_base["source"] = b.doc.source
-                if b.published_ts is not None:
-                    meta_base["published_ts"] = b.published_ts
-                ids.extend(c.id for c in b.chunks)
-                metas.extend(dict(meta_base, start=c.start, end=c.end) for c in b.chunks)
-                vecs.append(b.vectors)
-            if ids:
-                self.vectors.upsert(ids, np.concatenate(vecs).astype(np.float32, copy=False), metas)
+            docs = [replace(b.doc, revision=r) for b, r in zip(batch, revisions)]
+            chunks = [[replace(c, revision=r) for c in b.chunks] for b, r in zip(batch, revisions)]
+            keys = [c.key for cs in chunks for c in cs]
+            if keys:
+                self.vectors.upsert(
+                    keys,
+                    np.concatenate([b.vectors for b in batch if b.chunks]).astype(np.float32, copy=False),
+                    [chunk_metadata(d, c) for d, cs in zip(docs, chunks) for c in cs],
+                )
             with self.catalog.transaction() as db:
-                for b in batch:
-                    Catalog.commit_document(db, b.doc.id)
+                for b, d, cs in zip(batch, docs, chunks):
+                    Catalog.switch_revision(db, d, cs, sorted(b.bands), b.raw_hash)
         except Exception:
-            for b in batch:
-                self._roll_back(b.doc.id)
+            self._abandon([(r, b.doc.id, len(b.chunks)) for b, r in zip(batch, revisions)])
             raise
+        self._collect_stale()
 
     def _prepare(self, item: DocumentIn, skip_stored: bool) -> Prepared:
         return prepare(
@@ -444,65 +458,97 @@ class Ingestor:
 
     # ---- delete ----
     def delete(self, doc_id: str) -> None:
+        """Gone from every reader in one commit; its vectors are dropped from Chroma after it (if
+        Chroma fails there, they stay listed as stale, unseen, for recover() or doctor)."""
         with self.writing():
-            if self.catalog.get(doc_id) is None:
-                raise NotFound(f"no document with id {doc_id!r}")
-            self._delete_locked(doc_id)
+            with self.catalog.transaction() as db:
+                if self.catalog.get(doc_id) is None or not Catalog.retire(db, doc_id):
+                    raise NotFound(f"no document with id {doc_id!r}")
             self.counters["deleted"] += 1
+            self._collect_stale()
 
-    def _delete_locked(self, doc_id: str) -> None:
-        with self.catalog.transaction() as db:  # hidden from search from here on
-            Catalog.mark_deleting(db, doc_id)
-        self.vectors.delete_document(doc_id)
-        with self.catalog.transaction() as db:
-            Catalog.remove(db, doc_id)
-
-    def _roll_back(self, doc_id: str) -> None:
-        """Undo a failed write now rather than at the next start; if Chroma is what failed, the
-        pending row stays (hidden) and recover()/doctor finish the job once it is back."""
+    def _collect_stale(self, strict: bool = False) -> None:
+        """Drop from Chroma the vectors of replaced and deleted revisions. They are invisible already,
+        so a failure here (Chroma down) loses nothing: unless strict, the keys wait for the next try."""
+        keys = self.catalog.stale_keys()
+        if not keys:
+            return
         try:
-            self._delete_locked(doc_id)
+            self.vectors.delete_ids(keys)
+        except Exception as e:
+            if strict:
+                raise
+            log.warning("%d stale vectors left in Chroma for later: %s", len(keys), e)
+            return
+        with self.catalog.transaction() as db:
+            Catalog.forget_stale(db, keys)
+
+    def _abandon(self, revisions: list[tuple[int, str, int]]) -> None:
+        """Undo reserved revisions now rather than at the next start; if Chroma is what failed, they
+        stay reserved (invisible) and recover()/doctor finish the job once it is back."""
+        try:
+            self._drop_reserved(revisions)
         except Exception:  # noqa: BLE001 - the original error is the one to report
             pass
 
+    def _drop_reserved(self, revisions: list[tuple[int, str, int]]) -> None:
+        if not revisions:
+            return
+        keys = [k for rev, doc, n in revisions for k in revision_keys(doc, rev, n)]
+        if keys:
+            self.vectors.delete_ids(keys)
+        with self.catalog.transaction() as db:
+            for rev, _, _ in revisions:
+                Catalog.forget_revision(db, rev)
+
     # ---- crash recovery and consistency ----
     def recover(self) -> list[str]:
-        """Roll back documents a crash left 'pending' or 'deleting' (in both stores)."""
+        """Finish what a crash (or a failed store) left: reserved revisions are rolled back, rows of
+        the protocol before revisions ('pending', 'deleting') removed, stale vectors dropped. Returns
+        the ids of the documents whose unfinished writes were rolled back."""
         with self.writing():
-            rolled = []
-            for doc_id, _state in self.catalog.unfinished():
-                self._delete_locked(doc_id)
-                rolled.append(doc_id)
-            return rolled
+            unfinished = self.catalog.unfinished()
+            self._finish(strict=False)  # stale vectors are unseen: a Chroma outage need not stop a start
+            return list(dict.fromkeys(doc_id for doc_id, _ in unfinished))
+
+    def _finish(self, strict: bool) -> None:
+        """Roll back reserved revisions and legacy rows (Chroma must answer), then drop stale vectors
+        (strict: Chroma must answer there too)."""
+        with self.catalog.transaction() as db:
+            for doc_id in self.catalog.uncommitted_rows():
+                Catalog.retire(db, doc_id)  # their keys join the stale ones
+        self._drop_reserved(self.catalog.reserved())
+        self._collect_stale(strict=strict)
 
     def doctor(self, repair: bool = False) -> dict:
         """Compare the catalog, the lexical index and Chroma; with repair, make them agree again."""
         with self.writing():
             unfinished = self.catalog.unfinished()
-            catalog_ids = self.catalog.all_chunk_ids(committed_only=True)
-            all_catalog_ids = self.catalog.all_chunk_ids(committed_only=False)
+            stale = self.catalog.stale_keys()
+            current = self.catalog.current_keys()
+            accounted = current | self.catalog.unfinished_keys() | set(stale)  # recover() handles the rest
             chroma_ids = self.vectors.all_ids()
-            missing_vectors = sorted(catalog_ids - chroma_ids)
-            orphan_vectors = sorted(chroma_ids - all_catalog_ids)
+            missing_vectors = sorted(current - chroma_ids)
+            orphan_vectors = sorted(chroma_ids - accounted)
             missing_lexical = self.catalog.chunks_missing_lexical()
             orphan_lexical = self.catalog.orphan_lexical_rows()
             report = {
                 "documents": self.catalog.count()[0],
-                "chunks": len(catalog_ids),
+                "chunks": len(current),
                 "vectors": len(chroma_ids),
                 "lexical_rows": self.catalog.lexical_row_count(),
-                "unfinished_documents": [d for d, _ in unfinished],
+                "unfinished_documents": list(dict.fromkeys(d for d, _ in unfinished)),
+                "stale_vectors": len(stale),
                 "missing_vectors": len(missing_vectors),
                 "orphan_vectors": len(orphan_vectors),
                 "documents_missing_lexical": missing_lexical,
                 "orphan_lexical_rows": orphan_lexical,
             }
             report["consistent"] = not (
-                unfinished or missing_vectors or orphan_vectors or missing_lexical or orphan_lexical
+                unfinished or stale or missing_vectors or orphan_vectors or missing_lexical or orphan_lexical
             )
             if repair and not report["consistent"]:
-                for doc_id, _ in unfinished:
-                    self._delete_locked(doc_id)
+                self._finish(strict=True)
                 if orphan_vectors:
                     self.vectors.delete_ids(orphan_vectors)
                 if missing_vectors:
@@ -512,16 +558,13 @@ class Ingestor:
                 report["repaired"] = True
             return report
 
-    def _reembed(self, chunk_ids: list[str]) -> None:
-        docs = {cid.rsplit("#", 1)[0] for cid in chunk_ids}
-        wanted = set(chunk_ids)
-        for doc_id in sorted(docs):
+    def _reembed(self, keys: list[str]) -> None:
+        """Vectors for chunks of current revisions that Chroma lost, with the metadata ingest gives."""
+        wanted = set(keys)
+        for doc_id in sorted({doc for _, doc, _, _ in self.catalog.visible_chunks(wanted).values()}):
             doc = self.catalog.get(doc_id)
             if doc is None:
                 continue
-            chunks = [c for c in self.catalog.chunks_of(doc_id) if c.id in wanted]
+            chunks = [c for c in self.catalog.chunks_of(doc_id) if c.key in wanted]
             vecs = embed_chunks(self.embedder, [(doc.text, chunks)])[0]
-            meta = {"document_id": doc_id, **({"source": doc.source} if doc.source else {})}
-            self.vectors.upsert(
-                [c.id for c in chunks], vecs, [dict(meta, start=c.start, end=c.end) for c in chunks]
-            )
+            self.vectors.upsert([c.key for c in chunks], vecs, [chunk_metadata(doc, c) for c in chunks])

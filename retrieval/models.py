@@ -38,11 +38,33 @@ class Document:
     duplicate_of: str | None = None
     chunks: int = 0
     created_at: float = 0.0
+    published_ts: float | None = None  # published_at as a Unix time: what date filters compare
+    revision: int = 0  # the stored version of this text; 0: written before revisions existed
 
     def summary(self) -> dict:
+        """What listings show: no text, and no published_ts (published_at says it for people)."""
         d = asdict(self)
         d.pop("text")
+        d.pop("published_ts")
         return d
+
+
+def chunk_id(doc_id: str, index: int) -> str:
+    """The public id of a document's index-th chunk (search results and citations carry it)."""
+    return f"{doc_id}#{index}"
+
+
+def chunk_key(chunk_id: str, revision: int) -> str:
+    """Where one revision's chunk is stored (its Chroma id, its key in the keyword index). Two
+    revisions of a document coexist in Chroma until the catalog switches between them, so each has
+    its own keys; revision 0, written before revisions existed, keeps the bare chunk id it has on disk.
+    Document ids cannot contain "@", so the key parses back unambiguously."""
+    return f"{chunk_id}@{revision}" if revision else chunk_id
+
+
+def revision_keys(doc_id: str, revision: int, chunks: int) -> list[str]:
+    """Every key of a revision with `chunks` chunks."""
+    return [chunk_key(chunk_id(doc_id, i), revision) for i in range(chunks)]
 
 
 @dataclass(frozen=True)
@@ -54,6 +76,12 @@ class Chunk:
     end: int
     text: str  # always document.text[start:end]
     tokens: int
+    revision: int = 0  # the document revision the span belongs to
+
+    @property
+    def key(self) -> str:
+        """Its id in Chroma and in the keyword index (chunk_key)."""
+        return chunk_key(self.id, self.revision)
 
 
 @dataclass
@@ -70,11 +98,19 @@ class SearchHit:
     dense_rank: int | None = None
     lexical_rank: int | None = None
     duplicate_of: str | None = None
+    # the text of the revision the span was read in: answers cite from it, so a revision switched in
+    # since the search cannot pair this span with another text
+    document_text: str = field(default="", repr=False, compare=False)
 
     def public(self) -> dict:
         return {
             k: getattr(self, k) for k in ("chunk_id", "document_id", "title", "text", "start", "end", "score")
         }
+
+
+def hit_texts(hits: list[SearchHit]) -> dict[str, str]:
+    """{document id: the text its hits were read from}."""
+    return {h.document_id: h.document_text for h in hits}
 
 
 @dataclass(frozen=True)

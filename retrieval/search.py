@@ -24,8 +24,12 @@ from retrieval.lexical import (
     stem,
     stems,
 )
-from retrieval.models import SearchHit
+from retrieval.models import SearchHit, chunk_key
 from retrieval.store import VectorStore
+
+# reads of the candidates when a write landed during one (Searcher.search); each retry needs another
+# revision switch within a few milliseconds, so a second read almost always settles it
+READ_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,19 @@ class SentenceHit:
     chunk_rank: int  # 0-based rank of its chunk
 
 
+@dataclass(frozen=True)
+class _View:
+    """Search candidates as the catalog saw them in one snapshot (Searcher._read)."""
+
+    complete: bool  # every candidate key was of a current revision
+    dense: list[tuple[str, float]]  # (key, cosine similarity), current revisions only
+    lexical: list[tuple[str, float]]  # (key, BM25 score)
+    fused: list[tuple[str, float]]  # (key, fused score), best first
+    visible: dict[str, tuple[str, str, int, int]]  # key -> (chunk id, document id, start, end)
+    texts: dict[str, str]  # document id -> text, for the documents the ranking can return
+    titles: dict[str, tuple[str, str | None]]  # document id -> (title, duplicate_of)
+
+
 @dataclass
 class _Sentences:
     vectors: np.ndarray  # (sentences, dim), unit rows
@@ -142,6 +159,24 @@ class Searcher:
         if any(ids is not None and not ids for ids in (filters.document_ids, filters.sources)):
             return []  # restricted to nothing ("$in []" is an error in Chroma, "IN ()" in SQLite)
         n = max(cfg.candidates, top_k * 3)
+        for _ in range(READ_ATTEMPTS):
+            before = self.catalog.version()
+            dense, lexical = self._candidates(query, n, filters)
+            with self.catalog.snapshot():
+                view = self._read(dense, lexical, top_k)
+            # Keys the catalog did not know, while a write landed: Chroma was read before a revision
+            # switch and the catalog after it, so the new revision's vectors were not asked for; a
+            # second read sees them. (Unknown keys with no write between are leftovers of a crash or
+            # of a write still in flight: reading again would gain nothing.)
+            if view.complete or self.catalog.version() == before:
+                break
+        return self._rank(query, view, top_k)
+
+    def _candidates(
+        self, query: str, n: int, filters: Filters
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """(dense, lexical) candidates as (key, score), best first; keys as in models.chunk_key."""
+        cfg = self.config
         # BM25 needs no query vector: it runs on the second core while the question is embedded
         lexical_job = self._lexical_pool.submit(self._lexical, query, n, filters) if cfg.use_lexical else None
         dense: list[tuple[str, float]] = []
@@ -150,29 +185,43 @@ class Searcher:
                 dense = self.vectors.query(self.embed_query(query), n, where=filters.chroma_where())
         finally:
             lexical = lexical_job.result() if lexical_job is not None else []
-        # Chroma may still hold vectors of a document being written or deleted: keep committed ones only
-        visible = self.catalog.committed_chunks([cid for cid, _ in dense] + [cid for cid, _ in lexical])
-        dense = [(cid, s) for cid, s in dense if cid in visible]
-        lexical = [(cid, s) for cid, s in lexical if cid in visible]
+        return dense, lexical
+
+    def _read(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]], top_k: int) -> _View:
+        """What the candidates are in the catalog, read in the caller's snapshot: only keys of current
+        revisions count, and the spans, texts and titles are those of one revision of each document."""
+        cfg = self.config
+        visible = self.catalog.visible_chunks([k for k, _ in dense] + [k for k, _ in lexical])
+        complete = all(k in visible for k, _ in [*dense, *lexical])
+        dense = [(k, s) for k, s in dense if k in visible]
+        lexical = [(k, s) for k, s in lexical if k in visible]
         fused = fuse_reciprocal_rank(
-            [[cid for cid, _ in dense], [cid for cid, _ in lexical]],
+            [[k for k, _ in dense], [k for k, _ in lexical]],
             [cfg.dense_weight, cfg.lexical_weight],
             k=cfg.rrf_k,
         )
-        if not fused:
+        # the texts of the chunks that can reach the answer: the re-ranked pool or the MMR pool
+        head = [k for k, _ in fused][: max(cfg.rerank_pool, top_k, max(top_k * 3, 10) if cfg.use_mmr else 0)]
+        docs = {visible[k][1] for k in head}
+        return _View(
+            complete, dense, lexical, fused, visible, self.catalog.texts(docs), self.catalog.titles(docs)
+        )
+
+    def _rank(self, query: str, view: _View, top_k: int) -> list[SearchHit]:
+        cfg = self.config
+        if not view.fused:
             return []
-        ids = [cid for cid, _ in fused]
-        score = dict(fused)
-        docs = {visible[c][0] for c in ids[: max(cfg.rerank_pool, top_k)]}
-        texts = self.catalog.texts(docs)
+        visible, texts = view.visible, view.texts
+        ids = [k for k, _ in view.fused]
+        score = dict(view.fused)
         if cfg.rerank and cfg.use_dense and len(ids) > 1:
-            pool = [c for c in ids[: max(cfg.rerank_pool, top_k)] if visible[c][0] in texts]
-            score = self._rerank(query, pool, visible, texts)
+            pool = ids[: max(cfg.rerank_pool, top_k)]
+            score = self._rerank(query, pool, {k: visible[k][1:] for k in pool}, texts)
             ids = sorted(pool, key=lambda c: -score[c]) + [c for c in ids if c not in score]
         if cfg.use_mmr and len(ids) > 1:
             pool = ids[: max(top_k * 3, 10)]
             vecs = self.vectors.vectors(pool)
-            pool = [cid for cid in pool if cid in vecs]
+            pool = [k for k in pool if k in vecs]
             ids = (
                 maximal_marginal_relevance(
                     pool,
@@ -184,20 +233,14 @@ class Searcher:
                 if pool
                 else []
             )
-        ids = ids[:top_k]
-        dense_sim = dict(dense)
-        dense_rank = {cid: i + 1 for i, (cid, _) in enumerate(dense)}
-        lex_score = dict(lexical)
-        lex_rank = {cid: i + 1 for i, (cid, _) in enumerate(lexical)}
-        texts.update(self.catalog.texts({visible[c][0] for c in ids} - set(texts)))
-        docs = {visible[c][0] for c in ids}
-        titles = self.catalog.titles(docs)
+        dense_sim = dict(view.dense)
+        dense_rank = {k: i + 1 for i, (k, _) in enumerate(view.dense)}
+        lex_score = dict(view.lexical)
+        lex_rank = {k: i + 1 for i, (k, _) in enumerate(view.lexical)}
         hits = []
-        for cid in ids:
-            doc_id, start, end = visible[cid]
-            if doc_id not in texts or doc_id not in titles:  # deleted between the reads
-                continue
-            title, dup = titles[doc_id]
+        for key in ids[:top_k]:
+            cid, doc_id, start, end = visible[key]
+            title, dup = view.titles[doc_id]
             hits.append(
                 SearchHit(
                     chunk_id=cid,
@@ -206,12 +249,13 @@ class Searcher:
                     text=texts[doc_id][start:end],
                     start=start,
                     end=end,
-                    score=round(score.get(cid, 0.0), 6),
-                    dense_similarity=dense_sim.get(cid),
-                    lexical_score=lex_score.get(cid),
-                    dense_rank=dense_rank.get(cid),
-                    lexical_rank=lex_rank.get(cid),
+                    score=round(score.get(key, 0.0), 6),
+                    dense_similarity=dense_sim.get(key),
+                    lexical_score=lex_score.get(key),
+                    dense_rank=dense_rank.get(key),
+                    lexical_rank=lex_rank.get(key),
                     duplicate_of=dup,
+                    document_text=texts[doc_id],
                 )
             )
         return hits
@@ -264,7 +308,8 @@ class Searcher:
         match = match_terms(prune_terms(terms, rows, total, self.config.lexical_budget))
         if not match:
             return []
-        return [(r[0], float(r[4])) for r in self.catalog.lexical_search(match, n, where_sql, params)]
+        rows = self.catalog.lexical_search(match, n, where_sql, params)
+        return [(chunk_key(r[0], r[5]), float(r[4])) for r in rows]
 
     def _rerank(
         self, query: str, pool: list[str], visible: dict[str, tuple[str, int, int]], texts: dict[str, str]

@@ -103,9 +103,6 @@ class VectorStore:
                 )
             )
 
-    def delete_document(self, doc_id: str) -> None:
-        self._call(lambda col: col.delete(where={"document_id": doc_id}))
-
     def delete_ids(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), 1000):
             self._call(lambda col, a=i: col.delete(ids=list(ids[a : a + 1000])))

@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,7 +27,7 @@ from live_server import factdesk_command
 from factdesk.settings import Settings
 from retrieval.embed import EmbeddingCache
 from retrieval.ingest import prepare
-from retrieval.models import DocumentIn
+from retrieval.models import DocumentIn, chunk_key
 from retrieval.sentences import split_sentences
 
 LOCAL_SPACE = "local:all-MiniLM-L6-v2"
@@ -157,17 +159,71 @@ def wait_for(predicate, timeout: float, interval: float = 0.005) -> bool:  # typ
     return False
 
 
+# ---------------------------------------------------------------- kill -9 in the middle of a write
+
+
+class LineReader:
+    """Collects a subprocess's stdout lines in a thread (so the test can watch them arrive)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def join(self) -> None:
+        self._thread.join(timeout=10)
+
+
+def pending_ids(data_dir: Path) -> list[str]:
+    """Documents with a revision reserved and not switched to (being written, or left by a crash)."""
+    return [r[0] for r in catalog_rows(data_dir, "SELECT document_id FROM revisions")]
+
+
+def committed_count(data_dir: Path) -> int:
+    rows = catalog_rows(data_dir, "SELECT COUNT(*) FROM documents WHERE state = 'committed'")
+    return rows[0][0] if rows else 0
+
+
+def kill_while_writing(proc: subprocess.Popen, data_dir: Path, ready, timeout: float = 180) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """Wait for `ready()` (some documents done), then for a document caught half-written (bounded),
+    then SIGKILL the process group. Returns what the catalog looked like at the kill."""
+    assert wait_for(lambda: ready() or proc.poll() is not None, timeout, interval=0.05), "never got going"
+    assert proc.poll() is None, "the ingest finished before it could be killed: make it larger"
+    caught = wait_for(lambda: bool(pending_ids(data_dir)) or proc.poll() is not None, 20, interval=0.002)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    return {
+        "caught_pending": caught and proc.returncode == -signal.SIGKILL,
+        "pending": pending_ids(data_dir),
+        "committed": committed_count(data_dir),
+    }
+
+
 def store_census(svc) -> dict[str, dict[str, list[str]]]:  # type: ignore[no-untyped-def]
-    """Per committed document: its chunk ids in the catalog, in Chroma and in the FTS index."""
+    """Per committed document: its chunk keys (chunk id@revision) in the catalog, in Chroma and in
+    the FTS index. A chunk row without its document, or a vector of another revision, shows up as a
+    difference."""
     db = svc.catalog
     committed = {r[0] for r in db._query("SELECT id FROM documents WHERE state = 'committed'")}
     census: dict[str, dict[str, list[str]]] = {d: {"chunks": [], "vectors": [], "fts": []} for d in committed}
-    for cid, doc_id in db._query("SELECT id, document_id FROM chunks"):
-        census.setdefault(doc_id, {"chunks": [], "vectors": [], "fts": []})["chunks"].append(cid)
-    for cid, doc_id in db._query(
-        "SELECT c.id, c.document_id FROM chunks_fts f JOIN chunks c ON c.rowid = f.rowid"
+    for cid, doc_id, rev in db._query(
+        "SELECT c.id, c.document_id, d.revision FROM chunks c LEFT JOIN documents d ON d.id = c.document_id"
     ):
-        census.setdefault(doc_id, {"chunks": [], "vectors": [], "fts": []})["fts"].append(cid)
+        census.setdefault(doc_id, {"chunks": [], "vectors": [], "fts": []})["chunks"].append(
+            chunk_key(cid, rev or 0)
+        )
+    for cid, doc_id, rev in db._query(
+        "SELECT c.id, c.document_id, d.revision FROM chunks_fts f JOIN chunks c ON c.rowid = f.rowid "
+        "LEFT JOIN documents d ON d.id = c.document_id"
+    ):
+        census.setdefault(doc_id, {"chunks": [], "vectors": [], "fts": []})["fts"].append(
+            chunk_key(cid, rev or 0)
+        )
     col = svc.vectors.collection()
     offset = 0
     while True:
@@ -182,9 +238,11 @@ def store_census(svc) -> dict[str, dict[str, list[str]]]:  # type: ignore[no-unt
 
 
 def assert_stores_consistent(svc) -> dict[str, dict[str, list[str]]]:  # type: ignore[no-untyped-def]
-    """Nothing half-written: every row is committed, and for each document the catalog's chunk ids ==
-    Chroma's ids == the FTS index's, with no id twice; nothing belongs to an unknown document."""
+    """Nothing half-written: every row is committed, no revision reserved, no stale vector waiting, and
+    for each document the catalog's chunk keys == Chroma's ids == the FTS index's, with no key twice;
+    nothing belongs to an unknown document."""
     assert svc.catalog.unfinished() == [], svc.catalog.unfinished()
+    assert svc.catalog.stale_keys() == [], svc.catalog.stale_keys()[:10]
     census = store_census(svc)
     committed = {d.id for d in svc.catalog.list(limit=1_000_000)}
     assert set(census) == committed, sorted(set(census) ^ committed)[:10]

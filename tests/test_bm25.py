@@ -97,7 +97,8 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
 
 
 def _lexical_ids(svc: Factdesk, query: str) -> set[str]:
-    return {cid for cid, _ in svc.searcher.lexical_index.search(query_terms(query), 50)}
+    """Chunk ids of the in-memory index's hits (it returns keys: chunk id@revision)."""
+    return {key.split("@")[0] for key, _ in svc.searcher.lexical_index.search(query_terms(query), 50)}
 
 
 def test_index_follows_ingest_update_and_delete(make_service: MakeService) -> None:

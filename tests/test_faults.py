@@ -25,15 +25,16 @@ import pytest
 from conftest import ARTICLES, ROOT, make_settings
 from fastapi.testclient import TestClient
 from faultkit import (
+    LineReader,
     assert_stores_consistent,
-    catalog_rows,
+    committed_count,
     fake_vector,
     isolated_env,
+    kill_while_writing,
     prefill_cache,
     prefill_for_files,
     run_cli,
     texts_to_embed,
-    wait_for,
     write_articles,
 )
 from live_server import LiveServer, factdesk_command, free_port
@@ -47,47 +48,6 @@ from retrieval.errors import NotFound
 from retrieval.models import DocumentIn
 
 N_ARTICLES = 150
-
-
-class LineReader:
-    """Collects a subprocess's stdout lines in a thread (so the test can watch them arrive)."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
-        self._thread.start()
-
-    def _read(self, proc: subprocess.Popen[str]) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def join(self) -> None:
-        self._thread.join(timeout=10)
-
-
-def pending_ids(data_dir: Path) -> list[str]:
-    return [r[0] for r in catalog_rows(data_dir, "SELECT id FROM documents WHERE state != 'committed'")]
-
-
-def committed_count(data_dir: Path) -> int:
-    rows = catalog_rows(data_dir, "SELECT COUNT(*) FROM documents WHERE state = 'committed'")
-    return rows[0][0] if rows else 0
-
-
-def kill_while_writing(proc: subprocess.Popen, data_dir: Path, ready, timeout: float = 180) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    """Wait for `ready()` (some documents done), then for a document caught half-written (bounded),
-    then SIGKILL the process group. Returns what the catalog looked like at the kill."""
-    assert wait_for(lambda: ready() or proc.poll() is not None, timeout, interval=0.05), "never got going"
-    assert proc.poll() is None, "the ingest finished before it could be killed: make it larger"
-    caught = wait_for(lambda: bool(pending_ids(data_dir)) or proc.poll() is not None, 20, interval=0.002)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    return {
-        "caught_pending": caught and proc.returncode == -signal.SIGKILL,
-        "pending": pending_ids(data_dir),
-        "committed": committed_count(data_dir),
-    }
 
 
 # --------------------------------------------------------------------------- kill -9 of the CLI
@@ -223,7 +183,7 @@ def test_doctor_cli_detects_and_repairs_a_corrupted_store(tmp_path: Path) -> Non
         )
         no_fts = svc.catalog.chunks_of(ids[1])[0]
         no_vector = svc.catalog.chunks_of(ids[3])[-1]
-        svc.vectors.delete_ids([no_vector.id])
+        svc.vectors.delete_ids([no_vector.key])
     finally:
         svc.close()
     db = sqlite3.connect(data / "catalog.sqlite")
@@ -252,8 +212,8 @@ def test_doctor_cli_detects_and_repairs_a_corrupted_store(tmp_path: Path) -> Non
     svc = Factdesk(make_settings(data))
     try:
         census = assert_stores_consistent(svc)
-        assert "ghost" not in census and no_vector.id in census[ids[3]]["vectors"]
-        assert no_fts.id in census[ids[1]]["fts"]
+        assert "ghost" not in census and no_vector.key in census[ids[3]]["vectors"]
+        assert no_fts.key in census[ids[1]]["fts"]
     finally:
         svc.close()
 

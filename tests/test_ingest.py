@@ -58,7 +58,8 @@ def fts_rows(svc: Factdesk) -> dict[str, str]:
 
 
 def chroma_ids_of(svc: Factdesk, doc_id: str) -> set[str]:
-    return {i for i in svc.vectors.all_ids() if i.rsplit("#", 1)[0] == doc_id}
+    """The document's keys in Chroma, of any revision (a key is chunk id@revision)."""
+    return {i for i in svc.vectors.all_ids() if i.split("@")[0].rsplit("#", 1)[0] == doc_id}
 
 
 def lexical_ids(svc: Factdesk, query: str) -> set[str]:
@@ -77,8 +78,9 @@ def edit_words(text: str, fraction: float, seed: int) -> str:
 
 def assert_stores_agree(svc: Factdesk) -> None:
     docs = svc.list_documents()
-    chunk_ids = {c.id for d in docs for c in svc.catalog.chunks_of(d.id)}
-    assert svc.vectors.all_ids() == chunk_ids
+    chunks = [c for d in docs for c in svc.catalog.chunks_of(d.id)]
+    chunk_ids = {c.id for c in chunks}
+    assert svc.vectors.all_ids() == {c.key for c in chunks}
     assert set(fts_rows(svc)) == chunk_ids
     assert svc.catalog.lexical_row_count() == len(chunk_ids)
     assert svc.catalog.count() == (len(docs), len(chunk_ids))
@@ -154,11 +156,12 @@ def test_changed_text_under_the_same_id_is_updated(make_service: MakeService) ->
     assert r2.status == "updated" and r2.chunks == 1
     assert svc.get_document("notice").text == new_text
     # the old chunks are gone from Chroma and from the FTS index, the new one is in both
-    assert chroma_ids_of(svc, "notice") == {"notice#0"}
+    (new_chunk,) = svc.catalog.chunks_of("notice")
+    assert chroma_ids_of(svc, "notice") == {new_chunk.key} and new_chunk.key not in old_ids
     assert not lexical_ids(svc, "zebracorn")
     assert not any("zebracorn" in t for t in fts_rows(svc).values())
     assert lexical_ids(svc, "quasarfish") == {"notice#0"}
-    stored = svc.vectors.collection().get(ids=["notice#0"], include=["metadatas", "embeddings"])
+    stored = svc.vectors.collection().get(ids=[new_chunk.key], include=["metadatas", "embeddings"])
     assert stored["metadatas"][0]["end"] == len(new_text)
     sentences = svc.embedder.embed(["The quasarfish notice replaces the earlier one.", "It is short."])
     expected = sentences.mean(axis=0) / np.linalg.norm(sentences.mean(axis=0))
@@ -228,7 +231,7 @@ def test_one_batch_sees_its_own_documents_and_lands_with_one_upsert(
     # the last text under "twice" is stored, with its own vectors (not the first text's)
     second = svc.ingestor._prepare(DocumentIn(text=SEED_TEXT[SEED_IDS[2]], id="twice"), skip_stored=False)
     assert svc.get_document("twice").content_hash == second.doc.content_hash
-    stored = svc.vectors.collection().get(ids=["twice#0"], include=["embeddings"])
+    stored = svc.vectors.collection().get(ids=[svc.catalog.chunks_of("twice")[0].key], include=["embeddings"])
     expected = ingest_module.embed_chunks(svc.embedder, [(second.doc.text, second.chunks)])[0][0]
     assert float(np.dot(np.asarray(stored["embeddings"][0]), expected)) > 0.999
     # the same id twice splits the batch: the first version lands, then the second replaces it
@@ -286,7 +289,7 @@ def test_stored_chunks_are_slices_of_the_document_text(seeded: Factdesk) -> None
             assert fts[c.id] == analyze(
                 doc.text[c.start : c.end]
             )  # SQLite substr counts characters like Python
-            m = chroma[c.id]
+            m = chroma[c.key]
             assert (m["document_id"], m["start"], m["end"]) == (doc.id, c.start, c.end)
 
 
@@ -304,7 +307,7 @@ def test_dense_vectors_are_the_mean_of_the_chunk_sentences(seeded: Factdesk) -> 
     """A chunk's vector is the normalised mean of its sentences' vectors, which the cache holds."""
     doc = seeded.get_document(SEED_IDS[0])
     chunks = seeded.catalog.chunks_of(doc.id)
-    stored = seeded.vectors.vectors([c.id for c in chunks])
+    stored = {k.split("@")[0]: v for k, v in seeded.vectors.vectors([c.key for c in chunks]).items()}
     misses = seeded.embedder.misses
     for c in chunks:
         sentences = sentence_texts(doc.text, c.start, c.end)
@@ -403,18 +406,18 @@ def test_crash_between_chroma_and_commit_is_rolled_back(
     base, half = SEED_IDS[0], SEED_IDS[4]
     svc.ingest_documents([DocumentIn(text=SEED_TEXT[base], id=base)])
 
-    real_commit = Catalog.commit_document
+    real_switch = Catalog.switch_revision
     calls = {"n": 0}
 
-    def crash_once(db, doc_id):
+    def crash_once(db, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("simulated crash before the commit")
-        return real_commit(db, doc_id)
+        return real_switch(db, *args, **kwargs)
 
-    monkeypatch.setattr(Catalog, "commit_document", staticmethod(crash_once))
+    monkeypatch.setattr(Catalog, "switch_revision", staticmethod(crash_once))
     # a crash runs no clean-up: disable the immediate roll-back a mere exception would get
-    monkeypatch.setattr(Ingestor, "_roll_back", lambda self, doc_id: None)
+    monkeypatch.setattr(Ingestor, "_abandon", lambda self, revisions: None)
     with pytest.raises(RuntimeError, match="simulated crash"):
         svc.ingest_documents([DocumentIn(text=SEED_TEXT[half], id=half)])
     monkeypatch.undo()
@@ -452,10 +455,10 @@ from factdesk.service import Factdesk
 from retrieval.catalog import Catalog
 from retrieval.models import DocumentIn
 
-def die(db, doc_id):
+def die(db, *args, **kwargs):
     os._exit(17)  # the process dies mid-transaction: no rollback, no cleanup
 
-Catalog.commit_document = staticmethod(die)
+Catalog.switch_revision = staticmethod(die)
 svc = Factdesk(make_settings(sys.argv[1]))
 svc.ingest_documents([DocumentIn(text=open(sys.argv[2], encoding="utf-8").read(), id=sys.argv[3])])
 """
@@ -523,7 +526,7 @@ def test_doctor_detects_and_repairs(make_service: MakeService, tmp_path: Path, s
         )
     db.close()
     lost = svc.catalog.chunks_of(SEED_IDS[0])[0]
-    svc.vectors.delete_ids([lost.id])
+    svc.vectors.delete_ids([lost.key])
 
     report = svc.ingestor.doctor()
     assert not report["consistent"]
@@ -539,7 +542,7 @@ def test_doctor_detects_and_repairs(make_service: MakeService, tmp_path: Path, s
     after = svc.ingestor.doctor()
     assert after["consistent"], after
     assert "ghost#0" not in svc.vectors.all_ids()
-    assert lost.id in svc.vectors.all_ids()
+    assert lost.key in svc.vectors.all_ids()
     assert fts_rows(svc)[victim.id] == analyze(victim.text)
     assert_stores_agree(svc)
     # the repaired chunk is findable again by its own words

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -56,15 +55,25 @@ async def add_documents(body: IngestRequest, svc: Service) -> dict:
 
 
 @router.get("", response_model=DocumentList, summary="List documents (without their text)")
-async def list_documents(svc: Service) -> dict:
-    docs = await call(svc.list_documents)
-    return {"documents": [d.summary() for d in docs]}
+async def list_documents(
+    svc: Service,
+    limit: Annotated[
+        int | None, Query(ge=1, description="documents per page (default and maximum: server settings)")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=400, description="the next_cursor of the previous page")
+    ] = None,
+) -> dict:
+    """Documents in id order, one page at a time: while `next_cursor` is not null, there are more,
+    and passing it as `cursor` returns the next page."""
+    page = await call(svc.document_page, limit, cursor)
+    return {"documents": [d.summary() for d in page.documents], "next_cursor": page.next_cursor}
 
 
 @router.get("/{doc_id:anytext}", response_model=DocumentOut, summary="A document with its cleaned text")
 async def get_document(doc_id: DocId, svc: Service) -> dict:
     doc = await call(lambda: svc.get_document(validate_id(doc_id)))
-    return asdict(doc)
+    return {**doc.summary(), "text": doc.text}
 
 
 @router.delete("/{doc_id:anytext}", status_code=204, response_class=Response, summary="Delete a document")
