@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle
+import fastapi_offline
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
@@ -35,6 +35,7 @@ from retrieval.models import IngestResult
 log = logging.getLogger("factdesk.api")
 
 STATIC = Path(__file__).resolve().parent / "static"
+SWAGGER_UI = Path(fastapi_offline.__file__).resolve().parent / "static"  # swagger-ui-bundle.js, .css
 SHUTDOWN_WAIT_S = 10.0  # how long a stopping server waits for the startup thread before leaving it
 
 
@@ -219,9 +220,9 @@ def create_app(
     async def chat_page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
-    # Swagger UI from the swagger-ui-bundle package: FastAPI's default /docs loads it from a CDN,
-    # which an offline machine cannot reach
-    app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")
+    # Swagger UI 5 from the fastapi-offline package: FastAPI's default /docs loads it from a CDN, which
+    # an offline machine cannot reach, and Swagger UI 4 (swagger-ui-bundle) cannot read OpenAPI 3.1
+    app.mount("/docs-static", StaticFiles(directory=SWAGGER_UI), name="docs-static")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
