@@ -22,8 +22,9 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import require_api_key
+from api.deps import require_api_key, service_of
 from api.errors import BodySizeLimit, CatchUnexpected, install_error_handlers
+from api.mcp_server import MCP_PATH, McpEndpoint, build_server, session_manager
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import ask, chat, documents, health, search, summarize
 from api.schemas import ErrorResponse
@@ -172,7 +173,8 @@ def create_app(
             app.state.service = await run_in_threadpool(Factdesk, settings)
         startup.start(app.state.service)
         try:
-            yield
+            async with mcp_sessions.run():
+                yield
         finally:
             stopped = await run_in_threadpool(startup.stop, SHUTDOWN_WAIT_S)
             if owned:
@@ -215,6 +217,11 @@ def create_app(
     }
     for module in (documents, search, ask, summarize, chat):
         app.include_router(module.router, dependencies=[Depends(require_api_key)], responses=errors)
+
+    # MCP tools over the same service; a plain route (not a mount) so that exactly /mcp answers, with
+    # no redirect to /mcp/ that a client might not follow with its POST
+    mcp_sessions = session_manager(build_server(settings, lambda: service_of(app)))
+    app.add_route(MCP_PATH, McpEndpoint(mcp_sessions, settings.api_keys), include_in_schema=False)
 
     @app.get("/", include_in_schema=False)
     async def chat_page() -> FileResponse:
