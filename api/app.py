@@ -221,7 +221,11 @@ def create_app(
     # MCP tools over the same service; a plain route (not a mount) so that exactly /mcp answers, with
     # no redirect to /mcp/ that a client might not follow with its POST
     mcp_sessions = session_manager(build_server(settings, lambda: service_of(app)))
-    app.add_route(MCP_PATH, McpEndpoint(mcp_sessions, settings.api_keys), include_in_schema=False)
+    # POST only: stateless, the server has nothing to push on a GET stream (it would hang open), and
+    # no session to DELETE; other methods get the API's 405
+    app.add_route(
+        MCP_PATH, McpEndpoint(mcp_sessions, settings.api_keys), methods=["POST"], include_in_schema=False
+    )
 
     @app.get("/", include_in_schema=False)
     async def chat_page() -> FileResponse:

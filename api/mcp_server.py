@@ -16,12 +16,12 @@ from dataclasses import asdict
 from typing import Annotated, Any, TypeVar
 
 from fastapi.security.utils import get_authorization_scheme_param
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import Field
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from pydantic import Field, ValidationError
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
@@ -131,6 +131,25 @@ def _result(text: str, structured: dict[str, Any]) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 
 
+class _Tools(MCPServer):
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """Arguments that fail the input schema: one line per field, as the API's 400 says it, without
+        pydantic's echo of the rejected value and its help URL."""
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as e:
+            if not isinstance(e.__cause__, ValidationError):
+                raise
+            problems = [
+                f"{'.'.join(map(str, err['loc'])) or 'arguments'}: {err['msg']}"
+                for err in e.__cause__.errors()[:5]
+            ]
+            # the cause stays a ValidationError: the SDK then logs the field names only
+            raise ToolError(f"invalid arguments for {name}: " + "; ".join(problems)) from e.__cause__
+
+
 def _quiet_mcp_server(**kwargs: Any) -> MCPServer:
     """MCPServer() calls logging.basicConfig (mcp 2.3), which would put a handler at INFO on the root
     logger of a process that has none (`factdesk serve`): every library's INFO lines would print.
@@ -138,7 +157,7 @@ def _quiet_mcp_server(**kwargs: Any) -> MCPServer:
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
     try:
-        return MCPServer(**kwargs)
+        return _Tools(**kwargs)
     finally:
         root.setLevel(level)
         root.handlers[:] = handlers

@@ -173,7 +173,7 @@ def test_bad_input_is_a_tool_error_naming_the_problem(
 
     bad, good = with_session(live_server, bad_then_good)
     assert bad.is_error and says in text_of(bad), text_of(bad)
-    assert "internal" not in text_of(bad).lower()
+    assert "internal" not in text_of(bad).lower() and "errors.pydantic.dev" not in text_of(bad)
     assert not good.is_error  # the server goes on answering
 
 
@@ -189,6 +189,15 @@ def test_a_plain_json_rpc_post_gets_a_json_reply(live_server: LiveServer) -> Non
     r = httpx.post(live_server.base_url + "/mcp", json=message, headers=headers, timeout=300)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     assert r.json()["result"]["structuredContent"]["id"] == SEED_IDS[0]
+
+
+def test_only_post_is_served(live_server: LiveServer) -> None:
+    """Stateless: a GET stream would stay open with nothing to carry, and there is no session to DELETE."""
+    headers = {"Accept": "application/json, text/event-stream"}
+    for method in ("GET", "DELETE"):
+        r = httpx.request(method, live_server.base_url + "/mcp", headers=headers, timeout=60)
+        assert r.status_code == 405 and r.headers["allow"] == "POST"
+        assert r.json()["error"]["code"] == "method_not_allowed"
 
 
 # ---------------------------------------------------------------- API keys
