@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import require_api_key, service_of
 from api.errors import BodySizeLimit, CatchUnexpected, install_error_handlers
-from api.mcp_server import MCP_PATH, McpEndpoint, build_server, session_manager
+from api.mcp_server import McpEndpoint, McpRoute, build_server
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import ask, chat, documents, health, search, summarize
 from api.schemas import ErrorResponse
@@ -173,7 +173,7 @@ def create_app(
             app.state.service = await run_in_threadpool(Factdesk, settings)
         startup.start(app.state.service)
         try:
-            async with mcp_sessions.run():
+            async with mcp.running():
                 yield
         finally:
             stopped = await run_in_threadpool(startup.stop, SHUTDOWN_WAIT_S)
@@ -220,12 +220,8 @@ def create_app(
 
     # MCP tools over the same service; a plain route (not a mount) so that exactly /mcp answers, with
     # no redirect to /mcp/ that a client might not follow with its POST
-    mcp_sessions = session_manager(build_server(settings, lambda: service_of(app)))
-    # POST only: stateless, the server has nothing to push on a GET stream (it would hang open), and
-    # no session to DELETE; other methods get the API's 405
-    app.add_route(
-        MCP_PATH, McpEndpoint(mcp_sessions, settings.api_keys), methods=["POST"], include_in_schema=False
-    )
+    mcp = McpEndpoint(build_server(settings, lambda: service_of(app)), settings.api_keys)
+    app.router.routes.append(McpRoute(mcp))
 
     @app.get("/", include_in_schema=False)
     async def chat_page() -> FileResponse:

@@ -11,7 +11,8 @@ schemas) with eval_str, which cannot see the settings-dependent types made insid
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Annotated, Any, TypeVar
 
@@ -23,10 +24,12 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 from starlette.datastructures import Headers
+from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
 from api.cited_text import cited_text
 from api.deps import authorize, build_filters, call
+from api.errors import NotReady
 from api.schemas import AnswerOut, DocumentId, DocumentOut, SearchResponse, SummaryOut
 from factdesk import __version__
 from factdesk.service import Factdesk
@@ -164,7 +167,7 @@ def _quiet_mcp_server(**kwargs: Any) -> MCPServer:
 
 
 def session_manager(server: MCPServer) -> StreamableHTTPSessionManager:
-    """The transport for `server`; its run() must be entered in the app's lifespan before /mcp answers."""
+    """A transport for `server`; its run() must be entered before it answers, and can be only once."""
     server.streamable_http_app(  # only for the session manager it builds: /mcp is a route of factdesk's app
         json_response=True,
         stateless_http=True,
@@ -178,12 +181,43 @@ def session_manager(server: MCPServer) -> StreamableHTTPSessionManager:
 class McpEndpoint:
     """The ASGI app at /mcp: the API-key check of /v1 (the same 401), then the MCP transport."""
 
-    def __init__(self, sessions: StreamableHTTPSessionManager, keys: tuple[str, ...]) -> None:
-        self.sessions = sessions
+    def __init__(self, server: MCPServer, keys: tuple[str, ...]) -> None:
+        self.server = server
         self.keys = keys
+        self._sessions: StreamableHTTPSessionManager | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """For the app's lifespan. A fresh transport each time: a session manager runs only once, and
+        one app may be started again (the tests' clients, schemathesis)."""
+        sessions = session_manager(self.server)
+        async with sessions.run():
+            self._sessions = sessions
+            try:
+                yield
+            finally:
+                self._sessions = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scheme, token = get_authorization_scheme_param(Headers(scope=scope).get("authorization"))
         # raised here, it reaches the app's FactdeskError handler like a /v1 route's
         authorize(self.keys, token if scheme.lower() == "bearer" and token else None)
-        await self.sessions.handle_request(scope, receive, send)
+        if self._sessions is None:
+            raise NotReady("the MCP server is not running (the app's lifespan has not started)")
+        await self._sessions.handle_request(scope, receive, send)
+
+
+class McpRoute(Route):
+    """Exactly /mcp, POST only; named in scope["route"] as FastAPI's own routes are, so that the metrics
+    count its requests under route="/mcp" rather than "unmatched"."""
+
+    def __init__(self, endpoint: McpEndpoint) -> None:
+        # POST only: stateless, the server has nothing to push on a GET stream (it would stay open),
+        # and no session to DELETE; other methods get the API's 405
+        super().__init__(MCP_PATH, endpoint, methods=["POST"], include_in_schema=False)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope

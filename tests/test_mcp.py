@@ -14,15 +14,18 @@ import anyio
 import httpx
 import httpx2
 import pytest
+from conftest import SEED_IDS, MakeService
+from fastapi.testclient import TestClient
 from live_server import LiveServer
 from mcp import ClientSession, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 
-from conftest import SEED_IDS
+from api.app import create_app
 
 QUESTION = "What did the NIS say about suicide orders?"
 KEY = "mcp-test-key"
+ACCEPT = {"Accept": "application/json, text/event-stream"}  # what a streamable-HTTP client sends
 T = TypeVar("T")
 
 
@@ -185,19 +188,39 @@ def test_a_plain_json_rpc_post_gets_a_json_reply(live_server: LiveServer) -> Non
         "method": "tools/call",
         "params": {"name": "get_document", "arguments": {"id": SEED_IDS[0]}},
     }
-    headers = {"Accept": "application/json, text/event-stream"}
-    r = httpx.post(live_server.base_url + "/mcp", json=message, headers=headers, timeout=300)
+    r = httpx.post(live_server.base_url + "/mcp", json=message, headers=ACCEPT, timeout=300)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     assert r.json()["result"]["structuredContent"]["id"] == SEED_IDS[0]
 
 
 def test_only_post_is_served(live_server: LiveServer) -> None:
     """Stateless: a GET stream would stay open with nothing to carry, and there is no session to DELETE."""
-    headers = {"Accept": "application/json, text/event-stream"}
     for method in ("GET", "DELETE"):
-        r = httpx.request(method, live_server.base_url + "/mcp", headers=headers, timeout=60)
+        r = httpx.request(method, live_server.base_url + "/mcp", headers=ACCEPT, timeout=60)
         assert r.status_code == 405 and r.headers["allow"] == "POST"
         assert r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_metrics_count_mcp_requests_under_their_route(live_server: LiveServer) -> None:
+    call_tool(live_server, "get_document", {"id": SEED_IDS[0]})
+    metrics = httpx.get(live_server.base_url + "/metrics", timeout=60).text
+    assert re.search(
+        r'factdesk_http_requests_total\{method="POST",route="/mcp",status="200"\} [1-9]', metrics
+    )
+
+
+def test_an_app_serves_mcp_each_time_it_is_started(make_service: MakeService) -> None:
+    """The SDK's transport runs once; the app makes a fresh one per start (test clients start an app
+    more than once). Before its lifespan has started, /mcp says so."""
+    svc = make_service()
+    app = create_app(svc.settings, ingest_on_start=False, service=svc)
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    r = TestClient(app).post("/mcp", json=listing, headers=ACCEPT)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready"
+    for _ in range(2):
+        with TestClient(app) as client:
+            r = client.post("/mcp", json=listing, headers=ACCEPT)
+            assert r.status_code == 200 and len(r.json()["result"]["tools"]) == 4
 
 
 # ---------------------------------------------------------------- API keys
@@ -228,7 +251,7 @@ def initialize_message() -> dict[str, Any]:
 def test_without_a_valid_key_mcp_answers_401_like_v1(
     keyed_server: LiveServer, authorization: str | None
 ) -> None:
-    headers = {"Accept": "application/json, text/event-stream"}
+    headers = dict(ACCEPT)
     if authorization is not None:
         headers["Authorization"] = authorization
     r = httpx.post(keyed_server.base_url + "/mcp", json=initialize_message(), headers=headers, timeout=60)
@@ -255,10 +278,12 @@ def test_keys_guard_the_tools_not_only_the_handshake(keyed_server: LiveServer) -
         "method": "tools/call",
         "params": {"name": "search", "arguments": {"query": "x"}},
     }
-    headers = {"Accept": "application/json, text/event-stream"}
-    assert (
-        httpx.post(keyed_server.base_url + "/mcp", json=call, headers=headers, timeout=60).status_code == 401
+    r = httpx.post(keyed_server.base_url + "/mcp", json=call, headers=ACCEPT, timeout=60)
+    assert r.status_code == 401
+    r = httpx.post(
+        keyed_server.base_url + "/mcp",
+        json=call,
+        headers={**ACCEPT, "Authorization": f"Bearer {KEY}"},
+        timeout=300,
     )
-    headers["Authorization"] = f"Bearer {KEY}"
-    r = httpx.post(keyed_server.base_url + "/mcp", json=call, headers=headers, timeout=300)
     assert r.status_code == 200 and "result" in r.json(), r.text
