@@ -15,15 +15,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle
+import fastapi_offline
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import require_api_key
+from api.deps import require_api_key, service_of
 from api.errors import BodySizeLimit, CatchUnexpected, install_error_handlers
+from api.mcp_server import McpEndpoint, McpRoute, build_server
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import ask, chat, documents, health, search, summarize
 from api.schemas import ErrorResponse
@@ -38,6 +39,7 @@ from retrieval.redact import redact_text
 log = logging.getLogger("factdesk.api")
 
 STATIC = Path(__file__).resolve().parent / "static"
+SWAGGER_UI = Path(fastapi_offline.__file__).resolve().parent / "static"  # swagger-ui-bundle.js, .css
 SHUTDOWN_WAIT_S = 10.0  # how long a stopping server waits for the startup thread before leaving it
 
 
@@ -175,7 +177,8 @@ def create_app(
             app.state.service = await run_in_threadpool(Factdesk, settings)
         startup.start(app.state.service)
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             stopped = await run_in_threadpool(startup.stop, SHUTDOWN_WAIT_S)
             if owned:
@@ -224,13 +227,18 @@ def create_app(
     for module in (documents, search, ask, summarize, chat):
         app.include_router(module.router, dependencies=[Depends(require_api_key)], responses=errors)
 
+    # MCP tools over the same service; a plain route (not a mount) so that exactly /mcp answers, with
+    # no redirect to /mcp/ that a client might not follow with its POST
+    mcp = McpEndpoint(build_server(settings, lambda: service_of(app)), settings.api_keys)
+    app.router.routes.append(McpRoute(mcp))
+
     @app.get("/", include_in_schema=False)
     async def chat_page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
-    # Swagger UI from the swagger-ui-bundle package: FastAPI's default /docs loads it from a CDN,
-    # which an offline machine cannot reach
-    app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")
+    # Swagger UI 5 from the fastapi-offline package: FastAPI's default /docs loads it from a CDN, which
+    # an offline machine cannot reach, and Swagger UI 4 (swagger-ui-bundle) cannot read OpenAPI 3.1
+    app.mount("/docs-static", StaticFiles(directory=SWAGGER_UI), name="docs-static")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

@@ -12,6 +12,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import NotReady
@@ -33,11 +34,15 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_service(request: Request) -> Factdesk:
-    svc = getattr(request.app.state, "service", None)
+def service_of(app: Starlette) -> Factdesk:
+    svc = getattr(app.state, "service", None)
     if svc is None:
         raise NotReady("the service is starting")
     return svc  # type: ignore[no-any-return]
+
+
+def get_service(request: Request) -> Factdesk:
+    return service_of(request.app)
 
 
 Service = Annotated[Factdesk, Depends(get_service)]
@@ -55,13 +60,17 @@ def key_matches(supplied: str, keys: tuple[str, ...]) -> bool:
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-async def require_api_key(request: Request, credentials: Credentials) -> None:
-    keys = get_settings(request).api_keys
+def authorize(keys: tuple[str, ...], supplied: str | None) -> None:
+    """Unauthorized unless `supplied` (the bearer token, None when absent) is a key; open without keys."""
     if not keys:
         return
     # the supplied value is never logged or echoed: the message is the same for every failure
-    if credentials is None or not key_matches(credentials.credentials, keys):
+    if supplied is None or not key_matches(supplied, keys):
         raise Unauthorized("missing or invalid API key (send Authorization: Bearer <key>)")
+
+
+async def require_api_key(request: Request, credentials: Credentials) -> None:
+    authorize(get_settings(request).api_keys, credentials.credentials if credentials else None)
 
 
 def build_filters(

@@ -5,6 +5,8 @@ The embedding model is loaded once per test run (LocalEmbedder shares one model 
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = ROOT / "data" / "articles"
 SEED_IDS = sorted(p.stem for p in ARTICLES.glob("*.txt"))
 MakeService = Callable[..., Factdesk]  # the type of the make_service fixture
+CHROMIUM = os.environ.get("FACTDESK_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -88,3 +99,18 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     with LiveServer(tmp_path_factory.mktemp("live")) as server:
         server.post_seeds()
         yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Headless Debian Chromium driven by playwright (the chat page and /docs tests)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        # .ci/run installs Debian's chromium: in CI a missing browser is a failure, not a skip
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {CHROMIUM} in CI (.ci/run should have installed it)")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

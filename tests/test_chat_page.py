@@ -6,8 +6,6 @@ passage is exactly the citation's quote as the API reports it.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import httpx
@@ -15,30 +13,6 @@ import pytest
 from live_server import LiveServer
 
 QUESTION = "What did the NIS say about suicide orders?"
-CHROMIUM = os.environ.get("FACTDESK_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        # .ci/run installs Debian's chromium: in CI a missing browser is a failure, not a skip
-        if os.environ.get("CI"):
-            pytest.fail(f"no Chromium at {CHROMIUM} in CI (.ci/run should have installed it)")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from api.cited_text import cited_text, sources_block
 from api.deps import Service, call
-from api.inert import InertStream, inert
+from api.inert import InertStream
 from api.schemas import ChatCompletion, ChatRequest, ModelCard, ModelList, sse_docs
 from api.sse import ServiceStream, event_response
 from retrieval.errors import InvalidInput, NotFound
@@ -63,16 +64,8 @@ def conversation(body: ChatRequest, max_chars: int) -> tuple[str, list[str]]:
     return asked[-1], history[-MAX_HISTORY:]
 
 
-def sources_block(citations: list[dict[str, Any]]) -> str:
-    """The "Sources:" list of the message text; titles and quotes are article text, made inert."""
-    if not citations:
-        return ""
-    lines = [f'[{c["marker"]}] {c["title"]} — "{" ".join(c["quote"].split())}"' for c in citations]
-    return inert("\n\nSources:\n" + "\n".join(lines))
-
-
 def completion(answer: dict[str, Any], prompt: str) -> dict[str, Any]:
-    content = inert(answer["answer"]) + sources_block(answer["citations"])
+    content = cited_text(answer["answer"], answer["citations"])
     prompt_tokens, completion_tokens = count_tokens(prompt), count_tokens(content)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",

@@ -1,0 +1,223 @@
+"""The Model Context Protocol server at /mcp (streamable HTTP): ask, search, summarize, get_document.
+
+Stateless, with JSON replies: each POST is answered on its own and no session lives in this process,
+so any replica behind a load balancer can answer any request, and a plain JSON-RPC client reads the
+reply as one JSON object. The tools call the same service methods as the /v1 routes, under the same
+limits and API keys. A tool's text is what a chat reply shows ([n] markers, then the sources); its
+structured content is the /v1 object, with each citation's exact offsets.
+
+No `from __future__ import annotations` here: the SDK reads the tools' signatures (the input
+schemas) with eval_str, which cannot see the settings-dependent types made inside `build_server`.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from typing import Annotated, Any, TypeVar
+
+from fastapi.security.utils import get_authorization_scheme_param
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from pydantic import Field, ValidationError
+from starlette.datastructures import Headers
+from starlette.routing import Match, Route
+from starlette.types import Receive, Scope, Send
+
+from api.cited_text import cited_text
+from api.deps import authorize, build_filters, call
+from api.errors import NotReady
+from api.schemas import AnswerOut, DocumentId, DocumentOut, SearchResponse, SummaryOut
+from factdesk import __version__
+from factdesk.service import Factdesk
+from factdesk.settings import Settings
+from retrieval.errors import FactdeskError
+
+MCP_PATH = "/mcp"
+INSTRUCTIONS = (
+    "factdesk answers questions about a collection of news articles with exact cited passages. "
+    "Use `ask` for a question, `summarize` for an overview, `search` for raw passages and "
+    "`get_document` for an article's full text. Keep the [n] markers and the sources when you "
+    "quote an answer."
+)
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+
+T = TypeVar("T")
+
+
+def build_server(settings: Settings, service: Callable[[], Factdesk]) -> MCPServer:
+    """The four tools over `service()` (the app's service, which exists only once the app has started)."""
+    Question = Annotated[
+        str,
+        Field(min_length=1, max_length=settings.max_question_chars, description="the question, in words"),
+    ]
+    Query = Annotated[str, Field(min_length=1, max_length=settings.max_question_chars)]
+    DocumentIds = Annotated[
+        list[DocumentId] | None,
+        Field(max_length=1000, description="only these documents (ids from search or get_document)"),
+    ]
+    TopK = Annotated[int | None, Field(ge=1, le=settings.max_top_k, description="passages to return")]
+    MaxWords = Annotated[int | None, Field(ge=10, le=2000, description="summary length limit")]
+
+    async def run(fn: Callable[[Factdesk], T]) -> T:
+        """fn(service) in the thread pool; the service's own errors become tool errors with its message."""
+        try:
+            return await call(lambda: fn(service()))
+        except FactdeskError as e:
+            # a ToolError reaches the client as an is_error result carrying this message; anything
+            # else is a crash, reported without details
+            raise ToolError(e.message) from e
+
+    server = _quiet_mcp_server(
+        name="factdesk", title="factdesk", version=__version__, instructions=INSTRUCTIONS
+    )
+
+    @server.tool(annotations=READ_ONLY)
+    async def ask(
+        question: Question, document_ids: DocumentIds = None
+    ) -> Annotated[CallToolResult, AnswerOut]:
+        """Answer a question from the news articles. The answer refers to its sources with [n]
+        markers; each citation's quote is exactly text[start:end] of its document. When the
+        articles do not answer the question, `abstained` is true."""
+
+        def answer(svc: Factdesk) -> dict[str, Any]:
+            return svc.ask(question, None, build_filters(svc, document_ids)).to_dict()
+
+        result = await run(answer)
+        return _result(cited_text(result["answer"], result["citations"]), result)
+
+    @server.tool(annotations=READ_ONLY)
+    async def search(query: Query, top_k: TopK = None) -> Annotated[CallToolResult, SearchResponse]:
+        """Passages of the articles that match a query (hybrid keyword and semantic search), best first,
+        each with its document id and offsets."""
+
+        def hits(svc: Factdesk) -> list[dict[str, Any]]:
+            return [hit.public() for hit in svc.search(query, top_k)]
+
+        results = await run(hits)
+        lines = [
+            f'[{i}] {h["title"]} ({h["document_id"]}, {h["start"]}-{h["end"]}) — "{" ".join(h["text"].split())}"'
+            for i, h in enumerate(results, 1)
+        ]
+        return _result("\n".join(lines) or "No passage matches the query.", {"results": results})
+
+    @server.tool(annotations=READ_ONLY)
+    async def summarize(
+        document_ids: DocumentIds = None, query: Query | None = None, max_words: MaxWords = None
+    ) -> Annotated[CallToolResult, SummaryOut]:
+        """A cited summary of the given documents, of those matching `query`, or of the most recent
+        articles, with [n] markers and its sources."""
+
+        def summary(svc: Factdesk) -> dict[str, Any]:
+            return svc.summarize(document_ids=document_ids, query=query, max_words=max_words).to_dict()
+
+        result = await run(summary)
+        return _result(cited_text(result["summary"], result["citations"]), result)
+
+    @server.tool(annotations=READ_ONLY)
+    async def get_document(id: DocumentId) -> Annotated[CallToolResult, DocumentOut]:
+        """An article's cleaned text and details; citation offsets (start, end) refer to this text."""
+        doc = asdict(await run(lambda svc: svc.get_document(id)))
+        header = [
+            doc["title"],
+            *(f"{k}: {doc[k]}" for k in ("id", "source", "url", "published_at") if doc[k]),
+        ]
+        return _result("\n".join(header) + "\n\n" + doc["text"], doc)
+
+    return server
+
+
+def _result(text: str, structured: dict[str, Any]) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+
+
+class _Tools(MCPServer):
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """Arguments that fail the input schema: one line per field, as the API's 400 says it, without
+        pydantic's echo of the rejected value and its help URL."""
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as e:
+            if not isinstance(e.__cause__, ValidationError):
+                raise
+            problems = [
+                f"{'.'.join(map(str, err['loc'])) or 'arguments'}: {err['msg']}"
+                for err in e.__cause__.errors()[:5]
+            ]
+            # the cause stays a ValidationError: the SDK then logs the field names only
+            raise ToolError(f"invalid arguments for {name}: " + "; ".join(problems)) from e.__cause__
+
+
+def _quiet_mcp_server(**kwargs: Any) -> MCPServer:
+    """MCPServer() calls logging.basicConfig (mcp 2.3), which would put a handler at INFO on the root
+    logger of a process that has none (`factdesk serve`): every library's INFO lines would print.
+    factdesk configures its own logging (api.app), so the root logger is put back as it was."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        return _Tools(**kwargs)
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
+
+
+def session_manager(server: MCPServer) -> StreamableHTTPSessionManager:
+    """A transport for `server`; its run() must be entered before it answers, and can be only once."""
+    server.streamable_http_app(  # only for the session manager it builds: /mcp is a route of factdesk's app
+        json_response=True,
+        stateless_http=True,
+        # The SDK's DNS-rebinding check accepts only localhost Host headers, which would refuse a chat UI
+        # reaching `--host 0.0.0.0` by name; /mcp is guarded like /v1 instead: FACTDESK_API_KEYS.
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
+    return server.session_manager
+
+
+class McpEndpoint:
+    """The ASGI app at /mcp: the API-key check of /v1 (the same 401), then the MCP transport."""
+
+    def __init__(self, server: MCPServer, keys: tuple[str, ...]) -> None:
+        self.server = server
+        self.keys = keys
+        self._sessions: StreamableHTTPSessionManager | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """For the app's lifespan. A fresh transport each time: a session manager runs only once, and
+        one app may be started again (the tests' clients, schemathesis)."""
+        sessions = session_manager(self.server)
+        async with sessions.run():
+            self._sessions = sessions
+            try:
+                yield
+            finally:
+                self._sessions = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scheme, token = get_authorization_scheme_param(Headers(scope=scope).get("authorization"))
+        # raised here, it reaches the app's FactdeskError handler like a /v1 route's
+        authorize(self.keys, token if scheme.lower() == "bearer" and token else None)
+        if self._sessions is None:
+            raise NotReady("the MCP server is not running (the app's lifespan has not started)")
+        await self._sessions.handle_request(scope, receive, send)
+
+
+class McpRoute(Route):
+    """Exactly /mcp, POST only; named in scope["route"] as FastAPI's own routes are, so that the metrics
+    count its requests under route="/mcp" rather than "unmatched"."""
+
+    def __init__(self, endpoint: McpEndpoint) -> None:
+        # POST only: stateless, the server has nothing to push on a GET stream (it would stay open),
+        # and no session to DELETE; other methods get the API's 405
+        super().__init__(MCP_PATH, endpoint, methods=["POST"], include_in_schema=False)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
