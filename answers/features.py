@@ -47,9 +47,14 @@ _REASON = re.compile(
 # question type: the wh-word (and what follows it) says what kind of fact answers
 QUESTION_TYPES = ("time", "number", "person", "place", "reason", "manner", "other")
 _TYPE_OF = (
-    (re.compile(r"\b(?:when|what (?:year|date|day|month|time)|which (?:year|date|day|month))\b", re.I), "time"),
     (
-        re.compile(r"\bhow (?:many|much|long|old|far|big|large|often)\b|\bwhat (?:percentage|number)\b", re.I),
+        re.compile(r"\b(?:when|what (?:year|date|day|month|time)|which (?:year|date|day|month))\b", re.I),
+        "time",
+    ),
+    (
+        re.compile(
+            r"\bhow (?:many|much|long|old|far|big|large|often)\b|\bwhat (?:percentage|number)\b", re.I
+        ),
         "number",
     ),
     (re.compile(r"\b(?:who|whom|whose)\b", re.I), "person"),
@@ -146,7 +151,9 @@ def _cover(terms: QuestionTerms, held: frozenset[str]) -> tuple[float, float]:
     return got / total, missing
 
 
-def features(question: str, q_vec: np.ndarray, units: Sequence[Unit]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def features(
+    question: str, q_vec: np.ndarray, units: Sequence[Unit]
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """One row of FEATURE_NAMES for every sentence of every unit (units in retrieval order), and
     (unit, sentence) for each row."""
     terms = question_terms(question)

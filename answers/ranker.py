@@ -19,7 +19,9 @@ WEIGHTS_PATH = Path(__file__).resolve().parent / "ranker_model" / "ranker.json"
 
 
 class Ranker:
-    def __init__(self, mean: np.ndarray, std: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]], threshold: float):
+    def __init__(
+        self, mean: np.ndarray, std: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]], threshold: float
+    ):
         self.mean = mean
         self.std = std
         self.layers = layers
@@ -30,7 +32,9 @@ class Ranker:
         if tuple(d["features"]) != FEATURE_NAMES:
             raise ValueError("the ranker's weights were trained on other features: retrain it")
         layers = [(np.asarray(x["w"], np.float32), np.asarray(x["b"], np.float32)) for x in d["layers"]]
-        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32), layers, float(d["threshold"]))
+        return cls(
+            np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32), layers, float(d["threshold"])
+        )
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_PATH) -> Ranker:

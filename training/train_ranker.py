@@ -92,10 +92,14 @@ def pools(articles: list[dict], embed, pool_units: int) -> list[Pool]:  # type: 
             question = qa["question"]
             impossible = bool(qa.get("is_impossible"))
             gold = set() if impossible else _holding(paras[pi].spans, qa["answers"])
-            variants = [("unanswerable", everything)] if impossible else [
-                ("answerable", everything),
-                ("withheld", [i for i in everything if i != pi]),
-            ]
+            variants = (
+                [("unanswerable", everything)]
+                if impossible
+                else [
+                    ("answerable", everything),
+                    ("withheld", [i for i in everything if i != pi]),
+                ]
+            )
             for kind, keep in variants:
                 chosen = _best(question, q_vec, paras, keep, pool_units)
                 units = [Unit(paras[i].sentences, paras[i].vectors) for i in chosen]
@@ -104,7 +108,9 @@ def pools(articles: list[dict], embed, pool_units: int) -> list[Pool]:  # type: 
                     [float(kind == "answerable" and chosen[u] == pi and s in gold) for u, s in index],
                     dtype=np.float32,
                 )
-                out.append(Pool("answerable" if y.any() else ("withheld" if kind != "unanswerable" else kind), x, y))
+                out.append(
+                    Pool("answerable" if y.any() else ("withheld" if kind != "unanswerable" else kind), x, y)
+                )
     return out
 
 
@@ -143,7 +149,9 @@ def train(pools_: list[Pool], args: argparse.Namespace) -> dict:
         "features": list(FEATURE_NAMES),
         "mean": mean.tolist(),
         "std": std.tolist(),
-        "layers": [{"w": m.weight.detach().numpy().T.tolist(), "b": m.bias.detach().numpy().tolist()} for m in layers],
+        "layers": [
+            {"w": m.weight.detach().numpy().T.tolist(), "b": m.bias.detach().numpy().tolist()} for m in layers
+        ],
     }
 
 
@@ -211,7 +219,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.pools_cache and args.pools_cache.exists():
         train_p, val_p, test_p = pickle.loads(args.pools_cache.read_bytes())
     else:
-        train_p, val_p, test_p = (pools(a, embedder.embed_bulk, args.pool_units) for a in (train_a, val_a, test_a))
+        train_p, val_p, test_p = (
+            pools(a, embedder.embed_bulk, args.pool_units) for a in (train_a, val_a, test_a)
+        )
         if args.pools_cache:
             args.pools_cache.write_bytes(pickle.dumps((train_p, val_p, test_p)))
     featured = time.time()
