@@ -4,8 +4,10 @@ Both offline engines get the same retrieval step (answers/retrieve.py: a follow-
 then hybrid search). `FACTDESK_ANSWERER` picks how an answer is read from the hits:
 - "extractive" (default): scored sentence selection with abstention rules (answers/extractive.py);
 - "reader": candidates (the best sentences of the hits, each in its context) -> reader (a trained
-  model's probability that the sentence answers) -> compose (the accepted sentences, grouped and
-  cited; none accepted: decline).
+  cross-encoder's probability that the sentence answers) -> compose (the accepted sentences, grouped
+  and cited; none accepted: decline);
+- "ranker": every sentence of the hits -> features (answers/features.py) -> ranker (a small trained
+  model over them) -> compose, as for the reader.
 The LLM engine is handed the same retrieval and falls back to the offline engine on any failure,
 with a warning, so a caller never gets a 500 because a model endpoint is down. A message asking for
 a summary goes to the summarizer in every engine.

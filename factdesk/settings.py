@@ -43,9 +43,9 @@ class Settings(BaseSettings):
     query_encoder: Literal["openvino", "onnx", "numpy"] = Field("openvino", alias="FACTDESK_QUERY_ENCODER")
     near_duplicate_threshold: float = Field(0.8, alias="FACTDESK_NEAR_DUPLICATE_THRESHOLD", gt=0, le=1)
 
-    # the offline answer engine: scored sentence selection with abstention rules ("extractive"), or
-    # the trained reader (answers/reader.py); the rules stay the default until the reader beats them
-    # on the blind question sets (docs/evals.md)
+    # the offline answer engine: scored sentence selection with abstention rules ("extractive"), the
+    # trained cross-encoder reader (answers/reader.py) or the trained feature ranker (answers/ranker.py);
+    # the rules stay the default until a trained model beats them on the blind sets (docs/evals.md)
     answerer: Literal["extractive", "reader", "ranker"] = Field("extractive", alias="FACTDESK_ANSWERER")
 
     # which retrievers feed the fusion; "hybrid" is the measured default (evals/questions.yaml)

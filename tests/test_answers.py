@@ -210,23 +210,24 @@ def test_focused_single_document_summary(seeded: Factdesk) -> None:
     check_citations(seeded, summary.citations)
 
 
-# ---------------------------------------------------------------- the reader engine (FACTDESK_ANSWERER=reader)
+# ------------------------------- the trained engines (FACTDESK_ANSWERER=reader, FACTDESK_ANSWERER=ranker)
 
 
-@pytest.fixture(scope="module")
-def reader_seeded(tmp_path_factory: pytest.TempPathFactory, warm_model: None):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module", params=["reader", "ranker"])
+def reader_seeded(tmp_path_factory: pytest.TempPathFactory, warm_model: None, request):  # type: ignore[no-untyped-def]
+    """The seed articles answered by a trained model: the cross-encoder reader, or the ranker."""
     from conftest import ARTICLES, make_settings
 
-    svc = Factdesk(make_settings(tmp_path_factory.mktemp("reader"), answerer="reader"))
+    svc = Factdesk(make_settings(tmp_path_factory.mktemp(request.param), answerer=request.param))
     svc.ingest_paths([ARTICLES])
     yield svc
     svc.close()
 
 
 def test_the_reader_engine_cites_exact_spans_of_what_it_accepts(reader_seeded: Factdesk) -> None:
-    from answers.engine import ReaderEngine
+    from answers.engine import RankerEngine, ReaderEngine
 
-    assert isinstance(reader_seeded.engine, ReaderEngine)
+    assert isinstance(reader_seeded.engine, (ReaderEngine, RankerEngine))
     for question in ["How many North Korean soldiers were wounded?", "Who was captured in Kursk?"]:
         answer = reader_seeded.ask(question)
         markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)]

@@ -30,7 +30,8 @@ def col(name: str) -> int:
     ("question", "kind"),
     [
         ("When did the council vote?", "time"),
-        ("In what year was the bridge built?", "other"),
+        ("In what year was the bridge built?", "time"),
+        ("Which bridge was built first?", "other"),
         ("What year was the bridge built?", "time"),
         ("How many people were hurt?", "number"),
         ("How much did the repairs cost?", "number"),
