@@ -63,7 +63,7 @@ def test_a_rejected_question_shows_the_servers_message(page) -> None:  # type: i
 
 # ---------------------------------------------------------------- conversation, summaries, documents
 
-FIRST, FOLLOW_UP = "When was the first prisoner born?", "Where was he captured?"
+FIRST, FOLLOW_UP = QUESTION, "What did they say about it?"  # alone, the follow-up is unanswerable
 
 
 def ask_on_page(page, question: str):  # type: ignore[no-untyped-def]
@@ -87,7 +87,7 @@ def test_a_follow_up_carries_the_conversation(page, live_server: LiveServer) -> 
         live_server.base_url + "/v1/ask", json={"question": FOLLOW_UP, "history": [FIRST]}, timeout=300
     ).json()
     alone = httpx.post(live_server.base_url + "/v1/ask", json={"question": FOLLOW_UP}, timeout=300).json()
-    assert api["answer"] != alone["answer"]  # the second answer depends on the first turn
+    assert alone["abstained"] and not api["abstained"]  # the second answer depends on the first turn
     assert second.locator(".answer").inner_text() == api["answer"]
     assert second.locator(".answered-as").inner_text() == "Answered as: " + api["question"]
     assert second.locator(".answer-meta .generator").inner_text() == api["generator"] == "extractive"
