@@ -140,3 +140,23 @@ def test_upload_by_file_picker_then_list_by_title_then_delete(
     item.locator("button.document-delete").click()
     item.wait_for(state="detached")
     assert httpx.get(live_server.base_url + f"/v1/documents/{doc_id}", timeout=60).status_code == 404
+
+
+def test_a_dropped_file_is_uploaded(page, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    title = "Tram line extension opens to passengers"
+    page.click("button#documents-toggle")
+    # what a browser's drop carries: a DataTransfer holding the file
+    page.evaluate(
+        """title => { const dt = new DataTransfer();
+        dt.items.add(new File([title + "\\n\\nThe new tram line carried its first passengers on Sunday morning."],
+                              "tram.md", {type: "text/markdown"}));
+        document.getElementById("dropzone").dispatchEvent(
+            new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true})); }""",
+        title,
+    )
+    result = page.locator("#upload-results li").first
+    result.wait_for()
+    assert "tram.md" in result.inner_text() and "created" in result.inner_text()
+    item = page.locator("#document-list li.document", has_text=title)
+    item.wait_for()
+    httpx.delete(live_server.base_url + f"/v1/documents/{item.get_attribute('data-id')}", timeout=60)
