@@ -122,7 +122,8 @@ class OfflineEngine:
     def retrieve(
         self, question: str, top_k: int, filters: Filters | None, history: list[str]
     ) -> tuple[str, list[SearchHit]]:
-        r = retrieve(self.service.searcher, question, history, max(top_k, self.retrieve_k), filters)
+        with self.service.telemetry.stage("retrieve"):
+            r = retrieve(self.service.searcher, question, history, max(top_k, self.retrieve_k), filters)
         return r.query, r.hits
 
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
@@ -153,7 +154,8 @@ class OfflineEngine:
         within: dict[str, list[tuple[int, int]]] | None = None
         if query:
             filters = Filters(document_ids=tuple(document_ids)) if document_ids else None
-            hits = svc.searcher.search(query, 10, filters)
+            with svc.telemetry.stage("retrieve"):
+                hits = svc.searcher.search(query, 10, filters)
             within = {}
             for h in hits:
                 within.setdefault(h.document_id, []).append((h.start, h.end))
@@ -178,10 +180,12 @@ class OfflineEngine:
                 prompt_version=self.prompts.version,
                 warnings=warnings,
             )
-        vecs = svc.embedder.embed([s.text for s in sentences])
-        q_vec = svc.searcher.embed_query(query) if query else None
-        groups = select_sentences(sentences, vecs, max_words, q_vec, self.summary_config)
-        summary = summary_from_groups(groups, self.generator, self.prompts.version)
+        with svc.telemetry.stage("read"):
+            vecs = svc.embedder.embed([s.text for s in sentences])
+            q_vec = svc.searcher.embed_query(query) if query else None
+        with svc.telemetry.stage("compose"):
+            groups = select_sentences(sentences, vecs, max_words, q_vec, self.summary_config)
+            summary = summary_from_groups(groups, self.generator, self.prompts.version)
         summary.warnings = warnings
         return summary
 
@@ -205,16 +209,19 @@ class ReaderEngine(OfflineEngine):
         self.reader.load()
 
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
-        searcher = self.service.searcher
-        sentences = searcher.sentence_hits(query, hits, self.config.reader_pool)
-        cands = candidates(sentences, hit_texts(hits))
+        searcher, telemetry = self.service.searcher, self.service.telemetry
+        with telemetry.stage("read"):
+            sentences = searcher.sentence_hits(query, hits, self.config.reader_pool)
+            cands = candidates(sentences, hit_texts(hits))
+            if cands:
+                for c, p in zip(cands, self.reader.score(query, [c.passage for c in cands])):
+                    c.probability = float(p)
+                vecs = self.service.embedder.embed([c.text for c in cands])
         if not cands:
             return abstain(self.generator, self.prompts.version)
-        for c, p in zip(cands, self.reader.score(query, [c.passage for c in cands])):
-            c.probability = float(p)
-        vecs = self.service.embedder.embed([c.text for c in cands])
         cfg = self.config.compose or ComposeConfig()
-        return compose(cands, vecs, self.reader.threshold, cfg, self.generator, self.prompts.version)
+        with telemetry.stage("compose"):
+            return compose(cands, vecs, self.reader.threshold, cfg, self.generator, self.prompts.version)
 
 
 class RankerEngine(OfflineEngine):
@@ -233,6 +240,17 @@ class RankerEngine(OfflineEngine):
         self.ranker = ranker or Ranker.load()
 
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
+        telemetry = self.service.telemetry
+        with telemetry.stage("read"):
+            ranked = self._rank(query, hits)
+        if ranked is None:
+            return abstain(self.generator, self.prompts.version)
+        cfg = self.config.compose or ComposeConfig()
+        with telemetry.stage("compose"):
+            return compose(*ranked, self.ranker.threshold, cfg, self.generator, self.prompts.version)
+
+    def _rank(self, query: str, hits: list[SearchHit]) -> tuple[list, np.ndarray] | None:
+        """The candidates, with the ranker's probabilities, and their vectors; None: no candidate."""
         searcher = self.service.searcher
         per_hit = searcher.chunk_sentences(hits)
         units = [Unit([h.text[a:b] for a, b in spans], vectors) for h, (spans, vectors) in zip(hits, per_hit)]
@@ -248,13 +266,11 @@ class RankerEngine(OfflineEngine):
             vecs.append(per_hit[u][1][i])
         cands = candidates(sentences, hit_texts(hits))
         if not cands:
-            return abstain(self.generator, self.prompts.version)
+            return None
         by_span = {(s.hit.document_id, s.start): (s.score, v) for s, v in zip(sentences, vecs)}
         for c in cands:
             c.probability = by_span[(c.document_id, c.start)][0]
-        cand_vecs = np.stack([by_span[(c.document_id, c.start)][1] for c in cands])
-        cfg = self.config.compose or ComposeConfig()
-        return compose(cands, cand_vecs, self.ranker.threshold, cfg, self.generator, self.prompts.version)
+        return cands, np.stack([by_span[(c.document_id, c.start)][1] for c in cands])
 
 
 class ExtractiveEngine(OfflineEngine):
@@ -267,15 +283,19 @@ class ExtractiveEngine(OfflineEngine):
 
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
         """asked: the question as the user typed it, when query is its follow-up rewrite."""
-        texts = hit_texts(hits)
-        cands = candidates_from_hits(hits, texts)
-        embed = self.service.searcher.embed_query
-        vecs = self.service.embedder.embed([c.text for c in cands]) if cands else np.zeros((0, 1))
-        # question-sized texts: the query path (in-memory LRU), not the embedding cache file
-        for i, clause in named_clauses(query, cands):
-            cands[i].clause_vec = embed(clause)
-        as_asked = (asked, embed(asked)) if asked and asked != query else None
-        return extract_answer(query, embed(query), cands, vecs, self.config, self.prompts.version, as_asked)
+        telemetry = self.service.telemetry
+        with telemetry.stage("read"):
+            texts = hit_texts(hits)
+            cands = candidates_from_hits(hits, texts)
+            embed = self.service.searcher.embed_query
+            vecs = self.service.embedder.embed([c.text for c in cands]) if cands else np.zeros((0, 1))
+            # question-sized texts: the query path (in-memory LRU), not the embedding cache file
+            for i, clause in named_clauses(query, cands):
+                cands[i].clause_vec = embed(clause)
+            q_vec = embed(query)
+            as_asked = (asked, embed(asked)) if asked and asked != query else None
+        with telemetry.stage("compose"):  # scoring, abstention rules and assembly, in one pure step
+            return extract_answer(query, q_vec, cands, vecs, self.config, self.prompts.version, as_asked)
 
 
 def offline_engine(service: Factdesk, settings: Settings, prompts: PromptSet) -> OfflineEngine:

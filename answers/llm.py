@@ -27,6 +27,7 @@ import openai
 from answers.engine import OfflineEngine, answer_summary_request, recent_documents, stream_text
 from answers.intent import summary_request
 from answers.models import ABSTAIN_TEXT, Answer, Citation, Summary
+from answers.telemetry import token_usage
 from answers.verify import CITATION_MARKS, locate_quote, strip_citation_marks, unsupported_numbers
 from prompts import PromptSet
 from retrieval.lexical import stems
@@ -613,6 +614,7 @@ class LLMEngine:
             max_retries=0,
         )
         self._json_schema_ok = True  # set to False once the endpoint rejects json_schema
+        self.telemetry = service.telemetry
 
     # ---- the AnswerEngine protocol
 
@@ -656,9 +658,12 @@ class LLMEngine:
             return
         by_n = {p.n: p for p in passages}
         streamed: list[str] = []
+        messages = self._answer_messages(query, passages)
+        started = time.perf_counter()  # the whole stream is one "llm" observation, as a call is
         try:
-            stream = self._create(self._answer_messages(query, passages), ANSWER_SCHEMA, stream=True)
+            stream = self._create(messages, ANSWER_SCHEMA, stream=True)
         except Exception as exc:  # noqa: BLE001
+            self.telemetry.observe("llm", time.perf_counter() - started)
             yield from _events(self._extractive(question, query, hits, [self._unavailable(exc)]), streamed)
             return
         reader, deltas, assembler = SentenceStream(), DeltaText(), Assembler()
@@ -689,13 +694,16 @@ class LLMEngine:
             if not finished:
                 raise LLMFailure("stream interrupted")
         except Exception as exc:  # noqa: BLE001 - a cut stream, a malformed event
+            self._stream_ended(stream, started, messages, content)
             if not isinstance(exc, LLMFailure):
                 self._log_failure("stream", exc)
                 exc = LLMFailure("invalid response" if isinstance(exc, ValueError) else "stream interrupted")
             yield from _events(self._extractive(question, query, hits, [self._unavailable(exc)]), streamed)
             return
-        finally:
-            stream.close()
+        except BaseException:  # the client went away (GeneratorExit): still close and count it
+            self._stream_ended(stream, started, messages, content)
+            raise
+        self._stream_ended(stream, started, messages, content)
         try:
             reply = parse_reply("".join(content))
         except ValueError:
@@ -708,6 +716,12 @@ class LLMEngine:
         if streamed and " ".join("".join(streamed).split()) != " ".join(answer.answer.split()):
             answer.warnings.append("the streamed text was provisional: the verified answer replaces it")
         yield from _events(answer, streamed)
+
+    def _stream_ended(self, stream: Any, started: float, messages: list[dict], content: list[str]) -> None:
+        """Close the model's stream; its wall time and tokens (a stream reports no usage) are counted."""
+        stream.close()
+        self.telemetry.observe("llm", time.perf_counter() - started)
+        self.telemetry.add_tokens(*token_usage(None, [m["content"] for m in messages], "".join(content)))
 
     def summarize(self, *, document_ids: list[str] | None, query: str | None, max_words: int) -> Summary:
         try:
@@ -847,6 +861,8 @@ class LLMEngine:
         return answer
 
     def _extractive(self, question: str, query: str, hits: list[SearchHit], warnings: list[str]) -> Answer:
+        if warnings:  # with none, there was nothing to ask the model about (no hits): no fallback
+            self.telemetry.add_fallback("answer")
         answer = self.fallback.answer_hits(query, hits, question)
         if query != question:
             answer.question = query
@@ -862,7 +878,8 @@ class LLMEngine:
         warnings: list[str] = []
         if query:
             filters = Filters(document_ids=tuple(document_ids)) if document_ids else None
-            hits = self.service.searcher.search(query, SUMMARY_QUERY_K, filters)
+            with self.telemetry.stage("retrieve"):
+                hits = self.service.searcher.search(query, SUMMARY_QUERY_K, filters)
             texts = hit_texts(hits)
             return renumber(
                 [
@@ -923,6 +940,7 @@ class LLMEngine:
     def _extractive_summary(
         self, document_ids: list[str] | None, query: str | None, max_words: int, warning: str
     ) -> Summary:
+        self.telemetry.add_fallback("summary")
         summary = self.fallback.summarize(document_ids=document_ids, query=query, max_words=max_words)
         summary.warnings = [*summary.warnings, warning]
         return summary
@@ -961,6 +979,17 @@ class LLMEngine:
         return resp
 
     def _call_with_retries(self, request: dict, attempts: int | None = None) -> Any:
+        if request.get("stream"):  # its time and tokens are counted where it is read (ask_stream)
+            return self._attempts(request, attempts)
+        with self.telemetry.stage("llm"):
+            resp = self._attempts(request, attempts)
+        choice = resp.choices[0] if getattr(resp, "choices", None) else None
+        reply = (choice.message.content if choice and choice.message else None) or ""
+        prompts = [str(m.get("content", "")) for m in request["messages"]]
+        self.telemetry.add_tokens(*token_usage(getattr(resp, "usage", None), prompts, reply))
+        return resp
+
+    def _attempts(self, request: dict, attempts: int | None = None) -> Any:
         attempts = attempts or 1 + self.settings.llm_max_retries
         for attempt in range(attempts):
             try:

@@ -26,11 +26,12 @@ from api.deps import require_api_key, service_of
 from api.errors import BodySizeLimit, CatchUnexpected, install_error_handlers
 from api.mcp_server import McpEndpoint, McpRoute, build_server
 from api.metrics import Metrics, MetricsMiddleware
+from api.request_context import RequestContext
 from api.routes import ask, chat, documents, health, search, summarize
 from api.schemas import ErrorResponse
 from api.security import DOCS_CSP, AllowedHosts, SecurityHeaders, page_csp
 from factdesk import __version__
-from factdesk.logs import RedactSecrets
+from factdesk.logs import configure_logging
 from factdesk.service import Factdesk
 from factdesk.settings import Settings, load_settings
 from retrieval.models import IngestResult
@@ -123,25 +124,6 @@ class Startup:
         log.info("ingest of %s done in %.1f s: %s", folder, time.monotonic() - t0, summary)
 
 
-class _UvicornStyle(logging.Formatter):
-    """ "INFO:     message", aligned with uvicorn's own lines."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname + ':':<9} {super().format(record)}"
-
-
-def _configure_logging() -> None:
-    """factdesk's INFO lines on stderr when nobody (uvicorn, pytest) configured logging for them."""
-    logger = logging.getLogger("factdesk")
-    if logger.handlers or logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(_UvicornStyle("%(message)s"))
-    handler.addFilter(RedactSecrets())
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-
-
 def _write_limits(schemas: dict[str, Any], settings: Settings) -> None:
     """This server's settings-dependent limits, into the OpenAPI document it serves."""
 
@@ -167,7 +149,7 @@ def create_app(
 ) -> FastAPI:
     """`settings` govern the API (keys, limits, start-up ingest); a given `service` is used, not closed."""
     settings = settings or (service.settings if service is not None else load_settings())
-    _configure_logging()
+    configure_logging(settings.log_format)
     startup = Startup(settings, ingest=ingest_on_start)
 
     @asynccontextmanager
@@ -211,6 +193,8 @@ def create_app(
     # outermost: every response gets the headers, refusals and 500s included
     page_policy = page_csp((STATIC / "index.html").read_text(encoding="utf-8"))
     app.add_middleware(SecurityHeaders, policies={"/": page_policy, "/docs": DOCS_CSP})
+    # outside that: a request id for every response and log line; JSON logs get factdesk's access lines
+    app.add_middleware(RequestContext, log_access=settings.log_format == "json")
 
     app.include_router(health.router)
     errors: dict[int | str, dict[str, Any]] = {

@@ -1,4 +1,5 @@
-"""Prometheus metrics on a per-app registry: HTTP traffic by route template, and the ingestor's counters.
+"""Prometheus metrics on a per-app registry: HTTP traffic by route template; the ingestor's counters,
+the answer engines' stage times, LLM tokens and fallbacks, the embedding cache, documents and chunks.
 
 A per-app `CollectorRegistry` (not the process-global default) so that several apps in one process,
 as in the tests, each count only their own requests.
@@ -6,6 +7,7 @@ as in the tests, each count only their own requests.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -18,11 +20,15 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from answers.telemetry import Snapshot
 
 if TYPE_CHECKING:
     from factdesk.service import Factdesk
+
+log = logging.getLogger("factdesk.metrics")
 
 # answers take from milliseconds (cached search) to tens of seconds (an LLM behind a slow endpoint)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -53,6 +59,53 @@ class ServiceCollector:
             "1 once the embedding model is loaded",
             value=1.0 if svc.embedder.loaded else 0.0,
         )
+        yield from telemetry_metrics(svc.telemetry.snapshot())
+        yield from embedding_cache_metrics(svc.embedder)
+        try:
+            documents, chunks = svc.catalog.count()
+        except Exception:  # noqa: BLE001 - a scrape must not fail with the catalog; the gauges are left out
+            log.warning("metrics: could not count documents and chunks", exc_info=True)
+            return
+        yield GaugeMetricFamily("factdesk_documents", "Documents in the catalog", value=documents)
+        yield GaugeMetricFamily("factdesk_chunks", "Chunks of the catalog's documents", value=chunks)
+
+
+def telemetry_metrics(snap: Snapshot) -> Iterator[Metric]:
+    """The answer engines' tallies (answers/telemetry.py) as metric families; labels from fixed sets."""
+    stages = HistogramMetricFamily(
+        "factdesk_stage_duration_seconds",
+        "Time per answer stage: retrieve, read (hits to scored candidates), compose, llm (one model call)",
+        labels=["stage"],
+    )
+    for stage, hist in snap.stages.items():
+        stages.add_metric([stage], hist.cumulative(), sum_value=hist.total)
+    yield stages
+    tokens = CounterMetricFamily(
+        "factdesk_llm_tokens", "LLM tokens, as the endpoint reported them or counted here", labels=["kind"]
+    )
+    for kind, n in snap.tokens.items():
+        tokens.add_metric([kind], n)
+    yield tokens
+    fallbacks = CounterMetricFamily(
+        "factdesk_llm_fallbacks",
+        "Answers and summaries made extractively because the LLM failed or could not be verified",
+        labels=["kind"],
+    )
+    for kind, n in snap.fallbacks.items():
+        fallbacks.add_metric([kind], n)
+    yield fallbacks
+
+
+def embedding_cache_metrics(embedder: object) -> Iterator[Metric]:
+    """Texts whose vectors came from the embedding cache (hits) or had to be embedded (misses)."""
+    for outcome in ("hits", "misses"):
+        n = getattr(embedder, outcome, None)
+        if isinstance(n, int):
+            yield CounterMetricFamily(
+                f"factdesk_embedding_cache_{outcome}",
+                f"Embedding cache {outcome} since start (texts)",
+                value=n,
+            )
 
 
 class Metrics:

@@ -138,10 +138,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from factdesk.logs import uvicorn_log_config
     from factdesk.settings import load_settings
 
-    app = create_app(load_settings(), ingest_on_start=not args.no_ingest)
-    # access lines without query strings, and no URL credentials in any line (factdesk/logs.py)
+    settings = load_settings()
+    app = create_app(settings, ingest_on_start=not args.no_ingest)
+    # access lines without query strings, and no URL credentials in any line (factdesk/logs.py); JSON
+    # logs have factdesk's own access lines (with the request id and duration) instead of uvicorn's
     uvicorn.run(
-        app, host=args.host, port=args.port, log_level=args.log_level, log_config=uvicorn_log_config()
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_config=uvicorn_log_config(settings.log_format),
+        access_log=settings.log_format != "json",
     )
     return 0
 

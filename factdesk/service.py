@@ -13,6 +13,7 @@ from pathlib import Path
 
 from answers.engine import AnswerEngine, build_engine
 from answers.models import Answer, Summary
+from answers.telemetry import Telemetry
 from factdesk.settings import Settings
 from prompts import PromptSet, load_prompts
 from retrieval.bm25 import LexicalIndex
@@ -87,6 +88,7 @@ class Factdesk:
             lexical_index=LexicalIndex(self.catalog, data_dir / "lexical-index.npz"),
         )
         self.prompts: PromptSet = load_prompts(settings.prompts_dir)
+        self.telemetry = Telemetry()  # the engines' stage times, tokens and fallbacks (/metrics)
         self.engine: AnswerEngine = build_engine(self, settings, self.prompts)
         # a crash may have left a reserved revision, or stale vectors of a replaced one
         unfinished = self.catalog.unfinished() or self.catalog.stale_keys()

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(16000, alias="FACTDESK_LLM_CONTEXT_TOKENS", ge=1000)
     llm_answer_tokens: int = Field(800, alias="FACTDESK_LLM_ANSWER_TOKENS", ge=50)
     prompts_dir: Path | None = Field(None, alias="FACTDESK_PROMPTS_DIR")
+    # "json": one JSON object a line (time, level, logger, message, request_id; access lines add
+    # method, path, status, duration_ms), for log collectors; "text": uvicorn's style, for people
+    log_format: Literal["text", "json"] = Field("text", alias="FACTDESK_LOG_FORMAT")
     # Host header names the server answers (against DNS rebinding); unset: any
     allowed_hosts_raw: str | None = Field(None, alias="FACTDESK_ALLOWED_HOSTS")
 

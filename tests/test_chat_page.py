@@ -59,3 +59,104 @@ def test_a_rejected_question_shows_the_servers_message(page) -> None:  # type: i
     turn = page.locator(".turn.assistant[data-state=error]").last
     turn.wait_for()
     assert "2000 characters" in turn.inner_text()
+
+
+# ---------------------------------------------------------------- conversation, summaries, documents
+
+FIRST, FOLLOW_UP = QUESTION, "What did they say about it?"  # alone, the follow-up is unanswerable
+
+
+def ask_on_page(page, question: str):  # type: ignore[no-untyped-def]
+    """Type and send a question; the finished assistant turn it produced."""
+    done_before = page.locator(".turn.assistant[data-state=done]").count()
+    page.fill("textarea#question", question)
+    page.click("button#ask")
+    turn = page.locator(".turn.assistant[data-state=done]").nth(done_before)
+    turn.wait_for()
+    return turn
+
+
+def test_a_follow_up_carries_the_conversation(page, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    sent: list[dict] = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/v1/ask") else None)
+    ask_on_page(page, FIRST)
+    second = ask_on_page(page, FOLLOW_UP)
+
+    assert [body["history"] for body in sent] == [[], [FIRST]]
+    api = httpx.post(
+        live_server.base_url + "/v1/ask", json={"question": FOLLOW_UP, "history": [FIRST]}, timeout=300
+    ).json()
+    alone = httpx.post(live_server.base_url + "/v1/ask", json={"question": FOLLOW_UP}, timeout=300).json()
+    assert alone["abstained"] and not api["abstained"]  # the second answer depends on the first turn
+    assert second.locator(".answer").inner_text() == api["answer"]
+    assert second.locator(".answered-as").inner_text() == "Answered as: " + api["question"]
+    assert second.locator(".answer-meta .generator").inner_text() == api["generator"] == "extractive"
+
+
+def test_the_summarize_button_asks_for_a_cited_summary(page, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    sent: list[dict] = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/v1/ask") else None)
+    page.fill("textarea#question", "the North Korean soldiers")
+    page.click("button#summarize")
+    turn = page.locator(".turn.assistant[data-state=done]").last
+    turn.wait_for()
+    assert sent[-1]["question"] == "Summarize the North Korean soldiers"
+    assert page.locator(".turn.user .question-text").last.inner_text() == sent[-1]["question"]
+    assert turn.locator(".answer a.cite").count() > 0
+    assert turn.locator(".sources li").count() > 0
+    assert turn.locator(".answer-meta .generator").inner_text() == "extractive"
+
+
+def test_upload_by_file_picker_then_list_by_title_then_delete(
+    page, live_server: LiveServer, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    title = "Lighthouse keeper retires after forty years"
+    article = tmp_path / "lighthouse.txt"
+    article.write_text(
+        f"{title}\n\nThe keeper of the Point Reyes lighthouse retired on Friday after forty years of service. "
+        "She said the fog horn was the sound she would miss most.\n",
+        encoding="utf-8",
+    )
+    rejected = tmp_path / "scan.pdf"
+    rejected.write_bytes(b"%PDF-1.4")
+    page.click("button#documents-toggle")
+    page.locator("#document-list li.document").first.wait_for()  # the seeds are listed
+    page.set_input_files("input#file-input", [str(article), str(rejected)])
+
+    results = page.locator("#upload-results li")
+    results.nth(1).wait_for()
+    assert (
+        results.nth(0).inner_text().startswith("lighthouse.txt") and "created" in results.nth(0).inner_text()
+    )
+    assert "rejected:" in results.nth(1).inner_text()
+    item = page.locator("#document-list li.document", has_text=title)
+    item.wait_for()
+    doc_id = item.get_attribute("data-id")
+    assert doc_id and doc_id not in item.locator(".document-title").inner_text()  # titles, not ids
+    listed = httpx.get(live_server.base_url + "/v1/documents", timeout=60).json()["documents"]
+    assert title in {d["title"] for d in listed}
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    item.locator("button.document-delete").click()
+    item.wait_for(state="detached")
+    assert httpx.get(live_server.base_url + f"/v1/documents/{doc_id}", timeout=60).status_code == 404
+
+
+def test_a_dropped_file_is_uploaded(page, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    title = "Tram line extension opens to passengers"
+    page.click("button#documents-toggle")
+    # what a browser's drop carries: a DataTransfer holding the file
+    page.evaluate(
+        """title => { const dt = new DataTransfer();
+        dt.items.add(new File([title + "\\n\\nThe new tram line carried its first passengers on Sunday morning."],
+                              "tram.md", {type: "text/markdown"}));
+        document.getElementById("dropzone").dispatchEvent(
+            new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true})); }""",
+        title,
+    )
+    result = page.locator("#upload-results li").first
+    result.wait_for()
+    assert "tram.md" in result.inner_text() and "created" in result.inner_text()
+    item = page.locator("#document-list li.document", has_text=title)
+    item.wait_for()
+    httpx.delete(live_server.base_url + f"/v1/documents/{item.get_attribute('data-id')}", timeout=60)

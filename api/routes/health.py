@@ -60,5 +60,6 @@ async def readyz(request: Request) -> dict:
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 async def metrics(request: Request) -> Response:
-    body, content_type = request.app.state.metrics.render()
+    # off the event loop: a scrape counts the catalog's documents (a query to SQLite or PostgreSQL)
+    body, content_type = await call(request.app.state.metrics.render)
     return Response(body, media_type=content_type)
