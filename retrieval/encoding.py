@@ -16,11 +16,12 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-# charset-normalizer scores short Latin text about the same under a dozen code pages (it lists cp1006
-# first for "Café", cp1257 for "réunion à Genève"): a guess within these margins of the best one is a
-# tie, and among ties the Western reading wins when it reads as words (_reads_as_words).
+# charset-normalizer scores short Latin text about the same under a dozen code pages, and its
+# language coherence is no help there (it lists cp1006 first for "Café", cp775 for "Café ... José
+# Núñez", cp1257 for "réunion à Genève"): a guess as clean as the best one (chaos within this margin)
+# is a tie, and among ties the Western reading wins when it reads as words (_reads_as_words). Cyrillic
+# and Greek bytes read as cp1252 are far messier, so that reading is no tie for them.
 _CHAOS_TIE = 0.01
-_COHERENCE_TIE = 0.1
 # Among tied guesses the one browsers assume for unlabelled Western text (WHATWG maps latin-1 to it).
 _WESTERN = "cp1252"
 _CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
@@ -88,7 +89,6 @@ def decode_text(raw: bytes, declared: str | None = None) -> str | None:
         if (
             _WESTERN in m.could_be_from_charset
             and m.chaos <= best.chaos + _CHAOS_TIE
-            and m.coherence >= best.coherence - _COHERENCE_TIE
             and _reads_as_words(str(m))
         ):
             return str(m)
