@@ -403,14 +403,17 @@ def is_credit_line(line: str) -> bool:
     )
 
 
-def skip_captions(lines: list[str], limit: int = 4) -> int:
+def skip_captions(lines: list[str], followers: list[str | None] | None = None, limit: int = 4) -> int:
     """Index of the first of `lines` that is neither a picture credit nor a caption (a line that is
     not headline-like followed by a credit: "Rescuers search the rubble on Tuesday." / "Photo: AP");
-    a headline followed by its lead picture's credit stays. Looks at most `limit` lines in."""
+    a headline followed by its lead picture's credit stays. followers[i] is the line that came after
+    lines[i] in the source (cleaning may have removed the credit already); default lines[i + 1].
+    Looks at most `limit` lines in."""
     i = 0
     while i < min(limit, len(lines)):
         line = lines[i]
-        credit_next = i + 1 < len(lines) and is_credit_line(lines[i + 1])
+        nxt = followers[i] if followers is not None else (lines[i + 1] if i + 1 < len(lines) else None)
+        credit_next = nxt is not None and is_credit_line(nxt)
         if is_credit_line(line) or (credit_next and not _headline_like(line, min_words=2)):
             i += 1
             continue
@@ -487,7 +490,8 @@ def _clean_text(raw: str, *, from_html: bool) -> CleanArticle:
     # 5. title: a short first line followed by a blank line or repeated; picture credits and
     #    captions above the headline are passed over, never taken for it
     title = None
-    n = skip_captions([lines[i] for i in kept])
+    followers = [next((lines[j] for j in range(i + 1, len(lines)) if lines[j]), None) for i in kept[:4]]
+    n = skip_captions([lines[i] for i in kept], followers)
     if n < len(kept):
         first = lines[kept[n]]
         blank_after = blank_after_first if n == 0 else _blank_between(lines, kept, n)
