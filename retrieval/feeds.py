@@ -115,7 +115,9 @@ def url_id(url: str) -> str:
     """A stable document id from a URL: host and path as a slug ("example.org-2025-03-harbour"). The
     port is left out: the same site on another port (a test server, a proxy) is the same story."""
     parts = urlsplit(url)
-    readable = slug_id(f"{parts.hostname or ''}{parts.path}".rstrip("/") + (f"-{parts.query}" if parts.query else ""))
+    readable = slug_id(
+        f"{parts.hostname or ''}{parts.path}".rstrip("/") + (f"-{parts.query}" if parts.query else "")
+    )
     if len(readable) <= URL_ID_MAX and readable != "doc":
         return readable
     digest = hashlib.sha256(url.encode()).hexdigest()[:12]
