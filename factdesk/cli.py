@@ -56,11 +56,26 @@ def terminal_text(text: str) -> str:
     return _CONTROL_RE.sub("", _ESCAPE_RE.sub("", text))
 
 
+def _count_key(status: str) -> str:
+    return status.split(":")[0].split(" of ")[0]
+
+
+def _result_line(r) -> str:  # type: ignore[no-untyped-def]
+    line = f"{r.id}: {r.status}" + (
+        f" ({r.chunks} chunks)" if r.chunks and not r.status.startswith("rej") else ""
+    )
+    return _printable(line)
+
+
+def _summary(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to ingest"
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from retrieval.loaders import iter_files
+    from retrieval.loaders import is_url, iter_files
 
     svc = _service()
-    paths = [Path(p) for p in args.paths]
+    paths = [Path(p) for p in args.paths if not is_url(p)]
     total_files = sum(1 for p in paths if p.exists() for _ in iter_files(p))
     bar = None
     if total_files >= PROGRESS_MIN_DOCUMENTS and sys.stderr.isatty() or args.progress:
@@ -70,22 +85,53 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
 
     def report(r) -> None:  # type: ignore[no-untyped-def]
-        key = r.status.split(":")[0].split(" of ")[0]
+        key = _count_key(r.status)
         counts[key] = counts.get(key, 0) + 1
-        line = f"{r.id}: {r.status}" + (
-            f" ({r.chunks} chunks)" if r.chunks and not r.status.startswith("rej") else ""
-        )
-        line = _printable(line)
-        (bar.write if bar else print)(line)
+        (bar.write if bar else print)(_result_line(r))
         if bar:
             bar.update(1)
 
-    results = svc.ingest_paths(paths, progress=report)
+    results = svc.ingest_sources(args.paths, progress=report)
     if bar:
         bar.close()
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to ingest"
-    print(f"total: {len(results)} documents ({summary})")
+    print(f"total: {len(results)} documents ({_summary(counts)})")
     return 1 if results and all(r.status.startswith("rejected") for r in results) else 0
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """ "15m" -> 900.0 seconds; a bare number is seconds."""
+    m = _DURATION_RE.match(text)
+    if not m or float(m.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 30s, 15m, 2h)")
+    return float(m.group(1)) * _UNIT_S[m.group(2) or "s"]
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import time
+    from datetime import datetime
+
+    svc = _service()
+    n = 0
+    while True:
+        n += 1
+        counts: dict[str, int] = {}
+
+        def report(r, counts: dict[str, int] = counts) -> None:  # type: ignore[no-untyped-def]
+            key = _count_key(r.status)
+            counts[key] = counts.get(key, 0) + 1
+            if key != "unchanged":  # every poll repeats the stories it has: print only what changed
+                print(_result_line(r), flush=True)
+
+        svc.ingest_sources(args.urls, progress=report)
+        stamp = datetime.now().astimezone().isoformat(timespec="seconds")
+        print(f"round {n} at {stamp}: {_summary(counts)}", flush=True)
+        if args.rounds and n >= args.rounds:
+            return 0
+        time.sleep(args.every)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -174,10 +220,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("ingest", help="ingest article files or folders (.txt .md .html .json .jsonl)")
+    s = sub.add_parser(
+        "ingest",
+        help="ingest article files or folders (.txt .md .html .json .jsonl .pdf), or feed / article URLs",
+    )
     s.add_argument("paths", nargs="+")
     s.add_argument("--progress", action="store_true", help="always show a progress bar")
     s.set_defaults(fn=cmd_ingest)
+
+    s = sub.add_parser("watch", help="poll RSS/Atom feeds (or pages) and ingest what is new")
+    s.add_argument("urls", nargs="+", metavar="URL")
+    s.add_argument("--every", type=parse_duration, default=900.0, help="time between polls (default 15m)")
+    s.add_argument("--rounds", type=int, default=0, help="stop after this many polls (default: never)")
+    s.set_defaults(fn=cmd_watch)
 
     s = sub.add_parser("search", help="hybrid search over the ingested articles")
     s.add_argument("query")

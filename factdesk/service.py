@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from answers.engine import AnswerEngine, build_engine
@@ -21,7 +21,7 @@ from retrieval.catalog import Catalog
 from retrieval.embed import build_embedder
 from retrieval.errors import InvalidInput, NotFound
 from retrieval.ingest import Ingestor, check_unicode, parse_published, validate_id
-from retrieval.loaders import Loaded, load_paths
+from retrieval.loaders import Loaded, is_url, keep_validators, load_paths, load_url
 from retrieval.models import Document, DocumentIn, IngestResult, SearchHit
 from retrieval.search import Filters, SearchConfig, Searcher
 from retrieval.store import VectorStore
@@ -123,6 +123,73 @@ class Factdesk:
 
         results.extend(self.ingestor.ingest(documents(), progress))
         return results
+
+    def ingest_sources(
+        self, sources: list[str], progress: Callable[[IngestResult], None] | None = None
+    ) -> list[IngestResult]:
+        """Files, folders and http(s) URLs (feeds or article pages), in the order given. A URL that
+        fails, or one item of a feed, is its own `rejected` result; the rest goes on."""
+        from retrieval.fetch import Fetcher, ValidatorStore
+
+        s = self.settings
+        fetcher = Fetcher(
+            timeout_s=s.fetch_timeout_s,
+            max_bytes=s.fetch_max_bytes,
+            max_redirects=s.fetch_max_redirects,
+            user_agent=s.fetch_user_agent,
+        )
+        cache = ValidatorStore(Path(s.data_dir) / "fetch.sqlite")
+        results: list[IngestResult] = []
+        fetched: dict[str, Loaded] = {}  # document id -> the page it came from, until it lands
+
+        def loaded_items() -> Iterator[Loaded]:
+            for source in sources:
+                if is_url(source):
+                    yield from load_url(source, fetcher, cache, lambda d: self.catalog.get(d) is not None)
+                else:
+                    yield from load_paths([Path(source)], s.max_file_bytes)
+
+        def documents() -> Iterator[DocumentIn]:
+            for loaded in loaded_items():
+                if loaded.unchanged is not None:
+                    r = self._unchanged(loaded.unchanged)
+                elif loaded.document is None:
+                    r = IngestResult(id=loaded.label, status=f"rejected: {loaded.error}")
+                else:
+                    if loaded.validators is not None and loaded.document.id:
+                        fetched[loaded.document.id] = loaded
+                    yield loaded.document
+                    continue
+                results.append(r)
+                if progress:
+                    progress(r)
+
+        def landed(r: IngestResult) -> None:
+            page = fetched.pop(r.id, None)
+            if page is not None and r.status.startswith("rejected"):
+                r = replace(r, id=page.label)  # the URL says which item failed better than its slug
+            elif page is not None:
+                keep_validators(cache, page)  # only now: a page that did not land is fetched whole again
+            results.append(r)
+            if progress:
+                progress(r)
+
+        try:
+            self.ingestor.ingest(documents(), landed)
+        finally:
+            fetcher.close()
+            cache.close()
+        return results
+
+    def _unchanged(self, doc_id: str) -> IngestResult:
+        doc = self.catalog.get(doc_id)
+        return IngestResult(
+            id=doc_id,
+            status="unchanged",
+            chunks=doc.chunks if doc else 0,
+            title=doc.title if doc else None,
+            source=doc.source if doc else None,
+        )
 
     def list_documents(self) -> list[Document]:
         """Every document, in id order."""

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(20 * 1024 * 1024, alias="FACTDESK_MAX_BODY_BYTES", ge=1024)
     max_document_chars: int = Field(2_000_000, alias="FACTDESK_MAX_DOCUMENT_CHARS", ge=100)
     max_file_bytes: int = Field(20 * 1024 * 1024, alias="FACTDESK_MAX_FILE_BYTES", ge=1024)
+    # `factdesk ingest URL` / `factdesk watch`: limits on each fetched feed or page (retrieval/fetch.py)
+    fetch_timeout_s: float = Field(20.0, alias="FACTDESK_FETCH_TIMEOUT_S", gt=0)
+    fetch_max_bytes: int = Field(10 * 1024 * 1024, alias="FACTDESK_FETCH_MAX_BYTES", ge=1024)
+    fetch_max_redirects: int = Field(5, alias="FACTDESK_FETCH_MAX_REDIRECTS", ge=0, le=30)
+    fetch_user_agent: str = Field("factdesk/0.1 (+feed reader)", alias="FACTDESK_FETCH_USER_AGENT")
     summary_max_words: int = Field(120, alias="FACTDESK_SUMMARY_MAX_WORDS", ge=10)
     # GET /v1/documents: a page when the client names no limit, and the largest it may ask for
     documents_page_size: int = Field(1000, alias="FACTDESK_DOCUMENTS_PAGE_SIZE", ge=1)

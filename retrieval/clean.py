@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["CleanArticle", "clean_article", "html_to_text"]
+__all__ = ["CleanArticle", "clean_article", "html_to_text", "is_credit_line", "skip_captions"]
 
 
 @dataclass(frozen=True)
@@ -360,6 +360,27 @@ _CAPTION_CREDIT_RE = re.compile(
     r"|\((?:AP|AFP|Reuters|EPA|Getty|Yonhap)\b[^)]*\)"
     r"|\b(?:Getty Images|AP Photo|AFP Photo|Reuters/)"
 )
+# Whole lines that credit a picture: "Photo: Reuters", "Image credit: NASA", "(AP Photo/John Smith)",
+# "REUTERS/Kim Hong-Ji", "© Jane Doe". Never a headline, wherever they stand.
+_CREDIT_LINE_RES = tuple(
+    re.compile(p)
+    for p in (
+        # a picture word, then a separator or a credit word: "Photo: ...", "Photograph by ...",
+        # "Image credit ...", "Pictures courtesy of ...", "Credit: ...", "Caption: ..."
+        (
+            r"(?i)^(?:(?:file |main |top |lead |header |featured )?(?:photo(?:graph)?|image|picture|pic|"
+            r"illustration|graphic|video|footage|screenshot|screengrab|still)s?|credits?|captions?|"
+            r"source)(?:\s*[:|/©–—-]|\s+(?:credit|courtesy|source|by|via|from)\b)"
+        ),
+        r"^[(\[][^()\[\]]{0,150}[)\]]$",  # a line that is all one parenthesis: "(AP Photo/...)", "[Reuters]"
+        r"©|^\(c\)\s",
+        # agency slash photographer: "REUTERS/Kim Hong-Ji", "Getty Images/AFP", "EPA-EFE/Jane Doe"
+        (
+            r"(?i)\b(?:reuters|afp|ap|epa(?:-efe)?|getty(?: images)?|bloomberg|xinhua|anadolu|dpa|"
+            r"shutterstock|alamy|pa(?: wire| images)?|tass|yonhap|kyodo)\s*/\s*[\w-]"
+        ),
+    )
+)
 # A full stop after a lowercase word followed by a capital: two sentences, not a headline.
 _INNER_SENTENCE_RE = re.compile(r"[a-z]{2}[.!?] +[A-Z„“\"]")
 
@@ -375,6 +396,31 @@ def _headline_like(line: str, *, min_words: int = 1) -> bool:
     )
 
 
+def is_credit_line(line: str) -> bool:
+    """A picture credit ("Photo: Reuters", "(AP Photo/John Smith)"): page furniture, not a title."""
+    return len(line) <= 200 and (
+        bool(_CAPTION_CREDIT_RE.search(line)) or any(r.search(line) for r in _CREDIT_LINE_RES)
+    )
+
+
+def skip_captions(lines: list[str], followers: list[str | None] | None = None, limit: int = 4) -> int:
+    """Index of the first of `lines` that is neither a picture credit nor a caption (a line that is
+    not headline-like followed by a credit: "Rescuers search the rubble on Tuesday." / "Photo: AP");
+    a headline followed by its lead picture's credit stays. followers[i] is the line that came after
+    lines[i] in the source (cleaning may have removed the credit already); default lines[i + 1].
+    Looks at most `limit` lines in."""
+    i = 0
+    while i < min(limit, len(lines)):
+        line = lines[i]
+        nxt = followers[i] if followers is not None else (lines[i + 1] if i + 1 < len(lines) else None)
+        credit_next = nxt is not None and is_credit_line(nxt)
+        if is_credit_line(line) or (credit_next and not _headline_like(line, min_words=2)):
+            i += 1
+            continue
+        break
+    return i
+
+
 def _is_kicker(line: str, next_line: str | None) -> bool:
     """A lone section label ("Security", "World news") right above the headline."""
     return (
@@ -388,6 +434,11 @@ def _is_kicker(line: str, next_line: str | None) -> bool:
 # --------------------------------------------------------------------------- #
 # Core text cleaner
 # --------------------------------------------------------------------------- #
+
+
+def _blank_between(lines: list[str], kept: list[int], n: int) -> bool:
+    """Whether a blank line separates the n-th kept line from the next one."""
+    return n + 1 < len(kept) and any(not lines[j] for j in range(kept[n] + 1, kept[n + 1]))
 
 
 def _clean_text(raw: str, *, from_html: bool) -> CleanArticle:
@@ -436,13 +487,17 @@ def _clean_text(raw: str, *, from_html: bool) -> CleanArticle:
         parts.append(lines[i])
     text = "".join(parts)
 
-    # 5. title: a short first line followed by a blank line or repeated
+    # 5. title: a short first line followed by a blank line or repeated; picture credits and
+    #    captions above the headline are passed over, never taken for it
     title = None
-    if kept:
-        first = lines[kept[0]]
+    followers = [next((lines[j] for j in range(i + 1, len(lines)) if lines[j]), None) for i in kept[:4]]
+    n = skip_captions([lines[i] for i in kept], followers)
+    if n < len(kept):
+        first = lines[kept[n]]
+        blank_after = blank_after_first if n == 0 else _blank_between(lines, kept, n)
         if (
             _headline_like(first, min_words=2)
-            and ((blank_after_first and len(kept) > 1) or first in repeated)
+            and ((blank_after and len(kept) > n + 1) or first in repeated)
             and not _is_boilerplate(first, from_html=from_html)
         ):
             title = first
@@ -606,7 +661,8 @@ def clean_article(raw: str, *, is_html: bool = False) -> CleanArticle:
     if is_html:
         text, html_title = html_to_text(raw)
         result = _clean_text(text, from_html=True)
-        title = html_title if html_title and not _is_boilerplate(html_title) else result.title
+        usable = html_title and not _is_boilerplate(html_title) and not is_credit_line(html_title)
+        title = html_title if usable else result.title
         return CleanArticle(text=result.text, title=title, removed=result.removed)
     # plain text is never parsed as HTML: "<script>" in it is text the writer typed
     return _clean_text(raw, from_html=False)

@@ -27,7 +27,7 @@ import numpy as np
 from retrieval import dedup
 from retrieval.catalog import Catalog
 from retrieval.chunk import chunk_text
-from retrieval.clean import CLEANER_VERSION, clean_article
+from retrieval.clean import CLEANER_VERSION, clean_article, skip_captions
 from retrieval.embed import CachedEmbedder
 from retrieval.errors import InvalidInput, NotFound
 from retrieval.models import Chunk, Document, DocumentIn, IngestResult, chunk_id, revision_keys
@@ -113,8 +113,13 @@ def parse_published(value: str | None) -> float | None:
 
 
 def _headline_from(text: str, limit: int = 100) -> str:
-    """A stand-in title for an untitled article: its first line, cut at a word if long."""
-    first = text.strip().split("\n", 1)[0].strip()
+    """A stand-in title for an untitled article: its first line that is not a picture credit or
+    caption, cut at a word if long."""
+    lines = [line.strip() for line in text.strip().split("\n") if line.strip()]
+    if not lines:
+        return ""
+    n = skip_captions(lines)
+    first = lines[n] if n < len(lines) else lines[0]
     if len(first) <= limit:
         return first
     return first[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"

@@ -1,17 +1,22 @@
-"""Reading article files from disk into DocumentIn records (thin I/O around the pure pipeline)."""
+"""Reading article files and URLs into DocumentIn records (thin I/O around the pure pipeline)."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from retrieval.encoding import declared_charset, decode_text
+from retrieval.errors import InvalidInput
+from retrieval.feeds import ACCEPTED_TYPES, PAGE_TYPES, FeedItem, is_feed, page_document, parse_feed
+from retrieval.fetch import FetchError, Fetcher, Validators, ValidatorStore
 from retrieval.ingest import slug_id
 from retrieval.models import DocumentIn
+from retrieval.pdf import pdf_text
 
-SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
+SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf"}
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,8 @@ class Loaded:
     label: str
     document: DocumentIn | None = None
     error: str | None = None
+    unchanged: str | None = None  # a page the server says is unchanged (304): the id it is stored under
+    validators: Validators | None = None  # a fetched page's, to keep once its document is stored
 
 
 def iter_files(root: Path) -> Iterator[tuple[Path, str | None]]:
@@ -80,13 +87,21 @@ def load_file(path: Path, max_bytes: int) -> list[Loaded]:
         raw = path.read_bytes()
     except OSError as e:
         return [Loaded(label, error=f"cannot read file: {e.strerror or e}")]
-    if b"\x00" in raw[:8192]:
-        return [Loaded(label, error="binary file")]
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [Loaded(label, error="not valid UTF-8")]
     stem = slug_id(path.stem)
+    # a file name that is not UTF-8 (its bytes arrive as lone surrogates) is still a usable source label
+    source = path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if ext == ".pdf":
+        try:
+            text, title = pdf_text(raw)
+        except InvalidInput as e:
+            return [Loaded(label, error=e.message)]
+        return [Loaded(label, DocumentIn(text=text, title=title, id=stem, source=source))]
+    # Latin-1, cp1252 and UTF-16 files are articles too: the encoding is detected, not assumed
+    is_html = ext in (".html", ".htm")
+    decoded = decode_text(raw, declared_charset(raw) if is_html else None)
+    if decoded is None or "\x00" in decoded[:8192]:
+        return [Loaded(label, error="binary file")]
+    text = decoded
     if ext == ".json":
         try:
             data = json.loads(text)
@@ -109,9 +124,7 @@ def load_file(path: Path, max_bytes: int) -> list[Loaded]:
             except ValueError as e:
                 out.append(Loaded(f"{label}:{i + 1}", error=f"invalid JSON: {e}"))
         return out
-    # a file name that is not UTF-8 (its bytes arrive as lone surrogates) is still a usable source label
-    source = path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return [Loaded(label, DocumentIn(text=text, id=stem, source=source, is_html=ext in (".html", ".htm")))]
+    return [Loaded(label, DocumentIn(text=text, id=stem, source=source, is_html=is_html))]
 
 
 def load_paths(paths: list[Path], max_bytes: int) -> Iterator[Loaded]:
@@ -124,3 +137,80 @@ def load_paths(paths: list[Path], max_bytes: int) -> Iterator[Loaded]:
                 yield Loaded(str(path), error=refused)
             else:
                 yield from load_file(path, max_bytes)
+
+
+def is_url(source: str) -> bool:
+    return source.lower().startswith(("http://", "https://"))
+
+
+def _load_page(
+    url: str,
+    item: FeedItem | None,
+    fetcher: Fetcher,
+    cache: ValidatorStore,
+    is_stored: Callable[[str], bool],
+) -> Loaded:
+    known = cache.get(url)
+    # a 304 is only "unchanged" if the document it was stored as is still there
+    ask = known if known is not None and known.document_id and is_stored(known.document_id) else None
+    try:
+        page = fetcher.get(url, PAGE_TYPES, ask)
+    except FetchError as e:
+        return Loaded(url, error=str(e))
+    if page.status == 304 and ask is not None:
+        return Loaded(url, unchanged=ask.document_id)
+    try:
+        doc = page_document(url, page.content_type, page.body, item)
+    except InvalidInput as e:
+        return Loaded(url, error=e.message)
+    return Loaded(url, doc, validators=Validators(page.etag, page.last_modified, doc.id))
+
+
+def load_url(
+    url: str, fetcher: Fetcher, cache: ValidatorStore, is_stored: Callable[[str], bool]
+) -> Iterator[Loaded]:
+    """A feed's items (each page fetched), or the one article page at url."""
+    known = cache.get(url)
+    if known is not None and known.body is None and not (known.document_id and is_stored(known.document_id)):
+        known = None  # a page whose document is gone: fetch it whole
+    try:
+        got = fetcher.get(url, ACCEPTED_TYPES, known)
+    except FetchError as e:
+        yield Loaded(url, error=str(e))
+        return
+    if got.status == 304 and known is not None and known.body is None:
+        yield Loaded(url, unchanged=known.document_id)
+        return
+    if got.status == 304 and known is not None:
+        body, content_type = known.body or b"", "application/xml"  # the feed as it was last read
+    else:
+        body, content_type = got.body, got.content_type
+    if not is_feed(content_type, body):
+        try:
+            doc = page_document(url, content_type, body)
+        except InvalidInput as e:
+            yield Loaded(url, error=e.message)
+            return
+        yield Loaded(url, doc, validators=Validators(got.etag, got.last_modified, doc.id))
+        return
+    try:
+        feed = parse_feed(body, str(got.url))
+    except InvalidInput as e:
+        yield Loaded(url, error=e.message)
+        return
+    if got.status == 200:  # items keep their own validators: a feed can be saved before they land
+        cache.put(url, Validators(got.etag, got.last_modified, None, body))
+    seen: set[str] = set()
+    for n, item in enumerate(feed.items, 1):
+        if item.url is None or not is_url(item.url):
+            yield Loaded(f"{url}#item-{n}", error="feed item has no http(s) link")
+        elif item.url not in seen:  # a feed that lists one story twice
+            seen.add(item.url)
+            yield _load_page(item.url, item, fetcher, cache, is_stored)
+
+
+def keep_validators(cache: ValidatorStore, loaded: Loaded) -> Loaded:
+    """Remember a stored page's validators (called once its document landed)."""
+    if loaded.validators is not None and loaded.document is not None:
+        cache.put(loaded.label, replace(loaded.validators, document_id=loaded.document.id))
+    return loaded

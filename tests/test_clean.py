@@ -695,3 +695,62 @@ def test_property_random_text_output_lines_come_from_input(raw):
 def test_property_html_never_raises(raw):
     result = clean_article(raw, is_html=True)
     assert clean_article(result.text).text == result.text
+
+
+# --------------------------------------------------------------------------- #
+# Titles: a picture credit or caption is never the headline
+# --------------------------------------------------------------------------- #
+
+HEADLINE = "Harbour reopens after three-day storm"
+BODY = "The harbour reopened on Sunday after the storm. Fourteen boats were damaged."
+
+
+@pytest.mark.parametrize(
+    "above",
+    [
+        "Photo: Reuters",
+        "PHOTO: AFP",
+        "(AP Photo/John Smith)",
+        "Image credit NASA/JPL",
+        "Image credit: Jane Doe for The Gazette",
+        "Photograph: Kim Hong-Ji/Reuters",
+        "REUTERS/Kim Hong-Ji",
+        "Pictures courtesy of the coastguard",
+        "© Jane Doe",
+        "[Getty Images]",
+        "Rescuers search the harbour wall on Sunday.\nPhoto: Reuters",  # a caption, then its credit
+    ],
+)
+def test_credit_or_caption_above_the_headline_is_not_the_title(above: str) -> None:
+    assert clean_article(f"{above}\n\n{HEADLINE}\n\n{BODY}").title == HEADLINE
+
+
+def test_headline_followed_by_its_pictures_credit_stays_the_title() -> None:
+    assert clean_article(f"{HEADLINE}\n\nPhoto: Reuters\n\n{BODY}").title == HEADLINE
+
+
+@pytest.mark.parametrize(
+    "headline",
+    [
+        "Photo sharing app banned in two states",
+        "Image of the week wins award",
+        "Pictures show rescue on the island",
+        "Credit Suisse shares fall again",
+        "Source code leak hits bank",
+        "Video games sales rise in March",
+    ],
+)
+def test_headlines_that_start_with_picture_words_are_still_titles(headline: str) -> None:
+    assert clean_article(f"{headline}\n\n{BODY}").title == headline
+
+
+def test_credit_alone_never_becomes_the_title() -> None:
+    assert clean_article(f"Photo: Reuters\n\n{BODY}").title is None
+
+
+def test_html_title_that_is_a_credit_falls_back_to_the_headline() -> None:
+    page = (
+        "<html><head><title>Photo: Reuters</title></head><body><article>"
+        f"<h1>{HEADLINE}</h1><p>{BODY}</p></article></body></html>"
+    )
+    assert clean_article(page, is_html=True).title == HEADLINE

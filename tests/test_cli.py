@@ -153,3 +153,50 @@ def test_errors_are_one_line_and_exit_2(cli: Cli) -> None:
     proc = cli.run("search", "suicide orders", "-k", "0")
     assert proc.returncode == 2
     assert proc.stderr.startswith("factdesk: error: ") and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_ingest_and_watch_urls(tmp_path: Path) -> None:
+    """`factdesk ingest URL`: one line per feed item, failures as `<url>: rejected: <reason>`;
+    `factdesk watch` polls: the second round finds nothing new, and prints no line per story."""
+    from feedserver import STORIES, article_page, rss, serve_site
+
+    with serve_site() as site:
+        site.add("/news/harbour.html", article_page("harbour"))
+        site.add("/news/ferry.html", article_page("ferry"))
+        items = [
+            (STORIES["harbour"][0], "/news/harbour.html", "Sun, 02 Mar 2025 08:30:00 GMT"),
+            ("Missing story", "/news/missing.html", "Sun, 02 Mar 2025 09:00:00 GMT"),
+        ]
+        site.add("/feed.xml", rss(site.base, items), "application/rss+xml")
+        cli = Cli(tmp_path)
+        proc = cli.run("ingest", f"{site.base}/feed.xml")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        lines = proc.stdout.strip().splitlines()
+        assert f"{site.base}/news/missing.html: rejected: HTTP 404 Not Found" in lines
+        assert any(ln.endswith(": created (1 chunks)") and "news-harbour.html" in ln for ln in lines)
+        assert lines[-1] == "total: 2 documents (1 created, 1 rejected)"
+
+        proc = cli.run(
+            "watch",
+            f"{site.base}/feed.xml",
+            f"{site.base}/news/ferry.html",
+            "--every",
+            "0.1s",
+            "--rounds",
+            "2",
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        lines = proc.stdout.strip().splitlines()
+        assert lines[0] == f"{site.base}/news/missing.html: rejected: HTTP 404 Not Found"
+        assert lines[1].endswith(": created (1 chunks)") and "news-ferry.html" in lines[1]
+        assert lines[2].startswith("round 1 at ") and lines[2].endswith(
+            ": 1 created, 1 rejected, 1 unchanged"
+        )
+        assert lines[3] == lines[0]  # a failing item fails again, every round
+        assert lines[4].startswith("round 2 at ") and lines[4].endswith(": 1 rejected, 2 unchanged")
+        assert site.statuses("/news/ferry.html") == [200, 304]
+
+
+def test_watch_rejects_a_bad_interval(tmp_path: Path) -> None:
+    proc = Cli(tmp_path).run("watch", "http://127.0.0.1:9/feed.xml", "--every", "soon")
+    assert proc.returncode == 2 and "not a duration" in proc.stderr

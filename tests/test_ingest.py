@@ -599,3 +599,13 @@ def test_unchanged_input_skips_cleaning_and_chunking_but_a_deleted_one_is_chunke
     (r,) = svc.ingestor._write_group([p], {})
     assert r.status == "created" and r.chunks > 0 and chunked == [1]
     assert_stores_agree(svc)
+
+
+@pytest.mark.parametrize("credit", ["(AP Photo/John Smith)", "Photo: Reuters", "Image credit Getty Images"])
+def test_untitled_text_is_titled_by_its_headline_not_a_picture_credit(credit: str) -> None:
+    """No title given and no blank line after the headline: the stand-in title skips the credit."""
+    from retrieval.ingest import prepare
+
+    text = f"{credit}\nQuake toll rises to 300\nThe toll rose on Tuesday as rescuers reached the old town."
+    p = prepare(DocumentIn(text=text, id="quake"), max_tokens=160, overlap_tokens=40, max_chars=10_000)
+    assert p.doc.title == "Quake toll rises to 300"

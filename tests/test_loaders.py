@@ -143,16 +143,90 @@ def test_jsonl(tmp_path: Path) -> None:
 
 
 def test_unsupported_extension(tmp_path: Path) -> None:
-    for name in ("report.pdf", "Makefile"):
+    for name in ("report.docx", "Makefile"):
         (tmp_path / name).write_bytes(b"whatever")
         loaded = load_one(tmp_path / name)
         assert loaded.document is None and "unsupported file type" in (loaded.error or "")
 
 
-def test_invalid_utf8(tmp_path: Path) -> None:
-    (tmp_path / "latin1.txt").write_bytes("Café in Kyiv".encode("latin-1"))
-    loaded = load_one(tmp_path / "latin1.txt")
-    assert loaded.document is None and loaded.error == "not valid UTF-8"
+# Real bytes in each legacy encoding: what a newsroom's older tools write. Each is read back exactly.
+ENCODED = [
+    ("latin-1", "Café in Kyiv reopens.\n\nThe owner, José Núñez, said the naïve plan had worked."),
+    ("latin-1", "Président: la réunion à Genève a été reportée."),
+    ("cp1252", "Minister’s “plan” costs €2m — critics say it’s naïve.\n\nThe café in Zürich reopened."),
+    ("cp1251", "Президент заявил, что переговоры продолжатся на следующей неделе."),
+    ("cp1250", "Prezydent powiedział, że rozmowy będą kontynuowane w przyszłym tygodniu."),
+    ("utf-16", "Harbour reopens — café owners relieved.\n\nΑθήνα, Київ and 東京 joined the call."),
+    ("utf-16-be", "Big-endian with its mark: Zürich, Kraków."),
+    ("utf-8-sig", "UTF-8 with a mark: Zürich, Kraków."),
+]
+
+
+@pytest.mark.parametrize(("encoding", "text"), ENCODED, ids=[e for e, _ in ENCODED])
+def test_encodings_are_detected_not_rejected(tmp_path: Path, encoding: str, text: str) -> None:
+    raw = text.encode(encoding)
+    if encoding == "utf-16-be":
+        raw = b"\xfe\xff" + raw
+    (tmp_path / "story.txt").write_bytes(raw)
+    loaded = load_one(tmp_path / "story.txt")
+    assert loaded.error is None and loaded.document is not None
+    assert loaded.document.text == text
+
+
+def test_html_charset_declaration_is_honoured(tmp_path: Path) -> None:
+    page = '<html><head><meta charset="windows-1251"><title>Новости</title></head><body><p>Київ, Москва.</p></body></html>'
+    (tmp_path / "page.html").write_bytes(page.encode("cp1251"))
+    loaded = load_one(tmp_path / "page.html")
+    assert loaded.document is not None and "Київ, Москва." in loaded.document.text
+
+
+def test_utf16_without_a_mark_is_binary(tmp_path: Path) -> None:
+    """NUL bytes and no byte-order mark: nothing says it is text, so it is not guessed at."""
+    (tmp_path / "odd.txt").write_bytes("Plain words here.".encode("utf-16-le"))
+    assert load_one(tmp_path / "odd.txt").error == "binary file"
+
+
+def test_pdf_text_is_extracted(tmp_path: Path) -> None:
+    from pdfs import text_pdf
+
+    (tmp_path / "Harbour Report.pdf").write_bytes(
+        text_pdf(
+            [
+                ["Harbour reopens after storm", "The harbour of Port Ellen reopened on Sunday."],
+                ["Fourteen boats (mostly trawlers) were damaged, the harbour master said."],
+            ],
+            title="Harbour reopens after storm",
+        )
+    )
+    loaded = load_one(tmp_path / "Harbour Report.pdf")
+    assert loaded.error is None and loaded.document is not None
+    doc = loaded.document
+    assert doc.id == "Harbour-Report" and doc.title == "Harbour reopens after storm" and not doc.is_html
+    assert "The harbour of Port Ellen reopened on Sunday." in doc.text
+    # pages are apart by a blank line: no paragraph runs across a page break
+    assert "on Sunday.\n\nFourteen boats (mostly trawlers) were damaged" in doc.text
+
+
+def test_pdf_without_title_metadata_has_none(tmp_path: Path) -> None:
+    from pdfs import text_pdf
+
+    (tmp_path / "x.pdf").write_bytes(text_pdf([["Ferry timetable changes", "Two extra sailings a day."]]))
+    loaded = load_one(tmp_path / "x.pdf")
+    assert loaded.document is not None and loaded.document.title is None
+
+
+def test_scanned_pdf_is_rejected_with_a_reason(tmp_path: Path) -> None:
+    from pdfs import scanned_pdf
+
+    (tmp_path / "scan.pdf").write_bytes(scanned_pdf())
+    loaded = load_one(tmp_path / "scan.pdf")
+    assert loaded.document is None and loaded.error == "PDF has no text layer (a scan? it needs OCR first)"
+
+
+def test_broken_pdf_is_rejected_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really")
+    loaded = load_one(tmp_path / "broken.pdf")
+    assert loaded.document is None and (loaded.error or "").startswith("not a readable PDF")
 
 
 def test_binary_file(tmp_path: Path) -> None:

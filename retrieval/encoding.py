@@ -1,0 +1,95 @@
+"""Bytes -> text for article files and fetched pages: declared charset, byte-order mark, UTF-8, then a
+guess (charset-normalizer). Pure."""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+
+__all__ = ["decode_text", "declared_charset"]
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16: its LE mark starts with UTF-16's
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# charset-normalizer scores short Latin text about the same under a dozen code pages, and its
+# language coherence is no help there (it lists cp1006 first for "Café", cp775 for "Café ... José
+# Núñez", cp1257 for "réunion à Genève"): a guess as clean as the best one (chaos within this margin)
+# is a tie, and among ties the Western reading wins when it reads as words (_reads_as_words). Cyrillic
+# and Greek bytes read as cp1252 are far messier, so that reading is no tie for them.
+_CHAOS_TIE = 0.01
+# Among tied guesses the one browsers assume for unlabelled Western text (WHATWG maps latin-1 to it).
+_WESTERN = "cp1252"
+_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+_XML_ENCODING_RE = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._:-]+)""")
+
+
+def declared_charset(raw: bytes, content_type: str | None = None) -> str | None:
+    """The charset a page says it is in: the HTTP header's, else its <meta> or <?xml?> declaration."""
+    if content_type:
+        m = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", content_type, re.IGNORECASE)
+        if m:
+            return m.group(1)
+    head = raw[:4096]
+    m = _XML_ENCODING_RE.match(head) or _CHARSET_RE.search(head)
+    return m.group(1).decode("ascii") if m else None
+
+
+def _reads_as_words(text: str) -> bool:
+    """No symbol glued to a letter: cp1252 read from Polish cp1250 gives "powiedzia³", "¿e"."""
+    for i, c in enumerate(text):
+        if c.isascii() or c.isalpha() or unicodedata.category(c) in ("Pi", "Pf", "Pd", "Zs", "Cf"):
+            continue
+        if (i and text[i - 1].isalpha()) or (i + 1 < len(text) and text[i + 1].isalpha()):
+            return False
+    return True
+
+
+def _known(name: str | None) -> str | None:
+    try:
+        return codecs.lookup(name).name if name else None
+    except LookupError:
+        return None
+
+
+def decode_text(raw: bytes, declared: str | None = None) -> str | None:
+    """The text of `raw`, or None when it is not text (binary, or no encoding fits)."""
+    for bom, encoding in _BOMS:  # a byte-order mark outranks any declaration
+        if raw.startswith(bom):
+            try:
+                return raw.decode(encoding).lstrip("\ufeff")
+            except UnicodeDecodeError:
+                return None
+    encoding = _known(declared)
+    if encoding:
+        if encoding in ("latin-1", "iso8859-1", "ascii"):
+            encoding = _WESTERN  # what browsers do: the labels mean windows-1252 on the web
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            pass  # a wrong label: fall through to detection
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in raw:  # NUL bytes without a UTF-16/32 mark: binary data, not a legacy code page
+        return None
+    import charset_normalizer  # imported lazily: UTF-8 input (almost all of it) never needs it
+
+    matches = list(charset_normalizer.from_bytes(raw))
+    if not matches:
+        return None
+    best = matches[0]
+    for m in matches:
+        # could_be_from_charset: the code pages that decode these bytes to the very same text
+        if (
+            _WESTERN in m.could_be_from_charset
+            and m.chaos <= best.chaos + _CHAOS_TIE
+            and _reads_as_words(str(m))
+        ):
+            return str(m)
+    return str(best)

@@ -1,0 +1,165 @@
+"""Feeds and fetched pages -> DocumentIn records. Pure: bytes and headers in, records out.
+
+RSS 2.0, RSS 1.0 and Atom are read by feedparser (from bytes already fetched: it never fetches
+anything itself here). A page is turned into a document by what its Content-Type says it is: HTML is
+cleaned as HTML (retrieval/clean.py, the same path as .html files), a PDF is extracted, plain text is
+taken as it is. A feed item's title and date win over what the page says: the feed is the
+publisher's own record of them, the page's <title> usually carries the site's name as well.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urldefrag, urlsplit
+
+from retrieval.encoding import declared_charset, decode_text
+from retrieval.errors import InvalidInput
+from retrieval.ingest import ID_PATTERN, slug_id
+from retrieval.models import DocumentIn
+from retrieval.pdf import pdf_text
+
+__all__ = [
+    "FEED_TYPES",
+    "PAGE_TYPES",
+    "Feed",
+    "FeedItem",
+    "is_feed",
+    "media_type",
+    "page_document",
+    "parse_feed",
+    "url_id",
+]
+
+FEED_TYPES = frozenset(
+    ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml")
+)
+HTML_TYPES = frozenset(("text/html", "application/xhtml+xml"))
+PAGE_TYPES = HTML_TYPES | frozenset(("text/plain", "application/pdf"))
+# what a URL given to `factdesk ingest` may answer with: a feed, or one article page
+ACCEPTED_TYPES = FEED_TYPES | PAGE_TYPES
+_FEED_ROOT_RE = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:rss|feed|rdf:RDF)\b", re.DOTALL)
+_TAG_RE = re.compile(r"<[^>]+>")
+_SPACES_RE = re.compile(r"\s+")
+URL_ID_MAX = 100  # longer slugs are cut and given a hash of the whole URL, so two never collide
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    url: str | None  # the item's link, absolute; None when the item has none
+    title: str | None
+    published_at: str | None  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class Feed:
+    title: str | None
+    items: tuple[FeedItem, ...]
+
+
+def media_type(content_type: str | None) -> str:
+    """ "text/html; charset=utf-8" -> "text/html"."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def is_feed(content_type: str | None, body: bytes) -> bool:
+    """A feed by its type, or by its root element (servers label feeds text/html or text/plain too)."""
+    return media_type(content_type) in FEED_TYPES or bool(_FEED_ROOT_RE.match(body[:2048]))
+
+
+def _plain(value: str | None) -> str | None:
+    """Feed titles may carry markup and entities ("AT&amp;T <em>cuts</em>"): the text of it."""
+    if not value:
+        return None
+    text = _SPACES_RE.sub(" ", html.unescape(_TAG_RE.sub("", value))).strip()
+    return text or None
+
+
+def _iso(parsed) -> str | None:  # type: ignore[no-untyped-def]
+    """feedparser's UTC struct_time -> ISO 8601 (what DocumentIn.published_at takes)."""
+    if not parsed:
+        return None
+    try:
+        return datetime(*parsed[:6], tzinfo=timezone.utc).isoformat()
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_feed(body: bytes, url: str) -> Feed:
+    """The feed's items in feed order; raises InvalidInput when body is not a feed."""
+    import feedparser  # imported lazily: only URL ingests need it
+
+    # a stream, not bytes or str: feedparser treats a str as a URL or a file name to open
+    parsed = feedparser.parse(io.BytesIO(body), response_headers={"content-location": url})
+    if not parsed.get("version") and not parsed.entries:
+        reason = getattr(parsed.get("bozo_exception"), "getMessage", lambda: "")() or "no feed found"
+        raise InvalidInput(f"not an RSS or Atom feed ({str(reason)[:80]})")
+    items = []
+    for entry in parsed.entries:
+        link = entry.get("link")
+        items.append(
+            FeedItem(
+                url=urldefrag(link)[0] if link else None,
+                title=_plain(entry.get("title")),
+                published_at=_iso(entry.get("published_parsed") or entry.get("updated_parsed")),
+            )
+        )
+    return Feed(title=_plain(parsed.feed.get("title")), items=tuple(items))
+
+
+def url_id(url: str) -> str:
+    """A stable document id from a URL: host and path as a slug ("example.org-2025-03-harbour"). The
+    port is left out: the same site on another port (a test server, a proxy) is the same story."""
+    parts = urlsplit(url)
+    readable = slug_id(
+        f"{parts.hostname or ''}{parts.path}".rstrip("/") + (f"-{parts.query}" if parts.query else "")
+    )
+    if len(readable) <= URL_ID_MAX and readable != "doc":
+        return readable
+    digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+    base = readable[:URL_ID_MAX].rstrip("-.")
+    candidate = f"{base}-{digest}"
+    return candidate if ID_PATTERN.fullmatch(candidate) else f"url-{digest}"
+
+
+def page_document(
+    url: str, content_type: str | None, body: bytes, item: FeedItem | None = None
+) -> DocumentIn:
+    """One fetched page as a document (raises InvalidInput with the reason it cannot be one)."""
+    kind = media_type(content_type)
+    source = urlsplit(url).hostname or None
+    title = item.title if item else None
+    published_at = item.published_at if item else None
+    if kind == "application/pdf":
+        text, pdf_title = pdf_text(body)
+        return DocumentIn(
+            text=text,
+            title=title or pdf_title,
+            id=url_id(url),
+            source=source,
+            url=url,
+            published_at=published_at,
+        )
+    if kind not in PAGE_TYPES:
+        raise InvalidInput(f"not an article page (Content-Type {kind or 'missing'})")
+    is_html = kind in HTML_TYPES
+    text = decode_text(body, declared_charset(body, content_type) if is_html else _charset(content_type))
+    if text is None or "\x00" in text:
+        raise InvalidInput("page is not text (undecodable bytes)")
+    return DocumentIn(
+        text=text,
+        title=title,
+        id=url_id(url),
+        source=source,
+        url=url,
+        published_at=published_at,
+        is_html=is_html,
+    )
+
+
+def _charset(content_type: str | None) -> str | None:
+    return declared_charset(b"", content_type)

@@ -1,0 +1,41 @@
+"""Text out of a PDF (pypdf, pure Python, BSD-3-Clause). Pure: bytes in, text and title out.
+
+The extracted text is then cleaned like any plain-text article, so offsets refer to the cleaned text
+as for every other format. A PDF whose pages hold only images (a scan) has no text to cite: rejected.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from retrieval.errors import InvalidInput
+
+__all__ = ["pdf_text"]
+
+# pypdf logs every recoverable defect of a file (wrong xref offsets, stray bytes) as a warning;
+# those files still give their text, so the warnings are noise on the ingest report
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
+def pdf_text(raw: bytes) -> tuple[str, str | None]:
+    """(text, title from the document information, if any); raises InvalidInput with the reason."""
+    from pypdf import PdfReader  # imported lazily: only PDFs need it
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(raw))
+        if reader.is_encrypted and not reader.decrypt(""):  # decrypt(""): owner-locked, readable
+            raise InvalidInput("PDF is encrypted")
+        # pages are separated by a blank line, so that no paragraph runs across a page break
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        meta = reader.metadata
+        title = (meta.title or "").strip() if meta is not None else ""
+    except InvalidInput:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+        raise InvalidInput(f"not a readable PDF ({type(e).__name__}: {str(e)[:80]})") from None
+    text = "\n\n".join(p for p in pages if p)
+    if not any(c.isalnum() for c in text):
+        raise InvalidInput("PDF has no text layer (a scan? it needs OCR first)")
+    return text, title or None

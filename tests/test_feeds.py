@@ -1,0 +1,223 @@
+"""Tests for feeds and URLs: retrieval/feeds.py (pure), retrieval/fetch.py (httpx) and
+`Factdesk.ingest_sources` against a local news site (tests/feedserver.py) on a free port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import make_settings
+from feedserver import FURNITURE, STORIES, Site, article_page, atom, rss, serve_site
+
+from factdesk.service import Factdesk
+from retrieval.errors import InvalidInput
+from retrieval.feeds import is_feed, page_document, parse_feed, url_id
+
+RSS_DATES = {
+    "harbour": ("Sun, 02 Mar 2025 08:30:00 GMT", "2025-03-02T08:30:00+00:00"),
+    "budget": ("Tue, 04 Mar 2025 18:00:00 +0100", "2025-03-04T17:00:00+00:00"),
+    "ferry": ("Wed, 05 Mar 2025 07:15:00 GMT", "2025-03-05T07:15:00+00:00"),
+}
+FAILING = {  # path -> the reason on its `rejected:` line
+    "/gone": "HTTP 404 Not Found",
+    "/photo.jpg": "unsupported content type image/jpeg",
+    "/huge": "larger than 65536 bytes",
+    "/loop-a": "more than 3 redirects",
+    "/slow": "timed out after 1 s",
+}
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def test_parse_rss_items_in_order_with_titles_dates_and_links() -> None:
+    body = rss("http://news.test", [(STORIES[k][0], f"/a/{k}", RSS_DATES[k][0]) for k in RSS_DATES])
+    feed = parse_feed(body, "http://news.test/feed.xml")
+    assert feed.title == "The Coast Gazette"
+    assert [i.url for i in feed.items] == [f"http://news.test/a/{k}" for k in RSS_DATES]
+    assert [i.title for i in feed.items] == [STORIES[k][0] for k in RSS_DATES]
+    assert [i.published_at for i in feed.items] == [iso for _, iso in RSS_DATES.values()]
+
+
+def test_parse_atom_resolves_relative_links_and_markup_in_titles() -> None:
+    body = atom(
+        "http://news.test/site",
+        [("AT&amp;amp;T &lt;em&gt;cuts&lt;/em&gt; jobs", "/a/x", "2025-03-01T10:00:00Z")],
+    )
+    (item,) = parse_feed(body, "http://news.test/atom.xml").items
+    assert item.url == "http://news.test/site/a/x"
+    assert item.title == "AT&T cuts jobs"
+    assert item.published_at == "2025-03-01T10:00:00+00:00"
+
+
+def test_not_a_feed_is_invalid_input() -> None:
+    with pytest.raises(InvalidInput):
+        parse_feed(b"<html><body><p>Hello</p></body></html>", "http://news.test/")
+
+
+def test_feed_is_recognised_by_type_or_by_its_root_element() -> None:
+    assert is_feed("application/rss+xml; charset=utf-8", b"")
+    assert is_feed("text/html", b'<?xml version="1.0"?>\n<!-- generator --><rss version="2.0">')
+    assert is_feed(None, b"<feed xmlns='http://www.w3.org/2005/Atom'>")
+    assert not is_feed("text/html", b"<!doctype html><html>")
+
+
+def test_url_ids_are_valid_stable_and_distinct() -> None:
+    assert url_id("https://news.test/2025/03/harbour-reopens/") == "news.test-2025-03-harbour-reopens"
+    long_a, long_b = "https://news.test/" + "a" * 300, "https://news.test/" + "a" * 299 + "b"
+    assert url_id(long_a) != url_id(long_b) and len(url_id(long_a)) <= 128
+    assert url_id("https://news.test/story?id=1") != url_id("https://news.test/story?id=2")
+
+
+def test_page_document_takes_the_feed_items_title_and_date() -> None:
+    from retrieval.feeds import FeedItem
+
+    item = FeedItem("http://news.test/a/harbour", "Feed headline", "2025-03-02T08:30:00+00:00")
+    doc = page_document("http://news.test/a/harbour", "text/html", article_page("harbour"), item)
+    assert (doc.title, doc.published_at, doc.source, doc.is_html) == (
+        "Feed headline",
+        "2025-03-02T08:30:00+00:00",
+        "news.test",
+        True,
+    )
+    with pytest.raises(InvalidInput, match="not an article page"):
+        page_document("http://news.test/x.zip", "application/zip", b"PK")
+
+
+def test_page_document_honours_the_declared_charset() -> None:
+    page = "<html><body><article><h1>Zürich café</h1><p>Le café de Zürich a rouvert lundi matin.</p></article></body></html>"
+    doc = page_document("http://news.test/z", "text/html; charset=iso-8859-1", page.encode("latin-1"))
+    assert "Le café de Zürich a rouvert lundi matin." in doc.text
+
+
+# --------------------------------------------------------------------------- against a live site
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[Site]:
+    with serve_site() as s:
+        for key in STORIES:
+            s.add(f"/news/{key}.html", article_page(key))
+        s.redirect("/short/ferry", "/news/ferry.html")  # one hop: followed
+        s.add("/photo.jpg", b"\xff\xd8\xff\xe0 not really a jpeg", "image/jpeg")
+        s.redirect("/loop-a", "/loop-b")
+        s.redirect("/loop-b", "/loop-a")
+        items = [(STORIES["harbour"][0], "/news/harbour.html", RSS_DATES["harbour"][0])]
+        items.append((STORIES["budget"][0], "/news/budget.html", RSS_DATES["budget"][0]))
+        items.append((STORIES["ferry"][0], "/short/ferry", RSS_DATES["ferry"][0]))
+        items += [(f"Broken item {p}", p, RSS_DATES["ferry"][0]) for p in FAILING]
+        s.add("/feed.xml", rss(s.base, items), "application/rss+xml")
+        s.add(
+            "/atom.xml",
+            atom(s.base, [(STORIES["school"][0], "/news/school.html", "2025-03-06T12:00:00Z")]),
+            "application/atom+xml",
+        )
+        yield s
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory, warm_model: None) -> Iterator[Factdesk]:
+    settings = make_settings(
+        tmp_path_factory.mktemp("feeds") / "data",
+        fetch_timeout_s=1.0,
+        fetch_max_bytes=65536,
+        fetch_max_redirects=3,
+    )
+    service = Factdesk(settings)
+    yield service
+    service.close()
+
+
+@pytest.fixture(scope="module")
+def two_runs(svc: Factdesk, site: Site) -> tuple[list, list]:
+    first = svc.ingest_sources([f"{site.base}/feed.xml"])
+    mark = len(site.log)
+    second = svc.ingest_sources([f"{site.base}/feed.xml"])
+    site.second_run_log = site.log[mark:]  # type: ignore[attr-defined]
+    return first, second
+
+
+def test_feed_items_are_stored_with_the_feeds_titles_and_dates(svc: Factdesk, site: Site, two_runs) -> None:
+    first, _ = two_runs
+    created = {r.id: r for r in first if r.status == "created"}
+    assert len(created) == 3, [(r.id, r.status) for r in first]
+    for key, (_, iso) in RSS_DATES.items():
+        path = "/short/ferry" if key == "ferry" else f"/news/{key}.html"
+        doc = svc.get_document(url_id(site.base + path))
+        assert doc.title == STORIES[key][0]  # the feed's, not the page's "... | The Coast Gazette"
+        assert doc.published_at == iso and doc.published_ts is not None
+        assert doc.url == site.base + path and doc.source == "127.0.0.1"
+        for paragraph in STORIES[key][2]:
+            assert paragraph in doc.text
+
+
+def test_no_page_furniture_in_the_stored_text(svc: Factdesk, two_runs) -> None:
+    for doc in svc.list_documents():
+        for junk in FURNITURE:
+            assert junk not in doc.text, (doc.id, junk, doc.text)
+
+
+def test_each_failing_item_is_rejected_with_its_reason_and_the_others_land(site: Site, two_runs) -> None:
+    first, _ = two_runs
+    rejected = {r.id: r.status for r in first if r.status.startswith("rejected")}
+    assert rejected == {site.base + path: f"rejected: {reason}" for path, reason in FAILING.items()}
+
+
+def test_second_run_adds_nothing_and_the_server_answers_304(svc: Factdesk, site: Site, two_runs) -> None:
+    first, second = two_runs
+    good = {r.id for r in first if not r.status.startswith("rejected")}
+    assert {r.id: r.status for r in second if r.id in good} == dict.fromkeys(good, "unchanged")
+    assert len(svc.list_documents()) == 3
+    log = dict(site.second_run_log)  # type: ignore[attr-defined]
+    assert log["/feed.xml"] == 304
+    assert log["/news/harbour.html"] == log["/news/budget.html"] == log["/news/ferry.html"] == 304
+    # the failed items are tried again, and fail again, each on its own line
+    assert {r.id for r in second if r.status.startswith("rejected")} == {site.base + p for p in FAILING}
+
+
+def test_atom_feed(svc: Factdesk, site: Site, two_runs) -> None:
+    (r,) = svc.ingest_sources([f"{site.base}/atom.xml"])
+    assert r.status == "created"
+    doc = svc.get_document(r.id)
+    assert doc.title == STORIES["school"][0] and doc.published_at == "2025-03-06T12:00:00+00:00"
+
+
+def test_a_single_article_url_uses_the_pages_headline(tmp_path: Path, site: Site, warm_model: None) -> None:
+    svc = Factdesk(make_settings(tmp_path / "data"))
+    try:
+        (r,) = svc.ingest_sources([f"{site.base}/news/budget.html"])
+        assert r.status == "created", r.status
+        doc = svc.get_document(r.id)
+        assert "Council approves sea wall budget" in doc.title and doc.published_at is None
+        mark = len(site.log)
+        (again,) = svc.ingest_sources([f"{site.base}/news/budget.html"])
+        assert again.status == "unchanged" and site.log[mark:] == [("/news/budget.html", 304)]
+        # a page whose document was deleted is fetched whole again, not taken for unchanged
+        svc.delete_document(r.id)
+        (back,) = svc.ingest_sources([f"{site.base}/news/budget.html"])
+        assert back.status == "created" and site.log[-1] == ("/news/budget.html", 200)
+    finally:
+        svc.close()
+
+
+def test_a_pdf_url_and_files_mixed_with_urls(tmp_path: Path, site: Site, warm_model: None) -> None:
+    from pdfs import text_pdf
+
+    site.add(
+        "/reports/harbour.pdf",
+        text_pdf([["Harbour annual report", "Tonnage through the harbour rose by a tenth last year."]]),
+        "application/pdf",
+    )
+    (tmp_path / "note.txt").write_text("Lifeboat crew honoured\n\nThe crew were given medals on Friday.\n")
+    svc = Factdesk(make_settings(tmp_path / "data"))
+    try:
+        results = svc.ingest_sources(
+            [str(tmp_path / "note.txt"), f"{site.base}/reports/harbour.pdf", f"{site.base}/gone"]
+        )
+        # rejections are decided before the batch lands, so they are reported first
+        assert [r.status for r in results] == ["rejected: HTTP 404 Not Found", "created", "created"]
+        assert [r.id for r in results][1:] == ["note", url_id(f"{site.base}/reports/harbour.pdf")]
+        assert "Tonnage through the harbour rose by a tenth" in svc.get_document(results[2].id).text
+    finally:
+        svc.close()
