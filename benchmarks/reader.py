@@ -1,5 +1,5 @@
-"""The reader's cost: offline ask with FACTDESK_ANSWERER=reader against the rules engine, and the
-reader alone, on the seed articles; plus `factdesk ask` cold start with the reader.
+"""The trained engines' cost: offline ask with FACTDESK_ANSWERER=reader and =ranker against the rules
+engine, and the reader alone, on the seed articles; plus `factdesk ask` cold start with each.
 
     python -m benchmarks.reader [--out FILE]
 
@@ -66,8 +66,8 @@ def ask_latency(data: Path, answerer: str, questions: list[str], pool: int | Non
     return out
 
 
-def cold_start(data: Path, runs: int = 3) -> list[float]:
-    env = {**os.environ, "FACTDESK_DATA_DIR": str(data), "FACTDESK_ANSWERER": "reader"}
+def cold_start(data: Path, answerer: str, runs: int = 3) -> list[float]:
+    env = {**os.environ, "FACTDESK_DATA_DIR": str(data), "FACTDESK_ANSWERER": answerer}
     cmd = [sys.executable, "-m", "factdesk.cli", "ask", "Who was captured in Kursk?", "--json"]
     subprocess.run(cmd, env=env, check=True, capture_output=True, cwd=PROJECT_ROOT)  # warm the file cache
     out = []
@@ -96,10 +96,11 @@ def main(argv: list[str] | None = None) -> int:
                 ask_latency(data, "extractive", qs),
                 ask_latency(data, "reader", qs, pool=24),
                 ask_latency(data, "reader", qs, pool=12),
+                ask_latency(data, "ranker", qs),
             ],
-            "cold_start_s": cold_start(data),
+            "cold_start_s": {a: cold_start(data, a) for a in ("extractive", "reader", "ranker")},
         }
-    results["cold_start_median_s"] = statistics.median(results["cold_start_s"])
+    results["cold_start_median_s"] = {a: statistics.median(t) for a, t in results["cold_start_s"].items()}
     print(json.dumps(results, indent=1))
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n")
