@@ -169,7 +169,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     except CorruptStore as e:  # the catalog itself: say what is wrong, and with --repair, salvage
         report = salvage_catalog(settings, repair=args.repair, reason=e.message)
         _print_json(report)
-        return 0 if report.get("repaired") else 1
+        return 0 if report["consistent"] else 1
     report = svc.ingestor.doctor(repair=args.repair)
     _print_json(report)
     if report["consistent"]:

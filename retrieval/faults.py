@@ -49,7 +49,7 @@ def classify(exc: BaseException, what: str = "the data dir") -> FactdeskError | 
     reason = redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, paths=True)
     if kind == "full":
         return InsufficientStorage(
-            f"no space left for {what}: the write was refused and nothing was changed ({reason[:200]})"
+            f"no space left for {what}: writes are refused and nothing was half-written ({reason[:200]})"
         )
     if kind == "read_only":
         return ReadOnlyStore(f"{what} is read-only: writes are refused, reads still answer ({reason[:200]})")

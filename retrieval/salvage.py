@@ -31,7 +31,7 @@ def salvage_catalog(settings: Settings, *, repair: bool, reason: str) -> dict:
     report: dict = {
         "consistent": False,
         "catalog": "corrupted",
-        "problems": [f"catalog.sqlite: {reason}"],
+        "problems": [reason],
     }
     if not repair:
         report["hint"] = (
@@ -59,6 +59,8 @@ def salvage_catalog(settings: Settings, *, repair: bool, reason: str) -> dict:
         report.update(
             {
                 "repaired": True,
+                "catalog": "salvaged",
+                "consistent": after["consistent"] and not lost,
                 "documents_recovered": len(known),
                 "documents_reingested_from_text": redone,
                 "unrecoverable_documents": lost,

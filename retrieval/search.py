@@ -14,7 +14,7 @@ import numpy as np
 from retrieval.bm25 import LexicalIndex
 from retrieval.catalog import Catalog
 from retrieval.embed import CachedEmbedder
-from retrieval.errors import ReadOnlyStore
+from retrieval.errors import InsufficientStorage, ReadOnlyStore
 from retrieval.fusion import fuse_reciprocal_rank, maximal_marginal_relevance, rerank_scores
 from retrieval.lexical import (
     POSTINGS_BUDGET,
@@ -187,8 +187,9 @@ class Searcher:
         try:
             if cfg.use_dense:
                 dense = self.vectors.query(self.embed_query(query), n, where=filters.chroma_where())
-        except ReadOnlyStore as e:
-            # embedded Chroma will not open a data dir it cannot write; the keyword side still answers
+        except (ReadOnlyStore, InsufficientStorage) as e:
+            # embedded Chroma will not open a data dir it cannot write (read-only, or a full disk): the
+            # keyword side still answers
             log.warning("dense search skipped: %s", e.message)
         finally:
             lexical = lexical_job.result() if lexical_job is not None else []
