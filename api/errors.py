@@ -226,8 +226,14 @@ class CatchUnexpected:
             # a driver's storage fault that no layer named (a full disk, a read-only or damaged file)
             fault = classify(exc)
             if fault is not None and not started:
-                log.warning("%s %s -> %d %s: %s", scope.get("method"), scope.get("path"), fault.status,
-                            fault.code, redact_text(fault.message, paths=True))
+                log.warning(
+                    "%s %s -> %d %s: %s",
+                    scope.get("method"),
+                    scope.get("path"),
+                    fault.status,
+                    fault.code,
+                    redact_text(fault.message, paths=True),
+                )
                 await error_response(fault.status, fault.code, redact_text(fault.message, paths=True))(
                     scope, receive, send
                 )

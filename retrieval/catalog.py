@@ -168,7 +168,7 @@ class Catalog:
                         self._db.execute("ROLLBACK")
                     raise
             except sqlite3.Error as e:
-                raise classify(e, CATALOG) or e
+                raise (classify(e, CATALOG) or e) from e
             self._writes += 1
 
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:

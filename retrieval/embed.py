@@ -227,7 +227,9 @@ class EmbeddingCache:
         try:
             self._db, self.read_only = connect_sqlite(self.path, timeout=30)
             if self.read_only is None:
-                self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
+                )
                 # per chunk text: its sentences' spans (relative to the chunk) and vectors, in one row,
                 # so search's re-ranker reads one row a chunk instead of one hashed row a sentence
                 self._db.execute(

@@ -21,7 +21,11 @@ log = logging.getLogger("factdesk.faults")
 # SQLite's own wording (sqlite3.c sqlite3ErrStr), which Chroma's Rust client passes through as text
 _FULL = ("database or disk is full", "no space left on device", "disk quota exceeded")
 _READ_ONLY = ("attempt to write a readonly database", "read-only file system", "readonly database")
-_CORRUPT = ("database disk image is malformed", "file is not a database", "file is encrypted or is not a database")
+_CORRUPT = (
+    "database disk image is malformed",
+    "file is not a database",
+    "file is encrypted or is not a database",
+)
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _READ_ONLY_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
 
@@ -46,7 +50,9 @@ def classify(exc: BaseException, what: str = "the data dir") -> FactdeskError | 
     if isinstance(exc, FactdeskError):
         return exc
     kind = kind_of(exc)
-    reason = redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, paths=True)
+    reason = redact_text(
+        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, paths=True
+    )
     if kind == "full":
         return InsufficientStorage(
             f"no space left for {what}: writes are refused and nothing was half-written ({reason[:200]})"
@@ -93,7 +99,10 @@ def connect_sqlite(path: Path, timeout: float) -> tuple[sqlite3.Connection, str 
     last: sqlite3.Error | None = None
     for query in ("mode=ro", "mode=ro&immutable=1"):
         db = sqlite3.connect(
-            f"{path.resolve().as_uri()}?{query}", uri=True, check_same_thread=False, timeout=timeout,
+            f"{path.resolve().as_uri()}?{query}",
+            uri=True,
+            check_same_thread=False,
+            timeout=timeout,
             isolation_level=None,
         )
         try:

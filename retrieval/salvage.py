@@ -150,7 +150,9 @@ def _reingest_incomplete(svc) -> list[str]:  # type: ignore[no-untyped-def]
         for doc_id in broken:
             Catalog.remove(db, doc_id)
     svc.ingest_documents(
-        DocumentIn(text=d.text, id=d.id, title=d.title, source=d.source, url=d.url, published_at=d.published_at)
+        DocumentIn(
+            text=d.text, id=d.id, title=d.title, source=d.source, url=d.url, published_at=d.published_at
+        )
         for d in docs
         if d is not None
     )
