@@ -168,7 +168,10 @@ class Catalog:
                         self._db.execute("ROLLBACK")
                     raise
             except sqlite3.Error as e:
-                raise (classify(e, CATALOG) or e) from e
+                fault = classify(e, CATALOG)
+                if fault is None:
+                    raise
+                raise fault from e
             self._writes += 1
 
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:

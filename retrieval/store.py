@@ -74,11 +74,24 @@ class VectorStore:
                 except Exception as e:
                     where = f" at {redact_url(self.chroma_url)}" if self.chroma_url else ""
                     if not self.chroma_url:  # embedded: a read-only or full data dir, a damaged file
+                        self._forget_failed_client()
                         fault = classify(e, EMBEDDED)
                         if fault is not None:
                             raise fault from e
                     raise StoreUnavailable(f"the Chroma store{where} is unreachable: {_reason(e)}") from e
             return self._collection
+
+    def _forget_failed_client(self) -> None:
+        """chromadb keeps one client system per path for the process, even one whose start failed;
+        the next attempt would get that broken one ("no attribute 'bindings'") instead of trying the
+        files again once the disk has room or the folder is writable."""
+        try:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient._identifier_to_system.pop(str(self.data_dir / "chroma"), None)
+            SharedSystemClient._identifier_to_refcount.pop(str(self.data_dir / "chroma"), None)
+        except (ImportError, AttributeError):  # another chromadb layout: the plain retry stands
+            pass
 
     def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         """Run a Chroma call; a dead server becomes StoreUnavailable, and the next call reconnects."""
