@@ -60,6 +60,7 @@ class Startup:
         self._counts_lock = threading.Lock()  # written by the start-up thread, read by /healthz
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._recovery: threading.Thread | None = None
 
     def status(self) -> dict[str, Any]:
         with self._counts_lock:
@@ -70,14 +71,33 @@ class Startup:
             target=self._run, args=(service,), name="factdesk-startup", daemon=True
         )
         self._thread.start()
+        if service.recovery_problem:
+            self._recovery = threading.Thread(
+                target=self._retry_recovery, args=(service,), name="factdesk-recovery", daemon=True
+            )
+            self._recovery.start()
+
+    def _retry_recovery(self, svc: Factdesk) -> None:
+        """Unfinished writes the open could not roll back (the vector store was down): try again until
+        it answers. Readers never see them, so the server answers meanwhile; /readyz says why it is
+        not ready, and turns 200 once this succeeds, without a restart."""
+        attempt = 0
+        while not self._stop.wait(self.settings.recovery_retry_s):
+            attempt += 1
+            try:
+                if svc.retry_recovery():
+                    log.info("recovery finished after %d retries: %s", attempt, svc.recovery_counts())
+                    return
+            except Exception as e:  # noqa: BLE001 - logged; the next attempt may succeed
+                log.warning("recovery attempt %d failed: %s", attempt, redact_text(str(e)))
 
     def stop(self, timeout: float) -> bool:
         """Ask the thread to stop after the document in hand; True once it has ended."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
+        threads = [t for t in (self._thread, self._recovery) if t is not None]
+        for t in threads:
+            t.join(timeout)
+        return not any(t.is_alive() for t in threads)
 
     def _run(self, svc: Factdesk) -> None:
         t0 = time.monotonic()
@@ -205,7 +225,8 @@ def create_app(
             (404, "Unknown document or model"),
             (413, "Body too large"),
             (500, "Internal error"),
-            (503, "Store or model unavailable"),
+            (503, "Store or model unavailable, a read-only data dir, or a corrupted store file"),
+            (507, "No space left in the data dir: nothing was written"),
         ]
     }
     for module in (documents, search, ask, summarize, chat):

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from retrieval.errors import FactdeskError
+from retrieval.faults import classify
 from retrieval.redact import redact_text
 
 log = logging.getLogger("factdesk.api")
@@ -41,6 +42,7 @@ _CODES = {
     429: "rate_limited",
     500: "internal_error",
     503: "unavailable",
+    507: "insufficient_storage",
 }
 
 
@@ -73,8 +75,9 @@ def error_response(
 
 def error_event(exc: BaseException) -> dict[str, dict[str, str]]:
     """The payload of the last SSE event when a stream fails after its headers were sent."""
-    if isinstance(exc, FactdeskError):
-        return error_body(exc.code, exc.message)
+    fault = classify(exc)
+    if fault is not None:
+        return error_body(fault.code, redact_text(fault.message, paths=True))
     log.error("error while streaming", exc_info=exc)
     return error_body("internal_error", INTERNAL_MESSAGE)
 
@@ -219,6 +222,21 @@ class CatchUnexpected:
         except Exception as exc:
             if isinstance(exc, BodyTooLarge) and not started:  # raised outside a FastAPI route
                 await error_response(413, "payload_too_large", str(exc.detail))(scope, receive, send)
+                return
+            # a driver's storage fault that no layer named (a full disk, a read-only or damaged file)
+            fault = classify(exc)
+            if fault is not None and not started:
+                log.warning(
+                    "%s %s -> %d %s: %s",
+                    scope.get("method"),
+                    scope.get("path"),
+                    fault.status,
+                    fault.code,
+                    redact_text(fault.message, paths=True),
+                )
+                await error_response(fault.status, fault.code, redact_text(fault.message, paths=True))(
+                    scope, receive, send
+                )
                 return
             log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
             if not started:

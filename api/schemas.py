@@ -82,12 +82,18 @@ class ErrorResponse(BaseModel):
 # ---- health ----
 class Health(Response):
     status: Literal["ok"] = "ok"
+    recovered: dict[str, int] = Field(
+        default_factory=dict, description="what crash recovery and repair finished since the start"
+    )
 
 
 class Ready(Response):
     status: Literal["ready"] = "ready"
     store: str
     model: str
+    degraded: list[str] = Field(
+        default_factory=list, description="what the service answers without (e.g. a read-only data dir)"
+    )
 
 
 # ---- documents ----

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import re
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -182,20 +183,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from factdesk.logs import uvicorn_log_config
-    from factdesk.settings import load_settings
 
-    settings = load_settings()
-    app = create_app(settings, ingest_on_start=not args.no_ingest)
-    # access lines without query strings, and no URL credentials in any line (factdesk/logs.py); JSON
-    # logs have factdesk's own access lines (with the request id and duration) instead of uvicorn's
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        log_config=uvicorn_log_config(settings.log_format),
-        access_log=settings.log_format != "json",
-    )
+    # opened here, not in the app's start-up: a store that cannot be opened (a damaged catalog) is
+    # then one line and exit 2, not a traceback from inside uvicorn
+    svc = _service()
+    settings = svc.settings
+    try:
+        app = create_app(settings, ingest_on_start=not args.no_ingest, service=svc)
+        # access lines without query strings, and no URL credentials in any line (factdesk/logs.py); JSON
+        # logs have factdesk's own access lines (with the request id and duration) instead of uvicorn's
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            log_config=uvicorn_log_config(settings.log_format),
+            access_log=settings.log_format != "json",
+        )
+    finally:
+        svc.close()
     return 0
 
 
@@ -206,7 +212,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    svc = _service()
+    from factdesk.settings import load_settings
+    from retrieval.errors import CorruptStore
+    from retrieval.salvage import salvage_catalog
+
+    settings = load_settings()
+    try:
+        svc = _service()
+    except CorruptStore as e:  # the catalog itself: say what is wrong, and with --repair, salvage
+        report = salvage_catalog(settings, repair=args.repair, reason=e.message)
+        _print_json(report)
+        return 0 if report["consistent"] else 1
     report = svc.ingestor.doctor(repair=args.repair)
     _print_json(report)
     if report["consistent"]:
@@ -287,6 +303,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `factdesk search ... | head`: the reader left, which is fine
         sys.stderr.close()
         return 0
+    except (sqlite3.Error, OSError) as e:  # a storage fault no layer named: a full disk, a read-only dir
+        from retrieval.faults import classify
+
+        fault = classify(e)
+        if fault is None:
+            raise
+        print(f"factdesk: error: {terminal_text(fault.message)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

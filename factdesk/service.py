@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,12 +21,16 @@ from prompts import PromptSet, load_prompts
 from retrieval.bm25 import LexicalIndex
 from retrieval.catalog import Catalog
 from retrieval.embed import build_embedder
-from retrieval.errors import InvalidInput, NotFound
+from retrieval.errors import InsufficientStorage, InvalidInput, NotFound, StoreUnavailable
+from retrieval.faults import refusal
 from retrieval.ingest import Ingestor, check_unicode, parse_published, validate_id
 from retrieval.loaders import Loaded, is_url, keep_validators, load_paths, load_url
 from retrieval.models import Document, DocumentIn, IngestResult, SearchHit
 from retrieval.search import Filters, SearchConfig, Searcher
+from retrieval.redact import redact_text
 from retrieval.store import VectorStore
+
+log = logging.getLogger("factdesk.service")
 
 
 @dataclass(frozen=True)
@@ -90,9 +96,60 @@ class Factdesk:
         self.prompts: PromptSet = load_prompts(settings.prompts_dir)
         self.telemetry = Telemetry()  # the engines' stage times, tokens and fallbacks (/metrics)
         self.engine: AnswerEngine = build_engine(self, settings, self.prompts)
-        # a crash may have left a reserved revision, or stale vectors of a replaced one
-        unfinished = self.catalog.unfinished() or self.catalog.stale_keys()
-        self.recovered = self.ingestor.recover() if unfinished else []
+        # a crash may have left a reserved revision, or stale vectors of a replaced one; a vector store
+        # that cannot answer now must not stop a start (the server retries: retry_recovery)
+        self.recovered: list[str] = []
+        self.recovery_problem: str | None = None
+        self.retry_recovery()
+
+    def retry_recovery(self) -> bool:
+        """Finish what a crash left unfinished (Ingestor.recover). False while it cannot, with the
+        reason in `recovery_problem`; readers never see unfinished writes, so they answer meanwhile."""
+        if not (self.catalog.unfinished() or self.catalog.stale_keys()):
+            self.recovery_problem = None
+            return True
+        if self.catalog.read_only is not None:
+            self.recovery_problem = "unfinished writes wait for a writable data dir"
+            return False
+        try:
+            self.recovered += self.ingestor.recover()
+        except (StoreUnavailable, InsufficientStorage) as e:
+            n = len(self.catalog.unfinished())
+            self.recovery_problem = f"recovery of {n} unfinished writes is waiting: {e.message}"
+            log.warning("%s", self.recovery_problem)
+            return False
+        self.recovery_problem = None
+        log.info("recovered at open: %s", json.dumps(self.ingestor.recovered))
+        return True
+
+    def readiness(self) -> tuple[list[str], list[str]]:
+        """(problems, degraded): what keeps this service from answering (for /readyz: 503), and
+        what it answers without (a read-only data dir: writes refused, dense search off). Redacted."""
+        problems: list[str] = []
+        degraded: list[str] = []
+        if self.catalog.problem:
+            problems.append(f"catalog.sqlite is corrupted ({self.catalog.problem}): run `factdesk doctor`")
+        if self.embedder.cache.problem:
+            problems.append(
+                f"embeddings.sqlite is corrupted ({self.embedder.cache.problem}): answers skip the cache; "
+                "`factdesk doctor --repair` rebuilds it"
+            )
+        store = None
+        if not self.vectors.ping():
+            store = self.vectors.last_problem or f"the {self.vectors.mode} vector store is unreachable"
+        if store and self.catalog.read_only is not None and not self.vectors.chroma_url:
+            degraded.append(f"dense search is off: {store}")
+        elif store:
+            problems.append(store)
+        if self.catalog.read_only is not None:
+            degraded.append(refusal(self.catalog.read_only, "the data dir").message)
+        if self.recovery_problem:
+            (degraded if self.catalog.read_only else problems).append(self.recovery_problem)
+        return [redact_text(p, paths=True) for p in problems], [redact_text(d, paths=True) for d in degraded]
+
+    def recovery_counts(self) -> dict[str, int]:
+        """What recovery and repair finished since this process started (/healthz, doctor)."""
+        return dict(self.ingestor.recovered)
 
     def close(self) -> None:
         self.catalog.close()

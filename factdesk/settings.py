@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     documents_page_size: int = Field(1000, alias="FACTDESK_DOCUMENTS_PAGE_SIZE", ge=1)
     documents_max_page_size: int = Field(10_000, alias="FACTDESK_DOCUMENTS_MAX_PAGE_SIZE", ge=1)
 
+    # seconds between retries of crash recovery that the vector store could not answer at start
+    recovery_retry_s: float = Field(5.0, alias="FACTDESK_RECOVERY_RETRY_S", gt=0)
+
     llm_timeout_s: float = Field(30.0, alias="FACTDESK_LLM_TIMEOUT_S", gt=0)
     llm_max_retries: int = Field(2, alias="FACTDESK_LLM_MAX_RETRIES", ge=0, le=10)
     llm_context_tokens: int = Field(16000, alias="FACTDESK_LLM_CONTEXT_TOKENS", ge=1000)

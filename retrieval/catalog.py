@@ -26,6 +26,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from retrieval.errors import CorruptStore
+from retrieval.faults import classify, connect_sqlite, refusal
 from retrieval.lexical import analyze
 from retrieval.models import Chunk, Document, chunk_key, revision_keys
 
@@ -81,6 +83,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 );
 """
 
+CATALOG = "the catalog (catalog.sqlite)"  # how messages name this file (no path: it is redacted anyway)
 TERM_ROWS_TTL = 120.0  # seconds a term's row count is trusted (new articles shift counts slowly)
 
 _DOC_COLUMNS = (
@@ -127,13 +130,16 @@ def _marks(n: int) -> str:
 class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=60000")
-        self._migrate_lexical()
-        self._db.executescript(SCHEMA)
-        self._migrate_revisions()
+        self.problem: str | None = None  # a damaged page met by a read (for /readyz)
+        try:
+            self._db, self.read_only = connect_sqlite(path, timeout=60)
+            self._db.execute("PRAGMA busy_timeout=60000")
+            if self.read_only is None:  # a read-only catalog is read as it is: no schema changes
+                self._migrate_lexical()
+                self._db.executescript(SCHEMA)
+                self._migrate_revisions()
+        except sqlite3.DatabaseError as e:
+            raise classify(e, CATALOG) or CorruptStore(f"{CATALOG} cannot be opened: {e}") from e
         self._lock = threading.RLock()
         self._writes = 0
         self._term_rows: dict[str, int] = {}
@@ -145,19 +151,49 @@ class Catalog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write, all or nothing. A full disk or a read-only file is the project's error (507,
+        503), raised before anything changed or after SQLite rolled the write back."""
+        if self.read_only is not None:
+            raise refusal(self.read_only, "the data dir")
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    # SQLite ends the transaction itself on some errors (SQLITE_FULL during COMMIT):
+                    # a ROLLBACK then would raise "no transaction is active" over the real error
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as e:
+                fault = classify(e, CATALOG)
+                if fault is None:
+                    raise
+                raise fault from e
             self._writes += 1
 
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, tuple(params)).fetchall()
+            try:
+                return self._db.execute(sql, tuple(params)).fetchall()
+            except sqlite3.DatabaseError as e:  # a damaged page: name the file, not a traceback
+                if isinstance(e, sqlite3.OperationalError) and classify(e) is None:
+                    raise
+                fault = classify(e, CATALOG) or CorruptStore(f"{CATALOG} is corrupted ({e})")
+                if isinstance(fault, CorruptStore):
+                    self.problem = str(e)[:200]
+                raise fault from e
+
+    def check(self) -> str | None:
+        """What is wrong with the file (SQLite's quick_check, which reads every page), or None."""
+        try:
+            rows = self._db.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as e:
+            return str(e)
+        problems = [r[0] for r in rows if r[0] != "ok"]
+        return "; ".join(problems[:3]) or None
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

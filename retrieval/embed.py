@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -16,6 +18,8 @@ from typing import Protocol
 import numpy as np
 
 from retrieval.errors import EmbedderError
+from retrieval.faults import connect_sqlite, kind_of
+from retrieval.redact import redact_text
 from retrieval.sentences import split_sentences
 
 
@@ -30,6 +34,8 @@ def _normalise(v: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(v, axis=1, keepdims=True)
     return v / np.maximum(norms, 1e-12)
 
+
+log = logging.getLogger("factdesk.embed")
 
 _MODEL_LOCK = threading.Lock()
 _CORES = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
@@ -200,68 +206,163 @@ class OpenAIEmbedder:
 
 
 class EmbeddingCache:
-    """Vectors by sha256(embedder name + text) in SQLite: unchanged text is never embedded twice."""
+    """Vectors by sha256(embedder name + text) in SQLite: unchanged text is never embedded twice.
+
+    Only a cache: a file that cannot be read (corrupted) or written (read-only, disk full) costs
+    model time, never an answer. Such a fault is logged, kept in `problem` for /readyz and doctor,
+    and the cache is skipped; `rebuild()` (doctor --repair) sets a damaged file aside and starts anew.
+    """
+
+    FILE = "the embedding cache (embeddings.sqlite)"
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
-        # per chunk text: its sentences' spans (relative to the chunk) and vectors, in one row, so
-        # search's re-ranker reads one row a chunk instead of one hashed row a sentence
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS chunk_sentences (key TEXT PRIMARY KEY, spans BLOB NOT NULL, vectors BLOB NOT NULL)"
-        )
+        self.path = path
+        self.problem: str | None = None  # a damaged file: what SQLite said
+        self.read_only: str | None = None  # 'read_only' or 'full' when opened without write access
         self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._open()
+
+    def _open(self) -> None:
+        try:
+            self._db, self.read_only = connect_sqlite(self.path, timeout=30)
+            if self.read_only is None:
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
+                )
+                # per chunk text: its sentences' spans (relative to the chunk) and vectors, in one row,
+                # so search's re-ranker reads one row a chunk instead of one hashed row a sentence
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS chunk_sentences "
+                    "(key TEXT PRIMARY KEY, spans BLOB NOT NULL, vectors BLOB NOT NULL)"
+                )
+        except sqlite3.Error as e:
+            self._fail(e)
+
+    def _fail(self, e: sqlite3.Error) -> None:
+        """Skip the cache from now on (or, for a full disk or a read-only file, skip writing it)."""
+        kind = kind_of(e)
+        if kind in ("full", "read_only"):
+            if self.read_only is None:
+                log.warning("%s is not written (%s); answers go on without storing vectors", self.FILE, e)
+            self.read_only = kind
+            return
+        if kind is None and isinstance(e, sqlite3.OperationalError):  # busy, locked: this call only
+            log.warning("%s skipped for one call: %s", self.FILE, e)
+            return
+        if self.problem is None:
+            log.error("%s is unusable and skipped: %s (doctor --repair rebuilds it)", self.FILE, e)
+        self.problem = redact_text(str(e), paths=True)[:200] or type(e).__name__
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     @staticmethod
     def key(space: str, text: str) -> str:
         return hashlib.sha256(f"{space}\0{text}".encode()).hexdigest()
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
+    def _read(self, sql: str, keys: Sequence[str]) -> list[tuple]:
+        rows: list[tuple] = []
         with self._lock:
-            for i in range(0, len(keys), 500):
-                part = list(keys[i : i + 500])
-                q = f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})"
-                for k, blob in self._db.execute(q, part):
-                    found[k] = np.frombuffer(blob, dtype=np.float32)
-        return found
+            try:
+                for i in range(0, len(keys), 500):
+                    if self._db is None:
+                        return []
+                    part = list(keys[i : i + 500])
+                    rows += self._db.execute(sql.format(marks=",".join("?" * len(part))), part).fetchall()
+            except sqlite3.Error as e:
+                self._fail(e)
+                return []
+        return rows
+
+    def _write(self, sql: str, rows: list[tuple]) -> None:
+        with self._lock:
+            if self._db is None or self.read_only is not None:
+                return
+            try:
+                self._db.execute("BEGIN")
+                self._db.executemany(sql, rows)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as e:
+                # a failed COMMIT (disk full) can leave the transaction open: end it, or every later
+                # write fails with "cannot start a transaction within a transaction"
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                self._fail(e)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        rows = self._read("SELECT key, vector FROM vectors WHERE key IN ({marks})", keys)
+        return {k: np.frombuffer(blob, dtype=np.float32) for k, blob in rows}
 
     def put_many(self, items: dict[str, np.ndarray]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
-            )
-            self._db.execute("COMMIT")
+        self._write(
+            "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+            [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
+        )
 
     def get_chunks(self, keys: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        with self._lock:
-            for i in range(0, len(keys), 500):
-                part = list(keys[i : i + 500])
-                q = f"SELECT key, spans, vectors FROM chunk_sentences WHERE key IN ({','.join('?' * len(part))})"
-                for k, spans, vecs in self._db.execute(q, part):
-                    pairs = np.frombuffer(spans, dtype=np.int32).reshape(-1, 2)
-                    found[k] = (pairs, np.frombuffer(vecs, dtype=np.float32).reshape(len(pairs), -1))
+        for k, spans, vecs in self._read(
+            "SELECT key, spans, vectors FROM chunk_sentences WHERE key IN ({marks})", keys
+        ):
+            pairs = np.frombuffer(spans, dtype=np.int32).reshape(-1, 2)
+            found[k] = (pairs, np.frombuffer(vecs, dtype=np.float32).reshape(len(pairs), -1))
         return found
 
     def put_chunks(self, items: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO chunk_sentences VALUES (?, ?, ?)",
+            [
+                (k, np.asarray(sp, dtype=np.int32).tobytes(), np.asarray(v, dtype=np.float32).tobytes())
+                for k, (sp, v) in items.items()
+            ],
+        )
+
+    def check(self) -> str | None:
+        """What is wrong with the file: a fault seen so far, else SQLite's quick_check (every page)."""
         with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT OR REPLACE INTO chunk_sentences VALUES (?, ?, ?)",
-                [
-                    (k, np.asarray(sp, dtype=np.int32).tobytes(), np.asarray(v, dtype=np.float32).tobytes())
-                    for k, (sp, v) in items.items()
-                ],
-            )
-            self._db.execute("COMMIT")
+            if self.problem is None and self._db is not None:
+                try:
+                    bad = [r[0] for r in self._db.execute("PRAGMA quick_check").fetchall() if r[0] != "ok"]
+                    if bad:
+                        raise sqlite3.DatabaseError("; ".join(bad[:3]))
+                except sqlite3.Error as e:
+                    self._fail(e)
+        return self.problem
+
+    def rebuild(self) -> Path | None:
+        """Set a damaged file aside (never deleted: renamed with a timestamp) and start an empty cache,
+        which fills again as documents are embedded. Returns where the old file went."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            aside = set_aside(self.path)
+            self.problem = None
+            self.read_only = None
+        self._open()
+        return aside
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
+
+
+def set_aside(path: Path) -> Path | None:
+    """Rename a damaged SQLite file (and its -wal/-shm) to `<name>.corrupt-<UTC time>`; the new name."""
+    if not path.exists():
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while aside.exists():
+        aside, n = path.with_name(f"{path.name}.corrupt-{stamp}-{n}"), n + 1
+    path.rename(aside)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(aside.with_name(aside.name + suffix))
+    return aside
 
 
 class CachedEmbedder:

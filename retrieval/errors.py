@@ -44,3 +44,24 @@ class StoreUnavailable(FactdeskError):
 class EmbedderError(FactdeskError):
     code = "embedder_unavailable"
     status = 503
+
+
+class InsufficientStorage(FactdeskError):
+    """The disk under the data dir (or the Chroma server's) is full: nothing was half-written."""
+
+    code = "insufficient_storage"
+    status = 507
+
+
+class ReadOnlyStore(FactdeskError):
+    """The data dir cannot be written (permissions, a read-only mount): reads still answer."""
+
+    code = "read_only"
+    status = 503
+
+
+class CorruptStore(FactdeskError):
+    """A store file is damaged; `factdesk doctor` names it and `doctor --repair` sets it aside."""
+
+    code = "store_corrupted"
+    status = 503

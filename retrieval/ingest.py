@@ -9,6 +9,7 @@ back a reserved revision and drops stale vectors.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -30,6 +31,7 @@ from retrieval.chunk import chunk_text
 from retrieval.clean import CLEANER_VERSION, clean_article, skip_captions
 from retrieval.embed import CachedEmbedder
 from retrieval.errors import InvalidInput, NotFound
+from retrieval.faults import refusal
 from retrieval.models import Chunk, Document, DocumentIn, IngestResult, chunk_id, revision_keys
 from retrieval.store import VectorStore
 
@@ -273,6 +275,16 @@ class Ingestor:
         self.near_duplicate_threshold = near_duplicate_threshold
         self._lock = threading.RLock()
         self._lock_path = data_dir / "write.lock"
+        # what recovery and repair finished, for /healthz and doctor (since this process started)
+        self.recovered = {
+            "revisions_rolled_back": 0,
+            "legacy_rows_rolled_back": 0,
+            "stale_vectors_dropped": 0,
+            "orphan_vectors_dropped": 0,
+            "vectors_reembedded": 0,
+            "lexical_rows_reindexed": 0,
+            "files_set_aside": 0,
+        }
         self.counters = {
             "created": 0,
             "updated": 0,
@@ -284,7 +296,10 @@ class Ingestor:
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """One writer at a time: across threads (RLock) and across processes (flock on the data dir)."""
+        """One writer at a time: across threads (RLock) and across processes (flock on the data dir).
+        A data dir opened read-only (permissions, a full disk) refuses here, before any work."""
+        if self.catalog.read_only is not None:
+            raise refusal(self.catalog.read_only, "the data dir")
         with self._lock, open(self._lock_path, "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
@@ -487,6 +502,7 @@ class Ingestor:
             return
         with self.catalog.transaction() as db:
             Catalog.forget_stale(db, keys)
+        self.recovered["stale_vectors_dropped"] += len(keys)
 
     def _abandon(self, revisions: list[tuple[int, str, int]]) -> None:
         """Undo reserved revisions now rather than at the next start; if Chroma is what failed, they
@@ -505,6 +521,7 @@ class Ingestor:
         with self.catalog.transaction() as db:
             for rev, _, _ in revisions:
                 Catalog.forget_revision(db, rev)
+        self.recovered["revisions_rolled_back"] += len(revisions)
 
     # ---- crash recovery and consistency ----
     def recover(self) -> list[str]:
@@ -519,49 +536,98 @@ class Ingestor:
     def _finish(self, strict: bool) -> None:
         """Roll back reserved revisions and legacy rows (Chroma must answer), then drop stale vectors
         (strict: Chroma must answer there too)."""
-        with self.catalog.transaction() as db:
-            for doc_id in self.catalog.uncommitted_rows():
-                Catalog.retire(db, doc_id)  # their keys join the stale ones
+        legacy = self.catalog.uncommitted_rows()
+        if legacy:
+            with self.catalog.transaction() as db:
+                for doc_id in legacy:
+                    Catalog.retire(db, doc_id)  # their keys join the stale ones
+            self.recovered["legacy_rows_rolled_back"] += len(legacy)
         self._drop_reserved(self.catalog.reserved())
         self._collect_stale(strict=strict)
 
     def doctor(self, repair: bool = False) -> dict:
-        """Compare the catalog, the lexical index and Chroma; with repair, make them agree again."""
-        with self.writing():
-            unfinished = self.catalog.unfinished()
-            stale = self.catalog.stale_keys()
-            current = self.catalog.current_keys()
-            accounted = current | self.catalog.unfinished_keys() | set(stale)  # recover() handles the rest
-            chroma_ids = self.vectors.all_ids()
-            missing_vectors = sorted(current - chroma_ids)
-            orphan_vectors = sorted(chroma_ids - accounted)
-            missing_lexical = self.catalog.chunks_missing_lexical()
-            orphan_lexical = self.catalog.orphan_lexical_rows()
-            report = {
-                "documents": self.catalog.count()[0],
-                "chunks": len(current),
-                "vectors": len(chroma_ids),
-                "lexical_rows": self.catalog.lexical_row_count(),
-                "unfinished_documents": list(dict.fromkeys(d for d, _ in unfinished)),
-                "stale_vectors": len(stale),
-                "missing_vectors": len(missing_vectors),
-                "orphan_vectors": len(orphan_vectors),
-                "documents_missing_lexical": missing_lexical,
-                "orphan_lexical_rows": orphan_lexical,
-            }
-            report["consistent"] = not (
-                unfinished or stale or missing_vectors or orphan_vectors or missing_lexical or orphan_lexical
-            )
+        """Compare the catalog, the lexical index and Chroma, and check the files; with repair, make
+        them agree again. A store that cannot be read is a line in `problems`, not a traceback."""
+        if repair or self.catalog.read_only is None:
+            lock = self.writing()  # refuses a repair on a read-only data dir, with the reason
+        else:
+            lock = contextlib.nullcontext()  # read-only: nobody can be writing through this data dir
+        with lock:
+            report = self._examine()
             if repair and not report["consistent"]:
-                self._finish(strict=True)
-                if orphan_vectors:
-                    self.vectors.delete_ids(orphan_vectors)
-                if missing_vectors:
-                    self._reembed(missing_vectors)
-                if missing_lexical or orphan_lexical:
-                    self.catalog.reindex_lexical(missing_lexical)
+                self._repair(report)
                 report["repaired"] = True
+            report.pop("_keys")
+            report["recovered"] = dict(self.recovered)
             return report
+
+    def _examine(self) -> dict:
+        problems: list[str] = []
+        catalog_problem = self.catalog.check()
+        if catalog_problem:
+            problems.append(f"catalog.sqlite: corrupted ({catalog_problem})")
+        cache_problem = self.embedder.cache.check()
+        if cache_problem:
+            problems.append(
+                f"embeddings.sqlite: corrupted and skipped ({cache_problem}); --repair sets it aside "
+                "and starts an empty cache"
+            )
+        unfinished = self.catalog.unfinished()
+        stale = self.catalog.stale_keys()
+        current = self.catalog.current_keys()
+        accounted = current | self.catalog.unfinished_keys() | set(stale)  # recover() handles the rest
+        store_problem = self.vectors.problem()
+        chroma_ids = set() if store_problem else self.vectors.all_ids()
+        if store_problem:
+            problems.append(f"vector store not checked: {store_problem}")
+        missing_vectors = sorted(current - chroma_ids) if not store_problem else []
+        orphan_vectors = sorted(chroma_ids - accounted)
+        missing_lexical = self.catalog.chunks_missing_lexical()
+        orphan_lexical = self.catalog.orphan_lexical_rows()
+        report = {
+            "documents": self.catalog.count()[0],
+            "chunks": len(current),
+            "vectors": None if store_problem else len(chroma_ids),
+            "lexical_rows": self.catalog.lexical_row_count(),
+            "unfinished_documents": list(dict.fromkeys(d for d, _ in unfinished)),
+            "stale_vectors": len(stale),
+            "missing_vectors": len(missing_vectors),
+            "orphan_vectors": len(orphan_vectors),
+            "documents_missing_lexical": missing_lexical,
+            "orphan_lexical_rows": orphan_lexical,
+            "embedding_cache": f"corrupted: {cache_problem}" if cache_problem else "ok",
+            "problems": problems,
+            # 'read_only' or 'full': checked without writing; a repair is refused until it can write
+            "data_dir": {None: "writable"}.get(self.catalog.read_only, self.catalog.read_only),
+            "_keys": (missing_vectors, orphan_vectors, missing_lexical, orphan_lexical, cache_problem),
+        }
+        report["consistent"] = not (
+            unfinished
+            or stale
+            or missing_vectors
+            or orphan_vectors
+            or missing_lexical
+            or orphan_lexical
+            or problems
+        )
+        return report
+
+    def _repair(self, report: dict) -> None:
+        missing_vectors, orphan_vectors, missing_lexical, orphan_lexical, cache_problem = report["_keys"]
+        if cache_problem:  # a cache: set aside (kept) and started anew; it fills as text is embedded
+            aside = self.embedder.cache.rebuild()
+            self.recovered["files_set_aside"] += aside is not None
+            log.warning("embedding cache set aside as %s and started anew", aside.name if aside else "-")
+        self._finish(strict=True)
+        if orphan_vectors:
+            self.vectors.delete_ids(orphan_vectors)
+            self.recovered["orphan_vectors_dropped"] += len(orphan_vectors)
+        if missing_vectors:
+            self._reembed(missing_vectors)
+            self.recovered["vectors_reembedded"] += len(missing_vectors)
+        if missing_lexical or orphan_lexical:
+            self.catalog.reindex_lexical(missing_lexical)
+            self.recovered["lexical_rows_reindexed"] += len(missing_lexical) + orphan_lexical
 
     def _reembed(self, keys: list[str]) -> None:
         """Vectors for chunks of current revisions that Chroma lost, with the metadata ingest gives."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ import numpy as np
 from retrieval.bm25 import LexicalIndex
 from retrieval.catalog import Catalog
 from retrieval.embed import CachedEmbedder
+from retrieval.errors import InsufficientStorage, ReadOnlyStore
 from retrieval.fusion import fuse_reciprocal_rank, maximal_marginal_relevance, rerank_scores
 from retrieval.lexical import (
     POSTINGS_BUDGET,
@@ -26,6 +28,8 @@ from retrieval.lexical import (
 )
 from retrieval.models import SearchHit, chunk_key
 from retrieval.store import VectorStore
+
+log = logging.getLogger("factdesk.search")
 
 # reads of the candidates when a write landed during one (Searcher.search); each retry needs another
 # revision switch within a few milliseconds, so a second read almost always settles it
@@ -183,6 +187,10 @@ class Searcher:
         try:
             if cfg.use_dense:
                 dense = self.vectors.query(self.embed_query(query), n, where=filters.chroma_where())
+        except (ReadOnlyStore, InsufficientStorage) as e:
+            # embedded Chroma will not open a data dir it cannot write (read-only, or a full disk): the
+            # keyword side still answers
+            log.warning("dense search skipped: %s", e.message)
         finally:
             lexical = lexical_job.result() if lexical_job is not None else []
         return dense, lexical

@@ -16,13 +16,15 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from retrieval.errors import StoreUnavailable
+from retrieval.errors import FactdeskError, StoreUnavailable
+from retrieval.faults import classify
 from retrieval.redact import redact_text, redact_url
 
 
 QUERY_ATTEMPTS = 3  # a search's Chroma read, when a concurrent delete hid an id (VectorStore.query)
 
 log = logging.getLogger("factdesk.store")
+EMBEDDED = "the embedded vector store (chroma/)"
 
 
 def _collection_name(base: str, space: str) -> str:
@@ -39,6 +41,7 @@ class VectorStore:
         self._collection = None
         self._client = None
         self._lock = threading.Lock()
+        self.last_problem: str | None = None  # what the last ping() met
 
     @property
     def mode(self) -> str:
@@ -70,8 +73,25 @@ class VectorStore:
                     self._client, self._collection = self._connect()
                 except Exception as e:
                     where = f" at {redact_url(self.chroma_url)}" if self.chroma_url else ""
+                    if not self.chroma_url:  # embedded: a read-only or full data dir, a damaged file
+                        self._forget_failed_client()
+                        fault = classify(e, EMBEDDED)
+                        if fault is not None:
+                            raise fault from e
                     raise StoreUnavailable(f"the Chroma store{where} is unreachable: {_reason(e)}") from e
             return self._collection
+
+    def _forget_failed_client(self) -> None:
+        """chromadb keeps one client system per path for the process, even one whose start failed;
+        the next attempt would get that broken one ("no attribute 'bindings'") instead of trying the
+        files again once the disk has room or the folder is writable."""
+        try:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient._identifier_to_system.pop(str(self.data_dir / "chroma"), None)
+            SharedSystemClient._identifier_to_refcount.pop(str(self.data_dir / "chroma"), None)
+        except (ImportError, AttributeError):  # another chromadb layout: the plain retry stands
+            pass
 
     def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         """Run a Chroma call; a dead server becomes StoreUnavailable, and the next call reconnects."""
@@ -84,14 +104,22 @@ class VectorStore:
                     self._collection = None
                 where = redact_url(self.chroma_url)
                 raise StoreUnavailable(f"the Chroma server at {where} failed: {_reason(e)}") from e
+            fault = classify(e, EMBEDDED)  # Chroma passes SQLite's "database or disk is full" on as text
+            if fault is not None:
+                raise fault from e
             raise
 
     def ping(self) -> bool:
+        return self.problem() is None
+
+    def problem(self) -> str | None:
+        """Why the store cannot answer now (a redacted sentence), or None when it answers."""
         try:
             self._call(lambda col: col.count())
-            return True
-        except StoreUnavailable:
-            return False
+            self.last_problem = None
+        except FactdeskError as e:
+            self.last_problem = e.message
+        return self.last_problem
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict]) -> None:
         for i in range(0, len(ids), 1000):

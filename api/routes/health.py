@@ -21,6 +21,7 @@ async def healthz(request: Request) -> dict:
         "version": __version__,
         "model_loaded": bool(svc is not None and svc.embedder.loaded),
         "startup": request.app.state.startup.status(),
+        "recovered": svc.recovery_counts() if svc is not None else {},
     }
 
 
@@ -34,10 +35,7 @@ async def readyz(request: Request) -> dict:
     svc = getattr(request.app.state, "service", None)
     if svc is None:
         raise NotReady("the service is starting")
-    store_ok = await call(svc.vectors.ping)
-    problems = []
-    if not store_ok:
-        problems.append(f"the {svc.vectors.mode} vector store is unreachable")
+    problems, degraded = await call(svc.readiness)
     if not svc.embedder.loaded:
         error = request.app.state.startup.model_error
         problems.append(
@@ -50,6 +48,7 @@ async def readyz(request: Request) -> dict:
         "store": svc.vectors.mode,
         "model": svc.embedder.name,
         "startup": request.app.state.startup.status(),
+        "degraded": degraded,
     }
 
 
