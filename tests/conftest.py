@@ -57,6 +57,15 @@ def check_citations(svc: Factdesk, citations: list) -> None:
         assert c.quote == texts[c.document_id][c.start : c.end]
 
 
+@pytest.fixture(autouse=True)
+def fresh_llm_dialects() -> None:
+    """Each test negotiates structured output afresh: a closed scripted server's port, reused by the
+    next one, must not hand down the mode another test's dialect settled on (answers/dialects.py)."""
+    from answers import dialects
+
+    dialects.forget()
+
+
 @pytest.fixture(scope="session")
 def warm_model() -> None:
     from retrieval.embed import LocalEmbedder
