@@ -110,6 +110,19 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
         yield server
 
 
+@pytest.fixture(scope="session")
+def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M (tests/local_llm.py), shared by the
+    session; skipped, with the reason, where the `[llm-local]` extra is not installed."""
+    from local_llm import LocalLLM, skip_reason
+
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with LocalLLM(tmp_path_factory.mktemp("llm-local")) as server:
+        yield server
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
     """Headless Debian Chromium driven by playwright (the chat page and /docs tests)."""
