@@ -176,14 +176,14 @@ class BadReply(ValueError):
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*(.*?)\s*```$", re.DOTALL)
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 # reasoning models (DeepSeek-R1, Qwen3 ...) served without a reasoning parser write their thinking
-# into the content first; an unclosed block is all thinking (the reply was cut inside it)
-_THINK = re.compile(f"{THINK_OPEN}.*?(?:{re.escape(THINK_CLOSE)}|$)", re.DOTALL)
+# into the content before the answer; an unclosed block is all thinking (the reply was cut inside it)
+_THINK = re.compile(f"^\\s*{THINK_OPEN}.*?(?:{re.escape(THINK_CLOSE)}|$)", re.DOTALL)
 
 
 def parse_reply(content: str | None) -> dict:
     """The reply's JSON object, tolerating <think> blocks, ```json fences and prose around it;
     ValueError otherwise."""
-    text = _THINK.sub("", content or "").strip()
+    text = _THINK.sub("", content or "", count=1).strip()
     m = _FENCE.match(text)
     if m:
         text = m.group(1)
@@ -223,25 +223,34 @@ def _passage_number(value: object) -> int | None:
 
 
 class ThinkFilter:
-    """Removes <think>...</think> blocks from a streamed reply, piece by piece (a tag may be split
-    across pieces, so a possible start of one is held back until the next piece shows what it is)."""
+    """Removes <think>...</think> blocks before the JSON of a streamed reply, piece by piece (a tag
+    may be split across pieces, so a possible start of one is held back until the next piece shows
+    what it is). Once the JSON has begun everything passes: an article may quote a "<think>"."""
 
     def __init__(self) -> None:
         self.buf = ""
         self.inside = False
+        self.passing = False
 
     def feed(self, piece: str) -> str:
+        if self.passing:
+            return piece
         self.buf += piece
         out: list[str] = []
         while True:
             tag = THINK_CLOSE if self.inside else THINK_OPEN
             i = self.buf.find(tag)
-            if i >= 0:
+            if i >= 0 and (self.inside or "{" not in self.buf[:i]):
                 if not self.inside:
                     out.append(self.buf[:i])
                 self.buf = self.buf[i + len(tag) :]
                 self.inside = not self.inside
                 continue
+            if not self.inside and "{" in self.buf:
+                self.passing = True
+                out.append(self.buf)
+                self.buf = ""
+                return "".join(out)
             held = _partial_tag(self.buf, tag)
             if not self.inside:
                 out.append(self.buf[: len(self.buf) - held])

@@ -402,9 +402,14 @@ def test_what_real_servers_send_is_tolerated(engine, srv, stream):
     assert_citations_verify(eng.service, d)
 
 
+def test_parse_reply_skips_only_a_leading_think_block():
+    assert parse_reply('<think>{"no": 1}</think> {"a": "<think>x"}') == {"a": "<think>x"}
+    assert parse_reply('{"a": "<think>x</think>"}') == {"a": "<think>x</think>"}
+
+
 def test_think_filter_handles_any_split():
-    text = 'pre<think>a {"x": 1} </thi</think>{"k": "<th"}<think>more'
-    expected = 'pre{"k": "<th"}'
+    text = '<think>a {"x": 1} </thi</think>\n{"k": "<th"}, "q": "<think>quoted</think>"}'
+    expected = '\n{"k": "<th"}, "q": "<think>quoted</think>"}'
     for size in range(1, len(text) + 1):
         f = llm.ThinkFilter()
         assert "".join(f.feed(text[i : i + size]) for i in range(0, len(text), size)) == expected
