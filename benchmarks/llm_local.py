@@ -66,9 +66,7 @@ def ask_timed(svc: Factdesk, question: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--threads", type=int, default=1, help="llama.cpp threads (as tests/local_llm.py)"
-    )
+    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (as tests/local_llm.py)")
     args = parser.parse_args()
     reason = skip_reason()
     if reason:
