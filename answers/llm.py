@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
+from answers import dialects
 from answers.engine import OfflineEngine, answer_summary_request, recent_documents, stream_text
 from answers.intent import summary_request
 from answers.models import ABSTAIN_TEXT, Answer, Citation, Summary
@@ -174,11 +175,16 @@ class BadReply(ValueError):
 
 
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*(.*?)\s*```$", re.DOTALL)
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+# reasoning models (DeepSeek-R1, Qwen3 ...) served without a reasoning parser write their thinking
+# into the content before the answer; an unclosed block is all thinking (the reply was cut inside it)
+_THINK = re.compile(f"^\\s*{THINK_OPEN}.*?(?:{re.escape(THINK_CLOSE)}|$)", re.DOTALL)
 
 
 def parse_reply(content: str | None) -> dict:
-    """The reply's JSON object, tolerating ```json fences and prose around it; ValueError otherwise."""
-    text = (content or "").strip()
+    """The reply's JSON object, tolerating <think> blocks, ```json fences and prose around it;
+    ValueError otherwise."""
+    text = _THINK.sub("", content or "", count=1).strip()
     m = _FENCE.match(text)
     if m:
         text = m.group(1)
@@ -215,6 +221,50 @@ def _passage_number(value: object) -> int | None:
         m = re.fullmatch(r"\s*\[?\s*(?:passage\s*)?(\d+)\s*\]?\s*", value, re.IGNORECASE)
         return int(m.group(1)) if m else None
     return None
+
+
+class ThinkFilter:
+    """Removes <think>...</think> blocks before the JSON of a streamed reply, piece by piece (a tag
+    may be split across pieces, so a possible start of one is held back until the next piece shows
+    what it is). Once the JSON has begun everything passes: an article may quote a "<think>"."""
+
+    def __init__(self) -> None:
+        self.buf = ""
+        self.inside = False
+        self.passing = False
+
+    def feed(self, piece: str) -> str:
+        if self.passing:
+            return piece
+        self.buf += piece
+        out: list[str] = []
+        while True:
+            tag = THINK_CLOSE if self.inside else THINK_OPEN
+            i = self.buf.find(tag)
+            if i >= 0 and (self.inside or "{" not in self.buf[:i]):
+                if not self.inside:
+                    out.append(self.buf[:i])
+                self.buf = self.buf[i + len(tag) :]
+                self.inside = not self.inside
+                continue
+            if not self.inside and "{" in self.buf:
+                self.passing = True
+                out.append(self.buf)
+                self.buf = ""
+                return "".join(out)
+            held = _partial_tag(self.buf, tag)
+            if not self.inside:
+                out.append(self.buf[: len(self.buf) - held])
+            self.buf = self.buf[len(self.buf) - held :]
+            return "".join(out)
+
+
+def _partial_tag(text: str, tag: str) -> int:
+    """The length of the longest end of `text` that begins `tag`."""
+    for n in range(min(len(tag) - 1, len(text)), 0, -1):
+        if text.endswith(tag[:n]):
+            return n
+    return 0
 
 
 # ---------------------------------------------------------------- verification (pure)
@@ -613,8 +663,9 @@ class LLMEngine:
             timeout=settings.llm_timeout_s,
             max_retries=0,
         )
-        self._json_schema_ok = True  # set to False once the endpoint rejects json_schema
         self.telemetry = service.telemetry
+        # what negotiates the structured-output mode: the same server may serve several models
+        self.endpoint: dialects.Endpoint = (str(self.client.base_url), self.model)
 
     # ---- the AnswerEngine protocol
 
@@ -666,7 +717,7 @@ class LLMEngine:
             self.telemetry.observe("llm", time.perf_counter() - started)
             yield from _events(self._extractive(question, query, hits, [self._unavailable(exc)]), streamed)
             return
-        reader, deltas, assembler = SentenceStream(), DeltaText(), Assembler()
+        thinking, reader, deltas, assembler = ThinkFilter(), SentenceStream(), DeltaText(), Assembler()
         content: list[str] = []
         held: list[str] = []  # the current sentence's text, held back until its citations verify
         said: set[str] = set()
@@ -675,7 +726,8 @@ class LLMEngine:
             for chunk in stream:
                 for choice in chunk.choices or []:
                     piece = choice.delta.content if choice.delta else None
-                    for kind, i, value in reader.feed(piece) if piece else []:
+                    visible = thinking.feed(piece) if piece else ""
+                    for kind, i, value in reader.feed(visible) if visible else []:
                         if kind == "text":
                             held.append(deltas.feed(i, value))
                             continue
@@ -959,7 +1011,8 @@ class LLMEngine:
             raise LLMFailure("reply was not valid JSON") from None
 
     def _create(self, messages: list[dict], schema: dict, *, stream: bool = False) -> Any:
-        """A chat completion asking for JSON; json_schema first, json_object if the endpoint rejects it."""
+        """A chat completion asking for JSON in the best structured-output mode the endpoint takes
+        (answers/dialects.py): a refused mode is followed at once by the next one."""
         request: dict[str, Any] = {
             "messages": messages,
             "max_tokens": self.settings.llm_answer_tokens,
@@ -967,16 +1020,20 @@ class LLMEngine:
         }
         if stream:
             request["stream"] = True
-        if self._json_schema_ok:
+        for mode in dialects.modes_for(self.endpoint):
+            fmt = dialects.response_format(mode, schema)
             try:
-                return self._call_with_retries(
-                    {**request, "response_format": {"type": "json_schema", "json_schema": schema}}
+                resp = self._call_with_retries({**request, "response_format": fmt} if fmt else request)
+            except openai.APIStatusError as refused:  # _call_with_retries lets only a format refusal out
+                log.info(
+                    "the endpoint refused response_format %s (%s); trying the next mode",
+                    mode.value,
+                    refused.status_code,
                 )
-            except openai.BadRequestError:
-                log.info("the endpoint rejected response_format json_schema; trying json_object")
-        resp = self._call_with_retries({**request, "response_format": {"type": "json_object"}})
-        self._json_schema_ok = False  # json_object worked where json_schema did not: skip the failing try
-        return resp
+                continue
+            dialects.remember(self.endpoint, mode)
+            return resp
+        raise LLMFailure("no structured-output mode left")  # not reached: the last mode sends none
 
     def _call_with_retries(self, request: dict, attempts: int | None = None) -> Any:
         if request.get("stream"):  # its time and tokens are counted where it is read (ask_stream)
@@ -994,9 +1051,9 @@ class LLMEngine:
         for attempt in range(attempts):
             try:
                 return self.client.chat.completions.create(model=self.model, **request)
-            except openai.BadRequestError:
-                raise
             except Exception as exc:  # noqa: BLE001
+                if "response_format" in request and dialects.refuses_format(exc):
+                    raise  # not an outage: the caller tries the next structured-output mode
                 reason, retryable = describe_failure(exc)
                 self._log_failure(f"attempt {attempt + 1}/{attempts}", exc)
                 if not retryable or attempt + 1 >= attempts:

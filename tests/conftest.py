@@ -57,6 +57,15 @@ def check_citations(svc: Factdesk, citations: list) -> None:
         assert c.quote == texts[c.document_id][c.start : c.end]
 
 
+@pytest.fixture(autouse=True)
+def fresh_llm_dialects() -> None:
+    """Each test negotiates structured output afresh: a closed scripted server's port, reused by the
+    next one, must not hand down the mode another test's dialect settled on (answers/dialects.py)."""
+    from answers import dialects
+
+    dialects.forget()
+
+
 @pytest.fixture(scope="session")
 def warm_model() -> None:
     from retrieval.embed import LocalEmbedder
@@ -98,6 +107,19 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 
     with LiveServer(tmp_path_factory.mktemp("live")) as server:
         server.post_seeds()
+        yield server
+
+
+@pytest.fixture(scope="session")
+def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M (tests/local_llm.py), shared by the
+    session; skipped, with the reason, where the `[llm-local]` extra is not installed."""
+    from local_llm import LocalLLM, skip_reason
+
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with LocalLLM(tmp_path_factory.mktemp("llm-local")) as server:
         yield server
 
 

@@ -33,6 +33,12 @@ Steps
 ``reply(content)``, ``reply_json(obj)``, ``status(code, body, headers)``,
 ``delay(seconds, then)``, ``cut_stream(content, after_chunks)``,
 ``malformed(body)``, ``dynamic(fn)`` and ``embeddings()``.
+
+Dialects
+--------
+Real servers differ in the ``response_format`` they take. ``srv.dialect = LLAMA_CPP_PYTHON`` (or
+``REFUSES_JSON_SCHEMA``, ``PROMPT_JSON_ONLY``) makes the server refuse the others the way such a
+server does, before any queued step is used; ``None`` (the default) takes every format, like OpenAI.
 """
 
 from __future__ import annotations
@@ -74,6 +80,11 @@ __all__ = [
     "embeddings",
     "fake_embedding",
     "split_content",
+    "Dialect",
+    "format_kind",
+    "REFUSES_JSON_SCHEMA",
+    "LLAMA_CPP_PYTHON",
+    "PROMPT_JSON_ONLY",
 ]
 
 DEFAULT_MODEL = "scripted-model"
@@ -314,9 +325,13 @@ class Reply(Step):
     model: str | None = None  # None: echo the request's model
     chunk_size: int | None = None  # streaming piece size; None: word-ish pieces
     headers: Mapping[str, str] | None = None
+    # more message fields, as servers add them (e.g. {"reasoning_content": "..."}); streamed in
+    # the first delta
+    extra: Mapping[str, Any] | None = None
 
     def send(self, ctx: _Ctx) -> None:
         model = self.model or ctx.model
+        extra = dict(self.extra or {})
         cid = _completion_id()
         created = int(time.time())
         if not ctx.stream:
@@ -331,7 +346,12 @@ class Reply(Step):
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": self.content, "refusal": None},
+                            "message": {
+                                "role": "assistant",
+                                "content": self.content,
+                                "refusal": None,
+                                **extra,
+                            },
                             "logprobs": None,
                             "finish_reason": self.finish_reason,
                         }
@@ -342,7 +362,7 @@ class Reply(Step):
             )
             return
         ctx.start_stream(self.headers)
-        ctx.write_event(_chunk(cid, created, model, {"role": "assistant", "content": ""}, None))
+        ctx.write_event(_chunk(cid, created, model, {"role": "assistant", "content": "", **extra}, None))
         for piece in split_content(self.content, self.chunk_size):
             ctx.write_event(_chunk(cid, created, model, {"content": piece}, None))
         ctx.write_event(_chunk(cid, created, model, {}, self.finish_reason))
@@ -583,9 +603,13 @@ def reply(
     model: str | None = None,
     chunk_size: int | None = None,
     headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Reply:
-    """A normal completion with ``content`` (streamed when the request streams)."""
-    return Reply(content, finish_reason=finish_reason, model=model, chunk_size=chunk_size, headers=headers)
+    """A normal completion with ``content`` (streamed when the request streams); ``extra`` adds
+    message fields such as ``reasoning_content``."""
+    return Reply(
+        content, finish_reason=finish_reason, model=model, chunk_size=chunk_size, headers=headers, extra=extra
+    )
 
 
 def reply_json(obj: Any, **kwargs: Any) -> Reply:
@@ -629,6 +653,65 @@ def dynamic(fn: Callable[[Any], Any]) -> Dynamic:
 def embeddings(dim: int | None = None) -> Embeddings:
     """The normal fake-embeddings answer (for :meth:`ScriptedOpenAI.queue_embeddings`)."""
     return Embeddings(dim)
+
+
+# --------------------------------------------------------------------------- #
+# Dialects: which response_format a server takes
+# --------------------------------------------------------------------------- #
+
+
+def format_kind(body: Any) -> str:
+    """``"none"``, ``"text"``, ``"json_schema"``, ``"json_object"`` or ``"json_object+schema"``."""
+    fmt = body.get("response_format") if isinstance(body, dict) else None
+    if not isinstance(fmt, dict):
+        return "none"
+    kind = str(fmt.get("type"))
+    return f"{kind}+schema" if kind == "json_object" and "schema" in fmt else kind
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """A server that takes only the response_format kinds in ``accepts`` and answers any other
+    chat completion with ``refusal`` (``"none"`` and ``"text"`` are always taken)."""
+
+    name: str
+    accepts: frozenset[str]
+    refusal: Step
+
+    def refuses(self, body: Any) -> bool:
+        kind = format_kind(body)
+        return kind not in self.accepts and kind not in ("none", "text")
+
+
+# e.g. LM Studio-like servers and proxies: a 400 that names the parameter
+REFUSES_JSON_SCHEMA = Dialect(
+    "refuses-json-schema",
+    frozenset({"json_object", "json_object+schema"}),
+    Status(400, message="'response_format.type' must be one of 'text', 'json_object'"),
+)
+# llama-cpp-python's server (0.3.x): its request model takes type "text" or "json_object" (with an
+# optional "schema"); anything else fails validation, which its error handler reports as a 500
+LLAMA_CPP_PYTHON = Dialect(
+    "llama-cpp-python",
+    frozenset({"json_object", "json_object+schema"}),
+    Status(
+        500,
+        body={
+            "error": {
+                "message": "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
+                "'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", "
+                "'input': 'json_schema', 'ctx': {'expected': \"'text' or 'json_object'\"}}",
+                "type": "internal_server_error",
+                "param": None,
+                "code": None,
+            }
+        },
+    ),
+)
+# servers without any JSON mode: the prompt alone has to ask for JSON
+PROMPT_JSON_ONLY = Dialect(
+    "prompt-json-only", frozenset(), Status(400, message="response_format is not supported")
+)
 
 
 # --------------------------------------------------------------------------- #
@@ -694,7 +777,8 @@ class _Handler(BaseHTTPRequestHandler):
         ctx = _Ctx(self, req, owner)
         path = req.path.rstrip("/")
         if req.method == "POST" and path.endswith("/chat/completions"):
-            step = owner._next_step("chat")
+            dialect = owner.dialect
+            step = dialect.refusal if dialect and dialect.refuses(req.json) else owner._next_step("chat")
         elif req.method == "POST" and path.endswith("/embeddings"):
             step = owner._next_step("embeddings")
         elif req.method == "GET" and path.endswith("/models"):
@@ -744,6 +828,7 @@ class ScriptedOpenAI:
             (initially ``reply("OK")``).
         default_embeddings: step for embeddings once that queue is empty.
         errors: unexpected exceptions raised while answering (should stay empty).
+        dialect: the response_format kinds taken (:class:`Dialect`); None takes all.
     """
 
     def __init__(self, default: Step | str | None = None, *, host: str = "127.0.0.1") -> None:
@@ -752,6 +837,7 @@ class ScriptedOpenAI:
         self._default_embeddings: Step = Embeddings()
         self.requests: list[RecordedRequest] = []
         self.errors: list[BaseException] = []
+        self.dialect: Dialect | None = None
         self._lock = threading.Lock()
         self._queues: dict[str, deque[Step]] = {"chat": deque(), "embeddings": deque()}
         self._stopping = threading.Event()

@@ -16,9 +16,22 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import ARTICLES, SEED_IDS, make_settings
-from scripted_openai import ScriptedOpenAI, cut_stream, delay, dynamic, malformed, reply, reply_json, status
+from scripted_openai import (
+    LLAMA_CPP_PYTHON,
+    PROMPT_JSON_ONLY,
+    REFUSES_JSON_SCHEMA,
+    ScriptedOpenAI,
+    cut_stream,
+    delay,
+    dynamic,
+    format_kind,
+    malformed,
+    reply,
+    reply_json,
+    status,
+)
 
-from answers import llm
+from answers import dialects, llm
 from answers.llm import (
     DeltaText,
     LLMEngine,
@@ -52,6 +65,7 @@ def srv(server: ScriptedOpenAI) -> Iterator[ScriptedOpenAI]:
     server.reset()
     server.errors.clear()
     server.default = reply("OK")
+    server.dialect = None
     yield server
     assert server.errors == [], server.errors
 
@@ -275,20 +289,130 @@ def test_nothing_verifiable_falls_back(svc, srv):
     assert any("could not be verified" in w for w in d["warnings"])
 
 
-def test_json_schema_rejected_then_json_object(engine, srv):
-    """Runs against the scripted OpenAI-compatible server, not a real LLM: 400 for json_schema."""
+def format_kinds(srv: ScriptedOpenAI) -> list[str]:
+    return [format_kind(r.json) for r in srv.chat_requests]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "negotiated"),
+    [
+        (REFUSES_JSON_SCHEMA, "json_object+schema"),
+        (LLAMA_CPP_PYTHON, "json_object+schema"),
+        (PROMPT_JSON_ONLY, "none"),
+    ],
+    ids=lambda v: getattr(v, "name", v),
+)
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+def test_structured_output_is_negotiated(engine, srv, dialect, negotiated, stream):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: a server that refuses
+    json_schema (400, or llama-cpp-python's 500 naming response_format) or every JSON mode gets the
+    next mode at once, with no retry and no warning, and the mode that worked is remembered."""
+    srv.dialect = dialect
+    srv.default = dynamic(lambda body: cited_reply(body))
     eng = engine()
-    srv.script(
-        status(400, message="response_format json_schema is not supported"),
-        dynamic(lambda body: cited_reply(body)),
-        dynamic(lambda body: cited_reply(body)),
-    )
+
+    def ask() -> dict:
+        if stream:
+            return collect(eng.ask_stream(QUESTION, top_k=5, filters=None, history=[]))[1]
+        return eng.ask(QUESTION, top_k=5, filters=None, history=[]).to_dict()
+
+    d = ask()
+    ladder = ["json_schema", "json_object+schema", "json_object", "none"]
+    assert format_kinds(srv) == ladder[: ladder.index(negotiated) + 1]
+    assert d["generator"] == eng.settings.llm_model and d["warnings"] == []
+    assert_citations_verify(eng.service, d)
+    srv.reset()
+    d = engine().ask(QUESTION, top_k=5, filters=None, history=[]).to_dict()  # another engine, same endpoint
+    assert format_kinds(srv) == [negotiated] and d["warnings"] == []
+
+
+def test_summary_negotiates_too(svc, srv):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: the summary path."""
+    srv.dialect = LLAMA_CPP_PYTHON
+    srv.default = dynamic(lambda body: cited_reply(body, (1,)))
+    s = svc.summarize(max_words=80)
+    assert s.generator == svc.settings.llm_model and s.warnings == []
+    assert format_kinds(srv)[:2] == ["json_schema", "json_object+schema"]
+    assert srv.chat_requests[1].json["response_format"]["schema"] == llm.SUMMARY_SCHEMA["schema"]
+
+
+def test_mode_is_remembered_per_model(engine, srv):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: one server, two models."""
+    srv.dialect = REFUSES_JSON_SCHEMA
+    srv.default = dynamic(lambda body: cited_reply(body))
+    engine().ask(QUESTION, top_k=5, filters=None, history=[])
+    srv.dialect = None  # the other model on the same server takes json_schema
+    engine(llm_model="other-model").ask(QUESTION, top_k=5, filters=None, history=[])
+    assert format_kinds(srv) == ["json_schema", "json_object+schema", "json_schema"]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        status(500, message="CUDA error: out of memory"),
+        status(503),
+        status(400, message="This model's maximum context length is 2048 tokens, you requested 3000"),
+        status(401),
+    ],
+    ids=["500", "503", "400-context-length", "401"],
+)
+def test_an_outage_is_not_a_refusal(engine, srv, failure):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: a plain 5xx, a context-length
+    400 or an auth error is not the server refusing the format: no other mode is tried, the answer
+    falls back with a warning, and nothing is remembered."""
+    srv.default = failure
+    eng = engine()
     a = eng.ask(QUESTION, top_k=5, filters=None, history=[])
-    formats = [r.json["response_format"]["type"] for r in srv.chat_requests]
-    assert formats == ["json_schema", "json_object"]
-    assert a.generator == eng.settings.llm_model
-    eng.ask(QUESTION, top_k=5, filters=None, history=[])  # remembered: no second rejected try
-    assert [r.json["response_format"]["type"] for r in srv.chat_requests][2:] == ["json_object"]
+    assert a.generator == "extractive" and any("LLM unavailable" in w for w in a.warnings)
+    assert set(format_kinds(srv)) == {"json_schema"}
+    assert dialects.negotiated(eng.endpoint) is None
+
+
+def test_timeout_is_not_a_refusal(engine, srv):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM."""
+    srv.default = delay(1.0, dynamic(lambda body: cited_reply(body)))
+    eng = engine(llm_timeout_s=0.2, llm_max_retries=0)
+    a = eng.ask(QUESTION, top_k=5, filters=None, history=[])
+    assert a.generator == "extractive" and any("timed out" in w for w in a.warnings)
+    assert format_kinds(srv) == ["json_schema"]
+
+
+def fenced_with_thinking(body: dict) -> str:
+    return (
+        "<think>The user wants {json}. Passage 1 says {something}.</think>\n"
+        f"Here is the answer:\n```json\n{json.dumps(cited_reply(body))}\n```"
+    )
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+def test_what_real_servers_send_is_tolerated(engine, srv, stream):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: <think> blocks, code fences,
+    an extra reasoning_content field and a stream without usage still give a verified answer."""
+    srv.default = dynamic(
+        lambda body: reply(fenced_with_thinking(body), extra={"reasoning_content": "thinking {..."})
+    )
+    eng = engine()
+    if stream:
+        deltas, d = collect(eng.ask_stream(QUESTION, top_k=5, filters=None, history=[]))
+        assert "think" not in "".join(deltas)
+    else:
+        d = eng.ask(QUESTION, top_k=5, filters=None, history=[]).to_dict()
+    assert d["generator"] == eng.settings.llm_model and d["warnings"] == []
+    assert "think" not in d["answer"]
+    assert_citations_verify(eng.service, d)
+
+
+def test_parse_reply_skips_only_a_leading_think_block():
+    assert parse_reply('<think>{"no": 1}</think> {"a": "<think>x"}') == {"a": "<think>x"}
+    assert parse_reply('{"a": "<think>x</think>"}') == {"a": "<think>x</think>"}
+
+
+def test_think_filter_handles_any_split():
+    text = '<think>a {"x": 1} </thi</think>\n{"k": "<th"}, "q": "<think>quoted</think>"}'
+    expected = '\n{"k": "<th"}, "q": "<think>quoted</think>"}'
+    for size in range(1, len(text) + 1):
+        f = llm.ThinkFilter()
+        assert "".join(f.feed(text[i : i + size]) for i in range(0, len(text), size)) == expected
 
 
 def test_passages_fill_the_token_budget(engine, svc, srv):
