@@ -188,6 +188,10 @@ class Factdesk:
         fails, or one item of a feed, is its own `rejected` result; the rest goes on."""
         from retrieval.fetch import Fetcher, ValidatorStore
 
+        if not any(is_url(source) for source in sources):
+            # files only: nothing to fetch, so no fetch state to open (a read-only data dir still
+            # gets the ingestor's own one-line refusal)
+            return self.ingest_paths([Path(source) for source in sources], progress)
         s = self.settings
         fetcher = Fetcher(
             timeout_s=s.fetch_timeout_s,

@@ -455,10 +455,6 @@ def make_bad_files(folder: Path) -> dict[str, str]:
         "Makefile": (b"all:\n\techo hi\n", "unsupported file type (none)"),
         "archive.tar.gz": (b"\x1f\x8b\x08\x00", "unsupported file type .gz"),
         "program.exe": (b"MZ\x90\x00", "unsupported file type .exe"),
-        "latin1.txt": (
-            "Caf\u00e9 na\u00efve r\u00e9sum\u00e9 \u2014 a report.".encode("latin-1", "replace"),
-            "not valid UTF-8",
-        ),
         "empty.txt": (b"", "text is empty"),
         "blank.md": (b"   \n\n\t\n", "text is empty"),
         "broken.json": (b"{not json", "invalid JSON"),

@@ -69,5 +69,9 @@ def test_api_conforms_to_its_schema(case) -> None:  # type: ignore[no-untyped-de
         # OpenAI's request shape, deliberately permissive: "the last user message is a non-blank question"
         # cannot be said in JSON Schema, so a schema-valid conversation may get the documented 400
         excluded.append(schemathesis.checks.positive_data_acceptance)
+    if case.operation.path == "/v1/documents" and case.method == "GET":
+        # the cursor is opaque: any string fits the schema, but only one the server handed out is a
+        # page (a forged one gets the documented 400)
+        excluded.append(schemathesis.checks.positive_data_acceptance)
     response = case.call_and_validate(excluded_checks=excluded)
     assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:300])
