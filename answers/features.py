@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from wordfreq import zipf_frequency
 
 from retrieval.lexical import STOPWORDS, stem, stems
 
@@ -102,6 +101,9 @@ class QuestionTerms:
 @lru_cache(maxsize=100_000)
 def _weight(word: str) -> float:
     """Rarer English words weigh more; a word wordfreq has never seen (a name) weighs most."""
+    # imported on first use: only the ranker needs it, and it costs every CLI call a third of a second
+    from wordfreq import zipf_frequency
+
     return max(0.0, COMMON_ZIPF - zipf_frequency(word, "en")) / COMMON_ZIPF
 
 
