@@ -110,6 +110,15 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
         yield server
 
 
+def skip_outside_ci(reason: str) -> None:
+    """Skip where a real part (a browser, the local model, mount or setpriv) is missing on a developer's
+    machine; in CI (`.ci/run` sets CI=1 and installs them all) a missing part fails instead, so CI
+    always runs the real thing."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI installs it: see .ci/run)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M (tests/local_llm.py), shared by the
@@ -118,7 +127,7 @@ def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 
     reason = skip_reason()
     if reason:
-        pytest.skip(reason)
+        skip_outside_ci(reason)
     with LocalLLM(tmp_path_factory.mktemp("llm-local")) as server:
         yield server
 
@@ -128,10 +137,7 @@ def browser() -> Iterator:
     """Headless Debian Chromium driven by playwright (the chat page and /docs tests)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        # .ci/run installs Debian's chromium: in CI a missing browser is a failure, not a skip
-        if os.environ.get("CI"):
-            pytest.fail(f"no Chromium at {CHROMIUM} in CI (.ci/run should have installed it)")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+        skip_outside_ci(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield b

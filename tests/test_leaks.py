@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -389,20 +387,7 @@ def test_a_malformed_allowed_hosts_pattern_is_refused_at_start(tmp_path: Path) -
 
 # --------------------------------------------------------------------------- the page under its CSP
 
-CHROMIUM = os.environ.get("FACTDESK_TEST_CHROMIUM", "/usr/bin/chromium")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        if os.environ.get("CI"):
-            pytest.fail(f"no Chromium at {CHROMIUM} in CI")
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
+# the `browser` fixture is conftest's (Debian's Chromium, headless)
 
 
 def open_page(browser, url: str) -> tuple:  # type: ignore[no-untyped-def]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_settings
+from conftest import make_settings, skip_outside_ci
 from fastapi.testclient import TestClient
 from faultkit import assert_stores_consistent, fake_vector, prefill_for_files, run_cli, write_articles
 from live_server import LiveServer, free_port
@@ -69,7 +69,7 @@ def mount_point(tmp_path: Path) -> Iterator[Path]:
 def mount(*args: str) -> None:
     proc = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        pytest.skip(f"cannot mount here: {proc.stderr.strip()}")
+        skip_outside_ci(f"cannot mount here: {proc.stderr.strip()}")
 
 
 def fill_disk(folder: Path) -> Path:
@@ -169,7 +169,7 @@ def test_read_only_mount_serves_reads_and_refuses_writes(
 def test_read_only_data_dir_for_an_unprivileged_user(tmp_path: Path, warm_model: None) -> None:
     """`chmod -R a-w` means nothing to root, so the CLI runs as `nobody` (setpriv)."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to run the CLI as another user")
+        skip_outside_ci("needs root and setpriv to run the CLI as another user")
     # under /tmp, world-traversable: pytest's own tmp folders are private to root
     base = Path(tempfile.mkdtemp(prefix="factdesk-ro-", dir="/tmp"))
     try:
