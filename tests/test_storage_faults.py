@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,26 +166,26 @@ def test_read_only_mount_serves_reads_and_refuses_writes(
 
 
 def test_read_only_data_dir_for_an_unprivileged_user(tmp_path: Path, warm_model: None) -> None:
-    """`chmod -R a-w` means nothing to root, so the CLI runs as `nobody` (setpriv)."""
+    """`chmod -R a-w` means nothing to root, so the CLI runs without the capabilities that let
+    root ignore file modes (setpriv drops them). Staying uid 0 keeps the interpreter and the
+    installed packages readable however the environment's files were created."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        skip_outside_ci("needs root and setpriv to run the CLI as another user")
-    # under /tmp, world-traversable: pytest's own tmp folders are private to root
-    base = Path(tempfile.mkdtemp(prefix="factdesk-ro-", dir="/tmp"))
+        skip_outside_ci("needs root and setpriv to drop root's file-mode capabilities")
+    base = tmp_path / "ro"
+    data = base / "store"
+    ids = seeded_store(data, tmp_path / "articles", 3, start=3300)
+    new = base / "new"
+    write_articles(new, 1, start=3399)
+    subprocess.run(["chmod", "-R", "a-w", str(data)], check=True)
+    unprivileged = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--inh-caps=-all"]
     try:
-        base.chmod(0o755)
-        data = base / "store"
-        ids = seeded_store(data, tmp_path / "articles", 3, start=3300)
-        new = base / "new"
-        write_articles(new, 1, start=3399)
-        subprocess.run(["chmod", "-R", "a-w", str(data)], check=True)
-        as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 
         def cli(*args: str) -> subprocess.CompletedProcess[str]:
             from faultkit import isolated_env
             from live_server import factdesk_command
 
             return subprocess.run(
-                [*as_nobody, *factdesk_command(), *args],
+                [*unprivileged, *factdesk_command(), *args],
                 cwd=base,
                 env=isolated_env(data, HOME=str(base)),
                 capture_output=True,
@@ -195,9 +194,9 @@ def test_read_only_data_dir_for_an_unprivileged_user(tmp_path: Path, warm_model:
                 check=False,
             )
 
-        search = cli("search", "dispatch desk report", "--json")
-        assert search.returncode == 0, search.stderr
-        assert json.loads(search.stdout)["results"]
+        probe = cli("search", "dispatch desk report", "--json")
+        assert probe.returncode == 0, probe.stderr
+        assert json.loads(probe.stdout)["results"]
         ask = cli("ask", "What did the desk file?", "--json")
         assert ask.returncode == 0, ask.stderr
         assert "answer" in json.loads(ask.stdout)
@@ -207,16 +206,14 @@ def test_read_only_data_dir_for_an_unprivileged_user(tmp_path: Path, warm_model:
         assert report["data_dir"] == "read_only" and report["documents"] == 3
         one_line_error(cli("ingest", str(new)), "read-only")
         one_line_error(cli("doctor", "--repair"), "read-only")
-        subprocess.run(["chmod", "-R", "u+w", str(data)], check=True)
-        svc = Factdesk(make_settings(data))
-        try:
-            assert sorted(d.id for d in svc.list_documents()) == sorted(ids)
-            assert_stores_consistent(svc)
-        finally:
-            svc.close()
     finally:
-        subprocess.run(["chmod", "-R", "u+w", str(base)], check=False)
-        shutil.rmtree(base, ignore_errors=True)
+        subprocess.run(["chmod", "-R", "u+w", str(data)], check=False)
+    svc = Factdesk(make_settings(data))
+    try:
+        assert sorted(d.id for d in svc.list_documents()) == sorted(ids)
+        assert_stores_consistent(svc)
+    finally:
+        svc.close()
 
 
 # --------------------------------------------------------------------------- store down at start
