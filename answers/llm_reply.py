@@ -144,6 +144,10 @@ def _partial_tag(text: str, tag: str) -> int:
 # ---------------------------------------------------------------- streaming
 
 
+_SENTENCES_OPEN = re.compile(rb'"sentences"\s*:\s*\[\s*(?=\{)')
+_TAIL_HEAD = b'{"sentences": ['  # stands for everything before the sentences still open
+
+
 class SentenceStream:
     """Reads a streamed {"sentences": [{"text": ..., "citations": [...]}, ...]} reply incrementally.
 
@@ -151,11 +155,11 @@ class SentenceStream:
     ("sentence", i, obj) once sentences[i] is complete. Anything before the first "{" (a ```json
     fence, prose) is skipped; input that stops being JSON yields no more events.
 
-    The text so far is re-parsed with jiter in partial mode, but only when a piece holds a brace:
-    a sentence can complete only then (the next sentence's "{" or the reply's closing "}"), which
-    keeps the repeated parsing far below one parse per piece. A partial parse cannot tell a closed
-    last object from an open one, so a sentence counts as complete once the next one has begun,
-    a key follows "sentences", or the whole object parses strictly.
+    The reply is re-parsed with jiter in partial mode when a piece holds a brace (a sentence can
+    complete only then: the next sentence's "{" or the reply's closing "}"), and only from the
+    first sentence not yet handed on, so a long reply costs about as much as one parse of it. A
+    partial parse cannot tell a closed last object from an open one: a sentence counts as complete
+    once the next one has begun, a key follows "sentences", or the whole object parses strictly.
     """
 
     def __init__(self) -> None:
@@ -164,6 +168,7 @@ class SentenceStream:
         self.finished = False
         self.closed = 0  # sentences handed on
         self.shown = ""  # the text of sentences[closed] reported so far
+        self.base: int | None = None  # where sentences[closed] begins in buf, once found
 
     def feed(self, piece: str) -> list[tuple[str, int, Any]]:
         if self.finished or not piece:
@@ -180,33 +185,56 @@ class SentenceStream:
         sentences = reply.get("sentences") if isinstance(reply, dict) else None
         if not isinstance(sentences, list):
             return []
+        first = 0 if self.base is None else self.closed  # the index of sentences[0] in the reply
         array_closed = self.finished or list(reply)[-1] != "sentences"
         events: list[tuple[str, int, Any]] = []
-        for i in range(self.closed, len(sentences)):
-            s = sentences[i]
+        for j in range(self.closed - first, len(sentences)):
+            s, i = sentences[j], first + j
             text = s.get("text") if isinstance(s, dict) else None
             if isinstance(text, str) and text.startswith(self.shown) and len(text) > len(self.shown):
                 events.append(("text", i, text[len(self.shown) :]))
                 self.shown = text
-            if i + 1 < len(sentences) or array_closed:
+            if j + 1 < len(sentences) or array_closed:
                 events.append(("sentence", i, s))
                 self.closed, self.shown = i + 1, ""
+                if not array_closed:
+                    self._skip(s)
             else:
                 break
         return events
 
     def _parse(self, may_end: bool) -> Any:
+        text = bytes(self.buf) if self.base is None else _TAIL_HEAD + self.buf[self.base :]
         if may_end:  # the reply may end at its last "}" (a fence or prose can follow it)
             try:
-                whole = jiter.from_json(bytes(self.buf[: self.buf.rindex(b"}") + 1]), cache_mode="keys")
+                whole = jiter.from_json(text[: text.rindex(b"}") + 1], cache_mode="keys")
                 self.finished = True
                 return whole
             except ValueError:
                 pass
         try:
-            return jiter.from_json(bytes(self.buf), partial_mode="trailing-strings", cache_mode="keys")
+            return jiter.from_json(text, partial_mode="trailing-strings", cache_mode="keys")
         except ValueError:  # not JSON (a lone surrogate included): nothing more to show
             return None
+
+    def _skip(self, done: Any) -> None:
+        """Move `base` past the sentence just handed on (`done`) to the next one's "{"; where that
+        cannot be told for sure, later parses start from the top again."""
+        if self.base is not None:
+            start = self.base
+        elif self.closed == 1 and (m := _SENTENCES_OPEN.search(self.buf)):
+            start = m.end()
+        else:
+            return
+        self.base, end = None, start
+        while (end := self.buf.find(b"}", end) + 1) > 0:  # the sentence ends at one of its "}"
+            try:
+                parsed = jiter.from_json(bytes(self.buf[start:end]), cache_mode="keys")
+            except ValueError:
+                continue
+            if parsed == done and (after := self.buf.find(b"{", end)) >= 0:
+                self.base = after
+            return
 
 
 _HELD_TAIL = re.compile(r"\s*(?:\[\s*(?:passages?\s*)?[\d,;\s–-]*)?$", re.IGNORECASE)

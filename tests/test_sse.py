@@ -36,8 +36,7 @@ def test_pings_arrive_while_the_model_is_slow(scripted_live_server) -> None:  # 
     pings = [t for t, line in lines if line == ": ping"]
     first_delta = next(t for t, event in data if event.get("delta"))
     assert [line for _, line in lines if not line.startswith("data: ")] == [": ping"] * len(pings)
-    assert len([t for t in pings if t < first_delta]) >= 3, lines  # the model took SLOW_S
-    assert pings[0] < SLOW_S / 2  # every SCRIPTED_PING_S, from before the model is asked
+    assert len([t for t in pings if t < first_delta]) >= 3, lines  # ~SLOW_S / SCRIPTED_PING_S of them
     assert all("delta" in event for _, event in data[:-1]) and all(e["delta"] for _, e in data[:-1])
     done = data[-1][1]
     assert done["done"] is True and done["generator"] == DEFAULT_MODEL and done["warnings"] == []
