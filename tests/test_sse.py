@@ -11,11 +11,10 @@ import json
 import time
 
 import openai
-from conftest import SCRIPTED_PING_S
 from scripted_openai import DEFAULT_MODEL, delay, dynamic, quoting
 
 QUESTION = "How many North Korean soldiers were killed?"
-SLOW_S = 1.5  # the model's wait before its first byte: several ping intervals
+SLOW_S = 1.5  # the model's wait before its first byte: several of conftest.SCRIPTED_PING_S
 
 
 def timed_lines(server, path: str, body: dict) -> list[tuple[float, str]]:  # type: ignore[no-untyped-def]
