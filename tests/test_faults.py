@@ -565,9 +565,7 @@ def test_llm_fault_never_reaches_the_caller(llm_app, name: str, steps, expected:
 
 
 @pytest.mark.parametrize("name,steps,expected", _stream_cases(), ids=[c[0] for c in _stream_cases()])
-def test_llm_stream_fault_never_reaches_the_caller(
-    llm_app, name: str, steps, expected: str
-) -> None:  # type: ignore[no-untyped-def]
+def test_llm_stream_fault_never_reaches_the_caller(llm_app, name: str, steps, expected: str) -> None:  # type: ignore[no-untyped-def]
     client, srv, svc = llm_app
     srv.reset()
     srv.errors.clear()
