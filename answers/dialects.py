@@ -5,8 +5,9 @@ take `json_schema`; llama-cpp-python's server takes only `json_object` (its `sch
 grammar) and answers `json_schema` with HTTP 500 whose body is its request-validation error; others
 take neither and rely on the prompt, which always describes the JSON shape. The modes are tried best
 first. A server refusing a mode is not an outage: the next mode is tried at once (no retries, no
-warning), and the mode that worked is remembered per (base URL, model) for the life of the process,
-so each endpoint pays for the refusals once.
+warning; answers/llm_client.py keeps the SDK from retrying it), and the mode that worked is
+remembered per (base URL, model) for the life of the process, so each endpoint pays for the
+refusals once.
 """
 
 from __future__ import annotations
@@ -52,17 +53,21 @@ _NOT_A_REFUSAL = frozenset({401, 403, 404, 408, 409, 413, 429})
 
 
 def refuses_format(exc: BaseException) -> bool:
-    """Whether `exc` (from a request that carried a response_format) is the server refusing that format.
+    """Whether `exc` (from a request that carried a response_format) is the server refusing that format."""
+    if not isinstance(exc, openai.APIStatusError):
+        return False
+    return refusal(exc.status_code, f"{exc.message} {exc.body}")
+
+
+def refusal(code: int, body: str) -> bool:
+    """Whether an HTTP `code` with `body`, answering a request that carried a response_format, is the
+    server refusing that format.
 
     A client error (4xx) is, unless its status or body shows another cause: servers word the refusal
     in many ways, and the next mode costs one request. A server error (5xx) is only when its body
     names the format (llama-cpp-python reports its validation error as a 500); a plain 5xx or a
     timeout is an outage and goes to the retries and the fallback instead.
     """
-    if not isinstance(exc, openai.APIStatusError):
-        return False
-    body = f"{exc.message} {exc.body}"
-    code = exc.status_code
     if 400 <= code < 500:
         return code not in _NOT_A_REFUSAL and not _ABOUT_CONTEXT.search(body)
     return code >= 500 and bool(_NAMES_FORMAT.search(body))

@@ -3,6 +3,10 @@
 The generator is advanced one event at a time in a worker thread. Its first event is taken before
 the response starts, so a bad request or an unreachable store is still an ordinary HTTP error;
 a failure after the headers are out becomes a last `data: {"error": {...}}` event.
+
+The response is sse-starlette's: while the next event is being made (the model thinking, a sentence
+being verified) it sends a comment line, `: ping`, every FACTDESK_SSE_PING_S seconds, so that proxies
+and chat UIs do not close a quiet connection. SSE clients ignore comment lines.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from contextlib import aclosing
 from typing import Any
 
 import anyio
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import StreamingResponse
 
 from api.errors import error_event
 
@@ -46,7 +50,8 @@ class ServiceStream:
         try:
             event = self._first
             while event is not _END:
-                yield event
+                if event != {"delta": ""}:  # only marks the model being asked (answers/llm.py)
+                    yield event
                 event = await run_in_threadpool(next, self._events, _END)
         finally:
             with anyio.CancelScope(shield=True):  # the client may have gone: still release the generator
@@ -64,7 +69,9 @@ def event_response(
     render: Callable[[dict[str, Any]], Iterable[dict[str, Any] | str]],
     prefix: Iterable[dict[str, Any] | str] = (),
     suffix: Iterable[dict[str, Any] | str] = (),
-) -> StreamingResponse:
+    *,
+    ping_s: float,
+) -> EventSourceResponse:
     """`render` maps each service event to the SSE payloads to send; `suffix` is sent even after an error."""
 
     async def body() -> AsyncIterator[bytes]:
@@ -80,4 +87,8 @@ def event_response(
         for item in suffix:
             yield encode(item)
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers=HEADERS)
+    return EventSourceResponse(body(), headers=HEADERS, ping=ping_s, sep="\n", ping_message_factory=_ping)
+
+
+def _ping() -> ServerSentEvent:
+    return ServerSentEvent(comment="ping", sep="\n")

@@ -325,7 +325,8 @@ class Factdesk:
         filters: Filters | None = None,
         history: list[str] | None = None,
     ) -> Iterator[dict]:
-        """Events: {"delta": str} pieces, then {"done": True, **answer}."""
+        """Events: {"delta": str} pieces, then {"done": True, **answer}. With a model, an empty delta
+        comes first, once retrieval is done and the model is being asked."""
         return self.engine.ask_stream(
             self.check_text(question), top_k=self.check_top_k(top_k), filters=filters, history=history or []
         )

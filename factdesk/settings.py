@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     recovery_retry_s: float = Field(5.0, alias="FACTDESK_RECOVERY_RETRY_S", gt=0)
 
     llm_timeout_s: float = Field(30.0, alias="FACTDESK_LLM_TIMEOUT_S", gt=0)
+    # seconds between keep-alive comments on a quiet answer stream: under the usual 30-60 s idle
+    # timeouts of proxies and chat UIs
+    sse_ping_s: float = Field(15.0, alias="FACTDESK_SSE_PING_S", gt=0)
     llm_max_retries: int = Field(2, alias="FACTDESK_LLM_MAX_RETRIES", ge=0, le=10)
     llm_context_tokens: int = Field(16000, alias="FACTDESK_LLM_CONTEXT_TOKENS", ge=1000)
     llm_answer_tokens: int = Field(800, alias="FACTDESK_LLM_ANSWER_TOKENS", ge=50)

@@ -110,6 +110,29 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
         yield server
 
 
+SCRIPTED_PING_S = 0.2  # the keep-alive interval of scripted_live_server
+
+
+@pytest.fixture(scope="session")
+def scripted_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """(a real `factdesk serve`, its model): the model is the scripted OpenAI-compatible server
+    (tests/scripted_openai.py), tried once per request; SSE keep-alive pings every SCRIPTED_PING_S."""
+    from live_server import LiveServer
+    from scripted_openai import DEFAULT_MODEL, ScriptedOpenAI
+
+    with ScriptedOpenAI() as model:
+        env = {
+            "OPENAI_BASE_URL": model.base_url,
+            "OPENAI_API_KEY": "sk-scripted",
+            "FACTDESK_LLM_MODEL": DEFAULT_MODEL,
+            "FACTDESK_LLM_MAX_RETRIES": "0",
+            "FACTDESK_SSE_PING_S": str(SCRIPTED_PING_S),
+        }
+        with LiveServer(tmp_path_factory.mktemp("live-llm"), env=env) as server:
+            server.post_seeds()
+            yield server, model
+
+
 def skip_outside_ci(reason: str) -> None:
     """Skip where a real part (a browser, the local model, mount or setpriv) is missing on a developer's
     machine; in CI (`.ci/run` sets CI=1 and installs them all) a missing part fails instead, so CI

@@ -77,6 +77,7 @@ __all__ = [
     "cut_stream",
     "malformed",
     "dynamic",
+    "quoting",
     "embeddings",
     "fake_embedding",
     "split_content",
@@ -648,6 +649,23 @@ def malformed(body: str | None = None) -> Malformed:
 def dynamic(fn: Callable[[Any], Any]) -> Dynamic:
     """Let ``fn(request_json)`` return the step (or str / dict) to answer with."""
     return Dynamic(fn)
+
+
+_PASSAGE = re.compile(r'<passage n="(\d+)" title="[^"]*">\n(.*?)\n</passage>', re.DOTALL)
+
+
+def quoting(body: Any, words: int = 8) -> dict[str, Any]:
+    """A factdesk answer that verifies: one sentence quoting the first words of the request's first
+    passage (for ``dynamic(quoting)``)."""
+    content = _message_text((body.get("messages") or [{}])[-1])
+    n, text = _PASSAGE.findall(content)[0]
+    quote = " ".join(text.split()[:words])
+    return {
+        "abstained": False,
+        "sentences": [
+            {"text": f"The article says {quote}.", "citations": [{"passage": int(n), "quote": quote}]}
+        ],
+    }
 
 
 def embeddings(dim: int | None = None) -> Embeddings:

@@ -1,7 +1,8 @@
 """The chat page (api/static/index.html) in headless Chromium against the real server.
 
 Ask, wait for the streamed answer to finish, click a citation, and check that the highlighted
-passage is exactly the citation's quote as the API reports it.
+passage is exactly the citation's quote as the API reports it; with a (scripted) model, see which
+generator answered and why it fell back.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from live_server import LiveServer
+from scripted_openai import DEFAULT_MODEL, delay, dynamic, quoting, status
 
 QUESTION = "What did the NIS say about suicide orders?"
 
@@ -160,3 +162,36 @@ def test_a_dropped_file_is_uploaded(page, live_server: LiveServer) -> None:  # t
     item = page.locator("#document-list li.document", has_text=title)
     item.wait_for()
     httpx.delete(live_server.base_url + f"/v1/documents/{item.get_attribute('data-id')}", timeout=60)
+
+
+# ---------------------------------------------------------------- which generator answered
+
+
+def test_the_generator_and_a_fallback_warning_are_shown(browser, scripted_live_server) -> None:  # type: ignore[no-untyped-def]
+    """Against a server whose model is the scripted OpenAI-compatible server: a failing model gives
+    the extractive answer with the warning that says why; a working one is named as the generator."""
+    server, model = scripted_live_server
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        model.reset()
+        model.default = status(500)
+        page.goto(server.base_url + "/")
+        fallback = ask_on_page(page, QUESTION)
+        assert fallback.locator(".answer-meta .generator").inner_text() == "extractive"
+        assert fallback.locator(".warnings li").all_inner_texts() == [
+            "LLM unavailable (server error 500); answered extractively"
+        ]
+
+        model.reset()
+        model.default = delay(0.5, dynamic(quoting))  # slow enough for keep-alive pings on the way
+        page.goto(server.base_url + "/")  # a new conversation: no follow-up rewriting call
+        answered = ask_on_page(page, QUESTION)
+        assert answered.locator(".answer-meta .generator").inner_text() == DEFAULT_MODEL
+        assert answered.locator(".warnings").count() == 0
+        assert answered.locator(".answer").inner_text().startswith("The article says")
+        assert answered.locator(".answer a.cite").count() == 1
+    finally:
+        model.default = status(500)
+        context.close()

@@ -41,7 +41,6 @@ from live_server import LiveServer, factdesk_command, free_port
 from scripted_openai import ScriptedOpenAI, cut_stream, delay, dynamic, malformed, reply, reply_json, status
 from test_store_server import ChromaServer
 
-from answers import llm
 from api.app import create_app
 from factdesk.service import Factdesk
 from retrieval.errors import NotFound
@@ -532,11 +531,6 @@ def llm_app(tmp_path_factory: pytest.TempPathFactory, warm_model: None) -> Itera
         svc.close()
 
 
-@pytest.fixture
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(llm, "BACKOFF_BASE_S", 0.01)
-
-
 def check_answer(d: dict, expected: str, model: str, client) -> None:  # type: ignore[no-untyped-def]
     assert {"answer", "abstained", "citations", "generator", "prompt_version"} <= set(d)
     if expected == "fallback" or (expected == "any" and d["generator"] == "extractive"):
@@ -555,7 +549,7 @@ def check_answer(d: dict, expected: str, model: str, client) -> None:  # type: i
 
 
 @pytest.mark.parametrize("name,steps,expected", _llm_cases(), ids=[c[0] for c in _llm_cases()])
-def test_llm_fault_never_reaches_the_caller(llm_app, fast_backoff, name: str, steps, expected: str) -> None:  # type: ignore[no-untyped-def]
+def test_llm_fault_never_reaches_the_caller(llm_app, name: str, steps, expected: str) -> None:  # type: ignore[no-untyped-def]
     client, srv, svc = llm_app
     srv.reset()
     srv.errors.clear()
@@ -571,9 +565,7 @@ def test_llm_fault_never_reaches_the_caller(llm_app, fast_backoff, name: str, st
 
 
 @pytest.mark.parametrize("name,steps,expected", _stream_cases(), ids=[c[0] for c in _stream_cases()])
-def test_llm_stream_fault_never_reaches_the_caller(
-    llm_app, fast_backoff, name: str, steps, expected: str
-) -> None:  # type: ignore[no-untyped-def]
+def test_llm_stream_fault_never_reaches_the_caller(llm_app, name: str, steps, expected: str) -> None:  # type: ignore[no-untyped-def]
     client, srv, svc = llm_app
     srv.reset()
     srv.errors.clear()
@@ -589,7 +581,7 @@ def test_llm_stream_fault_never_reaches_the_caller(
     check_answer(done, expected, svc.settings.llm_model, client)
 
 
-def test_llm_faults_through_the_openai_compatible_and_summary_routes(llm_app, fast_backoff) -> None:  # type: ignore[no-untyped-def]
+def test_llm_faults_through_the_openai_compatible_and_summary_routes(llm_app) -> None:  # type: ignore[no-untyped-def]
     client, srv, _ = llm_app
     srv.reset()
     srv.script(*[status(503)] * 2)
@@ -632,7 +624,7 @@ def test_llm_faults_through_the_openai_compatible_and_summary_routes(llm_app, fa
     srv.default = status(500)
 
 
-def test_llm_endpoint_that_refuses_connections(tmp_path: Path, warm_model: None, fast_backoff) -> None:  # type: ignore[no-untyped-def]
+def test_llm_endpoint_that_refuses_connections(tmp_path: Path, warm_model: None) -> None:  # type: ignore[no-untyped-def]
 
     data = tmp_path / "store"
     prefill_for_files(data, sorted(ARTICLES.glob("*.txt")))

@@ -100,11 +100,6 @@ def engine(svc: Factdesk):
     return make
 
 
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(llm, "BACKOFF_BASE_S", 0.01)
-
-
 def passages_in(body: dict) -> dict[int, str]:
     return {int(n): text for n, text in PASSAGE.findall(body["messages"][-1]["content"])}
 
@@ -227,6 +222,26 @@ def test_rate_limit_honours_retry_after(svc, srv):
     gap = srv.chat_requests[1].received_at - srv.chat_requests[0].received_at
     assert gap >= 0.9 and time.monotonic() - t0 < 10
     assert d["generator"] == svc.settings.llm_model
+
+
+def test_retry_after_ms_is_honoured(svc, srv):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: 503 + retry-after-ms."""
+    srv.script(status(503, headers={"retry-after-ms": "700"}), dynamic(lambda body: cited_reply(body)))
+    d = svc.ask(QUESTION).to_dict()
+    assert len(srv.chat_requests) == 2
+    assert srv.chat_requests[1].received_at - srv.chat_requests[0].received_at >= 0.65
+    assert d["generator"] == svc.settings.llm_model
+
+
+def test_retry_after_beyond_the_cap_falls_back_at_once(svc, srv):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: a server asking for a minute
+    is not waited for (the SDK alone would wait up to two)."""
+    srv.script(status(429, headers={"Retry-After": "60"}), dynamic(lambda body: cited_reply(body)))
+    t0 = time.monotonic()
+    d = svc.ask(QUESTION).to_dict()
+    assert len(srv.chat_requests) == 1 and time.monotonic() - t0 < 10
+    assert d["generator"] == "extractive"
+    assert "LLM unavailable (rate limited); answered extractively" in d["warnings"]
 
 
 def test_server_errors_fall_back_to_extractive(svc, srv):
@@ -717,7 +732,7 @@ def test_sentence_stream_handles_any_split():
                 for kind, idx, value in reader.feed(raw[i : i + n]):
                     out.append(deltas.feed(idx, value) if kind == "text" else deltas.end())
                     if kind == "sentence":
-                        closed.append(json.loads(value))
+                        closed.append(value)
                 i += n
             assert "".join(out) == expected
             assert closed == obj["sentences"]

@@ -43,7 +43,9 @@ async def ask(body: AskRequest, svc: Service):  # type: ignore[no-untyped-def]
             filters, history = _query(svc, body)
             return svc.ask_stream(body.question, body.top_k, filters, history)
 
-        return event_response(await ServiceStream.open(start), render=lambda event: [event])
+        return event_response(
+            await ServiceStream.open(start), render=lambda event: [event], ping_s=svc.settings.sse_ping_s
+        )
 
     def run() -> dict:
         filters, history = _query(svc, body)

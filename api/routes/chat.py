@@ -152,6 +152,7 @@ async def chat_completions(body: ChatRequest, svc: Service):  # type: ignore[no-
             render=writer.render,
             prefix=[writer.chunk({"role": "assistant", "content": ""})],
             suffix=["[DONE]"],
+            ping_s=svc.settings.sse_ping_s,
         )
 
     def run() -> dict:

@@ -1,0 +1,165 @@
+"""The model's sentences checked against the passages they cite, then numbered for the reader.
+
+A citation counts only if its quote occurs inside the passage it names; found, it becomes exact
+offsets into the cleaned document, so a citation's quote is always document.text[start:end], never
+the model's copy. A sentence left without a verified citation is dropped. Pure functions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from answers.models import Citation
+from answers.passages import Passage
+from answers.verify import locate_quote, strip_citation_marks, unsupported_numbers
+from retrieval.lexical import stems
+from retrieval.sentences import split_sentences
+
+MIN_QUOTE_WORDS = 2  # a one-word "quote" matches almost any passage and supports nothing
+
+
+def _passage_number(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*\[?\s*(?:passage\s*)?(\d+)\s*\]?\s*", value, re.IGNORECASE)
+        return int(m.group(1)) if m else None
+    return None
+
+
+@dataclass(frozen=True)
+class Span:
+    passage: Passage
+    start: int
+    end: int
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.passage.document_id, self.start, self.end)
+
+
+@dataclass(frozen=True)
+class Cited:
+    """A sentence of the model's that survived verification, with its verified spans."""
+
+    text: str
+    spans: tuple[Span, ...]
+
+
+def verify_sentence(raw: object, passages: Mapping[int, Passage]) -> Cited | None:
+    """The sentence with its verified citations, or None when nothing it cites checks out.
+
+    A citation counts when it names a passage that was given and its quote occurs inside that
+    passage. The sentence must also be about what it quotes (a shared content word) and state no
+    figure that its cited passages lack, so a real quote cannot lend support to an unrelated claim.
+    """
+    if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
+        return None
+    text = strip_citation_marks(raw["text"])
+    citations = raw.get("citations")
+    if not text or not isinstance(citations, list):
+        return None
+    spans: list[Span] = []
+    for c in citations:
+        if not isinstance(c, dict):
+            continue
+        p = passages.get(_passage_number(c.get("passage")) or 0)
+        quote = c.get("quote")
+        if p is None or not isinstance(quote, str) or len(quote.split()) < MIN_QUOTE_WORDS:
+            continue
+        found = locate_quote(quote.replace("&lt;", "<"), p.doc_text, p.start, p.end)
+        if found and all(s.key != (p.document_id, *found) for s in spans):
+            spans.append(Span(p, *found))
+    if not spans:
+        return None
+    quoted = " ".join(s.passage.doc_text[s.start : s.end] for s in spans)
+    if stems(text) and not stems(text) & stems(quoted):
+        return None
+    if unsupported_numbers(text, " ".join(s.passage.text for s in spans)):
+        return None
+    return Cited(text, tuple(spans))
+
+
+def verify_sentences(raws: list, passages: Mapping[int, Passage]) -> tuple[list[Cited], int]:
+    """(verified sentences in order, how many were dropped)."""
+    verified = [c for c in (verify_sentence(r, passages) for r in raws) if c is not None]
+    kept = [c for i, c in enumerate(verified) if all(c.text != v.text for v in verified[:i])]  # said once
+    return kept, len(raws) - len(verified)
+
+
+def dropped_warnings(n: int) -> list[str]:
+    return ["dropped an unsupported sentence"] * n
+
+
+def words_of(c: Cited) -> int:
+    return len(c.text.split()) + 1  # + its markers, which read as one more word
+
+
+def trim_to_words(cited: list[Cited], max_words: int) -> list[Cited]:
+    """Whole sentences, in order, within max_words (a sentence that would overflow is left out)."""
+    out, used = [], 0
+    for c in cited:
+        if used + words_of(c) <= max_words:
+            out.append(c)
+            used += words_of(c)
+    return out
+
+
+class Assembler:
+    """Numbers citations 1..M in reading order (a span cited twice keeps its marker)."""
+
+    def __init__(self) -> None:
+        self.citations: list[Citation] = []
+        self._markers: dict[tuple[str, int, int], int] = {}
+
+    def markers(self, c: Cited) -> str:
+        out = []
+        for s in c.spans:
+            if s.key not in self._markers:
+                marker = len(self.citations) + 1
+                self._markers[s.key] = marker
+                p = s.passage
+                self.citations.append(
+                    Citation(
+                        marker=marker,
+                        document_id=p.document_id,
+                        chunk_id=p.chunk_id,
+                        title=p.title,
+                        quote=p.doc_text[s.start : s.end],
+                        start=s.start,
+                        end=s.end,
+                    )
+                )
+            if f"[{self._markers[s.key]}]" not in out:
+                out.append(f"[{self._markers[s.key]}]")
+        return "".join(out)
+
+
+def assemble(cited: list[Cited]) -> tuple[str, list[Citation]]:
+    a = Assembler()
+    text = " ".join(f"{c.text} {a.markers(c)}" for c in cited)
+    return text, a.citations
+
+
+def evidence_passages(cited: list[Cited]) -> list[Passage]:
+    """The sentences around each verified quote, as passages over the original documents (reduce step)."""
+    out: list[Passage] = []
+    seen: set[tuple[str, int, int]] = set()
+    for c in cited:
+        for s in c.spans:
+            p = s.passage
+            around = [
+                x for x in split_sentences(p.doc_text, p.start, p.end) if x.start < s.end and x.end > s.start
+            ]
+            a, b = (around[0].start, around[-1].end) if around else (s.start, s.end)
+            a, b = min(a, s.start), max(b, s.end)
+            if (p.document_id, a, b) not in seen:
+                seen.add((p.document_id, a, b))
+                out.append(Passage(len(out) + 1, p.document_id, p.chunk_id, p.title, a, b, p.doc_text))
+    return out
