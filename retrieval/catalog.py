@@ -19,16 +19,17 @@ protocol before revisions left behind, and are rolled back the same way.
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from retrieval.errors import CorruptStore
 from retrieval.faults import classify, connect_sqlite, refusal
-from retrieval.lexical import analyze
+from retrieval.lexical import analyze, match_terms
 from retrieval.models import Chunk, Document, chunk_key, revision_keys
 
 SCHEMA = """
@@ -135,16 +136,32 @@ class Catalog:
             self._db, self.read_only = connect_sqlite(path, timeout=60)
             self._db.execute("PRAGMA busy_timeout=60000")
             if self.read_only is None:  # a read-only catalog is read as it is: no schema changes
-                self._migrate_lexical()
-                self._db.executescript(SCHEMA)
-                self._migrate_revisions()
+                self._migrate()
         except sqlite3.DatabaseError as e:
             raise classify(e, CATALOG) or CorruptStore(f"{CATALOG} cannot be opened: {e}") from e
         self._lock = threading.RLock()
         self._writes = 0
         self._term_rows: dict[str, int] = {}
         self._terms_at = float("-inf")
+        self._terms_version: tuple[int, int] | None = None
         self._total_rows = 0
+
+    param_mark = "?"  # how this backend's SQL marks a parameter (search.Filters.sql)
+
+    def unavailable(self) -> str | None:
+        """Why the catalog cannot answer now; a file on the local disk always answers (damage is
+        `problem`)."""
+        return None
+
+    @contextmanager
+    def exclusive(self, lock_path: Path) -> Iterator[None]:
+        """One writer at a time across the processes sharing this data dir: a flock on lock_path."""
+        with open(lock_path, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def close(self) -> None:
         self._db.close()
@@ -477,31 +494,24 @@ class Catalog:
         """Stale keys whose vectors Chroma no longer holds."""
         db.executemany("DELETE FROM stale_vectors WHERE key = ?", [(k,) for k in keys])
 
-    def _migrate_revisions(self) -> None:
-        """A catalog written before revisions: its documents get revision 0, whose keys are the bare
-        chunk ids their vectors already have in Chroma (models.chunk_key), so nothing is re-keyed."""
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(documents)")}
-        if "revision" not in columns:
-            self._db.execute("ALTER TABLE documents ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
-
-    def _migrate_lexical(self) -> None:
-        """A catalog written before the shared analyzer indexed raw text with FTS5's porter stemmer:
-        rebuild its keyword rows as analyzed terms (retrieval.lexical.analyze), in one transaction."""
-        row = self._db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
-        if row is None or "porter" not in row[0]:
+    def _migrate(self) -> None:
+        """Apply the numbered migrations this file lacks (PRAGMA user_version counts the applied ones),
+        in one IMMEDIATE transaction: a second process opening the file at once waits, then finds
+        them applied. Every step is idempotent, so a catalog written before numbering (user_version
+        0, any of the earlier layouts) is brought up by running them all."""
+        if self._db.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
             return
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.execute("DROP TABLE chunks_fts")
-            self._db.execute(
-                "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, tokenize = 'unicode61 remove_diacritics 0')"
-            )
-            docs = [r[0] for r in self._db.execute("SELECT id FROM documents WHERE state = 'committed'")]
-            for doc_id in docs:
-                self._index_lexical(self._db, doc_id)
+            applied = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for step in MIGRATIONS[applied:]:
+                step(self._db)
+            # user_version takes no parameter; the number is ours
+            self._db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
 
     @staticmethod
@@ -552,14 +562,24 @@ class Catalog:
         )
         return self._query(sql, [match, 2 * limit + 10, limit])
 
+    def keyword_search(
+        self, terms: Sequence[str], limit: int, where_sql: str = "", params: Iterable = ()
+    ) -> list[tuple]:
+        """lexical_search for analyzed terms (any of them), as the backend-neutral call search uses."""
+        match = match_terms(terms)
+        return self.lexical_search(match, limit, where_sql, params) if match else []
+
     def term_rows(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         """({term: rows whose text has it}, rows in the index), cached for a while: counting a common
         term's rows costs milliseconds, and the counts only steer which terms a query scores."""
         now = time.monotonic()
+        version = self.version()
         with self._lock:
-            if now - self._terms_at > TERM_ROWS_TTL:
+            # a count of 0 would prune a word that a write just brought in: any commit starts afresh
+            if now - self._terms_at > TERM_ROWS_TTL or version != self._terms_version:
                 self._term_rows.clear()
                 self._terms_at = now
+                self._terms_version = version
                 self._total_rows = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             for t in terms:
                 if t not in self._term_rows:
@@ -598,3 +618,30 @@ class Catalog:
                     (doc_id,),
                 )
                 self._index_lexical(db, doc_id)
+
+
+def _migration_1_schema(db: sqlite3.Connection) -> None:
+    """The schema as of revisions. A catalog written before the shared analyzer indexed raw text with
+    FTS5's porter stemmer: its keyword rows are rebuilt as analyzed terms (retrieval.lexical.analyze).
+    A catalog written before revisions: its documents get revision 0, whose keys are the bare chunk
+    ids their vectors already have in Chroma (models.chunk_key), so nothing is re-keyed."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
+    rebuild_lexical = row is not None and "porter" in row[0]
+    if rebuild_lexical:
+        db.execute("DROP TABLE chunks_fts")
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "documents" in tables:
+        columns = {r[1] for r in db.execute("PRAGMA table_info(documents)")}
+        if "revision" not in columns:
+            db.execute("ALTER TABLE documents ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    if rebuild_lexical:
+        for (doc_id,) in db.execute("SELECT id FROM documents WHERE state = 'committed'").fetchall():
+            Catalog._index_lexical(db, doc_id)
+
+
+# the catalog's schema history, oldest first; a new step is appended, never edited (files in the
+# field have run the old ones)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migration_1_schema,)
