@@ -497,14 +497,12 @@ class Catalog:
     def _migrate(self) -> None:
         """Apply the numbered migrations this file lacks (PRAGMA user_version counts the applied ones),
         in one IMMEDIATE transaction: a second process opening the file at once waits, then finds
-        them applied. Every step is idempotent, so a catalog written before numbering (user_version
-        0, any of the earlier layouts) is brought up by running them all."""
-        if self._db.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+        them applied. A file still in a layout from before numbering counts as version 0."""
+        if self._applied() >= len(MIGRATIONS):
             return
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            applied = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for step in MIGRATIONS[applied:]:
+            for step in MIGRATIONS[self._applied() :]:
                 step(self._db)
             # user_version takes no parameter; the number is ours
             self._db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
@@ -513,6 +511,11 @@ class Catalog:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
+
+    def _applied(self) -> int:
+        if _predates_numbering(self._db):
+            return 0
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     @staticmethod
     def _index_lexical(db: sqlite3.Connection, doc_id: str) -> None:
@@ -618,6 +621,16 @@ class Catalog:
                     (doc_id,),
                 )
                 self._index_lexical(db, doc_id)
+
+
+def _predates_numbering(db: sqlite3.Connection) -> bool:
+    """A layout migration 1 brings up: keyword rows of FTS5's porter stemmer, or no revisions."""
+    fts = db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
+    if fts is not None and "porter" in fts[0]:
+        return True
+    columns = {r[1] for r in db.execute("PRAGMA table_info(documents)")}
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return bool(columns) and ("revision" not in columns or not {"revisions", "stale_vectors"} <= tables)
 
 
 def _migration_1_schema(db: sqlite3.Connection) -> None:
