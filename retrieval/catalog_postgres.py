@@ -152,6 +152,10 @@ class PostgresCatalog:
             timeout=timeout_s,
             # a connection a restarted server dropped is replaced when taken, not handed to a query
             check=ConnectionPool.check_connection,
+            # the pool retries a failed connect with growing pauses until this, then leaves the next
+            # request to try at once: a replica reconnects within seconds of PostgreSQL's return,
+            # whatever the outage's length
+            reconnect_timeout=timeout_s,
             kwargs={"autocommit": True, "connect_timeout": max(1, round(timeout_s))},
             open=False,
             name="factdesk-catalog",
