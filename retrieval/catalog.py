@@ -19,6 +19,7 @@ protocol before revisions left behind, and are rolled back the same way.
 
 from __future__ import annotations
 
+import builtins  # the catalog's list() method hides the builtin in its class
 import fcntl
 import sqlite3
 import threading
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from retrieval.errors import CorruptStore
 from retrieval.faults import classify, connect_sqlite, refusal
@@ -244,7 +246,7 @@ class Catalog:
         )
         return _doc(rows[0]) if rows else None
 
-    def list(self, limit: int | None = None, after: str | None = None) -> list[Document]:
+    def list(self, limit: int | None = None, after: str | None = None) -> builtins.list[Document]:
         """Committed documents by id, those after `after` (a page's last id), at most `limit` (None:
         all of them)."""
         rows = self._query(
@@ -253,7 +255,7 @@ class Catalog:
         )
         return [_doc(r) for r in rows]
 
-    def recent(self, n: int) -> list[Document]:
+    def recent(self, n: int) -> builtins.list[Document]:
         """The n most recently written committed documents, newest first."""
         rows = self._query(
             f"SELECT {_DOC_COLUMNS} FROM documents WHERE state = 'committed' "
@@ -284,7 +286,7 @@ class Catalog:
         )
         return dict(rows)
 
-    def chunks_of(self, doc_id: str) -> list[Chunk]:
+    def chunks_of(self, doc_id: str) -> builtins.list[Chunk]:
         rows = self._query(
             'SELECT c.id, c.document_id, c.idx, c.start, c."end", c.tokens, d.text, d.revision FROM chunks c '
             "JOIN documents d ON d.id = c.document_id WHERE c.document_id = ? ORDER BY c.idx",
@@ -321,7 +323,9 @@ class Catalog:
                 current[chunk_key(cid, revision)] = (cid, doc, start, end)
         return {k: current[k] for k in wanted if k in current}
 
-    def candidates_by_bands(self, bands: list[str], exclude: str | None = None) -> list[str]:
+    def candidates_by_bands(
+        self, bands: builtins.list[str], exclude: str | None = None
+    ) -> builtins.list[str]:
         rows = self._query(
             f"SELECT DISTINCT b.document_id FROM bands b JOIN documents d ON d.id = b.document_id "
             f"WHERE d.state = 'committed' AND b.band IN ({','.join('?' * len(bands))})",
@@ -337,18 +341,18 @@ class Catalog:
         )[0][0]
         return docs, chunks
 
-    def unfinished(self) -> list[tuple[str, str]]:
+    def unfinished(self) -> builtins.list[tuple[str, str]]:
         """(document id, state) of writes a crash or a failed store left unfinished: reserved revisions
         ('pending'), and rows the protocol before revisions left ('pending' or 'deleting')."""
         legacy = self._query("SELECT id, state FROM documents WHERE state != 'committed'")
         reserved = self._query("SELECT document_id, 'pending' FROM revisions ORDER BY id")
         return [(r[0], r[1]) for r in [*legacy, *reserved]]
 
-    def uncommitted_rows(self) -> list[str]:
+    def uncommitted_rows(self) -> builtins.list[str]:
         """Ids of document rows the protocol before revisions left 'pending' or 'deleting'."""
         return [r[0] for r in self._query("SELECT id FROM documents WHERE state != 'committed' ORDER BY id")]
 
-    def reserved(self) -> list[tuple[int, str, int]]:
+    def reserved(self) -> builtins.list[tuple[int, str, int]]:
         """(revision, document id, chunk count) of revisions reserved and not switched to."""
         return [(r[0], r[1], r[2]) for r in self._query("SELECT id, document_id, chunk_count FROM revisions")]
 
@@ -364,7 +368,7 @@ class Catalog:
         )
         return keys
 
-    def stale_keys(self) -> list[str]:
+    def stale_keys(self) -> builtins.list[str]:
         """Keys of replaced or deleted revisions whose vectors may still be in Chroma."""
         return [r[0] for r in self._query("SELECT key FROM stale_vectors ORDER BY key")]
 
@@ -383,13 +387,15 @@ class Catalog:
         )
         return {chunk_key(cid, rev): doc for cid, rev, doc in rows}
 
-    def chunk_spans(self, doc_ids: Iterable[str]) -> Iterator[tuple[str, str, list[tuple[str, int, int]]]]:
+    def chunk_spans(
+        self, doc_ids: Iterable[str]
+    ) -> Iterator[tuple[str, str, builtins.list[tuple[str, int, int]]]]:
         """(document id, text, [(key, start, end)]) of committed documents, read 500 documents at a
         time (a caller indexing 100k chunks never holds every text at once)."""
         ids = sorted(set(doc_ids))
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
-            spans: dict[str, list[tuple[str, int, int]]] = {}
+            spans: dict[str, builtins.list[tuple[str, int, int]]] = {}
             texts: dict[str, str] = {}
             with self.snapshot():  # the spans and the text they index, of one revision
                 for doc, cid, rev, start, end in self._query(
@@ -415,8 +421,10 @@ class Catalog:
         return "pending" if pending else None
 
     # ---- writes (called by the ingest pipeline only, each in the caller's transaction) ----
+    # `db` is what transaction() yields (here a sqlite3.Connection): typed Any because the pipeline
+    # holds either catalog and passes its transaction's connection back to the same one
     @staticmethod
-    def reserve(db: sqlite3.Connection, doc_id: str, chunks: int) -> int:
+    def reserve(db: Any, doc_id: str, chunks: int) -> int:
         """A new revision id for doc_id, recorded before any of its vectors reach Chroma."""
         cur = db.execute(
             "INSERT INTO revisions (document_id, chunk_count, created_at) VALUES (?, ?, ?)",
@@ -427,10 +435,10 @@ class Catalog:
 
     @staticmethod
     def switch_revision(
-        db: sqlite3.Connection,
+        db: Any,
         doc: Document,
-        chunks: list[Chunk],
-        bands: list[str],
+        chunks: builtins.list[Chunk],
+        bands: builtins.list[str],
         raw_hash: str | None = None,
     ) -> None:
         """Make doc.revision (reserved, its vectors in Chroma) the document's current revision: the
@@ -468,7 +476,7 @@ class Catalog:
         db.execute("DELETE FROM revisions WHERE id = ?", (doc.revision,))
 
     @staticmethod
-    def retire(db: sqlite3.Connection, doc_id: str) -> bool:
+    def retire(db: Any, doc_id: str) -> bool:
         """Remove the document (committed, or a row left by the protocol before revisions) from the
         catalog and leave its keys in stale_vectors; False when there is none."""
         row = db.execute("SELECT revision FROM documents WHERE id = ?", (doc_id,)).fetchone()
@@ -485,12 +493,12 @@ class Catalog:
         return True
 
     @staticmethod
-    def forget_revision(db: sqlite3.Connection, revision: int) -> None:
+    def forget_revision(db: Any, revision: int) -> None:
         """A reserved revision abandoned: its vectors are gone from Chroma (or were never there)."""
         db.execute("DELETE FROM revisions WHERE id = ?", (revision,))
 
     @staticmethod
-    def forget_stale(db: sqlite3.Connection, keys: list[str]) -> None:
+    def forget_stale(db: Any, keys: builtins.list[str]) -> None:
         """Stale keys whose vectors Chroma no longer holds."""
         db.executemany("DELETE FROM stale_vectors WHERE key = ?", [(k,) for k in keys])
 
@@ -529,7 +537,7 @@ class Catalog:
         )
 
     @staticmethod
-    def remove(db: sqlite3.Connection, doc_id: str) -> None:
+    def remove(db: Any, doc_id: str) -> None:
         """The document's rows, everywhere in the catalog (Chroma is the caller's business)."""
         db.execute(
             "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE document_id = ?)",
@@ -544,7 +552,7 @@ class Catalog:
     # ---- lexical side ----
     def lexical_search(
         self, match: str, limit: int, where_sql: str = "", params: Iterable = ()
-    ) -> list[tuple]:
+    ) -> builtins.list[tuple]:
         """(chunk id, document id, start, end, bm25 score; higher is better, revision) for an FTS5 MATCH
         expression. The keyword rows are the current revision's only (they switch in its commit)."""
         if where_sql:  # filtered: rank only rows that pass (a filter is selective; joins per row are cheap)
@@ -567,7 +575,7 @@ class Catalog:
 
     def keyword_search(
         self, terms: Sequence[str], limit: int, where_sql: str = "", params: Iterable = ()
-    ) -> list[tuple]:
+    ) -> builtins.list[tuple]:
         """lexical_search for analyzed terms (any of them), as the backend-neutral call search uses."""
         match = match_terms(terms)
         return self.lexical_search(match, limit, where_sql, params) if match else []
@@ -595,7 +603,7 @@ class Catalog:
     def lexical_row_count(self) -> int:
         return self._query("SELECT COUNT(*) FROM chunks_fts")[0][0]
 
-    def chunks_missing_lexical(self) -> list[str]:
+    def chunks_missing_lexical(self) -> builtins.list[str]:
         rows = self._query(
             "SELECT c.document_id FROM chunks c JOIN documents d ON d.id = c.document_id "
             "WHERE d.state = 'committed' AND c.rowid NOT IN (SELECT rowid FROM chunks_fts)"
@@ -609,7 +617,7 @@ class Catalog:
             "WHERE d.state = 'committed')"
         )[0][0]
 
-    def reindex_lexical(self, doc_ids: list[str]) -> None:
+    def reindex_lexical(self, doc_ids: builtins.list[str]) -> None:
         with self.transaction() as db:
             db.execute(
                 "DELETE FROM chunks_fts WHERE rowid NOT IN (SELECT c.rowid FROM chunks c JOIN documents d "

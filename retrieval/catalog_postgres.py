@@ -22,6 +22,7 @@ one switch commit, stale vectors collected; see catalog.py). What sharing adds:
 
 from __future__ import annotations
 
+import builtins  # the catalog's list() method hides the builtin in its class
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -193,7 +194,7 @@ class PostgresCatalog:
         with self._pool.connection() as pooled:
             yield pooled
 
-    def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
+    def _query(self, sql: str, params: Iterable = ()) -> builtins.list[tuple]:
         with self._guard(), self._session() as conn:
             return conn.execute(sql, tuple(params)).fetchall()  # type: ignore[arg-type]
 
@@ -296,7 +297,7 @@ class PostgresCatalog:
         )
         return _doc(rows[0]) if rows else None
 
-    def list(self, limit: int | None = None, after: str | None = None) -> list[Document]:
+    def list(self, limit: int | None = None, after: str | None = None) -> builtins.list[Document]:
         rows = self._query(
             f"SELECT {_DOC_COLUMNS} FROM documents WHERE state = 'committed' AND id > %s "
             "ORDER BY id LIMIT %s",
@@ -304,7 +305,7 @@ class PostgresCatalog:
         )
         return [_doc(r) for r in rows]
 
-    def recent(self, n: int) -> list[Document]:
+    def recent(self, n: int) -> builtins.list[Document]:
         rows = self._query(
             f"SELECT {_DOC_COLUMNS} FROM documents WHERE state = 'committed' "
             "ORDER BY created_at DESC, id LIMIT %s",
@@ -328,7 +329,7 @@ class PostgresCatalog:
         rows = self._query("SELECT id, text FROM documents WHERE state = 'committed' AND id = ANY(%s)", [ids])
         return {r[0]: r[1] for r in rows}
 
-    def chunks_of(self, doc_id: str) -> list[Chunk]:
+    def chunks_of(self, doc_id: str) -> builtins.list[Chunk]:
         rows = self._query(
             'SELECT c.id, c.document_id, c.idx, c.start, c."end", c.tokens, d.text, d.revision FROM chunks c '
             "JOIN documents d ON d.id = c.document_id WHERE c.document_id = %s ORDER BY c.idx",
@@ -363,7 +364,9 @@ class PostgresCatalog:
             current[chunk_key(cid, revision)] = (cid, doc, start, end)
         return {k: current[k] for k in wanted if k in current}
 
-    def candidates_by_bands(self, bands: list[str], exclude: str | None = None) -> list[str]:
+    def candidates_by_bands(
+        self, bands: builtins.list[str], exclude: str | None = None
+    ) -> builtins.list[str]:
         rows = self._query(
             "SELECT DISTINCT b.document_id FROM bands b JOIN documents d ON d.id = b.document_id "
             "WHERE d.state = 'committed' AND b.band = ANY(%s)",
@@ -380,21 +383,21 @@ class PostgresCatalog:
             )[0][0]
         return int(docs), int(chunks)
 
-    def unfinished(self) -> list[tuple[str, str]]:
+    def unfinished(self) -> builtins.list[tuple[str, str]]:
         """(document id, 'pending') of reserved revisions not switched to (no legacy rows here)."""
         return [(r[0], "pending") for r in self._query("SELECT document_id FROM revisions ORDER BY id")]
 
-    def uncommitted_rows(self) -> list[str]:
+    def uncommitted_rows(self) -> builtins.list[str]:
         return []  # the protocol before revisions never wrote to PostgreSQL
 
-    def reserved(self) -> list[tuple[int, str, int]]:
+    def reserved(self) -> builtins.list[tuple[int, str, int]]:
         rows = self._query("SELECT id, document_id, chunk_count FROM revisions ORDER BY id")
         return [(int(r[0]), r[1], r[2]) for r in rows]
 
     def unfinished_keys(self) -> set[str]:
         return {k for rev, doc, n in self.reserved() for k in revision_keys(doc, rev, n)}
 
-    def stale_keys(self) -> list[str]:
+    def stale_keys(self) -> builtins.list[str]:
         return [r[0] for r in self._query("SELECT key FROM stale_vectors ORDER BY key")]
 
     def committed_chunk_keys(self) -> dict[str, str]:
@@ -404,11 +407,13 @@ class PostgresCatalog:
         )
         return {chunk_key(cid, rev): doc for cid, rev, doc in rows}
 
-    def chunk_spans(self, doc_ids: Iterable[str]) -> Iterator[tuple[str, str, list[tuple[str, int, int]]]]:
+    def chunk_spans(
+        self, doc_ids: Iterable[str]
+    ) -> Iterator[tuple[str, str, builtins.list[tuple[str, int, int]]]]:
         ids = sorted(set(doc_ids))
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
-            spans: dict[str, list[tuple[str, int, int]]] = {}
+            spans: dict[str, builtins.list[tuple[str, int, int]]] = {}
             with self.snapshot():  # the spans and the text they index, of one revision
                 for doc, cid, rev, start, end in self._query(
                     'SELECT c.document_id, c.id, d.revision, c.start, c."end" FROM chunks c JOIN documents d '
@@ -431,8 +436,9 @@ class PostgresCatalog:
         return "pending" if pending else None
 
     # ---- writes (the ingest pipeline's, each in the caller's transaction) ----
+    # `db` is the psycopg connection transaction() yields (Any: see catalog.Catalog's writes)
     @staticmethod
-    def reserve(db: psycopg.Connection, doc_id: str, chunks: int) -> int:
+    def reserve(db: Any, doc_id: str, chunks: int) -> int:
         row = db.execute(
             "INSERT INTO revisions (document_id, chunk_count, created_at) VALUES (%s, %s, %s) RETURNING id",
             (doc_id, chunks, time.time()),
@@ -442,10 +448,10 @@ class PostgresCatalog:
 
     @staticmethod
     def switch_revision(
-        db: psycopg.Connection,
+        db: Any,
         doc: Document,
-        chunks: list[Chunk],
-        bands: list[str],
+        chunks: builtins.list[Chunk],
+        bands: builtins.list[str],
         raw_hash: str | None = None,
     ) -> None:
         """As catalog.Catalog.switch_revision: the document's rows replaced by its reserved revision's
@@ -503,7 +509,7 @@ class PostgresCatalog:
         db.execute("DELETE FROM revisions WHERE id = %s", (doc.revision,))
 
     @staticmethod
-    def retire(db: psycopg.Connection, doc_id: str) -> bool:
+    def retire(db: Any, doc_id: str) -> bool:
         row = db.execute("SELECT revision FROM documents WHERE id = %s FOR UPDATE", (doc_id,)).fetchone()
         if row is None:
             return False
@@ -519,15 +525,15 @@ class PostgresCatalog:
         return True
 
     @staticmethod
-    def forget_revision(db: psycopg.Connection, revision: int) -> None:
+    def forget_revision(db: Any, revision: int) -> None:
         db.execute("DELETE FROM revisions WHERE id = %s", (revision,))
 
     @staticmethod
-    def forget_stale(db: psycopg.Connection, keys: list[str]) -> None:
+    def forget_stale(db: Any, keys: builtins.list[str]) -> None:
         db.execute("DELETE FROM stale_vectors WHERE key = ANY(%s)", (list(keys),))
 
     @staticmethod
-    def remove(db: psycopg.Connection, doc_id: str) -> None:
+    def remove(db: Any, doc_id: str) -> None:
         db.execute("DELETE FROM chunks WHERE document_id = %s", (doc_id,))
         db.execute("DELETE FROM bands WHERE document_id = %s", (doc_id,))
         db.execute("DELETE FROM documents WHERE id = %s", (doc_id,))
@@ -537,7 +543,7 @@ class PostgresCatalog:
     # ---- keyword side ----
     def keyword_search(
         self, terms: Sequence[str], limit: int, where_sql: str = "", params: Iterable = ()
-    ) -> list[tuple]:
+    ) -> builtins.list[tuple]:
         """(chunk id, document id, start, end, BM25 score; higher is better, revision) of the current
         revisions' chunks with any of the analyzed terms that pass the filter (where_sql over the
         documents as d, with %s markers), best first: the GIN index finds the rows, their terms'
@@ -590,13 +596,13 @@ class PostgresCatalog:
     def lexical_row_count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM chunks")[0][0])
 
-    def chunks_missing_lexical(self) -> list[str]:
+    def chunks_missing_lexical(self) -> builtins.list[str]:
         return []  # the terms are a NOT NULL column of the chunk row: written in the same INSERT
 
     def orphan_lexical_rows(self) -> int:
         return 0  # likewise: they go with the chunk row
 
-    def reindex_lexical(self, doc_ids: list[str]) -> None:
+    def reindex_lexical(self, doc_ids: builtins.list[str]) -> None:
         """Rewrite the documents' keyword terms (after an analyzer change)."""
         with self.transaction() as db:
             for doc_id in doc_ids:

@@ -317,8 +317,8 @@ class Searcher:
         kept = prune_terms(terms, rows, total, self.config.lexical_budget)
         if not kept:
             return []
-        rows = self.catalog.keyword_search(kept, n, where_sql, params)
-        return [(chunk_key(r[0], r[5]), float(r[4])) for r in rows]
+        found = self.catalog.keyword_search(kept, n, where_sql, params)
+        return [(chunk_key(r[0], r[5]), float(r[4])) for r in found]
 
     def _rerank(
         self, query: str, pool: list[str], visible: dict[str, tuple[str, int, int]], texts: dict[str, str]
