@@ -59,7 +59,8 @@ class Filters:
     def sql(self, mark: str = "?") -> tuple[str, list]:
         """A WHERE fragment over the catalog's documents (alias d), with `mark` (the backend's
         parameter marker: "?" for SQLite, "%s" for PostgreSQL) for each value."""
-        parts, params = [], []
+        parts: list[str] = []
+        params: list[object] = []
         if self.document_ids is not None:
             parts.append(f"AND d.id IN ({','.join([mark] * len(self.document_ids))})")
             params += list(self.document_ids)
