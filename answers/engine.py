@@ -33,7 +33,7 @@ from answers.reader import Reader
 from answers.retrieve import retrieve
 from answers.summarize import SummaryConfig, document_sentences, select_sentences, summary_from_groups
 from prompts import PromptSet
-from retrieval.catalog import Catalog
+from retrieval.catalogs import AnyCatalog
 from retrieval.models import SearchHit, hit_texts
 from retrieval.search import Filters, SentenceHit
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 MAX_SUMMARY_DOCUMENTS = 50
 
 
-def recent_documents(catalog: Catalog) -> tuple[list[str], list[str]]:
+def recent_documents(catalog: AnyCatalog) -> tuple[list[str], list[str]]:
     """(ids, warnings) of what a summary of "the articles" covers: the MAX_SUMMARY_DOCUMENTS most
     recently written documents, newest first, chosen among all of them in SQL. A near-duplicate copy
     adds no facts of its own, so copies are left out unless nothing else is left."""

@@ -19,7 +19,7 @@ from answers.telemetry import Telemetry
 from factdesk.settings import Settings
 from prompts import PromptSet, load_prompts
 from retrieval.bm25 import LexicalIndex
-from retrieval.catalog import Catalog
+from retrieval.catalogs import open_catalog
 from retrieval.embed import build_embedder
 from retrieval.errors import InsufficientStorage, InvalidInput, NotFound, StoreUnavailable
 from retrieval.faults import refusal
@@ -56,7 +56,12 @@ class Factdesk:
         self.settings = settings
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.catalog = Catalog(data_dir / "catalog.sqlite")
+        self.catalog = open_catalog(
+            data_dir,
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            timeout_s=settings.database_timeout_s,
+        )
         self.embedder = build_embedder(
             settings.embedder,
             cache_path=data_dir / "embeddings.sqlite",
@@ -114,8 +119,7 @@ class Factdesk:
         try:
             self.recovered += self.ingestor.recover()
         except (StoreUnavailable, InsufficientStorage) as e:
-            n = len(self.catalog.unfinished())
-            self.recovery_problem = f"recovery of {n} unfinished writes is waiting: {e.message}"
+            self.recovery_problem = f"recovery of unfinished writes is waiting: {e.message}"
             log.warning("%s", self.recovery_problem)
             return False
         self.recovery_problem = None
@@ -127,6 +131,9 @@ class Factdesk:
         what it answers without (a read-only data dir: writes refused, dense search off). Redacted."""
         problems: list[str] = []
         degraded: list[str] = []
+        catalog_down = self.catalog.unavailable()
+        if catalog_down:
+            problems.append(catalog_down)
         if self.catalog.problem:
             problems.append(f"catalog.sqlite is corrupted ({self.catalog.problem}): run `factdesk doctor`")
         if self.embedder.cache.problem:

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
     llm_model: str = Field("gpt-4o-mini", alias="FACTDESK_LLM_MODEL")
     embedder: str = Field("local", alias="FACTDESK_EMBEDDER")
+    # postgresql://user@host:port/db: the catalog and keyword index in PostgreSQL, shared by replicas
+    database_url: str | None = Field(None, alias="FACTDESK_DATABASE_URL")
 
     # --- factdesk's own knobs ---
     articles_dir: Path = Field(Path("data/articles"), alias="FACTDESK_ARTICLES_DIR")
@@ -66,6 +68,11 @@ class Settings(BaseSettings):
     documents_page_size: int = Field(1000, alias="FACTDESK_DOCUMENTS_PAGE_SIZE", ge=1)
     documents_max_page_size: int = Field(10_000, alias="FACTDESK_DOCUMENTS_MAX_PAGE_SIZE", ge=1)
 
+    # PostgreSQL (FACTDESK_DATABASE_URL): connections each replica keeps at most, and how long a
+    # request waits for one (or for the server to answer a connect) before it fails with a 503
+    database_pool_size: int = Field(10, alias="FACTDESK_DATABASE_POOL_SIZE", ge=2, le=1000)
+    database_timeout_s: float = Field(5.0, alias="FACTDESK_DATABASE_TIMEOUT_S", gt=0)
+
     # seconds between retries of crash recovery that the vector store could not answer at start
     recovery_retry_s: float = Field(5.0, alias="FACTDESK_RECOVERY_RETRY_S", gt=0)
 
@@ -84,7 +91,13 @@ class Settings(BaseSettings):
     allowed_hosts_raw: str | None = Field(None, alias="FACTDESK_ALLOWED_HOSTS")
 
     @field_validator(
-        "chroma_url", "api_keys_raw", "openai_api_key", "openai_base_url", "allowed_hosts_raw", mode="before"
+        "chroma_url",
+        "api_keys_raw",
+        "openai_api_key",
+        "openai_base_url",
+        "allowed_hosts_raw",
+        "database_url",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, v: object) -> object:
@@ -96,6 +109,13 @@ class Settings(BaseSettings):
         # FACTDESK_DATA_DIR= (set but empty) must not mean "the current folder"
         if isinstance(v, str) and not v.strip():
             return cls.model_fields[info.field_name].default
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("FACTDESK_DATABASE_URL must be a postgresql:// URL")
         return v
 
     @field_validator("allowed_hosts_raw")
@@ -140,13 +160,14 @@ def load_settings(**overrides: object) -> Settings:
 
 def isolated_settings(data_dir: Path, **overrides: object) -> Settings:
     """Default settings over data_dir that ignore the environment and any .env file: offline, no
-    API keys, embedded Chroma. What tests and benchmarks run on, whatever the developer's shell holds."""
+    API keys, embedded Chroma, SQLite catalog. What tests and benchmarks run on, whatever the developer's shell holds."""
     values: dict[str, object] = {
         "FACTDESK_DATA_DIR": str(data_dir),
         "OPENAI_API_KEY": None,
         "OPENAI_BASE_URL": None,
         "FACTDESK_API_KEYS": None,
         "FACTDESK_CHROMA_URL": None,
+        "FACTDESK_DATABASE_URL": None,
         "FACTDESK_ARTICLES_DIR": str(PROJECT_ROOT / "data" / "articles"),
     }
     base = Settings(_env_file=None, **values)  # type: ignore[call-arg]

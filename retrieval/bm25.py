@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.catalog import Catalog
+from retrieval.catalogs import AnyCatalog
 from retrieval.lexical import is_content_word, stem
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -231,7 +231,7 @@ class LexicalIndex:
     search of a process loads the snapshot in the data dir (if any) and catches up the same way.
     """
 
-    def __init__(self, catalog: Catalog, snapshot: Path | None) -> None:
+    def __init__(self, catalog: AnyCatalog, snapshot: Path | None) -> None:
         self.catalog = catalog
         self.snapshot = snapshot
         self._index: BM25Index | None = None

@@ -19,16 +19,19 @@ protocol before revisions left behind, and are rolled back the same way.
 
 from __future__ import annotations
 
+import builtins  # the catalog's list() method hides the builtin in its class
+import fcntl
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from retrieval.errors import CorruptStore
 from retrieval.faults import classify, connect_sqlite, refusal
-from retrieval.lexical import analyze
+from retrieval.lexical import analyze, match_terms
 from retrieval.models import Chunk, Document, chunk_key, revision_keys
 
 SCHEMA = """
@@ -135,16 +138,32 @@ class Catalog:
             self._db, self.read_only = connect_sqlite(path, timeout=60)
             self._db.execute("PRAGMA busy_timeout=60000")
             if self.read_only is None:  # a read-only catalog is read as it is: no schema changes
-                self._migrate_lexical()
-                self._db.executescript(SCHEMA)
-                self._migrate_revisions()
+                self._migrate()
         except sqlite3.DatabaseError as e:
             raise classify(e, CATALOG) or CorruptStore(f"{CATALOG} cannot be opened: {e}") from e
         self._lock = threading.RLock()
         self._writes = 0
         self._term_rows: dict[str, int] = {}
         self._terms_at = float("-inf")
+        self._terms_version: tuple[int, int] | None = None
         self._total_rows = 0
+
+    param_mark = "?"  # how this backend's SQL marks a parameter (search.Filters.sql)
+
+    def unavailable(self) -> str | None:
+        """Why the catalog cannot answer now; a file on the local disk always answers (damage is
+        `problem`)."""
+        return None
+
+    @contextmanager
+    def exclusive(self, lock_path: Path) -> Iterator[None]:
+        """One writer at a time across the processes sharing this data dir: a flock on lock_path."""
+        with open(lock_path, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def close(self) -> None:
         self._db.close()
@@ -227,7 +246,7 @@ class Catalog:
         )
         return _doc(rows[0]) if rows else None
 
-    def list(self, limit: int | None = None, after: str | None = None) -> list[Document]:
+    def list(self, limit: int | None = None, after: str | None = None) -> builtins.list[Document]:
         """Committed documents by id, those after `after` (a page's last id), at most `limit` (None:
         all of them)."""
         rows = self._query(
@@ -236,7 +255,7 @@ class Catalog:
         )
         return [_doc(r) for r in rows]
 
-    def recent(self, n: int) -> list[Document]:
+    def recent(self, n: int) -> builtins.list[Document]:
         """The n most recently written committed documents, newest first."""
         rows = self._query(
             f"SELECT {_DOC_COLUMNS} FROM documents WHERE state = 'committed' "
@@ -267,7 +286,7 @@ class Catalog:
         )
         return dict(rows)
 
-    def chunks_of(self, doc_id: str) -> list[Chunk]:
+    def chunks_of(self, doc_id: str) -> builtins.list[Chunk]:
         rows = self._query(
             'SELECT c.id, c.document_id, c.idx, c.start, c."end", c.tokens, d.text, d.revision FROM chunks c '
             "JOIN documents d ON d.id = c.document_id WHERE c.document_id = ? ORDER BY c.idx",
@@ -304,7 +323,9 @@ class Catalog:
                 current[chunk_key(cid, revision)] = (cid, doc, start, end)
         return {k: current[k] for k in wanted if k in current}
 
-    def candidates_by_bands(self, bands: list[str], exclude: str | None = None) -> list[str]:
+    def candidates_by_bands(
+        self, bands: builtins.list[str], exclude: str | None = None
+    ) -> builtins.list[str]:
         rows = self._query(
             f"SELECT DISTINCT b.document_id FROM bands b JOIN documents d ON d.id = b.document_id "
             f"WHERE d.state = 'committed' AND b.band IN ({','.join('?' * len(bands))})",
@@ -320,18 +341,18 @@ class Catalog:
         )[0][0]
         return docs, chunks
 
-    def unfinished(self) -> list[tuple[str, str]]:
+    def unfinished(self) -> builtins.list[tuple[str, str]]:
         """(document id, state) of writes a crash or a failed store left unfinished: reserved revisions
         ('pending'), and rows the protocol before revisions left ('pending' or 'deleting')."""
         legacy = self._query("SELECT id, state FROM documents WHERE state != 'committed'")
         reserved = self._query("SELECT document_id, 'pending' FROM revisions ORDER BY id")
         return [(r[0], r[1]) for r in [*legacy, *reserved]]
 
-    def uncommitted_rows(self) -> list[str]:
+    def uncommitted_rows(self) -> builtins.list[str]:
         """Ids of document rows the protocol before revisions left 'pending' or 'deleting'."""
         return [r[0] for r in self._query("SELECT id FROM documents WHERE state != 'committed' ORDER BY id")]
 
-    def reserved(self) -> list[tuple[int, str, int]]:
+    def reserved(self) -> builtins.list[tuple[int, str, int]]:
         """(revision, document id, chunk count) of revisions reserved and not switched to."""
         return [(r[0], r[1], r[2]) for r in self._query("SELECT id, document_id, chunk_count FROM revisions")]
 
@@ -347,7 +368,7 @@ class Catalog:
         )
         return keys
 
-    def stale_keys(self) -> list[str]:
+    def stale_keys(self) -> builtins.list[str]:
         """Keys of replaced or deleted revisions whose vectors may still be in Chroma."""
         return [r[0] for r in self._query("SELECT key FROM stale_vectors ORDER BY key")]
 
@@ -366,13 +387,15 @@ class Catalog:
         )
         return {chunk_key(cid, rev): doc for cid, rev, doc in rows}
 
-    def chunk_spans(self, doc_ids: Iterable[str]) -> Iterator[tuple[str, str, list[tuple[str, int, int]]]]:
+    def chunk_spans(
+        self, doc_ids: Iterable[str]
+    ) -> Iterator[tuple[str, str, builtins.list[tuple[str, int, int]]]]:
         """(document id, text, [(key, start, end)]) of committed documents, read 500 documents at a
         time (a caller indexing 100k chunks never holds every text at once)."""
         ids = sorted(set(doc_ids))
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
-            spans: dict[str, list[tuple[str, int, int]]] = {}
+            spans: dict[str, builtins.list[tuple[str, int, int]]] = {}
             texts: dict[str, str] = {}
             with self.snapshot():  # the spans and the text they index, of one revision
                 for doc, cid, rev, start, end in self._query(
@@ -398,8 +421,10 @@ class Catalog:
         return "pending" if pending else None
 
     # ---- writes (called by the ingest pipeline only, each in the caller's transaction) ----
+    # `db` is what transaction() yields (here a sqlite3.Connection): typed Any because the pipeline
+    # holds either catalog and passes its transaction's connection back to the same one
     @staticmethod
-    def reserve(db: sqlite3.Connection, doc_id: str, chunks: int) -> int:
+    def reserve(db: Any, doc_id: str, chunks: int) -> int:
         """A new revision id for doc_id, recorded before any of its vectors reach Chroma."""
         cur = db.execute(
             "INSERT INTO revisions (document_id, chunk_count, created_at) VALUES (?, ?, ?)",
@@ -410,10 +435,10 @@ class Catalog:
 
     @staticmethod
     def switch_revision(
-        db: sqlite3.Connection,
+        db: Any,
         doc: Document,
-        chunks: list[Chunk],
-        bands: list[str],
+        chunks: builtins.list[Chunk],
+        bands: builtins.list[str],
         raw_hash: str | None = None,
     ) -> None:
         """Make doc.revision (reserved, its vectors in Chroma) the document's current revision: the
@@ -451,7 +476,7 @@ class Catalog:
         db.execute("DELETE FROM revisions WHERE id = ?", (doc.revision,))
 
     @staticmethod
-    def retire(db: sqlite3.Connection, doc_id: str) -> bool:
+    def retire(db: Any, doc_id: str) -> bool:
         """Remove the document (committed, or a row left by the protocol before revisions) from the
         catalog and leave its keys in stale_vectors; False when there is none."""
         row = db.execute("SELECT revision FROM documents WHERE id = ?", (doc_id,)).fetchone()
@@ -468,41 +493,37 @@ class Catalog:
         return True
 
     @staticmethod
-    def forget_revision(db: sqlite3.Connection, revision: int) -> None:
+    def forget_revision(db: Any, revision: int) -> None:
         """A reserved revision abandoned: its vectors are gone from Chroma (or were never there)."""
         db.execute("DELETE FROM revisions WHERE id = ?", (revision,))
 
     @staticmethod
-    def forget_stale(db: sqlite3.Connection, keys: list[str]) -> None:
+    def forget_stale(db: Any, keys: builtins.list[str]) -> None:
         """Stale keys whose vectors Chroma no longer holds."""
         db.executemany("DELETE FROM stale_vectors WHERE key = ?", [(k,) for k in keys])
 
-    def _migrate_revisions(self) -> None:
-        """A catalog written before revisions: its documents get revision 0, whose keys are the bare
-        chunk ids their vectors already have in Chroma (models.chunk_key), so nothing is re-keyed."""
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(documents)")}
-        if "revision" not in columns:
-            self._db.execute("ALTER TABLE documents ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
-
-    def _migrate_lexical(self) -> None:
-        """A catalog written before the shared analyzer indexed raw text with FTS5's porter stemmer:
-        rebuild its keyword rows as analyzed terms (retrieval.lexical.analyze), in one transaction."""
-        row = self._db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
-        if row is None or "porter" not in row[0]:
+    def _migrate(self) -> None:
+        """Apply the numbered migrations this file lacks (PRAGMA user_version counts the applied ones),
+        in one IMMEDIATE transaction: a second process opening the file at once waits, then finds
+        them applied. A file still in a layout from before numbering counts as version 0."""
+        if self._applied() >= len(MIGRATIONS):
             return
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.execute("DROP TABLE chunks_fts")
-            self._db.execute(
-                "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, tokenize = 'unicode61 remove_diacritics 0')"
-            )
-            docs = [r[0] for r in self._db.execute("SELECT id FROM documents WHERE state = 'committed'")]
-            for doc_id in docs:
-                self._index_lexical(self._db, doc_id)
+            for step in MIGRATIONS[self._applied() :]:
+                step(self._db)
+            # user_version takes no parameter; the number is ours
+            self._db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
+
+    def _applied(self) -> int:
+        if _predates_numbering(self._db):
+            return 0
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     @staticmethod
     def _index_lexical(db: sqlite3.Connection, doc_id: str) -> None:
@@ -516,7 +537,7 @@ class Catalog:
         )
 
     @staticmethod
-    def remove(db: sqlite3.Connection, doc_id: str) -> None:
+    def remove(db: Any, doc_id: str) -> None:
         """The document's rows, everywhere in the catalog (Chroma is the caller's business)."""
         db.execute(
             "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE document_id = ?)",
@@ -531,7 +552,7 @@ class Catalog:
     # ---- lexical side ----
     def lexical_search(
         self, match: str, limit: int, where_sql: str = "", params: Iterable = ()
-    ) -> list[tuple]:
+    ) -> builtins.list[tuple]:
         """(chunk id, document id, start, end, bm25 score; higher is better, revision) for an FTS5 MATCH
         expression. The keyword rows are the current revision's only (they switch in its commit)."""
         if where_sql:  # filtered: rank only rows that pass (a filter is selective; joins per row are cheap)
@@ -552,14 +573,24 @@ class Catalog:
         )
         return self._query(sql, [match, 2 * limit + 10, limit])
 
+    def keyword_search(
+        self, terms: Sequence[str], limit: int, where_sql: str = "", params: Iterable = ()
+    ) -> builtins.list[tuple]:
+        """lexical_search for analyzed terms (any of them), as the backend-neutral call search uses."""
+        match = match_terms(terms)
+        return self.lexical_search(match, limit, where_sql, params) if match else []
+
     def term_rows(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         """({term: rows whose text has it}, rows in the index), cached for a while: counting a common
         term's rows costs milliseconds, and the counts only steer which terms a query scores."""
         now = time.monotonic()
+        version = self.version()
         with self._lock:
-            if now - self._terms_at > TERM_ROWS_TTL:
+            # a count of 0 would prune a word that a write just brought in: any commit starts afresh
+            if now - self._terms_at > TERM_ROWS_TTL or version != self._terms_version:
                 self._term_rows.clear()
                 self._terms_at = now
+                self._terms_version = version
                 self._total_rows = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             for t in terms:
                 if t not in self._term_rows:
@@ -572,7 +603,7 @@ class Catalog:
     def lexical_row_count(self) -> int:
         return self._query("SELECT COUNT(*) FROM chunks_fts")[0][0]
 
-    def chunks_missing_lexical(self) -> list[str]:
+    def chunks_missing_lexical(self) -> builtins.list[str]:
         rows = self._query(
             "SELECT c.document_id FROM chunks c JOIN documents d ON d.id = c.document_id "
             "WHERE d.state = 'committed' AND c.rowid NOT IN (SELECT rowid FROM chunks_fts)"
@@ -586,7 +617,7 @@ class Catalog:
             "WHERE d.state = 'committed')"
         )[0][0]
 
-    def reindex_lexical(self, doc_ids: list[str]) -> None:
+    def reindex_lexical(self, doc_ids: builtins.list[str]) -> None:
         with self.transaction() as db:
             db.execute(
                 "DELETE FROM chunks_fts WHERE rowid NOT IN (SELECT c.rowid FROM chunks c JOIN documents d "
@@ -598,3 +629,40 @@ class Catalog:
                     (doc_id,),
                 )
                 self._index_lexical(db, doc_id)
+
+
+def _predates_numbering(db: sqlite3.Connection) -> bool:
+    """A layout migration 1 brings up: keyword rows of FTS5's porter stemmer, or no revisions."""
+    fts = db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
+    if fts is not None and "porter" in fts[0]:
+        return True
+    columns = {r[1] for r in db.execute("PRAGMA table_info(documents)")}
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return bool(columns) and ("revision" not in columns or not {"revisions", "stale_vectors"} <= tables)
+
+
+def _migration_1_schema(db: sqlite3.Connection) -> None:
+    """The schema as of revisions. A catalog written before the shared analyzer indexed raw text with
+    FTS5's porter stemmer: its keyword rows are rebuilt as analyzed terms (retrieval.lexical.analyze).
+    A catalog written before revisions: its documents get revision 0, whose keys are the bare chunk
+    ids their vectors already have in Chroma (models.chunk_key), so nothing is re-keyed."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
+    rebuild_lexical = row is not None and "porter" in row[0]
+    if rebuild_lexical:
+        db.execute("DROP TABLE chunks_fts")
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "documents" in tables:
+        columns = {r[1] for r in db.execute("PRAGMA table_info(documents)")}
+        if "revision" not in columns:
+            db.execute("ALTER TABLE documents ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    if rebuild_lexical:
+        for (doc_id,) in db.execute("SELECT id FROM documents WHERE state = 'committed'").fetchall():
+            Catalog._index_lexical(db, doc_id)
+
+
+# the catalog's schema history, oldest first; a new step is appended, never edited (files in the
+# field have run the old ones)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migration_1_schema,)

@@ -10,7 +10,6 @@ back a reserved revision and drops stale vectors.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import re
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval import dedup
-from retrieval.catalog import Catalog
+from retrieval.catalogs import AnyCatalog
 from retrieval.chunk import chunk_text
 from retrieval.clean import CLEANER_VERSION, clean_article, skip_captions
 from retrieval.embed import CachedEmbedder
@@ -256,7 +255,7 @@ def prepare(
 class Ingestor:
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: AnyCatalog,
         vectors: VectorStore,
         embedder: CachedEmbedder,
         *,
@@ -296,16 +295,13 @@ class Ingestor:
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """One writer at a time: across threads (RLock) and across processes (flock on the data dir).
+        """One writer at a time: across threads (RLock) and across processes (the catalog's lock: a
+        flock on the data dir, or PostgreSQL's advisory lock across replicas).
         A data dir opened read-only (permissions, a full disk) refuses here, before any work."""
         if self.catalog.read_only is not None:
             raise refusal(self.catalog.read_only, "the data dir")
-        with self._lock, open(self._lock_path, "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with self._lock, self.catalog.exclusive(self._lock_path):
+            yield
 
     # ---- ingest ----
     def ingest(
@@ -424,7 +420,7 @@ class Ingestor:
         if not batch:
             return
         with self.catalog.transaction() as db:
-            revisions = [Catalog.reserve(db, b.doc.id, len(b.chunks)) for b in batch]
+            revisions = [self.catalog.reserve(db, b.doc.id, len(b.chunks)) for b in batch]
         try:
             docs = [replace(b.doc, revision=r) for b, r in zip(batch, revisions)]
             chunks = [[replace(c, revision=r) for c in b.chunks] for b, r in zip(batch, revisions)]
@@ -437,7 +433,7 @@ class Ingestor:
                 )
             with self.catalog.transaction() as db:
                 for b, d, cs in zip(batch, docs, chunks):
-                    Catalog.switch_revision(db, d, cs, sorted(b.bands), b.raw_hash)
+                    self.catalog.switch_revision(db, d, cs, sorted(b.bands), b.raw_hash)
         except Exception:
             self._abandon([(r, b.doc.id, len(b.chunks)) for b, r in zip(batch, revisions)])
             raise
@@ -482,7 +478,7 @@ class Ingestor:
         Chroma fails there, they stay listed as stale, unseen, for recover() or doctor)."""
         with self.writing():
             with self.catalog.transaction() as db:
-                if self.catalog.get(doc_id) is None or not Catalog.retire(db, doc_id):
+                if self.catalog.get(doc_id) is None or not self.catalog.retire(db, doc_id):
                     raise NotFound(f"no document with id {doc_id!r}")
             self.counters["deleted"] += 1
             self._collect_stale()
@@ -501,7 +497,7 @@ class Ingestor:
             log.warning("%d stale vectors left in Chroma for later: %s", len(keys), e)
             return
         with self.catalog.transaction() as db:
-            Catalog.forget_stale(db, keys)
+            self.catalog.forget_stale(db, keys)
         self.recovered["stale_vectors_dropped"] += len(keys)
 
     def _abandon(self, revisions: list[tuple[int, str, int]]) -> None:
@@ -520,7 +516,7 @@ class Ingestor:
             self.vectors.delete_ids(keys)
         with self.catalog.transaction() as db:
             for rev, _, _ in revisions:
-                Catalog.forget_revision(db, rev)
+                self.catalog.forget_revision(db, rev)
         self.recovered["revisions_rolled_back"] += len(revisions)
 
     # ---- crash recovery and consistency ----
@@ -540,7 +536,7 @@ class Ingestor:
         if legacy:
             with self.catalog.transaction() as db:
                 for doc_id in legacy:
-                    Catalog.retire(db, doc_id)  # their keys join the stale ones
+                    self.catalog.retire(db, doc_id)  # their keys join the stale ones
             self.recovered["legacy_rows_rolled_back"] += len(legacy)
         self._drop_reserved(self.catalog.reserved())
         self._collect_stale(strict=strict)

@@ -129,3 +129,28 @@ def coverage_scorer(query: frozenset[str], idf: dict[str, float]) -> Callable[[f
     if not total:
         return lambda sentence: 0.0
     return lambda sentence: sum(weights[t] for t in query & sentence) / total
+
+
+# FTS5's bm25() parameters (its defaults, which the catalog's FTS5 queries use)
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+def bm25_idf(rows_with_term: int, rows: int) -> float:
+    """FTS5's IDF: a term in more than half of the rows is clamped to ~0 rather than going negative."""
+    return max(math.log((rows - rows_with_term + 0.5) / (rows_with_term + 0.5)), 1e-6)
+
+
+def bm25_scores(
+    postings: Iterable[tuple[str, str, int, int]], df: dict[str, int], rows: int, avg_length: float
+) -> dict[str, float]:
+    """{row: BM25} as FTS5's bm25() computes it (sign flipped: higher is better), from postings
+    (row, term, term frequency in the row, the row's length in terms) and the whole index's
+    statistics (rows with each term, rows, mean length): a filter narrows the rows scored, not the
+    statistics, as in FTS5."""
+    avg = avg_length or 1.0
+    out: dict[str, float] = {}
+    for row, term, tf, length in postings:
+        norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / avg)
+        out[row] = out.get(row, 0.0) + bm25_idf(df.get(term, 0), rows) * (tf * (BM25_K1 + 1.0)) / (tf + norm)
+    return out

@@ -1,4 +1,4 @@
-"""Hybrid search: dense (Chroma) + lexical (FTS5 BM25), fused by weighted RRF, diversified by MMR."""
+"""Hybrid search: dense (Chroma) + lexical (BM25 over the catalog's keyword index), fused by weighted RRF, diversified by MMR."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from retrieval.bm25 import LexicalIndex
-from retrieval.catalog import Catalog
+from retrieval.catalogs import AnyCatalog
 from retrieval.embed import CachedEmbedder
 from retrieval.errors import InsufficientStorage, ReadOnlyStore
 from retrieval.fusion import fuse_reciprocal_rank, maximal_marginal_relevance, rerank_scores
@@ -20,7 +20,6 @@ from retrieval.lexical import (
     POSTINGS_BUDGET,
     coverage_scorer,
     idf_weights,
-    match_terms,
     prune_terms,
     query_terms,
     stem,
@@ -57,19 +56,22 @@ class Filters:
             return None
         return conds[0] if len(conds) == 1 else {"$and": conds}
 
-    def sql(self) -> tuple[str, list]:
-        parts, params = [], []
+    def sql(self, mark: str = "?") -> tuple[str, list]:
+        """A WHERE fragment over the catalog's documents (alias d), with `mark` (the backend's
+        parameter marker: "?" for SQLite, "%s" for PostgreSQL) for each value."""
+        parts: list[str] = []
+        params: list[object] = []
         if self.document_ids is not None:
-            parts.append(f"AND d.id IN ({','.join('?' * len(self.document_ids))})")
+            parts.append(f"AND d.id IN ({','.join([mark] * len(self.document_ids))})")
             params += list(self.document_ids)
         if self.sources is not None:
-            parts.append(f"AND d.source IN ({','.join('?' * len(self.sources))})")
+            parts.append(f"AND d.source IN ({','.join([mark] * len(self.sources))})")
             params += list(self.sources)
         if self.published_after is not None:
-            parts.append("AND d.published_ts >= ?")
+            parts.append(f"AND d.published_ts >= {mark}")
             params.append(self.published_after)
         if self.published_before is not None:
-            parts.append("AND d.published_ts <= ?")
+            parts.append(f"AND d.published_ts <= {mark}")
             params.append(self.published_before)
         return " ".join(parts), params
 
@@ -135,7 +137,7 @@ class _Sentences:
 class Searcher:
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: AnyCatalog,
         vectors: VectorStore,
         embedder: CachedEmbedder,
         config: SearchConfig | None = None,
@@ -308,16 +310,16 @@ class Searcher:
         terms = query_terms(query)
         if not terms:
             return []
-        where_sql, params = filters.sql()
+        where_sql, params = filters.sql(self.catalog.param_mark)
         if self.lexical_index is not None and not where_sql:
             return self.lexical_index.search(terms, n)
         terms = list(dict.fromkeys(stem(t) for t in terms))  # the index holds analyzed stems
         rows, total = self.catalog.term_rows(terms)
-        match = match_terms(prune_terms(terms, rows, total, self.config.lexical_budget))
-        if not match:
+        kept = prune_terms(terms, rows, total, self.config.lexical_budget)
+        if not kept:
             return []
-        rows = self.catalog.lexical_search(match, n, where_sql, params)
-        return [(chunk_key(r[0], r[5]), float(r[4])) for r in rows]
+        found = self.catalog.keyword_search(kept, n, where_sql, params)
+        return [(chunk_key(r[0], r[5]), float(r[4])) for r in found]
 
     def _rerank(
         self, query: str, pool: list[str], visible: dict[str, tuple[str, int, int]], texts: dict[str, str]

@@ -143,6 +143,19 @@ def skip_outside_ci(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator:
+    """A real PostgreSQL 15 (tests/postgres_server.py), started once for the session; tests take a
+    fresh database each with `postgres.new_database()`."""
+    from postgres_server import PostgresServer, skip_reason
+
+    reason = skip_reason()
+    if reason:
+        skip_outside_ci(reason)
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M (tests/local_llm.py), shared by the
     session; skipped, with the reason, where the `[llm-local]` extra is not installed."""

@@ -1,6 +1,7 @@
 """A real `factdesk serve --no-ingest` on a free port, for the end-to-end and chat-page tests.
 
-Offline and isolated: OPENAI_*, FACTDESK_API_KEYS and FACTDESK_CHROMA_URL are removed from its
+Offline and isolated: OPENAI_*, FACTDESK_API_KEYS, FACTDESK_CHROMA_URL and FACTDESK_DATABASE_URL
+are removed from its
 environment, its data dir is fresh, and it runs in that dir, so no developer `.env` is read.
 """
 
@@ -22,7 +23,13 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = ROOT / "data" / "articles"
 START_TIMEOUT_S = 240  # a cold start imports torch and chromadb: slow on a busy 2-core machine
-ISOLATE = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FACTDESK_API_KEYS", "FACTDESK_CHROMA_URL")
+ISOLATE = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "FACTDESK_API_KEYS",
+    "FACTDESK_CHROMA_URL",
+    "FACTDESK_DATABASE_URL",
+)
 
 
 def free_port() -> int:

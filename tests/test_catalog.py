@@ -1,0 +1,71 @@
+"""retrieval/catalog.py's numbered migrations (the SQLite catalog's schema history)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from retrieval.catalog import MIGRATIONS, Catalog
+
+
+def test_a_new_catalog_records_every_migration(tmp_path: Path) -> None:
+    Catalog(tmp_path / "catalog.sqlite").close()
+    db = sqlite3.connect(tmp_path / "catalog.sqlite")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {
+        "documents",
+        "revisions",
+        "stale_vectors",
+        "chunks",
+        "bands",
+        "raw_inputs",
+        "chunks_fts",
+    } <= tables
+    db.close()
+
+
+def test_processes_opening_a_new_catalog_at_once_migrate_it_once(tmp_path: Path) -> None:
+    """Four connections open the same new file together: one applies the steps (BEGIN IMMEDIATE),
+    the others wait and find them applied; none fails on a table another just created."""
+    errors: list[BaseException] = []
+    opened: list[Catalog] = []
+
+    def open_one() -> None:
+        try:
+            opened.append(Catalog(tmp_path / "catalog.sqlite"))
+        except BaseException as e:  # noqa: BLE001 - asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(opened) == 4
+    assert all(c.count() == (0, 0) for c in opened)
+    for c in opened:
+        c.close()
+
+
+def test_a_catalog_from_before_numbering_is_migrated(tmp_path: Path) -> None:
+    """user_version 0 and the layout before revisions: step 1 adds what is missing, keeps the rows."""
+    path = tmp_path / "catalog.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE documents (id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT, url TEXT, "
+        "published_at TEXT, published_ts REAL, text TEXT NOT NULL, content_hash TEXT NOT NULL, "
+        "duplicate_of TEXT, chunk_count INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL, created_at REAL NOT NULL)"
+    )
+    db.execute(
+        "INSERT INTO documents VALUES ('d', 't', NULL, NULL, NULL, NULL, 'x', 'h', NULL, 0, 'committed', 0)"
+    )
+    db.commit()
+    db.close()
+    catalog = Catalog(path)
+    doc = catalog.get("d")
+    assert doc is not None and doc.revision == 0
+    assert catalog.reserved() == [] and catalog.stale_keys() == []
+    catalog.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)

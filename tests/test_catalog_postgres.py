@@ -1,0 +1,185 @@
+"""The PostgreSQL catalog (retrieval/catalog_postgres.py) against a real PostgreSQL 15 and a real
+`chroma run`: migrations, keyword ranking equal to FTS5's, two services sharing one archive, and
+PostgreSQL stopped and restarted under a running service."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from chroma_server import CHROMA, ChromaServer, free_port
+from conftest import ARTICLES, SEED_IDS, MakeService, check_citations, copy_embedding_cache, skip_outside_ci
+
+from factdesk.service import Factdesk
+from retrieval.errors import NotFound, StoreUnavailable
+from retrieval.lexical import analyze, bm25_scores, query_terms, stem
+from retrieval.models import DocumentIn
+
+SEED_TEXT = {i: (ARTICLES / f"{i}.txt").read_text(encoding="utf-8") for i in SEED_IDS}
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
+    if CHROMA is None:
+        skip_outside_ci("the chromadb package's `chroma` CLI is not installed")
+    server = ChromaServer(tmp_path / "chroma-server", free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def test_tsvector_literal_keeps_the_analyzers_terms_and_their_counts() -> None:
+    from retrieval.catalog_postgres import tsquery_any, tsvector_literal
+
+    analyzed = analyze("Soldiers captured soldiers; the soldier's d'Alembert")
+    literal = tsvector_literal(analyzed)
+    assert literal.startswith("'soldier':1,3")
+    assert "'captur':2" in literal
+    assert tsquery_any(["it's", "a\\b"]) == "'it''s' | 'a\\\\b'"
+
+
+def test_bm25_scores_follow_fts5() -> None:
+    # two rows of 4 terms, "x" in one of them (twice): FTS5's IDF log((N - n + .5) / (n + .5))
+    scores = bm25_scores([("r1", "x", 2, 4)], {"x": 1}, rows=3, avg_length=4.0)
+    idf = math.log((3 - 1 + 0.5) / (1 + 0.5))
+    assert scores["r1"] == pytest.approx(idf * 2 * 2.2 / (2 + 1.2))
+    # a term in more than half of the rows weighs ~0, never less
+    assert 0 < bm25_scores([("r1", "x", 1, 4)], {"x": 3}, rows=3, avg_length=4.0)["r1"] < 1e-5
+
+
+# --------------------------------------------------------------------------- the catalog itself
+
+
+def test_two_catalogs_opened_at_once_apply_the_migrations_once(postgres) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    from retrieval.catalog_postgres import MIGRATIONS, PostgresCatalog
+
+    url = postgres.new_database()
+    opened: list[PostgresCatalog] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            opened.append(PostgresCatalog(url))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(opened) == 4
+    with psycopg.connect(url) as conn:
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    assert versions == list(range(1, len(MIGRATIONS) + 1))
+    for c in opened:
+        c.close()
+
+
+def test_keyword_ranking_equals_fts5(
+    postgres, make_service: MakeService, seeded: Factdesk, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The same documents in SQLite (FTS5) and PostgreSQL: the filtered keyword search finds the same
+    chunks in the same order with the same BM25 scores."""
+    copy_embedding_cache(seeded, tmp_path / "pg")
+    svc = make_service("pg", database_url=postgres.new_database())
+    svc.ingest_paths([ARTICLES])
+    ids = list(SEED_IDS)
+    for query in ["suicide orders", "captured soldiers", "election results", "prime minister said", "water"]:
+        terms = list(dict.fromkeys(stem(t) for t in query_terms(query)))
+        mine = svc.catalog.keyword_search(terms, 20, "AND d.id = ANY(%s)", [ids])
+        theirs = seeded.catalog.keyword_search(terms, 20, f"AND d.id IN ({','.join('?' * len(ids))})", ids)
+        assert [r[0] for r in mine] == [r[0] for r in theirs], query
+        assert [r[4] for r in mine] == pytest.approx([r[4] for r in theirs], rel=1e-4), query
+
+
+# --------------------------------------------------------------------------- services over PostgreSQL + Chroma
+
+
+def test_two_services_share_one_archive(  # type: ignore[no-untyped-def]
+    postgres, chroma_server: ChromaServer, make_service: MakeService, seeded: Factdesk, tmp_path: Path
+) -> None:
+    """What one service writes, the other reads, finds (filtered and unfiltered keyword search) and
+    cites at once; an update and a delete likewise; both stay consistent."""
+    url = postgres.new_database()
+    for name in ("a", "b"):
+        copy_embedding_cache(seeded, tmp_path / name)
+    a = make_service("a", database_url=url, chroma_url=chroma_server.url)
+    b = make_service("b", database_url=url, chroma_url=chroma_server.url)
+    assert b.search("suicide orders") == []  # b's keyword index is built (empty) before a writes
+
+    results = a.ingest_paths([ARTICLES])
+    assert [r.status for r in results] == ["created"] * 5
+    assert [d.id for d in b.list_documents()] == SEED_IDS
+    hits = b.search("suicide orders", top_k=3)
+    assert hits and hits[0].lexical_rank is not None
+    assert hits == a.search("suicide orders", top_k=3)
+    only = b.search("suicide orders", top_k=3, filters=b.filters(document_ids=[hits[0].document_id]))
+    assert only and {h.document_id for h in only} == {hits[0].document_id}
+    answer = b.ask("Who ordered the suicide?")
+    check_citations(b, answer.citations)
+
+    # a new word, written through a: b's in-memory BM25 and term counts must not hide it
+    (r,) = b.ingest_documents([DocumentIn(text=SEED_TEXT[SEED_IDS[0]] + " Zyxquor arrived.", id="extra")])
+    assert r.status.startswith("duplicate of")  # a near-copy of a seed: stored, and marked so
+    assert a.search("zyxquor")[0].document_id == "extra"
+    (r,) = a.ingest_documents([DocumentIn(text=SEED_TEXT[SEED_IDS[0]] + " Qwvorn left.", id="extra")])
+    assert r.status.startswith("duplicate of") and a.get_document("extra").revision > 1
+    assert b.search("qwvorn")[0].document_id == "extra"
+    assert all("Zyxquor" not in h.text and h.lexical_rank is None for h in b.search("zyxquor", top_k=10))
+    assert b.search("qwvorn", filters=b.filters(document_ids=["extra"]))[0].document_id == "extra"
+
+    b.delete_document("extra")
+    with pytest.raises(NotFound):
+        a.get_document("extra")
+    assert all(h.document_id != "extra" and h.lexical_rank is None for h in a.search("qwvorn", top_k=10))
+    for svc in (a, b):
+        report = svc.ingestor.doctor()
+        assert report["consistent"], report
+        assert report["chunks"] == report["vectors"] == svc.catalog.count()[1]
+
+
+def test_postgres_stopped_is_a_503_and_restarted_loses_nothing(  # type: ignore[no-untyped-def]
+    postgres, make_service: MakeService, seeded: Factdesk, tmp_path: Path
+) -> None:
+    copy_embedding_cache(seeded, tmp_path / "data")
+    svc = make_service("data", database_url=postgres.new_database(), database_timeout_s=1.0)
+    svc.ingest_paths([ARTICLES])
+    before = [h.chunk_id for h in svc.search("suicide orders", top_k=3)]
+
+    postgres.stop()
+    try:
+        for call in (
+            lambda: svc.search("suicide orders"),
+            lambda: svc.search("suicide orders", filters=svc.filters(document_ids=[SEED_IDS[0]])),
+            lambda: svc.get_document(SEED_IDS[0]),
+            lambda: svc.ingest_documents(
+                [DocumentIn(text=SEED_TEXT[SEED_IDS[0]] + " Zyxquor arrived.", id="down")]
+            ),
+            lambda: svc.delete_document(SEED_IDS[0]),
+        ):
+            with pytest.raises(StoreUnavailable) as err:
+                call()
+            assert err.value.status == 503 and "PostgreSQL catalog" in err.value.message
+        problems, _ = svc.readiness()
+        assert any("PostgreSQL" in p for p in problems)
+    finally:
+        postgres.start()
+
+    assert [h.chunk_id for h in svc.search("suicide orders", top_k=3)] == before  # same object reconnects
+    assert [d.id for d in svc.list_documents()] == SEED_IDS
+    (r,) = svc.ingest_documents([DocumentIn(text=SEED_TEXT[SEED_IDS[0]] + " Zyxquor arrived.", id="after")])
+    assert r.status.startswith("duplicate of")  # a near-copy of a seed, stored
+    assert svc.search("zyxquor")[0].document_id == "after"
+    assert svc.readiness()[0] == []
+    assert svc.ingestor.doctor()["consistent"]
