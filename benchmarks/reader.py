@@ -74,7 +74,9 @@ def ask_latency(data: Path, answerer: str, questions: list[str], pool: int | Non
     return out
 
 
-def ask_at_scale(data: Path, answerer: str, questions: list[str], pool: int | None = None) -> dict:
+def ask_at_scale(
+    data: Path, answerer: str, questions: list[str], pool: int | None = None, threads: int = 0
+) -> dict:
     """ask p50/p95 over an existing data dir, and where each ask's time goes (ms per question)."""
     import answers.engine as engine_mod
     from answers.engine import RankerEngine, ReaderEngine
@@ -82,7 +84,7 @@ def ask_at_scale(data: Path, answerer: str, questions: list[str], pool: int | No
     from benchmarks.scale import Stopwatch
     from factdesk.service import Factdesk
 
-    svc = Factdesk(isolated_settings(data, answerer=answerer))
+    svc = Factdesk(isolated_settings(data, answerer=answerer, torch_threads=threads))
     engine = svc.engine
     if pool is not None and isinstance(engine, ReaderEngine | RankerEngine):
         engine.config.reader_pool = pool
@@ -129,6 +131,7 @@ def ask_at_scale(data: Path, answerer: str, questions: list[str], pool: int | No
     out = {
         "answerer": answerer,
         "pool": pool,
+        "model_threads": threads,
         "chunks": None,
         "questions": len(times),
         "abstained": abstained,
@@ -154,10 +157,11 @@ def at_scale(args: argparse.Namespace) -> dict:
     cat.close()
     runs = []
     offset = args.offset
-    for answerer, pool in [("extractive", None), ("ranker", None)] + [("reader", p) for p in args.pools]:
+    engines = [("extractive", None), ("ranker", None)] + [("reader", p) for p in args.pools]
+    for answerer, pool in [e for e in engines if e[0] in args.engines]:
         qs = query_stream(args.queries + 5, offset=offset)  # wordings this data dir has not seen
         offset += args.queries + 5
-        r = ask_at_scale(args.data, answerer, qs, pool)
+        r = ask_at_scale(args.data, answerer, qs, pool, args.threads)
         r["chunks"], r["documents"] = chunks, docs
         print(json.dumps(r), flush=True)
         runs.append(r)
@@ -185,9 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=60)
     ap.add_argument("--offset", type=int, default=7000, help="first wording (benchmarks.common.query_stream)")
     ap.add_argument("--pools", default="24,12", help="reader pool sizes to run (with --data)")
+    ap.add_argument("--engines", default="extractive,ranker,reader", help="which engines (with --data)")
+    ap.add_argument("--threads", type=int, default=0, help="model threads (FACTDESK_TORCH_THREADS)")
     args = ap.parse_args(argv)
     if args.data is not None:
         args.pools = [int(p) for p in args.pools.split(",") if p]
+        args.engines = args.engines.split(",")
         results = at_scale(args)
         if args.out:
             args.out.write_text(json.dumps(results, indent=1) + "\n")
