@@ -189,7 +189,7 @@ def fill(args: argparse.Namespace) -> dict:
         raise SystemExit("fill writes the embedded store only")
     cat, cache, name = svc.catalog, svc.embedder.cache, svc.embedder.name
     sources = [
-        r[0] for r in cat._query("SELECT id FROM documents WHERE id GLOB 'syn-*' AND id NOT GLOB '*~*'")
+        r[0] for r in cat._query("SELECT id FROM documents WHERE id GLOB 'syn-*' AND id NOT GLOB '*.c*'")
     ]
     sources.sort()
     word = re.compile(r"\b[a-z]{4,}\b")
@@ -198,7 +198,10 @@ def fill(args: argparse.Namespace) -> dict:
     written = {"documents": 0, "chunks": 0, "sentences": 0, "span_mismatch_chunks": 0}
     t_parts = {"read sources": 0.0, "make copies": 0.0, "Chroma upsert": 0.0, "catalog": 0.0, "cache": 0.0}
     copy = 1 + max(
-        [int(i.rsplit("~", 1)[1]) for (i,) in cat._query("SELECT id FROM documents WHERE id GLOB '*~*'")]
+        [
+            int(i.rsplit(".c", 1)[1])
+            for (i,) in cat._query("SELECT id FROM documents WHERE id GLOB 'syn-*.c*'")
+        ]
         or [0]
     )
     started = time.perf_counter()
@@ -233,7 +236,7 @@ def fill(args: argparse.Namespace) -> dict:
                         continue
                     text = word.sub(swap, src.text)
                     title = word.sub(swap, src.title)
-                    new_id = f"{d}~{copy}"
+                    new_id = f"{d}.c{copy}"  # a document id the API accepts
                     chunks, vecs = [], []
                     for c in src_chunks[d]:
                         pairs = [
