@@ -3,7 +3,9 @@
     python -m benchmarks.replicas --work DIR --json FILE --param data=DATA_DIR [--param seconds=20]
 
 Each replica is its own `factdesk serve --no-ingest` process on its own port, over the same
-embedded data dir (reads only: nothing is ingested while they run). N client threads, each with a
+embedded data dir (reads only: nothing is ingested while they run), or, with `--param chroma_url=`
+and `--param database_url=` (or FACTDESK_CHROMA_URL / FACTDESK_DATABASE_URL set), over that Chroma
+server and PostgreSQL catalog. N client threads, each with a
 keep-alive connection to one replica (client i to replica i mod N: what a round-robin balancer
 does), POST /v1/search and then /v1/ask with wordings no earlier run on the data dir asked. Besides
 requests a second, the replicas' CPU seconds are read from /proc, so requests per CPU-second (per
@@ -66,6 +68,10 @@ def body(args: argparse.Namespace) -> dict:
     clients = int(args.params.get("clients", 4))
     offset = int(args.params.get("offset", 20000))
     env = {"FACTDESK_TORCH_THREADS": args.params.get("threads", "0")}
+    # server mode: the replicas share a Chroma server and a PostgreSQL catalog instead of the data dir
+    for field, var in (("chroma_url", "FACTDESK_CHROMA_URL"), ("database_url", "FACTDESK_DATABASE_URL")):
+        if value := args.params.get(field) or os.environ.get(var):
+            env[var] = value
     out: dict = {"data_dir": str(data), "cores": os.cpu_count()}
     for i, n in enumerate(int(x) for x in args.params.get("replicas", "1,2").split(",")):
         out[f"replicas_{n}"] = run(data, args.work, n, clients, seconds, offset + 5000 * i, env)
