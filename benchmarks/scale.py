@@ -34,8 +34,8 @@ import argparse
 import json
 import time
 import zlib
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
