@@ -17,8 +17,13 @@ from benchmarks.common import latency_summary, loadavg, query_stream, run_sectio
 from benchmarks.server import Server
 
 
-def hammer(base_url: str, path: str, field: str, clients: int, seconds: float, queries: list[str]) -> dict:
+def hammer(
+    base_url: str | list[str], path: str, field: str, clients: int, seconds: float, queries: list[str]
+) -> dict:
+    """base_url: one server, or several (client i talks to the i-th modulo: a client-side balancer)."""
     import httpx
+
+    urls = [base_url] if isinstance(base_url, str) else base_url
 
     counter = itertools.count()
     lock = threading.Lock()
@@ -26,8 +31,8 @@ def hammer(base_url: str, path: str, field: str, clients: int, seconds: float, q
     errors: dict[str, int] = {}
     deadline = time.perf_counter() + seconds
 
-    def client() -> None:
-        with httpx.Client(base_url=base_url, timeout=120) as http:
+    def client(url: str) -> None:
+        with httpx.Client(base_url=url, timeout=120) as http:
             while time.perf_counter() < deadline:
                 q = queries[next(counter) % len(queries)]
                 t0 = time.perf_counter()
@@ -44,7 +49,7 @@ def hammer(base_url: str, path: str, field: str, clients: int, seconds: float, q
                     else:
                         errors[key] = errors.get(key, 0) + 1
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(urls[i % len(urls)],)) for i in range(clients)]
     t0 = time.perf_counter()
     for t in threads:
         t.start()

@@ -5,9 +5,20 @@ Two modes, each its own process (so the orchestrator reads each one's peak RSS):
   articles are ingested with the real model; the synthetic articles (benchmarks/corpus.py) get
   vectors from `OriginEmbedder`: the real vectors of the seed sentences they were made from,
   averaged over the text's sentences, plus noise, renormalised. No model call per synthetic text.
+- `fill`: grow a data dir that `build` made to N chunks without the ingest pipeline (1M chunks
+  through it would take hours here): copies of its synthetic documents, each copy with its own
+  same-length word swaps (so every chunk and sentence span stays valid and every text is new), are
+  written in bulk through the ingest's own write protocol (Catalog.reserve, VectorStore.upsert,
+  Catalog.switch_revision) and the embedding cache's put_chunks/put_many. Vectors: the source
+  sentence's cached vector plus noise, renormalised; a chunk's vector is the mean of its sentences',
+  as ingest computes it. No cleaning, chunking or near-duplicate check runs for the copies.
 - `measure`: open the data dir like `factdesk` does, load the real model, and time `search` and
   `ask` with distinct query wordings (so every query is embedded: no cache hit), and
   `collection.query` with precomputed query vectors (raw Chroma, the same n_results as search).
+
+Every mode opens the data dir with `make_settings`, isolated from the shell's environment, except
+that FACTDESK_CHROMA_URL and FACTDESK_DATABASE_URL are passed on when set (server mode); `fill`
+writes the embedded SQLite catalog only.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ import json
 import time
 import zlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +83,20 @@ class OriginEmbedder:
         )
 
 
+def scale_settings(args: argparse.Namespace, **overrides: object):  # type: ignore[no-untyped-def]
+    """make_settings over the data dir, plus a Chroma server and a PostgreSQL catalog when named
+    (`--param chroma_url=...` / `database_url=...`, else the same FACTDESK_* variables)."""
+    from factdesk.settings import Settings
+
+    for field, var in (("chroma_url", "FACTDESK_CHROMA_URL"), ("database_url", "FACTDESK_DATABASE_URL")):
+        value = args.params.get(field) or os.environ.get(var)
+        if value:
+            if field not in Settings.model_fields:
+                raise SystemExit(f"{var}: this checkout's settings have no {field}")
+            overrides[field] = value
+    return make_settings(Path(args.params["data"]), **overrides)
+
+
 def seed_sentence_vectors(work: Path) -> np.ndarray:
     path = work / "seed-sentence-vectors.npy"
     if path.exists():
@@ -89,7 +115,7 @@ def build(args: argparse.Namespace) -> dict:
     target = int(args.params["chunks"])
     state_path = data / "bench-state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {"next": 0, "seconds": 0.0}
-    svc = Factdesk(make_settings(data))
+    svc = Factdesk(scale_settings(args))
     real = svc.embedder.inner
     t0 = time.perf_counter()
     if state["next"] == 0:  # the seeds, with the real model: real questions find real evidence
@@ -129,11 +155,197 @@ def build(args: argparse.Namespace) -> dict:
     return out
 
 
+def swap_words(rng: np.random.Generator, vocab: Sequence[str], rate: float = 0.5) -> dict[str, str]:
+    """One copy's word swaps: about `rate` of the words get another word of the same length, so a
+    copy's text has its source's length, chunk spans and sentence breaks (lower-case words only)."""
+    by_len: dict[int, list[str]] = {}
+    for w in vocab:
+        by_len.setdefault(len(w), []).append(w)
+    out = {}
+    for w in vocab:
+        same = by_len[len(w)]
+        if len(same) > 1 and rng.random() < rate:
+            out[w] = same[int(rng.integers(len(same)))]
+    return out
+
+
+def fill(args: argparse.Namespace) -> dict:
+    """Grow a built data dir to `chunks` with word-swapped copies of its synthetic documents."""
+    import re
+
+    from benchmarks.corpus import seed_vocabulary
+    from factdesk.service import Factdesk
+    from retrieval import dedup
+    from retrieval.catalog import Catalog
+    from retrieval.embed import EmbeddingCache
+    from retrieval.ingest import chunk_metadata
+    from retrieval.models import Chunk, Document, chunk_id
+
+    data = Path(args.params["data"])
+    target = int(args.params["chunks"])
+    batch_docs = int(args.params.get("batch_docs", 400))
+    svc = Factdesk(scale_settings(args))
+    if svc.settings.chroma_url or getattr(svc.settings, "database_url", None):
+        raise SystemExit("fill writes the embedded store only")
+    cat, cache, name = svc.catalog, svc.embedder.cache, svc.embedder.name
+    sources = [
+        r[0] for r in cat._query("SELECT id FROM documents WHERE id GLOB 'syn-*' AND id NOT GLOB '*.c*'")
+    ]
+    sources.sort()
+    word = re.compile(r"\b[a-z]{4,}\b")
+    vocab = seed_vocabulary()
+    start_chunks = cat.count()[1]
+    written = {"documents": 0, "chunks": 0, "sentences": 0, "span_mismatch_chunks": 0}
+    t_parts = {"read sources": 0.0, "make copies": 0.0, "Chroma upsert": 0.0, "catalog": 0.0, "cache": 0.0}
+    copy = 1 + max(
+        [
+            int(i.rsplit(".c", 1)[1])
+            for (i,) in cat._query("SELECT id FROM documents WHERE id GLOB 'syn-*.c*'")
+        ]
+        or [0]
+    )
+    started = time.perf_counter()
+    with Timer() as t:
+        count = start_chunks
+        while count < target:
+            rng = np.random.default_rng(1000 + copy)
+            swaps = swap_words(rng, vocab)
+
+            def swap(m: re.Match, swaps: dict[str, str] = swaps) -> str:
+                return swaps.get(m.group(0), m.group(0))
+
+            for lo in range(0, len(sources), batch_docs):
+                if count >= target:
+                    break
+                t0 = time.perf_counter()
+                part = sources[lo : lo + batch_docs]
+                docs = {d: cat.get(d) for d in part}
+                src_chunks = {d: cat.chunks_of(d) for d in part}
+                src_keys = {
+                    c.id: EmbeddingCache.key(f"{name}\0chunk", c.text)
+                    for cs in src_chunks.values()
+                    for c in cs
+                }
+                src_vecs = cache.get_chunks(list(src_keys.values()))
+                t1 = time.perf_counter()
+                t_parts["read sources"] += t1 - t0
+                staged, chunk_rows, sentence_rows = [], {}, {}
+                for d in part:
+                    src = docs[d]
+                    if src is None:
+                        continue
+                    text = word.sub(swap, src.text)
+                    title = word.sub(swap, src.title)
+                    new_id = f"{d}.c{copy}"  # a document id the API accepts
+                    chunks, vecs = [], []
+                    for c in src_chunks[d]:
+                        pairs = [
+                            (s.start - c.start, s.end - c.start)
+                            for s in split_sentences(text, c.start, c.end)
+                        ]
+                        spans = np.array(pairs or [(0, c.end - c.start)], dtype=np.int32).reshape(-1, 2)
+                        got = src_vecs.get(src_keys[c.id])
+                        if got is not None and got[0].shape == spans.shape and (got[0] == spans).all():
+                            base = got[1]
+                        else:  # a swap moved a sentence break (rare): every sentence gets the chunk's mean
+                            written["span_mismatch_chunks"] += 1
+                            mean = got[1].mean(axis=0) if got is not None else rng.standard_normal(384)
+                            base = np.repeat(mean[None, :].astype(np.float32), len(spans), axis=0)
+                        noise = rng.standard_normal(base.shape).astype(np.float32)
+                        noise *= (
+                            NOISE
+                            * np.linalg.norm(base, axis=1, keepdims=True)
+                            / np.linalg.norm(noise, axis=1, keepdims=True)
+                        )
+                        sv = base + noise
+                        sv /= np.linalg.norm(sv, axis=1, keepdims=True)
+                        chunk_text_ = text[c.start : c.end]
+                        chunk_rows[EmbeddingCache.key(f"{name}\0chunk", chunk_text_)] = (spans, sv)
+                        for (a, b), v in zip(spans, sv):
+                            sentence_rows[EmbeddingCache.key(name, chunk_text_[a:b])] = v
+                        m = sv.mean(axis=0)
+                        vecs.append(m / max(float(np.linalg.norm(m)), 1e-12))
+                        chunks.append(
+                            Chunk(
+                                id=chunk_id(new_id, c.index),
+                                document_id=new_id,
+                                index=c.index,
+                                start=c.start,
+                                end=c.end,
+                                tokens=c.tokens,
+                                text=chunk_text_,
+                            )
+                        )
+                    doc = Document(
+                        id=new_id,
+                        title=title,
+                        text=text,
+                        content_hash=dedup.content_hash(text),
+                        source=src.source,
+                    )
+                    staged.append((doc, chunks, np.stack(vecs).astype(np.float32)))
+                t2 = time.perf_counter()
+                t_parts["make copies"] += t2 - t1
+                # the ingest's write protocol (Ingestor._land), one batch of documents at a time
+                with svc.ingestor.writing():
+                    with cat.transaction() as db:
+                        revisions = [Catalog.reserve(db, d.id, len(cs)) for d, cs, _ in staged]
+                    staged = [
+                        (replace(d, revision=r), [replace(c, revision=r) for c in cs], v)
+                        for (d, cs, v), r in zip(staged, revisions)
+                    ]
+                    t3 = time.perf_counter()
+                    svc.vectors.upsert(
+                        [c.key for _, cs, _ in staged for c in cs],
+                        np.concatenate([v for _, _, v in staged]),
+                        [chunk_metadata(d, c) for d, cs, _ in staged for c in cs],
+                    )
+                    t4 = time.perf_counter()
+                    t_parts["Chroma upsert"] += t4 - t3
+                    with cat.transaction() as db:
+                        for d, cs, _ in staged:
+                            Catalog.switch_revision(db, d, cs, [])
+                    t5 = time.perf_counter()
+                    t_parts["catalog"] += t5 - t4 + t3 - t2
+                cache.put_chunks(chunk_rows)
+                cache.put_many(sentence_rows)
+                t_parts["cache"] += time.perf_counter() - t5
+                written["documents"] += len(staged)
+                n = sum(len(cs) for _, cs, _ in staged)
+                written["chunks"] += n
+                written["sentences"] += len(sentence_rows)
+                count += n
+                print(
+                    f"[fill] copy {copy}: {count:,} chunks, {time.perf_counter() - started:.0f} s",
+                    flush=True,
+                )
+            copy += 1
+    docs, chunks = cat.count()
+    out = {
+        "documents": docs,
+        "chunks": chunks,
+        "chroma_count": svc.vectors.count(),
+        "added": written,
+        "fill_seconds": round(t.wall, 1),
+        "fill_chunks_per_s": round(written["chunks"] / t.wall, 1) if t.wall else None,
+        "cpu_per_wall": round(t.cpu / t.wall, 2) if t.wall else None,
+        "parts_s": {k: round(v, 1) for k, v in t_parts.items()},
+        "embedding_cache_mb": round((data / "embeddings.sqlite").stat().st_size / 2**20, 1),
+        "catalog_mb": round((data / "catalog.sqlite").stat().st_size / 2**20, 1),
+        "chroma_mb": round(
+            sum(f.stat().st_size for f in (data / "chroma").rglob("*") if f.is_file()) / 2**20, 1
+        ),
+    }
+    svc.close()
+    return out
+
+
 class Stopwatch:
-    """Accumulated seconds of wrapped methods (where a search spends its time)."""
+    """Accumulated seconds of wrapped methods (where a search spends its time), and each call's."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.calls: dict[str, list[float]] = {}
 
     def wrap(self, obj: object, attr: str, label: str) -> None:
         fn = getattr(obj, attr)
@@ -143,7 +355,9 @@ class Stopwatch:
             try:
                 return fn(*a, **k)
             finally:
-                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - t0
+                dt = time.perf_counter() - t0
+                self.seconds[label] = self.seconds.get(label, 0.0) + dt
+                self.calls.setdefault(label, []).append(1000 * dt)
 
         setattr(obj, attr, timed)
 
@@ -151,11 +365,10 @@ class Stopwatch:
 def measure(args: argparse.Namespace) -> dict:
     from factdesk.service import Factdesk
 
-    data = Path(args.params["data"])
     n_queries = int(args.params.get("queries", 30 if args.quick else 100))
     offset = int(args.params.get("offset", 0))  # disjoint per run on a data dir: no cached query vectors
     threads = int(args.params.get("threads", 0))
-    svc = Factdesk(make_settings(data, torch_threads=threads))
+    svc = Factdesk(scale_settings(args, torch_threads=threads))
     t0 = time.perf_counter()
     svc.embedder.load()
     model_load = time.perf_counter() - t0
@@ -277,7 +490,8 @@ def eval_at_scale(svc) -> dict:  # type: ignore[no-untyped-def]
 
 
 def body(args: argparse.Namespace) -> dict:
-    return build(args) if args.params.get("mode") == "build" else measure(args)
+    mode = args.params.get("mode")
+    return build(args) if mode == "build" else fill(args) if mode == "fill" else measure(args)
 
 
 if __name__ == "__main__":

@@ -93,3 +93,52 @@ def test_quick_run_writes_every_section(tmp_path: Path) -> None:
     assert "## Targets" in md and "--quick" in md
     # --out keeps the committed report untouched
     assert not (tmp_path / "benchmarks").exists()
+
+
+def test_word_swaps_keep_each_word_length() -> None:
+    import numpy as np
+
+    from benchmarks.corpus import seed_vocabulary
+    from benchmarks.scale import swap_words
+
+    swaps = swap_words(np.random.default_rng(3), seed_vocabulary())
+    assert swaps and all(len(a) == len(b) for a, b in swaps.items())
+    assert swaps == swap_words(np.random.default_rng(3), seed_vocabulary())
+
+
+@pytest.mark.timeout(600)
+def test_scale_fill_writes_a_store_doctor_accepts(tmp_path: Path) -> None:
+    """A tiny build, then `fill` to about twice its chunks: catalog, keyword rows and Chroma agree."""
+    data = tmp_path / "data"
+
+    def scale(mode: str, chunks: int) -> dict:
+        js = tmp_path / f"{mode}.json"
+        args = ["--work", str(tmp_path), "--json", str(js), "--param", f"mode={mode}"]
+        args += ["--param", f"data={data}", "--param", f"chunks={chunks}", "--param", "batch_docs=20"]
+        r = subprocess.run(
+            [sys.executable, "-m", "benchmarks.scale", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=580,
+            check=False,
+        )
+        assert r.returncode == 0, r.stderr[-3000:]
+        out = json.loads(js.read_text())
+        assert "error" not in out, out["error"]
+        return out
+
+    built = scale("build", 200)
+    filled = scale("fill", 2 * built["chunks"])
+    assert filled["chunks"] >= 2 * built["chunks"] == 2 * filled["chunks"] - 2 * filled["added"]["chunks"]
+    assert filled["chroma_count"] == filled["chunks"]
+    from benchmarks.common import make_settings
+    from factdesk.service import Factdesk
+
+    svc = Factdesk(make_settings(data))
+    try:
+        report = svc.ingestor.doctor()
+        assert report["consistent"], report
+        assert svc.search("North Korean soldiers captured", top_k=3)
+    finally:
+        svc.close()
