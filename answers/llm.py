@@ -53,46 +53,68 @@ MIN_QUOTE_WORDS = 2  # a one-word "quote" matches almost any passage and support
 SUMMARY_QUERY_K = 20
 MAX_REDUCE_ROUNDS = 3
 
-_SENTENCES_SCHEMA: dict[str, Any] = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["text", "citations"],
-        "properties": {
-            "text": {"type": "string"},
-            "citations": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["passage", "quote"],
-                    "properties": {"passage": {"type": "integer"}, "quote": {"type": "string"}},
+# limits where the schema becomes a grammar: a small model otherwise repeats ids or sentences until
+# max_tokens cuts its JSON (SmolLM2-135M did, BENCHMARKS.md)
+MAX_ANSWER_SENTENCES = 4
+MAX_SENTENCE_CITATIONS = 3
+
+
+def sentences_schema(ids: list[str], max_items: int | None = None) -> dict[str, Any]:
+    """The reply's sentences, each citing at least one of the given sentence ids. Where the server
+    turns the schema into a grammar (llama.cpp and its kin, vLLM, Ollama) the model cannot write an
+    id that was not given, nor leave a sentence uncited."""
+    cite: dict[str, Any] = {"type": "string", "enum": ids} if ids else {"type": "string"}
+    out: dict[str, Any] = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["text", "citations"],
+            "properties": {
+                "text": {"type": "string"},
+                "citations": {
+                    "type": "array",
+                    "items": cite,
+                    "minItems": 1,
+                    "maxItems": MAX_SENTENCE_CITATIONS,
                 },
             },
         },
-    },
-}
-ANSWER_SCHEMA: dict[str, Any] = {
-    "name": "cited_answer",
-    "strict": True,
-    "schema": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["abstained", "sentences"],
-        "properties": {"abstained": {"type": "boolean"}, "sentences": _SENTENCES_SCHEMA},
-    },
-}
-SUMMARY_SCHEMA: dict[str, Any] = {
-    "name": "cited_summary",
-    "strict": True,
-    "schema": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["sentences"],
-        "properties": {"sentences": _SENTENCES_SCHEMA},
-    },
-}
+    }
+    if max_items:
+        out["maxItems"] = max_items
+    return out
+
+
+def answer_schema(ids: list[str]) -> dict[str, Any]:
+    return {
+        "name": "cited_answer",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "additionalProperties": False,
+            # sentences first: a grammar-bound model writes its answer before its verdict, and a stream
+            # shows the first sentence sooner
+            "required": ["sentences", "abstained"],
+            "properties": {
+                "sentences": sentences_schema(ids, MAX_ANSWER_SENTENCES),
+                "abstained": {"type": "boolean"},
+            },
+        },
+    }
+
+
+def summary_schema(ids: list[str]) -> dict[str, Any]:
+    return {
+        "name": "cited_summary",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["sentences"],
+            "properties": {"sentences": sentences_schema(ids)},
+        },
+    }
 
 
 class LLMFailure(Exception):
@@ -122,16 +144,35 @@ class Passage:
 
 
 _DELIMITER = re.compile(r"<(?=\s*/?\s*passage)", re.IGNORECASE)
+# article text that looks like a sentence id ("[2.3]") could pass for one: it is shown as "(2.3]"
+_ID_LIKE = re.compile(r"\[(?=\s*\d+\s*\.\s*\d+\s*\])")
+
+
+def passage_sentences(p: Passage) -> list[tuple[str, int, int]]:
+    """(id, start, end) of each sentence of the passage, id "n.k" for its k-th sentence."""
+    return [
+        (f"{p.n}.{k}", s.start, s.end) for k, s in enumerate(split_sentences(p.doc_text, p.start, p.end), 1)
+    ]
 
 
 def render_passage(p: Passage) -> str:
-    """One delimited passage; article text cannot open or close a passage tag."""
+    """One delimited passage, a sentence a line, each after its id; article text cannot open or close
+    a passage tag, nor write an id."""
     title = html.escape(" ".join(p.title.split()), quote=True)
-    return f'<passage n="{p.n}" title="{title}">\n{_DELIMITER.sub("&lt;", p.text)}\n</passage>'
+    lines = (
+        f"[{i}] " + _ID_LIKE.sub("(", _DELIMITER.sub("&lt;", " ".join(p.doc_text[a:b].split())))
+        for i, a, b in passage_sentences(p)
+    )
+    return f'<passage n="{p.n}" title="{title}">\n' + "\n".join(lines) + "\n</passage>"
 
 
 def render_passages(passages: list[Passage]) -> str:
     return "\n".join(render_passage(p) for p in passages)
+
+
+def sentence_spans(passages: list[Passage]) -> dict[str, Span]:
+    """Each rendered sentence id to its span: citing an id cites that sentence's exact text."""
+    return {i: Span(p, a, b) for p in passages for i, a, b in passage_sentences(p)}
 
 
 def fit_passages(passages: list[Passage], budget: int) -> list[Passage]:
@@ -289,12 +330,15 @@ class Cited:
     spans: tuple[Span, ...]
 
 
-def verify_sentence(raw: object, passages: Mapping[int, Passage]) -> Cited | None:
+def verify_sentence(
+    raw: object, passages: Mapping[int, Passage], sentences: Mapping[str, Span] | None = None
+) -> Cited | None:
     """The sentence with its verified citations, or None when nothing it cites checks out.
 
-    A citation counts when it names a passage that was given and its quote occurs inside that
-    passage. The sentence must also be about what it quotes (a shared content word) and state no
-    figure that its cited passages lack, so a real quote cannot lend support to an unrelated claim.
+    A citation is a sentence id that was given (`sentences`: its span is that sentence), or a
+    (passage, quote) pair whose quote occurs inside the passage it names. The sentence must also be
+    about what it cites (a shared content word) and state no figure that its cited passages lack, so
+    a real citation cannot lend support to an unrelated claim.
     """
     if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
         return None
@@ -304,15 +348,9 @@ def verify_sentence(raw: object, passages: Mapping[int, Passage]) -> Cited | Non
         return None
     spans: list[Span] = []
     for c in citations:
-        if not isinstance(c, dict):
-            continue
-        p = passages.get(_passage_number(c.get("passage")) or 0)
-        quote = c.get("quote")
-        if p is None or not isinstance(quote, str) or len(quote.split()) < MIN_QUOTE_WORDS:
-            continue
-        found = locate_quote(quote.replace("&lt;", "<"), p.doc_text, p.start, p.end)
-        if found and all(s.key != (p.document_id, *found) for s in spans):
-            spans.append(Span(p, *found))
+        span = _cited_span(c, passages, sentences or {})
+        if span is not None and all(s.key != span.key for s in spans):
+            spans.append(span)
     if not spans:
         return None
     quoted = " ".join(s.passage.doc_text[s.start : s.end] for s in spans)
@@ -323,9 +361,28 @@ def verify_sentence(raw: object, passages: Mapping[int, Passage]) -> Cited | Non
     return Cited(text, tuple(spans))
 
 
-def verify_sentences(raws: list, passages: Mapping[int, Passage]) -> tuple[list[Cited], int]:
+def _cited_span(c: object, passages: Mapping[int, Passage], sentences: Mapping[str, Span]) -> Span | None:
+    if isinstance(c, str):  # a sentence id, as "2.3" or "[2.3]"
+        span = sentences.get(c.strip().strip("[]").strip())
+        if span is None:
+            return None
+        quote = span.passage.doc_text[span.start : span.end]
+        return span if len(quote.split()) >= MIN_QUOTE_WORDS else None
+    if not isinstance(c, dict):
+        return None
+    p = passages.get(_passage_number(c.get("passage")) or 0)
+    quote = c.get("quote")
+    if p is None or not isinstance(quote, str) or len(quote.split()) < MIN_QUOTE_WORDS:
+        return None
+    found = locate_quote(quote.replace("&lt;", "<"), p.doc_text, p.start, p.end)
+    return Span(p, *found) if found else None
+
+
+def verify_sentences(
+    raws: list, passages: Mapping[int, Passage], sentences: Mapping[str, Span] | None = None
+) -> tuple[list[Cited], int]:
     """(verified sentences in order, how many were dropped)."""
-    verified = [c for c in (verify_sentence(r, passages) for r in raws) if c is not None]
+    verified = [c for c in (verify_sentence(r, passages, sentences) for r in raws) if c is not None]
     kept = [c for i, c in enumerate(verified) if all(c.text != v.text for v in verified[:i])]  # said once
     return kept, len(raws) - len(verified)
 
@@ -552,7 +609,7 @@ def _escape_complete(escape: str) -> bool:
     return len(escape) >= 12
 
 
-_HELD_TAIL = re.compile(r"\s*(?:\[\s*(?:passages?\s*)?[\d,;\s–-]*)?$", re.IGNORECASE)
+_HELD_TAIL = re.compile(r"\s*(?:\[\s*(?:passages?\s*)?[\d.,;\s–-]*)?$", re.IGNORECASE)
 
 
 class DeltaText:
@@ -688,7 +745,9 @@ class LLMEngine:
         if not passages:
             return self._extractive(question, query, hits, _no_room(hits))
         try:
-            reply = self._complete_json(self._answer_messages(query, passages), ANSWER_SCHEMA)
+            reply = self._complete_json(
+                self._answer_messages(query, passages), answer_schema(list(sentence_spans(passages)))
+            )
         except Exception as exc:  # noqa: BLE001 - a model failure must never reach the caller
             return self._extractive(question, query, hits, [self._unavailable(exc)])
         return self._answer_from_reply(reply, passages, question, query, hits)
@@ -707,12 +766,12 @@ class LLMEngine:
         if not passages:
             yield from _events(self._extractive(question, query, hits, _no_room(hits)), [])
             return
-        by_n = {p.n: p for p in passages}
+        by_n, by_id = {p.n: p for p in passages}, sentence_spans(passages)
         streamed: list[str] = []
         messages = self._answer_messages(query, passages)
         started = time.perf_counter()  # the whole stream is one "llm" observation, as a call is
         try:
-            stream = self._create(messages, ANSWER_SCHEMA, stream=True)
+            stream = self._create(messages, answer_schema(list(by_id)), stream=True)
         except Exception as exc:  # noqa: BLE001
             self.telemetry.observe("llm", time.perf_counter() - started)
             yield from _events(self._extractive(question, query, hits, [self._unavailable(exc)]), streamed)
@@ -733,7 +792,7 @@ class LLMEngine:
                             continue
                         text = "".join(held) + deltas.end()
                         held.clear()
-                        cited = verify_sentence(_loads(value), by_n)
+                        cited = verify_sentence(_loads(value), by_n, by_id)
                         if cited is None or cited.text in said:
                             continue
                         said.add(cited.text)
@@ -881,7 +940,12 @@ class LLMEngine:
     def _answer_from_reply(
         self, reply: dict, passages: list[Passage], question: str, query: str, hits: list[SearchHit]
     ) -> Answer:
-        if said_abstain(reply):
+        cited, dropped = verify_sentences(
+            raw_sentences(reply), {p.n: p for p in passages}, sentence_spans(passages)
+        )
+        # verified sentences are an answer even beside "abstained": true (a small model writes both);
+        # the flag alone is an abstention
+        if not cited and said_abstain(reply):
             answer = Answer(
                 answer=ABSTAIN_TEXT,
                 abstained=True,
@@ -889,16 +953,15 @@ class LLMEngine:
                 generator=self.generator,
                 prompt_version=self.prompts.version,
             )
+        elif not cited:
+            return self._extractive(
+                question,
+                query,
+                hits,
+                dropped_warnings(dropped)
+                + ["LLM answer could not be verified against the articles; answered extractively"],
+            )
         else:
-            cited, dropped = verify_sentences(raw_sentences(reply), {p.n: p for p in passages})
-            if not cited:
-                return self._extractive(
-                    question,
-                    query,
-                    hits,
-                    dropped_warnings(dropped)
-                    + ["LLM answer could not be verified against the articles; answered extractively"],
-                )
             text, citations = assemble(cited)
             answer = Answer(
                 answer=text,
@@ -986,8 +1049,11 @@ class LLMEngine:
     def _summarize_once(
         self, passages: list[Passage], query: str | None, max_words: int
     ) -> tuple[list[Cited], int]:
-        reply = self._complete_json(self._summary_messages(passages, query, max_words), SUMMARY_SCHEMA)
-        return verify_sentences(raw_sentences(reply), {p.n: p for p in passages})
+        spans = sentence_spans(passages)
+        reply = self._complete_json(
+            self._summary_messages(passages, query, max_words), summary_schema(list(spans))
+        )
+        return verify_sentences(raw_sentences(reply), {p.n: p for p in passages}, spans)
 
     def _extractive_summary(
         self, document_ids: list[str] | None, query: str | None, max_words: int, warning: str
