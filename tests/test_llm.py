@@ -40,6 +40,7 @@ from answers.llm import (
     fit_passages,
     parse_reply,
     render_passage,
+    sentence_spans,
     verify_sentence,
 )
 from answers.models import ABSTAIN_TEXT
@@ -105,8 +106,19 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(llm, "BACKOFF_BASE_S", 0.01)
 
 
+SENTENCE_ID = re.compile(r"^\[(\d+\.\d+)\] ", re.MULTILINE)
+
+
 def passages_in(body: dict) -> dict[int, str]:
-    return {int(n): text for n, text in PASSAGE.findall(body["messages"][-1]["content"])}
+    """Each passage's text as the prompt shows it, without its sentence ids."""
+    return {
+        int(n): " ".join(SENTENCE_ID.sub("", text).splitlines())
+        for n, text in PASSAGE.findall(body["messages"][-1]["content"])
+    }
+
+
+def sentence_ids_in(body: dict) -> list[str]:
+    return SENTENCE_ID.findall(body["messages"][-1]["content"])
 
 
 def real_quote(text: str, n: int = 8) -> str:
@@ -333,7 +345,8 @@ def test_summary_negotiates_too(svc, srv):
     s = svc.summarize(max_words=80)
     assert s.generator == svc.settings.llm_model and s.warnings == []
     assert format_kinds(srv)[:2] == ["json_schema", "json_object+schema"]
-    assert srv.chat_requests[1].json["response_format"]["schema"] == llm.SUMMARY_SCHEMA["schema"]
+    req = srv.chat_requests[1].json
+    assert req["response_format"]["schema"] == llm.summary_schema(sentence_ids_in(req))["schema"]
 
 
 def test_mode_is_remembered_per_model(engine, srv):
@@ -693,6 +706,40 @@ def test_verify_sentence_rules():
         )
         is None
     )
+
+
+def test_sentence_ids_cite_exact_sentences():
+    doc = "Intro line.\nAbout 300 soldiers have been killed, officials said. Talks [1.1] resume in May.\nEnd."
+    ps = [Passage(1, "doc", "doc#0", "T", doc.index("About"), doc.index("\nEnd"), doc)]
+    shown = render_passage(ps[0])
+    assert shown.splitlines()[1:3] == [
+        "[1.1] About 300 soldiers have been killed, officials said.",
+        "[1.2] Talks (1.1] resume in May.",  # article text cannot write an id
+    ]
+    spans = sentence_spans(ps)
+    assert list(spans) == ["1.1", "1.2"]
+    by_n = {1: ps[0]}
+    ok = verify_sentence(
+        {"text": "Some 300 soldiers were killed [1.1].", "citations": ["1.1", "[1.1]"]}, by_n, spans
+    )
+    assert ok is not None and ok.text == "Some 300 soldiers were killed."
+    assert [doc[s.start : s.end] for s in ok.spans] == [
+        "About 300 soldiers have been killed, officials said."
+    ]
+    for bad in (
+        {"text": "Some 300 soldiers were killed.", "citations": ["1.9", "2.1"]},  # ids never given
+        {"text": "Some 400 soldiers were killed.", "citations": ["1.1"]},  # a figure its sentence lacks
+        {"text": "Cats are mammals.", "citations": ["1.1"]},  # unrelated to its sentence
+        {"text": "Some 300 soldiers were killed.", "citations": [{"passage": 1, "quote": "999 dragons"}]},
+    ):
+        assert verify_sentence(bad, by_n, spans) is None, bad
+
+
+def test_schema_limits_ids():
+    schema = llm.answer_schema(["1.1", "1.2"])["schema"]
+    assert list(schema["properties"]) == ["sentences", "abstained"]
+    item = schema["properties"]["sentences"]["items"]["properties"]["citations"]
+    assert item["items"] == {"type": "string", "enum": ["1.1", "1.2"]} and item["minItems"] == 1
 
 
 def test_sentence_stream_handles_any_split():

@@ -2,12 +2,13 @@
 SmolLM2-135M-Instruct (tests/local_llm.py), through the real factdesk app. Skipped where the
 `[llm-local]` extra is not installed.
 
-A 135M model writes poor answers, and its quotes rarely verify (it tends to copy the prompt's JSON
-example; see BENCHMARKS.md): these tests prove the path, not the quality. The real server refuses
-json_schema and the negotiation settles on json_object with the schema, without a warning; the
-model's reply is read (plain and streamed) and checked; whatever reaches the caller is either the
-model's verified answer or the extractive one with the verification warning, never an outage, and
-every citation is exactly document.text[start:end].
+The questions are evals/local_llm.yaml's five, written about the bundled articles for this purpose.
+The real server refuses json_schema and the negotiation settles on json_object with the schema (a
+grammar: the model can only cite sentence ids it was shown), without a warning. At least 4 of the 5
+must be answered by the model itself (its name as generator, citations, no fallback), plain and
+streamed; whatever reaches the caller is never an outage, and every citation is exactly
+document.text[start:end]. A 135M model writes poor answers: these tests prove the path and that its
+output survives verification, not its quality (BENCHMARKS.md shows the answers).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import ARTICLES, make_settings
+from conftest import ARTICLES, ROOT, make_settings
 from fastapi.testclient import TestClient
 from local_llm import MODEL_ALIAS, LocalLLM
 from scripted_openai import ScriptedOpenAI, dynamic, reply_json, status
@@ -25,9 +26,12 @@ from scripted_openai import ScriptedOpenAI, dynamic, reply_json, status
 from answers import dialects
 from answers.llm import LLMEngine, parse_reply
 from api.app import create_app
+from evals.run import load_questions
 from factdesk.service import Factdesk
 
-QUESTION = "How many North Korean soldiers have been killed, according to South Korea's intelligence service?"
+QUESTIONS = [q["question"] for q in load_questions(ROOT / "evals" / "local_llm.yaml")]
+QUESTION = QUESTIONS[0]
+MIN_ANSWERED = 4  # of the 5 questions, plain and streamed
 INVENTED = "Officials said 999 dragons guarded the border."
 
 
@@ -83,21 +87,52 @@ def assert_model_path(client: TestClient, d: dict, text_field: str = "answer") -
         assert f"[{c['marker']}]" in d[text_field]
 
 
-def test_ask(client: TestClient, service: Factdesk) -> None:
-    d = client.post("/v1/ask", json={"question": QUESTION}).json()
-    assert_model_path(client, d)
+def by_model(d: dict) -> bool:
+    """Answered by the model itself: its name as generator, cited, not an abstention, no fallback."""
+    return (
+        d["generator"] == MODEL_ALIAS
+        and not d.get("abstained")
+        and bool(d["citations"])
+        and not any("extractively" in w or w.startswith("LLM unavailable") for w in d.get("warnings", []))
+    )
+
+
+@pytest.fixture(scope="module")
+def asked(client: TestClient) -> dict[str, dict]:
+    """Each question's /v1/ask answer (asked once: test_ask and test_chat read them)."""
+    out = {}
+    for q in QUESTIONS:
+        r = client.post("/v1/ask", json={"question": q})
+        assert r.status_code == 200, r.text
+        out[q] = r.json()
+    return out
+
+
+def test_ask(client: TestClient, service: Factdesk, asked: dict[str, dict]) -> None:
+    for d in asked.values():
+        assert_model_path(client, d)
+    answered = [q for q, d in asked.items() if by_model(d)]
+    assert len(answered) >= MIN_ANSWERED, {q: (d["answer"], d.get("warnings")) for q, d in asked.items()}
     # llama-cpp-python refuses json_schema (a 500 naming response_format) and takes json_object's schema
     assert dialects.negotiated(service.engine.endpoint) is dialects.Mode.JSON_OBJECT_SCHEMA  # type: ignore[attr-defined]
 
 
 def test_ask_streamed(client: TestClient) -> None:
-    r = client.post("/v1/ask", json={"question": QUESTION, "stream": True})
-    events = sse_events(r.text)
-    done = events[-1]
-    assert done["done"] is True
-    assert_model_path(client, done)
-    streamed = "".join(e["delta"] for e in events[:-1])
-    assert " ".join(streamed.split()) == " ".join(done["answer"].split())
+    done_events = {}
+    for q in QUESTIONS:
+        r = client.post("/v1/ask", json={"question": q, "stream": True})
+        assert r.status_code == 200
+        events = sse_events(r.text)
+        done = events[-1]
+        assert done["done"] is True
+        assert_model_path(client, done)
+        streamed = "".join(e["delta"] for e in events[:-1])
+        assert " ".join(streamed.split()) == " ".join(done["answer"].split())
+        done_events[q] = done
+    answered = [q for q, d in done_events.items() if by_model(d)]
+    assert len(answered) >= MIN_ANSWERED, {
+        q: (d["answer"], d.get("warnings")) for q, d in done_events.items()
+    }
 
 
 def test_summarize(client: TestClient) -> None:
@@ -106,11 +141,10 @@ def test_summarize(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
-def test_chat(client: TestClient, stream: bool) -> None:
-    """The chat reply carries the answer /v1/ask gives (temperature 0: the same model output)."""
-    asked = client.post("/v1/ask", json={"question": QUESTION}).json()
-    assert_model_path(client, asked)
-    body = {"model": "factdesk", "messages": [{"role": "user", "content": QUESTION}], "stream": stream}
+def test_chat(client: TestClient, asked: dict[str, dict], stream: bool) -> None:
+    """The chat reply carries the answer /v1/ask gave (temperature 0: the same model output)."""
+    question, d = next((q, d) for q, d in asked.items() if by_model(d))
+    body = {"model": "factdesk", "messages": [{"role": "user", "content": question}], "stream": stream}
     r = client.post("/v1/chat/completions", json=body)
     assert r.status_code == 200
     if stream:
@@ -120,8 +154,8 @@ def test_chat(client: TestClient, stream: bool) -> None:
     else:
         content = r.json()["choices"][0]["message"]["content"]
         citations = r.json()["citations"]
-    assert citations == asked["citations"]
-    assert " ".join(content.split()).startswith(" ".join(asked["answer"].split()))
+    assert citations == d["citations"]
+    assert " ".join(content.split()).startswith(" ".join(d["answer"].split()))
 
 
 def test_invented_quote_is_dropped(
@@ -136,8 +170,12 @@ def test_invented_quote_is_dropped(
             return status(r.status_code, body=r.json())  # the real server's refusal, as it gave it
         reply = parse_reply(r.json()["choices"][0]["message"]["content"])
         quote = "999 dragons guarded the border"
-        reply.setdefault("sentences", []).append(
-            {"text": INVENTED, "citations": [{"passage": 1, "quote": quote}]}
+        reply.setdefault("sentences", []).extend(
+            [
+                {"text": INVENTED, "citations": [{"passage": 1, "quote": quote}]},  # an invented quote
+                {"text": INVENTED, "citations": ["1.1"]},  # a real sentence id: the figure is not in it
+                {"text": INVENTED, "citations": ["99.1"]},  # an id never shown
+            ]
         )
         return reply_json(reply)
 
@@ -148,7 +186,7 @@ def test_invented_quote_is_dropped(
         d = client.post("/v1/ask", json={"question": QUESTION}).json()
         assert proxy.errors == []
     assert "dragons" not in d["answer"] and all("dragons" not in c["quote"] for c in d["citations"])
-    assert "dropped an unsupported sentence" in d["warnings"]
+    assert d["warnings"].count("dropped an unsupported sentence") >= 3
     assert_model_path(client, d)
 
 
