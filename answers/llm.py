@@ -366,8 +366,8 @@ def _cited_span(c: object, passages: Mapping[int, Passage], sentences: Mapping[s
         span = sentences.get(c.strip().strip("[]").strip())
         if span is None:
             return None
-        quote = span.passage.doc_text[span.start : span.end]
-        return span if len(quote.split()) >= MIN_QUOTE_WORDS else None
+        text = span.passage.doc_text[span.start : span.end]
+        return span if len(text.split()) >= MIN_QUOTE_WORDS else None
     if not isinstance(c, dict):
         return None
     p = passages.get(_passage_number(c.get("passage")) or 0)
@@ -952,6 +952,7 @@ class LLMEngine:
                 citations=[],
                 generator=self.generator,
                 prompt_version=self.prompts.version,
+                warnings=dropped_warnings(dropped),
             )
         elif not cited:
             return self._extractive(

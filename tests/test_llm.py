@@ -338,6 +338,36 @@ def test_structured_output_is_negotiated(engine, srv, dialect, negotiated, strea
     assert format_kinds(srv) == [negotiated] and d["warnings"] == []
 
 
+def id_sentence(body: dict, text: str | None = None) -> dict:
+    """A sentence citing the prompt's first sentence id; by default its text is that sentence's."""
+    i, line = re.search(r"^\[(\d+\.\d+)\] (.+)$", body["messages"][-1]["content"], re.MULTILINE).groups()  # type: ignore[union-attr]
+    return {"text": text or line, "citations": [i]}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+def test_verified_sentences_outweigh_the_abstained_flag(engine, srv, stream):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: a small model writes sentences
+    and "abstained": true together. Sentences that verify (cited by sentence id) are the answer; with
+    none verified, the flag is an abstention, not a fallback."""
+    eng = engine()
+
+    def ask() -> dict:
+        if stream:
+            return collect(eng.ask_stream(QUESTION, top_k=5, filters=None, history=[]))[1]
+        return eng.ask(QUESTION, top_k=5, filters=None, history=[]).to_dict()
+
+    srv.default = dynamic(lambda body: {"sentences": [id_sentence(body)], "abstained": True})
+    d = ask()
+    assert not d["abstained"] and d["generator"] == eng.settings.llm_model and d["warnings"] == []
+    assert len(d["citations"]) == 1
+    assert_citations_verify(eng.service, d)
+    invented = "Officials said 999 dragons guarded the border."
+    srv.default = dynamic(lambda body: {"sentences": [id_sentence(body, invented)], "abstained": True})
+    d = ask()
+    assert d["abstained"] and d["citations"] == [] and d["generator"] == eng.settings.llm_model
+    assert d["warnings"] == ["dropped an unsupported sentence"] and "dragons" not in d["answer"]
+
+
 def test_summary_negotiates_too(svc, srv):
     """Runs against the scripted OpenAI-compatible server, not a real LLM: the summary path."""
     srv.dialect = LLAMA_CPP_PYTHON
