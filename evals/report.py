@@ -208,7 +208,9 @@ def llm_table(report: dict) -> list[list[str]]:
                 str(u["completion_tokens"]),
                 f"{c['valid']}/{c['citations']}",
                 str(u["dropped"]),
-                "yes" if u["by_model"] else ("no (fallback)" if u["fallback"] else "no"),
+                ("abstained" if r["abstained"] else "yes")
+                if u["by_model"]
+                else ("no (fallback)" if u["fallback"] else "no"),
             ]
         )
     return rows

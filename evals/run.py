@@ -161,7 +161,10 @@ def aggregate(rows: list[dict], summaries: list[dict]) -> dict[str, float]:
         out["summary_within_max_words"] = m.mean([float(s["words"] <= s["max_words"]) for s in summaries])
     llm_rows = [r["llm"] for r in rows if r.get("llm")]
     if llm_rows:
-        out["llm_answered_rate"] = m.mean([float(u["by_model"]) for u in llm_rows])
+        # answered by the model: its own verified sentences (not an abstention, not the fallback)
+        out["llm_answered_rate"] = m.mean(
+            [float(r["llm"]["by_model"] and not r["abstained"]) for r in rows if r.get("llm")]
+        )
         out["llm_fallbacks"] = float(sum(u["fallback"] for u in llm_rows))
         out["llm_sentences_dropped"] = float(sum(u["dropped"] for u in llm_rows))
         out["llm_prompt_tokens"] = float(sum(u["prompt_tokens"] for u in llm_rows))
