@@ -1,11 +1,13 @@
 """The LLM engine: a model writes the answer, factdesk checks every citation before anyone sees it.
 
 Retrieval is the extractive engine's (same hybrid search and follow-up rewriting). The retrieved
-chunks go to the model as numbered, delimited passages; the model replies with JSON sentences, each
-with (passage number, quote) citations. A quote counts only if it occurs inside the passage it names;
-found, it becomes exact offsets into the cleaned document, so a citation's quote is always
-document.text[start:end], never the model's copy. A sentence left without a verified citation is
-dropped. Any failure of the endpoint (after retries) or of its output falls back to the extractive
+chunks go to the model as numbered, delimited passages, one sentence a line after its id ("2.3");
+the model replies with JSON sentences, each citing sentence ids (a schema enum, so a grammar-bound
+model can only name ids it was shown). An id's citation is that sentence's exact span; the older
+(passage number, quote) form still counts when the quote occurs inside the passage it names. Either
+way a citation's quote is always document.text[start:end], never the model's copy, and the
+sentence's own text must still be about what it cites. A sentence left without a verified citation
+is dropped. Any failure of the endpoint (after retries) or of its output falls back to the extractive
 engine with a warning: a caller never gets an exception because a model is down or confused.
 """
 
