@@ -994,3 +994,18 @@ class ScriptedOpenAI:
                 self._conns.add(conn)
             else:
                 self._conns.discard(conn)
+
+
+# ---------------------------------------------------------------- reading factdesk's prompt (for scripted replies)
+
+PROMPT_PASSAGE = re.compile(r'<passage n="(\d+)" title="[^"]*">\n(.*?)\n</passage>', re.DOTALL)
+SENTENCE_ID = re.compile(r"^\[(\d+\.\d+)\] ", re.MULTILINE)
+
+
+def prompt_passages(body: dict) -> dict[int, str]:
+    """Each passage of the request's last message as factdesk renders it, less its sentence ids
+    (one sentence a line after "[n.k] "): the text a scripted model quotes from."""
+    return {
+        int(n): " ".join(SENTENCE_ID.sub("", text).splitlines())
+        for n, text in PROMPT_PASSAGE.findall(body["messages"][-1]["content"])
+    }

@@ -20,12 +20,14 @@ from scripted_openai import (
     LLAMA_CPP_PYTHON,
     PROMPT_JSON_ONLY,
     REFUSES_JSON_SCHEMA,
+    SENTENCE_ID,
     ScriptedOpenAI,
     cut_stream,
     delay,
     dynamic,
     format_kind,
     malformed,
+    prompt_passages,
     reply,
     reply_json,
     status,
@@ -49,7 +51,6 @@ from retrieval.models import DocumentIn
 
 KEY = "sk-test-SECRET-0123456789"
 QUESTION = "How many North Korean soldiers were killed?"
-PASSAGE = re.compile(r'<passage n="(\d+)" title="[^"]*">\n(.*?)\n</passage>', re.DOTALL)
 
 
 # ---------------------------------------------------------------- fixtures and helpers
@@ -106,15 +107,8 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(llm, "BACKOFF_BASE_S", 0.01)
 
 
-SENTENCE_ID = re.compile(r"^\[(\d+\.\d+)\] ", re.MULTILINE)
-
-
 def passages_in(body: dict) -> dict[int, str]:
-    """Each passage's text as the prompt shows it, without its sentence ids."""
-    return {
-        int(n): " ".join(SENTENCE_ID.sub("", text).splitlines())
-        for n, text in PASSAGE.findall(body["messages"][-1]["content"])
-    }
+    return prompt_passages(body)
 
 
 def sentence_ids_in(body: dict) -> list[str]:
