@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from answers.models import Citation
-from answers.passages import Passage
+from answers.passages import Passage, passage_sentences
 from answers.verify import locate_quote, strip_citation_marks, unsupported_numbers
 from retrieval.lexical import stems
 from retrieval.sentences import split_sentences
@@ -52,12 +52,20 @@ class Cited:
     spans: tuple[Span, ...]
 
 
-def verify_sentence(raw: object, passages: Mapping[int, Passage]) -> Cited | None:
+def sentence_spans(passages: list[Passage]) -> dict[str, Span]:
+    """Each rendered sentence id to its span: citing an id cites that sentence's exact text."""
+    return {i: Span(p, a, b) for p in passages for i, a, b in passage_sentences(p)}
+
+
+def verify_sentence(
+    raw: object, passages: Mapping[int, Passage], sentences: Mapping[str, Span] | None = None
+) -> Cited | None:
     """The sentence with its verified citations, or None when nothing it cites checks out.
 
-    A citation counts when it names a passage that was given and its quote occurs inside that
-    passage. The sentence must also be about what it quotes (a shared content word) and state no
-    figure that its cited passages lack, so a real quote cannot lend support to an unrelated claim.
+    A citation is a sentence id that was given (`sentences`: its span is that sentence), or a
+    (passage, quote) pair whose quote occurs inside the passage it names. The sentence must also be
+    about what it cites (a shared content word) and state no figure that its cited passages lack, so
+    a real citation cannot lend support to an unrelated claim.
     """
     if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
         return None
@@ -67,15 +75,9 @@ def verify_sentence(raw: object, passages: Mapping[int, Passage]) -> Cited | Non
         return None
     spans: list[Span] = []
     for c in citations:
-        if not isinstance(c, dict):
-            continue
-        p = passages.get(_passage_number(c.get("passage")) or 0)
-        quote = c.get("quote")
-        if p is None or not isinstance(quote, str) or len(quote.split()) < MIN_QUOTE_WORDS:
-            continue
-        found = locate_quote(quote.replace("&lt;", "<"), p.doc_text, p.start, p.end)
-        if found and all(s.key != (p.document_id, *found) for s in spans):
-            spans.append(Span(p, *found))
+        span = _cited_span(c, passages, sentences or {})
+        if span is not None and all(s.key != span.key for s in spans):
+            spans.append(span)
     if not spans:
         return None
     quoted = " ".join(s.passage.doc_text[s.start : s.end] for s in spans)
@@ -86,9 +88,28 @@ def verify_sentence(raw: object, passages: Mapping[int, Passage]) -> Cited | Non
     return Cited(text, tuple(spans))
 
 
-def verify_sentences(raws: list, passages: Mapping[int, Passage]) -> tuple[list[Cited], int]:
+def _cited_span(c: object, passages: Mapping[int, Passage], sentences: Mapping[str, Span]) -> Span | None:
+    if isinstance(c, str):  # a sentence id, as "2.3" or "[2.3]"
+        span = sentences.get(c.strip().strip("[]").strip())
+        if span is None:
+            return None
+        text = span.passage.doc_text[span.start : span.end]
+        return span if len(text.split()) >= MIN_QUOTE_WORDS else None
+    if not isinstance(c, dict):
+        return None
+    p = passages.get(_passage_number(c.get("passage")) or 0)
+    quote = c.get("quote")
+    if p is None or not isinstance(quote, str) or len(quote.split()) < MIN_QUOTE_WORDS:
+        return None
+    found = locate_quote(quote.replace("&lt;", "<"), p.doc_text, p.start, p.end)
+    return Span(p, *found) if found else None
+
+
+def verify_sentences(
+    raws: list, passages: Mapping[int, Passage], sentences: Mapping[str, Span] | None = None
+) -> tuple[list[Cited], int]:
     """(verified sentences in order, how many were dropped)."""
-    verified = [c for c in (verify_sentence(r, passages) for r in raws) if c is not None]
+    verified = [c for c in (verify_sentence(r, passages, sentences) for r in raws) if c is not None]
     kept = [c for i, c in enumerate(verified) if all(c.text != v.text for v in verified[:i])]  # said once
     return kept, len(raws) - len(verified)
 

@@ -1,13 +1,16 @@
 """The LLM engine: a model writes the answer, factdesk checks every citation before anyone sees it.
 
 Retrieval is the extractive engine's (same hybrid search and follow-up rewriting). The data's path:
-the retrieved chunks become numbered, delimited passages (answers/passages.py); the endpoint is asked
-for JSON sentences with (passage number, quote) citations in the best mode the server takes
+the retrieved chunks become numbered, delimited passages, one sentence a line after its id ("2.3")
+(answers/passages.py); the endpoint is asked for JSON sentences citing sentence ids, a schema enum so
+that a grammar-bound model can only name ids it was shown, in the best mode the server takes
 (answers/llm_client.py, answers/dialects.py); the reply is read whole or as it streams
 (answers/llm_reply.py); every sentence is verified against the passages and numbered
-(answers/cited.py). Any failure of the endpoint (after the SDK's retries) or of its output falls back
-to the extractive engine with a warning: a caller never gets an exception because a model is down
-or confused.
+(answers/cited.py): an id's citation is that sentence's exact span (the older passage-and-quote
+form still counts when the quote occurs inside the passage it names), and the sentence's own text
+must be about what it cites. Any failure of the endpoint (after the SDK's retries) or of its output
+falls back to the extractive engine with a warning: a caller never gets an exception because a
+model is down or confused.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from answers.cited import (
     assemble,
     dropped_warnings,
     evidence_passages,
+    sentence_spans,
     trim_to_words,
     verify_sentence,
     verify_sentences,
@@ -34,15 +38,15 @@ from answers.engine import OfflineEngine, answer_summary_request, recent_documen
 from answers.intent import summary_request
 from answers.llm_client import LLMClient, LLMFailure, describe_failure
 from answers.llm_reply import (
-    ANSWER_SCHEMA,
-    SUMMARY_SCHEMA,
     BadReply,
     DeltaText,
     SentenceStream,
     ThinkFilter,
     parse_reply,
     raw_sentences,
+    answer_schema,
     said_abstain,
+    summary_schema,
 )
 from answers.models import ABSTAIN_TEXT, Answer, Summary
 from answers.passages import (
@@ -65,9 +69,7 @@ if TYPE_CHECKING:
 
 # what other modules imported from here before the parts had modules of their own
 __all__ = [
-    "ANSWER_SCHEMA",
     "MIN_QUOTE_WORDS",
-    "SUMMARY_SCHEMA",
     "Assembler",
     "BadReply",
     "Cited",
@@ -81,7 +83,10 @@ __all__ = [
     "describe_failure",
     "fit_passages",
     "parse_reply",
+    "answer_schema",
     "render_passage",
+    "sentence_spans",
+    "summary_schema",
     "verify_sentence",
 ]
 
@@ -129,7 +134,9 @@ class LLMEngine:
         if not passages:
             return self._extractive(question, query, hits, _no_room(hits))
         try:
-            reply = self.llm.complete_json(self._answer_messages(query, passages), ANSWER_SCHEMA)
+            reply = self.llm.complete_json(
+                self._answer_messages(query, passages), answer_schema(list(sentence_spans(passages)))
+            )
         except Exception as exc:  # noqa: BLE001 - a model failure must never reach the caller
             return self._extractive(question, query, hits, [self._unavailable(exc)])
         return self._answer_from_reply(reply, passages, question, query, hits)
@@ -148,7 +155,7 @@ class LLMEngine:
         if not passages:
             yield from _events(self._extractive(question, query, hits, _no_room(hits)), [])
             return
-        by_n = {p.n: p for p in passages}
+        by_n, by_id = {p.n: p for p in passages}, sentence_spans(passages)
         streamed: list[str] = []
         messages = self._answer_messages(query, passages)
         # an empty piece before the model is asked: the HTTP stream starts on it, so that keep-alive
@@ -156,7 +163,7 @@ class LLMEngine:
         yield {"delta": ""}
         started = time.perf_counter()  # the whole stream is one "llm" observation, as a call is
         try:
-            stream = self.llm.create_json(messages, ANSWER_SCHEMA, stream=True)
+            stream = self.llm.create_json(messages, answer_schema(list(by_id)), stream=True)
         except Exception as exc:  # noqa: BLE001
             self.telemetry.observe("llm", time.perf_counter() - started)
             yield from _events(self._extractive(question, query, hits, [self._unavailable(exc)]), streamed)
@@ -177,7 +184,7 @@ class LLMEngine:
                             continue
                         text = "".join(held) + deltas.end()
                         held.clear()
-                        cited = verify_sentence(value, by_n)
+                        cited = verify_sentence(value, by_n, by_id)
                         if cited is None or cited.text in said:
                             continue
                         said.add(cited.text)
@@ -325,24 +332,29 @@ class LLMEngine:
     def _answer_from_reply(
         self, reply: dict, passages: list[Passage], question: str, query: str, hits: list[SearchHit]
     ) -> Answer:
-        if said_abstain(reply):
+        cited, dropped = verify_sentences(
+            raw_sentences(reply), {p.n: p for p in passages}, sentence_spans(passages)
+        )
+        # verified sentences are an answer even beside "abstained": true (a small model writes both);
+        # the flag alone is an abstention
+        if not cited and said_abstain(reply):
             answer = Answer(
                 answer=ABSTAIN_TEXT,
                 abstained=True,
                 citations=[],
                 generator=self.generator,
                 prompt_version=self.prompts.version,
+                warnings=dropped_warnings(dropped),
+            )
+        elif not cited:
+            return self._extractive(
+                question,
+                query,
+                hits,
+                dropped_warnings(dropped)
+                + ["LLM answer could not be verified against the articles; answered extractively"],
             )
         else:
-            cited, dropped = verify_sentences(raw_sentences(reply), {p.n: p for p in passages})
-            if not cited:
-                return self._extractive(
-                    question,
-                    query,
-                    hits,
-                    dropped_warnings(dropped)
-                    + ["LLM answer could not be verified against the articles; answered extractively"],
-                )
             text, citations = assemble(cited)
             answer = Answer(
                 answer=text,
@@ -430,8 +442,11 @@ class LLMEngine:
     def _summarize_once(
         self, passages: list[Passage], query: str | None, max_words: int
     ) -> tuple[list[Cited], int]:
-        reply = self.llm.complete_json(self._summary_messages(passages, query, max_words), SUMMARY_SCHEMA)
-        return verify_sentences(raw_sentences(reply), {p.n: p for p in passages})
+        spans = sentence_spans(passages)
+        reply = self.llm.complete_json(
+            self._summary_messages(passages, query, max_words), summary_schema(list(spans))
+        )
+        return verify_sentences(raw_sentences(reply), {p.n: p for p in passages}, spans)
 
     def _extractive_summary(
         self, document_ids: list[str] | None, query: str | None, max_words: int, warning: str

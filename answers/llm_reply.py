@@ -15,46 +15,68 @@ import jiter
 
 from answers.verify import CITATION_MARKS, strip_citation_marks
 
-_SENTENCES_SCHEMA: dict[str, Any] = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["text", "citations"],
-        "properties": {
-            "text": {"type": "string"},
-            "citations": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["passage", "quote"],
-                    "properties": {"passage": {"type": "integer"}, "quote": {"type": "string"}},
+# limits where the schema becomes a grammar: a small model otherwise repeats ids or sentences until
+# max_tokens cuts its JSON (SmolLM2-135M did, BENCHMARKS.md)
+MAX_ANSWER_SENTENCES = 4
+MAX_SENTENCE_CITATIONS = 3
+
+
+def sentences_schema(ids: list[str], max_items: int | None = None) -> dict[str, Any]:
+    """The reply's sentences, each citing at least one of the given sentence ids. Where the server
+    turns the schema into a grammar (llama.cpp and its kin, vLLM, Ollama) the model cannot write an
+    id that was not given, nor leave a sentence uncited."""
+    cite: dict[str, Any] = {"type": "string", "enum": ids} if ids else {"type": "string"}
+    out: dict[str, Any] = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["text", "citations"],
+            "properties": {
+                "text": {"type": "string"},
+                "citations": {
+                    "type": "array",
+                    "items": cite,
+                    "minItems": 1,
+                    "maxItems": MAX_SENTENCE_CITATIONS,
                 },
             },
         },
-    },
-}
-ANSWER_SCHEMA: dict[str, Any] = {
-    "name": "cited_answer",
-    "strict": True,
-    "schema": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["abstained", "sentences"],
-        "properties": {"abstained": {"type": "boolean"}, "sentences": _SENTENCES_SCHEMA},
-    },
-}
-SUMMARY_SCHEMA: dict[str, Any] = {
-    "name": "cited_summary",
-    "strict": True,
-    "schema": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["sentences"],
-        "properties": {"sentences": _SENTENCES_SCHEMA},
-    },
-}
+    }
+    if max_items:
+        out["maxItems"] = max_items
+    return out
+
+
+def answer_schema(ids: list[str]) -> dict[str, Any]:
+    return {
+        "name": "cited_answer",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "additionalProperties": False,
+            # sentences first: a grammar-bound model writes its answer before its verdict, and a stream
+            # shows the first sentence sooner
+            "required": ["sentences", "abstained"],
+            "properties": {
+                "sentences": sentences_schema(ids, MAX_ANSWER_SENTENCES),
+                "abstained": {"type": "boolean"},
+            },
+        },
+    }
+
+
+def summary_schema(ids: list[str]) -> dict[str, Any]:
+    return {
+        "name": "cited_summary",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["sentences"],
+            "properties": {"sentences": sentences_schema(ids)},
+        },
+    }
 
 
 class BadReply(ValueError):
@@ -237,7 +259,7 @@ class SentenceStream:
             return
 
 
-_HELD_TAIL = re.compile(r"\s*(?:\[\s*(?:passages?\s*)?[\d,;\s–-]*)?$", re.IGNORECASE)
+_HELD_TAIL = re.compile(r"\s*(?:\[\s*(?:passages?\s*)?[\d.,;\s–-]*)?$", re.IGNORECASE)
 
 
 class DeltaText:

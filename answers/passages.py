@@ -10,6 +10,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
+from retrieval.sentences import split_sentences
 from retrieval.tokens import count_tokens
 
 
@@ -29,12 +30,26 @@ class Passage:
 
 
 _DELIMITER = re.compile(r"<(?=\s*/?\s*passage)", re.IGNORECASE)
+# article text that looks like a sentence id ("[2.3]") could pass for one: it is shown as "(2.3]"
+_ID_LIKE = re.compile(r"\[(?=\s*\d+\s*\.\s*\d+\s*\])")
+
+
+def passage_sentences(p: Passage) -> list[tuple[str, int, int]]:
+    """(id, start, end) of each sentence of the passage, id "n.k" for its k-th sentence."""
+    return [
+        (f"{p.n}.{k}", s.start, s.end) for k, s in enumerate(split_sentences(p.doc_text, p.start, p.end), 1)
+    ]
 
 
 def render_passage(p: Passage) -> str:
-    """One delimited passage; article text cannot open or close a passage tag."""
+    """One delimited passage, a sentence a line, each after its id; article text cannot open or close
+    a passage tag, nor write an id."""
     title = html.escape(" ".join(p.title.split()), quote=True)
-    return f'<passage n="{p.n}" title="{title}">\n{_DELIMITER.sub("&lt;", p.text)}\n</passage>'
+    lines = (
+        f"[{i}] " + _ID_LIKE.sub("(", _DELIMITER.sub("&lt;", " ".join(p.doc_text[a:b].split())))
+        for i, a, b in passage_sentences(p)
+    )
+    return f'<passage n="{p.n}" title="{title}">\n' + "\n".join(lines) + "\n</passage>"
 
 
 def render_passages(passages: list[Passage]) -> str:

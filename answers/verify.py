@@ -73,10 +73,11 @@ def strip_markers(text: str) -> str:
     return re.sub(r"\s*\[\d+\]", "", text).strip()
 
 
-# Markers a model may type into its own text: [1], [1, 2], [1-3], [passage 2]. factdesk numbers
-# citations itself, so these are removed before its own markers are added.
+# Markers a model may type into its own text: [1], [1, 2], [1-3], [passage 2], sentence ids [2.3].
+# factdesk numbers citations itself, so these are removed before its own markers are added.
 CITATION_MARKS = re.compile(
-    r"\s*\[\s*(?:passages?\s*)?\d+(?:\s*[,;–-]\s*(?:passages?\s*)?\d+)*\s*\]", re.IGNORECASE
+    r"\s*\[\s*(?:passages?\s*)?\d+(?:\.\d+)?(?:\s*[,;–-]\s*(?:passages?\s*)?\d+(?:\.\d+)?)*\s*\]",
+    re.IGNORECASE,
 )
 
 

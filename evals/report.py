@@ -187,6 +187,35 @@ def md_cell(v: object) -> str:
     return md_text(v).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
+LLM_COLUMNS = ("id", "latency ms", "llm ms", "prompt tok", "compl. tok", "valid cites", "dropped", "by model")
+
+
+def llm_table(report: dict) -> list[list[str]]:
+    """Per question: its latency, the model's share of it, tokens, exact citations out of all, sentences
+    dropped by verification, and whether the model's answer was used (no fallback)."""
+    rows = []
+    for r in report.get("questions", []):
+        u = r.get("llm")
+        if not u:
+            continue
+        c = r["citation_checks"]
+        rows.append(
+            [
+                r["id"],
+                f"{r['latency_ms']:.0f}",
+                f"{u['llm_ms']:.0f}",
+                str(u["prompt_tokens"]),
+                str(u["completion_tokens"]),
+                f"{c['valid']}/{c['citations']}",
+                str(u["dropped"]),
+                ("abstained" if r["abstained"] else "yes")
+                if u["by_model"]
+                else ("no (fallback)" if u["fallback"] else "no"),
+            ]
+        )
+    return rows
+
+
 def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
@@ -289,6 +318,10 @@ def render_markdown(report: dict) -> str:
             ]
         rows.append(row)
     out += md_table(header, rows)
+
+    if llm_table(report):
+        out += ["", f"## The model ({report['meta'].get('llm_model')})", ""]
+        out += md_table(LLM_COLUMNS, llm_table(report))
 
     failing = [r for r in report["questions"] if not passed(r)]
     out += ["", f"## Failures ({len(failing)})", ""]

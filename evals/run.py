@@ -16,10 +16,12 @@ from pathlib import Path
 import yaml
 
 from evals import metrics as m
+from evals.report import LLM_COLUMNS, llm_table
 
 EVALS_DIR = Path(__file__).resolve().parent
 DEFAULT_QUESTIONS = EVALS_DIR / "questions.yaml"
 DEFAULT_SUMMARIES = EVALS_DIR / "summaries.yaml"
+DROPPED = "dropped an unsupported sentence"  # answers/llm.py's warning, one per sentence dropped
 
 # metric -> (direction, tolerance). A regression is a move in the wrong direction beyond the tolerance.
 GATE: dict[str, tuple[str, float]] = {
@@ -31,6 +33,7 @@ GATE: dict[str, tuple[str, float]] = {
     "all_facts_rate": ("up", 0.03),
     "evidence_cited_rate": ("up", 0.02),
     "citation_validity": ("up", 0.0),
+    "llm_answered_rate": ("up", 0.0),  # with an LLM: answers the model wrote that verified, not fallbacks
     "citation_support": ("up", 0.05),
     "abstention_precision": ("up", 0.05),
     "abstention_recall": ("up", 0.05),
@@ -60,12 +63,30 @@ def eval_service(settings):  # type: ignore[no-untyped-def]
     return svc
 
 
+def llm_usage(before, after, answer: dict, model: str) -> dict:  # type: ignore[no-untyped-def]
+    """What one answer cost at the model and what became of its reply, from the service's telemetry
+    before and after it (questions are asked one at a time, so the difference is this answer's)."""
+    fallback = sum(after.fallbacks.values()) > sum(before.fallbacks.values())
+    llm = after.stages["llm"]
+    return {
+        "calls": llm.count - before.stages["llm"].count,
+        "llm_ms": round((llm.total - before.stages["llm"].total) * 1000, 1),
+        "prompt_tokens": after.tokens["prompt"] - before.tokens["prompt"],
+        "completion_tokens": after.tokens["completion"] - before.tokens["completion"],
+        "dropped": answer.get("warnings", []).count(DROPPED),
+        "fallback": fallback,
+        "by_model": answer["generator"] == model and not fallback,
+    }
+
+
 def score_question(svc, q: dict, texts: dict[str, str]) -> dict:  # type: ignore[no-untyped-def]
     history = q.get("history") or []
     gold = m.evidence_spans(q.get("evidence", []), texts)
+    before = svc.telemetry.snapshot()
     t0 = time.perf_counter()
     asked = svc.ask(q["question"], history=history)
     latency_ms = (time.perf_counter() - t0) * 1000
+    after = svc.telemetry.snapshot()
     # the hits the answer was read from, not a second search (a summary request has none)
     hits = asked.retrieved
     query = asked.question or q["question"]
@@ -77,7 +98,7 @@ def score_question(svc, q: dict, texts: dict[str, str]) -> dict:  # type: ignore
         else (0.0, [list(g) for g in q.get("expected_facts", [])])
     )
     cites = m.citation_checks(answer["citations"], texts, gold)
-    return {
+    row = {
         "id": q["id"],
         "question": q["question"],
         "history": history,
@@ -97,6 +118,9 @@ def score_question(svc, q: dict, texts: dict[str, str]) -> dict:  # type: ignore
         "gold_missing": sum(g is None for g in gold),
         "latency_ms": round(latency_ms, 1),
     }
+    if svc.settings.llm_enabled:
+        row["llm"] = llm_usage(before, after, answer, svc.settings.llm_model)
+    return row
 
 
 def aggregate(rows: list[dict], summaries: list[dict]) -> dict[str, float]:
@@ -135,6 +159,16 @@ def aggregate(rows: list[dict], summaries: list[dict]) -> dict[str, float]:
         out["summary_key_fact_coverage"] = m.mean([s["key_fact_coverage"] for s in summaries])
         out["summary_boilerplate_leaks"] = float(sum(len(s["leaked"]) for s in summaries))
         out["summary_within_max_words"] = m.mean([float(s["words"] <= s["max_words"]) for s in summaries])
+    llm_rows = [r["llm"] for r in rows if r.get("llm")]
+    if llm_rows:
+        # answered by the model: its own verified sentences (not an abstention, not the fallback)
+        out["llm_answered_rate"] = m.mean(
+            [float(r["llm"]["by_model"] and not r["abstained"]) for r in rows if r.get("llm")]
+        )
+        out["llm_fallbacks"] = float(sum(u["fallback"] for u in llm_rows))
+        out["llm_sentences_dropped"] = float(sum(u["dropped"] for u in llm_rows))
+        out["llm_prompt_tokens"] = float(sum(u["prompt_tokens"] for u in llm_rows))
+        out["llm_completion_tokens"] = float(sum(u["completion_tokens"] for u in llm_rows))
     judged = [r["judge"] for r in rows if r.get("judge")]
     if judged:
         out["judge_faithfulness"] = m.mean([j["faithfulness"] for j in judged])
@@ -247,6 +281,14 @@ def print_table(report: dict, comparison: list[dict] | None) -> None:
         delta = f"{c['delta']:+8.3f}" if c else ""
         flag = "  REGRESSION" if c and c["regressed"] else ""
         print(f"{k:28} {v:9.3f} {base} {delta}{flag}")
+    table = llm_table(report)
+    if table:
+        widths = [max(len(str(x)) for x in col) for col in zip(LLM_COLUMNS, *table)]
+        print()
+        for cells in [LLM_COLUMNS, *table]:
+            print(
+                "  ".join(f"{c:{'<' if i == 0 else '>'}{w}}" for i, (c, w) in enumerate(zip(cells, widths)))
+            )
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -275,7 +317,7 @@ def run_cli(args: argparse.Namespace) -> int:
         return 2
     svc = eval_service(settings)
     judge = None
-    if settings.llm_enabled:
+    if settings.llm_enabled and not getattr(args, "no_judge", False):
         from evals.judge import build_judge
 
         judge = build_judge(svc, settings)

@@ -283,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--only", action="append", metavar="TAG", help="only questions with this tag (repeatable)")
     s.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare two report.json files and exit")
     s.add_argument("--write-baseline", default=None, metavar="FILE", help="save this run as a baseline")
+    s.add_argument(
+        "--no-judge", action="store_true", help="with an LLM endpoint, do not ask it to grade the answers"
+    )
     s.set_defaults(fn=cmd_eval)
 
     s = sub.add_parser("doctor", help="check that Chroma and the lexical index agree; --repair fixes them")

@@ -655,16 +655,17 @@ _PASSAGE = re.compile(r'<passage n="(\d+)" title="[^"]*">\n(.*?)\n</passage>', r
 
 
 def quoting(body: Any, words: int = 8) -> dict[str, Any]:
-    """A factdesk answer that verifies: one sentence quoting the first words of the request's first
-    passage (for ``dynamic(quoting)``)."""
+    """A factdesk answer that verifies: one sentence citing the request's first sentence id, its text
+    that sentence's first words (for ``dynamic(quoting)``)."""
     content = _message_text((body.get("messages") or [{}])[-1])
-    n, text = _PASSAGE.findall(content)[0]
-    quote = " ".join(text.split()[:words])
+    _, text = _PASSAGE.findall(content)[0]
+    first = text.splitlines()[0]
+    sid = SENTENCE_ID.match(first)
+    assert sid is not None, first
+    quote = " ".join(first[sid.end() :].split()[:words])
     return {
         "abstained": False,
-        "sentences": [
-            {"text": f"The article says {quote}.", "citations": [{"passage": int(n), "quote": quote}]}
-        ],
+        "sentences": [{"text": f"The article says {quote}.", "citations": [sid.group(1)]}],
     }
 
 
@@ -1012,3 +1013,18 @@ class ScriptedOpenAI:
                 self._conns.add(conn)
             else:
                 self._conns.discard(conn)
+
+
+# ---------------------------------------------------------------- reading factdesk's prompt (for scripted replies)
+
+PROMPT_PASSAGE = re.compile(r'<passage n="(\d+)" title="[^"]*">\n(.*?)\n</passage>', re.DOTALL)
+SENTENCE_ID = re.compile(r"^\[(\d+\.\d+)\] ", re.MULTILINE)
+
+
+def prompt_passages(body: dict) -> dict[int, str]:
+    """Each passage of the request's last message as factdesk renders it, less its sentence ids
+    (one sentence a line after "[n.k] "): the text a scripted model quotes from."""
+    return {
+        int(n): " ".join(SENTENCE_ID.sub("", text).splitlines())
+        for n, text in PROMPT_PASSAGE.findall(body["messages"][-1]["content"])
+    }

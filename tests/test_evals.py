@@ -490,3 +490,28 @@ def test_negatives_corpus_lacks_every_answer() -> None:
     for answers in removed:
         assert any(a.lower() in original for a in answers), answers  # the originals state it
         assert not any(a.lower() in corpus for a in answers), answers  # the negatives corpus does not
+
+
+def test_llm_rows_are_counted_and_tabled() -> None:
+    """With a model, each row carries its usage: abstentions and fallbacks are not the model's answers."""
+    from evals.report import llm_table, render_markdown
+
+    usage = {"calls": 1, "llm_ms": 900.0, "prompt_tokens": 1100, "completion_tokens": 80, "dropped": 1}
+    rows = [
+        {**row("q1"), "llm": {**usage, "fallback": False, "by_model": True}},
+        {**row("q2", abstained=True), "llm": {**usage, "fallback": False, "by_model": True}},
+        {**row("q3"), "llm": {**usage, "fallback": True, "by_model": False}},
+    ]
+    mets = aggregate(rows, [])
+    assert mets["llm_answered_rate"] == round(1 / 3, 4)
+    assert (mets["llm_fallbacks"], mets["llm_sentences_dropped"], mets["llm_prompt_tokens"]) == (
+        1.0,
+        3.0,
+        3300.0,
+    )
+    table = llm_table({"questions": rows})
+    assert [r[-1] for r in table] == ["yes", "abstained", "no (fallback)"]
+    assert table[0][3:7] == ["1100", "80", f"{len(rows[0]['citations'])}/{len(rows[0]['citations'])}", "1"]
+    assert "llm_answered_rate" not in aggregate([row("q1")], [])  # offline: no model rows
+    report = {**synthetic_report(), "questions": rows}
+    assert "| q2 | " in render_markdown(report).split("## The model")[1]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -38,7 +37,17 @@ from faultkit import (
     write_articles,
 )
 from live_server import LiveServer, factdesk_command, free_port
-from scripted_openai import ScriptedOpenAI, cut_stream, delay, dynamic, malformed, reply, reply_json, status
+from scripted_openai import (
+    ScriptedOpenAI,
+    cut_stream,
+    delay,
+    dynamic,
+    malformed,
+    prompt_passages,
+    reply,
+    reply_json,
+    status,
+)
 from test_store_server import ChromaServer
 
 from api.app import create_app
@@ -372,13 +381,12 @@ def test_concurrent_ingest_delete_ask_threads_and_two_processes(tmp_path: Path, 
 
 # --------------------------------------------------------------------------- the LLM endpoint misbehaves
 
-PASSAGE = re.compile(r'<passage n="(\d+)" title="[^"]*">\n(.*?)\n</passage>', re.DOTALL)
 LLM_KEY = "sk-faults-SECRET-9876543210"
 LLM_QUESTION = "How many North Korean soldiers were killed?"
 
 
 def passages_in(body: dict) -> dict[int, str]:
-    return {int(n): text for n, text in PASSAGE.findall(body["messages"][-1]["content"])}
+    return prompt_passages(body)
 
 
 def quote_of(text: str, words: int = 8) -> str:

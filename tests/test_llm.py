@@ -20,12 +20,14 @@ from scripted_openai import (
     LLAMA_CPP_PYTHON,
     PROMPT_JSON_ONLY,
     REFUSES_JSON_SCHEMA,
+    SENTENCE_ID,
     ScriptedOpenAI,
     cut_stream,
     delay,
     dynamic,
     format_kind,
     malformed,
+    prompt_passages,
     reply,
     reply_json,
     status,
@@ -40,6 +42,7 @@ from answers.llm import (
     fit_passages,
     parse_reply,
     render_passage,
+    sentence_spans,
     verify_sentence,
 )
 from answers.models import ABSTAIN_TEXT
@@ -48,7 +51,6 @@ from retrieval.models import DocumentIn
 
 KEY = "sk-test-SECRET-0123456789"
 QUESTION = "How many North Korean soldiers were killed?"
-PASSAGE = re.compile(r'<passage n="(\d+)" title="[^"]*">\n(.*?)\n</passage>', re.DOTALL)
 
 
 # ---------------------------------------------------------------- fixtures and helpers
@@ -101,7 +103,11 @@ def engine(svc: Factdesk):
 
 
 def passages_in(body: dict) -> dict[int, str]:
-    return {int(n): text for n, text in PASSAGE.findall(body["messages"][-1]["content"])}
+    return prompt_passages(body)
+
+
+def sentence_ids_in(body: dict) -> list[str]:
+    return SENTENCE_ID.findall(body["messages"][-1]["content"])
 
 
 def real_quote(text: str, n: int = 8) -> str:
@@ -341,6 +347,36 @@ def test_structured_output_is_negotiated(engine, srv, dialect, negotiated, strea
     assert format_kinds(srv) == [negotiated] and d["warnings"] == []
 
 
+def id_sentence(body: dict, text: str | None = None) -> dict:
+    """A sentence citing the prompt's first sentence id; by default its text is that sentence's."""
+    i, line = re.search(r"^\[(\d+\.\d+)\] (.+)$", body["messages"][-1]["content"], re.MULTILINE).groups()  # type: ignore[union-attr]
+    return {"text": text or line, "citations": [i]}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+def test_verified_sentences_outweigh_the_abstained_flag(engine, srv, stream):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: a small model writes sentences
+    and "abstained": true together. Sentences that verify (cited by sentence id) are the answer; with
+    none verified, the flag is an abstention, not a fallback."""
+    eng = engine()
+
+    def ask() -> dict:
+        if stream:
+            return collect(eng.ask_stream(QUESTION, top_k=5, filters=None, history=[]))[1]
+        return eng.ask(QUESTION, top_k=5, filters=None, history=[]).to_dict()
+
+    srv.default = dynamic(lambda body: {"sentences": [id_sentence(body)], "abstained": True})
+    d = ask()
+    assert not d["abstained"] and d["generator"] == eng.settings.llm_model and d["warnings"] == []
+    assert len(d["citations"]) == 1
+    assert_citations_verify(eng.service, d)
+    invented = "Officials said 999 dragons guarded the border."
+    srv.default = dynamic(lambda body: {"sentences": [id_sentence(body, invented)], "abstained": True})
+    d = ask()
+    assert d["abstained"] and d["citations"] == [] and d["generator"] == eng.settings.llm_model
+    assert d["warnings"] == ["dropped an unsupported sentence"] and "dragons" not in d["answer"]
+
+
 def test_summary_negotiates_too(svc, srv):
     """Runs against the scripted OpenAI-compatible server, not a real LLM: the summary path."""
     srv.dialect = LLAMA_CPP_PYTHON
@@ -348,7 +384,8 @@ def test_summary_negotiates_too(svc, srv):
     s = svc.summarize(max_words=80)
     assert s.generator == svc.settings.llm_model and s.warnings == []
     assert format_kinds(srv)[:2] == ["json_schema", "json_object+schema"]
-    assert srv.chat_requests[1].json["response_format"]["schema"] == llm.SUMMARY_SCHEMA["schema"]
+    req = srv.chat_requests[1].json
+    assert req["response_format"]["schema"] == llm.summary_schema(sentence_ids_in(req))["schema"]
 
 
 def test_mode_is_remembered_per_model(engine, srv):
@@ -708,6 +745,40 @@ def test_verify_sentence_rules():
         )
         is None
     )
+
+
+def test_sentence_ids_cite_exact_sentences():
+    doc = "Intro line.\nAbout 300 soldiers have been killed, officials said. Talks [1.1] resume in May.\nEnd."
+    ps = [Passage(1, "doc", "doc#0", "T", doc.index("About"), doc.index("\nEnd"), doc)]
+    shown = render_passage(ps[0])
+    assert shown.splitlines()[1:3] == [
+        "[1.1] About 300 soldiers have been killed, officials said.",
+        "[1.2] Talks (1.1] resume in May.",  # article text cannot write an id
+    ]
+    spans = sentence_spans(ps)
+    assert list(spans) == ["1.1", "1.2"]
+    by_n = {1: ps[0]}
+    ok = verify_sentence(
+        {"text": "Some 300 soldiers were killed [1.1].", "citations": ["1.1", "[1.1]"]}, by_n, spans
+    )
+    assert ok is not None and ok.text == "Some 300 soldiers were killed."
+    assert [doc[s.start : s.end] for s in ok.spans] == [
+        "About 300 soldiers have been killed, officials said."
+    ]
+    for bad in (
+        {"text": "Some 300 soldiers were killed.", "citations": ["1.9", "2.1"]},  # ids never given
+        {"text": "Some 400 soldiers were killed.", "citations": ["1.1"]},  # a figure its sentence lacks
+        {"text": "Cats are mammals.", "citations": ["1.1"]},  # unrelated to its sentence
+        {"text": "Some 300 soldiers were killed.", "citations": [{"passage": 1, "quote": "999 dragons"}]},
+    ):
+        assert verify_sentence(bad, by_n, spans) is None, bad
+
+
+def test_schema_limits_ids():
+    schema = llm.answer_schema(["1.1", "1.2"])["schema"]
+    assert list(schema["properties"]) == ["sentences", "abstained"]
+    item = schema["properties"]["sentences"]["items"]["properties"]["citations"]
+    assert item["items"] == {"type": "string", "enum": ["1.1", "1.2"]} and item["minItems"] == 1
 
 
 def test_sentence_stream_handles_any_split():

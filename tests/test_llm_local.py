@@ -2,22 +2,24 @@
 SmolLM2-135M-Instruct (tests/local_llm.py), through the real factdesk app. Skipped where the
 `[llm-local]` extra is not installed.
 
-A 135M model writes poor answers, and its quotes rarely verify (it tends to copy the prompt's JSON
-example; see BENCHMARKS.md): these tests prove the path, not the quality. The real server refuses
-json_schema and the negotiation settles on json_object with the schema, without a warning; the
-model's reply is read (plain and streamed) and checked; whatever reaches the caller is either the
-model's verified answer or the extractive one with the verification warning, never an outage, and
-every citation is exactly document.text[start:end].
+The questions are evals/local_llm.yaml's five, written about the bundled articles for this purpose.
+The real server refuses json_schema and the negotiation settles on json_object with the schema (a
+grammar: the model can only cite sentence ids it was shown), without a warning. At least 4 of the 5
+must be answered by the model itself (its name as generator, citations, no fallback), plain and
+streamed; whatever reaches the caller is never an outage, and every citation is exactly
+document.text[start:end]. A 135M model writes poor answers: these tests prove the path and that its
+output survives verification, not its quality (BENCHMARKS.md shows the answers).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
-from conftest import ARTICLES, make_settings
+from conftest import ARTICLES, ROOT, make_settings
 from fastapi.testclient import TestClient
 from local_llm import MODEL_ALIAS, LocalLLM
 from scripted_openai import ScriptedOpenAI, dynamic, reply_json, status
@@ -25,9 +27,12 @@ from scripted_openai import ScriptedOpenAI, dynamic, reply_json, status
 from answers import dialects
 from answers.llm import LLMEngine, parse_reply
 from api.app import create_app
+from evals.run import load_questions
 from factdesk.service import Factdesk
 
-QUESTION = "How many North Korean soldiers have been killed, according to South Korea's intelligence service?"
+QUESTIONS = [q["question"] for q in load_questions(ROOT / "evals" / "local_llm.yaml")]
+QUESTION = QUESTIONS[0]
+MIN_ANSWERED = 4  # of the 5 questions, plain and streamed
 INVENTED = "Officials said 999 dragons guarded the border."
 
 
@@ -83,34 +88,82 @@ def assert_model_path(client: TestClient, d: dict, text_field: str = "answer") -
         assert f"[{c['marker']}]" in d[text_field]
 
 
-def test_ask(client: TestClient, service: Factdesk) -> None:
-    d = client.post("/v1/ask", json={"question": QUESTION}).json()
-    assert_model_path(client, d)
+def by_model(d: dict) -> bool:
+    """Answered by the model itself: its name as generator, cited, not an abstention, no fallback."""
+    return (
+        d["generator"] == MODEL_ALIAS
+        and not d.get("abstained")
+        and bool(d["citations"])
+        and not any("extractively" in w or w.startswith("LLM unavailable") for w in d.get("warnings", []))
+    )
+
+
+@dataclass
+class Asked:
+    answers: dict[str, dict]  # question -> its /v1/ask answer
+    mode: dialects.Mode | None  # the structured-output mode negotiated while asking
+
+
+@pytest.fixture(scope="module")
+def asked(client: TestClient, service: Factdesk) -> Asked:
+    """Each question asked once through /v1/ask (the mode is read here: tests forget it between them)."""
+    answers = {}
+    for q in QUESTIONS:
+        r = client.post("/v1/ask", json={"question": q})
+        assert r.status_code == 200, r.text
+        answers[q] = r.json()
+    return Asked(answers, dialects.negotiated(service.engine.endpoint))  # type: ignore[attr-defined]
+
+
+def test_ask(client: TestClient, asked: Asked) -> None:
+    for d in asked.answers.values():
+        assert_model_path(client, d)
+    answered = [q for q, d in asked.answers.items() if by_model(d)]
+    assert len(answered) >= MIN_ANSWERED, {
+        q: (d["answer"], d.get("warnings")) for q, d in asked.answers.items()
+    }
     # llama-cpp-python refuses json_schema (a 500 naming response_format) and takes json_object's schema
-    assert dialects.negotiated(service.engine.endpoint) is dialects.Mode.JSON_OBJECT_SCHEMA  # type: ignore[attr-defined]
+    assert asked.mode is dialects.Mode.JSON_OBJECT_SCHEMA
 
 
 def test_ask_streamed(client: TestClient) -> None:
-    r = client.post("/v1/ask", json={"question": QUESTION, "stream": True})
-    events = sse_events(r.text)
-    done = events[-1]
-    assert done["done"] is True
-    assert_model_path(client, done)
-    streamed = "".join(e["delta"] for e in events[:-1])
-    assert " ".join(streamed.split()) == " ".join(done["answer"].split())
+    done_events = {}
+    for q in QUESTIONS:
+        r = client.post("/v1/ask", json={"question": q, "stream": True})
+        assert r.status_code == 200
+        events = sse_events(r.text)
+        done = events[-1]
+        assert done["done"] is True
+        assert_model_path(client, done)
+        streamed = "".join(e["delta"] for e in events[:-1])
+        assert " ".join(streamed.split()) == " ".join(done["answer"].split())
+        done_events[q] = done
+    answered = [q for q, d in done_events.items() if by_model(d)]
+    assert len(answered) >= MIN_ANSWERED, {
+        q: (d["answer"], d.get("warnings")) for q, d in done_events.items()
+    }
+
+
+# the bundled article whose passages fit one request at the fixture's context; the others are
+# summarised in map-reduce rounds (several calls, minutes on a small CPU), where SmolLM2's reduce
+# step did not verify on 002 (BENCHMARKS.md); scripted tests cover the rounds
+ONE_CALL_ARTICLE = "004_44ab8f14aca57252"
 
 
 def test_summarize(client: TestClient) -> None:
-    d = client.post("/v1/summarize", json={"document_ids": ["004_44ab8f14aca57252"], "max_words": 80}).json()
+    """The summary is written by the model: its name as generator, cited, no fallback."""
+    r = client.post("/v1/summarize", json={"document_ids": [ONE_CALL_ARTICLE], "max_words": 80})
+    assert r.status_code == 200, r.text
+    d = r.json()
     assert_model_path(client, d, "summary")
+    assert by_model(d), (d["summary"], d["warnings"])
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
-def test_chat(client: TestClient, stream: bool) -> None:
-    """The chat reply carries the answer /v1/ask gives (temperature 0: the same model output)."""
-    asked = client.post("/v1/ask", json={"question": QUESTION}).json()
-    assert_model_path(client, asked)
-    body = {"model": "factdesk", "messages": [{"role": "user", "content": QUESTION}], "stream": stream}
+def chat(client: TestClient, service: Factdesk, question: str, stream: bool) -> tuple[str, list[dict], bool]:
+    """(the reply's text, its citations, whether the model answered: no fallback counted meanwhile).
+    The chat reply carries no generator; the service's fallback counter says whether one happened."""
+    before = sum(service.telemetry.snapshot().fallbacks.values())
+    body = {"model": "factdesk", "messages": [{"role": "user", "content": question}], "stream": stream}
     r = client.post("/v1/chat/completions", json=body)
     assert r.status_code == 200
     if stream:
@@ -120,8 +173,25 @@ def test_chat(client: TestClient, stream: bool) -> None:
     else:
         content = r.json()["choices"][0]["message"]["content"]
         citations = r.json()["citations"]
-    assert citations == asked["citations"]
-    assert " ".join(content.split()).startswith(" ".join(asked["answer"].split()))
+    for c in citations:
+        text = client.get(f"/v1/documents/{c['document_id']}").json()["text"]
+        assert text[c["start"] : c["end"]] == c["quote"]
+        assert f"[{c['marker']}]" in content
+    return content, citations, sum(service.telemetry.snapshot().fallbacks.values()) == before
+
+
+def test_chat_streamed(client: TestClient, service: Factdesk) -> None:
+    """Every question as a streamed chat (the path a chat UI takes): at least 4 answered by the model."""
+    replies = {q: chat(client, service, q, stream=True) for q in QUESTIONS}
+    answered = [q for q, (_, citations, no_fallback) in replies.items() if no_fallback and citations]
+    assert len(answered) >= MIN_ANSWERED, replies
+
+
+def test_chat(client: TestClient, service: Factdesk) -> None:
+    """A plain chat reply: the model's cited answer and its sources. (Not compared word for word with
+    /v1/ask's: llama-cpp-python reuses the cached prompt prefix, and greedy decoding may then differ.)"""
+    content, citations, no_fallback = chat(client, service, QUESTIONS[1], stream=False)
+    assert no_fallback and citations and "Sources" in content, content
 
 
 def test_invented_quote_is_dropped(
@@ -136,8 +206,12 @@ def test_invented_quote_is_dropped(
             return status(r.status_code, body=r.json())  # the real server's refusal, as it gave it
         reply = parse_reply(r.json()["choices"][0]["message"]["content"])
         quote = "999 dragons guarded the border"
-        reply.setdefault("sentences", []).append(
-            {"text": INVENTED, "citations": [{"passage": 1, "quote": quote}]}
+        reply.setdefault("sentences", []).extend(
+            [
+                {"text": INVENTED, "citations": [{"passage": 1, "quote": quote}]},  # an invented quote
+                {"text": INVENTED, "citations": ["1.1"]},  # a real sentence id: the figure is not in it
+                {"text": INVENTED, "citations": ["99.1"]},  # an id never shown
+            ]
         )
         return reply_json(reply)
 
@@ -148,7 +222,7 @@ def test_invented_quote_is_dropped(
         d = client.post("/v1/ask", json={"question": QUESTION}).json()
         assert proxy.errors == []
     assert "dragons" not in d["answer"] and all("dragons" not in c["quote"] for c in d["citations"])
-    assert "dropped an unsupported sentence" in d["warnings"]
+    assert d["warnings"].count("dropped an unsupported sentence") >= 3
     assert_model_path(client, d)
 
 

@@ -13,7 +13,6 @@ import inspect
 import json
 import logging
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from conftest import ARTICLES, ROOT, SEED_IDS, copy_embedding_cache, make_settin
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from faultkit import run_cli
-from scripted_openai import ScriptedOpenAI, dynamic, status
+from scripted_openai import ScriptedOpenAI, dynamic, prompt_passages, status
 
 from api import deps
 from api.app import create_app
@@ -41,7 +40,6 @@ INJECTED_ARTICLE = (
     "The war continues, officials said on Tuesday, as fighting went on near the border and aid convoys waited.\n\n"
     "Villagers said the shelling had stopped for a few hours before resuming overnight, according to local reports."
 )
-PASSAGE = re.compile(r'<passage n="(\d+)" title="[^"]*">\n(.*?)\n</passage>', re.DOTALL)
 
 
 @pytest.fixture(scope="module")
@@ -322,7 +320,7 @@ def test_offline_answers_ignore_an_injected_instruction(
 
 
 def passages_in(body: dict) -> dict[int, str]:
-    return {int(n): text for n, text in PASSAGE.findall(body["messages"][-1]["content"])}
+    return prompt_passages(body)
 
 
 def obey_the_article(body: dict) -> dict:
