@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from retrieval.chroma_read import ChromaReader
 from retrieval.errors import FactdeskError, StoreUnavailable
 from retrieval.faults import classify
 from retrieval.redact import redact_text, redact_url
@@ -40,6 +41,8 @@ class VectorStore:
         self.name = _collection_name(collection, space)
         self._collection = None
         self._client = None
+        # the direct read path (retrieval/chroma_read.py): None untried, False not used in this process
+        self._reader: ChromaReader | bool | None = None
         self._lock = threading.Lock()
         self.last_problem: str | None = None  # what the last ping() met
 
@@ -69,6 +72,7 @@ class VectorStore:
     def collection(self):  # type: ignore[no-untyped-def]
         with self._lock:
             if self._collection is None:
+                self._reader = False  # from now on the client does everything (chroma_read.py says why)
                 try:
                     self._client, self._collection = self._connect()
                 except Exception as e:
@@ -154,8 +158,29 @@ class VectorStore:
         got = self._call(lambda col: col.get(ids=list(ids), include=["embeddings"]))
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
 
+    def _direct_reader(self) -> ChromaReader | None:
+        """The embedded store's engine without the chromadb client, while this process has not
+        needed the client (retrieval/chroma_read.py); None: use the client."""
+        with self._lock:
+            if self._reader is None:
+                self._reader = False
+                if not self.chroma_url and self._collection is None:
+                    try:
+                        self._reader = ChromaReader(self.data_dir / "chroma", self.name)
+                    except Exception as e:  # the client opens it, and reports what is wrong
+                        log.debug("direct Chroma read unavailable: %s", _reason(e))
+            return self._reader or None
+
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity), best first."""
+        reader = self._direct_reader()
+        if reader is not None:
+            try:
+                return [(i, 1.0 - float(d)) for i, d in reader.query(vector, n, where)]
+            except Exception as e:  # the client repeats the read: its failures are the ones handled below
+                log.debug("direct Chroma read failed, the client reads instead: %s", _reason(e))
+                with self._lock:
+                    self._reader = False
 
         def run(col):  # type: ignore[no-untyped-def]
             # no count() first: Chroma 1.x returns what it has when n exceeds it, and the extra round
