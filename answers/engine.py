@@ -203,7 +203,9 @@ class ReaderEngine(OfflineEngine):
         super().__init__(service, prompts)
         self.config = config or ReaderConfig()
         self.retrieve_k = self.config.retrieve_k
-        self.reader = reader or Reader(threads=service.settings.torch_threads)
+        self.reader = reader or Reader(
+            threads=service.settings.torch_threads, cache_dir=service.model_cache_dir
+        )
 
     def warm(self) -> None:
         self.reader.load()

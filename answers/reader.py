@@ -79,13 +79,20 @@ class Reader(OpenVinoMiniLM):
     calibrated "answers" cut (reader_model/config.json: chosen on held-out SQuAD titles)."""
 
     def __init__(
-        self, weights_dir: str | Path | None = None, precision: str = "bf16", threads: int = 0
+        self,
+        weights_dir: str | Path | None = None,
+        precision: str = "bf16",
+        threads: int = 0,
+        cache_dir: Path | None = None,
     ) -> None:
-        super().__init__(None, precision=precision, threads=threads)
+        super().__init__(None, precision=precision, threads=threads, cache_dir=cache_dir)
         self._weights_dir = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
         self.config: dict = json.loads((self._weights_dir / "config.json").read_text())
         self.threshold = float(self.config["threshold"])
         self._max_len = int(self.config.get("max_tokens", MAX_TOKENS))
+
+    def _weight_files(self) -> list[Path]:
+        return [*super()._weight_files(), self._weights_dir / "reader.npz"]
 
     def _weights(self, path: Path) -> dict[str, np.ndarray]:
         base = super()._weights(path)

@@ -57,6 +57,8 @@ class Factdesk:
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(data_dir / "catalog.sqlite")
+        # compiled OpenVINO models (the embedder's, the reader's), kept for the next process
+        self.model_cache_dir = data_dir / "model-cache"
         self.embedder = build_embedder(
             settings.embedder,
             cache_path=data_dir / "embeddings.sqlite",
@@ -67,6 +69,7 @@ class Factdesk:
             bulk_encoder=settings.bulk_encoder,
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url,
+            model_cache_dir=self.model_cache_dir,
         )
         self.vectors = VectorStore(
             data_dir=data_dir,
