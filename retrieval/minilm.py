@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -91,10 +92,39 @@ def _mean_pool(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (pooled / np.maximum(norms, 1e-12)).astype(_F32, copy=False)
 
 
+class LazyWeights(Mapping[str, np.ndarray]):
+    """Tensors by name, each read from its file when first asked for. A compiled model imported from
+    the cache (retrieval/compiled_cache.py) needs only the embedding tables, not the layers' weights."""
+
+    def __init__(self, readers: Mapping[str, Callable[[], np.ndarray]]) -> None:
+        self._readers = dict(readers)
+        self._read: dict[str, np.ndarray] = {}
+
+    def overlay(self, readers: Mapping[str, Callable[[], np.ndarray]]) -> None:
+        """Replace or add tensors (a fine-tuned model's over its base: answers/reader.py)."""
+        self._readers.update(readers)
+        for name in readers:
+            self._read.pop(name, None)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._read:
+            self._read[name] = self._readers[name]()
+        return self._read[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._readers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._readers)
+
+    def __len__(self) -> int:
+        return len(self._readers)
+
+
 class _Layer:
     """One encoder layer's weights, transposed once so the forward pass is plain `x @ W`."""
 
-    def __init__(self, w: dict[str, np.ndarray], p: str, heads: int) -> None:
+    def __init__(self, w: Mapping[str, np.ndarray], p: str, heads: int) -> None:
         a = f"{p}attention."
         # The 1/sqrt(head_dim) score scale is folded into Q; Q, K and V are fused into one
         # (384, 1152) matmul: one BLAS call instead of three.
@@ -137,16 +167,17 @@ class NumpyMiniLM:
                 self._load()
                 self._loaded = True
 
-    def _weights(self, path: Path) -> dict[str, np.ndarray]:
-        """The model's tensors by name (a subclass may replace some: answers/reader.py)."""
-        from safetensors.numpy import load_file
+    def _weights(self, path: Path) -> LazyWeights:
+        """The model's tensors by name, read on first use (a subclass may replace some: answers/reader.py)."""
+        from safetensors import safe_open
 
-        return load_file(str(path / "model.safetensors"))
+        tensors = safe_open(str(path / "model.safetensors"), "np")
+        return LazyWeights({name: partial(tensors.get_tensor, name) for name in tensors.keys()})
 
     def _load(self) -> None:
         self._build_layers(self._read())
 
-    def _read(self) -> dict[str, np.ndarray]:
+    def _read(self) -> LazyWeights:
         """Config, tokenizer and embedding tables; returns every weight by name (the layers' too)."""
         from tokenizers import Tokenizer
 
@@ -182,7 +213,7 @@ class NumpyMiniLM:
         self._tok = tok
         return w
 
-    def _build_layers(self, w: dict[str, np.ndarray]) -> None:
+    def _build_layers(self, w: Mapping[str, np.ndarray]) -> None:
         self._layers = [
             _Layer(w, f"{self._pre}encoder.layer.{i}.", self._heads) for i in range(self._n_layers)
         ]
