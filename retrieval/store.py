@@ -52,6 +52,10 @@ class VectorStore:
         self._lock = threading.Lock()
         self.last_problem: str | None = None  # what the last ping() met
 
+    def _chroma_path(self) -> str:
+        """The embedded store's folder, one spelling per folder (a relative and an absolute data dir)."""
+        return str((self.data_dir / "chroma").resolve())
+
     @property
     def mode(self) -> str:
         return "http" if self.chroma_url else "embedded"
@@ -80,7 +84,7 @@ class VectorStore:
             if self._collection is None:
                 self._reader, self._reader_tried = None, True
                 if not self.chroma_url:
-                    _CLIENT_PATHS.add(str(self.data_dir / "chroma"))
+                    _CLIENT_PATHS.add(self._chroma_path())
                 try:
                     self._client, self._collection = self._connect()
                 except Exception as e:
@@ -170,7 +174,7 @@ class VectorStore:
         """The embedded store's engine without the chromadb client, while this process has not
         opened the client on this store (retrieval/chroma_read.py); None: use the client."""
         with self._lock:
-            if str(self.data_dir / "chroma") in _CLIENT_PATHS:
+            if self._chroma_path() in _CLIENT_PATHS:
                 self._reader, self._reader_tried = None, True
             if not self._reader_tried:
                 self._reader_tried = True
