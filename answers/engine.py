@@ -24,7 +24,7 @@ import numpy as np
 
 from answers.candidates import candidates
 from answers.compose import ComposeConfig, abstain, compose
-from answers.features import Unit, features
+from answers.features import Unit, features, warm_word_weights
 from answers.extractive import ExtractiveConfig, candidates_from_hits, extract_answer, named_clauses
 from answers.intent import summary_request
 from answers.models import Answer, Summary
@@ -203,7 +203,9 @@ class ReaderEngine(OfflineEngine):
         super().__init__(service, prompts)
         self.config = config or ReaderConfig()
         self.retrieve_k = self.config.retrieve_k
-        self.reader = reader or Reader(threads=service.settings.torch_threads)
+        self.reader = reader or Reader(
+            threads=service.settings.torch_threads, cache_dir=service.model_cache_dir
+        )
 
     def warm(self) -> None:
         self.reader.load()
@@ -238,6 +240,9 @@ class RankerEngine(OfflineEngine):
         self.config = config or ReaderConfig()
         self.retrieve_k = self.config.retrieve_k
         self.ranker = ranker or Ranker.load()
+
+    def warm(self) -> None:
+        warm_word_weights()
 
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
         telemetry = self.service.telemetry

@@ -13,6 +13,7 @@ weighs the same whether or not the pool mentions it.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -98,13 +99,24 @@ class QuestionTerms:
     weights: dict[str, float]  # content stem -> weight in 0..1
 
 
+# one load of wordfreq's table: a warm-up thread (warm_word_weights) and a question may both ask first
+_WORDFREQ_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=100_000)
 def _weight(word: str) -> float:
     """Rarer English words weigh more; a word wordfreq has never seen (a name) weighs most."""
-    # imported on first use: only the ranker needs it, and it costs every CLI call a third of a second
-    from wordfreq import zipf_frequency
+    with _WORDFREQ_LOCK:
+        # imported on first use: only the ranker needs it, and it costs every CLI call a third of a second
+        from wordfreq import zipf_frequency
 
-    return max(0.0, COMMON_ZIPF - zipf_frequency(word, "en")) / COMMON_ZIPF
+        zipf = zipf_frequency(word, "en")
+    return max(0.0, COMMON_ZIPF - zipf) / COMMON_ZIPF
+
+
+def warm_word_weights() -> None:
+    """Load wordfreq's English table now (RankerEngine.warm), not when the first question needs it."""
+    _weight("the")
 
 
 def question_type(question: str) -> str:

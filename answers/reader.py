@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from retrieval.minilm import OpenVinoMiniLM, _padded
+from retrieval.minilm import LazyWeights, OpenVinoMiniLM, _padded
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "reader_model"
 
@@ -70,6 +71,10 @@ def encode_pair(
     return first + second, [0] * len(first) + [1] * len(second)
 
 
+def _float32(arrays: Any, name: str) -> np.ndarray:
+    return arrays[name].astype(np.float32)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -79,22 +84,29 @@ class Reader(OpenVinoMiniLM):
     calibrated "answers" cut (reader_model/config.json: chosen on held-out SQuAD titles)."""
 
     def __init__(
-        self, weights_dir: str | Path | None = None, precision: str = "bf16", threads: int = 0
+        self,
+        weights_dir: str | Path | None = None,
+        precision: str = "bf16",
+        threads: int = 0,
+        cache_dir: Path | None = None,
     ) -> None:
-        super().__init__(None, precision=precision, threads=threads)
+        super().__init__(None, precision=precision, threads=threads, cache_dir=cache_dir)
         self._weights_dir = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
         self.config: dict = json.loads((self._weights_dir / "config.json").read_text())
         self.threshold = float(self.config["threshold"])
         self._max_len = int(self.config.get("max_tokens", MAX_TOKENS))
 
-    def _weights(self, path: Path) -> dict[str, np.ndarray]:
+    def _weight_files(self) -> list[Path]:
+        return [*super()._weight_files(), self._weights_dir / "reader.npz"]
+
+    def _weights(self, path: Path) -> LazyWeights:
         base = super()._weights(path)
-        with np.load(self._weights_dir / "reader.npz") as delta:
-            tuned = {k: delta[k].astype(np.float32) for k in delta.files}
-        self._head_w = tuned.pop("head.weight").reshape(-1)
-        self._head_b = float(tuned.pop("head.bias").reshape(-1)[0])
+        delta = np.load(self._weights_dir / "reader.npz")  # each array is read when first asked for
+        self._head_w = delta["head.weight"].astype(np.float32).reshape(-1)
+        self._head_b = float(delta["head.bias"].astype(np.float32).reshape(-1)[0])
         pre = "bert." if any(k.startswith("bert.") for k in base) else ""
-        base.update({pre + k: v for k, v in tuned.items()})
+        tuned = [k for k in delta.files if k not in ("head.weight", "head.bias")]
+        base.overlay({pre + k: partial(_float32, delta, k) for k in tuned})
         return base
 
     def _load(self) -> None:

@@ -1,7 +1,8 @@
 """Cold start: `factdesk ask` (CLI, embedded store) and `factdesk serve` to the first answer, and why.
 
 - the CLI: `factdesk ask QUESTION --json` wall time, in a new process each run (after one untimed
-  run, so the OS file cache is warm, as on any machine that ran factdesk before);
+  run, so the OS file cache and the data dir's compiled-model cache are warm, as on any machine that
+  ran factdesk before), for the default engine and again with FACTDESK_ANSWERER=reader and =ranker;
 - serve: spawn `factdesk serve --no-ingest` to the first 200 from POST /v1/ask;
 - where the time goes: `python -X importtime` of what the CLI imports, and the phases of an ask in a
   fresh process (imports, opening the stores, loading the query encoder, the first embedding, the
@@ -23,8 +24,10 @@ from pathlib import Path
 from benchmarks.common import clean_env, loadavg, query_stream, run_section
 from benchmarks.server import PROBE_QUESTION, Server, factdesk_command
 
-# what `factdesk ask` ends up importing: the CLI, the service, then (lazily) the model and the store
-IMPORTS = "import factdesk.cli, factdesk.service, chromadb, retrieval.minilm"
+# what `factdesk ask` ends up importing: the CLI, the service, then (lazily) the model and the store's
+# engine (read directly: retrieval/chroma_read.py; the chromadb package is not imported)
+IMPORTS = "import factdesk.cli, factdesk.service, retrieval.minilm, openvino, chromadb_rust_bindings"
+ENGINES = ("reader", "ranker")  # FACTDESK_ANSWERER values timed beside the default (extractive)
 
 
 # Every timed run asks a wording the data dir has not seen (the local model's question vectors are
@@ -42,8 +45,10 @@ def _open_service(data: Path, **settings):  # type: ignore[no-untyped-def]
     t["import factdesk.service"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     svc = Factdesk(make_settings(data, **settings))
-    svc.vectors.count()
-    t["open catalog + Chroma (import chromadb)"] = time.perf_counter() - t1
+    import numpy as np
+
+    svc.vectors.query(np.full(384, 384**-0.5, dtype=np.float32), 1)  # the ask's read: no chromadb
+    t["open catalog + Chroma (direct read)"] = time.perf_counter() - t1
     return svc, t, t0
 
 
@@ -58,6 +63,7 @@ def _first_answer(svc, t: dict, t0: float, embed) -> dict:  # type: ignore[no-un
     t["total in process"] = time.perf_counter() - t0
     out: dict = {k: round(v, 3) for k, v in t.items()}
     out["torch_imported"] = "torch" in sys.modules
+    out["chromadb_imported"] = "chromadb" in sys.modules
     return out
 
 
@@ -78,9 +84,11 @@ def _phases_query_path(data: Path) -> dict:
     """The CLI's path: the query encoder (the OpenVINO graph by default), no torch."""
     svc, t, t0 = _open_service(data)
     t1 = time.perf_counter()
-    svc.embedder.inner._query_model()
+    model = svc.embedder.inner._query_model()
     t["load the query encoder"] = time.perf_counter() - t1
-    return _first_answer(svc, t, t0, svc.embedder.inner.embed)
+    out = _first_answer(svc, t, t0, svc.embedder.inner.embed)
+    out["encoder_from_cache"] = getattr(model, "from_cache", None)  # the data dir's compiled model
+    return out
 
 
 def importtime(work: Path) -> dict:
@@ -139,11 +147,11 @@ def body(args: argparse.Namespace) -> dict:
     # the CLI
     env = clean_env(FACTDESK_DATA_DIR=str(data))
 
-    def cli_ask(question: str) -> tuple[float, dict]:
+    def cli_ask(question: str, answerer: str | None = None) -> tuple[float, dict]:
         t0 = time.perf_counter()
         r = subprocess.run(
             [*factdesk_command(), "ask", question, "--json"],
-            env=env,
+            env={**env, "FACTDESK_ANSWERER": answerer} if answerer else env,
             cwd=args.work,
             capture_output=True,
             text=True,
@@ -168,6 +176,15 @@ def body(args: argparse.Namespace) -> dict:
         "abstained": answer["abstained"],
         "load_avg": loadavg(),
     }
+    out["cli_ask_engines"] = {}
+    for answerer in ENGINES:
+        if not args.quick:
+            cli_ask(next(FRESH), answerer)  # untimed: compiles and keeps this engine's model too
+        walls = [cli_ask(next(FRESH), answerer)[0] for _ in range(runs)]
+        out["cli_ask_engines"][answerer] = {
+            "runs": [round(w, 2) for w in walls],
+            "median_s": round(statistics.median(walls), 2),
+        }
     out["python_startup_s"] = _python_startup(args.work)
 
     # serve, spawn to first answer

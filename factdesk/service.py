@@ -62,6 +62,8 @@ class Factdesk:
             pool_size=settings.database_pool_size,
             timeout_s=settings.database_timeout_s,
         )
+        # compiled OpenVINO models (the embedder's, the reader's), kept for the next process
+        self.model_cache_dir = data_dir / "model-cache"
         self.embedder = build_embedder(
             settings.embedder,
             cache_path=data_dir / "embeddings.sqlite",
@@ -72,6 +74,7 @@ class Factdesk:
             bulk_encoder=settings.bulk_encoder,
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url,
+            model_cache_dir=self.model_cache_dir,
         )
         self.vectors = VectorStore(
             data_dir=data_dir,

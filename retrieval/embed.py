@@ -72,6 +72,7 @@ class LocalEmbedder:
         threads: int = 0,
         query_encoder: str = "openvino",
         bulk_encoder: str = "openvino",
+        model_cache_dir: Path | None = None,
     ) -> None:
         if query_encoder not in QUERY_ENCODERS:
             raise EmbedderError(
@@ -85,6 +86,7 @@ class LocalEmbedder:
         self.batch_size = batch_size
         self.threads = threads
         self.name = "local:all-MiniLM-L6-v2"
+        self.model_cache_dir = model_cache_dir  # compiled OpenVINO graphs (retrieval/compiled_cache.py)
         self._model = None
 
     @property
@@ -115,7 +117,11 @@ class LocalEmbedder:
                 if self.query_encoder == "onnx":
                     model = OnnxMiniLM(threads=self.threads)
                 elif self.query_encoder == "openvino":
-                    model = OpenVinoMiniLM(precision=self.precision, threads=self.threads or _CORES)
+                    model = OpenVinoMiniLM(
+                        precision=self.precision,
+                        threads=self.threads or _CORES,
+                        cache_dir=self.model_cache_dir,
+                    )
                 else:
                     model = NumpyMiniLM()
                 try:
@@ -129,7 +135,9 @@ class LocalEmbedder:
         from retrieval.minilm import OpenVinoMiniLM, TorchMiniLM
 
         if self.bulk_encoder == "openvino":
-            model = OpenVinoMiniLM(precision=self.precision, threads=self.threads or _CORES)
+            model = OpenVinoMiniLM(
+                precision=self.precision, threads=self.threads or _CORES, cache_dir=self.model_cache_dir
+            )
         else:
             if self.threads:
                 import torch
@@ -444,6 +452,7 @@ def build_embedder(
     bulk_encoder: str = "openvino",
     api_key: str | None = None,
     base_url: str | None = None,
+    model_cache_dir: Path | None = None,
 ) -> CachedEmbedder:
     if spec == "local":
         inner: Embedder = LocalEmbedder(
@@ -452,6 +461,7 @@ def build_embedder(
             threads=threads,
             query_encoder=query_encoder,
             bulk_encoder=bulk_encoder,
+            model_cache_dir=model_cache_dir,
         )
     elif spec.startswith("openai:") and spec[len("openai:") :]:
         inner = OpenAIEmbedder(spec[len("openai:") :], api_key=api_key, base_url=base_url)

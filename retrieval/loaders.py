@@ -7,14 +7,17 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from retrieval.encoding import declared_charset, decode_text
 from retrieval.errors import InvalidInput
 from retrieval.feeds import ACCEPTED_TYPES, PAGE_TYPES, FeedItem, is_feed, page_document, parse_feed
-from retrieval.fetch import FetchError, Fetcher, Validators, ValidatorStore
 from retrieval.ingest import slug_id
 from retrieval.models import DocumentIn
 from retrieval.pdf import pdf_text
+
+if TYPE_CHECKING:  # the HTTP client (httpx) loads only when a URL is fetched: `ask` never needs it
+    from retrieval.fetch import Fetcher, Validators, ValidatorStore
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf"}
 
@@ -150,6 +153,8 @@ def _load_page(
     cache: ValidatorStore,
     is_stored: Callable[[str], bool],
 ) -> Loaded:
+    from retrieval.fetch import FetchError, Validators
+
     known = cache.get(url)
     # a 304 is only "unchanged" if the document it was stored as is still there
     ask = known if known is not None and known.document_id and is_stored(known.document_id) else None
@@ -170,6 +175,8 @@ def load_url(
     url: str, fetcher: Fetcher, cache: ValidatorStore, is_stored: Callable[[str], bool]
 ) -> Iterator[Loaded]:
     """A feed's items (each page fetched), or the one article page at url."""
+    from retrieval.fetch import FetchError, Validators
+
     known = cache.get(url)
     if known is not None and known.body is None and not (known.document_id and is_stored(known.document_id)):
         known = None  # a page whose document is gone: fetch it whole

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -91,10 +92,39 @@ def _mean_pool(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (pooled / np.maximum(norms, 1e-12)).astype(_F32, copy=False)
 
 
+class LazyWeights(Mapping[str, np.ndarray]):
+    """Tensors by name, each read from its file when first asked for. A compiled model imported from
+    the cache (retrieval/compiled_cache.py) needs only the embedding tables, not the layers' weights."""
+
+    def __init__(self, readers: Mapping[str, Callable[[], np.ndarray]]) -> None:
+        self._readers = dict(readers)
+        self._read: dict[str, np.ndarray] = {}
+
+    def overlay(self, readers: Mapping[str, Callable[[], np.ndarray]]) -> None:
+        """Replace or add tensors (a fine-tuned model's over its base: answers/reader.py)."""
+        self._readers.update(readers)
+        for name in readers:
+            self._read.pop(name, None)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._read:
+            self._read[name] = self._readers[name]()
+        return self._read[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._readers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._readers)
+
+    def __len__(self) -> int:
+        return len(self._readers)
+
+
 class _Layer:
     """One encoder layer's weights, transposed once so the forward pass is plain `x @ W`."""
 
-    def __init__(self, w: dict[str, np.ndarray], p: str, heads: int) -> None:
+    def __init__(self, w: Mapping[str, np.ndarray], p: str, heads: int) -> None:
         a = f"{p}attention."
         # The 1/sqrt(head_dim) score scale is folded into Q; Q, K and V are fused into one
         # (384, 1152) matmul: one BLAS call instead of three.
@@ -137,13 +167,18 @@ class NumpyMiniLM:
                 self._load()
                 self._loaded = True
 
-    def _weights(self, path: Path) -> dict[str, np.ndarray]:
-        """The model's tensors by name (a subclass may replace some: answers/reader.py)."""
-        from safetensors.numpy import load_file
+    def _weights(self, path: Path) -> LazyWeights:
+        """The model's tensors by name, read on first use (a subclass may replace some: answers/reader.py)."""
+        from safetensors import safe_open
 
-        return load_file(str(path / "model.safetensors"))
+        tensors = safe_open(str(path / "model.safetensors"), "np")
+        return LazyWeights({name: partial(tensors.get_tensor, name) for name in tensors.keys()})
 
     def _load(self) -> None:
+        self._build_layers(self._read())
+
+    def _read(self) -> LazyWeights:
+        """Config, tokenizer and embedding tables; returns every weight by name (the layers' too)."""
         from tokenizers import Tokenizer
 
         if self._path is None:
@@ -162,6 +197,8 @@ class NumpyMiniLM:
 
         w = self._weights(path)
         pre = "bert." if "bert.embeddings.word_embeddings.weight" in w else ""
+        self._pre = pre
+        self._n_layers = int(cfg["num_hidden_layers"])
         self._heads = int(cfg["num_attention_heads"])
         self._eps = float(cfg["layer_norm_eps"])
         self._word = w[f"{pre}embeddings.word_embeddings.weight"]
@@ -169,14 +206,17 @@ class NumpyMiniLM:
         self._types = w[f"{pre}embeddings.token_type_embeddings.weight"]
         self._pos = w[f"{pre}embeddings.position_embeddings.weight"] + self._types[0]
         self._emb_ln = (w[f"{pre}embeddings.LayerNorm.weight"], w[f"{pre}embeddings.LayerNorm.bias"])
-        self._layers = [
-            _Layer(w, f"{pre}encoder.layer.{i}.", self._heads) for i in range(int(cfg["num_hidden_layers"]))
-        ]
 
         tok = Tokenizer.from_file(str(path / "tokenizer.json"))
         tok.no_padding()  # tokenizer.json pads to a fixed 128; we pad per batch instead
         tok.enable_truncation(max_length=self._max_len)  # it also truncates at 128; the model uses 256
         self._tok = tok
+        return w
+
+    def _build_layers(self, w: Mapping[str, np.ndarray]) -> None:
+        self._layers = [
+            _Layer(w, f"{self._pre}encoder.layer.{i}.", self._heads) for i in range(self._n_layers)
+        ]
 
     def encode(self, texts: Sequence[str], batch_size: int = 16, max_tokens: int | None = None) -> np.ndarray:
         """L2-normalised float32 embeddings, shape (len(texts), 384), in input order. A batch holds at
@@ -400,20 +440,33 @@ class OpenVinoMiniLM(NumpyMiniLM):
     0.9999; 498 against 426 sentences/s. Where the CPU has no bf16 it runs in fp32."""
 
     def __init__(
-        self, model_path: str | Path | None = None, precision: str = "bf16", threads: int = 0
+        self,
+        model_path: str | Path | None = None,
+        precision: str = "bf16",
+        threads: int = 0,
+        cache_dir: Path | None = None,
     ) -> None:
         super().__init__(model_path)
         self._precision = precision
         self._threads = threads
         self._request = None
+        self._cache_dir = cache_dir  # compiled models kept between processes (retrieval/compiled_cache.py)
+        self.from_cache = False  # whether the compiled model came from there
+
+    def _weight_files(self) -> list[Path]:
+        """The files the graph's weights come from (a subclass adds its own: answers/reader.py)."""
+        return [Path(self._path or ".") / "model.safetensors"]
 
     def _load(self) -> None:
-        super()._load()
         import openvino as ov
         import openvino.properties.hint as hints
 
+        from retrieval.compiled_cache import blob_path, cache_key, load_compiled, save_compiled, source_files
+
+        weights = self._read()
         core = ov.Core()
-        bf16 = self._precision == "bf16" and "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        bf16 = self._precision == "bf16" and "BF16" in capabilities
         config = {
             hints.inference_precision: ov.Type.bf16 if bf16 else ov.Type.f32,
             hints.performance_mode: hints.PerformanceMode.LATENCY,  # one request, all threads on it
@@ -421,7 +474,22 @@ class OpenVinoMiniLM(NumpyMiniLM):
         if self._threads:
             config["INFERENCE_NUM_THREADS"] = self._threads
         self.precision = "bf16" if bf16 else "fp32"
-        self._request = core.compile_model(self._graph(), "CPU", config).create_infer_request()
+        compiled, path, key = None, None, b""
+        if self._cache_dir is not None:
+            device = (ov.get_version(), core.get_property("CPU", "FULL_DEVICE_NAME"), capabilities)
+            settings = sorted((str(k), str(v)) for k, v in config.items())
+            key = cache_key(
+                [type(self).__qualname__, device, settings], self._weight_files() + source_files(type(self))
+            )
+            path = blob_path(self._cache_dir, f"{type(self).__name__}-{self.precision}-t{self._threads}", key)
+            compiled = load_compiled(core, path, key, "CPU", config)
+        self.from_cache = compiled is not None
+        if compiled is None:
+            self._build_layers(weights)
+            compiled = core.compile_model(self._graph(), "CPU", config)
+            if path is not None:
+                save_compiled(compiled, path, key)
+        self._request = compiled.create_infer_request()
         self._layers = []  # compiled: the numpy copies are not used again
 
     def _graph(self):  # type: ignore[no-untyped-def]

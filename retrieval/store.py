@@ -1,7 +1,9 @@
 """The dense side: chunk vectors in Chroma (embedded PersistentClient, or a `chroma run` server).
 
 Vectors are always computed by factdesk (no Chroma embedding function: its default downloads a
-model). Each vector's metadata carries the document id, the span and filterable fields.
+model). Each vector's metadata carries the document id, the span and filterable fields. A process
+that only reads the embedded store (`factdesk ask`, `search`) queries it without the chromadb client
+(retrieval/chroma_read.py), which it would otherwise spend about a second importing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from retrieval.chroma_read import ChromaReader
 from retrieval.errors import FactdeskError, StoreUnavailable
 from retrieval.faults import classify
 from retrieval.redact import redact_text, redact_url
@@ -25,6 +28,9 @@ QUERY_ATTEMPTS = 3  # a search's Chroma read, when a concurrent delete hid an id
 
 log = logging.getLogger("factdesk.store")
 EMBEDDED = "the embedded vector store (chroma/)"
+# the embedded stores (chroma/ folders) whose chromadb client this process has opened, by any VectorStore:
+# from then on every read of that store goes through the client (retrieval/chroma_read.py says why)
+_CLIENT_PATHS: set[str] = set()
 
 
 def _collection_name(base: str, space: str) -> str:
@@ -40,8 +46,15 @@ class VectorStore:
         self.name = _collection_name(collection, space)
         self._collection = None
         self._client = None
+        # the direct read path (retrieval/chroma_read.py), tried once, and only before the client opens
+        self._reader: ChromaReader | None = None
+        self._reader_tried = False
         self._lock = threading.Lock()
         self.last_problem: str | None = None  # what the last ping() met
+
+    def _chroma_path(self) -> str:
+        """The embedded store's folder, one spelling per folder (a relative and an absolute data dir)."""
+        return str((self.data_dir / "chroma").resolve())
 
     @property
     def mode(self) -> str:
@@ -69,6 +82,9 @@ class VectorStore:
     def collection(self):  # type: ignore[no-untyped-def]
         with self._lock:
             if self._collection is None:
+                self._reader, self._reader_tried = None, True
+                if not self.chroma_url:
+                    _CLIENT_PATHS.add(self._chroma_path())
                 try:
                     self._client, self._collection = self._connect()
                 except Exception as e:
@@ -154,8 +170,31 @@ class VectorStore:
         got = self._call(lambda col: col.get(ids=list(ids), include=["embeddings"]))
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
 
+    def _direct_reader(self) -> ChromaReader | None:
+        """The embedded store's engine without the chromadb client, while this process has not
+        opened the client on this store (retrieval/chroma_read.py); None: use the client."""
+        with self._lock:
+            if self._chroma_path() in _CLIENT_PATHS:
+                self._reader, self._reader_tried = None, True
+            if not self._reader_tried:
+                self._reader_tried = True
+                if not self.chroma_url and self._collection is None:
+                    try:
+                        self._reader = ChromaReader(self.data_dir / "chroma", self.name)
+                    except Exception as e:  # the client opens it, and reports what is wrong
+                        log.debug("direct Chroma read unavailable: %s", _reason(e))
+            return self._reader
+
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity), best first."""
+        reader = self._direct_reader()
+        if reader is not None:
+            try:
+                return [(i, 1.0 - float(d)) for i, d in reader.query(vector, n, where)]
+            except Exception as e:  # the client repeats the read: its failures are the ones handled below
+                log.debug("direct Chroma read failed, the client reads instead: %s", _reason(e))
+                with self._lock:
+                    self._reader = None
 
         def run(col):  # type: ignore[no-untyped-def]
             # no count() first: Chroma 1.x returns what it has when n exceeds it, and the extra round
