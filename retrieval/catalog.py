@@ -89,27 +89,17 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 CATALOG = "the catalog (catalog.sqlite)"  # how messages name this file (no path: it is redacted anyway)
 TERM_ROWS_TTL = 120.0  # seconds a term's row count is trusted (new articles shift counts slowly)
 
-_DOC_COLUMNS = (
+# the row shapes both catalogs read (this one and catalog_postgres.PostgresCatalog)
+DOC_COLUMNS = (
     "id, title, source, url, published_at, text, content_hash, duplicate_of, chunk_count, created_at, "
     "published_ts, revision"
 )
+CHUNK_COLUMNS = 'c.id, c.document_id, c.idx, c.start, c."end", c.tokens, d.text, d.revision'
 
 
-def _doc(row: tuple) -> Document:
-    (
-        id_,
-        title,
-        source,
-        url,
-        published_at,
-        text,
-        content_hash,
-        duplicate_of,
-        chunks,
-        created_at,
-        published_ts,
-        revision,
-    ) = row
+def doc_from_row(row: Sequence[Any]) -> Document:
+    """A Document from a row of DOC_COLUMNS."""
+    (id_, title, source, url, published_at, text, content_hash, dup, chunks, created, ts, rev) = row
     return Document(
         id=id_,
         title=title,
@@ -118,11 +108,25 @@ def _doc(row: tuple) -> Document:
         source=source,
         url=url,
         published_at=published_at,
-        duplicate_of=duplicate_of,
+        duplicate_of=dup,
         chunks=chunks,
-        created_at=created_at,
-        published_ts=published_ts,
-        revision=revision,
+        created_at=created,
+        published_ts=ts,
+        revision=rev,
+    )
+
+
+def chunk_from_row(r: Sequence[Any]) -> Chunk:
+    """A Chunk from a row of CHUNK_COLUMNS (chunks c joined to their documents d)."""
+    return Chunk(
+        id=r[0],
+        document_id=r[1],
+        index=r[2],
+        start=r[3],
+        end=r[4],
+        tokens=r[5],
+        text=r[6][r[3] : r[4]],
+        revision=r[7],
     )
 
 
@@ -230,9 +234,9 @@ class Catalog:
     # ---- reads (committed documents only) ----
     def get(self, doc_id: str) -> Document | None:
         rows = self._query(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE id = ? AND state = 'committed'", [doc_id]
+            f"SELECT {DOC_COLUMNS} FROM documents WHERE id = ? AND state = 'committed'", [doc_id]
         )
-        return _doc(rows[0]) if rows else None
+        return doc_from_row(rows[0]) if rows else None
 
     def content_hash_of_raw(self, raw_hash: str) -> str | None:
         rows = self._query("SELECT content_hash FROM raw_inputs WHERE raw_hash = ?", (raw_hash,))
@@ -240,29 +244,29 @@ class Catalog:
 
     def find_by_hash(self, content_hash: str) -> Document | None:
         rows = self._query(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE content_hash = ? AND state = 'committed' "
+            f"SELECT {DOC_COLUMNS} FROM documents WHERE content_hash = ? AND state = 'committed' "
             "ORDER BY created_at LIMIT 1",
             [content_hash],
         )
-        return _doc(rows[0]) if rows else None
+        return doc_from_row(rows[0]) if rows else None
 
     def list(self, limit: int | None = None, after: str | None = None) -> builtins.list[Document]:
         """Committed documents by id, those after `after` (a page's last id), at most `limit` (None:
         all of them)."""
         rows = self._query(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE state = 'committed' AND id > ? ORDER BY id LIMIT ?",
+            f"SELECT {DOC_COLUMNS} FROM documents WHERE state = 'committed' AND id > ? ORDER BY id LIMIT ?",
             [after or "", -1 if limit is None else limit],
         )
-        return [_doc(r) for r in rows]
+        return [doc_from_row(r) for r in rows]
 
     def recent(self, n: int) -> builtins.list[Document]:
         """The n most recently written committed documents, newest first."""
         rows = self._query(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE state = 'committed' "
+            f"SELECT {DOC_COLUMNS} FROM documents WHERE state = 'committed' "
             "ORDER BY created_at DESC, id LIMIT ?",
             [n],
         )
-        return [_doc(r) for r in rows]
+        return [doc_from_row(r) for r in rows]
 
     def titles(self, doc_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
         ids = list(set(doc_ids))
@@ -288,23 +292,11 @@ class Catalog:
 
     def chunks_of(self, doc_id: str) -> builtins.list[Chunk]:
         rows = self._query(
-            'SELECT c.id, c.document_id, c.idx, c.start, c."end", c.tokens, d.text, d.revision FROM chunks c '
-            "JOIN documents d ON d.id = c.document_id WHERE c.document_id = ? ORDER BY c.idx",
+            f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE c.document_id = ? ORDER BY c.idx",
             [doc_id],
         )
-        return [
-            Chunk(
-                id=r[0],
-                document_id=r[1],
-                index=r[2],
-                start=r[3],
-                end=r[4],
-                tokens=r[5],
-                text=r[6][r[3] : r[4]],
-                revision=r[7],
-            )
-            for r in rows
-        ]
+        return [chunk_from_row(r) for r in rows]
 
     def visible_chunks(self, keys: Iterable[str]) -> dict[str, tuple[str, str, int, int]]:
         """key -> (chunk id, document id, start, end), for the keys of committed documents' current

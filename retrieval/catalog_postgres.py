@@ -33,6 +33,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from retrieval.catalog import CHUNK_COLUMNS, DOC_COLUMNS, chunk_from_row, doc_from_row
 from retrieval.errors import StoreUnavailable
 from retrieval.lexical import analyze, bm25_scores
 from retrieval.models import Chunk, Document, chunk_key, revision_keys
@@ -92,10 +93,6 @@ MIGRATIONS: Sequence[str] = (
     """,
 )
 
-_DOC_COLUMNS = (
-    "id, title, source, url, published_at, text, content_hash, duplicate_of, chunk_count, created_at, "
-    "published_ts, revision"
-)
 TSVECTOR_MAX_POSITION = 16383  # PostgreSQL's largest position; later ones are stored as it
 
 
@@ -115,24 +112,6 @@ def tsquery_any(terms: Iterable[str]) -> str:
 
 def _quote(term: str) -> str:
     return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def _doc(row: Sequence[Any]) -> Document:
-    (id_, title, source, url, published_at, text, content_hash, dup, chunks, created, ts, rev) = row
-    return Document(
-        id=id_,
-        title=title,
-        text=text,
-        content_hash=content_hash,
-        source=source,
-        url=url,
-        published_at=published_at,
-        duplicate_of=dup,
-        chunks=chunks,
-        created_at=created,
-        published_ts=ts,
-        revision=rev,
-    )
 
 
 class PostgresCatalog:
@@ -283,9 +262,9 @@ class PostgresCatalog:
     # ---- reads (committed documents only) ----
     def get(self, doc_id: str) -> Document | None:
         rows = self._query(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE id = %s AND state = 'committed'", [doc_id]
+            f"SELECT {DOC_COLUMNS} FROM documents WHERE id = %s AND state = 'committed'", [doc_id]
         )
-        return _doc(rows[0]) if rows else None
+        return doc_from_row(rows[0]) if rows else None
 
     def content_hash_of_raw(self, raw_hash: str) -> str | None:
         rows = self._query("SELECT content_hash FROM raw_inputs WHERE raw_hash = %s", [raw_hash])
@@ -293,27 +272,26 @@ class PostgresCatalog:
 
     def find_by_hash(self, content_hash: str) -> Document | None:
         rows = self._query(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE content_hash = %s AND state = 'committed' "
+            f"SELECT {DOC_COLUMNS} FROM documents WHERE content_hash = %s AND state = 'committed' "
             "ORDER BY created_at LIMIT 1",
             [content_hash],
         )
-        return _doc(rows[0]) if rows else None
+        return doc_from_row(rows[0]) if rows else None
 
     def list(self, limit: int | None = None, after: str | None = None) -> builtins.list[Document]:
         rows = self._query(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE state = 'committed' AND id > %s "
-            "ORDER BY id LIMIT %s",
+            f"SELECT {DOC_COLUMNS} FROM documents WHERE state = 'committed' AND id > %s ORDER BY id LIMIT %s",
             [after or "", limit],
         )
-        return [_doc(r) for r in rows]
+        return [doc_from_row(r) for r in rows]
 
     def recent(self, n: int) -> builtins.list[Document]:
         rows = self._query(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE state = 'committed' "
+            f"SELECT {DOC_COLUMNS} FROM documents WHERE state = 'committed' "
             "ORDER BY created_at DESC, id LIMIT %s",
             [n],
         )
-        return [_doc(r) for r in rows]
+        return [doc_from_row(r) for r in rows]
 
     def titles(self, doc_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
         ids = list(set(doc_ids))
@@ -333,23 +311,11 @@ class PostgresCatalog:
 
     def chunks_of(self, doc_id: str) -> builtins.list[Chunk]:
         rows = self._query(
-            'SELECT c.id, c.document_id, c.idx, c.start, c."end", c.tokens, d.text, d.revision FROM chunks c '
-            "JOIN documents d ON d.id = c.document_id WHERE c.document_id = %s ORDER BY c.idx",
+            f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE c.document_id = %s ORDER BY c.idx",
             [doc_id],
         )
-        return [
-            Chunk(
-                id=r[0],
-                document_id=r[1],
-                index=r[2],
-                start=r[3],
-                end=r[4],
-                tokens=r[5],
-                text=r[6][r[3] : r[4]],
-                revision=r[7],
-            )
-            for r in rows
-        ]
+        return [chunk_from_row(r) for r in rows]
 
     def visible_chunks(self, keys: Iterable[str]) -> dict[str, tuple[str, str, int, int]]:
         """key -> (chunk id, document id, start, end), for keys of committed documents' current
