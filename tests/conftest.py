@@ -134,12 +134,41 @@ def scripted_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 
 
 def skip_outside_ci(reason: str) -> None:
-    """Skip where a real part (a browser, the local model, mount or setpriv) is missing on a developer's
-    machine; in CI (`.ci/run` sets CI=1 and installs them all) a missing part fails instead, so CI
-    always runs the real thing."""
+    """Skip where a real part (a browser, the local model, PostgreSQL, the `chroma` CLI, root, mount or
+    setpriv, the SQuAD file) is missing on a developer's machine; in CI (`.ci/run` sets CI=1 and has
+    them all) a missing part fails instead, so CI always runs the real thing."""
     if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI installs it: see .ci/run)")
+        pytest.fail(f"{reason} (CI has it: see .ci/run)")
     pytest.skip(reason)
+
+
+SQUAD = ROOT.parent / "shared" / "data" / "squad2" / "squad2-dev-half.json"
+
+
+@pytest.fixture
+def squad() -> None:
+    """The training scripts' data: the SQuAD 2.0 file beside the checkout (../shared/data)."""
+    if not SQUAD.exists():
+        skip_outside_ci("the SQuAD 2.0 file is in ../shared/data only")
+
+
+def needs_chroma_cli() -> None:
+    if shutil.which("chroma") is None:
+        skip_outside_ci("the chromadb package's `chroma` CLI is not installed")
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator:
+    """A real `chroma run` on a free port, stopped after the test."""
+    from chroma_server import ChromaServer, free_port
+
+    needs_chroma_cli()
+    server = ChromaServer(tmp_path / "chroma-server", free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chroma_server import CHROMA, ChromaServer, free_port
-from conftest import ARTICLES, SEED_IDS, MakeService, check_citations, copy_embedding_cache, skip_outside_ci
+from chroma_server import ChromaServer
+from conftest import ARTICLES, SEED_IDS, MakeService, check_citations, copy_embedding_cache
 
 from factdesk.service import Factdesk
 from retrieval.errors import NotFound, StoreUnavailable
@@ -19,18 +18,6 @@ from retrieval.lexical import analyze, bm25_scores, query_terms, stem
 from retrieval.models import DocumentIn
 
 SEED_TEXT = {i: (ARTICLES / f"{i}.txt").read_text(encoding="utf-8") for i in SEED_IDS}
-
-
-@pytest.fixture
-def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
-    if CHROMA is None:
-        skip_outside_ci("the chromadb package's `chroma` CLI is not installed")
-    server = ChromaServer(tmp_path / "chroma-server", free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 # --------------------------------------------------------------------------- pure parts

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ARTICLES, ROOT, make_settings
+from conftest import ARTICLES, ROOT, make_settings, needs_chroma_cli
 from fastapi.testclient import TestClient
 from faultkit import (
     LineReader,
@@ -659,12 +658,10 @@ def test_llm_endpoint_that_refuses_connections(tmp_path: Path, warm_model: None)
 # --------------------------------------------------------------------------- the Chroma server goes away
 
 
-@pytest.mark.skipif(
-    shutil.which("chroma") is None, reason="the chromadb package's `chroma` CLI is not installed"
-)
 def test_chroma_server_down_is_a_clear_503_and_recovers_without_a_restart(
     tmp_path: Path, warm_model: None
 ) -> None:
+    needs_chroma_cli()
     data = tmp_path / "store"
     prefill_for_files(data, sorted(ARTICLES.glob("*.txt")))
     chroma = ChromaServer(tmp_path / "chroma-server", free_port())

@@ -14,8 +14,6 @@ from answers.features import FEATURE_NAMES, Unit, features, holds_type, question
 from answers.ranker import WEIGHTS_PATH, Ranker
 from factdesk.settings import PROJECT_ROOT
 
-SQUAD = PROJECT_ROOT.parent / "shared" / "data" / "squad2" / "squad2-dev-half.json"
-
 
 def _unit(sentences: list[str], vectors: list[list[float]]) -> Unit:
     v = np.asarray(vectors, dtype=np.float32)
@@ -110,7 +108,7 @@ def test_weights_for_other_features_are_refused() -> None:
         Ranker.from_dict({**d, "features": d["features"][:-1]})
 
 
-@pytest.mark.skipif(not SQUAD.exists(), reason="the SQuAD 2.0 file is in ../shared/data only")
+@pytest.mark.usefixtures("squad")
 def test_training_script_smoke(tmp_path: Path) -> None:
     out = tmp_path / "ranker.json"
     subprocess.run(

@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SQUAD
 
 from answers.reader import MAX_TOKENS, WEIGHTS_DIR, Passage, Reader, encode_pair
 from factdesk.settings import PROJECT_ROOT
 from training.squad import examples, questions, split_titles
-
-SQUAD = PROJECT_ROOT.parent / "shared" / "data" / "squad2" / "squad2-dev-half.json"
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +71,7 @@ def test_input_layout_keeps_the_sentence_and_cuts_the_context(reader: Reader) ->
     assert set(types[: first_sep + 1]) == {0} and set(types[first_sep + 1 :]) == {1}
 
 
-@pytest.mark.skipif(not SQUAD.exists(), reason="the SQuAD 2.0 file is in ../shared/data only")
+@pytest.mark.usefixtures("squad")
 def test_training_pairs_come_from_answers_and_plausible_answers() -> None:
     data = json.loads(SQUAD.read_text(encoding="utf-8"))["data"]
     train, val, test = split_titles(data, 13, 3, 2)
@@ -86,7 +85,7 @@ def test_training_pairs_come_from_answers_and_plausible_answers() -> None:
     assert any(e.hard and not e.label for e in ex)  # plausible-answer sentences are hard negatives
 
 
-@pytest.mark.skipif(not SQUAD.exists(), reason="the SQuAD 2.0 file is in ../shared/data only")
+@pytest.mark.usefixtures("squad")
 def test_training_script_smoke(tmp_path: Path) -> None:
     """A tiny, seeded run writes weights the serving Reader loads and agrees with."""
     pytest.importorskip("transformers")

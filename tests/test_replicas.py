@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from chroma_server import CHROMA, ChromaServer, free_port
-from conftest import skip_outside_ci
+from chroma_server import ChromaServer, free_port
+from conftest import needs_chroma_cli
 from faultkit import prefill_cache, texts_to_embed, wait_for, write_articles
 from live_server import LiveServer
 
@@ -82,8 +82,7 @@ def assert_consistent(svc: Factdesk) -> None:
 
 @pytest.fixture(scope="module")
 def cluster(postgres, tmp_path_factory: pytest.TempPathFactory, warm_model: None) -> Iterator[Cluster]:  # type: ignore[no-untyped-def]
-    if CHROMA is None:
-        skip_outside_ci("the chromadb package's `chroma` CLI is not installed")
+    needs_chroma_cli()
     root = tmp_path_factory.mktemp("replicas")
     chroma = ChromaServer(root / "chroma-server", free_port())
     chroma.start()

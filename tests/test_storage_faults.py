@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_settings, skip_outside_ci
+from conftest import make_settings, needs_chroma_cli, skip_outside_ci
 from fastapi.testclient import TestClient
 from faultkit import assert_stores_consistent, fake_vector, prefill_for_files, run_cli, write_articles
 from live_server import LiveServer, free_port
@@ -29,7 +29,12 @@ from api.app import create_app
 from factdesk.service import Factdesk
 from retrieval.models import revision_keys
 
-ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs or a read-only bind needs root")
+
+@pytest.fixture
+def root() -> None:
+    """Mounting a tmpfs or a read-only bind needs root."""
+    if os.geteuid() != 0:
+        skip_outside_ci("mounting a tmpfs or a read-only bind needs root")
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str], *words: str) -> str:
@@ -57,8 +62,8 @@ def seeded_store(data: Path, articles: Path, n: int, start: int, **overrides: ob
 
 
 @pytest.fixture
-def mount_point(tmp_path: Path) -> Iterator[Path]:
-    """A folder to mount over; lazily unmounted after the test (Chroma keeps its files open)."""
+def mount_point(tmp_path: Path, root: None) -> Iterator[Path]:
+    """A folder to mount over (as root); lazily unmounted after the test (Chroma keeps its files open)."""
     where = tmp_path / "mnt"
     where.mkdir()
     yield where
@@ -88,7 +93,6 @@ def fill_disk(folder: Path) -> Path:
 # --------------------------------------------------------------------------- disk full
 
 
-@ROOT_ONLY
 def test_disk_full_is_507_and_one_cli_line_and_the_old_revision_stays(
     tmp_path: Path, mount_point: Path, warm_model: None
 ) -> None:
@@ -134,7 +138,6 @@ def test_disk_full_is_507_and_one_cli_line_and_the_old_revision_stays(
 # --------------------------------------------------------------------------- read-only data dir
 
 
-@ROOT_ONLY
 def test_read_only_mount_serves_reads_and_refuses_writes(
     tmp_path: Path, mount_point: Path, warm_model: None
 ) -> None:
@@ -219,12 +222,10 @@ def test_read_only_data_dir_for_an_unprivileged_user(tmp_path: Path, warm_model:
 # --------------------------------------------------------------------------- store down at start
 
 
-@pytest.mark.skipif(
-    shutil.which("chroma") is None, reason="the chromadb package's `chroma` CLI is not installed"
-)
 def test_serve_starts_degraded_while_the_store_is_down_and_recovers_in_the_background(
     tmp_path: Path,
 ) -> None:
+    needs_chroma_cli()
     chroma = ChromaServer(tmp_path / "chroma-server", free_port())
     chroma.start()
     data = tmp_path / "live" / "store"

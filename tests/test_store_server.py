@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chroma_server import CHROMA, ChromaServer, free_port
+from chroma_server import ChromaServer, free_port
 from conftest import ARTICLES, SEED_IDS, MakeService, copy_embedding_cache
 
 from factdesk.service import Factdesk
 from retrieval.errors import StoreUnavailable
 from retrieval.models import DocumentIn
-
-pytestmark = pytest.mark.skipif(CHROMA is None, reason="the chromadb package's `chroma` CLI is not installed")
-
-
-@pytest.fixture
-def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
-    server = ChromaServer(tmp_path / "chroma-server", free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_server_mode_survives_a_server_restart(
