@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from factdesk.service import Factdesk
 from factdesk.settings import Settings, isolated_settings
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = ROOT / "data" / "articles"
 SEED_IDS = sorted(p.stem for p in ARTICLES.glob("*.txt"))
@@ -150,6 +153,25 @@ def squad() -> None:
     """The training scripts' data: the SQuAD 2.0 file beside the checkout (../shared/data)."""
     if not SQUAD.exists():
         skip_outside_ci("the SQuAD 2.0 file is in ../shared/data only")
+
+
+def open_together(open_one: Callable[[], T], n: int = 4) -> tuple[list[T], list[BaseException]]:
+    """Call open_one from n threads at once: (what they opened, what they raised)."""
+    opened: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            opened.append(open_one())
+        except BaseException as e:  # noqa: BLE001 - the caller asserts on them
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return opened, errors
 
 
 def needs_chroma_cli() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
+
+from conftest import open_together
 
 from retrieval.catalog import MIGRATIONS, Catalog
 
@@ -29,20 +30,7 @@ def test_a_new_catalog_records_every_migration(tmp_path: Path) -> None:
 def test_processes_opening_a_new_catalog_at_once_migrate_it_once(tmp_path: Path) -> None:
     """Four connections open the same new file together: one applies the steps (BEGIN IMMEDIATE),
     the others wait and find them applied; none fails on a table another just created."""
-    errors: list[BaseException] = []
-    opened: list[Catalog] = []
-
-    def open_one() -> None:
-        try:
-            opened.append(Catalog(tmp_path / "catalog.sqlite"))
-        except BaseException as e:  # noqa: BLE001 - asserted below
-            errors.append(e)
-
-    threads = [threading.Thread(target=open_one) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    opened, errors = open_together(lambda: Catalog(tmp_path / "catalog.sqlite"))
     assert errors == [] and len(opened) == 4
     assert all(c.count() == (0, 0) for c in opened)
     for c in opened:

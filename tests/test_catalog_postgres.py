@@ -5,12 +5,11 @@ PostgreSQL stopped and restarted under a running service."""
 from __future__ import annotations
 
 import math
-import threading
 from pathlib import Path
 
 import pytest
 from chroma_server import ChromaServer
-from conftest import ARTICLES, SEED_IDS, MakeService, check_citations, copy_embedding_cache
+from conftest import ARTICLES, SEED_IDS, MakeService, check_citations, copy_embedding_cache, open_together
 
 from factdesk.service import Factdesk
 from retrieval.errors import NotFound, StoreUnavailable
@@ -51,20 +50,7 @@ def test_two_catalogs_opened_at_once_apply_the_migrations_once(postgres) -> None
     from retrieval.catalog_postgres import MIGRATIONS, PostgresCatalog
 
     url = postgres.new_database()
-    opened: list[PostgresCatalog] = []
-    errors: list[BaseException] = []
-
-    def open_one() -> None:
-        try:
-            opened.append(PostgresCatalog(url))
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=open_one) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    opened, errors = open_together(lambda: PostgresCatalog(url))
     assert not errors and len(opened) == 4
     with psycopg.connect(url) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
