@@ -71,25 +71,38 @@ class Startup:
             target=self._run, args=(service,), name="factdesk-startup", daemon=True
         )
         self._thread.start()
-        if service.recovery_problem:
+        if service.recovery_problem or self.settings.recovery_sweep_s:
             self._recovery = threading.Thread(
-                target=self._retry_recovery, args=(service,), name="factdesk-recovery", daemon=True
+                target=self._recover, args=(service,), name="factdesk-recovery", daemon=True
             )
             self._recovery.start()
 
-    def _retry_recovery(self, svc: Factdesk) -> None:
-        """Unfinished writes the open could not roll back (the vector store was down): try again until
-        it answers. Readers never see them, so the server answers meanwhile; /readyz says why it is
-        not ready, and turns 200 once this succeeds, without a restart."""
+    def _recover(self, svc: Factdesk) -> None:
+        """Finish unfinished writes while the server runs. Readers never see them, so it answers
+        meanwhile.
+        - What the open could not roll back (the vector store was down) is retried every
+          recovery_retry_s; /readyz says why it is not ready and turns 200 once this succeeds.
+        - Every recovery_sweep_s, what a dead writer left since (another replica killed mid-write
+          over the same PostgreSQL and Chroma) is rolled back without waiting for this replica's
+          next write. Recovery takes the writer lock first, so a live writer's revision is never
+          taken for a leftover."""
         attempt = 0
-        while not self._stop.wait(self.settings.recovery_retry_s):
-            attempt += 1
+        while True:
+            pending = svc.recovery_problem is not None
+            if not pending and not self.settings.recovery_sweep_s:
+                return
+            wait = self.settings.recovery_retry_s if pending else self.settings.recovery_sweep_s
+            if self._stop.wait(wait):
+                return
             try:
-                if svc.retry_recovery():
-                    log.info("recovery finished after %d retries: %s", attempt, svc.recovery_counts())
-                    return
+                done = svc.retry_recovery()
             except Exception as e:  # noqa: BLE001 - logged; the next attempt may succeed
-                log.warning("recovery attempt %d failed: %s", attempt, redact_text(str(e)))
+                log.warning("recovery attempt failed: %s", redact_text(str(e)))
+                continue
+            if pending:
+                attempt += 1
+                if done:
+                    log.info("recovery finished after %d retries: %s", attempt, svc.recovery_counts())
 
     def stop(self, timeout: float) -> bool:
         """Ask the thread to stop after the document in hand; True once it has ended."""

@@ -126,7 +126,7 @@ class Factdesk:
             log.warning("%s", self.recovery_problem)
             return False
         self.recovery_problem = None
-        log.info("recovered at open: %s", json.dumps(self.ingestor.recovered))
+        log.info("recovered unfinished writes: %s", json.dumps(self.ingestor.recovered))
         return True
 
     def readiness(self) -> tuple[list[str], list[str]]:

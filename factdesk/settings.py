@@ -75,6 +75,9 @@ class Settings(BaseSettings):
 
     # seconds between retries of crash recovery that the vector store could not answer at start
     recovery_retry_s: float = Field(5.0, alias="FACTDESK_RECOVERY_RETRY_S", gt=0)
+    # seconds between sweeps for what a writer that died (another replica, killed mid-write) left
+    # unfinished; 0: only at start and before each write
+    recovery_sweep_s: float = Field(60.0, alias="FACTDESK_RECOVERY_SWEEP_S", ge=0)
 
     llm_timeout_s: float = Field(30.0, alias="FACTDESK_LLM_TIMEOUT_S", gt=0)
     # seconds between keep-alive comments on a quiet answer stream: under the usual 30-60 s idle

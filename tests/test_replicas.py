@@ -43,6 +43,8 @@ class Cluster:
             "FACTDESK_CHROMA_URL": self.chroma.url,
             "FACTDESK_TORCH_THREADS": "1",
             "FACTDESK_DATABASE_TIMEOUT_S": "2",
+            # long enough that a sweep does not roll a's leftovers back before the test has seen them
+            "FACTDESK_RECOVERY_SWEEP_S": "5",
         }
         folder = self.root / name
         folder.mkdir()
@@ -198,7 +200,9 @@ def test_a_replica_killed_mid_write_is_recovered_by_the_other(cluster: Cluster) 
         with b.client() as cb:
             for doc_id in left:  # half-written: invisible through the other replica
                 assert cb.get(f"/v1/documents/{doc_id}").status_code == 404
-            # b's next write takes the writer lock a's death released, and rolls a's leftovers back
+            # with no write of its own, b's sweep takes the writer lock a's death released and rolls
+            # a's leftovers back
+            assert wait_for(lambda: reserved() == [], 60, interval=0.2), "the leftovers were never swept"
             extra = cluster.items(slice(0, 1))[0]
             r = cb.post(
                 "/v1/documents", json={"documents": [{"id": "after-kill", "text": extra.text + " Kestrel."}]}
