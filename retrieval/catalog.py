@@ -25,7 +25,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -130,11 +130,188 @@ def chunk_from_row(r: Sequence[Any]) -> Chunk:
     )
 
 
+# a document's row as switch_revision writes it (psycopg's markers; SQLite's replace them)
+DOCUMENT_INSERT = (
+    "INSERT INTO documents (id, title, source, url, published_at, published_ts, text, content_hash, "
+    "duplicate_of, chunk_count, state, created_at, revision) "
+    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, 'committed', %s, %s)"
+)
+
+
+def document_row(doc: Document, chunk_count: int) -> tuple:
+    return (
+        doc.id,
+        doc.title,
+        doc.source,
+        doc.url,
+        doc.published_at,
+        doc.published_ts,
+        doc.text,
+        doc.content_hash,
+        doc.duplicate_of,
+        chunk_count,
+        doc.created_at or time.time(),
+        doc.revision,
+    )
+
+
 def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-class Catalog:
+class CatalogReads:
+    """The reads both catalogs answer with the same SQL (committed documents only). SQL here is
+    written with `?` markers; a catalog's `_query` runs it in its own dialect, and `_in` writes a
+    column's membership test its own way."""
+
+    NO_LIMIT: int | None = None  # what LIMIT takes for "all rows"
+
+    def _query(self, sql: str, params: Iterable = ()) -> builtins.list[tuple]:
+        raise NotImplementedError
+
+    def _in(self, column: str, values: builtins.list[str]) -> tuple[str, builtins.list]:
+        """(SQL, params): column is one of values."""
+        raise NotImplementedError
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def get(self, doc_id: str) -> Document | None:
+        rows = self._query(
+            f"SELECT {DOC_COLUMNS} FROM documents WHERE id = ? AND state = 'committed'", [doc_id]
+        )
+        return doc_from_row(rows[0]) if rows else None
+
+    def content_hash_of_raw(self, raw_hash: str) -> str | None:
+        rows = self._query("SELECT content_hash FROM raw_inputs WHERE raw_hash = ?", [raw_hash])
+        return rows[0][0] if rows else None
+
+    def find_by_hash(self, content_hash: str) -> Document | None:
+        rows = self._query(
+            f"SELECT {DOC_COLUMNS} FROM documents WHERE content_hash = ? AND state = 'committed' "
+            "ORDER BY created_at LIMIT 1",
+            [content_hash],
+        )
+        return doc_from_row(rows[0]) if rows else None
+
+    def list(self, limit: int | None = None, after: str | None = None) -> builtins.list[Document]:
+        """Committed documents by id, those after `after` (a page's last id), at most `limit` (None:
+        all of them)."""
+        rows = self._query(
+            f"SELECT {DOC_COLUMNS} FROM documents WHERE state = 'committed' AND id > ? ORDER BY id LIMIT ?",
+            [after or "", self.NO_LIMIT if limit is None else limit],
+        )
+        return [doc_from_row(r) for r in rows]
+
+    def recent(self, n: int) -> builtins.list[Document]:
+        """The n most recently written committed documents, newest first."""
+        rows = self._query(
+            f"SELECT {DOC_COLUMNS} FROM documents WHERE state = 'committed' "
+            "ORDER BY created_at DESC, id LIMIT ?",
+            [n],
+        )
+        return [doc_from_row(r) for r in rows]
+
+    def _committed(self, select: str, column: str, values: Iterable[str]) -> builtins.list[tuple]:
+        """Rows of `select ... WHERE <committed> AND column IN values`, 500 values a query."""
+        ids = sorted(set(values))
+        rows: builtins.list[tuple] = []
+        for i in range(0, len(ids), 500):
+            where, params = self._in(column, ids[i : i + 500])
+            rows += self._query(f"{select} AND {where}", params)
+        return rows
+
+    def titles(self, doc_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        rows = self._committed(
+            "SELECT id, title, duplicate_of FROM documents WHERE state = 'committed'", "id", doc_ids
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def texts(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        rows = self._committed("SELECT id, text FROM documents WHERE state = 'committed'", "id", doc_ids)
+        return {r[0]: r[1] for r in rows}
+
+    def chunks_of(self, doc_id: str) -> builtins.list[Chunk]:
+        rows = self._query(
+            f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE c.document_id = ? ORDER BY c.idx",
+            [doc_id],
+        )
+        return [chunk_from_row(r) for r in rows]
+
+    def visible_chunks(self, keys: Iterable[str]) -> dict[str, tuple[str, str, int, int]]:
+        """key -> (chunk id, document id, start, end), for the keys of committed documents' current
+        revisions. A key of a replaced, reserved or deleted revision is left out: Chroma holds those
+        for a moment around each write, and readers must not see them."""
+        wanted = {k: k.split("@", 1)[0] for k in set(keys)}
+        current: dict[str, tuple[str, str, int, int]] = {}
+        for cid, doc, start, end, revision in self._committed(
+            'SELECT c.id, c.document_id, c.start, c."end", d.revision FROM chunks c JOIN documents d '
+            "ON d.id = c.document_id WHERE d.state = 'committed'",
+            "c.id",
+            wanted.values(),
+        ):
+            current[chunk_key(cid, revision)] = (cid, doc, start, end)
+        return {k: current[k] for k in wanted if k in current}
+
+    def candidates_by_bands(
+        self, bands: builtins.list[str], exclude: str | None = None
+    ) -> builtins.list[str]:
+        rows = self._committed(
+            "SELECT DISTINCT b.document_id FROM bands b JOIN documents d ON d.id = b.document_id "
+            "WHERE d.state = 'committed'",
+            "b.band",
+            bands,
+        )
+        return list(dict.fromkeys(r[0] for r in rows if r[0] != exclude))
+
+    def stale_keys(self) -> builtins.list[str]:
+        """Keys of replaced or deleted revisions whose vectors may still be in Chroma."""
+        return [r[0] for r in self._query("SELECT key FROM stale_vectors ORDER BY key")]
+
+    def committed_chunk_keys(self) -> dict[str, str]:
+        """{key: document id} of every chunk of a committed document's current revision. An updated
+        document gets new keys (models.chunk_key), so a key names one text."""
+        rows = self._query(
+            "SELECT c.id, d.revision, d.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE d.state = 'committed'"
+        )
+        return {chunk_key(cid, rev): doc for cid, rev, doc in rows}
+
+    def chunk_spans(
+        self, doc_ids: Iterable[str]
+    ) -> Iterator[tuple[str, str, builtins.list[tuple[str, int, int]]]]:
+        """(document id, text, [(key, start, end)]) of committed documents, read 500 documents at a
+        time (a caller indexing 100k chunks never holds every text at once)."""
+        ids = sorted(set(doc_ids))
+        for i in range(0, len(ids), 500):
+            where, params = self._in("d.id", ids[i : i + 500])
+            spans: dict[str, builtins.list[tuple[str, int, int]]] = {}
+            with self.snapshot():  # the spans and the text they index, of one revision
+                for doc, cid, rev, start, end in self._query(
+                    'SELECT c.document_id, c.id, d.revision, c.start, c."end" FROM chunks c JOIN documents d '
+                    f"ON d.id = c.document_id WHERE d.state = 'committed' AND {where} "
+                    "ORDER BY c.document_id, c.idx",
+                    params,
+                ):
+                    spans.setdefault(doc, []).append((chunk_key(cid, rev), start, end))
+                texts = self.texts(spans)
+            yield from ((doc, texts[doc], spans[doc]) for doc in spans if doc in texts)
+
+    def current_keys(self) -> set[str]:
+        """The keys Chroma must hold: every chunk of a committed document's current revision."""
+        return set(self.committed_chunk_keys())
+
+    def state_of(self, doc_id: str) -> str | None:
+        """'committed', 'pending' (a revision reserved, none committed), a legacy row's state, or None."""
+        rows = self._query("SELECT state FROM documents WHERE id = ?", [doc_id])
+        if rows:
+            return str(rows[0][0])
+        pending = self._query("SELECT 1 FROM revisions WHERE document_id = ? LIMIT 1", [doc_id])
+        return "pending" if pending else None
+
+
+class Catalog(CatalogReads):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.problem: str | None = None  # a damaged page met by a read (for /readyz)
@@ -197,7 +374,12 @@ class Catalog:
                 raise fault from e
             self._writes += 1
 
-    def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
+    NO_LIMIT = -1
+
+    def _in(self, column: str, values: builtins.list[str]) -> tuple[str, builtins.list]:
+        return f"{column} IN ({_marks(len(values))})", values
+
+    def _query(self, sql: str, params: Iterable = ()) -> builtins.list[tuple]:
         with self._lock:
             try:
                 return self._db.execute(sql, tuple(params)).fetchall()
@@ -232,99 +414,6 @@ class Catalog:
                 self._db.execute("COMMIT")
 
     # ---- reads (committed documents only) ----
-    def get(self, doc_id: str) -> Document | None:
-        rows = self._query(
-            f"SELECT {DOC_COLUMNS} FROM documents WHERE id = ? AND state = 'committed'", [doc_id]
-        )
-        return doc_from_row(rows[0]) if rows else None
-
-    def content_hash_of_raw(self, raw_hash: str) -> str | None:
-        rows = self._query("SELECT content_hash FROM raw_inputs WHERE raw_hash = ?", (raw_hash,))
-        return rows[0][0] if rows else None
-
-    def find_by_hash(self, content_hash: str) -> Document | None:
-        rows = self._query(
-            f"SELECT {DOC_COLUMNS} FROM documents WHERE content_hash = ? AND state = 'committed' "
-            "ORDER BY created_at LIMIT 1",
-            [content_hash],
-        )
-        return doc_from_row(rows[0]) if rows else None
-
-    def list(self, limit: int | None = None, after: str | None = None) -> builtins.list[Document]:
-        """Committed documents by id, those after `after` (a page's last id), at most `limit` (None:
-        all of them)."""
-        rows = self._query(
-            f"SELECT {DOC_COLUMNS} FROM documents WHERE state = 'committed' AND id > ? ORDER BY id LIMIT ?",
-            [after or "", -1 if limit is None else limit],
-        )
-        return [doc_from_row(r) for r in rows]
-
-    def recent(self, n: int) -> builtins.list[Document]:
-        """The n most recently written committed documents, newest first."""
-        rows = self._query(
-            f"SELECT {DOC_COLUMNS} FROM documents WHERE state = 'committed' "
-            "ORDER BY created_at DESC, id LIMIT ?",
-            [n],
-        )
-        return [doc_from_row(r) for r in rows]
-
-    def titles(self, doc_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
-        ids = list(set(doc_ids))
-        if not ids:
-            return {}
-        rows = self._query(
-            f"SELECT id, title, duplicate_of FROM documents WHERE state = 'committed' AND id IN "
-            f"({','.join('?' * len(ids))})",
-            ids,
-        )
-        return {r[0]: (r[1], r[2]) for r in rows}
-
-    def texts(self, doc_ids: Iterable[str]) -> dict[str, str]:
-        ids = list(set(doc_ids))
-        if not ids:
-            return {}
-        rows = self._query(
-            f"SELECT id, text FROM documents WHERE state = 'committed' AND id IN "
-            f"({','.join('?' * len(ids))})",
-            ids,
-        )
-        return dict(rows)
-
-    def chunks_of(self, doc_id: str) -> builtins.list[Chunk]:
-        rows = self._query(
-            f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id "
-            "WHERE c.document_id = ? ORDER BY c.idx",
-            [doc_id],
-        )
-        return [chunk_from_row(r) for r in rows]
-
-    def visible_chunks(self, keys: Iterable[str]) -> dict[str, tuple[str, str, int, int]]:
-        """key -> (chunk id, document id, start, end), for the keys of committed documents' current
-        revisions. A key of a replaced, reserved or deleted revision is left out: Chroma holds those
-        for a moment around each write, and readers must not see them."""
-        wanted = {k: k.split("@", 1)[0] for k in set(keys)}
-        ids = sorted(set(wanted.values()))
-        current: dict[str, tuple[str, str, int, int]] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            for cid, doc, start, end, revision in self._query(
-                'SELECT c.id, c.document_id, c.start, c."end", d.revision FROM chunks c JOIN documents d '
-                f"ON d.id = c.document_id WHERE d.state = 'committed' AND c.id IN ({_marks(len(part))})",
-                part,
-            ):
-                current[chunk_key(cid, revision)] = (cid, doc, start, end)
-        return {k: current[k] for k in wanted if k in current}
-
-    def candidates_by_bands(
-        self, bands: builtins.list[str], exclude: str | None = None
-    ) -> builtins.list[str]:
-        rows = self._query(
-            f"SELECT DISTINCT b.document_id FROM bands b JOIN documents d ON d.id = b.document_id "
-            f"WHERE d.state = 'committed' AND b.band IN ({','.join('?' * len(bands))})",
-            bands,
-        )
-        return [r[0] for r in rows if r[0] != exclude]
-
     def count(self) -> tuple[int, int]:
         docs = self._query("SELECT COUNT(*) FROM documents WHERE state = 'committed'")[0][0]
         chunks = self._query(
@@ -360,57 +449,11 @@ class Catalog:
         )
         return keys
 
-    def stale_keys(self) -> builtins.list[str]:
-        """Keys of replaced or deleted revisions whose vectors may still be in Chroma."""
-        return [r[0] for r in self._query("SELECT key FROM stale_vectors ORDER BY key")]
-
     def version(self) -> tuple[int, int]:
         """Changes whenever committed data may have: another connection committed (SQLite's
         data_version), or this one did."""
         with self._lock:
             return self._db.execute("PRAGMA data_version").fetchone()[0], self._writes
-
-    def committed_chunk_keys(self) -> dict[str, str]:
-        """{key: document id} of every chunk of a committed document's current revision. An updated
-        document gets new keys (models.chunk_key), so a key names one text."""
-        rows = self._query(
-            "SELECT c.id, d.revision, d.id FROM chunks c JOIN documents d ON d.id = c.document_id "
-            "WHERE d.state = 'committed'"
-        )
-        return {chunk_key(cid, rev): doc for cid, rev, doc in rows}
-
-    def chunk_spans(
-        self, doc_ids: Iterable[str]
-    ) -> Iterator[tuple[str, str, builtins.list[tuple[str, int, int]]]]:
-        """(document id, text, [(key, start, end)]) of committed documents, read 500 documents at a
-        time (a caller indexing 100k chunks never holds every text at once)."""
-        ids = sorted(set(doc_ids))
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            spans: dict[str, builtins.list[tuple[str, int, int]]] = {}
-            texts: dict[str, str] = {}
-            with self.snapshot():  # the spans and the text they index, of one revision
-                for doc, cid, rev, start, end in self._query(
-                    'SELECT c.document_id, c.id, d.revision, c.start, c."end" FROM chunks c JOIN documents d '
-                    f"ON d.id = c.document_id WHERE d.state = 'committed' AND d.id IN ({_marks(len(part))}) "
-                    "ORDER BY c.document_id, c.idx",
-                    part,
-                ):
-                    spans.setdefault(doc, []).append((chunk_key(cid, rev), start, end))
-                texts = self.texts(spans)
-            yield from ((doc, texts[doc], spans[doc]) for doc in spans if doc in texts)
-
-    def current_keys(self) -> set[str]:
-        """The keys Chroma must hold: every chunk of a committed document's current revision."""
-        return set(self.committed_chunk_keys())
-
-    def state_of(self, doc_id: str) -> str | None:
-        """'committed', 'pending' (a revision reserved, none committed), a legacy row's state, or None."""
-        rows = self._query("SELECT state FROM documents WHERE id = ?", [doc_id])
-        if rows:
-            return rows[0][0]  # type: ignore[no-any-return]
-        pending = self._query("SELECT 1 FROM revisions WHERE document_id = ? LIMIT 1", [doc_id])
-        return "pending" if pending else None
 
     # ---- writes (called by the ingest pipeline only, each in the caller's transaction) ----
     # `db` is what transaction() yields (here a sqlite3.Connection): typed Any because the pipeline
@@ -441,23 +484,8 @@ class Catalog:
             db.execute("INSERT OR REPLACE INTO raw_inputs VALUES (?, ?)", (raw_hash, doc.content_hash))
         Catalog.retire(db, doc.id)
         db.execute(
-            "INSERT INTO documents (id, title, source, url, published_at, published_ts, text, content_hash, "
-            "duplicate_of, chunk_count, state, created_at, revision) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?, 'committed', ?, ?)",
-            (
-                doc.id,
-                doc.title,
-                doc.source,
-                doc.url,
-                doc.published_at,
-                doc.published_ts,
-                doc.text,
-                doc.content_hash,
-                doc.duplicate_of,
-                len(chunks),
-                doc.created_at or time.time(),
-                doc.revision,
-            ),
+            DOCUMENT_INSERT.replace("%s", "?"),
+            document_row(doc, len(chunks)),
         )
         db.executemany(
             'INSERT INTO chunks (id, document_id, idx, start, "end", tokens) VALUES (?,?,?,?,?,?)',

@@ -33,7 +33,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from retrieval.catalog import CHUNK_COLUMNS, DOC_COLUMNS, chunk_from_row, doc_from_row
+from retrieval.catalog import DOCUMENT_INSERT, CatalogReads, document_row
 from retrieval.errors import StoreUnavailable
 from retrieval.lexical import analyze, bm25_scores
 from retrieval.models import Chunk, Document, chunk_key, revision_keys
@@ -114,7 +114,7 @@ def _quote(term: str) -> str:
     return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-class PostgresCatalog:
+class PostgresCatalog(CatalogReads):
     param_mark = "%s"  # psycopg's parameter marker (search.Filters.sql)
 
     def __init__(self, url: str, *, pool_size: int = 8, timeout_s: float = 5.0) -> None:
@@ -174,8 +174,12 @@ class PostgresCatalog:
             yield pooled
 
     def _query(self, sql: str, params: Iterable = ()) -> builtins.list[tuple]:
+        """sql with `?` markers (CatalogReads') or psycopg's own `%s`."""
         with self._guard(), self._session() as conn:
-            return conn.execute(sql, tuple(params)).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql.replace("?", "%s"), tuple(params)).fetchall()  # type: ignore[arg-type]
+
+    def _in(self, column: str, values: builtins.list[str]) -> tuple[str, builtins.list]:
+        return f"{column} = ANY(?)", [list(values)]
 
     def unavailable(self) -> str | None:
         """Why the catalog cannot answer now (a redacted sentence), or None (for /readyz)."""
@@ -260,88 +264,6 @@ class PostgresCatalog:
         return int(self._query("SELECT n FROM catalog_generation WHERE id = 1")[0][0]), 0
 
     # ---- reads (committed documents only) ----
-    def get(self, doc_id: str) -> Document | None:
-        rows = self._query(
-            f"SELECT {DOC_COLUMNS} FROM documents WHERE id = %s AND state = 'committed'", [doc_id]
-        )
-        return doc_from_row(rows[0]) if rows else None
-
-    def content_hash_of_raw(self, raw_hash: str) -> str | None:
-        rows = self._query("SELECT content_hash FROM raw_inputs WHERE raw_hash = %s", [raw_hash])
-        return rows[0][0] if rows else None
-
-    def find_by_hash(self, content_hash: str) -> Document | None:
-        rows = self._query(
-            f"SELECT {DOC_COLUMNS} FROM documents WHERE content_hash = %s AND state = 'committed' "
-            "ORDER BY created_at LIMIT 1",
-            [content_hash],
-        )
-        return doc_from_row(rows[0]) if rows else None
-
-    def list(self, limit: int | None = None, after: str | None = None) -> builtins.list[Document]:
-        rows = self._query(
-            f"SELECT {DOC_COLUMNS} FROM documents WHERE state = 'committed' AND id > %s ORDER BY id LIMIT %s",
-            [after or "", limit],
-        )
-        return [doc_from_row(r) for r in rows]
-
-    def recent(self, n: int) -> builtins.list[Document]:
-        rows = self._query(
-            f"SELECT {DOC_COLUMNS} FROM documents WHERE state = 'committed' "
-            "ORDER BY created_at DESC, id LIMIT %s",
-            [n],
-        )
-        return [doc_from_row(r) for r in rows]
-
-    def titles(self, doc_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
-        ids = list(set(doc_ids))
-        if not ids:
-            return {}
-        rows = self._query(
-            "SELECT id, title, duplicate_of FROM documents WHERE state = 'committed' AND id = ANY(%s)", [ids]
-        )
-        return {r[0]: (r[1], r[2]) for r in rows}
-
-    def texts(self, doc_ids: Iterable[str]) -> dict[str, str]:
-        ids = list(set(doc_ids))
-        if not ids:
-            return {}
-        rows = self._query("SELECT id, text FROM documents WHERE state = 'committed' AND id = ANY(%s)", [ids])
-        return {r[0]: r[1] for r in rows}
-
-    def chunks_of(self, doc_id: str) -> builtins.list[Chunk]:
-        rows = self._query(
-            f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id "
-            "WHERE c.document_id = %s ORDER BY c.idx",
-            [doc_id],
-        )
-        return [chunk_from_row(r) for r in rows]
-
-    def visible_chunks(self, keys: Iterable[str]) -> dict[str, tuple[str, str, int, int]]:
-        """key -> (chunk id, document id, start, end), for keys of committed documents' current
-        revisions only (as catalog.Catalog.visible_chunks)."""
-        wanted = {k: k.split("@", 1)[0] for k in set(keys)}
-        if not wanted:
-            return {}
-        current: dict[str, tuple[str, str, int, int]] = {}
-        for cid, doc, start, end, revision in self._query(
-            'SELECT c.id, c.document_id, c.start, c."end", d.revision FROM chunks c JOIN documents d '
-            "ON d.id = c.document_id WHERE d.state = 'committed' AND c.id = ANY(%s)",
-            [sorted(set(wanted.values()))],
-        ):
-            current[chunk_key(cid, revision)] = (cid, doc, start, end)
-        return {k: current[k] for k in wanted if k in current}
-
-    def candidates_by_bands(
-        self, bands: builtins.list[str], exclude: str | None = None
-    ) -> builtins.list[str]:
-        rows = self._query(
-            "SELECT DISTINCT b.document_id FROM bands b JOIN documents d ON d.id = b.document_id "
-            "WHERE d.state = 'committed' AND b.band = ANY(%s)",
-            [list(bands)],
-        )
-        return [r[0] for r in rows if r[0] != exclude]
-
     def count(self) -> tuple[int, int]:
         with self.snapshot():
             docs = self._query("SELECT COUNT(*) FROM documents WHERE state = 'committed'")[0][0]
@@ -364,44 +286,6 @@ class PostgresCatalog:
 
     def unfinished_keys(self) -> set[str]:
         return {k for rev, doc, n in self.reserved() for k in revision_keys(doc, rev, n)}
-
-    def stale_keys(self) -> builtins.list[str]:
-        return [r[0] for r in self._query("SELECT key FROM stale_vectors ORDER BY key")]
-
-    def committed_chunk_keys(self) -> dict[str, str]:
-        rows = self._query(
-            "SELECT c.id, d.revision, d.id FROM chunks c JOIN documents d ON d.id = c.document_id "
-            "WHERE d.state = 'committed'"
-        )
-        return {chunk_key(cid, rev): doc for cid, rev, doc in rows}
-
-    def chunk_spans(
-        self, doc_ids: Iterable[str]
-    ) -> Iterator[tuple[str, str, builtins.list[tuple[str, int, int]]]]:
-        ids = sorted(set(doc_ids))
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            spans: dict[str, builtins.list[tuple[str, int, int]]] = {}
-            with self.snapshot():  # the spans and the text they index, of one revision
-                for doc, cid, rev, start, end in self._query(
-                    'SELECT c.document_id, c.id, d.revision, c.start, c."end" FROM chunks c JOIN documents d '
-                    "ON d.id = c.document_id WHERE d.state = 'committed' AND d.id = ANY(%s) "
-                    "ORDER BY c.document_id, c.idx",
-                    [part],
-                ):
-                    spans.setdefault(doc, []).append((chunk_key(cid, rev), start, end))
-                texts = self.texts(spans)
-            yield from ((doc, texts[doc], spans[doc]) for doc in spans if doc in texts)
-
-    def current_keys(self) -> set[str]:
-        return set(self.committed_chunk_keys())
-
-    def state_of(self, doc_id: str) -> str | None:
-        rows = self._query("SELECT state FROM documents WHERE id = %s", [doc_id])
-        if rows:
-            return str(rows[0][0])
-        pending = self._query("SELECT 1 FROM revisions WHERE document_id = %s LIMIT 1", [doc_id])
-        return "pending" if pending else None
 
     # ---- writes (the ingest pipeline's, each in the caller's transaction) ----
     # `db` is the psycopg connection transaction() yields (Any: see catalog.Catalog's writes)
@@ -432,23 +316,8 @@ class PostgresCatalog:
             )
         PostgresCatalog.retire(db, doc.id)
         db.execute(
-            "INSERT INTO documents (id, title, source, url, published_at, published_ts, text, content_hash, "
-            "duplicate_of, chunk_count, state, created_at, revision) "
-            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, 'committed', %s, %s)",
-            (
-                doc.id,
-                doc.title,
-                doc.source,
-                doc.url,
-                doc.published_at,
-                doc.published_ts,
-                doc.text,
-                doc.content_hash,
-                doc.duplicate_of,
-                len(chunks),
-                doc.created_at or time.time(),
-                doc.revision,
-            ),
+            DOCUMENT_INSERT,
+            document_row(doc, len(chunks)),
         )
         rows = []
         for c in chunks:
