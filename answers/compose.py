@@ -68,14 +68,21 @@ def group(
 
 
 class Cited(Protocol):
-    """What a citation is built from (a reader candidate, or the extractive engine's)."""
+    """What a citation is built from (a reader candidate, the extractive engine's, a summary's
+    sentence): read-only, so a property serves as well as a field."""
 
-    document_id: str
-    chunk_id: str
-    title: str
-    text: str
-    start: int
-    end: int
+    @property
+    def document_id(self) -> str: ...
+    @property
+    def chunk_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
 
 
 def answer_from_groups(

@@ -266,7 +266,8 @@ def continuation(cands: list[Candidate], lead: int) -> list[int]:
     CONTINUATION_SENTENCES). Adjacent: nothing but a line break or a space between them (a dropped
     short sentence would leave a wider gap)."""
     starts = {(c.document_id, c.start): i for i, c in enumerate(cands)}
-    out, cur = [], cands[lead]
+    out: list[int] = []
+    cur = cands[lead]
     while len(out) < CONTINUATION_SENTENCES:
         after = ((cur.document_id, cur.end + gap) for gap in range(MAX_GAP + 1))
         nxt = next((starts[k] for k in after if k in starts), None)
@@ -333,7 +334,9 @@ def compose(
     used = set(chosen)
     extra = 0
     for i in chosen:
-        group, dissent, own = [cands[i]], [], []
+        group = [cands[i]]
+        dissent: list[Candidate] = []
+        own: list[Candidate] = []
         for j in order:
             if j in used or any(_same_source(cands[j], g) for g in group + dissent + own):
                 continue

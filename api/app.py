@@ -291,6 +291,7 @@ def create_app(
             if not settings.api_keys:
                 components.pop("securitySchemes", None)
             _write_limits(components.get("schemas", {}), settings)
+            app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

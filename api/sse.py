@@ -12,7 +12,7 @@ and chat UIs do not close a quiet connection. SSE clients ignore comment lines.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from contextlib import aclosing
 from typing import Any
 
@@ -46,7 +46,7 @@ class ServiceStream:
             raise
         return cls(events, first)
 
-    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+    async def __aiter__(self) -> AsyncGenerator[dict[str, Any], None]:
         try:
             event = self._first
             while event is not _END:

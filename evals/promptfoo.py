@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -45,7 +46,7 @@ def provider(url: str) -> dict:
 
 def promptfoo_test(q: dict) -> dict:
     if q.get("answerable", True):
-        asserts = [{"type": "not-starts-with", "value": ABSTAINED}]
+        asserts: list[dict[str, Any]] = [{"type": "not-starts-with", "value": ABSTAINED}]
         asserts += [
             {"type": "icontains-any", "value": [str(v) for v in group]} for group in q["expected_facts"]
         ]

@@ -297,9 +297,9 @@ def run_cli(args: argparse.Namespace) -> int:
 
     if args.compare:
         a, b = (json.loads(Path(p).read_text()) for p in args.compare)
-        comparison = compare(b["metrics"], a["metrics"])
-        print_table(b, comparison)
-        return 1 if any(c["regressed"] for c in comparison) else 0
+        changes = compare(b["metrics"], a["metrics"])
+        print_table(b, changes)
+        return 1 if any(c["regressed"] for c in changes) else 0
     settings = load_settings()
     if args.baseline and not Path(args.baseline).is_file():  # fail now, not after a 1-minute run
         print(f"factdesk eval: no baseline file {args.baseline}", file=sys.stderr)
@@ -322,7 +322,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
         judge = build_judge(svc, settings)
     report = run_eval(svc, questions, questions_path, DEFAULT_SUMMARIES, args.only, judge)
-    comparison = None
+    comparison: list[dict] | None = None
     if args.baseline:
         baseline = json.loads(Path(args.baseline).read_text())
         comparison = compare(report["metrics"], baseline["metrics"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     def _blank_path_is_default(cls, v: object, info: ValidationInfo) -> object:
         # FACTDESK_DATA_DIR= (set but empty) must not mean "the current folder"
         if isinstance(v, str) and not v.strip():
-            return cls.model_fields[info.field_name].default
+            return cls.model_fields[str(info.field_name)].default
         return v
 
     @field_validator("database_url")
@@ -164,7 +164,7 @@ def load_settings(**overrides: object) -> Settings:
 def isolated_settings(data_dir: Path, **overrides: object) -> Settings:
     """Default settings over data_dir that ignore the environment and any .env file: offline, no
     API keys, embedded Chroma, SQLite catalog. What tests and benchmarks run on, whatever the developer's shell holds."""
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "FACTDESK_DATA_DIR": str(data_dir),
         "OPENAI_API_KEY": None,
         "OPENAI_BASE_URL": None,
@@ -173,5 +173,5 @@ def isolated_settings(data_dir: Path, **overrides: object) -> Settings:
         "FACTDESK_DATABASE_URL": None,
         "FACTDESK_ARTICLES_DIR": str(PROJECT_ROOT / "data" / "articles"),
     }
-    base = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    base = Settings(_env_file=None, **values)
     return base.model_copy(update=overrides) if overrides else base

@@ -639,7 +639,7 @@ def html_to_text(html: str) -> tuple[str, str | None]:
     )
     title = None
     text = ""
-    if doc is not None:
+    if doc is not None and not isinstance(doc, dict):  # a Document unless asked for a dict
         title = (doc.title or "").strip() or None
         text = doc.text or ""
     if not text.strip():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 
@@ -54,7 +55,7 @@ def band_keys(signature: np.ndarray) -> list[str]:
     ]
 
 
-def overlap(a: set[str], b: set[str]) -> float:
+def overlap(a: AbstractSet[str], b: AbstractSet[str]) -> float:
     """Overlap coefficient |A∩B| / min(|A|,|B|): a republication with a cut or an added paragraph
     still scores high, which Jaccard would not."""
     if not a or not b:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -87,7 +87,7 @@ class LocalEmbedder:
         self.threads = threads
         self.name = "local:all-MiniLM-L6-v2"
         self.model_cache_dir = model_cache_dir  # compiled OpenVINO graphs (retrieval/compiled_cache.py)
-        self._model = None
+        self._model: Any = None
 
     @property
     def loaded(self) -> bool:
@@ -169,7 +169,7 @@ class LocalEmbedder:
                 threads = self.threads or _CORES
                 if torch.get_num_threads() != threads:
                     torch.set_num_threads(threads)
-            out = self._model.encode(list(texts), batch_size=self.batch_size, max_tokens=BULK_BATCH_TOKENS)  # type: ignore[union-attr]
+            out = self._model.encode(list(texts), batch_size=self.batch_size, max_tokens=BULK_BATCH_TOKENS)
         return _normalise(out)
 
 

@@ -35,8 +35,8 @@ def declared_charset(raw: bytes, content_type: str | None = None) -> str | None:
         if m:
             return m.group(1)
     head = raw[:4096]
-    m = _XML_ENCODING_RE.match(head) or _CHARSET_RE.search(head)
-    return m.group(1).decode("ascii") if m else None
+    declared = _XML_ENCODING_RE.match(head) or _CHARSET_RE.search(head)
+    return declared.group(1).decode("ascii") if declared else None
 
 
 def _reads_as_words(text: str) -> bool:
@@ -58,10 +58,10 @@ def _known(name: str | None) -> str | None:
 
 def decode_text(raw: bytes, declared: str | None = None) -> str | None:
     """The text of `raw`, or None when it is not text (binary, or no encoding fits)."""
-    for bom, encoding in _BOMS:  # a byte-order mark outranks any declaration
+    for bom, bom_encoding in _BOMS:  # a byte-order mark outranks any declaration
         if raw.startswith(bom):
             try:
-                return raw.decode(encoding).lstrip("\ufeff")
+                return raw.decode(bom_encoding).lstrip("\ufeff")
             except UnicodeDecodeError:
                 return None
     encoding = _known(declared)

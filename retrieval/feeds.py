@@ -84,7 +84,8 @@ def _iso(parsed) -> str | None:  # type: ignore[no-untyped-def]
     if not parsed:
         return None
     try:
-        return datetime(*parsed[:6], tzinfo=timezone.utc).isoformat()
+        year, month, day, hour, minute, second = parsed[:6]
+        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc).isoformat()
     except (TypeError, ValueError):
         return None
 
@@ -147,9 +148,10 @@ def page_document(
     if kind not in PAGE_TYPES:
         raise InvalidInput(f"not an article page (Content-Type {kind or 'missing'})")
     is_html = kind in HTML_TYPES
-    text = decode_text(body, declared_charset(body, content_type) if is_html else _charset(content_type))
-    if text is None or "\x00" in text:
+    decoded = decode_text(body, declared_charset(body, content_type) if is_html else _charset(content_type))
+    if decoded is None or "\x00" in decoded:
         raise InvalidInput("page is not text (undecodable bytes)")
+    text = decoded
     return DocumentIn(
         text=text,
         title=title,

@@ -544,6 +544,7 @@ class Ingestor:
     def doctor(self, repair: bool = False) -> dict:
         """Compare the catalog, the lexical index and Chroma, and check the files; with repair, make
         them agree again. A store that cannot be read is a line in `problems`, not a traceback."""
+        lock: contextlib.AbstractContextManager[None]
         if repair or self.catalog.read_only is None:
             lock = self.writing()  # refuses a repair on a read-only data dir, with the reason
         else:
@@ -594,7 +595,7 @@ class Ingestor:
             "embedding_cache": f"corrupted: {cache_problem}" if cache_problem else "ok",
             "problems": problems,
             # 'read_only' or 'full': checked without writing; a repair is refused until it can write
-            "data_dir": {None: "writable"}.get(self.catalog.read_only, self.catalog.read_only),
+            "data_dir": self.catalog.read_only or "writable",
             "_keys": (missing_vectors, orphan_vectors, missing_lexical, orphan_lexical, cache_problem),
         }
         report["consistent"] = not (

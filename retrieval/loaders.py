@@ -188,6 +188,7 @@ def load_url(
     if got.status == 304 and known is not None and known.body is None:
         yield Loaded(url, unchanged=known.document_id)
         return
+    content_type: str | None
     if got.status == 304 and known is not None:
         body, content_type = known.body or b"", "application/xml"  # the feed as it was last read
     else:

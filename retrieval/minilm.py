@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 from functools import partial
 from pathlib import Path
 
@@ -279,7 +280,7 @@ class OnnxMiniLM(NumpyMiniLM):
     def __init__(self, model_path: str | Path | None = None, threads: int = 0) -> None:
         super().__init__(model_path)
         self._threads = threads
-        self._session = None
+        self._session: Any = None
 
     def _load(self) -> None:
         super()._load()
@@ -351,7 +352,7 @@ class OnnxMiniLM(NumpyMiniLM):
         ids, mask = _padded(batch)
         emb = self._word[ids] + self._pos[: ids.shape[1]]  # a gather: cheaper here than as graph input ids
         feed = {"embeddings": emb, "mask": mask.astype(np.int32)}
-        (x,) = self._session.run(["hidden"], feed)  # type: ignore[union-attr]
+        (x,) = self._session.run(["hidden"], feed)
         return _mean_pool(x, mask)
 
 
@@ -407,7 +408,8 @@ class TorchMiniLM(NumpyMiniLM):
         with torch.inference_mode():
             x = self._t_word[ids] + self._t_pos[:seq]
             dim = x.shape[-1]
-            x = F.layer_norm(x, (dim,), *self._t_emb_ln, eps=self._eps).to(self._dtype).reshape(n * seq, dim)
+            ln_w, ln_b = self._t_emb_ln
+            x = F.layer_norm(x, (dim,), ln_w, ln_b, eps=self._eps).to(self._dtype).reshape(n * seq, dim)
             h = self._heads
             keys = mask[:, None, None, :]  # padded keys take no attention
             for L in self._t_layers:
@@ -449,7 +451,7 @@ class OpenVinoMiniLM(NumpyMiniLM):
         super().__init__(model_path)
         self._precision = precision
         self._threads = threads
-        self._request = None
+        self._request: Any = None
         self._cache_dir = cache_dir  # compiled models kept between processes (retrieval/compiled_cache.py)
         self.from_cache = False  # whether the compiled model came from there
 
@@ -538,5 +540,5 @@ class OpenVinoMiniLM(NumpyMiniLM):
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
         ids, mask = _padded(batch)
         emb = self._word[ids] + self._pos[: ids.shape[1]]
-        x = self._request.infer({"embeddings": emb, "mask": mask})[0]  # type: ignore[union-attr]
+        x = self._request.infer({"embeddings": emb, "mask": mask})[0]
         return _mean_pool(x, mask)
