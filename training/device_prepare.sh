@@ -20,6 +20,7 @@ if [[ $carry == .devcarry ]]; then
     mkdir -p "$(dirname "$exclude")"
     grep -qxF '/.devcarry/' "$exclude" 2>/dev/null || echo '/.devcarry/' >>"$exclude"
 fi
+[[ -f $squad ]] || { echo "no SQuAD file at $squad (set SQUAD)" >&2; exit 1; }
 rm -rf "$carry"
 mkdir -p "$carry"
 cp "$squad" "$carry/squad.json"

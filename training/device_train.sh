@@ -22,6 +22,10 @@ carry=${DEVCARRY:-.devcarry}
 work=$(mktemp -d)
 log=$OUT/train.log
 mkdir -p "$OUT"
+if [[ ! -f $carry/squad.json || ! -f $carry/minilm/model.safetensors ]]; then
+    echo "no $carry/squad.json or $carry/minilm: run training/device_prepare.sh, and carry $carry" | tee "$log" >&2
+    exit 1
+fi
 
 {
     date -u
@@ -32,13 +36,12 @@ print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torc
       "safetensors", safetensors.__version__, "numpy", numpy.__version__)'
 } 2>&1 | tee "$log"
 
-args=(--squad "$carry/squad.json" --base "$carry/minilm" --out "$work")
-if [[ ${TINY:-} == 1 ]]; then
+# sizes: answers/reader_model/README.md, "Training on a device machine"
+args=(--squad "$carry/squad.json" --base "$carry/minilm" --out "$work" --device "${DEVICE:-cuda}")
+args+=(--epochs "${EPOCHS:-4}" --negatives "${NEGATIVES:-6}" --max-minutes "${MAX_MINUTES:-5}")
+args+=(--lr "${LR:-5e-5}" --batch "${BATCH:-64}")
+if [[ ${TINY:-} == 1 ]]; then  # the later flags win
     args+=(--device "${DEVICE:-auto}" --max-questions 24 --max-eval 24 --epochs 1 --batch 8)
-else
-    # sizes: answers/reader_model/README.md, "Training on a device machine"
-    args+=(--device "${DEVICE:-cuda}" --epochs "${EPOCHS:-4}" --negatives "${NEGATIVES:-6}")
-    args+=(--max-minutes "${MAX_MINUTES:-5}" --lr "${LR:-5e-5}" --batch "${BATCH:-64}")
 fi
 PYTHONUNBUFFERED=1 PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}" "$py" -m training.train_reader "${args[@]}" 2>&1 | tee -a "$log"
 
