@@ -99,3 +99,41 @@ def test_training_script_smoke(tmp_path: Path) -> None:
     for row in json.loads((out / "reference.json").read_text()):
         got = float(trained.score(row["question"], [Passage(**row["passage"])])[0])
         assert abs(got - row["probability"]) < 1e-3
+
+
+@pytest.mark.usefixtures("squad")
+def test_training_from_a_slim_base_stops_on_its_time_budget(tmp_path: Path) -> None:
+    """The device machine's run (training/device_train.sh): a slim copy of the base, an explicit
+    device and a time budget spent after the first step still export weights whose reference scores
+    the served reader (with the package's full word-piece table) reproduces."""
+    pytest.importorskip("transformers")
+    base, out = tmp_path / "minilm", tmp_path / "reader"
+    run = [sys.executable, "-m"]
+    subprocess.run(
+        [*run, "training.base_weights", "--squad", str(SQUAD), "--out", str(base)],
+        check=True,
+        cwd=PROJECT_ROOT,
+        timeout=300,
+        capture_output=True,
+    )
+    cmd = [*run, "training.train_reader", "--squad", str(SQUAD), "--out", str(out), "--base", str(base)]
+    cmd += ["--device", "cpu", "--max-minutes", "1e-6", "--max-questions", "8", "--max-eval", "4"]
+    cmd += ["--epochs", "2", "--batch", "4"]
+    subprocess.run(cmd, check=True, cwd=PROJECT_ROOT, timeout=600, capture_output=True)
+    config = json.loads((out / "config.json").read_text())
+    assert config["steps"] == 1 < config["planned_steps"] and config["device"] == "cpu"
+    trained = Reader(out, precision="fp32")
+    for row in json.loads((out / "reference.json").read_text()):
+        got = float(trained.score(row["question"], [Passage(**row["passage"])])[0])
+        assert abs(got - row["probability"]) < 1e-3
+
+
+def test_training_on_cuda_without_one_says_so() -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is here")
+    from training.train_reader import _device
+
+    with pytest.raises(SystemExit, match="no CUDA device"):
+        _device("cuda")
+    assert _device("auto").type == "cpu"

