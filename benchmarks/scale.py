@@ -1,4 +1,4 @@
-"""Search and offline ask latency at 1k / 10k / 100k chunks, next to raw Chroma query time.
+"""Search and offline ask latency at 1k / 10k / 100k / 1M chunks, next to raw Chroma query time.
 
 Two modes, each its own process (so the orchestrator reads each one's peak RSS):
 - `build`: grow one data dir to at least N chunks through the real Ingestor path. The five seed
@@ -12,9 +12,12 @@ Two modes, each its own process (so the orchestrator reads each one's peak RSS):
   Catalog.switch_revision) and the embedding cache's put_chunks/put_many. Vectors: the source
   sentence's cached vector plus noise, renormalised; a chunk's vector is the mean of its sentences',
   as ingest computes it. No cleaning, chunking or near-duplicate check runs for the copies.
+  `--param max_seconds=S` stops it between batches: the store stays consistent and says its size.
 - `measure`: open the data dir like `factdesk` does, load the real model, and time `search` and
   `ask` with distinct query wordings (so every query is embedded: no cache hit), and
   `collection.query` with precomputed query vectors (raw Chroma, the same n_results as search).
+- `bm25`: the in-memory keyword index alone, from the snapshot `measure` leaves in the data dir:
+  postings per question, and scoring every posting against the pruned scorer (same results).
 
 Every mode opens the data dir with `make_settings`, isolated from the shell's environment, except
 that FACTDESK_CHROMA_URL and FACTDESK_DATABASE_URL are passed on when set (server mode); `fill`
@@ -184,6 +187,9 @@ def fill(args: argparse.Namespace) -> dict:
     data = Path(args.params["data"])
     target = int(args.params["chunks"])
     batch_docs = int(args.params.get("batch_docs", 400))
+    # stop between batches after this many seconds: a fill that cannot reach `chunks` in the time
+    # there is still ends with a consistent store and its figures
+    max_seconds = float(args.params.get("max_seconds", "inf"))
     svc = Factdesk(scale_settings(args))
     if svc.settings.chroma_url or getattr(svc.settings, "database_url", None):
         raise SystemExit("fill writes the embedded store only")
@@ -215,7 +221,7 @@ def fill(args: argparse.Namespace) -> dict:
                 return swaps.get(m.group(0), m.group(0))
 
             for lo in range(0, len(sources), batch_docs):
-                if count >= target:
+                if count >= target or time.perf_counter() - started > max_seconds:
                     break
                 t0 = time.perf_counter()
                 part = sources[lo : lo + batch_docs]
@@ -320,8 +326,12 @@ def fill(args: argparse.Namespace) -> dict:
                     flush=True,
                 )
             copy += 1
+            if time.perf_counter() - started > max_seconds:
+                break
     docs, chunks = cat.count()
     out = {
+        "target_chunks": target,
+        "stopped_by_max_seconds": count < target,
         "documents": docs,
         "chunks": chunks,
         "chroma_count": svc.vectors.count(),
@@ -489,9 +499,79 @@ def eval_at_scale(svc) -> dict:  # type: ignore[no-untyped-def]
     return out
 
 
+def bm25(args: argparse.Namespace) -> dict:
+    """The in-memory BM25 alone, from the data dir's snapshot (a `measure` run writes it): how many
+    postings each question's terms have, and the time of scoring every one of them against the
+    pruned scorer (BM25Index._pruned), whose results are checked to be the same."""
+    from retrieval.bm25 import BM25Index
+    from retrieval.lexical import query_terms
+
+    data = Path(args.params["data"])
+    index = BM25Index.load(data / "lexical-index.npz")
+    if index is None:
+        raise SystemExit("no BM25 snapshot in the data dir: run mode=measure first")
+    t0 = time.perf_counter()
+    index._prepare()
+    prepare_s = time.perf_counter() - t0
+    n = int(args.params.get("n", 30))  # SearchConfig.candidates: what search asks the index for
+    queries = [query_terms(q) for q in query_stream(int(args.params.get("queries", 100)))]
+    live = len(index)
+    shares, kept_shares, postings, pruned_used = [], [], [], 0
+    for words in queries:
+        terms = [index._vocab[t] for t in index.analyzer.query(words) if t in index._vocab]
+        shares += [float(index._df[t]) / live for t in terms]
+        kept = [t for t in terms if 2 * index._df[t] <= live]
+        kept_shares += [float(index._df[t]) / live for t in kept]
+        postings.append(sum(int(index._df[t]) for t in kept))
+    first = []
+    for words in queries:  # the first pass reads each term's bounds (cached until the next merge)
+        t = time.perf_counter()
+        index.search(words, n)
+        first.append(1000 * (time.perf_counter() - t))
+    timed: dict[str, list[float]] = {"pruned": [], "every posting": []}
+    same = 0
+    real = index._pruned
+    for words in queries:
+        t = time.perf_counter()
+        got = index.search(words, n)
+        timed["pruned"].append(1000 * (time.perf_counter() - t))
+        index._pruned = lambda *a: None  # type: ignore[method-assign]
+        t = time.perf_counter()
+        want = index.search(words, n)
+        timed["every posting"].append(1000 * (time.perf_counter() - t))
+        index._pruned = real  # type: ignore[method-assign]
+        same += got == want
+    for words in queries:
+        found = [index._vocab[t] for t in index.analyzer.query(words) if t in index._vocab]
+        terms = [t for t in found if 0 < index._df[t] and 2 * index._df[t] <= live] or found[:1]
+        if len(terms) > 1:
+            alive_len = index._length[index._alive]
+            idf = [max(np.log((live - index._df[t] + 0.5) / (index._df[t] + 0.5)), 1e-6) for t in terms]
+            pruned_used += (
+                index._pruned(terms, [float(w) for w in idf], float(alive_len.mean()), n) is not None
+            )
+    return {
+        "chunks_live": live,
+        "postings_total": int(index._offsets[-1]),
+        "vocabulary": len(index._vocab),
+        "prepare_seconds": round(prepare_s, 2),
+        "n": n,
+        "queries": len(queries),
+        "query_terms_share_of_chunks_mean": round(float(np.mean(shares)), 3),
+        "scored_terms_share_of_chunks_mean": round(float(np.mean(kept_shares)), 3),
+        "scored_postings_per_query_mean": round(float(np.mean(postings))),
+        "pruned_scorer_applied": pruned_used,
+        "identical_results": same,
+        "first_pass_ms": latency_summary(first),
+        **{f"{k}_ms": latency_summary(v) for k, v in timed.items()},
+        "load_avg_end": loadavg(),
+    }
+
+
 def body(args: argparse.Namespace) -> dict:
     mode = args.params.get("mode")
-    return build(args) if mode == "build" else fill(args) if mode == "fill" else measure(args)
+    modes = {"build": build, "fill": fill, "bm25": bm25}
+    return modes.get(mode or "", measure)(args)
 
 
 if __name__ == "__main__":
