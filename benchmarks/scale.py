@@ -17,7 +17,7 @@ Four modes, each its own process (so the orchestrator reads each one's peak RSS)
   `ask` with distinct query wordings (so every query is embedded: no cache hit), and
   `collection.query` with precomputed query vectors (raw Chroma, the same n_results as search).
 - `bm25`: the in-memory keyword index alone, from the snapshot `measure` leaves in the data dir:
-  postings per question, and scoring every posting against the pruned scorer (same results).
+  postings per question and the time to score them.
 
 Every mode opens the data dir with `make_settings`, isolated from the shell's environment, except
 that FACTDESK_CHROMA_URL and FACTDESK_DATABASE_URL (or `--param chroma_url=` / `database_url=`) are
@@ -508,9 +508,8 @@ def eval_at_scale(svc) -> dict:  # type: ignore[no-untyped-def]
 
 
 def bm25(args: argparse.Namespace) -> dict:
-    """The in-memory BM25 alone, from the data dir's snapshot (a `measure` run writes it): how many
-    postings each question's terms have, and the time of scoring every one of them against the
-    pruned scorer (BM25Index._pruned), whose results are checked to be the same."""
+    """The in-memory BM25 alone, from the snapshot a `measure` run leaves in the data dir: how many
+    postings each question's terms have (it scores every one of them) and the time it takes."""
     from retrieval.bm25 import BM25Index
     from retrieval.lexical import query_terms
 
@@ -524,40 +523,18 @@ def bm25(args: argparse.Namespace) -> dict:
     n = int(args.params.get("n", 30))  # SearchConfig.candidates: what search asks the index for
     queries = [query_terms(q) for q in query_stream(int(args.params.get("queries", 100)))]
     live = len(index)
-    shares, kept_shares, postings, pruned_used = [], [], [], 0
+    shares, kept_shares, postings = [], [], []
     for words in queries:
         terms = [index._vocab[t] for t in index.analyzer.query(words) if t in index._vocab]
         shares += [float(index._df[t]) / live for t in terms]
-        kept = [t for t in terms if 2 * index._df[t] <= live]
+        kept = [t for t in terms if 2 * index._df[t] <= live]  # the rest weigh nothing (FTS5's IDF)
         kept_shares += [float(index._df[t]) / live for t in kept]
         postings.append(sum(int(index._df[t]) for t in kept))
-    first = []
-    for words in queries:  # the first pass reads each term's bounds (cached until the next merge)
+    timed = []
+    for words in queries:
         t = time.perf_counter()
         index.search(words, n)
-        first.append(1000 * (time.perf_counter() - t))
-    timed: dict[str, list[float]] = {"pruned": [], "every posting": []}
-    same = 0
-    real = index._pruned
-    for words in queries:
-        t = time.perf_counter()
-        got = index.search(words, n)
-        timed["pruned"].append(1000 * (time.perf_counter() - t))
-        index._pruned = lambda *a: None  # type: ignore[method-assign]
-        t = time.perf_counter()
-        want = index.search(words, n)
-        timed["every posting"].append(1000 * (time.perf_counter() - t))
-        index._pruned = real  # type: ignore[method-assign]
-        same += got == want
-    for words in queries:
-        found = [index._vocab[t] for t in index.analyzer.query(words) if t in index._vocab]
-        terms = [t for t in found if 0 < index._df[t] and 2 * index._df[t] <= live] or found[:1]
-        if len(terms) > 1:
-            alive_len = index._length[index._alive]
-            idf = [max(np.log((live - index._df[t] + 0.5) / (index._df[t] + 0.5)), 1e-6) for t in terms]
-            pruned_used += (
-                index._pruned(terms, [float(w) for w in idf], float(alive_len.mean()), n) is not None
-            )
+        timed.append(1000 * (time.perf_counter() - t))
     return {
         "chunks_live": live,
         "postings_total": int(index._offsets[-1]),
@@ -568,10 +545,7 @@ def bm25(args: argparse.Namespace) -> dict:
         "query_terms_share_of_chunks_mean": round(float(np.mean(shares)), 3),
         "scored_terms_share_of_chunks_mean": round(float(np.mean(kept_shares)), 3),
         "scored_postings_per_query_mean": round(float(np.mean(postings))),
-        "pruned_scorer_applied": pruned_used,
-        "identical_results": same,
-        "first_pass_ms": latency_summary(first),
-        **{f"{k}_ms": latency_summary(v) for k, v in timed.items()},
+        "search_ms": latency_summary(timed),
         "load_avg_end": loadavg(),
     }
 

@@ -76,7 +76,6 @@ class BM25Index:
         self._post_tf = np.zeros(0, dtype=np.float32)
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (term ids, slots, tf)
         self._df: np.ndarray = np.zeros(0, dtype=np.int64)
-        self._extremes: dict[int, tuple[float, float]] = {}  # term -> (largest tf, shortest chunk)
 
     def __len__(self) -> int:
         return int(self._alive.sum())
@@ -140,7 +139,6 @@ class BM25Index:
         t, self._post_slot, self._post_tf = t[order], s[order], f[order]
         self._offsets = np.searchsorted(t, np.arange(len(self._vocab) + 1)).astype(np.int64)
         self._pending = []
-        self._extremes = {}
 
     def _prepare(self) -> None:
         dead_share = 1.0 - (len(self) / max(1, len(self._ids)))
@@ -159,96 +157,27 @@ class BM25Index:
         live = len(self)
         alive_len = self._length[self._alive]
         avgdl = float(alive_len.mean()) if alive_len.size else 1.0
+        scores = np.zeros(len(self._ids), dtype=np.float32)
+        k1, b = self.k1, self.b
         # a term in more than half of the chunks has no weight (FTS5 clamps its IDF): left out, as
         # the FTS5 path does (lexical.prune_terms), unless the question has nothing rarer
         df = self._df
         terms = [t for t in terms if df[t] > 0]
         terms = [t for t in terms if 2 * df[t] <= live] or sorted(terms, key=lambda t: df[t])[:1]
-        # FTS5's BM25: IDF clamped at ~0 for terms in more than half of the chunks
-        idf = [max(math.log((live - int(df[t]) + 0.5) / (int(df[t]) + 0.5)), 1e-6) for t in terms]
-        found = self._pruned(terms, idf, avgdl, n)
-        slots, scores = found if found is not None else self._exhaustive(terms, idf, avgdl)
-        best = _best(slots, scores, n)
-        return [(self._ids[i], float(scores[j])) for i, j in zip(slots[best], best)]
-
-    def _postings(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """A term's (slots, tf); slots ascend within a term (slots are appended, merges are stable)."""
-        lo, hi = self._offsets[t], self._offsets[t + 1]
-        return self._post_slot[lo:hi], self._post_tf[lo:hi]
-
-    def _weight(self, idf: float, slots: np.ndarray, tf: np.ndarray, avgdl: float) -> np.ndarray:
-        """One term's BM25 contribution to each of `slots`: elementwise, so the same float32 value
-        whether it is computed for all of a term's postings or a few of them."""
-        k1, b = self.k1, self.b
-        norm = k1 * (1.0 - b + b * self._length[slots] / avgdl)
-        return idf * (tf * (k1 + 1.0)) / (tf + norm)
-
-    def _exhaustive(self, terms: list[int], idf: list[float], avgdl: float) -> tuple[np.ndarray, np.ndarray]:
-        """Every posting of every term scored: (live slots with a score > 0, their scores)."""
-        scores = np.zeros(len(self._ids), dtype=np.float32)
-        for t, w in zip(terms, idf):
-            slots, tf = self._postings(t)
-            scores[slots] += self._weight(w, slots, tf, avgdl)
+        for t in terms:
+            lo, hi = self._offsets[t], self._offsets[t + 1]
+            slots, tf = self._post_slot[lo:hi], self._post_tf[lo:hi]
+            df = int(self._df[t])
+            # FTS5's BM25: IDF clamped at ~0 for terms in more than half of the chunks
+            idf = max(math.log((live - df + 0.5) / (df + 0.5)), 1e-6)
+            norm = k1 * (1.0 - b + b * self._length[slots] / avgdl)
+            scores[slots] += idf * (tf * (k1 + 1.0)) / (tf + norm)
         scores[~self._alive] = 0.0
         hits = np.flatnonzero(scores > 0)
-        return hits, scores[hits]
-
-    def _term_extremes(self, t: int) -> tuple[float, float]:
-        """A term's largest tf and its shortest chunk (dead postings included: still a bound),
-        read once per merge: BM25 grows with tf and falls with length, so these bound the term."""
-        if t not in self._extremes:
-            slots, tf = self._postings(t)
-            self._extremes[t] = (float(tf.max()), float(self._length[slots].min())) if tf.size else (0.0, 0.0)
-        return self._extremes[t]
-
-    def _pruned(
-        self, terms: list[int], idf: list[float], avgdl: float, n: int
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The exhaustive scorer's result without scoring most postings of the commonest terms
-        (MaxScore-style), or None when the bounds do not allow it early enough.
-
-        Terms are scored rarest first into partial sums. Once the n-th best partial sum of a live
-        chunk exceeds what the terms not yet scored could add at most (each term's bound: its IDF
-        at its largest tf and shortest chunk), no chunk without a partial sum can reach the top n,
-        nor can one whose partial sum plus that bound stays below it. The few candidates left are
-        then scored again from zero in the question's term order, the exhaustive scorer's float32
-        order, so their scores, and hence the ranking and its ties, are exactly the same."""
-        if len(terms) < 2:
-            return None
-        k1, b = self.k1, self.b
-        bound = []
-        for t, w in zip(terms, idf):
-            tf_max, len_min = self._term_extremes(t)
-            bound.append(w * (k1 + 1.0) * tf_max / (tf_max + k1 * (1.0 - b + b * len_min / avgdl)))
-        order = sorted(range(len(terms)), key=lambda i: self._offsets[terms[i] + 1] - self._offsets[terms[i]])
-        total = sum(int(self._offsets[t + 1] - self._offsets[t]) for t in terms)
-        partial = np.zeros(len(self._ids), dtype=np.float32)
-        left, spent = sum(bound), 0
-        for i in order[:-1]:
-            slots, tf = self._postings(terms[i])
-            partial[slots] += self._weight(idf[i], slots, tf, avgdl)
-            left -= bound[i]
-            spent += slots.size
-            seen = slots[self._alive[slots]]
-            threshold, margin = 0.0, left * (1 + 1e-4) + 1e-6  # margins for float32 rounding
-            if seen.size >= n:  # a lower bound of the final n-th score: sums only grow
-                threshold = float(np.partition(partial[seen], seen.size - n)[seen.size - n]) * (1 - 1e-4)
-            if margin < threshold:
-                break
-            if spent > total // 2:
-                return None  # most postings read already: the exhaustive pass costs as little
-        else:
-            return None
-        touched = np.flatnonzero(partial)
-        cand = touched[(partial[touched] + margin >= threshold) & self._alive[touched]]
-        scores = np.zeros(cand.size, dtype=np.float32)
-        for t, w in zip(terms, idf):
-            slots, tf = self._postings(t)
-            pos = np.minimum(np.searchsorted(slots, cand), slots.size - 1)
-            has = slots[pos] == cand
-            scores[has] += self._weight(w, cand[has], tf[pos[has]], avgdl)
-        keep = scores > 0
-        return cand[keep], scores[keep]
+        if hits.size > n:
+            hits = hits[np.argpartition(-scores[hits], n - 1)[:n]]
+        hits = hits[np.argsort(-scores[hits], kind="stable")]
+        return [(self._ids[i], float(scores[i])) for i in hits]
 
     # ---- snapshot: a new process loads this instead of re-reading every article ----
     def save(self, path: Path) -> None:
@@ -288,17 +217,6 @@ class BM25Index:
             return None
         index._slot = {cid: i for i, (cid, alive) in enumerate(zip(index._ids, index._alive)) if alive}
         return index
-
-
-def _best(slots: np.ndarray, scores: np.ndarray, n: int) -> np.ndarray:
-    """Positions of the n best, highest score first and, among equal scores, the lowest slot
-    (slots ascend): one order for every scorer, whatever the selection algorithm."""
-    if scores.size > n:
-        nth = np.partition(scores, scores.size - n)[scores.size - n]
-        pos = np.flatnonzero(scores >= nth)
-    else:
-        pos = np.arange(scores.size)
-    return pos[np.lexsort((slots[pos], -scores[pos]))][:n]
 
 
 SNAPSHOT_VERSION = 3  # 2: Snowball stems (retrieval.lexical.stem); 3: keys name revisions
