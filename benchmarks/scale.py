@@ -1,6 +1,6 @@
-"""Search and offline ask latency at 1k / 10k / 100k chunks, next to raw Chroma query time.
+"""Search and offline ask latency at 1k / 10k / 100k / 1M chunks, next to raw Chroma query time.
 
-Two modes, each its own process (so the orchestrator reads each one's peak RSS):
+Four modes, each its own process (so the orchestrator reads each one's peak RSS):
 - `build`: grow one data dir to at least N chunks through the real Ingestor path. The five seed
   articles are ingested with the real model; the synthetic articles (benchmarks/corpus.py) get
   vectors from `OriginEmbedder`: the real vectors of the seed sentences they were made from,
@@ -12,13 +12,17 @@ Two modes, each its own process (so the orchestrator reads each one's peak RSS):
   Catalog.switch_revision) and the embedding cache's put_chunks/put_many. Vectors: the source
   sentence's cached vector plus noise, renormalised; a chunk's vector is the mean of its sentences',
   as ingest computes it. No cleaning, chunking or near-duplicate check runs for the copies.
+  `--param max_seconds=S` stops it between batches: the store stays consistent and says its size.
 - `measure`: open the data dir like `factdesk` does, load the real model, and time `search` and
   `ask` with distinct query wordings (so every query is embedded: no cache hit), and
   `collection.query` with precomputed query vectors (raw Chroma, the same n_results as search).
+- `bm25`: the in-memory keyword index alone, from the snapshot `measure` leaves in the data dir:
+  postings per question and the time to score them.
 
 Every mode opens the data dir with `make_settings`, isolated from the shell's environment, except
-that FACTDESK_CHROMA_URL and FACTDESK_DATABASE_URL are passed on when set (server mode); `fill`
-writes the embedded SQLite catalog only.
+that FACTDESK_CHROMA_URL and FACTDESK_DATABASE_URL (or `--param chroma_url=` / `database_url=`) are
+passed on when set: server mode, where `fill` writes through the PostgreSQL catalog and the Chroma
+server (`--param chroma_path=` names the server's folder, for its size on disk).
 """
 
 from __future__ import annotations
@@ -145,11 +149,7 @@ def build(args: argparse.Namespace) -> dict:
         "build_seconds": round(t.wall, 1),
         "build_chunks_per_s": round(added / t.wall, 1) if t.wall else None,
         "cpu_per_wall": round(t.cpu / t.wall, 2) if t.wall else None,
-        "embedding_cache_mb": round((data / "embeddings.sqlite").stat().st_size / 2**20, 1),
-        "catalog_mb": round((data / "catalog.sqlite").stat().st_size / 2**20, 1),
-        "chroma_mb": round(
-            sum(f.stat().st_size for f in (data / "chroma").rglob("*") if f.is_file()) / 2**20, 1
-        ),
+        **store_sizes(svc, data, args.params.get("chroma_path")),
     }
     svc.close()
     return out
@@ -176,7 +176,6 @@ def fill(args: argparse.Namespace) -> dict:
     from benchmarks.corpus import seed_vocabulary
     from factdesk.service import Factdesk
     from retrieval import dedup
-    from retrieval.catalog import Catalog
     from retrieval.embed import EmbeddingCache
     from retrieval.ingest import chunk_metadata
     from retrieval.models import Chunk, Document, chunk_id
@@ -184,26 +183,23 @@ def fill(args: argparse.Namespace) -> dict:
     data = Path(args.params["data"])
     target = int(args.params["chunks"])
     batch_docs = int(args.params.get("batch_docs", 400))
+    # stop between batches after this many seconds: a fill that cannot reach `chunks` in the time
+    # there is still ends with a consistent store and its figures
+    max_seconds = float(args.params.get("max_seconds", "inf"))
     svc = Factdesk(scale_settings(args))
-    if svc.settings.chroma_url or getattr(svc.settings, "database_url", None):
-        raise SystemExit("fill writes the embedded store only")
+    # the catalog the settings select (SQLite or PostgreSQL) and its own write statements
     cat, cache, name = svc.catalog, svc.embedder.cache, svc.embedder.name
-    sources = [
-        r[0] for r in cat._query("SELECT id FROM documents WHERE id GLOB 'syn-*' AND id NOT GLOB '*.c*'")
+    writes = type(cat)
+    synthetic = [
+        r[0] for r in cat._query(f"SELECT id FROM documents WHERE id LIKE {cat.param_mark}", ["syn-%"])
     ]
-    sources.sort()
+    sources = sorted(i for i in synthetic if ".c" not in i)
     word = re.compile(r"\b[a-z]{4,}\b")
     vocab = seed_vocabulary()
     start_chunks = cat.count()[1]
     written = {"documents": 0, "chunks": 0, "sentences": 0, "span_mismatch_chunks": 0}
     t_parts = {"read sources": 0.0, "make copies": 0.0, "Chroma upsert": 0.0, "catalog": 0.0, "cache": 0.0}
-    copy = 1 + max(
-        [
-            int(i.rsplit(".c", 1)[1])
-            for (i,) in cat._query("SELECT id FROM documents WHERE id GLOB 'syn-*.c*'")
-        ]
-        or [0]
-    )
+    copy = 1 + max([int(i.rsplit(".c", 1)[1]) for i in synthetic if ".c" in i] or [0])
     started = time.perf_counter()
     with Timer() as t:
         count = start_chunks
@@ -215,7 +211,7 @@ def fill(args: argparse.Namespace) -> dict:
                 return swaps.get(m.group(0), m.group(0))
 
             for lo in range(0, len(sources), batch_docs):
-                if count >= target:
+                if count >= target or time.perf_counter() - started > max_seconds:
                     break
                 t0 = time.perf_counter()
                 part = sources[lo : lo + batch_docs]
@@ -289,7 +285,7 @@ def fill(args: argparse.Namespace) -> dict:
                 # the ingest's write protocol (Ingestor._land), one batch of documents at a time
                 with svc.ingestor.writing():
                     with cat.transaction() as db:
-                        revisions = [Catalog.reserve(db, d.id, len(cs)) for d, cs, _ in staged]
+                        revisions = [writes.reserve(db, d.id, len(cs)) for d, cs, _ in staged]
                     staged = [
                         (replace(d, revision=r), [replace(c, revision=r) for c in cs], v)
                         for (d, cs, v), r in zip(staged, revisions)
@@ -304,7 +300,7 @@ def fill(args: argparse.Namespace) -> dict:
                     t_parts["Chroma upsert"] += t4 - t3
                     with cat.transaction() as db:
                         for d, cs, _ in staged:
-                            Catalog.switch_revision(db, d, cs, [])
+                            writes.switch_revision(db, d, cs, [])
                     t5 = time.perf_counter()
                     t_parts["catalog"] += t5 - t4 + t3 - t2
                 cache.put_chunks(chunk_rows)
@@ -320,8 +316,12 @@ def fill(args: argparse.Namespace) -> dict:
                     flush=True,
                 )
             copy += 1
+            if time.perf_counter() - started > max_seconds:
+                break
     docs, chunks = cat.count()
     out = {
+        "target_chunks": target,
+        "stopped_by_max_seconds": count < target,
         "documents": docs,
         "chunks": chunks,
         "chroma_count": svc.vectors.count(),
@@ -330,14 +330,29 @@ def fill(args: argparse.Namespace) -> dict:
         "fill_chunks_per_s": round(written["chunks"] / t.wall, 1) if t.wall else None,
         "cpu_per_wall": round(t.cpu / t.wall, 2) if t.wall else None,
         "parts_s": {k: round(v, 1) for k, v in t_parts.items()},
-        "embedding_cache_mb": round((data / "embeddings.sqlite").stat().st_size / 2**20, 1),
-        "catalog_mb": round((data / "catalog.sqlite").stat().st_size / 2**20, 1),
-        "chroma_mb": round(
-            sum(f.stat().st_size for f in (data / "chroma").rglob("*") if f.is_file()) / 2**20, 1
-        ),
+        **store_sizes(svc, data, args.params.get("chroma_path")),
     }
     svc.close()
     return out
+
+
+def store_sizes(svc, data: Path, chroma_path: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """MiB on disk of the embedding cache, the catalog (its SQLite file, or its PostgreSQL database)
+    and Chroma (the data dir's, or the server's folder when `chroma_path` names it)."""
+
+    def folder_mb(path: Path) -> float | None:
+        files = [f for f in path.rglob("*") if f.is_file()] if path.exists() else []
+        return round(sum(f.stat().st_size for f in files) / 2**20, 1) if files else None
+
+    if getattr(svc.settings, "database_url", None):
+        catalog = svc.catalog._query("SELECT pg_database_size(current_database())")[0][0] / 2**20
+    else:
+        catalog = (data / "catalog.sqlite").stat().st_size / 2**20
+    return {
+        "embedding_cache_mb": round((data / "embeddings.sqlite").stat().st_size / 2**20, 1),
+        "catalog_mb": round(catalog, 1),
+        "chroma_mb": folder_mb(Path(chroma_path) if chroma_path else data / "chroma"),
+    }
 
 
 class Stopwatch:
@@ -348,7 +363,9 @@ class Stopwatch:
         self.calls: dict[str, list[float]] = {}
 
     def wrap(self, obj: object, attr: str, label: str) -> None:
-        fn = getattr(obj, attr)
+        fn = getattr(obj, attr, None)
+        if fn is None:  # a part this catalog does not have (PostgreSQL: no FTS5)
+            return
 
         def timed(*a, **k):  # type: ignore[no-untyped-def]
             t0 = time.perf_counter()
@@ -439,7 +456,8 @@ def measure(args: argparse.Namespace) -> dict:
     from retrieval.lexical import build_match_query
 
     matched = []
-    for q in queries[:10]:
+    fts5 = not getattr(svc.settings, "database_url", None)  # PostgreSQL has no chunks_fts to count
+    for q in queries[:10] if fts5 else []:
         match = build_match_query(q)
         if match:
             matched.append(
@@ -489,9 +507,53 @@ def eval_at_scale(svc) -> dict:  # type: ignore[no-untyped-def]
     return out
 
 
+def bm25(args: argparse.Namespace) -> dict:
+    """The in-memory BM25 alone, from the snapshot a `measure` run leaves in the data dir: how many
+    postings each question's terms have (it scores every one of them) and the time it takes."""
+    from retrieval.bm25 import BM25Index
+    from retrieval.lexical import query_terms
+
+    data = Path(args.params["data"])
+    index = BM25Index.load(data / "lexical-index.npz")
+    if index is None:
+        raise SystemExit("no BM25 snapshot in the data dir: run mode=measure first")
+    t0 = time.perf_counter()
+    index._prepare()
+    prepare_s = time.perf_counter() - t0
+    n = int(args.params.get("n", 30))  # SearchConfig.candidates: what search asks the index for
+    queries = [query_terms(q) for q in query_stream(int(args.params.get("queries", 100)))]
+    live = len(index)
+    shares, kept_shares, postings = [], [], []
+    for words in queries:
+        terms = [index._vocab[t] for t in index.analyzer.query(words) if t in index._vocab]
+        shares += [float(index._df[t]) / live for t in terms]
+        kept = [t for t in terms if 2 * index._df[t] <= live]  # the rest weigh nothing (FTS5's IDF)
+        kept_shares += [float(index._df[t]) / live for t in kept]
+        postings.append(sum(int(index._df[t]) for t in kept))
+    timed = []
+    for words in queries:
+        t = time.perf_counter()
+        index.search(words, n)
+        timed.append(1000 * (time.perf_counter() - t))
+    return {
+        "chunks_live": live,
+        "postings_total": int(index._offsets[-1]),
+        "vocabulary": len(index._vocab),
+        "prepare_seconds": round(prepare_s, 2),
+        "n": n,
+        "queries": len(queries),
+        "query_terms_share_of_chunks_mean": round(float(np.mean(shares)), 3),
+        "scored_terms_share_of_chunks_mean": round(float(np.mean(kept_shares)), 3),
+        "scored_postings_per_query_mean": round(float(np.mean(postings))),
+        "search_ms": latency_summary(timed),
+        "load_avg_end": loadavg(),
+    }
+
+
 def body(args: argparse.Namespace) -> dict:
     mode = args.params.get("mode")
-    return build(args) if mode == "build" else fill(args) if mode == "fill" else measure(args)
+    modes = {"build": build, "fill": fill, "bm25": bm25}
+    return modes.get(mode or "", measure)(args)
 
 
 if __name__ == "__main__":
