@@ -167,9 +167,9 @@ class BM25Index:
         for t in terms:
             lo, hi = self._offsets[t], self._offsets[t + 1]
             slots, tf = self._post_slot[lo:hi], self._post_tf[lo:hi]
-            df = int(self._df[t])
+            n_t = int(df[t])
             # FTS5's BM25: IDF clamped at ~0 for terms in more than half of the chunks
-            idf = max(math.log((live - df + 0.5) / (df + 0.5)), 1e-6)
+            idf = max(math.log((live - n_t + 0.5) / (n_t + 0.5)), 1e-6)
             norm = k1 * (1.0 - b + b * self._length[slots] / avgdl)
             scores[slots] += idf * (tf * (k1 + 1.0)) / (tf + norm)
         scores[~self._alive] = 0.0
