@@ -222,7 +222,8 @@ def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
     """Headless Debian Chromium driven by playwright (the chat page and /docs tests)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api  # the test extra's: a missing one is a broken install, not a skip
+
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         skip_outside_ci(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
     with sync_api.sync_playwright() as p:
