@@ -86,23 +86,17 @@ class Startup:
           over the same PostgreSQL and Chroma) is rolled back without waiting for this replica's
           next write. Recovery takes the writer lock first, so a live writer's revision is never
           taken for a leftover."""
-        attempt = 0
-        while True:
+        retries = 0
+        while svc.recovery_problem is not None or self.settings.recovery_sweep_s:
             pending = svc.recovery_problem is not None
-            if not pending and not self.settings.recovery_sweep_s:
+            if self._stop.wait(self.settings.recovery_retry_s if pending else self.settings.recovery_sweep_s):
                 return
-            wait = self.settings.recovery_retry_s if pending else self.settings.recovery_sweep_s
-            if self._stop.wait(wait):
-                return
+            retries += pending
             try:
-                done = svc.retry_recovery()
+                if svc.retry_recovery() and pending:
+                    log.info("recovery finished after %d retries: %s", retries, svc.recovery_counts())
             except Exception as e:  # noqa: BLE001 - logged; the next attempt may succeed
                 log.warning("recovery attempt failed: %s", redact_text(str(e)))
-                continue
-            if pending:
-                attempt += 1
-                if done:
-                    log.info("recovery finished after %d retries: %s", attempt, svc.recovery_counts())
 
     def stop(self, timeout: float) -> bool:
         """Ask the thread to stop after the document in hand; True once it has ended."""
@@ -277,22 +271,22 @@ def create_app(
     def openapi() -> dict[str, Any]:
         # Every invalid request is a 400 with the error shape: drop FastAPI's generic 422 entries.
         # Without API keys nothing needs a bearer token: drop the security requirement too.
-        if app.openapi_schema is None:
-            schema = FastAPI.openapi(app)
-            for path in schema.get("paths", {}).values():
-                for operation in path.values():
-                    operation.get("responses", {}).pop("422", None)
-                    if not settings.api_keys:
-                        operation.pop("security", None)
-                        operation.get("responses", {}).pop("401", None)
-            components = schema.get("components", {})
-            for name in ("HTTPValidationError", "ValidationError"):
-                components.get("schemas", {}).pop(name, None)
-            if not settings.api_keys:
-                components.pop("securitySchemes", None)
-            _write_limits(components.get("schemas", {}), settings)
-            app.openapi_schema = schema
-        return app.openapi_schema
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = FastAPI.openapi(app)
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+                if not settings.api_keys:
+                    operation.pop("security", None)
+                    operation.get("responses", {}).pop("401", None)
+        components = schema.get("components", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.get("schemas", {}).pop(name, None)
+        if not settings.api_keys:
+            components.pop("securitySchemes", None)
+        _write_limits(components.get("schemas", {}), settings)
+        return schema  # FastAPI.openapi keeps it in app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -77,7 +77,7 @@ def _device(name: str):  # type: ignore[no-untyped-def]
     return torch.device(name)
 
 
-def _tensors(pairs: list[tuple[list[int], list[int]]], device=None):  # type: ignore[no-untyped-def]
+def _tensors(pairs: list[tuple[list[int], list[int]]], device="cpu"):  # type: ignore[no-untyped-def]
     import torch
 
     n, seq = len(pairs), max(len(p[0]) for p in pairs)
@@ -88,9 +88,7 @@ def _tensors(pairs: list[tuple[list[int], list[int]]], device=None):  # type: ig
         ids[i, : len(a)] = torch.tensor(a)
         types[i, : len(t)] = torch.tensor(t)
         mask[i, : len(a)] = 1
-    if device is None or device.type == "cpu":
-        return ids, types, mask
-    return ids.to(device), types.to(device), mask.to(device)
+    return ids.to(device), types.to(device), mask.to(device)  # on the CPU: the same tensors
 
 
 def _batches(lengths: list[int], size: int, rng: random.Random) -> list[list[int]]:
