@@ -2,7 +2,8 @@
 
 FTS5 scores every posting of every query term through its auxiliary-function API, ~0.4 us each here:
 on a 100k-chunk corpus where a question's words occur in most chunks that was ~100 ms a query
-(BENCHMARKS.md). The same sums in numpy take a few milliseconds. The index is a cache of the catalog
+(BENCHMARKS.md). The same sums in numpy take a few milliseconds; past a postings budget, each common
+term's highest-weighted postings are read (BM25Index). The index is a cache of the catalog
 (which keeps FTS5 too: filtered search, and doctor's checks), built from committed chunk texts and
 brought up to date before a search whenever the catalog has changed.
 """
@@ -59,8 +60,45 @@ class Analyzer:
         return list(out)
 
 
+class _Segment:
+    """Postings as CSR by term id: slots and term frequencies, each term's postings ordered by
+    impact (their BM25 term weight, best first), so a query may read just a term's best ones."""
+
+    __slots__ = ("offsets", "slot", "tf")
+
+    def __init__(self, offsets: np.ndarray, slot: np.ndarray, tf: np.ndarray) -> None:
+        self.offsets, self.slot, self.tf = offsets, slot, tf
+
+    @property
+    def size(self) -> int:
+        return len(self.slot)
+
+    def span(self, term: int) -> tuple[int, int]:
+        if term + 1 >= len(self.offsets):  # a term newer than this segment
+            return 0, 0
+        return int(self.offsets[term]), int(self.offsets[term + 1])
+
+
+_EMPTY = _Segment(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+_ORDER_BLOCK = 4_000_000  # postings ordered by impact at a time: bounds the sort's temporary arrays
+
+
+def _impacts(tf: np.ndarray, length: np.ndarray, avgdl: float, k1: float, b: float) -> np.ndarray:
+    """BM25's per-posting weight before IDF (FTS5's formula, float32 as search computes it)."""
+    norm = k1 * (1.0 - b + b * length / avgdl)
+    return (tf * (k1 + 1.0)) / (tf + norm)
+
+
 class BM25Index:
-    """Chunks by id; add/remove in batches; `search(terms, n)` -> [(chunk id, score)], best first."""
+    """Chunks by id; add/remove in batches; `search(terms, n, budget)` -> [(chunk id, score)], best
+    first.
+
+    Postings live in a large main segment and a small delta segment that takes new chunks, so a write
+    re-sorts the delta, not the archive; the delta is folded in once it reaches an eighth of the main.
+    Within each term, postings are ordered by impact: with a postings budget, a query reads each
+    common term's highest-weighted postings (impact-ordered static pruning, as search engines do at
+    scale), and every posting when the budget covers them, which gives exactly FTS5's BM25.
+    """
 
     def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
@@ -70,35 +108,46 @@ class BM25Index:
         self._slot: dict[str, int] = {}
         self._length = np.zeros(0, dtype=np.float32)
         self._alive = np.zeros(0, dtype=bool)
-        # postings, frozen as CSR by term (slots, tf) plus batches not yet merged
-        self._offsets = np.zeros(1, dtype=np.int64)
-        self._post_slot = np.zeros(0, dtype=np.int32)
-        self._post_tf = np.zeros(0, dtype=np.float32)
+        self._main = _EMPTY
+        self._delta = _EMPTY
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (term ids, slots, tf)
+        self._killed = 0  # slots gone dead since the main segment was built (their postings remain)
         self._df: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._avgdl = 1.0
 
     def __len__(self) -> int:
-        return int(self._alive.sum())
+        return len(self._slot)
 
     @property
     def ids(self) -> set[str]:
-        return {i for i, alive in zip(self._ids, self._alive) if alive}
+        return set(self._slot)
 
     def add(self, items: Iterable[tuple[str, str, Sequence[tuple[str, int, int]]]]) -> None:
         """items: (document id, document text, [(chunk id, start, end)]). Each text is tokenised once
-        and its chunks (which overlap) are slices of that."""
-        term_ids, slots, tfs = [], [], []
+        and its chunks (which overlap) are slices of that. Postings are packed every few thousand
+        chunks, so indexing a whole archive holds compact arrays, not an array per chunk."""
+        term_ids: list[np.ndarray] = []
+        slots: list[np.ndarray] = []
+        tfs: list[np.ndarray] = []
         lengths: list[float] = []
+
+        def pack() -> None:
+            if term_ids:
+                self._pending.append((np.concatenate(term_ids), np.concatenate(slots), np.concatenate(tfs)))
+                for part in (term_ids, slots, tfs):
+                    part.clear()
+
         for _doc_id, text, chunks in items:
             terms, starts = self.analyzer.tokens(text)
             ids = np.fromiter(
                 (-1 if t is None else self._vocab.setdefault(t, len(self._vocab)) for t in terms),
-                dtype=np.int64,
+                dtype=np.int32,
                 count=len(terms),
             )
             for chunk_id, start, end in chunks:
-                if chunk_id in self._slot:
-                    self._alive[self._slot[chunk_id]] = False  # replaced: the old slot goes dead
+                if chunk_id in self._slot:  # replaced: the old slot goes dead
+                    self._alive[self._slot[chunk_id]] = False
+                    self._killed += 1
                 lo, hi = np.searchsorted(starts, [start, end])
                 window = ids[lo:hi]
                 lengths.append(float(hi - lo))  # words, stopwords included, as FTS5 counts length
@@ -111,12 +160,13 @@ class BM25Index:
                     term_ids.append(uniq)
                     slots.append(np.full(uniq.size, slot, dtype=np.int32))
                     tfs.append(counts.astype(np.float32))
+            if len(term_ids) >= 5000:
+                pack()
+        pack()
         if not lengths:
             return
         self._length = np.concatenate([self._length, np.asarray(lengths, dtype=np.float32)])
         self._alive = np.concatenate([self._alive, np.ones(len(lengths), dtype=bool)])
-        if term_ids:
-            self._pending.append((np.concatenate(term_ids), np.concatenate(slots), np.concatenate(tfs)))
         self._df = np.zeros(0, dtype=np.int64)  # recounted at the next search
 
     def remove(self, chunk_ids: Iterable[str]) -> None:
@@ -124,56 +174,123 @@ class BM25Index:
             slot = self._slot.pop(cid, None)
             if slot is not None:
                 self._alive[slot] = False
+                self._killed += 1
         self._df = np.zeros(0, dtype=np.int64)
 
-    def _merge(self) -> None:
-        """Fold pending batches into the CSR arrays, dropping dead slots (one sort over all postings)."""
-        t_old = np.repeat(np.arange(len(self._offsets) - 1, dtype=np.int64), np.diff(self._offsets))
-        parts_t = [t_old] + [p[0] for p in self._pending]
-        parts_s = [self._post_slot] + [p[1] for p in self._pending]
-        parts_f = [self._post_tf] + [p[2] for p in self._pending]
-        t, s, f = np.concatenate(parts_t), np.concatenate(parts_s), np.concatenate(parts_f)
-        keep = self._alive[s]
-        t, s, f = t[keep], s[keep], f[keep]
-        order = np.argsort(t, kind="stable")
-        t, self._post_slot, self._post_tf = t[order], s[order], f[order]
-        self._offsets = np.searchsorted(t, np.arange(len(self._vocab) + 1)).astype(np.int64)
+    def _build(self, segments: Sequence[_Segment]) -> _Segment:
+        """One segment from the given ones and the pending batches, without dead slots' postings.
+
+        Postings are placed by term with a counting sort (one pass per part, no sort of the whole),
+        then each block of terms is ordered by impact, so the temporary arrays stay a few million
+        postings long however large the archive: indexing 1M chunks holds the postings about twice.
+        """
+        n_terms = len(self._vocab)
+        alive = self._alive
+        segments = [seg for seg in segments if seg.size]
+        pending = [(t[k], s[k], f[k]) for t, s, f in self._pending for k in [alive[s]]]
         self._pending = []
+        counts = np.zeros(n_terms, dtype=np.int64)
+        keeps = []
+        for seg in segments:
+            keep = alive[seg.slot]
+            kept = np.zeros(seg.size + 1, dtype=np.int32)
+            np.cumsum(keep, out=kept[1:])
+            counts[: len(seg.offsets) - 1] += np.diff(kept[seg.offsets])
+            keeps.append(keep)
+        for t, _, _ in pending:
+            counts += np.bincount(t, minlength=n_terms)
+        offsets = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        slot = np.empty(int(offsets[-1]), dtype=np.int32)
+        tf = np.empty(int(offsets[-1]), dtype=np.float32)
+        cursor = offsets[:-1].copy()
+        for seg, keep in zip(segments, keeps):  # already grouped by term: copied term by term
+            for term in np.flatnonzero(np.diff(seg.offsets)):
+                lo, hi = seg.offsets[term], seg.offsets[term + 1]
+                k = keep[lo:hi]
+                s, f = seg.slot[lo:hi][k], seg.tf[lo:hi][k]
+                at = cursor[term]
+                slot[at : at + s.size], tf[at : at + s.size] = s, f
+                cursor[term] += s.size
+        del keeps
+        while pending:  # new postings, placed by a counting sort on their terms
+            t, s, f = pending.pop(0)
+            order = np.argsort(t, kind="stable")
+            ts = t[order]
+            c = np.bincount(ts, minlength=n_terms)
+            pos = cursor[ts] + (np.arange(ts.size, dtype=np.int64) - (np.cumsum(c) - c)[ts])
+            slot[pos], tf[pos] = s[order], f[order]
+            cursor += c
+        avgdl = float(self._length[alive].mean()) if alive.any() else 1.0
+        lo_term = 0
+        while lo_term < n_terms:  # each term's postings by impact, best first; ties by slot
+            hi_term = max(lo_term + 1, int(np.searchsorted(offsets, offsets[lo_term] + _ORDER_BLOCK)) - 1)
+            hi_term = min(hi_term, n_terms)
+            lo, hi = int(offsets[lo_term]), int(offsets[hi_term])
+            if hi > lo:
+                terms = np.repeat(np.arange(lo_term, hi_term), np.diff(offsets[lo_term : hi_term + 1]))
+                s = slot[lo:hi]
+                impact = _impacts(tf[lo:hi], self._length[s], avgdl, self.k1, self.b)
+                order = np.lexsort((s, -impact, terms))
+                slot[lo:hi], tf[lo:hi] = s[order], tf[lo:hi][order]
+            lo_term = hi_term
+        return _Segment(offsets, slot, tf)
 
     def _prepare(self) -> None:
-        dead_share = 1.0 - (len(self) / max(1, len(self._ids)))
-        if self._pending or (len(self._vocab) + 1 != len(self._offsets)) or dead_share > 0.25:
-            self._merge()
+        pending = sum(p[1].size for p in self._pending)
+        if self._killed * 4 > max(1, len(self._slot)) or (self._delta.size + pending) * 8 > self._main.size:
+            if pending or self._killed or self._delta.size:
+                self._main, self._delta, self._killed = self._build([self._main, self._delta]), _EMPTY, 0
+        elif pending:
+            self._delta = self._build([self._delta])
         if self._df.size != len(self._vocab):
-            # document frequency over live chunks: removals leave dead postings until the next merge
-            live = np.concatenate([[0], np.cumsum(self._alive[self._post_slot], dtype=np.int64)])
-            self._df = live[self._offsets[1:]] - live[self._offsets[:-1]]
+            # document frequency over live chunks: removals leave dead postings until the next build
+            self._df = np.zeros(len(self._vocab), dtype=np.int64)
+            for seg in (self._main, self._delta):
+                if seg.size:
+                    live = np.zeros(seg.size + 1, dtype=np.int64)
+                    np.cumsum(self._alive[seg.slot], out=live[1:])
+                    self._df[: len(seg.offsets) - 1] += live[seg.offsets[1:]] - live[seg.offsets[:-1]]
+            lengths = self._length[self._alive]
+            self._avgdl = float(lengths.mean()) if lengths.size else 1.0
 
-    def search(self, words: Sequence[str], n: int) -> list[tuple[str, float]]:
+    def search(self, words: Sequence[str], n: int, budget: int | None = None) -> list[tuple[str, float]]:
+        """The n best chunks for the words. `budget` caps the postings read: rare terms are read
+        whole, and the rest of the budget is shared among the commoner terms, each reading its
+        highest-impact postings. No budget (or one that covers every posting) scores exactly."""
         terms = [self._vocab[t] for t in self.analyzer.query(words) if t in self._vocab]
         if not terms or n <= 0:
             return []
         self._prepare()
-        live = len(self)
-        alive_len = self._length[self._alive]
-        avgdl = float(alive_len.mean()) if alive_len.size else 1.0
-        scores = np.zeros(len(self._ids), dtype=np.float32)
+        live = len(self._slot)
+        avgdl, df = self._avgdl, self._df
         k1, b = self.k1, self.b
         # a term in more than half of the chunks has no weight (FTS5 clamps its IDF): left out, as
         # the FTS5 path does (lexical.prune_terms), unless the question has nothing rarer
-        df = self._df
         terms = [t for t in terms if df[t] > 0]
         terms = [t for t in terms if 2 * df[t] <= live] or sorted(terms, key=lambda t: df[t])[:1]
+        spans = {t: [seg.span(t) for seg in (self._main, self._delta)] for t in terms}
+        stored = {t: sum(hi - lo for lo, hi in spans[t]) for t in terms}
+        allowed = dict(stored)
+        if budget is not None and sum(stored.values()) > budget:
+            left = budget
+            rarest_first = sorted(terms, key=lambda t: stored[t])
+            for i, t in enumerate(rarest_first):
+                allowed[t] = min(stored[t], max(1, left // (len(rarest_first) - i)))
+                left -= allowed[t]
+        scores = np.zeros(len(self._ids), dtype=np.float32)
         for t in terms:
-            lo, hi = self._offsets[t], self._offsets[t + 1]
-            slots, tf = self._post_slot[lo:hi], self._post_tf[lo:hi]
             n_t = int(df[t])
             # FTS5's BM25: IDF clamped at ~0 for terms in more than half of the chunks
             idf = max(math.log((live - n_t + 0.5) / (n_t + 0.5)), 1e-6)
-            norm = k1 * (1.0 - b + b * self._length[slots] / avgdl)
-            scores[slots] += idf * (tf * (k1 + 1.0)) / (tf + norm)
-        scores[~self._alive] = 0.0
+            for seg, (lo, hi) in zip((self._main, self._delta), spans[t]):
+                if allowed[t] < stored[t]:  # this segment's share of the term's best postings
+                    hi = lo + -(-(hi - lo) * allowed[t] // stored[t])
+                slots, tf = seg.slot[lo:hi], seg.tf[lo:hi]
+                norm = k1 * (1.0 - b + b * self._length[slots] / avgdl)
+                scores[slots] += idf * (tf * (k1 + 1.0)) / (tf + norm)
         hits = np.flatnonzero(scores > 0)
+        hits = hits[self._alive[hits]]
         if hits.size > n:
             hits = hits[np.argpartition(-scores[hits], n - 1)[:n]]
         hits = hits[np.argsort(-scores[hits], kind="stable")]
@@ -191,10 +308,14 @@ class BM25Index:
                 vocab=np.array(sorted(self._vocab, key=self._vocab.__getitem__), dtype=object).astype(str),
                 length=self._length,
                 alive=self._alive,
-                offsets=self._offsets,
-                post_slot=self._post_slot,
-                post_tf=self._post_tf,
+                offsets=self._main.offsets,
+                post_slot=self._main.slot,
+                post_tf=self._main.tf,
+                delta_offsets=self._delta.offsets,
+                delta_slot=self._delta.slot,
+                delta_tf=self._delta.tf,
                 params=np.array([self.k1, self.b]),
+                killed=np.array([self._killed]),
             )
         os.replace(tmp, path)
 
@@ -210,16 +331,23 @@ class BM25Index:
                 index._ids = z["ids"].tolist()
                 index._vocab = {t: i for i, t in enumerate(z["vocab"].tolist())}
                 index._length, index._alive = z["length"], z["alive"]
-                index._offsets, index._post_slot, index._post_tf = z["offsets"], z["post_slot"], z["post_tf"]
+                index._main = _Segment(z["offsets"], z["post_slot"], z["post_tf"])
+                index._delta = _Segment(z["delta_offsets"], z["delta_slot"], z["delta_tf"])
+                index._killed = int(z["killed"][0])
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return None
-        if len(index._ids) != len(index._alive) or len(index._offsets) != len(index._vocab) + 1:
+        segments_fit = all(
+            len(seg.offsets) <= len(index._vocab) + 1 and seg.size == seg.offsets[-1]
+            for seg in (index._main, index._delta)
+        )
+        if len(index._ids) != len(index._alive) or not segments_fit:
             return None
         index._slot = {cid: i for i, (cid, alive) in enumerate(zip(index._ids, index._alive)) if alive}
         return index
 
 
-SNAPSHOT_VERSION = 3  # 2: Snowball stems (retrieval.lexical.stem); 3: keys name revisions
+# 2: Snowball stems (retrieval.lexical.stem); 3: keys name revisions; 4: impact-ordered segments
+SNAPSHOT_VERSION = 4
 SNAPSHOT_AFTER = 2000  # chunks added or removed by a sync before the snapshot is rewritten
 
 
@@ -238,10 +366,11 @@ class LexicalIndex:
         self._version: tuple[int, int] | None = None
         self._lock = threading.Lock()
 
-    def search(self, words: Sequence[str], n: int) -> list[tuple[str, float]]:
-        """[(key, BM25 score)], best first; keys name chunks of one revision (models.chunk_key)."""
+    def search(self, words: Sequence[str], n: int, budget: int | None = None) -> list[tuple[str, float]]:
+        """[(key, BM25 score)], best first; keys name chunks of one revision (models.chunk_key).
+        `budget`: the postings a query may read (BM25Index.search)."""
         with self._lock:
-            return self._sync().search(words, n)
+            return self._sync().search(words, n, budget)
 
     def warm(self) -> None:
         with self._lock:

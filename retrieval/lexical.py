@@ -53,7 +53,8 @@ def match_terms(terms: Sequence[str]) -> str | None:
 
 # BM25 in FTS5 scores every posting of every query term (~0.4 us each here). Above this many postings
 # the commonest terms are left out. Measured at 100k chunks (BENCHMARKS.md): a 25k budget halved the
-# eval's hit@5 against the corpus's near-copies of the evidence (0.27 -> 0.14); 200k keeps it.
+# eval's hit@5 against the corpus's near-copies of the evidence (0.27 -> 0.14); 200k keeps it. The
+# in-memory index (retrieval.bm25) spends the same budget on each term's highest-weighted postings.
 POSTINGS_BUDGET = 200_000
 
 

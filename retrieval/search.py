@@ -312,7 +312,7 @@ class Searcher:
             return []
         where_sql, params = filters.sql(self.catalog.param_mark)
         if self.lexical_index is not None and not where_sql:
-            return self.lexical_index.search(terms, n)
+            return self.lexical_index.search(terms, n, self.config.lexical_budget)
         terms = list(dict.fromkeys(stem(t) for t in terms))  # the index holds analyzed stems
         rows, total = self.catalog.term_rows(terms)
         kept = prune_terms(terms, rows, total, self.config.lexical_budget)

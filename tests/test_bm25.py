@@ -93,6 +93,94 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
     assert BM25Index.load(tmp_path / "missing.npz") is None
 
 
+def _corpus(docs: int, seed: int) -> list[tuple[str, str, list[tuple[str, int, int]]]]:
+    """Documents of a few hundred made-up words (common ones often), each cut into chunks."""
+    rng = np.random.default_rng(seed)
+    vocab = [f"term{i}word" for i in range(200)]
+    out = []
+    for d in range(docs):
+        words = [vocab[int(i)] for i in rng.zipf(1.3, size=int(rng.integers(30, 90))) % len(vocab)]
+        text, spans = "", []
+        for c in range(0, len(words), 25):
+            piece = " ".join(words[c : c + 25])
+            text += ("" if not text else " ") + piece
+            spans.append((f"d{d}#{c}", len(text) - len(piece), len(text)))
+        out.append((f"d{d}", text, spans))
+    return out
+
+
+QUERIES = [
+    ["term0word", "term7word"],
+    ["term1word", "term2word", "term40word"],
+    ["term3word"],
+    ["term150word"],
+]
+
+
+def test_small_writes_go_to_a_delta_and_score_as_one_index() -> None:
+    docs = _corpus(300, seed=1)
+    whole = BM25Index()
+    whole.add(docs)
+    grown = BM25Index()
+    grown.add(docs[:200])
+    grown.search(["term0word"], 1)
+    main = grown._main.size
+    grown.add(docs[200:205])
+    grown.search(["term0word"], 1)
+    assert grown._main.size == main and grown._delta.size > 0  # a small write: the delta takes it
+    for i in range(205, 300, 5):
+        grown.add(docs[i : i + 5])
+        grown.search(["term0word"], 1)
+    assert grown._main.size > main  # the delta was folded in once it grew
+    for query in QUERIES:
+        assert grown.search(query, 20) == pytest.approx(whole.search(query, 20), rel=1e-6)
+
+
+def test_a_postings_budget_reads_each_terms_best_postings() -> None:
+    docs = _corpus(300, seed=2)
+    index = BM25Index()
+    index.add(docs)
+    live = len(index)
+    index.search(["term0word"], 1)
+    by_df = sorted(index._vocab, key=lambda t: -index._df[index._vocab[t]])
+    common = [t for t in by_df if 2 * index._df[index._vocab[t]] <= live][:2]  # common, yet weighted
+    query = [*common, next(t for t in by_df if 0 < 20 * index._df[index._vocab[t]] < live)]
+    exact = index.search(query, 1000)
+    assert index.search(query, 1000, budget=10**9) == exact  # a budget that covers all: exact
+    stored = {t: index._df[index._vocab[t]] for t in index.analyzer.query(query)}
+    rare = min(stored, key=stored.__getitem__)
+    budget = sum(stored.values()) // 3
+    capped = index.search(query, 1000, budget=budget)
+    assert 0 < len(capped) < len(exact)
+    # the rarest term is read whole: every chunk holding it is still found
+    holding_rare = {cid for cid, _ in index.search([rare], 1000)}
+    assert holding_rare <= {cid for cid, _ in capped}
+    # scores are exact sums of what was read: never above the exact score, and the top hit survives
+    exact_score = dict(exact)
+    assert all(score <= exact_score[cid] * (1 + 1e-6) for cid, score in capped)
+    # a term cut short keeps its highest-weighted postings: one term's top k by the exact ranking
+    alone = index.search([common[0]], 1000)
+    cut = index.search([common[0]], 1000, budget=len(alone) // 4)
+    assert len(cut) == len(alone) // 4
+    assert [s for _, s in cut] == pytest.approx([s for _, s in alone[: len(cut)]], rel=1e-6)
+
+
+def test_snapshot_keeps_the_delta(tmp_path: Path) -> None:
+    docs = _corpus(104, seed=3)
+    index = BM25Index()
+    index.add(docs[:100])
+    index.search(["term0word"], 1)
+    index.add(docs[100:])
+    index.remove(["d5#0"])
+    path = tmp_path / "lexical-index.npz"
+    index.save(path)
+    loaded = BM25Index.load(path)
+    assert loaded is not None and loaded._delta.size == index._delta.size > 0
+    for query in QUERIES:
+        assert loaded.search(query, 20) == index.search(query, 20)
+        assert loaded.search(query, 20, budget=50) == index.search(query, 20, budget=50)
+
+
 # ------------------------------------------------------------------ in step with the catalog
 
 
