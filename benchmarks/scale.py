@@ -509,7 +509,9 @@ def eval_at_scale(svc) -> dict:  # type: ignore[no-untyped-def]
 
 def bm25(args: argparse.Namespace) -> dict:
     """The in-memory BM25 alone, from the snapshot a `measure` run leaves in the data dir: how many
-    postings each question's terms have (it scores every one of them) and the time it takes."""
+    postings each question's terms have, and the time to score them all (exact) and within the
+    search's postings budget (each common term's best postings), with how far the two top-n agree."""
+    from retrieval.lexical import POSTINGS_BUDGET
     from retrieval.bm25 import BM25Index
     from retrieval.lexical import query_terms
 
@@ -530,14 +532,20 @@ def bm25(args: argparse.Namespace) -> dict:
         kept = [t for t in terms if 2 * index._df[t] <= live]  # the rest weigh nothing (FTS5's IDF)
         kept_shares += [float(index._df[t]) / live for t in kept]
         postings.append(sum(int(index._df[t]) for t in kept))
-    timed = []
+    budget = int(args.params.get("budget", POSTINGS_BUDGET))
+    timed: dict[str, list[float]] = {"exact": [], "budget": []}
+    overlap = []
     for words in queries:
-        t = time.perf_counter()
-        index.search(words, n)
-        timed.append(1000 * (time.perf_counter() - t))
+        found = {}
+        for label, b in (("exact", None), ("budget", budget)):
+            t = time.perf_counter()
+            found[label] = {cid for cid, _ in index.search(words, n, b)}
+            timed[label].append(1000 * (time.perf_counter() - t))
+        if found["exact"]:
+            overlap.append(len(found["exact"] & found["budget"]) / len(found["exact"]))
     return {
         "chunks_live": live,
-        "postings_total": int(index._offsets[-1]),
+        "postings_total": index._main.size + index._delta.size,
         "vocabulary": len(index._vocab),
         "prepare_seconds": round(prepare_s, 2),
         "n": n,
@@ -545,7 +553,10 @@ def bm25(args: argparse.Namespace) -> dict:
         "query_terms_share_of_chunks_mean": round(float(np.mean(shares)), 3),
         "scored_terms_share_of_chunks_mean": round(float(np.mean(kept_shares)), 3),
         "scored_postings_per_query_mean": round(float(np.mean(postings))),
-        "search_ms": latency_summary(timed),
+        "search_ms_exact": latency_summary(timed["exact"]),
+        "search_ms_budget": latency_summary(timed["budget"]),
+        "postings_budget": budget,
+        "top_n_overlap_budget_vs_exact_mean": round(float(np.mean(overlap)), 3) if overlap else None,
         "load_avg_end": loadavg(),
     }
 
