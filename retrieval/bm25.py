@@ -187,8 +187,7 @@ class BM25Index:
         n_terms = len(self._vocab)
         alive = self._alive
         segments = [seg for seg in segments if seg.size]
-        pending = [(t[k], s[k], f[k]) for t, s, f in self._pending for k in [alive[s]]]
-        self._pending = []
+        pending, self._pending = self._pending, []
         counts = np.zeros(n_terms, dtype=np.int64)
         keeps = []
         for seg in segments:
@@ -197,8 +196,8 @@ class BM25Index:
             np.cumsum(keep, out=kept[1:])
             counts[: len(seg.offsets) - 1] += np.diff(kept[seg.offsets])
             keeps.append(keep)
-        for t, _, _ in pending:
-            counts += np.bincount(t, minlength=n_terms)
+        for t, s, _ in pending:
+            counts += np.bincount(t[alive[s]], minlength=n_terms)
         offsets = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         slot = np.empty(int(offsets[-1]), dtype=np.int32)
@@ -213,8 +212,10 @@ class BM25Index:
                 slot[at : at + s.size], tf[at : at + s.size] = s, f
                 cursor[term] += s.size
         del keeps
-        while pending:  # new postings, placed by a counting sort on their terms
+        while pending:  # new postings, by a counting sort on their terms; each batch freed once placed
             t, s, f = pending.pop(0)
+            keep = alive[s]
+            t, s, f = t[keep], s[keep], f[keep]
             order = np.argsort(t, kind="stable")
             ts = t[order]
             c = np.bincount(ts, minlength=n_terms)
