@@ -511,9 +511,8 @@ def bm25(args: argparse.Namespace) -> dict:
     """The in-memory BM25 alone, from the snapshot a `measure` run leaves in the data dir: how many
     postings each question's terms have, and the time to score them all (exact) and within the
     search's postings budget (each common term's best postings), with how far the two top-n agree."""
-    from retrieval.lexical import POSTINGS_BUDGET
     from retrieval.bm25 import BM25Index
-    from retrieval.lexical import query_terms
+    from retrieval.lexical import POSTINGS_BUDGET, query_terms
 
     data = Path(args.params["data"])
     index = BM25Index.load(data / "lexical-index.npz")

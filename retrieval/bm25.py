@@ -83,10 +83,13 @@ _EMPTY = _Segment(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.z
 _ORDER_BLOCK = 4_000_000  # postings ordered by impact at a time: bounds the sort's temporary arrays
 
 
-def _impacts(tf: np.ndarray, length: np.ndarray, avgdl: float, k1: float, b: float) -> np.ndarray:
-    """BM25's per-posting weight before IDF (FTS5's formula, float32 as search computes it)."""
+def _impacts(
+    tf: np.ndarray, length: np.ndarray, avgdl: float, k1: float, b: float, idf: float = 1.0
+) -> np.ndarray:
+    """BM25's per-posting weight, FTS5's formula in float32, times `idf` (1: the weight that orders a
+    term's postings), multiplied in FTS5's order so the sums match its scores."""
     norm = k1 * (1.0 - b + b * length / avgdl)
-    return (tf * (k1 + 1.0)) / (tf + norm)
+    return idf * (tf * (k1 + 1.0)) / (tf + norm)
 
 
 class BM25Index:
@@ -287,9 +290,8 @@ class BM25Index:
             for seg, (lo, hi) in zip((self._main, self._delta), spans[t]):
                 if allowed[t] < stored[t]:  # this segment's share of the term's best postings
                     hi = lo + -(-(hi - lo) * allowed[t] // stored[t])
-                slots, tf = seg.slot[lo:hi], seg.tf[lo:hi]
-                norm = k1 * (1.0 - b + b * self._length[slots] / avgdl)
-                scores[slots] += idf * (tf * (k1 + 1.0)) / (tf + norm)
+                slots = seg.slot[lo:hi]
+                scores[slots] += _impacts(seg.tf[lo:hi], self._length[slots], avgdl, k1, b, idf)
         hits = np.flatnonzero(scores > 0)
         hits = hits[self._alive[hits]]
         if hits.size > n:
