@@ -16,7 +16,7 @@ a summary goes to the summarizer in every engine.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -190,6 +190,25 @@ class OfflineEngine:
         return summary
 
 
+class _Span(Protocol):
+    document_id: str
+    start: int
+    end: int
+    text: str
+
+
+def candidate_vectors(service: Factdesk, hits: list[SearchHit], cands: Sequence[_Span]) -> np.ndarray:
+    """The candidate sentences' vectors: those of the hits' sentences where the spans match (in memory
+    after the re-ranker), the embedder (and its cache file) for the rest."""
+    if not cands:
+        return np.zeros((0, 1), dtype=np.float32)
+    known = service.searcher.sentence_vectors(hits)
+    missing = [c.text for c in cands if (c.document_id, c.start, c.end) not in known]
+    fresh = iter(service.embedder.embed(missing)) if missing else iter(())
+    found = (known.get((c.document_id, c.start, c.end)) for c in cands)
+    return np.stack([v if v is not None else next(fresh) for v in found])
+
+
 class ReaderEngine(OfflineEngine):
     """retrieve -> candidates -> reader -> compose (module docstring)."""
 
@@ -218,7 +237,7 @@ class ReaderEngine(OfflineEngine):
             if cands:
                 for c, p in zip(cands, self.reader.score(query, [c.passage for c in cands])):
                     c.probability = float(p)
-                vecs = self.service.embedder.embed([c.text for c in cands])
+                vecs = candidate_vectors(self.service, hits, cands)
         if not cands:
             return abstain(self.generator, self.prompts.version)
         cfg = self.config.compose or ComposeConfig()
@@ -293,7 +312,7 @@ class ExtractiveEngine(OfflineEngine):
             texts = hit_texts(hits)
             cands = candidates_from_hits(hits, texts)
             embed = self.service.searcher.embed_query
-            vecs = self.service.embedder.embed([c.text for c in cands]) if cands else np.zeros((0, 1))
+            vecs = candidate_vectors(self.service, hits, cands)
             # question-sized texts: the query path (in-memory LRU), not the embedding cache file
             for i, clause in named_clauses(query, cands):
                 cands[i].clause_vec = embed(clause)

@@ -10,6 +10,7 @@ brought up to date before a search whenever the catalog has changed.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import re
@@ -79,8 +80,28 @@ class _Segment:
         return int(self.offsets[term]), int(self.offsets[term + 1])
 
 
-_EMPTY = _Segment(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+_EMPTY = _Segment(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint16))
 _ORDER_BLOCK = 4_000_000  # postings ordered by impact at a time: bounds the sort's temporary arrays
+_TF_MAX = np.iinfo(np.uint16).max  # term frequencies are stored as uint16 (a chunk is far shorter)
+
+
+def _live_counts(seg: _Segment, alive: np.ndarray) -> np.ndarray:
+    """Each of the segment's terms' postings of live chunks. Counted from the dead postings (few: a
+    rebuild drops them past a quarter), never with an array as long as the segment."""
+    counts = np.diff(seg.offsets)
+    dead = np.flatnonzero(~alive[seg.slot])
+    if dead.size:
+        counts -= np.bincount(np.searchsorted(seg.offsets, dead, side="right") - 1, minlength=counts.size)
+    return counts
+
+
+def _trim_heap() -> None:
+    """Hand the heap's free pages back to the OS. Indexing an archive frees many mid-sized arrays
+    that glibc keeps for reuse, so the process would stay at its build peak (BENCHMARKS.md)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to hand back this way
+        pass
 
 
 def _impacts(
@@ -88,6 +109,7 @@ def _impacts(
 ) -> np.ndarray:
     """BM25's per-posting weight, FTS5's formula in float32, times `idf` (1: the weight that orders a
     term's postings), multiplied in FTS5's order so the sums match its scores."""
+    tf = tf.astype(np.float32)
     norm = k1 * (1.0 - b + b * length / avgdl)
     return idf * (tf * (k1 + 1.0)) / (tf + norm)
 
@@ -162,7 +184,7 @@ class BM25Index:
                     uniq, counts = np.unique(window, return_counts=True)
                     term_ids.append(uniq)
                     slots.append(np.full(uniq.size, slot, dtype=np.int32))
-                    tfs.append(counts.astype(np.float32))
+                    tfs.append(np.minimum(counts, _TF_MAX).astype(np.uint16))
             if len(term_ids) >= 5000:
                 pack()
         pack()
@@ -192,29 +214,23 @@ class BM25Index:
         segments = [seg for seg in segments if seg.size]
         pending, self._pending = self._pending, []
         counts = np.zeros(n_terms, dtype=np.int64)
-        keeps = []
         for seg in segments:
-            keep = alive[seg.slot]
-            kept = np.zeros(seg.size + 1, dtype=np.int32)
-            np.cumsum(keep, out=kept[1:])
-            counts[: len(seg.offsets) - 1] += np.diff(kept[seg.offsets])
-            keeps.append(keep)
+            counts[: len(seg.offsets) - 1] += _live_counts(seg, alive)
         for t, s, _ in pending:
             counts += np.bincount(t[alive[s]], minlength=n_terms)
         offsets = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         slot = np.empty(int(offsets[-1]), dtype=np.int32)
-        tf = np.empty(int(offsets[-1]), dtype=np.float32)
+        tf = np.empty(int(offsets[-1]), dtype=np.uint16)
         cursor = offsets[:-1].copy()
-        for seg, keep in zip(segments, keeps):  # already grouped by term: copied term by term
+        for seg in segments:  # already grouped by term: copied term by term
             for term in np.flatnonzero(np.diff(seg.offsets)):
                 lo, hi = seg.offsets[term], seg.offsets[term + 1]
-                k = keep[lo:hi]
+                k = alive[seg.slot[lo:hi]]
                 s, f = seg.slot[lo:hi][k], seg.tf[lo:hi][k]
                 at = cursor[term]
                 slot[at : at + s.size], tf[at : at + s.size] = s, f
                 cursor[term] += s.size
-        del keeps
         while pending:  # new postings, by a counting sort on their terms; each batch freed once placed
             t, s, f = pending.pop(0)
             keep = alive[s]
@@ -245,6 +261,7 @@ class BM25Index:
         if self._killed * 4 > max(1, len(self._slot)) or (self._delta.size + pending) * 8 > self._main.size:
             if pending or self._killed or self._delta.size:
                 self._main, self._delta, self._killed = self._build([self._main, self._delta]), _EMPTY, 0
+                _trim_heap()
         elif pending:
             self._delta = self._build([self._delta])
         if self._df.size != len(self._vocab):
@@ -252,9 +269,7 @@ class BM25Index:
             self._df = np.zeros(len(self._vocab), dtype=np.int64)
             for seg in (self._main, self._delta):
                 if seg.size:
-                    live = np.zeros(seg.size + 1, dtype=np.int64)
-                    np.cumsum(self._alive[seg.slot], out=live[1:])
-                    self._df[: len(seg.offsets) - 1] += live[seg.offsets[1:]] - live[seg.offsets[:-1]]
+                    self._df[: len(seg.offsets) - 1] += _live_counts(seg, self._alive)
             lengths = self._length[self._alive]
             self._avgdl = float(lengths.mean()) if lengths.size else 1.0
 
@@ -327,15 +342,22 @@ class BM25Index:
         """The saved index, or None when there is none usable (the caller rebuilds from the catalog)."""
         try:
             with np.load(path, allow_pickle=False) as z:
-                if int(z["version"][0]) != SNAPSHOT_VERSION:
+                version = int(z["version"][0])
+                if version not in (4, SNAPSHOT_VERSION):
                     return None
                 k1, b = (float(x) for x in z["params"])
                 index = cls(k1, b)
                 index._ids = z["ids"].tolist()
                 index._vocab = {t: i for i, t in enumerate(z["vocab"].tolist())}
                 index._length, index._alive = z["length"], z["alive"]
-                index._main = _Segment(z["offsets"], z["post_slot"], z["post_tf"])
-                index._delta = _Segment(z["delta_offsets"], z["delta_slot"], z["delta_tf"])
+                # version 4 held the same counts as float32
+                tf = (
+                    (z["post_tf"], z["delta_tf"])
+                    if version > 4
+                    else (z["post_tf"].astype(np.uint16), z["delta_tf"].astype(np.uint16))
+                )
+                index._main = _Segment(z["offsets"], z["post_slot"], tf[0])
+                index._delta = _Segment(z["delta_offsets"], z["delta_slot"], tf[1])
                 index._killed = int(z["killed"][0])
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return None
@@ -349,8 +371,9 @@ class BM25Index:
         return index
 
 
-# 2: Snowball stems (retrieval.lexical.stem); 3: keys name revisions; 4: impact-ordered segments
-SNAPSHOT_VERSION = 4
+# 2: Snowball stems (retrieval.lexical.stem); 3: keys name revisions; 4: impact-ordered segments;
+# 5: term frequencies as uint16 (4 is still read)
+SNAPSHOT_VERSION = 5
 SNAPSHOT_AFTER = 2000  # chunks added or removed by a sync before the snapshot is rewritten
 
 

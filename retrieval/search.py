@@ -301,6 +301,15 @@ class Searcher:
         chunks = self._chunk_sentences([(h.text, 0, len(h.text)) for h in hits])
         return [(c.spans, c.vectors) for c in chunks]
 
+    def sentence_vectors(self, hits: list[SearchHit]) -> dict[tuple[str, int, int], np.ndarray]:
+        """{(document id, start, end): unit vector} of the hits' sentences, document offsets: the
+        re-ranker has just read them into memory, so an engine need not read the cache file again."""
+        out: dict[tuple[str, int, int], np.ndarray] = {}
+        for h, (spans, vectors) in zip(hits, self.chunk_sentences(hits)):
+            for (a, b), v in zip(spans, vectors):
+                out[(h.document_id, h.start + int(a), h.start + int(b))] = v
+        return out
+
     def warm(self) -> None:
         if self.lexical_index is not None and self.config.use_lexical:
             self.lexical_index.warm()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from conftest import SEED_IDS, MakeService
 
@@ -31,6 +32,19 @@ def test_hits_are_exact_slices_of_the_documents(seeded: Factdesk) -> None:
             assert h.title == doc.title
             assert h.chunk_id.startswith(h.document_id + "#")
             assert set(h.public()) == {"chunk_id", "document_id", "title", "text", "start", "end", "score"}
+
+
+def test_sentence_vectors_are_the_embedders_vectors_of_those_spans(seeded: Factdesk) -> None:
+    """The engines take candidate vectors from the hits' sentences (in memory after the re-ranker):
+    each must be the vector the embedder gives that exact span of the document."""
+    hits = seeded.search("How many North Korean soldiers were captured?", top_k=5)
+    found = seeded.searcher.sentence_vectors(hits)
+    assert len(found) >= len(hits)
+    texts = {h.document_id: h.document_text for h in hits}
+    spans = sorted(found)
+    assert all(any(h.start <= a < b <= h.end for h in hits if h.document_id == d) for d, a, b in spans)
+    direct = seeded.embedder.embed([texts[d][a:b] for d, a, b in spans])
+    assert np.allclose(np.stack([found[k] for k in spans]), direct, atol=1e-6)
 
 
 def test_scores_are_ordered_and_ids_unique(seeded: Factdesk) -> None:
