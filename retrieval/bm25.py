@@ -80,6 +80,23 @@ class _Segment:
         return int(self.offsets[term]), int(self.offsets[term + 1])
 
 
+class _Batch:
+    """New postings not yet in a segment, grouped by chunk: a chunk's slot is stored once, not once
+    per posting (indexing an archive holds every batch until the build)."""
+
+    __slots__ = ("terms", "tf", "first", "sizes")
+
+    def __init__(self, terms: np.ndarray, tf: np.ndarray, first: int, sizes: np.ndarray) -> None:
+        self.terms, self.tf, self.first, self.sizes = terms, tf, first, sizes  # sizes: postings a chunk
+
+    @property
+    def size(self) -> int:
+        return len(self.terms)
+
+    def slots(self) -> np.ndarray:
+        return np.repeat(np.arange(self.first, self.first + len(self.sizes), dtype=np.int32), self.sizes)
+
+
 _EMPTY = _Segment(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint16))
 _ORDER_BLOCK = 4_000_000  # postings ordered by impact at a time: bounds the sort's temporary arrays
 _TF_MAX = np.iinfo(np.uint16).max  # term frequencies are stored as uint16 (a chunk is far shorter)
@@ -135,7 +152,7 @@ class BM25Index:
         self._alive = np.zeros(0, dtype=bool)
         self._main = _EMPTY
         self._delta = _EMPTY
-        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (term ids, slots, tf)
+        self._pending: list[_Batch] = []
         self._killed = 0  # slots gone dead since the main segment was built (their postings remain)
         self._df: np.ndarray = np.zeros(0, dtype=np.int64)
         self._avgdl = 1.0
@@ -152,15 +169,21 @@ class BM25Index:
         and its chunks (which overlap) are slices of that. Postings are packed every few thousand
         chunks, so indexing a whole archive holds compact arrays, not an array per chunk."""
         term_ids: list[np.ndarray] = []
-        slots: list[np.ndarray] = []
         tfs: list[np.ndarray] = []
+        sizes: list[int] = []  # postings of each chunk of the batch, from slot `first` on
         lengths: list[float] = []
+        first = len(self._ids)
 
         def pack() -> None:
+            nonlocal first
             if term_ids:
-                self._pending.append((np.concatenate(term_ids), np.concatenate(slots), np.concatenate(tfs)))
-                for part in (term_ids, slots, tfs):
-                    part.clear()
+                batch = _Batch(
+                    np.concatenate(term_ids), np.concatenate(tfs), first, np.asarray(sizes, np.int32)
+                )
+                self._pending.append(batch)
+            for part in (term_ids, tfs, sizes):
+                part.clear()
+            first = len(self._ids)
 
         for _doc_id, text, chunks in items:
             terms, starts = self.analyzer.tokens(text)
@@ -177,15 +200,13 @@ class BM25Index:
                 window = ids[lo:hi]
                 lengths.append(float(hi - lo))  # words, stopwords included, as FTS5 counts length
                 window = window[window >= 0]
-                slot = len(self._ids)
-                self._slot[chunk_id] = slot
+                self._slot[chunk_id] = len(self._ids)
                 self._ids.append(chunk_id)
-                if window.size:
-                    uniq, counts = np.unique(window, return_counts=True)
-                    term_ids.append(uniq)
-                    slots.append(np.full(uniq.size, slot, dtype=np.int32))
-                    tfs.append(np.minimum(counts, _TF_MAX).astype(np.uint16))
-            if len(term_ids) >= 5000:
+                uniq, counts = np.unique(window, return_counts=True)
+                term_ids.append(uniq)
+                tfs.append(np.minimum(counts, _TF_MAX).astype(np.uint16))
+                sizes.append(uniq.size)
+            if len(sizes) >= 5000:
                 pack()
         pack()
         if not lengths:
@@ -216,8 +237,8 @@ class BM25Index:
         counts = np.zeros(n_terms, dtype=np.int64)
         for seg in segments:
             counts[: len(seg.offsets) - 1] += _live_counts(seg, alive)
-        for t, s, _ in pending:
-            counts += np.bincount(t[alive[s]], minlength=n_terms)
+        for batch in pending:
+            counts += np.bincount(batch.terms[alive[batch.slots()]], minlength=n_terms)
         offsets = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         slot = np.empty(int(offsets[-1]), dtype=np.int32)
@@ -232,7 +253,8 @@ class BM25Index:
                 slot[at : at + s.size], tf[at : at + s.size] = s, f
                 cursor[term] += s.size
         while pending:  # new postings, by a counting sort on their terms; each batch freed once placed
-            t, s, f = pending.pop(0)
+            batch = pending.pop(0)
+            t, s, f = batch.terms, batch.slots(), batch.tf
             keep = alive[s]
             t, s, f = t[keep], s[keep], f[keep]
             order = np.argsort(t, kind="stable")
@@ -257,7 +279,7 @@ class BM25Index:
         return _Segment(offsets, slot, tf)
 
     def _prepare(self) -> None:
-        pending = sum(p[1].size for p in self._pending)
+        pending = sum(p.size for p in self._pending)
         if self._killed * 4 > max(1, len(self._slot)) or (self._delta.size + pending) * 8 > self._main.size:
             if pending or self._killed or self._delta.size:
                 self._main, self._delta, self._killed = self._build([self._main, self._delta]), _EMPTY, 0
@@ -413,11 +435,13 @@ class LexicalIndex:
         have = index.ids
         gone = have - live.keys()
         new = live.keys() - have
+        changed, docs = len(new) + len(gone), {live[k] for k in new}
+        del live, have, new  # a million keys at scale: freed before the new chunks are indexed
         index.remove(gone)
-        if new:
-            index.add(self.catalog.chunk_spans({live[k] for k in new}))
+        if docs:
+            index.add(self.catalog.chunk_spans(docs))
         self._version = version
-        if self.snapshot and len(new) + len(gone) >= SNAPSHOT_AFTER:
+        if self.snapshot and changed >= SNAPSHOT_AFTER:
             try:
                 index.save(self.snapshot)
             except OSError:
