@@ -181,6 +181,30 @@ def test_snapshot_keeps_the_delta(tmp_path: Path) -> None:
         assert loaded.search(query, 20, budget=50) == index.search(query, 20, budget=50)
 
 
+def test_a_version_4_snapshot_is_read(tmp_path: Path) -> None:
+    """Version 4 stored term counts as float32; a process of this version reads such a snapshot
+    (at 1M chunks a rebuild takes minutes) and scores exactly as the index that wrote it."""
+    index = BM25Index()
+    index.add(_corpus(60, seed=5))
+    path = tmp_path / "lexical-index.npz"
+    index.save(path)
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    assert arrays["post_tf"].dtype == np.uint16
+    arrays.update(version=np.array([4]), post_tf=arrays["post_tf"].astype(np.float32))
+    arrays["delta_tf"] = arrays["delta_tf"].astype(np.float32)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    loaded = BM25Index.load(path)
+    assert loaded is not None and loaded._main.tf.dtype == np.uint16
+    for query in QUERIES:
+        assert loaded.search(query, 20) == index.search(query, 20)
+    arrays["version"] = np.array([3])
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    assert BM25Index.load(path) is None  # older layouts are rebuilt from the catalog
+
+
 # ------------------------------------------------------------------ in step with the catalog
 
 

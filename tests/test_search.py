@@ -47,6 +47,17 @@ def test_sentence_vectors_are_the_embedders_vectors_of_those_spans(seeded: Factd
     assert np.allclose(np.stack([found[k] for k in spans]), direct, atol=1e-6)
 
 
+def test_an_answer_reads_no_sentence_vectors_from_the_cache_file(seeded: Factdesk, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The extractive engine's candidates are the hits' sentences, whose vectors search's re-ranker
+    has in memory: asking reads none per sentence from the embedding cache file (the default engine)."""
+    reads: list[int] = []
+    real = seeded.embedder.cache.get_many
+    monkeypatch.setattr(seeded.embedder.cache, "get_many", lambda keys: reads.append(len(keys)) or real(keys))
+    answer = seeded.ask("How many North Korean soldiers were captured?")
+    assert answer.citations and not answer.abstained
+    assert reads == []
+
+
 def test_scores_are_ordered_and_ids_unique(seeded: Factdesk) -> None:
     hits = seeded.search("captured North Korean soldiers in Ukraine", top_k=10)
     scores = [h.score for h in hits]
