@@ -165,7 +165,8 @@ MIN_SUMMARIZED = 1
 
 
 def test_summarize(client: TestClient) -> None:
-    """Summaries are written by the model: its name as generator, cited, no fallback."""
+    """Every summary takes a documented path, and some are written by the model: its name as
+    generator, cited, no fallback."""
     replies = []
     for body in SUMMARY_REQUESTS:
         r = client.post("/v1/summarize", json={"document_ids": [ONE_CALL_ARTICLE], **body})
