@@ -15,7 +15,7 @@ from answers.models import ABSTAIN_TEXT
 from answers.reader import Passage
 from answers.rewrite import referent, rewrite_follow_up
 from evals.metrics import leaked_boilerplate
-from conftest import check_citations
+from conftest import ROOT, check_citations
 from factdesk.service import Factdesk
 from retrieval.models import SearchHit
 from retrieval.search import SentenceHit
@@ -245,3 +245,22 @@ def test_the_reader_engine_summarises_on_request(reader_seeded: Factdesk) -> Non
     answer = reader_seeded.ask("What's the gist?")
     assert not answer.abstained and answer.citations
     check_citations(reader_seeded, answer.citations)
+
+
+@pytest.mark.parametrize("reader_seeded", ["reader"], indirect=True)
+def test_reader_check_reads_the_engines_own_candidates(reader_seeded: Factdesk) -> None:
+    """evals/reader_check.py's best probability is the one the engine's decline is decided on."""
+    from evals.reader_check import check_set, summarize
+    from evals.run import load_questions
+
+    qs = [q for q in load_questions(ROOT / "evals" / "heldout.yaml") if not q.get("history")]
+    qs = [q for q in qs if q["answerable"]][:4] + [q for q in qs if not q["answerable"]][:3]
+    reader = reader_seeded.engine.reader  # type: ignore[attr-defined]
+    rows = check_set(reader_seeded, reader, qs)
+    assert [r.id for r in rows] == [q["id"] for q in qs]
+    for q, row in zip(qs, rows):
+        assert (row.best >= reader.threshold) == (not reader_seeded.ask(q["question"]).abstained), q["id"]
+    summary = summarize(rows)
+    assert (summary["answerable"], summary["unanswerable"]) == (4, 3)
+    assert summary["gold_in_pool"] >= 1  # the evidence quotes were found and matched to candidates
+    assert summary["gold@1"] <= summary["gold@3"] <= summary["gold_in_pool"]
