@@ -86,6 +86,23 @@ def test_training_pairs_come_from_answers_and_plausible_answers() -> None:
 
 
 @pytest.mark.usefixtures("squad")
+def test_article_negatives_come_from_the_articles_other_paragraphs() -> None:
+    import random
+
+    data = json.loads(SQUAD.read_text(encoding="utf-8"))["data"]
+    qs = questions(data[:1])[:40]
+    plain = examples(qs, random.Random(0))
+    assert all(e.passage in next(q for q in qs if q.question_id == e.question_id).passages for e in plain)
+    wide = examples(qs, random.Random(0), article_negatives=2)
+    assert len(wide) == len(plain) + 2 * len(qs)
+    for e in wide:
+        q = next(q for q in qs if q.question_id == e.question_id)
+        if e.passage not in q.passages:
+            assert not e.label and e.passage in q.elsewhere
+            assert e.passage.title == q.passages[0].title  # same article, another paragraph
+
+
+@pytest.mark.usefixtures("squad")
 def test_training_script_smoke(tmp_path: Path) -> None:
     """A tiny, seeded run writes weights the serving Reader loads and agrees with."""
     out = tmp_path / "reader"

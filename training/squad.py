@@ -4,7 +4,9 @@ Each question is paired with sentences of its paragraph, split by the service's 
 - answerable: the sentence(s) holding an answer span are positives, a few other sentences of the
   paragraph negatives;
 - unanswerable: the sentence holding a `plausible_answers` span (what a careless reader would pick)
-  is a hard negative, with a few other sentences.
+  is a hard negative, with a few other sentences;
+- optionally, sentences of the article's other paragraphs, negatives for every question: at serve
+  time the reader's pool spans many passages on the question's topic, not one paragraph.
 Splits are by article title, so no paragraph's wording leaks from training into validation.
 """
 
@@ -35,6 +37,7 @@ class Question:
     answerable: bool
     passages: list[Passage]
     gold: frozenset[int]  # indexes of passages holding an answer (or the plausible answer)
+    elsewhere: tuple[Passage, ...] = ()  # the sentences of the article's other paragraphs
 
 
 def split_titles(
@@ -73,18 +76,24 @@ def _holding(spans: list[tuple[int, int]], answers: list[dict]) -> frozenset[int
 def questions(articles: list[dict]) -> list[Question]:
     out = []
     for art in articles:
-        for para in art["paragraphs"]:
-            passages, spans = _passages(para["context"], art["title"])
+        paras = [_passages(para["context"], art["title"]) for para in art["paragraphs"]]
+        for k, para in enumerate(art["paragraphs"]):
+            passages, spans = paras[k]
+            elsewhere = tuple(p for j, (ps, _) in enumerate(paras) if j != k for p in ps)
             for qa in para["qas"]:
                 impossible = bool(qa.get("is_impossible"))
                 gold = _holding(spans, qa.get("plausible_answers", []) if impossible else qa["answers"])
-                out.append(Question(qa["id"], qa["question"], not impossible, passages, gold))
+                out.append(Question(qa["id"], qa["question"], not impossible, passages, gold, elsewhere))
     return out
 
 
-def examples(qs: list[Question], rng: random.Random, negatives: int = 3) -> list[Example]:
+def examples(
+    qs: list[Question], rng: random.Random, negatives: int = 3, article_negatives: int = 0
+) -> list[Example]:
     """Training pairs: every gold sentence (a positive, or a hard negative when the question has no
-    answer) and up to `negatives` other sentences of the paragraph, drawn with rng."""
+    answer), up to `negatives` other sentences of the paragraph and `article_negatives` sentences of
+    the article's other paragraphs, drawn with rng. (SQuAD articles seldom repeat an answer in
+    another paragraph; where one does, that pair is a wrong negative: noise the count keeps small.)"""
     out = []
     for q in qs:
         others = [i for i in range(len(q.passages)) if i not in q.gold]
@@ -94,4 +103,7 @@ def examples(qs: list[Question], rng: random.Random, negatives: int = 3) -> list
                 Example(q.question_id, q.question, q.passages[i], int(q.answerable), hard=not q.answerable)
             )
         out.extend(Example(q.question_id, q.question, q.passages[i], 0) for i in others[:negatives])
+        if article_negatives and q.elsewhere:
+            picked = rng.sample(q.elsewhere, min(article_negatives, len(q.elsewhere)))
+            out.extend(Example(q.question_id, q.question, p, 0) for p in picked)
     return out

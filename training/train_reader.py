@@ -263,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=0, help="default: 32 on a CPU, 64 on a GPU")
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--negatives", type=int, default=3, help="other sentences per question")
+    ap.add_argument(
+        "--article-negatives", type=int, default=0, help="sentences of other paragraphs per question"
+    )
     ap.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="word pieces an input holds")
     ap.add_argument("--val-titles", type=int, default=3)
     ap.add_argument("--test-titles", type=int, default=2)
@@ -310,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(
             f"{base} lacks {len(missing)} word pieces this data needs: rebuild it from this file"
         )
-    train = examples(train_q, rng, args.negatives)
+    train = examples(train_q, rng, args.negatives, args.article_negatives)
     pairs = [encode_pair(tok, e.question, e.passage, args.max_tokens) for e in train]
     labels = torch.tensor([float(e.label) for e in train])
     print(
