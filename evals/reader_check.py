@@ -6,7 +6,8 @@ threshold chosen on SQuAD can hide a ranking that improved (or flatter one that 
 exactly the reader engine's candidates for each question (the same retrieval, sentence pool and
 context) and reports, threshold-free:
 - gold@1 / gold@3: among answerable questions whose evidence reached the pool, how often a top
-  sentence overlaps gold evidence;
+  sentence overlaps gold evidence; beside them, the same for the pool's own order (search's
+  sentence scores), the baseline a reader has to beat;
 - AUC: the chance that an answerable question's best probability beats an unanswerable one's
   (0.5: abstention by threshold cannot work on this set, whatever the threshold).
 
@@ -37,13 +38,16 @@ class Row:
     best: float  # highest probability in the pool (0 when the pool is empty)
     gold_rank: int | None  # 1-based rank of the best-ranked gold sentence; None: no gold in the pool
     gold_probability: float | None
+    retrieval_gold_rank: int | None = None  # the same rank in the pool's own (search) order
 
 
 def rank_row(qid: str, answerable: bool, probabilities: Sequence[float], is_gold: Sequence[bool]) -> Row:
-    """Pure: one question's row from its candidates' probabilities and gold flags (same order)."""
+    """Pure: one question's row from its candidates' probabilities and gold flags, both in the pool's
+    order (best search score first)."""
     p = np.asarray(probabilities, dtype=float)
     order = np.argsort(-p, kind="stable")
     ranks = [r + 1 for r, i in enumerate(order) if is_gold[i]]
+    in_pool_order = [i + 1 for i, g in enumerate(is_gold) if g]
     gold_p = [float(p[i]) for i in range(len(p)) if is_gold[i]]
     return Row(
         qid,
@@ -51,6 +55,7 @@ def rank_row(qid: str, answerable: bool, probabilities: Sequence[float], is_gold
         float(p.max(initial=0.0)),
         ranks[0] if ranks else None,
         max(gold_p) if gold_p else None,
+        in_pool_order[0] if in_pool_order else None,
     )
 
 
@@ -78,6 +83,10 @@ def summarize(rows: Sequence[Row]) -> dict:
         "gold_in_pool": len(pool),
         "gold@1": sum(r.gold_rank == 1 for r in pool),
         "gold@3": sum(r.gold_rank is not None and r.gold_rank <= 3 for r in pool),
+        "retrieval_gold@1": sum(r.retrieval_gold_rank == 1 for r in pool),
+        "retrieval_gold@3": sum(
+            r.retrieval_gold_rank is not None and r.retrieval_gold_rank <= 3 for r in pool
+        ),
         "auc_best": None if a is None else round(a, 3),
         "median_best_answerable": median([r.best for r in ans]),
         "median_best_unanswerable": median([r.best for r in una]),

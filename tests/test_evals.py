@@ -365,7 +365,8 @@ def test_reader_check_ranks_gold_and_ties_count_half() -> None:
     from evals.reader_check import auc, rank_row
 
     row = rank_row("q", True, [0.2, 0.9, 0.5, 0.9], [False, False, True, False])
-    assert (row.best, row.gold_rank, row.gold_probability) == (0.9, 3, 0.5)
+    assert (row.best, row.gold_rank, row.gold_probability, row.retrieval_gold_rank) == (0.9, 3, 0.5, 3)
+    assert rank_row("q", True, [0.1, 0.8], [False, True]).retrieval_gold_rank == 2
     assert rank_row("q", True, [0.3], [False]).gold_rank is None
     assert rank_row("q", False, [], []).best == 0.0
     assert auc([0.9, 0.4], [0.4, 0.1]) == (1 + 1 + 0.5 + 1) / 4
@@ -376,8 +377,8 @@ def test_reader_check_summary_counts_gold_only_where_it_reached_the_pool() -> No
     from evals.reader_check import Row, summarize
 
     rows = [
-        Row("a", True, 0.9, 1, 0.9),
-        Row("b", True, 0.6, 3, 0.2),
+        Row("a", True, 0.9, 1, 0.9, 2),
+        Row("b", True, 0.6, 3, 0.2, 1),
         Row("c", True, 0.7, None, None),  # its evidence was never retrieved
         Row("d", False, 0.8, None, None),
     ]
@@ -391,6 +392,7 @@ def test_reader_check_summary_counts_gold_only_where_it_reached_the_pool() -> No
     )
     assert s["auc_best"] == round(1 / 3, 3) and s["median_best_answerable"] == 0.7
     assert s["median_gold_probability"] == 0.55
+    assert (s["retrieval_gold@1"], s["retrieval_gold@3"]) == (1, 2)
 
 
 # ---------------------------------------------------------------- `factdesk eval` end to end: the gate works
