@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from answers.candidates import candidates
+from answers.candidates import Candidate, candidates
 from answers.compose import ComposeConfig, abstain, compose
 from answers.features import Unit, features, warm_word_weights
 from answers.extractive import ExtractiveConfig, candidates_from_hits, extract_answer, named_clauses
@@ -229,14 +229,21 @@ class ReaderEngine(OfflineEngine):
     def warm(self) -> None:
         self.reader.load()
 
+    def read(self, query: str, hits: list[SearchHit]) -> list[Candidate]:
+        """The hits' best sentences as candidates, in search order, each with the reader's probability
+        (evals/reader_check.py reads them too)."""
+        sentences = self.service.searcher.sentence_hits(query, hits, self.config.reader_pool)
+        cands = candidates(sentences, hit_texts(hits))
+        if cands:
+            for c, p in zip(cands, self.reader.score(query, [c.passage for c in cands])):
+                c.probability = float(p)
+        return cands
+
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
-        searcher, telemetry = self.service.searcher, self.service.telemetry
+        telemetry = self.service.telemetry
         with telemetry.stage("read"):
-            sentences = searcher.sentence_hits(query, hits, self.config.reader_pool)
-            cands = candidates(sentences, hit_texts(hits))
+            cands = self.read(query, hits)
             if cands:
-                for c, p in zip(cands, self.reader.score(query, [c.passage for c in cands])):
-                    c.probability = float(p)
                 vecs = candidate_vectors(self.service, hits, cands)
         if not cands:
             return abstain(self.generator, self.prompts.version)

@@ -96,26 +96,22 @@ def summarize(rows: Sequence[Row]) -> dict:
     }
 
 
-def check_set(svc, reader, questions: list[dict]) -> list[Row]:  # type: ignore[no-untyped-def]
-    """Each question through the reader engine's own retrieval and candidates, scored by `reader`."""
-    from answers.candidates import candidates
-    from answers.engine import ReaderConfig
-    from answers.retrieve import retrieve
-    from retrieval.models import hit_texts
-
-    cfg = ReaderConfig()
+def check_set(engine, questions: list[dict]) -> list[Row]:  # type: ignore[no-untyped-def]
+    """Each question through a ReaderEngine's own retrieval and candidates (`ReaderEngine.read`)."""
+    svc = engine.service
     texts = {d.id: d.text for d in svc.list_documents()}
     rows = []
     for q in questions:
         gold = [g for g in m.evidence_spans(q.get("evidence", []), texts) if g]
-        r = retrieve(svc.searcher, q["question"], q.get("history") or [], cfg.retrieve_k, None)
-        cands = candidates(svc.searcher.sentence_hits(r.query, r.hits, cfg.reader_pool), hit_texts(r.hits))
-        probs = reader.score(r.query, [c.passage for c in cands]) if cands else []
+        query, hits = engine.retrieve(q["question"], svc.settings.default_top_k, None, q.get("history") or [])
+        cands = engine.read(query, hits)
         is_gold = [
             any(g.document_id == c.document_id and min(g.end, c.end) > max(g.start, c.start) for g in gold)
             for c in cands
         ]
-        rows.append(rank_row(str(q["id"]), bool(q.get("answerable", True)), list(probs), is_gold))
+        rows.append(
+            rank_row(str(q["id"]), bool(q.get("answerable", True)), [c.probability for c in cands], is_gold)
+        )
     return rows
 
 
@@ -126,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="write every row and summary as JSON here")
     args = ap.parse_args(argv)
 
+    from answers.engine import ReaderEngine
     from answers.reader import Reader
     from evals.run import eval_service, load_questions
     from factdesk.settings import load_settings
@@ -133,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     svc = eval_service(settings)
     reader = Reader(weights_dir=args.weights, threads=settings.torch_threads, cache_dir=svc.model_cache_dir)
+    engine = ReaderEngine(svc, svc.prompts, reader=reader)
     report = {}
     for path in args.sets:
-        rows = check_set(svc, reader, load_questions(path))
+        rows = check_set(engine, load_questions(path))
         summary = summarize(rows)
         report[str(path)] = {"summary": summary, "rows": [asdict(r) for r in rows]}
         print(path, json.dumps(summary), flush=True)

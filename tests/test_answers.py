@@ -256,7 +256,7 @@ def test_reader_check_reads_the_engines_own_candidates(reader_seeded: Factdesk) 
     qs = [q for q in load_questions(ROOT / "evals" / "heldout.yaml") if not q.get("history")]
     qs = [q for q in qs if q["answerable"]][:4] + [q for q in qs if not q["answerable"]][:3]
     reader = reader_seeded.engine.reader  # type: ignore[attr-defined]
-    rows = check_set(reader_seeded, reader, qs)
+    rows = check_set(reader_seeded.engine, qs)
     assert [r.id for r in rows] == [q["id"] for q in qs]
     for q, row in zip(qs, rows):
         assert (row.best >= reader.threshold) == (not reader_seeded.ask(q["question"]).abstained), q["id"]
