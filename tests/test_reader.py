@@ -103,6 +103,22 @@ def test_article_negatives_come_from_the_articles_other_paragraphs() -> None:
 
 
 @pytest.mark.usefixtures("squad")
+def test_extra_training_data_never_shares_a_title_with_validation_or_test(tmp_path: Path) -> None:
+    from training.train_reader import extra_articles
+
+    data = json.loads(SQUAD.read_text(encoding="utf-8"))["data"]
+    train, val, test = split_titles(data, 13, 3, 2)
+    fresh = {"title": "Not_in_the_dev_half", "paragraphs": train[0]["paragraphs"][:1]}
+    ok, leak = tmp_path / "ok.json", tmp_path / "leak.json"
+    ok.write_text(json.dumps({"data": [fresh]}))
+    leak.write_text(json.dumps({"data": [fresh, test[0]]}))
+
+    assert extra_articles([ok], held_out=val + test) == [fresh]
+    with pytest.raises(SystemExit, match=test[0]["title"]):
+        extra_articles([ok, leak], held_out=val + test)
+
+
+@pytest.mark.usefixtures("squad")
 def test_training_script_smoke(tmp_path: Path) -> None:
     """A tiny, seeded run writes weights the serving Reader loads and agrees with."""
     out = tmp_path / "reader"

@@ -253,9 +253,30 @@ def _device_name(device) -> str:  # type: ignore[no-untyped-def]
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
+def extra_articles(paths: list[Path], held_out: list[dict]) -> list[dict]:
+    """The articles of each extra file, refused when one shares a title with validation or test (its
+    wording would leak into the figures that choose the threshold and the weights)."""
+    held = {a["title"] for a in held_out}
+    out: list[dict] = []
+    for path in paths:
+        articles = json.loads(path.read_text(encoding="utf-8"))["data"]
+        clash = sorted(held & {a["title"] for a in articles})
+        if clash:
+            raise SystemExit(f"{path}: validation/test titles {', '.join(clash[:3])} are held out")
+        out.extend(articles)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--squad", required=True, type=Path, help="SQuAD 2.0 JSON")
+    ap.add_argument(
+        "--extra-train",
+        type=Path,
+        action="append",
+        default=[],
+        help="more SQuAD-format JSON, every article for training only (repeatable)",
+    )
     ap.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     ap.add_argument("--base", type=Path, default=None, help="MiniLM folder (default: the bundled package's)")
     ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -300,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data = json.loads(args.squad.read_text(encoding="utf-8"))["data"]
     train_art, val_art, test_art = split_titles(data, args.seed, args.val_titles, args.test_titles)
+    train_art = train_art + extra_articles(args.extra_train, held_out=val_art + test_art)
     rng = random.Random(args.seed)
     train_q = questions(train_art)
     rng.shuffle(train_q)
@@ -339,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         "threshold": threshold,
         "max_tokens": args.max_tokens,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), word-piece table frozen",
-        "training_data": "SQuAD 2.0 (CC BY-SA 4.0): " + args.squad.name,
+        "training_data": "SQuAD 2.0 (CC BY-SA 4.0): "
+        + ", ".join(p.name for p in [args.squad, *args.extra_train]),
         "titles": {
             "validation": [a["title"] for a in val_art],
             "test": [a["title"] for a in test_art],
@@ -347,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         "args": {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in vars(args).items()
-            if k not in ("out", "squad", "base")
+            if k not in ("out", "squad", "base", "extra_train")
         },
         "train_pairs": len(pairs),
         **run,
