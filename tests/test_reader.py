@@ -120,13 +120,25 @@ def test_extra_training_data_never_shares_a_title_with_validation_or_test(tmp_pa
 
 @pytest.mark.usefixtures("squad")
 def test_training_script_smoke(tmp_path: Path) -> None:
-    """A tiny, seeded run writes weights the serving Reader loads and agrees with."""
-    out = tmp_path / "reader"
+    """A tiny, seeded run, with a few questions drawn from an extra file, writes weights the serving
+    Reader loads and agrees with."""
+    out, extra = tmp_path / "reader", tmp_path / "extra.json"
+    train = split_titles(json.loads(SQUAD.read_text(encoding="utf-8"))["data"], 13, 3, 2)[0]
+    renamed = json.loads(json.dumps(train[:2]))  # another title and ids: an article of its own
+    for i, art in enumerate(renamed):
+        art["title"] = f"Extra {i}"
+        for qa in (qa for para in art["paragraphs"] for qa in para["qas"]):
+            qa["id"] = f"extra-{qa['id']}"
+    extra.write_text(json.dumps({"data": renamed}))
     cmd = [sys.executable, "-m", "training.train_reader", "--squad", str(SQUAD), "--out", str(out)]
-    cmd += ["--max-questions", "12", "--max-eval", "6", "--epochs", "1", "--batch", "8"]
+    cmd += ["--extra-train", str(extra), "--extra-questions", "5"]
+    cmd += ["--max-eval", "6", "--epochs", "1", "--batch", "8", "--max-minutes", "1e-6"]
     subprocess.run(cmd, check=True, cwd=PROJECT_ROOT, timeout=600, capture_output=True)
     config = json.loads((out / "config.json").read_text())
-    assert config["train_pairs"] > 12 and 0.0 < config["threshold"] < 1.0
+    assert config["extra_train_questions"] == 5
+    assert config["train_questions"] == len(questions(train)) + 5
+    assert config["train_pairs"] > config["train_questions"] and 0.0 < config["threshold"] < 1.0
+    assert "extra.json" in config["training_data"]
     trained = Reader(out, precision="fp32")
     for row in json.loads((out / "reference.json").read_text()):
         got = float(trained.score(row["question"], [Passage(**row["passage"])])[0])

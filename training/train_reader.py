@@ -283,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--batch", type=int, default=0, help="default: 32 on a CPU, 64 on a GPU")
     ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument(
+        "--extra-questions", type=int, default=0, help="draw at most this many from --extra-train"
+    )
     ap.add_argument("--negatives", type=int, default=3, help="other sentences per question")
     ap.add_argument(
         "--article-negatives", type=int, default=0, help="sentences of other paragraphs per question"
@@ -321,12 +324,16 @@ def main(argv: list[str] | None = None) -> int:
 
     data = json.loads(args.squad.read_text(encoding="utf-8"))["data"]
     train_art, val_art, test_art = split_titles(data, args.seed, args.val_titles, args.test_titles)
-    train_art = train_art + extra_articles(args.extra_train, held_out=val_art + test_art)
+    extra_art = extra_articles(args.extra_train, held_out=val_art + test_art)
     rng = random.Random(args.seed)
     train_q = questions(train_art)
+    extra_q = questions(extra_art)
+    rng.shuffle(extra_q)
+    train_q += extra_q[: args.extra_questions or None]
     rng.shuffle(train_q)
     if args.max_questions:
         train_q = train_q[: args.max_questions]
+    extra_ids = {q.question_id for q in extra_q}
     val_q, test_q = questions(val_art), questions(test_art)
     if args.max_eval:
         val_q, test_q = val_q[: args.max_eval], test_q[: args.max_eval]
@@ -372,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in vars(args).items()
             if k not in ("out", "squad", "base", "extra_train")
         },
+        "train_questions": len(train_q),
+        "extra_train_questions": sum(q.question_id in extra_ids for q in train_q),
         "train_pairs": len(pairs),
         **run,
         "total_seconds": round(time.time() - t_start),
