@@ -181,3 +181,29 @@ def test_training_on_cuda_without_one_says_so(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(SystemExit, match="no CUDA device"):
         _device("cuda")
     assert _device("auto").type == "cpu"
+
+
+def test_explorer_pages_become_squad_articles_without_guessed_answer_starts() -> None:
+    from training.squad_explorer import article
+
+    page = (
+        '<html><h1 id="title">Some_Title</h1><div class="para-wrap"><pre>Tea &amp; cake cost 3 pounds. '
+        "Cake was 3 pounds too.</pre>"
+        '<div class="qa-wrap"><p><strong class="question">What did tea &amp; cake cost?</strong></p>'
+        '<span class="answer">3 pounds</span></div>'
+        '<div class="qa-wrap"><p><strong class="question">What came with tea?</strong></p>'
+        '<span class="answer">cake</span><span class="answer">cake</span></div>'
+        '<div class="qa-wrap"><p><strong class="question">What was missing?</strong></p>'
+        '<span class="answer">coffee</span></div></div>'
+        '<div class="para-wrap"><pre>Nothing here.</pre></div></html>'
+    )
+    art = article(page)
+
+    assert art["title"] == "Some_Title" and len(art["paragraphs"]) == 1
+    (para,) = art["paragraphs"]
+    assert para["context"].startswith("Tea & cake cost")
+    # "3 pounds" occurs twice (start unknown), "coffee" never: only "cake" has one place
+    assert [(q["question"], q["answers"]) for q in para["qas"]] == [
+        ("What came with tea?", [{"text": "cake", "answer_start": 6}] * 2)
+    ]
+    assert len(questions([art])) == 1  # the training pairs read it like any SQuAD article
