@@ -122,23 +122,32 @@ def test_extra_training_data_never_shares_a_title_with_validation_or_test(tmp_pa
 def test_training_script_smoke(tmp_path: Path) -> None:
     """A tiny, seeded run, with a few questions drawn from an extra file, writes weights the serving
     Reader loads and agrees with."""
-    out, extra = tmp_path / "reader", tmp_path / "extra.json"
+    out, extra, pick = tmp_path / "reader", tmp_path / "extra.json", tmp_path / "pick.json"
     train = split_titles(json.loads(SQUAD.read_text(encoding="utf-8"))["data"], 13, 3, 2)[0]
-    renamed = json.loads(json.dumps(train[:2]))  # another title and ids: an article of its own
+    renamed = json.loads(json.dumps(train[:3]))  # another title and ids: an article of its own
     for i, art in enumerate(renamed):
         art["title"] = f"Extra {i}"
         for qa in (qa for para in art["paragraphs"] for qa in para["qas"]):
             qa["id"] = f"extra-{qa['id']}"
-    extra.write_text(json.dumps({"data": renamed}))
+    extra.write_text(json.dumps({"data": renamed[:2]}))
+    pick.write_text(json.dumps({"data": renamed[2:]}))
     cmd = [sys.executable, "-m", "training.train_reader", "--squad", str(SQUAD), "--out", str(out)]
-    cmd += ["--extra-train", str(extra), "--extra-questions", "5"]
-    cmd += ["--max-eval", "6", "--epochs", "1", "--batch", "8", "--max-minutes", "1e-6"]
+    cmd += ["--extra-train", str(extra), "--extra-questions", "5", "--init", str(WEIGHTS_DIR)]
+    cmd += ["--threshold-from", str(pick), "--max-eval", "6", "--epochs", "1", "--batch", "8"]
+    cmd += ["--max-minutes", "1e-6"]
     subprocess.run(cmd, check=True, cwd=PROJECT_ROOT, timeout=600, capture_output=True)
     config = json.loads((out / "config.json").read_text())
     assert config["extra_train_questions"] == 5
     assert config["train_questions"] == len(questions(train)) + 5
     assert config["train_pairs"] > config["train_questions"] and 0.0 < config["threshold"] < 1.0
     assert "extra.json" in config["training_data"]
+    # the threshold came from the pick file's questions, and the run from the shipped weights
+    assert config["threshold_from"] == "pick.json" and config["threshold_set"]["questions"] == 6
+    assert config["started_from"] == WEIGHTS_DIR.name
+    # a pick file is held out like validation: training on it is refused
+    leak = [*cmd[: cmd.index("--extra-train")], "--extra-train", str(pick), "--threshold-from", str(pick)]
+    refused = subprocess.run(leak, cwd=PROJECT_ROOT, timeout=600, capture_output=True, text=True)
+    assert refused.returncode != 0 and "held out" in refused.stderr
     trained = Reader(out, precision="fp32")
     for row in json.loads((out / "reference.json").read_text()):
         got = float(trained.score(row["question"], [Passage(**row["passage"])])[0])
@@ -181,6 +190,35 @@ def test_training_on_cuda_without_one_says_so(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(SystemExit, match="no CUDA device"):
         _device("cuda")
     assert _device("auto").type == "cpu"
+
+
+def test_news_files_become_squad_articles_and_bad_spans_are_refused() -> None:
+    from training.newsqa import to_squad
+
+    text = "The mayor opened the bridge on Monday. It cost 12 million euros. Critics said it was late."
+    art = {
+        "title": "Bridge",
+        "text": text,
+        "questions": [
+            {
+                "q": "How much did the crossing cost, and who complained?",
+                "answers": ["12 million euros", "Critics"],
+            },
+            {"q": "Who built the bridge?", "unanswerable": True, "plausible": "The mayor opened the bridge"},
+        ],
+    }
+    (squad,) = to_squad([art], "h9")
+    para = squad["paragraphs"][0]
+    assert squad["title"] == "h9: Bridge" and para["context"] == text
+    (multi, impossible) = questions([squad])
+    assert multi.answerable and len(multi.gold) == 2  # one sentence per part
+    assert not impossible.answerable and impossible.gold == frozenset({0})  # the careless pick
+    for qa in para["qas"]:
+        for a in qa["answers"] + qa.get("plausible_answers", []):
+            assert text[a["answer_start"] :].startswith(a["text"])
+    art["questions"][0]["answers"] = ["it"]  # in "Critics" and in "it was": which one is unknown
+    with pytest.raises(ValueError, match="exactly once"):
+        to_squad([art], "h9")
 
 
 def test_explorer_pages_become_squad_articles_without_guessed_answer_starts() -> None:

@@ -279,6 +279,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     ap.add_argument("--base", type=Path, default=None, help="MiniLM folder (default: the bundled package's)")
+    ap.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from these exported reader weights (reader.npz's folder)",
+    )
+    ap.add_argument(
+        "--threshold-from",
+        type=Path,
+        default=None,
+        help="SQuAD-format JSON whose questions pick the threshold instead of the validation titles",
+    )
     ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--batch", type=int, default=0, help="default: 32 on a CPU, 64 on a GPU")
@@ -324,7 +336,10 @@ def main(argv: list[str] | None = None) -> int:
 
     data = json.loads(args.squad.read_text(encoding="utf-8"))["data"]
     train_art, val_art, test_art = split_titles(data, args.seed, args.val_titles, args.test_titles)
-    extra_art = extra_articles(args.extra_train, held_out=val_art + test_art)
+    pick_art = (
+        json.loads(args.threshold_from.read_text(encoding="utf-8"))["data"] if args.threshold_from else []
+    )
+    extra_art = extra_articles(args.extra_train, held_out=val_art + test_art + pick_art)
     rng = random.Random(args.seed)
     train_q = questions(train_art)
     extra_q = questions(extra_art)
@@ -334,10 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_questions:
         train_q = train_q[: args.max_questions]
     extra_ids = {q.question_id for q in extra_q}
-    val_q, test_q = questions(val_art), questions(test_art)
+    val_q, test_q, pick_q = questions(val_art), questions(test_art), questions(pick_art)
     if args.max_eval:
-        val_q, test_q = val_q[: args.max_eval], test_q[: args.max_eval]
-    missing = base_weights.uncovered(base, tok, train_q + val_q + test_q)
+        val_q, test_q, pick_q = val_q[: args.max_eval], test_q[: args.max_eval], pick_q[: args.max_eval]
+    missing = base_weights.uncovered(base, tok, train_q + val_q + test_q + pick_q)
     if missing:
         raise SystemExit(
             f"{base} lacks {len(missing)} word pieces this data needs: rebuild it from this file"
@@ -352,32 +367,40 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
 
-    net = _model(base).to(device)
+    net = _model(base)
+    if args.init:
+        load_exported(net, args.init)
+    net = net.to(device)
     run = _train(net, pairs, labels, args, device, rng)
 
     export(net, args.out)
     load_exported(net, args.out)
     val_scores = question_scores(net, tok, val_q, args.max_tokens)
-    threshold = pick_threshold(val_q, val_scores)
+    pick_scores = question_scores(net, tok, pick_q, args.max_tokens) if pick_q else []
+    threshold = pick_threshold(pick_q, pick_scores) if pick_q else pick_threshold(val_q, val_scores)
     report = {
         "validation": metrics(val_q, val_scores, threshold),
         "test": metrics(test_q, question_scores(net, tok, test_q, args.max_tokens), threshold),
     }
+    if pick_q:
+        report["threshold_set"] = metrics(pick_q, pick_scores, threshold)
     _write_reference(net, tok, val_q, args.max_tokens, args.out)
     config = {
         "threshold": threshold,
         "max_tokens": args.max_tokens,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), word-piece table frozen",
-        "training_data": "SQuAD 2.0 (CC BY-SA 4.0): "
-        + ", ".join(p.name for p in [args.squad, *args.extra_train]),
+        "training_data": f"SQuAD 2.0 (CC BY-SA 4.0): {args.squad.name}"
+        + "".join(f"; also {name}" for name in dict.fromkeys(p.name for p in args.extra_train)),
         "titles": {
             "validation": [a["title"] for a in val_art],
             "test": [a["title"] for a in test_art],
         },
+        "started_from": str(args.init.name) if args.init else "all-MiniLM-L6-v2",
+        "threshold_from": args.threshold_from.name if args.threshold_from else "validation titles",
         "args": {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in vars(args).items()
-            if k not in ("out", "squad", "base", "extra_train")
+            if k not in ("out", "squad", "base", "extra_train", "init", "threshold_from")
         },
         "train_questions": len(train_q),
         "extra_train_questions": sum(q.question_id in extra_ids for q in train_q),
