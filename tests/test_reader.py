@@ -209,7 +209,7 @@ def test_news_files_become_squad_articles_and_bad_spans_are_refused() -> None:
     }
     (squad,) = to_squad([art], "h9")
     para = squad["paragraphs"][0]
-    assert squad["title"] == "h9: Bridge" and para["context"] == text
+    assert squad["title"] == "Bridge" and para["context"] == text
     (multi, impossible) = questions([squad])
     assert multi.answerable and len(multi.gold) == 2  # one sentence per part
     assert not impossible.answerable and impossible.gold == frozenset({0})  # the careless pick

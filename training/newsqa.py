@@ -1,11 +1,13 @@
 """News-style QA written for training (training/data/news/) as SQuAD 2.0 JSON (pure, plus a CLI).
 
     python -m training.newsqa training/data/news/h1.json ... --out news-train.json
+    python -m training.newsqa training/data/news/h5.json --articles 0:5 --out news-val.json
 
 The files hold whole articles, each with questions in the writers' words: answerable ones list the
 exact substrings that answer (one per part of a multi-part question), unanswerable ones the substring
 a careless reader would cite. SQuAD's paragraphs become the article (one context), so every other
-sentence of the article is an on-topic negative, as in a news search's pool.
+sentence of the article is an on-topic negative, as in a news search's pool. The title is the
+article's headline, as the reader sees a title at serve time.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def to_squad(articles: list[dict], prefix: str) -> list[dict]:
                     raise ValueError(f"{where}: no answers")
                 qa |= {"is_impossible": False, "answers": [_span(text, a, where) for a in q["answers"]]}
             qas.append(qa)
-        out.append({"title": f"{prefix}: {art['title']}", "paragraphs": [{"context": text, "qas": qas}]})
+        out.append({"title": art["title"], "paragraphs": [{"context": text, "qas": qas}]})
     return out
 
 
@@ -48,10 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--articles", default=":", help="a slice A:B of each file's articles (default: all)")
     args = ap.parse_args(argv)
+    lo, _, hi = args.articles.partition(":")
+    part = slice(int(lo) if lo else None, int(hi) if hi else None)
     data = []
     for path in args.files:
-        data += to_squad(json.loads(path.read_text(encoding="utf-8"))["articles"], path.stem)
+        articles = json.loads(path.read_text(encoding="utf-8"))["articles"]
+        data += to_squad(articles[part], path.stem)
     args.out.write_text(json.dumps({"version": "news", "data": data}, ensure_ascii=False))
     n = sum(len(p["qas"]) for a in data for p in a["paragraphs"])
     print(f"{args.out}: {len(data)} articles, {n} questions")
