@@ -143,7 +143,7 @@ def test_training_script_smoke(tmp_path: Path) -> None:
     assert "extra.json" in config["training_data"]
     # the threshold came from the pick file's questions, and the run from the shipped weights
     assert config["threshold_from"] == "pick.json" and config["threshold_set"]["questions"] == 6
-    assert config["started_from"] == WEIGHTS_DIR.name
+    assert config["started_from"]["folder"] == WEIGHTS_DIR.name
     # a pick file is held out like validation: training on it is refused
     leak = [*cmd[: cmd.index("--extra-train")], "--extra-train", str(pick), "--threshold-from", str(pick)]
     refused = subprocess.run(leak, cwd=PROJECT_ROOT, timeout=600, capture_output=True, text=True)

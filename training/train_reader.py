@@ -253,6 +253,17 @@ def _device_name(device) -> str:  # type: ignore[no-untyped-def]
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
+def _origin(init: Path | None) -> dict | str:
+    """What a run started from: the base, or the reader weights (their folder and how they were made)."""
+    if init is None:
+        return "all-MiniLM-L6-v2"
+    made = json.loads((init / "config.json").read_text()) if (init / "config.json").exists() else {}
+    keep = ("training_data", "started_from", "threshold_from", "train_questions")
+    return {"folder": init.name, "epochs": made.get("args", {}).get("epochs")} | {
+        k: made[k] for k in keep if k in made
+    }
+
+
 def extra_articles(paths: list[Path], held_out: list[dict]) -> list[dict]:
     """The articles of each extra file, refused when one shares a title with validation or test (its
     wording would leak into the figures that choose the threshold and the weights)."""
@@ -395,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             "validation": [a["title"] for a in val_art],
             "test": [a["title"] for a in test_art],
         },
-        "started_from": str(args.init.name) if args.init else "all-MiniLM-L6-v2",
+        "started_from": _origin(args.init),
         "threshold_from": args.threshold_from.name if args.threshold_from else "validation titles",
         "args": {
             k: (str(v) if isinstance(v, Path) else v)
