@@ -16,6 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
+from training.squad import save
+
 
 def _span(text: str, part: str, where: str) -> dict:
     if len(part) < 2 or text.count(part) != 1:
@@ -58,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.files:
         articles = json.loads(path.read_text(encoding="utf-8"))["articles"]
         data += to_squad(articles[part], path.stem)
-    args.out.write_text(json.dumps({"version": "news", "data": data}, ensure_ascii=False))
-    n = sum(len(p["qas"]) for a in data for p in a["paragraphs"])
-    print(f"{args.out}: {len(data)} articles, {n} questions")
+    print(save(args.out, data, "news"))
     return 0
 
 

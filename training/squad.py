@@ -12,8 +12,10 @@ Splits are by article title, so no paragraph's wording leaks from training into 
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from answers.reader import Passage
 from retrieval.sentences import split_sentences
@@ -38,6 +40,13 @@ class Question:
     passages: list[Passage]
     gold: frozenset[int]  # indexes of passages holding an answer (or the plausible answer)
     elsewhere: tuple[Passage, ...] = ()  # the sentences of the article's other paragraphs
+
+
+def save(path: Path, data: list[dict], version: str) -> str:
+    """Write articles as a SQuAD JSON file; returns a line saying what was written."""
+    path.write_text(json.dumps({"version": version, "data": data}, ensure_ascii=False), encoding="utf-8")
+    n = sum(len(p["qas"]) for a in data for p in a["paragraphs"])
+    return f"{path}: {len(data)} articles, {n} questions"
 
 
 def split_titles(

@@ -19,6 +19,8 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
+from training.squad import save
+
 
 class _Page(HTMLParser):
     """Collects the title (h1#title), paragraphs (pre), questions (strong.question) and answer
@@ -97,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         art = article(path.read_text(encoding="utf-8"))
         if art["title"] and art["title"] not in skip and art["paragraphs"]:
             data.append(art)
-    args.out.write_text(json.dumps({"version": "1.1-explorer", "data": data}, ensure_ascii=False))
-    n = sum(len(p["qas"]) for a in data for p in a["paragraphs"])
-    print(f"{len(data)} articles, {n} questions -> {args.out}")
+    print(save(args.out, data, "1.1-explorer"))
     return 0
 
 
