@@ -221,6 +221,20 @@ def test_news_files_become_squad_articles_and_bad_spans_are_refused() -> None:
         to_squad([art], "h9")
 
 
+def test_the_written_news_files_convert_whole() -> None:
+    """Every span of training/data/news is exact and unique, and each file keeps about a third of its
+    questions unanswerable (the on-topic negatives the reader learns to decline)."""
+    from training.newsqa import to_squad
+
+    files = sorted((PROJECT_ROOT / "training" / "data" / "news").glob("h*.json"))
+    assert len(files) >= 5
+    for path in files:
+        data = to_squad(json.loads(path.read_text(encoding="utf-8"))["articles"], path.stem)
+        qs = questions(data)
+        assert all(q.gold for q in qs), path.name
+        assert 0.2 < sum(not q.answerable for q in qs) / len(qs) < 0.45, path.name
+
+
 def test_explorer_pages_become_squad_articles_without_guessed_answer_starts() -> None:
     from training.squad_explorer import article
 
