@@ -265,8 +265,9 @@ def _origin(init: Path | None) -> dict | str:
 
 
 def extra_articles(paths: list[Path], held_out: list[dict]) -> list[dict]:
-    """The articles of each extra file, refused when one shares a title with validation or test (its
-    wording would leak into the figures that choose the threshold and the weights)."""
+    """The articles of each extra file, refused when one shares a title with a held-out article
+    (validation, test or the threshold file): its wording would leak into the figures that choose
+    the threshold and the weights."""
     held = {a["title"] for a in held_out}
     out: list[dict] = []
     for path in paths:
