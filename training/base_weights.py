@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from training.squad import Question, questions
+from training.squad import load as load_squad
 
 WORD = "embeddings.word_embeddings.weight"
 ROWS = "embeddings.word_embeddings.rows"  # a slim copy's word-piece ids
@@ -85,7 +86,7 @@ def write_slim(base: Path, squad: Path, out: Path) -> None:
     tok = Tokenizer.from_file(str(base / "tokenizer.json"))
     tok.no_padding()
     tok.no_truncation()
-    qs = questions(json.loads(squad.read_text(encoding="utf-8"))["data"])
+    qs = questions(load_squad(squad))
     rows = np.array(sorted(pieces(tok, qs)), dtype=np.int32)
     full = load(base)
     arrays: dict[str, np.ndarray] = {

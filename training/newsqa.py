@@ -16,13 +16,14 @@ import argparse
 import json
 from pathlib import Path
 
-from training.squad import save
+from training.squad import save, unique_span
 
 
 def _span(text: str, part: str, where: str) -> dict:
-    if len(part) < 2 or text.count(part) != 1:
+    span = unique_span(text, part) if len(part) >= 2 else None
+    if span is None:
         raise ValueError(f"{where}: {part!r} must occur exactly once in its article")
-    return {"text": part, "answer_start": text.index(part)}
+    return span
 
 
 def to_squad(articles: list[dict], prefix: str) -> list[dict]:

@@ -42,11 +42,22 @@ class Question:
     elsewhere: tuple[Passage, ...] = ()  # the sentences of the article's other paragraphs
 
 
+def load(path: Path) -> list[dict]:
+    """The articles of a SQuAD JSON file."""
+    return json.loads(path.read_text(encoding="utf-8"))["data"]
+
+
 def save(path: Path, data: list[dict], version: str) -> str:
     """Write articles as a SQuAD JSON file; returns a line saying what was written."""
     path.write_text(json.dumps({"version": version, "data": data}, ensure_ascii=False), encoding="utf-8")
     n = sum(len(p["qas"]) for a in data for p in a["paragraphs"])
     return f"{path}: {len(data)} articles, {n} questions"
+
+
+def unique_span(context: str, text: str) -> dict | None:
+    """A SQuAD answer for `text`, placed only where it occurs exactly once in `context` (otherwise
+    which sentence holds it is unknown)."""
+    return {"text": text, "answer_start": context.index(text)} if context.count(text) == 1 else None
 
 
 def split_titles(

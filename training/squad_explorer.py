@@ -15,11 +15,10 @@ official file is at hand, pass it to training.train_reader directly instead.
 from __future__ import annotations
 
 import argparse
-import json
 from html.parser import HTMLParser
 from pathlib import Path
 
-from training.squad import save
+from training.squad import load, save, unique_span
 
 
 class _Page(HTMLParser):
@@ -75,9 +74,9 @@ def article(page: str) -> dict:
     for i, (context, qas) in enumerate(p.paragraphs):
         kept = []
         for j, (question, texts) in enumerate(qas):
-            if not texts or any(context.count(t) != 1 for t in texts):
+            answers = [unique_span(context, t) for t in texts]
+            if not answers or None in answers:
                 continue
-            answers = [{"text": t, "answer_start": context.index(t)} for t in texts]
             kept.append({"id": f"explorer11/{p.title}/{i}/{j}", "question": question, "answers": answers})
         if kept:
             paragraphs.append({"context": context, "qas": kept})
@@ -91,9 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-titles-of", type=Path, action="append", default=[], help="SQuAD JSON")
     args = ap.parse_args(argv)
 
-    skip = {
-        a["title"] for f in args.skip_titles_of for a in json.loads(f.read_text(encoding="utf-8"))["data"]
-    }
+    skip = {a["title"] for f in args.skip_titles_of for a in load(f)}
     data = []
     for path in sorted(args.pages.glob("*.html")):
         art = article(path.read_text(encoding="utf-8"))

@@ -27,7 +27,7 @@ from answers.features import FEATURE_NAMES, Unit, features, question_terms
 from answers.ranker import WEIGHTS_PATH, Ranker
 from retrieval.lexical import stems
 from retrieval.sentences import split_sentences
-from training.squad import split_titles
+from training.squad import load, split_titles
 
 DEFAULT_SQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad2" / "squad2-dev-half.json"
 
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     from retrieval.embed import LocalEmbedder
 
     embedder = LocalEmbedder()
-    data = json.loads(args.squad.read_text())["data"]
+    data = load(args.squad)
     if args.max_articles:
         data = data[: args.max_articles]
     train_a, val_a, test_a = split_titles(data, args.seed, args.val_titles, args.test_titles)

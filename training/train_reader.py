@@ -27,7 +27,7 @@ import numpy as np
 
 from answers.reader import MAX_TOKENS, WEIGHTS_DIR, encode_pair
 from training import base_weights
-from training.squad import Question, examples, questions, split_titles
+from training.squad import Question, examples, load, questions, split_titles
 
 
 def _model(base: Path):  # type: ignore[no-untyped-def]
@@ -271,7 +271,7 @@ def extra_articles(paths: list[Path], held_out: list[dict]) -> list[dict]:
     held = {a["title"] for a in held_out}
     out: list[dict] = []
     for path in paths:
-        articles = json.loads(path.read_text(encoding="utf-8"))["data"]
+        articles = load(path)
         clash = sorted(held & {a["title"] for a in articles})
         if clash:
             raise SystemExit(f"{path}: validation/test titles {', '.join(clash[:3])} are held out")
@@ -346,11 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     tok.no_padding()
     tok.no_truncation()
 
-    data = json.loads(args.squad.read_text(encoding="utf-8"))["data"]
-    train_art, val_art, test_art = split_titles(data, args.seed, args.val_titles, args.test_titles)
-    pick_art = (
-        json.loads(args.threshold_from.read_text(encoding="utf-8"))["data"] if args.threshold_from else []
+    train_art, val_art, test_art = split_titles(
+        load(args.squad), args.seed, args.val_titles, args.test_titles
     )
+    pick_art = load(args.threshold_from) if args.threshold_from else []
     extra_art = extra_articles(args.extra_train, held_out=val_art + test_art + pick_art)
     rng = random.Random(args.seed)
     train_q = questions(train_art)
@@ -388,8 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     export(net, args.out)
     load_exported(net, args.out)
     val_scores = question_scores(net, tok, val_q, args.max_tokens)
-    pick_scores = question_scores(net, tok, pick_q, args.max_tokens) if pick_q else []
-    threshold = pick_threshold(pick_q, pick_scores) if pick_q else pick_threshold(val_q, val_scores)
+    # the threshold file's questions choose the cut when given, else the validation titles'
+    pick_scores = question_scores(net, tok, pick_q, args.max_tokens) if pick_q else val_scores
+    threshold = pick_threshold(pick_q or val_q, pick_scores)
     report = {
         "validation": metrics(val_q, val_scores, threshold),
         "test": metrics(test_q, question_scores(net, tok, test_q, args.max_tokens), threshold),
