@@ -506,34 +506,40 @@ def test_question_sets_are_well_formed(seeded, name: str) -> None:  # type: igno
             assert all(s is not None for s in spans), (q["id"], q["evidence"])
 
 
-def test_news_set_is_rebuilt_from_the_held_out_written_articles(tmp_path: Path) -> None:
-    """evals/news is exactly what build_set.py makes of h5.json's last five articles: every quote is in
-    the article it names, and none of those articles is in a training file."""
+@pytest.mark.parametrize(
+    ("name", "src", "span", "count"), [("news", "h5.json", ["5:10"], 5), ("wire", "h19.json", [], 9)]
+)
+def test_written_sets_are_rebuilt_from_held_out_articles(
+    tmp_path: Path, name: str, src: str, span: list[str], count: int
+) -> None:
+    """evals/news and evals/wire are exactly what build_set.py makes of their held-out written
+    articles: every quote is in the article it names, and none of those articles is in another
+    file of the written news (training or threshold)."""
     from evals.run import load_questions
 
-    news = ROOT / "evals" / "news"
-    src = ROOT / "training" / "data" / "news" / "h5.json"
-    subprocess.run(
-        [sys.executable, str(news / "build_set.py"), str(src), str(tmp_path)], check=True, timeout=60
-    )
-    assert (tmp_path / "news.yaml").read_text(encoding="utf-8") == (news / "news.yaml").read_text(
+    folder, source = ROOT / "evals" / name, ROOT / "training" / "data" / "news" / src
+    built_dir = tmp_path / name
+    script = ROOT / "evals" / "news" / "build_set.py"
+    subprocess.run([sys.executable, str(script), str(source), str(built_dir), *span], check=True, timeout=60)
+    yaml_name = f"{name}.yaml"
+    assert (built_dir / yaml_name).read_text(encoding="utf-8") == (folder / yaml_name).read_text(
         encoding="utf-8"
     )
-    built = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "articles").glob("*.txt")}
-    shipped = {p.name: p.read_text(encoding="utf-8") for p in (news / "articles").glob("*.txt")}
-    assert built == shipped and len(built) == 5
-    qs = load_questions(news / "news.yaml")
+    built = {p.name: p.read_text(encoding="utf-8") for p in (built_dir / "articles").glob("*.txt")}
+    shipped = {p.name: p.read_text(encoding="utf-8") for p in (folder / "articles").glob("*.txt")}
+    assert built == shipped and len(built) == count
+    qs = load_questions(folder / yaml_name)
     assert sum(not q["answerable"] for q in qs) >= 15 and sum(q["answerable"] for q in qs) >= 40
     for q in qs:
         for e in q["evidence"]:
             assert e["quote"] in shipped[e["document_id"] + ".txt"], q["id"]
-    trained = {
+    others = {
         a["text"]
-        for p in src.parent.glob("h*.json")
-        if p.name != src.name
+        for p in source.parent.glob("h*.json")
+        if p.name != source.name
         for a in json.loads(p.read_text(encoding="utf-8"))["articles"]
     }
-    assert len(trained) >= 40 and not {t.split("\n\n", 1)[1].rstrip("\n") for t in shipped.values()} & trained
+    assert len(others) >= 40 and not {t.split("\n\n", 1)[1].rstrip("\n") for t in shipped.values()} & others
 
 
 def test_negatives_corpus_lacks_every_answer() -> None:
