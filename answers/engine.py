@@ -59,7 +59,7 @@ def recent_documents(catalog: AnyCatalog) -> tuple[list[str], list[str]]:
 @dataclass
 class ReaderConfig:
     retrieve_k: int = 12  # chunks searched; their sentences compete for the reader
-    reader_pool: int = 24  # sentences the reader reads, best retrieval scores first
+    reader_pool: int = 12  # sentences the reader reads, best retrieval scores first
     compose: ComposeConfig | None = None
 
 

@@ -135,6 +135,6 @@ class Reader(OpenVinoMiniLM):
             + self._pos[: ids.shape[1]]
             + types[:, :, None].astype(np.float32) * self._type_delta
         )
-        x = self._request.infer({"embeddings": emb, "mask": mask})[0]  # type: ignore[attr-defined]
+        x = self.infer(emb, mask)
         pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
         return pooled @ self._head_w + self._head_b

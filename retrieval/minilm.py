@@ -452,6 +452,7 @@ class OpenVinoMiniLM(NumpyMiniLM):
         self._precision = precision
         self._threads = threads
         self._request: Any = None
+        self._infer_lock = threading.Lock()  # one infer request: concurrent callers take turns
         self._cache_dir = cache_dir  # compiled models kept between processes (retrieval/compiled_cache.py)
         self.from_cache = False  # whether the compiled model came from there
 
@@ -540,5 +541,10 @@ class OpenVinoMiniLM(NumpyMiniLM):
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
         ids, mask = _padded(batch)
         emb = self._word[ids] + self._pos[: ids.shape[1]]
-        x = self._request.infer({"embeddings": emb, "mask": mask})[0]
-        return _mean_pool(x, mask)
+        return _mean_pool(self.infer(emb, mask), mask)
+
+    def infer(self, emb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The last layer's states; an infer request runs one call at a time (OpenVINO raises "Infer
+        Request is busy" otherwise), so server threads asking at once wait here."""
+        with self._infer_lock:
+            return self._request.infer({"embeddings": emb, "mask": mask})[0]

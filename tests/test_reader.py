@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import SQUAD
 
@@ -57,6 +58,22 @@ def test_the_reader_tells_an_answer_from_a_sentence_on_the_same_topic(reader: Re
     p = reader.score("How large is the new budget the council approved?", [answer, topical])
     assert p[0] > reader.threshold > p[1]
     assert reader.score("anything", []).shape == (0,)
+
+
+def test_threads_scoring_at_once_take_turns_and_agree(reader: Reader) -> None:
+    """A server asks the one compiled reader from several threads: without turns, OpenVINO raises
+    "Infer Request is busy" on the second caller."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    passages = [
+        Passage(f"The council approved a budget of {n} million euros.", title="Budget") for n in range(40)
+    ]
+    alone = reader.score("How large is the budget?", passages, batch_size=4)
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(
+            pool.map(lambda _: reader.score("How large is the budget?", passages, batch_size=4), range(8))
+        )
+    assert all(np.array_equal(r, alone) for r in runs)
 
 
 def test_input_layout_keeps_the_sentence_and_cuts_the_context(reader: Reader) -> None:
