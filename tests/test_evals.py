@@ -512,14 +512,14 @@ def test_question_sets_are_well_formed(seeded, name: str) -> None:  # type: igno
 def test_written_sets_are_rebuilt_from_held_out_articles(
     tmp_path: Path, name: str, src: str, span: list[str], count: int
 ) -> None:
-    """evals/news and evals/wire are exactly what build_set.py makes of their held-out written
+    """evals/news and evals/wire are exactly what build_written_set.py makes of their held-out written
     articles: every quote is in the article it names, and none of those articles is in another
     file of the written news (training or threshold)."""
     from evals.run import load_questions
 
     folder, source = ROOT / "evals" / name, ROOT / "training" / "data" / "news" / src
     built_dir = tmp_path / name
-    script = ROOT / "evals" / "news" / "build_set.py"
+    script = ROOT / "evals" / "build_written_set.py"
     subprocess.run([sys.executable, str(script), str(source), str(built_dir), *span], check=True, timeout=60)
     yaml_name = f"{name}.yaml"
     assert (built_dir / yaml_name).read_text(encoding="utf-8") == (folder / yaml_name).read_text(

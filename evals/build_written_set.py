@@ -1,7 +1,7 @@
 """Build an eval set (OUT/articles/ and OUT/<OUT's name>.yaml) from held-out written news QA.
 
-    python evals/news/build_set.py training/data/news/h5.json evals/news 5:10
-    python evals/news/build_set.py training/data/news/h19.json evals/wire
+    python evals/build_written_set.py training/data/news/h5.json evals/news 5:10
+    python evals/build_written_set.py training/data/news/h19.json evals/wire
 
 evals/news: articles 5-9 of h5.json, on topics far from the seed articles (articles 0-4 of the same
 file pick the reader's threshold). evals/wire: all of h19.json, three events each told by two outlets
@@ -26,7 +26,7 @@ def build(src: Path, out: Path, first: int = 0, last: int | None = None) -> None
     articles, tag = articles[first:last], out.name[0]
     (out / "articles").mkdir(parents=True, exist_ok=True)
     lines = [
-        f"# Built by evals/news/build_set.py from {src.name} articles {first}-{last - 1}: written news QA",
+        f"# Built by evals/build_written_set.py from {src.name} articles {first}-{last - 1}: written news QA",
         "# held out from training and from every threshold. Do not edit; rebuild.",
         "questions:",
     ]
