@@ -237,6 +237,7 @@ def run_eval(
                 "default_top_k": s.default_top_k,
                 "search_mode": s.search_mode,
                 "chroma": svc.vectors.mode,
+                "answerer": s.answerer,
             },
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },

@@ -16,7 +16,7 @@ import pytest
 from conftest import SEED_IDS
 from live_server import LiveServer
 
-QUESTION = "What did the NIS say about suicide orders?"
+QUESTION = "When were the two soldiers captured?"
 
 
 @pytest.fixture(scope="module")

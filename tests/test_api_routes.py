@@ -23,7 +23,7 @@ from api.app import create_app
 from factdesk.service import Factdesk
 from retrieval.errors import StoreUnavailable
 
-QUESTION = "What did the NIS say about suicide orders?"
+QUESTION = "When were the two soldiers captured?"
 MAX_BODY = 64 * 1024
 MAX_QUESTION = 300
 
@@ -207,10 +207,10 @@ def test_ask_with_history_rewrites_the_follow_up(client: TestClient) -> None:
         "/v1/ask",
         json={
             "question": "What did they say about it?",
-            "history": ["What did the NIS say about suicide orders?"],
+            "history": ["When were the two soldiers captured?"],
         },
     ).json()
-    assert "suicide" in body.get("question", "") and body["citations"]
+    assert "captured" in body.get("question", "") and body["citations"]
 
 
 def test_ask_stream(client: TestClient, texts: dict[str, str]) -> None:

@@ -14,7 +14,7 @@ import pytest
 from live_server import LiveServer
 from scripted_openai import DEFAULT_MODEL, delay, dynamic, quoting, status
 
-QUESTION = "What did the NIS say about suicide orders?"
+QUESTION = "When were the two soldiers captured?"
 
 
 @pytest.fixture

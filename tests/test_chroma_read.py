@@ -122,7 +122,7 @@ print(json.dumps({"hits": hits, "chromadb": "chromadb" in sys.modules}))
 def test_a_new_process_searches_without_chromadb_and_finds_the_same(seeded: Factdesk) -> None:
     """The CLI's case: ingest wrote the store earlier; a new process answers from it. Its hits are the
     ones the writing process (the client) finds, and chromadb is never imported."""
-    questions = ["What did the NIS say about suicide orders?", "prisoner exchanges", "Kursk region fighting"]
+    questions = ["When were the two soldiers captured?", "prisoner exchanges", "Kursk region fighting"]
     r = subprocess.run(
         [sys.executable, "-c", SEARCH, str(seeded.settings.data_dir), json.dumps(questions)],
         cwd=ROOT / "tests",

@@ -14,7 +14,7 @@ from faultkit import run_cli
 from factdesk.service import Factdesk
 from retrieval.minilm import OpenVinoMiniLM
 
-TEXTS = ["What did the NIS say about suicide orders?", "Troops were sent to the Kursk region in the autumn."]
+TEXTS = ["When were the two soldiers captured?", "Troops were sent to the Kursk region in the autumn."]
 
 
 def encoder(cache_dir: Path | None) -> OpenVinoMiniLM:
@@ -71,7 +71,7 @@ def test_ask_with_the_reader_answers_the_same_from_a_damaged_cache(seeded: Factd
     and reader), the next imports them, and one after the files were damaged compiles again; all three
     print the same answer."""
     data = Path(seeded.settings.data_dir)
-    question = "What did the NIS say about suicide orders?"
+    question = "When were the two soldiers captured?"
     outputs = []
     for damage in (False, False, True):
         if damage:

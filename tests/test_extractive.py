@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -20,9 +21,19 @@ from answers.extractive import (
 from answers.models import ABSTAIN_TEXT
 from answers.question import heard, missing_entities, parse, satisfies, unmentioned_attribute
 from answers.text import states, wanted_cues
-from conftest import check_citations
+from conftest import ARTICLES, check_citations, make_settings
 from factdesk.service import Factdesk
 from retrieval.models import SearchHit
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory, warm_model: None) -> Iterator[Factdesk]:
+    """The seed articles behind the extractive engine (the default is the reader)."""
+    svc = Factdesk(make_settings(tmp_path_factory.mktemp("seeded-extractive"), answerer="extractive"))
+    svc.ingest_paths([ARTICLES])
+    yield svc
+    svc.close()
+
 
 # ------------------------------------------------------------------ question frames (pure)
 

@@ -270,7 +270,7 @@ def test_concurrent_ingest_delete_ask_threads_and_two_processes(tmp_path: Path, 
     stop = threading.Event()
     questions = [
         "How many North Korean troops were killed?",
-        "What did the NIS say about suicide orders?",
+        "When were the two soldiers captured?",
         "Who captured the soldiers?",
         "What happened in Kursk?",
     ]
@@ -671,7 +671,7 @@ def test_chroma_server_down_is_a_clear_503_and_recovers_without_a_restart(
         assert [r.status for r in svc.ingest_paths([ARTICLES])] == ["created"] * 5
         with TestClient(create_app(svc.settings, ingest_on_start=False, service=svc)) as client:
             search = {"query": "suicide orders", "top_k": 3}
-            ask = {"question": "What did the NIS say about suicide orders?"}
+            ask = {"question": "When were the two soldiers captured?"}
             before = client.post("/v1/search", json=search)
             assert before.status_code == 200 and len(before.json()["results"]) == 3
             assert client.post("/v1/ask", json=ask).status_code == 200

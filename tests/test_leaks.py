@@ -403,7 +403,7 @@ def open_page(browser, url: str) -> tuple:  # type: ignore[no-untyped-def]
 def test_chat_page_answers_under_its_csp_without_violations(browser, live_server) -> None:  # type: ignore[no-untyped-def]
     context, page, violations = open_page(browser, live_server.base_url + "/")
     try:
-        page.fill("textarea#question", "What did the NIS say about suicide orders?")
+        page.fill("textarea#question", "When were the two soldiers captured?")
         page.click("button#ask")
         page.locator(".turn.assistant[data-state=done]").last.wait_for()
         assert page.locator(".answer a.cite").count() > 0

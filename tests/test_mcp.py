@@ -23,7 +23,7 @@ from mcp.types import CallToolResult
 
 from api.app import create_app
 
-QUESTION = "What did the NIS say about suicide orders?"
+QUESTION = "When were the two soldiers captured?"
 KEY = "mcp-test-key"
 ACCEPT = {"Accept": "application/json, text/event-stream"}  # what a streamable-HTTP client sends
 T = TypeVar("T")

@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -292,6 +293,9 @@ def test_readers_see_the_old_or_the_new_revision_never_nothing(tmp_path: Path, w
             try:
                 reading.wait(timeout=120)
                 for i in range(REVISIONS):
+                    # paced by the reader, so that reads overlap writes however slow an ask is
+                    while counts["reads"] < i // 2 and not done.is_set():
+                        time.sleep(0.005)
                     (r,) = svc.ingest_documents([versions[(i + 1) % 2]])
                     statuses.append(r.status)
             except Exception as e:  # noqa: BLE001 - reported below

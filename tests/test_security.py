@@ -71,7 +71,7 @@ def keyed(keyed_app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
 
 def sample_requests() -> dict[tuple[str, str], dict]:
     """One request per (method, route path) of the /v1 surface; with the right key each is served."""
-    ask = "What did the NIS say about suicide orders?"
+    ask = "When were the two soldiers captured?"
     return {
         ("POST", "/v1/documents"): {
             "json": {
