@@ -23,6 +23,8 @@ _ENTITY = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][A-Za-z-]+|\b[A-Z]{2,}\b")
 # a name: capitalised words in a row ("the Ruritanian leader", "Syldavia's spy agency" gives "Syldavia")
 _NAME = re.compile(r"\b[A-Z][\w-]*(?:\s+(?:of\s+)?[A-Z][\w-]*)*")
 # "the first prisoner", "the captured soldiers", "the spy agency": the, then up to four words
+# a nationality or a people ("Korean", "Ukrainian", "Chinese", "British"), which often qualifies a noun
+_DEMONYM = re.compile(r"(?:an|ese|ish)$")
 _THE_PHRASE = re.compile(r"\b(?:the|a|an)\s+((?:[\w-]+\s+){0,3}[\w-]+)", re.I)
 # words that end a noun phrase: function words, and verb forms a question puts after its subject
 _PHRASE_END = STOPWORDS | frozenset(
@@ -57,7 +59,9 @@ def referent(previous: str) -> str | None:
         while name and (name[0].lower() in _QUESTION_WORDS or name[0].lower() in STOPWORDS):
             name = name[1:]
         if name:
-            found.append((m.start(), " ".join(name).removesuffix("'s").removesuffix("’s")))
+            found.append(
+                (m.start(), " ".join(name).removesuffix("'s").removesuffix("’s") + _people(previous, m))
+            )
             break
     for m in _THE_PHRASE.finditer(previous):
         words: list[str] = []
@@ -72,6 +76,17 @@ def referent(previous: str) -> str | None:
             found.append((m.start(), "the " + " ".join(words)))
             break
     return min(found)[1] if found else None
+
+
+def _people(text: str, name: re.Match[str]) -> str:
+    """The plural noun a nationality or group name qualifies: " soldiers" after "North Korean" in
+    "How many North Korean soldiers died?", so that "they" is the soldiers, not the country."""
+    if not _DEMONYM.search(name.group(0)):
+        return ""
+    nxt = re.match(r"\s+([a-z][a-z-]*[^s'’]s)\b", text[name.end() :])
+    if nxt is None or nxt.group(1) in _PHRASE_END or stem(nxt.group(1)) in _PHRASE_END:
+        return ""
+    return " " + nxt.group(1)
 
 
 def resolve(question: str, previous: str) -> str | None:

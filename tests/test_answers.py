@@ -98,6 +98,11 @@ def test_an_article_that_restates_an_answer_is_cited_even_below_the_threshold() 
         ),
         ("What did the mayor promise?", "Who criticised that promise?", "Who criticised the mayor promise?"),
         ("Which unit did the two men serve in?", "How big is that unit?", "How big is the unit?"),
+        (  # the people a nationality qualifies, not the country
+            "How many Ruritanian soldiers crossed the border?",
+            "Where were they stationed?",
+            "Where were Ruritanian soldiers stationed?",
+        ),
     ],
 )
 def test_follow_ups_become_standalone(previous: str, follow_up: str, standalone: str) -> None:
@@ -116,6 +121,8 @@ def test_referent() -> None:
     assert referent("What did Angela Merkel say about the vote?") == "Angela Merkel"
     assert referent("How many troops did the country send?") == "the country"
     assert referent("why?") is None
+    assert referent("When did Syldavian officials meet?") == "Syldavian officials"
+    assert referent("Where did Morgan go?") == "Morgan"
 
 
 # ---------------------------------------------------------------- summary requests (pure)
@@ -162,6 +169,15 @@ def test_candidates_carry_neighbours_and_skip_fragments() -> None:
     assert c.text == text[c.start : c.end] == "The answer is forty-two in all."
     assert c.passage.before == "First sentence is here." and c.passage.after == "Last one follows it."
     assert c.passage.title == "T"
+
+
+def test_the_headline_repeated_in_the_text_is_not_a_candidate() -> None:
+    title = "Flood waters rise across the northern valley towns"
+    text = f"{title}\nFlood waters rose two metres in the northern valley on Monday, officials said."
+    hit = SearchHit("c", "d", title, text, 0, len(text), 1.0)
+    body = len(title) + 1
+    sents = [SentenceHit(hit, 0, len(title), 0.9, 0.9, 0), SentenceHit(hit, body, len(text), 0.8, 0.8, 0)]
+    assert [c.start for c in candidates(sents, {"d": text})] == [body]
 
 
 # ---------------------------------------------------------------- the pipeline on the seed articles
