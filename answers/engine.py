@@ -2,8 +2,7 @@
 
 Both offline engines get the same retrieval step (answers/retrieve.py: a follow-up made standalone,
 then hybrid search). `FACTDESK_ANSWERER` picks how an answer is read from the hits:
-- "extractive" (default): scored sentence selection with abstention rules (answers/extractive.py);
-- "reader": candidates (the best sentences of the hits, each in its context) -> reader (a trained
+- "reader" (default): candidates (the best sentences of the hits, each in its context) -> reader (a trained
   cross-encoder's probability that the sentence answers) -> compose (the accepted sentences, grouped
   and cited; none accepted: decline);
 - "ranker": every sentence of the hits -> features (answers/features.py) -> ranker (a small trained
@@ -25,7 +24,6 @@ import numpy as np
 from answers.candidates import Candidate, candidates
 from answers.compose import ComposeConfig, abstain, compose
 from answers.features import Unit, features, warm_word_weights
-from answers.extractive import ExtractiveConfig, candidates_from_hits, extract_answer, named_clauses
 from answers.intent import summary_request
 from answers.models import Answer, Summary
 from answers.ranker import Ranker
@@ -104,7 +102,7 @@ class OfflineEngine:
     """What both offline engines share: retrieval, summary requests, streaming and summaries. A
     subclass reads the answer from the hits (`answer_hits`)."""
 
-    generator = "extractive"
+    generator = "extractive"  # the contract's name for an answer taken from the articles' sentences
 
     def __init__(
         self, service: Factdesk, prompts: PromptSet, summary_config: SummaryConfig | None = None
@@ -304,37 +302,10 @@ class RankerEngine(OfflineEngine):
         return cands, np.stack([by_span[(c.document_id, c.start)][1] for c in cands])
 
 
-class ExtractiveEngine(OfflineEngine):
-    """Scored sentence selection with abstention rules (answers/extractive.py)."""
-
-    def __init__(self, service: Factdesk, prompts: PromptSet, config: ExtractiveConfig | None = None) -> None:
-        super().__init__(service, prompts)
-        self.config = config or ExtractiveConfig()
-        self.retrieve_k = self.config.retrieve_k
-
-    def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
-        """asked: the question as the user typed it, when query is its follow-up rewrite."""
-        telemetry = self.service.telemetry
-        with telemetry.stage("read"):
-            texts = hit_texts(hits)
-            cands = candidates_from_hits(hits, texts)
-            embed = self.service.searcher.embed_query
-            vecs = candidate_vectors(self.service, hits, cands)
-            # question-sized texts: the query path (in-memory LRU), not the embedding cache file
-            for i, clause in named_clauses(query, cands):
-                cands[i].clause_vec = embed(clause)
-            q_vec = embed(query)
-            as_asked = (asked, embed(asked)) if asked and asked != query else None
-        with telemetry.stage("compose"):  # scoring, abstention rules and assembly, in one pure step
-            return extract_answer(query, q_vec, cands, vecs, self.config, self.prompts.version, as_asked)
-
-
 def offline_engine(service: Factdesk, settings: Settings, prompts: PromptSet) -> OfflineEngine:
-    if settings.answerer == "reader":
-        return ReaderEngine(service, prompts)
     if settings.answerer == "ranker":
         return RankerEngine(service, prompts)
-    return ExtractiveEngine(service, prompts)
+    return ReaderEngine(service, prompts)
 
 
 def build_engine(service: Factdesk, settings: Settings, prompts: PromptSet) -> AnswerEngine:

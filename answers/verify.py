@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import re
 
-from answers.text import numbers
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+
+
+def numbers(text: str) -> set[str]:
+    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
+
 
 _FOLD = str.maketrans(
     {

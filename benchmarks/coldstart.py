@@ -27,7 +27,7 @@ from benchmarks.server import PROBE_QUESTION, Server, factdesk_command
 # what `factdesk ask` ends up importing: the CLI, the service, then (lazily) the model and the store's
 # engine (read directly: retrieval/chroma_read.py; the chromadb package is not imported)
 IMPORTS = "import factdesk.cli, factdesk.service, retrieval.minilm, openvino, chromadb_rust_bindings"
-ENGINES = ("reader", "ranker")  # FACTDESK_ANSWERER values timed beside the default (extractive)
+ENGINES = ("ranker",)  # FACTDESK_ANSWERER values timed beside the default (the reader)
 
 
 # Every timed run asks a wording the data dir has not seen (the local model's question vectors are

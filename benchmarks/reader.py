@@ -1,5 +1,5 @@
-"""The trained engines' cost: offline ask with FACTDESK_ANSWERER=reader and =ranker against the rules
-engine, and the reader alone, on the seed articles; plus `factdesk ask` cold start with each.
+"""The trained engines' cost: offline ask with FACTDESK_ANSWERER=reader (the default) and =ranker,
+and the reader alone, on the seed articles; plus `factdesk ask` cold start with each.
 
     python -m benchmarks.reader [--out FILE]
     python -m benchmarks.reader --data DIR [--queries N] [--offset K] [--pools 24,12] [--out FILE]
@@ -157,7 +157,7 @@ def at_scale(args: argparse.Namespace) -> dict:
     cat.close()
     runs = []
     offset = args.offset
-    engines = [("extractive", None), ("ranker", None)] + [("reader", p) for p in args.pools]
+    engines = [("ranker", None)] + [("reader", p) for p in args.pools]
     for answerer, pool in [e for e in engines if e[0] in args.engines]:
         qs = query_stream(args.queries + 5, offset=offset)  # wordings this data dir has not seen
         offset += args.queries + 5
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=60)
     ap.add_argument("--offset", type=int, default=7000, help="first wording (benchmarks.common.query_stream)")
     ap.add_argument("--pools", default="24,12", help="reader pool sizes to run (with --data)")
-    ap.add_argument("--engines", default="extractive,ranker,reader", help="which engines (with --data)")
+    ap.add_argument("--engines", default="ranker,reader", help="which engines (with --data)")
     ap.add_argument("--threads", type=int, default=0, help="model threads (FACTDESK_TORCH_THREADS)")
     args = ap.parse_args(argv)
     if args.data is not None:
@@ -208,12 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         results = {
             "cpu": os.cpu_count(),
             "runs": [
-                ask_latency(data, "extractive", qs),
                 ask_latency(data, "reader", qs, pool=24),
                 ask_latency(data, "reader", qs, pool=12),
                 ask_latency(data, "ranker", qs),
             ],
-            "cold_start_s": {a: cold_start(data, a) for a in ("extractive", "reader", "ranker")},
+            "cold_start_s": {a: cold_start(data, a) for a in ("reader", "ranker")},
         }
     results["cold_start_median_s"] = {a: statistics.median(t) for a, t in results["cold_start_s"].items()}
     print(json.dumps(results, indent=1))

@@ -45,10 +45,10 @@ class Settings(BaseSettings):
     query_encoder: Literal["openvino", "onnx", "numpy"] = Field("openvino", alias="FACTDESK_QUERY_ENCODER")
     near_duplicate_threshold: float = Field(0.8, alias="FACTDESK_NEAR_DUPLICATE_THRESHOLD", gt=0, le=1)
 
-    # the offline answer engine: the trained cross-encoder reader (answers/reader.py), scored sentence
-    # selection with abstention rules ("extractive") or the trained feature ranker (answers/ranker.py);
-    # the reader is the default since it beat the rules on every blind set (docs/evals.md)
-    answerer: Literal["extractive", "reader", "ranker"] = Field("reader", alias="FACTDESK_ANSWERER")
+    # the offline answer engine: the trained cross-encoder reader (answers/reader.py) or the trained
+    # feature ranker (answers/ranker.py); the first version's hand-written rules were removed once the
+    # reader beat them on the blind sets (docs/evals.md)
+    answerer: Literal["reader", "ranker"] = Field("reader", alias="FACTDESK_ANSWERER")
 
     # which retrievers feed the fusion; "hybrid" is the measured default (evals/questions.yaml)
     search_mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", alias="FACTDESK_SEARCH_MODE")

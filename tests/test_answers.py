@@ -194,11 +194,24 @@ def test_a_follow_up_is_answered_as_a_standalone_question(seeded: Factdesk) -> N
     [
         "What is the capital of Australia?",
         "Who won the 2022 World Cup?",
+        "What is the capital of Mongolia?",  # the articles name Mongolia, never its capital
+        "How many drones did North Korea send to Russia?",  # on topic: troops are counted, no drones
+        "Which hospital holds the prisoners?",  # on topic: they are in hospital, which one is not said
+        "Who is the director of South Korea's National Intelligence Service?",
     ],
 )
 def test_abstains_when_the_articles_do_not_answer(seeded: Factdesk, question: str) -> None:
     answer = seeded.ask(question)
     assert answer.abstained and answer.citations == [] and answer.answer == ABSTAIN_TEXT
+
+
+def test_agreeing_sources_are_cited_together(seeded: Factdesk) -> None:
+    """One statement that several articles make carries all their markers."""
+    answer = seeded.ask("How many North Korean soldiers have died in Ukraine?")
+    first = answer.answer.split("] ")[0]
+    assert "300" in first and re.search(r"(\[\d+\]){2,}", answer.answer)
+    assert len({c.document_id for c in answer.citations}) >= 3
+    check_citations(seeded, answer.citations)
 
 
 @pytest.mark.parametrize("message", ["Summarize the articles", "Give me a summary of the prisoner swap"])
