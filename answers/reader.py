@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.minilm import LazyWeights, OpenVinoMiniLM, _padded
+from retrieval.npz import NpzArchive
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "reader_model"
 
@@ -101,7 +102,7 @@ class Reader(OpenVinoMiniLM):
 
     def _weights(self, path: Path) -> LazyWeights:
         base = super()._weights(path)
-        delta = np.load(self._weights_dir / "reader.npz")  # each array is read when first asked for
+        delta = NpzArchive(self._weights_dir / "reader.npz")  # each array is read when first asked for
         self._head_w = delta["head.weight"].astype(np.float32).reshape(-1)
         self._head_b = float(delta["head.bias"].astype(np.float32).reshape(-1)[0])
         pre = "bert." if any(k.startswith("bert.") for k in base) else ""

@@ -23,6 +23,7 @@ import numpy as np
 
 from retrieval.catalogs import AnyCatalog
 from retrieval.lexical import is_content_word, stem
+from retrieval.npz import NpzArchive
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -363,7 +364,7 @@ class BM25Index:
     def load(cls, path: Path) -> BM25Index | None:
         """The saved index, or None when there is none usable (the caller rebuilds from the catalog)."""
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with NpzArchive(path) as z:
                 version = int(z["version"][0])
                 if version not in (4, SNAPSHOT_VERSION):
                     return None
