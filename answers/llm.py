@@ -1,6 +1,6 @@
 """The LLM engine: a model writes the answer, factdesk checks every citation before anyone sees it.
 
-Retrieval is the extractive engine's (same hybrid search and follow-up rewriting). The data's path:
+Retrieval is the offline engine's (same hybrid search and follow-up rewriting). The data's path:
 the retrieved chunks become numbered, delimited passages, one sentence a line after its id ("2.3")
 (answers/passages.py); the endpoint is asked for JSON sentences citing sentence ids, a schema enum so
 that a grammar-bound model can only name ids it was shown, in the best mode the server takes
@@ -9,8 +9,8 @@ that a grammar-bound model can only name ids it was shown, in the best mode the 
 (answers/cited.py): an id's citation is that sentence's exact span (the older passage-and-quote
 form still counts when the quote occurs inside the passage it names), and the sentence's own text
 must be about what it cites. Any failure of the endpoint (after the SDK's retries) or of its output
-falls back to the extractive engine with a warning: a caller never gets an exception because a
-model is down or confused.
+falls back to the offline engine (the reader) with a warning: a caller never gets an exception
+because a model is down or confused.
 """
 
 from __future__ import annotations
