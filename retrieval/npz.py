@@ -31,7 +31,10 @@ def read_array(f: IO[bytes]) -> np.ndarray:
     m = _HEADER.fullmatch(header)
     if m is None:
         raise ValueError(f"unsupported .npy header {header[:100]!r}")
-    dtype = np.dtype(m.group(1))
+    try:
+        dtype = np.dtype(m.group(1))
+    except TypeError as e:
+        raise ValueError(f"unsupported .npy dtype {m.group(1)!r}") from e
     if dtype.hasobject:
         raise ValueError("object arrays are not read")
     shape = tuple(int(d) for d in m.group(3).split(",") if d.strip())

@@ -57,6 +57,8 @@ def test_what_numpy_did_not_write_is_refused() -> None:
     raw = buf.getvalue()
     with pytest.raises(ValueError, match="truncated"):
         read_array(io.BytesIO(raw[:-8]))
+    with pytest.raises(ValueError, match="dtype"):
+        read_array(io.BytesIO(raw.replace(b"'<i8'", b"'<zz'")))
     header = raw.replace(b"'fortran_order'", b"'fortran_ordex'")
     with pytest.raises(ValueError, match="header"):
         read_array(io.BytesIO(header))
