@@ -23,7 +23,7 @@ _ENTITY = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][A-Za-z-]+|\b[A-Z]{2,}\b")
 # a name: capitalised words in a row ("the Ruritanian leader", "Syldavia's spy agency" gives "Syldavia")
 _NAME = re.compile(r"\b[A-Z][\w-]*(?:\s+(?:of\s+)?[A-Z][\w-]*)*")
 # "the first prisoner", "the captured soldiers", "the spy agency": the, then up to four words
-# a nationality or a people ("Korean", "Ukrainian", "Chinese", "British"), which often qualifies a noun
+# a nationality or a people ("Ruritanian", "Syldavian", "Chinese", "British"), which often qualifies a noun
 _DEMONYM = re.compile(r"(?:an|ese|ish)$")
 _THE_PHRASE = re.compile(r"\b(?:the|a|an)\s+((?:[\w-]+\s+){0,3}[\w-]+)", re.I)
 # words that end a noun phrase: function words, and verb forms a question puts after its subject
@@ -79,8 +79,8 @@ def referent(previous: str) -> str | None:
 
 
 def _people(text: str, name: re.Match[str]) -> str:
-    """The plural noun a nationality or group name qualifies: " soldiers" after "North Korean" in
-    "How many North Korean soldiers died?", so that "they" is the soldiers, not the country."""
+    """The plural noun a nationality or group name qualifies: " soldiers" after "Ruritanian" in
+    "How many Ruritanian soldiers died?", so that "they" is the soldiers, not the country."""
     if not _DEMONYM.search(name.group(0)):
         return ""
     nxt = re.match(r"\s+([a-z][a-z-]*[^s'’]s)\b", text[name.end() :])
