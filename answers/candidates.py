@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from answers.reader import Passage
 from retrieval.search import SentenceHit
-from retrieval.sentences import split_sentences
+from retrieval.sentences import is_headline, split_sentences
 
 MIN_WORDS = 4  # a heading or a dateline is no answer
 NEIGHBOUR_CHARS = 600  # how far around a sentence its neighbours are looked for
@@ -42,12 +42,6 @@ def _neighbours(text: str, start: int, end: int) -> tuple[str, str]:
     )
 
 
-def _is_headline(sentence: str, title: str) -> bool:
-    """The article's headline, repeated in its text: a label for the story, whose facts the body
-    states in full sentences with their sources."""
-    return " ".join(sentence.casefold().split()) == " ".join(title.casefold().split())
-
-
 def candidates(sentences: list[SentenceHit], texts: dict[str, str]) -> list[Candidate]:
     """One candidate a distinct sentence, in the order given (best retrieval score first)."""
     seen: set[tuple[str, int]] = set()
@@ -58,7 +52,7 @@ def candidates(sentences: list[SentenceHit], texts: dict[str, str]) -> list[Cand
         if text is None or (h.document_id, s.start) in seen:
             continue
         sentence = text[s.start : s.end]
-        if len(sentence.split()) < MIN_WORDS or _is_headline(sentence, h.title):
+        if len(sentence.split()) < MIN_WORDS or is_headline(sentence, h.title):
             continue
         seen.add((h.document_id, s.start))
         before, after = _neighbours(text, s.start, s.end)

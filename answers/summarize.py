@@ -15,7 +15,7 @@ import numpy as np
 from answers.compose import answer_from_groups
 from answers.models import Summary
 from retrieval.models import Document
-from retrieval.sentences import split_sentences
+from retrieval.sentences import is_headline, split_sentences
 
 MIN_WORDS = 6
 
@@ -54,11 +54,11 @@ class Sentence:
 def document_sentences(
     doc: Document, chunk_bounds: list[tuple[str, int, int]], within: list[tuple[int, int]] | None = None
 ) -> list[Sentence]:
-    """Summary-worthy sentences of a document (ending like a sentence, long enough)."""
+    """Summary-worthy sentences of a document (ending like a sentence, long enough, not its headline)."""
     out = []
     for pos, s in enumerate(split_sentences(doc.text)):
         text = doc.text[s.start : s.end]
-        if len(text.split()) < MIN_WORDS or text[-1] not in ".!?\"”“'’":
+        if len(text.split()) < MIN_WORDS or text[-1] not in ".!?\"”“'’" or is_headline(text, doc.title):
             continue
         if within is not None and not any(a <= s.start < b for a, b in within):
             continue

@@ -97,3 +97,10 @@ def sentence_texts(text: str, start: int, end: int) -> list[str]:
     """The sentences of text[start:end] (a chunk), or the chunk whole if it has none. Ingest embeds
     exactly these, so search's re-ranker and the answer engine find them all in the vector cache."""
     return [text[s.start : s.end] for s in split_sentences(text, start, end)] or [text[start:end]]
+
+
+def is_headline(sentence: str, title: str) -> bool:
+    """The article's headline repeated in its text: a label for the story, whose facts the body
+    states in full sentences with their sources. (A title cut short with an ellipsis is not matched:
+    such a title is usually a stand-in made from the text's first sentence, which is body, not label.)"""
+    return " ".join(sentence.casefold().split()) == " ".join(title.casefold().split())

@@ -14,10 +14,11 @@ from answers.intent import summary_request
 from answers.models import ABSTAIN_TEXT
 from answers.reader import Passage
 from answers.rewrite import referent, rewrite_follow_up
+from answers.summarize import document_sentences
 from evals.metrics import leaked_boilerplate
 from conftest import ROOT, check_citations
 from factdesk.service import Factdesk
-from retrieval.models import SearchHit
+from retrieval.models import Document, SearchHit
 from retrieval.search import SentenceHit
 
 
@@ -178,6 +179,14 @@ def test_the_headline_repeated_in_the_text_is_not_a_candidate() -> None:
     body = len(title) + 1
     sents = [SentenceHit(hit, 0, len(title), 0.9, 0.9, 0), SentenceHit(hit, body, len(text), 0.8, 0.8, 0)]
     assert [c.start for c in candidates(sents, {"d": text})] == [body]
+
+
+def test_a_summary_does_not_repeat_the_headline_as_a_sentence() -> None:
+    title = "Floods close the valley road for a second week."
+    body = "The river rose two metres on Monday and the road was shut again, police said."
+    text = f"{title}\n{body}"
+    doc = Document(id="d", title=title, text=text, content_hash="h")
+    assert [doc.text[s.start : s.end] for s in document_sentences(doc, [("d#0", 0, len(text))])] == [body]
 
 
 # ---------------------------------------------------------------- the pipeline on the seed articles
