@@ -40,6 +40,7 @@ _WHAT_ABOUT = re.compile(r"^\s*(?:and|but|so|also)?\s*(?:what|how)\s+about\s+(?P
 _LEFT_OPEN = re.compile(r"\b(?:it|its|them|this|that|these|those)\b(?!\s+[a-z])(?!\s+[A-Z])", re.I)
 _PERSONAL = re.compile(r"\b(he|she|him|they|them)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(his|their)\b", re.I)
+_OBJECT = re.compile(r"him|them", re.I)
 _DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|these|those)\s+(?P<noun>[a-z][\w-]*(?:['’]s)?)", re.I)
 
 
@@ -72,6 +73,9 @@ def referent(previous: str) -> str | None:
         # "did the captured soldiers belong to": after do-support the subject ends before the verb
         if len(words) > 1 and _DO_SUPPORT.search(previous[: m.start()]):
             words = words[:-1]
+        # "where were the two smugglers arrested?": a participle that ends the question is its verb
+        elif len(words) > 1 and words[-1].endswith("ed") and not previous[m.end() :].strip(" ?"):
+            words = words[:-1]
         if words:
             found.append((m.start(), "the " + " ".join(words)))
             break
@@ -96,8 +100,15 @@ def resolve(question: str, previous: str) -> str | None:
     if about is None:
         return None
     pronoun = _PERSONAL.search(question) or _POSSESSIVE.search(question)
-    if pronoun and referent(question[: pronoun.start()]) is not None:
-        return None  # "what about the other prisoner: when was he born?": he is named in the question
+    if (
+        pronoun
+        and not _OBJECT.fullmatch(pronoun.group(0))
+        and referent(question[: pronoun.start()]) is not None
+    ):
+        # "what about the other prisoner: when was he born?": he is named in the question. An object
+        # pronoun is never its own clause's subject ("which units caught them" would say "themselves"),
+        # so it still points back at the previous turn.
+        return None
     if _PERSONAL.search(question):
         return _PERSONAL.sub(about, question, count=1)
     if _POSSESSIVE.search(question):

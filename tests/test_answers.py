@@ -99,6 +99,11 @@ def test_an_article_that_restates_an_answer_is_cited_even_below_the_threshold() 
         ),
         ("What did the mayor promise?", "Who criticised that promise?", "Who criticised the mayor promise?"),
         ("Which unit did the two men serve in?", "How big is that unit?", "How big is the unit?"),
+        (  # an object pronoun is not the subject before it ("Harbour police" caught them)
+            "Where were the two smugglers arrested?",
+            "And which Harbour police unit caught them?",
+            "And which Harbour police unit caught the two smugglers?",
+        ),
         (  # the people a nationality qualifies, not the country
             "How many Ruritanian soldiers crossed the border?",
             "Where were they stationed?",
