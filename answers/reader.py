@@ -82,7 +82,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 class Reader(OpenVinoMiniLM):
     """The trained reader on OpenVINO. `score` gives one probability a passage; `threshold` is the
-    calibrated "answers" cut (reader_model/config.json: chosen on held-out SQuAD titles)."""
+    calibrated "answers" cut (reader_model/config.json: chosen on held-out written news, thr3.json)."""
 
     def __init__(
         self,
