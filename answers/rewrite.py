@@ -40,7 +40,7 @@ _WHAT_ABOUT = re.compile(r"^\s*(?:and|but|so|also)?\s*(?:what|how)\s+about\s+(?P
 _LEFT_OPEN = re.compile(r"\b(?:it|its|them|this|that|these|those)\b(?!\s+[a-z])(?!\s+[A-Z])", re.I)
 _PERSONAL = re.compile(r"\b(he|she|him|they|them)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(his|their)\b", re.I)
-_OBJECT = re.compile(r"him|them", re.I)
+_OBJECT_PRONOUNS = frozenset({"him", "them"})
 _DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|these|those)\s+(?P<noun>[a-z][\w-]*(?:['’]s)?)", re.I)
 
 
@@ -99,17 +99,18 @@ def resolve(question: str, previous: str) -> str | None:
     about = referent(previous)
     if about is None:
         return None
-    pronoun = _PERSONAL.search(question) or _POSSESSIVE.search(question)
+    personal = _PERSONAL.search(question)
+    pronoun = personal or _POSSESSIVE.search(question)
     if (
         pronoun
-        and not _OBJECT.fullmatch(pronoun.group(0))
+        and pronoun.group(0).lower() not in _OBJECT_PRONOUNS
         and referent(question[: pronoun.start()]) is not None
     ):
         # "what about the other prisoner: when was he born?": he is named in the question. An object
         # pronoun is never its own clause's subject ("which units caught them" would say "themselves"),
         # so it still points back at the previous turn.
         return None
-    if _PERSONAL.search(question):
+    if personal:
         return _PERSONAL.sub(about, question, count=1)
     if _POSSESSIVE.search(question):
         return _POSSESSIVE.sub(about + ("'" if about.endswith("s") else "'s"), question, count=1)
