@@ -3,7 +3,8 @@
 Every accepted sentence is kept (a question of several parts needs each part), except one that
 says again what an accepted sentence says. Sentences from other articles that say the same thing
 are cited with it, and the group is shown in its cleanest wording: an article's own text before a
-near-duplicate copy of it (a machine-reworded copy reads badly). Nothing the reader did not accept
+near-duplicate copy of it, or a machine-reworded one (it reads badly; found by answers/wording.py,
+whose aligned sentences also count as saying the same thing). Nothing the reader did not accept
 is added to fill the answer out; if it accepts nothing, the answer is to decline.
 """
 
@@ -44,13 +45,13 @@ def _shown_first(group: list[Candidate]) -> list[Candidate]:
 
 
 def group(
-    cands: list[Candidate], chosen: list[int], vecs: np.ndarray, cfg: ComposeConfig
+    cands: list[Candidate], chosen: list[int], same: np.ndarray, cfg: ComposeConfig
 ) -> list[list[Candidate]]:
     """Accepted sentences as groups of one statement each, with every other article's sentence that
-    restates it (accepted or not) cited beside it."""
+    restates it (accepted or not) cited beside it; same[i, j]: candidates i and j say the same thing."""
     groups: list[list[int]] = []
     for i in chosen:
-        home = next((g for g in groups if float(vecs[i] @ vecs[g[0]]) >= cfg.same_above), None)
+        home = next((g for g in groups if same[i, g[0]]), None)
         if home is None:
             if len(groups) < cfg.max_groups:
                 groups.append([i])
@@ -58,11 +59,7 @@ def group(
             home.append(i)
     for j in range(len(cands)):
         for g in groups:
-            if (
-                j not in g
-                and all(cands[k].document_id != cands[j].document_id for k in g)
-                and float(vecs[j] @ vecs[g[0]]) >= cfg.same_above
-            ):
+            if j not in g and all(cands[k].document_id != cands[j].document_id for k in g) and same[j, g[0]]:
                 g.append(j)
                 break
     return [_shown_first([cands[i] for i in g]) for g in groups]
@@ -136,9 +133,13 @@ def compose(
     cfg: ComposeConfig,
     generator: str,
     prompt_version: str,
+    same: np.ndarray | None = None,
 ) -> Answer:
-    """Pure: the answer (or the decline) from candidates the reader has scored."""
+    """Pure: the answer (or the decline) from candidates the reader has scored. same[i, j]: i and j
+    say the same thing (default: their vectors' cosine reaches cfg.same_above)."""
     chosen = accepted(cands, threshold, cfg)
     if not chosen:
         return abstain(generator, prompt_version)
-    return answer_from_groups(group(cands, chosen, vecs, cfg), generator, prompt_version)
+    if same is None:
+        same = vecs @ vecs.T >= cfg.same_above
+    return answer_from_groups(group(cands, chosen, same, cfg), generator, prompt_version)

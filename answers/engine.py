@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from answers.candidates import Candidate, candidates
+from answers.candidates import Candidate, candidates, mark_reworded_copies
 from answers.compose import ComposeConfig, abstain, compose
 from answers.features import Unit, features, warm_word_weights
 from answers.intent import summary_request
@@ -247,7 +247,12 @@ class ReaderEngine(OfflineEngine):
             return abstain(self.generator, self.prompts.version)
         cfg = self.config.compose or ComposeConfig()
         with telemetry.stage("compose"):
-            return compose(cands, vecs, self.reader.threshold, cfg, self.generator, self.prompts.version)
+            same = mark_reworded_copies(
+                cands, vecs, cfg.same_above, hit_texts(hits), self.service.searcher.term_rows
+            )
+            return compose(
+                cands, vecs, self.reader.threshold, cfg, self.generator, self.prompts.version, same
+            )
 
 
 class RankerEngine(OfflineEngine):
@@ -276,7 +281,10 @@ class RankerEngine(OfflineEngine):
             return abstain(self.generator, self.prompts.version)
         cfg = self.config.compose or ComposeConfig()
         with telemetry.stage("compose"):
-            return compose(*ranked, self.ranker.threshold, cfg, self.generator, self.prompts.version)
+            same = mark_reworded_copies(
+                *ranked, cfg.same_above, hit_texts(hits), self.service.searcher.term_rows
+            )
+            return compose(*ranked, self.ranker.threshold, cfg, self.generator, self.prompts.version, same)
 
     def _rank(self, query: str, hits: list[SearchHit]) -> tuple[list, np.ndarray] | None:
         """The candidates, with the ranker's probabilities, and their vectors; None: no candidate."""

@@ -296,6 +296,11 @@ class BM25Index:
             lengths = self._length[self._alive]
             self._avgdl = float(lengths.mean()) if lengths.size else 1.0
 
+    def term_rows(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
+        """({stem: live chunks that hold it}, live chunks)."""
+        self._prepare()
+        return {t: int(self._df[self._vocab[t]]) if t in self._vocab else 0 for t in terms}, len(self._slot)
+
     def search(self, words: Sequence[str], n: int, budget: int | None = None) -> list[tuple[str, float]]:
         """The n best chunks for the words. `budget` caps the postings read: rare terms are read
         whole, and the rest of the budget is shared among the commoner terms, each reading its
@@ -424,6 +429,11 @@ class LexicalIndex:
     def warm(self) -> None:
         with self._lock:
             self._sync()._prepare()
+
+    def term_rows(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
+        """({stem: live chunks that hold it}, live chunks), as the catalog's term_rows counts them."""
+        with self._lock:
+            return self._sync().term_rows(terms)
 
     def _sync(self) -> BM25Index:
         version = self.catalog.version()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -309,6 +310,12 @@ class Searcher:
             for (a, b), v in zip(spans, vectors):
                 out[(h.document_id, h.start + int(a), h.start + int(b))] = v
         return out
+
+    def term_rows(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
+        """({stem: chunks that hold it}, chunks): the in-memory index's counts when there is one."""
+        if self.lexical_index is not None:
+            return self.lexical_index.term_rows(terms)
+        return self.catalog.term_rows(terms)
 
     def warm(self) -> None:
         if self.lexical_index is not None and self.config.use_lexical:

@@ -57,7 +57,7 @@ def test_restatements_are_cited_together_in_the_clean_wording() -> None:
     other = _cand("An unrelated accepted statement.", 0.8, doc="c")
     same_doc_repeat = _cand("The agency said again 300 were killed.", 0.6, doc="a", start=100)
     vecs = _unit([1, 0.05, 0], [1, 0, 0.05], [0, 1, 0], [1, 0.02, 0.02])
-    groups = group([own, copy, other, same_doc_repeat], [1, 2, 0, 3], vecs, ComposeConfig())
+    groups = group([own, copy, other, same_doc_repeat], [1, 2, 0, 3], vecs @ vecs.T >= 0.8, ComposeConfig())
     assert [[c.document_id for c in g] for g in groups] == [["a", "b"], ["c"]]
     answer = compose([own, copy, other, same_doc_repeat], vecs, 0.5, ComposeConfig(), "extractive", "v")
     assert answer.answer == f"{own.text} [1][2] {other.text} [3]"

@@ -1,0 +1,93 @@
+"""A machine-reworded copy is told from its source (answers/wording.py), and an answer shows the
+source's wording while citing both. The articles are invented for this test."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from answers.wording import aligned_pairs, article_sentences, reworded_copy, words
+from conftest import check_citations
+
+SOURCE = """Ferry strikes pier in Port Wenlow, injuring nine
+
+PORT WENLOW (Reuters) - A passenger ferry struck a pier in Port Wenlow on Tuesday morning, injuring nine people, the harbour authority said.
+The ferry was carrying 212 passengers and 14 crew when it hit the pier at about 8:40 a.m., according to the authority.
+Officials said the vessel lost power to one of its engines as it approached the terminal.
+Three of the injured were taken to Wenlow General Hospital, and the rest were treated at the scene.
+The operator, Bayline Ferries, said it had suspended the route while engineers inspect the ship.
+"Our first thought is for the people who were hurt," the company's chief executive, Marta Oduya, said in a statement.
+The harbour authority said the pier would stay closed until divers had checked its supports.
+Investigators from the marine accident board were expected to arrive on Wednesday.
+"""
+
+COPY = """Ferry moves pier in Port Wenlow, injuring 9
+
+PORT WENLOW (Reuters) - A traveller ferry struck a pier in Port Wenlow on Tuesday morning, injuring 9 folks, the harbour authority stated.
+The ferry was once transporting 212 travellers and 14 team when it hit the pier at about 8:40 a.m., in step with the authority.
+Officers stated the vessel misplaced energy to one in every of its engines because it approached the terminal.
+3 of the injured have been taken to Wenlow General Health facility, and the remainder had been handled on the scene.
+The operator, Bayline Ferries, stated it had suspended the direction whilst engineers check up on the send.
+"Our first idea is for the folks who have been harm," the corporate's leader government, Marta Oduya, stated in a remark.
+The harbour authority stated the pier would keep closed till divers had checked its helps.
+Investigators from the marine twist of fate board have been anticipated to reach on Wednesday.
+"""
+
+OTHER = """Ferry operator faces questions after Port Wenlow collision
+
+By a staff reporter
+
+Bayline Ferries faced questions on Wednesday about the maintenance of its fleet, a day after one of its ships hit a pier in Port Wenlow.
+Nine people were hurt in Tuesday's collision, which the company blamed on an engine failure.
+A union representing ferry crews said it had raised concerns about the ship's engines last year.
+The marine accident board said two of its inspectors had begun interviewing the crew.
+Passengers described a loud bang and people falling as the ship came to a sudden stop.
+The company said it expected to restore the route by the weekend.
+"""
+
+BACKGROUND = [
+    "The city council said on Monday that it would spend more on roads. The mayor said the plan would be voted on next month.",
+    "People in the region said the new bus route had cut their journey times. The transport company said passengers had doubled.",
+    "The hospital said it had treated more people than usual this winter. Officials said the number of beds would rise.",
+]
+
+
+def _rows(texts: list[str]):  # type: ignore[no-untyped-def]
+    """Searcher.term_rows over these texts, one text a chunk."""
+    df = Counter(w for t in texts for w in words(t))
+    return lambda terms: ({t: df.get(t, 0) for t in terms}, len(texts))
+
+
+def test_a_reworded_copy_is_told_from_its_source() -> None:
+    rows = _rows([SOURCE, COPY, OTHER, *BACKGROUND])
+    source, copy = article_sentences(SOURCE).words, article_sentences(COPY).words
+    pairs = aligned_pairs(source, copy)
+    assert len(pairs) >= 8 and all(i == j for i, j in pairs)  # one for one, in order
+    assert reworded_copy(copy, source, rows) == (0, aligned_pairs(copy, source))
+    assert reworded_copy(source, copy, rows) == (1, pairs)
+
+
+def test_another_outlets_report_of_the_same_event_is_not_a_copy() -> None:
+    rows = _rows([SOURCE, COPY, OTHER, *BACKGROUND])
+    assert reworded_copy(article_sentences(OTHER).words, article_sentences(SOURCE).words, rows) is None
+    assert reworded_copy(article_sentences(OTHER).words, article_sentences(COPY).words, rows) is None
+    assert reworded_copy(article_sentences(SOURCE).words, (), rows) is None
+
+
+def test_the_answer_shows_the_sources_wording_and_cites_the_copy(make_service, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    # the copy is ingested first and its file sorts first: neither order nor name makes it the source
+    for name, text in [("a-copy.txt", COPY), ("b-source.txt", SOURCE), ("c-other.txt", OTHER)]:
+        (articles / name).write_text(text)
+    svc = make_service()
+    svc.ingest_paths([articles])
+    # the reader scores the copy's sentence highest here, and its vector is not within the cosine
+    # that groups restatements: without the copy found, both wordings were shown, the copy's first
+    answer = svc.ask("Why did the vessel lose control?")
+    assert not answer.abstained
+    check_citations(svc, answer.citations)
+    first = answer.citations[0]
+    assert first.document_id.startswith("b-source") and answer.answer.startswith(first.quote)
+    assert answer.citations[1].document_id.startswith("a-copy")  # cited beside it
+    assert answer.answer.startswith(f"{first.quote} [1][2]")
+    assert "misplaced energy" not in answer.answer
