@@ -279,6 +279,17 @@ def test_in_memory_and_fts5_rankings_agree(seeded: Factdesk) -> None:
         assert np.isfinite([s for _, s in seeded.searcher._lexical(q, 10, Filters())]).all()
 
 
+def test_term_rows_are_the_catalogs(seeded: Factdesk) -> None:
+    """The in-memory index counts a stem's chunks as the catalog's keyword index does (the wording
+    check, answers/wording.py, reads either)."""
+    terms = ["soldier", "kursk", "captur", "pyongyang", "nosuchstem"]
+    memory = seeded.searcher.term_rows(terms)
+    assert seeded.searcher.lexical_index is not None
+    catalog_rows, catalog_total = seeded.catalog.term_rows(terms)
+    assert memory == ({t: catalog_rows[t] for t in terms}, catalog_total)
+    assert memory[0]["soldier"] > 0 and memory[0]["nosuchstem"] == 0
+
+
 def test_stems_are_the_stemmed_content_words() -> None:
     """The re-ranker's sentence stems: stopwords, lone letters and punctuation dropped, suffixes
     stripped, each stem once; the same set as stemming query_terms one by one."""
