@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from answers.reader import Passage
-from answers.wording import TermRows, article_sentences, reworded_copy
+from answers.wording import TermRows, find_copies
 from retrieval.search import SentenceHit
 from retrieval.sentences import is_headline, split_sentences
 
@@ -80,30 +80,10 @@ def mark_reworded_copies(
 ) -> np.ndarray:
     """Which candidates say the same thing (compose's grouping): their vectors' cosine reaches
     same_above, or one is a machine-reworded copy's sentence and the other the source sentence it
-    rewords (answers/wording.py), however far apart their vectors. A candidate from a copy is also
-    marked a copy of its source (`duplicate_of`), as a near-duplicate is, so the answer shows the
-    source's wording. Only articles with a pair of candidates over same_above are compared."""
+    rewords (answers/wording.py). A candidate from a copy is also marked a copy of its source
+    (`duplicate_of`), as a near-duplicate is, so the answer shows the source's wording."""
     same = vecs @ vecs.T >= same_above
-    docs = [c.document_id for c in cands]
-    pairs = {
-        (docs[i], docs[j]) if docs[i] < docs[j] else (docs[j], docs[i])
-        for i, j in zip(*np.nonzero(same))
-        if docs[i] != docs[j] and docs[i] in texts and docs[j] in texts
-    }
-    at = {(c.document_id, c.start): k for k, c in enumerate(cands)}
-    copy_of: dict[str, str] = {}
-    for a, b in sorted(pairs):
-        sa, sb = article_sentences(texts[a]), article_sentences(texts[b])
-        found = reworded_copy(sa.words, sb.words, term_rows)
-        if found is None:
-            continue
-        which, aligned = found
-        copy, source = (a, b) if which == 0 else (b, a)
-        copy_of.setdefault(copy, source)
-        for i, j in aligned:
-            x, y = at.get((a, sa.starts[i])), at.get((b, sb.starts[j]))
-            if x is not None and y is not None:
-                same[x, y] = same[y, x] = True
+    copy_of = find_copies([(c.document_id, c.start) for c in cands], same, texts, term_rows)
     for c in cands:
         if c.duplicate_of is None and c.document_id in copy_of:
             c.duplicate_of = copy_of[c.document_id]

@@ -30,6 +30,7 @@ from answers.ranker import Ranker
 from answers.reader import Reader
 from answers.retrieve import retrieve
 from answers.summarize import SummaryConfig, document_sentences, select_sentences, summary_from_groups
+from answers.wording import find_copies
 from prompts import PromptSet
 from retrieval.catalogs import AnyCatalog
 from retrieval.models import SearchHit, hit_texts
@@ -182,7 +183,13 @@ class OfflineEngine:
             vecs = svc.embedder.embed([s.text for s in sentences])
             q_vec = svc.searcher.embed_query(query) if query else None
         with svc.telemetry.stage("compose"):
-            groups = select_sentences(sentences, vecs, max_words, q_vec, self.summary_config)
+            same = vecs @ vecs.T >= self.summary_config.redundant_above
+            texts = {s.document_id: s.document.text for s in sentences}
+            keys = [(s.document_id, s.start) for s in sentences]
+            copies = find_copies(keys, same, texts, svc.searcher.term_rows)
+            groups = select_sentences(
+                sentences, vecs, max_words, q_vec, self.summary_config, same, copies.keys()
+            )
             summary = summary_from_groups(groups, self.generator, self.prompts.version)
         summary.warnings = warnings
         return summary

@@ -8,6 +8,7 @@ A sentence too close to one already chosen is not repeated: its article is cited
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,11 +91,18 @@ def select_sentences(
     max_words: int,
     query_vec: np.ndarray | None = None,
     cfg: SummaryConfig | None = None,
+    same: np.ndarray | None = None,
+    copies: AbstractSet[str] = frozenset(),
 ) -> list[list[Sentence]]:
-    """Pure: groups (a chosen sentence first, then restatements from other articles) within max_words."""
+    """Pure: groups (a chosen sentence first, then restatements from other articles) within max_words.
+    same[i, j]: sentences i and j say the same thing (default: cosine >= cfg.redundant_above); a
+    sentence of a document in `copies` (a machine-reworded copy, answers/wording.py) is never shown,
+    only cited beside its source's."""
     cfg = cfg or SummaryConfig()
     if not sentences:
         return []
+    if same is None:
+        same = vecs @ vecs.T >= cfg.redundant_above
     centroid = vecs.mean(axis=0)
     centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
     score = (
@@ -108,21 +116,29 @@ def select_sentences(
     chosen: list[int] = []
     groups: dict[int, list[int]] = {}
     words = 0
+
+    def cite_beside(i: int) -> bool:
+        """Another outlet says what a chosen sentence says: cite it there, don't repeat it."""
+        owners = [j for j in chosen if same[i, j]]
+        if not owners:
+            return False
+        owner = max(owners, key=lambda j: float(vecs[i] @ vecs[j]))
+        if all(sentences[k].document.id != sentences[i].document.id for k in groups[owner]):
+            groups[owner].append(i)
+        return True
+
     for i in order:
-        if chosen:
-            sims = [float(vecs[i] @ vecs[j]) for j in chosen]
-            j = int(np.argmax(sims))
-            if sims[j] >= cfg.redundant_above:
-                owner = chosen[j]
-                if all(sentences[k].document.id != sentences[i].document.id for k in groups[owner]):
-                    groups[owner].append(i)  # another outlet says the same: cite it, don't repeat it
-                continue
+        if sentences[i].document.id in copies or cite_beside(i):
+            continue
         n = len(sentences[i].text.split()) + 1  # + its [n] markers
         if words + n > max_words:
             continue
         chosen.append(i)
         groups[i] = [i]
         words += n
+    for i in order:
+        if sentences[i].document.id in copies:
+            cite_beside(i)
     # read in article order: by document, then position
     chosen.sort(key=lambda i: (sentences[i].document.id, sentences[i].position))
     return [[sentences[k] for k in groups[i]] for i in chosen]

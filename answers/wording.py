@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+
+import numpy as np
 
 from retrieval.lexical import is_content_word, stem
 from retrieval.sentences import split_sentences
@@ -90,3 +92,33 @@ def reworded_copy(
         if ca is not None and cb is not None and ca != cb:
             votes += 1 if ca > cb else -1
     return None if votes == 0 else (1 if votes > 0 else 0, pairs)
+
+
+def find_copies(
+    keys: Sequence[tuple[str, int]], same: np.ndarray, texts: Mapping[str, str], term_rows: TermRows
+) -> dict[str, str]:
+    """{copy's document id: its source's} among the documents of some sentences (keys: document id,
+    start), comparing only documents with a pair of sentences that `same` already says agree. Each
+    copy sentence and the source sentence it rewords are marked in `same` too (in place), however
+    far apart their vectors: they say the same thing."""
+    docs = [d for d, _ in keys]
+    pairs = {
+        (docs[i], docs[j]) if docs[i] < docs[j] else (docs[j], docs[i])
+        for i, j in zip(*np.nonzero(same))
+        if docs[i] != docs[j] and docs[i] in texts and docs[j] in texts
+    }
+    at = {key: k for k, key in enumerate(keys)}
+    copy_of: dict[str, str] = {}
+    for a, b in sorted(pairs):
+        sa, sb = article_sentences(texts[a]), article_sentences(texts[b])
+        found = reworded_copy(sa.words, sb.words, term_rows)
+        if found is None:
+            continue
+        which, aligned = found
+        copy, source = (a, b) if which == 0 else (b, a)
+        copy_of.setdefault(copy, source)
+        for i, j in aligned:
+            x, y = at.get((a, sa.starts[i])), at.get((b, sb.starts[j]))
+            if x is not None and y is not None:
+                same[x, y] = same[y, x] = True
+    return copy_of

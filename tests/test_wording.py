@@ -3,7 +3,10 @@ source's wording while citing both. The articles are invented for this test."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+
+import pytest
 
 from answers.wording import aligned_pairs, article_sentences, reworded_copy, words
 from conftest import check_citations
@@ -73,7 +76,8 @@ def test_another_outlets_report_of_the_same_event_is_not_a_copy() -> None:
     assert reworded_copy(article_sentences(SOURCE).words, (), rows) is None
 
 
-def test_the_answer_shows_the_sources_wording_and_cites_the_copy(make_service, tmp_path) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def ferry(make_service, tmp_path):  # type: ignore[no-untyped-def]
     articles = tmp_path / "articles"
     articles.mkdir()
     # the copy is ingested first and its file sorts first: neither order nor name makes it the source
@@ -81,6 +85,11 @@ def test_the_answer_shows_the_sources_wording_and_cites_the_copy(make_service, t
         (articles / name).write_text(text)
     svc = make_service()
     svc.ingest_paths([articles])
+    return svc
+
+
+def test_the_answer_shows_the_sources_wording_and_cites_the_copy(ferry) -> None:  # type: ignore[no-untyped-def]
+    svc = ferry
     # the reader scores the copy's sentence highest here, and its vector is not within the cosine
     # that groups restatements: without the copy found, both wordings were shown, the copy's first
     answer = svc.ask("Why did the vessel lose control?")
@@ -91,3 +100,13 @@ def test_the_answer_shows_the_sources_wording_and_cites_the_copy(make_service, t
     assert answer.citations[1].document_id.startswith("a-copy")  # cited beside it
     assert answer.answer.startswith(f"{first.quote} [1][2]")
     assert "misplaced energy" not in answer.answer
+
+
+def test_a_summary_shows_no_sentence_of_the_copy_but_cites_it(ferry) -> None:  # type: ignore[no-untyped-def]
+    summary = ferry.summarize(max_words=200)
+    check_citations(ferry, summary.citations)
+    assert any(c.document_id.startswith("b-source") for c in summary.citations)
+    shown = re.sub(r"\[\d+\]", "", summary.summary)
+    copy_only = [c.quote for c in summary.citations if c.document_id.startswith("a-copy")]
+    assert copy_only and not any(q in shown for q in copy_only)
+    assert "folks" not in summary.summary and "misplaced" not in summary.summary
