@@ -62,17 +62,28 @@ def commonness(own: Iterable[str], rows: dict[str, int], total: int) -> float | 
     return sum(math.log1p(c) for c in counts) / len(counts) if counts else None
 
 
-def _jaccard(x: frozenset[str], y: frozenset[str]) -> float:
-    return len(x & y) / len(x | y) if x or y else 0.0
-
-
 def aligned_pairs(a: Sequence[frozenset[str]], b: Sequence[frozenset[str]]) -> list[tuple[int, int]]:
-    """Sentence pairs (i of a, j of b) that are each other's best match, with overlap >= MIN_OVERLAP."""
+    """Sentence pairs (i of a, j of b) that are each other's best match by word overlap (Jaccard;
+    the first on a tie), with overlap >= MIN_OVERLAP."""
     if not a or not b:
         return []
-    best_b = [max(range(len(b)), key=lambda j: _jaccard(x, b[j])) for x in a]
-    best_a = [max(range(len(a)), key=lambda i: _jaccard(a[i], y)) for y in b]
-    return [(i, j) for i, j in enumerate(best_b) if best_a[j] == i and _jaccard(a[i], b[j]) >= MIN_OVERLAP]
+    vocab: dict[str, int] = {}
+    for sentence in (*a, *b):
+        for w in sentence:
+            vocab.setdefault(w, len(vocab))
+
+    def incidence(sentences: Sequence[frozenset[str]]) -> np.ndarray:
+        m = np.zeros((len(sentences), len(vocab)), dtype=np.float32)
+        for i, sentence in enumerate(sentences):
+            m[i, [vocab[w] for w in sentence]] = 1.0
+        return m
+
+    ma, mb = incidence(a), incidence(b)
+    inter = ma @ mb.T
+    union = ma.sum(axis=1)[:, None] + mb.sum(axis=1)[None, :] - inter
+    jaccard = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    best_b, best_a = jaccard.argmax(axis=1), jaccard.argmax(axis=0)
+    return [(i, int(j)) for i, j in enumerate(best_b) if best_a[j] == i and jaccard[i, j] >= MIN_OVERLAP]
 
 
 def reworded_copy(
