@@ -228,7 +228,9 @@ class ReaderEngine(OfflineEngine):
         self.config = config or ReaderConfig()
         self.retrieve_k = self.config.retrieve_k
         self.reader = reader or Reader(
-            threads=service.settings.torch_threads, cache_dir=service.model_cache_dir
+            precision=service.settings.reader_precision,
+            threads=service.settings.torch_threads,
+            cache_dir=service.model_cache_dir,
         )
 
     def warm(self) -> None:

@@ -82,7 +82,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 class Reader(OpenVinoMiniLM):
     """The trained reader on OpenVINO. `score` gives one probability a passage; `threshold` is the
-    calibrated "answers" cut (reader_model/config.json: chosen on held-out written news, thr3.json)."""
+    calibrated "answers" cut (reader_model/config.json: chosen on held-out written news, thr3.json).
+    precision="int8" runs the dense layers in int8 with the ranges and threshold calibrated for it
+    (config.json's "int8")."""
 
     def __init__(
         self,
@@ -96,9 +98,13 @@ class Reader(OpenVinoMiniLM):
         self.config: dict = json.loads((self._weights_dir / "config.json").read_text())
         self.threshold = float(self.config["threshold"])
         self._max_len = int(self.config.get("max_tokens", MAX_TOKENS))
+        if precision == "int8":  # its own ranges and threshold (training/calibrate_reader.py)
+            int8 = self.config["int8"]
+            self._int8_ranges = [(float(lo), float(hi)) for lo, hi in int8["ranges"]]
+            self.threshold = float(int8["threshold"])
 
     def _weight_files(self) -> list[Path]:
-        return [*super()._weight_files(), self._weights_dir / "reader.npz"]
+        return [*super()._weight_files(), self._weights_dir / "reader.npz", self._weights_dir / "config.json"]
 
     def _weights(self, path: Path) -> LazyWeights:
         base = super()._weights(path)

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # feature ranker (answers/ranker.py); the first version's hand-written rules were removed once the
     # reader beat them on the blind sets (docs/evals.md)
     answerer: Literal["reader", "ranker"] = Field("reader", alias="FACTDESK_ANSWERER")
+    # int8: the reader's dense layers in int8 (calibrated ranges and threshold in its config.json):
+    # about 40% less time an ask, and a few more questions declined (BENCHMARKS.md)
+    reader_precision: Literal["bf16", "int8"] = Field("bf16", alias="FACTDESK_READER_PRECISION")
 
     # which retrievers feed the fusion; "hybrid" is the measured default (evals/questions.yaml)
     search_mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", alias="FACTDESK_SEARCH_MODE")

@@ -455,6 +455,9 @@ class OpenVinoMiniLM(NumpyMiniLM):
         self._infer_lock = threading.Lock()  # one infer request: concurrent callers take turns
         self._cache_dir = cache_dir  # compiled models kept between processes (retrieval/compiled_cache.py)
         self.from_cache = False  # whether the compiled model came from there
+        # each dense layer's input range, in graph order: set, the graph runs those layers in int8
+        self._int8_ranges: list[tuple[float, float]] | None = None
+        self._dense_inputs: list[Any] = []  # the graph's dense-layer inputs (calibration reads them)
 
     def _weight_files(self) -> list[Path]:
         """The files the graph's weights come from (a subclass adds its own: answers/reader.py)."""
@@ -469,14 +472,14 @@ class OpenVinoMiniLM(NumpyMiniLM):
         weights = self._read()
         core = ov.Core()
         capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-        bf16 = self._precision == "bf16" and "BF16" in capabilities
+        bf16 = self._precision in ("bf16", "int8") and "BF16" in capabilities
         config = {
             hints.inference_precision: ov.Type.bf16 if bf16 else ov.Type.f32,
             hints.performance_mode: hints.PerformanceMode.LATENCY,  # one request, all threads on it
         }
         if self._threads:
             config["INFERENCE_NUM_THREADS"] = self._threads
-        self.precision = "bf16" if bf16 else "fp32"
+        self.precision = ("int8-" if self._int8_ranges is not None else "") + ("bf16" if bf16 else "fp32")
         compiled, path, key = None, None, b""
         if self._cache_dir is not None:
             device = (ov.get_version(), core.get_property("CPU", "FULL_DEVICE_NAME"), capabilities)
@@ -514,8 +517,19 @@ class OpenVinoMiniLM(NumpyMiniLM):
             norm = ops.mvn(x, ints(-1), True, self._eps, "inside_sqrt")
             return ops.add(ops.multiply(norm, const(gamma)), const(beta))
 
+        ranges = iter(self._int8_ranges or ())
+
         def dense(x, w, b):  # type: ignore[no-untyped-def]
-            return ops.add(ops.matmul(x, const(w), False, False), const(b))
+            self._dense_inputs.append(x)
+            weight = const(w)
+            if self._int8_ranges is not None:
+                # int8 on the CPU plugin: FakeQuantize on the input (its calibrated range) and on the
+                # weights (symmetric, per output column)
+                lo, hi = next(ranges)
+                x = ops.fake_quantize(x, const(lo), const(hi), const(lo), const(hi), 256)
+                top = np.maximum(np.abs(w).max(axis=0, keepdims=True), 1e-8)
+                weight = ops.fake_quantize(weight, const(-top), const(top), const(-top), const(top), 255)
+            return ops.add(ops.matmul(x, weight, False, False), const(b))
 
         emb = ops.parameter([-1, -1, dim], ov.Type.f32, name="embeddings")
         mask = ops.parameter([-1, -1], ov.Type.f32, name="mask")

@@ -307,3 +307,16 @@ def test_reader_check_reads_the_engines_own_candidates(reader_seeded: Factdesk) 
     assert (summary["answerable"], summary["unanswerable"]) == (4, 3)
     assert summary["gold_in_pool"] >= 1  # the evidence quotes were found and matched to candidates
     assert summary["gold@1"] <= summary["gold@3"] <= summary["gold_in_pool"]
+
+
+def test_the_int8_reader_answers_with_exact_citations(make_service) -> None:  # type: ignore[no-untyped-def]
+    """FACTDESK_READER_PRECISION=int8 (the reader's faster, calibrated int8 graph) drives the engine."""
+    from conftest import ARTICLES
+
+    svc = make_service(reader_precision="int8")
+    svc.ingest_paths([ARTICLES])
+    answer = svc.ask("How many North Korean soldiers were wounded?")
+    assert svc.engine.reader.precision.startswith("int8-")
+    assert not answer.abstained and "2,700" in answer.answer
+    check_citations(svc, answer.citations)
+    assert svc.ask("What is the capital of Australia?").abstained

@@ -43,6 +43,44 @@ def test_reader_matches_the_training_frameworks_scores(reader: Reader) -> None:
         assert abs(float(reader.score(row["question"], [p])[0]) - row["probability"]) < 0.05
 
 
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(np.log(p / (1 - p)))
+
+
+def test_the_int8_reader_stays_near_the_reference_with_its_own_threshold(reader: Reader) -> None:
+    """FACTDESK_READER_PRECISION=int8: the dense layers in int8, with the ranges and the threshold
+    training/calibrate_reader.py wrote; its scores move, within a logit of the reference."""
+    int8 = Reader(precision="int8")
+    calibrated = json.loads((WEIGHTS_DIR / "config.json").read_text())["int8"]
+    assert len(calibrated["ranges"]) == 4 * 6 and int8.threshold == calibrated["threshold"]
+    for row in json.loads((WEIGHTS_DIR / "reference.json").read_text()):
+        got = float(int8.score(row["question"], [Passage(**row["passage"])])[0])
+        assert abs(_logit(got) - _logit(row["probability"])) < 1.5, (got, row["probability"])
+    assert int8.precision.startswith("int8-")
+    title = "City council"
+    answer = Passage("The council approved the new budget of 4 million euros on Tuesday.", title=title)
+    topical = Passage("The council has debated the budget for several months.", title=title)
+    p = int8.score("How large is the new budget the council approved?", [answer, topical])
+    assert p[0] > int8.threshold > p[1]
+
+
+def test_calibration_writes_ranges_and_a_threshold(tmp_path: Path) -> None:
+    weights = tmp_path / "reader"
+    weights.mkdir()
+    for name in ("reader.npz", "config.json", "reference.json"):
+        (weights / name).write_bytes((WEIGHTS_DIR / name).read_bytes())
+    pick = tmp_path / "pick.json"
+    article = split_titles(json.loads(SQUAD.read_text())["data"], 13, 3, 2)[1][0]
+    pick.write_text(json.dumps({"data": [{**article, "paragraphs": article["paragraphs"][:2]}]}))
+    cmd = [sys.executable, "-m", "training.calibrate_reader", str(pick), "--weights", str(weights)]
+    subprocess.run([*cmd, "--pairs", "64"], check=True, cwd=PROJECT_ROOT, timeout=600, capture_output=True)
+    int8 = json.loads((weights / "config.json").read_text())["int8"]
+    assert len(int8["ranges"]) == 24 and all(lo < 0 < hi for lo, hi in int8["ranges"])
+    assert 0.0 < int8["threshold"] < 1.0 and int8["calibrated_on"] == {"questions": "pick.json", "pairs": 64}
+    assert Reader(weights, precision="int8").score("Who?", [Passage("Somebody did it.")]).shape == (1,)
+
+
 def test_reader_loads_without_torch() -> None:
     code = (
         "import sys; from answers.reader import Reader, Passage; r = Reader(); "
