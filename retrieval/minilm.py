@@ -457,7 +457,9 @@ class OpenVinoMiniLM(NumpyMiniLM):
         self.from_cache = False  # whether the compiled model came from there
         # each dense layer's input range, in graph order: set, the graph runs those layers in int8
         self._int8_ranges: list[tuple[float, float]] | None = None
-        self._dense_inputs: list[Any] = []  # the graph's dense-layer inputs (calibration reads them)
+        # a list here collects the graph's dense-layer inputs (training/calibrate_reader.py); None
+        # otherwise, so no graph node outlives the compile
+        self._dense_inputs: list[Any] | None = None
 
     def _weight_files(self) -> list[Path]:
         """The files the graph's weights come from (a subclass adds its own: answers/reader.py)."""
@@ -520,7 +522,8 @@ class OpenVinoMiniLM(NumpyMiniLM):
         ranges = iter(self._int8_ranges or ())
 
         def dense(x, w, b):  # type: ignore[no-untyped-def]
-            self._dense_inputs.append(x)
+            if self._dense_inputs is not None:
+                self._dense_inputs.append(x)
             weight = const(w)
             if self._int8_ranges is not None:
                 # int8 on the CPU plugin: FakeQuantize on the input (its calibrated range) and on the

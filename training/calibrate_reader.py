@@ -36,8 +36,9 @@ def dense_input_ranges(
 
     reader.load()
     reader._build_layers(reader._read())
+    reader._dense_inputs = []
     model = reader._graph()
-    taps = reader._dense_inputs[-reader._n_layers * 4 :]  # this graph's: four a layer
+    taps, reader._dense_inputs = reader._dense_inputs, None  # four a layer
     calib = ov.Core().compile_model(
         ov.Model([t.output(0) for t in taps], model.get_parameters()),
         "CPU",
