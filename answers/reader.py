@@ -134,7 +134,8 @@ class Reader(OpenVinoMiniLM):
             out[batch] = self._logits([pairs[i] for i in batch])
         return _sigmoid(out)
 
-    def _logits(self, pairs: list[tuple[list[int], list[int]]]) -> np.ndarray:
+    def embed_pairs(self, pairs: list[tuple[list[int], list[int]]]) -> tuple[np.ndarray, np.ndarray]:
+        """(the graph's input embeddings, the 0/1 mask) of encoded pairs, padded to the longest."""
         ids, mask = _padded([p[0] for p in pairs])
         types, _ = _padded([p[1] for p in pairs])
         emb = (
@@ -142,6 +143,10 @@ class Reader(OpenVinoMiniLM):
             + self._pos[: ids.shape[1]]
             + types[:, :, None].astype(np.float32) * self._type_delta
         )
+        return emb, mask
+
+    def _logits(self, pairs: list[tuple[list[int], list[int]]]) -> np.ndarray:
+        emb, mask = self.embed_pairs(pairs)
         x = self.infer(emb, mask)
         pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
         return pooled @ self._head_w + self._head_b

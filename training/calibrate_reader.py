@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from answers.reader import MAX_TOKENS, WEIGHTS_DIR, Reader, encode_pair
-from retrieval.minilm import _padded
 from training.squad import load, questions
 from training.train_reader import metrics, pick_threshold
 
@@ -47,14 +46,7 @@ def dense_input_ranges(
     lo = np.full(len(taps), np.inf)
     hi = np.full(len(taps), -np.inf)
     for at in range(0, len(pairs), batch):
-        part = pairs[at : at + batch]
-        ids, mask = _padded([p[0] for p in part])
-        types, _ = _padded([p[1] for p in part])
-        emb = (
-            reader._word[ids]
-            + reader._pos[: ids.shape[1]]
-            + types[:, :, None].astype(np.float32) * reader._type_delta
-        )
+        emb, mask = reader.embed_pairs(pairs[at : at + batch])
         outs = calib.infer_new_request({"embeddings": emb, "mask": mask})
         for k in range(len(taps)):
             x = outs[k][mask.astype(bool)]  # real tokens only: padding is never read
