@@ -82,8 +82,7 @@ def mark_reworded_copies(
     same_above, or one is a machine-reworded copy's sentence and the other the source sentence it
     rewords (answers/wording.py). A candidate from a copy is also marked a copy of its source
     (`duplicate_of`), as a near-duplicate is, so the answer shows the source's wording."""
-    same = vecs @ vecs.T >= same_above
-    copy_of = find_copies([(c.document_id, c.start) for c in cands], same, texts, term_rows)
+    same, copy_of = find_copies([(c.document_id, c.start) for c in cands], vecs, same_above, texts, term_rows)
     for c in cands:
         if c.duplicate_of is None and c.document_id in copy_of:
             c.duplicate_of = copy_of[c.document_id]

@@ -183,10 +183,13 @@ class OfflineEngine:
             vecs = svc.embedder.embed([s.text for s in sentences])
             q_vec = svc.searcher.embed_query(query) if query else None
         with svc.telemetry.stage("compose"):
-            same = vecs @ vecs.T >= self.summary_config.redundant_above
-            texts = {s.document_id: s.document.text for s in sentences}
-            keys = [(s.document_id, s.start) for s in sentences]
-            copies = find_copies(keys, same, texts, svc.searcher.term_rows)
+            same, copies = find_copies(
+                [(s.document_id, s.start) for s in sentences],
+                vecs,
+                self.summary_config.redundant_above,
+                {s.document_id: s.document.text for s in sentences},
+                svc.searcher.term_rows,
+            )
             groups = select_sentences(
                 sentences, vecs, max_words, q_vec, self.summary_config, same, copies.keys()
             )

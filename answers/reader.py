@@ -104,7 +104,9 @@ class Reader(OpenVinoMiniLM):
             self.threshold = float(int8["threshold"])
 
     def _weight_files(self) -> list[Path]:
-        return [*super()._weight_files(), self._weights_dir / "reader.npz", self._weights_dir / "config.json"]
+        files = [*super()._weight_files(), self._weights_dir / "reader.npz"]
+        # the int8 graph is built from config.json's ranges too; the bf16 one is not
+        return files + [self._weights_dir / "config.json"] if self._int8_ranges is not None else files
 
     def _weights(self, path: Path) -> LazyWeights:
         base = super()._weights(path)

@@ -106,12 +106,17 @@ def reworded_copy(
 
 
 def find_copies(
-    keys: Sequence[tuple[str, int]], same: np.ndarray, texts: Mapping[str, str], term_rows: TermRows
-) -> dict[str, str]:
-    """{copy's document id: its source's} among the documents of some sentences (keys: document id,
-    start), comparing only documents with a pair of sentences that `same` already says agree. Each
-    copy sentence and the source sentence it rewords are marked in `same` too (in place), however
-    far apart their vectors: they say the same thing."""
+    keys: Sequence[tuple[str, int]],
+    vecs: np.ndarray,
+    same_above: float,
+    texts: Mapping[str, str],
+    term_rows: TermRows,
+) -> tuple[np.ndarray, dict[str, str]]:
+    """(same, {copy's document id: its source's}) for some sentences (keys: document id, start; vecs:
+    their unit vectors). same[i, j]: sentences i and j say the same thing: their cosine reaches
+    same_above, or one is a copy's sentence and the other the source sentence it rewords, however far
+    apart their vectors. Only documents with a pair of sentences over same_above are compared."""
+    same = vecs @ vecs.T >= same_above
     docs = [d for d, _ in keys]
     pairs = {
         (docs[i], docs[j]) if docs[i] < docs[j] else (docs[j], docs[i])
@@ -132,4 +137,4 @@ def find_copies(
             x, y = at.get((a, sa.starts[i])), at.get((b, sb.starts[j]))
             if x is not None and y is not None:
                 same[x, y] = same[y, x] = True
-    return copy_of
+    return same, copy_of
