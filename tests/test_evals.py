@@ -588,3 +588,48 @@ def test_llm_rows_are_counted_and_tabled() -> None:
     assert "llm_answered_rate" not in aggregate([row("q1")], [])  # offline: no model rows
     report = {**synthetic_report(), "questions": rows}
     assert "| q2 | " in render_markdown(report).split("## The model")[1]
+
+
+def test_distractor_corpus_holds_no_evaluation_or_threshold_article(tmp_path: Path) -> None:
+    """evals/distractors/build_corpus.py: every training article and SQuAD paragraph as an article,
+    the set's own articles copied unchanged, and no article of an evaluation or threshold file among
+    the distractors (a distractor that answered a set's question would score as a wrong answer)."""
+    squad = tmp_path / "squad.json"
+    paragraphs = ["The first paragraph of a test page.", "A second paragraph, on another matter."]
+    squad.write_text(
+        json.dumps({"data": [{"title": "Test_page", "paragraphs": [{"context": p} for p in paragraphs]}]}),
+        encoding="utf-8",
+    )
+    out = tmp_path / "corpus"
+    script = ROOT / "evals" / "distractors" / "build_corpus.py"
+    own = ROOT / "evals" / "wire" / "articles"
+    done = subprocess.run(
+        [sys.executable, str(script), str(out), "--squad", str(squad), "--with", str(own)],
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    )
+    news = ROOT / "training" / "data" / "news"
+    held_out = {"h5.json", "h18.json", "h19.json"}
+    training = [
+        a["text"]
+        for p in news.glob("h*.json")
+        if p.name not in held_out
+        for a in json.loads(p.read_text(encoding="utf-8"))["articles"]
+    ]
+    own_files = {p.name: p.read_bytes() for p in own.glob("*.txt")}
+    built = {p.name: p.read_bytes() for p in out.glob("*.txt")}
+    assert done.stdout.startswith(f"{len(training) + 2} distractor articles")
+    assert len(built) == len(training) + 2 + len(own_files)
+    assert all(built[name] == data for name, data in own_files.items())
+    distractors = {name: data.decode("utf-8") for name, data in built.items() if name not in own_files}
+    bodies = {t.split("\n\n", 1)[1].rstrip("\n") for t in distractors.values()}
+    assert set(training) | set(paragraphs) == bodies
+    evaluated = {
+        a["text"]
+        for name in held_out
+        for a in json.loads((news / name).read_text(encoding="utf-8"))["articles"]
+    }
+    assert len(evaluated) >= 20 and not evaluated & bodies
+    assert distractors["sq_test-page_1.txt"] == f"Test page (2)\n\n{paragraphs[1]}\n"
