@@ -157,6 +157,31 @@ def test_article_negatives_come_from_the_articles_other_paragraphs() -> None:
             assert e.passage.title == q.passages[0].title  # same article, another paragraph
 
 
+def test_foreign_negatives_are_the_nearest_sentences_of_other_stories() -> None:
+    import random
+
+    from training.squad import Question, foreign_negatives
+
+    def unit(*v: float) -> np.ndarray:
+        a = np.array(v, dtype=np.float32)
+        return a / np.linalg.norm(a)
+
+    passages = [Passage(f"sentence {i}", title=f"story {g}") for i, g in enumerate("AABBCC")]
+    groups = [p.title[-1] for p in passages]
+    # a question nearest its own story's sentences (0, 1), then story B's (2, 3); C's are far off
+    vecs = np.stack(
+        [unit(1, 0, 0), unit(1, 0.1, 0), unit(1, 0.3, 0), unit(1, 0.4, 0), unit(0, 0, 1), unit(0, 0.1, 1)]
+    )
+    qs = [Question(f"q{g}", f"question of {g}", True, [], frozenset(), group=g) for g in "AB"]
+    qvecs = np.stack([unit(1, 0, 0), unit(1, 0.35, 0)])
+    out = foreign_negatives(qs, qvecs, passages, vecs, groups, random.Random(0), n=2, nearest=2)
+    picked = {
+        q.question_id: {passages.index(e.passage) for e in out if e.question_id == q.question_id} for q in qs
+    }
+    assert picked == {"qA": {2, 3}, "qB": {0, 1}}  # the nearest two of another story, never its own
+    assert all(e.label == 0 for e in out)
+
+
 @pytest.mark.usefixtures("squad")
 def test_extra_training_data_never_shares_a_title_with_validation_or_test(tmp_path: Path) -> None:
     from training.train_reader import extra_articles
@@ -189,12 +214,13 @@ def test_training_script_smoke(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "training.train_reader", "--squad", str(SQUAD), "--out", str(out)]
     cmd += ["--extra-train", str(extra), "--extra-questions", "5", "--init", str(WEIGHTS_DIR)]
     cmd += ["--threshold-from", str(pick), "--max-eval", "6", "--epochs", "1", "--batch", "8"]
-    cmd += ["--max-minutes", "1e-6"]
+    cmd += ["--max-minutes", "1e-6", "--foreign-negatives", "1"]
     subprocess.run(cmd, check=True, cwd=PROJECT_ROOT, timeout=600, capture_output=True)
     config = json.loads((out / "config.json").read_text())
     assert config["extra_train_questions"] == 5
     assert config["train_questions"] == len(questions(train)) + 5
     assert config["train_pairs"] > config["train_questions"] and 0.0 < config["threshold"] < 1.0
+    assert config["args"]["foreign_negatives"] == 1
     assert "extra.json" in config["training_data"]
     # the threshold came from the pick file's questions, and the run from the shipped weights
     assert config["threshold_from"] == "pick.json" and config["threshold_set"]["questions"] == 6
@@ -264,8 +290,9 @@ def test_news_files_become_squad_articles_and_bad_spans_are_refused() -> None:
     }
     (squad,) = to_squad([art], "h9")
     para = squad["paragraphs"][0]
-    assert squad["title"] == "Bridge" and para["context"] == text
+    assert squad["title"] == "Bridge" and para["context"] == text and squad["group"] == "h9"
     (multi, impossible) = questions([squad])
+    assert multi.group == impossible.group == "h9"  # the file's events: not another story
     assert multi.answerable and len(multi.gold) == 2  # one sentence per part
     assert not impossible.answerable and impossible.gold == frozenset({0})  # the careless pick
     for qa in para["qas"]:

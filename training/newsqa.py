@@ -45,7 +45,8 @@ def to_squad(articles: list[dict], prefix: str) -> list[dict]:
                     raise ValueError(f"{where}: no answers")
                 qa |= {"is_impossible": False, "answers": [_span(text, a, where) for a in q["answers"]]}
             qas.append(qa)
-        out.append({"title": art["title"], "paragraphs": [{"context": text, "qas": qas}]})
+        # group: the file's events, so that no other report of one event counts as another story
+        out.append({"title": art["title"], "group": prefix, "paragraphs": [{"context": text, "qas": qas}]})
     return out
 
 

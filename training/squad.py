@@ -6,7 +6,9 @@ Each question is paired with sentences of its paragraph, split by the service's 
 - unanswerable: the sentence holding a `plausible_answers` span (what a careless reader would pick)
   is a hard negative, with a few other sentences;
 - optionally, sentences of the article's other paragraphs, negatives for every question: at serve
-  time the reader's pool spans many passages on the question's topic, not one paragraph.
+  time the reader's pool spans many passages on the question's topic, not one paragraph;
+- optionally, the sentences of other stories nearest the question (`foreign_negatives`): over a
+  corpus of many articles, the pool also holds other stories' sentences on the same kind of fact.
 Splits are by article title, so no paragraph's wording leaks from training into validation.
 """
 
@@ -16,6 +18,8 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from answers.reader import Passage
 from retrieval.sentences import split_sentences
@@ -40,6 +44,7 @@ class Question:
     passages: list[Passage]
     gold: frozenset[int]  # indexes of passages holding an answer (or the plausible answer)
     elsewhere: tuple[Passage, ...] = ()  # the sentences of the article's other paragraphs
+    group: str = ""  # where its story comes from: the written file (news) or the article's title
 
 
 def load(path: Path) -> list[dict]:
@@ -103,7 +108,17 @@ def questions(articles: list[dict]) -> list[Question]:
             for qa in para["qas"]:
                 impossible = bool(qa.get("is_impossible"))
                 gold = _holding(spans, qa.get("plausible_answers", []) if impossible else qa["answers"])
-                out.append(Question(qa["id"], qa["question"], not impossible, passages, gold, elsewhere))
+                out.append(
+                    Question(
+                        qa["id"],
+                        qa["question"],
+                        not impossible,
+                        passages,
+                        gold,
+                        elsewhere,
+                        art.get("group", art["title"]),
+                    )
+                )
     return out
 
 
@@ -126,4 +141,31 @@ def examples(
         if article_negatives and q.elsewhere:
             picked = rng.sample(q.elsewhere, min(article_negatives, len(q.elsewhere)))
             out.extend(Example(q.question_id, q.question, p, 0) for p in picked)
+    return out
+
+
+def foreign_negatives(
+    qs: list[Question],
+    question_vecs: np.ndarray,
+    passages: list[Passage],
+    passage_vecs: np.ndarray,
+    groups: list[str],
+    rng: random.Random,
+    n: int,
+    nearest: int = 10,
+) -> list[Example]:
+    """Negatives from other stories: for each question, n of the `nearest` sentences (by cosine of
+    unit vectors) among passages of another group, as a search over many articles would put them in
+    the reader's pool ("another strike's job cuts"). Another group's sentence never tells the
+    question's story: each file of written news invents its own events, and SQuAD's articles are
+    separate pages."""
+    out: list[Example] = []
+    group_of = np.array(groups)
+    for lo in range(0, len(qs), 512):
+        sims = question_vecs[lo : lo + 512] @ passage_vecs.T
+        for row, q in zip(sims, qs[lo : lo + 512]):
+            row = np.where(group_of == q.group, -np.inf, row)
+            top = np.argpartition(-row, nearest)[:nearest]
+            for i in rng.sample(sorted(int(t) for t in top), min(n, nearest)):
+                out.append(Example(q.question_id, q.question, passages[i], 0))
     return out

@@ -27,7 +27,7 @@ import numpy as np
 
 from answers.reader import MAX_TOKENS, WEIGHTS_DIR, encode_pair
 from training import base_weights
-from training.squad import Question, examples, load, questions, split_titles
+from training.squad import Example, Question, examples, foreign_negatives, load, questions, split_titles
 
 
 def _model(base: Path):  # type: ignore[no-untyped-def]
@@ -279,6 +279,18 @@ def extra_articles(paths: list[Path], held_out: list[dict]) -> list[dict]:
     return out
 
 
+def _foreign(qs: list[Question], rng: random.Random, n: int) -> list[Example]:
+    """foreign_negatives over the training questions' own sentences, by the service's embedder."""
+    from retrieval.embed import LocalEmbedder
+
+    pool = list(dict.fromkeys((p, q.group) for q in qs for p in q.passages))
+    embedder = LocalEmbedder()
+    passage_vecs = embedder.embed_bulk([p.sentence for p, _ in pool])
+    question_vecs = embedder.embed_bulk([q.question for q in qs])
+    groups = [g for _, g in pool]
+    return foreign_negatives(qs, question_vecs, [p for p, _ in pool], passage_vecs, groups, rng, n)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--squad", required=True, type=Path, help="SQuAD 2.0 JSON")
@@ -313,6 +325,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--negatives", type=int, default=3, help="other sentences per question")
     ap.add_argument(
         "--article-negatives", type=int, default=0, help="sentences of other paragraphs per question"
+    )
+    ap.add_argument(
+        "--foreign-negatives",
+        type=int,
+        default=0,
+        help="sentences of other stories per question, among the 10 nearest the question",
     )
     ap.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="word pieces an input holds")
     ap.add_argument("--val-titles", type=int, default=3)
@@ -369,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{base} lacks {len(missing)} word pieces this data needs: rebuild it from this file"
         )
     train = examples(train_q, rng, args.negatives, args.article_negatives)
+    if args.foreign_negatives:
+        train += _foreign(train_q, rng, args.foreign_negatives)
     pairs = [encode_pair(tok, e.question, e.passage, args.max_tokens) for e in train]
     labels = torch.tensor([float(e.label) for e in train])
     print(
