@@ -595,6 +595,46 @@ def test_metrics_are_per_app(client: TestClient, keyed: TestClient) -> None:
 
 
 # ---- start-up ----
+def test_readyz_waits_for_the_start_up_ingest(tmp_path: Path, warm_model: None) -> None:
+    """Until the articles folder is ingested, /readyz is 503 with the reason: a client that asks as
+    soon as it turns 200 gets answers from the articles, not declines for want of them."""
+    import threading
+
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for name in sorted(p.name for p in ARTICLES.glob("*.txt")):
+        shutil.copy(ARTICLES / name, articles / name)
+    svc = Factdesk(make_settings(tmp_path / "data", articles_dir=articles))
+    release = threading.Event()
+    real_ingest = svc.ingest_paths
+
+    def held_ingest(*args, **kwargs):  # type: ignore[no-untyped-def]
+        assert release.wait(60)
+        return real_ingest(*args, **kwargs)
+
+    svc.ingest_paths = held_ingest  # type: ignore[method-assign]
+    try:
+        with TestClient(create_app(svc.settings, service=svc)) as c:
+            for _ in range(600):
+                if c.get("/healthz").json()["startup"]["ingest"] == "running" and svc.embedder.loaded:
+                    break
+                time.sleep(0.1)
+            err = assert_error(c.get("/readyz"), 503, "not_ready")
+            assert "startup ingest of the articles folder is running (0 documents so far)" in err["message"]
+            release.set()
+            for _ in range(600):
+                if c.get("/readyz").status_code == 200:
+                    break
+                time.sleep(0.1)
+            ready = c.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["startup"]["ingest"] == "done"
+            answer = c.post("/v1/ask", json={"question": QUESTION}).json()
+            assert not answer["abstained"] and answer["citations"]
+    finally:
+        release.set()
+        svc.close()
+
+
 def test_start_up_builds_the_service_and_ingests_in_the_background(
     tmp_path: Path, warm_model: None, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -29,7 +29,7 @@ async def healthz(request: Request) -> dict:
     "/readyz",
     response_model=Ready,
     responses={503: {"model": ErrorResponse}},
-    summary="Readiness: the store is reachable and the embedding model is loaded",
+    summary="Readiness: the store is reachable, the embedding model loaded and the startup ingest over",
 )
 async def readyz(request: Request) -> dict:
     svc = getattr(request.app.state, "service", None)
@@ -41,13 +41,20 @@ async def readyz(request: Request) -> dict:
         problems.append(
             f"the embedding model failed to load: {error}" if error else "the embedding model is loading"
         )
+    startup = request.app.state.startup.status()
+    if startup["ingest"] in ("pending", "running"):
+        # an answer now would decline for want of the articles, as if they lacked the answer
+        done = sum(startup["ingested"].values())
+        problems.append(
+            f"the startup ingest of the articles folder is {startup['ingest']} ({done} documents so far)"
+        )
     if problems:
         raise NotReady("; ".join(problems))
     return {
         "status": "ready",
         "store": svc.vectors.mode,
         "model": svc.embedder.name,
-        "startup": request.app.state.startup.status(),
+        "startup": startup,
         "degraded": degraded,
     }
 
