@@ -20,6 +20,11 @@ def q(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
+def slug(title: str) -> str:
+    """A file-name part from a title: lower-case words joined by "-", at most 40 characters."""
+    return re.sub(r"[^a-z0-9]+", "-", title.lower())[:40].strip("-")
+
+
 def build(src: Path, out: Path, first: int = 0, last: int | None = None) -> None:
     articles = json.loads(src.read_text(encoding="utf-8"))["articles"]
     last = len(articles) if last is None else last
@@ -31,7 +36,7 @@ def build(src: Path, out: Path, first: int = 0, last: int | None = None) -> None
         "questions:",
     ]
     for i, art in enumerate(articles):
-        stem = f"{tag}{i}_" + re.sub(r"[^a-z0-9]+", "-", art["title"].lower())[:40].strip("-")
+        stem = f"{tag}{i}_" + slug(art["title"])
         (out / "articles" / f"{stem}.txt").write_text(f"{art['title']}\n\n{art['text']}\n", encoding="utf-8")
         for j, item in enumerate(art["questions"]):
             lines += [f"  - id: {tag}{i}q{j}", f"    question: {q(item['q'])}"]

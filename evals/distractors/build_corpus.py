@@ -14,23 +14,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 from pathlib import Path
+
+from evals.build_written_set import slug
 
 NEWS_DIR = Path(__file__).resolve().parents[2] / "training" / "data" / "news"
 # h5: the news-val threshold articles and evals/news; h18: threshold articles; h19: evals/wire
 HELD_OUT = {"h5.json", "h18.json", "h19.json"}
 
 
-def slug(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", title.lower())[:40].strip("-")
-
-
-def news_articles(news_dir: Path = NEWS_DIR) -> list[tuple[str, str]]:
+def news_articles() -> list[tuple[str, str]]:
     """(file stem, text) of every training article: its title line, a blank line, its text."""
     out = []
-    for f in sorted(news_dir.glob("h*.json")):
+    for f in sorted(NEWS_DIR.glob("h*.json")):
         if f.name in HELD_OUT:
             continue
         for i, a in enumerate(json.loads(f.read_text(encoding="utf-8"))["articles"]):
@@ -48,9 +45,9 @@ def squad_articles(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-def build(out: Path, squad: Path | None, with_dirs: list[Path], news_dir: Path = NEWS_DIR) -> int:
+def build(out: Path, squad: Path | None, with_dirs: list[Path]) -> int:
     out.mkdir(parents=True, exist_ok=True)
-    articles = news_articles(news_dir) + (squad_articles(squad) if squad else [])
+    articles = news_articles() + (squad_articles(squad) if squad else [])
     for stem, text in articles:
         (out / f"{stem}.txt").write_text(text, encoding="utf-8")
     for d in with_dirs:
