@@ -27,6 +27,7 @@ from retrieval.ingest import Ingestor, check_unicode, parse_published, validate_
 from retrieval.loaders import Loaded, is_url, keep_validators, load_paths, load_url
 from retrieval.models import Document, DocumentIn, IngestResult, SearchHit
 from retrieval.search import Filters, SearchConfig, Searcher
+from retrieval.sentence_index import SentenceIndex
 from retrieval.redact import redact_text
 from retrieval.store import VectorStore
 
@@ -92,14 +93,16 @@ class Factdesk:
             max_chars=settings.max_document_chars,
             near_duplicate_threshold=settings.near_duplicate_threshold,
         )
+        search_config = SearchConfig(
+            use_dense=settings.search_mode != "lexical", use_lexical=settings.search_mode != "dense"
+        )
         self.searcher = Searcher(
             self.catalog,
             self.vectors,
             self.embedder,
-            SearchConfig(
-                use_dense=settings.search_mode != "lexical", use_lexical=settings.search_mode != "dense"
-            ),
+            search_config,
             lexical_index=LexicalIndex(self.catalog, data_dir / "lexical-index.npz"),
+            sentence_index=SentenceIndex(self.catalog, self.embedder, search_config.sentence_index_chunks),
         )
         self.prompts: PromptSet = load_prompts(settings.prompts_dir)
         self.telemetry = Telemetry()  # the engines' stage times, tokens and fallbacks (/metrics)

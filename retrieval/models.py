@@ -97,6 +97,7 @@ class SearchHit:
     lexical_score: float | None = None  # bm25 (higher is better), when the lexical side saw it
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    sentence_rank: int | None = None  # its best sentence's chunk rank on the sentence side
     duplicate_of: str | None = None
     # the text of the revision the span was read in: answers cite from it, so a revision switched in
     # since the search cannot pair this span with another text

@@ -1,4 +1,6 @@
-"""Hybrid search: dense (Chroma) + lexical (BM25 over the catalog's keyword index), fused by weighted RRF, diversified by MMR."""
+"""Hybrid search: dense (Chroma) + lexical (BM25 over the catalog's keyword index) + sentences (every
+sentence vector, retrieval/sentence_index.py), fused by weighted RRF, re-ranked by each chunk's best
+sentence, optionally diversified by MMR."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from retrieval.lexical import (
     stems,
 )
 from retrieval.models import SearchHit, chunk_key
+from retrieval.sentence_index import SentenceIndex
 from retrieval.store import VectorStore
 
 log = logging.getLogger("factdesk.search")
@@ -101,6 +104,14 @@ class SearchConfig:
     # p50/p95 10.5/13.7 ms when all stayed in memory, 12.0/14.9 ms with room for 4,096 (reading the
     # others back from the embedding cache file also slows the next question's embedding)
     sentence_cache_chunks: int = 16384
+    # the third ranked list: the chunks of the sentences nearest the question (unfiltered searches).
+    # Measured over 921 articles (evals/distractors, docs/evals.md): the answer sentence reached the
+    # reader's 12 for 4 more of 75 news-val questions and 2 more of 129 h18 ones.
+    use_sentences: bool = True
+    sentence_weight: float = 1.0
+    sentence_candidates: int = 36  # sentences, not chunks: a chunk can hold several of them
+    # past this many chunks the in-memory sentence search is off (its cost grows with the corpus)
+    sentence_index_chunks: int = 32768
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,7 @@ class _View:
     complete: bool  # every candidate key was of a current revision
     dense: list[tuple[str, float]]  # (key, cosine similarity), current revisions only
     lexical: list[tuple[str, float]]  # (key, BM25 score)
+    sentences: list[tuple[str, float]]  # (key, its best sentence's cosine)
     fused: list[tuple[str, float]]  # (key, fused score), best first
     visible: dict[str, tuple[str, str, int, int]]  # key -> (chunk id, document id, start, end)
     texts: dict[str, str]  # document id -> text, for the documents the ranking can return
@@ -143,12 +155,14 @@ class Searcher:
         embedder: CachedEmbedder,
         config: SearchConfig | None = None,
         lexical_index: LexicalIndex | None = None,
+        sentence_index: SentenceIndex | None = None,
     ) -> None:
         self.catalog = catalog
         self.vectors = vectors
         self.embedder = embedder
         self.config = config or SearchConfig()
         self.lexical_index = lexical_index
+        self.sentence_index = sentence_index
         self._embed_query = lru_cache(maxsize=1024)(self._embed_query_uncached)
         self._lexical_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="factdesk-lexical")
         self._sentences: OrderedDict[str, _Sentences] = OrderedDict()
@@ -168,9 +182,9 @@ class Searcher:
         n = max(cfg.candidates, top_k * 3)
         for _ in range(READ_ATTEMPTS):
             before = self.catalog.version()
-            dense, lexical = self._candidates(query, n, filters)
+            dense, lexical, sentences = self._candidates(query, n, filters)
             with self.catalog.snapshot():
-                view = self._read(dense, lexical, top_k)
+                view = self._read(dense, lexical, sentences, top_k)
             # Keys the catalog did not know, while a write landed: Chroma was read before a revision
             # switch and the catalog after it, so the new revision's vectors were not asked for; a
             # second read sees them. (Unknown keys with no write between are leftovers of a crash or
@@ -181,41 +195,62 @@ class Searcher:
 
     def _candidates(
         self, query: str, n: int, filters: Filters
-    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-        """(dense, lexical) candidates as (key, score), best first; keys as in models.chunk_key."""
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]], list[tuple[str, float]]]:
+        """(dense, lexical, sentence) candidates as (key, score), best first; keys as in
+        models.chunk_key. The sentence side searches the whole corpus, so it is left out of filtered
+        searches (as the in-memory BM25 index is, which FTS5 replaces there)."""
         cfg = self.config
         # BM25 needs no query vector: it runs on the second core while the question is embedded
         lexical_job = self._lexical_pool.submit(self._lexical, query, n, filters) if cfg.use_lexical else None
         dense: list[tuple[str, float]] = []
+        sentences: list[tuple[str, float]] = []
         try:
             if cfg.use_dense:
-                dense = self.vectors.query(self.embed_query(query), n, where=filters.chroma_where())
+                where = filters.chroma_where()
+                if cfg.use_sentences and where is None and self.sentence_index is not None:
+                    sentences = self.sentence_index.search(self.embed_query(query), cfg.sentence_candidates)
+                dense = self.vectors.query(self.embed_query(query), n, where=where)
         except (ReadOnlyStore, InsufficientStorage) as e:
             # embedded Chroma will not open a data dir it cannot write (read-only, or a full disk): the
             # keyword side still answers
             log.warning("dense search skipped: %s", e.message)
         finally:
             lexical = lexical_job.result() if lexical_job is not None else []
-        return dense, lexical
+        return dense, lexical, sentences
 
-    def _read(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]], top_k: int) -> _View:
+    def _read(
+        self,
+        dense: list[tuple[str, float]],
+        lexical: list[tuple[str, float]],
+        sentences: list[tuple[str, float]],
+        top_k: int,
+    ) -> _View:
         """What the candidates are in the catalog, read in the caller's snapshot: only keys of current
         revisions count, and the spans, texts and titles are those of one revision of each document."""
         cfg = self.config
-        visible = self.catalog.visible_chunks([k for k, _ in dense] + [k for k, _ in lexical])
-        complete = all(k in visible for k, _ in [*dense, *lexical])
+        found = [*dense, *lexical, *sentences]
+        visible = self.catalog.visible_chunks([k for k, _ in found])
+        complete = all(k in visible for k, _ in found)
         dense = [(k, s) for k, s in dense if k in visible]
         lexical = [(k, s) for k, s in lexical if k in visible]
+        sentences = [(k, s) for k, s in sentences if k in visible]
         fused = fuse_reciprocal_rank(
-            [[k for k, _ in dense], [k for k, _ in lexical]],
-            [cfg.dense_weight, cfg.lexical_weight],
+            [[k for k, _ in dense], [k for k, _ in lexical], [k for k, _ in sentences]],
+            [cfg.dense_weight, cfg.lexical_weight, cfg.sentence_weight],
             k=cfg.rrf_k,
         )
         # the texts of the chunks that can reach the answer: the re-ranked pool or the MMR pool
         head = [k for k, _ in fused][: max(cfg.rerank_pool, top_k, max(top_k * 3, 10) if cfg.use_mmr else 0)]
         docs = {visible[k][1] for k in head}
         return _View(
-            complete, dense, lexical, fused, visible, self.catalog.texts(docs), self.catalog.titles(docs)
+            complete,
+            dense,
+            lexical,
+            sentences,
+            fused,
+            visible,
+            self.catalog.texts(docs),
+            self.catalog.titles(docs),
         )
 
     def _rank(self, query: str, view: _View, top_k: int) -> list[SearchHit]:
@@ -248,6 +283,7 @@ class Searcher:
         dense_rank = {k: i + 1 for i, (k, _) in enumerate(view.dense)}
         lex_score = dict(view.lexical)
         lex_rank = {k: i + 1 for i, (k, _) in enumerate(view.lexical)}
+        sent_rank = {k: i + 1 for i, (k, _) in enumerate(view.sentences)}
         hits = []
         for key in ids[:top_k]:
             cid, doc_id, start, end = visible[key]
@@ -265,6 +301,7 @@ class Searcher:
                     lexical_score=lex_score.get(key),
                     dense_rank=dense_rank.get(key),
                     lexical_rank=lex_rank.get(key),
+                    sentence_rank=sent_rank.get(key),
                     duplicate_of=dup,
                     document_text=texts[doc_id],
                 )
@@ -320,6 +357,8 @@ class Searcher:
     def warm(self) -> None:
         if self.lexical_index is not None and self.config.use_lexical:
             self.lexical_index.warm()
+        if self.sentence_index is not None and self.config.use_dense and self.config.use_sentences:
+            self.sentence_index.warm()
 
     def _lexical(self, query: str, n: int, filters: Filters) -> list[tuple[str, float]]:
         """BM25: in memory when unfiltered (milliseconds at 100k chunks), else FTS5 with the filter."""

@@ -1,0 +1,136 @@
+"""Tests for retrieval.sentence_index: the sentence side of hybrid search, pure and through the service."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from conftest import MakeService
+
+from factdesk.service import Factdesk
+from retrieval.models import DocumentIn, chunk_key
+from retrieval.sentence_index import SentenceIndex, SentenceMatrix
+
+
+def _unit(*rows: list[float]) -> np.ndarray:
+    m = np.asarray(rows, dtype=np.float32)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+# --------------------------------------------------------------------------- #
+# The matrix (pure)
+# --------------------------------------------------------------------------- #
+
+
+def test_chunks_come_back_in_the_order_of_their_best_sentence() -> None:
+    m = SentenceMatrix()
+    m.add([("a", _unit([1, 0, 0], [0, 1, 0])), ("b", _unit([1, 1, 0]))])
+    got = m.search(_unit([0, 1, 0])[0], 3)
+    assert [k for k, _ in got] == ["a", "b"]  # a's second sentence is the query; b's is 45 degrees off
+    assert got[0][1] == pytest.approx(1.0)
+    assert got[1][1] == pytest.approx(np.sqrt(0.5))
+    assert [k for k, _ in m.search(_unit([0, 1, 0])[0], 1)] == ["a"]  # n counts sentences
+    assert m.rows == 3 and len(m) == 2
+
+
+def test_removed_chunks_are_not_found_and_added_again_replace() -> None:
+    m = SentenceMatrix()
+    m.add([("a", _unit([1, 0, 0])), ("b", _unit([0, 1, 0]))])
+    m.remove(["a", "never-held"])
+    assert [k for k, _ in m.search(_unit([1, 0, 0])[0], 5)] == ["b"]
+    m.add([("b", _unit([0, 0, 1]))])  # a new text under the same key replaces the old rows
+    assert m.rows == 1
+    assert m.search(_unit([0, 0, 1])[0], 5)[0][1] == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        m.add([("c", _unit([1, 0]))])
+
+
+def test_compaction_keeps_what_is_alive() -> None:
+    rng = np.random.default_rng(0)
+    m = SentenceMatrix()
+    vectors = {f"k{i}": _unit(*rng.normal(size=(3, 8)).tolist()) for i in range(600)}
+    m.add(vectors.items())
+    m.remove([f"k{i}" for i in range(500)])  # most rows dead: the matrix is rebuilt from the rest
+    assert m.rows == 300 and m.ids == {f"k{i}" for i in range(500, 600)}
+    for key in ("k500", "k599"):
+        assert m.search(vectors[key][1], 1) == [(key, pytest.approx(1.0))]
+
+
+# --------------------------------------------------------------------------- #
+# Through the service: kept in step with the catalog, and used by search
+# --------------------------------------------------------------------------- #
+
+FILLER = (
+    "The port authority published its annual report on Tuesday. Container traffic rose for a third year. "
+    "New berths opened on the eastern quay in the spring. Dredging of the channel finished in June. "
+    "Officials praised the dockworkers for their safety record over the summer months. "
+)
+BURIED = "The harbour master said a cracked weld in the jib caused the crane to topple."
+QUESTION = "What caused the crane to topple?"
+
+
+@pytest.fixture
+def harbour(make_service: MakeService) -> Factdesk:
+    svc = make_service()
+    body = FILLER * 3 + BURIED + " " + FILLER * 3
+    echoes = [
+        DocumentIn(
+            id="echo-0", text="Crane collapse at the port: the crane fell over during the night shift."
+        ),
+        DocumentIn(id="echo-1", text="Union leaders asked why the crane fell over and demanded an inquiry."),
+        DocumentIn(id="echo-2", text="Photos of the crane that fell over were shared widely online."),
+        DocumentIn(id="echo-3", text="Insurers will pay for the crane collapse, the shipping line said."),
+    ]
+    results = svc.ingest_documents([DocumentIn(id="report", title="Port report", text=body), *echoes])
+    assert [r.status for r in results] == ["created"] * 5
+    assert results[0].chunks > 1
+    return svc
+
+
+def _buried_keys(svc: Factdesk) -> set[str]:
+    """The keys of the chunks that hold the buried sentence (chunks overlap: one or two)."""
+    doc = svc.get_document("report")
+    at = doc.text.index(BURIED)
+    chunks = [c for c in svc.catalog.chunks_of("report") if c.start <= at and at + len(BURIED) <= c.end]
+    assert chunks
+    return {chunk_key(c.id, c.revision) for c in chunks}
+
+
+def test_the_sentence_side_finds_a_chunk_by_one_of_its_sentences(harbour: Factdesk) -> None:
+    index = harbour.searcher.sentence_index
+    assert index is not None
+    found = index.search(harbour.searcher.embed_query(QUESTION), 36)
+    assert found[0][0] in _buried_keys(harbour)
+    hits = harbour.search(QUESTION, top_k=10)
+    buried = [h for h in hits if BURIED in h.text]
+    assert buried and buried[0].sentence_rank == 1
+    # filtered searches leave the sentence side out (it searches the whole corpus)
+    filtered = harbour.search(QUESTION, top_k=10, filters=harbour.filters(document_ids=["report", "echo-0"]))
+    assert filtered and all(h.sentence_rank is None for h in filtered)
+
+
+def test_the_sentence_side_follows_updates_and_deletes(harbour: Factdesk) -> None:
+    index = harbour.searcher.sentence_index
+    assert index is not None
+    q = harbour.searcher.embed_query(QUESTION)
+    before = _buried_keys(harbour)
+    (result,) = harbour.ingest_documents(
+        [DocumentIn(id="report", title="Port report", text=BURIED + " " + FILLER)]
+    )
+    assert result.status == "updated"
+    after = _buried_keys(harbour)
+    keys = [k for k, _ in index.search(q, 36)]
+    assert not after & before and keys[0] in after and not before & set(keys)
+    harbour.delete_document("report")
+    assert all(not k.startswith("report#") for k, _ in index.search(q, 36))
+    assert harbour.search(QUESTION, top_k=3)[0].document_id.startswith("echo-")
+
+
+def test_past_its_size_the_sentence_side_is_off(harbour: Factdesk, caplog: pytest.LogCaptureFixture) -> None:
+    small = SentenceIndex(harbour.catalog, harbour.embedder, max_chunks=1)
+    with caplog.at_level(logging.WARNING, logger="factdesk.search"):
+        assert small.search(harbour.searcher.embed_query(QUESTION), 36) == []
+    assert "sentence search is off" in caplog.text
+    roomy = SentenceIndex(harbour.catalog, harbour.embedder, max_chunks=100)
+    assert roomy.search(harbour.searcher.embed_query(QUESTION), 36)[0][0] in _buried_keys(harbour)
