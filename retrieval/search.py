@@ -110,8 +110,9 @@ class SearchConfig:
     use_sentences: bool = True
     sentence_weight: float = 1.0
     sentence_candidates: int = 36  # sentences, not chunks: a chunk can hold several of them
-    # past this many chunks the in-memory sentence search is off (its cost grows with the corpus)
-    sentence_index_chunks: int = 32768
+    # past this many chunks the in-memory sentence search is off: its time and memory grow with the
+    # corpus (BENCHMARKS.md, "Sentence side")
+    sentence_index_chunks: int = 16384
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class Searcher:
         self.lexical_index = lexical_index
         self.sentence_index = sentence_index
         self._embed_query = lru_cache(maxsize=1024)(self._embed_query_uncached)
-        self._lexical_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="factdesk-lexical")
+        self._side_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="factdesk-search")
         self._sentences: OrderedDict[str, _Sentences] = OrderedDict()
         self._sentence_lock = threading.Lock()
 
@@ -201,21 +202,26 @@ class Searcher:
         searches (as the in-memory BM25 index is, which FTS5 replaces there)."""
         cfg = self.config
         # BM25 needs no query vector: it runs on the second core while the question is embedded
-        lexical_job = self._lexical_pool.submit(self._lexical, query, n, filters) if cfg.use_lexical else None
+        lexical_job = self._side_pool.submit(self._lexical, query, n, filters) if cfg.use_lexical else None
         dense: list[tuple[str, float]] = []
-        sentences: list[tuple[str, float]] = []
+        sentence_job = None
         try:
             if cfg.use_dense:
                 where = filters.chroma_where()
+                q_vec = self.embed_query(query)
                 if cfg.use_sentences and where is None and self.sentence_index is not None:
-                    sentences = self.sentence_index.search(self.embed_query(query), cfg.sentence_candidates)
-                dense = self.vectors.query(self.embed_query(query), n, where=where)
+                    # a matrix product that releases the GIL: beside Chroma's query, on the other core
+                    sentence_job = self._side_pool.submit(
+                        self.sentence_index.search, q_vec, cfg.sentence_candidates
+                    )
+                dense = self.vectors.query(q_vec, n, where=where)
         except (ReadOnlyStore, InsufficientStorage) as e:
             # embedded Chroma will not open a data dir it cannot write (read-only, or a full disk): the
             # keyword side still answers
             log.warning("dense search skipped: %s", e.message)
         finally:
             lexical = lexical_job.result() if lexical_job is not None else []
+            sentences = sentence_job.result() if sentence_job is not None else []
         return dense, lexical, sentences
 
     def _read(

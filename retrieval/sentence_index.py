@@ -126,17 +126,18 @@ class SentenceIndex:
         version = self.catalog.version()
         if version == self._version:
             return None if self._too_large else self._matrix
-        live = self.catalog.committed_chunk_keys()
-        too_large = len(live) > self.max_chunks
+        chunks = self.catalog.count()[1]  # a count first: past max_chunks no key is read
+        too_large = chunks > self.max_chunks
         if too_large:
             if not self._too_large:
                 log.warning(
                     "sentence search is off: %d chunks, more than the %d whose sentences it searches in memory",
-                    len(live),
+                    chunks,
                     self.max_chunks,
                 )
             self._matrix = SentenceMatrix()
         else:
+            live = self.catalog.committed_chunk_keys()
             matrix = self._matrix
             have = matrix.ids
             matrix.remove(have - live.keys())

@@ -142,3 +142,13 @@ def test_scale_fill_writes_a_store_doctor_accepts(tmp_path: Path) -> None:
         assert svc.search("North Korean soldiers captured", top_k=3)
     finally:
         svc.close()
+
+
+def test_sentence_side_cost_reports_each_size() -> None:
+    from benchmarks.sentences import matrix_cost
+
+    rows = matrix_cost([16, 64], queries=3, dim=8)
+    assert [r["chunks"] for r in rows] == [16, 64]
+    assert [r["sentences"] for r in rows] == [16 * 7, 64 * 7]
+    assert rows[1]["matrix_mib"] == round(64 * 7 * 8 * 4 / 2**20, 1)
+    assert all(0 <= r["search_p50_ms"] <= r["search_p95_ms"] for r in rows)
