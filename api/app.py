@@ -66,7 +66,21 @@ class Startup:
         with self._counts_lock:
             return {"ingest": self.ingest_state, "ingested": dict(self.counts)}
 
+    def ingest_pending(self) -> str | None:
+        """Why the articles folder may not all be searchable yet (/readyz's reason), or None."""
+        status = self.status()
+        if status["ingest"] not in ("pending", "running"):
+            return None
+        done = sum(status["ingested"].values())
+        return f"the startup ingest of the articles folder is {status['ingest']} ({done} documents so far)"
+
+    def incomplete(self) -> str | None:
+        """What an answer given now should warn of (Factdesk.incomplete)."""
+        pending = self.ingest_pending()
+        return None if pending is None else f"{pending}: this answer may miss articles not yet ingested"
+
     def start(self, service: Factdesk) -> None:
+        service.incomplete = self.incomplete
         self._thread = threading.Thread(
             target=self._run, args=(service,), name="factdesk-startup", daemon=True
         )

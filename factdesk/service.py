@@ -109,6 +109,9 @@ class Factdesk:
         self.engine: AnswerEngine = build_engine(self, settings, self.prompts)
         # a crash may have left a reserved revision, or stale vectors of a replaced one; a vector store
         # that cannot answer now must not stop a start (the server retries: retry_recovery)
+        # why answers may miss articles right now (the server's start-up ingest still running): said
+        # in each answer's and summary's warnings; None when nothing is pending
+        self.incomplete: Callable[[], str | None] = lambda: None
         self.recovered: list[str] = []
         self.recovery_problem: str | None = None
         self.retry_recovery()
@@ -327,9 +330,12 @@ class Factdesk:
         filters: Filters | None = None,
         history: list[str] | None = None,
     ) -> Answer:
-        return self.engine.ask(
+        answer = self.engine.ask(
             self.check_text(question), top_k=self.check_top_k(top_k), filters=filters, history=history or []
         )
+        if (notice := self.incomplete()) is not None:
+            answer.warnings.append(notice)
+        return answer
 
     def ask_stream(
         self,
@@ -340,9 +346,16 @@ class Factdesk:
     ) -> Iterator[dict]:
         """Events: {"delta": str} pieces, then {"done": True, **answer}. With a model, an empty delta
         comes first, once retrieval is done and the model is being asked."""
-        return self.engine.ask_stream(
+        events = self.engine.ask_stream(
             self.check_text(question), top_k=self.check_top_k(top_k), filters=filters, history=history or []
         )
+        return self._with_notice(events)
+
+    def _with_notice(self, events: Iterator[dict]) -> Iterator[dict]:
+        for event in events:
+            if event.get("done") and (notice := self.incomplete()) is not None:
+                event = {**event, "warnings": [*event.get("warnings", []), notice]}
+            yield event
 
     def summarize(
         self, document_ids: list[str] | None = None, query: str | None = None, max_words: int | None = None
@@ -355,4 +368,7 @@ class Factdesk:
         mw = self.settings.summary_max_words if max_words is None else max_words
         if not 10 <= mw <= 2000:
             raise InvalidInput("max_words must be between 10 and 2000")
-        return self.engine.summarize(document_ids=document_ids, query=query, max_words=mw)
+        summary = self.engine.summarize(document_ids=document_ids, query=query, max_words=mw)
+        if (notice := self.incomplete()) is not None:
+            summary.warnings.append(notice)
+        return summary

@@ -621,6 +621,15 @@ def test_readyz_waits_for_the_start_up_ingest(tmp_path: Path, warm_model: None) 
                 time.sleep(0.1)
             err = assert_error(c.get("/readyz"), 503, "not_ready")
             assert "startup ingest of the articles folder is running (0 documents so far)" in err["message"]
+            # asked anyway: the decline says why it may be one
+            early = c.post("/v1/ask", json={"question": QUESTION}).json()
+            assert early["abstained"]
+            assert any("may miss articles not yet ingested" in w for w in early["warnings"])
+            summary = c.post("/v1/summarize", json={}).json()
+            assert any("startup ingest" in w for w in summary["warnings"])
+            streamed = c.post("/v1/ask", json={"question": QUESTION, "stream": True}).text
+            done = json.loads([ln for ln in streamed.splitlines() if '"done"' in ln][-1].removeprefix("data: "))
+            assert any("startup ingest" in w for w in done["warnings"])
             release.set()
             for _ in range(600):
                 if c.get("/readyz").status_code == 200:
@@ -630,6 +639,7 @@ def test_readyz_waits_for_the_start_up_ingest(tmp_path: Path, warm_model: None) 
             assert ready.status_code == 200 and ready.json()["startup"]["ingest"] == "done"
             answer = c.post("/v1/ask", json={"question": QUESTION}).json()
             assert not answer["abstained"] and answer["citations"]
+            assert not any("startup ingest" in w for w in answer["warnings"])
     finally:
         release.set()
         svc.close()

@@ -41,13 +41,10 @@ async def readyz(request: Request) -> dict:
         problems.append(
             f"the embedding model failed to load: {error}" if error else "the embedding model is loading"
         )
+    # an answer now would decline for want of the articles, as if they lacked the answer
+    if (pending := request.app.state.startup.ingest_pending()) is not None:
+        problems.append(pending)
     startup = request.app.state.startup.status()
-    if startup["ingest"] in ("pending", "running"):
-        # an answer now would decline for want of the articles, as if they lacked the answer
-        done = sum(startup["ingested"].values())
-        problems.append(
-            f"the startup ingest of the articles folder is {startup['ingest']} ({done} documents so far)"
-        )
     if problems:
         raise NotReady("; ".join(problems))
     return {
