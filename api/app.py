@@ -160,6 +160,10 @@ class Startup:
             self.ingest_state = "failed"
             log.exception("ingest of %s failed", folder)
             return
+        try:  # the new chunks into the in-memory indexes, before /readyz turns 200
+            svc.searcher.warm()
+        except Exception as e:  # noqa: BLE001 - the first search builds them instead
+            log.warning("warming the search indexes failed: %s", redact_text(str(e)))
         self.ingest_state = "done"
         summary = ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items())) or "no documents"
         log.info("ingest of %s done in %.1f s: %s", folder, time.monotonic() - t0, summary)

@@ -122,6 +122,11 @@ class SentenceIndex:
         with self._lock:
             self._sync()
 
+    @property
+    def chunks(self) -> int:
+        """Chunks whose sentences are held now (as of the last search or warm; none while off)."""
+        return len(self._matrix)
+
     def _sync(self) -> SentenceMatrix | None:
         version = self.catalog.version()
         if version == self._version:

@@ -628,7 +628,9 @@ def test_readyz_waits_for_the_start_up_ingest(tmp_path: Path, warm_model: None) 
             summary = c.post("/v1/summarize", json={}).json()
             assert any("startup ingest" in w for w in summary["warnings"])
             streamed = c.post("/v1/ask", json={"question": QUESTION, "stream": True}).text
-            done = json.loads([ln for ln in streamed.splitlines() if '"done"' in ln][-1].removeprefix("data: "))
+            done = json.loads(
+                [ln for ln in streamed.splitlines() if '"done"' in ln][-1].removeprefix("data: ")
+            )
             assert any("startup ingest" in w for w in done["warnings"])
             release.set()
             for _ in range(600):
@@ -637,6 +639,9 @@ def test_readyz_waits_for_the_start_up_ingest(tmp_path: Path, warm_model: None) 
                 time.sleep(0.1)
             ready = c.get("/readyz")
             assert ready.status_code == 200 and ready.json()["startup"]["ingest"] == "done"
+            # the search indexes took the new chunks before it turned 200, not at the first question
+            assert svc.searcher.sentence_index is not None
+            assert svc.searcher.sentence_index.chunks == svc.catalog.count()[1] > 0
             answer = c.post("/v1/ask", json={"question": QUESTION}).json()
             assert not answer["abstained"] and answer["citations"]
             assert not any("startup ingest" in w for w in answer["warnings"])
