@@ -92,8 +92,10 @@ class SentenceMatrix:
         sims = self._vectors @ np.asarray(query, dtype=np.float32)
         sims[~self._alive] = -np.inf
         n = min(n, self.rows)
-        top = np.argpartition(-sims, n - 1)[:n]
-        top = top[np.argsort(-sims[top], kind="stable")]
+        # ties (one sentence in several articles) are broken by key, not by row: rows are in the order
+        # this process happened to add chunks, and replicas over the same stores must rank alike
+        nth = np.partition(sims, len(sims) - n)[len(sims) - n]
+        top = sorted(np.flatnonzero(sims >= nth), key=lambda i: (-sims[i], self._keys[i], i))[:n]
         out: dict[str, float] = {}
         for i in top:
             out.setdefault(self._keys[i], float(sims[i]))

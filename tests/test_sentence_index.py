@@ -34,6 +34,17 @@ def test_chunks_come_back_in_the_order_of_their_best_sentence() -> None:
     assert m.rows == 3 and len(m) == 2
 
 
+def test_ties_are_ranked_by_key_whatever_order_the_chunks_came_in() -> None:
+    """One sentence in several articles: replicas that added the chunks in other orders agree."""
+    same = _unit([0, 1, 0])
+    rankings = []
+    for order in (["c", "a", "d", "b"], ["b", "d", "a", "c"]):
+        m = SentenceMatrix()
+        m.add((k, same if k != "d" else _unit([1, 1, 0])) for k in order)
+        rankings.append(m.search(same[0], 2))
+    assert rankings[0] == rankings[1] == [("a", pytest.approx(1.0)), ("b", pytest.approx(1.0))]
+
+
 def test_removed_chunks_are_not_found_and_added_again_replace() -> None:
     m = SentenceMatrix()
     m.add([("a", _unit([1, 0, 0])), ("b", _unit([0, 1, 0]))])
