@@ -221,6 +221,11 @@ class CatalogReads:
             rows += self._query(f"{select} AND {where}", params)
         return rows
 
+    def filtered_ids(self, where_sql: str, params: builtins.list) -> set[str]:
+        """Ids of the committed documents a search filter keeps (search.Filters.sql with "?" marks)."""
+        rows = self._query(f"SELECT d.id FROM documents d WHERE d.state = 'committed' {where_sql}", params)
+        return {r[0] for r in rows}
+
     def titles(self, doc_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
         rows = self._committed(
             "SELECT id, title, duplicate_of FROM documents WHERE state = 'committed'", "id", doc_ids

@@ -104,7 +104,7 @@ class SearchConfig:
     # p50/p95 10.5/13.7 ms when all stayed in memory, 12.0/14.9 ms with room for 4,096 (reading the
     # others back from the embedding cache file also slows the next question's embedding)
     sentence_cache_chunks: int = 16384
-    # the third ranked list: the chunks of the sentences nearest the question (unfiltered searches).
+    # the third ranked list: the chunks of the sentences nearest the question (of the kept documents).
     # Measured over 921 articles (evals/distractors, docs/evals.md): the answer sentence reached the
     # reader's 12 for 4 more of 75 news-val questions and 2 more of 129 h18 ones.
     use_sentences: bool = True
@@ -198,8 +198,8 @@ class Searcher:
         self, query: str, n: int, filters: Filters
     ) -> tuple[list[tuple[str, float]], list[tuple[str, float]], list[tuple[str, float]]]:
         """(dense, lexical, sentence) candidates as (key, score), best first; keys as in
-        models.chunk_key. The sentence side searches the whole corpus, so it is left out of filtered
-        searches (as the in-memory BM25 index is, which FTS5 replaces there)."""
+        models.chunk_key. A filtered search's sentence side reads only the rows of the documents the
+        filter keeps."""
         cfg = self.config
         # BM25 needs no query vector: it runs on the second core while the question is embedded
         lexical_job = self._side_pool.submit(self._lexical, query, n, filters) if cfg.use_lexical else None
@@ -209,10 +209,10 @@ class Searcher:
             if cfg.use_dense:
                 where = filters.chroma_where()
                 q_vec = self.embed_query(query)
-                if cfg.use_sentences and where is None and self.sentence_index is not None:
+                if cfg.use_sentences and self.sentence_index is not None:
                     # a matrix product that releases the GIL: beside Chroma's query, on the other core
                     sentence_job = self._side_pool.submit(
-                        self.sentence_index.search, q_vec, cfg.sentence_candidates
+                        self.sentence_index.search, q_vec, cfg.sentence_candidates, self._kept(filters)
                     )
                 dense = self.vectors.query(q_vec, n, where=where)
         except (ReadOnlyStore, InsufficientStorage) as e:
@@ -223,6 +223,14 @@ class Searcher:
             lexical = lexical_job.result() if lexical_job is not None else []
             sentences = sentence_job.result() if sentence_job is not None else []
         return dense, lexical, sentences
+
+    def _kept(self, filters: Filters) -> set[str] | None:
+        """The documents a filter keeps (None: no filter): named ones need no catalog read."""
+        if filters == Filters():
+            return None
+        if filters == Filters(document_ids=filters.document_ids):
+            return set(filters.document_ids or ())
+        return self.catalog.filtered_ids(*filters.sql("?"))
 
     def _read(
         self,

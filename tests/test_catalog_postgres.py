@@ -101,6 +101,24 @@ def test_two_services_share_one_archive(  # type: ignore[no-untyped-def]
     assert only and {h.document_id for h in only} == {hits[0].document_id}
     answer = b.ask("Who ordered the suicide?")
     check_citations(b, answer.citations)
+    # the documents a filter keeps, for the sentence side: PostgreSQL's answer is SQLite's
+    first = seeded.list_documents()[0]
+    for kept in (
+        {"document_ids": SEED_IDS[:2]},
+        {"sources": [first.source or ""]},
+        {"published_after": "2000-01-01"},
+        {"document_ids": SEED_IDS[:3], "published_before": "2000-01-01"},
+    ):
+        mine = b.catalog.filtered_ids(*b.filters(**kept).sql("?"))  # type: ignore[arg-type]
+        assert mine == seeded.catalog.filtered_ids(*seeded.filters(**kept).sql("?")), kept  # type: ignore[arg-type]
+        assert bool(mine) == (
+            "published_after" not in kept and "published_before" not in kept
+        )  # no seed has a date
+    sourced = b.search("suicide orders", top_k=3, filters=b.filters(sources=[first.source or ""]))
+    assert all(
+        h.document_id in b.catalog.filtered_ids(*b.filters(sources=[first.source or ""]).sql("?"))
+        for h in sourced
+    )
 
     # a new word, written through a: b's in-memory BM25 and term counts must not hide it
     (r,) = b.ingest_documents([DocumentIn(text=SEED_TEXT[SEED_IDS[0]] + " Zyxquor arrived.", id="extra")])

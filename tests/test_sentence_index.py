@@ -25,13 +25,16 @@ def _unit(*rows: list[float]) -> np.ndarray:
 
 def test_chunks_come_back_in_the_order_of_their_best_sentence() -> None:
     m = SentenceMatrix()
-    m.add([("a", _unit([1, 0, 0], [0, 1, 0])), ("b", _unit([1, 1, 0]))])
+    m.add([("a", "A", _unit([1, 0, 0], [0, 1, 0])), ("b", "B", _unit([1, 1, 0]))])
     got = m.search(_unit([0, 1, 0])[0], 3)
     assert [k for k, _ in got] == ["a", "b"]  # a's second sentence is the query; b's is 45 degrees off
     assert got[0][1] == pytest.approx(1.0)
     assert got[1][1] == pytest.approx(np.sqrt(0.5))
     assert [k for k, _ in m.search(_unit([0, 1, 0])[0], 1)] == ["a"]  # n counts sentences
     assert m.rows == 3 and len(m) == 2
+    # a filtered search reads only its documents' rows
+    assert [k for k, _ in m.search(_unit([0, 1, 0])[0], 3, documents={"B", "unknown"})] == ["b"]
+    assert m.search(_unit([0, 1, 0])[0], 3, documents={"unknown"}) == []
 
 
 def test_ties_are_ranked_by_key_whatever_order_the_chunks_came_in() -> None:
@@ -40,32 +43,36 @@ def test_ties_are_ranked_by_key_whatever_order_the_chunks_came_in() -> None:
     rankings = []
     for order in (["c", "a", "d", "b"], ["b", "d", "a", "c"]):
         m = SentenceMatrix()
-        m.add((k, same if k != "d" else _unit([1, 1, 0])) for k in order)
+        m.add((k, k.upper(), same if k != "d" else _unit([1, 1, 0])) for k in order)
         rankings.append(m.search(same[0], 2))
     assert rankings[0] == rankings[1] == [("a", pytest.approx(1.0)), ("b", pytest.approx(1.0))]
 
 
 def test_removed_chunks_are_not_found_and_added_again_replace() -> None:
     m = SentenceMatrix()
-    m.add([("a", _unit([1, 0, 0])), ("b", _unit([0, 1, 0]))])
+    m.add([("a", "A", _unit([1, 0, 0])), ("b", "B", _unit([0, 1, 0]))])
     m.remove(["a", "never-held"])
     assert [k for k, _ in m.search(_unit([1, 0, 0])[0], 5)] == ["b"]
-    m.add([("b", _unit([0, 0, 1]))])  # a new text under the same key replaces the old rows
+    m.add([("b", "B", _unit([0, 0, 1]))])  # a new text under the same key replaces the old rows
     assert m.rows == 1
     assert m.search(_unit([0, 0, 1])[0], 5)[0][1] == pytest.approx(1.0)
     with pytest.raises(ValueError):
-        m.add([("c", _unit([1, 0]))])
+        m.add([("c", "C", _unit([1, 0]))])
 
 
 def test_compaction_keeps_what_is_alive() -> None:
     rng = np.random.default_rng(0)
     m = SentenceMatrix()
     vectors = {f"k{i}": _unit(*rng.normal(size=(3, 8)).tolist()) for i in range(600)}
-    m.add(vectors.items())
+    m.add((k, f"doc-{int(k[1:]) % 7}", v) for k, v in vectors.items())
     m.remove([f"k{i}" for i in range(500)])  # most rows dead: the matrix is rebuilt from the rest
     assert m.rows == 300 and m.ids == {f"k{i}" for i in range(500, 600)}
     for key in ("k500", "k599"):
         assert m.search(vectors[key][1], 1) == [(key, pytest.approx(1.0))]
+        # the rows still know their documents
+        doc = f"doc-{int(key[1:]) % 7}"
+        assert m.search(vectors[key][1], 1, documents={doc}) == [(key, pytest.approx(1.0))]
+        assert m.search(vectors[key][1], 1, documents={"doc-x"}) == []
 
 
 # --------------------------------------------------------------------------- #
@@ -116,9 +123,15 @@ def test_the_sentence_side_finds_a_chunk_by_one_of_its_sentences(harbour: Factde
     hits = harbour.search(QUESTION, top_k=10)
     buried = [h for h in hits if BURIED in h.text]
     assert buried and buried[0].sentence_rank == 1
-    # filtered searches leave the sentence side out (it searches the whole corpus)
+    # a filtered search's sentence side reads only the documents the filter keeps
     filtered = harbour.search(QUESTION, top_k=10, filters=harbour.filters(document_ids=["report", "echo-0"]))
-    assert filtered and all(h.sentence_rank is None for h in filtered)
+    assert {h.document_id for h in filtered} <= {"report", "echo-0"}
+    assert [h for h in filtered if BURIED in h.text][0].sentence_rank == 1
+    others = harbour.search(QUESTION, top_k=10, filters=harbour.filters(document_ids=["echo-1", "echo-2"]))
+    assert {h.document_id for h in others} == {"echo-1", "echo-2"}
+    assert {h.sentence_rank for h in others} == {1, 2}
+    dated = harbour.search(QUESTION, top_k=10, filters=harbour.filters(published_after="2000-01-01"))
+    assert dated == []  # no document here has a date
 
 
 def test_the_sentence_side_follows_updates_and_deletes(harbour: Factdesk) -> None:
