@@ -94,7 +94,8 @@ def select_sentences(
     same: np.ndarray | None = None,
     copies: AbstractSet[str] = frozenset(),
 ) -> list[list[Sentence]]:
-    """Pure: groups (a chosen sentence first, then restatements from other articles) within max_words.
+    """Pure: groups (a chosen sentence first, then restatements from other articles) within max_words,
+    the most central first.
     same[i, j]: sentences i and j say the same thing (default: cosine >= cfg.redundant_above); a
     sentence of a document in `copies` (a machine-reworded copy, answers/wording.py) is never shown,
     only cited beside its source's."""
@@ -139,8 +140,8 @@ def select_sentences(
     for i in order:
         if sentences[i].document.id in copies:
             cite_beside(i)
-    # read in article order: by document, then position
-    chosen.sort(key=lambda i: (sentences[i].document.id, sentences[i].position))
+    # most central first: a summary leads with what the articles are mostly about, not with whichever
+    # article's id sorts first
     return [[sentences[k] for k in groups[i]] for i in chosen]
 
 

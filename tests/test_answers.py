@@ -14,7 +14,7 @@ from answers.intent import summary_request
 from answers.models import ABSTAIN_TEXT
 from answers.reader import Passage
 from answers.rewrite import referent, rewrite_follow_up
-from answers.summarize import document_sentences
+from answers.summarize import document_sentences, select_sentences
 from evals.metrics import leaked_boilerplate
 from conftest import ROOT, check_citations
 from factdesk.service import Factdesk
@@ -192,6 +192,23 @@ def test_a_summary_does_not_repeat_the_headline_as_a_sentence() -> None:
     text = f"{title}\n{body}"
     doc = Document(id="d", title=title, text=text, content_hash="h")
     assert [doc.text[s.start : s.end] for s in document_sentences(doc, [("d#0", 0, len(text))])] == [body]
+
+
+def test_a_summary_leads_with_its_most_central_sentence() -> None:
+    """Groups come most central first, whatever order the articles' ids sort in."""
+    texts = {
+        "a-side": "Fishing boats stayed in port all week because of the storm warnings.",
+        "b-main": "The storm flooded the harbour town and cut power to thousands of homes overnight.",
+        "c-also": "Power was restored to most homes after the storm by Thursday evening, the utility said.",
+    }
+    sents = []
+    for doc_id, text in texts.items():
+        doc = Document(id=doc_id, title=doc_id, text=text, content_hash=doc_id)
+        sents += document_sentences(doc, [(f"{doc_id}#0", 0, len(text))])
+    vecs = np.array([[0.8, 0.6, 0.0], [0.0, 1.0, 0.0], [0.0, 0.6, 0.8]], dtype=np.float32)
+    groups = select_sentences(sents, vecs, max_words=200)
+    assert [g[0].document_id for g in groups][0] == "b-main"
+    assert sorted(g[0].document_id for g in groups) == ["a-side", "b-main", "c-also"]
 
 
 # ---------------------------------------------------------------- the pipeline on the seed articles
