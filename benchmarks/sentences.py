@@ -43,7 +43,10 @@ def matrix_cost(sizes: list[int], queries: int = 50, dim: int = 384) -> list[dic
         v = rng.standard_normal((chunks * SENTENCES_PER_CHUNK, dim)).astype(np.float32)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         m = SentenceMatrix()
-        m.add((f"c{i}", v[i * SENTENCES_PER_CHUNK : (i + 1) * SENTENCES_PER_CHUNK]) for i in range(chunks))
+        m.add(
+            (f"c{i}", f"d{i // 4}", v[i * SENTENCES_PER_CHUNK : (i + 1) * SENTENCES_PER_CHUNK])
+            for i in range(chunks)
+        )
         times = []
         for i in range(queries):
             t = time.perf_counter()

@@ -397,7 +397,8 @@ def test_most_recent_documents_are_chosen_among_all(
 
 def test_repaired_vectors_keep_the_publication_date(make_service: MakeService, tmp_path: Path) -> None:
     """doctor --repair writes lost vectors with the metadata ingest gives them: a dense search with a
-    date filter finds the repaired chunks (the lexical side, which reads dates from SQLite, is off)."""
+    date filter finds the repaired chunks (the lexical and sentence sides, which read dates from
+    SQLite and vectors from the embedding cache, are off)."""
     [jan, jun] = write_articles(tmp_path / "articles", 2, start=9000)
     items = [
         DocumentIn(text=jan.read_text(encoding="utf-8"), id="jan", published_at="2024-01-10"),
@@ -405,6 +406,7 @@ def test_repaired_vectors_keep_the_publication_date(make_service: MakeService, t
     ]
     prefill_cache(tmp_path / "dates", texts_to_embed(make_settings(tmp_path / "dates"), items))
     svc = make_service("dates", search_mode="dense")
+    svc.searcher.config.use_sentences = False
     svc.ingest_documents(items)
     winter = svc.filters(published_before="2024-02-01")
     assert {h.document_id for h in svc.search("troops", top_k=5, filters=winter)} == {"jan"}
