@@ -107,11 +107,11 @@ class Factdesk:
         self.prompts: PromptSet = load_prompts(settings.prompts_dir)
         self.telemetry = Telemetry()  # the engines' stage times, tokens and fallbacks (/metrics)
         self.engine: AnswerEngine = build_engine(self, settings, self.prompts)
-        # a crash may have left a reserved revision, or stale vectors of a replaced one; a vector store
-        # that cannot answer now must not stop a start (the server retries: retry_recovery)
         # why answers may miss articles right now (the server's start-up ingest still running): said
         # in each answer's and summary's warnings; None when nothing is pending
         self.incomplete: Callable[[], str | None] = lambda: None
+        # a crash may have left a reserved revision, or stale vectors of a replaced one; a vector store
+        # that cannot answer now must not stop a start (the server retries: retry_recovery)
         self.recovered: list[str] = []
         self.recovery_problem: str | None = None
         self.retry_recovery()

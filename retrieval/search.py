@@ -111,7 +111,7 @@ class SearchConfig:
     sentence_weight: float = 1.0
     sentence_candidates: int = 36  # sentences, not chunks: a chunk can hold several of them
     # past this many chunks the in-memory sentence search is off: its time and memory grow with the
-    # corpus (BENCHMARKS.md, "Sentence side")
+    # corpus (BENCHMARKS.md, "The sentence side of search")
     sentence_index_chunks: int = 16384
 
 
