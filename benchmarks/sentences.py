@@ -82,7 +82,7 @@ def corpus_cost(data: Path, questions: list[str]) -> dict:
     base = se.config
     result: dict = {
         "chunks": svc.catalog.count()[1],
-        "sentences": index._matrix.rows,
+        "sentences": index.sentences,
         "build_s": round(build_s, 2),
         "questions": len(questions),
     }

@@ -147,6 +147,11 @@ class SentenceIndex:
         """Chunks whose sentences are held now (as of the last search or warm; none while off)."""
         return len(self._matrix)
 
+    @property
+    def sentences(self) -> int:
+        """Sentences held now, as `chunks` counts."""
+        return self._matrix.rows
+
     def _sync(self) -> SentenceMatrix | None:
         version = self.catalog.version()
         if version == self._version:

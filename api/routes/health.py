@@ -44,14 +44,13 @@ async def readyz(request: Request) -> dict:
     # an answer now would decline for want of the articles, as if they lacked the answer
     if (pending := request.app.state.startup.ingest_pending()) is not None:
         problems.append(pending)
-    startup = request.app.state.startup.status()
     if problems:
         raise NotReady("; ".join(problems))
     return {
         "status": "ready",
         "store": svc.vectors.mode,
         "model": svc.embedder.name,
-        "startup": startup,
+        "startup": request.app.state.startup.status(),
         "degraded": degraded,
     }
 
