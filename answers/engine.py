@@ -231,6 +231,7 @@ class ReaderEngine(OfflineEngine):
         self.config = config or ReaderConfig()
         self.retrieve_k = self.config.retrieve_k
         self.reader = reader or Reader(
+            service.settings.reader_dir,
             precision=service.settings.reader_precision,
             threads=service.settings.torch_threads,
             cache_dir=service.model_cache_dir,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,6 +53,8 @@ class Settings(BaseSettings):
     # int8: the reader's dense layers in int8 (calibrated ranges and threshold in its config.json):
     # about 40% less time an ask, and a few more questions declined (BENCHMARKS.md)
     reader_precision: Literal["bf16", "int8"] = Field("bf16", alias="FACTDESK_READER_PRECISION")
+    # the reader's weights: a folder training/train_reader.py --out wrote; unset: the shipped ones
+    reader_dir: Path | None = Field(None, alias="FACTDESK_READER_DIR")
 
     # which retrievers feed the fusion; "hybrid" is the measured default (evals/questions.yaml)
     search_mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", alias="FACTDESK_SEARCH_MODE")
@@ -117,6 +120,43 @@ class Settings(BaseSettings):
             return cls.model_fields[str(info.field_name)].default
         return v
 
+    @field_validator("reader_dir", mode="before")
+    @classmethod
+    def _blank_reader_dir_is_unset(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("reader_dir")
+    @classmethod
+    def _reader_weights(cls, v: Path | None) -> Path | None:
+        # said at start, not as a traceback at the first question
+        if v is None:
+            return v
+        missing = [n for n in ("reader.npz", "config.json") if not (v / n).is_file()]
+        if missing:
+            raise ValueError(
+                f"FACTDESK_READER_DIR: {v} has no {' or '.join(missing)} "
+                "(the folder training/train_reader.py --out writes)"
+            )
+        try:
+            config = json.loads((v / "config.json").read_text(encoding="utf-8"))
+            threshold = float(config["threshold"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"FACTDESK_READER_DIR: {v}/config.json has no numeric threshold ({e})") from None
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"FACTDESK_READER_DIR: {v}/config.json's threshold {threshold} is not in [0, 1]")
+        return v
+
+    @model_validator(mode="after")
+    def _int8_needs_calibration(self) -> Settings:
+        if self.reader_dir is not None and self.reader_precision == "int8":
+            config = json.loads((self.reader_dir / "config.json").read_text(encoding="utf-8"))
+            if "int8" not in config:
+                raise ValueError(
+                    f"FACTDESK_READER_PRECISION=int8: {self.reader_dir}/config.json has no int8 "
+                    "calibration (python -m training.calibrate_reader writes it)"
+                )
+        return self
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, v: str | None) -> str | None:
@@ -174,6 +214,7 @@ def isolated_settings(data_dir: Path, **overrides: object) -> Settings:
         "FACTDESK_API_KEYS": None,
         "FACTDESK_CHROMA_URL": None,
         "FACTDESK_DATABASE_URL": None,
+        "FACTDESK_READER_DIR": None,
         "FACTDESK_ARTICLES_DIR": str(PROJECT_ROOT / "data" / "articles"),
     }
     base = Settings(_env_file=None, **values)

@@ -3,7 +3,9 @@ pipeline on the seed articles with the shipped reader."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -337,3 +339,43 @@ def test_the_int8_reader_answers_with_exact_citations(make_service) -> None:  # 
     assert not answer.abstained and "2,700" in answer.answer
     check_citations(svc, answer.citations)
     assert svc.ask("What is the capital of Australia?").abstained
+
+
+def test_a_reader_folder_of_ones_own_is_the_one_the_engine_reads(make_service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """FACTDESK_READER_DIR: weights training/train_reader.py --out wrote, here the shipped ones with
+    a threshold nothing reaches, so a question the shipped reader answers is declined."""
+    import shutil
+
+    from answers.reader import WEIGHTS_DIR
+    from conftest import ARTICLES
+
+    own = tmp_path / "my-reader"
+    shutil.copytree(WEIGHTS_DIR, own)
+    config = json.loads((own / "config.json").read_text())
+    (own / "config.json").write_text(json.dumps(config | {"threshold": 1.0}))
+    svc = make_service(reader_dir=own)
+    svc.ingest_paths([ARTICLES])
+    assert svc.engine.reader.threshold == 1.0
+    assert svc.ask("How many North Korean soldiers were wounded?").abstained
+
+
+def test_a_reader_folder_without_weights_is_refused_at_start(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from answers.reader import WEIGHTS_DIR
+    from factdesk.settings import Settings
+
+    def settings(**env: str) -> Settings:
+        return Settings(_env_file=None, **env)  # type: ignore[call-arg]
+
+    with pytest.raises(ValidationError, match="has no reader.npz or config.json"):
+        settings(FACTDESK_READER_DIR=str(tmp_path))
+    (tmp_path / "reader.npz").write_bytes((WEIGHTS_DIR / "reader.npz").read_bytes()[:100])
+    (tmp_path / "config.json").write_text('{"threshold": "high"}')
+    with pytest.raises(ValidationError, match="no numeric threshold"):
+        settings(FACTDESK_READER_DIR=str(tmp_path))
+    (tmp_path / "config.json").write_text('{"threshold": 0.5}')
+    assert settings(FACTDESK_READER_DIR=str(tmp_path)).reader_dir == tmp_path
+    assert settings(FACTDESK_READER_DIR=" ").reader_dir is None  # set but blank: the shipped weights
+    with pytest.raises(ValidationError, match="no int8 calibration"):
+        settings(FACTDESK_READER_DIR=str(tmp_path), FACTDESK_READER_PRECISION="int8")
