@@ -129,32 +129,17 @@ class Settings(BaseSettings):
     @classmethod
     def _reader_weights(cls, v: Path | None) -> Path | None:
         # said at start, not as a traceback at the first question
-        if v is None:
-            return v
-        missing = [n for n in ("reader.npz", "config.json") if not (v / n).is_file()]
-        if missing:
-            raise ValueError(
-                f"FACTDESK_READER_DIR: {v} has no {' or '.join(missing)} "
-                "(the folder training/train_reader.py --out writes)"
-            )
-        try:
-            config = json.loads((v / "config.json").read_text(encoding="utf-8"))
-            threshold = float(config["threshold"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"FACTDESK_READER_DIR: {v}/config.json has no numeric threshold ({e})") from None
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"FACTDESK_READER_DIR: {v}/config.json's threshold {threshold} is not in [0, 1]")
+        problem = None if v is None else reader_dir_problem(v)
+        if problem:
+            raise ValueError(f"FACTDESK_READER_DIR: {problem}")
         return v
 
     @model_validator(mode="after")
     def _int8_needs_calibration(self) -> Settings:
         if self.reader_dir is not None and self.reader_precision == "int8":
-            config = json.loads((self.reader_dir / "config.json").read_text(encoding="utf-8"))
-            if "int8" not in config:
-                raise ValueError(
-                    f"FACTDESK_READER_PRECISION=int8: {self.reader_dir}/config.json has no int8 "
-                    "calibration (python -m training.calibrate_reader writes it)"
-                )
+            problem = reader_dir_problem(self.reader_dir, int8=True)
+            if problem:
+                raise ValueError(f"FACTDESK_READER_PRECISION=int8: {problem}")
         return self
 
     @field_validator("database_url")
@@ -202,6 +187,23 @@ def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment (and .env); keyword overrides use field names."""
     base = Settings()
     return base.model_copy(update=overrides) if overrides else base
+
+
+def reader_dir_problem(folder: Path, int8: bool = False) -> str | None:
+    """What keeps a folder from serving as the reader's weights (in int8: with its calibration), or None."""
+    missing = [n for n in ("reader.npz", "config.json") if not (folder / n).is_file()]
+    if missing:
+        return f"{folder} has no {' or '.join(missing)} (the folder training/train_reader.py --out writes)"
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        threshold = float(config["threshold"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return f"{folder}/config.json has no numeric threshold ({e})"
+    if not 0.0 <= threshold <= 1.0:
+        return f"{folder}/config.json's threshold {threshold} is not in [0, 1]"
+    if int8 and "int8" not in config:
+        return f"{folder}/config.json has no int8 calibration (python -m training.calibrate_reader writes it)"
+    return None
 
 
 def isolated_settings(data_dir: Path, **overrides: object) -> Settings:

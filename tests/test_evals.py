@@ -633,3 +633,59 @@ def test_distractor_corpus_holds_no_evaluation_or_threshold_article(tmp_path: Pa
     }
     assert len(evaluated) >= 20 and not evaluated & bodies
     assert distractors["sq_test-page_1.txt"] == f"Test page (2)\n\n{paragraphs[1]}\n"
+
+
+# ------------------------------------------------- evals/compare_readers.py: one question set, two readers
+
+
+def test_compare_readers_asks_each_set_with_each_reader(tmp_path: Path) -> None:
+    """Two readers over the tuning sets' own articles (two questions a set): the shipped one, and a
+    copy whose threshold nothing reaches, which must decline every question."""
+    import shutil
+
+    from answers.reader import WEIGHTS_DIR
+
+    strict = tmp_path / "strict"
+    shutil.copytree(WEIGHTS_DIR, strict)
+    config = json.loads((strict / "config.json").read_text())
+    (strict / "config.json").write_text(json.dumps(config | {"threshold": 1.0}))
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "FACTDESK_"))}
+    cmd = [
+        sys.executable,
+        "-m",
+        "evals.compare_readers",
+        "--work",
+        str(tmp_path / "work"),
+        "--no-distractors",
+    ]
+    cmd += ["--limit", "2", "--reader", "shipped=", "--reader", f"strict={strict}"]
+    done = subprocess.run(
+        [*cmd, "--json", str(tmp_path / "out.json")],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert set(out) == {"shipped", "strict"} and set(out["strict"]) == {"questions", "nval", "h18"}
+    for tally in out["strict"].values():
+        assert tally["questions"] == 2
+        assert tally["false_declines"] == tally["questions"] - tally["unanswerable"]
+        assert tally["right"] == tally["declined"] == tally["unanswerable"]
+    assert sum(t["false_declines"] for t in out["shipped"].values()) < sum(
+        t["false_declines"] for t in out["strict"].values()
+    )
+    assert "| questions |" in done.stdout  # the table
+    # each set over its own articles alone: one data dir a corpus
+    assert sorted(p.name for p in (tmp_path / "work" / "data").iterdir()) == ["h18", "nval", "seed"]
+    refused = subprocess.run(
+        [*cmd[:-4], "--reader", f"none={tmp_path / 'nowhere'}"],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2 and "has no reader.npz or config.json" in refused.stderr
