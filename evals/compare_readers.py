@@ -56,37 +56,45 @@ class Tally:
         )
 
 
-def prepare(work: Path, squad: Path | None, distractors: bool) -> dict[str, tuple[Path, Path, str]]:
-    """{run: (questions file, articles folder, corpus name)} for each (set, corpus) to ask, building
-    the written sets and the distractor corpus under work (once: an existing folder is kept)."""
+@dataclass(frozen=True)
+class Run:
+    questions: Path
+    articles: Path
+    corpus: str  # its data dir's name: one a corpus, holding only its articles
+    only: list[str] | None = None  # the tags asked (the written sets: WRITTEN_ONLY)
+
+
+def prepare(work: Path, squad: Path | None, distractors: bool) -> dict[str, Run]:
+    """Each (set, corpus) to ask, by name, building the written sets and the distractor corpus under
+    work (once: an existing folder is kept)."""
     sets = work / "sets"
     if not (sets / "nval" / "nval.yaml").is_file():
         build_written_set.build(NEWS / "h5.json", sets / "nval", 0, 5)
     if not (sets / "h18" / "h18.yaml").is_file():
         build_written_set.build(NEWS / "h18.json", sets / "h18")
     own = {
-        "questions": (ROOT / "evals" / "questions.yaml", ROOT / "data" / "articles", "seed"),
-        "nval": (sets / "nval" / "nval.yaml", sets / "nval" / "articles", "nval"),
-        "h18": (sets / "h18" / "h18.yaml", sets / "h18" / "articles", "h18"),
+        "questions": Run(ROOT / "evals" / "questions.yaml", ROOT / "data" / "articles", "seed"),
+        "nval": Run(sets / "nval" / "nval.yaml", sets / "nval" / "articles", "nval", WRITTEN_ONLY),
+        "h18": Run(sets / "h18" / "h18.yaml", sets / "h18" / "articles", "h18", WRITTEN_ONLY),
     }
     runs = dict(own)
     if distractors:
         corpus = work / "distracted"
         if not corpus.is_dir():
-            build_corpus.build(corpus, squad, [articles for _, articles, _ in own.values()])
-        runs |= {f"{name}+distractors": (qs, corpus, "distracted") for name, (qs, _, _) in own.items()}
+            build_corpus.build(corpus, squad, [run.articles for run in own.values()])
+        runs |= {
+            f"{name}+distractors": Run(r.questions, corpus, "distracted", r.only) for name, r in own.items()
+        }
     return runs
 
 
-def ask_all(settings, runs: dict[str, tuple[Path, Path, str]], work: Path, limit: int) -> dict[str, Tally]:  # type: ignore[no-untyped-def]
-    """Each run's tally with these settings (its reader); one data dir per corpus, holding only its
-    articles (a set asked over another's would find their stories too)."""
+def ask_all(settings, runs: dict[str, Run], work: Path, limit: int) -> dict[str, Tally]:  # type: ignore[no-untyped-def]
+    """Each run's tally with these settings (its reader)."""
     out = {}
-    for name, (questions, articles, corpus) in runs.items():
-        only = WRITTEN_ONLY if questions.parent.parent == work / "sets" else None
-        qs = load_questions(questions, only)[: limit or None]
-        data = work / "data" / corpus
-        svc = eval_service(settings.model_copy(update={"data_dir": data, "articles_dir": articles}))
+    for name, run in runs.items():
+        qs = load_questions(run.questions, run.only)[: limit or None]
+        update = {"data_dir": work / "data" / run.corpus, "articles_dir": run.articles}
+        svc = eval_service(settings.model_copy(update=update))
         try:
             texts = {d.id: d.text for d in svc.list_documents()}
             out[name] = Tally.of([score_question(svc, q, texts) for q in qs])

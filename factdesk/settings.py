@@ -106,6 +106,7 @@ class Settings(BaseSettings):
         "openai_base_url",
         "allowed_hosts_raw",
         "database_url",
+        "reader_dir",
         mode="before",
     )
     @classmethod
@@ -120,26 +121,13 @@ class Settings(BaseSettings):
             return cls.model_fields[str(info.field_name)].default
         return v
 
-    @field_validator("reader_dir", mode="before")
-    @classmethod
-    def _blank_reader_dir_is_unset(cls, v: object) -> object:
-        return None if isinstance(v, str) and not v.strip() else v
-
-    @field_validator("reader_dir")
-    @classmethod
-    def _reader_weights(cls, v: Path | None) -> Path | None:
-        # said at start, not as a traceback at the first question
-        problem = None if v is None else reader_dir_problem(v)
-        if problem:
-            raise ValueError(f"FACTDESK_READER_DIR: {problem}")
-        return v
-
     @model_validator(mode="after")
-    def _int8_needs_calibration(self) -> Settings:
-        if self.reader_dir is not None and self.reader_precision == "int8":
-            problem = reader_dir_problem(self.reader_dir, int8=True)
+    def _reader_weights(self) -> Settings:
+        # said at start, not as a traceback at the first question
+        if self.reader_dir is not None:
+            problem = reader_dir_problem(self.reader_dir, int8=self.reader_precision == "int8")
             if problem:
-                raise ValueError(f"FACTDESK_READER_PRECISION=int8: {problem}")
+                raise ValueError(f"FACTDESK_READER_DIR: {problem}")
         return self
 
     @field_validator("database_url")

