@@ -314,12 +314,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def configuration_problems(error) -> list[str]:  # type: ignore[no-untyped-def]
+    """One line a refused setting, named by its variable: pydantic's text without its prefix and links."""
+    out = []
+    for e in error.errors(include_url=False):
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        where = ".".join(str(x) for x in e.get("loc", ()))
+        out.append(msg if not where or msg.startswith(where) else f"{where}: {msg}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args) or 0)
     except FactdeskError as e:
         print(f"factdesk: error: {terminal_text(e.message)}", file=sys.stderr)
+        return 2
+    except ValidationError as e:  # a setting (environment or .env) the Settings object refuses
+        for problem in configuration_problems(e):
+            print(f"factdesk: error: {terminal_text(problem)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

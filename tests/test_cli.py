@@ -155,6 +155,27 @@ def test_errors_are_one_line_and_exit_2(cli: Cli) -> None:
     assert proc.stderr.startswith("factdesk: error: ") and len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_a_refused_setting_is_named_in_one_line_not_a_traceback(cli: Cli, tmp_path: Path) -> None:
+    for name, value, said in [
+        ("FACTDESK_READER_DIR", str(tmp_path / "nowhere"), "has no reader.npz or config.json"),
+        ("FACTDESK_DATABASE_URL", "mysql://db", "must be a postgresql:// URL"),
+        ("FACTDESK_TOP_K", "0", "greater than or equal to 1"),
+    ]:
+        proc = subprocess.run(
+            [*cli.command, "ask", "Who was captured?"],
+            cwd=cli.workdir,
+            env={**cli.env, name: value},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert lines[0].startswith("factdesk: error: ") and name in lines[0] and said in lines[0]
+
+
 def test_ingest_and_watch_urls(tmp_path: Path) -> None:
     """`factdesk ingest URL`: one line per feed item, failures as `<url>: rejected: <reason>`;
     `factdesk watch` polls: the second round finds nothing new, and prints no line per story."""
