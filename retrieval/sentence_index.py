@@ -4,9 +4,10 @@ A chunk's vector blurs its facts; a one-line answer inside a long chunk can miss
 candidates and the keyword ones alike. Searching the sentence vectors (computed at ingest, read from
 the embedding cache) finds the chunk by that sentence. Kept in step with the catalog as the BM25
 index is (bm25.LexicalIndex): before a search, a changed catalog's committed chunk keys are diffed
-against the rows held. Exact search (one matrix product); its cost grows with the corpus
-(BENCHMARKS.md), so past `max_chunks` chunks the side is left out rather than slowing every search.
-A filtered search reads only the rows of the documents its filter keeps.
+against the rows held. Held as sign bits and int8 numbers, a seventh and a quarter of float32: a
+search passes over every row's bits and rescores a few thousand (SentenceMatrix). Memory still grows
+with the corpus, so past `max_chunks` chunks the side is left out. A filtered search reads only the
+rows of the documents its filter keeps.
 """
 
 from __future__ import annotations
@@ -23,14 +24,28 @@ from retrieval.embed import CachedEmbedder
 
 log = logging.getLogger("factdesk.search")
 
+# rows whose int8 numbers a search reads (SentenceMatrix): RESCORE_ROWS, or one in RESCORE_SHARE of the
+# rows when that is more; past it the sign bits choose which (recall against exact search and cost:
+# BENCHMARKS.md, "The sentence side of search")
+RESCORE_ROWS = 4096
+RESCORE_SHARE = 64
+
 SpanBatches = Iterable[tuple[str, str, Sequence[tuple[str, int, int]]]]
 
 
 class SentenceMatrix:
-    """Unit sentence vectors, each row labelled with its chunk's key and document (pure: no catalog)."""
+    """Sentence vectors held compactly, each row labelled with its chunk's key and document (pure: no
+    catalog). A row is kept twice over, both small: its sign bits (48 bytes for MiniLM's 384 numbers)
+    for a coarse pass by Hamming distance, and its numbers as int8 with one scale (384 bytes) to
+    rescore the rows that pass; float32 rows would take 3.5 times the memory. A search reads the bits
+    of every row but the numbers of only a few thousand (rescored_rows)."""
 
-    def __init__(self, dim: int | None = None) -> None:
-        self._vectors = np.zeros((0, dim or 0), dtype=np.float32)
+    def __init__(self, dim: int | None = None, rescore: int = RESCORE_ROWS) -> None:
+        self.rescore = rescore
+        self._dim = dim or 0
+        self._codes = np.zeros((_words(self._dim), 0), dtype=np.uint64)  # column-major: a word of every row
+        self._numbers = np.zeros((0, self._dim), dtype=np.int8)
+        self._scale = np.zeros(0, dtype=np.float32)
         self._keys: list[str] = []
         self._alive = np.zeros(0, dtype=bool)
         self._rows: dict[str, list[int]] = {}  # chunk key -> its rows
@@ -48,31 +63,45 @@ class SentenceMatrix:
     def ids(self) -> set[str]:
         return set(self._rows)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the rows' arrays (not the keys)."""
+        arrays = (self._codes, self._numbers, self._scale, self._alive, self._doc_of_row)
+        return sum(a.nbytes for a in arrays)
+
     def add(self, items: Iterable[tuple[str, str, np.ndarray]]) -> None:
-        """(chunk key, its document's id, its sentences' unit vectors); a key already held is replaced."""
-        keys, blocks, docs = [], [], []
+        """(chunk key, its document's id, its sentences' unit vectors); a key already held is replaced.
+        Each chunk is packed as it arrives: float32 rows are never all held at once."""
+        keys, codes, numbers, scales, docs = [], [], [], [], []
         for key, doc, vectors in items:
             if key in self._rows:
                 self.remove([key])
-            keys.append((key, len(vectors)))
-            blocks.append(np.asarray(vectors, dtype=np.float32))
-            code = self._doc_codes.setdefault(doc, len(self._doc_codes))
-            docs.append(np.full(len(vectors), code, dtype=np.int32))
-        if not blocks:
-            return
-        new = np.concatenate(blocks)
-        if self._vectors.shape[1] != new.shape[1]:
-            if len(self._keys):
+            v = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+            if not self._dim:
+                self._dim = v.shape[1]
+                self._codes = np.zeros((_words(self._dim), 0), dtype=np.uint64)
+                self._numbers = np.zeros((0, self._dim), dtype=np.int8)
+            if v.shape[1] != self._dim:
                 raise ValueError("sentence vectors of another dimension")
-            self._vectors = np.zeros((0, new.shape[1]), dtype=np.float32)
+            keys.append((key, len(v)))
+            codes.append(_sign_codes(v))
+            n, s = _int8_rows(v)
+            numbers.append(n)
+            scales.append(s)
+            code = self._doc_codes.setdefault(doc, len(self._doc_codes))
+            docs.append(np.full(len(v), code, dtype=np.int32))
+        if not keys:
+            return
         first = len(self._keys)
-        self._vectors = np.concatenate([self._vectors, new])
-        self._alive = np.concatenate([self._alive, np.ones(len(new), dtype=bool)])
+        self._codes = np.concatenate([self._codes, *codes], axis=1)
+        self._numbers = np.concatenate([self._numbers, *numbers])
+        self._scale = np.concatenate([self._scale, *scales])
+        self._alive = np.concatenate([self._alive, np.ones(len(self._scale) - first, dtype=bool)])
         self._doc_of_row = np.concatenate([self._doc_of_row, *docs])
-        for key, n in keys:
-            self._rows[key] = list(range(first, first + n))
-            self._keys.extend([key] * n)
-            first += n
+        for key, n_rows in keys:
+            self._rows[key] = list(range(first, first + n_rows))
+            self._keys.extend([key] * n_rows)
+            first += n_rows
 
     def remove(self, keys: Iterable[str]) -> None:
         for key in keys:
@@ -84,7 +113,9 @@ class SentenceMatrix:
 
     def _compact(self) -> None:
         keep = np.flatnonzero(self._alive)
-        self._vectors = self._vectors[keep]
+        self._codes = np.ascontiguousarray(self._codes[:, keep])
+        self._numbers = self._numbers[keep]
+        self._scale = self._scale[keep]
         self._keys = [self._keys[i] for i in keep]
         self._doc_of_row = self._doc_of_row[keep]
         self._alive = np.ones(len(keep), dtype=bool)
@@ -96,26 +127,72 @@ class SentenceMatrix:
         self, query: np.ndarray, n: int, documents: AbstractSet[str] | None = None
     ) -> list[tuple[str, float]]:
         """[(chunk key, its best sentence's cosine)] for the chunks of the n sentences nearest the
-        query, best first; only sentences of `documents` when given (a filtered search)."""
+        query, best first; only sentences of `documents` when given (a filtered search). Exact up to
+        int8 rounding while every eligible row is rescored; past that, the rows rescored are those
+        nearest by Hamming distance of the sign bits."""
         if not self._rows or n <= 0:
             return []
         eligible = self._alive
         if documents is not None:
             codes = [self._doc_codes[d] for d in documents if d in self._doc_codes]
             eligible = eligible & np.isin(self._doc_of_row, np.asarray(codes, dtype=np.int32))
-        n = min(n, int(eligible.sum()))
+        q = np.asarray(query, dtype=np.float32)
+        rows = self.rescored_rows(q, eligible)
+        n = min(n, len(rows))
         if n == 0:
             return []
-        sims = self._vectors @ np.asarray(query, dtype=np.float32)
-        sims[~eligible] = -np.inf
+        sims = (self._numbers[rows].astype(np.float32) @ q) * self._scale[rows]
         # ties (one sentence in several articles) are broken by key, not by row: rows are in the order
         # this process happened to add chunks, and replicas over the same stores must rank alike
         nth = np.partition(sims, len(sims) - n)[len(sims) - n]
-        top = sorted(np.flatnonzero(sims >= nth), key=lambda i: (-sims[i], self._keys[i], i))[:n]
+        top = sorted(np.flatnonzero(sims >= nth), key=lambda i: (-sims[i], self._keys[rows[i]], rows[i]))[:n]
         out: dict[str, float] = {}
         for i in top:
-            out.setdefault(self._keys[i], float(sims[i]))
+            out.setdefault(self._keys[rows[i]], float(sims[i]))
         return list(out.items())
+
+    def rescored_rows(self, query: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+        """The eligible rows a search rescores: all of them up to the budget, else the budget's worth
+        nearest by Hamming distance (with any tied at the cutoff distance). The budget is `rescore`
+        rows or one in RESCORE_SHARE of the eligible ones, the larger: the rows that beat a true
+        neighbour on sign bits alone grow with the rows there are."""
+        budget = max(self.rescore, int(eligible.sum()) // RESCORE_SHARE)
+        if int(eligible.sum()) <= budget:
+            return np.flatnonzero(eligible)
+        far = self._dim + 1
+        dist = np.where(eligible, _hamming(self._codes, _sign_codes(query[None, :])[:, 0]), far)
+        # the smallest distance that admits `rescore` rows: a count of each distance, not a sort
+        cutoff = int(np.searchsorted(np.cumsum(np.bincount(dist, minlength=far + 1)), budget))
+        return np.flatnonzero(dist <= min(cutoff, far - 1))
+
+
+def _words(dim: int) -> int:
+    return (dim + 63) // 64
+
+
+def _sign_codes(vectors: np.ndarray) -> np.ndarray:
+    """(words, rows) uint64: each row's sign bits, a word of every row together (column-major)."""
+    bits = np.packbits(vectors > 0, axis=1)
+    pad = _words(vectors.shape[1]) * 8 - bits.shape[1]
+    if pad:
+        bits = np.pad(bits, ((0, 0), (0, pad)))
+    return np.ascontiguousarray(bits.view(np.uint64).T)
+
+
+def _hamming(codes: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Bits differing between each row's code and the query's, one word at a time (no row-sized
+    temporaries beyond two)."""
+    dist = np.bitwise_count(codes[0] ^ query[0]).astype(np.uint16)
+    for word, q in zip(codes[1:], query[1:]):
+        dist += np.bitwise_count(word ^ q)
+    return dist
+
+
+def _int8_rows(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row as int8 and the scale that brings it back (row ~= int8 * scale)."""
+    scale = np.abs(vectors).max(axis=1) / 127.0
+    scale[scale == 0] = 1.0
+    return np.round(vectors / scale[:, None]).astype(np.int8), scale.astype(np.float32)
 
 
 class SentenceIndex:

@@ -61,6 +61,7 @@ def test_removed_chunks_are_not_found_and_added_again_replace() -> None:
 
 
 def test_compaction_keeps_what_is_alive() -> None:
+    near = pytest.approx(1.0, abs=0.01)  # the rows are held as int8
     rng = np.random.default_rng(0)
     m = SentenceMatrix()
     vectors = {f"k{i}": _unit(*rng.normal(size=(3, 8)).tolist()) for i in range(600)}
@@ -68,11 +69,43 @@ def test_compaction_keeps_what_is_alive() -> None:
     m.remove([f"k{i}" for i in range(500)])  # most rows dead: the matrix is rebuilt from the rest
     assert m.rows == 300 and m.ids == {f"k{i}" for i in range(500, 600)}
     for key in ("k500", "k599"):
-        assert m.search(vectors[key][1], 1) == [(key, pytest.approx(1.0))]
+        assert m.search(vectors[key][1], 1) == [(key, near)]
         # the rows still know their documents
         doc = f"doc-{int(key[1:]) % 7}"
-        assert m.search(vectors[key][1], 1, documents={doc}) == [(key, pytest.approx(1.0))]
+        assert m.search(vectors[key][1], 1, documents={doc}) == [(key, near)]
         assert m.search(vectors[key][1], 1, documents={"doc-x"}) == []
+
+
+def test_past_the_rescore_budget_the_sign_bits_choose_the_rows() -> None:
+    """Many rows, few rescored: the chunks found are those of the exact search, as long as the
+    nearest rows are near (here: noisy copies of a few topics, as news sentences cluster)."""
+    rng = np.random.default_rng(1)
+    topics = rng.normal(size=(40, 64))
+    rows = topics[rng.integers(0, 40, size=6000)] + 0.6 * rng.normal(size=(6000, 64))
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    rows = rows.astype(np.float32)
+    m = SentenceMatrix(rescore=300)
+    m.add((f"c{i}", f"d{i // 10}", rows[i * 3 : i * 3 + 3]) for i in range(2000))
+    assert m.nbytes < rows.nbytes / 3  # int8 numbers and sign bits, not float32
+    found = []
+    for t in range(20):
+        q = topics[t] + 0.6 * rng.normal(size=64)
+        q = (q / np.linalg.norm(q)).astype(np.float32)
+        exact = rows @ q
+        want = {f"c{i // 3}" for i in np.argsort(-exact)[:10]}
+        got = m.search(q, 10)
+        found.append(len(want & {k for k, _ in got}) / len(want))
+        best = int(np.argmax(exact))
+        assert got[0] == (f"c{best // 3}", pytest.approx(float(exact[best]), abs=0.01))
+    assert np.mean(found) >= 0.95
+    # the coarse pass hands on about `rescore` rows, the nearest by sign bits among them
+    q = rows[77]
+    chosen = m.rescored_rows(q, np.ones(6000, dtype=bool))
+    assert 300 <= len(chosen) < 600 and 77 in chosen
+    bits = (rows > 0) != (q > 0)
+    assert bits[chosen].sum(axis=1).max() <= np.sort(bits.sum(axis=1))[len(chosen)]
+    # a filter narrows the rows before the budget: few enough, every one is rescored
+    assert [k for k, _ in m.search(rows[4], 1, documents={"d0"})] == ["c1"]
 
 
 # --------------------------------------------------------------------------- #
