@@ -16,6 +16,8 @@ Four modes, each its own process (so the orchestrator reads each one's peak RSS)
 - `measure`: open the data dir like `factdesk` does, load the real model, and time `search` and
   `ask` with distinct query wordings (so every query is embedded: no cache hit), and
   `collection.query` with precomputed query vectors (raw Chroma, the same n_results as search).
+  `--param sentences=off` leaves the sentence side of search out (retrieval/sentence_index.py);
+  `sentences=all` keeps it on past its size limit.
 - `bm25`: the in-memory keyword index alone, from the snapshot `measure` leaves in the data dir:
   postings per question and the time to score them.
 
@@ -386,6 +388,12 @@ def measure(args: argparse.Namespace) -> dict:
     offset = int(args.params.get("offset", 0))  # disjoint per run on a data dir: no cached query vectors
     threads = int(args.params.get("threads", 0))
     svc = Factdesk(scale_settings(args, torch_threads=threads))
+    # `--param sentences=off`: the sentence side of search left out; `all`: on whatever the corpus's
+    # size (SearchConfig.sentence_index_chunks lifted), to see what it would cost
+    sentences = args.params.get("sentences", "on")
+    svc.searcher.config.use_sentences = sentences != "off"
+    if sentences == "all" and svc.searcher.sentence_index is not None:
+        svc.searcher.sentence_index.max_chunks = 1 << 40
     t0 = time.perf_counter()
     svc.embedder.load()
     model_load = time.perf_counter() - t0
@@ -394,8 +402,11 @@ def measure(args: argparse.Namespace) -> dict:
     count = col.count()
     first = svc.search("warm-up: what happened to the soldiers?")  # loads the HNSW index and FTS pages
     first_s = time.perf_counter() - t0
+    index = svc.searcher.sentence_index
     out: dict = {
         "torch_threads": threads,
+        "sentence_side": svc.searcher.config.use_sentences,
+        "sentence_index_sentences": index.sentences if index is not None else 0,
         "chunks": svc.catalog.count()[1],
         "documents": svc.catalog.count()[0],
         "chroma_count": count,
@@ -431,6 +442,8 @@ def measure(args: argparse.Namespace) -> dict:
     watch.wrap(svc.embedder.cache, "get_many", "embedding cache reads (sentence vectors)")
     watch.wrap(svc.embedder.cache, "get_chunks", "embedding cache reads (a chunk's sentences, one row)")
     watch.wrap(svc.searcher, "_rerank", "sentence re-rank (total)")
+    if index is not None:  # on the second core, beside the Chroma query
+        watch.wrap(index, "search", "sentence side (in memory, beside Chroma)")
     searches = []
     with Timer() as ts:
         for q in query_stream(n_queries, offset=offset):  # unseen wordings: the query is embedded

@@ -102,7 +102,12 @@ class Factdesk:
             self.embedder,
             search_config,
             lexical_index=LexicalIndex(self.catalog, data_dir / "lexical-index.npz"),
-            sentence_index=SentenceIndex(self.catalog, self.embedder, search_config.sentence_index_chunks),
+            sentence_index=SentenceIndex(
+                self.catalog,
+                self.embedder,
+                search_config.sentence_index_chunks,
+                data_dir / "sentence-index.npz",
+            ),
         )
         self.prompts: PromptSet = load_prompts(settings.prompts_dir)
         self.telemetry = Telemetry()  # the engines' stage times, tokens and fallbacks (/metrics)

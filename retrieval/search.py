@@ -110,9 +110,10 @@ class SearchConfig:
     use_sentences: bool = True
     sentence_weight: float = 1.0
     sentence_candidates: int = 36  # sentences, not chunks: a chunk can hold several of them
-    # past this many chunks the in-memory sentence search is off: its memory grows with the corpus,
-    # ~3 KB a chunk as sign bits and int8 (BENCHMARKS.md, "The sentence side of search")
-    sentence_index_chunks: int = 131072
+    # past this many chunks the in-memory sentence search is off: on a larger corpus its time (it
+    # passes over every sentence's bits) would take a search past 10x the raw Chroma query
+    # (BENCHMARKS.md, "The sentence side of search")
+    sentence_index_chunks: int = 16384
 
 
 @dataclass(frozen=True)

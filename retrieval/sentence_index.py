@@ -4,23 +4,28 @@ A chunk's vector blurs its facts; a one-line answer inside a long chunk can miss
 candidates and the keyword ones alike. Searching the sentence vectors (computed at ingest, read from
 the embedding cache) finds the chunk by that sentence. Kept in step with the catalog as the BM25
 index is (bm25.LexicalIndex): before a search, a changed catalog's committed chunk keys are diffed
-against the rows held. Held as sign bits and int8 numbers, a seventh and a quarter of float32: a
-search passes over every row's bits and rescores a few thousand (SentenceMatrix). Memory still grows
-with the corpus, so past `max_chunks` chunks the side is left out. A filtered search reads only the
-rows of the documents its filter keeps.
+against the rows held; a snapshot spares a new process reading them all again. Held as sign bits
+and int8 numbers, ~440 bytes a sentence against 1,536 as float32: a search passes over every row's
+bits and rescores a few thousand (SentenceMatrix). Its time still grows with the corpus, so past
+`max_chunks` chunks the side is left out. A filtered search reads only the rows of the documents
+its filter keeps.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
+from pathlib import Path
 
 import numpy as np
 
 from retrieval.catalogs import AnyCatalog
 from retrieval.embed import CachedEmbedder
+from retrieval.npz import NpzArchive
 
 log = logging.getLogger("factdesk.search")
 
@@ -29,6 +34,8 @@ log = logging.getLogger("factdesk.search")
 # BENCHMARKS.md, "The sentence side of search")
 RESCORE_ROWS = 4096
 RESCORE_SHARE = 64
+SNAPSHOT_VERSION = 1
+SNAPSHOT_AFTER = 2000  # chunks added or removed by a sync before the snapshot is rewritten
 
 SpanBatches = Iterable[tuple[str, str, Sequence[tuple[str, int, int]]]]
 
@@ -48,7 +55,7 @@ class SentenceMatrix:
         self._scale = np.zeros(0, dtype=np.float32)
         self._keys: list[str] = []
         self._alive = np.zeros(0, dtype=bool)
-        self._rows: dict[str, list[int]] = {}  # chunk key -> its rows
+        self._rows: dict[str, range] = {}  # chunk key -> its rows (a chunk's rows are consecutive)
         self._doc_codes: dict[str, int] = {}  # document id -> a number, for filtering rows by document
         self._doc_of_row = np.zeros(0, dtype=np.int32)
 
@@ -99,7 +106,7 @@ class SentenceMatrix:
         self._alive = np.concatenate([self._alive, np.ones(len(self._scale) - first, dtype=bool)])
         self._doc_of_row = np.concatenate([self._doc_of_row, *docs])
         for key, n_rows in keys:
-            self._rows[key] = list(range(first, first + n_rows))
+            self._rows[key] = range(first, first + n_rows)
             self._keys.extend([key] * n_rows)
             first += n_rows
 
@@ -107,7 +114,7 @@ class SentenceMatrix:
         for key in keys:
             rows = self._rows.pop(key, None)
             if rows:
-                self._alive[rows] = False
+                self._alive[rows.start : rows.stop] = False
         if len(self._alive) > 1024 and self._alive.sum() < len(self._alive) // 2:
             self._compact()
 
@@ -119,9 +126,7 @@ class SentenceMatrix:
         self._keys = [self._keys[i] for i in keep]
         self._doc_of_row = self._doc_of_row[keep]
         self._alive = np.ones(len(keep), dtype=bool)
-        self._rows = {}
-        for i, key in enumerate(self._keys):
-            self._rows.setdefault(key, []).append(i)
+        self._rows = _ranges(self._keys)
 
     def search(
         self, query: np.ndarray, n: int, documents: AbstractSet[str] | None = None
@@ -151,6 +156,62 @@ class SentenceMatrix:
             out.setdefault(self._keys[rows[i]], float(sims[i]))
         return list(out.items())
 
+    # ---- snapshot: a new process loads this instead of reading every sentence vector again ----
+    def save(self, path: Path, model: str) -> None:
+        """Write the live rows to `path` (atomically), stamped with the embedding model's name."""
+        if not self._alive.all():
+            self._compact()
+        docs = {code: doc for doc, code in self._doc_codes.items()}
+        firsts = [rows.start for rows in self._rows.values()]
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.savez(
+                f,
+                version=np.array([SNAPSHOT_VERSION]),
+                model=np.array([model]),
+                keys=np.array(list(self._rows), dtype=str),
+                counts=np.array([len(rows) for rows in self._rows.values()], dtype=np.int32),
+                docs=np.array([docs[int(self._doc_of_row[i])] for i in firsts], dtype=str),
+                codes=self._codes,
+                numbers=self._numbers,
+                scale=self._scale,
+            )
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path, model: str) -> SentenceMatrix | None:
+        """The saved rows, or None when there are none usable (another model's, another format, or a
+        damaged file): the caller reads the vectors from the embedding cache instead."""
+        try:
+            with NpzArchive(path) as z:
+                if int(z["version"][0]) != SNAPSHOT_VERSION or z["model"].tolist() != [model]:
+                    return None
+                keys, docs, counts = z["keys"].tolist(), z["docs"].tolist(), z["counts"]
+                codes, numbers, scale = z["codes"], z["numbers"], z["scale"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return None
+        rows = len(scale)
+        fits = (
+            len(keys) == len(docs) == len(counts) == len(set(keys))
+            and (counts > 0).all()
+            and int(counts.sum()) == rows
+            and numbers.dtype == np.int8
+            and numbers.ndim == 2
+            and numbers.shape[0] == rows
+            and codes.dtype == np.uint64
+            and codes.shape == (_words(numbers.shape[1]), rows)
+        )
+        if not fits:
+            return None
+        m = cls(dim=numbers.shape[1])
+        m._codes, m._numbers, m._scale = codes, numbers, scale.astype(np.float32)
+        m._alive = np.ones(rows, dtype=bool)
+        m._keys = [key for key, n in zip(keys, counts.tolist()) for _ in range(n)]
+        m._rows = _ranges(m._keys)
+        codes_of = [m._doc_codes.setdefault(doc, len(m._doc_codes)) for doc in docs]
+        m._doc_of_row = np.repeat(np.asarray(codes_of, dtype=np.int32), counts)
+        return m
+
     def rescored_rows(self, query: np.ndarray, eligible: np.ndarray) -> np.ndarray:
         """The eligible rows a search rescores: all of them up to the budget, else the budget's worth
         nearest by Hamming distance (with any tied at the cutoff distance). The budget is `rescore`
@@ -164,6 +225,17 @@ class SentenceMatrix:
         # the smallest distance that admits `rescore` rows: a count of each distance, not a sort
         cutoff = int(np.searchsorted(np.cumsum(np.bincount(dist, minlength=far + 1)), budget))
         return np.flatnonzero(dist <= min(cutoff, far - 1))
+
+
+def _ranges(keys: list[str]) -> dict[str, range]:
+    """{key: its rows} of a row-per-sentence key list whose chunks' rows are consecutive."""
+    out: dict[str, range] = {}
+    start = 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i] != keys[start]:
+            out[keys[start]] = range(start, i)
+            start = i
+    return out
 
 
 def _words(dim: int) -> int:
@@ -198,11 +270,15 @@ def _int8_rows(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class SentenceIndex:
     """A SentenceMatrix kept in step with the catalog, for one process (module docstring)."""
 
-    def __init__(self, catalog: AnyCatalog, embedder: CachedEmbedder, max_chunks: int) -> None:
+    def __init__(
+        self, catalog: AnyCatalog, embedder: CachedEmbedder, max_chunks: int, snapshot: Path | None = None
+    ) -> None:
         self.catalog = catalog
         self.embedder = embedder
         self.max_chunks = max_chunks
+        self.snapshot = snapshot
         self._matrix = SentenceMatrix()
+        self._loaded = False  # the snapshot was tried (once a process, while the side is on)
         self._version: tuple[int, int] | None = None
         self._too_large = False
         self._lock = threading.Lock()
@@ -244,13 +320,21 @@ class SentenceIndex:
                 )
             self._matrix = SentenceMatrix()
         else:
+            if not self._loaded and self.snapshot is not None:
+                self._matrix = SentenceMatrix.load(self.snapshot, self.embedder.name) or self._matrix
+            self._loaded = True
             live = self.catalog.committed_chunk_keys()
             matrix = self._matrix
             have = matrix.ids
-            matrix.remove(have - live.keys())
-            new = live.keys() - have
+            gone, new = have - live.keys(), live.keys() - have
+            matrix.remove(gone)
             if new:
                 matrix.add(self._vectors(self.catalog.chunk_spans({live[k] for k in new}), new))
+            if self.snapshot is not None and len(gone) + len(new) >= SNAPSHOT_AFTER:
+                try:
+                    matrix.save(self.snapshot, self.embedder.name)
+                except OSError:
+                    pass  # a cache: a read-only data dir still answers, it just rebuilds next time
         self._version, self._too_large = version, too_large
         return None if too_large else self._matrix
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,6 +109,31 @@ def test_past_the_rescore_budget_the_sign_bits_choose_the_rows() -> None:
     assert [k for k, _ in m.search(rows[4], 1, documents={"d0"})] == ["c1"]
 
 
+def test_a_snapshot_round_trips_and_refuses_what_it_cannot_trust(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    m = SentenceMatrix()
+    vectors = {f"k{i}": _unit(*rng.normal(size=(1 + i % 3, 16)).tolist()) for i in range(50)}
+    m.add((k, f"doc-{int(k[1:]) % 5}", v) for k, v in vectors.items())
+    m.remove(["k3", "k4"])
+    m.add([("k7", "doc-2", _unit(*rng.normal(size=(2, 16)).tolist()))])  # replaced: new rows at the end
+    path = tmp_path / "sentence-index.npz"
+    m.save(path, "model-a")
+    back = SentenceMatrix.load(path, "model-a")
+    assert back is not None and back.ids == m.ids and back.rows == m.rows
+    for q in rng.normal(size=(5, 16)):
+        q = (q / np.linalg.norm(q)).astype(np.float32)
+        assert back.search(q, 10) == m.search(q, 10)
+        assert back.search(q, 10, documents={"doc-2"}) == m.search(q, 10, documents={"doc-2"})
+    back.remove(["k8"])  # the loaded rows behave as any: removing, adding
+    back.add([("k99", "doc-9", vectors["k9"])])
+    assert "k8" not in back.ids and back.search(vectors["k9"][0], 2, documents={"doc-9"})[0][0] == "k99"
+    # another embedding model's vectors, a damaged file, a file that is not one: rebuilt instead
+    assert SentenceMatrix.load(path, "model-b") is None
+    path.write_bytes(path.read_bytes()[:500])
+    assert SentenceMatrix.load(path, "model-a") is None
+    assert SentenceMatrix.load(tmp_path / "missing.npz", "model-a") is None
+
+
 # --------------------------------------------------------------------------- #
 # Through the service: kept in step with the catalog, and used by search
 # --------------------------------------------------------------------------- #
@@ -191,3 +217,38 @@ def test_past_its_size_the_sentence_side_is_off(harbour: Factdesk, caplog: pytes
     assert "sentence search is off" in caplog.text
     roomy = SentenceIndex(harbour.catalog, harbour.embedder, max_chunks=100)
     assert roomy.search(harbour.searcher.embed_query(QUESTION), 36)[0][0] in _buried_keys(harbour)
+
+
+def test_a_new_process_starts_from_the_snapshot(
+    harbour: Factdesk, make_service: MakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first search writes the snapshot (here after any change); a second service over the same
+    data dir reads no sentence vector from the embedding cache, and catches up with a later write."""
+    from retrieval import sentence_index
+
+    monkeypatch.setattr(sentence_index, "SNAPSHOT_AFTER", 1)
+    index = harbour.searcher.sentence_index
+    assert index is not None and index.snapshot is not None
+    q = harbour.searcher.embed_query(QUESTION)
+    want = index.search(q, 36)
+    assert index.snapshot.exists()
+    harbour.close()
+
+    read: list[str] = []
+    vectors = SentenceIndex._vectors
+
+    def counted(self: SentenceIndex, batches, wanted):  # type: ignore[no-untyped-def]
+        for key, doc, v in vectors(self, batches, wanted):
+            read.append(key)
+            yield key, doc, v
+
+    monkeypatch.setattr(SentenceIndex, "_vectors", counted)
+    again = make_service()  # the harbour fixture's data dir ("data")
+    index = again.searcher.sentence_index
+    assert index is not None
+    assert index.search(q, 36) == want and read == []
+    again.ingest_documents(
+        [DocumentIn(id="late", text="The crane toppled because a weld in its jib cracked.")]
+    )
+    assert any(k.startswith("late#") for k, _ in index.search(q, 36))
+    assert read and all(k.startswith("late#") for k in read)
