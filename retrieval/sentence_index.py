@@ -222,7 +222,7 @@ class SentenceMatrix:
             return np.flatnonzero(eligible)
         far = self._dim + 1
         dist = np.where(eligible, _hamming(self._codes, _sign_codes(query[None, :])[:, 0]), far)
-        # the smallest distance that admits `rescore` rows: a count of each distance, not a sort
+        # the smallest distance that admits the budget: a count of each distance, not a sort
         cutoff = int(np.searchsorted(np.cumsum(np.bincount(dist, minlength=far + 1)), budget))
         return np.flatnonzero(dist <= min(cutoff, far - 1))
 
