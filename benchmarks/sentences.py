@@ -4,9 +4,10 @@
     python -m benchmarks.sentences --data DIR --questions FILE [--out FILE]
 
 Without --data: the search alone (the sign-bit pass, the int8 rescoring and the top 36) over random
-unit vectors, 7 sentences a chunk, at 1k to 102k chunks, and the memory its arrays hold. With --data: over an ingested data
-dir, the first search's build of the index from the embedding cache, and search p50/p95 with the
-side on and off for the questions of a set (question vectors embedded beforehand, so search alone).
+unit vectors, 7 sentences a chunk, at 1k to 131k chunks, and the memory its arrays hold. With --data:
+over an ingested data dir, the first search's build of the index from the embedding cache, and
+search p50/p95 with the side on and off for the questions of a set (question vectors embedded
+beforehand, so search alone).
 One BLAS thread, as the `factdesk` command sets it.
 """
 

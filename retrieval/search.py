@@ -211,7 +211,7 @@ class Searcher:
                 where = filters.chroma_where()
                 q_vec = self.embed_query(query)
                 if cfg.use_sentences and self.sentence_index is not None:
-                    # a matrix product that releases the GIL: beside Chroma's query, on the other core
+                    # numpy passes that release the GIL: beside Chroma's query, on the other core
                     sentence_job = self._side_pool.submit(self._sentence_side, q_vec, filters)
                 dense = self.vectors.query(q_vec, n, where=where)
         except (ReadOnlyStore, InsufficientStorage) as e:

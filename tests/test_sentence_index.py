@@ -252,3 +252,20 @@ def test_a_new_process_starts_from_the_snapshot(
     )
     assert any(k.startswith("late#") for k, _ in index.search(q, 36))
     assert read and all(k.startswith("late#") for k in read)
+
+
+def test_a_snapshot_that_cannot_be_written_costs_nothing_but_the_file(
+    harbour: Factdesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk or a read-only data dir: the search answers as before, and no file is left."""
+    from retrieval import sentence_index
+
+    monkeypatch.setattr(sentence_index, "SNAPSHOT_AFTER", 1)
+
+    def full(self: SentenceMatrix, path: Path, model: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(SentenceMatrix, "save", full)
+    index = SentenceIndex(harbour.catalog, harbour.embedder, 100, Path(harbour.settings.data_dir) / "s.npz")
+    assert index.search(harbour.searcher.embed_query(QUESTION), 36)[0][0] in _buried_keys(harbour)
+    assert not (Path(harbour.settings.data_dir) / "s.npz").exists()
