@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import math
-import os
 import re
 import threading
 import zipfile
@@ -23,7 +22,7 @@ import numpy as np
 
 from retrieval.catalogs import AnyCatalog
 from retrieval.lexical import is_content_word, stem
-from retrieval.npz import NpzArchive
+from retrieval.npz import NpzArchive, save_arrays
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -345,25 +344,22 @@ class BM25Index:
     # ---- snapshot: a new process loads this instead of re-reading every article ----
     def save(self, path: Path) -> None:
         self._prepare()
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.savez(
-                f,
-                version=np.array([SNAPSHOT_VERSION]),
-                ids=np.array(self._ids, dtype=object).astype(str),
-                vocab=np.array(sorted(self._vocab, key=self._vocab.__getitem__), dtype=object).astype(str),
-                length=self._length,
-                alive=self._alive,
-                offsets=self._main.offsets,
-                post_slot=self._main.slot,
-                post_tf=self._main.tf,
-                delta_offsets=self._delta.offsets,
-                delta_slot=self._delta.slot,
-                delta_tf=self._delta.tf,
-                params=np.array([self.k1, self.b]),
-                killed=np.array([self._killed]),
-            )
-        os.replace(tmp, path)
+        save_arrays(
+            path,
+            version=np.array([SNAPSHOT_VERSION]),
+            ids=np.array(self._ids, dtype=object).astype(str),
+            vocab=np.array(sorted(self._vocab, key=self._vocab.__getitem__), dtype=object).astype(str),
+            length=self._length,
+            alive=self._alive,
+            offsets=self._main.offsets,
+            post_slot=self._main.slot,
+            post_tf=self._main.tf,
+            delta_offsets=self._delta.offsets,
+            delta_slot=self._delta.slot,
+            delta_tf=self._delta.tf,
+            params=np.array([self.k1, self.b]),
+            killed=np.array([self._killed]),
+        )
 
     @classmethod
     def load(cls, path: Path) -> BM25Index | None:

@@ -1,4 +1,4 @@
-"""Arrays from .npz archives (np.savez), read without numpy's header parser.
+"""Arrays from .npz archives (np.savez), read without numpy's header parser, and written atomically.
 
 np.load parses each array's header with ast.literal_eval. CPython 3.11 keeps the AST builder's
 recursion count in interpreter-wide state, so two threads building an AST at once can fail with
@@ -10,6 +10,7 @@ fixed-format dict literal, so a regular expression reads it.
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -76,3 +77,17 @@ class NpzArchive:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def save_arrays(path: Path, **arrays: np.ndarray) -> None:
+    """Write `arrays` to `path` as an .npz archive, atomically: beside it first, then renamed over it,
+    so a reader never sees half a file; what was written aside is removed when the write fails (a
+    full disk), and the error is the caller's."""
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # the stub types **kwds as allow_pickle
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

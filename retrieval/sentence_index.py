@@ -14,7 +14,6 @@ its filter keeps.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,7 +24,7 @@ import numpy as np
 
 from retrieval.catalogs import AnyCatalog
 from retrieval.embed import CachedEmbedder
-from retrieval.npz import NpzArchive
+from retrieval.npz import NpzArchive, save_arrays
 
 log = logging.getLogger("factdesk.search")
 
@@ -163,20 +162,17 @@ class SentenceMatrix:
             self._compact()
         docs = {code: doc for doc, code in self._doc_codes.items()}
         firsts = [rows.start for rows in self._rows.values()]
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.savez(
-                f,
-                version=np.array([SNAPSHOT_VERSION]),
-                model=np.array([model]),
-                keys=np.array(list(self._rows), dtype=str),
-                counts=np.array([len(rows) for rows in self._rows.values()], dtype=np.int32),
-                docs=np.array([docs[int(self._doc_of_row[i])] for i in firsts], dtype=str),
-                codes=self._codes,
-                numbers=self._numbers,
-                scale=self._scale,
-            )
-        os.replace(tmp, path)
+        save_arrays(
+            path,
+            version=np.array([SNAPSHOT_VERSION]),
+            model=np.array([model]),
+            keys=np.array(list(self._rows), dtype=str),
+            counts=np.array([len(rows) for rows in self._rows.values()], dtype=np.int32),
+            docs=np.array([docs[int(self._doc_of_row[i])] for i in firsts], dtype=str),
+            codes=self._codes,
+            numbers=self._numbers,
+            scale=self._scale,
+        )
 
     @classmethod
     def load(cls, path: Path, model: str) -> SentenceMatrix | None:
@@ -217,8 +213,9 @@ class SentenceMatrix:
         nearest by Hamming distance (with any tied at the cutoff distance). The budget is `rescore`
         rows or one in RESCORE_SHARE of the eligible ones, the larger: the rows that beat a true
         neighbour on sign bits alone grow with the rows there are."""
-        budget = max(self.rescore, int(eligible.sum()) // RESCORE_SHARE)
-        if int(eligible.sum()) <= budget:
+        count = int(eligible.sum())
+        budget = max(self.rescore, count // RESCORE_SHARE)
+        if count <= budget:
             return np.flatnonzero(eligible)
         far = self._dim + 1
         dist = np.where(eligible, _hamming(self._codes, _sign_codes(query[None, :])[:, 0]), far)
