@@ -525,10 +525,11 @@ def bm25(args: argparse.Namespace) -> dict:
     postings each question's terms have, and the time to score them all (exact) and within the
     search's postings budget (each common term's best postings), with how far the two top-n agree."""
     from retrieval.bm25 import BM25Index
+    from retrieval.catalog import Catalog
     from retrieval.lexical import POSTINGS_BUDGET, query_terms
 
     data = Path(args.params["data"])
-    index = BM25Index.load(data / "lexical-index.npz")
+    index = BM25Index.load(data / "lexical-index.npz", Catalog(data / "catalog.sqlite").identity() or "")
     if index is None:
         raise SystemExit("no BM25 snapshot in the data dir: run mode=measure first")
     t0 = time.perf_counter()

@@ -342,11 +342,14 @@ class BM25Index:
         return [(self._ids[i], float(scores[i])) for i in hits]
 
     # ---- snapshot: a new process loads this instead of re-reading every article ----
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, catalog: str) -> None:
+        """Write the index to `path` (atomically), stamped with the identity of the catalog it
+        was built from (Catalog.identity)."""
         self._prepare()
         save_arrays(
             path,
             version=np.array([SNAPSHOT_VERSION]),
+            catalog=np.array([catalog]),
             ids=np.array(self._ids, dtype=object).astype(str),
             vocab=np.array(sorted(self._vocab, key=self._vocab.__getitem__), dtype=object).astype(str),
             length=self._length,
@@ -362,26 +365,20 @@ class BM25Index:
         )
 
     @classmethod
-    def load(cls, path: Path) -> BM25Index | None:
-        """The saved index, or None when there is none usable (the caller rebuilds from the catalog)."""
+    def load(cls, path: Path, catalog: str) -> BM25Index | None:
+        """The saved index, or None when there is none usable (another format, another catalog's, a
+        damaged file): the caller rebuilds it from the catalog."""
         try:
             with NpzArchive(path) as z:
-                version = int(z["version"][0])
-                if version not in (4, SNAPSHOT_VERSION):
+                if int(z["version"][0]) != SNAPSHOT_VERSION or z["catalog"].tolist() != [catalog]:
                     return None
                 k1, b = (float(x) for x in z["params"])
                 index = cls(k1, b)
                 index._ids = z["ids"].tolist()
                 index._vocab = {t: i for i, t in enumerate(z["vocab"].tolist())}
                 index._length, index._alive = z["length"], z["alive"]
-                # version 4 held the same counts as float32
-                tf = (
-                    (z["post_tf"], z["delta_tf"])
-                    if version > 4
-                    else (z["post_tf"].astype(np.uint16), z["delta_tf"].astype(np.uint16))
-                )
-                index._main = _Segment(z["offsets"], z["post_slot"], tf[0])
-                index._delta = _Segment(z["delta_offsets"], z["delta_slot"], tf[1])
+                index._main = _Segment(z["offsets"], z["post_slot"], z["post_tf"])
+                index._delta = _Segment(z["delta_offsets"], z["delta_slot"], z["delta_tf"])
                 index._killed = int(z["killed"][0])
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return None
@@ -396,8 +393,8 @@ class BM25Index:
 
 
 # 2: Snowball stems (retrieval.lexical.stem); 3: keys name revisions; 4: impact-ordered segments;
-# 5: term frequencies as uint16 (4 is still read)
-SNAPSHOT_VERSION = 5
+# 5: term frequencies as uint16; 6: stamped with the catalog's identity (an older one is rebuilt once)
+SNAPSHOT_VERSION = 6
 SNAPSHOT_AFTER = 2000  # chunks added or removed by a sync before the snapshot is rewritten
 
 
@@ -435,8 +432,10 @@ class LexicalIndex:
         version = self.catalog.version()
         if self._index is not None and version == self._version:
             return self._index
+        catalog = self.catalog.identity()
         if self._index is None:
-            self._index = (BM25Index.load(self.snapshot) if self.snapshot else None) or BM25Index()
+            saved = BM25Index.load(self.snapshot, catalog) if self.snapshot and catalog else None
+            self._index = saved or BM25Index()
         index = self._index
         live = self.catalog.committed_chunk_keys()
         have = index.ids
@@ -448,9 +447,9 @@ class LexicalIndex:
         if docs:
             index.add(self.catalog.chunk_spans(docs))
         self._version = version
-        if self.snapshot and changed >= SNAPSHOT_AFTER:
+        if self.snapshot and catalog and changed >= SNAPSHOT_AFTER:
             try:
-                index.save(self.snapshot)
+                index.save(self.snapshot, catalog)
             except OSError:
                 pass  # a cache: a read-only data dir still answers, it just rebuilds next time
         return index

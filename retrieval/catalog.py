@@ -24,6 +24,7 @@ import fcntl
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -175,6 +176,13 @@ class CatalogReads:
 
     def snapshot(self) -> AbstractContextManager[None]:
         raise NotImplementedError
+
+    def identity(self) -> str | None:
+        """A random id written once, when the catalog is created (or first opened by a version that
+        has it). The in-memory indexes' snapshots carry it: one built from another catalog (a data
+        dir whose catalog was deleted and written afresh reuses chunk keys) is never read."""
+        rows = self._query("SELECT uuid FROM catalog_identity WHERE id = 1")
+        return str(rows[0][0]) if rows else None
 
     def get(self, doc_id: str) -> Document | None:
         rows = self._query(
@@ -395,6 +403,13 @@ class Catalog(CatalogReads):
                 if isinstance(fault, CorruptStore):
                     self.problem = str(e)[:200]
                 raise fault from e
+
+    def identity(self) -> str | None:
+        """CatalogReads.identity; None for a read-only file from before identities (it is read as it
+        is, so it never gets one): its snapshots are rebuilt, not trusted."""
+        with self._lock:
+            found = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'catalog_identity'").fetchone()
+        return super().identity() if found else None
 
     def check(self) -> str | None:
         """What is wrong with the file (SQLite's quick_check, which reads every page), or None."""
@@ -688,6 +703,15 @@ def _migration_1_schema(db: sqlite3.Connection) -> None:
             Catalog._index_lexical(db, doc_id)
 
 
+def _migration_2_identity(db: sqlite3.Connection) -> None:
+    """The catalog's identity (CatalogReads.identity). Kept if already there: a file in a layout from
+    before numbering runs every step again."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS catalog_identity (id INTEGER PRIMARY KEY CHECK (id = 1), uuid TEXT NOT NULL)"
+    )
+    db.execute("INSERT OR IGNORE INTO catalog_identity VALUES (1, ?)", (uuid.uuid4().hex,))
+
+
 # the catalog's schema history, oldest first; a new step is appended, never edited (files in the
 # field have run the old ones)
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migration_1_schema,)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migration_1_schema, _migration_2_identity)

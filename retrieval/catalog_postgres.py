@@ -91,6 +91,11 @@ MIGRATIONS: Sequence[str] = (
     CREATE TABLE catalog_generation (id INTEGER PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL);
     INSERT INTO catalog_generation VALUES (1, 0);
     """,
+    # 2: the catalog's identity (CatalogReads.identity)
+    """
+    CREATE TABLE catalog_identity (id INTEGER PRIMARY KEY CHECK (id = 1), uuid TEXT NOT NULL);
+    INSERT INTO catalog_identity VALUES (1, replace(gen_random_uuid()::text, '-', ''));
+    """,
 )
 
 TSVECTOR_MAX_POSITION = 16383  # PostgreSQL's largest position; later ones are stored as it

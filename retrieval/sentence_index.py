@@ -33,7 +33,7 @@ log = logging.getLogger("factdesk.search")
 # BENCHMARKS.md, "The sentence side of search")
 RESCORE_ROWS = 4096
 RESCORE_SHARE = 64
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: stamped with the catalog's identity
 SNAPSHOT_AFTER = 2000  # chunks added or removed by a sync before the snapshot is rewritten
 
 SpanBatches = Iterable[tuple[str, str, Sequence[tuple[str, int, int]]]]
@@ -156,8 +156,9 @@ class SentenceMatrix:
         return list(out.items())
 
     # ---- snapshot: a new process loads this instead of reading every sentence vector again ----
-    def save(self, path: Path, model: str) -> None:
-        """Write the live rows to `path` (atomically), stamped with the embedding model's name."""
+    def save(self, path: Path, model: str, catalog: str) -> None:
+        """Write the live rows to `path` (atomically), stamped with the embedding model's name and
+        the identity of the catalog they were read from (Catalog.identity)."""
         if not self._alive.all():
             self._compact()
         docs = {code: doc for doc, code in self._doc_codes.items()}
@@ -166,6 +167,7 @@ class SentenceMatrix:
             path,
             version=np.array([SNAPSHOT_VERSION]),
             model=np.array([model]),
+            catalog=np.array([catalog]),
             keys=np.array(list(self._rows), dtype=str),
             counts=np.array([len(rows) for rows in self._rows.values()], dtype=np.int32),
             docs=np.array([docs[int(self._doc_of_row[i])] for i in firsts], dtype=str),
@@ -175,12 +177,14 @@ class SentenceMatrix:
         )
 
     @classmethod
-    def load(cls, path: Path, model: str) -> SentenceMatrix | None:
-        """The saved rows, or None when there are none usable (another model's, another format, or a
-        damaged file): the caller reads the vectors from the embedding cache instead."""
+    def load(cls, path: Path, model: str, catalog: str) -> SentenceMatrix | None:
+        """The saved rows, or None when there are none usable (another model's, another catalog's,
+        another format, or a damaged file): the caller reads the vectors from the embedding cache
+        instead."""
         try:
             with NpzArchive(path) as z:
-                if int(z["version"][0]) != SNAPSHOT_VERSION or z["model"].tolist() != [model]:
+                stamp = (z["model"].tolist(), z["catalog"].tolist())
+                if int(z["version"][0]) != SNAPSHOT_VERSION or stamp != ([model], [catalog]):
                     return None
                 keys, docs, counts = z["keys"].tolist(), z["docs"].tolist(), z["counts"]
                 codes, numbers, scale = z["codes"], z["numbers"], z["scale"]
@@ -317,8 +321,9 @@ class SentenceIndex:
                 )
             self._matrix = SentenceMatrix()
         else:
-            if not self._loaded and self.snapshot is not None:
-                self._matrix = SentenceMatrix.load(self.snapshot, self.embedder.name) or self._matrix
+            catalog = self.catalog.identity()
+            if not self._loaded and self.snapshot is not None and catalog:
+                self._matrix = SentenceMatrix.load(self.snapshot, self.embedder.name, catalog) or self._matrix
             self._loaded = True
             live = self.catalog.committed_chunk_keys()
             matrix = self._matrix
@@ -327,9 +332,9 @@ class SentenceIndex:
             matrix.remove(gone)
             if new:
                 matrix.add(self._vectors(self.catalog.chunk_spans({live[k] for k in new}), new))
-            if self.snapshot is not None and len(gone) + len(new) >= SNAPSHOT_AFTER:
+            if self.snapshot is not None and catalog and len(gone) + len(new) >= SNAPSHOT_AFTER:
                 try:
-                    matrix.save(self.snapshot, self.embedder.name)
+                    matrix.save(self.snapshot, self.embedder.name, catalog)
                 except OSError:
                     pass  # a cache: a read-only data dir still answers, it just rebuilds next time
         self._version, self._too_large = version, too_large

@@ -83,14 +83,15 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
     index = _index()
     index.remove(["b#0"])
     path = tmp_path / "lexical-index.npz"
-    index.save(path)
-    loaded = BM25Index.load(path)
+    index.save(path, "catalog-a")
+    loaded = BM25Index.load(path, "catalog-a")
     assert loaded is not None and loaded.ids == index.ids
     for query in (["drones"], ["depot", "soldiers"], ["harbour"]):
         assert loaded.search(query, 10) == index.search(query, 10)
+    assert BM25Index.load(path, "catalog-b") is None  # built from another catalog: rebuilt
     path.write_bytes(b"not a snapshot")
-    assert BM25Index.load(path) is None  # a broken cache is rebuilt, not an error
-    assert BM25Index.load(tmp_path / "missing.npz") is None
+    assert BM25Index.load(path, "catalog-a") is None  # a broken cache is rebuilt, not an error
+    assert BM25Index.load(tmp_path / "missing.npz", "catalog-a") is None
 
 
 def _corpus(docs: int, seed: int) -> list[tuple[str, str, list[tuple[str, int, int]]]]:
@@ -173,36 +174,28 @@ def test_snapshot_keeps_the_delta(tmp_path: Path) -> None:
     index.add(docs[100:])
     index.remove(["d5#0"])
     path = tmp_path / "lexical-index.npz"
-    index.save(path)
-    loaded = BM25Index.load(path)
+    index.save(path, "c")
+    loaded = BM25Index.load(path, "c")
     assert loaded is not None and loaded._delta.size == index._delta.size > 0
     for query in QUERIES:
         assert loaded.search(query, 20) == index.search(query, 20)
         assert loaded.search(query, 20, budget=50) == index.search(query, 20, budget=50)
 
 
-def test_a_version_4_snapshot_is_read(tmp_path: Path) -> None:
-    """Version 4 stored term counts as float32; a process of this version reads such a snapshot
-    (at 1M chunks a rebuild takes minutes) and scores exactly as the index that wrote it."""
+def test_a_snapshot_from_before_the_catalog_stamp_is_rebuilt(tmp_path: Path) -> None:
+    """Version 5 carried no catalog identity: nothing says which catalog it was built from, so it is
+    not read (the index is rebuilt once, then saved stamped)."""
     index = BM25Index()
     index.add(_corpus(60, seed=5))
     path = tmp_path / "lexical-index.npz"
-    index.save(path)
+    index.save(path, "c")
+    assert BM25Index.load(path, "c") is not None
     with np.load(path) as z:
-        arrays = {k: z[k] for k in z.files}
-    assert arrays["post_tf"].dtype == np.uint16
-    arrays.update(version=np.array([4]), post_tf=arrays["post_tf"].astype(np.float32))
-    arrays["delta_tf"] = arrays["delta_tf"].astype(np.float32)
+        arrays = {k: z[k] for k in z.files if k != "catalog"}
+    arrays["version"] = np.array([5])
     with open(path, "wb") as f:
         np.savez(f, **arrays)
-    loaded = BM25Index.load(path)
-    assert loaded is not None and loaded._main.tf.dtype == np.uint16
-    for query in QUERIES:
-        assert loaded.search(query, 20) == index.search(query, 20)
-    arrays["version"] = np.array([3])
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
-    assert BM25Index.load(path) is None  # older layouts are rebuilt from the catalog
+    assert BM25Index.load(path, "c") is None
 
 
 # ------------------------------------------------------------------ in step with the catalog
@@ -251,7 +244,7 @@ def test_a_new_process_starts_from_the_snapshot(
     assert snapshot.exists()
     loads = []
     real_load = BM25Index.load
-    monkeypatch.setattr(BM25Index, "load", classmethod(lambda cls, p: loads.append(p) or real_load(p)))
+    monkeypatch.setattr(BM25Index, "load", classmethod(lambda cls, p, c: loads.append(p) or real_load(p, c)))
     second = make_service("snap")
     first.delete_document("d0")  # written after the snapshot: the new process must catch up
     assert _lexical_ids(second, "lighthouse") == {f"d{i}#0" for i in range(1, 5)}

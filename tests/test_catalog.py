@@ -33,6 +33,11 @@ def test_processes_opening_a_new_catalog_at_once_migrate_it_once(tmp_path: Path)
     opened, errors = open_together(lambda: Catalog(tmp_path / "catalog.sqlite"))
     assert errors == [] and len(opened) == 4
     assert all(c.count() == (0, 0) for c in opened)
+    # one identity, written once, the same for every connection and after reopening
+    identities = {c.identity() for c in opened}
+    assert len(identities) == 1 and None not in identities
+    assert Catalog(tmp_path / "catalog.sqlite").identity() in identities
+    assert Catalog(tmp_path / "other.sqlite").identity() not in identities
     for c in opened:
         c.close()
 

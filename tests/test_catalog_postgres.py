@@ -55,6 +55,12 @@ def test_two_catalogs_opened_at_once_apply_the_migrations_once(postgres) -> None
     with psycopg.connect(url) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert versions == list(range(1, len(MIGRATIONS) + 1))
+    # one identity for the database, whichever replica asks; another database has its own
+    identities = {c.identity() for c in opened}
+    assert len(identities) == 1 and None not in identities
+    other = PostgresCatalog(postgres.new_database())
+    assert other.identity() not in identities
+    other.close()
     for c in opened:
         c.close()
 

@@ -117,8 +117,8 @@ def test_a_snapshot_round_trips_and_refuses_what_it_cannot_trust(tmp_path: Path)
     m.remove(["k3", "k4"])
     m.add([("k7", "doc-2", _unit(*rng.normal(size=(2, 16)).tolist()))])  # replaced: new rows at the end
     path = tmp_path / "sentence-index.npz"
-    m.save(path, "model-a")
-    back = SentenceMatrix.load(path, "model-a")
+    m.save(path, "model-a", "catalog-a")
+    back = SentenceMatrix.load(path, "model-a", "catalog-a")
     assert back is not None and back.ids == m.ids and back.rows == m.rows
     for q in rng.normal(size=(5, 16)):
         q = (q / np.linalg.norm(q)).astype(np.float32)
@@ -127,11 +127,13 @@ def test_a_snapshot_round_trips_and_refuses_what_it_cannot_trust(tmp_path: Path)
     back.remove(["k8"])  # the loaded rows behave as any: removing, adding
     back.add([("k99", "doc-9", vectors["k9"])])
     assert "k8" not in back.ids and back.search(vectors["k9"][0], 2, documents={"doc-9"})[0][0] == "k99"
-    # another embedding model's vectors, a damaged file, a file that is not one: rebuilt instead
-    assert SentenceMatrix.load(path, "model-b") is None
+    # another embedding model's vectors, another catalog's rows, a damaged file, a file that is not
+    # one: rebuilt instead
+    assert SentenceMatrix.load(path, "model-b", "catalog-a") is None
+    assert SentenceMatrix.load(path, "model-a", "catalog-b") is None
     path.write_bytes(path.read_bytes()[:500])
-    assert SentenceMatrix.load(path, "model-a") is None
-    assert SentenceMatrix.load(tmp_path / "missing.npz", "model-a") is None
+    assert SentenceMatrix.load(path, "model-a", "catalog-a") is None
+    assert SentenceMatrix.load(tmp_path / "missing.npz", "model-a", "catalog-a") is None
 
 
 # --------------------------------------------------------------------------- #
@@ -262,10 +264,57 @@ def test_a_snapshot_that_cannot_be_written_costs_nothing_but_the_file(
 
     monkeypatch.setattr(sentence_index, "SNAPSHOT_AFTER", 1)
 
-    def full(self: SentenceMatrix, path: Path, model: str) -> None:
+    def full(self: SentenceMatrix, path: Path, model: str, catalog: str) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(SentenceMatrix, "save", full)
     index = SentenceIndex(harbour.catalog, harbour.embedder, 100, Path(harbour.settings.data_dir) / "s.npz")
     assert index.search(harbour.searcher.embed_query(QUESTION), 36)[0][0] in _buried_keys(harbour)
     assert not (Path(harbour.settings.data_dir) / "s.npz").exists()
+
+
+def test_a_replaced_catalog_reads_neither_snapshot(
+    harbour: Factdesk, make_service: MakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A data dir whose catalog.sqlite was deleted and written afresh reuses chunk keys (revisions
+    count from 1 again) for other text: the keyword and sentence snapshots, built from the old
+    catalog, are not read; both indexes answer as ones built from the new catalog alone."""
+    from retrieval import bm25, sentence_index
+    from retrieval.bm25 import LexicalIndex
+    from retrieval.lexical import query_terms
+
+    monkeypatch.setattr(sentence_index, "SNAPSHOT_AFTER", 1)
+    monkeypatch.setattr(bm25, "SNAPSHOT_AFTER", 1)
+    harbour.ingest_documents([DocumentIn(id="late", text="A second crane was inspected on the quay.")])
+    q = harbour.searcher.embed_query(QUESTION)
+    words = query_terms("cracked weld jib topple")
+    assert harbour.searcher.sentence_index is not None and harbour.searcher.lexical_index is not None
+    assert harbour.searcher.sentence_index.search(q, 36)[0][0] in _buried_keys(harbour)
+    assert harbour.searcher.lexical_index.search(words, 10)
+    old_keys, old_identity = _buried_keys(harbour), harbour.catalog.identity()
+    old_report = {chunk_key(c.id, c.revision) for c in harbour.catalog.chunks_of("report")}
+    data = Path(harbour.settings.data_dir)
+    assert (data / "sentence-index.npz").exists() and (data / "lexical-index.npz").exists()
+    harbour.close()
+    for f in data.glob("catalog.sqlite*"):
+        f.unlink()
+
+    # another process writes the new catalog (and does not rewrite the snapshots); a process started
+    # after it reads the data dir
+    monkeypatch.setattr(sentence_index, "SNAPSHOT_AFTER", 10**9)
+    monkeypatch.setattr(bm25, "SNAPSHOT_AFTER", 10**9)
+    writer = make_service()  # the harbour fixture's data dir ("data")
+    assert writer.catalog.identity() not in (None, old_identity)
+    others = [DocumentIn(id=f"news-{i}", text=f"Ferry timetable {i} changes on Monday.") for i in range(5)]
+    calm = FILLER * 3 + "The harbour master said a new crane would arrive in May." + " " + FILLER * 3
+    writer.ingest_documents([DocumentIn(id="report", title="Port report", text=calm), *others])
+    new_keys = {chunk_key(c.id, c.revision) for c in writer.catalog.chunks_of("report")}
+    # the same keys, other text: what a stale snapshot would get wrong (the same number of chunks, so
+    # no new key of the document makes the index re-read it)
+    assert old_keys <= new_keys == old_report
+    again = make_service()
+    sentences, lexical = again.searcher.sentence_index, again.searcher.lexical_index
+    assert sentences is not None and lexical is not None
+    fresh = SentenceIndex(again.catalog, again.embedder, sentences.max_chunks)
+    assert sentences.search(q, 36) == fresh.search(q, 36)
+    assert lexical.search(words, 10) == LexicalIndex(again.catalog, None).search(words, 10) == []
