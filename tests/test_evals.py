@@ -689,3 +689,27 @@ def test_compare_readers_asks_each_set_with_each_reader(tmp_path: Path) -> None:
         timeout=120,
     )
     assert refused.returncode == 2 and "has no reader.npz or config.json" in refused.stderr
+
+
+def test_the_written_summary_set_is_sound_and_scored_on_real_summaries(warm_model: None) -> None:
+    """evals/summaries_news.yaml: every key-fact string occurs in its event's articles (a summary that
+    quoted them all would score 1), each entry names real articles; the runner's coverage is
+    fact_recall of the summary the service wrote, within its budget."""
+    import yaml
+
+    from evals import summary_facts as sf
+
+    entries = yaml.safe_load(sf.DEFAULT_SET.read_text(encoding="utf-8"))["summaries"]
+    assert len(entries) == 96 and len({e["id"] for e in entries}) == 96
+    for e in entries:
+        articles = json.loads((sf.NEWS / f"{e['file']}.json").read_text(encoding="utf-8"))["articles"]
+        text = " ".join(articles[i]["text"] for i in e["articles"]).lower()
+        assert all(any(s.lower() in text for s in group) for group in e["key_facts"]), e["id"]
+    h6 = [e for e in entries if e["file"] == "h6"][:4]
+    rows = sf.score_file("h6", h6)
+    assert [r["id"] for r in rows] == [e["id"] for e in h6]
+    for r, e in zip(rows, h6):
+        assert r["summary"] and r["within_max_words"]
+        assert r["coverage"] == m.fact_recall(r["summary"], e["key_facts"])[0]
+    agg = sf.aggregate(rows)
+    assert agg["entries"] == 4 and 0.0 < agg["coverage"] <= 1.0

@@ -1,0 +1,98 @@
+"""Key-fact coverage of summaries of written news (evals/summaries_news.yaml).
+
+    python -m evals.summary_facts [--set evals/summaries_news.yaml] [--files h6,h7] [--json OUT]
+
+Each entry names a file of training/data/news, the indexes of one event's articles in it, an optional
+query and a word budget. Every file's articles are ingested into a fresh data dir of their own; each
+entry is summarised over its event's articles, and scores the share of its key-fact groups found in
+the summary (evals.metrics.fact_recall). h6-h11 entries are for tuning, h12-h17 held out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from evals import metrics as m
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SET = ROOT / "evals" / "summaries_news.yaml"
+NEWS = ROOT / "training" / "data" / "news"
+
+
+def score_file(name: str, entries: list[dict]) -> list[dict]:
+    """Summaries of `entries` (all of one file) over a fresh data dir holding that file's articles."""
+    from factdesk.service import Factdesk
+    from factdesk.settings import isolated_settings
+    from retrieval.models import DocumentIn
+
+    articles = json.loads((NEWS / f"{name}.json").read_text(encoding="utf-8"))["articles"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        svc = Factdesk(isolated_settings(Path(tmp)))
+        try:
+            svc.ingest_documents(
+                [
+                    DocumentIn(text=a["text"], title=a["title"], id=f"{name}-{i}")
+                    for i, a in enumerate(articles)
+                ]
+            )
+            for e in entries:
+                ids = [f"{name}-{i}" for i in e["articles"]]
+                summary = svc.summarize(document_ids=ids, query=e.get("query"), max_words=e["max_words"])
+                coverage, missed = m.fact_recall(summary.summary, e["key_facts"])
+                rows.append(
+                    {
+                        "id": e["id"],
+                        "focused": "query" in e,
+                        "coverage": coverage,
+                        "missed": missed,
+                        "within_max_words": len(summary.summary.split()) <= e["max_words"],
+                        "summary": summary.summary,
+                    }
+                )
+        finally:
+            svc.close()
+    return rows
+
+
+def aggregate(rows: list[dict]) -> dict[str, float]:
+    def mean(xs: list[float]) -> float:
+        return round(m.mean(xs), 4) if xs else 0.0
+
+    return {
+        "entries": len(rows),
+        "coverage": mean([r["coverage"] for r in rows]),
+        "coverage_focused": mean([r["coverage"] for r in rows if r["focused"]]),
+        "coverage_unfocused": mean([r["coverage"] for r in rows if not r["focused"]]),
+        "within_max_words": mean([float(r["within_max_words"]) for r in rows]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--set", type=Path, default=DEFAULT_SET)
+    ap.add_argument("--files", help="only these files, comma-separated (e.g. h6,h7)")
+    ap.add_argument("--json", type=Path, help="write the rows and the aggregate here")
+    args = ap.parse_args(argv)
+    entries = yaml.safe_load(args.set.read_text(encoding="utf-8"))["summaries"]
+    wanted = set(args.files.split(",")) if args.files else None
+    by_file: dict[str, list[dict]] = {}
+    for e in entries:
+        if wanted is None or e["file"] in wanted:
+            by_file.setdefault(e["file"], []).append(e)
+    rows = [r for name, es in by_file.items() for r in score_file(name, es)]
+    result = aggregate(rows)
+    print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps({"aggregate": result, "rows": rows}, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
