@@ -58,7 +58,6 @@ def candidates(sentences: list[SentenceHit], texts: dict[str, str]) -> list[Cand
         if len(sentence.split()) < MIN_WORDS or is_headline(sentence, h.title):
             continue
         seen.add((h.document_id, s.start))
-        before, after = _neighbours(text, s.start, s.end)
         out.append(
             Candidate(
                 h.document_id,
@@ -68,11 +67,17 @@ def candidates(sentences: list[SentenceHit], texts: dict[str, str]) -> list[Cand
                 s.end,
                 sentence,
                 h.duplicate_of,
-                Passage(sentence, before, after, h.title),
+                reader_passage(text, s.start, s.end, h.title),
                 s.score,
             )
         )
     return out
+
+
+def reader_passage(text: str, start: int, end: int, title: str) -> Passage:
+    """text[start:end] as the reader reads a sentence: with its neighbours and its article's title."""
+    before, after = _neighbours(text, start, end)
+    return Passage(text[start:end], before, after, title)
 
 
 def mark_reworded_copies(

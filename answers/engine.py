@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from answers.candidates import Candidate, candidates, mark_reworded_copies
+from answers.candidates import Candidate, candidates, mark_reworded_copies, reader_passage
 from answers.compose import ComposeConfig, abstain, compose
 from answers.features import Unit, features, warm_word_weights
 from answers.intent import summary_request
@@ -29,7 +29,13 @@ from answers.models import Answer, Summary
 from answers.ranker import Ranker
 from answers.reader import Reader
 from answers.retrieve import retrieve
-from answers.summarize import SummaryConfig, document_sentences, select_sentences, summary_from_groups
+from answers.summarize import (
+    Sentence,
+    SummaryConfig,
+    document_sentences,
+    select_sentences,
+    summary_from_groups,
+)
 from answers.wording import find_copies
 from prompts import PromptSet
 from retrieval.catalogs import AnyCatalog
@@ -59,6 +65,7 @@ def recent_documents(catalog: AnyCatalog) -> tuple[list[str], list[str]]:
 class ReaderConfig:
     retrieve_k: int = 12  # chunks searched; their sentences compete for the reader
     reader_pool: int = 12  # sentences the reader reads, best retrieval scores first
+    summary_pool: int = 24  # sentences nearest a focused summary's query that the reader ranks
     compose: ComposeConfig | None = None
 
 
@@ -190,12 +197,22 @@ class OfflineEngine:
                 {s.document_id: s.document.text for s in sentences},
                 svc.searcher.term_rows,
             )
+            relevance = (
+                self.summary_relevance(query, sentences, vecs @ q_vec)
+                if query and q_vec is not None
+                else None
+            )
             groups = select_sentences(
-                sentences, vecs, max_words, q_vec, self.summary_config, same, copies.keys()
+                sentences, vecs, max_words, q_vec, self.summary_config, same, copies.keys(), relevance
             )
             summary = summary_from_groups(groups, self.generator, self.prompts.version)
         summary.warnings = warnings
         return summary
+
+    def summary_relevance(self, query: str, sentences: list[Sentence], sims: np.ndarray) -> np.ndarray | None:
+        """How well each sentence serves a focused summary's query (sims: their vectors' cosine to
+        it), or None for select_sentences' own blend of centrality and that cosine."""
+        return None
 
 
 class _Span(Protocol):
@@ -239,6 +256,19 @@ class ReaderEngine(OfflineEngine):
 
     def warm(self) -> None:
         self.reader.load()
+
+    def summary_relevance(self, query: str, sentences: list[Sentence], sims: np.ndarray) -> np.ndarray | None:
+        """The reader's probability that each of the summary_pool sentences nearest the query answers
+        it (read as answer candidates are); the rest rank after them, by cosine. Ranked by cosine or
+        by centrality, a focused summary opened with the articles' lead sentences, not the asked-for
+        aspect (docs/evals.md, "Summaries of written news")."""
+        top = np.argsort(-sims, kind="stable")[: self.config.summary_pool]
+        passages = [
+            reader_passage(s.document.text, s.start, s.end, s.title) for s in (sentences[i] for i in top)
+        ]
+        out = sims - 2.0  # under every probability
+        out[top] = self.reader.score(query, passages)
+        return out
 
     def read(self, query: str, hits: list[SearchHit]) -> list[Candidate]:
         """The hits' best sentences as candidates, in search order, each with the reader's probability

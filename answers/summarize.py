@@ -2,7 +2,8 @@
 
 Centrality is similarity to the centroid of all candidate sentences (what the articles are mostly
 about), plus a lead bonus (news puts the key facts first), plus corroboration (how many other
-articles say the same) and, when focused, similarity to the query.
+articles say the same) and, when focused, similarity to the query. A focused summary of the reader
+engine ranks by the reader instead (answers/engine.py, `summary_relevance`).
 A sentence too close to one already chosen is not repeated: its article is cited with it instead.
 """
 
@@ -93,9 +94,10 @@ def select_sentences(
     cfg: SummaryConfig | None = None,
     same: np.ndarray | None = None,
     copies: AbstractSet[str] = frozenset(),
+    relevance: np.ndarray | None = None,
 ) -> list[list[Sentence]]:
     """Pure: groups (a chosen sentence first, then restatements from other articles) within max_words,
-    the most central first.
+    the most central first (or, given `relevance`, the most relevant first: it replaces the scores).
     same[i, j]: sentences i and j say the same thing (default: cosine >= cfg.redundant_above); a
     sentence of a document in `copies` (a machine-reworded copy, answers/wording.py) is never shown,
     only cited beside its source's."""
@@ -111,7 +113,9 @@ def select_sentences(
         + np.array([cfg.lead_bonus / np.sqrt(1 + s.position) for s in sentences])
         + cfg.corroboration_bonus * corroboration(sentences, vecs, cfg.redundant_above)
     )
-    if query_vec is not None:
+    if relevance is not None:
+        score = relevance
+    elif query_vec is not None:
         score = (1 - cfg.query_weight) * score + cfg.query_weight * (vecs @ query_vec)
     order = list(np.argsort(-score))
     chosen: list[int] = []

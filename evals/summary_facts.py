@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import yaml
@@ -44,7 +45,9 @@ def score_file(name: str, entries: list[dict]) -> list[dict]:
             )
             for e in entries:
                 ids = [f"{name}-{i}" for i in e["articles"]]
+                t0 = time.perf_counter()
                 summary = svc.summarize(document_ids=ids, query=e.get("query"), max_words=e["max_words"])
+                seconds = time.perf_counter() - t0
                 coverage, missed = m.fact_recall(summary.summary, e["key_facts"])
                 rows.append(
                     {
@@ -54,6 +57,7 @@ def score_file(name: str, entries: list[dict]) -> list[dict]:
                         "missed": missed,
                         "within_max_words": len(summary.summary.split()) <= e["max_words"],
                         "summary": summary.summary,
+                        "seconds": seconds,
                     }
                 )
         finally:
@@ -71,6 +75,8 @@ def aggregate(rows: list[dict]) -> dict[str, float]:
         "coverage_focused": mean([r["coverage"] for r in rows if r["focused"]]),
         "coverage_unfocused": mean([r["coverage"] for r in rows if not r["focused"]]),
         "within_max_words": mean([float(r["within_max_words"]) for r in rows]),
+        "seconds_p50_focused": round(m.percentile([r["seconds"] for r in rows if r["focused"]], 50), 4),
+        "seconds_p50_unfocused": round(m.percentile([r["seconds"] for r in rows if not r["focused"]], 50), 4),
     }
 
 

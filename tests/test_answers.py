@@ -211,6 +211,37 @@ def test_a_summary_leads_with_its_most_central_sentence() -> None:
     groups = select_sentences(sents, vecs, max_words=200)
     assert [g[0].document_id for g in groups][0] == "b-main"
     assert sorted(g[0].document_id for g in groups) == ["a-side", "b-main", "c-also"]
+    # given relevance (a focused summary's reader scores), it alone orders the picks
+    relevant = select_sentences(sents, vecs, max_words=200, relevance=np.array([0.9, 0.1, 0.5]))
+    assert [g[0].document_id for g in relevant] == ["a-side", "c-also", "b-main"]
+    assert [
+        g[0].document_id for g in select_sentences(sents, vecs, 14, relevance=np.array([0.9, 0.1, 0.5]))
+    ] == ["a-side"]
+
+
+def test_a_focused_summary_leads_with_the_readers_choice(
+    seeded: Factdesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader engine reads the sentences nearest a focused summary's query as answer candidates
+    and the summary opens with the one it finds most likely to answer it."""
+    from answers.engine import ReaderEngine
+
+    engine = seeded.engine
+    assert isinstance(engine, ReaderEngine)
+    read, score = [], engine.reader.score
+
+    def recorded(question, passages):  # type: ignore[no-untyped-def]
+        read.append((question, list(passages)))
+        return score(question, passages)
+
+    monkeypatch.setattr(engine.reader, "score", recorded)
+    query = "orders to avoid being captured"
+    summary = seeded.summarize(query=query, max_words=60)
+    ((asked, passages),) = read
+    assert asked == query and 1 < len(passages) <= engine.config.summary_pool
+    best = passages[int(np.argmax(score(query, passages)))]
+    assert summary.citations[0].quote == best.sentence
+    check_citations(seeded, summary.citations)
 
 
 # ---------------------------------------------------------------- the pipeline on the seed articles
