@@ -55,7 +55,7 @@ def candidates(sentences: list[SentenceHit], texts: dict[str, str]) -> list[Cand
         if text is None or (h.document_id, s.start) in seen:
             continue
         sentence = text[s.start : s.end]
-        if len(sentence.split()) < MIN_WORDS or is_headline(sentence, h.title):
+        if len(sentence.split()) < MIN_WORDS or is_headline(sentence, h.title, text):
             continue
         seen.add((h.document_id, s.start))
         out.append(
@@ -75,19 +75,24 @@ def candidates(sentences: list[SentenceHit], texts: dict[str, str]) -> list[Cand
 
 
 def reader_passage(text: str, start: int, end: int, title: str) -> Passage:
-    """text[start:end] as the reader reads a sentence: with its neighbours and its article's title."""
+    """text[start:end] as the reader reads a sentence: with its neighbours and its article's title
+    (none when the title is that sentence, an untitled one-line article's: repeated, it tells the
+    reader nothing and lowers its score)."""
     before, after = _neighbours(text, start, end)
-    return Passage(text[start:end], before, after, title)
+    sentence = text[start:end]
+    return Passage(sentence, before, after, "" if is_headline(sentence, title) else title)
 
 
 def mark_reworded_copies(
     cands: list[Candidate], vecs: np.ndarray, same_above: float, texts: dict[str, str], term_rows: TermRows
 ) -> np.ndarray:
     """Which candidates say the same thing (compose's grouping): their vectors' cosine reaches
-    same_above, or one is a machine-reworded copy's sentence and the other the source sentence it
+    same_above and their figures agree, or one is a machine-reworded copy's sentence and the other the source sentence it
     rewords (answers/wording.py). A candidate from a copy is also marked a copy of its source
     (`duplicate_of`), as a near-duplicate is, so the answer shows the source's wording."""
-    same, copy_of = find_copies([(c.document_id, c.start) for c in cands], vecs, same_above, texts, term_rows)
+    same, copy_of = find_copies(
+        [(c.document_id, c.start) for c in cands], vecs, same_above, texts, term_rows, [c.text for c in cands]
+    )
     for c in cands:
         if c.duplicate_of is None and c.document_id in copy_of:
             c.duplicate_of = copy_of[c.document_id]

@@ -18,6 +18,7 @@ import numpy as np
 
 from answers.candidates import Candidate
 from answers.models import ABSTAIN_TEXT, Answer, Citation
+from answers.wording import restatements
 
 
 @dataclass
@@ -136,10 +137,10 @@ def compose(
     same: np.ndarray | None = None,
 ) -> Answer:
     """Pure: the answer (or the decline) from candidates the reader has scored. same[i, j]: i and j
-    say the same thing (default: their vectors' cosine reaches cfg.same_above)."""
+    say the same thing (default: answers/wording.py's restatements())."""
     chosen = accepted(cands, threshold, cfg)
     if not chosen:
         return abstain(generator, prompt_version)
     if same is None:
-        same = vecs @ vecs.T >= cfg.same_above
+        same = restatements(vecs, [c.text for c in cands], cfg.same_above)
     return answer_from_groups(group(cands, chosen, same, cfg), generator, prompt_version)

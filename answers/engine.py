@@ -39,6 +39,7 @@ from answers.summarize import (
 from answers.wording import find_copies
 from prompts import PromptSet
 from retrieval.catalogs import AnyCatalog
+from retrieval.fusion import fuse_reciprocal_rank
 from retrieval.models import SearchHit, hit_texts
 from retrieval.search import Filters, SentenceHit
 
@@ -196,6 +197,7 @@ class OfflineEngine:
                 self.summary_config.redundant_above,
                 {s.document_id: s.document.text for s in sentences},
                 svc.searcher.term_rows,
+                [s.text for s in sentences],
             )
             relevance = (
                 self.summary_relevance(query, sentences, vecs @ q_vec)
@@ -258,16 +260,21 @@ class ReaderEngine(OfflineEngine):
         self.reader.load()
 
     def summary_relevance(self, query: str, sentences: list[Sentence], sims: np.ndarray) -> np.ndarray | None:
-        """The reader's probability that each of the summary_pool sentences nearest the query answers
-        it (read as answer candidates are); the rest rank after them, by cosine. Ranked by cosine or
-        by centrality, a focused summary opened with the articles' lead sentences, not the asked-for
-        aspect (docs/evals.md, "Summaries of written news")."""
-        top = np.argsort(-sims, kind="stable")[: self.config.summary_pool]
+        """For the summary_pool sentences nearest the query, the reader's ranking (each read as an
+        answer candidate is, the query as its question) fused with the cosine ranking by reciprocal
+        rank; the rest after them, by cosine. By cosine or centrality alone a focused summary opened
+        with the articles' lead sentences, not the asked-for aspect; by the reader alone it took an
+        off-topic sentence for a noun-phrase query now and then (docs/evals.md, "Summaries of
+        written news")."""
+        top = np.argsort(-sims, kind="stable")[: self.config.summary_pool]  # in cosine order
         passages = [
             reader_passage(s.document.text, s.start, s.end, s.title) for s in (sentences[i] for i in top)
         ]
-        out = sims - 2.0  # under every probability
-        out[top] = self.reader.score(query, passages)
+        by_reader = np.argsort(-self.reader.score(query, passages), kind="stable")
+        ids = [str(i) for i in top]
+        out = sims - 2.0  # under every fused score
+        for i, score in fuse_reciprocal_rank([ids, [ids[j] for j in by_reader]]):
+            out[int(i)] = score
         return out
 
     def read(self, query: str, hits: list[SearchHit]) -> list[Candidate]:

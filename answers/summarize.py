@@ -16,6 +16,7 @@ import numpy as np
 
 from answers.compose import answer_from_groups
 from answers.models import Summary
+from answers.wording import restatements
 from retrieval.models import Document
 from retrieval.sentences import is_headline, split_sentences
 
@@ -60,7 +61,11 @@ def document_sentences(
     out = []
     for pos, s in enumerate(split_sentences(doc.text)):
         text = doc.text[s.start : s.end]
-        if len(text.split()) < MIN_WORDS or text[-1] not in ".!?\"”“'’" or is_headline(text, doc.title):
+        if (
+            len(text.split()) < MIN_WORDS
+            or text[-1] not in ".!?\"”“'’"
+            or is_headline(text, doc.title, doc.text)
+        ):
             continue
         if within is not None and not any(a <= s.start < b for a, b in within):
             continue
@@ -98,14 +103,14 @@ def select_sentences(
 ) -> list[list[Sentence]]:
     """Pure: groups (a chosen sentence first, then restatements from other articles) within max_words,
     the most central first (or, given `relevance`, the most relevant first: it replaces the scores).
-    same[i, j]: sentences i and j say the same thing (default: cosine >= cfg.redundant_above); a
+    same[i, j]: sentences i and j say the same thing (default: wording.restatements()); a
     sentence of a document in `copies` (a machine-reworded copy, answers/wording.py) is never shown,
     only cited beside its source's."""
     cfg = cfg or SummaryConfig()
     if not sentences:
         return []
     if same is None:
-        same = vecs @ vecs.T >= cfg.redundant_above
+        same = restatements(vecs, [s.text for s in sentences], cfg.redundant_above)
     centroid = vecs.mean(axis=0)
     centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
     score = (

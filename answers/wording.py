@@ -34,6 +34,7 @@ MIN_SHARE = 0.4  # of the shorter article's sentences matched; unrelated reports
 MIN_PAIRS = 3
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_FIGURE = re.compile(r"\d(?:[\d,.]*\d)?")
 _FUNCTION = "#"  # marks a function word among the stems
 
 
@@ -105,22 +106,42 @@ def reworded_copy(
     return None if votes == 0 else (1 if votes > 0 else 0, pairs)
 
 
+def figures(text: str) -> frozenset[str]:
+    """The numbers written in digits in text, thousands separators dropped ("2,700" -> "2700")."""
+    return frozenset(m.replace(",", "") for m in _FIGURE.findall(text))
+
+
+def restatements(vecs: np.ndarray, sentences: Sequence[str], same_above: float) -> np.ndarray:
+    """same[i, j]: sentences i and j (unit vectors vecs) say the same thing: their cosine reaches
+    same_above and their figures agree, every number of one among the other's. Reports of two bridges
+    "after 10 months" and "after 20 months" are two facts, however close their vectors."""
+    same = vecs @ vecs.T >= same_above
+    figs = [figures(t) for t in sentences]
+    for i, j in zip(*np.nonzero(same)):
+        if i < j and not (figs[i] <= figs[j] or figs[j] <= figs[i]):
+            same[i, j] = same[j, i] = False
+    return same
+
+
 def find_copies(
     keys: Sequence[tuple[str, int]],
     vecs: np.ndarray,
     same_above: float,
     texts: Mapping[str, str],
     term_rows: TermRows,
+    sentences: Sequence[str],
 ) -> tuple[np.ndarray, dict[str, str]]:
     """(same, {copy's document id: its source's}) for some sentences (keys: document id, start; vecs:
-    their unit vectors). same[i, j]: sentences i and j say the same thing: their cosine reaches
-    same_above, or one is a copy's sentence and the other the source sentence it rewords, however far
-    apart their vectors. Only documents with a pair of sentences over same_above are compared."""
-    same = vecs @ vecs.T >= same_above
+    their unit vectors; sentences: their text). same[i, j]: sentences i and j say the same thing
+    (restatements()), or one is a copy's sentence and the other the source sentence it rewords,
+    however far apart their vectors or their figures (a copy spells numbers out). Only documents with
+    a pair of sentences whose cosine reaches same_above are compared."""
+    close = vecs @ vecs.T >= same_above
+    same = restatements(vecs, sentences, same_above)
     docs = [d for d, _ in keys]
     pairs = {
         (docs[i], docs[j]) if docs[i] < docs[j] else (docs[j], docs[i])
-        for i, j in zip(*np.nonzero(same))
+        for i, j in zip(*np.nonzero(close))
         if docs[i] != docs[j] and docs[i] in texts and docs[j] in texts
     }
     at = {key: k for k, key in enumerate(keys)}

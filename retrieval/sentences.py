@@ -99,8 +99,20 @@ def sentence_texts(text: str, start: int, end: int) -> list[str]:
     return [text[s.start : s.end] for s in split_sentences(text, start, end)] or [text[start:end]]
 
 
-def is_headline(sentence: str, title: str) -> bool:
+_HEADING_MARKS = re.compile(r"^#{1,6}\s+")
+
+
+def heading_text(line: str) -> str:
+    """A line without the Markdown heading marks it may open with ("# Ferry cancelled")."""
+    return _HEADING_MARKS.sub("", line) or line
+
+
+def is_headline(sentence: str, title: str, text: str | None = None) -> bool:
     """The article's headline repeated in its text: a label for the story, whose facts the body
     states in full sentences with their sources. (A title cut short with an ellipsis is not matched:
-    such a title is usually a stand-in made from the text's first sentence, which is body, not label.)"""
-    return " ".join(sentence.casefold().split()) == " ".join(title.casefold().split())
+    such a title is usually a stand-in made from the text's first sentence, which is body, not label.)
+    Given the article's whole text: a sentence that is all of it is its body, whatever the title
+    (an untitled one-line article is titled by that line)."""
+    if text is not None and " ".join(text.split()) == " ".join(sentence.split()):
+        return False
+    return " ".join(heading_text(sentence).casefold().split()) == " ".join(title.casefold().split())

@@ -18,9 +18,9 @@ from answers.reader import Passage
 from answers.rewrite import referent, rewrite_follow_up
 from answers.summarize import document_sentences, select_sentences
 from evals.metrics import leaked_boilerplate
-from conftest import ROOT, check_citations
+from conftest import ROOT, MakeService, check_citations
 from factdesk.service import Factdesk
-from retrieval.models import Document, SearchHit
+from retrieval.models import Document, DocumentIn, SearchHit
 from retrieval.search import SentenceHit
 
 
@@ -219,12 +219,14 @@ def test_a_summary_leads_with_its_most_central_sentence() -> None:
     ] == ["a-side"]
 
 
-def test_a_focused_summary_leads_with_the_readers_choice(
+def test_a_focused_summary_leads_with_the_readers_and_the_querys_choice(
     seeded: Factdesk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The reader engine reads the sentences nearest a focused summary's query as answer candidates
-    and the summary opens with the one it finds most likely to answer it."""
+    """The reader engine reads the sentences nearest a focused summary's query (in cosine order) as
+    answer candidates; the summary opens with the sentence ranked highest by the two rankings fused
+    (reciprocal rank)."""
     from answers.engine import ReaderEngine
+    from retrieval.fusion import fuse_reciprocal_rank
 
     engine = seeded.engine
     assert isinstance(engine, ReaderEngine)
@@ -239,8 +241,11 @@ def test_a_focused_summary_leads_with_the_readers_choice(
     summary = seeded.summarize(query=query, max_words=60)
     ((asked, passages),) = read
     assert asked == query and 1 < len(passages) <= engine.config.summary_pool
-    best = passages[int(np.argmax(score(query, passages)))]
-    assert summary.citations[0].quote == best.sentence
+    ids = [p.sentence for p in passages]
+    by_reader = [ids[j] for j in np.argsort(-score(query, passages), kind="stable")]
+    fused = dict(fuse_reciprocal_rank([ids, by_reader]))
+    assert summary.citations[0].quote in fused
+    assert fused[summary.citations[0].quote] == max(fused.values())
     check_citations(seeded, summary.citations)
 
 
@@ -276,6 +281,75 @@ def test_agreeing_sources_are_cited_together(seeded: Factdesk) -> None:
     assert "300" in first and re.search(r"(\[\d+\]){2,}", answer.answer)
     assert len({c.document_id for c in answer.citations}) >= 3
     check_citations(seeded, answer.citations)
+
+
+def test_an_untitled_one_line_article_is_its_own_body(make_service: MakeService) -> None:
+    """Sent without a title, a one-line article is titled by its line; that line is still the body
+    it answers and summarises from, not a headline to skip."""
+    svc = make_service()
+    line = "Weather for Monday: sunny in Leeds, 12 degrees, light wind from the west."
+    svc.ingest_documents(
+        [
+            DocumentIn(id="t1", text=line),
+            DocumentIn(
+                id="t2", title="Tuesday", text="Weather for Tuesday: cloudy in York, 9 degrees, rain."
+            ),
+        ]
+    )
+    assert svc.get_document("t1").title == line
+    answer = svc.ask("What is the weather in Leeds on Monday?")
+    assert not answer.abstained and [c.document_id for c in answer.citations][:1] == ["t1"], answer.answer
+    summary = svc.summarize(document_ids=["t1"])
+    assert [c.quote for c in summary.citations] == [line]
+    check_citations(svc, answer.citations + summary.citations)
+
+
+def test_restatements_must_agree_on_their_figures() -> None:
+    """Close vectors are not enough: "10 months" and "20 months" are two facts; a sentence whose
+    numbers are all among another's (or that has none) may restate it."""
+    from answers.wording import figures, restatements
+
+    assert figures("About 300 were killed and 2,700 wounded in 2024.") == {"300", "2700", "2024"}
+    sentences = [
+        "The bridge opened after 10 months of work.",
+        "The bridge opened after 20 months of work.",
+        "The bridge opened after months of work.",
+        "The bridge opened after 10 months of work, in 2024.",
+    ]
+    same = restatements(_unit(*[[1.0, 0.0]] * 4), sentences, 0.8)
+    assert not same[0, 1] and same[0, 2] and same[1, 2] and same[0, 3] and not same[1, 3]
+    assert not restatements(_unit([1.0, 0.0], [0.0, 1.0]), ["Rain on 1 May.", "Rain on 1 May."], 0.8)[0, 1]
+
+
+def test_near_identical_reports_with_other_figures_are_not_cited_together(make_service: MakeService) -> None:
+    """Three towns' reports that differ in their town and their figure: the answer about one town
+    does not cite the others' sentences as saying the same thing."""
+    svc = make_service()
+    towns = {"inv": ("Inverness", 10), "sti": ("Stirling", 20), "dun": ("Dundee", 30)}
+    svc.ingest_documents(
+        [
+            DocumentIn(
+                id=f"br-{key}",
+                title=f"{town} bridge",
+                text=f"The new bridge in {town} opened on Monday after {months} months of construction work "
+                f"by the council. Local residents welcomed the bridge in {town}.",
+            )
+            for key, (town, months) in towns.items()
+        ]
+    )
+    for question in (
+        "When did the bridge in Inverness open?",
+        "How long did the Stirling bridge take to build?",
+    ):
+        answer = svc.ask(question)
+        quotes = {c.marker: c.quote for c in answer.citations}
+        for sentence, markers in re.findall(r"(.+?)((?:\[\d+\])+)", answer.answer):
+            shown = set(re.findall(r"\d+ months", sentence))
+            cited = {
+                m for n in re.findall(r"\d+", markers) for m in re.findall(r"\d+ months", quotes[int(n)])
+            }
+            assert cited == shown, answer.answer
+        check_citations(svc, answer.citations)
 
 
 @pytest.mark.parametrize("message", ["Summarize the articles", "Give me a summary of the prisoner swap"])
