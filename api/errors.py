@@ -133,12 +133,26 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, code, message)
 
 
+def _unauthorized(request: Request) -> JSONResponse | None:
+    """The 401 for a request without a valid API key (when keys are configured), else None."""
+    from api.deps import authorize  # api.deps imports this module
+
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    try:
+        authorize(request.app.state.settings.api_keys, token.strip() if scheme.lower() == "bearer" else None)
+    except FactdeskError as e:
+        return error_response(e.status, e.code, e.message, {"WWW-Authenticate": "Bearer"})
+    return None
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     status = exc.status_code
     default = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error"
     message = exc.detail if isinstance(exc.detail, str) and exc.detail else default
     if status == 404 and message == "Not Found":
+        if request.url.path.startswith("/v1/") and (refused := _unauthorized(request)) is not None:
+            return refused  # with API keys, every /v1/* call needs one: an unknown path included
         message = f"no route for {request.method} {request.url.path}"
     headers = dict(exc.headers or {})
     if status == 405:

@@ -29,10 +29,13 @@ def _document_id(value: str) -> str:
 
 
 def _iso_date(value: str) -> str:
+    """The field's name comes with the error's location; the value is not echoed (api/errors.py)."""
     try:
-        parse_published(value if value.strip() else "not a date")
-    except InvalidInput as e:
-        raise ValueError(e.message) from None
+        parsed = parse_published(value)
+    except InvalidInput:
+        parsed = None
+    if parsed is None:
+        raise ValueError("must be an ISO 8601 date, such as 2025-01-31 or 2025-01-31T09:30:00Z")
     return value
 
 

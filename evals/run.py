@@ -42,8 +42,25 @@ GATE: dict[str, tuple[str, float]] = {
 }
 
 
+class EvalInputError(ValueError):
+    """A file given to `factdesk eval` that it cannot use; the message names the file and why."""
+
+
 def load_questions(path: Path, only: list[str] | None = None) -> list[dict]:
-    qs = yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
+    """The questions of a questions file (those tagged with one of `only`, when given)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise EvalInputError(f"cannot read the questions file {path}: {e.strerror or e}") from e
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise EvalInputError(f"the questions file {path} is not valid YAML ({str(e).splitlines()[0]})") from e
+    qs = data.get("questions") if isinstance(data, dict) else None
+    if not isinstance(qs, list) or not all(
+        isinstance(q, dict) and isinstance(q.get("question"), str) and q["question"].strip() for q in qs
+    ):
+        raise EvalInputError(
+            f"the questions file {path} needs a `questions:` list whose items each have a `question` string"
+        )
     if only:
         qs = [q for q in qs if set(only) & set(q.get("tags", []))]
     return qs
@@ -269,11 +286,32 @@ def compare(current: dict[str, float], baseline: dict[str, float]) -> list[dict]
     return rows
 
 
+def load_report(path: Path, what: str) -> dict:
+    """A report.json or baseline written by `factdesk eval`: an object whose `metrics` are numbers."""
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise EvalInputError(f"cannot read the {what} {path}: {e.strerror or e}") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise EvalInputError(f"the {what} {path} is not JSON ({e})") from e
+    metrics = report.get("metrics") if isinstance(report, dict) else None
+    if not isinstance(metrics, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values()
+    ):
+        raise EvalInputError(
+            f"the {what} {path} is not a factdesk eval report (a JSON object whose `metrics` are numbers)"
+        )
+    return report
+
+
 def print_table(report: dict, comparison: list[dict] | None) -> None:
     cmp = {c["metric"]: c for c in comparison or []}
+    meta = report.get("meta")
+    if not isinstance(meta, dict):
+        meta = {}
     print(
-        f"factdesk eval — prompt_version {report['meta']['prompt_version']}, generator "
-        f"{report['meta']['generator']}, {report['meta']['questions']} questions"
+        f"factdesk eval — prompt_version {meta.get('prompt_version', '?')}, generator "
+        f"{meta.get('generator', '?')}, {meta.get('questions', '?')} questions"
     )
     print(f"{'metric':28} {'value':>9} {'baseline':>9} {'delta':>8}")
     for k, v in report["metrics"].items():
@@ -293,11 +331,19 @@ def print_table(report: dict, comparison: list[dict] | None) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    try:
+        return _run_cli(args)
+    except EvalInputError as e:
+        print(f"factdesk eval: {e}", file=sys.stderr)
+        return 2
+
+
+def _run_cli(args: argparse.Namespace) -> int:
     from evals.report import write_reports
     from factdesk.settings import load_settings
 
     if args.compare:
-        a, b = (json.loads(Path(p).read_text()) for p in args.compare)
+        a, b = (load_report(Path(p), "report") for p in args.compare)
         changes = compare(b["metrics"], a["metrics"])
         print_table(b, changes)
         return 1 if any(c["regressed"] for c in changes) else 0
@@ -305,6 +351,7 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.baseline and not Path(args.baseline).is_file():  # fail now, not after a 1-minute run
         print(f"factdesk eval: no baseline file {args.baseline}", file=sys.stderr)
         return 2
+    baseline = load_report(Path(args.baseline), "baseline") if args.baseline else None
     if not settings.articles_path.is_dir():
         print(
             f"factdesk eval: no articles folder {settings.articles_path} (FACTDESK_ARTICLES_DIR)",
@@ -324,8 +371,7 @@ def run_cli(args: argparse.Namespace) -> int:
         judge = build_judge(svc, settings)
     report = run_eval(svc, questions, questions_path, DEFAULT_SUMMARIES, args.only, judge)
     comparison: list[dict] | None = None
-    if args.baseline:
-        baseline = json.loads(Path(args.baseline).read_text())
+    if baseline is not None:
         comparison = compare(report["metrics"], baseline["metrics"])
         report["baseline"] = {
             "file": str(args.baseline),

@@ -73,10 +73,10 @@ def _summary(counts: dict[str, int]) -> str:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from retrieval.loaders import is_url, iter_files
+    from retrieval.loaders import iter_files, names_url
 
     svc = _service()
-    paths = [Path(p) for p in args.paths if not is_url(p)]
+    paths = [Path(p) for p in args.paths if not names_url(p)]
     total_files = sum(1 for p in paths if p.exists() for _ in iter_files(p))
     bar = None
     if total_files >= PROGRESS_MIN_DOCUMENTS and sys.stderr.isatty() or args.progress:

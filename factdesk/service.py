@@ -24,7 +24,7 @@ from retrieval.embed import build_embedder
 from retrieval.errors import InsufficientStorage, InvalidInput, NotFound, StoreUnavailable
 from retrieval.faults import refusal
 from retrieval.ingest import Ingestor, check_unicode, parse_published, validate_id
-from retrieval.loaders import Loaded, is_url, keep_validators, load_paths, load_url
+from retrieval.loaders import Loaded, keep_validators, load_paths, load_url, names_url
 from retrieval.models import Document, DocumentIn, IngestResult, SearchHit
 from retrieval.search import Filters, SearchConfig, Searcher
 from retrieval.sentence_index import SentenceIndex
@@ -209,7 +209,7 @@ class Factdesk:
         fails, or one item of a feed, is its own `rejected` result; the rest goes on."""
         from retrieval.fetch import Fetcher, ValidatorStore
 
-        if not any(is_url(source) for source in sources):
+        if not any(names_url(source) for source in sources):
             # files only: nothing to fetch, so no fetch state to open (a read-only data dir still
             # gets the ingestor's own one-line refusal)
             return self.ingest_paths([Path(source) for source in sources], progress)
@@ -226,7 +226,7 @@ class Factdesk:
 
         def loaded_items() -> Iterator[Loaded]:
             for source in sources:
-                if is_url(source):
+                if names_url(source):
                     yield from load_url(source, fetcher, cache, lambda d: self.catalog.get(d) is not None)
                 else:
                     yield from load_paths([Path(source)], s.max_file_bytes)

@@ -7,7 +7,7 @@ Every character offset elsewhere in factdesk refers to ``CleanArticle.text``.
 Cleaning only removes whole lines (boilerplate, exact duplicates) and normalises
 whitespace around them; characters inside kept lines are never rewritten
 (except that leading/trailing whitespace of each line is stripped and
-zero-width characters / BOM are removed everywhere).
+the BOM, zero-width spaces and word joiners are removed everywhere).
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ CLEANER_VERSION = 2  # 2: markup quoted in plain text is kept
 # Normalisation
 # --------------------------------------------------------------------------- #
 
-# BOM, zero-width space/non-joiner/joiner, word joiner, Elbonian vowel separator.
-_ZERO_WIDTH_RE = re.compile("[\ufeff\u200b\u200c\u200d\u2060\u180e]")
+# BOM, zero-width space, word joiner: invisible and meaningless in stored text. The zero-width
+# non-joiner and joiner stay: Persian and Indic words and emoji sequences are spelled with them.
+_ZERO_WIDTH_RE = re.compile("[\ufeff\u200b\u2060]")
 
 
 def _normalise(raw: str) -> list[str]:

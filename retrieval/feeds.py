@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import io
+import xml.sax
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -96,9 +97,10 @@ def parse_feed(body: bytes, url: str) -> Feed:
 
     # a stream, not bytes or str: feedparser treats a str as a URL or a file name to open
     parsed = feedparser.parse(io.BytesIO(body), response_headers={"content-location": url})
-    if not parsed.get("version") and not parsed.entries:
+    broken = isinstance(parsed.get("bozo_exception"), xml.sax.SAXException)  # not a header's complaint
+    if not parsed.entries and (not parsed.get("version") or broken):
         reason = getattr(parsed.get("bozo_exception"), "getMessage", lambda: "")() or "no feed found"
-        raise InvalidInput(f"not an RSS or Atom feed ({str(reason)[:80]})")
+        raise InvalidInput(f"not a readable RSS or Atom feed ({str(reason)[:80]})")
     items = []
     for entry in parsed.entries:
         link = entry.get("link")

@@ -28,6 +28,7 @@ from retrieval import dedup
 from retrieval.catalogs import AnyCatalog
 from retrieval.chunk import chunk_text
 from retrieval.clean import CLEANER_VERSION, clean_article, skip_captions
+from retrieval.sentences import heading_text
 from retrieval.embed import CachedEmbedder
 from retrieval.errors import InvalidInput, NotFound
 from retrieval.faults import refusal
@@ -214,7 +215,9 @@ def prepare(
         raise InvalidInput("nothing left after cleaning (no article text)")
     h = dedup.content_hash(text)
     doc_id = validate_id(item.id) if item.id else f"doc-{h[:16]}"
-    title = (item.title or cleaned.title or _headline_from(text)).strip() or doc_id
+    title = (
+        (item.title or "").strip() or heading_text(cleaned.title or _headline_from(text))
+    ).strip() or doc_id
     published_ts = parse_published(item.published_at)
     doc = Document(
         id=doc_id,
@@ -392,18 +395,28 @@ class Ingestor:
     def _stage(self, p: Prepared, vecs, batch: list[_Staged]) -> _Staged | IngestResult:  # type: ignore[no-untyped-def]
         """Checks, and the document staged in memory; nothing is written until _land. The version
         stored under this id (if any) stays readable until the new one replaces it there."""
+        # the same text already stored: "unchanged" under the id that holds it, unless this is new text
+        # for another stored document, which then takes it as a duplicate of that one (reporting the
+        # other id as unchanged would drop the update without a word)
+        copy_of: str | None = None
         same = self.catalog.find_by_hash(p.doc.content_hash)
         if same is not None:  # checked again under the lock: another writer may have just added it
-            return IngestResult(id=same.id, status="unchanged", chunks=same.chunks, title=same.title)
+            if same.id == p.doc.id or self.catalog.get(p.doc.id) is None:
+                return IngestResult(id=same.id, status="unchanged", chunks=same.chunks, title=same.title)
+            copy_of = same.duplicate_of or same.id
         for b in batch:
-            if b.doc.content_hash == p.doc.content_hash:
-                return IngestResult(id=b.doc.id, status="unchanged", chunks=len(b.chunks), title=b.doc.title)
+            if copy_of is None and b.doc.content_hash == p.doc.content_hash:
+                if self.catalog.get(p.doc.id) is None:
+                    return IngestResult(
+                        id=b.doc.id, status="unchanged", chunks=len(b.chunks), title=b.doc.title
+                    )
+                copy_of = b.doc.duplicate_of or b.doc.id
         if not p.complete:  # it was stored when prepared, and has been deleted since: chunk it now
             assert p.item is not None
             p, vecs = self._prepare(p.item, skip_stored=False), None
         if vecs is None:  # raced with a delete of the identical text: embed now (cache makes it cheap)
             vecs = embed_chunks(self.embedder, [(p.doc.text, p.chunks)])[0]
-        doc = replace(p.doc, duplicate_of=self._near_duplicate_of(p, batch))
+        doc = replace(p.doc, duplicate_of=copy_of or self._near_duplicate_of(p, batch))
         if doc.duplicate_of:
             status = f"duplicate of {doc.duplicate_of}"
         else:

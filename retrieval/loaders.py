@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from retrieval.encoding import declared_charset, decode_text
 from retrieval.errors import InvalidInput
@@ -146,6 +148,25 @@ def is_url(source: str) -> bool:
     return source.lower().startswith(("http://", "https://"))
 
 
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def names_url(source: str) -> bool:
+    """A source written as a URL of any scheme ("ftp://..." too): fetched or refused as a URL, never
+    looked up as a file path (which would fold its "//")."""
+    return bool(_SCHEME_RE.match(source))
+
+
+def url_problem(url: str) -> str | None:
+    """Why url cannot be fetched before trying (another scheme, no host), or None."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"unsupported URL scheme {parts.scheme!r}: only http and https URLs are fetched"
+    if not parts.hostname:
+        return "not a URL: it names no host"
+    return None
+
+
 def _load_page(
     url: str,
     item: FeedItem | None,
@@ -177,6 +198,9 @@ def load_url(
     """A feed's items (each page fetched), or the one article page at url."""
     from retrieval.fetch import FetchError, Validators
 
+    if (problem := url_problem(url)) is not None:
+        yield Loaded(url, error=problem)
+        return
     known = cache.get(url)
     if known is not None and known.body is None and not (known.document_id and is_stored(known.document_id)):
         known = None  # a page whose document is gone: fetch it whole
@@ -205,6 +229,9 @@ def load_url(
         feed = parse_feed(body, str(got.url))
     except InvalidInput as e:
         yield Loaded(url, error=e.message)
+        return
+    if not feed.items:  # a URL that gives nothing still gets its line
+        yield Loaded(url, error="the feed lists no items")
         return
     if got.status == 200:  # items keep their own validators: a feed can be saved before they land
         cache.put(url, Validators(got.etag, got.last_modified, None, body))

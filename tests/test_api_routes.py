@@ -79,6 +79,13 @@ def test_healthz_and_readyz(client: TestClient) -> None:
     assert r.json()["store"] == "embedded" and r.json()["model"]
 
 
+def test_probes_answer_head_as_get(client: TestClient) -> None:
+    for path in ("/healthz", "/readyz"):
+        r = client.head(path)
+        assert r.status_code == 200 and r.content == b"", path
+        assert r.headers["content-type"].startswith("application/json")
+
+
 def test_readyz_is_503_while_the_store_is_unreachable(
     client: TestClient, service: Factdesk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -408,6 +415,18 @@ def test_invalid_bodies(client: TestClient, path: str, body: object) -> None:
     assert err["message"]
 
 
+def test_a_bad_date_is_named_by_its_field_and_not_echoed(client: TestClient) -> None:
+    cases = [
+        ("/v1/search", {"query": "x", "published_after": ""}, "published_after"),
+        ("/v1/search", {"query": "x", "published_before": "soon"}, "published_before"),
+        ("/v1/documents", {"documents": [{"text": "t", "published_at": "   "}]}, "published_at"),
+    ]
+    for path, body, field in cases:
+        message = assert_error(client.post(path, json=body), 400, "invalid_request")["message"]
+        assert field in message and "ISO 8601" in message, message
+        assert "not a date" not in message and "soon" not in message, message
+
+
 def test_missing_body_and_wrong_content_type(client: TestClient) -> None:
     assert "required" in assert_error(client.post("/v1/ask"), 400)["message"]
     r = client.post("/v1/ask", content=b'{"question": "x"}', headers={"content-type": "text/plain"})
@@ -525,6 +544,17 @@ def test_v1_needs_a_key(keyed: TestClient, method: str, path: str, body: object)
     assert r.headers["www-authenticate"] == "Bearer"
     r = keyed.request(method, path, json=body, headers={"Authorization": "Bearer second-key"})
     assert r.status_code == 200
+
+
+def test_an_unknown_v1_path_needs_a_key_too(keyed: TestClient) -> None:
+    """Without a key nothing under /v1/ is told apart, not even which paths exist."""
+    for method in ("GET", "POST"):
+        r = keyed.request(method, "/v1/nope")
+        assert_error(r, 401, "unauthorized")
+        assert r.headers["www-authenticate"] == "Bearer"
+        r = keyed.request(method, "/v1/nope", headers={"Authorization": "Bearer first-key"})
+        assert_error(r, 404)
+    assert keyed.get("/nope").status_code == 404  # outside /v1/ an unknown path is just unknown
 
 
 @pytest.mark.parametrize(

@@ -488,6 +488,27 @@ def test_eval_compare_exit_codes(baseline_run: Path) -> None:
     assert factdesk_eval(baseline_run, "--compare", str(baseline_run / "worse.json"), base).returncode == 0
 
 
+def test_eval_refuses_files_it_cannot_use_with_a_message(tmp_path: Path) -> None:
+    """A missing or malformed questions file, a report or baseline that is not one: exit 2 and a line
+    naming the file, before any question is asked; never a traceback."""
+    (tmp_path / "bad.yaml").write_text("questions: [unclosed\n")
+    (tmp_path / "shape.yaml").write_text("questions:\n  - tags: [x]\n")
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "oops.json").write_text(json.dumps({"metrics": "oops"}))
+    cases = [
+        (["--questions", str(tmp_path / "missing.yaml")], "cannot read the questions file"),
+        (["--questions", str(tmp_path / "bad.yaml")], "is not valid YAML"),
+        (["--questions", str(tmp_path / "shape.yaml")], "each have a `question` string"),
+        (["--baseline", str(tmp_path / "oops.json")], "is not a factdesk eval report"),
+        (["--compare", str(tmp_path / "bad.json"), str(tmp_path / "oops.json")], "is not JSON"),
+    ]
+    for args, message in cases:
+        p = factdesk_eval(tmp_path, *args)
+        assert p.returncode == 2 and message in p.stderr, (args, p.stderr[-2000:])
+        assert "Traceback" not in p.stderr
+    assert not (tmp_path / "data").exists()  # refused before a store was opened or a question asked
+
+
 @pytest.mark.parametrize("name", ["questions.yaml", "heldout.yaml", "heldout2.yaml", "blind3.yaml"])
 def test_question_sets_are_well_formed(seeded, name: str) -> None:  # type: ignore[no-untyped-def]
     """Every evidence quote is found in the cleaned seed text it names; unanswerable questions have none."""

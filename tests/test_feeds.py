@@ -227,3 +227,26 @@ def test_a_pdf_url_and_files_mixed_with_urls(tmp_path: Path, site: Site, warm_mo
         assert "Tonnage through the harbour rose by a tenth" in svc.get_document(results[2].id).text
     finally:
         svc.close()
+
+
+def test_every_url_that_gives_nothing_gets_its_own_line(tmp_path: Path, site: Site, warm_model: None) -> None:
+    """A broken feed, an empty one, another scheme, a URL without a host: each is one `rejected`
+    result under the URL as given, with its reason; nothing is looked up as a file."""
+    site.add(
+        "/broken.xml", b"<?xml version='1.0'?><rss version='2.0'><channel><title>Broken", "application/xml"
+    )
+    site.add("/empty.xml", rss(site.base, []), "application/rss+xml")
+    sources = [f"{site.base}/broken.xml", f"{site.base}/empty.xml", "ftp://example.org/feed.xml", "http://"]
+    svc = Factdesk(make_settings(tmp_path / "data"))
+    try:
+        results = svc.ingest_sources(sources)
+    finally:
+        svc.close()
+    status = {r.id: r.status for r in results}
+    assert len(results) == len(status) == len(sources)
+    assert status[sources[0]].startswith("rejected: not a readable RSS or Atom feed ("), status
+    assert status[sources[1]] == "rejected: the feed lists no items"
+    assert (
+        status[sources[2]] == "rejected: unsupported URL scheme 'ftp': only http and https URLs are fetched"
+    )
+    assert status[sources[3]] == "rejected: not a URL: it names no host"

@@ -140,6 +140,34 @@ def test_same_text_under_a_new_id_is_unchanged(
     assert (svc.catalog.count(), svc.vectors.count()) == before
 
 
+def test_new_text_that_another_document_holds_updates_as_its_duplicate(make_service: MakeService) -> None:
+    """A stored document sent the text another document already holds is updated to it, marked a
+    duplicate of that one; the update is not reported as the other id "unchanged" and dropped. In one
+    batch the same. Deleting the original frees the copy, as for any duplicate."""
+    svc = make_service()
+    bridge = "The new bridge in Inverness opened on Monday after ten months of construction work."
+    ferry = "The ferry to Skye was cancelled on Tuesday because of high winds in the strait."
+    svc.ingest_documents([DocumentIn(text=bridge, id="br-inv"), DocumentIn(text=ferry, id="keep")])
+    (r,) = svc.ingest_documents([DocumentIn(text=bridge, id="keep")])
+    assert (r.id, r.status) == ("keep", "duplicate of br-inv")
+    kept = svc.get_document("keep")
+    assert kept.text == bridge and kept.duplicate_of == "br-inv"
+    assert svc.get_document("br-inv").text == bridge
+    assert not [h for h in svc.search("ferry Skye winds", top_k=5) if "ferry" in h.text.lower()]
+    # a new id with that text is still the stored one, unchanged (nothing of the request is lost)
+    (again,) = svc.ingest_documents([DocumentIn(text=bridge, id="brand-new")])
+    assert (again.id, again.status) == ("br-inv", "unchanged")
+    # within one batch: a stored document takes the text an earlier item of the batch brings
+    svc.ingest_documents([DocumentIn(text=ferry, id="other")])
+    news = "Snow closed the A9 near Dalwhinnie for six hours on Wednesday, police said."
+    out = svc.ingest_documents([DocumentIn(text=news, id="fresh"), DocumentIn(text=news, id="other")])
+    assert [(o.id, o.status) for o in out] == [("fresh", "created"), ("other", "duplicate of fresh")]
+    assert svc.get_document("other").text == news
+    svc.delete_document("br-inv")
+    assert svc.get_document("keep").duplicate_of is None
+    assert_stores_agree(svc)
+
+
 def test_changed_text_under_the_same_id_is_updated(make_service: MakeService) -> None:
     svc = make_service()
     old_text = " ".join(
@@ -609,3 +637,19 @@ def test_untitled_text_is_titled_by_its_headline_not_a_picture_credit(credit: st
     text = f"{credit}\nQuake toll rises to 300\nThe toll rose on Tuesday as rescuers reached the old town."
     p = prepare(DocumentIn(text=text, id="quake"), max_tokens=160, overlap_tokens=40, max_chars=10_000)
     assert p.doc.title == "Quake toll rises to 300"
+
+
+def test_a_blank_title_or_a_markdown_heading_is_no_title() -> None:
+    """A title of spaces is no title (the headline stands in, as for none); a Markdown heading's
+    marks are not part of the stand-in, and that heading line is still taken for the headline."""
+    from retrieval.ingest import prepare
+    from retrieval.sentences import is_headline
+
+    text = "# Ferry cancelled\n\nThe ferry to Skye was cancelled on Tuesday because of high winds."
+    for title in (None, "", "   "):
+        p = prepare(
+            DocumentIn(text=text, id="md", title=title), max_tokens=160, overlap_tokens=40, max_chars=10_000
+        )
+        assert p.doc.title == "Ferry cancelled", title
+    assert is_headline("# Ferry cancelled", "Ferry cancelled")
+    assert not is_headline("#5 on the list", "5 on the list")  # no space after the marks: not a heading

@@ -13,7 +13,13 @@ from factdesk import __version__
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness: answers as soon as the server runs")
+# HEAD too: load balancers and uptime probes often send it
+@router.api_route(
+    "/healthz",
+    methods=["GET", "HEAD"],
+    response_model=Health,
+    summary="Liveness: answers as soon as the server runs",
+)
 async def healthz(request: Request) -> dict:
     svc = getattr(request.app.state, "service", None)
     return {
@@ -25,8 +31,9 @@ async def healthz(request: Request) -> dict:
     }
 
 
-@router.get(
+@router.api_route(
     "/readyz",
+    methods=["GET", "HEAD"],
     response_model=Ready,
     responses={503: {"model": ErrorResponse}},
     summary="Readiness: the store is reachable, the embedding model loaded and the startup ingest over",
