@@ -7,7 +7,8 @@ Every character offset elsewhere in factdesk refers to ``CleanArticle.text``.
 Cleaning only removes whole lines (boilerplate, exact duplicates) and normalises
 whitespace around them; characters inside kept lines are never rewritten
 (except that leading/trailing whitespace of each line is stripped and
-the BOM, zero-width spaces and word joiners are removed everywhere).
+the BOM, zero-width spaces and word joiners are removed everywhere). The lines of a
+hard-wrapped paragraph (a PDF's, a wrapped .txt) are joined with single spaces.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class CleanArticle:
 
 # Bump when cleaning gives different text for the same input: re-ingest skips cleaning input it
 # has seen under the same version (retrieval/ingest.py, raw_fingerprint).
-CLEANER_VERSION = 2  # 2: markup quoted in plain text is kept
+CLEANER_VERSION = 3  # 2: markup quoted in plain text is kept; 3: hard-wrapped lines joined
 
 
 # --------------------------------------------------------------------------- #
@@ -442,6 +443,26 @@ def _blank_between(lines: list[str], kept: list[int], n: int) -> bool:
     return n + 1 < len(kept) and any(not lines[j] for j in range(kept[n] + 1, kept[n + 1]))
 
 
+_ENDS_SENTENCE = tuple(".!?…:;\"'”’)]")
+WRAP_MIN, WRAP_MAX = 40, 110  # the line widths text is hard-wrapped at (a PDF's page, a mail's 72)
+
+
+def wrap_width(lines: list[str]) -> int | None:
+    """The length from which a line counts as full, when `lines` are hard-wrapped text (None when
+    not). Wrapped text: most lines are about as long as the longest (the width, WRAP_MIN..WRAP_MAX
+    characters), and most full lines stop mid-sentence. Text written a paragraph a line (news as
+    it comes) has far longer lines, or lines that end their sentences."""
+    if len(lines) < 3:
+        return None
+    lengths = sorted(len(line) for line in lines)
+    width = lengths[(len(lengths) - 1) * 9 // 10]
+    if not WRAP_MIN <= width <= WRAP_MAX:
+        return None
+    full = [line for line in lines if len(line) >= 0.6 * width]
+    open_ended = sum(not line.endswith(_ENDS_SENTENCE) for line in full)
+    return int(0.6 * width) if open_ended >= 2 and 2 * open_ended >= len(full) else None
+
+
 def _clean_text(raw: str, *, from_html: bool) -> CleanArticle:
     lines = _normalise(raw)
     removed: list[tuple[int, str]] = []
@@ -475,7 +496,9 @@ def _clean_text(raw: str, *, from_html: bool) -> CleanArticle:
         removed.append((kept[0], lines[kept[0]]))
         kept = kept[1:]
 
-    # 4. assemble, keeping the input's paragraph structure
+    # 4. assemble, keeping the input's paragraph structure; the lines of a hard-wrapped paragraph
+    #    (a PDF's, a wrapped .txt) are joined into one, so that no sentence ends at a wrap
+    full = wrap_width([lines[i] for i in kept]) if not from_html else None
     parts: list[str] = []
     blank_after_first = False
     for n, i in enumerate(kept):
@@ -484,6 +507,8 @@ def _clean_text(raw: str, *, from_html: bool) -> CleanArticle:
             sep = "\n\n" if any(not lines[j] for j in range(prev + 1, i)) else "\n"
             if n == 1:
                 blank_after_first = sep == "\n\n"
+            if sep == "\n" and full is not None and len(lines[prev]) >= full:
+                sep = " "
             parts.append(sep)
         parts.append(lines[i])
     text = "".join(parts)

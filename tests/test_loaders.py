@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ARTICLES, SEED_IDS
+from conftest import ARTICLES, SEED_IDS, MakeService
 
 from retrieval.loaders import Loaded, iter_files, load_file, load_paths
 
@@ -309,3 +309,27 @@ def test_single_file_path(tmp_path: Path) -> None:
     (tmp_path / "one.txt").write_text("Only this.")
     (loaded,) = load_paths([tmp_path / "one.txt"], MAX)
     assert loaded.document is not None and loaded.document.text == "Only this."
+
+
+def test_a_wrapped_pdf_is_answered_in_whole_sentences(tmp_path: Path, make_service: MakeService) -> None:
+    """A PDF's lines are cut at the page width; its sentences are read whole, not line by line."""
+    from pdfs import text_pdf
+
+    lines = [
+        "Glacier report 2025",
+        "The Vatnajokull glacier lost 3 metres of ice this summer, the",
+        "Icelandic Meteorological Office said on Friday, the largest loss",
+        "it has measured since its records of the ice cap began in 1995.",
+    ]
+    (tmp_path / "glacier.pdf").write_bytes(text_pdf([lines]))
+    svc = make_service()
+    (r,) = svc.ingest_paths([tmp_path / "glacier.pdf"])
+    assert r.status == "created", r.status
+    assert "lost 3 metres of ice this summer, the Icelandic Meteorological Office said on Friday," in (
+        svc.get_document(r.id).text
+    )
+    answer = svc.ask("How much ice did the Vatnajokull glacier lose this summer?")
+    assert any(
+        c.quote.startswith("The Vatnajokull glacier lost 3 metres") and c.quote.endswith("began in 1995.")
+        for c in answer.citations
+    ), answer.answer
