@@ -137,6 +137,7 @@ class Prepared:
     bands: list[str]
     item: DocumentIn | None = None  # set when chunking was skipped because the text is already stored
     raw_hash: str | None = None
+    given: frozenset[str] = frozenset()  # the metadata fields the submission set (METADATA)
 
     @property
     def complete(self) -> bool:
@@ -156,10 +157,40 @@ class _Staged:
     raw_hash: str | None
 
 
+# what a submission may set besides the text; one it leaves out keeps the stored document's value
+METADATA = ("title", "source", "url", "published_at")
+
+
+def given_metadata(item: DocumentIn) -> frozenset[str]:
+    return frozenset(f for f in METADATA if isinstance(v := getattr(item, f), str) and v.strip())
+
+
+def with_stored_metadata(doc: Document, stored: Document, given: frozenset[str]) -> Document:
+    """doc with the stored version's source, url and publication date where the submission gave none
+    (a .txt re-ingested, an update sent without them); a title not given is the new text's headline."""
+    kept = {f: getattr(stored, f) for f in ("source", "url", "published_at") if f not in given}
+    if "published_at" in kept:
+        kept["published_ts"] = stored.published_ts
+    return replace(doc, **kept)
+
+
+def metadata_changes(doc: Document, stored: Document, given: frozenset[str]) -> bool:
+    """The submission sets a metadata field to other than what is stored (same text, new metadata)."""
+    return any(getattr(doc, f) != getattr(stored, f) for f in given)
+
+
 def _stored(doc: Document, item: DocumentIn, raw: str) -> Prepared:
     """A document whose text is stored already: nothing chunked or fingerprinted (the write re-checks,
-    and prepares `item` in full if the stored copy was deleted meanwhile)."""
-    return Prepared(doc=doc, chunks=[], shingles=frozenset(), bands=[], item=item, raw_hash=raw)
+    and prepares `item` in full if the stored copy was deleted meanwhile or its metadata changes)."""
+    return Prepared(
+        doc=doc,
+        chunks=[],
+        shingles=frozenset(),
+        bands=[],
+        item=item,
+        raw_hash=raw,
+        given=given_metadata(item),
+    )
 
 
 def raw_fingerprint(item: DocumentIn) -> str:
@@ -202,9 +233,12 @@ def prepare(
         doc_id = validate_id(item.id) if item.id else f"doc-{known[:16]}"
         doc = Document(
             id=doc_id,
-            title=item.title or doc_id,
+            title=(item.title or "").strip() or doc_id,
             text="",
             content_hash=known,
+            source=item.source,
+            url=item.url,
+            published_at=item.published_at,
             created_at=time.time(),
             published_ts=published_ts,
         )
@@ -252,6 +286,7 @@ def prepare(
         shingles=frozenset(sh),
         bands=dedup.band_keys(dedup.minhash(sh)),
         raw_hash=raw,
+        given=given_metadata(item),
     )
 
 
@@ -399,28 +434,33 @@ class Ingestor:
         # for another stored document, which then takes it as a duplicate of that one (reporting the
         # other id as unchanged would drop the update without a word)
         copy_of: str | None = None
+        stored = self.catalog.get(p.doc.id)
         same = self.catalog.find_by_hash(p.doc.content_hash)
         if same is not None:  # checked again under the lock: another writer may have just added it
-            if same.id == p.doc.id or self.catalog.get(p.doc.id) is None:
+            if stored is None or (same.id == p.doc.id and not metadata_changes(p.doc, same, p.given)):
                 return IngestResult(id=same.id, status="unchanged", chunks=same.chunks, title=same.title)
-            copy_of = same.duplicate_of or same.id
+            if same.id != p.doc.id:
+                copy_of = same.duplicate_of or same.id
+            # else the same text with new metadata (a corrected title or date): a new revision
         for b in batch:
-            if copy_of is None and b.doc.content_hash == p.doc.content_hash:
-                if self.catalog.get(p.doc.id) is None:
+            if copy_of is None and b.doc.content_hash == p.doc.content_hash and b.doc.id != p.doc.id:
+                if stored is None:
                     return IngestResult(
                         id=b.doc.id, status="unchanged", chunks=len(b.chunks), title=b.doc.title
                     )
                 copy_of = b.doc.duplicate_of or b.doc.id
-        if not p.complete:  # it was stored when prepared, and has been deleted since: chunk it now
+        if not p.complete:  # stored when prepared (deleted since, or new metadata): chunk it now
             assert p.item is not None
             p, vecs = self._prepare(p.item, skip_stored=False), None
         if vecs is None:  # raced with a delete of the identical text: embed now (cache makes it cheap)
             vecs = embed_chunks(self.embedder, [(p.doc.text, p.chunks)])[0]
         doc = replace(p.doc, duplicate_of=copy_of or self._near_duplicate_of(p, batch))
+        if stored is not None:
+            doc = with_stored_metadata(doc, stored, p.given)
         if doc.duplicate_of:
             status = f"duplicate of {doc.duplicate_of}"
         else:
-            status = "updated" if self.catalog.get(doc.id) is not None else "created"
+            status = "updated" if stored is not None else "created"
         result = IngestResult(
             id=doc.id, status=status, chunks=len(p.chunks), title=doc.title, source=doc.source
         )
