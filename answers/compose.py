@@ -10,6 +10,7 @@ is added to fill the answer out; if it accepts nothing, the answer is to decline
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -84,6 +85,11 @@ class Cited(Protocol):
     def end(self) -> int: ...
 
 
+# "[1]" in an article's own text would read as one of the answer's markers: shown as "(1)" (the
+# citation's quote keeps the article's text as it is)
+_MARKER_LIKE = re.compile(r"\[(\d+)\]")
+
+
 def answer_from_groups(
     groups: Sequence[Sequence[Cited]], generator: str, prompt_version: str, preface: str = ""
 ) -> Answer:
@@ -106,7 +112,7 @@ def answer_from_groups(
                 )
             )
             marks += f"[{len(citations)}]"
-        parts.append(f"{g[0].text} {marks}")
+        parts.append(_MARKER_LIKE.sub(r"(\1)", g[0].text) + f" {marks}")
     return Answer(
         answer=preface + " ".join(parts),
         abstained=False,

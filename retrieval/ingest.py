@@ -174,14 +174,10 @@ def with_stored_metadata(doc: Document, stored: Document, given: frozenset[str])
     return replace(doc, **kept)
 
 
-def metadata_changes(doc: Document, stored: Document, given: frozenset[str]) -> bool:
-    """The submission sets a metadata field to other than what is stored (same text, new metadata)."""
-    return any(getattr(doc, f) != getattr(stored, f) for f in given)
-
-
 def _stored(doc: Document, item: DocumentIn, raw: str) -> Prepared:
     """A document whose text is stored already: nothing chunked or fingerprinted (the write re-checks,
-    and prepares `item` in full if the stored copy was deleted meanwhile or its metadata changes)."""
+    and prepares `item` in full if the stored copy was deleted meanwhile or this is new text for
+    another stored document)."""
     return Prepared(
         doc=doc,
         chunks=[],
@@ -437,11 +433,11 @@ class Ingestor:
         stored = self.catalog.get(p.doc.id)
         same = self.catalog.find_by_hash(p.doc.content_hash)
         if same is not None:  # checked again under the lock: another writer may have just added it
-            if stored is None or (same.id == p.doc.id and not metadata_changes(p.doc, same, p.given)):
+            # the same text again is unchanged whatever else came with it (the contract): a title or
+            # date is corrected by deleting the document and sending it anew
+            if stored is None or same.id == p.doc.id:
                 return IngestResult(id=same.id, status="unchanged", chunks=same.chunks, title=same.title)
-            if same.id != p.doc.id:
-                copy_of = same.duplicate_of or same.id
-            # else the same text with new metadata (a corrected title or date): a new revision
+            copy_of = same.duplicate_of or same.id
         for b in batch:
             if copy_of is None and b.doc.content_hash == p.doc.content_hash and b.doc.id != p.doc.id:
                 if stored is None:
@@ -449,7 +445,7 @@ class Ingestor:
                         id=b.doc.id, status="unchanged", chunks=len(b.chunks), title=b.doc.title
                     )
                 copy_of = b.doc.duplicate_of or b.doc.id
-        if not p.complete:  # stored when prepared (deleted since, or new metadata): chunk it now
+        if not p.complete:  # it was stored when prepared, and has been deleted since: chunk it now
             assert p.item is not None
             p, vecs = self._prepare(p.item, skip_stored=False), None
         if vecs is None:  # raced with a delete of the identical text: embed now (cache makes it cheap)

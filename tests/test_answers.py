@@ -304,6 +304,14 @@ def test_an_untitled_one_line_article_is_its_own_body(make_service: MakeService)
     check_citations(svc, answer.citations + summary.citations)
 
 
+def test_bracketed_numbers_in_an_article_do_not_read_as_markers() -> None:
+    """An article's own "[1]" is shown as "(1)" in the answer text; the citation quotes it as it is."""
+    text = "The giraffe weighs 60 kilograms [1] according to the vet."
+    answer = compose([_cand(text, 0.9)], _unit([1, 0]), 0.5, ComposeConfig(), "extractive", "v")
+    assert answer.answer == "The giraffe weighs 60 kilograms (1) according to the vet. [1]"
+    assert answer.citations[0].quote == text
+
+
 def test_restatements_must_agree_on_their_figures() -> None:
     """Close vectors are not enough: "10 months" and "20 months" are two facts; a sentence whose
     numbers are all among another's (or that has none) may restate it."""
