@@ -40,6 +40,7 @@ from answers.wording import find_copies
 from prompts import PromptSet
 from retrieval.catalogs import AnyCatalog
 from retrieval.fusion import fuse_reciprocal_rank
+from retrieval.lexical import query_terms
 from retrieval.models import SearchHit, hit_texts
 from retrieval.search import Filters, SentenceHit
 
@@ -141,7 +142,10 @@ class OfflineEngine:
         if (req := summary_request(question)) is not None:
             return answer_summary_request(self, req.query, filters, self.service.settings.summary_max_words)
         query, hits = self.retrieve(question, top_k, filters, history)
-        answer = self.answer_hits(query, hits, question)
+        if not query_terms(query):  # "x", "what is it?": nothing asked that an article could answer
+            answer = abstain(self.generator, self.prompts.version)
+        else:
+            answer = self.answer_hits(query, hits, question)
         answer.retrieved = hits
         if query != question:
             answer.question = query

@@ -258,6 +258,12 @@ def test_a_follow_up_is_answered_as_a_standalone_question(seeded: Factdesk) -> N
     check_citations(seeded, answer.citations)
 
 
+@pytest.mark.parametrize("question", ["x", "What is it?", "??", "and then?"])
+def test_a_question_without_a_word_to_look_for_is_declined(seeded: Factdesk, question: str) -> None:
+    answer = seeded.ask(question)
+    assert answer.abstained and answer.citations == [] and answer.answer == ABSTAIN_TEXT
+
+
 @pytest.mark.parametrize(
     "question",
     [
