@@ -87,8 +87,8 @@ def mark_reworded_copies(
     cands: list[Candidate], vecs: np.ndarray, same_above: float, texts: dict[str, str], term_rows: TermRows
 ) -> np.ndarray:
     """Which candidates say the same thing (compose's grouping): their vectors' cosine reaches
-    same_above and their figures agree, or one is a machine-reworded copy's sentence and the other the source sentence it
-    rewords (answers/wording.py). A candidate from a copy is also marked a copy of its source
+    same_above and their figures agree, or one is a machine-reworded copy's sentence and the other
+    the source sentence it rewords (answers/wording.py). A candidate from a copy is also marked a copy of its source
     (`duplicate_of`), as a near-duplicate is, so the answer shows the source's wording."""
     same, copy_of = find_copies(
         [(c.document_id, c.start) for c in cands], vecs, same_above, texts, term_rows, [c.text for c in cands]

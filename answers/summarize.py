@@ -3,7 +3,8 @@
 Centrality is similarity to the centroid of all candidate sentences (what the articles are mostly
 about), plus a lead bonus (news puts the key facts first), plus corroboration (how many other
 articles say the same) and, when focused, similarity to the query. A focused summary of the reader
-engine ranks by the reader instead (answers/engine.py, `summary_relevance`).
+engine ranks by the reader's and the query's rankings together instead (answers/engine.py,
+`summary_relevance`).
 A sentence too close to one already chosen is not repeated: its article is cited with it instead.
 """
 

@@ -111,11 +111,14 @@ def figures(text: str) -> frozenset[str]:
     return frozenset(m.replace(",", "") for m in _FIGURE.findall(text))
 
 
-def restatements(vecs: np.ndarray, sentences: Sequence[str], same_above: float) -> np.ndarray:
+def restatements(
+    vecs: np.ndarray, sentences: Sequence[str], same_above: float, close: np.ndarray | None = None
+) -> np.ndarray:
     """same[i, j]: sentences i and j (unit vectors vecs) say the same thing: their cosine reaches
-    same_above and their figures agree, every number of one among the other's. Reports of two bridges
-    "after 10 months" and "after 20 months" are two facts, however close their vectors."""
-    same = vecs @ vecs.T >= same_above
+    same_above (close, when the caller has it) and their figures agree, every number of one among the
+    other's. Reports of two bridges "after 10 months" and "after 20 months" are two facts, however
+    close their vectors."""
+    same = (vecs @ vecs.T >= same_above) if close is None else close.copy()
     figs = [figures(t) for t in sentences]
     for i, j in zip(*np.nonzero(same)):
         if i < j and not (figs[i] <= figs[j] or figs[j] <= figs[i]):
@@ -137,7 +140,7 @@ def find_copies(
     however far apart their vectors or their figures (a copy spells numbers out). Only documents with
     a pair of sentences whose cosine reaches same_above are compared."""
     close = vecs @ vecs.T >= same_above
-    same = restatements(vecs, sentences, same_above)
+    same = restatements(vecs, sentences, same_above, close)
     docs = [d for d, _ in keys]
     pairs = {
         (docs[i], docs[j]) if docs[i] < docs[j] else (docs[j], docs[i])

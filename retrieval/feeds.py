@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import html
 import io
-import xml.sax
 import re
+import xml.sax
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urldefrag, urlsplit

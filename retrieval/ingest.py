@@ -28,11 +28,11 @@ from retrieval import dedup
 from retrieval.catalogs import AnyCatalog
 from retrieval.chunk import chunk_text
 from retrieval.clean import CLEANER_VERSION, clean_article, skip_captions
-from retrieval.sentences import heading_text
 from retrieval.embed import CachedEmbedder
 from retrieval.errors import InvalidInput, NotFound
 from retrieval.faults import refusal
 from retrieval.models import Chunk, Document, DocumentIn, IngestResult, chunk_id, revision_keys
+from retrieval.sentences import heading_text
 from retrieval.store import VectorStore
 
 log = logging.getLogger("factdesk.ingest")
@@ -137,7 +137,7 @@ class Prepared:
     bands: list[str]
     item: DocumentIn | None = None  # set when chunking was skipped because the text is already stored
     raw_hash: str | None = None
-    given: frozenset[str] = frozenset()  # the metadata fields the submission set (METADATA)
+    given: frozenset[str] = frozenset()  # which of KEPT_METADATA the submission set
 
     @property
     def complete(self) -> bool:
@@ -157,18 +157,19 @@ class _Staged:
     raw_hash: str | None
 
 
-# what a submission may set besides the text; one it leaves out keeps the stored document's value
-METADATA = ("title", "source", "url", "published_at")
+# what an update that leaves them out keeps of the stored document (a title left out is the new
+# text's headline)
+KEPT_METADATA = ("source", "url", "published_at")
 
 
 def given_metadata(item: DocumentIn) -> frozenset[str]:
-    return frozenset(f for f in METADATA if isinstance(v := getattr(item, f), str) and v.strip())
+    return frozenset(f for f in KEPT_METADATA if isinstance(v := getattr(item, f), str) and v.strip())
 
 
 def with_stored_metadata(doc: Document, stored: Document, given: frozenset[str]) -> Document:
     """doc with the stored version's source, url and publication date where the submission gave none
-    (a .txt re-ingested, an update sent without them); a title not given is the new text's headline."""
-    kept = {f: getattr(stored, f) for f in ("source", "url", "published_at") if f not in given}
+    (a .txt re-ingested, an update sent without them)."""
+    kept = {f: getattr(stored, f) for f in KEPT_METADATA if f not in given}
     if "published_at" in kept:
         kept["published_ts"] = stored.published_ts
     return replace(doc, **kept)
@@ -232,9 +233,6 @@ def prepare(
             title=(item.title or "").strip() or doc_id,
             text="",
             content_hash=known,
-            source=item.source,
-            url=item.url,
-            published_at=item.published_at,
             created_at=time.time(),
             published_ts=published_ts,
         )
