@@ -11,7 +11,9 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -46,14 +48,19 @@ class EvalInputError(ValueError):
     """A file given to `factdesk eval` that it cannot use; the message names the file and why."""
 
 
+def _parsed(path: Path, what: str, parse: Callable[[str], Any], errors: tuple, kind: str) -> Any:
+    """parse(the file's text), or EvalInputError naming the file and why."""
+    try:
+        return parse(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise EvalInputError(f"cannot read the {what} {path}: {e.strerror or e}") from e
+    except (*errors, UnicodeDecodeError) as e:
+        raise EvalInputError(f"the {what} {path} is not {kind} ({str(e).splitlines()[0]})") from e
+
+
 def load_questions(path: Path, only: list[str] | None = None) -> list[dict]:
     """The questions of a questions file (those tagged with one of `only`, when given)."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise EvalInputError(f"cannot read the questions file {path}: {e.strerror or e}") from e
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise EvalInputError(f"the questions file {path} is not valid YAML ({str(e).splitlines()[0]})") from e
+    data = _parsed(path, "questions file", yaml.safe_load, (yaml.YAMLError,), "valid YAML")
     qs = data.get("questions") if isinstance(data, dict) else None
     if not isinstance(qs, list) or not all(
         isinstance(q, dict) and isinstance(q.get("question"), str) and q["question"].strip() for q in qs
@@ -288,12 +295,7 @@ def compare(current: dict[str, float], baseline: dict[str, float]) -> list[dict]
 
 def load_report(path: Path, what: str) -> dict:
     """A report.json or baseline written by `factdesk eval`: an object whose `metrics` are numbers."""
-    try:
-        report = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise EvalInputError(f"cannot read the {what} {path}: {e.strerror or e}") from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise EvalInputError(f"the {what} {path} is not JSON ({e})") from e
+    report = _parsed(Path(path), what, json.loads, (json.JSONDecodeError,), "JSON")
     metrics = report.get("metrics") if isinstance(report, dict) else None
     if not isinstance(metrics, dict) or not all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values()
