@@ -154,3 +154,14 @@ def test_sentence_side_cost_reports_each_size() -> None:
     # 7,168 rows, past the rescore budget: the sign-bit pass runs, and the held arrays are small
     assert 0 < rows[1]["held_mib"] < rows[1]["float32_mib"] / 2
     assert all(0 <= r["search_p50_ms"] <= r["search_p95_ms"] for r in rows)
+
+
+def test_focused_summary_timing_reports_both_ways(tmp_path: Path, warm_model: None) -> None:
+    from benchmarks import summaries
+
+    out = tmp_path / "summaries.json"
+    assert summaries.main(["--files", "h6", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert set(result) == {"before", "shipped"}
+    for way in result.values():
+        assert way["requests"] == 5 and 0 < way["p50_s"] <= way["p95_s"] <= way["max_s"]
