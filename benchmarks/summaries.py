@@ -25,6 +25,7 @@ from evals.summary_facts import DEFAULT_SET, NEWS
 
 
 def time_file(name: str, entries: list[dict]) -> dict[str, list[float]]:
+    from answers.engine import ReaderEngine
     from factdesk.service import Factdesk
     from factdesk.settings import isolated_settings
     from retrieval.models import DocumentIn
@@ -41,6 +42,7 @@ def time_file(name: str, entries: list[dict]) -> dict[str, list[float]]:
                 ]
             )
             engine = svc.engine
+            assert isinstance(engine, ReaderEngine), "the reader engine (the default) is what is timed"
             shipped = engine.summary_relevance
             svc.summarize(document_ids=[f"{name}-0"], query="warm up", max_words=60)
             for e in entries:
