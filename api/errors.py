@@ -133,15 +133,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, code, message)
 
 
-def _unauthorized(request: Request) -> JSONResponse | None:
-    """The 401 for a request without a valid API key (when keys are configured), else None."""
-    from api.deps import authorize  # api.deps imports this module
+async def _unauthorized(request: Request) -> JSONResponse | None:
+    """The 401 a route's key check would give this request (when keys are configured), else None."""
+    from api.deps import bearer, require_api_key  # api.deps imports this module
 
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
     try:
-        authorize(request.app.state.settings.api_keys, token.strip() if scheme.lower() == "bearer" else None)
+        await require_api_key(request, await bearer(request))
     except FactdeskError as e:
-        return error_response(e.status, e.code, e.message, {"WWW-Authenticate": "Bearer"})
+        return await _factdesk_error(request, e)
     return None
 
 
@@ -151,7 +150,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     default = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error"
     message = exc.detail if isinstance(exc.detail, str) and exc.detail else default
     if status == 404 and message == "Not Found":
-        if request.url.path.startswith("/v1/") and (refused := _unauthorized(request)) is not None:
+        if request.url.path.startswith("/v1/") and (refused := await _unauthorized(request)) is not None:
             return refused  # with API keys, every /v1/* call needs one: an unknown path included
         message = f"no route for {request.method} {request.url.path}"
     headers = dict(exc.headers or {})

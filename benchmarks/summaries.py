@@ -14,47 +14,31 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import yaml
 
 from evals import metrics as m
-from evals.summary_facts import DEFAULT_SET, NEWS
+from evals.summary_facts import DEFAULT_SET, entries_by_file, file_service
 
 
 def time_file(name: str, entries: list[dict]) -> dict[str, list[float]]:
     from answers.engine import ReaderEngine
-    from factdesk.service import Factdesk
-    from factdesk.settings import isolated_settings
-    from retrieval.models import DocumentIn
 
-    articles = json.loads((NEWS / f"{name}.json").read_text(encoding="utf-8"))["articles"]
     times: dict[str, list[float]] = {"before": [], "shipped": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        svc = Factdesk(isolated_settings(Path(tmp)))
-        try:
-            svc.ingest_documents(
-                [
-                    DocumentIn(text=a["text"], title=a["title"], id=f"{name}-{i}")
-                    for i, a in enumerate(articles)
-                ]
-            )
-            engine = svc.engine
-            assert isinstance(engine, ReaderEngine), "the reader engine (the default) is what is timed"
-            shipped = engine.summary_relevance
-            svc.summarize(document_ids=[f"{name}-0"], query="warm up", max_words=60)
-            for e in entries:
-                ids = [f"{name}-{i}" for i in e["articles"]]
-                for way, relevance in (("before", lambda *_: None), ("shipped", shipped)):
-                    engine.summary_relevance = relevance  # type: ignore[method-assign]
-                    t0 = time.perf_counter()
-                    svc.summarize(document_ids=ids, query=e["query"], max_words=e["max_words"])
-                    times[way].append(time.perf_counter() - t0)
-            engine.summary_relevance = shipped  # type: ignore[method-assign]
-        finally:
-            svc.close()
+    with file_service(name) as svc:
+        engine = svc.engine
+        assert isinstance(engine, ReaderEngine), "the reader engine (the default) is what is timed"
+        shipped = engine.summary_relevance
+        svc.summarize(document_ids=[f"{name}-0"], query="warm up", max_words=60)
+        for e in entries:
+            ids = [f"{name}-{i}" for i in e["articles"]]
+            for way, relevance in (("before", lambda *_: None), ("shipped", shipped)):
+                engine.summary_relevance = relevance  # type: ignore[method-assign]
+                t0 = time.perf_counter()
+                svc.summarize(document_ids=ids, query=e["query"], max_words=e["max_words"])
+                times[way].append(time.perf_counter() - t0)
+        engine.summary_relevance = shipped  # type: ignore[method-assign]
     return times
 
 
@@ -63,11 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", help="only these files of the set, comma-separated (e.g. h6,h7)")
     ap.add_argument("--out", type=Path, help="write the result as JSON here")
     args = ap.parse_args(argv)
-    wanted = set(args.files.split(",")) if args.files else None
-    by_file: dict[str, list[dict]] = {}
-    for e in yaml.safe_load(DEFAULT_SET.read_text(encoding="utf-8"))["summaries"]:
-        if "query" in e and (wanted is None or e["file"] in wanted):
-            by_file.setdefault(e["file"], []).append(e)
+    by_file = entries_by_file(DEFAULT_SET, args.files, focused_only=True)
     times: dict[str, list[float]] = {"before": [], "shipped": []}
     for name, entries in by_file.items():
         for way, xs in time_file(name, entries).items():
