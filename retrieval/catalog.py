@@ -177,12 +177,20 @@ class CatalogReads:
     def snapshot(self) -> AbstractContextManager[None]:
         raise NotImplementedError
 
+    _identity: str | None = None
+
     def identity(self) -> str | None:
         """A random id written once, when the catalog is created (or first opened by a version that
         has it). The in-memory indexes' snapshots carry it: one built from another catalog (a data
-        dir whose catalog was deleted and written afresh reuses chunk keys) is never read."""
-        rows = self._query("SELECT uuid FROM catalog_identity WHERE id = 1")
-        return str(rows[0][0]) if rows else None
+        dir whose catalog was deleted and written afresh reuses chunk keys) is never read. Read once:
+        it never changes under an open catalog."""
+        if self._identity is None:
+            rows = self._identity_rows()
+            self._identity = str(rows[0][0]) if rows else None
+        return self._identity
+
+    def _identity_rows(self) -> builtins.list[tuple]:
+        return self._query("SELECT uuid FROM catalog_identity WHERE id = 1")
 
     def get(self, doc_id: str) -> Document | None:
         rows = self._query(
@@ -404,12 +412,12 @@ class Catalog(CatalogReads):
                     self.problem = str(e)[:200]
                 raise fault from e
 
-    def identity(self) -> str | None:
-        """CatalogReads.identity; None for a read-only file from before identities (it is read as it
-        is, so it never gets one): its snapshots are rebuilt, not trusted."""
+    def _identity_rows(self) -> builtins.list[tuple]:
+        """No row for a read-only file from before identities (it is read as it is, so it never gets
+        one): its snapshots are rebuilt, not trusted."""
         with self._lock:
             found = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'catalog_identity'").fetchone()
-        return super().identity() if found else None
+        return super()._identity_rows() if found else []
 
     def check(self) -> str | None:
         """What is wrong with the file (SQLite's quick_check, which reads every page), or None."""
