@@ -3,6 +3,8 @@
 Exact: a hash of the cleaned text. Near: MinHash over word-bigram shingles, so a lightly edited or
 reworded republication is recognised without comparing it to every stored document; LSH bands give
 the candidates, and the exact overlap coefficient of their shingle sets decides (>= 0.8 by default).
+A copy that names someone or something, or gives a figure, that the earlier text never mentions says
+something of its own (a templated brief about another town), so it is no copy.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ def band_keys(signature: np.ndarray) -> list[str]:
         f"{b}:" + hashlib.blake2b(signature[b * ROWS : (b + 1) * ROWS].tobytes(), digest_size=8).hexdigest()
         for b in range(BANDS)
     ]
+
+
+def adds_names(text: str, earlier: str) -> bool:
+    """Whether text holds a capitalised word or a figure that earlier never uses, in any case."""
+    known = {w.lower() for w in _WORD.findall(earlier)}
+    return any((w[0].isupper() or w[0].isdigit()) and w.lower() not in known for w in _WORD.findall(text))
 
 
 def overlap(a: AbstractSet[str], b: AbstractSet[str]) -> float:

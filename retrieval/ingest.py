@@ -501,19 +501,23 @@ class Ingestor:
     def _near_duplicate_of(self, p: Prepared, batch: Sequence[_Staged] = ()) -> str | None:
         """The stored (or earlier in this batch) document p reworded or lightly edited, if any."""
         best, best_score, best_original = None, 0.0, None
-        mine = p.shingles
+        mine, threshold = p.shingles, self.near_duplicate_threshold
+
+        def copies(score: float, text: str) -> bool:
+            return score >= threshold and score > best_score and not dedup.adds_names(p.doc.text, text)
+
         candidates = self.catalog.candidates_by_bands(p.bands, exclude=p.doc.id)
         for doc_id, text in self.catalog.texts(candidates).items():
             score = dedup.overlap(mine, dedup.shingles(text))
-            if score > best_score:
+            if copies(score, text):
                 best, best_score, best_original = doc_id, score, None
         for b in batch:  # pending, so not in the catalog's answers yet; the same LSH gate as above
             if b.bands.isdisjoint(p.bands):
                 continue
             score = dedup.overlap(mine, b.shingles)
-            if score > best_score:
+            if copies(score, b.doc.text):
                 best, best_score, best_original = b.doc.id, score, b.doc.duplicate_of
-        if best is None or best_score < self.near_duplicate_threshold:
+        if best is None:
             return None
         if best_original is None:
             best_original = self.catalog.titles([best]).get(best, (None, None))[1]

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retrieval.clean import clean_article
-from retrieval.dedup import NUM_PERM, band_keys, content_hash, minhash, overlap, shingles
+from retrieval.dedup import NUM_PERM, adds_names, band_keys, content_hash, minhash, overlap, shingles
 
 SEEDS = [clean_article(p.read_text(encoding="utf-8")).text for p in sorted(ARTICLES.glob("*.txt"))]
 
@@ -84,6 +84,17 @@ def test_lightly_edited_copy_overlaps_strongly(index: int, fraction: float) -> N
 def test_different_seed_articles_overlap_weakly() -> None:
     for a, b in itertools.combinations(SEEDS, 2):
         assert overlap(shingles(a), shingles(b)) < 0.5
+
+
+def test_adds_names_sees_new_names_and_figures_in_any_case() -> None:
+    earlier = "Police in York said the A64 was closed after 12 crashes. the mayor of leeds agreed."
+    assert not adds_names(earlier, earlier)
+    assert not adds_names("York police said the A64 had closed after 12 crashes.", earlier)
+    assert not adds_names("Leeds agreed.", earlier)  # named before, only in lower case
+    assert adds_names("Police in Hull said the A64 was closed.", earlier)
+    assert adds_names("The A64 was closed after 14 crashes.", earlier)
+    assert adds_names("The M62 was closed.", earlier)
+    assert not adds_names("", earlier)
 
 
 def test_overlap_edge_cases() -> None:
