@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import re
+import unicodedata
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -97,8 +98,9 @@ def check_unicode(value: str, what: str) -> str:
 
 
 def slug_id(name: str) -> str:
-    """A valid document id from a file name."""
-    s = re.sub(r"[^A-Za-z0-9._:-]+", "-", name).strip("-.")[:128]
+    """A valid document id from a file name; accented letters keep their base letter."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    s = re.sub(r"[^A-Za-z0-9._:-]+", "-", plain).strip("-.")[:128]
     return s if s and ID_PATTERN.match(s) else "doc"
 
 

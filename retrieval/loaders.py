@@ -80,7 +80,8 @@ def _record(obj: object, fallback_id: str, label: str) -> Loaded:
     )
 
 
-def load_file(path: Path, max_bytes: int) -> list[Loaded]:
+def load_file(path: Path, max_bytes: int, stem: str | None = None) -> list[Loaded]:
+    """The documents of one file; stem (file_id's) names them, else the file name's stem does."""
     label = str(path)
     ext = path.suffix.lower()
     if ext not in SUPPORTED:
@@ -92,7 +93,7 @@ def load_file(path: Path, max_bytes: int) -> list[Loaded]:
         raw = path.read_bytes()
     except OSError as e:
         return [Loaded(label, error=f"cannot read file: {e.strerror or e}")]
-    stem = slug_id(path.stem)
+    stem = stem or slug_id(path.stem)
     # a file name that is not UTF-8 (its bytes arrive as lone surrogates) is still a usable source label
     source = path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     if ext == ".pdf":
@@ -133,6 +134,7 @@ def load_file(path: Path, max_bytes: int) -> list[Loaded]:
 
 
 def load_paths(paths: list[Path], max_bytes: int) -> Iterator[Loaded]:
+    taken: set[str] = set()
     for root in paths:
         if not root.exists():
             yield Loaded(str(root), error="no such file or folder")
@@ -141,7 +143,23 @@ def load_paths(paths: list[Path], max_bytes: int) -> Iterator[Loaded]:
             if refused:
                 yield Loaded(str(path), error=refused)
             else:
-                yield from load_file(path, max_bytes)
+                named = path.suffix.lower() in SUPPORTED  # a refused file takes no id
+                yield from load_file(path, max_bytes, file_id(path, root, taken) if named else None)
+
+
+def file_id(path: Path, root: Path, taken: set[str]) -> str:
+    """The id a file's article gets: its name's stem, unless another file of the same call already
+    has that id (strike.txt in two dated folders): then its folders, then a number, are put in
+    front, so one call never replaces an article it has just stored with another."""
+    folders = path.parent.relative_to(root).parts if root.is_dir() else (path.parent.name,)
+    tries = [slug_id(path.stem), slug_id("-".join([*folders, path.stem]))]
+    chosen = next((t for t in tries if t not in taken), None)
+    n = 2
+    while chosen is None:
+        chosen = slug_id(f"{tries[-1]}-{n}")
+        chosen, n = (chosen if chosen not in taken else None), n + 1
+    taken.add(chosen)
+    return chosen
 
 
 def is_url(source: str) -> bool:

@@ -305,6 +305,38 @@ def test_symlink_inside_the_folder_is_followed(tmp_path: Path) -> None:
     assert loaded["latest.txt"].document.id == "latest"  # type: ignore[union-attr]
 
 
+def test_files_of_one_call_never_share_an_id(tmp_path: Path, make_service: MakeService) -> None:
+    """strike.txt in two dated folders are two articles: the second is not an update of the first."""
+    for day, text in (
+        ("monday", "Bus drivers in Hull walked out."),
+        ("tuesday", "Nurses in Sheffield struck."),
+    ):
+        (tmp_path / "news" / day).mkdir(parents=True)
+        (tmp_path / "news" / day / "strike.txt").write_text(text)
+    (tmp_path / "news" / "strike.docx").write_text("refused, so it takes no id")
+    (tmp_path / "news" / "Ferry fares.txt").write_text("Fares rose by a tenth.")
+    (tmp_path / "news" / "Ferry-fares.txt").write_text("Fares fell by a fifth.")
+    (tmp_path / "news" / "bibliothèque.txt").write_text("The library opened.")
+    loaded = list(load_paths([tmp_path / "news", tmp_path / "news" / "monday" / "strike.txt"], MAX))
+    assert [x.document.id for x in loaded if x.document] == [
+        "Ferry-fares",
+        "Ferry-fares-2",
+        "bibliotheque",
+        "strike",
+        "tuesday-strike",
+        "monday-strike",  # the same file again, under its folder's name: the same text, so unchanged
+    ]
+    svc = make_service("ids")
+    results = svc.ingest_paths([tmp_path / "news", tmp_path / "news" / "monday" / "strike.txt"])
+    assert [(r.id, r.status) for r in results if r.id in ("strike", "tuesday-strike")] == [
+        ("strike", "created"),
+        ("tuesday-strike", "created"),
+        ("strike", "unchanged"),
+    ]
+    assert "Hull" in svc.get_document("strike").text
+    assert "Sheffield" in svc.get_document("tuesday-strike").text
+
+
 def test_single_file_path(tmp_path: Path) -> None:
     (tmp_path / "one.txt").write_text("Only this.")
     (loaded,) = load_paths([tmp_path / "one.txt"], MAX)
