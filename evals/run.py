@@ -205,11 +205,40 @@ def by_tag(rows: list[dict]) -> dict[str, dict[str, float]]:
     return {t: aggregate([r for r in rows if t in r["tags"]], []) for t in tags}
 
 
-def score_summaries(svc, path: Path) -> list[dict]:  # type: ignore[no-untyped-def]
-    if not path.exists():
-        return []
+def load_summaries(path: Path) -> list[dict]:
+    """The requests of a summaries file."""
+    data = _parsed(path, "summaries file", yaml.safe_load, (yaml.YAMLError,), "valid YAML")
+    items = data.get("summaries") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not all(isinstance(s, dict) and "key_facts" in s for s in items):
+        raise EvalInputError(
+            f"the summaries file {path} needs a `summaries:` list whose items each have `key_facts`"
+        )
+    return items
+
+
+def check_references(questions: list[dict], summaries: list[dict], texts: dict[str, str]) -> None:
+    """EvalInputError, before anything is asked, for evidence or summary documents the articles do
+    not hold: a typo in a document id or a quote would otherwise read as the engine's failure."""
+    problems = []
+    for q in questions:
+        for ev in q.get("evidence") or []:
+            doc_id = ev.get("document_id") if isinstance(ev, dict) else None
+            if doc_id not in texts:
+                problems.append(f"{q.get('id', q['question'])}: no article {doc_id!r} for its evidence")
+            elif not isinstance(ev.get("quote"), str) or m.evidence_spans([ev], texts)[0] is None:
+                problems.append(f"{q.get('id', q['question'])}: evidence quote not found in {doc_id!r}")
+    for s in summaries:
+        missing = [d for d in s.get("document_ids") or [] if d not in texts]
+        if missing:
+            problems.append(f"summary {s.get('id')}: no article {missing[0]!r}")
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise EvalInputError(f"{len(problems)} reference(s) to what the articles do not hold: {shown}")
+
+
+def score_summaries(svc, requests: list[dict]) -> list[dict]:  # type: ignore[no-untyped-def]
     out = []
-    for s in yaml.safe_load(path.read_text(encoding="utf-8"))["summaries"]:
+    for s in requests:
         summ = svc.summarize(
             document_ids=s.get("document_ids") or None, query=s.get("query"), max_words=s.get("max_words")
         ).to_dict()
@@ -238,11 +267,13 @@ def run_eval(
     judge=None,
 ) -> dict:
     texts = {d.id: d.text for d in svc.list_documents()}
+    summary_requests = load_summaries(summaries_path) if summaries_path and not only else []
+    check_references(questions, summary_requests, texts)
     rows = [score_question(svc, q, texts) for q in questions]
     if judge is not None:
         for r in rows:
             r["judge"] = judge(r, next(q for q in questions if q["id"] == r["id"]), texts)
-    summaries = score_summaries(svc, summaries_path) if summaries_path and not only else []
+    summaries = score_summaries(svc, summary_requests)
     s = svc.settings
     return {
         "meta": {
@@ -371,7 +402,12 @@ def _run_cli(args: argparse.Namespace) -> int:
         from evals.judge import build_judge
 
         judge = build_judge(svc, settings)
-    report = run_eval(svc, questions, questions_path, DEFAULT_SUMMARIES, args.only, judge)
+    # the bundled summary requests are about the bundled articles: a questions file of one's own
+    # scores summaries only when a summaries file is given with it
+    summaries_path = Path(args.summaries) if args.summaries else None
+    if summaries_path is None and not args.questions and DEFAULT_SUMMARIES.exists():
+        summaries_path = DEFAULT_SUMMARIES
+    report = run_eval(svc, questions, questions_path, summaries_path, args.only, judge)
     comparison: list[dict] | None = None
     if baseline is not None:
         comparison = compare(report["metrics"], baseline["metrics"])

@@ -298,6 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("eval", help="score the fixed questions; non-zero exit on regression")
     s.add_argument("--questions", default=None, help="questions file (default evals/questions.yaml)")
+    s.add_argument(
+        "--summaries",
+        default=None,
+        help="summary requests file (default evals/summaries.yaml, only with the default questions)",
+    )
     s.add_argument("--baseline", default=None, help="baseline report to compare with")
     s.add_argument("--report", default="eval-report", help="folder for report.json/.md/.html")
     s.add_argument("--only", action="append", metavar="TAG", help="only questions with this tag (repeatable)")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import ARTICLES, ROOT, make_settings
 from hypothesis import given
 from hypothesis import strategies as st
@@ -507,6 +508,55 @@ def test_eval_refuses_files_it_cannot_use_with_a_message(tmp_path: Path) -> None
         assert p.returncode == 2 and message in p.stderr, (args, p.stderr[-2000:])
         assert "Traceback" not in p.stderr
     assert not (tmp_path / "data").exists()  # refused before a store was opened or a question asked
+
+
+@pytest.mark.timeout(400)
+def test_eval_of_ones_own_articles_and_questions(tmp_path: Path) -> None:
+    """A questions file about other articles than the bundled ones is scored without the bundled summary
+    requests (which name the bundled articles); evidence or a summary naming what the articles do not
+    hold is refused (exit 2, the question and the reference named) before anything is asked."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "fire.txt").write_text(
+        "Twelve fire engines attended the blaze at the Calder plant on Monday."
+    )
+    (articles / "vote.txt").write_text("The council passed the budget by 48 votes to 31 on Tuesday evening.")
+    question = {
+        "id": "v1",
+        "question": "By how many votes did the budget pass?",
+        "expected_facts": [["48"]],
+        "evidence": [{"document_id": "vote", "quote": "passed the budget by 48 votes to 31"}],
+    }
+    good, typo, wrong_quote = (tmp_path / n for n in ("good.yaml", "typo.yaml", "quote.yaml"))
+    good.write_text(yaml.safe_dump({"questions": [question]}))
+    typo.write_text(
+        yaml.safe_dump(
+            {"questions": [{**question, "evidence": [{**question["evidence"][0], "document_id": "vot"}]}]}
+        )
+    )
+    wrong_quote.write_text(
+        yaml.safe_dump(
+            {"questions": [{**question, "evidence": [{"document_id": "vote", "quote": "by 49 votes"}]}]}
+        )
+    )
+    summaries = tmp_path / "summaries.yaml"
+    summaries.write_text(
+        yaml.safe_dump({"summaries": [{"id": "s1", "document_ids": ["fires"], "key_facts": [["12"]]}]})
+    )
+    env = {"FACTDESK_ARTICLES_DIR": str(articles)}
+    p = factdesk_eval(tmp_path, "--questions", str(good), "--report", str(tmp_path / "r"), **env)
+    assert p.returncode == 0, p.stderr[-2000:]
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["meta"]["questions"] == 1 and not report.get("summaries")
+    cases = [
+        (["--questions", str(typo)], "v1: no article 'vot' for its evidence"),
+        (["--questions", str(wrong_quote)], "v1: evidence quote not found in 'vote'"),
+        (["--questions", str(good), "--summaries", str(summaries)], "summary s1: no article 'fires'"),
+    ]
+    for args, message in cases:
+        p = factdesk_eval(tmp_path, *args, "--report", str(tmp_path / "refused"), **env)
+        assert p.returncode == 2 and message in p.stderr, (args, p.stderr[-2000:])
+        assert "Traceback" not in p.stderr and not (tmp_path / "refused").exists()
 
 
 @pytest.mark.parametrize("name", ["questions.yaml", "heldout.yaml", "heldout2.yaml", "blind3.yaml"])
