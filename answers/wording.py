@@ -43,18 +43,56 @@ def words(text: str) -> frozenset[str]:
     return frozenset(stem(t) if is_content_word(t) else _FUNCTION + t for t in _TOKEN.findall(text.lower()))
 
 
+def names(text: str) -> dict[tuple[str | None, str | None], frozenset[str]]:
+    """A sentence's names (runs of capitalised words, lower-cased) by their slot: the words just before
+    and after them. Its first word alone is left out: every sentence starts with a capital."""
+    tokens = _TOKEN.findall(text)
+    slots: dict[tuple[str | None, str | None], set[str]] = {}
+    i = 0
+    while i < len(tokens):
+        if not tokens[i][0].isupper():
+            i += 1
+            continue
+        end = i
+        while end < len(tokens) and tokens[end][0].isupper():
+            end += 1
+        if end - i > 1 or i > 0:
+            before = tokens[i - 1].lower() if i else None
+            after = tokens[end].lower() if end < len(tokens) else None
+            slots.setdefault((before, after), set()).add(" ".join(tokens[i:end]).lower())
+        i = end
+    return {slot: frozenset(found) for slot, found in slots.items()}
+
+
+def other_names(a: dict[tuple[str | None, str | None], frozenset[str]], b: dict) -> bool:
+    """Whether two sentences put different names in the same slot ("in Brixham opened" and "in Corwen
+    opened", "on Friday" and "on Monday"): then they report two facts. Names in other slots (one
+    says "NIS", the other "South Korea's spy agency") may still be one statement's."""
+    return any(slot != (None, None) and slot in b and not found & b[slot] for slot, found in a.items())
+
+
+def agree(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two sentences' figures can be one statement's: one's are all among the other's."""
+    return a <= b or b <= a
+
+
 @dataclass(frozen=True)
 class Sentences:
-    """An article's sentences: their starts in its text, and their words()."""
+    """An article's sentences: their starts in its text, their words() and their names()."""
 
     starts: tuple[int, ...]
     words: tuple[frozenset[str], ...]
+    names: tuple[dict[tuple[str | None, str | None], frozenset[str]], ...] = ()
 
 
 @lru_cache(maxsize=256)  # the same articles come back for related questions
 def article_sentences(text: str) -> Sentences:
     spans = split_sentences(text)
-    return Sentences(tuple(s.start for s in spans), tuple(words(text[s.start : s.end]) for s in spans))
+    return Sentences(
+        tuple(s.start for s in spans),
+        tuple(words(text[s.start : s.end]) for s in spans),
+        tuple(names(text[s.start : s.end]) for s in spans),
+    )
 
 
 def commonness(own: Iterable[str], rows: dict[str, int], total: int) -> float | None:
@@ -88,14 +126,17 @@ def aligned_pairs(a: Sequence[frozenset[str]], b: Sequence[frozenset[str]]) -> l
 
 
 def reworded_copy(
-    a: Sequence[frozenset[str]], b: Sequence[frozenset[str]], term_rows: TermRows
+    a: Sentences, b: Sentences, term_rows: TermRows
 ) -> tuple[int, list[tuple[int, int]]] | None:
     """(0 when article a is a reworded copy of b, 1 when b is of a; their aligned sentence pairs), or
-    None; a and b as each sentence's words()."""
-    pairs = aligned_pairs(a, b)
-    if len(pairs) < MIN_PAIRS or len(pairs) < MIN_SHARE * min(len(a), len(b)):
+    None. A reworder swaps words but keeps names, so aligned sentences that put different names in
+    one slot do not count towards calling b a's source: briefs from one template about two towns are
+    two reports. (Of a copy found, every aligned pair is joined.)"""
+    pairs = aligned_pairs(a.words, b.words)
+    agreeing = sum(not other_names(a.names[i], b.names[j]) for i, j in pairs)
+    if agreeing < MIN_PAIRS or agreeing < MIN_SHARE * min(len(a.words), len(b.words)):
         return None
-    own = [(a[i] - b[j], b[j] - a[i]) for i, j in pairs]
+    own = [(a.words[i] - b.words[j], b.words[j] - a.words[i]) for i, j in pairs]
     stems = {w for x, y in own for w in x | y if not w.startswith(_FUNCTION)}
     rows, total = term_rows(sorted(stems))
     votes = 0
@@ -116,12 +157,14 @@ def restatements(
 ) -> np.ndarray:
     """same[i, j]: sentences i and j (unit vectors vecs) say the same thing: their cosine reaches
     same_above (close, when the caller has it) and their figures agree, every number of one among the
-    other's. Reports of two bridges "after 10 months" and "after 20 months" are two facts, however
-    close their vectors."""
+    other's, and neither puts another name where the other has one (other_names). Reports of two
+    bridges "after 10 months" and "after 20 months", or of the bridges in two towns, are two facts,
+    however close their vectors."""
     same = (vecs @ vecs.T >= same_above) if close is None else close.copy()
     figs = [figures(t) for t in sentences]
+    named = [names(t) for t in sentences]
     for i, j in zip(*np.nonzero(same)):
-        if i < j and not (figs[i] <= figs[j] or figs[j] <= figs[i]):
+        if i < j and (not agree(figs[i], figs[j]) or other_names(named[i], named[j])):
             same[i, j] = same[j, i] = False
     return same
 
@@ -151,7 +194,7 @@ def find_copies(
     copy_of: dict[str, str] = {}
     for a, b in sorted(pairs):
         sa, sb = article_sentences(texts[a]), article_sentences(texts[b])
-        found = reworded_copy(sa.words, sb.words, term_rows)
+        found = reworded_copy(sa, sb, term_rows)
         if found is None:
             continue
         which, aligned = found
