@@ -92,7 +92,7 @@ def answer_summary_request(
     engine: AnswerEngine, query: str | None, filters: Filters | None, max_words: int
 ) -> Answer:
     """A message that asked for a summary, answered by the engine's own summarizer."""
-    ids = list(filters.document_ids) if filters and filters.document_ids else None
+    ids = list(filters.document_ids) if filters and filters.document_ids is not None else None
     return summary_as_answer(engine.summarize(document_ids=ids, query=query, max_words=max_words))
 
 
@@ -164,14 +164,14 @@ class OfflineEngine:
         warnings: list[str] = []
         within: dict[str, list[tuple[int, int]]] | None = None
         if query:
-            filters = Filters(document_ids=tuple(document_ids)) if document_ids else None
+            filters = Filters(document_ids=tuple(document_ids)) if document_ids is not None else None
             with svc.telemetry.stage("retrieve"):
                 hits = svc.searcher.search(query, 10, filters)
             within = {}
             for h in hits:
                 within.setdefault(h.document_id, []).append((h.start, h.end))
             ids = list(within)
-        elif document_ids:
+        elif document_ids is not None:  # [] restricts to nothing, as it does a question
             ids = list(dict.fromkeys(document_ids))
         else:
             ids, warnings = recent_documents(svc.catalog)
@@ -212,6 +212,11 @@ class OfflineEngine:
                 sentences, vecs, max_words, q_vec, self.summary_config, same, copies.keys(), relevance
             )
             summary = summary_from_groups(groups, self.generator, self.prompts.version)
+        if not groups:  # every sentence is longer than the budget: say so rather than answer ""
+            summary.summary = f"No sentence of the articles fits in {max_words} words."
+            warnings.append(
+                f"every sentence to summarise is longer than {max_words} words; ask for more words"
+            )
         summary.warnings = warnings
         return summary
 

@@ -385,7 +385,7 @@ class LLMEngine:
         catalog = self.service.catalog
         warnings: list[str] = []
         if query:
-            filters = Filters(document_ids=tuple(document_ids)) if document_ids else None
+            filters = Filters(document_ids=tuple(document_ids)) if document_ids is not None else None
             with self.telemetry.stage("retrieve"):
                 hits = self.service.searcher.search(query, SUMMARY_QUERY_K, filters)
             texts = hit_texts(hits)
@@ -396,7 +396,7 @@ class LLMEngine:
                     if h.document_id in texts
                 ]
             ), warnings
-        if document_ids:
+        if document_ids is not None:  # [] restricts to nothing, as it does a question
             ids = list(dict.fromkeys(document_ids))
         else:
             ids, warnings = recent_documents(catalog)

@@ -41,6 +41,8 @@ _LEFT_OPEN = re.compile(r"\b(?:it|its|them|this|that|these|those)\b(?!\s+[a-z])(
 _PERSONAL = re.compile(r"\b(he|she|him|they|them)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(his|their)\b", re.I)
 _OBJECT_PRONOUNS = frozenset({"him", "them"})
+# a name right after one of these is a place ("captured in Kursk"), which "he" or "they" never is
+_PLACE_BEFORE = re.compile(r"\b(?:in|at|near|into|inside|outside|from)\s*$", re.I)
 _DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|these|those)\s+(?P<noun>[a-z][\w-]*(?:['’]s)?)", re.I)
 
 
@@ -110,6 +112,8 @@ def resolve(question: str, previous: str) -> str | None:
         # pronoun is never its own clause's subject ("which units caught them" would say "themselves"),
         # so it still points back at the previous turn.
         return None
+    if personal and _PLACE_BEFORE.search(previous[: previous.find(about)] if about in previous else ""):
+        return None  # "he" after "who was captured in Kursk?" is not Kursk: a place is no person
     if personal:
         return _PERSONAL.sub(about, question, count=1)
     if _POSSESSIVE.search(question):
@@ -152,7 +156,11 @@ def swap(question: str, previous: str) -> str | None:
         return None
     if not re.fullmatch(r"[\w'’ .-]+", m.group("x")) or len(m.group("x").split()) > 6:
         return None  # "what about the other one: when was he born?" asks a question of its own
-    return previous.replace(about, m.group("x"), 1)
+    x = m.group("x")
+    before = previous[: previous.find(about)].split()
+    if before and x.split()[0].lower() == before[-1].lower() and len(x.split()) > 1:
+        x = x.split(maxsplit=1)[1]  # "what about on the M62?" after "drivers on the A64": one "on"
+    return previous.replace(about, x, 1)
 
 
 def rewrite_follow_up(question: str, history: list[str]) -> str:

@@ -111,6 +111,16 @@ def test_an_article_that_restates_an_answer_is_cited_even_below_the_threshold() 
             "Where were they stationed?",
             "Where were Ruritanian soldiers stationed?",
         ),
+        (  # the preposition the follow-up repeats is not said twice
+            "How much extra time were drivers on the A64 told to allow?",
+            "What about on the M62?",
+            "How much extra time were drivers on the M62 told to allow?",
+        ),
+        (  # a place is not "he": the previous turn's words go with the question instead
+            "Who was captured in Syldavia?",
+            "What did he say in the video?",
+            "What did he say in the video? (captured syldavia)",
+        ),
     ],
 )
 def test_follow_ups_become_standalone(previous: str, follow_up: str, standalone: str) -> None:
@@ -335,6 +345,30 @@ def test_restatements_must_agree_on_their_figures() -> None:
     assert not restatements(_unit([1.0, 0.0], [0.0, 1.0]), ["Rain on 1 May.", "Rain on 1 May."], 0.8)[0, 1]
 
 
+def test_restatements_must_agree_on_their_names() -> None:
+    """Two towns' bridges, or one bridge on two days, are two facts; a sentence that names less
+    (or starts with another word) may restate one that names more."""
+    from answers.wording import names, restatements
+
+    assert names("The new bridge in Brixham opened on Friday.") == {
+        ("in", "opened"): {"brixham"},
+        ("on", None): {"friday"},
+    }
+    assert names("North Korean troops left.") == {(None, "troops"): {"north korean"}}
+    assert names("Troops left.") == {}
+    sentences = [
+        "The new bridge in Brixham opened on Friday after 2 years of work.",
+        "The new bridge in Corwen opened on Monday after 2 years of work.",
+        "The new bridge opened on Friday after 2 years of work.",
+        "Brixham's new bridge opened on Friday after 2 years of work.",
+        "According to NIS, the new bridge in Brixham opened on Friday after 2 years of work.",
+        "The new bridge in Brixham opened on Friday after 2 years of work, South Korea's agency said.",
+    ]
+    same = restatements(_unit(*[[1.0, 0.0]] * 6), sentences, 0.8)
+    assert not same[0, 1] and same[0, 2] and not same[1, 2] and same[0, 3] and same[2, 3]
+    assert same[4, 5] and same[0, 4] and not same[1, 5]  # who said it, named apart: still one statement
+
+
 def test_near_identical_reports_with_other_figures_are_not_cited_together(make_service: MakeService) -> None:
     """Three towns' reports that differ in their town and their figure: the answer about one town
     does not cite the others' sentences as saying the same thing."""
@@ -381,6 +415,20 @@ def test_summary_is_cited_within_max_words_and_clean(seeded: Factdesk) -> None:
     for sentence in re.split(r"(?<=\])\s+", summary.summary.strip()):
         assert re.search(r"\[\d+\]$", sentence), sentence  # every sentence carries its marker
     check_citations(seeded, summary.citations)
+
+
+def test_a_budget_no_sentence_fits_in_is_said_not_answered_empty(make_service: MakeService) -> None:
+    """max_words 10 is valid; when every sentence is longer, the summary says so, with a warning."""
+    svc = make_service("long-sentences")
+    text = (
+        "The harbour authority said on Monday that fourteen fishing boats had been damaged by the storm. "
+        "Repairs to the eastern breakwater are expected to take at least three months to complete."
+    )
+    svc.ingest_documents([DocumentIn(text=text, id="storm")])
+    summary = svc.summarize(max_words=10)
+    assert summary.summary == "No sentence of the articles fits in 10 words." and not summary.citations
+    assert summary.warnings and "longer than 10 words" in summary.warnings[-1]
+    assert svc.summarize(max_words=20).citations  # a budget one sentence fits in
 
 
 def test_focused_single_document_summary(seeded: Factdesk) -> None:
