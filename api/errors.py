@@ -149,9 +149,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     status = exc.status_code
     default = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error"
     message = exc.detail if isinstance(exc.detail, str) and exc.detail else default
+    from api.mcp_server import MCP_PATH  # it imports this module
+
+    keyed = request.url.path.startswith("/v1/") or request.url.path == MCP_PATH
+    if status in (404, 405) and keyed and (refused := await _unauthorized(request)) is not None:
+        return refused  # with API keys, every /v1/* and /mcp call needs one: an unknown path or method too
     if status == 404 and message == "Not Found":
-        if request.url.path.startswith("/v1/") and (refused := await _unauthorized(request)) is not None:
-            return refused  # with API keys, every /v1/* call needs one: an unknown path included
         message = f"no route for {request.method} {request.url.path}"
     headers = dict(exc.headers or {})
     if status == 405:

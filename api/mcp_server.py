@@ -13,7 +13,6 @@ schemas) with eval_str, which cannot see the settings-dependent types made insid
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import asdict
 from typing import Annotated, Any, TypeVar
 
 from fastapi.security.utils import get_authorization_scheme_param
@@ -120,7 +119,8 @@ def build_server(settings: Settings, service: Callable[[], Factdesk]) -> MCPServ
     @server.tool(annotations=READ_ONLY)
     async def get_document(id: DocumentId) -> Annotated[CallToolResult, DocumentOut]:
         """An article's cleaned text and details; citation offsets (start, end) refer to this text."""
-        doc = asdict(await run(lambda svc: svc.get_document(id)))
+        found = await run(lambda svc: svc.get_document(id))
+        doc = {**found.summary(), "text": found.text}  # the object GET /v1/documents/{id} answers
         header = [
             doc["title"],
             *(f"{k}: {doc[k]}" for k in ("id", "source", "url", "published_at") if doc[k]),

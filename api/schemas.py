@@ -238,11 +238,19 @@ class ChatMessage(OpenAIRequest):
         return "\n".join(p.text for p in self.content or [] if p.text and p.type in ("text", "input_text"))
 
 
+class StreamOptions(OpenAIRequest):
+    include_usage: bool = Field(False, strict=True)
+
+
 class ChatRequest(OpenAIRequest):
     model: str = "factdesk"
     messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
-    stream: bool = False
-    top_k: TopK | None = Field(None, description="factdesk extension: passages to retrieve")
+    # the fields factdesk acts on are as strict as its own routes' ("yes" is not true, "5" not 5)
+    stream: bool = Field(False, strict=True)
+    stream_options: StreamOptions | None = Field(
+        None, description='{"include_usage": true}: a last chunk with no choices carries `usage`'
+    )
+    top_k: TopK | None = Field(None, strict=True, description="factdesk extension: passages to retrieve")
 
 
 class ModelCard(Response):

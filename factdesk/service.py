@@ -23,7 +23,7 @@ from retrieval.catalogs import open_catalog
 from retrieval.embed import build_embedder
 from retrieval.errors import InsufficientStorage, InvalidInput, NotFound, StoreUnavailable
 from retrieval.faults import refusal
-from retrieval.ingest import Ingestor, check_unicode, parse_published, validate_id
+from retrieval.ingest import Ingestor, check_unicode, parse_published, parse_until, validate_id
 from retrieval.loaders import Loaded, keep_validators, load_paths, load_url, names_url
 from retrieval.models import Document, DocumentIn, IngestResult, SearchHit
 from retrieval.search import Filters, SearchConfig, Searcher
@@ -305,11 +305,14 @@ class Factdesk:
         if document_ids is not None:
             for d in document_ids:
                 validate_id(d)
+        after, before = parse_published(published_after), parse_until(published_before)
+        if after is not None and before is not None and after > before:
+            raise InvalidInput("published_after is later than published_before: no date is in that range")
         return Filters(
             document_ids=tuple(document_ids) if document_ids is not None else None,
             sources=tuple(sources) if sources is not None else None,
-            published_after=parse_published(published_after),
-            published_before=parse_published(published_before),
+            published_after=after,
+            published_before=before,
         )
 
     def check_top_k(self, top_k: int | None) -> int:

@@ -9,6 +9,8 @@ per URL in the data dir, so a second run asks "changed since?" and an unchanged 
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 import sqlite3
 import threading
 import time
@@ -21,6 +23,14 @@ import httpx
 from retrieval.feeds import media_type
 
 __all__ = ["FetchError", "Fetched", "Fetcher", "Validators", "ValidatorStore"]
+
+
+def status_phrase(status: int, given: str) -> str:
+    """The standard phrase of an HTTP status ("Not Found"), not the server's own wording ("File not found")."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return given
 
 
 class FetchError(Exception):
@@ -85,7 +95,9 @@ class Fetcher:
                         str(r.url), 304, content_type, b"", validators.etag, validators.last_modified
                     )
                 if r.status_code != 200:
-                    raise FetchError(f"HTTP {r.status_code} {r.reason_phrase}".rstrip())
+                    raise FetchError(
+                        f"HTTP {r.status_code} {status_phrase(r.status_code, r.reason_phrase)}".rstrip()
+                    )
                 kind = media_type(content_type)
                 if kind not in accept:  # checked before the body is read: a video is never downloaded
                     raise FetchError(f"unsupported content type {kind or '(none)'}")

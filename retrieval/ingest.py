@@ -116,6 +116,14 @@ def parse_published(value: str | None) -> float | None:
     return dt.timestamp()
 
 
+def parse_until(value: str | None) -> float | None:
+    """A range's inclusive end: a date alone ("2025-03-04") takes in that whole day."""
+    end = parse_published(value)
+    if end is None or "T" in str(value) or ":" in str(value):
+        return end
+    return end + 86400 - 1e-3
+
+
 def _headline_from(text: str, limit: int = 100) -> str:
     """A stand-in title for an untitled article: its first line that is not a picture credit or
     caption, cut at a word if long."""

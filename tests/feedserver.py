@@ -144,7 +144,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
 
         def _reply(self, status: int, headers: dict[str, str], body: bytes = b"") -> None:
             site.log.append((self.path, status))
-            self.send_response(status)
+            # a 404 in http.server's own words, as `python -m http.server` sends it: reported as "Not Found"
+            self.send_response(status, "File not found" if status == 404 else None)
             for k, v in headers.items():
                 self.send_header(k, v)
             self.end_headers()

@@ -295,6 +295,12 @@ def test_summarize(client: TestClient, texts: dict[str, str]) -> None:
     assert r.status_code == 200 and r.json()["citations"]
     assert_error(client.post("/v1/summarize", json={"document_ids": ["no-such-doc"]}), 404, "not_found")
     assert_error(client.post("/v1/summarize", json={"max_words": 5}), 400)
+    # an empty document_ids restricts to nothing here as on /v1/ask and /v1/search, focused or not
+    for body in ({"document_ids": []}, {"document_ids": [], "query": "suicide orders"}):
+        empty = client.post("/v1/summarize", json=body).json()
+        assert empty["citations"] == [] and "nothing to summarise" in empty["summary"]
+    asked = client.post("/v1/ask", json={"question": "Summarize the articles", "document_ids": []}).json()
+    assert asked["abstained"] and asked["citations"] == []
 
 
 # ---- OpenAI-compatible ----
@@ -359,10 +365,15 @@ def test_chat_completion_stream(client: TestClient) -> None:
     chunks = [json.loads(d) for d in data[:-1]]
     assert len(chunks) > 3 and all(c["object"] == "chat.completion.chunk" for c in chunks)
     assert len({c["id"] for c in chunks}) == 1 and chunks[0]["choices"][0]["delta"]["role"] == "assistant"
-    content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
-    final = chunks[-1]
+    *answer, usage = chunks  # include_usage: a last chunk with no choices, only the counts (as OpenAI's)
+    content = "".join(c["choices"][0]["delta"].get("content", "") for c in answer)
+    final = answer[-1]
     assert final["choices"][0]["finish_reason"] == "stop" and final["citations"]
-    assert content == chat(client, messages).json()["choices"][0]["message"]["content"]
+    whole = chat(client, messages).json()
+    assert content == whole["choices"][0]["message"]["content"]
+    assert usage["choices"] == [] and usage["usage"] == whole["usage"]
+    plain = [json.loads(d) for d in sse_events(chat(client, messages, stream=True).text)[:-1]]
+    assert all(c["choices"] and "usage" not in c for c in plain)  # no usage chunk unless asked for
 
 
 def test_chat_needs_a_user_message(client: TestClient) -> None:
@@ -395,6 +406,8 @@ def test_malformed_json(client: TestClient, path: str, raw: bytes) -> None:
         ("/v1/ask", {"question": "x", "document_ids": "abc"}),
         ("/v1/ask", {"question": "x", "history": "earlier"}),
         ("/v1/ask", {"question": "x", "topk": 3}),  # a typo is an error, not silently ignored
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "stream": "yes"}),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "top_k": "5"}),
         ("/v1/ask", {}),
         ("/v1/ask", []),
         ("/v1/search", {"top_k": 3}),
@@ -555,6 +568,11 @@ def test_an_unknown_v1_path_needs_a_key_too(keyed: TestClient) -> None:
         r = keyed.request(method, "/v1/nope", headers={"Authorization": "Bearer first-key"})
         assert_error(r, 404)
     assert keyed.get("/nope").status_code == 404  # outside /v1/ an unknown path is just unknown
+    # nor which methods a path takes: a wrong method without a key is a 401, with one a 405
+    for path in ("/v1/ask", "/mcp"):
+        assert_error(keyed.get(path), 401, "unauthorized")
+        assert_error(keyed.get(path, headers={"Authorization": "Bearer first-key"}), 405)
+    assert keyed.post("/healthz").status_code == 405  # the open probes need no key for anything
 
 
 @pytest.mark.parametrize(

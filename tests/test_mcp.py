@@ -145,7 +145,7 @@ def test_get_document_returns_the_cleaned_text(live_server: LiveServer) -> None:
     assert not result.is_error, text_of(result)
     with live_server.client() as client:
         served = client.get(f"/v1/documents/{SEED_IDS[1]}").json()
-    assert result.structured_content["text"] == served["text"]
+    assert result.structured_content == served  # the same object, no more and no fewer fields
     assert text_of(result).endswith("\n\n" + served["text"])
 
 

@@ -64,9 +64,17 @@ def conversation(body: ChatRequest, max_chars: int) -> tuple[str, list[str]]:
     return asked[-1], history[-MAX_HISTORY:]
 
 
+def token_usage(prompt: str, content: str) -> dict[str, int]:
+    prompt_tokens, completion_tokens = count_tokens(prompt), count_tokens(content)
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
 def completion(answer: dict[str, Any], prompt: str) -> dict[str, Any]:
     content = cited_text(answer["answer"], answer["citations"])
-    prompt_tokens, completion_tokens = count_tokens(prompt), count_tokens(content)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
@@ -80,11 +88,7 @@ def completion(answer: dict[str, Any], prompt: str) -> dict[str, Any]:
                 "logprobs": None,
             }
         ],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
+        "usage": token_usage(prompt, content),
         "citations": answer["citations"],
         "system_fingerprint": answer.get("prompt_version"),
     }
@@ -93,12 +97,15 @@ def completion(answer: dict[str, Any], prompt: str) -> dict[str, Any]:
 class ChunkWriter:
     """chat.completion.chunk events sharing one id and creation time."""
 
-    def __init__(self) -> None:
+    def __init__(self, usage_prompt: str | None = None) -> None:
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.text = InertStream()  # the answer's deltas quote articles: made inert as they stream
+        self.usage_prompt = usage_prompt  # stream_options.include_usage: a last chunk counts the tokens
+        self.sent: list[str] = []
 
     def chunk(self, delta: dict[str, Any], finish_reason: str | None = None, **extra: Any) -> dict[str, Any]:
+        self.sent.append(delta.get("content") or "")
         return {
             "id": self.id,
             "object": "chat.completion.chunk",
@@ -129,6 +136,9 @@ class ChunkWriter:
                 system_fingerprint=event.get("prompt_version"),
             )
         )
+        if self.usage_prompt is not None:  # as OpenAI sends it: no choices, only the counts
+            usage = token_usage(self.usage_prompt, "".join(self.sent))
+            out.append({**self.chunk({}), "choices": [], "usage": usage})
         return out
 
 
@@ -142,7 +152,8 @@ async def chat_completions(body: ChatRequest, svc: Service):  # type: ignore[no-
     """The reply is the cited answer: [n] markers, then a "Sources:" list; `citations` has the exact spans."""
     question, history = conversation(body, svc.settings.max_question_chars)
     if body.stream:
-        writer = ChunkWriter()
+        include_usage = body.stream_options is not None and body.stream_options.include_usage
+        writer = ChunkWriter("\n".join([*history, question]) if include_usage else None)
 
         def start() -> Iterator[dict]:
             return svc.ask_stream(question, body.top_k, None, history)
