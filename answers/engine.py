@@ -139,7 +139,7 @@ class OfflineEngine:
         raise NotImplementedError
 
     def ask(self, question: str, *, top_k: int, filters: Filters | None, history: list[str]) -> Answer:
-        if (req := summary_request(question)) is not None:
+        if (req := summary_request(question, history)) is not None:
             return answer_summary_request(self, req.query, filters, self.service.settings.summary_max_words)
         query, hits = self.retrieve(question, top_k, filters, history)
         if not query_terms(query):  # "x", "what is it?": nothing asked that an article could answer

@@ -8,6 +8,7 @@ a request verb or noun at the start, then optionally what to summarise.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # each: a request for a summary, at the start of the message; what follows names its subject
@@ -29,16 +30,24 @@ _WHOLE = re.compile(
 )
 
 
+# what points back at the conversation's last subject: "summarize it", "give me the gist of that"
+_POINTS_BACK = re.compile(r"^(?:it|that|this|them|those|these)(?:\s+(?:for me|please))?$", re.I)
+
+
 @dataclass(frozen=True)
 class SummaryRequest:
     query: str | None  # what to summarise; None: everything
 
 
-def summary_request(message: str) -> SummaryRequest | None:
-    """A summary request and its subject, or None for a question to answer."""
+def summary_request(message: str, history: Sequence[str] = ()) -> SummaryRequest | None:
+    """A summary request and its subject, or None for a question to answer. "Summarize it" after an
+    earlier turn is about that turn's subject (its question, or its own summary's subject)."""
     m = _SUMMARY_REQUEST.match(message.strip())
     if m is None:
         return None
     rest = m.group("rest").strip(" \t\n?.!:")
     rest = re.sub(r"^(?:of|on|about|for|regarding|covering)\s+", "", rest, flags=re.I).strip()
+    if history and _POINTS_BACK.match(rest):
+        earlier = summary_request(history[-1], history[:-1])
+        return earlier if earlier is not None else SummaryRequest(history[-1].strip())
     return SummaryRequest(None if _WHOLE.match(rest) else rest)

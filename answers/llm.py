@@ -119,7 +119,7 @@ class LLMEngine:
         self.fallback.warm()
 
     def ask(self, question: str, *, top_k: int, filters: Filters | None, history: list[str]) -> Answer:
-        if (req := summary_request(question)) is not None:
+        if (req := summary_request(question, history)) is not None:
             return self._summary_answer(req.query, filters)
         query, hits = self._retrieve(question, top_k, filters, history)
         answer = self._ask(question, query, hits)
@@ -147,7 +147,7 @@ class LLMEngine:
         """Each sentence's text and markers once its citations verify (a sentence that fails the checks
         is never sent, not even provisionally: a chat client keeps what it was streamed), then the
         verified answer in the done event."""
-        if (req := summary_request(question)) is not None:
+        if (req := summary_request(question, history)) is not None:
             yield from _events(self._summary_answer(req.query, filters), [])
             return
         query, hits = self._retrieve(question, top_k, filters, history)

@@ -12,7 +12,7 @@ import pytest
 
 from answers.candidates import Candidate, candidates
 from answers.compose import ComposeConfig, accepted, compose, group
-from answers.intent import summary_request
+from answers.intent import SummaryRequest, summary_request
 from answers.models import ABSTAIN_TEXT
 from answers.reader import Passage
 from answers.rewrite import referent, rewrite_follow_up
@@ -160,6 +160,20 @@ def test_referent() -> None:
 def test_summary_requests(message: str, query: str | None) -> None:
     req = summary_request(message)
     assert req is not None and req.query == query
+
+
+def test_a_summary_request_that_points_back_is_about_the_last_turn() -> None:
+    """ "Summarize it" after a question is a summary focused on that question; after a summary request,
+    that request's subject; with nothing before it, everything."""
+    assert summary_request("Summarize it", ["Tell me about the prisoner swap"]) == SummaryRequest(
+        "Tell me about the prisoner swap"
+    )
+    assert summary_request("Give me the gist of that", ["Give me a summary of the swap"]) == SummaryRequest(
+        "the swap"
+    )
+    assert summary_request("Summarize it", ["Summarize the articles"]) == SummaryRequest(None)
+    assert summary_request("Summarize it") == SummaryRequest(None)
+    assert summary_request("Summarize the articles", ["Tell me about the swap"]) == SummaryRequest(None)
 
 
 @pytest.mark.parametrize(
