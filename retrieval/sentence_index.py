@@ -33,7 +33,7 @@ log = logging.getLogger("factdesk.search")
 # BENCHMARKS.md, "The sentence side of search")
 RESCORE_ROWS = 4096
 RESCORE_SHARE = 64
-SNAPSHOT_VERSION = 2  # 2: stamped with the catalog's identity
+SNAPSHOT_VERSION = 3  # 2: stamped with the catalog's identity; 3: caseless scripts' and CJK sentences
 SNAPSHOT_AFTER = 2000  # chunks added or removed by a sync before the snapshot is rewritten
 
 SpanBatches = Iterable[tuple[str, str, Sequence[tuple[str, int, int]]]]

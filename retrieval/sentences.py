@@ -19,9 +19,11 @@ cf ca op ft km mi
 """.split()
 )
 
-# A terminator run, closing quotes/brackets glued to it, then whitespace.
-_CANDIDATE = re.compile(r"[.!?…]+[\"'”“»’)\]]*(?=\s)")
-_OPENERS = "\"'“„«‘(["
+# A terminator run, closing quotes/brackets glued to it, then whitespace (Arabic's question mark and
+# full stop, the Devanagari danda among them); or a CJK full stop, question or exclamation mark, which
+# needs no space after it.
+_CANDIDATE = re.compile(r"[.!?…؟۔।]+[\"'”“»’)\]]*(?=\s)|[。！？]+[」』）\"”’]*")
+_OPENERS = "\"'“„«‘([「『（"
 _LEADING_JUNK = " \t\u00a0.,;:-–—|•*"
 
 
@@ -44,7 +46,9 @@ def _is_abbreviation(word: str) -> bool:
 
 
 def _starts_sentence(ch: str) -> bool:
-    return ch.isupper() or ch.isdigit() or ch in _OPENERS
+    """Whether a sentence can start with ch: a capital, a figure, an opening quote, or a letter of a
+    script without capitals (Arabic, Hebrew, Chinese, Thai...), where no case tells."""
+    return ch.isupper() or ch.isdigit() or ch in _OPENERS or (ch.isalpha() and not ch.islower())
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

@@ -121,6 +121,23 @@ def test_quoted_clause_followed_by_lower_case_does_not_split() -> None:
 # --------------------------------------------------------------------------- #
 
 
+def test_scripts_without_capitals_and_cjk_stops_split() -> None:
+    """No capital follows a stop in Arabic or Chinese: a letter of a caseless script starts a sentence,
+    and a CJK full stop or question mark ends one with no space after it."""
+    arabic = "يوجد في المستشفى 200 سرير. يعمل فيه 50 طبيبا. هل سيفتح جناح جديد؟ نعم."
+    assert sentences(arabic) == [
+        "يوجد في المستشفى 200 سرير.",
+        "يعمل فيه 50 طبيبا.",
+        "هل سيفتح جناح جديد؟",
+        "نعم.",
+    ]
+    japanese = "病院には200床がある。医師は50人いる？「はい」と院長は言った。"
+    assert sentences(japanese) == ["病院には200床がある。", "医師は50人いる？", "「はい」と院長は言った。"]
+    assert sentences("It costs 5 yuan. nothing splits before lower case.") == [
+        "It costs 5 yuan. nothing splits before lower case."
+    ]
+
+
 def test_line_breaks_end_sentences() -> None:
     text = "A headline without a period\nThe first paragraph. It has two sentences\n\nA caption"
     assert sentences(text) == [
