@@ -38,4 +38,9 @@ def pdf_text(raw: bytes) -> tuple[str, str | None]:
     text = "\n\n".join(p for p in pages if p)
     if not any(c.isalnum() for c in text):
         raise InvalidInput("PDF has no text layer (a scan? it needs OCR first)")
+    first, newline, rest = text.partition("\n")
+    if title and newline and " ".join(first.split()) == " ".join(title.split()) and not rest.startswith("\n"):
+        # the title printed as the first line: a paragraph of its own, never joined to the first
+        # sentence as a hard-wrapped line would be
+        text = first + "\n\n" + rest
     return text, title or None

@@ -365,3 +365,25 @@ def test_a_wrapped_pdf_is_answered_in_whole_sentences(tmp_path: Path, make_servi
         c.quote.startswith("The Vatnajokull glacier lost 3 metres") and c.quote.endswith("began in 1995.")
         for c in answer.citations
     ), answer.answer
+
+
+def test_a_pdfs_title_line_is_not_joined_to_its_first_sentence(tmp_path: Path) -> None:
+    """The title printed as the first line, as long as a wrapped line: its own paragraph, not the
+    start of the first sentence (which would then be cited with a headline glued to it)."""
+    from pdfs import text_pdf
+
+    from retrieval.clean import clean_article
+
+    title = "Hosepipe ban announced as Yorkshire reservoirs fall to 41 percent"
+    lines = [
+        title,
+        "Pennine Water will impose a hosepipe ban on 2.1 million customers from Friday after the",
+        "driest spring in the region since 1976, the company said on Monday, as reservoirs fell",
+        "to 41 percent against an average of 78 percent for the time of year across the region.",
+    ]
+    (tmp_path / "ban.pdf").write_bytes(text_pdf([lines], title=title))
+    (loaded,) = load_file(tmp_path / "ban.pdf", MAX)
+    assert loaded.document is not None and loaded.document.title == title
+    cleaned = clean_article(loaded.document.text)
+    assert cleaned.text.startswith(title + "\n\nPennine Water will impose a hosepipe ban")
+    assert "the driest spring in the region since 1976" in cleaned.text  # the body's wraps still joined
