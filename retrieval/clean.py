@@ -28,7 +28,9 @@ class CleanArticle:
 
 # Bump when cleaning gives different text for the same input: re-ingest skips cleaning input it
 # has seen under the same version (retrieval/ingest.py, raw_fingerprint).
-CLEANER_VERSION = 3  # 2: markup quoted in plain text is kept; 3: hard-wrapped lines joined
+CLEANER_VERSION = (
+    4  # 2: markup quoted in plain text is kept; 3: hard-wrapped lines joined; 4: credit lines out
+)
 
 
 # --------------------------------------------------------------------------- #
@@ -347,6 +349,8 @@ def _is_boilerplate(line: str, *, from_html: bool = True) -> bool:
     if any(r.search(line) for r in _BOILERPLATE_LINE_RES):
         return True
     if _is_code(line, from_html=from_html):
+        return True
+    if len(line) <= 80 and is_credit_line(line):  # "(AP Photo/John Smith)", "Picture: Getty Images"
         return True
     return _is_appeal(line)
 

@@ -778,6 +778,30 @@ def test_credit_or_caption_above_the_headline_is_not_the_title(above: str) -> No
     assert clean_article(f"{above}\n\n{HEADLINE}\n\n{BODY}").title == HEADLINE
 
 
+@pytest.mark.parametrize(
+    "credit",
+    [
+        "(AP Photo/John Smith)",
+        "Picture: Getty Images",
+        "REUTERS/Kim Hong-Ji",
+        "(Reporting by Jane Doe; Editing by Sam Roe)",
+    ],
+)
+def test_a_credit_line_in_the_body_is_page_furniture(credit: str) -> None:
+    cleaned = clean_article(
+        f"{HEADLINE}\n\nThe harbour reopened on Sunday.\n{credit}\nFourteen boats were damaged."
+    )
+    assert credit not in cleaned.text and credit in cleaned.removed
+    assert (
+        "The harbour reopened on Sunday." in cleaned.text and "Fourteen boats were damaged." in cleaned.text
+    )
+
+
+@pytest.mark.parametrize("line", ["Photo sharing app banned in two states", "Source code leak hits bank"])
+def test_lines_that_start_with_picture_words_stay_in_the_body(line: str) -> None:
+    assert line in clean_article(f"{HEADLINE}\n\n{BODY}\n{line}\n{BODY}").text
+
+
 def test_headline_followed_by_its_pictures_credit_stays_the_title() -> None:
     assert clean_article(f"{HEADLINE}\n\nPhoto: Reuters\n\n{BODY}").title == HEADLINE
 
