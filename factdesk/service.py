@@ -305,6 +305,12 @@ class Factdesk:
         if document_ids is not None:
             for d in document_ids:
                 validate_id(d)
+            # a typo'd or deleted id is said as such, as summarize and get_document say it, rather than
+            # answered "the articles do not cover this" from an empty selection
+            known = self.catalog.titles(document_ids)
+            missing = next((d for d in document_ids if d not in known), None)
+            if missing is not None:
+                raise NotFound(f"no document with id {missing!r}")
         after, before = parse_published(published_after), parse_until(published_before)
         if after is not None and before is not None and after > before:
             raise InvalidInput("published_after is later than published_before: no date is in that range")

@@ -293,7 +293,14 @@ def test_summarize(client: TestClient, texts: dict[str, str]) -> None:
     assert_citations(body["citations"], texts)
     r = client.post("/v1/summarize", json={"query": "suicide orders"})
     assert r.status_code == 200 and r.json()["citations"]
-    assert_error(client.post("/v1/summarize", json={"document_ids": ["no-such-doc"]}), 404, "not_found")
+    for path, body in (
+        ("/v1/summarize", {}),
+        ("/v1/ask", {"question": QUESTION}),
+        ("/v1/search", {"query": "soldiers"}),
+    ):  # an unknown id is a 404 on every route that takes document_ids
+        r = client.post(path, json={**body, "document_ids": [SEED_IDS[0], "no-such-doc"]})
+        assert_error(r, 404, "not_found")
+        assert "no-such-doc" in r.json()["error"]["message"]
     assert_error(client.post("/v1/summarize", json={"max_words": 5}), 400)
     # an empty document_ids restricts to nothing here as on /v1/ask and /v1/search, focused or not
     for body in ({"document_ids": []}, {"document_ids": [], "query": "suicide orders"}):

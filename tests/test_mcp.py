@@ -162,6 +162,7 @@ def test_get_document_returns_the_cleaned_text(live_server: LiveServer) -> None:
         ("search", {"query": "x", "top_k": 51}, "top_k"),
         ("summarize", {"max_words": 5}, "max_words"),
         ("summarize", {"document_ids": ["no-such-doc"]}, "no-such-doc"),
+        ("ask", {"question": "Who was captured?", "document_ids": ["no-such-doc"]}, "no-such-doc"),
         ("get_document", {"id": "no-such-doc"}, "no document with id 'no-such-doc'"),
         ("no_such_tool", {}, "no_such_tool"),
     ],

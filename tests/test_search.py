@@ -7,7 +7,7 @@ import pytest
 from conftest import SEED_IDS, MakeService
 
 from factdesk.service import Factdesk
-from retrieval.errors import InvalidInput
+from retrieval.errors import InvalidInput, NotFound
 from retrieval.lexical import prune_terms
 from retrieval.models import DocumentIn
 
@@ -126,8 +126,10 @@ def test_empty_document_ids_returns_nothing(seeded: Factdesk) -> None:
     assert seeded.search("suicide orders", filters=seeded.filters(document_ids=[])) == []
 
 
-def test_unknown_document_id_returns_nothing(seeded: Factdesk) -> None:
-    assert seeded.search("suicide orders", filters=seeded.filters(document_ids=["no-such-doc"])) == []
+def test_unknown_document_id_is_not_found(seeded: Factdesk) -> None:
+    """A typo'd id is said as summarize says it, not answered from an empty selection."""
+    with pytest.raises(NotFound, match="no document with id 'no-such-doc'"):
+        seeded.filters(document_ids=[SEED_IDS[0], "no-such-doc"])
 
 
 def test_invalid_filter_values_are_rejected(seeded: Factdesk) -> None:
