@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from retrieval.errors import InvalidInput
 from retrieval.ingest import ID_PATTERN, parse_published, validate_id
@@ -107,7 +107,8 @@ class NewDocument(ApiRequest):
     source: str | None = Field(None, max_length=1000)
     url: str | None = Field(None, max_length=4000)
     published_at: IsoDate | None = None
-    is_html: bool = False
+    # "html" as the .json files spell it (README), so a record posts as it is stored
+    is_html: bool = Field(False, validation_alias=AliasChoices("is_html", "html"))
 
 
 class IngestRequest(ApiRequest):

@@ -443,6 +443,19 @@ def test_html_scripts_and_styles_never_reach_the_stored_text(client: TestClient,
         assert client.delete("/v1/documents/html-page").status_code == 204
 
 
+def test_html_is_also_spelt_as_the_json_files_spell_it(client: TestClient) -> None:
+    """A record from a .json file ("html": true) posts as it is; the flag is as strict either way."""
+    r = client.post("/v1/documents", json={"documents": [{"id": "html-alias", "text": HTML, "html": True}]})
+    assert r.status_code == 200 and r.json()["results"][0]["status"] == "created", r.text
+    try:
+        text = client.get("/v1/documents/html-alias").json()["text"]
+        assert "Troops exchanged fire near the border" in text and not any(m in text for m in MARKERS)
+    finally:
+        assert client.delete("/v1/documents/html-alias").status_code == 204
+    r = client.post("/v1/documents", json={"documents": [{"text": HTML, "html": "yes"}]})
+    assert_error(r, 400, "invalid_request")
+
+
 # --------------------------------------------------------------------------- the CLI
 
 
