@@ -312,8 +312,6 @@ class Factdesk:
             if missing is not None:
                 raise NotFound(f"no document with id {missing!r}")
         after, before = parse_published(published_after), parse_until(published_before)
-        if after is not None and before is not None and after > before:
-            raise InvalidInput("published_after is later than published_before: no date is in that range")
         return Filters(
             document_ids=tuple(document_ids) if document_ids is not None else None,
             sources=tuple(sources) if sources is not None else None,
