@@ -203,11 +203,19 @@ class OfflineEngine:
                 svc.searcher.term_rows,
                 [s.text for s in sentences],
             )
-            relevance = (
+            relevance, found = (
                 self.summary_relevance(query, sentences, vecs @ q_vec)
                 if query and q_vec is not None
-                else None
+                else (None, True)
             )
+            if not found:  # nothing in the articles speaks to the query ("kimchi recipe")
+                return Summary(
+                    summary="The articles contain nothing to summarise for this query.",
+                    citations=[],
+                    generator=self.generator,
+                    prompt_version=self.prompts.version,
+                    warnings=warnings,
+                )
             groups = select_sentences(
                 sentences, vecs, max_words, q_vec, self.summary_config, same, copies.keys(), relevance
             )
@@ -220,10 +228,13 @@ class OfflineEngine:
         summary.warnings = warnings
         return summary
 
-    def summary_relevance(self, query: str, sentences: list[Sentence], sims: np.ndarray) -> np.ndarray | None:
+    def summary_relevance(
+        self, query: str, sentences: list[Sentence], sims: np.ndarray
+    ) -> tuple[np.ndarray | None, bool]:
         """How well each sentence serves a focused summary's query (sims: their vectors' cosine to
-        it), or None for select_sentences' own blend of centrality and that cosine."""
-        return None
+        it), or None for select_sentences' own blend of centrality and that cosine; and whether any
+        sentence speaks to the query at all."""
+        return None, True
 
 
 class _Span(Protocol):
@@ -268,23 +279,27 @@ class ReaderEngine(OfflineEngine):
     def warm(self) -> None:
         self.reader.load()
 
-    def summary_relevance(self, query: str, sentences: list[Sentence], sims: np.ndarray) -> np.ndarray | None:
+    def summary_relevance(
+        self, query: str, sentences: list[Sentence], sims: np.ndarray
+    ) -> tuple[np.ndarray | None, bool]:
         """For the summary_pool sentences nearest the query, the reader's ranking (each read as an
         answer candidate is, the query as its question) fused with the cosine ranking by reciprocal
         rank; the rest after them, by cosine. By cosine or centrality alone a focused summary opened
         with the articles' lead sentences, not the asked-for aspect; by the reader alone it took an
         off-topic sentence for a noun-phrase query now and then (docs/evals.md, "Summaries of
-        written news")."""
+        written news"). Found: the reader accepts one of them, as it must accept a sentence to answer
+        a question; a query on a subject the articles never mention finds nothing."""
         top = np.argsort(-sims, kind="stable")[: self.config.summary_pool]  # in cosine order
         passages = [
             reader_passage(s.document.text, s.start, s.end, s.title) for s in (sentences[i] for i in top)
         ]
-        by_reader = np.argsort(-self.reader.score(query, passages), kind="stable")
+        probabilities = self.reader.score(query, passages)
+        by_reader = np.argsort(-probabilities, kind="stable")
         ids = [str(i) for i in top]
         out = sims - 2.0  # under every fused score
         for i, score in fuse_reciprocal_rank([ids, [ids[j] for j in by_reader]]):
             out[int(i)] = score
-        return out
+        return out, bool(len(probabilities)) and float(np.max(probabilities)) >= self.reader.threshold
 
     def read(self, query: str, hits: list[SearchHit]) -> list[Candidate]:
         """The hits' best sentences as candidates, in search order, each with the reader's probability

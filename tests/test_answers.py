@@ -445,6 +445,18 @@ def test_a_budget_no_sentence_fits_in_is_said_not_answered_empty(make_service: M
     assert svc.summarize(max_words=20).citations  # a budget one sentence fits in
 
 
+def test_a_focused_summary_of_a_subject_the_articles_never_mention_is_declined(seeded: Factdesk) -> None:
+    """The reader reads the query's nearest sentences as it reads a question's: when it accepts none,
+    there is nothing to summarise; a subject the articles cover is still summarised."""
+    for query in ("kimchi recipe", "how to brew green tea"):
+        summary = seeded.summarize(query=query, max_words=60)
+        assert summary.summary == "The articles contain nothing to summarise for this query."
+        assert summary.citations == []
+    assert seeded.summarize(query="suicide orders", max_words=60).citations
+    answer = seeded.ask("Give me a summary of kimchi recipes")  # the same through ask
+    assert answer.abstained and answer.citations == []
+
+
 def test_focused_single_document_summary(seeded: Factdesk) -> None:
     doc = seeded.list_documents()[1].id
     summary = seeded.summarize(document_ids=[doc], query="casualties", max_words=60)
