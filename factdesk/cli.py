@@ -111,6 +111,13 @@ def parse_duration(text: str) -> float:
     return float(m.group(1)) * _UNIT_S[m.group(2) or "s"]
 
 
+def _positive(text: str) -> int:
+    """A count of 1 or more ("--rounds 0" would poll forever, "-1" once)."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of 1 or more: {text!r}")
+    return int(text)
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     import time
     from datetime import datetime
@@ -130,7 +137,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         svc.ingest_sources(args.urls, progress=report)
         stamp = datetime.now().astimezone().isoformat(timespec="seconds")
         print(f"round {n} at {stamp}: {_summary(counts)}", flush=True)
-        if args.rounds and n >= args.rounds:
+        if args.rounds is not None and n >= args.rounds:
             return 0
         time.sleep(args.every)
 
@@ -267,12 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("watch", help="poll RSS/Atom feeds (or pages) and ingest what is new")
     s.add_argument("urls", nargs="+", metavar="URL")
     s.add_argument("--every", type=parse_duration, default=900.0, help="time between polls (default 15m)")
-    s.add_argument("--rounds", type=int, default=0, help="stop after this many polls (default: never)")
+    s.add_argument(
+        "--rounds", type=_positive, default=None, help="stop after this many polls (default: never)"
+    )
     s.set_defaults(fn=cmd_watch)
 
     s = sub.add_parser("search", help="hybrid search over the ingested articles")
     s.add_argument("query")
-    s.add_argument("-k", type=int, default=5, help="number of results (default 5)")
+    s.add_argument("-k", type=int, default=None, help="number of results (default FACTDESK_TOP_K, 5)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_search)
 

@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prompts import NAMES as PROMPT_NAMES
+
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,6 +130,36 @@ class Settings(BaseSettings):
             problem = reader_dir_problem(self.reader_dir, int8=self.reader_precision == "int8")
             if problem:
                 raise ValueError(f"FACTDESK_READER_DIR: {problem}")
+        return self
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        """Settings that only make sense together, said at start rather than as a 400 that blames every
+        client, or a silent cap."""
+        if self.default_top_k > self.max_top_k:
+            raise ValueError(
+                f"FACTDESK_TOP_K ({self.default_top_k}) is more than FACTDESK_MAX_TOP_K ({self.max_top_k})"
+            )
+        if self.documents_page_size > self.documents_max_page_size:
+            raise ValueError(
+                f"FACTDESK_DOCUMENTS_PAGE_SIZE ({self.documents_page_size}) is more than "
+                f"FACTDESK_DOCUMENTS_MAX_PAGE_SIZE ({self.documents_max_page_size})"
+            )
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError(
+                f"FACTDESK_CHUNK_OVERLAP_TOKENS ({self.chunk_overlap_tokens}) must be less than "
+                f"FACTDESK_CHUNK_TOKENS ({self.chunk_tokens})"
+            )
+        if self.allowed_hosts_raw is not None and not self.allowed_hosts:
+            raise ValueError("FACTDESK_ALLOWED_HOSTS names no host (leave it unset to serve every host)")
+        if any(c in self.fetch_user_agent for c in "\r\n\0"):
+            raise ValueError("FACTDESK_FETCH_USER_AGENT must be one line")
+        if self.prompts_dir is not None:
+            missing = [f"{n}.md" for n in PROMPT_NAMES if not (self.prompts_dir / f"{n}.md").is_file()]
+            if missing:
+                raise ValueError(f"FACTDESK_PROMPTS_DIR: {self.prompts_dir} lacks {', '.join(missing)}")
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise ValueError(f"FACTDESK_DATA_DIR: {self.data_dir} is a file, not a folder")
         return self
 
     @field_validator("database_url")

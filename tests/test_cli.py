@@ -90,6 +90,22 @@ def test_search_json(cli: Cli, ingested: Ingested) -> None:
         svc.close()
 
 
+def test_search_defaults_to_the_configured_top_k(cli: Cli, ingested: Ingested) -> None:
+    """Without -k, FACTDESK_TOP_K results, as the HTTP route gives."""
+    for k in ("3", "7"):
+        proc = subprocess.run(
+            [*cli.command, "search", "soldiers", "--json"],
+            cwd=cli.workdir,
+            env={**cli.env, "FACTDESK_TOP_K": k},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert len(json.loads(proc.stdout)["results"]) == int(k)
+
+
 def test_search_plain_text(cli: Cli, ingested: Ingested) -> None:
     proc = cli.run("search", "suicide orders", "-k", "1")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -155,11 +171,25 @@ def test_errors_are_one_line_and_exit_2(cli: Cli) -> None:
     assert proc.stderr.startswith("factdesk: error: ") and len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_watch_refuses_a_round_count_under_one(cli: Cli) -> None:
+    for rounds in ("0", "-1"):  # 0 polled forever, -1 once
+        proc = cli.run("watch", "http://127.0.0.1:9/feed.xml", "--rounds", rounds)
+        assert proc.returncode == 2 and "not a whole number of 1 or more" in proc.stderr
+
+
 def test_a_refused_setting_is_named_in_one_line_not_a_traceback(cli: Cli, tmp_path: Path) -> None:
     for name, value, said in [
         ("FACTDESK_READER_DIR", str(tmp_path / "nowhere"), "has no reader.npz or config.json"),
         ("FACTDESK_DATABASE_URL", "mysql://db", "must be a postgresql:// URL"),
         ("FACTDESK_TOP_K", "0", "greater than or equal to 1"),
+        # settings that only make sense together, and a start that would otherwise be a traceback
+        ("FACTDESK_TOP_K", "80", "is more than FACTDESK_MAX_TOP_K (50)"),
+        ("FACTDESK_DOCUMENTS_PAGE_SIZE", "20000", "is more than FACTDESK_DOCUMENTS_MAX_PAGE_SIZE"),
+        ("FACTDESK_CHUNK_OVERLAP_TOKENS", "300", "must be less than FACTDESK_CHUNK_TOKENS (200)"),
+        ("FACTDESK_ALLOWED_HOSTS", ",", "names no host"),
+        ("FACTDESK_FETCH_USER_AGENT", "a\r\nX-Injected: yes", "must be one line"),
+        ("FACTDESK_PROMPTS_DIR", str(tmp_path / "nowhere"), "lacks system.md"),
+        ("FACTDESK_DATA_DIR", str(Path(__file__)), "is a file, not a folder"),
     ]:
         proc = subprocess.run(
             [*cli.command, "ask", "Who was captured?"],
