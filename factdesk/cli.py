@@ -240,14 +240,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from factdesk.settings import load_settings
-    from retrieval.errors import CorruptStore
-    from retrieval.salvage import salvage_catalog
+    from retrieval.errors import CorruptStore, CorruptVectors
+    from retrieval.salvage import salvage_catalog, salvage_vectors
 
     settings = load_settings()
     try:
         svc = _service()
     except CorruptStore as e:  # the catalog itself: say what is wrong, and with --repair, salvage
         report = salvage_catalog(settings, repair=args.repair, reason=e.message)
+        _print_json(report)
+        return 0 if report["consistent"] else 1
+    if svc.vectors.problem() is not None and isinstance(svc.vectors.last_fault, CorruptVectors):
+        # the embedded Chroma files are damaged: derived data, set aside and built again
+        reason = svc.vectors.last_fault.message
+        svc.close()
+        report = salvage_vectors(settings, repair=args.repair, reason=reason)
         _print_json(report)
         return 0 if report["consistent"] else 1
     report = svc.ingestor.doctor(repair=args.repair)

@@ -21,7 +21,7 @@ from prompts import PromptSet, load_prompts
 from retrieval.bm25 import LexicalIndex
 from retrieval.catalogs import open_catalog
 from retrieval.embed import build_embedder
-from retrieval.errors import InsufficientStorage, InvalidInput, NotFound, StoreUnavailable
+from retrieval.errors import CorruptVectors, InsufficientStorage, InvalidInput, NotFound, StoreUnavailable
 from retrieval.faults import refusal
 from retrieval.ingest import Ingestor, check_unicode, parse_published, parse_until, validate_id
 from retrieval.loaders import Loaded, keep_validators, load_paths, load_url, names_url
@@ -132,7 +132,7 @@ class Factdesk:
             return False
         try:
             self.recovered += self.ingestor.recover()
-        except (StoreUnavailable, InsufficientStorage) as e:
+        except (StoreUnavailable, InsufficientStorage, CorruptVectors) as e:
             self.recovery_problem = f"recovery of unfinished writes is waiting: {e.message}"
             log.warning("%s", self.recovery_problem)
             return False

@@ -65,3 +65,8 @@ class CorruptStore(FactdeskError):
 
     code = "store_corrupted"
     status = 503
+
+
+class CorruptVectors(CorruptStore):
+    """The embedded Chroma store's files are damaged (an index write cut short by a full disk):
+    `factdesk doctor --repair` sets the folder aside and embeds every chunk again from the catalog."""

@@ -25,6 +25,10 @@ _CORRUPT = (
     "database disk image is malformed",
     "file is not a database",
     "file is encrypted or is not a database",
+    # Chroma's HNSW index files, cut short (a full disk while it compacts): every later open fails
+    "error deserializing pickle file",
+    "failed to apply logs to the hnsw segment writer",
+    "error creating hnsw segment reader",
 )
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _READ_ONLY_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}

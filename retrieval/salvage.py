@@ -1,5 +1,6 @@
 """`factdesk doctor --repair` for a catalog SQLite cannot open: set the file aside, copy what can be
-read into a new catalog, rebuild what is derived, and list what cannot be recovered.
+read into a new catalog, rebuild what is derived, and list what cannot be recovered. For a damaged
+embedded vector store: set the folder aside and embed again (salvage_vectors).
 
 The catalog holds the only copy of each document's cleaned text (Chroma holds vectors and spans),
 so it cannot be rebuilt from the vector store: a document whose row cannot be read is reported by
@@ -11,11 +12,13 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 from factdesk.settings import Settings
 from retrieval.embed import set_aside
 from retrieval.models import DocumentIn
+from retrieval.store import forget_client
 
 log = logging.getLogger("factdesk.salvage")
 
@@ -75,6 +78,45 @@ def salvage_catalog(settings: Settings, *, repair: bool, reason: str) -> dict:
     finally:
         svc.close()
     log.warning("catalog salvaged: %d documents recovered, %d lost", report["documents_recovered"], len(lost))
+    return report
+
+
+def salvage_vectors(settings: Settings, *, repair: bool, reason: str) -> dict:
+    """The doctor report for a damaged embedded Chroma store; with repair, the folder is set aside
+    (kept) and every committed chunk is embedded again into a new one. Vectors are derived data: the
+    catalog holds the text and the embedding cache most of the vectors, so nothing is lost."""
+    path = Path(settings.data_dir) / "chroma"
+    report: dict = {"consistent": False, "vector_store": "corrupted", "problems": [reason]}
+    if not repair:
+        report["hint"] = (
+            "`factdesk doctor --repair` sets the chroma folder aside (kept) and embeds every chunk again "
+            "from the catalog (the embedding cache spares most of the model's work)"
+        )
+        return report
+    forget_client(path)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside = path.with_name(f"chroma.corrupt-{stamp}")
+    path.rename(aside)
+
+    from factdesk.service import Factdesk  # a new, empty store; recovery and repair fill it
+
+    svc = Factdesk(settings)
+    try:
+        after = svc.ingestor.doctor(repair=True)  # what it found, and what it did
+        consistent = svc.ingestor.doctor()["consistent"]  # and the check again, after the repair
+    finally:
+        svc.close()
+    after["recovered"]["files_set_aside"] += 1
+    report.update(
+        {
+            "repaired": True,
+            "vector_store": "rebuilt",
+            "set_aside": aside.name,
+            "consistent": consistent,
+        }
+    )
+    report["doctor"] = after
+    log.warning("vector store rebuilt: the damaged folder is kept as %s", aside.name)
     return report
 
 

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from retrieval.chroma_read import ChromaReader
-from retrieval.errors import FactdeskError, StoreUnavailable
+from retrieval.errors import CorruptStore, CorruptVectors, FactdeskError, StoreUnavailable
 from retrieval.faults import classify
 from retrieval.redact import redact_text, redact_url
 
@@ -51,6 +51,7 @@ class VectorStore:
         self._reader_tried = False
         self._lock = threading.Lock()
         self.last_problem: str | None = None  # what the last ping() met
+        self.last_fault: FactdeskError | None = None  # and as the error (CorruptVectors: doctor rebuilds)
 
     def _chroma_path(self) -> str:
         """The embedded store's folder, one spelling per folder (a relative and an absolute data dir)."""
@@ -91,23 +92,14 @@ class VectorStore:
                     where = f" at {redact_url(self.chroma_url)}" if self.chroma_url else ""
                     if not self.chroma_url:  # embedded: a read-only or full data dir, a damaged file
                         self._forget_failed_client()
-                        fault = classify(e, EMBEDDED)
+                        fault = _embedded_fault(e)
                         if fault is not None:
                             raise fault from e
                     raise StoreUnavailable(f"the Chroma store{where} is unreachable: {_reason(e)}") from e
             return self._collection
 
     def _forget_failed_client(self) -> None:
-        """chromadb keeps one client system per path for the process, even one whose start failed;
-        the next attempt would get that broken one ("no attribute 'bindings'") instead of trying the
-        files again once the disk has room or the folder is writable."""
-        try:
-            from chromadb.api.shared_system_client import SharedSystemClient
-
-            SharedSystemClient._identifier_to_system.pop(str(self.data_dir / "chroma"), None)
-            SharedSystemClient._identifier_to_refcount.pop(str(self.data_dir / "chroma"), None)
-        except (ImportError, AttributeError):  # another chromadb layout: the plain retry stands
-            pass
+        forget_client(self.data_dir / "chroma")
 
     def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         """Run a Chroma call; a dead server becomes StoreUnavailable, and the next call reconnects."""
@@ -120,7 +112,7 @@ class VectorStore:
                     self._collection = None
                 where = redact_url(self.chroma_url)
                 raise StoreUnavailable(f"the Chroma server at {where} failed: {_reason(e)}") from e
-            fault = classify(e, EMBEDDED)  # Chroma passes SQLite's "database or disk is full" on as text
+            fault = _embedded_fault(e)  # Chroma passes SQLite's "database or disk is full" on as text
             if fault is not None:
                 raise fault from e
             raise
@@ -132,9 +124,9 @@ class VectorStore:
         """Why the store cannot answer now (a redacted sentence), or None when it answers."""
         try:
             self._call(lambda col: col.count())
-            self.last_problem = None
+            self.last_problem, self.last_fault = None, None
         except FactdeskError as e:
-            self.last_problem = e.message
+            self.last_problem, self.last_fault = e.message, e
         return self.last_problem
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict]) -> None:
@@ -237,3 +229,24 @@ def _reason(e: Exception) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
     text = redact_text(text, paths=True)
     return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
+
+
+def forget_client(path: Path) -> None:
+    """chromadb keeps one client system per path for the process, even one whose start failed;
+    the next attempt would get that broken one ("no attribute 'bindings'") instead of trying the
+    files again once the disk has room, the folder is writable, or a damaged one was set aside."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient._identifier_to_system.pop(str(path), None)
+        SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+    except (ImportError, AttributeError):  # another chromadb layout: the plain retry stands
+        pass
+
+
+def _embedded_fault(exc: BaseException) -> FactdeskError | None:
+    """classify() for the embedded store; damage is CorruptVectors, which doctor --repair rebuilds."""
+    fault = classify(exc, EMBEDDED)
+    if isinstance(fault, CorruptStore) and not isinstance(fault, CorruptVectors):
+        return CorruptVectors(fault.message)
+    return fault

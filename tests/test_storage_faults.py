@@ -312,6 +312,42 @@ def test_corrupted_embedding_cache_is_skipped_detected_and_rebuilt(tmp_path: Pat
     assert again.returncode == 0 and json.loads(again.stdout)["embedding_cache"] == "ok", again.stdout
 
 
+def test_a_cut_short_vector_index_is_diagnosed_and_rebuilt(tmp_path: Path, warm_model: None) -> None:
+    """Chroma's HNSW files cut short (a full disk while it compacts) failed every later open, and
+    `doctor --repair` with them: the server now starts and says so, and the repair sets the folder
+    aside and embeds the catalog's chunks again."""
+    data = tmp_path / "store"
+    seeded_store(data, tmp_path / "articles", 3, start=3700)
+    svc = Factdesk(make_settings(data))
+    try:  # enough rows that Chroma writes its HNSW index files (their own vectors: orphans)
+        filler = [f"filler-{i}" for i in range(1500)]
+        svc.vectors.upsert(filler, np.stack([fake_vector(k) for k in filler]), [{"document_id": "x"}] * 1500)
+        svc.vectors.count()
+    finally:
+        svc.close()
+    pickles = list((data / "chroma").glob("*/index_metadata.pickle"))
+    assert pickles, "Chroma wrote no HNSW index to damage"
+    raw = pickles[0].read_bytes()
+    pickles[0].write_bytes(raw[: len(raw) // 2])
+
+    with LiveServer(tmp_path) as server, server.client() as client:  # serves tmp_path / "store"
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and "corrupted" in ready.json()["error"]["message"]
+        r = client.post("/v1/search", json={"query": "dispatch desk report"})
+        assert r.status_code == 503 and r.json()["error"]["code"] == "store_corrupted"
+    check = run_cli(["doctor"], data, tmp_path)
+    assert check.returncode == 1 and "Traceback" not in check.stderr, check.stderr
+    assert json.loads(check.stdout)["vector_store"] == "corrupted"
+    repair = run_cli(["doctor", "--repair"], data, tmp_path)
+    assert repair.returncode == 0 and "Traceback" not in repair.stderr, repair.stdout + repair.stderr
+    report = json.loads(repair.stdout)
+    assert report["consistent"] and report["vector_store"] == "rebuilt"
+    assert (data / report["set_aside"]).is_dir()  # the damaged folder is kept
+    again = json.loads(run_cli(["doctor"], data, tmp_path).stdout)
+    assert again["consistent"] and again["vectors"] == again["chunks"]
+    assert run_cli(["search", "dispatch desk report"], data, tmp_path).returncode == 0
+
+
 @pytest.mark.parametrize("damage", ["header", "whole file"])
 def test_corrupted_catalog_is_one_line_then_diagnosed_and_salvaged(
     tmp_path: Path, warm_model: None, damage: str
