@@ -150,6 +150,8 @@ class Factdesk:
             problems.append(catalog_down)
         if self.catalog.problem:
             problems.append(f"catalog.sqlite is corrupted ({self.catalog.problem}): run `factdesk doctor`")
+        if (embedder := self.embedder.problem()) is not None:
+            problems.append(embedder)
         if self.embedder.cache.problem:
             problems.append(
                 f"embeddings.sqlite is corrupted ({self.embedder.cache.problem}): answers skip the cache; "

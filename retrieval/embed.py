@@ -173,6 +173,9 @@ class LocalEmbedder:
         return _normalise(out)
 
 
+PROBE_EVERY_S = 10.0  # how often /readyz asks a failing embedding endpoint again
+
+
 class OpenAIEmbedder:
     """Embeddings from any OpenAI-compatible endpoint (`FACTDESK_EMBEDDER=openai:<model>`)."""
 
@@ -191,12 +194,29 @@ class OpenAIEmbedder:
         self.name = f"openai:{model}"
         self.batch_size = batch_size
         self.loaded = True
+        self.failure: str | None = None  # the last call's failure; cleared by the next that succeeds
+        self._probed = 0.0
         self._client = openai.OpenAI(
             api_key=api_key or "unused", base_url=base_url, timeout=timeout, max_retries=max_retries
         )
 
     def load(self) -> None:
-        pass
+        """There is no model to load: ask the endpoint once, so that /readyz knows whether it answers."""
+        self._probe()
+
+    def _probe(self) -> None:
+        self._probed = time.monotonic()
+        try:
+            self.embed(["ready"])
+        except EmbedderError:
+            pass  # kept in self.failure
+
+    def problem(self, retry_after_s: float = PROBE_EVERY_S) -> str | None:
+        """Why the endpoint does not answer (None when its last call succeeded). While it fails, it is
+        asked again at most every retry_after_s, so a load balancer's /readyz sees it come back."""
+        if self.failure is not None and time.monotonic() - self._probed >= retry_after_s:
+            self._probe()
+        return self.failure
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         import openai
@@ -209,7 +229,9 @@ class OpenAIEmbedder:
                 )
                 rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
         except openai.OpenAIError as e:
-            raise EmbedderError(f"embedding endpoint failed: {type(e).__name__}") from e
+            self.failure = f"embedding endpoint failed: {type(e).__name__}"
+            raise EmbedderError(self.failure) from e
+        self.failure = None
         return _normalise(np.array(rows, dtype=np.float32))
 
 
@@ -389,6 +411,11 @@ class CachedEmbedder:
 
     def load(self) -> None:
         getattr(self.inner, "load", lambda: None)()
+
+    def problem(self) -> str | None:
+        """Why the embedder cannot embed now (a remote endpoint that fails), or None."""
+        check = getattr(self.inner, "problem", None)
+        return check() if check is not None else None
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         keys = [EmbeddingCache.key(self.name, t) for t in texts]

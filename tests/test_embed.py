@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ARTICLES
-from scripted_openai import ScriptedOpenAI
+from scripted_openai import ScriptedOpenAI, status
 
 from retrieval.embed import SMALL_CALL, CachedEmbedder, EmbeddingCache, LocalEmbedder, build_embedder
 from retrieval.errors import EmbedderError
@@ -141,6 +141,21 @@ def test_openai_embedder_ingests_searches_and_caches(make_service) -> None:  # t
         assert [r.status for r in again] == ["unchanged"] * 5
         svc.search("suicide orders", top_k=3)  # the query vector is cached too
         assert len(srv.embedding_requests) == calls + 1  # only the first search's query was embedded
+
+
+def test_an_embedding_endpoint_that_fails_keeps_the_service_unready(make_service) -> None:  # type: ignore[no-untyped-def]
+    """A remote embedder has no model to load: it is asked once at start, and while it fails /readyz
+    says so (a load balancer must not send searches there); it is asked again, and then ready."""
+    with ScriptedOpenAI() as srv:
+        srv.queue_embeddings(*[status(503)] * 3)  # the first call and the client's two retries
+        svc = make_service(
+            "embed-down", embedder="openai:test-embedding", openai_base_url=srv.base_url, openai_api_key="k"
+        )
+        svc.embedder.load()
+        problems, _ = svc.readiness()
+        assert any("embedding endpoint failed" in p for p in problems), problems
+        assert svc.embedder.inner.problem(retry_after_s=0) is None  # asked again: it answers now
+        assert not any("embedding" in p for p in svc.readiness()[0])
 
 
 def test_local_model_questions_are_not_written_to_the_embedding_cache(seeded) -> None:  # type: ignore[no-untyped-def]
