@@ -7,6 +7,7 @@ answers at once and `/readyz` turns 200 when the store is reachable and the mode
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -34,6 +35,7 @@ from factdesk import __version__
 from factdesk.logs import configure_logging
 from factdesk.service import Factdesk
 from factdesk.settings import Settings, load_settings
+from retrieval.errors import StoreUnavailable
 from retrieval.models import IngestResult
 from retrieval.redact import redact_text
 
@@ -55,6 +57,7 @@ class Startup:
         self.settings = settings
         self.ingest = ingest
         self.model_error: str | None = None
+        self.opening_problem: str | None = None  # why the service could not be opened yet (its store)
         self.ingest_state = "pending" if ingest else "off"
         self.counts: dict[str, int] = {}
         self._counts_lock = threading.Lock()  # written by the start-up thread, read by /healthz
@@ -197,18 +200,41 @@ def create_app(
     configure_logging(settings.log_format)
     startup = Startup(settings, ingest=ingest_on_start)
 
+    async def open_when_reachable(app: FastAPI) -> None:
+        """Open the service once its store answers (PostgreSQL down at start): meanwhile the server
+        runs, /healthz is 200 and everything else a 503 that says why (docs/postgres.md)."""
+        while app.state.service is None:
+            await asyncio.sleep(settings.recovery_retry_s)
+            try:
+                app.state.service = await run_in_threadpool(Factdesk, settings)
+            except StoreUnavailable as e:
+                startup.opening_problem = e.message
+                continue
+            startup.opening_problem = None
+            log.info("the store answers: service opened")
+            startup.start(app.state.service)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = app.state.service is None
+        opener = None
         if owned:
-            app.state.service = await run_in_threadpool(Factdesk, settings)
-        startup.start(app.state.service)
+            try:
+                app.state.service = await run_in_threadpool(Factdesk, settings)
+            except StoreUnavailable as e:
+                startup.opening_problem = e.message
+                log.warning("%s; retrying every %s s", e.message, settings.recovery_retry_s)
+                opener = asyncio.create_task(open_when_reachable(app))
+        if app.state.service is not None:
+            startup.start(app.state.service)
         try:
             async with mcp.running():
                 yield
         finally:
+            if opener is not None:
+                opener.cancel()
             stopped = await run_in_threadpool(startup.stop, SHUTDOWN_WAIT_S)
-            if owned:
+            if owned and app.state.service is not None:
                 if stopped:
                     app.state.service.close()
                 else:

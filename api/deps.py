@@ -37,7 +37,8 @@ def get_settings(request: Request) -> Settings:
 def service_of(app: Starlette) -> Factdesk:
     svc = getattr(app.state, "service", None)
     if svc is None:
-        raise NotReady("the service is starting")
+        startup = getattr(app.state, "startup", None)
+        raise NotReady(getattr(startup, "opening_problem", None) or "the service is starting")
     return svc  # type: ignore[no-any-return]
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sqlite3
+import logging
 import sys
 from pathlib import Path
 
@@ -211,10 +212,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.app import create_app
     from factdesk.logs import uvicorn_log_config
 
+    from factdesk.logs import configure_logging
+    from factdesk.service import Factdesk
+    from factdesk.settings import load_settings
+    from retrieval.errors import StoreUnavailable
+
+    settings = load_settings()
+    configure_logging(settings.log_format)  # the store's own lines while it opens are in the format too
     # opened here, not in the app's start-up: a store that cannot be opened (a damaged catalog) is
-    # then one line and exit 2, not a traceback from inside uvicorn
-    svc = _service()
-    settings = svc.settings
+    # then one line and exit 2, not a traceback from inside uvicorn. One that does not answer yet
+    # (PostgreSQL starting after us) is waited for by the app, which serves its 503s meanwhile.
+    svc: Factdesk | None
+    try:
+        svc = Factdesk(settings)
+    except StoreUnavailable as e:
+        logging.getLogger("factdesk.cli").warning("%s; serving 503s until it answers", e.message)
+        svc = None
     try:
         app = create_app(settings, ingest_on_start=not args.no_ingest, service=svc)
         # access lines without query strings, and no URL credentials in any line (factdesk/logs.py); JSON
@@ -228,7 +241,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             access_log=settings.log_format != "json",
         )
     finally:
-        svc.close()
+        if svc is not None:
+            svc.close()
     return 0
 
 

@@ -180,3 +180,36 @@ def test_postgres_stopped_is_a_503_and_restarted_loses_nothing(  # type: ignore[
     assert svc.search("zyxquor")[0].document_id == "after"
     assert svc.readiness()[0] == []
     assert svc.ingestor.doctor()["consistent"]
+
+
+def test_serve_waits_for_postgres_that_is_down_at_start(postgres, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A replica started before PostgreSQL (compose, systemd) exited; it now serves: /healthz 200,
+    everything else a 503 naming the catalog, until PostgreSQL answers and it opens by itself."""
+    import time
+
+    import httpx
+    from live_server import LiveServer
+
+    url = postgres.new_database()
+    postgres.stop()
+    env = {
+        "FACTDESK_DATABASE_URL": url,
+        "FACTDESK_DATABASE_TIMEOUT_S": "1",
+        "FACTDESK_RECOVERY_RETRY_S": "0.5",
+    }
+    try:
+        with LiveServer(tmp_path, env=env) as server, server.client() as client:
+            assert client.get("/healthz").status_code == 200
+            for r in (client.get("/readyz"), client.post("/v1/search", json={"query": "soldiers"})):
+                assert r.status_code == 503 and "PostgreSQL catalog" in r.json()["error"]["message"]
+            postgres.start()
+            deadline = time.monotonic() + 120  # a bound on the background retry, not a timing check
+            while time.monotonic() < deadline and client.get("/readyz").status_code != 200:
+                time.sleep(0.5)
+            assert client.get("/readyz").status_code == 200, client.get("/readyz").text
+            posted = client.post("/v1/documents", json={"documents": [{"id": "late", "text": "Rain fell."}]})
+            assert posted.status_code == 200 and posted.json()["results"][0]["status"] == "created"
+            assert httpx.get(server.base_url + "/v1/documents/late").status_code == 200
+    finally:
+        if not (postgres.data / "postmaster.pid").exists():
+            postgres.start()

@@ -34,7 +34,7 @@ async def healthz(request: Request) -> dict:
 async def readyz(request: Request) -> dict:
     svc = getattr(request.app.state, "service", None)
     if svc is None:
-        raise NotReady("the service is starting")
+        raise NotReady(request.app.state.startup.opening_problem or "the service is starting")
     problems, degraded = await call(svc.readiness)
     if not svc.embedder.loaded:
         error = request.app.state.startup.model_error
