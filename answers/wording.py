@@ -43,7 +43,11 @@ def words(text: str) -> frozenset[str]:
     return frozenset(stem(t) if is_content_word(t) else _FUNCTION + t for t in _TOKEN.findall(text.lower()))
 
 
-def names(text: str) -> dict[tuple[str | None, str | None], frozenset[str]]:
+# a sentence's names by their slot: (the word before, the word after) -> the names found there
+Names = dict[tuple[str | None, str | None], frozenset[str]]
+
+
+def names(text: str) -> Names:
     """A sentence's names (runs of capitalised words, lower-cased) by their slot: the words just before
     and after them. Its first word alone is left out: every sentence starts with a capital."""
     tokens = _TOKEN.findall(text)
@@ -64,7 +68,7 @@ def names(text: str) -> dict[tuple[str | None, str | None], frozenset[str]]:
     return {slot: frozenset(found) for slot, found in slots.items()}
 
 
-def other_names(a: dict[tuple[str | None, str | None], frozenset[str]], b: dict) -> bool:
+def other_names(a: Names, b: Names) -> bool:
     """Whether two sentences put different names in the same slot ("in Brixham opened" and "in Corwen
     opened", "on Friday" and "on Monday"): then they report two facts. Names in other slots (one
     says "NIS", the other "South Korea's spy agency") may still be one statement's."""
@@ -82,7 +86,7 @@ class Sentences:
 
     starts: tuple[int, ...]
     words: tuple[frozenset[str], ...]
-    names: tuple[dict[tuple[str | None, str | None], frozenset[str]], ...] = ()
+    names: tuple[Names, ...] = ()
 
 
 @lru_cache(maxsize=256)  # the same articles come back for related questions

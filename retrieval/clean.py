@@ -28,9 +28,7 @@ class CleanArticle:
 
 # Bump when cleaning gives different text for the same input: re-ingest skips cleaning input it
 # has seen under the same version (retrieval/ingest.py, raw_fingerprint).
-CLEANER_VERSION = (
-    4  # 2: markup quoted in plain text is kept; 3: hard-wrapped lines joined; 4: credit lines out
-)
+CLEANER_VERSION = 4  # 2: quoted markup kept; 3: hard-wrapped lines joined; 4: credit lines out
 
 
 # --------------------------------------------------------------------------- #
