@@ -41,7 +41,7 @@ _LEFT_OPEN = re.compile(r"\b(?:it|its|them|this|that|these|those)\b(?!\s+[a-z])(
 _PERSONAL = re.compile(r"\b(he|she|him|they|them)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(his|their)\b", re.I)
 _OBJECT_PRONOUNS = frozenset({"him", "them"})
-# a name right after one of these is a place ("captured in Kursk"), which "he" or "they" never is
+# a name right after one of these is a place ("captured in Syldavia"), which "he" or "they" never is
 _PLACE_BEFORE = re.compile(r"\b(?:in|at|near|into|inside|outside|from)\s*$", re.I)
 _DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|these|those)\s+(?P<noun>[a-z][\w-]*(?:['’]s)?)", re.I)
 
@@ -113,7 +113,7 @@ def resolve(question: str, previous: str) -> str | None:
         # so it still points back at the previous turn.
         return None
     if personal and _PLACE_BEFORE.search(previous[: previous.find(about)] if about in previous else ""):
-        return None  # "he" after "who was captured in Kursk?" is not Kursk: a place is no person
+        return None  # "he" after "who was captured in Syldavia?" is not Syldavia: a place is no person
     if personal:
         return _PERSONAL.sub(about, question, count=1)
     if _POSSESSIVE.search(question):

@@ -71,7 +71,7 @@ def names(text: str) -> Names:
 def other_names(a: Names, b: Names) -> bool:
     """Whether two sentences put different names in the same slot ("in Brixham opened" and "in Corwen
     opened", "on Friday" and "on Monday"): then they report two facts. Names in other slots (one
-    says "NIS", the other "South Korea's spy agency") may still be one statement's."""
+    says "Interpol", the other "the police agency in Lyon") may still be one statement's."""
     return any(slot != (None, None) and slot in b and not found & b[slot] for slot, found in a.items())
 
 
