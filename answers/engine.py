@@ -184,13 +184,7 @@ class OfflineEngine:
             bounds = [(c.id, c.start, c.end) for c in chunks]
             sentences += document_sentences(doc, bounds, within.get(doc_id) if within is not None else None)
         if not sentences:
-            return Summary(
-                summary="The articles contain nothing to summarise" + (" for this query." if query else "."),
-                citations=[],
-                generator=self.generator,
-                prompt_version=self.prompts.version,
-                warnings=warnings,
-            )
+            return self._nothing_to_summarise(query, warnings)
         with svc.telemetry.stage("read"):
             vecs = svc.embedder.embed([s.text for s in sentences])
             q_vec = svc.searcher.embed_query(query) if query else None
@@ -209,13 +203,7 @@ class OfflineEngine:
                 else (None, True)
             )
             if not found:  # nothing in the articles speaks to the query ("kimchi recipe")
-                return Summary(
-                    summary="The articles contain nothing to summarise for this query.",
-                    citations=[],
-                    generator=self.generator,
-                    prompt_version=self.prompts.version,
-                    warnings=warnings,
-                )
+                return self._nothing_to_summarise(query, warnings)
             groups = select_sentences(
                 sentences, vecs, max_words, q_vec, self.summary_config, same, copies.keys(), relevance
             )
@@ -227,6 +215,15 @@ class OfflineEngine:
             )
         summary.warnings = warnings
         return summary
+
+    def _nothing_to_summarise(self, query: str | None, warnings: list[str]) -> Summary:
+        return Summary(
+            summary="The articles contain nothing to summarise" + (" for this query." if query else "."),
+            citations=[],
+            generator=self.generator,
+            prompt_version=self.prompts.version,
+            warnings=warnings,
+        )
 
     def summary_relevance(
         self, query: str, sentences: list[Sentence], sims: np.ndarray

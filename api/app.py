@@ -200,31 +200,31 @@ def create_app(
     configure_logging(settings.log_format)
     startup = Startup(settings, ingest=ingest_on_start)
 
+    async def try_open(app: FastAPI) -> bool:
+        """Open the service; False while its store does not answer (PostgreSQL down at start), with
+        the reason kept for the 503s the server answers meanwhile (docs/postgres.md)."""
+        try:
+            app.state.service = await run_in_threadpool(Factdesk, settings)
+        except StoreUnavailable as e:
+            startup.opening_problem = e.message
+            return False
+        startup.opening_problem = None
+        return True
+
     async def open_when_reachable(app: FastAPI) -> None:
-        """Open the service once its store answers (PostgreSQL down at start): meanwhile the server
-        runs, /healthz is 200 and everything else a 503 that says why (docs/postgres.md)."""
-        while app.state.service is None:
+        await asyncio.sleep(settings.recovery_retry_s)
+        while not await try_open(app):
             await asyncio.sleep(settings.recovery_retry_s)
-            try:
-                app.state.service = await run_in_threadpool(Factdesk, settings)
-            except StoreUnavailable as e:
-                startup.opening_problem = e.message
-                continue
-            startup.opening_problem = None
-            log.info("the store answers: service opened")
-            startup.start(app.state.service)
+        log.info("the store answers: service opened")
+        startup.start(app.state.service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = app.state.service is None
         opener = None
-        if owned:
-            try:
-                app.state.service = await run_in_threadpool(Factdesk, settings)
-            except StoreUnavailable as e:
-                startup.opening_problem = e.message
-                log.warning("%s; retrying every %s s", e.message, settings.recovery_retry_s)
-                opener = asyncio.create_task(open_when_reachable(app))
+        if owned and not await try_open(app):
+            log.warning("%s; retrying every %s s", startup.opening_problem, settings.recovery_retry_s)
+            opener = asyncio.create_task(open_when_reachable(app))
         if app.state.service is not None:
             startup.start(app.state.service)
         try:

@@ -305,14 +305,7 @@ class Factdesk:
         published_before: str | None = None,
     ) -> Filters:
         if document_ids is not None:
-            for d in document_ids:
-                validate_id(d)
-            # a typo'd or deleted id is said as such, as summarize and get_document say it, rather than
-            # answered "the articles do not cover this" from an empty selection
-            known = self.catalog.titles(document_ids)
-            missing = next((d for d in document_ids if d not in known), None)
-            if missing is not None:
-                raise NotFound(f"no document with id {missing!r}")
+            self._check_known(document_ids)
         after, before = parse_published(published_after), parse_until(published_before)
         return Filters(
             document_ids=tuple(document_ids) if document_ids is not None else None,
@@ -320,6 +313,16 @@ class Factdesk:
             published_after=after,
             published_before=before,
         )
+
+    def _check_known(self, document_ids: list[str]) -> None:
+        """NotFound for an id no stored document has, in one catalog query: a typo'd or deleted id is
+        said as such, rather than answered "the articles do not cover this" from an empty selection."""
+        for d in document_ids:
+            validate_id(d)
+        known = self.catalog.titles(document_ids)
+        missing = next((d for d in document_ids if d not in known), None)
+        if missing is not None:
+            raise NotFound(f"no document with id {missing!r}")
 
     def check_top_k(self, top_k: int | None) -> int:
         k = self.settings.default_top_k if top_k is None else top_k
@@ -375,8 +378,7 @@ class Factdesk:
         self, document_ids: list[str] | None = None, query: str | None = None, max_words: int | None = None
     ) -> Summary:
         if document_ids:
-            for d in document_ids:
-                self.get_document(validate_id(d))
+            self._check_known(document_ids)
         if query is not None:
             query = self.check_text(query, "query")
         mw = self.settings.summary_max_words if max_words is None else max_words

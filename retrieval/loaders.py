@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -152,12 +153,9 @@ def file_id(path: Path, root: Path, taken: set[str]) -> str:
     has that id (strike.txt in two dated folders): then its folders, then a number, are put in
     front, so one call never replaces an article it has just stored with another."""
     folders = path.parent.relative_to(root).parts if root.is_dir() else (path.parent.name,)
-    tries = [slug_id(path.stem), slug_id("-".join([*folders, path.stem]))]
-    chosen = next((t for t in tries if t not in taken), None)
-    n = 2
-    while chosen is None:
-        chosen = slug_id(f"{tries[-1]}-{n}")
-        chosen, n = (chosen if chosen not in taken else None), n + 1
+    qualified = slug_id("-".join([*folders, path.stem]))
+    numbered = (slug_id(f"{qualified}-{n}") for n in itertools.count(2))
+    chosen = next(t for t in itertools.chain([slug_id(path.stem), qualified], numbered) if t not in taken)
     taken.add(chosen)
     return chosen
 

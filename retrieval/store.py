@@ -50,8 +50,9 @@ class VectorStore:
         self._reader: ChromaReader | None = None
         self._reader_tried = False
         self._lock = threading.Lock()
-        self.last_problem: str | None = None  # what the last ping() met
-        self.last_fault: FactdeskError | None = None  # and as the error (CorruptVectors: doctor rebuilds)
+        self.last_fault: FactdeskError | None = (
+            None  # what the last ping() met (CorruptVectors: doctor rebuilds)
+        )
 
     def _chroma_path(self) -> str:
         """The embedded store's folder, one spelling per folder (a relative and an absolute data dir)."""
@@ -124,10 +125,15 @@ class VectorStore:
         """Why the store cannot answer now (a redacted sentence), or None when it answers."""
         try:
             self._call(lambda col: col.count())
-            self.last_problem, self.last_fault = None, None
+            self.last_fault = None
         except FactdeskError as e:
-            self.last_problem, self.last_fault = e.message, e
+            self.last_fault = e
         return self.last_problem
+
+    @property
+    def last_problem(self) -> str | None:
+        """The last ping()'s problem as a (redacted) sentence, or None."""
+        return self.last_fault.message if self.last_fault is not None else None
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict]) -> None:
         for i in range(0, len(ids), 1000):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import call
+from api.deps import call, service_of
 from api.errors import NotReady
 from api.schemas import ErrorResponse, Health, Ready
 from factdesk import __version__
@@ -32,9 +32,7 @@ async def healthz(request: Request) -> dict:
     summary="Readiness: the store is reachable, the embedding model loaded and the startup ingest over",
 )
 async def readyz(request: Request) -> dict:
-    svc = getattr(request.app.state, "service", None)
-    if svc is None:
-        raise NotReady(request.app.state.startup.opening_problem or "the service is starting")
+    svc = service_of(request.app)  # NotReady while there is none, with the reason
     problems, degraded = await call(svc.readiness)
     if not svc.embedder.loaded:
         error = request.app.state.startup.model_error
