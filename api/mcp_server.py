@@ -139,7 +139,18 @@ class _Tools(MCPServer):
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         """Arguments that fail the input schema: one line per field, as the API's 400 says it, without
-        pydantic's echo of the rejected value and its help URL."""
+        pydantic's echo of the rejected value and its help URL. An argument the tool does not take is
+        refused too, as /v1 refuses an unknown field: a client that thinks it passed context (a
+        misspelt `document_ids`, a `history`) learns that it did not."""
+        tool = next((t for t in await self.list_tools() if t.name == name), None)
+        unknown = sorted(
+            set(arguments or {}) - set((tool.input_schema if tool else {}).get("properties", {}))
+        )
+        if tool is not None and unknown:
+            raise ToolError(
+                f"invalid arguments for {name}: "
+                + "; ".join(f"{k}: Extra inputs are not permitted" for k in unknown[:5])
+            )
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as e:

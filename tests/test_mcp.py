@@ -165,6 +165,12 @@ def test_get_document_returns_the_cleaned_text(live_server: LiveServer) -> None:
         ("ask", {"question": "Who was captured?", "document_ids": ["no-such-doc"]}, "no-such-doc"),
         ("get_document", {"id": "no-such-doc"}, "no document with id 'no-such-doc'"),
         ("no_such_tool", {}, "no_such_tool"),
+        (
+            "ask",
+            {"question": "Who won?", "history": ["the final"]},
+            "history: Extra inputs are not permitted",
+        ),
+        ("search", {"query": "x", "topk": 3}, "topk: Extra inputs are not permitted"),
     ],
 )
 def test_bad_input_is_a_tool_error_naming_the_problem(
