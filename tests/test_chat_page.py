@@ -95,6 +95,44 @@ def test_a_follow_up_carries_the_conversation(page, live_server: LiveServer) -> 
     assert second.locator(".answer-meta .generator").inner_text() == api["generator"] == "extractive"
 
 
+def test_a_reload_keeps_the_conversation_and_new_chat_clears_it(page, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    first = ask_on_page(page, FIRST)
+    shown = first.locator(".answer").inner_text()
+    sources = first.locator(".sources").inner_text()
+    page.reload()
+    restored = page.locator(".turn.assistant[data-state=done]")
+    assert restored.count() == 1
+    assert restored.first.locator(".answer").inner_text() == shown
+    assert restored.first.locator(".sources").inner_text() == sources
+    assert page.locator(".turn.user .question-text").first.inner_text() == FIRST
+
+    sent: list[dict] = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/v1/ask") else None)
+    ask_on_page(page, FOLLOW_UP)
+    assert sent[-1]["history"] == [FIRST]  # the follow-up after a reload still has its history
+
+    page.click("button#new-chat")
+    page.reload()
+    assert page.locator(".turn").count() == 0
+
+
+def test_a_passage_is_shown_as_it_is_quoted_without_added_quotation_marks(
+    page, live_server: LiveServer
+) -> None:  # type: ignore[no-untyped-def]
+    question = "What did the Kremlin say about the captured soldiers?"
+    turn = ask_on_page(page, question)
+    api = httpx.post(live_server.base_url + "/v1/ask", json={"question": question}, timeout=300).json()
+    quotes = [" ".join(c["quote"].split()) for c in api["citations"]]
+    assert any(q.startswith(('"', "“")) for q in quotes), quotes  # a remark that opens with its own mark
+    shown = [
+        turn.locator(".source-quote").nth(i).inner_text()
+        for i in range(turn.locator(".source-quote").count())
+    ]
+    assert len(shown) == len(quotes)
+    for q, s in zip(quotes, shown):  # the quote as it is, or its first 220 characters and "…"
+        assert s == q or (s.endswith("…") and q.startswith(s.removesuffix("…"))), (s, q)
+
+
 def test_the_summarize_button_asks_for_a_cited_summary(page, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
     sent: list[dict] = []
     page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/v1/ask") else None)
