@@ -11,8 +11,8 @@ is added to fill the answer out; if it accepts nothing, the answer is to decline
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -20,6 +20,7 @@ import numpy as np
 from answers.candidates import Candidate
 from answers.models import ABSTAIN_TEXT, Answer, Citation
 from answers.wording import restatements
+from retrieval.sentences import quotation
 
 
 @dataclass
@@ -65,6 +66,31 @@ def group(
                 g.append(j)
                 break
     return [_shown_first([cands[i] for i in g]) for g in groups]
+
+
+def with_quotations(groups: list[list[Candidate]], texts: Mapping[str, str]) -> list[list[Candidate]]:
+    """Each sentence that is part of a quotation of several sentences as the whole quotation
+    (retrieval/sentences.py `quotation`): a quoted sentence cited alone reads as the article's own
+    voice. A group whose first sentence falls in a quotation an earlier group already shows joins it."""
+    out: list[list[Candidate]] = []
+    for g in groups:
+        wide = []
+        for c in g:
+            text = texts.get(c.document_id)
+            a, b = quotation(text, c.start, c.end) if text is not None else (c.start, c.end)
+            wide.append(c if (a, b) == (c.start, c.end) else replace(c, start=a, end=b, text=text[a:b]))
+        home = next((h for h in out if _overlaps(h[0], wide[0])), None)
+        if home is None:
+            out.append(wide)
+            continue
+        for c in wide:
+            if all(c.document_id != k.document_id for k in home):
+                home.append(c)
+    return out
+
+
+def _overlaps(a: Candidate, b: Candidate) -> bool:
+    return a.document_id == b.document_id and a.start < b.end and b.start < a.end
 
 
 class Cited(Protocol):
@@ -141,12 +167,17 @@ def compose(
     generator: str,
     prompt_version: str,
     same: np.ndarray | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> Answer:
     """Pure: the answer (or the decline) from candidates the reader has scored. same[i, j]: i and j
-    say the same thing (default: answers/wording.py's restatements())."""
+    say the same thing (default: answers/wording.py's restatements()). texts: {document id: text},
+    for quotations of several sentences to be shown whole."""
     chosen = accepted(cands, threshold, cfg)
     if not chosen:
         return abstain(generator, prompt_version)
     if same is None:
         same = restatements(vecs, [c.text for c in cands], cfg.same_above)
-    return answer_from_groups(group(cands, chosen, same, cfg), generator, prompt_version)
+    groups = group(cands, chosen, same, cfg)
+    if texts is not None:
+        groups = with_quotations(groups, texts)
+    return answer_from_groups(groups, generator, prompt_version)

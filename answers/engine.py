@@ -322,7 +322,14 @@ class ReaderEngine(OfflineEngine):
                 cands, vecs, cfg.same_above, hit_texts(hits), self.service.searcher.term_rows
             )
             return compose(
-                cands, vecs, self.reader.threshold, cfg, self.generator, self.prompts.version, same
+                cands,
+                vecs,
+                self.reader.threshold,
+                cfg,
+                self.generator,
+                self.prompts.version,
+                same,
+                hit_texts(hits),
             )
 
 
@@ -355,7 +362,15 @@ class RankerEngine(OfflineEngine):
             same = mark_reworded_copies(
                 *ranked, cfg.same_above, hit_texts(hits), self.service.searcher.term_rows
             )
-            return compose(*ranked, self.ranker.threshold, cfg, self.generator, self.prompts.version, same)
+            return compose(
+                *ranked,
+                self.ranker.threshold,
+                cfg,
+                self.generator,
+                self.prompts.version,
+                same,
+                hit_texts(hits),
+            )
 
     def _rank(self, query: str, hits: list[SearchHit]) -> tuple[list, np.ndarray] | None:
         """The candidates, with the ranker's probabilities, and their vectors; None: no candidate."""

@@ -120,3 +120,52 @@ def is_headline(sentence: str, title: str, text: str | None = None) -> bool:
     if text is not None and " ".join(text.split()) == " ".join(sentence.split()):
         return False
     return " ".join(heading_text(sentence).casefold().split()) == " ".join(title.casefold().split())
+
+
+MAX_QUOTE_SENTENCES = 4  # a longer quotation is cited sentence by sentence, as before
+MAX_QUOTE_CHARS = 700
+
+
+def _inside_quote(text: str, start: int, end: int, inside: bool) -> bool:
+    """Whether a double quotation is open after text[start:end], given whether one was at start."""
+    for ch in text[start:end]:
+        if ch in "“«":
+            inside = True
+        elif ch in "”»":
+            inside = False
+        elif ch == '"':
+            inside = not inside
+    return inside
+
+
+def quotation(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentences of a direct quotation that text[start:end] (one sentence) is part of, from the one
+    that opens it to the one that closes it, so that a quoted sentence is never cited without its
+    speaker or as the article's own voice. The span itself when it opens and closes no quotation,
+    when the quotation is not closed within its paragraph (one quoted over several paragraphs), or
+    when it runs past MAX_QUOTE_SENTENCES or MAX_QUOTE_CHARS."""
+    lo = text.rfind("\n", 0, start) + 1
+    hi = text.find("\n", end)
+    hi = len(text) if hi == -1 else hi
+    spans = split_sentences(text, lo, hi)
+    at = next((i for i, s in enumerate(spans) if s.start == start and s.end == end), None)
+    if at is None:
+        return start, end
+    states = [False]  # whether a quotation is open at each sentence's start, then after the last
+    pos = lo
+    for s in spans:
+        states[-1] = _inside_quote(text, pos, s.start, states[-1])
+        states.append(_inside_quote(text, s.start, s.end, states[-1]))
+        pos = s.end
+    first = at
+    while states[first] and first > 0:
+        first -= 1
+    last = at
+    while states[last + 1] and last + 1 < len(spans):
+        last += 1
+    if states[first] or states[last + 1]:
+        return start, end
+    a, b = spans[first].start, spans[last].end
+    if last - first + 1 > MAX_QUOTE_SENTENCES or b - a > MAX_QUOTE_CHARS:
+        return start, end
+    return a, b

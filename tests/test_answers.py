@@ -66,6 +66,24 @@ def test_restatements_are_cited_together_in_the_clean_wording() -> None:
     assert [c.marker for c in answer.citations] == [1, 2, 3]
 
 
+def test_a_quoted_sentence_is_shown_and_cited_with_its_whole_quotation() -> None:
+    text = 'The port reopened. "Ships are moving. Crews are back," the harbour master said. Rain fell.'
+    first, second = text.index('"Ships'), text.index("Crews")
+    cands = [
+        _cand(text[second : text.index(" Rain")], 0.9, start=second),  # accepted
+        _cand(text[first : second - 1], 0.8, start=first),  # accepted: the same quotation
+        _cand("The port reopened.", 0.1),
+    ]
+    vecs = _unit([1, 0, 0], [0, 1, 0], [0, 0, 1])
+    answer = compose(cands, vecs, 0.5, ComposeConfig(), "extractive", "v", texts={"d0": text})
+    whole = '"Ships are moving. Crews are back," the harbour master said.'
+    assert answer.answer == f"{whole} [1]"
+    [c] = answer.citations
+    assert text[c.start : c.end] == c.quote == whole
+    without = compose(cands, vecs, 0.5, ComposeConfig(), "extractive", "v")
+    assert [c.quote for c in without.citations] == [cands[0].text, cands[1].text]
+
+
 def test_an_article_that_restates_an_answer_is_cited_even_below_the_threshold() -> None:
     a = _cand("The spy agency confirmed the capture.", 0.9, doc="a")
     b = _cand("Seoul's spy agency confirmed they were captured.", 0.2, doc="b")

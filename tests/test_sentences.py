@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval.sentences import split_sentences
+from retrieval.sentences import MAX_QUOTE_SENTENCES, quotation, split_sentences
 
 
 def sentences(text: str) -> list[str]:
@@ -248,3 +248,67 @@ def test_window_spans_stay_inside_the_window(text: str, data: st.DataObject) -> 
     for s in split_sentences(text, start, end):
         assert start <= s.start < s.end <= end
         assert text[s.start : s.end] == text[s.start : s.end].strip()
+
+
+# --------------------------------------------------------------------------- #
+# A quoted sentence belongs to its whole quotation
+# --------------------------------------------------------------------------- #
+
+
+def _quotations(text: str) -> list[tuple[str, str]]:
+    out = []
+    for s in split_sentences(text):
+        a, b = quotation(text, s.start, s.end)
+        out.append((text[s.start : s.end], text[a:b]))
+    return out
+
+
+def test_every_sentence_of_a_quotation_is_the_whole_quotation() -> None:
+    text = 'The mayor spoke on Monday. "We will rebuild. We will not leave," she said. Then she left.'
+    whole = '"We will rebuild. We will not leave," she said.'
+    assert _quotations(text) == [
+        ("The mayor spoke on Monday.", "The mayor spoke on Monday."),
+        ('"We will rebuild.', whole),
+        ('We will not leave," she said.', whole),
+        ("Then she left.", "Then she left."),
+    ]
+
+
+def test_curly_quotes_and_a_speaker_before_the_quotation() -> None:
+    text = "He told reporters: “It is over. Go home.” Nobody moved."
+    assert _quotations(text)[1] == ("Go home.”", "He told reporters: “It is over. Go home.”")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'A "scare" word is no quotation. Nor is this.',  # opened and closed in one sentence
+        '"Still open. Closed in the next paragraph.\n"Here," he said.',  # one quoted over paragraphs
+        'An odd " mark. Never closed.',
+    ],
+)
+def test_a_quotation_not_opened_and_closed_across_sentences_of_one_paragraph_changes_nothing(
+    text: str,
+) -> None:
+    assert all(sentence == shown for sentence, shown in _quotations(text))
+
+
+def test_a_long_quotation_is_left_sentence_by_sentence() -> None:
+    body = " ".join(f"Point {i} is made." for i in range(MAX_QUOTE_SENTENCES + 1))
+    text = f'"{body}" he said.'
+    assert all(sentence == shown for sentence, shown in _quotations(text))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.one_of(_pieces, st.sampled_from(['"', "“", "”", '," he said.', ' "We'])), max_size=60).map(
+        " ".join
+    )
+)
+def test_a_quotation_is_whole_sentences_around_the_sentence(text: str) -> None:
+    spans = split_sentences(text)
+    for s in spans:
+        a, b = quotation(text, s.start, s.end)
+        assert a <= s.start and s.end <= b
+        assert any(t.start == a for t in spans) and any(t.end == b for t in spans)
+        assert "\n" not in text[a:b]
