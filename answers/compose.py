@@ -78,7 +78,11 @@ def with_quotations(groups: list[list[Candidate]], texts: Mapping[str, str]) -> 
         for c in g:
             text = texts.get(c.document_id)
             a, b = quotation(text, c.start, c.end) if text is not None else (c.start, c.end)
-            wide.append(c if (a, b) == (c.start, c.end) else replace(c, start=a, end=b, text=text[a:b]))
+            wide.append(
+                c
+                if text is None or (a, b) == (c.start, c.end)
+                else replace(c, start=a, end=b, text=text[a:b])
+            )
         home = next((h for h in out if _overlaps(h[0], wide[0])), None)
         if home is None:
             out.append(wide)
