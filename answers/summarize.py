@@ -18,8 +18,8 @@ import numpy as np
 from answers.compose import answer_from_groups
 from answers.models import Summary
 from answers.wording import restatements
-from retrieval.models import Document
-from retrieval.sentences import is_headline, split_sentences
+from retrieval.models import Document, Span
+from retrieval.sentences import is_headline, quotation, split_sentences
 
 MIN_WORDS = 6
 
@@ -58,9 +58,16 @@ class Sentence:
 def document_sentences(
     doc: Document, chunk_bounds: list[tuple[str, int, int]], within: list[tuple[int, int]] | None = None
 ) -> list[Sentence]:
-    """Summary-worthy sentences of a document (ending like a sentence, long enough, not its headline)."""
+    """Summary-worthy sentences of a document (ending like a sentence, long enough, not its headline);
+    a quotation of several sentences is one of them, whole (retrieval/sentences.py `quotation`), so
+    that a summary never shows half a remark without its speaker."""
     out = []
-    for pos, s in enumerate(split_sentences(doc.text)):
+    covered = -1
+    for pos, sentence in enumerate(split_sentences(doc.text)):
+        if sentence.start < covered:
+            continue  # inside the quotation taken whole before it
+        s = Span(*quotation(doc.text, sentence.start, sentence.end))
+        covered = s.end
         text = doc.text[s.start : s.end]
         if (
             len(text.split()) < MIN_WORDS

@@ -238,6 +238,20 @@ def test_a_summary_does_not_repeat_the_headline_as_a_sentence() -> None:
     assert [doc.text[s.start : s.end] for s in document_sentences(doc, [("d#0", 0, len(text))])] == [body]
 
 
+def test_a_summary_takes_a_quotation_of_several_sentences_whole() -> None:
+    text = (
+        'The council approved the budget on Tuesday after a long debate. "We have cut what we could. '
+        'The rest keeps the buses running," the treasurer said. Work on the depot starts in March next year.'
+    )
+    doc = Document(id="d", title="Budget approved", text=text, content_hash="h")
+    units = [doc.text[s.start : s.end] for s in document_sentences(doc, [("d#0", 0, len(text))])]
+    assert units == [
+        "The council approved the budget on Tuesday after a long debate.",
+        '"We have cut what we could. The rest keeps the buses running," the treasurer said.',
+        "Work on the depot starts in March next year.",
+    ]
+
+
 def test_a_summary_leads_with_its_most_central_sentence() -> None:
     """Groups come most central first, whatever order the articles' ids sort in."""
     texts = {
