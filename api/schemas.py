@@ -245,7 +245,9 @@ class StreamOptions(OpenAIRequest):
 
 class ChatRequest(OpenAIRequest):
     model: str = "factdesk"
-    messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
+    # a chat UI sends the whole conversation each turn: a long one must not stop working at some count
+    # of messages (only the last user turns are read; FACTDESK_MAX_BODY_BYTES bounds the body)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=100_000)
     # the fields factdesk acts on are as strict as its own routes' ("yes" is not true, "5" not 5)
     stream: bool = Field(False, strict=True)
     stream_options: StreamOptions | None = Field(

@@ -363,6 +363,14 @@ def test_chat_content_parts_and_history(client: TestClient) -> None:
     assert chat(client, follow_up).json()["citations"] == asked["citations"]
 
 
+def test_a_long_conversation_keeps_working(client: TestClient) -> None:
+    earlier = [{"role": r, "content": f"turn {i}"} for i in range(1500) for r in ("user", "assistant")]
+    last = [{"role": "user", "content": QUESTION}]
+    long_chat = chat(client, earlier + last)
+    assert long_chat.status_code == 200, long_chat.text
+    assert long_chat.json()["choices"][0]["message"]["content"]
+
+
 def test_chat_completion_stream(client: TestClient) -> None:
     messages = [{"role": "user", "content": QUESTION}]
     r = chat(client, messages, stream=True, stream_options={"include_usage": True})
