@@ -30,6 +30,7 @@ from answers.ranker import Ranker
 from answers.reader import Reader
 from answers.retrieve import retrieve
 from answers.summarize import (
+    holds_every_word,
     Sentence,
     SummaryConfig,
     document_sentences,
@@ -285,7 +286,9 @@ class ReaderEngine(OfflineEngine):
         with the articles' lead sentences, not the asked-for aspect; by the reader alone it took an
         off-topic sentence for a noun-phrase query now and then (docs/evals.md, "Summaries of
         written news"). Found: the reader accepts one of them, as it must accept a sentence to answer
-        a question; a query on a subject the articles never mention finds nothing."""
+        a question, or one article holds every word of the query ("apricot frost" over an article on
+        frost in the apricot orchards, whose sentences answer no question the query asks); a query on a
+        subject the articles never mention finds nothing."""
         top = np.argsort(-sims, kind="stable")[: self.config.summary_pool]  # in cosine order
         passages = [
             reader_passage(s.document.text, s.start, s.end, s.title) for s in (sentences[i] for i in top)
@@ -296,7 +299,10 @@ class ReaderEngine(OfflineEngine):
         out = sims - 2.0  # under every fused score
         for i, score in fuse_reciprocal_rank([ids, [ids[j] for j in by_reader]]):
             out[int(i)] = score
-        return out, bool(len(probabilities)) and float(np.max(probabilities)) >= self.reader.threshold
+        accepted = bool(len(probabilities)) and float(np.max(probabilities)) >= self.reader.threshold
+        return out, accepted or holds_every_word(
+            query, {s.document.id: s.document for s in sentences}.values()
+        )
 
     def read(self, query: str, hits: list[SearchHit]) -> list[Candidate]:
         """The hits' best sentences as candidates, in search order, each with the reader's probability

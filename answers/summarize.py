@@ -10,6 +10,7 @@ A sentence too close to one already chosen is not repeated: its article is cited
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ import numpy as np
 from answers.compose import answer_from_groups
 from answers.models import Summary
 from answers.wording import restatements
+from retrieval.lexical import analyze
 from retrieval.models import Document, Span
 from retrieval.sentences import is_headline, quotation, split_sentences
 
@@ -83,6 +85,13 @@ def document_sentences(
         )
         out.append(Sentence(doc, chunk_id, s.start, s.end, pos))
     return out
+
+
+def holds_every_word(query: str, documents: Iterable[Document]) -> bool:
+    """Whether one of the documents (its title and text) has every content word of the query, as the
+    keyword index stems them."""
+    wanted = set(analyze(query).split())
+    return bool(wanted) and any(wanted <= set(analyze(f"{d.title}\n{d.text}").split()) for d in documents)
 
 
 def corroboration(sentences: list[Sentence], vecs: np.ndarray, similar_above: float) -> np.ndarray:

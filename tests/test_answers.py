@@ -489,6 +489,28 @@ def test_a_focused_summary_of_a_subject_the_articles_never_mention_is_declined(s
     assert answer.abstained and answer.citations == []
 
 
+def test_a_focused_summary_of_a_subject_one_article_names_in_full_is_not_declined(
+    make_service: MakeService,
+) -> None:
+    """An article that holds every word of the query mentions its subject, even when the reader
+    accepts none of its sentences as an answer to the query; a subject it lacks is still declined."""
+    svc = make_service("orchard")
+    text = (
+        "Growers in the valley counted their losses on Tuesday after two nights of hard frost. "
+        "Temperatures fell to minus four degrees before dawn, and many apricot blossoms turned brown. "
+        "The farmers' association said about half of this year's harvest could be lost. "
+        "Insurers expect claims to rise sharply this spring."
+    )
+    svc.ingest_documents(
+        [DocumentIn(text=text, title="Growers count losses after cold nights", id="orchard")]
+    )
+    for query in ("the apricot harvest", "insurance claims"):  # "insurance" and "Insurers" share a stem
+        summary = svc.summarize(query=query, max_words=60)
+        assert summary.citations, query
+        check_citations(svc, summary.citations)
+    assert svc.summarize(query="kimchi recipe", max_words=60).citations == []
+
+
 def test_focused_single_document_summary(seeded: Factdesk) -> None:
     doc = seeded.list_documents()[1].id
     summary = seeded.summarize(document_ids=[doc], query="casualties", max_words=60)
