@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from answers.engine import AnswerEngine, build_engine
+from answers.language import NOT_ENGLISH, reads_as_english
 from answers.models import Answer, Summary
 from answers.telemetry import Telemetry
 from factdesk.settings import Settings
@@ -347,11 +348,11 @@ class Factdesk:
         filters: Filters | None = None,
         history: list[str] | None = None,
     ) -> Answer:
+        question = self.check_text(question)
         answer = self.engine.ask(
-            self.check_text(question), top_k=self.check_top_k(top_k), filters=filters, history=history or []
+            question, top_k=self.check_top_k(top_k), filters=filters, history=history or []
         )
-        if (notice := self.incomplete()) is not None:
-            answer.warnings.append(notice)
+        answer.warnings += self.decline_notices(question, answer.abstained)
         return answer
 
     def ask_stream(
@@ -363,16 +364,27 @@ class Factdesk:
     ) -> Iterator[dict]:
         """Events: {"delta": str} pieces, then {"done": True, **answer}. With a model, an empty delta
         comes first, once retrieval is done and the model is being asked."""
+        question = self.check_text(question)
         events = self.engine.ask_stream(
-            self.check_text(question), top_k=self.check_top_k(top_k), filters=filters, history=history or []
+            question, top_k=self.check_top_k(top_k), filters=filters, history=history or []
         )
-        return self._with_notice(events)
+        return self._with_notices(question, events)
 
-    def _with_notice(self, events: Iterator[dict]) -> Iterator[dict]:
+    def _with_notices(self, question: str, events: Iterator[dict]) -> Iterator[dict]:
         for event in events:
-            if event.get("done") and (notice := self.incomplete()) is not None:
-                event = {**event, "warnings": [*event.get("warnings", []), notice]}
+            if event.get("done") and (
+                notices := self.decline_notices(question, event.get("abstained", False))
+            ):
+                event = {**event, "warnings": [*event.get("warnings", []), *notices]}
             yield event
+
+    def decline_notices(self, question: str, abstained: bool) -> list[str]:
+        """The startup ingest's notice while it is pending; and, for a declined question that does not
+        read as English, that questions are read in English."""
+        notices = [n for n in [self.incomplete()] if n is not None]
+        if abstained and not reads_as_english(question):
+            notices.append(NOT_ENGLISH)
+        return notices
 
     def summarize(
         self, document_ids: list[str] | None = None, query: str | None = None, max_words: int | None = None

@@ -220,6 +220,17 @@ def test_ask_with_history_rewrites_the_follow_up(client: TestClient) -> None:
     assert "captured" in body.get("question", "") and body["citations"]
 
 
+def test_a_question_not_in_english_is_declined_with_the_reason(client: TestClient) -> None:
+    question = "¿Cuántos soldados norcoreanos han muerto en Ucrania?"
+    body = client.post("/v1/ask", json={"question": question}).json()
+    assert body["abstained"] and "reads questions in English" in " ".join(body["warnings"])
+    r = client.post("/v1/ask", json={"question": question, "stream": True})
+    done = [json.loads(e) for e in sse_events(r.text) if '"done"' in e]
+    assert done[-1]["abstained"] and "reads questions in English" in " ".join(done[-1]["warnings"])
+    english = client.post("/v1/ask", json={"question": "How do you make kimchi at home?"}).json()
+    assert english["abstained"] and not any("English" in w for w in english["warnings"])
+
+
 def test_ask_stream(client: TestClient, texts: dict[str, str]) -> None:
     r = client.post("/v1/ask", json={"question": QUESTION, "stream": True})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
