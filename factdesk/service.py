@@ -9,6 +9,7 @@ import base64
 import binascii
 import json
 import logging
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -332,7 +333,8 @@ class Factdesk:
         return k
 
     def check_text(self, text: str, what: str = "question") -> str:
-        if not isinstance(text, str) or not text.strip():
+        # invisible format characters (zero-width spaces, a BOM) alone are as empty as spaces
+        if not isinstance(text, str) or all(c.isspace() or unicodedata.category(c) == "Cf" for c in text):
             raise InvalidInput(f"{what} is empty")
         if len(text) > self.settings.max_question_chars:
             raise InvalidInput(f"{what} is longer than {self.settings.max_question_chars} characters")

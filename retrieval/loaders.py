@@ -37,9 +37,10 @@ class Loaded:
 
 
 def iter_files(root: Path) -> Iterator[tuple[Path, str | None]]:
-    """Files under root, sorted; symlinks that lead out of root are refused, not followed."""
-    if root.is_file():
-        yield root, None
+    """Files under root, sorted; symlinks that lead out of root are refused, not followed, and so is
+    anything that is not a regular file (a FIFO would block the read forever, /dev/zero never end)."""
+    if not root.is_dir():
+        yield root, None if root.is_file() else "not a regular file"
         return
     base = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -57,7 +58,7 @@ def iter_files(root: Path) -> Iterator[tuple[Path, str | None]]:
             if p.is_symlink() and not p.resolve().is_relative_to(base):
                 yield p, "symlink leads outside the folder"
             else:
-                yield p, None
+                yield p, None if p.is_file() else "not a regular file"
 
 
 def _record(obj: object, fallback_id: str, label: str) -> Loaded:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -290,6 +291,21 @@ def test_symlink_out_of_the_folder_is_refused(tmp_path: Path) -> None:
         assert loaded[name].error == "symlink leads outside the folder"
     texts = [x.document.text for x in loaded.values() if x.document]
     assert texts == ["Real article."]
+
+
+def test_what_is_not_a_regular_file_is_refused_not_read(tmp_path: Path) -> None:
+    """A FIFO would block the read forever and a device never end: both are refused, in a folder and
+    named directly, and the folder's real files still load."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "real.txt").write_text("Real article.")
+    os.mkfifo(folder / "fifo.txt")
+    loaded = {
+        Path(x.label).name: x for x in load_paths([folder, folder / "fifo.txt", Path("/dev/zero")], MAX)
+    }
+    assert loaded["real.txt"].document is not None
+    for name in ("fifo.txt", "zero"):
+        assert loaded[name].document is None and loaded[name].error == "not a regular file"
 
 
 def test_symlink_inside_the_folder_is_followed(tmp_path: Path) -> None:

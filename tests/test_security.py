@@ -517,6 +517,21 @@ def test_no_route_takes_a_filesystem_path(open_client: TestClient) -> None:
 # --------------------------------------------------------------------------- the CLI
 
 
+def test_cli_reports_a_fifo_and_goes_on(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "story.txt").write_text(
+        "The Jura distillery doubled its output to 2 million litres this year.\n"
+    )
+    os.mkfifo(folder / "fifo.txt")
+    r = run_cli(["ingest", str(folder)], tmp_path / "store", tmp_path, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"{folder}/fifo.txt: rejected: not a regular file" in r.stdout.splitlines()
+    assert "story: created (1 chunks)" in r.stdout.splitlines()
+    alone = run_cli(["ingest", str(folder / "fifo.txt")], tmp_path / "store", tmp_path, timeout=120)
+    assert alone.returncode == 1 and "rejected: not a regular file" in alone.stdout
+
+
 def test_cli_refuses_symlinks_out_of_the_folder(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     (folder / "sub").mkdir(parents=True)
