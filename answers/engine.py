@@ -31,6 +31,7 @@ from answers.reader import Reader
 from answers.retrieve import retrieve
 from answers.summarize import (
     holds_every_word,
+    mentioning,
     Sentence,
     SummaryConfig,
     document_sentences,
@@ -167,7 +168,8 @@ class OfflineEngine:
         if query:
             filters = Filters(document_ids=tuple(document_ids)) if document_ids is not None else None
             with svc.telemetry.stage("retrieve"):
-                hits = svc.searcher.search(query, 10, filters)
+                # the passages on the query's subject, not those that only fill the ten hits
+                hits = mentioning(query, svc.searcher.search(query, 10, filters))
             within = {}
             for h in hits:
                 within.setdefault(h.document_id, []).append((h.start, h.end))

@@ -30,6 +30,14 @@ _WHOLE = re.compile(
 )
 
 
+# the collection named before the subject: "the articles about herring", "what the stories say on X"
+_COLLECTION_ON = re.compile(
+    r"^(?:what\s+)?(?:(?:all|each|every|both)\s+(?:of\s+)?)?(?:the|these|those|this|my|our)?\s*"
+    r"(?:articles?|stories|story|news|documents?|reports?|texts?|sources|coverage)\s+"
+    r"(?:(?:say|says|said|report|reports|tell us|have)\s+)?"
+    r"(?:of|on|about|for|regarding|covering|concerning|mentioning|that mention)\s+",
+    re.I,
+)
 # what points back at the conversation's last subject: "summarize it", "give me the gist of that"
 _POINTS_BACK = re.compile(r"^(?:it|that|this|them|those|these)(?:\s+(?:for me|please))?$", re.I)
 
@@ -47,6 +55,7 @@ def summary_request(message: str, history: Sequence[str] = ()) -> SummaryRequest
         return None
     rest = m.group("rest").strip(" \t\n?.!:")
     rest = re.sub(r"^(?:of|on|about|for|regarding|covering)\s+", "", rest, flags=re.I).strip()
+    rest = _COLLECTION_ON.sub("", rest).strip()
     if history and _POINTS_BACK.match(rest):
         earlier = summary_request(history[-1], history[:-1])
         return earlier if earlier is not None else SummaryRequest(history[-1].strip())

@@ -20,7 +20,7 @@ from answers.compose import answer_from_groups
 from answers.models import Summary
 from answers.wording import restatements
 from retrieval.lexical import analyze
-from retrieval.models import Document, Span
+from retrieval.models import Document, SearchHit, Span
 from retrieval.sentences import is_headline, quotation, split_sentences
 
 MIN_WORDS = 6
@@ -85,6 +85,14 @@ def document_sentences(
         )
         out.append(Sentence(doc, chunk_id, s.start, s.end, pos))
     return out
+
+
+def mentioning(query: str, hits: list[SearchHit]) -> list[SearchHit]:
+    """The hits whose title or text holds one of the query's content words (as the keyword index
+    stems them); all of them when none does (a query asked in other words than the articles')."""
+    wanted = set(analyze(query).split())
+    found = [h for h in hits if wanted & set(analyze(f"{h.title}\n{h.text}").split())]
+    return found or hits
 
 
 def holds_every_word(query: str, documents: Iterable[Document]) -> bool:

@@ -18,7 +18,7 @@ from answers.reader import Passage
 from answers.rewrite import referent, rewrite_follow_up
 from answers.summarize import document_sentences, select_sentences
 from evals.metrics import leaked_boilerplate
-from conftest import ROOT, MakeService, check_citations
+from conftest import ARTICLES, ROOT, MakeService, check_citations
 from factdesk.service import Factdesk
 from retrieval.models import Document, DocumentIn, SearchHit
 from retrieval.search import SentenceHit
@@ -173,6 +173,10 @@ def test_referent() -> None:
         ("Give me a summary of the prisoner swap", "the prisoner swap"),
         ("Can you give me a brief overview of the election results?", "the election results"),
         ("tl;dr", None),
+        ("Summarize the articles about herring", "herring"),
+        ("Summarize what the articles say about the lighthouse", "the lighthouse"),
+        ("Give me a summary of the stories on the strike", "the strike"),
+        ("Summarize the news", None),
     ],
 )
 def test_summary_requests(message: str, query: str | None) -> None:
@@ -509,6 +513,24 @@ def test_a_focused_summary_of_a_subject_one_article_names_in_full_is_not_decline
         assert summary.citations, query
         check_citations(svc, summary.citations)
     assert svc.summarize(query="kimchi recipe", max_words=60).citations == []
+
+
+def test_a_focused_summary_is_read_from_the_passages_that_mention_its_subject(
+    make_service: MakeService,
+) -> None:
+    """One short article on the query's subject among the seed articles: the word budget is not
+    filled up with the other articles' sentences that only made up the ten search hits."""
+    svc = make_service("lighthouse")
+    svc.ingest_paths([ARTICLES])
+    text = (
+        "The lighthouse at Kilbrannan was repainted green in July. "
+        "The work cost 61,000 pounds and took five weeks, the harbour trust said."
+    )
+    svc.ingest_documents([DocumentIn(text=text, id="lighthouse")])
+    for query in ("lighthouse", "Kilbrannan lighthouse"):
+        summary = svc.summarize(query=query, max_words=60)
+        assert summary.citations and {c.document_id for c in summary.citations} == {"lighthouse"}, query
+        check_citations(svc, summary.citations)
 
 
 def test_focused_single_document_summary(seeded: Factdesk) -> None:
