@@ -577,6 +577,26 @@ def test_question_sets_are_well_formed(seeded, name: str) -> None:  # type: igno
             assert all(s is not None for s in spans), (q["id"], q["evidence"])
 
 
+def test_the_follow_up_set_is_well_formed(make_service) -> None:  # type: ignore[no-untyped-def]
+    """evals/followups: every evidence quote is in the cleaned text of the article it names, and every
+    follow-up has the earlier turns it follows."""
+    from evals.run import load_questions
+
+    folder = ROOT / "evals" / "followups"
+    svc = make_service("followups")
+    svc.ingest_paths([folder / "articles"])
+    texts = {d.id: d.text for d in svc.list_documents()}
+    qs = load_questions(folder / "followups.yaml")
+    assert len(texts) == 6 and len(qs) == 84 and len({q["id"] for q in qs}) == len(qs)
+    for q in qs:
+        assert bool(q["history"]) == ("follow-up" in q["tags"]), q["id"]
+        if q["answerable"]:
+            spans = m.evidence_spans(q["evidence"], texts)
+            assert q["expected_facts"] and spans and all(s is not None for s in spans), q["id"]
+        else:
+            assert not q["evidence"] and not q["expected_facts"], q["id"]
+
+
 @pytest.mark.parametrize(
     ("name", "src", "span", "count"), [("news", "h5.json", ["5:10"], 5), ("wire", "h19.json", [], 9)]
 )
