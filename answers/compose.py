@@ -20,6 +20,7 @@ import numpy as np
 from answers.candidates import Candidate
 from answers.models import ABSTAIN_TEXT, Answer, Citation
 from answers.wording import restatements
+from retrieval.lexical import analyze
 from retrieval.sentences import quotation
 
 
@@ -163,6 +164,31 @@ def abstain(generator: str, prompt_version: str, warnings: list[str] | None = No
     )
 
 
+def named_words(question: str) -> frozenset[str]:
+    """The keyword stems of what a question names: its capitalised words after the first."""
+    tokens = question.split()[1:]
+    return frozenset(analyze(" ".join(t for t in tokens if t.lstrip("\"'“‘(")[:1].isupper())).split())
+
+
+def on_what_is_named(
+    groups: list[list[Candidate]], question: str, texts: Mapping[str, str]
+) -> list[list[Candidate]]:
+    """Without the groups from articles that name nothing the question names, when another group's
+    article names all of it: "the Lerwick fleet" is not answered with Fraserburgh's figure from a
+    brief of the same template. A question whose names no article holds in full is left as it is."""
+    named = named_words(question)
+    if not named:
+        return groups
+    stems = {
+        c.document_id: set(analyze(f"{c.title}\n{texts.get(c.document_id, c.text)}").split())
+        for g in groups
+        for c in g
+    }
+    if not any(named <= stems[c.document_id] for g in groups for c in g):
+        return groups
+    return [g for g in groups if any(named & stems[c.document_id] for c in g)]
+
+
 def compose(
     cands: list[Candidate],
     vecs: np.ndarray,
@@ -172,10 +198,12 @@ def compose(
     prompt_version: str,
     same: np.ndarray | None = None,
     texts: Mapping[str, str] | None = None,
+    question: str | None = None,
 ) -> Answer:
     """Pure: the answer (or the decline) from candidates the reader has scored. same[i, j]: i and j
     say the same thing (default: answers/wording.py's restatements()). texts: {document id: text},
-    for quotations of several sentences to be shown whole."""
+    for quotations of several sentences to be shown whole and, with the question, for the articles
+    that name what it names."""
     chosen = accepted(cands, threshold, cfg)
     if not chosen:
         return abstain(generator, prompt_version)
@@ -183,5 +211,7 @@ def compose(
         same = restatements(vecs, [c.text for c in cands], cfg.same_above)
     groups = group(cands, chosen, same, cfg)
     if texts is not None:
+        if question is not None:
+            groups = on_what_is_named(groups, question, texts)
         groups = with_quotations(groups, texts)
     return answer_from_groups(groups, generator, prompt_version)

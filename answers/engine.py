@@ -338,6 +338,7 @@ class ReaderEngine(OfflineEngine):
                 self.prompts.version,
                 same,
                 hit_texts(hits),
+                query,
             )
 
 
@@ -378,6 +379,7 @@ class RankerEngine(OfflineEngine):
                 self.prompts.version,
                 same,
                 hit_texts(hits),
+                query,
             )
 
     def _rank(self, query: str, hits: list[SearchHit]) -> tuple[list, np.ndarray] | None:

@@ -84,6 +84,27 @@ def test_a_quoted_sentence_is_shown_and_cited_with_its_whole_quotation() -> None
     assert [c.quote for c in without.citations] == [cands[0].text, cands[1].text]
 
 
+def test_articles_that_name_nothing_the_question_names_are_left_out() -> None:
+    """Briefs from one template about two ports: asked about one, the other's figure is not an answer.
+    A question whose names no article holds in full, or that names nothing, keeps every group."""
+    texts = {
+        "lerwick": "The fleet at Lerwick landed 22,750 tonnes of herring last year.",
+        "peterhead": "The fleet at Peterhead landed 41,200 tonnes of herring last year.",
+    }
+    cands = [_cand(t, 0.9 - 0.1 * i, doc=d) for i, (d, t) in enumerate(texts.items())]
+    vecs = _unit([1, 0], [0, 1])
+
+    def cited(question: str | None) -> list[str]:
+        answer = compose(cands, vecs, 0.5, ComposeConfig(), "extractive", "v", texts=texts, question=question)
+        return [c.document_id for c in answer.citations]
+
+    assert cited("How many tonnes did the Lerwick fleet land?") == ["lerwick"]
+    assert cited("How much herring did the Peterhead fleet land?") == ["peterhead"]
+    assert cited("How much did the Ullapool fleet land?") == ["lerwick", "peterhead"]
+    assert cited("How many tonnes of herring were landed?") == ["lerwick", "peterhead"]
+    assert cited(None) == ["lerwick", "peterhead"]
+
+
 def test_an_article_that_restates_an_answer_is_cited_even_below_the_threshold() -> None:
     a = _cand("The spy agency confirmed the capture.", 0.9, doc="a")
     b = _cand("Seoul's spy agency confirmed they were captured.", 0.2, doc="b")
