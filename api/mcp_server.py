@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi.security.utils import get_authorization_scheme_param
+from jsonschema import Draft202012Validator
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -151,6 +152,16 @@ class _Tools(MCPServer):
                 f"invalid arguments for {name}: "
                 + "; ".join(f"{k}: Extra inputs are not permitted" for k in unknown[:5])
             )
+        # the types the schema states, strictly, as /v1 reads JSON: "3" is not a top_k (pydantic's
+        # lax mode below would take it)
+        wrong = [
+            f"{'.'.join(map(str, e.absolute_path)) or 'arguments'}: Input should be of type "
+            + " or ".join(str(t.validator_value) for t in (e.context or [e]))
+            for e in Draft202012Validator(tool.input_schema if tool else {}).iter_errors(arguments or {})
+            if all(t.validator == "type" for t in (e.context or [e]))  # an optional field: anyOf [type, null]
+        ]
+        if wrong:
+            raise ToolError(f"invalid arguments for {name}: " + "; ".join(wrong[:5]))
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as e:

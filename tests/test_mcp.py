@@ -171,6 +171,8 @@ def test_get_document_returns_the_cleaned_text(live_server: LiveServer) -> None:
             "history: Extra inputs are not permitted",
         ),
         ("search", {"query": "x", "topk": 3}, "topk: Extra inputs are not permitted"),
+        ("search", {"query": "x", "top_k": "3"}, "top_k: Input should be of type integer or null"),
+        ("summarize", {"max_words": 60.5}, "max_words: Input should be of type integer"),
     ],
 )
 def test_bad_input_is_a_tool_error_naming_the_problem(
