@@ -140,6 +140,24 @@ class OfflineEngine:
         """The answer read from these hits; query is the standalone question (asked: as typed)."""
         raise NotImplementedError
 
+    def compose_scored(
+        self,
+        query: str,
+        hits: list[SearchHit],
+        cands: list[Candidate],
+        vecs: np.ndarray,
+        threshold: float,
+        cfg: ComposeConfig | None,
+    ) -> Answer:
+        """The answer from candidates a model has scored (answers/compose.py), reworded copies marked."""
+        cfg = cfg or ComposeConfig()
+        texts = hit_texts(hits)
+        with self.service.telemetry.stage("compose"):
+            same = mark_reworded_copies(cands, vecs, cfg.same_above, texts, self.service.searcher.term_rows)
+            return compose(
+                cands, vecs, threshold, cfg, self.generator, self.prompts.version, same, texts, query
+            )
+
     def ask(self, question: str, *, top_k: int, filters: Filters | None, history: list[str]) -> Answer:
         if (req := summary_request(question, history)) is not None:
             return answer_summary_request(self, req.query, filters, self.service.settings.summary_max_words)
@@ -324,22 +342,7 @@ class ReaderEngine(OfflineEngine):
                 vecs = candidate_vectors(self.service, hits, cands)
         if not cands:
             return abstain(self.generator, self.prompts.version)
-        cfg = self.config.compose or ComposeConfig()
-        with telemetry.stage("compose"):
-            same = mark_reworded_copies(
-                cands, vecs, cfg.same_above, hit_texts(hits), self.service.searcher.term_rows
-            )
-            return compose(
-                cands,
-                vecs,
-                self.reader.threshold,
-                cfg,
-                self.generator,
-                self.prompts.version,
-                same,
-                hit_texts(hits),
-                query,
-            )
+        return self.compose_scored(query, hits, cands, vecs, self.reader.threshold, self.config.compose)
 
 
 class RankerEngine(OfflineEngine):
@@ -366,21 +369,7 @@ class RankerEngine(OfflineEngine):
             ranked = self._rank(query, hits)
         if ranked is None:
             return abstain(self.generator, self.prompts.version)
-        cfg = self.config.compose or ComposeConfig()
-        with telemetry.stage("compose"):
-            same = mark_reworded_copies(
-                *ranked, cfg.same_above, hit_texts(hits), self.service.searcher.term_rows
-            )
-            return compose(
-                *ranked,
-                self.ranker.threshold,
-                cfg,
-                self.generator,
-                self.prompts.version,
-                same,
-                hit_texts(hits),
-                query,
-            )
+        return self.compose_scored(query, hits, *ranked, self.ranker.threshold, self.config.compose)
 
     def _rank(self, query: str, hits: list[SearchHit]) -> tuple[list, np.ndarray] | None:
         """The candidates, with the ranker's probabilities, and their vectors; None: no candidate."""
