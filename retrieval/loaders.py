@@ -58,7 +58,8 @@ def iter_files(root: Path) -> Iterator[tuple[Path, str | None]]:
             if p.is_symlink() and not p.resolve().is_relative_to(base):
                 yield p, "symlink leads outside the folder"
             else:
-                yield p, None if p.is_file() else "not a regular file"
+                # a dangling link is not a FIFO: reading it says what is missing
+                yield p, None if p.is_file() or not p.exists() else "not a regular file"
 
 
 def _record(obj: object, fallback_id: str, label: str) -> Loaded:
