@@ -175,7 +175,9 @@ def on_what_is_named(
 ) -> list[list[Candidate]]:
     """Without the groups from articles that name nothing the question names, when another group's
     article names all of it: "the Lerwick fleet" is not answered with Fraserburgh's figure from a
-    brief of the same template. A question whose names no article holds in full is left as it is."""
+    brief of the same template. No group at all (a decline) when no group's article names any of it
+    while a retrieved article (texts) names all of it: the answer would be another's ("Zorvathc17"
+    recorded, asked about "Zorvathc7"). Otherwise the groups are left as they are."""
     named = named_words(question)
     if not named:
         return groups
@@ -184,9 +186,13 @@ def on_what_is_named(
         for g in groups
         for c in g
     }
-    if not any(named <= stems[c.document_id] for g in groups for c in g):
-        return groups
-    return [g for g in groups if any(named & stems[c.document_id] for c in g)]
+    if any(named <= stems[c.document_id] for g in groups for c in g):
+        return [g for g in groups if any(named & stems[c.document_id] for c in g)]
+    if not any(named & stems[c.document_id] for g in groups for c in g) and any(
+        named <= set(analyze(t).split()) for t in texts.values()
+    ):
+        return []
+    return groups
 
 
 def compose(
@@ -213,5 +219,7 @@ def compose(
     if texts is not None:
         if question is not None:
             groups = on_what_is_named(groups, question, texts)
+            if not groups:
+                return abstain(generator, prompt_version)
         groups = with_quotations(groups, texts)
     return answer_from_groups(groups, generator, prompt_version)

@@ -105,6 +105,25 @@ def test_articles_that_name_nothing_the_question_names_are_left_out() -> None:
     assert cited(None) == ["lerwick", "peterhead"]
 
 
+def test_an_answer_about_another_named_thing_is_declined() -> None:
+    """Asked about Zorvathc7, the reader accepts only Zorvathc17's report: declined while Zorvathc7's
+    own report was retrieved, answered as before when no retrieved article names it."""
+    texts = {
+        "c17": "The village of Zorvathc17 recorded 1017 millimetres of rain.",
+        "c7": "The village of Zorvathc7 recorded 1007 millimetres of rain.",
+    }
+    cands = [_cand(texts["c17"], 0.9, doc="c17"), _cand(texts["c7"], 0.1, doc="c7")]
+    vecs = _unit([1, 0], [0, 1])
+    question = "How much rain did Zorvathc7 record?"
+    answer = compose(cands, vecs, 0.5, ComposeConfig(), "extractive", "v", texts=texts, question=question)
+    assert answer.abstained and answer.citations == []
+    only = {"c17": texts["c17"]}
+    answer = compose(
+        cands[:1], vecs[:1], 0.5, ComposeConfig(), "extractive", "v", texts=only, question=question
+    )
+    assert not answer.abstained and [c.document_id for c in answer.citations] == ["c17"]
+
+
 def test_an_article_that_restates_an_answer_is_cited_even_below_the_threshold() -> None:
     a = _cand("The spy agency confirmed the capture.", 0.9, doc="a")
     b = _cand("Seoul's spy agency confirmed they were captured.", 0.2, doc="b")
