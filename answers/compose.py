@@ -20,7 +20,7 @@ import numpy as np
 from answers.candidates import Candidate
 from answers.models import ABSTAIN_TEXT, Answer, Citation
 from answers.wording import restatements
-from retrieval.lexical import analyze
+from retrieval.lexical import article_stems, stems
 from retrieval.sentences import quotation
 
 
@@ -167,7 +167,7 @@ def abstain(generator: str, prompt_version: str, warnings: list[str] | None = No
 def named_words(question: str) -> frozenset[str]:
     """The keyword stems of what a question names: its capitalised words after the first."""
     tokens = question.split()[1:]
-    return frozenset(analyze(" ".join(t for t in tokens if t.lstrip("\"'“‘(")[:1].isupper())).split())
+    return stems(" ".join(t for t in tokens if t.lstrip("\"'“‘(")[:1].isupper()))
 
 
 def on_what_is_named(
@@ -181,15 +181,15 @@ def on_what_is_named(
     named = named_words(question)
     if not named:
         return groups
-    stems = {
-        c.document_id: set(analyze(f"{c.title}\n{texts.get(c.document_id, c.text)}").split())
+    held = {
+        c.document_id: article_stems(f"{c.title}\n{texts.get(c.document_id, c.text)}")
         for g in groups
         for c in g
     }
-    if any(named <= stems[c.document_id] for g in groups for c in g):
-        return [g for g in groups if any(named & stems[c.document_id] for c in g)]
-    if not any(named & stems[c.document_id] for g in groups for c in g) and any(
-        named <= set(analyze(t).split()) for t in texts.values()
+    if any(named <= held[c.document_id] for g in groups for c in g):
+        return [g for g in groups if any(named & held[c.document_id] for c in g)]
+    if not any(named & held[c.document_id] for g in groups for c in g) and any(
+        named <= article_stems(t) for t in texts.values()
     ):
         return []
     return groups

@@ -19,7 +19,7 @@ import numpy as np
 from answers.compose import answer_from_groups
 from answers.models import Summary
 from answers.wording import restatements
-from retrieval.lexical import analyze
+from retrieval.lexical import article_stems, stems
 from retrieval.models import Document, SearchHit, Span
 from retrieval.sentences import is_headline, quotation, split_sentences
 
@@ -90,16 +90,16 @@ def document_sentences(
 def mentioning(query: str, hits: list[SearchHit]) -> list[SearchHit]:
     """The hits whose title or text holds one of the query's content words (as the keyword index
     stems them); all of them when none does (a query asked in other words than the articles')."""
-    wanted = set(analyze(query).split())
-    found = [h for h in hits if wanted & set(analyze(f"{h.title}\n{h.text}").split())]
+    wanted = stems(query)
+    found = [h for h in hits if wanted & article_stems(f"{h.title}\n{h.text}")]
     return found or hits
 
 
 def holds_every_word(query: str, documents: Iterable[Document]) -> bool:
     """Whether one of the documents (its title and text) has every content word of the query, as the
     keyword index stems them."""
-    wanted = set(analyze(query).split())
-    return bool(wanted) and any(wanted <= set(analyze(f"{d.title}\n{d.text}").split()) for d in documents)
+    wanted = stems(query)
+    return bool(wanted) and any(wanted <= article_stems(f"{d.title}\n{d.text}") for d in documents)
 
 
 def corroboration(sentences: list[Sentence], vecs: np.ndarray, similar_above: float) -> np.ndarray:

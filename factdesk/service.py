@@ -354,7 +354,7 @@ class Factdesk:
         answer = self.engine.ask(
             question, top_k=self.check_top_k(top_k), filters=filters, history=history or []
         )
-        answer.warnings += self.decline_notices(question, answer.abstained)
+        answer.warnings += self.answer_notices(question, answer.abstained)
         return answer
 
     def ask_stream(
@@ -375,14 +375,14 @@ class Factdesk:
     def _with_notices(self, question: str, events: Iterator[dict]) -> Iterator[dict]:
         for event in events:
             if event.get("done") and (
-                notices := self.decline_notices(question, event.get("abstained", False))
+                notices := self.answer_notices(question, event.get("abstained", False))
             ):
                 event = {**event, "warnings": [*event.get("warnings", []), *notices]}
             yield event
 
-    def decline_notices(self, question: str, abstained: bool) -> list[str]:
-        """The startup ingest's notice while it is pending; and, for a declined question that does not
-        read as English, that questions are read in English."""
+    def answer_notices(self, question: str, abstained: bool) -> list[str]:
+        """An answer's notices: the startup ingest's while it is pending; and, for a declined question
+        that does not read as English, that questions are read in English."""
         notices = [n for n in [self.incomplete()] if n is not None]
         if abstained and not reads_as_english(question):
             notices.append(NOT_ENGLISH)

@@ -104,6 +104,11 @@ def _content_stem(token: str) -> str:
     return stem(token) if is_content_word(token) else ""
 
 
+def article_stems(text: str) -> frozenset[str]:
+    """stems() of a whole article, not cached: articles would crowd out the sentences there."""
+    return frozenset(analyze(text).split())
+
+
 @lru_cache(maxsize=50_000)  # the same sentences come back in the candidates of related questions
 def stems(text: str) -> frozenset[str]:
     # one cached lookup a token: the re-ranker stems ~120 new sentences a search when its chunks
