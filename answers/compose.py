@@ -19,7 +19,7 @@ import numpy as np
 
 from answers.candidates import Candidate
 from answers.models import ABSTAIN_TEXT, Answer, Citation
-from answers.wording import restatements
+from answers.wording import names, restatements
 from retrieval.lexical import article_stems, stems
 from retrieval.sentences import quotation
 
@@ -165,9 +165,8 @@ def abstain(generator: str, prompt_version: str, warnings: list[str] | None = No
 
 
 def named_words(question: str) -> frozenset[str]:
-    """The keyword stems of what a question names: its capitalised words after the first."""
-    tokens = question.split()[1:]
-    return stems(" ".join(t for t in tokens if t.lstrip("\"'“‘(")[:1].isupper()))
+    """The keyword stems of what a question names (answers/wording.py `names`)."""
+    return stems(" ".join(n for found in names(question).values() for n in found))
 
 
 def on_what_is_named(
@@ -186,13 +185,12 @@ def on_what_is_named(
         for g in groups
         for c in g
     }
-    if any(named <= held[c.document_id] for g in groups for c in g):
+    if any(named <= h for h in held.values()):
         return [g for g in groups if any(named & held[c.document_id] for c in g)]
-    if not any(named & held[c.document_id] for g in groups for c in g) and any(
-        named <= article_stems(t) for t in texts.values()
-    ):
-        return []
-    return groups
+    if any(named & h for h in held.values()):
+        return groups
+    others = (article_stems(t) for doc_id, t in texts.items() if doc_id not in held)
+    return [] if any(named <= h for h in others) else groups
 
 
 def compose(

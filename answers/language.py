@@ -2,8 +2,8 @@
 
 The embedder and the reader read English only, so a question in another language is declined. A
 declined answer says why when the question is not English: in a script other than Latin, or with
-too few common English words among its words that are not names ("¿Quién fue capturado en Kursk?":
-of "quién", "fue", "capturado", "en", only "en" is). Capitalised words after the first are taken
+too few common English words among its words that are not names ("¿Quién fue detenido ayer?": of
+"quién", "fue", "detenido", "ayer", none is). Capitalised words after the first are taken
 for names, which are rare in every language, so a question of names alone is not judged.
 """
 

@@ -135,6 +135,21 @@ def _result(text: str, structured: dict[str, Any]) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 
 
+def argument_problems(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
+    """The arguments a tool does not take, as /v1 refuses an unknown field; else the values not of
+    the type its schema states, read strictly as /v1 reads JSON ("3" is not a top_k, which
+    pydantic's lax mode would take). The other constraints are left to pydantic."""
+    unknown = sorted(set(arguments) - set(schema.get("properties", {})))
+    if unknown:
+        return [f"{k}: Extra inputs are not permitted" for k in unknown]
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or 'arguments'}: Input should be of type "
+        + " or ".join(str(t.validator_value) for t in (e.context or [e]))
+        for e in Draft202012Validator(schema).iter_errors(arguments)
+        if all(t.validator == "type" for t in (e.context or [e]))  # an optional field: anyOf [type, null]
+    ]
+
+
 class _Tools(MCPServer):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
@@ -144,24 +159,9 @@ class _Tools(MCPServer):
         refused too, as /v1 refuses an unknown field: a client that thinks it passed context (a
         misspelt `document_ids`, a `history`) learns that it did not."""
         tool = next((t for t in await self.list_tools() if t.name == name), None)
-        unknown = sorted(
-            set(arguments or {}) - set((tool.input_schema if tool else {}).get("properties", {}))
-        )
-        if tool is not None and unknown:
-            raise ToolError(
-                f"invalid arguments for {name}: "
-                + "; ".join(f"{k}: Extra inputs are not permitted" for k in unknown[:5])
-            )
-        # the types the schema states, strictly, as /v1 reads JSON: "3" is not a top_k (pydantic's
-        # lax mode below would take it)
-        wrong = [
-            f"{'.'.join(map(str, e.absolute_path)) or 'arguments'}: Input should be of type "
-            + " or ".join(str(t.validator_value) for t in (e.context or [e]))
-            for e in Draft202012Validator(tool.input_schema if tool else {}).iter_errors(arguments or {})
-            if all(t.validator == "type" for t in (e.context or [e]))  # an optional field: anyOf [type, null]
-        ]
-        if wrong:
-            raise ToolError(f"invalid arguments for {name}: " + "; ".join(wrong[:5]))
+        problems = argument_problems(tool.input_schema, arguments or {}) if tool is not None else []
+        if problems:
+            raise ToolError(f"invalid arguments for {name}: " + "; ".join(problems[:5]))
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as e:
