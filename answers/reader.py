@@ -118,6 +118,12 @@ class Reader(OpenVinoMiniLM):
         base.overlay({pre + k: partial(_float32, delta, k) for k in tuned})
         return base
 
+    def _read(self) -> LazyWeights:
+        w = super()._read()
+        # a reader trained with fewer layers than its base (train_reader --layers) says how many
+        self._n_layers = int(self.config.get("num_hidden_layers", self._n_layers))
+        return w
+
     def _load(self) -> None:
         super()._load()
         # token type 0 is folded into the position table (NumpyMiniLM); type 1 adds this difference

@@ -235,6 +235,37 @@ def test_training_script_smoke(tmp_path: Path) -> None:
         assert abs(got - row["probability"]) < 1e-3
 
 
+def test_layers_are_kept_evenly_spaced_from_the_first() -> None:
+    from training.train_reader import spread_layers
+
+    assert spread_layers(6, 3) == [0, 2, 4]
+    assert spread_layers(6, 2) == [0, 3]
+    assert spread_layers(6, 6) == list(range(6))
+    with pytest.raises(SystemExit):
+        spread_layers(6, 7)
+
+
+@pytest.mark.usefixtures("squad")
+def test_a_reader_with_fewer_layers_trains_and_serves(tmp_path: Path) -> None:
+    """--layers 2 from the shipped weights: two layers are stored and served, the serving Reader
+    agrees with the training framework's scores, and training again from them keeps two."""
+    out, again = tmp_path / "small", tmp_path / "again"
+    cmd = [sys.executable, "-m", "training.train_reader", "--squad", str(SQUAD), "--init", str(WEIGHTS_DIR)]
+    cmd += ["--max-questions", "8", "--max-eval", "4", "--epochs", "1", "--batch", "8", "--device", "cpu"]
+    subprocess.run([*cmd, "--layers", "2", "--out", str(out)], check=True, cwd=PROJECT_ROOT, timeout=600)
+    assert json.loads((out / "config.json").read_text())["num_hidden_layers"] == 2
+    with np.load(out / "reader.npz") as z:
+        assert {k.split(".")[2] for k in z.files if k.startswith("encoder.layer.")} == {"0", "1"}
+    small = Reader(out, precision="fp32")
+    for row in json.loads((out / "reference.json").read_text()):
+        got = float(small.score(row["question"], [Passage(**row["passage"])])[0])
+        assert abs(got - row["probability"]) < 1e-3
+    assert small._n_layers == 2
+    cmd[cmd.index(str(WEIGHTS_DIR))] = str(out)
+    subprocess.run([*cmd, "--out", str(again)], check=True, cwd=PROJECT_ROOT, timeout=600)
+    assert json.loads((again / "config.json").read_text())["num_hidden_layers"] == 2
+
+
 @pytest.mark.usefixtures("squad")
 def test_the_device_scripts_train_collect_and_reproduce_the_reference(tmp_path: Path) -> None:
     """The device machine's route (training/device_*.sh) on this CPU: a slim base with float16
