@@ -24,6 +24,7 @@ _SUMMARY_REQUEST = re.compile(
 # what names the whole collection rather than a topic: "the articles", "everything", "all of it"
 _WHOLE = re.compile(
     r"^(?:(?:all|each|every|both)\s+(?:of\s+)?)?(?:the|these|those|this|my|our)?\s*"
+    r"(?:(?:latest|recent|newest|new|today'?s)\s+)?"
     r"(?:articles?|stories|story|news|documents?|reports?|texts?|sources|everything|all|it|them|coverage)?\s*"
     r"(?:so far|here|above|please|for me|you have|in the archive)?$",
     re.I,
@@ -38,6 +39,8 @@ _COLLECTION_ON = re.compile(
     r"(?:of|on|about|for|regarding|covering|concerning|mentioning|that mention)\s+",
     re.I,
 )
+# the collection named after the subject: "the Zorbia bridge article", "the strike coverage"
+_COLLECTION_AFTER = re.compile(r"(?<=\w)\s+(?:articles?|stories|story|news|reports?|coverage|pieces?)$", re.I)
 # what points back at the conversation's last subject: "summarize it", "give me the gist of that"
 _POINTS_BACK = re.compile(r"^(?:it|that|this|them|those|these)(?:\s+(?:for me|please))?$", re.I)
 
@@ -59,4 +62,7 @@ def summary_request(message: str, history: Sequence[str] = ()) -> SummaryRequest
     if history and _POINTS_BACK.match(rest):
         earlier = summary_request(history[-1], history[:-1])
         return earlier if earlier is not None else SummaryRequest(history[-1].strip())
+    if _WHOLE.match(rest):
+        return SummaryRequest(None)
+    rest = _COLLECTION_AFTER.sub("", rest)
     return SummaryRequest(None if _WHOLE.match(rest) else rest)

@@ -10,7 +10,7 @@ A sentence too close to one already chosen is not repeated: its article is cited
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -116,6 +116,19 @@ def corroboration(sentences: list[Sentence], vecs: np.ndarray, similar_above: fl
     return out
 
 
+def by_article_rounds(order: Sequence[int], document_ids: Sequence[str]) -> list[int]:
+    """order (best first) regrouped in rounds: every article's best sentence, then every article's
+    second, ...; within a round as in order. A summary of everything then tells each story, not only
+    the one that most articles tell (the centroid lies in it)."""
+    rank: dict[int, int] = {}
+    seen: dict[str, int] = {}
+    for i in order:
+        rank[i] = seen.get(document_ids[i], 0)
+        seen[document_ids[i]] = rank[i] + 1
+    position = {i: n for n, i in enumerate(order)}
+    return sorted(order, key=lambda i: (rank[i], position[i]))
+
+
 def select_sentences(
     sentences: list[Sentence],
     vecs: np.ndarray,
@@ -148,6 +161,8 @@ def select_sentences(
     elif query_vec is not None:
         score = (1 - cfg.query_weight) * score + cfg.query_weight * (vecs @ query_vec)
     order = list(np.argsort(-score))
+    if relevance is None and query_vec is None:
+        order = by_article_rounds(order, [s.document.id for s in sentences])
     chosen: list[int] = []
     groups: dict[int, list[int]] = {}
     words = 0

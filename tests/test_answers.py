@@ -16,7 +16,7 @@ from answers.intent import SummaryRequest, summary_request
 from answers.models import ABSTAIN_TEXT
 from answers.reader import Passage
 from answers.rewrite import referent, rewrite_follow_up
-from answers.summarize import document_sentences, select_sentences
+from answers.summarize import by_article_rounds, document_sentences, select_sentences
 from evals.metrics import leaked_boilerplate
 from conftest import ARTICLES, ROOT, MakeService, check_citations
 from factdesk.service import Factdesk
@@ -217,6 +217,10 @@ def test_referent() -> None:
         ("Summarize what the articles say about the lighthouse", "the lighthouse"),
         ("Give me a summary of the stories on the strike", "the strike"),
         ("Summarize the news", None),
+        ("Summarize the latest news", None),
+        ("Summarize the Zorbia bridge article", "the Zorbia bridge"),
+        ("Give me a summary of the strike coverage", "the strike"),
+        ("Give me a summary of the news about the strike", "the strike"),
     ],
 )
 def test_summary_requests(message: str, query: str | None) -> None:
@@ -317,6 +321,13 @@ def test_a_summary_leads_with_its_most_central_sentence() -> None:
     assert [
         g[0].document_id for g in select_sentences(sents, vecs, 14, relevance=np.array([0.9, 0.1, 0.5]))
     ] == ["a-side"]
+
+
+def test_a_summary_of_everything_takes_each_articles_best_sentence_first() -> None:
+    """Rounds: every article's best sentence (in the given order), then every article's second."""
+    assert by_article_rounds([0, 1, 2, 3, 4], ["a", "a", "a", "b", "c"]) == [0, 3, 4, 1, 2]
+    assert by_article_rounds([4, 2, 0, 1], ["a", "b", "a", "b", "c"]) == [4, 2, 1, 0]
+    assert by_article_rounds([], []) == []
 
 
 def test_a_focused_summary_leads_with_the_readers_and_the_querys_choice(
@@ -505,6 +516,28 @@ def test_summary_is_cited_within_max_words_and_clean(seeded: Factdesk) -> None:
     for sentence in re.split(r"(?<=\])\s+", summary.summary.strip()):
         assert re.search(r"\[\d+\]$", sentence), sentence  # every sentence carries its marker
     check_citations(seeded, summary.citations)
+
+
+def test_a_summary_of_everything_tells_every_story(make_service: MakeService) -> None:
+    """Four short unrelated articles beside the seed articles (one story told five times): the
+    summary of everything cites each of them, not only the story most articles tell."""
+    svc = make_service("mixed")
+    svc.ingest_paths([ARTICLES])
+    added = {
+        "bakery": "The Morrow bakery in Tessby sold 777 loaves of rye bread on market day, twice its spring "
+        "figure. Baker Tilde Nyberg said demand had doubled since a new flour mill opened nearby.",
+        "ferry": "The Grelling lake ferry will stop its winter crossings from 1 December after the county cut "
+        "its subsidy by 40 percent. The ferry carried 18,000 passengers last year.",
+        "choir": "The Zelva youth choir won the regional choral contest in Harnsund on Saturday, beating "
+        "eleven other choirs. Conductor Maja Lind said the 34 singers had rehearsed since August.",
+        "bridge": "The new Zorbia road bridge opened to traffic on Monday, three years after construction "
+        "began. The bridge cost 42 million euros and spans 610 metres of the river Zor.",
+    }
+    svc.ingest_documents([DocumentIn(text=text, id=doc_id) for doc_id, text in added.items()])
+    summary = svc.summarize(max_words=300)
+    assert set(added) <= {c.document_id for c in summary.citations}, summary.summary
+    assert len(summary.summary.split()) <= 300
+    check_citations(svc, summary.citations)
 
 
 def test_a_budget_no_sentence_fits_in_is_said_not_answered_empty(make_service: MakeService) -> None:
