@@ -62,7 +62,6 @@ def summary_request(message: str, history: Sequence[str] = ()) -> SummaryRequest
     if history and _POINTS_BACK.match(rest):
         earlier = summary_request(history[-1], history[:-1])
         return earlier if earlier is not None else SummaryRequest(history[-1].strip())
-    if _WHOLE.match(rest):
-        return SummaryRequest(None)
-    rest = _COLLECTION_AFTER.sub("", rest)
+    if not _WHOLE.match(rest):  # "the latest news" is everything; "the bridge story" is the bridge
+        rest = _COLLECTION_AFTER.sub("", rest)
     return SummaryRequest(None if _WHOLE.match(rest) else rest)

@@ -140,7 +140,8 @@ def select_sentences(
     relevance: np.ndarray | None = None,
 ) -> list[list[Sentence]]:
     """Pure: groups (a chosen sentence first, then restatements from other articles) within max_words,
-    the most central first (or, given `relevance`, the most relevant first: it replaces the scores).
+    the most central first (or, given `relevance`, the most relevant first: it replaces the scores);
+    without a query, each article's best sentence before any article's second (by_article_rounds).
     same[i, j]: sentences i and j say the same thing (default: wording.restatements()); a
     sentence of a document in `copies` (a machine-reworded copy, answers/wording.py) is never shown,
     only cited beside its source's."""

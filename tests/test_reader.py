@@ -259,8 +259,7 @@ def test_a_reader_with_fewer_layers_trains_and_serves(tmp_path: Path) -> None:
     small = Reader(out, precision="fp32")
     for row in json.loads((out / "reference.json").read_text()):
         got = float(small.score(row["question"], [Passage(**row["passage"])])[0])
-        assert abs(got - row["probability"]) < 1e-3
-    assert small._n_layers == 2
+        assert abs(got - row["probability"]) < 1e-3  # a six-layer graph would score otherwise
     cmd[cmd.index(str(WEIGHTS_DIR))] = str(out)
     subprocess.run([*cmd, "--out", str(again)], check=True, cwd=PROJECT_ROOT, timeout=600)
     assert json.loads((again / "config.json").read_text())["num_hidden_layers"] == 2
