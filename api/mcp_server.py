@@ -10,6 +10,7 @@ No `from __future__ import annotations` here: the SDK reads the tools' signature
 schemas) with eval_str, which cannot see the settings-dependent types made inside `build_server`.
 """
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,8 +25,9 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 from starlette.routing import Match, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from api.cited_text import cited_text
 from api.deps import authorize, build_filters, call
@@ -226,7 +228,56 @@ class McpEndpoint:
         authorize(self.keys, token if scheme.lower() == "bearer" and token else None)
         if self._sessions is None:
             raise NotReady("the MCP server is not running (the app's lifespan has not started)")
-        await self._sessions.handle_request(scope, receive, send)
+        body = await _body(receive)
+        problem = envelope_problem(body)
+        if problem is not None:  # the SDK's own reply to these is a page of pydantic errors
+            await JSONResponse(problem, status_code=400)(scope, receive, send)
+            return
+        await self._sessions.handle_request(scope, _replay(body, receive), send)
+
+
+async def _body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The request's body, read once here, handed on as if it had not been read; then the server's
+    own messages (a streamed reply listens for the client's disconnect)."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
+
+
+def envelope_problem(body: bytes) -> dict[str, Any] | None:
+    """A JSON-RPC error reply for a message whose method or params have the wrong type (one message,
+    not a batch; anything else is the SDK's to judge), else None."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(message, dict):
+        return None
+    if "method" in message and not isinstance(message["method"], str):
+        says = "method must be a string"
+    elif message.get("params") is not None and not isinstance(message["params"], dict):
+        says = "params must be a JSON object"
+    else:
+        return None
+    msg_id = message.get("id")
+    msg_id = msg_id if isinstance(msg_id, (str, int)) and not isinstance(msg_id, bool) else None
+    return {"jsonrpc": "2.0", "id": msg_id, "error": {"code": -32602, "message": f"Invalid params: {says}"}}
 
 
 class McpRoute(Route):
