@@ -270,14 +270,14 @@ def envelope_problem(body: bytes) -> dict[str, Any] | None:
     if not isinstance(message, dict):
         return None
     if "method" in message and not isinstance(message["method"], str):
-        says = "method must be a string"
+        code, says = -32600, "Invalid Request: method must be a string"
     elif message.get("params") is not None and not isinstance(message["params"], dict):
-        says = "params must be a JSON object"
+        code, says = -32602, "Invalid params: params must be a JSON object"
     else:
         return None
     msg_id = message.get("id")
     msg_id = msg_id if isinstance(msg_id, (str, int)) and not isinstance(msg_id, bool) else None
-    return {"jsonrpc": "2.0", "id": msg_id, "error": {"code": -32602, "message": f"Invalid params: {says}"}}
+    return {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": says}}
 
 
 class McpRoute(Route):

@@ -203,28 +203,30 @@ def test_a_plain_json_rpc_post_gets_a_json_reply(live_server: LiveServer) -> Non
 
 
 @pytest.mark.parametrize(
-    ("message", "says"),
+    ("message", "code", "says"),
     [
         (
             {"jsonrpc": "2.0", "id": 10, "method": "tools/call", "params": "bad"},
-            "params must be a JSON object",
+            -32602,
+            "Invalid params: params must be a JSON object",
         ),
         (
             {"jsonrpc": "2.0", "id": "a", "method": "tools/list", "params": [1]},
-            "params must be a JSON object",
+            -32602,
+            "Invalid params: params must be a JSON object",
         ),
-        ({"jsonrpc": "2.0", "id": 11, "method": 5}, "method must be a string"),
+        ({"jsonrpc": "2.0", "id": 11, "method": 5}, -32600, "Invalid Request: method must be a string"),
     ],
 )
 def test_a_message_of_the_wrong_shape_gets_a_short_json_rpc_error(
-    live_server: LiveServer, message: dict[str, Any], says: str
+    live_server: LiveServer, message: dict[str, Any], code: int, says: str
 ) -> None:
     r = httpx.post(live_server.base_url + "/mcp", json=message, headers=ACCEPT, timeout=60)
     assert r.status_code == 400
     assert r.json() == {
         "jsonrpc": "2.0",
         "id": message["id"],
-        "error": {"code": -32602, "message": f"Invalid params: {says}"},
+        "error": {"code": code, "message": says},
     }
     good = {"jsonrpc": "2.0", "id": 12, "method": "tools/list", "params": {}}
     assert httpx.post(live_server.base_url + "/mcp", json=good, headers=ACCEPT, timeout=60).status_code == 200
