@@ -180,11 +180,8 @@ def on_what_is_named(
     named = named_words(question)
     if not named:
         return groups
-    held = {
-        c.document_id: article_stems(f"{c.title}\n{texts.get(c.document_id, c.text)}")
-        for g in groups
-        for c in g
-    }
+    cited = {c.document_id: c for g in groups for c in g}  # each article stemmed once
+    held = {d: article_stems(f"{c.title}\n{texts.get(d, c.text)}") for d, c in cited.items()}
     if any(named <= h for h in held.values()):
         return [g for g in groups if any(named & held[c.document_id] for c in g)]
     if any(named & h for h in held.values()):

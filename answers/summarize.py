@@ -125,8 +125,7 @@ def by_article_rounds(order: Sequence[int], document_ids: Sequence[str]) -> list
     for i in order:
         rank[i] = seen.get(document_ids[i], 0)
         seen[document_ids[i]] = rank[i] + 1
-    position = {i: n for n, i in enumerate(order)}
-    return sorted(order, key=lambda i: (rank[i], position[i]))
+    return sorted(order, key=rank.__getitem__)  # a stable sort: within a round, as in order
 
 
 def select_sentences(
