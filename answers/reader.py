@@ -72,6 +72,34 @@ def encode_pair(
     return first + second, [0] * len(first) + [1] * len(second)
 
 
+WINDOW_OVERLAP = 16  # word pieces a sentence's next window repeats of the one before
+
+
+def windows(tok: Any, passage: Passage) -> list[Passage]:
+    """The passage, then, when its sentence is longer than the reader reads of it (SENTENCE_TOKENS),
+    the rest of the sentence as further windows of that many pieces, each overlapping the last by
+    WINDOW_OVERLAP: the sentence's earlier words become its context before, its later ones its context
+    after. A fact in a long sentence's tail is read, and a sentence that fits is read as before."""
+    enc = tok.encode(passage.sentence, add_special_tokens=False)
+    # the tokenizer truncates at the reader's length and hands back the rest as overflowing pieces
+    spans = [*enc.offsets, *(o for rest in enc.overflowing for o in rest.offsets)]
+    out = [passage]
+    step = SENTENCE_TOKENS - WINDOW_OVERLAP
+    for first in range(step, max(0, len(spans) - WINDOW_OVERLAP), step):
+        last = min(first + SENTENCE_TOKENS, len(spans)) - 1
+        a, b = spans[first][0], spans[last][1]
+        text = passage.sentence
+        out.append(
+            Passage(
+                text[a:b],
+                f"{passage.before} {text[:a]}".strip(),
+                f"{text[b:]} {passage.after}".strip(),
+                passage.title,
+            )
+        )
+    return out
+
+
 def _float32(arrays: Any, name: str) -> np.ndarray:
     return arrays[name].astype(np.float32)
 
@@ -130,16 +158,23 @@ class Reader(OpenVinoMiniLM):
         self._type_delta = self._types[1] - self._types[0]
 
     def score(self, question: str, passages: Sequence[Passage], batch_size: int = 32) -> np.ndarray:
-        """Probability that each passage's sentence answers the question, in input order."""
+        """Probability that each passage's sentence answers the question, in input order: a long
+        sentence's is its best window's (windows)."""
         self.load()
-        out = np.zeros(len(passages), dtype=np.float32)
         if not passages:
-            return out
-        pairs = [encode_pair(self._tok, question, p, self._max_len or MAX_TOKENS) for p in passages]
+            return np.zeros(0, dtype=np.float32)
+        owner, pairs = [], []
+        for i, passage in enumerate(passages):
+            for w in windows(self._tok, passage):
+                owner.append(i)
+                pairs.append(encode_pair(self._tok, question, w, self._max_len or MAX_TOKENS))
+        logits = np.zeros(len(pairs), dtype=np.float32)
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]))
         for lo in range(0, len(order), batch_size):
             batch = order[lo : lo + batch_size]
-            out[batch] = self._logits([pairs[i] for i in batch])
+            logits[batch] = self._logits([pairs[i] for i in batch])
+        out = np.full(len(passages), -np.inf, dtype=np.float32)
+        np.maximum.at(out, np.array(owner), logits)
         return _sigmoid(out)
 
     def embed_pairs(self, pairs: list[tuple[list[int], list[int]]]) -> tuple[np.ndarray, np.ndarray]:

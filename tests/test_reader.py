@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import SQUAD
 
-from answers.reader import MAX_TOKENS, WEIGHTS_DIR, Passage, Reader, encode_pair
+from answers.reader import MAX_TOKENS, SENTENCE_TOKENS, WEIGHTS_DIR, Passage, Reader, encode_pair, windows
 from factdesk.settings import PROJECT_ROOT
 from training.squad import examples, questions, split_titles
 
@@ -124,6 +124,49 @@ def test_input_layout_keeps_the_sentence_and_cuts_the_context(reader: Reader) ->
     first_sep = ids.index(sep)
     assert ids[first_sep + 1 : first_sep + 1 + len(sentence)] == sentence
     assert set(types[: first_sep + 1]) == {0} and set(types[first_sep + 1 :]) == {1}
+
+
+def test_a_long_sentence_is_read_in_overlapping_windows(reader: Reader) -> None:
+    tok = reader._tok
+    short = Passage("The council met on Tuesday.", "Before.", "After.", "Budget")
+    assert windows(tok, short) == [short]
+    words = " ".join(f"w{i}" for i in range(150))
+    long = Passage(words, "Before.", "After.", "Budget")
+    parts = windows(tok, long)
+    assert parts[0] == long  # the first window is the passage as it was always read
+    enc = tok.encode(words, add_special_tokens=False)
+    n = len(enc.ids) + sum(len(rest.ids) for rest in enc.overflowing)
+    assert n > MAX_TOKENS + SENTENCE_TOKENS and len(parts) == 1 + -(-(n - SENTENCE_TOKENS) // 48)
+    for w in parts[1:]:
+        assert len(tok.encode(w.sentence, add_special_tokens=False).ids) <= SENTENCE_TOKENS
+        # the window is a span of the sentence, its earlier words are context before, later after
+        at = words.index(w.sentence)
+        assert (
+            w.before == f"Before. {words[:at]}".strip()
+            and w.after == f"{words[at + len(w.sentence) :]} After.".strip()
+        )
+        assert w.title == "Budget"
+    assert parts[-1].sentence.endswith("w149")
+
+
+def test_a_fact_past_what_the_reader_reads_of_a_sentence_is_found(reader: Reader) -> None:
+    """The fact sits after the first SENTENCE_TOKENS pieces of a long sentence: read as one passage it
+    is cut off; its later window reads it."""
+    clauses = [
+        "heavy rain flooded the lower streets of the old town overnight",
+        "the fire brigade pumped out cellars along the river",
+        "schools stayed closed in three districts",
+        "the regional railway cancelled its morning trains",
+    ]
+    sentence = (
+        "; ".join(clauses * 2) + "; and the council approved a new budget of 4 million euros for repairs."
+    )
+    enc = reader._tok.encode(sentence, add_special_tokens=False)
+    assert enc.offsets[SENTENCE_TOKENS][0] < sentence.index("the council")
+    question = "How large is the new budget the council approved?"
+    passage = Passage(sentence, title="Storm in the valley")
+    as_one = 1 / (1 + np.exp(-reader._logits([encode_pair(reader._tok, question, passage, MAX_TOKENS)])))
+    assert as_one[0] < reader.threshold < reader.score(question, [passage])[0]
 
 
 @pytest.mark.usefixtures("squad")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval.sentences import MAX_QUOTE_SENTENCES, quotation, split_sentences
+from retrieval.sentences import MAX_QUOTE_SENTENCES, MAX_SENTENCE_CHARS, quotation, split_sentences
 
 
 def sentences(text: str) -> list[str]:
@@ -312,3 +312,44 @@ def test_a_quotation_is_whole_sentences_around_the_sentence(text: str) -> None:
         assert a <= s.start and s.end <= b
         assert any(t.start == a for t in spans) and any(t.end == b for t in spans)
         assert "\n" not in text[a:b]
+
+
+# --------------------------------------------------------------------------- #
+# A run-on longer than MAX_SENTENCE_CHARS is cut into pieces
+# --------------------------------------------------------------------------- #
+
+
+def test_a_run_on_line_is_cut_at_clause_ends_into_bounded_pieces() -> None:
+    clause = "the council met again, and the budget was read aloud; nobody voted"
+    text = " ".join([clause] * 60) + " while the bridge cost 41 million euros " + " ".join([clause] * 60)
+    spans = split_sentences(text)
+    assert len(spans) >= len(text) // MAX_SENTENCE_CHARS
+    assert all(0 < s.end - s.start <= MAX_SENTENCE_CHARS for s in spans)
+    # pieces tile the line: nothing is lost between them but the spaces at a cut
+    assert all(text[a.end : b.start].strip() == "" for a, b in zip(spans, spans[1:]))
+    assert spans[0].start == 0 and spans[-1].end == len(text)
+    # each cut falls after a clause's punctuation, not inside a word
+    assert all(text[s.end - 1] in ",;" for s in spans[:-1])
+    assert sum("41 million" in text[s.start : s.end] for s in spans) == 1
+
+
+def test_a_run_on_without_spaces_is_cut_at_the_bound() -> None:
+    text = "漢" * 1300
+    assert [(s.start, s.end) for s in split_sentences(text)] == [(0, 600), (600, 1200), (1200, 1300)]
+
+
+def test_a_long_sentence_under_the_bound_stays_whole() -> None:
+    text = "The minister, who had spent " + "years, " * 70 + "said nothing. Then she left."
+    assert len(text) < MAX_SENTENCE_CHARS + 20
+    first = text.index(". ") + 1
+    assert first <= MAX_SENTENCE_CHARS
+    assert sentences(text) == [text[:first], "Then she left."]
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.sampled_from("ab ,;.\n—"), min_size=0, max_size=3000))
+def test_pieces_are_bounded_ordered_and_inside_the_text(text: str) -> None:
+    spans = split_sentences(text)
+    assert all(0 < s.end - s.start <= MAX_SENTENCE_CHARS for s in spans)
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:]))
+    assert all(text[s.start : s.end] == text[s.start : s.end].strip() for s in spans)
