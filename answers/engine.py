@@ -15,8 +15,9 @@ a summary goes to the summarizer in every engine.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy as np
 from answers.candidates import Candidate, candidates, mark_reworded_copies, reader_passage
 from answers.compose import ComposeConfig, abstain, compose
 from answers.features import Unit, features, warm_word_weights
-from answers.intent import summary_request
+from answers.intent import SummaryRequest, summary_request
 from answers.models import Answer, Summary
 from answers.ranker import Ranker
 from answers.reader import Reader
@@ -91,11 +92,19 @@ def stream_text(text: str) -> Iterator[str]:
 
 
 def answer_summary_request(
-    engine: AnswerEngine, query: str | None, filters: Filters | None, max_words: int
+    engine: AnswerEngine,
+    req: SummaryRequest,
+    filters: Filters | None,
+    max_words: int,
+    cited: Callable[[str], list[str]],
 ) -> Answer:
-    """A message that asked for a summary, answered by the engine's own summarizer."""
+    """A message that asked for a summary, answered by the engine's own summarizer. After a question
+    ("Summarize it"), the summary keeps to the articles that `cited` (the offline answer to that
+    question's documents) names, when it names any."""
     ids = list(filters.document_ids) if filters and filters.document_ids is not None else None
-    return summary_as_answer(engine.summarize(document_ids=ids, query=query, max_words=max_words))
+    if req.after_question and req.query:
+        ids = cited(req.query) or ids
+    return summary_as_answer(engine.summarize(document_ids=ids, query=req.query, max_words=max_words))
 
 
 def summary_as_answer(summary: Summary) -> Answer:
@@ -160,7 +169,13 @@ class OfflineEngine:
 
     def ask(self, question: str, *, top_k: int, filters: Filters | None, history: list[str]) -> Answer:
         if (req := summary_request(question, history)) is not None:
-            return answer_summary_request(self, req.query, filters, self.service.settings.summary_max_words)
+            return answer_summary_request(
+                self,
+                req,
+                filters,
+                self.service.settings.summary_max_words,
+                partial(self.cited_documents, top_k=top_k, filters=filters, history=history[:-1]),
+            )
         query, hits = self.retrieve(question, top_k, filters, history)
         if not query_terms(query):  # "x", "what is it?": nothing asked that an article could answer
             answer = abstain(self.generator, self.prompts.version)
@@ -170,6 +185,13 @@ class OfflineEngine:
         if query != question:
             answer.question = query
         return answer
+
+    def cited_documents(
+        self, question: str, *, top_k: int, filters: Filters | None, history: list[str]
+    ) -> list[str]:
+        """The documents the answer to question cites, in citation order."""
+        answer = self.ask(question, top_k=top_k, filters=filters, history=history)
+        return list(dict.fromkeys(c.document_id for c in answer.citations))
 
     def ask_stream(
         self, question: str, *, top_k: int, filters: Filters | None, history: list[str]

@@ -48,6 +48,10 @@ _POINTS_BACK = re.compile(r"^(?:it|that|this|them|those|these)(?:\s+(?:for me|pl
 @dataclass(frozen=True)
 class SummaryRequest:
     query: str | None  # what to summarise; None: everything
+    # the query is the question just asked ("Summarize it" after it): the summary covers the articles
+    # that question's answer cites, since "it" is what was just answered, not every article that shares
+    # one of its words
+    after_question: bool = False
 
 
 def summary_request(message: str, history: Sequence[str] = ()) -> SummaryRequest | None:
@@ -61,7 +65,7 @@ def summary_request(message: str, history: Sequence[str] = ()) -> SummaryRequest
     rest = _COLLECTION_ON.sub("", rest).strip()
     if history and _POINTS_BACK.match(rest):
         earlier = summary_request(history[-1], history[:-1])
-        return earlier if earlier is not None else SummaryRequest(history[-1].strip())
+        return earlier if earlier is not None else SummaryRequest(history[-1].strip(), after_question=True)
     if not _WHOLE.match(rest):  # "the latest news" is everything; "the bridge story" is the bridge
         rest = _COLLECTION_AFTER.sub("", rest)
     return SummaryRequest(None if _WHOLE.match(rest) else rest)

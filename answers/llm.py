@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from answers import dialects
@@ -35,7 +36,7 @@ from answers.cited import (
     verify_sentences,
 )
 from answers.engine import OfflineEngine, answer_summary_request, recent_documents, stream_text
-from answers.intent import summary_request
+from answers.intent import SummaryRequest, summary_request
 from answers.llm_client import LLMClient, LLMFailure, describe_failure
 from answers.llm_reply import (
     BadReply,
@@ -120,14 +121,19 @@ class LLMEngine:
 
     def ask(self, question: str, *, top_k: int, filters: Filters | None, history: list[str]) -> Answer:
         if (req := summary_request(question, history)) is not None:
-            return self._summary_answer(req.query, filters)
+            return self._summary_answer(req, top_k, filters, history)
         query, hits = self._retrieve(question, top_k, filters, history)
         answer = self._ask(question, query, hits)
         answer.retrieved = hits
         return answer
 
-    def _summary_answer(self, query: str | None, filters: Filters | None) -> Answer:
-        return answer_summary_request(self, query, filters, self.settings.summary_max_words)
+    def _summary_answer(
+        self, req: SummaryRequest, top_k: int, filters: Filters | None, history: list[str]
+    ) -> Answer:
+        # "Summarize it": the articles the offline answer cites, without a model call for a question
+        # only asked to find them
+        cited = partial(self.fallback.cited_documents, top_k=top_k, filters=filters, history=history[:-1])
+        return answer_summary_request(self, req, filters, self.settings.summary_max_words, cited)
 
     def _ask(self, question: str, query: str, hits: list[SearchHit]) -> Answer:
         passages = self._answer_passages(query, hits)
@@ -148,7 +154,7 @@ class LLMEngine:
         is never sent, not even provisionally: a chat client keeps what it was streamed), then the
         verified answer in the done event."""
         if (req := summary_request(question, history)) is not None:
-            yield from _events(self._summary_answer(req.query, filters), [])
+            yield from _events(self._summary_answer(req, top_k, filters, history), [])
             return
         query, hits = self._retrieve(question, top_k, filters, history)
         passages = self._answer_passages(query, hits)

@@ -232,7 +232,7 @@ def test_a_summary_request_that_points_back_is_about_the_last_turn() -> None:
     """ "Summarize it" after a question is a summary focused on that question; after a summary request,
     that request's subject; with nothing before it, everything."""
     assert summary_request("Summarize it", ["Tell me about the prisoner swap"]) == SummaryRequest(
-        "Tell me about the prisoner swap"
+        "Tell me about the prisoner swap", after_question=True
     )
     assert summary_request("Give me the gist of that", ["Give me a summary of the swap"]) == SummaryRequest(
         "the swap"
@@ -538,6 +538,33 @@ def test_a_summary_of_everything_tells_every_story(make_service: MakeService) ->
     assert set(added) <= {c.document_id for c in summary.citations}, summary.summary
     assert len(summary.summary.split()) <= 300
     check_citations(svc, summary.citations)
+
+
+def test_summarize_it_after_a_question_keeps_to_the_articles_its_answer_cites(
+    make_service: MakeService,
+) -> None:
+    """ "Summarize it" after a question is about what was just answered: a seed article whose credit
+    line shares a word with the question ("won") is not part of the summary."""
+    svc = make_service("summarize-it")
+    svc.ingest_paths([ARTICLES])
+    kelp = (
+        "At the Tarren harbour festival on Sunday, the fisher Mara Lind won the kelp cooking award for a "
+        "seaweed stew. The jury praised her use of smoked kelp. Lind said she learned the recipe from her "
+        "grandmother. About 3,000 visitors came to the festival, the organisers said."
+    )
+    svc.ingest_documents([DocumentIn(text=kelp, id="kelp", title="Kelp stew wins festival prize")])
+    question = "Who won the kelp cooking award?"
+    assert {c.document_id for c in svc.ask(question).citations} == {"kelp"}
+    everywhere = svc.summarize(query=question, max_words=200)  # the words alone reach a seed article
+    assert {c.document_id for c in everywhere.citations} > {"kelp"}
+    for follow_up in ("Summarize it", "Give me the gist of that"):
+        summary = svc.ask(follow_up, history=[question])
+        assert {c.document_id for c in summary.citations} == {"kelp"}, summary.answer
+        assert len(summary.citations) >= 3
+        check_citations(svc, summary.citations)
+    # after a summary request, "it" is that request's subject, as before
+    again = svc.ask("Summarize it", history=["Give me a summary of the kelp award"])
+    assert again.citations and "kelp" in {c.document_id for c in again.citations}
 
 
 def test_a_budget_no_sentence_fits_in_is_said_not_answered_empty(make_service: MakeService) -> None:

@@ -646,6 +646,22 @@ def test_summarize_verified_within_max_words(svc, srv):
     assert "{max_words}" not in srv.chat_requests[0].json["messages"][-1]["content"]
 
 
+def test_summarize_it_after_a_question_keeps_to_what_its_answer_cites(svc, srv):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: "Summarize it" after a
+    question summarises the articles the offline answer to that question cites, with one model call
+    (the summary's): the earlier question is not put to the model again just to find them."""
+    srv.default = dynamic(lambda body: {"sentences": [good_sentence(body, n) for n in (1, 2)]})
+    question = "What did Zelenskyy offer North Korea?"
+    offline = svc.engine.fallback.ask(question, top_k=5, filters=None, history=[])
+    cited = {c.document_id for c in offline.citations}
+    assert cited and cited < set(SEED_IDS)
+    d = svc.ask("Summarize it", history=[question]).to_dict()
+    assert d["generator"] == svc.settings.llm_model and d["citations"]
+    assert {c["document_id"] for c in d["citations"]} <= cited
+    assert len(srv.chat_requests) == 1
+    assert_citations_verify(svc, d)
+
+
 def test_summarize_long_input_goes_map_reduce(engine, svc, srv):
     """Runs against the scripted OpenAI-compatible server, not a real LLM: groups, then their cited sentences."""
     srv.default = dynamic(
