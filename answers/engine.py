@@ -174,7 +174,7 @@ class OfflineEngine:
                 req,
                 filters,
                 self.service.settings.summary_max_words,
-                partial(self.cited_documents, top_k=top_k, filters=filters, history=history[:-1]),
+                partial(self.cited_documents, top_k=top_k, filters=filters, history=history),
             )
         query, hits = self.retrieve(question, top_k, filters, history)
         if not query_terms(query):  # "x", "what is it?": nothing asked that an article could answer
@@ -189,8 +189,10 @@ class OfflineEngine:
     def cited_documents(
         self, question: str, *, top_k: int, filters: Filters | None, history: list[str]
     ) -> list[str]:
-        """The documents the answer to question cites, in citation order."""
-        answer = self.ask(question, top_k=top_k, filters=filters, history=history)
+        """The documents the answer to question (the latest turn of history that asked it) cites, in
+        citation order; it is asked with the turns before it, as it was asked then."""
+        asked = max((i for i, turn in enumerate(history) if turn.strip() == question), default=len(history))
+        answer = self.ask(question, top_k=top_k, filters=filters, history=history[:asked])
         return list(dict.fromkeys(c.document_id for c in answer.citations))
 
     def ask_stream(

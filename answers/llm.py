@@ -132,7 +132,7 @@ class LLMEngine:
     ) -> Answer:
         # "Summarize it": the articles the offline answer cites, without a model call for a question
         # only asked to find them
-        cited = partial(self.fallback.cited_documents, top_k=top_k, filters=filters, history=history[:-1])
+        cited = partial(self.fallback.cited_documents, top_k=top_k, filters=filters, history=history)
         return answer_summary_request(self, req, filters, self.settings.summary_max_words, cited)
 
     def _ask(self, question: str, query: str, hits: list[SearchHit]) -> Answer:

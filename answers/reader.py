@@ -83,12 +83,11 @@ def windows(tok: Any, passage: Passage) -> list[Passage]:
     enc = tok.encode(passage.sentence, add_special_tokens=False)
     # the tokenizer truncates at the reader's length and hands back the rest as overflowing pieces
     spans = [*enc.offsets, *(o for rest in enc.overflowing for o in rest.offsets)]
-    out = [passage]
+    out, text = [passage], passage.sentence
     step = SENTENCE_TOKENS - WINDOW_OVERLAP
     for first in range(step, max(0, len(spans) - WINDOW_OVERLAP), step):
         last = min(first + SENTENCE_TOKENS, len(spans)) - 1
         a, b = spans[first][0], spans[last][1]
-        text = passage.sentence
         out.append(
             Passage(
                 text[a:b],

@@ -86,7 +86,7 @@ def _bounded(text: str, start: int, end: int) -> list[Span]:
         cut = max((m.start() + 1 for m in _CLAUSE_END.finditer(text, half, limit + 1)), default=-1)
         if cut == -1:
             cut = text.rfind(" ", half, limit + 1)
-        if cut <= start:
+        if cut == -1:
             cut = limit
         s, e = _trim(text, start, cut)
         if e > s:

@@ -562,6 +562,8 @@ def test_summarize_it_after_a_question_keeps_to_the_articles_its_answer_cites(
         assert {c.document_id for c in summary.citations} == {"kelp"}, summary.answer
         assert len(summary.citations) >= 3
         check_citations(svc, summary.citations)
+    again = svc.ask("Summarize it", history=[question, "Summarize it"])  # asked twice: the same subject
+    assert {c.document_id for c in again.citations} == {"kelp"}
     # after a summary request, "it" is that request's subject, as before
     again = svc.ask("Summarize it", history=["Give me a summary of the kelp award"])
     assert again.citations and "kelp" in {c.document_id for c in again.citations}
