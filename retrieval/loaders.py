@@ -16,6 +16,7 @@ from retrieval.encoding import declared_charset, decode_text
 from retrieval.errors import InvalidInput
 from retrieval.feeds import ACCEPTED_TYPES, PAGE_TYPES, FeedItem, is_feed, page_document, parse_feed
 from retrieval.ingest import slug_id
+from retrieval.markdown import markdown_document
 from retrieval.models import DocumentIn
 from retrieval.pdf import pdf_text
 
@@ -133,6 +134,11 @@ def load_file(path: Path, max_bytes: int, stem: str | None = None) -> list[Loade
             except ValueError as e:
                 out.append(Loaded(f"{label}:{i + 1}", error=f"invalid JSON: {e}"))
         return out
+    if ext in (".md", ".markdown"):
+        text, title, published = markdown_document(text)
+        return [
+            Loaded(label, DocumentIn(text=text, title=title, id=stem, source=source, published_at=published))
+        ]
     return [Loaded(label, DocumentIn(text=text, id=stem, source=source, is_html=is_html))]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 from retrieval.errors import InvalidInput
 
@@ -16,6 +17,20 @@ __all__ = ["pdf_text"]
 # pypdf logs every recoverable defect of a file (wrong xref offsets, stray bytes) as a warning;
 # those files still give their text, so the warnings are noise on the ingest report
 logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
+# a page's number printed above or below its text ("Page 2 of 2", "3", "- 3 -", "3/10") is page
+# furniture: left in, it was glued to the page's last sentence and cited with it
+_PAGE_NUMBER = re.compile(r"(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?|[-–]\s*\d{1,4}\s*[-–]", re.I)
+
+
+def _without_page_numbers(page: str) -> str:
+    lines = page.split("\n")
+    while lines and _PAGE_NUMBER.fullmatch(lines[-1].strip()):
+        lines.pop()
+    while lines and _PAGE_NUMBER.fullmatch(lines[0].strip()):
+        lines.pop(0)
+    return "\n".join(lines).strip()
 
 
 def pdf_text(raw: bytes) -> tuple[str, str | None]:
@@ -28,7 +43,7 @@ def pdf_text(raw: bytes) -> tuple[str, str | None]:
         if reader.is_encrypted and not reader.decrypt(""):  # decrypt(""): owner-locked, readable
             raise InvalidInput("PDF is encrypted")
         # pages are separated by a blank line, so that no paragraph runs across a page break
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        pages = [_without_page_numbers((page.extract_text() or "").strip()) for page in reader.pages]
         meta = reader.metadata
         title = (meta.title or "").strip() if meta is not None else ""
     except InvalidInput:

@@ -42,6 +42,26 @@ def test_txt_and_md(tmp_path: Path) -> None:
     assert md.document is not None and md.document.id == "notes" and not md.document.is_html
 
 
+def test_markdown_front_matter_and_heading_marks_are_not_text(tmp_path: Path) -> None:
+    (tmp_path / "quarry.md").write_text(
+        '---\ntitle: "Quarry expansion approved"\nauthor: A. Writer\ndate: 2025-05-12\n---\n'
+        "# Quarry expansion approved\n\nThe council approved the expansion.\n\n## Reaction ##\nC# users wrote #2.",
+        encoding="utf-8",
+    )
+    doc = load_one(tmp_path / "quarry.md").document
+    assert doc is not None
+    assert doc.title == "Quarry expansion approved" and doc.published_at == "2025-05-12"
+    assert doc.text == (
+        "Quarry expansion approved\n\nThe council approved the expansion.\n\nReaction\nC# users wrote #2."
+    )
+    # a rule line is not front matter, and a date the API would refuse is dropped, not the article
+    (tmp_path / "rule.md").write_text("---\n\nJust a rule line.", encoding="utf-8")
+    assert load_one(tmp_path / "rule.md").document.text == "---\n\nJust a rule line."  # type: ignore[union-attr]
+    (tmp_path / "bad.md").write_text("---\ntitle: T\ndate: yesterday\n---\nBody.", encoding="utf-8")
+    bad = load_one(tmp_path / "bad.md").document
+    assert bad is not None and (bad.title, bad.published_at, bad.text) == ("T", None, "Body.")
+
+
 def test_utf8_bom_is_dropped(tmp_path: Path) -> None:
     (tmp_path / "bom.txt").write_bytes("\ufeffHello.".encode())
     assert load_one(tmp_path / "bom.txt").document.text == "Hello."  # type: ignore[union-attr]
@@ -206,6 +226,22 @@ def test_pdf_text_is_extracted(tmp_path: Path) -> None:
     assert "The harbour of Port Ellen reopened on Sunday." in doc.text
     # pages are apart by a blank line: no paragraph runs across a page break
     assert "on Sunday.\n\nFourteen boats (mostly trawlers) were damaged" in doc.text
+
+
+def test_pdf_page_numbers_are_not_text(tmp_path: Path) -> None:
+    from pdfs import text_pdf
+
+    (tmp_path / "terminal.pdf").write_bytes(
+        text_pdf(
+            [
+                ["- 1 -", "The ferry terminal was approved on Monday.", "Page 1 of 2"],
+                ["Two hundred jobs will be created.", "Page 2 of 2"],
+            ]
+        )
+    )
+    doc = load_one(tmp_path / "terminal.pdf").document
+    assert doc is not None and "Page" not in doc.text and "-" not in doc.text, doc and doc.text
+    assert "approved on Monday.\n\nTwo hundred jobs will be created." in doc.text
 
 
 def test_pdf_without_title_metadata_has_none(tmp_path: Path) -> None:

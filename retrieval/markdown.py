@@ -1,0 +1,51 @@
+"""A Markdown article's own metadata and plain text. Pure: text in, (text, title, published_at) out.
+
+Static-site and CMS exports start with YAML front matter (`---` ... `---`) naming the title and date;
+left in, it was the article's title line ("title: ...") and its first cited "sentence". Heading marks
+("# Quarry expansion approved") are Markdown syntax, not words of the article: an answer quoting
+"# ..." reads as noise. The cleaned text is then stored, and every offset refers to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import yaml
+
+from retrieval.errors import InvalidInput
+from retrieval.ingest import parse_published
+
+__all__ = ["markdown_document"]
+
+_FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.M)
+_DATE_KEYS = ("published_at", "published", "date", "pubdate", "pubDate")
+
+
+def _date(value: object) -> str | None:
+    if isinstance(value, dt.datetime | dt.date):
+        value = value.isoformat()
+    if not isinstance(value, str):
+        return None
+    try:  # a date the API would refuse is dropped, not a reason to refuse the article
+        return value.strip() if parse_published(value) is not None else None
+    except InvalidInput:
+        return None
+
+
+def markdown_document(text: str) -> tuple[str, str | None, str | None]:
+    """(text without front matter or heading marks, the front matter's title, its date)."""
+    title = published = None
+    front = _FRONT.match(text)
+    if front:
+        try:
+            meta = yaml.safe_load(front.group(1))
+        except yaml.YAMLError:
+            meta = None
+        if isinstance(meta, dict):  # else it was a rule line, not front matter: kept as text
+            text = text[front.end() :]
+            if isinstance(meta.get("title"), str) and meta["title"].strip():
+                title = " ".join(meta["title"].split())
+            published = next((d for d in (_date(meta.get(k)) for k in _DATE_KEYS) if d), None)
+    return _HEADING.sub(r"\1", text), title, published
