@@ -119,6 +119,20 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _port(text: str) -> int:
+    """A TCP port, 1-65535: uvicorn would bind 99999 as 34463 (modulo 65536) and log 99999."""
+    if not text.strip().isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port (1-65535): {text!r}")
+    return int(text)
+
+
+def _path(text: str) -> str:
+    """A path or URL that names something: "" would be the current folder, data dirs and all."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path names nothing (use . for the current folder)")
+    return text
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     import time
     from datetime import datetime
@@ -288,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ingest",
         help="ingest article files or folders (.txt .md .html .json .jsonl .pdf), or feed / article URLs",
     )
-    s.add_argument("paths", nargs="+")
+    s.add_argument("paths", nargs="+", type=_path)
     s.add_argument("--progress", action="store_true", help="always show a progress bar")
     s.set_defaults(fn=cmd_ingest)
 
@@ -321,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="start the HTTP API (ingests data/articles first)")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--port", type=_port, default=8000)
     s.add_argument("--no-ingest", action="store_true", help="do not ingest data/articles on start")
     s.add_argument("--log-level", default="info")
     s.set_defaults(fn=cmd_serve)

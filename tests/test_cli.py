@@ -177,6 +177,19 @@ def test_watch_refuses_a_round_count_under_one(cli: Cli) -> None:
         assert proc.returncode == 2 and "not a whole number of 1 or more" in proc.stderr
 
 
+def test_serve_refuses_a_port_out_of_range_and_ingest_an_empty_path(cli: Cli) -> None:
+    # uvicorn bound 99999 as 34463 while logging 99999; "" was the current folder, data dirs and all
+    for args, says in [
+        (("serve", "--port", "99999"), "not a port (1-65535)"),
+        (("serve", "--port", "0"), "not a port (1-65535)"),
+        (("ingest", ""), "an empty path names nothing"),
+        (("ingest", "data/articles", " "), "an empty path names nothing"),
+    ]:
+        proc = cli.run(*args)
+        assert proc.returncode == 2 and says in proc.stderr, (args, proc.stderr[-2000:])
+        assert "created" not in proc.stdout
+
+
 def test_a_refused_setting_is_named_in_one_line_not_a_traceback(cli: Cli, tmp_path: Path) -> None:
     for name, value, said in [
         ("FACTDESK_READER_DIR", str(tmp_path / "nowhere"), "has no reader.npz or config.json"),
