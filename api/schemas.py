@@ -249,7 +249,8 @@ class ChatRequest(OpenAIRequest):
     # of messages (only the last user turns are read; FACTDESK_MAX_BODY_BYTES bounds the body)
     messages: list[ChatMessage] = Field(min_length=1, max_length=100_000)
     # the fields factdesk acts on are as strict as its own routes' ("yes" is not true, "5" not 5)
-    stream: bool = Field(False, strict=True)
+    # OpenAI's schema lets `stream` be null (as not streaming); a string is still a 400
+    stream: bool | None = Field(False, strict=True)
     stream_options: StreamOptions | None = Field(
         None, description='{"include_usage": true}: a last chunk with no choices carries `usage`'
     )

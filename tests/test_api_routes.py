@@ -455,6 +455,14 @@ def test_invalid_bodies(client: TestClient, path: str, body: object) -> None:
     assert err["message"]
 
 
+def test_a_null_stream_is_not_streaming(client: TestClient) -> None:
+    # OpenAI's schema allows "stream": null; chat UIs send it
+    body = {"messages": [{"role": "user", "content": "When were the two soldiers captured?"}], "stream": None}
+    r = client.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json"), r.text
+    assert r.json()["choices"][0]["message"]["content"]
+
+
 def test_a_bad_date_is_named_by_its_field_and_not_echoed(client: TestClient) -> None:
     cases = [
         ("/v1/search", {"query": "x", "published_after": ""}, "published_after"),
