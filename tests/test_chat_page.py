@@ -54,6 +54,21 @@ def test_citation_click_highlights_the_exact_quote(page, live_server: LiveServer
         return r.bottom > p.top && r.top < p.bottom; }""")
     assert highlight_in_view
 
+    # Escape closes the panel and gives focus back to the citation that opened it (not the page top)
+    page.keyboard.press("Escape")
+    panel.wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.dataset.marker") == str(marker)
+
+
+def test_a_question_the_server_never_got_stays_in_the_box(page) -> None:  # type: ignore[no-untyped-def]
+    page.route("**/v1/ask", lambda route: route.abort())  # as when the server is down
+    page.fill("textarea#question", QUESTION)
+    page.click("button#ask")
+    turn = page.locator(".turn.assistant[data-state=error]").last
+    turn.wait_for()
+    assert "Could not reach the server" in turn.inner_text()
+    assert page.input_value("textarea#question") == QUESTION  # ready to resend
+
 
 def test_a_rejected_question_shows_the_servers_message(page) -> None:  # type: ignore[no-untyped-def]
     page.fill("textarea#question", "why " * 1000)  # over max_question_chars (2000)
