@@ -142,8 +142,21 @@ class Metrics:
 def route_template(scope: Scope) -> str:
     """The matched route's path template ("/v1/documents/{doc_id}"), never the raw path."""
     route = scope.get("route")
+    if route is None:  # only FastAPI's own routes name themselves; Starlette's leave their endpoint
+        route = _starlette_route(scope)
+        if route is not None and not hasattr(route, "endpoint"):  # a mount: its files under one label
+            return f"{route.path}/{{path}}"
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     return str(template) if template else UNMATCHED
+
+
+def _starlette_route(scope: Scope) -> object | None:
+    """The app's plain route (/openapi.json) or mount (/docs-static) whose endpoint served scope."""
+    endpoint = scope.get("endpoint")
+    routes = getattr(getattr(scope.get("app"), "router", None), "routes", ())
+    if endpoint is None:
+        return None
+    return next((r for r in routes if getattr(r, "endpoint", getattr(r, "app", None)) is endpoint), None)
 
 
 class MetricsMiddleware:

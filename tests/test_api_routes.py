@@ -654,12 +654,18 @@ def test_metrics(client: TestClient) -> None:
     client.post("/v1/ask", json={"question": QUESTION})
     client.get("/v1/documents/no-such-doc")
     client.get("/definitely/not/here")
+    client.get("/openapi.json")
+    client.get("/docs-static/swagger-ui.css")
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
     assert re.search(r'_requests_total\{method="POST",route="/v1/ask",status="200"\} [1-9]', text)
     assert 'factdesk_http_requests_total{method="GET",route="/v1/documents/{doc_id}",status="404"}' in text
     assert 'route="unmatched",status="404"' in text and "/definitely" not in text
+    # Starlette's own routes are labelled too: the schema and the docs page's files (one label)
+    assert 'factdesk_http_requests_total{method="GET",route="/openapi.json",status="200"}' in text
+    assert 'factdesk_http_requests_total{method="GET",route="/docs-static/{path}",status="200"}' in text
+    assert 'route="unmatched",status="200"' not in text
     assert any(
         line.startswith("factdesk_http_request_duration_seconds_bucket{") and 'route="/v1/ask"' in line
         for line in text.splitlines()
