@@ -145,7 +145,7 @@ def route_template(scope: Scope) -> str:
     if route is None:  # only FastAPI's own routes name themselves; Starlette's leave their endpoint
         route = _starlette_route(scope)
         if route is not None and not hasattr(route, "endpoint"):  # a mount: its files under one label
-            return f"{route.path}/{{path}}"
+            return f"{getattr(route, 'path', '')}/{{path}}"
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     return str(template) if template else UNMATCHED
 
