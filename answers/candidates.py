@@ -13,6 +13,7 @@ import numpy as np
 from answers.reader import Passage
 from answers.wording import TermRows, find_copies
 from retrieval.search import SentenceHit
+from retrieval.dedup import text_hash
 from retrieval.sentences import is_headline, split_sentences
 
 MIN_WORDS = 4  # a heading or a dateline is no answer
@@ -30,6 +31,7 @@ class Candidate:
     duplicate_of: str | None
     passage: Passage
     retrieval_score: float
+    content_hash: str  # of the document text it was read in
     probability: float = 0.0  # the reader's
 
 
@@ -69,6 +71,7 @@ def candidates(sentences: list[SentenceHit], texts: dict[str, str]) -> list[Cand
                 h.duplicate_of,
                 reader_passage(text, s.start, s.end, h.title),
                 s.score,
+                text_hash(text),
             )
         )
     return out

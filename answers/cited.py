@@ -15,6 +15,7 @@ from answers.models import Citation
 from answers.passages import Passage, passage_sentences
 from answers.verify import locate_quote, strip_citation_marks, unsupported_numbers
 from retrieval.lexical import stems
+from retrieval.dedup import text_hash
 from retrieval.sentences import split_sentences
 
 MIN_QUOTE_WORDS = 2  # a one-word "quote" matches almost any passage and supports nothing
@@ -155,6 +156,7 @@ class Assembler:
                         quote=p.doc_text[s.start : s.end],
                         start=s.start,
                         end=s.end,
+                        content_hash=text_hash(p.doc_text),
                     )
                 )
             if f"[{self._markers[s.key]}]" not in out:

@@ -114,6 +114,8 @@ class Cited(Protocol):
     def start(self) -> int: ...
     @property
     def end(self) -> int: ...
+    @property
+    def content_hash(self) -> str: ...
 
 
 # "[1]" in an article's own text would read as one of the answer's markers: shown as "(1)" (the
@@ -140,6 +142,7 @@ def answer_from_groups(
                     quote=c.text,
                     start=c.start,
                     end=c.end,
+                    content_hash=c.content_hash,
                 )
             )
             marks += f"[{len(citations)}]"

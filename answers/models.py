@@ -15,6 +15,9 @@ class Citation:
     quote: str  # always document.text[start:end]
     start: int
     end: int
+    # the cited text's hash, as the document listing gives it: while the two agree, start/end refer to
+    # the document's current text; once it is replaced they no longer do
+    content_hash: str
 
 
 @dataclass

@@ -56,6 +56,10 @@ class Sentence:
     def title(self) -> str:
         return self.document.title
 
+    @property
+    def content_hash(self) -> str:
+        return self.document.content_hash
+
 
 def document_sentences(
     doc: Document, chunk_bounds: list[tuple[str, int, int]], within: list[tuple[int, int]] | None = None

@@ -194,6 +194,10 @@ class Citation(Response):
     quote: str = Field(description="== document.text[start:end]")
     start: int
     end: int
+    content_hash: str = Field(
+        description="the cited document's content_hash when it was read (GET /v1/documents/{id}): "
+        "if the document's differs now, it has been replaced and start/end refer to its earlier text"
+    )
 
 
 class AnswerOut(Response):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Set as AbstractSet
+from functools import lru_cache
 
 import numpy as np
 
@@ -29,6 +30,13 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=64)
+def text_hash(text: str) -> str:
+    """content_hash of a document text that citations point into: one question cites the same few
+    texts again and again."""
+    return content_hash(text)
 
 
 def shingles(text: str, size: int = 2) -> set[str]:

@@ -25,7 +25,7 @@ from retrieval.search import SentenceHit
 
 
 def _cand(text: str, p: float, doc: str = "d0", start: int = 0, dup: str | None = None) -> Candidate:
-    return Candidate(doc, f"{doc}:0", doc, start, start + len(text), text, dup, Passage(text), 1.0, p)
+    return Candidate(doc, f"{doc}:0", doc, start, start + len(text), text, dup, Passage(text), 1.0, "h", p)
 
 
 def _unit(*rows: list[float]) -> np.ndarray:

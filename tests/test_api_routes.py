@@ -21,6 +21,7 @@ from live_server import seed_documents
 
 from api.app import create_app
 from factdesk.service import Factdesk
+from retrieval.dedup import content_hash
 from retrieval.errors import StoreUnavailable
 
 QUESTION = "When were the two soldiers captured?"
@@ -62,8 +63,11 @@ def assert_error(r, status: int, code: str | None = None) -> dict:  # type: igno
 
 def assert_citations(citations: list[dict], texts: dict[str, str]) -> None:
     for c in citations:
-        assert {"marker", "document_id", "chunk_id", "title", "quote", "start", "end"} <= set(c)
+        assert {"marker", "document_id", "chunk_id", "title", "quote", "start", "end", "content_hash"} <= set(
+            c
+        )
         assert texts[c["document_id"]][c["start"] : c["end"]] == c["quote"]
+        assert c["content_hash"] == content_hash(texts[c["document_id"]])
 
 
 def sse_events(text: str) -> list[str]:
@@ -201,6 +205,29 @@ def test_ask(client: TestClient, texts: dict[str, str]) -> None:
     assert_citations(body["citations"], texts)
     for c in body["citations"]:
         assert f"[{c['marker']}]" in body["answer"]
+
+
+def test_a_citation_tells_whether_its_document_was_replaced_since(client: TestClient) -> None:
+    """A citation carries the content_hash of the text it was read in: equal to the document's while
+    start/end refer to it, different once the document is replaced."""
+    first = "The Harlow ferry carried 212 passengers on its first day. Tickets cost four crowns each."
+    second = "The Harlow ferry was cancelled after one day. The operator blamed a broken ramp."
+    body = {"documents": [{"id": "ferry-rev", "title": "Harlow ferry", "text": first}]}
+    assert client.post("/v1/documents", json=body).json()["results"][0]["status"] == "created"
+    try:
+        ask = {"document_ids": ["ferry-rev"], "max_words": 60}
+        before = client.post("/v1/summarize", json=ask).json()["citations"]
+        stored = client.get("/v1/documents/ferry-rev").json()
+        assert before and {c["content_hash"] for c in before} == {stored["content_hash"]}
+        body["documents"][0]["text"] = second
+        assert client.post("/v1/documents", json=body).json()["results"][0]["status"] == "updated"
+        replaced = client.get("/v1/documents/ferry-rev").json()
+        assert replaced["content_hash"] != stored["content_hash"]  # the old citations no longer fit
+        after = client.post("/v1/summarize", json=ask).json()["citations"]
+        assert after and {c["content_hash"] for c in after} == {replaced["content_hash"]}
+        assert all(replaced["text"][c["start"] : c["end"]] == c["quote"] for c in after)
+    finally:
+        assert client.delete("/v1/documents/ferry-rev").status_code == 204
 
 
 def test_ask_within_documents(client: TestClient) -> None:

@@ -131,7 +131,8 @@ def assert_citations_verify(svc: Factdesk, d: dict) -> None:
     markers = [c["marker"] for c in d["citations"]]
     assert markers == list(range(1, len(markers) + 1))
     for c in d["citations"]:
-        assert svc.get_document(c["document_id"]).text[c["start"] : c["end"]] == c["quote"]
+        doc = svc.get_document(c["document_id"])
+        assert doc.text[c["start"] : c["end"]] == c["quote"] and doc.content_hash == c["content_hash"]
         assert f"[{c['marker']}]" in d["answer" if "answer" in d else "summary"]
 
 
