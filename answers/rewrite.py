@@ -38,9 +38,12 @@ _DO_SUPPORT = re.compile(r"\b(?:did|does|do)\s*$", re.I)
 _WHAT_ABOUT = re.compile(r"^\s*(?:and|but|so|also)?\s*(?:what|how)\s+about\s+(?P<x>[^?]+?)\s*\??\s*$", re.I)
 # a pronoun that stands for a thing, not followed by the noun it points at
 _LEFT_OPEN = re.compile(r"\b(?:it|its|them|this|that|these|those)\b(?!\s+[a-z])(?!\s+[A-Z])", re.I)
-_PERSONAL = re.compile(r"\b(he|she|him|they|them)\b", re.I)
-_POSSESSIVE = re.compile(r"\b(his|their)\b", re.I)
-_OBJECT_PRONOUNS = frozenset({"him", "them"})
+_PERSONAL = re.compile(r"\b(he|she|him|her|they|them)\b", re.I)
+_POSSESSIVE = re.compile(r"\b(his|her|their)\b", re.I)
+# "her" before a content word is a possessive ("her first match"); at the end, or before a function
+# word ("fined her", "gave her the award"), it is the object
+_NEXT_WORD = re.compile(r"\s+([\w'’-]+)")
+_OBJECT_PRONOUNS = frozenset({"him", "her", "them"})
 # a name right after one of these is a place ("captured in Syldavia"), which "he" or "they" never is
 _PLACE_BEFORE = re.compile(r"\b(?:in|at|near|into|inside|outside|from)\s*$", re.I)
 _DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|these|those)\s+(?P<noun>[a-z][\w-]*(?:['’]s)?)", re.I)
@@ -95,14 +98,26 @@ def _people(text: str, name: re.Match[str]) -> str:
     return " " + nxt.group(1)
 
 
+def _pronoun(pattern: re.Pattern[str], question: str, possessive: bool) -> re.Match[str] | None:
+    """The first match of a pronoun pattern that is used as `possessive` says ("her" is either)."""
+    for m in pattern.finditer(question):
+        if m.group(0).lower() != "her":
+            return m
+        nxt = _NEXT_WORD.match(question, m.end())
+        if (nxt is not None and nxt.group(1).lower() not in STOPWORDS) == possessive:
+            return m
+    return None
+
+
 def resolve(question: str, previous: str) -> str | None:
     """The question with its pronoun or demonstrative replaced by the previous turn's referent, or
     None when it has neither or the previous turn names nothing."""
     about = referent(previous)
     if about is None:
         return None
-    personal = _PERSONAL.search(question)
-    pronoun = personal or _POSSESSIVE.search(question)
+    personal = _pronoun(_PERSONAL, question, possessive=False)
+    possessive = _pronoun(_POSSESSIVE, question, possessive=True)
+    pronoun = personal or possessive
     if (
         pronoun
         and pronoun.group(0).lower() not in _OBJECT_PRONOUNS
@@ -115,9 +130,10 @@ def resolve(question: str, previous: str) -> str | None:
     if personal and _PLACE_BEFORE.search(previous[: previous.find(about)] if about in previous else ""):
         return None  # "he" after "who was captured in Syldavia?" is not Syldavia: a place is no person
     if personal:
-        return _PERSONAL.sub(about, question, count=1)
-    if _POSSESSIVE.search(question):
-        return _POSSESSIVE.sub(about + ("'" if about.endswith("s") else "'s"), question, count=1)
+        return question[: personal.start()] + about + question[personal.end() :]
+    if possessive:
+        owner = about + ("'" if about.endswith("s") else "'s")
+        return question[: possessive.start()] + owner + question[possessive.end() :]
     if m := _DEMONSTRATIVE_NOUN.search(question):
         # "that organization" -> the previous turn's phrase for it ("the Ruritanian military
         # organization"); a thing it did not name -> "the offer", with what that turn was about

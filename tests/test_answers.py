@@ -174,6 +174,17 @@ def test_an_article_that_restates_an_answer_is_cited_even_below_the_threshold() 
             "What about on the M62?",
             "How much extra time were drivers on the M62 told to allow?",
         ),
+        (  # "her" before a content word is a possessive, at the end the object
+            "When did Maria Okafor turn professional?",
+            "What was her first title?",
+            "What was Maria Okafor's first title?",
+        ),
+        ("When did Maria Okafor turn professional?", "Who coached her?", "Who coached Maria Okafor?"),
+        (
+            "When did Maria Okafor turn professional?",
+            "Who gave her the award?",
+            "Who gave Maria Okafor the award?",
+        ),
         (  # a place is not "he": the previous turn's words go with the question instead
             "Who was captured in Syldavia?",
             "What did he say in the video?",
