@@ -26,6 +26,7 @@ from answers.candidates import Candidate, candidates, mark_reworded_copies, read
 from answers.compose import ComposeConfig, abstain, compose
 from answers.features import Unit, features, warm_word_weights
 from answers.intent import SummaryRequest, summary_request
+from answers.language import SCRIPT_SHARE, latin_share
 from answers.models import Answer, Summary
 from answers.ranker import Ranker
 from answers.reader import Reader
@@ -177,7 +178,9 @@ class OfflineEngine:
                 partial(self.cited_documents, top_k=top_k, filters=filters, history=history),
             )
         query, hits = self.retrieve(question, top_k, filters, history)
-        if not query_terms(query):  # "x", "what is it?": nothing asked that an article could answer
+        # "x", "what is it?": nothing asked that an article could answer; a question in another script
+        # than Latin: the embedder and the reader read English only, and would pick unrelated text
+        if not query_terms(query) or latin_share(question) < SCRIPT_SHARE:
             answer = abstain(self.generator, self.prompts.version)
         else:
             answer = self.answer_hits(query, hits, question)

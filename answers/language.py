@@ -19,6 +19,8 @@ COMMON_ZIPF = 2.5
 # questions of the eval sets and of SQuAD almost all have 0.7 or more: docs/evals.md)
 ENGLISH_SHARE = 0.65
 MIN_WORDS = 3
+# under this share of Latin letters, a question is in another script
+SCRIPT_SHARE = 0.5
 
 NOT_ENGLISH = "factdesk reads questions in English; this one does not read as English: ask it in English"
 
@@ -35,7 +37,7 @@ def latin_share(text: str) -> float:
 
 def reads_as_english(question: str) -> bool:
     """False when the question is in another script, or its words are clearly not English."""
-    if latin_share(question) < 0.5:
+    if latin_share(question) < SCRIPT_SHARE:
         return False
     from wordfreq import tokenize, zipf_frequency  # imported on first use: most questions never get here
 

@@ -254,6 +254,12 @@ def test_a_question_not_in_english_is_declined_with_the_reason(client: TestClien
     r = client.post("/v1/ask", json={"question": question, "stream": True})
     done = [json.loads(e) for e in sse_events(r.text) if '"done"' in e]
     assert done[-1]["abstained"] and "reads questions in English" in " ".join(done[-1]["warnings"])
+    # another script: declined before reading, though an article holds a line in that script (a
+    # Ukrainian name in a post's credit, which the reader once took for the answer)
+    for other in ("Кто взял в плен солдат?", "Кто взял в плен солдат"):
+        body = client.post("/v1/ask", json={"question": other}).json()
+        assert body["abstained"] and body["citations"] == []
+        assert "reads questions in English" in " ".join(body["warnings"])
     english = client.post("/v1/ask", json={"question": "How do you make kimchi at home?"}).json()
     assert english["abstained"] and not any("English" in w for w in english["warnings"])
 
