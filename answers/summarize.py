@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from answers.candidates import MIN_WORDS as MIN_ANSWER_WORDS
 from answers.compose import answer_from_groups
 from answers.models import Summary
 from answers.wording import restatements
@@ -66,7 +67,19 @@ def document_sentences(
 ) -> list[Sentence]:
     """Summary-worthy sentences of a document (ending like a sentence, long enough, not its headline);
     a quotation of several sentences is one of them, whole (retrieval/sentences.py `quotation`), so
-    that a summary never shows half a remark without its speaker."""
+    that a summary never shows half a remark without its speaker. A document whose sentences are all
+    short (a one-line brief) offers those of them an answer could cite."""
+    return _sentences(doc, chunk_bounds, within, MIN_WORDS) or _sentences(
+        doc, chunk_bounds, within, MIN_ANSWER_WORDS
+    )
+
+
+def _sentences(
+    doc: Document,
+    chunk_bounds: list[tuple[str, int, int]],
+    within: list[tuple[int, int]] | None,
+    min_words: int,
+) -> list[Sentence]:
     out = []
     covered = -1
     for pos, sentence in enumerate(split_sentences(doc.text)):
@@ -76,7 +89,7 @@ def document_sentences(
         covered = s.end
         text = doc.text[s.start : s.end]
         if (
-            len(text.split()) < MIN_WORDS
+            len(text.split()) < min_words
             or text[-1] not in ".!?\"”“'’"
             or is_headline(text, doc.title, doc.text)
         ):

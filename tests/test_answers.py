@@ -297,6 +297,18 @@ def test_a_summary_does_not_repeat_the_headline_as_a_sentence() -> None:
     assert [doc.text[s.start : s.end] for s in document_sentences(doc, [("d#0", 0, len(text))])] == [body]
 
 
+def test_a_brief_of_short_sentences_still_has_its_say_in_a_summary() -> None:
+    """Short lines are left out beside full sentences (a dateline, "Police said."), but a one-line
+    brief of a few words is all its article says: it is summarised, as it can be cited in answers."""
+    brief = "The mayor of Orlen resigned."
+    doc = Document(id="b", title="Orlen", text=brief, content_hash="h")
+    assert [brief[s.start : s.end] for s in document_sentences(doc, [("b#0", 0, len(brief))])] == [brief]
+    text = f"{brief} Her deputy will act as mayor until an election is called in the spring."
+    doc = Document(id="c", title="Orlen", text=text, content_hash="h")
+    kept = [text[s.start : s.end] for s in document_sentences(doc, [("c#0", 0, len(text))])]
+    assert kept == [text[len(brief) + 1 :]]
+
+
 def test_a_summary_takes_a_quotation_of_several_sentences_whole() -> None:
     text = (
         'The council approved the budget on Tuesday after a long debate. "We have cut what we could. '
