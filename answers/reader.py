@@ -43,6 +43,13 @@ class Passage:
     title: str = ""
 
 
+def as_question(text: str) -> str:
+    """The question as the reader learned questions: ending in one "?" (its training and calibration
+    questions nearly all do; typed without one, the same question scored higher, so its answer
+    depended on the punctuation)."""
+    return text.rstrip().rstrip("?.!？。 ").rstrip() + "?"
+
+
 def encode_pair(
     tok: Any, question: str, passage: Passage, max_tokens: int = MAX_TOKENS
 ) -> tuple[list[int], list[int]]:
@@ -50,13 +57,13 @@ def encode_pair(
 
     The sentence comes first in the second segment, so truncation only ever cuts its context: the
     earlier neighbour from its start, the later one from its end. Shared by training and serving, so
-    the model sees at serve time exactly the layout it learned."""
+    the model sees at serve time exactly the layout it learned, the question ending as it learned."""
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
 
     def ids(text: str) -> list[int]:
         return list(tok.encode(text, add_special_tokens=False).ids) if text.strip() else []
 
-    q = ids(question)[:QUESTION_TOKENS]
+    q = ids(as_question(question))[:QUESTION_TOKENS]
     s = ids(passage.sentence)[:SENTENCE_TOKENS]
     t = ids(passage.title)[:TITLE_TOKENS]
     colon = ids(":") if t else []

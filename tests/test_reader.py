@@ -169,6 +169,24 @@ def test_a_fact_past_what_the_reader_reads_of_a_sentence_is_found(reader: Reader
     assert as_one[0] < reader.threshold < reader.score(question, [passage])[0]
 
 
+def test_the_reader_reads_a_question_the_same_however_it_ends(reader: Reader) -> None:
+    """Typed with or without its question mark (or with a full stop), a question gets the same
+    probabilities: the reader learned questions that end in "?", so it reads every one that way."""
+    passages = [
+        Passage("The council approved a budget of 4 million euros for repairs.", title="Storm"),
+        Passage("Schools stayed closed in three districts on Monday.", title="Storm"),
+    ]
+    asked = "How large is the budget the council approved?"
+    ref = reader.score(asked, passages)
+    for typed in (
+        "How large is the budget the council approved",
+        asked + "  ",
+        asked[:-1] + ".",
+        asked + "??",
+    ):
+        assert np.array_equal(reader.score(typed, passages), ref), typed
+
+
 @pytest.mark.usefixtures("squad")
 def test_training_pairs_come_from_answers_and_plausible_answers() -> None:
     data = json.loads(SQUAD.read_text(encoding="utf-8"))["data"]
