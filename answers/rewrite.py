@@ -27,10 +27,11 @@ _NAME = re.compile(r"\b[A-Z][\w-]*(?:\s+(?:of\s+)?[A-Z][\w-]*)*")
 _DEMONYM = re.compile(r"(?:an|ese|ish)$")
 _THE_PHRASE = re.compile(r"\b(?:the|a|an)\s+((?:[\w-]+\s+){0,3}[\w-]+)", re.I)
 # words that end a noun phrase: function words, and verb forms a question puts after its subject
-_PHRASE_END = STOPWORDS | frozenset(
+_VERBS_AFTER_SUBJECT = frozenset(
     "born told held sent taken given shown seen made known found kept brought caught captured killed "
     "wounded say said tell think believe want happen happened mean react respond".split()
 )
+_PHRASE_END = STOPWORDS | _VERBS_AFTER_SUBJECT
 _QUESTION_WORDS = frozenset(
     "what when where who whom whose why how which did does do was were is are has have".split()
 )
@@ -75,16 +76,45 @@ def referent(previous: str) -> str | None:
             if w.lower() in _PHRASE_END and words:
                 break
             words.append(w)
+        after = re.findall(r"[\w'’-]+|[^\w\s]", previous[m.start(1) :])[len(words) :]
+        qualifier, verb_seen = _qualifier(after) if words else ([], False)
+        do_support = _DO_SUPPORT.search(previous[: m.start()]) is not None
+        if qualifier:
+            # "did the head of the agency resign?": after do-support the verb ends the phrase, unless
+            # one of the verbs a question puts after its subject stopped it first ("... jaw say")
+            ends_in_verb = do_support and not verb_seen
+            ends_in_verb |= qualifier[-1].endswith("ed") and not verb_seen
+            if ends_in_verb and len(qualifier) > 2:
+                qualifier = qualifier[:-1]
         # "did the captured soldiers belong to": after do-support the subject ends before the verb
-        if len(words) > 1 and _DO_SUPPORT.search(previous[: m.start()]):
+        elif len(words) > 1 and do_support:
             words = words[:-1]
         # "where were the two smugglers arrested?": a participle that ends the question is its verb
         elif len(words) > 1 and words[-1].endswith("ed") and not previous[m.end() :].strip(" ?"):
             words = words[:-1]
+        words += qualifier
         if words:
             found.append((m.start(), "the " + " ".join(words)))
             break
     return min(found)[1] if found else None
+
+
+def _qualifier(tokens: list[str]) -> tuple[list[str], bool]:
+    """A "with" or "of" phrase that qualifies the noun before it ("the soldier with the injured jaw",
+    "the head of the agency"), up to three words after its article; and whether a verb that a
+    question puts after its subject ended it ("say"), else its last word may be the question's verb."""
+    if len(tokens) < 2 or tokens[0].lower() not in ("with", "of"):
+        return [], False
+    out = [tokens[0]]
+    if tokens[1].lower() in ("the", "a", "an", "his", "her", "their", "its"):
+        out.append(tokens[1])
+    for t in tokens[len(out) : len(out) + 3]:
+        if not re.match(r"[\w'’-]", t) or t.lower() in _PHRASE_END:
+            if len(out) == 1 or out[-1].lower() in STOPWORDS:
+                return [], False
+            return out, t.lower() in _VERBS_AFTER_SUBJECT
+        out.append(t)
+    return out, False
 
 
 def _people(text: str, name: re.Match[str]) -> str:

@@ -174,6 +174,16 @@ def test_an_article_that_restates_an_answer_is_cited_even_below_the_threshold() 
             "What about on the M62?",
             "How much extra time were drivers on the M62 told to allow?",
         ),
+        (  # a "with" or "of" phrase belongs to the noun it qualifies
+            "What did the sailor with the broken arm tell the court?",
+            "Where was he born?",
+            "Where was the sailor with the broken arm born?",
+        ),
+        (  # ... but not the verb that do-support puts after the subject
+            "Did the head of the port authority resign?",
+            "When did he take office?",
+            "When did the head of the port authority take office?",
+        ),
         (  # "her" before a content word is a possessive, at the end the object
             "When did Maria Okafor turn professional?",
             "What was her first title?",
