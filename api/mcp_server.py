@@ -261,23 +261,41 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 def envelope_problem(body: bytes) -> dict[str, Any] | None:
-    """A JSON-RPC error reply for a message whose method or params have the wrong type (one message,
-    not a batch; anything else is the SDK's to judge), else None."""
+    """A short JSON-RPC error reply for a message of the wrong shape, which the SDK would answer with a
+    page of pydantic errors (or a bare "Invalid request parameters"), else None (a body that is not
+    JSON, and everything else, is the SDK's to judge)."""
     try:
         message = json.loads(body)
     except ValueError:
         return None
+    if isinstance(message, list):
+        return _rpc_error(
+            None, -32600, "Invalid Request: batches are not supported; send one message a request"
+        )
     if not isinstance(message, dict):
-        return None
-    if "method" in message and not isinstance(message["method"], str):
+        return _rpc_error(None, -32600, "Invalid Request: a message is a JSON object")
+    params = message.get("params")
+    if message.get("jsonrpc") != "2.0":
+        code, says = -32600, 'Invalid Request: jsonrpc must be "2.0"'
+    elif not any(k in message for k in ("method", "result", "error")):
+        code, says = -32600, "Invalid Request: a request needs a method"
+    elif "method" in message and not isinstance(message["method"], str):
         code, says = -32600, "Invalid Request: method must be a string"
-    elif message.get("params") is not None and not isinstance(message["params"], dict):
+    elif params is not None and not isinstance(params, dict):
         code, says = -32602, "Invalid params: params must be a JSON object"
+    elif message.get("method") == "tools/call" and not isinstance((params or {}).get("name"), str):
+        code, says = -32602, "Invalid params: name must be the tool's name, a string"
+    elif message.get("method") == "tools/call" and not isinstance((params or {}).get("arguments", {}), dict):
+        code, says = -32602, "Invalid params: arguments must be a JSON object"
     else:
         return None
-    msg_id = message.get("id")
-    msg_id = msg_id if isinstance(msg_id, (str, int)) and not isinstance(msg_id, bool) else None
-    return {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": says}}
+    return _rpc_error(message.get("id"), code, says)
+
+
+def _rpc_error(msg_id: object, code: int, says: str) -> dict[str, Any]:
+    """A JSON-RPC error reply; the message's id when it is a valid one, else null."""
+    valid = isinstance(msg_id, (str, int)) and not isinstance(msg_id, bool)
+    return {"jsonrpc": "2.0", "id": msg_id if valid else None, "error": {"code": code, "message": says}}
 
 
 class McpRoute(Route):

@@ -216,16 +216,39 @@ def test_a_plain_json_rpc_post_gets_a_json_reply(live_server: LiveServer) -> Non
             "Invalid params: params must be a JSON object",
         ),
         ({"jsonrpc": "2.0", "id": 11, "method": 5}, -32600, "Invalid Request: method must be a string"),
+        (
+            {"jsonrpc": "2.0", "id": 13, "method": "tools/call", "params": {"name": "ask", "arguments": "x"}},
+            -32602,
+            "Invalid params: arguments must be a JSON object",
+        ),
+        (
+            {"jsonrpc": "2.0", "id": 14, "method": "tools/call", "params": {"name": 7}},
+            -32602,
+            "Invalid params: name must be the tool's name, a string",
+        ),
+        (
+            {"jsonrpc": "1.0", "id": 15, "method": "tools/list"},
+            -32600,
+            'Invalid Request: jsonrpc must be "2.0"',
+        ),
+        ({"jsonrpc": "2.0", "id": 16}, -32600, "Invalid Request: a request needs a method"),
+        ({}, -32600, 'Invalid Request: jsonrpc must be "2.0"'),
+        (
+            [{"jsonrpc": "2.0", "id": 17, "method": "tools/list"}],
+            -32600,
+            "Invalid Request: batches are not supported; send one message a request",
+        ),
+        ("tools/list", -32600, "Invalid Request: a message is a JSON object"),
     ],
 )
 def test_a_message_of_the_wrong_shape_gets_a_short_json_rpc_error(
-    live_server: LiveServer, message: dict[str, Any], code: int, says: str
+    live_server: LiveServer, message: Any, code: int, says: str
 ) -> None:
     r = httpx.post(live_server.base_url + "/mcp", json=message, headers=ACCEPT, timeout=60)
     assert r.status_code == 400
     assert r.json() == {
         "jsonrpc": "2.0",
-        "id": message["id"],
+        "id": message.get("id") if isinstance(message, dict) else None,
         "error": {"code": code, "message": says},
     }
     good = {"jsonrpc": "2.0", "id": 12, "method": "tools/list", "params": {}}
