@@ -27,6 +27,7 @@ from retrieval.errors import CorruptVectors, InsufficientStorage, InvalidInput, 
 from retrieval.faults import refusal
 from retrieval.ingest import Ingestor, check_unicode, parse_published, parse_until, validate_id
 from retrieval.loaders import Loaded, keep_validators, load_paths, load_url, names_url
+from retrieval.markdown import without_front_matter
 from retrieval.models import Document, DocumentIn, IngestResult, SearchHit
 from retrieval.search import Filters, SearchConfig, Searcher
 from retrieval.sentence_index import SentenceIndex
@@ -184,7 +185,7 @@ class Factdesk:
     def ingest_documents(
         self, items: Iterable[DocumentIn], progress: Callable[[IngestResult], None] | None = None
     ) -> list[IngestResult]:
-        return self.ingestor.ingest(items, progress)
+        return self.ingestor.ingest(map(without_front_matter, items), progress)
 
     def ingest_paths(
         self, paths: list[Path], progress: Callable[[IngestResult], None] | None = None

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 
 import yaml
 
 from retrieval.errors import InvalidInput
 from retrieval.ingest import parse_published
+from retrieval.models import DocumentIn
 
-__all__ = ["markdown_document"]
+__all__ = ["front_matter", "markdown_document", "without_front_matter"]
 
 _FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.M)
@@ -34,8 +36,9 @@ def _date(value: object) -> str | None:
         return None
 
 
-def markdown_document(text: str) -> tuple[str, str | None, str | None]:
-    """(text without front matter or heading marks, the front matter's title, its date)."""
+def front_matter(text: str) -> tuple[str, str | None, str | None]:
+    """(text without its YAML front matter, the front matter's title, its date); the text as it is
+    when it opens with none."""
     title = published = None
     front = _FRONT.match(text)
     if front:
@@ -48,4 +51,19 @@ def markdown_document(text: str) -> tuple[str, str | None, str | None]:
             if isinstance(meta.get("title"), str) and meta["title"].strip():
                 title = " ".join(meta["title"].split())
             published = next((d for d in (_date(meta.get(k)) for k in _DATE_KEYS) if d), None)
+    return text, title, published
+
+
+def markdown_document(text: str) -> tuple[str, str | None, str | None]:
+    """(text without front matter or heading marks, the front matter's title, its date)."""
+    text, title, published = front_matter(text)
     return _HEADING.sub(r"\1", text), title, published
+
+
+def without_front_matter(item: DocumentIn) -> DocumentIn:
+    """A plain-text article sent with front matter (a Markdown export posted as text): its title and
+    date fill those the request left out, and the rest is the article. HTML is the cleaner's."""
+    if item.is_html or not _FRONT.match(item.text):
+        return item
+    text, title, published = front_matter(item.text)
+    return replace(item, text=text, title=item.title or title, published_at=item.published_at or published)

@@ -230,6 +230,25 @@ def test_a_citation_tells_whether_its_document_was_replaced_since(client: TestCl
         assert client.delete("/v1/documents/ferry-rev").status_code == 204
 
 
+def test_front_matter_posted_as_text_gives_the_title_and_date(client: TestClient) -> None:
+    """A Markdown export posted as text: its front matter names the document, it is not the article."""
+    text = (
+        "---\ntitle: Lantern festival draws record crowd\ndate: 2026-11-20\n---\n"
+        "The Pellaro lantern festival drew 40,000 visitors on Saturday, the organisers said.\n"
+    )
+    body = {"documents": [{"id": "fm-post", "text": text}]}
+    assert client.post("/v1/documents", json=body).json()["results"][0]["status"] == "created"
+    try:
+        doc = client.get("/v1/documents/fm-post").json()
+        assert doc["title"] == "Lantern festival draws record crowd"
+        assert doc["published_at"] == "2026-11-20"
+        assert doc["text"].startswith("The Pellaro lantern festival") and "title:" not in doc["text"]
+        given = {"documents": [{"id": "fm-post", "text": text, "title": "Given"}]}
+        assert client.post("/v1/documents", json=given).json()["results"][0]["status"] == "unchanged"
+    finally:
+        assert client.delete("/v1/documents/fm-post").status_code == 204
+
+
 def test_ask_within_documents(client: TestClient) -> None:
     only = SEED_IDS[0]
     body = client.post("/v1/ask", json={"question": QUESTION, "document_ids": [only], "top_k": 2}).json()
