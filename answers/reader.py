@@ -46,8 +46,12 @@ class Passage:
 def as_question(text: str) -> str:
     """The question as the reader learned questions: ending in one "?" (its training and calibration
     questions nearly all do; typed without one, the same question scored higher, so its answer
-    depended on the punctuation)."""
-    return text.rstrip().rstrip("?.!？。 ").rstrip() + "?"
+    depended on the punctuation). One that holds a "?" before other words is left as it is: a
+    follow-up with the earlier turn's words after it (answers/rewrite.py)."""
+    text = text.rstrip()
+    if text.endswith("?"):
+        return text.rstrip("?").rstrip() + "?"
+    return text if "?" in text else text.rstrip(".!。").rstrip() + "?"
 
 
 def encode_pair(

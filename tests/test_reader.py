@@ -12,7 +12,16 @@ import numpy as np
 import pytest
 from conftest import SQUAD
 
-from answers.reader import MAX_TOKENS, SENTENCE_TOKENS, WEIGHTS_DIR, Passage, Reader, encode_pair, windows
+from answers.reader import (
+    MAX_TOKENS,
+    SENTENCE_TOKENS,
+    WEIGHTS_DIR,
+    Passage,
+    Reader,
+    as_question,
+    encode_pair,
+    windows,
+)
 from factdesk.settings import PROJECT_ROOT
 from training.squad import examples, questions, split_titles
 
@@ -185,6 +194,8 @@ def test_the_reader_reads_a_question_the_same_however_it_ends(reader: Reader) ->
         asked + "??",
     ):
         assert np.array_equal(reader.score(typed, passages), ref), typed
+    carried = "How large is it? (budget council approved)"  # a follow-up with the earlier turn's words
+    assert as_question(carried) == carried
 
 
 @pytest.mark.usefixtures("squad")
