@@ -31,6 +31,7 @@ from answers.models import Answer, Summary
 from answers.ranker import Ranker
 from answers.reader import Reader
 from answers.retrieve import retrieve
+from answers.rewrite import asks_for_person, named_person
 from answers.summarize import (
     holds_every_word,
     mentioning,
@@ -140,11 +141,30 @@ class OfflineEngine:
 
     # shared with the LLM engine
     def retrieve(
-        self, question: str, top_k: int, filters: Filters | None, history: list[str]
+        self, question: str, top_k: int, filters: Filters | None, history: list[str], named: bool = True
     ) -> tuple[str, list[SearchHit]]:
+        person = self.answer_named(question, top_k, filters, history) if named else None
         with self.service.telemetry.stage("retrieve"):
-            r = retrieve(self.service.searcher, question, history, max(top_k, self.retrieve_k), filters)
+            r = retrieve(
+                self.service.searcher, question, history, max(top_k, self.retrieve_k), filters, person
+            )
         return r.query, r.hits
+
+    def answer_named(
+        self, question: str, top_k: int, filters: Filters | None, history: list[str]
+    ) -> str | None:
+        """Whom the answer to the previous turn named, when the question's "he" or "she" is likely
+        that person ("Who is the club's sporting director?" / "How old is she?"): the previous turn
+        is answered again, as it was asked (its own follow-up resolved as before, one level deep)."""
+        if not history or not asks_for_person(question, history[-1]):
+            return None
+        query, hits = self.retrieve(history[-1], top_k, filters, history[:-1], named=False)
+        if not query_terms(query):
+            return None
+        earlier = self.answer_hits(query, hits, history[-1])
+        if earlier.abstained:
+            return None
+        return named_person([c.quote for c in earlier.citations], query)
 
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
         """The answer read from these hits; query is the standalone question (asked: as typed)."""

@@ -17,7 +17,13 @@ class Retrieval:
 
 
 def retrieve(
-    searcher: Searcher, question: str, history: list[str], k: int, filters: Filters | None
+    searcher: Searcher,
+    question: str,
+    history: list[str],
+    k: int,
+    filters: Filters | None,
+    person: str | None = None,
 ) -> Retrieval:
-    query = rewrite_follow_up(question, history)
+    """person: whom the previous turn's answer named, for a "he" or "she" (answers/rewrite.py)."""
+    query = rewrite_follow_up(question, history, person)
     return Retrieval(question, query, searcher.search(query, k, filters))

@@ -47,6 +47,13 @@ _NEXT_WORD = re.compile(r"\s+([\w'’-]+)")
 _OBJECT_PRONOUNS = frozenset({"him", "her", "them"})
 # a name right after one of these is a place ("captured in Syldavia"), which "he" or "they" never is
 _PLACE_BEFORE = re.compile(r"\b(?:in|at|near|into|inside|outside|from)\s*$", re.I)
+# pronouns that stand for a person; a question that asked for one
+_GENDERED = re.compile(r"\b(?:he|she|him|her|his|hers)\b", re.I)
+_ASKS_WHO = re.compile(r"^\s*(?:and\s+)?(?:who|whom|which)\b", re.I)
+# capitalised words in a row, none of them a sentence's function word ("The", "A")
+_FULL_NAME = re.compile(r"\b[A-Z][\w’'-]*[a-z][\w-]*(?:\s+[A-Z][\w’'-]*[a-z][\w-]*)+")
+# words that open a name but are no part of it
+_NAME_ROLES = frozenset("the a an mr mrs ms dr".split())
 _DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|these|those)\s+(?P<noun>[a-z][\w-]*(?:['’]s)?)", re.I)
 
 
@@ -139,10 +146,11 @@ def _pronoun(pattern: re.Pattern[str], question: str, possessive: bool) -> re.Ma
     return None
 
 
-def resolve(question: str, previous: str) -> str | None:
-    """The question with its pronoun or demonstrative replaced by the previous turn's referent, or
-    None when it has neither or the previous turn names nothing."""
-    about = referent(previous)
+def resolve(question: str, previous: str, person: str | None = None) -> str | None:
+    """The question with its pronoun or demonstrative replaced by the previous turn's referent (the
+    person its answer named, when given, for "he" or "she"), or None when it has neither or the
+    previous turn names nothing."""
+    about = person if person and _GENDERED.search(question) else referent(previous)
     if about is None:
         return None
     personal = _pronoun(_PERSONAL, question, possessive=False)
@@ -209,13 +217,35 @@ def swap(question: str, previous: str) -> str | None:
     return previous.replace(about, x, 1)
 
 
-def rewrite_follow_up(question: str, history: list[str]) -> str:
-    """The follow-up as a standalone question (unchanged when it is not a follow-up)."""
+def asks_for_person(question: str, previous: str) -> bool:
+    """Whether "he" or "she" in the question is likely the person the previous turn asked for ("Who
+    is the club's sporting director?" / "Which auditor found the fraud?"), not one it names."""
+    return bool(_GENDERED.search(question)) and bool(_ASKS_WHO.match(previous)) and is_follow_up(question)
+
+
+def named_person(quotes: list[str], asked: str) -> str | None:
+    """The first full name (two or more capitalised words: "Helen Marsh", "Detective Sergeant Priya
+    Ramsden") that the question it answered does not hold, in the answer's cited sentence that
+    repeats most of the question's words (the one that says who; the others add to it), then in the
+    next."""
+    known = {re.sub(r"['’]s$", "", w.casefold()) for w in re.findall(r"[\w'’-]+", asked)}
+    wanted = set(query_terms(asked))
+    for quote in sorted(quotes, key=lambda q: -len(wanted & set(query_terms(q)))):  # stable: ties keep order
+        for m in _FULL_NAME.finditer(quote):
+            words = [w for w in m.group(0).split() if w.casefold() not in _NAME_ROLES]
+            if len(words) >= 2 and not all(w.casefold() in known for w in words):
+                return " ".join(words)
+    return None
+
+
+def rewrite_follow_up(question: str, history: list[str], person: str | None = None) -> str:
+    """The follow-up as a standalone question (unchanged when it is not a follow-up); `person`: whom
+    the previous turn's answer named (asks_for_person, named_person)."""
     if history and (swapped := swap(question, history[-1])) is not None:
         return swapped
     if not history or not is_follow_up(question):
         return question
-    standalone = resolve(question, history[-1])
+    standalone = resolve(question, history[-1], person)
     if standalone is not None and not _LEFT_OPEN.search(standalone):
         return standalone
     # nothing to resolve, or a reference left ("what did the agency say about it?"): the previous turn's

@@ -15,7 +15,7 @@ from answers.compose import ComposeConfig, accepted, compose, group
 from answers.intent import SummaryRequest, summary_request
 from answers.models import ABSTAIN_TEXT
 from answers.reader import Passage
-from answers.rewrite import referent, rewrite_follow_up
+from answers.rewrite import asks_for_person, named_person, referent, rewrite_follow_up
 from answers.summarize import by_article_rounds, document_sentences, select_sentences
 from evals.metrics import leaked_boilerplate
 from conftest import ARTICLES, ROOT, MakeService, check_citations
@@ -212,6 +212,44 @@ def test_a_question_that_names_its_subject_is_not_rewritten() -> None:
         == "Where was Ms Lagarde born?"
     )
     assert rewrite_follow_up("Where was he born?", []) == "Where was he born?"
+
+
+def test_the_person_an_answer_names() -> None:
+    asked = "Who is Harbour United's sporting director?"
+    quotes = [
+        "She will report to chief executive Owen Pryce and start work on 1 March.",
+        "Harbour United have appointed Karen Holt as their sporting director, the club said.",
+    ]
+    # the sentence that repeats the question says who; a name the question holds is not the answer
+    assert named_person(quotes, asked) == "Karen Holt"
+    assert named_person(["Harbour United said so on Tuesday."], asked) is None
+    assert (
+        named_person(['"We cannot comment," Kremlin spokesman Dmitry Peskov said.'], "Who?")
+        == "Dmitry Peskov"
+    )
+    assert asks_for_person("How old is she?", asked)
+    assert not asks_for_person("How old is she?", "When did the club appoint Karen Holt?")
+    assert not asks_for_person("When did it open?", "Who built the bridge?")
+    assert rewrite_follow_up("How old is she?", [asked], "Karen Holt") == "How old is Karen Holt?"
+    assert rewrite_follow_up("When did it open?", ["What did the club build?"], "Karen Holt") == (
+        "When did it open? (club build)"
+    )
+
+
+def test_she_after_a_who_question_is_the_person_the_answer_named(make_service: MakeService) -> None:
+    """ "How old is she?" after "Who is the club's sporting director?" asks about the person the
+    answer named, not the club the question named."""
+    svc = make_service()
+    text = (
+        "Harbour United names new sporting director\n\n"
+        "Harbour United have appointed Karen Holt as their sporting director, the club said on Tuesday. "
+        "Holt, 44, spent eight years in charge of recruitment at Dunmore Athletic before the move. "
+        "She will report to chief executive Owen Pryce and start work on 1 March."
+    )
+    svc.ingest_documents([DocumentIn(id="hu", text=text, title="Harbour United names new sporting director")])
+    first = "Who is Harbour United's sporting director?"
+    assert "Karen Holt" in svc.ask(first).answer
+    assert svc.ask("How old is she?", history=[first]).question == "How old is Karen Holt?"
 
 
 def test_referent() -> None:
