@@ -440,6 +440,10 @@ class Ingestor:
         copy_of: str | None = None
         stored = self.catalog.get(p.doc.id)
         same = self.catalog.find_by_hash(p.doc.content_hash)
+        if same is not None and any(b.doc.id == same.id for b in batch):
+            # the document that holds this text gets another text in this very batch: this copy is
+            # about to be the only one, so it is stored (reporting it unchanged would lose the text)
+            same = None
         if same is not None:  # checked again under the lock: another writer may have just added it
             # the same text again is unchanged whatever else came with it (the contract): a title or
             # date is corrected by deleting the document and sending it anew
@@ -517,7 +521,8 @@ class Ingestor:
             return score >= threshold and score > best_score and not dedup.adds_names(p.doc.text, text)
 
         candidates = self.catalog.candidates_by_bands(p.bands, exclude=p.doc.id)
-        for doc_id, text in self.catalog.texts(candidates).items():
+        replaced = {b.doc.id for b in batch}  # their stored text is going; the batch's is compared below
+        for doc_id, text in self.catalog.texts([c for c in candidates if c not in replaced]).items():
             score = dedup.overlap(mine, dedup.shingles(text))
             if copies(score, text):
                 best, best_score, best_original = doc_id, score, None

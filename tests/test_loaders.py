@@ -389,6 +389,27 @@ def test_files_of_one_call_never_share_an_id(tmp_path: Path, make_service: MakeS
     assert "Sheffield" in svc.get_document("tuesday-strike").text
 
 
+def test_a_file_joining_its_namesake_later_loses_no_article(
+    tmp_path: Path, make_service: MakeService
+) -> None:
+    """tuesday/strike.txt was stored as "strike"; a later call also finds monday/strike.txt, which
+    takes "strike" (the first in order): Tuesday's article moves to "tuesday-strike", a new document,
+    not "unchanged" under the id whose text Monday's replaces, nor a copy of that text."""
+    (tmp_path / "news" / "tuesday").mkdir(parents=True)
+    (tmp_path / "news" / "tuesday" / "strike.txt").write_text("Bus drivers in Calder walked out over pay.")
+    svc = make_service("later")
+    assert [(r.id, r.status) for r in svc.ingest_paths([tmp_path / "news"])] == [("strike", "created")]
+    (tmp_path / "news" / "monday").mkdir()
+    (tmp_path / "news" / "monday" / "strike.txt").write_text("Teachers in Calder will strike over workloads.")
+    results = svc.ingest_paths([tmp_path / "news"])
+    assert [(r.id, r.status) for r in results] == [("strike", "updated"), ("tuesday-strike", "created")]
+    assert "Teachers" in svc.get_document("strike").text
+    assert "Bus drivers" in svc.get_document("tuesday-strike").text
+    assert svc.get_document("tuesday-strike").duplicate_of is None
+    again = svc.ingest_paths([tmp_path / "news"])
+    assert [(r.id, r.status) for r in again] == [("strike", "unchanged"), ("tuesday-strike", "unchanged")]
+
+
 def test_single_file_path(tmp_path: Path) -> None:
     (tmp_path / "one.txt").write_text("Only this.")
     (loaded,) = load_paths([tmp_path / "one.txt"], MAX)
