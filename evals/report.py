@@ -37,7 +37,7 @@ def failure_reasons(row: dict) -> list[str]:
     """Why a question fails; empty when it passes.
 
     Answerable: not abstained, every expected fact group found, at least one citation supported by the
-    gold evidence. Unanswerable: abstained.
+    gold evidence (when the question gives evidence). Unanswerable: abstained.
     """
     if not row["answerable"]:
         return [] if row["abstained"] else ["answered an unanswerable question"]
@@ -46,7 +46,7 @@ def failure_reasons(row: dict) -> list[str]:
     reasons = []
     if row["fact_recall"] < 1.0:
         reasons.append(f"missed {len(row['missed_facts'])} fact group(s)")
-    if row["citation_checks"]["supported"] < 1:
+    if row.get("has_evidence", True) and row["citation_checks"]["supported"] < 1:
         reasons.append("no citation supported by the gold evidence")
     return reasons
 

@@ -68,9 +68,36 @@ def load_questions(path: Path, only: list[str] | None = None) -> list[dict]:
         raise EvalInputError(
             f"the questions file {path} needs a `questions:` list whose items each have a `question` string"
         )
+    problems = question_problems(qs)
+    if problems:
+        raise EvalInputError(f"the questions file {path}: " + "; ".join(problems))
     if only:
         qs = [q for q in qs if set(only) & set(q.get("tags", []))]
     return qs
+
+
+QUESTION_FIELDS = ("id", "question", "answerable", "tags", "history", "expected_facts", "evidence")
+
+
+def question_problems(qs: list[dict]) -> list[str]:
+    """What is wrong with a questions file's entries: an id missing or used twice (the report and the
+    baseline know a question by it), a field the scorer does not read (a misspelt `expected_fact`
+    would silently score nothing)."""
+    problems, seen = [], set()
+    for i, q in enumerate(qs):
+        qid = q.get("id")
+        if not isinstance(qid, (str, int)) or isinstance(qid, bool) or not str(qid).strip():
+            problems.append(f"question {i + 1} has no `id`")
+        elif str(qid) in seen:
+            problems.append(f"the id {qid!r} is used twice")
+        else:
+            seen.add(str(qid))
+        unknown = sorted(set(q) - set(QUESTION_FIELDS))
+        if unknown:
+            problems.append(
+                f"question {qid!r} has unknown field(s) {', '.join(unknown)} (the fields: {', '.join(QUESTION_FIELDS)})"
+            )
+    return problems
 
 
 def eval_service(settings):  # type: ignore[no-untyped-def]
@@ -135,6 +162,7 @@ def score_question(svc, q: dict, texts: dict[str, str]) -> dict:  # type: ignore
         "generator": answer["generator"],
         "warnings": answer.get("warnings", []),
         "retrieval": retrieval,
+        "has_evidence": bool(gold),
         "top_hits": [h.chunk_id for h in hits],
         "fact_recall": recall,
         "missed_facts": missed,
@@ -149,20 +177,22 @@ def score_question(svc, q: dict, texts: dict[str, str]) -> dict:  # type: ignore
 
 def aggregate(rows: list[dict], summaries: list[dict]) -> dict[str, float]:
     ans = [r for r in rows if r["answerable"]]
+    # retrieval and evidence are scored where the file says where the answer is
+    located = [r for r in ans if r.get("has_evidence", True)]
     una = [r for r in rows if not r["answerable"]]
-    answered = [r for r in ans if not r["abstained"]]
+    answered = [r for r in located if not r["abstained"]]
     abstained = [r for r in rows if r["abstained"]]
     total_cites = sum(r["citation_checks"]["citations"] for r in rows)
     out = {
         "questions": float(len(rows)),
-        "retrieval_hit@1": m.mean([r["retrieval"]["hit@1"] for r in ans]),
-        "retrieval_hit@3": m.mean([r["retrieval"]["hit@3"] for r in ans]),
-        "retrieval_hit@5": m.mean([r["retrieval"]["hit@5"] for r in ans]),
-        "retrieval_mrr": m.mean([r["retrieval"]["mrr"] for r in ans]),
-        "evidence_recall": m.mean([r["retrieval"]["evidence_recall"] for r in ans]),
+        "retrieval_hit@1": m.mean([r["retrieval"]["hit@1"] for r in located]),
+        "retrieval_hit@3": m.mean([r["retrieval"]["hit@3"] for r in located]),
+        "retrieval_hit@5": m.mean([r["retrieval"]["hit@5"] for r in located]),
+        "retrieval_mrr": m.mean([r["retrieval"]["mrr"] for r in located]),
+        "evidence_recall": m.mean([r["retrieval"]["evidence_recall"] for r in located]),
         "fact_recall": m.mean([r["fact_recall"] for r in ans]),
         "all_facts_rate": m.mean([float(r["fact_recall"] == 1.0) for r in ans]),
-        "evidence_cited_rate": m.mean([float(r["citation_checks"]["supported"] > 0) for r in ans]),
+        "evidence_cited_rate": m.mean([float(r["citation_checks"]["supported"] > 0) for r in located]),
         "citation_validity": (sum(r["citation_checks"]["valid"] for r in rows) / total_cites)
         if total_cites
         else 1.0,

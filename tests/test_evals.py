@@ -17,7 +17,7 @@ from scripted_openai import ScriptedOpenAI, malformed, reply, reply_json, status
 
 from evals import metrics as m
 from evals.report import failure_reasons, latency_bins, passed, render_html, write_reports
-from evals.run import aggregate, compare
+from evals.run import aggregate, compare, question_problems
 
 # ---------------------------------------------------------------- metrics (pure)
 
@@ -489,17 +489,40 @@ def test_eval_compare_exit_codes(baseline_run: Path) -> None:
     assert factdesk_eval(baseline_run, "--compare", str(baseline_run / "worse.json"), base).returncode == 0
 
 
+def test_a_question_without_evidence_is_scored_on_its_facts_only() -> None:
+    """Evidence is optional: a question without it passes on its facts, and stays out of the
+    retrieval and evidence metrics instead of counting as a miss."""
+    located, free = row("a"), {**row("b", supported=0, mrr=0.0), "has_evidence": False}
+    assert passed(free) and not passed({**free, "has_evidence": True})
+    metrics = aggregate([located, free], [])
+    assert metrics["retrieval_mrr"] == 1.0 and metrics["evidence_cited_rate"] == 1.0
+    assert metrics["citation_support"] == 1.0 and metrics["all_facts_rate"] == 1.0
+
+
+def test_question_files_name_their_problems() -> None:
+    base = {"question": "Who?", "expected_facts": [["x"]]}
+    assert question_problems([{"id": "a", **base}, {"id": "b", **base}]) == []
+    assert question_problems([{"id": "d1", **base}, {"id": "d1", **base}]) == ["the id 'd1' is used twice"]
+    assert question_problems([{**base}]) == ["question 1 has no `id`"]
+    (problem,) = question_problems([{"id": "a", **base, "expected_fact": [["x"]]}])
+    assert problem.startswith("question 'a' has unknown field(s) expected_fact (the fields: id, question")
+
+
 def test_eval_refuses_files_it_cannot_use_with_a_message(tmp_path: Path) -> None:
     """A missing or malformed questions file, a report or baseline that is not one: exit 2 and a line
     naming the file, before any question is asked; never a traceback."""
     (tmp_path / "bad.yaml").write_text("questions: [unclosed\n")
     (tmp_path / "shape.yaml").write_text("questions:\n  - tags: [x]\n")
+    (tmp_path / "twice.yaml").write_text(
+        "questions:\n  - {id: d1, question: 'A?'}\n  - {id: d1, question: 'B?'}\n"
+    )
     (tmp_path / "bad.json").write_text("{not json")
     (tmp_path / "oops.json").write_text(json.dumps({"metrics": "oops"}))
     cases = [
         (["--questions", str(tmp_path / "missing.yaml")], "cannot read the questions file"),
         (["--questions", str(tmp_path / "bad.yaml")], "is not valid YAML"),
         (["--questions", str(tmp_path / "shape.yaml")], "each have a `question` string"),
+        (["--questions", str(tmp_path / "twice.yaml")], "the id 'd1' is used twice"),
         (["--baseline", str(tmp_path / "oops.json")], "is not a factdesk eval report"),
         (["--compare", str(tmp_path / "bad.json"), str(tmp_path / "oops.json")], "is not JSON"),
     ]
