@@ -3,7 +3,9 @@
 Static-site and CMS exports start with YAML front matter (`---` ... `---`) naming the title and date;
 left in, it was the article's title line ("title: ...") and its first cited "sentence". Heading marks
 ("# Quarry expansion approved") are Markdown syntax, not words of the article: an answer quoting
-"# ..." reads as noise. The cleaned text is then stored, and every offset refers to it.
+"# ..." reads as noise, and so do emphasis marks ("**12,000 books**") and a link's address
+("[the council site](https://...)": its text stays). The cleaned text is then stored, and every
+offset refers to it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,18 @@ __all__ = ["front_matter", "markdown_document", "without_front_matter"]
 
 _FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.M)
+# inline markup a reader does not see: emphasis marks, a link's address, code ticks, quote marks
+_INLINE = (
+    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # an image: its alt text
+    (re.compile(r"\[([^\]\n]+)\]\((?:[^()\n]|\([^()\n]*\))*\)"), r"\1"),  # [text](address)
+    (re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]"), r"\1"),  # [text][reference]
+    (re.compile(r"^[ \t]{0,3}\[[^\]\n]+\]:[ \t]+\S+.*$\n?", re.M), ""),  # a reference's address
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # **strong**, __strong__
+    (re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])"), r"\1"),  # *emphasis*
+    (re.compile(r"(?<!\w)_(?=[^\s_])([^_\n]+?)(?<=[^\s_])_(?!\w)"), r"\1"),  # _emphasis_, not snake_case
+    (re.compile(r"`([^`\n]+)`"), r"\1"),  # `code`
+    (re.compile(r"^[ \t]{0,3}>[ \t]?", re.M), ""),  # > a block quote
+)
 _DATE_KEYS = ("published_at", "published", "date", "pubdate", "pubDate")
 
 
@@ -57,7 +71,10 @@ def front_matter(text: str) -> tuple[str, str | None, str | None]:
 def markdown_document(text: str) -> tuple[str, str | None, str | None]:
     """(text without front matter or heading marks, the front matter's title, its date)."""
     text, title, published = front_matter(text)
-    return _HEADING.sub(r"\1", text), title, published
+    text = _HEADING.sub(r"\1", text)
+    for pattern, keep in _INLINE:
+        text = pattern.sub(keep, text)
+    return text, title, published
 
 
 def without_front_matter(item: DocumentIn) -> DocumentIn:

@@ -62,6 +62,25 @@ def test_markdown_front_matter_and_heading_marks_are_not_text(tmp_path: Path) ->
     assert bad is not None and (bad.title, bad.published_at, bad.text) == ("T", None, "Body.")
 
 
+def test_markdown_inline_marks_and_link_addresses_are_not_text(tmp_path: Path) -> None:
+    """What a reader of the rendered page sees: emphasis without its marks, a link's text without its
+    address, a quotation without its ">"; a snake_case name and a product of numbers stay as written."""
+    (tmp_path / "library.md").write_text(
+        "The library holds **12,000 books**, said *Maria Lopez*, the head_librarian's deputy.\n"
+        "See [the council site](https://example.org/library) for hours. ![A photo](img.png)\n"
+        '> "We are thrilled," she said. Use `pip`, __this__ and _that_; 2 * 3 * 4 = 24.\n'
+        "[ref]: https://example.org\nA [link][ref] here.\n",
+        encoding="utf-8",
+    )
+    doc = load_one(tmp_path / "library.md").document
+    assert doc is not None and doc.text == (
+        "The library holds 12,000 books, said Maria Lopez, the head_librarian's deputy.\n"
+        "See the council site for hours. A photo\n"
+        '"We are thrilled," she said. Use pip, this and that; 2 * 3 * 4 = 24.\n'
+        "A link here.\n"
+    )
+
+
 def test_utf8_bom_is_dropped(tmp_path: Path) -> None:
     (tmp_path / "bom.txt").write_bytes("\ufeffHello.".encode())
     assert load_one(tmp_path / "bom.txt").document.text == "Hello."  # type: ignore[union-attr]
