@@ -22,13 +22,32 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 # a page's number printed above or below its text ("Page 2 of 2", "3", "- 3 -", "3/10") is page
 # furniture: left in, it was glued to the page's last sentence and cited with it
 _PAGE_NUMBER = re.compile(r"(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?|[-–]\s*\d{1,4}\s*[-–]", re.I)
+# so is what a browser prints in a page's margins: the page's address with the page count
+# ("file:///tmp/report.html 1/1"), and the date and time with the title ("12/5/26, 2:06 PM Title")
+_ADDRESS = re.compile(r"(?:[a-z][a-z0-9+.-]*://|www\.)\S*(?:\s+\d{1,4}\s*/\s*\d{1,4})?", re.I)
+_PRINTED_AT = re.compile(
+    r"(?P<date>\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}),?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]\.?M\.?)?(?P<rest>.*)",
+    re.I,
+)
+# typographic ligatures ("ﬁle" for "file"): their letters, as search and questions spell them
+_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 
 
-def _without_page_numbers(page: str) -> str:
-    lines = page.split("\n")
-    while lines and _PAGE_NUMBER.fullmatch(lines[-1].strip()):
+def _furniture(line: str, title: str) -> bool:
+    line = " ".join(line.split())
+    if _PAGE_NUMBER.fullmatch(line) or _ADDRESS.fullmatch(line):
+        return True
+    printed = _PRINTED_AT.fullmatch(line)
+    return printed is not None and printed.group("rest").strip() in ("", " ".join(title.split()))
+
+
+def page_text(extracted: str, title: str = "") -> str:
+    """A page's extracted text without the furniture in its first and last lines (page numbers, a
+    browser's margins), its ligatures spelt out."""
+    lines = extracted.translate(_LIGATURES).strip().split("\n")
+    while lines and _furniture(lines[-1], title):
         lines.pop()
-    while lines and _PAGE_NUMBER.fullmatch(lines[0].strip()):
+    while lines and _furniture(lines[0], title):
         lines.pop(0)
     return "\n".join(lines).strip()
 
@@ -43,9 +62,9 @@ def pdf_text(raw: bytes) -> tuple[str, str | None]:
         if reader.is_encrypted and not reader.decrypt(""):  # decrypt(""): owner-locked, readable
             raise InvalidInput("PDF is encrypted")
         # pages are separated by a blank line, so that no paragraph runs across a page break
-        pages = [_without_page_numbers((page.extract_text() or "").strip()) for page in reader.pages]
         meta = reader.metadata
         title = (meta.title or "").strip() if meta is not None else ""
+        pages = [page_text(page.extract_text() or "", title) for page in reader.pages]
     except InvalidInput:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import ARTICLES, SEED_IDS, MakeService
 
+from retrieval.pdf import page_text
 from retrieval.loaders import Loaded, iter_files, load_file, load_paths
 
 MAX = 1024 * 1024
@@ -261,6 +262,36 @@ def test_pdf_page_numbers_are_not_text(tmp_path: Path) -> None:
     doc = load_one(tmp_path / "terminal.pdf").document
     assert doc is not None and "Page" not in doc.text and "-" not in doc.text, doc and doc.text
     assert "approved on Monday.\n\nTwo hundred jobs will be created." in doc.text
+
+
+def test_a_browser_printed_pdf_loses_its_margins_and_ligatures(tmp_path: Path) -> None:
+    """What Chromium prints around a page (the date and time with the title, the address with the page
+    count) is not the article; nor is "ﬁ" two letters short of "fi"."""
+    from pdfs import text_pdf
+
+    title = "Hospital opens new cancer unit"
+    (tmp_path / "printed.pdf").write_bytes(
+        text_pdf(
+            [
+                [
+                    "12/5/26, 2:06 PM " + title,
+                    "The unit opened on Thursday.",
+                    "file:///tmp/page.html 1/2",
+                ],
+                ["It cost 12 million pounds.", "12/5/26, 2:06 PM " + title, "file:///tmp/page.html 2/2"],
+            ],
+            title=title,
+        )
+    )
+    doc = load_one(tmp_path / "printed.pdf").document
+    assert doc is not None and doc.text == "The unit opened on Thursday.\n\nIt cost 12 million pounds."
+    assert (
+        page_text("The ﬁrst ﬂoor was staﬀed.\nhttps://example.org/a 1/1", title)
+        == "The first floor was staffed."
+    )
+    # a line that only starts like a time stamp is the article's
+    kept = "12/5/26, 2:06 PM was when the fire started."
+    assert page_text(kept, title) == kept
 
 
 def test_pdf_without_title_metadata_has_none(tmp_path: Path) -> None:
