@@ -174,16 +174,33 @@ def test_upload_by_file_picker_then_list_by_title_then_delete(
     )
     rejected = tmp_path / "scan.pdf"
     rejected.write_bytes(b"%PDF-1.4")
+    picture = tmp_path / "picture.txt"  # a picture renamed: not an article of replacement characters
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n")
+    latin = tmp_path / "kiosk.txt"  # an older Western file: read as Windows-1252, as the CLI reads it
+    latin.write_bytes("The café kiosk on the pier reopened on Saturday after the storm.".encode("cp1252"))
     page.click("button#documents-toggle")
     page.locator("#document-list li.document").first.wait_for()  # the seeds are listed
-    page.set_input_files("input#file-input", [str(article), str(rejected)])
+    page.set_input_files("input#file-input", [str(article), str(rejected), str(picture), str(latin)])
 
     results = page.locator("#upload-results li")
-    results.nth(1).wait_for()
+    results.nth(3).wait_for()
     assert (
         results.nth(0).inner_text().startswith("lighthouse.txt") and "created" in results.nth(0).inner_text()
     )
     assert "rejected:" in results.nth(1).inner_text()
+    assert (
+        "picture.txt" in results.nth(2).inner_text()
+        and "rejected: binary file" in results.nth(2).inner_text()
+    )
+    assert "kiosk.txt" in results.nth(3).inner_text() and "created" in results.nth(3).inner_text()
+    listed = httpx.get(live_server.base_url + "/v1/documents", timeout=60).json()["documents"]
+    (kiosk,) = [d for d in listed if d["source"] == "kiosk.txt"]
+    assert (
+        "café kiosk"
+        in httpx.get(live_server.base_url + f"/v1/documents/{kiosk['id']}", timeout=60).json()["text"]
+    )
+    assert not [d for d in listed if d["source"] == "picture.txt"]
+    httpx.delete(live_server.base_url + f"/v1/documents/{kiosk['id']}", timeout=60)
     item = page.locator("#document-list li.document", has_text=title)
     item.wait_for()
     doc_id = item.get_attribute("data-id")
