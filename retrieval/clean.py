@@ -224,6 +224,15 @@ _BOILERPLATE_LINE_RES = tuple(
         r"(?i)^(?:captcha|e-?mail|name|comment|website)\s*\*.{0,20}$",
         # Social share buttons, follow prompts.
         r"(?i)^share (?:on|via|to|with) [\w .+-]{1,30}$",
+        # a row of share buttons on one line: "Share on Facebook · Share on X · Copy link"
+        (
+            r"(?i)^(?:(?:share (?:on|via|to|with) [\w .+-]{1,30}?|copy link|e-?mail|print|save)\s*[·•|/,]\s*)+"
+            r"(?:share (?:on|via|to|with) [\w .+-]{1,30}|copy link|e-?mail|print|save)$"
+        ),
+        # a story's labels: "Tags: flooding, Calder, weather" (a list, not a sentence)
+        r"(?i)^(?:tags?|topics?|filed under|categories|category|keywords)\s*[:|]\s*[^.!?]{1,200}$",
+        # a byline's meta row: "By Priya Nair | Published 3 March 2025 | 4 min read"
+        r"(?i)^(?=.{0,160}$)(?!.*[.!?…][\"'”’]?$).*\b\d{1,3}[- ]?min(?:ute)?s?\.? read\b.*$",
         r"(?i)^follow (?:us|@\w+)(?: on [\w .+-]{1,30})?$",
         # Widget names: "JournalTv", "NewsLive", "The week in pictures", "News in 60 seconds".
         r"^[A-Z][A-Za-z]*(?:TV|Tv|Live|Video|Videos|Radio|Podcasts?|Plus)$",

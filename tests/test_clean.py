@@ -343,6 +343,9 @@ def test_generic_boilerplate_patterns():
             "© 2025 Northern Courier. All rights reserved.",
             "The storm is expected to ease by Thursday.",
             "Next article: Central bank holds rates steady",
+            "Share on Facebook · Share on X · Copy link",
+            "Tags: snow, schools, northern provinces",
+            "By Priya Nair | Published 3 March 2025 | 4 min read",
         ]
     )
     result = clean_article(raw)
@@ -371,6 +374,9 @@ NEWS_SENTENCES_WITH_BOILERPLATE_WORDS = [
     "The regulator fined the company over its cookie consent banners.",
     "The leaked document. (It cost $5 (about £4).)",
     "Prepared to die",
+    "Tags on the crates showed they had been shipped from Rotterdam.",
+    "It takes about 4 minutes to read the full statement, she said.",
+    "Print workers will strike on Friday.",
 ]
 
 
