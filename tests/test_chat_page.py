@@ -60,6 +60,17 @@ def test_citation_click_highlights_the_exact_quote(page, live_server: LiveServer
     assert page.evaluate("document.activeElement.dataset.marker") == str(marker)
 
 
+def test_the_top_bar_buttons_keep_their_words_on_one_line(page) -> None:  # type: ignore[no-untyped-def]
+    """On a phone and beside the open source panel, "New chat" and "API key" are not broken in two:
+    the tagline gives way first."""
+    lines = """() => Array.from(document.querySelectorAll('.topbar button')).map(b => {
+        const r = document.createRange(); r.selectNodeContents(b);
+        return new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top))).size; })"""
+    for width in (390, 700, 1280):
+        page.set_viewport_size({"width": width, "height": 800})
+        assert page.evaluate(lines) == [1, 1, 1], width
+
+
 def test_a_question_the_server_never_got_stays_in_the_box(page) -> None:  # type: ignore[no-untyped-def]
     page.route("**/v1/ask", lambda route: route.abort())  # as when the server is down
     page.fill("textarea#question", QUESTION)
