@@ -16,7 +16,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["CleanArticle", "clean_article", "html_to_text", "is_credit_line", "skip_captions"]
+__all__ = [
+    "CleanArticle",
+    "clean_article",
+    "html_to_text",
+    "is_credit_line",
+    "published_date",
+    "skip_captions",
+]
 
 
 @dataclass(frozen=True)
@@ -24,11 +31,13 @@ class CleanArticle:
     text: str  # canonical cleaned text: every offset in the system refers to it
     title: str | None  # headline if one can be recognised, else None
     removed: tuple[str, ...]  # the lines/blocks removed, for debugging and tests
+    published: str | None = None  # the date an HTML page's metadata gives, as written there
 
 
 # Bump when cleaning gives different text for the same input: re-ingest skips cleaning input it
 # has seen under the same version (retrieval/ingest.py, raw_fingerprint).
-CLEANER_VERSION = 4  # 2: quoted markup kept; 3: hard-wrapped lines joined; 4: credit lines out
+# 2: quoted markup kept; 3: hard-wrapped lines joined; 4: credit lines out; 5: share rows, tags, read times
+CLEANER_VERSION = 5
 
 
 # --------------------------------------------------------------------------- #
@@ -688,6 +697,45 @@ def html_to_text(html: str) -> tuple[str, str | None]:
     return "\n\n".join(p for p in paras if p), title
 
 
+_META_TAG_RE = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+_ATTR_RE = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+# where publishers put an article's date, most specific first (Open Graph and schema.org, then the
+# older Dublin Core and plain names)
+_DATE_NAMES = (
+    "article:published_time",
+    "og:published_time",
+    "datepublished",
+    "dc.date.issued",
+    "dcterms.created",
+    "pubdate",
+    "publishdate",
+    "dc.date",
+    "date",
+)
+_JSONLD_DATE_RE = re.compile(r'"datePublished"\s*:\s*"([^"]{4,40})"')
+
+
+def published_date(html: str) -> str | None:
+    """The publication date an HTML page's metadata states (a <meta> tag, else JSON-LD), as written;
+    None when it states none. Never guessed from the text."""
+    found: dict[str, str] = {}
+    for tag in _META_TAG_RE.findall(html[:200_000]):
+        attrs = {
+            m.group(1).lower(): next(g for g in m.groups()[1:] if g is not None)
+            for m in _ATTR_RE.finditer(tag)
+        }
+        name = (attrs.get("property") or attrs.get("name") or attrs.get("itemprop") or "").lower()
+        if name in _DATE_NAMES and attrs.get("content", "").strip():
+            found.setdefault(name, attrs["content"].strip())
+    for name in _DATE_NAMES[:3]:
+        if name in found:
+            return found[name]
+    ld = _JSONLD_DATE_RE.search(html[:200_000])
+    if ld:
+        return ld.group(1).strip()
+    return next((found[n] for n in _DATE_NAMES if n in found), None)
+
+
 # --------------------------------------------------------------------------- #
 # Public entry point
 # --------------------------------------------------------------------------- #
@@ -700,6 +748,8 @@ def clean_article(raw: str, *, is_html: bool = False) -> CleanArticle:
         result = _clean_text(text, from_html=True)
         usable = html_title and not _is_boilerplate(html_title) and not is_credit_line(html_title)
         title = html_title if usable else result.title
-        return CleanArticle(text=result.text, title=title, removed=result.removed)
+        return CleanArticle(
+            text=result.text, title=title, removed=result.removed, published=published_date(raw)
+        )
     # plain text is never parsed as HTML: "<script>" in it is text the writer typed
     return _clean_text(raw, from_html=False)

@@ -124,6 +124,14 @@ def parse_until(value: str | None) -> float | None:
     return end + 86400 - 1e-3
 
 
+def _page_date(value: str | None) -> str | None:
+    """A page's own date when it is one the API would take; else none (the page is still stored)."""
+    try:
+        return value if value is not None and parse_published(value) is not None else None
+    except InvalidInput:
+        return None
+
+
 def _headline_from(text: str, limit: int = 100) -> str:
     """A stand-in title for an untitled article: its first line that is not a picture credit or
     caption, cut at a word if long."""
@@ -256,7 +264,8 @@ def prepare(
     title = (
         (item.title or "").strip() or heading_text(cleaned.title or _headline_from(text))
     ).strip() or doc_id
-    published_ts = parse_published(item.published_at)
+    published_at = item.published_at or _page_date(cleaned.published)
+    published_ts = parse_published(published_at)
     doc = Document(
         id=doc_id,
         title=title,
@@ -264,7 +273,7 @@ def prepare(
         content_hash=h,
         source=item.source,
         url=item.url,
-        published_at=item.published_at,
+        published_at=published_at,
         created_at=time.time(),
         published_ts=published_ts,
     )

@@ -11,6 +11,7 @@ from conftest import ARTICLES, SEED_IDS, MakeService
 
 from retrieval.pdf import page_text
 from retrieval.loaders import Loaded, iter_files, load_file, load_paths
+from retrieval.models import DocumentIn
 
 MAX = 1024 * 1024
 
@@ -80,6 +81,46 @@ def test_markdown_inline_marks_and_link_addresses_are_not_text(tmp_path: Path) -
         '"We are thrilled," she said. Use pip, this and that; 2 * 3 * 4 = 24.\n'
         "A link here.\n"
     )
+
+
+def test_an_html_page_dated_in_its_metadata_keeps_that_date(
+    tmp_path: Path, make_service: MakeService
+) -> None:
+    """A page's <meta property="article:published_time"> (or JSON-LD datePublished) dates it when
+    nothing else does; a date sent with the document wins, and one the API would refuse is left out."""
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    body = "<p>The Castlegate Museum reopened on Tuesday, eleven months after a fire.</p>"
+    (pages / "meta.html").write_text(
+        '<html><head><title>Museum reopens</title><meta content="2025-03-03T09:00:00Z" '
+        f'property="article:published_time"></head><body><article>{body}</article></body></html>'
+    )
+    (pages / "ld.html").write_text(
+        '<html><head><script type="application/ld+json">{"@type": "NewsArticle", "datePublished": '
+        '"2025-03-02"}</script></head><body><article><p>The tram line to the harbour carried its first passengers on Monday morning.</p></article></body></html>'
+    )
+    (pages / "odd.html").write_text(
+        '<html><head><meta name="date" content="last Tuesday"></head><body><p>Ferry fares on the island route will rise by a tenth from April, the operator said.</p></body></html>'
+    )
+    svc = make_service("dated")
+    results = svc.ingest_paths([pages])
+    assert all(r.status == "created" for r in results), results
+    assert svc.get_document("meta").published_at == "2025-03-03T09:00:00Z"
+    assert svc.get_document("ld").published_at == "2025-03-02"
+    assert svc.get_document("odd").published_at is None
+    (r,) = svc.ingest_documents(
+        [
+            DocumentIn(
+                text=(pages / "meta.html")
+                .read_text()
+                .replace(body, "<p>Council tax in the borough will rise by four per cent next year.</p>"),
+                is_html=True,
+                id="given",
+                published_at="2025-04-01",
+            )
+        ]
+    )
+    assert r.status == "created" and svc.get_document("given").published_at == "2025-04-01"
 
 
 def test_utf8_bom_is_dropped(tmp_path: Path) -> None:
