@@ -288,7 +288,8 @@ def create_app(
     mcp = McpEndpoint(build_server(settings, lambda: service_of(app)), settings.api_keys)
     app.router.routes.append(McpRoute(mcp))
 
-    @app.get("/", include_in_schema=False)
+    # HEAD too: uptime monitors and link checkers ask with it
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def chat_page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 

@@ -88,6 +88,12 @@ def test_probes_answer_head_as_get(client: TestClient) -> None:
         r = client.head(path)
         assert r.status_code == 200 and r.content == b"", path
         assert r.headers["content-type"].startswith("application/json")
+    page = client.head("/")  # the chat page, as an uptime monitor asks for it
+    assert (
+        page.status_code == 200
+        and page.content == b""
+        and page.headers["content-type"].startswith("text/html")
+    )
 
 
 def test_readyz_is_503_while_the_store_is_unreachable(
