@@ -63,7 +63,9 @@ def iter_files(root: Path) -> Iterator[tuple[Path, str | None]]:
                 yield p, None if p.is_file() or not p.exists() else "not a regular file"
 
 
-def _record(obj: object, fallback_id: str, label: str) -> Loaded:
+def _record(obj: object, fallback_id: str, label: str, file_source: str) -> Loaded:
+    """One JSON record as an article; without its own `source`, the file's name is its source, as a
+    .txt file's is."""
     if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
         return Loaded(label, error='each JSON record needs a "text" string')
     fields = {
@@ -76,7 +78,7 @@ def _record(obj: object, fallback_id: str, label: str) -> Loaded:
             text=obj["text"],
             title=fields["title"],
             id=fields["id"] or fallback_id,
-            source=fields["source"],
+            source=fields["source"] or file_source,
             url=fields["url"],
             published_at=fields["published_at"],
             is_html=bool(obj.get("is_html", obj.get("html"))),
@@ -121,7 +123,7 @@ def load_file(path: Path, max_bytes: int, stem: str | None = None) -> list[Loade
         if not isinstance(items, list):
             return [Loaded(label, error='JSON must be an object, a list, or {"documents": [...]}')]
         return [
-            _record(o, stem if len(items) == 1 else f"{stem}-{i}", f"{label}[{i}]")
+            _record(o, stem if len(items) == 1 else f"{stem}-{i}", f"{label}[{i}]", source)
             for i, o in enumerate(items)
         ]
     if ext == ".jsonl":
@@ -130,7 +132,7 @@ def load_file(path: Path, max_bytes: int, stem: str | None = None) -> list[Loade
             if not line.strip():
                 continue
             try:
-                out.append(_record(json.loads(line), f"{stem}-{i}", f"{label}:{i + 1}"))
+                out.append(_record(json.loads(line), f"{stem}-{i}", f"{label}:{i + 1}", source))
             except ValueError as e:
                 out.append(Loaded(f"{label}:{i + 1}", error=f"invalid JSON: {e}"))
         return out

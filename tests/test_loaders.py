@@ -179,6 +179,7 @@ def test_json_list_and_documents_wrapper(tmp_path: Path) -> None:
         assert [d.text for d in docs] == ["First.", "Second.", "Third."]
         assert [d.id for d in docs] == [f"{stem}-0", "b", f"{stem}-2"]
         assert docs[2].title == "3"
+        assert {d.source for d in docs} == {name}  # a record without a source: the file's name, as a .txt
         assert len({x.label for x in loaded}) == 3
 
 
