@@ -308,6 +308,10 @@ class McpRoute(Route):
         super().__init__(MCP_PATH, endpoint, methods=["POST"], include_in_schema=False)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get("type") == "http" and scope.get("path") == MCP_PATH + "/":
+            # "/mcp/", as some clients are configured: served here, behind the key check, rather
+            # than redirected (a 307 that answered before any key was asked for)
+            scope = {**scope, "path": MCP_PATH}
         match, child_scope = super().matches(scope)
         if match is not Match.NONE:
             child_scope["route"] = self

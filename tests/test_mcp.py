@@ -316,12 +316,13 @@ def test_without_a_valid_key_mcp_answers_401_like_v1(
     headers = dict(ACCEPT)
     if authorization is not None:
         headers["Authorization"] = authorization
-    r = httpx.post(keyed_server.base_url + "/mcp", json=initialize_message(), headers=headers, timeout=60)
     v1 = httpx.post(keyed_server.base_url + "/v1/search", json={"query": "x"}, headers=headers, timeout=60)
-    assert r.status_code == 401 and v1.status_code == 401
-    assert r.json() == v1.json() and r.json()["error"]["code"] == "unauthorized"
-    assert "wrong-key" not in r.text
-    assert r.headers["www-authenticate"] == "Bearer"
+    for path in ("/mcp", "/mcp/"):  # with a trailing slash too: no redirect answers before the key check
+        r = httpx.post(keyed_server.base_url + path, json=initialize_message(), headers=headers, timeout=60)
+        assert r.status_code == 401 and v1.status_code == 401, path
+        assert r.json() == v1.json() and r.json()["error"]["code"] == "unauthorized"
+        assert "wrong-key" not in r.text
+        assert r.headers["www-authenticate"] == "Bearer"
 
 
 def test_the_official_client_needs_the_key(keyed_server: LiveServer) -> None:
@@ -343,7 +344,7 @@ def test_keys_guard_the_tools_not_only_the_handshake(keyed_server: LiveServer) -
     r = httpx.post(keyed_server.base_url + "/mcp", json=call, headers=ACCEPT, timeout=60)
     assert r.status_code == 401
     r = httpx.post(
-        keyed_server.base_url + "/mcp",
+        keyed_server.base_url + "/mcp/",
         json=call,
         headers={**ACCEPT, "Authorization": f"Bearer {KEY}"},
         timeout=300,
