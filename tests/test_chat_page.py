@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from live_server import LiveServer
+from live_server import LiveServer, seed_documents
 from scripted_openai import DEFAULT_MODEL, delay, dynamic, quoting, status
 
 QUESTION = "When were the two soldiers captured?"
@@ -69,6 +69,35 @@ def test_the_top_bar_buttons_keep_their_words_on_one_line(page) -> None:  # type
     for width in (390, 700, 1280):
         page.set_viewport_size({"width": width, "height": 800})
         assert page.evaluate(lines) == [1, 1, 1], width
+
+
+def test_a_question_refused_for_its_key_is_asked_again_once_a_key_is_saved(browser, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With keys set, a question sent without one (or with a wrong one) leaves no turn behind: the key
+    prompt opens, the question waits in the box, and the right key asks it once."""
+    with LiveServer(tmp_path, env={"FACTDESK_API_KEYS": "page-key"}) as server:
+        seeded = httpx.post(
+            server.base_url + "/v1/documents",
+            json={"documents": seed_documents()},
+            headers={"Authorization": "Bearer page-key"},
+            timeout=300,
+        )
+        assert seeded.status_code == 200
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(server.base_url + "/")
+        page.fill("#question", QUESTION)
+        page.keyboard.press("Enter")
+        for key in ("wrong-key", "page-key"):
+            page.locator("#api-key-panel").wait_for(state="visible")
+            assert page.locator(".turn").count() == 0 and page.input_value("#question") == QUESTION
+            page.fill("#api-key", key)
+            page.click("#api-key-save")
+        page.locator(".turn.assistant[data-state=done]").wait_for()
+        assert page.locator(".turn.user").count() == 1 and page.locator(".turn.assistant").count() == 1
+        assert page.input_value("#question") == ""
+        assert page.locator(".turn.assistant .answer a.cite").count() > 0
+        context.close()
 
 
 def test_a_question_the_server_never_got_stays_in_the_box(page) -> None:  # type: ignore[no-untyped-def]
