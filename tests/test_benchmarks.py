@@ -165,3 +165,12 @@ def test_focused_summary_timing_reports_both_ways(tmp_path: Path, warm_model: No
     assert set(result) == {"before", "shipped"}
     for way in result.values():
         assert way["requests"] == 5 and 0 < way["p50_s"] <= way["p95_s"] <= way["max_s"]
+
+
+def test_followup_benchmark_sorts_questions_by_how_they_are_read() -> None:
+    from benchmarks.followups import kind
+
+    assert kind("Who leads the council?", []) == "standalone"
+    assert kind("How old is she?", ["Who leads the council?"]) == "follow-up, answer named"
+    assert kind("When was it built?", ["Who built the bridge?"]) == "follow-up"
+    assert kind("How old is he?", ["When did Tom Hale join the council?"]) == "follow-up"
