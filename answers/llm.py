@@ -21,6 +21,9 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import httpx
+import openai
+
 from answers import dialects
 from answers.cited import (
     MIN_QUOTE_WORDS,
@@ -60,6 +63,7 @@ from answers.passages import (
 )
 from answers.telemetry import token_usage
 from prompts import PromptSet
+from retrieval.lexical import query_terms
 from retrieval.models import SearchHit, hit_texts
 from retrieval.search import Filters
 from retrieval.tokens import count_tokens
@@ -204,9 +208,15 @@ class LLMEngine:
                 raise LLMFailure("stream interrupted")
         except Exception as exc:  # noqa: BLE001 - a cut stream, a malformed event
             self._stream_ended(stream, started, messages, content)
+            self.llm.log_failure("stream", exc)
             if not isinstance(exc, LLMFailure):
-                self.llm.log_failure("stream", exc)
-                exc = LLMFailure("invalid response" if isinstance(exc, ValueError) else "stream interrupted")
+                exc = LLMFailure(_stream_failure(exc))
+            if streamed:
+                yield {
+                    "done": True,
+                    **self._streamed_answer(streamed, assembler, question, query, exc).to_dict(),
+                }
+                return
             yield from _events(self._extractive(question, query, hits, [self._unavailable(exc)]), streamed)
             return
         except BaseException:  # the client went away (GeneratorExit): still close and count it
@@ -217,6 +227,10 @@ class LLMEngine:
             reply = parse_reply("".join(content))
         except ValueError:
             failure = LLMFailure("reply was not valid JSON")
+            if streamed:
+                answer = self._streamed_answer(streamed, assembler, question, query, failure)
+                yield {"done": True, **answer.to_dict()}
+                return
             yield from _events(
                 self._extractive(question, query, hits, [self._unavailable(failure)]), streamed
             )
@@ -225,6 +239,28 @@ class LLMEngine:
         if streamed and " ".join("".join(streamed).split()) != " ".join(answer.answer.split()):
             answer.warnings.append("the streamed text was provisional: the verified answer replaces it")
         yield from _events(answer, streamed)
+
+    def _streamed_answer(
+        self, streamed: list[str], assembler: Assembler, question: str, query: str, exc: LLMFailure
+    ) -> Answer:
+        """The answer a stream that failed after some verified sentences ends with: those sentences,
+        with the citations their markers were sent with. A chat client keeps what it was streamed, so
+        an answer from the fallback would put other sources behind markers already shown."""
+        reason, _ = describe_failure(exc)
+        answer = Answer(
+            answer="".join(streamed).strip(),
+            abstained=False,
+            citations=list(assembler.citations),
+            generator=self.generator,
+            prompt_version=self.prompts.version,
+            warnings=[
+                f"LLM stream failed ({self.llm.redact(reason)}) after {len(assembler.citations)} "
+                "verified citation(s): the answer may be incomplete"
+            ],
+        )
+        if query != question:
+            answer.question = query
+        return answer
 
     def _stream_ended(self, stream: Any, started: float, messages: list[dict], content: list[str]) -> None:
         """Close the model's stream; its wall time and tokens (a stream reports no usage) are counted."""
@@ -287,7 +323,11 @@ class LLMEngine:
         )
         try:
             resp = self.llm.create(  # not retried: the heuristic rewrite is there when it fails
-                {"messages": [{"role": "user", "content": prompt}], "max_tokens": REWRITE_MAX_TOKENS},
+                {
+                    "messages": [{"role": "user", "content": prompt}],
+                    "max_tokens": REWRITE_MAX_TOKENS,
+                    "temperature": 0,  # the same conversation is read the same way, streamed or not
+                },
                 retry=False,
             )
             text = resp.choices[0].message.content or ""
@@ -295,15 +335,9 @@ class LLMEngine:
             self.llm.log_failure("rewrite", exc)
             return None
         line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
-        line = (
-            re.sub(r"^(?:rewritten\s+)?question\s*:\s*", "", line, flags=re.IGNORECASE)
-            .strip()
-            .strip('"“”')
-            .strip()
-        )
-        if not line or len(line) > max(4 * len(question), 600):
-            return None
-        return line
+        # a label before it ("Question:", "Rewritten question:", "Last message:") is not the question
+        line = re.sub(r"^(?:[A-Za-z]+\s+){0,2}[A-Za-z]+\s*:\s*", "", line).strip().strip('"“”').strip()
+        return line if usable_rewrite(line, question) else None
 
     def _budget(self, *texts: str) -> int:
         s = self.settings
@@ -469,6 +503,26 @@ class LLMEngine:
         if not isinstance(exc, LLMFailure):
             self.llm.log_failure("call", exc)
         return f"LLM unavailable ({self.llm.redact(reason)}); {done} extractively"
+
+
+def usable_rewrite(line: str, question: str) -> bool:
+    """Whether the model's rewrite of a follow-up can stand for it: a question when it was asked as
+    one (not an answer, "The people are being treated at the hospital."), holding a content word of
+    it (not an apology, "Can you please provide more specifics?"), of a sensible length."""
+    if not line or len(line) > max(4 * len(question), 600):
+        return False
+    if question.rstrip().endswith("?") and not line.endswith("?"):
+        return False
+    asked = set(query_terms(question))
+    return not asked or bool(asked & set(query_terms(line)))
+
+
+def _stream_failure(exc: BaseException) -> str:
+    """Why a stream that had started ended early: a model that sends no token within the timeout has
+    timed out, as a call without streaming would have."""
+    if isinstance(exc, (httpx.TimeoutException, openai.APITimeoutError)):
+        return "timed out"
+    return "invalid response" if isinstance(exc, ValueError) else "stream interrupted"
 
 
 def _no_room(hits: list[SearchHit]) -> list[str]:

@@ -83,6 +83,8 @@ class LocalLLM:
             str(threads),
             "--verbose",
             "False",
+            "--interrupt_requests",  # as docs/llm.md runs it: a new request does not cut a stream short
+            "False",
         ]
         self.proc: subprocess.Popen[bytes] | None = None
 

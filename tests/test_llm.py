@@ -487,6 +487,29 @@ def test_follow_up_is_rewritten_by_the_model(svc, srv):
     assert "Last message: And how many were wounded?" in first.json["messages"][-1]["content"]
     assert rewritten in second.json["messages"][-1]["content"]
     assert a.question == rewritten and a.generator == svc.settings.llm_model
+    assert first.json["temperature"] == 0  # the same conversation reads the same way every time
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "The soldiers were wounded in Kursk.",  # an answer, not a question
+        "I'm sorry, I cannot recall that. Could you provide more specifics?",  # no word of the question
+    ],
+)
+def test_a_rewrite_that_is_no_question_keeps_the_heuristic(svc, srv, written):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: a small model's rewrite that
+    answers or apologises is not asked as the question."""
+    srv.script(reply(written), dynamic(lambda body: cited_reply(body)))
+    a = svc.ask("And how many were wounded?", history=["How many North Korean soldiers were killed?"])
+    assert a.question and a.question != written and "korean" in a.question.lower()
+
+
+def test_a_label_before_the_rewrite_is_not_part_of_it(svc, srv):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM."""
+    srv.script(reply("Last message: How many North Korean soldiers were wounded?"), dynamic(cited_reply))
+    a = svc.ask("And how many were wounded?", history=["How many North Korean soldiers were killed?"])
+    assert a.question == "How many North Korean soldiers were wounded?"
 
 
 def test_failed_rewrite_keeps_the_heuristic(svc, srv):
@@ -539,6 +562,27 @@ def test_cut_stream_ends_with_the_extractive_answer(svc, srv, chunked):
     assert "".join(deltas) == done["answer"]  # no sentence had verified before the cut: the fallback streams
     assert done["generator"] == "extractive"
     assert "LLM unavailable (stream interrupted); answered extractively" in done["warnings"]
+    assert_citations_verify(svc, done)
+
+
+def test_a_stream_cut_after_a_sent_sentence_keeps_its_sources(svc, srv):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: the stream is cut after one
+    verified sentence was sent. A chat client keeps that sentence and its [1], so the answer is that
+    sentence with the source it was verified against, not the fallback's sources behind its marker."""
+
+    def first_sentence_then_cut(body: dict) -> object:
+        reply = cited_reply(body, (1, 2))
+        content = json.dumps(reply)
+        first = json.dumps(reply["sentences"][0])
+        cut = content.index(first) + len(first) + 3  # through the next sentence's "{": the first is complete
+        return cut_stream(content, after_chunks=1, chunk_size=cut, chunked=False)  # a clean end, no finish
+
+    srv.script(dynamic(first_sentence_then_cut))
+    deltas, done = collect(svc.ask_stream(QUESTION))
+    assert deltas and "".join(deltas).strip() == done["answer"]
+    assert done["generator"] == svc.settings.llm_model and not done["abstained"]
+    assert [c["marker"] for c in done["citations"]] == [1] and done["answer"].endswith("[1]")
+    assert any("the answer may be incomplete" in w for w in done["warnings"])
     assert_citations_verify(svc, done)
 
 
