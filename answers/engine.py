@@ -26,7 +26,7 @@ from answers.candidates import Candidate, candidates, mark_reworded_copies, read
 from answers.compose import ComposeConfig, abstain, compose
 from answers.features import Unit, features, warm_word_weights
 from answers.intent import SummaryRequest, summary_request
-from answers.language import SCRIPT_SHARE, latin_share
+from answers.language import other_script
 from answers.models import Answer, Summary
 from answers.ranker import Ranker
 from answers.reader import Reader
@@ -197,10 +197,10 @@ class OfflineEngine:
                 self.service.settings.summary_max_words,
                 partial(self.cited_documents, top_k=top_k, filters=filters, history=history),
             )
+        if other_script(question):  # the embedder and the reader read English only: nothing to search
+            return abstain(self.generator, self.prompts.version)
         query, hits = self.retrieve(question, top_k, filters, history)
-        # "x", "what is it?": nothing asked that an article could answer; a question in another script
-        # than Latin: the embedder and the reader read English only, and would pick unrelated text
-        if not query_terms(query) or latin_share(question) < SCRIPT_SHARE:
+        if not query_terms(query):  # "x", "what is it?": nothing asked that an article could answer
             answer = abstain(self.generator, self.prompts.version)
         else:
             answer = self.answer_hits(query, hits, question)

@@ -35,9 +35,14 @@ def latin_share(text: str) -> float:
     return sum("LATIN" in unicodedata.name(c, "") for c in letters) / len(letters)
 
 
+def other_script(text: str) -> bool:
+    """Whether most of the text's letters are not Latin (Cyrillic, Hangul, ...)."""
+    return latin_share(text) < SCRIPT_SHARE
+
+
 def reads_as_english(question: str) -> bool:
     """False when the question is in another script, or its words are clearly not English."""
-    if latin_share(question) < SCRIPT_SHARE:
+    if other_script(question):
         return False
     from wordfreq import tokenize, zipf_frequency  # imported on first use: most questions never get here
 

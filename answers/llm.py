@@ -246,7 +246,6 @@ class LLMEngine:
         """The answer a stream that failed after some verified sentences ends with: those sentences,
         with the citations their markers were sent with. A chat client keeps what it was streamed, so
         an answer from the fallback would put other sources behind markers already shown."""
-        reason, _ = describe_failure(exc)
         answer = Answer(
             answer="".join(streamed).strip(),
             abstained=False,
@@ -254,7 +253,7 @@ class LLMEngine:
             generator=self.generator,
             prompt_version=self.prompts.version,
             warnings=[
-                f"LLM stream failed ({self.llm.redact(reason)}) after {len(assembler.citations)} "
+                f"LLM stream failed ({self.llm.redact(exc.reason)}) after {len(assembler.citations)} "
                 "verified citation(s): the answer may be incomplete"
             ],
         )

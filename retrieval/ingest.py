@@ -124,8 +124,9 @@ def parse_until(value: str | None) -> float | None:
     return end + 86400 - 1e-3
 
 
-def _page_date(value: str | None) -> str | None:
-    """A page's own date when it is one the API would take; else none (the page is still stored)."""
+def accepted_date(value: str | None) -> str | None:
+    """A date an article states about itself (a page's metadata, front matter) when it is one the API
+    would take; else none: the article is still stored, undated."""
     try:
         return value if value is not None and parse_published(value) is not None else None
     except InvalidInput:
@@ -264,7 +265,7 @@ def prepare(
     title = (
         (item.title or "").strip() or heading_text(cleaned.title or _headline_from(text))
     ).strip() or doc_id
-    published_at = item.published_at or _page_date(cleaned.published)
+    published_at = item.published_at or accepted_date(cleaned.published)
     published_ts = parse_published(published_at)
     doc = Document(
         id=doc_id,

@@ -16,8 +16,7 @@ from dataclasses import replace
 
 import yaml
 
-from retrieval.errors import InvalidInput
-from retrieval.ingest import parse_published
+from retrieval.ingest import accepted_date
 from retrieval.models import DocumentIn
 
 __all__ = ["front_matter", "markdown_document", "without_front_matter"]
@@ -40,14 +39,10 @@ _DATE_KEYS = ("published_at", "published", "date", "pubdate", "pubDate")
 
 
 def _date(value: object) -> str | None:
+    """YAML reads an unquoted date as a date: the API's form of it; a date it would refuse is dropped."""
     if isinstance(value, dt.datetime | dt.date):
         value = value.isoformat()
-    if not isinstance(value, str):
-        return None
-    try:  # a date the API would refuse is dropped, not a reason to refuse the article
-        return value.strip() if parse_published(value) is not None else None
-    except InvalidInput:
-        return None
+    return accepted_date(value.strip()) if isinstance(value, str) else None
 
 
 def front_matter(text: str) -> tuple[str, str | None, str | None]:
