@@ -49,6 +49,18 @@ def _reads_as_words(text: str) -> bool:
     return True
 
 
+def _stray_utf16_mark(rest: bytes) -> bool:
+    """UTF-16 puts a NUL beside every ASCII character (space, newline, digit), and most other text
+    has bytes UTF-8 never allows: 8-bit text with neither, after a UTF-16 mark, is not UTF-16."""
+    if b"\x00" in rest:
+        return False
+    try:
+        rest.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _known(name: str | None) -> str | None:
     try:
         return codecs.lookup(name).name if name else None
@@ -60,6 +72,9 @@ def decode_text(raw: bytes, declared: str | None = None) -> str | None:
     """The text of `raw`, or None when it is not text (binary, or no encoding fits)."""
     for bom, bom_encoding in _BOMS:  # a byte-order mark outranks any declaration
         if raw.startswith(bom):
+            if bom_encoding == "utf-16" and _stray_utf16_mark(raw[len(bom) :]):
+                raw = raw[len(bom) :]
+                break
             try:
                 return raw.decode(bom_encoding).lstrip("\ufeff")
             except UnicodeDecodeError:

@@ -364,10 +364,15 @@ class Ingestor:
 
         A pipeline of three stages: while the model embeds one group (in a worker thread; torch
         releases the GIL), this thread writes the group before it and then prepares the next.
-        Groups are written in order, so near-duplicate checks see every earlier document."""
+        Groups are written in order, so near-duplicate checks see every earlier document.
+
+        A text already stored under another id (a renamed file) is decided last, or just before a
+        later item of its own id: an item after it may replace the id that holds the text, and the
+        text is then stored under its own id, not reported unchanged and lost."""
         results: list[IngestResult | None] = []
         group: list[Prepared] = []
         slots: list[int] = []  # where each of group's results goes in `results`
+        held_elsewhere: list[tuple[int, Prepared]] = []  # (slot, item) waiting for the call's end
         embedding: list[tuple[Future, list[Prepared], list[int]]] = []  # at most one group in the model
 
         def write(job: tuple[Future, list[Prepared], list[int]]) -> None:
@@ -398,11 +403,23 @@ class Ingestor:
                     if progress:
                         progress(r)
                     continue
-                slots.append(len(results))
+                slot = len(results)
                 results.append(None)
+                holder = self.catalog.find_by_hash(prepared.doc.content_hash)
+                if holder is not None and holder.id != prepared.doc.id:
+                    held_elsewhere.append((slot, prepared))
+                    continue
+                for waiting in [w for w in held_elsewhere if w[1].doc.id == prepared.doc.id]:
+                    held_elsewhere.remove(waiting)  # the earlier item of this id is decided first
+                    slots.append(waiting[0])
+                    group.append(waiting[1])
+                slots.append(slot)
                 group.append(prepared)
                 if sum(len(p.chunks) for p in group) >= EMBED_GROUP_CHUNKS:
                     flush()
+            for slot, prepared in held_elsewhere:
+                slots.append(slot)
+                group.append(prepared)
             flush(last=True)
         return [r for r in results if r is not None]
 

@@ -128,6 +128,20 @@ def test_utf8_bom_is_dropped(tmp_path: Path) -> None:
     assert load_one(tmp_path / "bom.txt").document.text == "Hello."  # type: ignore[union-attr]
 
 
+def test_a_utf16_mark_before_8_bit_text_is_not_read_as_utf16(tmp_path: Path) -> None:
+    """A stray \\xff\\xfe before plain text once gave CJK characters; UTF-16 text holds NUL bytes
+    (its ASCII) or bytes UTF-8 never has, so without them the mark is dropped and the rest read."""
+    text = "Ferry fares on the island route will rise by a tenth from April. Café owners object."
+    (tmp_path / "fake.txt").write_bytes(b"\xff\xfe" + text.encode())
+    (tmp_path / "real.txt").write_bytes(text.encode("utf-16"))
+    (tmp_path / "real-be.txt").write_bytes(b"\xfe\xff" + text.encode("utf-16-be"))
+    for name in ("fake.txt", "real.txt", "real-be.txt"):
+        assert load_one(tmp_path / name).document.text == text, name  # type: ignore[union-attr]
+    chinese = "港口渡轮票价将从四月起上涨一成。"  # no ASCII at all: still read as UTF-16
+    (tmp_path / "zh.txt").write_bytes(chinese.encode("utf-16"))
+    assert load_one(tmp_path / "zh.txt").document.text == chinese  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("ext", [".html", ".htm", ".HTML"])
 def test_html_is_marked_for_html_cleaning(tmp_path: Path, ext: str) -> None:
     path = tmp_path / f"page{ext}"
@@ -500,6 +514,31 @@ def test_a_file_joining_its_namesake_later_loses_no_article(
     assert svc.get_document("tuesday-strike").duplicate_of is None
     again = svc.ingest_paths([tmp_path / "news"])
     assert [(r.id, r.status) for r in again] == [("strike", "unchanged"), ("tuesday-strike", "unchanged")]
+
+
+def test_a_text_renamed_before_its_holder_is_replaced_is_kept(make_service: MakeService) -> None:
+    """One call renames "strike" to "strike-2025" and sends a new "strike" after it: the old text
+    is stored under its new id, not reported unchanged under the id that the next item replaces."""
+    old, new = "Bus drivers in Calder walked out over pay.", "Teachers in Calder will strike over workloads."
+    svc = make_service("renamed")
+    assert [(r.id, r.status) for r in svc.ingest_documents([DocumentIn(id="strike", text=old)])] == [
+        ("strike", "created")
+    ]
+    results = svc.ingest_documents(
+        [DocumentIn(id="strike-2025", text=old), DocumentIn(id="strike", text=new)]
+    )
+    assert [(r.id, r.status) for r in results] == [("strike-2025", "created"), ("strike", "updated")]
+    assert "Bus drivers" in svc.get_document("strike-2025").text
+    assert "Teachers" in svc.get_document("strike").text
+    # a rename alone is still the text unchanged where it is stored, and a later item with the
+    # renamed id is still the last word on it
+    alone = svc.ingest_documents([DocumentIn(id="walkout", text=new)])
+    assert [(r.id, r.status) for r in alone] == [("strike", "unchanged")]
+    twice = svc.ingest_documents(
+        [DocumentIn(id="drivers", text=old), DocumentIn(id="drivers", text="Drivers in Leeds voted.")]
+    )
+    assert [(r.id, r.status) for r in twice] == [("strike-2025", "unchanged"), ("drivers", "created")]
+    assert "Leeds" in svc.get_document("drivers").text
 
 
 def test_single_file_path(tmp_path: Path) -> None:
