@@ -99,6 +99,9 @@ MESSAGE_OVERHEAD_TOKENS = 12  # chat framing per request (role tags, separators)
 REWRITE_MAX_TOKENS = 120
 SUMMARY_QUERY_K = 20
 MAX_REDUCE_ROUNDS = 3
+# a stream that stalled or was cut before any sentence reached the client is asked again (up to
+# llm_max_retries times); an invalid reply would come back the same
+RETRIED_STREAM_FAILURES = ("timed out", "stream interrupted")
 
 
 class LLMEngine:
@@ -156,7 +159,8 @@ class LLMEngine:
     ) -> Iterator[dict]:
         """Each sentence's text and markers once its citations verify (a sentence that fails the checks
         is never sent, not even provisionally: a chat client keeps what it was streamed), then the
-        verified answer in the done event."""
+        verified answer in the done event. A stream that stalls or is cut before its first sentence
+        is sent is asked again, as a call without streaming is retried."""
         if (req := summary_request(question, history)) is not None:
             yield from _events(self._summary_answer(req, top_k, filters, history), [])
             return
@@ -171,57 +175,68 @@ class LLMEngine:
         # an empty piece before the model is asked: the HTTP stream starts on it, so that keep-alive
         # pings flow while the model thinks (api/sse.py); retrieval errors still come before it
         yield {"delta": ""}
-        started = time.perf_counter()  # the whole stream is one "llm" observation, as a call is
-        try:
-            stream = self.llm.create_json(messages, answer_schema(list(by_id)), stream=True)
-        except Exception as exc:  # noqa: BLE001
-            self.telemetry.observe("llm", time.perf_counter() - started)
-            yield from _events(self._extractive(question, query, hits, [self._unavailable(exc)]), streamed)
-            return
-        thinking, reader, deltas, assembler = ThinkFilter(), SentenceStream(), DeltaText(), Assembler()
-        content: list[str] = []
-        held: list[str] = []  # the current sentence's text, held back until its citations verify
-        said: set[str] = set()
-        try:
-            finished = False
-            for chunk in stream:
-                for choice in chunk.choices or []:
-                    piece = choice.delta.content if choice.delta else None
-                    visible = thinking.feed(piece) if piece else ""
-                    for kind, i, value in reader.feed(visible) if visible else []:
-                        if kind == "text":
-                            held.append(deltas.feed(i, value))
-                            continue
-                        text = "".join(held) + deltas.end()
-                        held.clear()
-                        cited = verify_sentence(value, by_n, by_id)
-                        if cited is None or cited.text in said:
-                            continue
-                        said.add(cited.text)
-                        out = text + " " + assembler.markers(cited)
-                        for delta in stream_text(out if streamed else out.lstrip()):
-                            streamed.append(delta)
-                            yield {"delta": delta}
-                    content.append(piece or "")
-                    finished = finished or bool(choice.finish_reason)
-            if not finished:
-                raise LLMFailure("stream interrupted")
-        except Exception as exc:  # noqa: BLE001 - a cut stream, a malformed event
-            self._stream_ended(stream, started, messages, content)
-            self.llm.log_failure("stream", exc)
-            if not isinstance(exc, LLMFailure):
-                exc = LLMFailure(_stream_failure(exc))
-            if streamed:
-                yield {
-                    "done": True,
-                    **self._streamed_answer(streamed, assembler, question, query, exc).to_dict(),
-                }
+        retries = self.settings.llm_max_retries
+        while True:
+            started = time.perf_counter()  # the whole stream is one "llm" observation, as a call is
+            try:
+                stream = self.llm.create_json(messages, answer_schema(list(by_id)), stream=True)
+            except Exception as exc:  # noqa: BLE001
+                self.telemetry.observe("llm", time.perf_counter() - started)
+                yield from _events(
+                    self._extractive(question, query, hits, [self._unavailable(exc)]), streamed
+                )
                 return
-            yield from _events(self._extractive(question, query, hits, [self._unavailable(exc)]), streamed)
-            return
-        except BaseException:  # the client went away (GeneratorExit): still close and count it
-            self._stream_ended(stream, started, messages, content)
-            raise
+            thinking, reader, deltas, assembler = ThinkFilter(), SentenceStream(), DeltaText(), Assembler()
+            content: list[str] = []
+            held: list[str] = []  # the current sentence's text, held back until its citations verify
+            said: set[str] = set()
+            try:
+                finished = False
+                for chunk in stream:
+                    for choice in chunk.choices or []:
+                        piece = choice.delta.content if choice.delta else None
+                        visible = thinking.feed(piece) if piece else ""
+                        for kind, i, value in reader.feed(visible) if visible else []:
+                            if kind == "text":
+                                held.append(deltas.feed(i, value))
+                                continue
+                            text = "".join(held) + deltas.end()
+                            held.clear()
+                            cited = verify_sentence(value, by_n, by_id)
+                            if cited is None or cited.text in said:
+                                continue
+                            said.add(cited.text)
+                            out = text + " " + assembler.markers(cited)
+                            for delta in stream_text(out if streamed else out.lstrip()):
+                                streamed.append(delta)
+                                yield {"delta": delta}
+                        content.append(piece or "")
+                        finished = finished or bool(choice.finish_reason)
+                if not finished:
+                    raise LLMFailure("stream interrupted")
+            except Exception as exc:  # noqa: BLE001 - a cut stream, a malformed event
+                self._stream_ended(stream, started, messages, content)
+                self.llm.log_failure("stream", exc)
+                if not isinstance(exc, LLMFailure):
+                    exc = LLMFailure(_stream_failure(exc))
+                if not streamed and retries > 0 and exc.reason in RETRIED_STREAM_FAILURES:
+                    # nothing reached the client yet: asked again, as the SDK retries a plain call
+                    retries -= 1
+                    continue
+                if streamed:
+                    yield {
+                        "done": True,
+                        **self._streamed_answer(streamed, assembler, question, query, exc).to_dict(),
+                    }
+                    return
+                yield from _events(
+                    self._extractive(question, query, hits, [self._unavailable(exc)]), streamed
+                )
+                return
+            except BaseException:  # the client went away (GeneratorExit): still close and count it
+                self._stream_ended(stream, started, messages, content)
+                raise
+            break
         self._stream_ended(stream, started, messages, content)
         try:
             reply = parse_reply("".join(content))

@@ -22,6 +22,7 @@ from scripted_openai import (
     REFUSES_JSON_SCHEMA,
     SENTENCE_ID,
     ScriptedOpenAI,
+    Step,
     cut_stream,
     delay,
     dynamic,
@@ -553,16 +554,48 @@ def test_stream_drops_unsupported_sentence_in_done(svc, srv):
 @pytest.mark.parametrize("chunked", [True, False])
 def test_cut_stream_ends_with_the_extractive_answer(svc, srv, chunked):
     """Runs against the scripted OpenAI-compatible server, not a real LLM: the stream is cut mid-answer."""
-    srv.script(
-        dynamic(
-            lambda body: cut_stream(json.dumps(cited_reply(body, (1, 2))), after_chunks=12, chunked=chunked)
-        )
+    cut = dynamic(
+        lambda body: cut_stream(json.dumps(cited_reply(body, (1, 2))), after_chunks=12, chunked=chunked)
     )
+    srv.script(cut, cut, cut)  # asked once and retried twice (llm_max_retries), cut each time
     deltas, done = collect(svc.ask_stream(QUESTION))
+    assert len(srv.chat_requests) == 3
     assert "".join(deltas) == done["answer"]  # no sentence had verified before the cut: the fallback streams
     assert done["generator"] == "extractive"
     assert "LLM unavailable (stream interrupted); answered extractively" in done["warnings"]
     assert_citations_verify(svc, done)
+
+
+class StalledStream(Step):
+    """Stream headers, then nothing: a model that never sends its first token."""
+
+    def send(self, ctx) -> None:  # type: ignore[no-untyped-def]
+        ctx.start_stream()
+        ctx.sleep(3.0)
+        ctx.abort()
+
+
+@pytest.mark.parametrize("first", ["stalled", "cut"])
+def test_a_stream_failing_before_its_first_sentence_is_asked_again(engine, srv, first):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: the first stream stalls
+    before any token (or is cut before a sentence verifies); nothing was sent to the client, so the
+    model is asked again, as a call without streaming would be, and its answer is streamed."""
+    failing = (
+        StalledStream()
+        if first == "stalled"
+        else dynamic(lambda body: cut_stream(json.dumps(cited_reply(body, (1, 2))), after_chunks=5))
+    )
+    srv.script(failing, dynamic(lambda body: cited_reply(body, (1, 2))))
+    eng = engine(llm_timeout_s=0.5, llm_max_retries=1)
+    deltas, done = collect(eng.ask_stream(QUESTION, top_k=5, filters=None, history=[]))
+    assert len(srv.chat_requests) == 2
+    assert done["generator"] == eng.generator and done["warnings"] == [], done["warnings"]
+    assert "".join(deltas) == done["answer"] and done["citations"]
+    eng_once = engine(llm_timeout_s=0.5, llm_max_retries=0)
+    srv.script(StalledStream())
+    deltas, done = collect(eng_once.ask_stream(QUESTION, top_k=5, filters=None, history=[]))
+    assert done["generator"] == "extractive"
+    assert "LLM unavailable (timed out); answered extractively" in done["warnings"]
 
 
 def test_a_stream_cut_after_a_sent_sentence_keeps_its_sources(svc, srv):
