@@ -9,8 +9,10 @@ import base64
 import binascii
 import json
 import logging
+import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from retrieval.catalogs import open_catalog
 from retrieval.embed import build_embedder
 from retrieval.errors import CorruptVectors, InsufficientStorage, InvalidInput, NotFound, StoreUnavailable
 from retrieval.faults import refusal
+from retrieval.file_ids import FileIds
 from retrieval.ingest import Ingestor, check_unicode, parse_published, parse_until, validate_id
 from retrieval.loaders import Loaded, keep_validators, load_paths, load_url, names_url
 from retrieval.markdown import without_front_matter
@@ -191,21 +194,48 @@ class Factdesk:
         self, paths: list[Path], progress: Callable[[IngestResult], None] | None = None
     ) -> list[IngestResult]:
         results: list[IngestResult] = []
-        rejected: list[Loaded] = []
+        with self._file_ids() as ids:
+            named: list[tuple[tuple[Path, str] | None, str | None]] = []  # (file, id) per document, in order
 
-        def documents() -> Iterator[DocumentIn]:
-            for loaded in load_paths(paths, self.settings.max_file_bytes):
-                if loaded.document is None:
-                    r = IngestResult(id=loaded.label, status=f"rejected: {loaded.error}")
-                    results.append(r)
-                    rejected.append(loaded)
-                    if progress:
-                        progress(r)
-                else:
-                    yield loaded.document
+            def documents() -> Iterator[DocumentIn]:
+                for loaded in self._load_paths(paths, ids):
+                    if loaded.document is None:
+                        r = IngestResult(id=loaded.label, status=f"rejected: {loaded.error}")
+                        results.append(r)
+                        if progress:
+                            progress(r)
+                    else:
+                        named.append((loaded.named, loaded.document.id))
+                        yield loaded.document
 
-        results.extend(self.ingestor.ingest(documents(), progress))
+            landed = self.ingestor.ingest(documents(), progress)
+            results.extend(landed)
+            if ids is not None:  # a file whose text is stored under another id (renamed) has none yet
+                ids.remember(
+                    file for (file, doc_id), r in zip(named, landed) if file and stored_as(r, doc_id)
+                )
         return results
+
+    def _load_paths(self, paths: list[Path], ids: FileIds | None) -> Iterator[Loaded]:
+        if ids is None:
+            return load_paths(paths, self.settings.max_file_bytes)
+        return load_paths(
+            paths, self.settings.max_file_bytes, ids.stem_of, ids.held_by_another(self.catalog.get)
+        )
+
+    @contextmanager
+    def _file_ids(self) -> Iterator[FileIds | None]:
+        """The ids files were given in earlier calls; None where the data dir cannot hold them (read
+        only: the ingest then refuses on its own)."""
+        try:
+            ids = FileIds(Path(self.settings.data_dir) / "file-ids.sqlite")
+        except sqlite3.Error:
+            yield None
+            return
+        try:
+            yield ids
+        finally:
+            ids.close()
 
     def ingest_sources(
         self, sources: list[str], progress: Callable[[IngestResult], None] | None = None
@@ -229,43 +259,51 @@ class Factdesk:
         results: list[IngestResult] = []
         fetched: dict[str, Loaded] = {}  # document id -> the page it came from, until it lands
 
-        def loaded_items() -> Iterator[Loaded]:
-            for source in sources:
-                if names_url(source):
-                    yield from load_url(source, fetcher, cache, lambda d: self.catalog.get(d) is not None)
-                else:
-                    yield from load_paths([Path(source)], s.max_file_bytes)
+        with self._file_ids() as ids:
+            named: dict[str, tuple[Path, str]] = {}  # document id -> its file, until it lands
 
-        def documents() -> Iterator[DocumentIn]:
-            for loaded in loaded_items():
-                if loaded.unchanged is not None:
-                    r = self._unchanged(loaded.unchanged)
-                elif loaded.document is None:
-                    r = IngestResult(id=loaded.label, status=f"rejected: {loaded.error}")
-                else:
-                    if loaded.validators is not None and loaded.document.id:
-                        fetched[loaded.document.id] = loaded
-                    yield loaded.document
-                    continue
+            def loaded_items() -> Iterator[Loaded]:
+                for source in sources:
+                    if names_url(source):
+                        yield from load_url(source, fetcher, cache, lambda d: self.catalog.get(d) is not None)
+                    else:
+                        yield from self._load_paths([Path(source)], ids)
+
+            def documents() -> Iterator[DocumentIn]:
+                for loaded in loaded_items():
+                    if loaded.unchanged is not None:
+                        r = self._unchanged(loaded.unchanged)
+                    elif loaded.document is None:
+                        r = IngestResult(id=loaded.label, status=f"rejected: {loaded.error}")
+                    else:
+                        if loaded.validators is not None and loaded.document.id:
+                            fetched[loaded.document.id] = loaded
+                        if loaded.named is not None and loaded.document.id:
+                            named[loaded.document.id] = loaded.named
+                        yield loaded.document
+                        continue
+                    results.append(r)
+                    if progress:
+                        progress(r)
+
+            def landed(r: IngestResult) -> None:
+                page = fetched.pop(r.id, None)
+                if page is not None and r.status.startswith("rejected"):
+                    r = replace(r, id=page.label)  # the URL says which item failed better than its slug
+                elif page is not None:
+                    keep_validators(cache, page)  # only now: a page that did not land is fetched whole again
+                file = named.pop(r.id, None)
+                if file is not None and ids is not None and stored_as(r, r.id):
+                    ids.remember([file])
                 results.append(r)
                 if progress:
                     progress(r)
 
-        def landed(r: IngestResult) -> None:
-            page = fetched.pop(r.id, None)
-            if page is not None and r.status.startswith("rejected"):
-                r = replace(r, id=page.label)  # the URL says which item failed better than its slug
-            elif page is not None:
-                keep_validators(cache, page)  # only now: a page that did not land is fetched whole again
-            results.append(r)
-            if progress:
-                progress(r)
-
-        try:
-            self.ingestor.ingest(documents(), landed)
-        finally:
-            fetcher.close()
-            cache.close()
+            try:
+                self.ingestor.ingest(documents(), landed)
+            finally:
+                fetcher.close()
+                cache.close()
         return results
 
     def _unchanged(self, doc_id: str) -> IngestResult:
@@ -403,3 +441,8 @@ class Factdesk:
         if (notice := self.incomplete()) is not None:
             summary.warnings.append(notice)
         return summary
+
+
+def stored_as(result: IngestResult, doc_id: str | None) -> bool:
+    """Whether the result is its document stored under doc_id (not refused, not another's text)."""
+    return result.id == doc_id and not result.status.startswith("rejected")

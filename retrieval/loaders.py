@@ -35,6 +35,7 @@ class Loaded:
     error: str | None = None
     unchanged: str | None = None  # a page the server says is unchanged (304): the id it is stored under
     validators: Validators | None = None  # a fetched page's, to keep once its document is stored
+    named: tuple[Path, str] | None = None  # a file's document: the file, and the stem file_id gave it
 
 
 def iter_files(root: Path) -> Iterator[tuple[Path, str | None]]:
@@ -144,7 +145,15 @@ def load_file(path: Path, max_bytes: int, stem: str | None = None) -> list[Loade
     return [Loaded(label, DocumentIn(text=text, id=stem, source=source, is_html=is_html))]
 
 
-def load_paths(paths: list[Path], max_bytes: int) -> Iterator[Loaded]:
+# the stem a file was given before (FileIds.stem_of), and whether a stem is another file's or another
+# document's for this file (FileIds.held_by_another); without them ids are decided per call
+Known = Callable[[Path], "str | None"]
+Held = Callable[[str, Path], bool]
+
+
+def load_paths(
+    paths: list[Path], max_bytes: int, known: Known | None = None, held: Held | None = None
+) -> Iterator[Loaded]:
     taken: set[str] = set()
     for root in paths:
         if not root.exists():
@@ -153,19 +162,33 @@ def load_paths(paths: list[Path], max_bytes: int) -> Iterator[Loaded]:
         for path, refused in iter_files(root):
             if refused:
                 yield Loaded(str(path), error=refused)
+            elif path.suffix.lower() not in SUPPORTED:  # a refused file takes no id
+                yield from load_file(path, max_bytes)
             else:
-                named = path.suffix.lower() in SUPPORTED  # a refused file takes no id
-                yield from load_file(path, max_bytes, file_id(path, root, taken) if named else None)
+                stem = file_id(path, root, taken, known, held)
+                for loaded in load_file(path, max_bytes, stem):
+                    yield replace(loaded, named=(path, stem)) if loaded.document else loaded
 
 
-def file_id(path: Path, root: Path, taken: set[str]) -> str:
-    """The id a file's article gets: its name's stem, unless another file of the same call already
-    has that id (strike.txt in two dated folders): then its folders, then a number, are put in
-    front, so one call never replaces an article it has just stored with another."""
+def file_id(
+    path: Path, root: Path, taken: set[str], known: Known | None = None, held: Held | None = None
+) -> str:
+    """The id a file's article gets: the one it was given before (`known`), else its name's stem,
+    unless that is another file's or document's (`held`), or another file of the same call already
+    has it (strike.txt in two dated folders): then its folders, then a number, are put in front, so
+    no file replaces an article another file or a client stored."""
+    before = known(path) if known else None
+    if before is not None and before not in taken:
+        taken.add(before)
+        return before
     folders = path.parent.relative_to(root).parts if root.is_dir() else (path.parent.name,)
     qualified = slug_id("-".join([*folders, path.stem]))
     numbered = (slug_id(f"{qualified}-{n}") for n in itertools.count(2))
-    chosen = next(t for t in itertools.chain([slug_id(path.stem), qualified], numbered) if t not in taken)
+    chosen = next(
+        t
+        for t in itertools.chain([slug_id(path.stem), qualified], numbered)
+        if t not in taken and not (held and held(t, path))
+    )
     taken.add(chosen)
     return chosen
 

@@ -508,12 +508,57 @@ def test_a_file_joining_its_namesake_later_loses_no_article(
     (tmp_path / "news" / "monday").mkdir()
     (tmp_path / "news" / "monday" / "strike.txt").write_text("Teachers in Calder will strike over workloads.")
     results = svc.ingest_paths([tmp_path / "news"])
-    assert [(r.id, r.status) for r in results] == [("strike", "updated"), ("tuesday-strike", "created")]
-    assert "Teachers" in svc.get_document("strike").text
-    assert "Bus drivers" in svc.get_document("tuesday-strike").text
-    assert svc.get_document("tuesday-strike").duplicate_of is None
+    # Tuesday's file keeps the id it was given; Monday's, new, takes its folder's name
+    assert [(r.id, r.status) for r in results] == [("monday-strike", "created"), ("strike", "unchanged")]
+    assert "Teachers" in svc.get_document("monday-strike").text
+    assert "Bus drivers" in svc.get_document("strike").text
+    assert svc.get_document("monday-strike").duplicate_of is None
     again = svc.ingest_paths([tmp_path / "news"])
-    assert [(r.id, r.status) for r in again] == [("strike", "unchanged"), ("tuesday-strike", "unchanged")]
+    assert [(r.id, r.status) for r in again] == [("monday-strike", "unchanged"), ("strike", "unchanged")]
+
+
+def test_a_file_keeps_its_id_in_later_calls(tmp_path: Path, make_service: MakeService) -> None:
+    """Ids were decided per call: ingesting one folder later gave its ferry.txt the id the other
+    folder's ferry.txt held, and replaced that article; a page.txt elsewhere replaced page.html's
+    article, and a file replaced a posted document of the same name. Each file now keeps its id, and
+    no file takes another's or a posted document's."""
+    news = tmp_path / "news"
+    for day, text in (
+        ("monday", "The Isle ferry company raised fares by 9 percent on Monday."),
+        ("tuesday", "Ferry crews voted 77 to 12 on Tuesday to strike next month."),
+    ):
+        (news / day).mkdir(parents=True)
+        (news / day / "ferry.txt").write_text(text)
+    svc = make_service("file-ids")
+    assert [(r.id, r.status) for r in svc.ingest_paths([news])] == [
+        ("ferry", "created"),
+        ("tuesday-ferry", "created"),
+    ]
+    (news / "tuesday" / "ferry.txt").write_text("Ferry crews voted 80 to 9 on Tuesday to strike next month.")
+    assert [(r.id, r.status) for r in svc.ingest_paths([news / "tuesday"])] == [("tuesday-ferry", "updated")]
+    assert [(r.id, r.status) for r in svc.ingest_paths([news / "monday" / "ferry.txt"])] == [
+        ("ferry", "unchanged")
+    ]
+    assert "9 percent" in svc.get_document("ferry").text
+    assert "80 to 9" in svc.get_document("tuesday-ferry").text
+
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "ferry.html").write_text("<p>The Velden tram will run every ten minutes.</p>")
+    (r,) = svc.ingest_paths([tmp_path / "other"])
+    assert (r.id, r.status) == ("ferry-2", "created")
+    assert "9 percent" in svc.get_document("ferry").text
+
+    svc.ingest_documents([DocumentIn(id="notes", text="The council approved the harbour budget.")])
+    (tmp_path / "notes.txt").write_text("The library will open on Sundays from March.")
+    (r,) = svc.ingest_paths([tmp_path / "notes.txt"])
+    assert r.status == "created" and r.id != "notes"
+    assert "harbour budget" in svc.get_document("notes").text
+
+    # a data dir written before files' ids were kept: a stored document whose source is the file's
+    # name is that file's
+    (Path(svc.settings.data_dir) / "file-ids.sqlite").unlink()
+    results = svc.ingest_paths([news])
+    assert [(r.id, r.status) for r in results] == [("ferry", "unchanged"), ("tuesday-ferry", "unchanged")]
 
 
 def test_a_text_renamed_before_its_holder_is_replaced_is_kept(make_service: MakeService) -> None:
