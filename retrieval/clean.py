@@ -22,6 +22,7 @@ __all__ = [
     "html_to_text",
     "is_credit_line",
     "published_date",
+    "visible_text",
     "skip_captions",
 ]
 
@@ -36,8 +37,9 @@ class CleanArticle:
 
 # Bump when cleaning gives different text for the same input: re-ingest skips cleaning input it
 # has seen under the same version (retrieval/ingest.py, raw_fingerprint).
-# 2: quoted markup kept; 3: hard-wrapped lines joined; 4: credit lines out; 5: share rows, tags, read times
-CLEANER_VERSION = 5
+# 2: quoted markup kept; 3: hard-wrapped lines joined; 4: credit lines out; 5: share rows, tags, read times;
+# 6: control characters, terminal codes and bidi overrides out
+CLEANER_VERSION = 6
 
 
 # --------------------------------------------------------------------------- #
@@ -49,8 +51,22 @@ CLEANER_VERSION = 5
 _ZERO_WIDTH_RE = re.compile("[\ufeff\u200b\u2060]")
 
 
+# Terminal colour codes (ESC [ ... m and the like), then the control characters that are left (a tab
+# and line ends stay; a vertical tab or form feed ends a line), then the bidi embeddings, overrides
+# and isolates: "\u202e" shows a cited quote reversed, and none of them reads as text. The marks
+# U+200E/U+200F stay, as mixed-direction text needs them.
+_ANSI_RE = re.compile("\x1b\\[[0-?]*[ -/]*[@-~]")
+_CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible_text(text: str) -> str:
+    """`text` without terminal codes, control characters or bidi overrides (the line ends kept)."""
+    text = _ANSI_RE.sub("", text).replace("\x0b", "\n").replace("\x0c", "\n")
+    return _CONTROL_RE.sub("", text)
+
+
 def _normalise(raw: str) -> list[str]:
-    text = _ZERO_WIDTH_RE.sub("", raw)
+    text = _ZERO_WIDTH_RE.sub("", visible_text(raw))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return [line.strip() for line in text.split("\n")]
 

@@ -28,7 +28,7 @@ import numpy as np
 from retrieval import dedup
 from retrieval.catalogs import AnyCatalog
 from retrieval.chunk import chunk_text
-from retrieval.clean import CLEANER_VERSION, clean_article, skip_captions
+from retrieval.clean import CLEANER_VERSION, clean_article, skip_captions, visible_text
 from retrieval.embed import CachedEmbedder
 from retrieval.errors import InvalidInput, NotFound
 from retrieval.faults import refusal
@@ -249,7 +249,7 @@ def prepare(
         doc_id = validate_id(item.id) if item.id else f"doc-{known[:16]}"
         doc = Document(
             id=doc_id,
-            title=(item.title or "").strip() or doc_id,
+            title=visible_text(item.title or "").strip() or doc_id,
             text="",
             content_hash=known,
             created_at=time.time(),
@@ -262,9 +262,8 @@ def prepare(
         raise InvalidInput("nothing left after cleaning (no article text)")
     h = dedup.content_hash(text)
     doc_id = validate_id(item.id) if item.id else f"doc-{h[:16]}"
-    title = (
-        (item.title or "").strip() or heading_text(cleaned.title or _headline_from(text))
-    ).strip() or doc_id
+    given = visible_text(item.title or "").strip()  # a page's own title is as raw as a client's
+    title = (given or visible_text(heading_text(cleaned.title or _headline_from(text)))).strip() or doc_id
     published_at = item.published_at or accepted_date(cleaned.published)
     published_ts = parse_published(published_at)
     doc = Document(

@@ -443,6 +443,26 @@ def test_html_scripts_and_styles_never_reach_the_stored_text(client: TestClient,
         assert client.delete("/v1/documents/html-page").status_code == 204
 
 
+def test_control_characters_and_bidi_overrides_are_not_stored(client: TestClient) -> None:
+    """A right-to-left override shows a title or a cited quote reversed; a bell, a backspace and a
+    terminal colour code are not text. They are dropped from titles and text; line ends stay."""
+    title = "Mayor \u202eresigns\u202c today \u0007\u001b[31mRED\u001b[0m"
+    text = (
+        "The mayor of Dunmore resigned on \u202eFriday\u202c after\b a vote.\x1b[0m\n\n"
+        "Her deputy\x0c will act \u2067until\u2069 an election in May.\x85"
+    )
+    r = client.post("/v1/documents", json={"documents": [{"id": "ctl", "title": title, "text": text}]})
+    assert r.status_code == 200 and r.json()["results"][0]["status"] == "created", r.text
+    try:
+        doc = client.get("/v1/documents/ctl").json()
+        assert doc["title"] == "Mayor resigns today RED"
+        assert doc["text"] == (
+            "The mayor of Dunmore resigned on Friday after a vote.\n\nHer deputy\nwill act until an election in May."
+        )
+    finally:
+        assert client.delete("/v1/documents/ctl").status_code == 204
+
+
 def test_html_is_also_spelt_as_the_json_files_spell_it(client: TestClient) -> None:
     """A record from a .json file ("html": true) posts as it is; the flag is as strict either way."""
     r = client.post("/v1/documents", json={"documents": [{"id": "html-alias", "text": HTML, "html": True}]})
