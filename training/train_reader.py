@@ -22,6 +22,7 @@ import math
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -348,6 +349,43 @@ def _foreign(
     return foreign_negatives(qs, question_vecs, [p for p, _ in pool], passage_vecs, groups, rng, n)
 
 
+def question_kind(text: str) -> str:
+    words = text.lower().split()
+    return words[0].strip("?,.") if words else ""
+
+
+def even_kinds(qs: list[Question], rng: random.Random, least: int = 20) -> list[Question]:
+    """The questions, less enough unanswerable ones of each kind (a first word asked at least `least`
+    times) that has a larger unanswerable share than all of them together, to bring it down to that
+    share. Written news made most of its unanswerable "who", "when" and "which" questions, and a
+    reader trained on them learns to doubt a plain "who" question whatever its sentence says."""
+    share = sum(not q.answerable for q in qs) / max(len(qs), 1)
+    by_kind: dict[str, list[Question]] = {}
+    for q in qs:
+        by_kind.setdefault(question_kind(q.question), []).append(q)
+    dropped: set[str] = set()
+    for kind_qs in by_kind.values():
+        unanswerable = [q for q in kind_qs if not q.answerable]
+        answerable = len(kind_qs) - len(unanswerable)
+        if len(kind_qs) < least or len(unanswerable) <= share * len(kind_qs):
+            continue
+        keep = int(round(share / (1 - share) * answerable))
+        dropped.update(q.question_id for q in rng.sample(unanswerable, len(unanswerable) - keep))
+    return [q for q in qs if q.question_id not in dropped]
+
+
+def drop_context(train: list[Example], rng: random.Random, p: float) -> list[Example]:
+    """Each pair with its sentence before blanked with probability p, and apart from that its
+    sentence after: a one-sentence article, or an article's first or last sentence, has none, and a
+    reader that never saw a blank side learns that a missing neighbour means no answer."""
+    out = []
+    for e in train:
+        before = "" if rng.random() < p else e.passage.before
+        after = "" if rng.random() < p else e.passage.after
+        out.append(replace(e, passage=replace(e.passage, before=before, after=after)))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--squad", required=True, type=Path, help="SQuAD 2.0 JSON")
@@ -414,6 +452,18 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="keep this many encoder layers, evenly spaced, of the starting weights (0: all)",
     )
+    ap.add_argument(
+        "--context-dropout",
+        type=float,
+        default=0.0,
+        help="blank a pair's sentence before, and (apart) its sentence after, with this probability",
+    )
+    ap.add_argument(
+        "--even-kinds",
+        action="store_true",
+        help="drop --extra-train unanswerable questions of a kind (first word) that has more of them "
+        "than the whole, down to the whole's share",
+    )
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args(argv)
 
@@ -438,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     train_q = questions(train_art)
     extra_q = questions(extra_art)
+    if args.even_kinds:
+        extra_q = even_kinds(extra_q, rng)
     rng.shuffle(extra_q)
     train_q += extra_q[: args.extra_questions or None]
     rng.shuffle(train_q)
@@ -461,6 +513,8 @@ def main(argv: list[str] | None = None) -> int:
             args.foreign_negatives,
             base_embedder(base, tok, device) if args.foreign_embedder == "base" else service_embedder(),
         )
+    if args.context_dropout:
+        train = drop_context(train, rng, args.context_dropout)
     pairs = [encode_pair(tok, e.question, e.passage, args.max_tokens) for e in train]
     labels = torch.tensor([float(e.label) for e in train])
     print(
