@@ -254,6 +254,34 @@ def test_foreign_negatives_are_the_nearest_sentences_of_other_stories() -> None:
     assert all(e.label == 0 for e in out)
 
 
+def test_evened_kinds_and_blanked_context() -> None:
+    """--even-kinds drops unanswerable questions of a kind that has more of them than the whole, to
+    the whole's share, and no other; --context-dropout blanks each side of a pair on its own."""
+    import random
+
+    from training.squad import Example, Question
+    from training.train_reader import drop_context, even_kinds
+
+    def q(i: int, text: str, answerable: bool) -> Question:
+        return Question(f"q{i}", text, answerable, [Passage("S.", "B.", "A.", "T")], frozenset({0}))
+
+    qs = [q(i, "Who won?", i < 10) for i in range(20)]  # half unanswerable
+    qs += [q(100 + i, "How did it end?", i < 70) for i in range(80)]  # 12.5% unanswerable
+    kept = even_kinds(qs, random.Random(13))
+    who = [x for x in kept if x.question.startswith("Who")]
+    share = 20 / 100  # the whole's unanswerable share
+    assert sum(x.answerable for x in who) == 10
+    assert sum(not x.answerable for x in who) == round(share / (1 - share) * 10)
+    assert [x for x in kept if x.question.startswith("How")] == qs[20:]
+    pairs = [Example(f"q{i}", "Who won?", Passage("S.", "B.", "A.", "T"), 1) for i in range(2000)]
+    blanked = drop_context(pairs, random.Random(13), 0.25)
+    no_before = sum(e.passage.before == "" for e in blanked) / len(pairs)
+    no_after = sum(e.passage.after == "" for e in blanked) / len(pairs)
+    both = sum(e.passage.before == e.passage.after == "" for e in blanked) / len(pairs)
+    assert 0.2 < no_before < 0.3 and 0.2 < no_after < 0.3 and 0.03 < both < 0.1
+    assert all(e.passage.sentence == "S." and e.passage.title == "T" for e in blanked)
+
+
 @pytest.mark.usefixtures("squad")
 def test_extra_training_data_never_shares_a_title_with_validation_or_test(tmp_path: Path) -> None:
     from training.train_reader import extra_articles
