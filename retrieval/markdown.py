@@ -45,6 +45,23 @@ def _date(value: object) -> str | None:
     return accepted_date(value.strip()) if isinstance(value, str) else None
 
 
+_KEY_LINE = re.compile(r"^([A-Za-z_][\w-]*):(?:[ \t]+(.*))?$")
+
+
+def _key_lines(block: str) -> dict[str, str] | None:
+    """Front matter YAML refuses ("title: [unclosed"), read as `key: value` lines, each value as
+    written; None unless every line is one (or indented under one): then it was not front matter."""
+    meta: dict[str, str] = {}
+    for line in block.splitlines():
+        if not line.strip() or line.startswith((" ", "\t", "#")):
+            continue
+        m = _KEY_LINE.match(line.rstrip())
+        if m is None:
+            return None
+        meta[m.group(1)] = (m.group(2) or "").strip()
+    return meta or None
+
+
 def front_matter(text: str) -> tuple[str, str | None, str | None]:
     """(text without its YAML front matter, the front matter's title, its date); the text as it is
     when it opens with none."""
@@ -54,7 +71,7 @@ def front_matter(text: str) -> tuple[str, str | None, str | None]:
         try:
             meta = yaml.safe_load(front.group(1))
         except yaml.YAMLError:
-            meta = None
+            meta = _key_lines(front.group(1))
         if isinstance(meta, dict):  # else it was a rule line, not front matter: kept as text
             text = text[front.end() :]
             if isinstance(meta.get("title"), str) and meta["title"].strip():

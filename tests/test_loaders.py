@@ -62,6 +62,17 @@ def test_markdown_front_matter_and_heading_marks_are_not_text(tmp_path: Path) ->
     (tmp_path / "bad.md").write_text("---\ntitle: T\ndate: yesterday\n---\nBody.", encoding="utf-8")
     bad = load_one(tmp_path / "bad.md").document
     assert bad is not None and (bad.title, bad.published_at, bad.text) == ("T", None, "Body.")
+    # front matter YAML refuses is still front matter when every line is a "key: value" line
+    (tmp_path / "broken.md").write_text(
+        "---\ntitle: [unclosed\ndate: 2025-05-12\ntags:\n  - a\n---\nBody.", encoding="utf-8"
+    )
+    broken = load_one(tmp_path / "broken.md").document
+    assert broken is not None
+    assert (broken.title, broken.published_at, broken.text) == ("[unclosed", "2025-05-12", "Body.")
+    (tmp_path / "prose.md").write_text(
+        "---\nNot: front matter, [this is\nprose.\n---\nBody.", encoding="utf-8"
+    )
+    assert load_one(tmp_path / "prose.md").document.text.startswith("---\nNot: front")  # type: ignore[union-attr]
 
 
 def test_markdown_inline_marks_and_link_addresses_are_not_text(tmp_path: Path) -> None:
