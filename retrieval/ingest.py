@@ -442,11 +442,13 @@ class Ingestor:
         with self.writing():
             self._abandon(self.catalog.reserved())  # under the lock, any is a leftover of a failed write
             batch: list[_Staged] = []
-            for p in group:
+            for i, p in enumerate(group):
                 if any(b.doc.id == p.doc.id for b in batch):  # the same id again: the first lands first
                     self._land(batch)
                     batch = []
-                staged = self._stage(p, by_doc.get((p.doc.id, p.doc.content_hash)), batch)
+                # ids a later item of the group gives a new text (two documents swapping texts)
+                later = {q.doc.id for q in group[i + 1 :]} - {p.doc.id}
+                staged = self._stage(p, by_doc.get((p.doc.id, p.doc.content_hash)), batch, later)
                 if isinstance(staged, IngestResult):
                     out.append(staged)
                 else:
@@ -457,7 +459,9 @@ class Ingestor:
             self.counters["duplicate" if r.status.startswith("duplicate of") else r.status] += 1
         return out
 
-    def _stage(self, p: Prepared, vecs, batch: list[_Staged]) -> _Staged | IngestResult:  # type: ignore[no-untyped-def]
+    def _stage(  # type: ignore[no-untyped-def]
+        self, p: Prepared, vecs, batch: list[_Staged], later: frozenset[str] | set[str] = frozenset()
+    ) -> _Staged | IngestResult:
         """Checks, and the document staged in memory; nothing is written until _land. The version
         stored under this id (if any) stays readable until the new one replaces it there."""
         # the same text already stored: "unchanged" under the id that holds it, unless this is new text
@@ -466,7 +470,7 @@ class Ingestor:
         copy_of: str | None = None
         stored = self.catalog.get(p.doc.id)
         same = self.catalog.find_by_hash(p.doc.content_hash)
-        if same is not None and any(b.doc.id == same.id for b in batch):
+        if same is not None and (same.id in later or any(b.doc.id == same.id for b in batch)):
             # the document that holds this text gets another text in this very batch: this copy is
             # about to be the only one, so it is stored (reporting it unchanged would lose the text)
             same = None
@@ -488,7 +492,7 @@ class Ingestor:
             p, vecs = self._prepare(p.item, skip_stored=False), None
         if vecs is None:  # raced with a delete of the identical text: embed now (cache makes it cheap)
             vecs = embed_chunks(self.embedder, [(p.doc.text, p.chunks)])[0]
-        doc = replace(p.doc, duplicate_of=copy_of or self._near_duplicate_of(p, batch))
+        doc = replace(p.doc, duplicate_of=copy_of or self._near_duplicate_of(p, batch, later))
         if stored is not None:
             doc = with_stored_metadata(doc, stored, p.given)
         if doc.duplicate_of:
@@ -538,8 +542,11 @@ class Ingestor:
             cleaned_before=self.catalog.content_hash_of_raw if skip_stored else (lambda raw: None),
         )
 
-    def _near_duplicate_of(self, p: Prepared, batch: Sequence[_Staged] = ()) -> str | None:
-        """The stored (or earlier in this batch) document p reworded or lightly edited, if any."""
+    def _near_duplicate_of(
+        self, p: Prepared, batch: Sequence[_Staged] = (), later: frozenset[str] | set[str] = frozenset()
+    ) -> str | None:
+        """The stored (or earlier in this batch) document p reworded or lightly edited, if any. A stored
+        text a later item replaces is not compared: that item is compared with p when it comes."""
         best, best_score, best_original = None, 0.0, None
         mine, threshold = p.shingles, self.near_duplicate_threshold
 
@@ -547,7 +554,9 @@ class Ingestor:
             return score >= threshold and score > best_score and not dedup.adds_names(p.doc.text, text)
 
         candidates = self.catalog.candidates_by_bands(p.bands, exclude=p.doc.id)
-        replaced = {b.doc.id for b in batch}  # their stored text is going; the batch's is compared below
+        replaced = {
+            b.doc.id for b in batch
+        } | later  # their stored text is going; the batch's is compared below
         for doc_id, text in self.catalog.texts([c for c in candidates if c not in replaced]).items():
             score = dedup.overlap(mine, dedup.shingles(text))
             if copies(score, text):

@@ -234,6 +234,20 @@ def test_changed_text_under_the_same_id_is_updated(make_service: MakeService) ->
     assert_stores_agree(svc)
 
 
+def test_two_documents_swapping_texts_are_both_updated(make_service: MakeService) -> None:
+    """One call gives sx the text sy holds and sy the text sx holds: both are updated, and neither
+    is reported a duplicate of the other (sx was, though sy's copy was about to go)."""
+    svc = make_service("swap")
+    a = "The new bridge in Inverness opened on Monday after ten months of construction work."
+    b = "The ferry to Skye was cancelled on Tuesday because of high winds in the strait."
+    svc.ingest_documents([DocumentIn(text=a, id="sx"), DocumentIn(text=b, id="sy")])
+    out = svc.ingest_documents([DocumentIn(text=b, id="sx"), DocumentIn(text=a, id="sy")])
+    assert [(o.id, o.status) for o in out] == [("sx", "updated"), ("sy", "updated")]
+    sx, sy = svc.get_document("sx"), svc.get_document("sy")
+    assert (sx.text, sx.duplicate_of, sy.text, sy.duplicate_of) == (b, None, a, None)
+    assert_stores_agree(svc)
+
+
 def test_lightly_edited_copy_is_a_near_duplicate(
     make_service: MakeService,
     tmp_path: Path,
