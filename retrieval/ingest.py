@@ -442,12 +442,13 @@ class Ingestor:
         with self.writing():
             self._abandon(self.catalog.reserved())  # under the lock, any is a leftover of a failed write
             batch: list[_Staged] = []
+            changing = {q.doc.id for q in group if self._replaces_stored_text(q)}
             for i, p in enumerate(group):
                 if any(b.doc.id == p.doc.id for b in batch):  # the same id again: the first lands first
                     self._land(batch)
                     batch = []
-                # ids a later item of the group gives a new text (two documents swapping texts)
-                later = {q.doc.id for q in group[i + 1 :]} - {p.doc.id}
+                # stored documents a later item of the group gives another text (two swapping texts)
+                later = ({q.doc.id for q in group[i + 1 :]} & changing) - {p.doc.id}
                 staged = self._stage(p, by_doc.get((p.doc.id, p.doc.content_hash)), batch, later)
                 if isinstance(staged, IngestResult):
                     out.append(staged)
@@ -458,6 +459,10 @@ class Ingestor:
         for r in out:
             self.counters["duplicate" if r.status.startswith("duplicate of") else r.status] += 1
         return out
+
+    def _replaces_stored_text(self, p: Prepared) -> bool:
+        stored = self.catalog.get(p.doc.id)
+        return stored is not None and stored.content_hash != p.doc.content_hash
 
     def _stage(  # type: ignore[no-untyped-def]
         self, p: Prepared, vecs, batch: list[_Staged], later: frozenset[str] | set[str] = frozenset()

@@ -245,6 +245,11 @@ def test_two_documents_swapping_texts_are_both_updated(make_service: MakeService
     assert [(o.id, o.status) for o in out] == [("sx", "updated"), ("sy", "updated")]
     sx, sy = svc.get_document("sx"), svc.get_document("sy")
     assert (sx.text, sx.duplicate_of, sy.text, sy.duplicate_of) == (b, None, a, None)
+    # a later item that sends a stored document its own text again replaces nothing: a lightly
+    # edited copy before it is still that document's duplicate
+    copy = a.replace("Monday", "Monday morning")
+    out = svc.ingest_documents([DocumentIn(text=copy, id="sz"), DocumentIn(text=a, id="sy")])
+    assert [(o.id, o.status) for o in out] == [("sz", "duplicate of sy"), ("sy", "unchanged")]
     assert_stores_agree(svc)
 
 
