@@ -198,7 +198,7 @@ class Factdesk:
             named: list[tuple[tuple[Path, str] | None, str | None]] = []  # (file, id) per document, in order
 
             def documents() -> Iterator[DocumentIn]:
-                for loaded in self._load_paths(paths, ids):
+                for loaded in load_paths(paths, self.settings.max_file_bytes, ids):
                     if loaded.document is None:
                         r = IngestResult(id=loaded.label, status=f"rejected: {loaded.error}")
                         results.append(r)
@@ -216,19 +216,12 @@ class Factdesk:
                 )
         return results
 
-    def _load_paths(self, paths: list[Path], ids: FileIds | None) -> Iterator[Loaded]:
-        if ids is None:
-            return load_paths(paths, self.settings.max_file_bytes)
-        return load_paths(
-            paths, self.settings.max_file_bytes, ids.stem_of, ids.held_by_another(self.catalog.get)
-        )
-
     @contextmanager
     def _file_ids(self) -> Iterator[FileIds | None]:
         """The ids files were given in earlier calls; None where the data dir cannot hold them (read
         only: the ingest then refuses on its own)."""
         try:
-            ids = FileIds(Path(self.settings.data_dir) / "file-ids.sqlite")
+            ids = FileIds(Path(self.settings.data_dir) / "file-ids.sqlite", self.catalog.get)
         except sqlite3.Error:
             yield None
             return
@@ -267,7 +260,7 @@ class Factdesk:
                     if names_url(source):
                         yield from load_url(source, fetcher, cache, lambda d: self.catalog.get(d) is not None)
                     else:
-                        yield from self._load_paths([Path(source)], ids)
+                        yield from load_paths([Path(source)], s.max_file_bytes, ids)
 
             def documents() -> Iterator[DocumentIn]:
                 for loaded in loaded_items():

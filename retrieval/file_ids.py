@@ -4,7 +4,7 @@ A file's id is its name's stem, but that stem is shared: `monday/strike.txt` and
 `page.html` in one folder and `page.txt` in another, a document posted with the id `page`. Ids were
 once decided per call, so ingesting one folder later gave its `strike.txt` the id another folder's
 file holds, and replaced that article. Remembering the file each stem was given to lets a file keep
-its id in every later call, and keeps another file off it.
+its id in every later call, and keeps another file of the same call off it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ def file_key(path: Path) -> str:
 
 
 class FileIds:
-    def __init__(self, path: Path) -> None:
+    """`get` reads a stored document (the catalog's): a stem's holder is asked there."""
+
+    def __init__(self, path: Path, get: Callable[[str], Document | None]) -> None:
+        self._get = get
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
         self._lock = threading.Lock()
         with self._lock, self._db:
@@ -40,10 +43,19 @@ class FileIds:
             row = self._db.execute("SELECT stem FROM file_ids WHERE path = ?", (file_key(path),)).fetchone()
         return row[0] if row else None
 
-    def holders(self, stem: str) -> set[str]:
+    def held(self, stem: str, path: Path, call: set[str]) -> bool:
+        """Whether `stem` is another article's for the file at `path`: another file of this call
+        was given it before (`monday/strike.txt` beside the `tuesday/strike.txt` stored as
+        `strike`), or the document stored under it came from a file of another name (`page.html`
+        for `page.txt`) or was posted. A file of the same name that is not in this call (a folder
+        of new versions, `v2/strike.txt` after `v1/strike.txt`) is the same article: the id rule."""
+        me = file_key(path)
         with self._lock:
             rows = self._db.execute("SELECT path FROM file_ids WHERE stem = ?", (stem,)).fetchall()
-        return {r[0] for r in rows}
+        if any(r[0] != me and r[0] in call for r in rows):
+            return True
+        stored = self._get(stem)
+        return stored is not None and stored.source != path.name
 
     def remember(self, named: Iterable[tuple[Path, str]]) -> None:
         rows = {file_key(path): stem for path, stem in named}
@@ -52,17 +64,3 @@ class FileIds:
 
     def close(self) -> None:
         self._db.close()
-
-    def held_by_another(self, get: Callable[[str], Document | None]) -> Callable[[str, Path], bool]:
-        """Whether `stem` is another file's, or another document's, for the file at `path`: a stored
-        document under it came from another file, or was posted, or (stored before this table)
-        names another file as its source."""
-
-        def held(stem: str, path: Path) -> bool:
-            holders = self.holders(stem)
-            if holders:
-                return file_key(path) not in holders
-            stored = get(stem)
-            return stored is not None and stored.source != path.name
-
-        return held

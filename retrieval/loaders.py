@@ -9,10 +9,11 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from retrieval.encoding import declared_charset, decode_text
+from retrieval.file_ids import file_key
 from retrieval.errors import InvalidInput
 from retrieval.feeds import ACCEPTED_TYPES, PAGE_TYPES, FeedItem, is_feed, page_document, parse_feed
 from retrieval.ingest import slug_id
@@ -145,39 +146,42 @@ def load_file(path: Path, max_bytes: int, stem: str | None = None) -> list[Loade
     return [Loaded(label, DocumentIn(text=text, id=stem, source=source, is_html=is_html))]
 
 
-# the stem a file was given before (FileIds.stem_of), and whether a stem is another file's or another
-# document's for this file (FileIds.held_by_another); without them ids are decided per call
-Known = Callable[[Path], "str | None"]
-Held = Callable[[str, Path], bool]
+class FileNames(Protocol):
+    """What ids files were given before (retrieval/file_ids.py FileIds); without it, ids are decided
+    per call from the files' names alone."""
+
+    def stem_of(self, path: Path) -> str | None: ...
+
+    def held(self, stem: str, path: Path, call: set[str]) -> bool: ...
 
 
-def load_paths(
-    paths: list[Path], max_bytes: int, known: Known | None = None, held: Held | None = None
-) -> Iterator[Loaded]:
+def load_paths(paths: list[Path], max_bytes: int, names: FileNames | None = None) -> Iterator[Loaded]:
+    found = [(root, list(iter_files(root)) if root.exists() else None) for root in paths]
+    call = {file_key(path) for _, files in found for path, refused in files or () if not refused}
     taken: set[str] = set()
-    for root in paths:
-        if not root.exists():
+    for root, files in found:
+        if files is None:
             yield Loaded(str(root), error="no such file or folder")
             continue
-        for path, refused in iter_files(root):
+        for path, refused in files:
             if refused:
                 yield Loaded(str(path), error=refused)
             elif path.suffix.lower() not in SUPPORTED:  # a refused file takes no id
                 yield from load_file(path, max_bytes)
             else:
-                stem = file_id(path, root, taken, known, held)
+                stem = file_id(path, root, taken, names, call)
                 for loaded in load_file(path, max_bytes, stem):
                     yield replace(loaded, named=(path, stem)) if loaded.document else loaded
 
 
 def file_id(
-    path: Path, root: Path, taken: set[str], known: Known | None = None, held: Held | None = None
+    path: Path, root: Path, taken: set[str], names: FileNames | None = None, call: set[str] | None = None
 ) -> str:
-    """The id a file's article gets: the one it was given before (`known`), else its name's stem,
-    unless that is another file's or document's (`held`), or another file of the same call already
-    has it (strike.txt in two dated folders): then its folders, then a number, are put in front, so
-    no file replaces an article another file or a client stored."""
-    before = known(path) if known else None
+    """The id a file's article gets: the one it was given before, else its name's stem, unless that
+    is another article's (`names.held`: another file of this call was given it, or a document from
+    a file of another name, or one posted, holds it), or another file of the same call already has
+    it (strike.txt in two dated folders): then its folders, then a number, are put in front."""
+    before = names.stem_of(path) if names else None
     if before is not None and before not in taken:
         taken.add(before)
         return before
@@ -187,7 +191,7 @@ def file_id(
     chosen = next(
         t
         for t in itertools.chain([slug_id(path.stem), qualified], numbered)
-        if t not in taken and not (held and held(t, path))
+        if t not in taken and not (names and names.held(t, path, call or set()))
     )
     taken.add(chosen)
     return chosen

@@ -570,6 +570,11 @@ def test_a_file_keeps_its_id_in_later_calls(tmp_path: Path, make_service: MakeSe
     (Path(svc.settings.data_dir) / "file-ids.sqlite").unlink()
     results = svc.ingest_paths([news])
     assert [(r.id, r.status) for r in results] == [("ferry", "unchanged"), ("tuesday-ferry", "unchanged")]
+    # a file of the same name in a folder of new versions, alone in its call, is the same article
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "ferry.txt").write_text("The Isle ferry company raised fares by 12 percent on Monday.")
+    (r,) = svc.ingest_paths([tmp_path / "v2"])
+    assert (r.id, r.status) == ("ferry", "updated")
 
 
 def test_a_text_renamed_before_its_holder_is_replaced_is_kept(make_service: MakeService) -> None:
