@@ -9,6 +9,7 @@ its id in every later call, and keeps another file of the same call off it.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -18,6 +19,8 @@ from pathlib import Path
 from retrieval.models import Document
 
 __all__ = ["FileIds", "file_key"]
+
+log = logging.getLogger("factdesk.ingest")
 
 
 def file_key(path: Path) -> str:
@@ -38,10 +41,19 @@ class FileIds:
             )
             self._db.execute("CREATE INDEX IF NOT EXISTS file_ids_stem ON file_ids(stem)")
 
+    def _rows(self, sql: str, value: str) -> list[tuple]:
+        """A lookup; none when the table cannot be read (locked past the timeout, damaged): the ids
+        are then decided from the files' names, as before the table existed."""
+        try:
+            with self._lock:
+                return self._db.execute(sql, (value,)).fetchall()
+        except sqlite3.Error as e:
+            log.warning("file-ids.sqlite could not be read (%s); ids follow the files' names", e)
+            return []
+
     def stem_of(self, path: Path) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT stem FROM file_ids WHERE path = ?", (file_key(path),)).fetchone()
-        return row[0] if row else None
+        rows = self._rows("SELECT stem FROM file_ids WHERE path = ?", file_key(path))
+        return rows[0][0] if rows else None
 
     def held(self, stem: str, path: Path, call: set[str]) -> bool:
         """Whether `stem` is another article's for the file at `path`: another file of this call
@@ -50,17 +62,21 @@ class FileIds:
         for `page.txt`) or was posted. A file of the same name that is not in this call (a folder
         of new versions, `v2/strike.txt` after `v1/strike.txt`) is the same article: the id rule."""
         me = file_key(path)
-        with self._lock:
-            rows = self._db.execute("SELECT path FROM file_ids WHERE stem = ?", (stem,)).fetchall()
+        rows = self._rows("SELECT path FROM file_ids WHERE stem = ?", stem)
         if any(r[0] != me and r[0] in call for r in rows):
             return True
         stored = self._get(stem)
         return stored is not None and stored.source != path.name
 
     def remember(self, named: Iterable[tuple[Path, str]]) -> None:
+        """Called once the documents have landed: a table that cannot be written (a full disk) loses
+        only this hint, never the ingest's result."""
         rows = {file_key(path): stem for path, stem in named}
-        with self._lock, self._db:
-            self._db.executemany("INSERT OR REPLACE INTO file_ids VALUES (?, ?)", rows.items())
+        try:
+            with self._lock, self._db:
+                self._db.executemany("INSERT OR REPLACE INTO file_ids VALUES (?, ?)", rows.items())
+        except sqlite3.Error as e:
+            log.warning("file-ids.sqlite could not be written (%s): these files' ids are not kept", e)
 
     def close(self) -> None:
         self._db.close()

@@ -602,6 +602,26 @@ def test_a_text_renamed_before_its_holder_is_replaced_is_kept(make_service: Make
     assert "Leeds" in svc.get_document("drivers").text
 
 
+def test_file_ids_that_cannot_be_read_or_written_never_stop_an_ingest(
+    tmp_path: Path, make_service: MakeService
+) -> None:
+    """The table of files' ids is a hint: unreadable, ids follow the names; unwritable, the ingest
+    still lands (a warning is logged)."""
+    from retrieval.file_ids import FileIds
+
+    ids = FileIds(tmp_path / "f.sqlite", lambda stem: None)
+    ids.remember([(tmp_path / "a.txt", "a")])
+    assert ids.stem_of(tmp_path / "a.txt") == "a"
+    ids.close()
+    ids.remember([(tmp_path / "b.txt", "b")])  # closed: not kept, no error
+    assert ids.stem_of(tmp_path / "a.txt") is None and not ids.held("a", tmp_path / "c.txt", set())
+    svc = make_service("no-file-ids")
+    (Path(svc.settings.data_dir) / "file-ids.sqlite").mkdir()  # not a database at all
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "quay.txt").write_text("The quay reopened on Friday after repairs.")
+    assert [(r.id, r.status) for r in svc.ingest_paths([tmp_path / "in"])] == [("quay", "created")]
+
+
 def test_single_file_path(tmp_path: Path) -> None:
     (tmp_path / "one.txt").write_text("Only this.")
     (loaded,) = load_paths([tmp_path / "one.txt"], MAX)
