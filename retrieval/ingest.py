@@ -404,7 +404,8 @@ class Ingestor:
                     continue
                 slot = len(results)
                 results.append(None)
-                holder = self.catalog.find_by_hash(prepared.doc.content_hash)
+                # only a text found stored when prepared can be another id's (no lookup for new text)
+                holder = None if prepared.complete else self.catalog.find_by_hash(prepared.doc.content_hash)
                 if holder is not None and holder.id != prepared.doc.id:
                     held_elsewhere.append((slot, prepared))
                     continue
@@ -461,7 +462,15 @@ class Ingestor:
         return out
 
     def _replaces_stored_text(self, p: Prepared) -> bool:
-        stored = self.catalog.get(p.doc.id)
+        """Whether p may give its id another text. New text (prepared in full) always does when the id
+        is stored, and an id not stored frees nothing either way, so only a text stored already is
+        looked up: it changes nothing when its own id holds it."""
+        if p.complete:
+            return True
+        holder = self.catalog.find_by_hash(p.doc.content_hash)
+        if holder is not None and holder.id == p.doc.id:
+            return False
+        stored = self.catalog.get(p.doc.id)  # the text may be stored twice, this id one of its holders
         return stored is not None and stored.content_hash != p.doc.content_hash
 
     def _stage(  # type: ignore[no-untyped-def]
