@@ -45,7 +45,7 @@ from answers.wording import find_copies
 from prompts import PromptSet
 from retrieval.catalogs import AnyCatalog
 from retrieval.fusion import fuse_reciprocal_rank
-from retrieval.lexical import query_terms
+from retrieval.lexical import query_terms, stems
 from retrieval.models import SearchHit, hit_texts
 from retrieval.search import Filters, SentenceHit
 
@@ -234,7 +234,8 @@ class OfflineEngine:
             filters = Filters(document_ids=tuple(document_ids)) if document_ids is not None else None
             with svc.telemetry.stage("retrieve"):
                 # the passages on the query's subject, not those that only fill the ten hits
-                hits = mentioning(query, svc.searcher.search(query, 10, filters))
+                hits = svc.searcher.search(query, 10, filters)
+                hits = mentioning(query, hits, *svc.searcher.term_rows(stems(query)))
             within = {}
             for h in hits:
                 within.setdefault(h.document_id, []).append((h.start, h.end))

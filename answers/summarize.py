@@ -10,7 +10,7 @@ A sentence too close to one already chosen is not repeated: its article is cited
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -20,11 +20,13 @@ from answers.candidates import MIN_WORDS as MIN_ANSWER_WORDS
 from answers.compose import answer_from_groups
 from answers.models import Summary
 from answers.wording import restatements
-from retrieval.lexical import article_stems, stems
+from retrieval.lexical import article_stems, idf, stems
 from retrieval.models import Document, SearchHit, Span
 from retrieval.sentences import is_headline, quotation, split_sentences
 
 MIN_WORDS = 6
+# a focused summary's passages hold at least this share of the best one's query-word weight
+SUBJECT_SHARE = 0.5
 
 
 @dataclass
@@ -104,12 +106,20 @@ def _sentences(
     return out
 
 
-def mentioning(query: str, hits: list[SearchHit]) -> list[SearchHit]:
-    """The hits whose title or text holds one of the query's content words (as the keyword index
-    stems them); all of them when none does (a query asked in other words than the articles')."""
+def mentioning(query: str, hits: list[SearchHit], rows: Mapping[str, int], total: int) -> list[SearchHit]:
+    """The hits on the query's subject: those whose article (title and text) holds at least half the
+    weight of the query's content words (as the keyword index stems them; rows: chunks that hold each,
+    of total) that the best hit's article holds. A rare word, a place or a name, outweighs a common
+    one: "Larkford strike" keeps to the Larkford article, not another strike's; a passage on the asked
+    aspect need not repeat the name its article gives. All of them when none holds a word (a query
+    asked in other words than the articles')."""
     wanted = stems(query)
-    found = [h for h in hits if wanted & article_stems(f"{h.title}\n{h.text}")]
-    return found or hits
+    weight = {t: idf(rows.get(t, 0), total) for t in wanted}
+    held = [sum(weight[t] for t in wanted & article_stems(f"{h.title}\n{h.document_text}")) for h in hits]
+    best = max(held, default=0.0)
+    if best <= 0.0:
+        return hits
+    return [h for h, w in zip(hits, held) if w >= SUBJECT_SHARE * best]
 
 
 def holds_every_word(query: str, documents: Iterable[Document]) -> bool:

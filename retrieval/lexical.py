@@ -118,11 +118,15 @@ def stems(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def idf(count: int, n: int) -> float:
+    """The weight of a stem held by count of n texts."""
+    return math.log(1.0 + (n + 1) / (count + 0.5))
+
+
 def idf_weights(docs: Iterable[frozenset[str]]) -> dict[str, float]:
     docs = list(docs)
-    n = len(docs)
     df = Counter(chain.from_iterable(docs))
-    return {t: math.log(1.0 + (n + 1) / (c + 0.5)) for t, c in df.items()}
+    return {t: idf(c, len(docs)) for t, c in df.items()}
 
 
 def coverage_scorer(query: frozenset[str], idf: dict[str, float]) -> Callable[[frozenset[str]], float]:
