@@ -119,6 +119,10 @@ class IngestResultOut(Response):
     id: str
     status: str = Field(description="created | unchanged | updated | duplicate of <id> | rejected: <reason>")
     chunks: int
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what was left out of the document, such as a front-matter date that is not ISO 8601",
+    )
 
 
 class IngestResponse(Response):

@@ -66,7 +66,7 @@ def _result_line(r) -> str:  # type: ignore[no-untyped-def]
     line = f"{r.id}: {r.status}" + (
         f" ({r.chunks} chunks)" if r.chunks and not r.status.startswith("rej") else ""
     )
-    return _printable(line)
+    return _printable(line + "".join(f"; warning: {w}" for w in r.warnings))
 
 
 def _summary(counts: dict[str, int]) -> str:

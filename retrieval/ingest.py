@@ -133,6 +133,19 @@ def accepted_date(value: str | None) -> str | None:
         return None
 
 
+def ignored_date(value: object) -> str:
+    """The warning for a date an article states about itself that accepted_date leaves out: said in
+    the API's words, since the API refuses the same date sent as a field."""
+    return f"published_at ignored: {str(value)[:40]!r} is not an ISO 8601 date"
+
+
+def _noted(result: IngestResult, warnings: tuple[str, ...]) -> IngestResult:
+    """result with what reading its item left out (DocumentIn.warnings), each also logged."""
+    for w in warnings:
+        log.warning("%s: %s", result.id, w)
+    return replace(result, warnings=result.warnings + warnings) if warnings else result
+
+
 def _headline_from(text: str, limit: int = 100) -> str:
     """A stand-in title for an untitled article: its first line that is not a picture credit or
     caption, cut at a word if long."""
@@ -372,12 +385,13 @@ class Ingestor:
         group: list[Prepared] = []
         slots: list[int] = []  # where each of group's results goes in `results`
         held_elsewhere: list[tuple[int, Prepared]] = []  # (slot, item) waiting for the call's end
+        notes: dict[int, tuple[str, ...]] = {}  # slot -> its item's warnings, for its result
         embedding: list[tuple[Future, list[Prepared], list[int]]] = []  # at most one group in the model
 
         def write(job: tuple[Future, list[Prepared], list[int]]) -> None:
             future, prepared, where = job
             for i, r in zip(where, self._write_group(prepared, future.result())):
-                results[i] = r
+                results[i] = r = _noted(r, notes.pop(i, ()))
                 if progress:
                     progress(r)
 
@@ -397,6 +411,7 @@ class Ingestor:
                     prepared = self._prepare(item, skip_stored=True)
                 except InvalidInput as e:
                     r = IngestResult(id=item.id or "-", status=f"rejected: {e.message}", title=item.title)
+                    r = _noted(r, item.warnings)
                     self.counters["rejected"] += 1
                     results.append(r)
                     if progress:
@@ -404,6 +419,8 @@ class Ingestor:
                     continue
                 slot = len(results)
                 results.append(None)
+                if item.warnings:
+                    notes[slot] = item.warnings
                 # only a text found stored when prepared can be another id's (no lookup for new text)
                 holder = None if prepared.complete else self.catalog.find_by_hash(prepared.doc.content_hash)
                 if holder is not None and holder.id != prepared.doc.id:

@@ -139,10 +139,11 @@ def load_file(path: Path, max_bytes: int, stem: str | None = None) -> list[Loade
                 out.append(Loaded(f"{label}:{i + 1}", error=f"invalid JSON: {e}"))
         return out
     if ext in (".md", ".markdown"):
-        text, title, published = markdown_document(text)
-        return [
-            Loaded(label, DocumentIn(text=text, title=title, id=stem, source=source, published_at=published))
-        ]
+        text, title, published, warnings = markdown_document(text)
+        document = DocumentIn(
+            text=text, title=title, id=stem, source=source, published_at=published, warnings=warnings
+        )
+        return [Loaded(label, document)]
     return [Loaded(label, DocumentIn(text=text, id=stem, source=source, is_html=is_html))]
 
 

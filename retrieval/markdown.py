@@ -1,4 +1,5 @@
-"""A Markdown article's own metadata and plain text. Pure: text in, (text, title, published_at) out.
+"""A Markdown article's own metadata and plain text. Pure: text in, (text, title, published_at,
+warnings) out.
 
 Static-site and CMS exports start with YAML front matter (`---` ... `---`) naming the title and date;
 left in, it was the article's title line ("title: ...") and its first cited "sentence". Heading marks
@@ -16,7 +17,7 @@ from dataclasses import replace
 
 import yaml
 
-from retrieval.ingest import accepted_date
+from retrieval.ingest import accepted_date, ignored_date
 from retrieval.models import DocumentIn
 
 __all__ = ["front_matter", "markdown_document", "without_front_matter"]
@@ -39,7 +40,8 @@ _DATE_KEYS = ("published_at", "published", "date", "pubdate", "pubDate")
 
 
 def _date(value: object) -> str | None:
-    """YAML reads an unquoted date as a date: the API's form of it; a date it would refuse is dropped."""
+    """YAML reads an unquoted date as a date: the API's form of it; a date it would refuse is dropped
+    (front_matter says so in a warning)."""
     if isinstance(value, dt.datetime | dt.date):
         value = value.isoformat()
     return accepted_date(value.strip()) if isinstance(value, str) else None
@@ -62,10 +64,15 @@ def _key_lines(block: str) -> dict[str, str] | None:
     return meta or None
 
 
-def front_matter(text: str) -> tuple[str, str | None, str | None]:
-    """(text without its YAML front matter, the front matter's title, its date); the text as it is
-    when it opens with none."""
+FrontMatter = tuple[str, str | None, str | None, tuple[str, ...]]
+
+
+def front_matter(text: str) -> FrontMatter:
+    """(text without its YAML front matter, the front matter's title, its date, warnings); the text as
+    it is when it opens with none. A stated date the API would refuse leaves the article undated, and
+    a warning says so (the API's 400 would have)."""
     title = published = None
+    warnings: tuple[str, ...] = ()
     front = _FRONT.match(text)
     if front:
         try:
@@ -76,17 +83,20 @@ def front_matter(text: str) -> tuple[str, str | None, str | None]:
             text = text[front.end() :]
             if isinstance(meta.get("title"), str) and meta["title"].strip():
                 title = " ".join(meta["title"].split())
-            published = next((d for d in (_date(meta.get(k)) for k in _DATE_KEYS) if d), None)
-    return text, title, published
+            stated = [v for v in (meta.get(k) for k in _DATE_KEYS) if v is not None and str(v).strip()]
+            published = next((d for d in map(_date, stated) if d), None)
+            if published is None and stated:
+                warnings = (ignored_date(str(stated[0]).strip()),)
+    return text, title, published, warnings
 
 
-def markdown_document(text: str) -> tuple[str, str | None, str | None]:
-    """(text without front matter or heading marks, the front matter's title, its date)."""
-    text, title, published = front_matter(text)
+def markdown_document(text: str) -> FrontMatter:
+    """(text without front matter or heading marks, the front matter's title, its date, warnings)."""
+    text, title, published, warnings = front_matter(text)
     text = _HEADING.sub(r"\1", text)
     for pattern, keep in _INLINE:
         text = pattern.sub(keep, text)
-    return text, title, published
+    return text, title, published, warnings
 
 
 def without_front_matter(item: DocumentIn) -> DocumentIn:
@@ -94,5 +104,9 @@ def without_front_matter(item: DocumentIn) -> DocumentIn:
     date fill those the request left out, and the rest is the article. HTML is the cleaner's."""
     if item.is_html or not _FRONT.match(item.text):
         return item
-    text, title, published = front_matter(item.text)
-    return replace(item, text=text, title=item.title or title, published_at=item.published_at or published)
+    text, title, published, warnings = front_matter(item.text)
+    if item.published_at:  # the request's own date: the front matter's is not used, right or wrong
+        published, warnings = item.published_at, ()
+    return replace(
+        item, text=text, title=item.title or title, published_at=published, warnings=item.warnings + warnings
+    )

@@ -24,6 +24,9 @@ class DocumentIn:
     url: str | None = None
     published_at: str | None = None
     is_html: bool = False
+    # what reading it left out that the sender should hear of (a front-matter date the API would
+    # refuse): carried to its IngestResult's warnings
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,4 +127,4 @@ class IngestResult:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def public(self) -> dict:
-        return {"id": self.id, "status": self.status, "chunks": self.chunks}
+        return {"id": self.id, "status": self.status, "chunks": self.chunks, "warnings": list(self.warnings)}

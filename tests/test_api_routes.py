@@ -255,6 +255,20 @@ def test_front_matter_posted_as_text_gives_the_title_and_date(client: TestClient
         assert client.delete("/v1/documents/fm-post").status_code == 204
 
 
+def test_a_front_matter_date_the_api_would_refuse_is_a_warning(client: TestClient) -> None:
+    """A date sent as a field is refused (400); one in the text's front matter leaves the article
+    undated, and its result says so."""
+    text = "---\ndate: not-a-date\n---\nThe Pellaro ferry will run hourly from June, the operator said.\n"
+    r = client.post("/v1/documents", json={"documents": [{"id": "fm-bad-date", "text": text}]})
+    try:
+        (result,) = r.json()["results"]
+        assert result["status"] == "created"
+        assert result["warnings"] == ["published_at ignored: 'not-a-date' is not an ISO 8601 date"]
+        assert client.get("/v1/documents/fm-bad-date").json()["published_at"] is None
+    finally:
+        assert client.delete("/v1/documents/fm-bad-date").status_code == 204
+
+
 def test_ask_within_documents(client: TestClient) -> None:
     only = SEED_IDS[0]
     body = client.post("/v1/ask", json={"question": QUESTION, "document_ids": [only], "top_k": 2}).json()

@@ -165,6 +165,20 @@ def test_ingest_of_a_missing_path_is_a_rejected_line(cli: Cli) -> None:
     assert proc.returncode == 1  # nothing could be ingested
 
 
+def test_ingest_line_says_a_front_matter_date_was_ignored(cli: Cli) -> None:
+    notes = cli.workdir / "undated-notes.md"
+    notes.write_text(
+        "---\npublished_at: not-a-date\n---\nThe quarry expansion was approved by the council on Monday.",
+        encoding="utf-8",
+    )
+    proc = cli.run("ingest", str(notes))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = proc.stdout.strip().splitlines()[0]
+    assert line == (
+        "undated-notes: created (1 chunks); warning: published_at ignored: 'not-a-date' is not an ISO 8601 date"
+    )
+
+
 def test_errors_are_one_line_and_exit_2(cli: Cli) -> None:
     proc = cli.run("search", "suicide orders", "-k", "0")
     assert proc.returncode == 2

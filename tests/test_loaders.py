@@ -134,6 +134,32 @@ def test_an_html_page_dated_in_its_metadata_keeps_that_date(
     assert r.status == "created" and svc.get_document("given").published_at == "2025-04-01"
 
 
+def test_a_front_matter_date_the_api_refuses_is_reported_not_dropped_silently(
+    tmp_path: Path, make_service: MakeService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The article is stored undated, and its result (and the log) says which date was ignored, as the
+    API would say why it refused it."""
+    (tmp_path / "bad-date.md").write_text(
+        "---\ntitle: Harbour works\npublished_at: not-a-date\n---\nThe harbour works begin in May, the port said.",
+        encoding="utf-8",
+    )
+    (tmp_path / "good-date.md").write_text(
+        "---\ntitle: Ferry fares\ndate: 2025-05-12\n---\nFerry fares on the island route rise in April.",
+        encoding="utf-8",
+    )
+    svc = make_service("front-matter-dates")
+    warning = "published_at ignored: 'not-a-date' is not an ISO 8601 date"
+    with caplog.at_level("WARNING", logger="factdesk.ingest"):
+        bad, good = svc.ingest_paths([tmp_path / "bad-date.md", tmp_path / "good-date.md"])
+    assert (bad.id, bad.status, bad.warnings) == ("bad-date", "created", (warning,))
+    assert (good.status, good.warnings) == ("created", ())
+    assert svc.get_document("bad-date").published_at is None
+    assert any(warning in r.getMessage() and "bad-date" in r.getMessage() for r in caplog.records)
+    # the date is ignored again each time the file is read, so the warning comes again
+    (again,) = svc.ingest_sources([str(tmp_path / "bad-date.md")])
+    assert (again.status, again.warnings) == ("unchanged", (warning,))
+
+
 def test_utf8_bom_is_dropped(tmp_path: Path) -> None:
     (tmp_path / "bom.txt").write_bytes("\ufeffHello.".encode())
     assert load_one(tmp_path / "bom.txt").document.text == "Hello."  # type: ignore[union-attr]
