@@ -104,16 +104,31 @@ def slug_id(name: str) -> str:
     return s if s and ID_PATTERN.match(s) else "doc"
 
 
-def parse_published(value: str | None) -> float | None:
+def _published_utc(value: str | None) -> datetime | None:
+    """value as an instant in UTC (a date alone, or a time without an offset, is taken as UTC)."""
     if value is None or not str(value).strip():
         return None
     try:
         dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     except ValueError as e:
         raise InvalidInput(f"published_at must be an ISO 8601 date, not {str(value)[:40]!r}") from e
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
+    try:
+        return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    except OverflowError:  # "0001-01-01T00:00+05:00" is in the year 0 in UTC
+        raise InvalidInput(f"published_at is out of range: {str(value)[:40]!r}") from None
+
+
+def parse_published(value: str | None) -> float | None:
+    dt = _published_utc(value)
+    return None if dt is None else dt.timestamp()
+
+
+def normalise_published(value: str | None) -> str | None:
+    """The one form a stored date takes, the feeds' (retrieval/feeds.py `_iso`): UTC, to the second,
+    "+00:00". Sent as "2025-03-04" or "2025-03-04T10:00:00+02:00", dates would otherwise be listed in
+    mixed forms that do not sort as text."""
+    dt = _published_utc(value)
+    return None if dt is None else dt.replace(microsecond=0).isoformat()
 
 
 def parse_until(value: str | None) -> float | None:
@@ -277,7 +292,7 @@ def prepare(
     doc_id = validate_id(item.id) if item.id else f"doc-{h[:16]}"
     given = visible_text(item.title or "").strip()  # a page's own title is as raw as a client's
     title = (given or visible_text(heading_text(cleaned.title or _headline_from(text)))).strip() or doc_id
-    published_at = item.published_at or accepted_date(cleaned.published)
+    published_at = normalise_published(item.published_at or accepted_date(cleaned.published))
     published_ts = parse_published(published_at)
     doc = Document(
         id=doc_id,

@@ -247,7 +247,7 @@ def test_front_matter_posted_as_text_gives_the_title_and_date(client: TestClient
     try:
         doc = client.get("/v1/documents/fm-post").json()
         assert doc["title"] == "Lantern festival draws record crowd"
-        assert doc["published_at"] == "2026-11-20"
+        assert doc["published_at"] == "2026-11-20T00:00:00+00:00"
         assert doc["text"].startswith("The Pellaro lantern festival") and "title:" not in doc["text"]
         given = {"documents": [{"id": "fm-post", "text": text, "title": "Given"}]}
         assert client.post("/v1/documents", json=given).json()["results"][0]["status"] == "unchanged"
@@ -267,6 +267,49 @@ def test_a_front_matter_date_the_api_would_refuse_is_a_warning(client: TestClien
         assert client.get("/v1/documents/fm-bad-date").json()["published_at"] is None
     finally:
         assert client.delete("/v1/documents/fm-bad-date").status_code == 204
+
+
+def test_published_at_is_stored_in_one_utc_form(client: TestClient) -> None:
+    """A date, or a date-time with an offset, is stored as the feeds' form (UTC, to the second), so
+    listings show one form; sending the same text again in either form stays unchanged."""
+    sent = {  # id: (text, published_at sent, published_at stored)
+        "utc-day": (
+            "The Pellaro ferry sails at noon from the north pier.",
+            "2025-03-04",
+            "2025-03-04T00:00:00+00:00",
+        ),
+        "utc-offset": (
+            "Harbour dues for Pellaro fishing boats rise by a fifth in May.",
+            "2025-03-04T10:00:00+02:00",
+            "2025-03-04T08:00:00+00:00",
+        ),
+        "utc-zulu": (
+            "A Pellaro ferry ran aground on a sandbank, its 40 passengers unhurt.",
+            "2025-03-04T10:00:00.250Z",
+            "2025-03-04T10:00:00+00:00",
+        ),
+    }
+    docs = [{"id": doc_id, "text": text, "published_at": given} for doc_id, (text, given, _) in sent.items()]
+    assert [
+        r["status"] for r in client.post("/v1/documents", json={"documents": docs}).json()["results"]
+    ] == ["created"] * 3
+    try:
+        for doc_id, (_, _, stored) in sent.items():
+            assert client.get(f"/v1/documents/{doc_id}").json()["published_at"] == stored
+        listed = {d["id"]: d["published_at"] for d in client.get("/v1/documents").json()["documents"]}
+        assert {k: listed[k] for k in sent} == {k: v[2] for k, v in sent.items()}
+        again = [{**d, "published_at": sent[d["id"]][2]} for d in docs]
+        for body in (docs, again):
+            results = client.post("/v1/documents", json={"documents": body}).json()["results"]
+            assert [r["status"] for r in results] == ["unchanged"] * 3
+        # the filters compare the instant, not the text: 10:00+02:00 is before 09:00Z
+        found = client.post(
+            "/v1/search", json={"query": "Pellaro ferry harbour", "published_after": "2025-03-04T09:00:00Z"}
+        ).json()["results"]
+        assert {h["document_id"] for h in found} & set(sent) == {"utc-zulu"}
+    finally:
+        for doc_id in sent:
+            assert client.delete(f"/v1/documents/{doc_id}").status_code == 204
 
 
 def test_ask_within_documents(client: TestClient) -> None:

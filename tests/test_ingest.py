@@ -197,7 +197,7 @@ def test_new_text_sent_without_metadata_keeps_the_stored_source_url_and_date(
     assert latest.text == new_text and (latest.source, latest.url, latest.published_at) == (
         "west-news",
         "https://example.org/h",
-        "2025-03-02",
+        "2025-03-02T00:00:00+00:00",
     )
     assert latest.published_ts == before.published_ts
     assert_stores_agree(svc)

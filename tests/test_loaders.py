@@ -116,8 +116,8 @@ def test_an_html_page_dated_in_its_metadata_keeps_that_date(
     svc = make_service("dated")
     results = svc.ingest_paths([pages])
     assert all(r.status == "created" for r in results), results
-    assert svc.get_document("meta").published_at == "2025-03-03T09:00:00Z"
-    assert svc.get_document("ld").published_at == "2025-03-02"
+    assert svc.get_document("meta").published_at == "2025-03-03T09:00:00+00:00"
+    assert svc.get_document("ld").published_at == "2025-03-02T00:00:00+00:00"
     assert svc.get_document("odd").published_at is None
     (r,) = svc.ingest_documents(
         [
@@ -131,7 +131,7 @@ def test_an_html_page_dated_in_its_metadata_keeps_that_date(
             )
         ]
     )
-    assert r.status == "created" and svc.get_document("given").published_at == "2025-04-01"
+    assert r.status == "created" and svc.get_document("given").published_at == "2025-04-01T00:00:00+00:00"
 
 
 def test_a_front_matter_date_the_api_refuses_is_reported_not_dropped_silently(
@@ -158,6 +158,24 @@ def test_a_front_matter_date_the_api_refuses_is_reported_not_dropped_silently(
     # the date is ignored again each time the file is read, so the warning comes again
     (again,) = svc.ingest_sources([str(tmp_path / "bad-date.md")])
     assert (again.status, again.warnings) == ("unchanged", (warning,))
+
+
+def test_front_matter_date_is_stored_in_utc_and_reingesting_is_unchanged(
+    tmp_path: Path, make_service: MakeService
+) -> None:
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "tram.md").write_text(
+        "---\ntitle: Tram line opens\npublished_at: 2025-05-12T09:30:00+02:00\n---\n"
+        "The tram line to the harbour carried its first passengers on Monday morning.",
+        encoding="utf-8",
+    )
+    svc = make_service("front-matter-utc")
+    assert [r.status for r in svc.ingest_paths([articles])] == ["created"]
+    stored = svc.get_document("tram")
+    assert stored.published_at == "2025-05-12T07:30:00+00:00"
+    assert [r.status for r in svc.ingest_paths([articles])] == ["unchanged"]
+    assert svc.get_document("tram") == stored
 
 
 def test_utf8_bom_is_dropped(tmp_path: Path) -> None:
