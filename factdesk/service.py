@@ -29,7 +29,15 @@ from retrieval.errors import CorruptVectors, InsufficientStorage, InvalidInput, 
 from retrieval.faults import refusal
 from retrieval.file_ids import FileIds
 from retrieval.ingest import Ingestor, check_unicode, parse_published, parse_until, validate_id
-from retrieval.loaders import Loaded, keep_validators, load_paths, load_url, names_url
+from retrieval.loaders import (
+    Loaded,
+    is_feed_file,
+    keep_validators,
+    load_feed_file,
+    load_paths,
+    load_url,
+    names_url,
+)
 from retrieval.markdown import without_front_matter
 from retrieval.models import Document, DocumentIn, IngestResult, SearchHit
 from retrieval.search import Filters, SearchConfig, Searcher
@@ -233,11 +241,12 @@ class Factdesk:
     def ingest_sources(
         self, sources: list[str], progress: Callable[[IngestResult], None] | None = None
     ) -> list[IngestResult]:
-        """Files, folders and http(s) URLs (feeds or article pages), in the order given. A URL that
-        fails, or one item of a feed, is its own `rejected` result; the rest goes on."""
+        """Files, folders and http(s) URLs (feeds or article pages), and feeds saved to files, in the
+        order given. A URL that fails, or one item of a feed, is its own `rejected` result; the rest
+        goes on."""
         from retrieval.fetch import Fetcher, ValidatorStore
 
-        if not any(names_url(source) for source in sources):
+        if not any(names_url(source) or is_feed_file(Path(source)) for source in sources):
             # files only: nothing to fetch, so no fetch state to open (a read-only data dir still
             # gets the ingestor's own one-line refusal)
             return self.ingest_paths([Path(source) for source in sources], progress)
@@ -256,9 +265,14 @@ class Factdesk:
             named: dict[str, tuple[Path, str]] = {}  # document id -> its file, until it lands
 
             def loaded_items() -> Iterator[Loaded]:
+                def is_stored(doc_id: str) -> bool:
+                    return self.catalog.get(doc_id) is not None
+
                 for source in sources:
                     if names_url(source):
-                        yield from load_url(source, fetcher, cache, lambda d: self.catalog.get(d) is not None)
+                        yield from load_url(source, fetcher, cache, is_stored)
+                    elif is_feed_file(Path(source)):
+                        yield from load_feed_file(Path(source), s.max_file_bytes, fetcher, cache, is_stored)
                     else:
                         yield from load_paths([Path(source)], s.max_file_bytes, ids)
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from retrieval.encoding import declared_charset, decode_text
 from retrieval.file_ids import file_key
 from retrieval.errors import InvalidInput
-from retrieval.feeds import ACCEPTED_TYPES, PAGE_TYPES, FeedItem, is_feed, page_document, parse_feed
+from retrieval.feeds import ACCEPTED_TYPES, PAGE_TYPES, Feed, FeedItem, is_feed, page_document, parse_feed
 from retrieval.ingest import slug_id
 from retrieval.markdown import markdown_document
 from retrieval.models import DocumentIn
@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # the HTTP client (httpx) loads only when a URL is fetched: `
     from retrieval.fetch import Fetcher, Validators, ValidatorStore
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf"}
+# a feed saved to disk and named on its own (`factdesk ingest news.rss`): its items' pages are fetched
+FEED_SUFFIXES = frozenset((".rss", ".atom", ".xml"))
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ def load_file(path: Path, max_bytes: int, stem: str | None = None) -> list[Loade
     """The documents of one file; stem (file_id's) names them, else the file name's stem does."""
     label = str(path)
     ext = path.suffix.lower()
+    if ext not in SUPPORTED and is_feed_file(path):
+        return [Loaded(label, error="a feed file is read when named on its own, not in a folder")]
     if ext not in SUPPORTED:
         return [Loaded(label, error=f"unsupported file type {ext or '(none)'}")]
     try:
@@ -289,13 +293,56 @@ def load_url(
         return
     if got.status == 200:  # items keep their own validators: a feed can be saved before they land
         cache.put(url, Validators(got.etag, got.last_modified, None, body))
+    yield from _feed_pages(url, feed, fetcher, cache, is_stored)
+
+
+def _feed_pages(
+    label: str, feed: Feed, fetcher: Fetcher, cache: ValidatorStore, is_stored: Callable[[str], bool]
+) -> Iterator[Loaded]:
+    """Each item's page, fetched; label (the feed's URL or file) names an item that has no link."""
     seen: set[str] = set()
     for n, item in enumerate(feed.items, 1):
         if item.url is None or not is_url(item.url):
-            yield Loaded(f"{url}#item-{n}", error="feed item has no http(s) link")
+            yield Loaded(f"{label}#item-{n}", error="feed item has no http(s) link")
         elif item.url not in seen:  # a feed that lists one story twice
             seen.add(item.url)
             yield _load_page(item.url, item, fetcher, cache, is_stored)
+
+
+def is_feed_file(path: Path) -> bool:
+    """A feed saved to a file (.rss, .atom, or .xml whose root element is a feed's)."""
+    ext = path.suffix.lower()
+    if ext not in FEED_SUFFIXES or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as f:
+            return ext != ".xml" or is_feed(None, f.read(2048))
+    except OSError:
+        return False
+
+
+def load_feed_file(
+    path: Path, max_bytes: int, fetcher: Fetcher, cache: ValidatorStore, is_stored: Callable[[str], bool]
+) -> Iterator[Loaded]:
+    """A feed read from a file: its items' pages are fetched, as a feed URL's are."""
+    label = str(path)
+    try:
+        if path.stat().st_size > max_bytes:
+            yield Loaded(label, error=f"file is larger than {max_bytes} bytes")
+            return
+        body = path.read_bytes()
+    except OSError as e:
+        yield Loaded(label, error=f"cannot read: {e.strerror or e}")
+        return
+    try:
+        feed = parse_feed(body, path.resolve().as_uri())
+    except InvalidInput as e:
+        yield Loaded(label, error=e.message)
+        return
+    if not feed.items:
+        yield Loaded(label, error="the feed lists no items")
+        return
+    yield from _feed_pages(label, feed, fetcher, cache, is_stored)
 
 
 def keep_validators(cache: ValidatorStore, loaded: Loaded) -> Loaded:

@@ -250,3 +250,37 @@ def test_every_url_that_gives_nothing_gets_its_own_line(tmp_path: Path, site: Si
         status[sources[2]] == "rejected: unsupported URL scheme 'ftp': only http and https URLs are fetched"
     )
     assert status[sources[3]] == "rejected: not a URL: it names no host"
+
+
+def test_a_feed_saved_to_a_file_is_read_as_its_url_would_be(
+    tmp_path: Path, site: Site, warm_model: None
+) -> None:
+    """`factdesk ingest news.rss` (or .atom, or a .xml whose root is a feed's): the items' pages are
+    fetched and stored with the feed's titles; in a folder a feed file is refused with the reason, and
+    a .xml that is no feed is still just an unsupported file."""
+    items = [(STORIES["harbour"][0], "/news/harbour.html", RSS_DATES["harbour"][0])]
+    (tmp_path / "news.rss").write_bytes(rss(site.base, items))
+    atom_items = [(STORIES["school"][0], "/news/school.html", "2025-03-06T12:00:00Z")]
+    (tmp_path / "school.xml").write_bytes(atom(site.base, atom_items))
+    (tmp_path / "empty.atom").write_bytes(rss(site.base, []))
+    svc = Factdesk(make_settings(tmp_path / "data"))
+    try:
+        results = svc.ingest_sources([str(tmp_path / p) for p in ("news.rss", "school.xml", "empty.atom")])
+        status = {r.id: r.status for r in results}
+        assert status[str(tmp_path / "empty.atom")] == "rejected: the feed lists no items"
+        harbour = svc.get_document(url_id(f"{site.base}/news/harbour.html"))
+        school = svc.get_document(url_id(f"{site.base}/news/school.html"))
+        assert harbour is not None and harbour.title == STORIES["harbour"][0]
+        assert school is not None and school.title == STORIES["school"][0]
+        assert status[harbour.id] == status[school.id] == "created"
+        folder = tmp_path / "folder"
+        folder.mkdir()
+        (folder / "news.rss").write_bytes(rss(site.base, items))
+        (folder / "sitemap.xml").write_text("<urlset></urlset>")
+        in_folder = {Path(r.id).name: r.status for r in svc.ingest_sources([str(folder)])}
+        assert in_folder == {
+            "news.rss": "rejected: a feed file is read when named on its own, not in a folder",
+            "sitemap.xml": "rejected: unsupported file type .xml",
+        }
+    finally:
+        svc.close()
