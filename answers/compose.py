@@ -127,25 +127,30 @@ def answer_from_groups(
     groups: Sequence[Sequence[Cited]], generator: str, prompt_version: str, preface: str = ""
 ) -> Answer:
     """Each group's first sentence, followed by the markers of every source that states it; the
-    markers are numbered here and nowhere else."""
+    markers are numbered here and nowhere else. A span that restates two groups' sentences keeps
+    its one number."""
     citations: list[Citation] = []
+    numbered: dict[tuple[str, int, int], int] = {}
     parts: list[str] = []
     for g in groups:
         marks = ""
         for c in g:
-            citations.append(
-                Citation(
-                    marker=len(citations) + 1,
-                    document_id=c.document_id,
-                    chunk_id=c.chunk_id,
-                    title=c.title,
-                    quote=c.text,
-                    start=c.start,
-                    end=c.end,
-                    content_hash=c.content_hash,
+            key = (c.document_id, c.start, c.end)
+            if key not in numbered:
+                numbered[key] = len(citations) + 1
+                citations.append(
+                    Citation(
+                        marker=numbered[key],
+                        document_id=c.document_id,
+                        chunk_id=c.chunk_id,
+                        title=c.title,
+                        quote=c.text,
+                        start=c.start,
+                        end=c.end,
+                        content_hash=c.content_hash,
+                    )
                 )
-            )
-            marks += f"[{len(citations)}]"
+            marks += f"[{numbered[key]}]"
         parts.append(_MARKER_LIKE.sub(r"(\1)", g[0].text) + f" {marks}")
     return Answer(
         answer=preface + " ".join(parts),

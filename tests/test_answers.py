@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from answers.candidates import Candidate, candidates
-from answers.compose import ComposeConfig, accepted, compose, group
+from answers.compose import ComposeConfig, accepted, answer_from_groups, compose, group
 from answers.intent import SummaryRequest, summary_request
 from answers.models import ABSTAIN_TEXT
 from answers.reader import Passage
@@ -64,6 +64,18 @@ def test_restatements_are_cited_together_in_the_clean_wording() -> None:
     answer = compose([own, copy, other, same_doc_repeat], vecs, 0.5, ComposeConfig(), "extractive", "v")
     assert answer.answer == f"{own.text} [1][2] {other.text} [3]"
     assert [c.marker for c in answer.citations] == [1, 2, 3]
+
+
+def test_a_span_that_restates_two_groups_keeps_its_one_marker() -> None:
+    """Cited beside two statements, one source sentence is one citation, with one number."""
+    first, second = (
+        _cand("The agency said 300 died.", 0.9, doc="a"),
+        _cand("Officials put it at 300.", 0.8, doc="b"),
+    )
+    shared = _cand("About 300 soldiers have died, it said.", 0.5, doc="c")
+    answer = answer_from_groups([[first, shared], [second, shared]], "extractive", "v")
+    assert answer.answer == f"{first.text} [1][2] {second.text} [3][2]"
+    assert [(c.marker, c.document_id) for c in answer.citations] == [(1, "a"), (2, "c"), (3, "b")]
 
 
 def test_a_quoted_sentence_is_shown_and_cited_with_its_whole_quotation() -> None:
