@@ -18,7 +18,9 @@ from retrieval.lexical import stems
 from retrieval.dedup import text_hash
 from retrieval.sentences import split_sentences
 
-MIN_QUOTE_WORDS = 2  # a one-word "quote" matches almost any passage and supports nothing
+# a shorter "quote" matches almost any passage, or is a photo credit ("[Kim Won Jin/AFP]") or a
+# dateline, and supports nothing: the offline engine's bar for a candidate sentence too
+MIN_QUOTE_WORDS = 4
 
 
 def _passage_number(value: object) -> int | None:

@@ -841,6 +841,24 @@ def test_verify_sentence_rules():
     )
 
 
+def test_a_photo_credit_supports_no_sentence():
+    """A credit line shares the names a sentence states, and is no evidence for it: by id or by quote,
+    a span of fewer than four words is not a citation."""
+    doc = "[Kim Won Jin/AFP]\nThe two soldiers were captured in the Kursk region, officials said."
+    ps = [Passage(1, "doc", "doc#0", "T", 0, len(doc), doc)]
+    spans = sentence_spans(ps)
+    credit = next(i for i, sp in spans.items() if doc[sp.start : sp.end] == "[Kim Won Jin/AFP]")
+    claim = "The soldiers were identified as Kim Won Jin and another man."
+    assert verify_sentence({"text": claim, "citations": [credit]}, {1: ps[0]}, spans) is None
+    by_quote = {"text": claim, "citations": [{"passage": 1, "quote": "Kim Won Jin/AFP"}]}
+    assert verify_sentence(by_quote, {1: ps[0]}) is None
+    whole = {
+        "text": "The soldiers were captured in Kursk.",
+        "citations": [{"passage": 1, "quote": doc[18:70]}],
+    }
+    assert verify_sentence(whole, {1: ps[0]}) is not None
+
+
 def test_sentence_ids_cite_exact_sentences():
     doc = "Intro line.\nAbout 300 soldiers have been killed, officials said. Talks [1.1] resume in May.\nEnd."
     ps = [Passage(1, "doc", "doc#0", "T", doc.index("About"), doc.index("\nEnd"), doc)]
