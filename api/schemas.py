@@ -303,6 +303,12 @@ class ChatCompletion(Response):
     usage: Usage
     citations: list[Citation] = Field(description="the sources behind the [n] markers in the content")
     system_fingerprint: str | None = Field(None, description="the prompt_version of the answer")
+    generator: str | None = Field(
+        None, description='"extractive" offline (or after a model failed), else the model'
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="as /v1/ask's: a model that failed, a question not read in English"
+    )
 
 
 def sse_docs(description: str, example: Any, json_data: bool = True) -> dict[int | str, dict[str, Any]]:

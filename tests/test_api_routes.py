@@ -329,6 +329,10 @@ def test_ask_with_history_rewrites_the_follow_up(client: TestClient) -> None:
     assert "captured" in body.get("question", "") and body["citations"]
 
 
+def body_of(client: TestClient, question: str) -> dict:
+    return client.post("/v1/ask", json={"question": question}).json()
+
+
 def test_a_question_not_in_english_is_declined_with_the_reason(client: TestClient) -> None:
     question = "¿Cuántos soldados norcoreanos han muerto en Ucrania?"
     body = client.post("/v1/ask", json={"question": question}).json()
@@ -344,6 +348,12 @@ def test_a_question_not_in_english_is_declined_with_the_reason(client: TestClien
         assert "reads questions in English" in " ".join(body["warnings"])
     english = client.post("/v1/ask", json={"question": "How do you make kimchi at home?"}).json()
     assert english["abstained"] and not any("English" in w for w in english["warnings"])
+    # a chat client hears it too, and which engine answered: in the reply and in the stream's last chunk
+    messages = [{"role": "user", "content": question}]
+    reply = chat(client, messages).json()
+    assert reply["warnings"] == body_of(client, question)["warnings"] and reply["generator"] == "extractive"
+    last = [json.loads(d) for d in sse_events(chat(client, messages, stream=True).text)[:-1]][-1]
+    assert last["warnings"] == reply["warnings"] and last["generator"] == "extractive"
 
 
 def test_ask_stream(client: TestClient, texts: dict[str, str]) -> None:

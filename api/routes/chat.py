@@ -91,6 +91,8 @@ def completion(answer: dict[str, Any], prompt: str) -> dict[str, Any]:
         "usage": token_usage(prompt, content),
         "citations": answer["citations"],
         "system_fingerprint": answer.get("prompt_version"),
+        "generator": answer.get("generator"),
+        "warnings": answer.get("warnings", []),
     }
 
 
@@ -134,6 +136,8 @@ class ChunkWriter:
                 "stop",
                 citations=event.get("citations", []),
                 system_fingerprint=event.get("prompt_version"),
+                generator=event.get("generator"),
+                warnings=event.get("warnings", []),
             )
         )
         if self.usage_prompt is not None:  # as OpenAI sends it: no choices, only the counts
