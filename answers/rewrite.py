@@ -50,6 +50,13 @@ _PLACE_BEFORE = re.compile(r"\b(?:in|at|near|into|inside|outside|from)\s*$", re.
 # pronouns that stand for a person; a question that asked for one
 _GENDERED = re.compile(r"\b(?:he|she|him|her|his|hers)\b", re.I)
 _ASKS_WHO = re.compile(r"^\s*(?:and\s+)?(?:who|whom|which)\b", re.I)
+# ... that names someone after its auxiliary ("Who did Zelenskyy offer ...?", "Who is Priya Sandhu?"):
+# "he" is then that person, the question's own subject, not the one the answer names
+_NAMES_ASKER = re.compile(
+    r"^\s*(?i:and\s+)?(?i:who|whom|which(?:\s+[a-z]+)?)\s+"
+    r"(?i:did|does|do|will|would|can|could|should|has|have|had|is|was|are|were)\s+"
+    r"(?>[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)(?!['’])"  # not "Who is Harbour United's director?"
+)
 # capitalised words in a row, none of them a sentence's function word ("The", "A")
 _FULL_NAME = re.compile(r"\b[A-Z][\w’'-]*[a-z][\w-]*(?:\s+[A-Z][\w’'-]*[a-z][\w-]*)+")
 # words that open a name but are no part of it
@@ -219,8 +226,14 @@ def swap(question: str, previous: str) -> str | None:
 
 def asks_for_person(question: str, previous: str) -> bool:
     """Whether "he" or "she" in the question is likely the person the previous turn asked for ("Who
-    is the club's sporting director?" / "Which auditor found the fraud?"), not one it names."""
-    return bool(_GENDERED.search(question)) and bool(_ASKS_WHO.match(previous)) and is_follow_up(question)
+    is the club's sporting director?" / "Which auditor found the fraud?"), not one it names ("Who did
+    Zelenskyy offer to exchange ...?": "he" is Zelenskyy)."""
+    return (
+        bool(_GENDERED.search(question))
+        and bool(_ASKS_WHO.match(previous))
+        and not _NAMES_ASKER.match(previous)
+        and is_follow_up(question)
+    )
 
 
 def named_person(quotes: list[str], asked: str) -> str | None:

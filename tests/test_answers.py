@@ -242,6 +242,12 @@ def test_the_person_an_answer_names() -> None:
     assert asks_for_person("How old is she?", asked)
     assert not asks_for_person("How old is she?", "When did the club appoint Karen Holt?")
     assert not asks_for_person("When did it open?", "Who built the bridge?")
+    zelenskyy = "Who did Zelenskyy offer to exchange the North Korean soldiers for?"
+    assert not asks_for_person("What did he post on X?", zelenskyy)
+    assert rewrite_follow_up("What did he post on X?", [zelenskyy]) == "What did Zelenskyy post on X?"
+    assert not asks_for_person("What did she say?", "Who is Priya Sandhu?")
+    assert asks_for_person("How old is she?", "Who did the club appoint as director?")
+    assert asks_for_person("What did she say?", "Which councillor did the paper interview?")
     assert rewrite_follow_up("How old is she?", [asked], "Karen Holt") == "How old is Karen Holt?"
     assert rewrite_follow_up("When did it open?", ["What did the club build?"], "Karen Holt") == (
         "When did it open? (club build)"
