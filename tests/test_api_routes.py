@@ -499,6 +499,12 @@ def test_chat_content_parts_and_history(client: TestClient) -> None:
     assert chat(client, follow_up).json()["citations"] == asked["citations"]
 
 
+def test_a_message_of_only_an_image_says_so(client: TestClient) -> None:
+    image = [{"type": "image_url", "image_url": {"url": "data:,"}}]
+    r = chat(client, [{"role": "user", "content": image}])
+    assert r.status_code == 400 and "no text part" in r.json()["error"]["message"]
+
+
 def test_a_long_conversation_keeps_working(client: TestClient) -> None:
     # 1,201 messages: past the old cap of 1,000, within the test app's 64 KiB body limit
     earlier = [{"role": r, "content": f"t{i}"} for i in range(600) for r in ("user", "assistant")]

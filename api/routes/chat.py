@@ -57,9 +57,12 @@ async def get_model(model_id: str) -> dict:
 
 def conversation(body: ChatRequest, max_chars: int) -> tuple[str, list[str]]:
     """(question, earlier user questions): overlong earlier turns are cut, the question is not."""
-    asked = [m.text() for m in body.messages if m.role == "user"]
-    if not asked:
+    users = [m for m in body.messages if m.role == "user"]
+    if not users:
         raise InvalidInput("messages must contain at least one user message")
+    asked = [m.text() for m in users]
+    if isinstance(users[-1].content, list) and not asked[-1].strip():
+        raise InvalidInput("the last user message has no text part: only text is read (no images or files)")
     history = [q.strip()[:max_chars] for q in asked[:-1] if q.strip()]
     return asked[-1], history[-MAX_HISTORY:]
 
