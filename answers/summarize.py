@@ -115,11 +115,16 @@ def mentioning(query: str, hits: list[SearchHit], rows: Mapping[str, int], total
     asked in other words than the articles')."""
     wanted = stems(query)
     weight = {t: idf(rows.get(t, 0), total) for t in wanted}
-    held = [sum(weight[t] for t in wanted & article_stems(f"{h.title}\n{h.document_text}")) for h in hits]
-    best = max(held, default=0.0)
+    held: dict[str, float] = {}  # by article: several hits are often one article's
+    for h in hits:
+        if h.document_id not in held:
+            held[h.document_id] = sum(
+                weight[t] for t in wanted & article_stems(f"{h.title}\n{h.document_text}")
+            )
+    best = max(held.values(), default=0.0)
     if best <= 0.0:
         return hits
-    return [h for h, w in zip(hits, held) if w >= SUBJECT_SHARE * best]
+    return [h for h in hits if held[h.document_id] >= SUBJECT_SHARE * best]
 
 
 def holds_every_word(query: str, documents: Iterable[Document]) -> bool:
