@@ -18,7 +18,7 @@ from retrieval.lexical import stems
 from retrieval.dedup import text_hash
 from retrieval.sentences import split_sentences
 
-# a shorter "quote" matches almost any passage, or is a photo credit ("[Kim Won Jin/AFP]") or a
+# a shorter "quote" matches almost any passage, or is a photo credit ("[Ana Reyes/AFP]") or a
 # dateline, and supports nothing: the offline engine's bar for a candidate sentence too
 MIN_QUOTE_WORDS = 4
 

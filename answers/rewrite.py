@@ -50,7 +50,7 @@ _PLACE_BEFORE = re.compile(r"\b(?:in|at|near|into|inside|outside|from)\s*$", re.
 # pronouns that stand for a person; a question that asked for one
 _GENDERED = re.compile(r"\b(?:he|she|him|her|his|hers)\b", re.I)
 _ASKS_WHO = re.compile(r"^\s*(?:and\s+)?(?:who|whom|which)\b", re.I)
-# ... that names someone after its auxiliary ("Who did Zelenskyy offer ...?", "Who is Priya Sandhu?"):
+# ... that names someone after its auxiliary ("Who did Marta Vidal offer ...?", "Who is Priya Sandhu?"):
 # "he" is then that person, the question's own subject, not the one the answer names
 _NAMES_ASKER = re.compile(
     r"^\s*(?i:and\s+)?(?i:who|whom|which(?:\s+[a-z]+)?)\s+"
@@ -227,7 +227,7 @@ def swap(question: str, previous: str) -> str | None:
 def asks_for_person(question: str, previous: str) -> bool:
     """Whether "he" or "she" in the question is likely the person the previous turn asked for ("Who
     is the club's sporting director?" / "Which auditor found the fraud?"), not one it names ("Who did
-    Zelenskyy offer to exchange ...?": "he" is Zelenskyy)."""
+    Marta Vidal offer to exchange ...?": "she" is Marta Vidal)."""
     return (
         bool(_GENDERED.search(question))
         and bool(_ASKS_WHO.match(previous))
