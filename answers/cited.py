@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from answers.models import Citation
+from answers.models import Citation, CitationNumbers
 from answers.passages import Passage, passage_sentences
 from answers.verify import locate_quote, strip_citation_marks, unsupported_numbers
 from retrieval.lexical import stems
@@ -139,30 +139,22 @@ class Assembler:
     """Numbers citations 1..M in reading order (a span cited twice keeps its marker)."""
 
     def __init__(self) -> None:
-        self.citations: list[Citation] = []
-        self._markers: dict[tuple[str, int, int], int] = {}
+        self._numbers = CitationNumbers()
+
+    @property
+    def citations(self) -> list[Citation]:
+        return self._numbers.citations
 
     def markers(self, c: Cited) -> str:
-        out = []
+        out: list[str] = []
         for s in c.spans:
-            if s.key not in self._markers:
-                marker = len(self.citations) + 1
-                self._markers[s.key] = marker
-                p = s.passage
-                self.citations.append(
-                    Citation(
-                        marker=marker,
-                        document_id=p.document_id,
-                        chunk_id=p.chunk_id,
-                        title=p.title,
-                        quote=p.doc_text[s.start : s.end],
-                        start=s.start,
-                        end=s.end,
-                        content_hash=text_hash(p.doc_text),
-                    )
-                )
-            if f"[{self._markers[s.key]}]" not in out:
-                out.append(f"[{self._markers[s.key]}]")
+            p = s.passage
+            quote = p.doc_text[s.start : s.end]
+            n = self._numbers.number(
+                p.document_id, p.chunk_id, p.title, quote, s.start, s.end, text_hash(p.doc_text)
+            )
+            if f"[{n}]" not in out:
+                out.append(f"[{n}]")
         return "".join(out)
 
 

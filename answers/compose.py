@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from answers.candidates import Candidate
-from answers.models import ABSTAIN_TEXT, Answer, Citation
+from answers.models import ABSTAIN_TEXT, Answer, CitationNumbers
 from answers.wording import names, restatements
 from retrieval.lexical import article_stems, stems
 from retrieval.sentences import quotation
@@ -129,33 +129,18 @@ def answer_from_groups(
     """Each group's first sentence, followed by the markers of every source that states it; the
     markers are numbered here and nowhere else. A span that restates two groups' sentences keeps
     its one number."""
-    citations: list[Citation] = []
-    numbered: dict[tuple[str, int, int], int] = {}
+    numbers = CitationNumbers()
     parts: list[str] = []
     for g in groups:
-        marks = ""
-        for c in g:
-            key = (c.document_id, c.start, c.end)
-            if key not in numbered:
-                numbered[key] = len(citations) + 1
-                citations.append(
-                    Citation(
-                        marker=numbered[key],
-                        document_id=c.document_id,
-                        chunk_id=c.chunk_id,
-                        title=c.title,
-                        quote=c.text,
-                        start=c.start,
-                        end=c.end,
-                        content_hash=c.content_hash,
-                    )
-                )
-            marks += f"[{numbered[key]}]"
+        marks = "".join(
+            f"[{numbers.number(c.document_id, c.chunk_id, c.title, c.text, c.start, c.end, c.content_hash)}]"
+            for c in g
+        )
         parts.append(_MARKER_LIKE.sub(r"(\1)", g[0].text) + f" {marks}")
     return Answer(
         answer=preface + " ".join(parts),
         abstained=False,
-        citations=citations,
+        citations=numbers.citations,
         generator=generator,
         prompt_version=prompt_version,
     )

@@ -20,6 +20,26 @@ class Citation:
     content_hash: str
 
 
+class CitationNumbers:
+    """Numbers citations 1..M in reading order; a span cited twice (by two sentences, or beside two
+    statements) keeps its one number. Both engines number their answers here."""
+
+    def __init__(self) -> None:
+        self.citations: list[Citation] = []
+        self._numbers: dict[tuple[str, int, int], int] = {}
+
+    def number(
+        self, document_id: str, chunk_id: str, title: str, quote: str, start: int, end: int, content_hash: str
+    ) -> int:
+        key = (document_id, start, end)
+        if key not in self._numbers:
+            self._numbers[key] = len(self.citations) + 1
+            self.citations.append(
+                Citation(self._numbers[key], document_id, chunk_id, title, quote, start, end, content_hash)
+            )
+        return self._numbers[key]
+
+
 @dataclass
 class Answer:
     answer: str

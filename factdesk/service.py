@@ -246,7 +246,8 @@ class Factdesk:
         goes on."""
         from retrieval.fetch import Fetcher, ValidatorStore
 
-        if not any(names_url(source) or is_feed_file(Path(source)) for source in sources):
+        feeds = {source for source in sources if not names_url(source) and is_feed_file(Path(source))}
+        if not feeds and not any(names_url(source) for source in sources):
             # files only: nothing to fetch, so no fetch state to open (a read-only data dir still
             # gets the ingestor's own one-line refusal)
             return self.ingest_paths([Path(source) for source in sources], progress)
@@ -271,7 +272,7 @@ class Factdesk:
                 for source in sources:
                     if names_url(source):
                         yield from load_url(source, fetcher, cache, is_stored)
-                    elif is_feed_file(Path(source)):
+                    elif source in feeds:
                         yield from load_feed_file(Path(source), s.max_file_bytes, fetcher, cache, is_stored)
                     else:
                         yield from load_paths([Path(source)], s.max_file_bytes, ids)
