@@ -61,7 +61,11 @@ def build_server(settings: Settings, service: Callable[[], Factdesk]) -> MCPServ
         list[DocumentId] | None,
         Field(max_length=1000, description="only these documents (ids from search or get_document)"),
     ]
-    TopK = Annotated[int | None, Field(ge=1, le=settings.max_top_k, description="passages to return")]
+    # range checked by the service, which words it as /v1 does; the schema states it
+    TopK = Annotated[
+        Annotated[int, Field(json_schema_extra={"minimum": 1, "maximum": settings.max_top_k})] | None,
+        Field(description="passages to return"),
+    ]
     MaxWords = Annotated[int | None, Field(ge=10, le=2000, description="summary length limit")]
 
     async def run(fn: Callable[[Factdesk], T]) -> T:

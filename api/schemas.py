@@ -48,8 +48,15 @@ WholeNumber = BeforeValidator(_whole_number)
 DocumentId = Annotated[
     str, AfterValidator(_document_id), Field(json_schema_extra={"pattern": ID_SCHEMA_PATTERN})
 ]
+# the range is the service's to check (1 .. max_top_k), so that every route and the MCP tools say it in
+# one message; the schema still states the minimum (the maximum: api/app.py `_write_limits`)
 TopK = Annotated[
-    int, Field(ge=1, description="passages to use (1 .. the server's max_top_k; default 5)"), WholeNumber
+    int,
+    Field(
+        json_schema_extra={"minimum": 1},
+        description="passages to use (1 .. the server's max_top_k; default 5)",
+    ),
+    WholeNumber,
 ]
 Text = Annotated[str, Field(min_length=1, json_schema_extra={"pattern": NON_BLANK})]
 IsoDate = Annotated[

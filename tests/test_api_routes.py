@@ -632,8 +632,14 @@ def test_question_length_limit(client: TestClient) -> None:
 
 @pytest.mark.parametrize("top_k", [0, -1, 51, 10_000])
 def test_top_k_bounds(client: TestClient, top_k: int) -> None:
-    assert_error(client.post("/v1/search", json={"query": "x", "top_k": top_k}), 400, "invalid_request")
-    assert_error(client.post("/v1/ask", json={"question": "x", "top_k": top_k}), 400, "invalid_request")
+    """One message on every route, below the range as above it (the MCP tools say it too)."""
+    for r in (
+        client.post("/v1/search", json={"query": "x", "top_k": top_k}),
+        client.post("/v1/ask", json={"question": "x", "top_k": top_k}),
+        chat(client, [{"role": "user", "content": "x"}], top_k=top_k),
+    ):
+        assert_error(r, 400, "invalid_request")
+        assert r.json()["error"]["message"] == "top_k must be between 1 and 50"
 
 
 def test_top_k_limits_are_inclusive(client: TestClient) -> None:

@@ -158,8 +158,8 @@ def test_get_document_returns_the_cleaned_text(live_server: LiveServer) -> None:
         ("ask", {}, "question"),
         ("ask", {"question": "x" * 2001}, "question"),
         ("ask", {"question": QUESTION, "document_ids": ["../etc"]}, "document_ids"),
-        ("search", {"query": "x", "top_k": 0}, "top_k"),
-        ("search", {"query": "x", "top_k": 51}, "top_k"),
+        ("search", {"query": "x", "top_k": 0}, "top_k must be between 1 and 50"),  # as /v1 says it
+        ("search", {"query": "x", "top_k": 51}, "top_k must be between 1 and 50"),
         ("summarize", {"max_words": 5}, "max_words"),
         ("summarize", {"document_ids": ["no-such-doc"]}, "no-such-doc"),
         ("ask", {"question": "Who was captured?", "document_ids": ["no-such-doc"]}, "no-such-doc"),
