@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from retrieval.models import Document
 
@@ -66,7 +66,11 @@ class FileIds:
         if any(r[0] != me and r[0] in call for r in rows):
             return True
         stored = self._get(stem)
-        return stored is not None and stored.source != path.name
+        if stored is None:
+            return False
+        # a file's source is its path inside the folder ingested ("monday/strike.txt"); a URL is a page's
+        source = stored.source or ""
+        return "://" in source or PurePosixPath(source).name != path.name
 
     def remember(self, named: Iterable[tuple[Path, str]]) -> None:
         """Called once the documents have landed: a table that cannot be written (a full disk) loses

@@ -90,8 +90,9 @@ def _record(obj: object, fallback_id: str, label: str, file_source: str) -> Load
     )
 
 
-def load_file(path: Path, max_bytes: int, stem: str | None = None) -> list[Loaded]:
-    """The documents of one file; stem (file_id's) names them, else the file name's stem does."""
+def load_file(path: Path, max_bytes: int, stem: str | None = None, source: str | None = None) -> list[Loaded]:
+    """The documents of one file; stem (file_id's) names them, else the file name's stem does. source
+    (`file_source`) labels them, else the file's name does."""
     label = str(path)
     ext = path.suffix.lower()
     if ext not in SUPPORTED and is_feed_file(path):
@@ -106,8 +107,7 @@ def load_file(path: Path, max_bytes: int, stem: str | None = None) -> list[Loade
     except OSError as e:
         return [Loaded(label, error=f"cannot read file: {e.strerror or e}")]
     stem = stem or slug_id(path.stem)
-    # a file name that is not UTF-8 (its bytes arrive as lone surrogates) is still a usable source label
-    source = path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    source = readable_name(source or path.name)
     if ext == ".pdf":
         try:
             text, title = pdf_text(raw)
@@ -160,6 +160,17 @@ class FileNames(Protocol):
     def held(self, stem: str, path: Path, call: set[str]) -> bool: ...
 
 
+def readable_name(name: str) -> str:
+    # a file name that is not UTF-8 (its bytes arrive as lone surrogates) is still a usable source label
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def file_source(path: Path, root: Path) -> str:
+    """A file's source label: its path inside the folder ingested (two strike.txt in dated folders are
+    told apart), or its name when it was named on its own."""
+    return path.relative_to(root).as_posix() if root.is_dir() else path.name
+
+
 def load_paths(paths: list[Path], max_bytes: int, names: FileNames | None = None) -> Iterator[Loaded]:
     found = [(root, list(iter_files(root)) if root.exists() else None) for root in paths]
     call = {file_key(path) for _, files in found for path, refused in files or () if not refused}
@@ -175,7 +186,7 @@ def load_paths(paths: list[Path], max_bytes: int, names: FileNames | None = None
                 yield from load_file(path, max_bytes)
             else:
                 stem = file_id(path, root, taken, names, call)
-                for loaded in load_file(path, max_bytes, stem):
+                for loaded in load_file(path, max_bytes, stem, file_source(path, root)):
                     yield replace(loaded, named=(path, stem)) if loaded.document else loaded
 
 

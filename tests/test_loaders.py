@@ -548,6 +548,14 @@ def test_files_of_one_call_never_share_an_id(tmp_path: Path, make_service: MakeS
     ]
     assert "Hull" in svc.get_document("strike").text
     assert "Sheffield" in svc.get_document("tuesday-strike").text
+    # each names its own file: the path inside the folder ingested, not only the shared name
+    assert [x.document.source for x in loaded if x.document and "strike" in x.document.id] == [
+        "monday/strike.txt",
+        "tuesday/strike.txt",
+        "strike.txt",  # named on its own
+    ]
+    assert svc.get_document("strike").source == "monday/strike.txt"
+    assert svc.get_document("tuesday-strike").source == "tuesday/strike.txt"
 
 
 def test_a_file_joining_its_namesake_later_loses_no_article(
