@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +104,43 @@ MAX_REDUCE_ROUNDS = 3
 RETRIED_STREAM_FAILURES = ("timed out", "stream interrupted")
 
 
+class _Attempt:
+    """One streamed reply of the model: its raw content, whether it finished, and the markers its
+    verified sentences were sent with."""
+
+    def __init__(self) -> None:
+        self.assembler = Assembler()
+        self.content: list[str] = []
+        self.finished = False
+
+    def verified_deltas(
+        self, stream: Any, by_n: Mapping[int, Passage], by_id: Mapping[str, Span], streamed: list[str]
+    ) -> Iterator[str]:
+        """Each sentence's text and markers, as pieces, once its citations verify; a sentence said
+        before, or whose citations fail, is never sent. streamed: what the client has had so far."""
+        thinking, reader, deltas = ThinkFilter(), SentenceStream(), DeltaText()
+        held: list[str] = []  # the current sentence's text, held back until its citations verify
+        said: set[str] = set()
+        for chunk in stream:
+            for choice in chunk.choices or []:
+                piece = choice.delta.content if choice.delta else None
+                visible = thinking.feed(piece) if piece else ""
+                for kind, i, value in reader.feed(visible) if visible else []:
+                    if kind == "text":
+                        held.append(deltas.feed(i, value))
+                        continue
+                    text = "".join(held) + deltas.end()
+                    held.clear()
+                    cited = verify_sentence(value, by_n, by_id)
+                    if cited is None or cited.text in said:
+                        continue
+                    said.add(cited.text)
+                    out = text + " " + self.assembler.markers(cited)
+                    yield from stream_text(out if streamed else out.lstrip())
+                self.content.append(piece or "")
+                self.finished = self.finished or bool(choice.finish_reason)
+
+
 class LLMEngine:
     def __init__(
         self, service: Factdesk, settings: Settings, prompts: PromptSet, fallback: OfflineEngine
@@ -186,36 +223,15 @@ class LLMEngine:
                     self._extractive(question, query, hits, [self._unavailable(exc)]), streamed
                 )
                 return
-            thinking, reader, deltas, assembler = ThinkFilter(), SentenceStream(), DeltaText(), Assembler()
-            content: list[str] = []
-            held: list[str] = []  # the current sentence's text, held back until its citations verify
-            said: set[str] = set()
+            attempt = _Attempt()
             try:
-                finished = False
-                for chunk in stream:
-                    for choice in chunk.choices or []:
-                        piece = choice.delta.content if choice.delta else None
-                        visible = thinking.feed(piece) if piece else ""
-                        for kind, i, value in reader.feed(visible) if visible else []:
-                            if kind == "text":
-                                held.append(deltas.feed(i, value))
-                                continue
-                            text = "".join(held) + deltas.end()
-                            held.clear()
-                            cited = verify_sentence(value, by_n, by_id)
-                            if cited is None or cited.text in said:
-                                continue
-                            said.add(cited.text)
-                            out = text + " " + assembler.markers(cited)
-                            for delta in stream_text(out if streamed else out.lstrip()):
-                                streamed.append(delta)
-                                yield {"delta": delta}
-                        content.append(piece or "")
-                        finished = finished or bool(choice.finish_reason)
-                if not finished:
+                for delta in attempt.verified_deltas(stream, by_n, by_id, streamed):
+                    streamed.append(delta)
+                    yield {"delta": delta}
+                if not attempt.finished:
                     raise LLMFailure("stream interrupted")
             except Exception as exc:  # noqa: BLE001 - a cut stream, a malformed event
-                self._stream_ended(stream, started, messages, content)
+                self._stream_ended(stream, started, messages, attempt.content)
                 self.llm.log_failure("stream", exc)
                 if not isinstance(exc, LLMFailure):
                     exc = LLMFailure(_stream_failure(exc))
@@ -224,26 +240,24 @@ class LLMEngine:
                     retries -= 1
                     continue
                 if streamed:
-                    yield {
-                        "done": True,
-                        **self._streamed_answer(streamed, assembler, question, query, exc).to_dict(),
-                    }
+                    answer = self._streamed_answer(streamed, attempt.assembler, question, query, exc)
+                    yield {"done": True, **answer.to_dict()}
                     return
                 yield from _events(
                     self._extractive(question, query, hits, [self._unavailable(exc)]), streamed
                 )
                 return
             except BaseException:  # the client went away (GeneratorExit): still close and count it
-                self._stream_ended(stream, started, messages, content)
+                self._stream_ended(stream, started, messages, attempt.content)
                 raise
             break
-        self._stream_ended(stream, started, messages, content)
+        self._stream_ended(stream, started, messages, attempt.content)
         try:
-            reply = parse_reply("".join(content))
+            reply = parse_reply("".join(attempt.content))
         except ValueError:
             failure = LLMFailure("reply was not valid JSON")
             if streamed:
-                answer = self._streamed_answer(streamed, assembler, question, query, failure)
+                answer = self._streamed_answer(streamed, attempt.assembler, question, query, failure)
                 yield {"done": True, **answer.to_dict()}
                 return
             yield from _events(
