@@ -10,6 +10,7 @@ A sentence too close to one already chosen is not repeated: its article is cited
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -25,6 +26,14 @@ from retrieval.models import Document, SearchHit, Span
 from retrieval.sentences import is_headline, quotation, split_sentences
 
 MIN_WORDS = 6
+# a first word that points back to the sentence before ("They are fighting alongside ...", "The other
+# ..."); "This week ..." points at the calendar, not back
+_LEANS_BACK = re.compile(
+    r"[\"“‘']?(?:(?:he|she|it|they|his|her|its|their|them|such|the other)\b"
+    r"|(?:this|these|those)\b(?!\s+(?:week|month|year|morning|afternoon|evening|weekend|season|spring"
+    r"|summer|autumn|fall|winter)\b))",
+    re.IGNORECASE,
+)
 # a focused summary's passages hold at least this share of the best one's query-word weight
 SUBJECT_SHARE = 0.5
 
@@ -148,6 +157,28 @@ def corroboration(sentences: list[Sentence], vecs: np.ndarray, similar_above: fl
     return out
 
 
+def leans_back(text: str) -> bool:
+    """Whether a sentence opens with a word that points back to the sentence before it."""
+    return bool(_LEANS_BACK.match(text))
+
+
+def leaning_on(sentences: Sequence[Sentence]) -> dict[int, int | None]:
+    """i -> j for each sentence i that leans back (`leans_back`): j is the sentence right before it in
+    its article (only space between them), or None when that one is not among `sentences` (too short
+    to show, outside the passages a focused summary keeps)."""
+    out: dict[int, int | None] = {}
+    for i, b in enumerate(sentences):
+        if leans_back(b.text):
+            a = sentences[i - 1] if i else None
+            adjacent = (
+                a is not None
+                and a.document.id == b.document.id
+                and not a.document.text[a.end : b.start].strip()
+            )
+            out[i] = i - 1 if adjacent else None
+    return out
+
+
 def by_article_rounds(order: Sequence[int], document_ids: Sequence[str]) -> list[int]:
     """order (best first) regrouped in rounds: every article's best sentence, then every article's
     second, ...; within a round as in order. A summary of everything then tells each story, not only
@@ -175,7 +206,8 @@ def select_sentences(
     without a query, each article's best sentence before any article's second (by_article_rounds).
     same[i, j]: sentences i and j say the same thing (default: wording.restatements()); a
     sentence of a document in `copies` (a machine-reworded copy, answers/wording.py) is never shown,
-    only cited beside its source's."""
+    only cited beside its source's. A summary never opens with a sentence that leans on the one before
+    it ("They are fighting ..."): that one is shown first, or the sentence is left for later."""
     cfg = cfg or SummaryConfig()
     if not sentences:
         return []
@@ -209,20 +241,38 @@ def select_sentences(
             groups[owner].append(i)
         return True
 
+    leans = leaning_on(sentences)
+
+    def chain(i: int) -> list[int] | None:
+        """i, when a sentence is chosen before it (the sentence before gives the referent); else i after
+        the sentences it leans on; None: it would open the summary leaning on one not shown."""
+        links = [i]
+        while not chosen and (k := links[-1]) in leans:
+            j = leans[k]
+            if j is None or j in groups:
+                return None if j is None else links[::-1]
+            links.append(j)
+        return links[::-1]
+
     for i in order:
-        if sentences[i].document.id in copies or cite_beside(i):
+        if i in groups or sentences[i].document.id in copies or cite_beside(i):
             continue
-        n = len(sentences[i].text.split()) + 1  # + its [n] markers
+        links = chain(i)
+        # what it leans on must be shown beside it, not only cited beside another outlet's sentence
+        if links is None or any(same[k, c] for k in links[:-1] for c in chosen):
+            continue
+        n = sum(len(sentences[k].text.split()) + 1 for k in links)  # + their [n] markers
         if words + n > max_words:
             continue
-        chosen.append(i)
-        groups[i] = [i]
+        for k in links:
+            chosen.append(k)
+            groups[k] = [k]
         words += n
     for i in order:
         if sentences[i].document.id in copies:
             cite_beside(i)
     # most central first: a summary leads with what the articles are mostly about, not with whichever
-    # article's id sorts first
+    # article's id sorts first (a sentence that leans on the one before comes right after it: chain)
     return [[sentences[k] for k in groups[i]] for i in chosen]
 
 

@@ -19,6 +19,7 @@ from conftest import ARTICLES, SEED_IDS, make_settings
 from fastapi.testclient import TestClient
 from live_server import seed_documents
 
+from answers.summarize import leans_back
 from api.app import create_app
 from factdesk.service import Factdesk
 from retrieval.dedup import content_hash
@@ -438,6 +439,17 @@ def test_summarize(client: TestClient, texts: dict[str, str]) -> None:
         assert_error(r, 404, "not_found")
         assert "no-such-doc" in r.json()["error"]["message"]
     assert_error(client.post("/v1/summarize", json={"max_words": 5}), 400)
+
+
+@pytest.mark.parametrize("max_words", [10, 15, 20])
+def test_a_short_summary_does_not_open_with_a_word_that_points_back(
+    client: TestClient, texts: dict[str, str], max_words: int
+) -> None:
+    """A tester's 10-word summary of the seed articles was "They are fighting alongside the
+    Russians. [1]": "they" names no one when nothing comes before it."""
+    body = client.post("/v1/summarize", json={"max_words": max_words}).json()
+    assert body["citations"] and not leans_back(body["summary"]), body["summary"]
+    assert_citations(body["citations"], texts)
     # an empty document_ids restricts to nothing here as on /v1/ask and /v1/search, focused or not
     for body in ({"document_ids": []}, {"document_ids": [], "query": "suicide orders"}):
         empty = client.post("/v1/summarize", json=body).json()
