@@ -249,8 +249,8 @@ def select_sentences(
         links = [i]
         while not chosen and (k := links[-1]) in leans:
             j = leans[k]
-            if j is None or j in groups:
-                return None if j is None else links[::-1]
+            if j is None:
+                return None
             links.append(j)
         return links[::-1]
 
