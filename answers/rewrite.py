@@ -58,7 +58,10 @@ _NAMES_ASKER = re.compile(
     r"(?>[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)(?!['’])"  # not "Who is Harbour United's director?"
 )
 # capitalised words in a row, none of them a sentence's function word ("The", "A")
-_FULL_NAME = re.compile(r"\b[A-Z][\w’'-]*[a-z][\w-]*(?:\s+[A-Z][\w’'-]*[a-z][\w-]*)+")
+_NAME_WORD = r"[A-Z][\w’'-]*[a-z][\w-]*"
+# lowercase words inside a name ("Henk de Vries", "Ludwig van Beethoven")
+_NAME_PARTICLE = r"(?:de|da|di|du|del|della|der|den|van|von|la|le|bin|ibn|al|dos|das|ter|ten)"
+_FULL_NAME = re.compile(rf"\b{_NAME_WORD}(?:\s+(?:{_NAME_PARTICLE}\s+)*{_NAME_WORD})+")
 # words that open a name but are no part of it
 _NAME_ROLES = frozenset("the a an mr mrs ms dr".split())
 _DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|these|those)\s+(?P<noun>[a-z][\w-]*(?:['’]s)?)", re.I)

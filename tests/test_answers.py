@@ -239,6 +239,15 @@ def test_the_person_an_answer_names() -> None:
         named_person(['"We cannot comment," Kremlin spokesman Dmitry Peskov said.'], "Who?")
         == "Dmitry Peskov"
     )
+    # a name with a lowercase particle is one name, not the company the question holds
+    safety = "Who is Voltra's head of safety?"
+    said = "Voltra's head of safety, Henk de Vries, said repairs would be free and take about an hour."
+    assert named_person([said], safety) == "Henk de Vries"
+    assert asks_for_person("What did he say about repairs?", safety)
+    assert (
+        rewrite_follow_up("What did he say about repairs?", [safety], "Henk de Vries")
+        == "What did Henk de Vries say about repairs?"
+    )
     assert asks_for_person("How old is she?", asked)
     assert not asks_for_person("How old is she?", "When did the club appoint Karen Holt?")
     assert not asks_for_person("When did it open?", "Who built the bridge?")
@@ -413,7 +422,7 @@ def test_a_summary_leads_with_its_most_central_sentence() -> None:
 
 
 def test_a_summary_never_opens_with_a_sentence_that_leans_back() -> None:
-    """"They voted ..." first names no one: it opens a summary only after the sentence it leans on."""
+    """ "They voted ..." first names no one: it opens a summary only after the sentence it leans on."""
     text = (
         "The Larkford council met on Monday to settle the tram extension. "
         "They voted 31 to 4 to build the line to the hospital by next spring. "
