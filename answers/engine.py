@@ -280,7 +280,8 @@ class OfflineEngine:
         if not groups:  # every sentence is longer than the budget: say so rather than answer ""
             summary.summary = f"No sentence of the articles fits in {max_words} words."
             warnings.append(
-                f"every sentence to summarise is longer than {max_words} words; ask for more words"
+                f"every sentence to summarise is longer than {max_words} words with its citation "
+                "marker (a word of the count); ask for more words"
             )
         summary.warnings = warnings
         return summary

@@ -52,11 +52,10 @@ T = TypeVar("T")
 
 def build_server(settings: Settings, service: Callable[[], Factdesk]) -> MCPServer:
     """The four tools over `service()` (the app's service, which exists only once the app has started)."""
-    Question = Annotated[
-        str,
-        Field(min_length=1, max_length=settings.max_question_chars, description="the question, in words"),
-    ]
-    Query = Annotated[str, Field(min_length=1, max_length=settings.max_question_chars)]
+    # emptiness and length checked by the service, worded as /v1 words them; the schema states them
+    length = {"minLength": 1, "maxLength": settings.max_question_chars}
+    Question = Annotated[str, Field(json_schema_extra=length, description="the question, in words")]
+    Query = Annotated[str, Field(json_schema_extra=length)]
     DocumentIds = Annotated[
         list[DocumentId] | None,
         Field(max_length=1000, description="only these documents (ids from search or get_document)"),
@@ -141,6 +140,10 @@ def _result(text: str, structured: dict[str, Any]) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 
 
+# JSON Schema's types in pydantic's words, the words of /v1's 400s ("Input should be a valid integer")
+_TYPE_NAMES = {"array": "list", "object": "dictionary"}
+
+
 def argument_problems(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
     """The arguments a tool does not take, as /v1 refuses an unknown field; else the values not of
     the type its schema states, read strictly as /v1 reads JSON ("3" is not a top_k, which
@@ -149,8 +152,12 @@ def argument_problems(schema: dict[str, Any], arguments: dict[str, Any]) -> list
     if unknown:
         return [f"{k}: Extra inputs are not permitted" for k in unknown]
     return [
-        f"{'.'.join(map(str, e.absolute_path)) or 'arguments'}: Input should be of type "
-        + " or ".join(str(t.validator_value) for t in (e.context or [e]))
+        f"{'.'.join(map(str, e.absolute_path)) or 'arguments'}: Input should be "
+        + " or ".join(
+            f"a valid {_TYPE_NAMES.get(str(t.validator_value), t.validator_value)}"
+            for t in (e.context or [e])
+            if t.validator_value != "null"
+        )
         for e in Draft202012Validator(schema).iter_errors(arguments)
         if all(t.validator == "type" for t in (e.context or [e]))  # an optional field: anyOf [type, null]
     ]
@@ -171,6 +178,9 @@ class _Tools(MCPServer):
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as e:
+            if isinstance(e.__cause__, ToolError) and isinstance(e.__cause__.__cause__, FactdeskError):
+                # the service's own message, as /v1 sends it, without the SDK's "Error executing tool"
+                raise e.__cause__ from e.__cause__.__cause__
             if not isinstance(e.__cause__, ValidationError):
                 raise
             problems = [

@@ -58,7 +58,9 @@ TopK = Annotated[
     ),
     WholeNumber,
 ]
-Text = Annotated[str, Field(min_length=1, json_schema_extra={"pattern": NON_BLANK})]
+# a question or query: emptiness (blank too) and length are the service's to check, in one message
+# on every route ("question is empty"); the schema states them
+Text = Annotated[str, Field(json_schema_extra={"minLength": 1, "pattern": NON_BLANK})]
 IsoDate = Annotated[
     str,
     AfterValidator(_iso_date),

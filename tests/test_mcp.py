@@ -152,11 +152,11 @@ def test_get_document_returns_the_cleaned_text(live_server: LiveServer) -> None:
 @pytest.mark.parametrize(
     ("tool", "arguments", "says"),
     [
-        ("ask", {"question": ""}, "question"),
+        ("ask", {"question": ""}, "question is empty"),  # as /v1 says it
         ("ask", {"question": "   "}, "question is empty"),
         ("ask", {"question": 42}, "question"),
         ("ask", {}, "question"),
-        ("ask", {"question": "x" * 2001}, "question"),
+        ("ask", {"question": "x" * 2001}, "question is longer than 2000 characters"),
         ("ask", {"question": QUESTION, "document_ids": ["../etc"]}, "document_ids"),
         ("search", {"query": "x", "top_k": 0}, "top_k must be between 1 and 50"),  # as /v1 says it
         ("search", {"query": "x", "top_k": 51}, "top_k must be between 1 and 50"),
@@ -171,8 +171,8 @@ def test_get_document_returns_the_cleaned_text(live_server: LiveServer) -> None:
             "history: Extra inputs are not permitted",
         ),
         ("search", {"query": "x", "topk": 3}, "topk: Extra inputs are not permitted"),
-        ("search", {"query": "x", "top_k": "3"}, "top_k: Input should be of type integer or null"),
-        ("summarize", {"max_words": 60.5}, "max_words: Input should be of type integer"),
+        ("search", {"query": "x", "top_k": "3"}, "top_k: Input should be a valid integer"),
+        ("summarize", {"max_words": 60.5}, "max_words: Input should be a valid integer"),
     ],
 )
 def test_bad_input_is_a_tool_error_naming_the_problem(
@@ -186,6 +186,7 @@ def test_bad_input_is_a_tool_error_naming_the_problem(
     bad, good = with_session(live_server, bad_then_good)
     assert bad.is_error and says in text_of(bad), text_of(bad)
     assert "internal" not in text_of(bad).lower() and "errors.pydantic.dev" not in text_of(bad)
+    assert "Error executing tool" not in text_of(bad)  # a mistake in the call, not a fault of the server
     assert not good.is_error  # the server goes on answering
 
 
