@@ -166,9 +166,11 @@ def readable_name(name: str) -> str:
 
 
 def file_source(path: Path, root: Path) -> str:
-    """A file's source label: its path inside the folder ingested (two strike.txt in dated folders are
-    told apart), or its name when it was named on its own."""
-    return path.relative_to(root).as_posix() if root.is_dir() else path.name
+    """A file's source label: its path from the folder that holds what was named in the call, so that
+    it starts with the folder the file is in: "local/news.txt" and "business/news.txt", whether the
+    folders or the files were named."""
+    top = Path(os.path.abspath(root if root.is_dir() else root.parent)).parent
+    return Path(os.path.abspath(path)).relative_to(top).as_posix()
 
 
 def load_paths(paths: list[Path], max_bytes: int, names: FileNames | None = None) -> Iterator[Loaded]:

@@ -548,14 +548,22 @@ def test_files_of_one_call_never_share_an_id(tmp_path: Path, make_service: MakeS
     ]
     assert "Hull" in svc.get_document("strike").text
     assert "Sheffield" in svc.get_document("tuesday-strike").text
-    # each names its own file: the path inside the folder ingested, not only the shared name
+    # each names its own file: its path from the folder that holds what the call named
     assert [x.document.source for x in loaded if x.document and "strike" in x.document.id] == [
+        "news/monday/strike.txt",
+        "news/tuesday/strike.txt",
+        "monday/strike.txt",  # named on its own: with the folder it is in
+    ]
+    assert svc.get_document("strike").source == "news/monday/strike.txt"
+    assert svc.get_document("tuesday-strike").source == "news/tuesday/strike.txt"
+    # the folders named, not their parent: still told apart
+    assert [
+        x.document.source
+        for x in load_paths([tmp_path / "news" / "monday", tmp_path / "news" / "tuesday"], MAX)
+    ] == [
         "monday/strike.txt",
         "tuesday/strike.txt",
-        "strike.txt",  # named on its own
     ]
-    assert svc.get_document("strike").source == "monday/strike.txt"
-    assert svc.get_document("tuesday-strike").source == "tuesday/strike.txt"
 
 
 def test_a_file_joining_its_namesake_later_loses_no_article(
