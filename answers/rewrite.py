@@ -268,5 +268,18 @@ def rewrite_follow_up(question: str, history: list[str], person: str | None = No
     # content words the question lacks go with it
     base = standalone or question
     have = set(query_terms(base))
-    carried = [t for t in query_terms(history[-1]) if t not in have]
+    carried = [w for w in words_as_written(history[-1]) if w.lower() not in have]
     return f"{base} ({' '.join(carried)})" if carried else base
+
+
+def words_as_written(turn: str) -> list[str]:
+    """A turn's content words (`query_terms`) as it wrote them, so that the names it holds stay names
+    ("Harbor Logistics", for compose's `on_what_is_named`); its first word lower-cased, since any
+    sentence starts with a capital."""
+    wanted = set(query_terms(turn))
+    out: dict[str, str] = {}
+    for i, m in enumerate(re.finditer(r"[^\W_]+", turn)):
+        word = m.group(0) if i else m.group(0).lower()
+        if word.lower() in wanted:
+            out.setdefault(word.lower(), word)
+    return list(out.values())

@@ -15,7 +15,7 @@ from answers.compose import ComposeConfig, accepted, answer_from_groups, compose
 from answers.intent import SummaryRequest, summary_request
 from answers.models import ABSTAIN_TEXT
 from answers.reader import Passage
-from answers.rewrite import asks_for_person, named_person, referent, rewrite_follow_up
+from answers.rewrite import asks_for_person, named_person, referent, rewrite_follow_up, words_as_written
 from answers.summarize import by_article_rounds, document_sentences, leans_back, select_sentences
 from evals.metrics import leaked_boilerplate
 from conftest import ARTICLES, ROOT, MakeService, check_citations
@@ -117,6 +117,42 @@ def test_articles_that_name_nothing_the_question_names_are_left_out() -> None:
     assert cited(None) == ["lerwick", "peterhead"]
 
 
+def test_a_follow_up_keeps_to_the_articles_the_earlier_turn_named() -> None:
+    """ "How many people does it employ?" after a question about Quayside Freight: the carried words keep
+    their case, so the names stay names and other articles' employment figures are left out."""
+    earlier = "How much will Harbor Logistics pay for Quayside Freight?"
+    query = rewrite_follow_up("How many people does it employ?", [earlier])
+    assert query == "How many people does it employ? (Harbor Logistics pay Quayside Freight)"
+    # a turn's first word is capitalised as any sentence's is, not as a name
+    assert words_as_written("Captured soldiers: where are they held in Kyiv?") == [
+        "captured",
+        "soldiers",
+        "held",
+        "Kyiv",
+    ]
+    texts = {
+        "merger": "Harbor Logistics will buy Quayside Freight. Quayside Freight employs about 1,100 people.",
+        "factory": "The battery factory is expected to employ 300 people when it opens.",
+        "ferry": "Kellin Island has about 2,300 residents, who depend on the ferry.",
+    }
+    cands = [
+        _cand(texts["merger"][44:], 0.9, doc="merger", start=44),
+        _cand(texts["factory"], 0.8, doc="factory"),
+        _cand(texts["ferry"], 0.7, doc="ferry"),
+    ]
+    answer = compose(
+        cands,
+        _unit([1, 0, 0], [0, 1, 0], [0, 0, 1]),
+        0.5,
+        ComposeConfig(),
+        "extractive",
+        "v",
+        texts=texts,
+        question=query,
+    )
+    assert [c.document_id for c in answer.citations] == ["merger"]
+
+
 def test_an_answer_about_another_named_thing_is_declined() -> None:
     """Asked about Zorvathc7, the reader accepts only Zorvathc17's report: declined while Zorvathc7's
     own report was retrieved, answered as before when no retrieved article names it."""
@@ -210,7 +246,7 @@ def test_an_article_that_restates_an_answer_is_cited_even_below_the_threshold() 
         (  # a place is not "he": the previous turn's words go with the question instead
             "Who was captured in Syldavia?",
             "What did he say in the video?",
-            "What did he say in the video? (captured syldavia)",
+            "What did he say in the video? (captured Syldavia)",
         ),
     ],
 )
