@@ -380,8 +380,11 @@ class Factdesk:
         return k
 
     def check_text(self, text: str, what: str = "question") -> str:
-        # invisible format characters (zero-width spaces, a BOM) alone are as empty as spaces
-        if not isinstance(text, str) or all(c.isspace() or unicodedata.category(c) == "Cf" for c in text):
+        # invisible format and control characters (zero-width spaces, a BOM, NUL) alone are as empty
+        # as spaces
+        if not isinstance(text, str) or all(
+            c.isspace() or unicodedata.category(c) in ("Cf", "Cc") for c in text
+        ):
             raise InvalidInput(f"{what} is empty")
         if len(text) > self.settings.max_question_chars:
             raise InvalidInput(f"{what} is longer than {self.settings.max_question_chars} characters")

@@ -625,7 +625,7 @@ def test_missing_body_and_wrong_content_type(client: TestClient) -> None:
     assert "application/json" in err["message"]
 
 
-@pytest.mark.parametrize("question", ["", "   ", "\n\t", "\u200b\u200b\ufeff"])
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "\u200b\u200b\ufeff", "\u0000\u0000", "\x07 \x1b"])
 def test_empty_question(client: TestClient, question: str) -> None:
     assert_error(client.post("/v1/ask", json={"question": question}), 400, "invalid_request")
     assert_error(client.post("/v1/search", json={"query": question}), 400, "invalid_request")
