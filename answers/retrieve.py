@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
 
 from answers.rewrite import rewrite_follow_up
 from retrieval.models import SearchHit
@@ -16,6 +19,13 @@ class Retrieval:
     hits: list[SearchHit]
 
 
+def cosines(searcher: Searcher, phrase: str, others: list[str]) -> list[float]:
+    """The embedder's cosine of a phrase to each of others (answers/rewrite.py `swap`)."""
+    vecs = [searcher.embed_query(t) for t in (phrase, *others)]
+    unit = np.array([v / (np.linalg.norm(v) or 1.0) for v in vecs])
+    return [float(c) for c in unit[1:] @ unit[0]]
+
+
 def retrieve(
     searcher: Searcher,
     question: str,
@@ -25,5 +35,5 @@ def retrieve(
     person: str | None = None,
 ) -> Retrieval:
     """person: whom the previous turn's answer named, for a "he" or "she" (answers/rewrite.py)."""
-    query = rewrite_follow_up(question, history, person)
+    query = rewrite_follow_up(question, history, person, partial(cosines, searcher))
     return Retrieval(question, query, searcher.search(query, k, filters))

@@ -9,6 +9,7 @@ content words in brackets, so retrieval still finds the topic.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from retrieval.lexical import STOPWORDS, query_terms, stem
 
@@ -212,15 +213,106 @@ def _phrase_ending_in(text: str, noun: str) -> str | None:
     return None
 
 
-def swap(question: str, previous: str) -> str | None:
-    """ "What about X?": the previous question, asked about X instead of what it was about."""
-    m = _WHAT_ABOUT.match(question)
-    about = referent(previous)
-    if m is None or about is None or about not in previous:
+# "And in Japan?", "And the Herald's?": an elliptic follow-up that is only a phrase; one with a
+# question word of its own ("And how many were wounded?") is a question, resolved as such
+_AND_X = re.compile(r"^\s*(?:and|but|also|or)\s+(?P<x>[^?]+?)\s*\??\s*$", re.I)
+_PREPOSITION = re.compile(
+    r"^(?:in|on|at|for|from|during|since|before|after|by|near|under|over|outside|inside|across)$", re.I
+)
+_NUMBER = re.compile(r"\b\d[\d,.]*\b")
+# the embedder's cosine of two names of one kind of thing (two countries, two years, two roads); a
+# person and a company, or two people, rarely come this close, so "what about" a person keeps to the
+# question's first name (its subject), as before
+SAME_KIND = 0.5
+
+Similarity = Callable[[str, list[str]], list[float]]
+
+
+def _elliptic_phrase(question: str) -> str | None:
+    """X of "What about X?", "How about X?", "And X?" (a short phrase, no question of its own)."""
+    if (m := _WHAT_ABOUT.match(question)) is not None:
+        return m.group("x")
+    m = _AND_X.match(question)
+    if m is None:
         return None
-    if not re.fullmatch(r"[\w'’ .-]+", m.group("x")) or len(m.group("x").split()) > 6:
+    words = m.group("x").split()
+    first = words[0]
+    opens_phrase = (
+        bool(_PREPOSITION.match(first))
+        or first.lower() in ("the", "a", "an")
+        or first[0].isupper()
+        or first[0].isdigit()
+    )
+    if not opens_phrase or any(w.lower() in _QUESTION_WORDS for w in words) or len(words) > 6:
+        return None
+    return m.group("x")
+
+
+def _slots(previous: str) -> list[tuple[int, int]]:
+    """Spans of the previous question a "what about" phrase may stand in for: its names, numbers and
+    "the ..." phrases, in order."""
+    spans = []
+    for m in _NAME.finditer(previous):
+        words = m.group(0).split()
+        while words and (words[0].lower() in _QUESTION_WORDS or words[0].lower() in STOPWORDS):
+            words = words[1:]
+        if words:
+            name = " ".join(words)
+            start = m.end() - len(name)
+            if previous[start : m.end()] != name:
+                continue
+            spans.append((start, start + len(name.removesuffix("'s").removesuffix("’s"))))
+    spans += [(m.start(), m.end()) for m in _NUMBER.finditer(previous)]
+    for m in _THE_PHRASE.finditer(previous):
+        words = []
+        for w in m.group(1).split():
+            if w.lower() in _PHRASE_END and words:
+                break
+            words.append(w)
+        if words:
+            spans.append((m.start(), m.start(1) + len(" ".join(words))))
+    return sorted(set(spans))
+
+
+def _after_preposition(
+    previous: str, spans: list[tuple[int, int]], preposition: str
+) -> tuple[int, int] | None:
+    """The last slot right after this preposition ("in Germany", "on the A64"), its article included."""
+    found = None
+    for start, end in spans:
+        m = re.search(rf"\b{re.escape(preposition)}\s+((?:the|a|an)\s+)?$", previous[:start], re.I)
+        if m is not None:
+            found = (m.start(1) if m.group(1) else start, end)
+    return found
+
+
+def swap(question: str, previous: str, similar: Similarity | None = None) -> str | None:
+    """ "What about X?" / "And in X?": the previous question, asked about X instead of what X stands
+    for there: what follows the same preposition ("in Germany" for "in Japan"), else the phrase the
+    embedder (`similar`: cosines of X to each option) puts of one kind with X, else what the previous
+    question was about (its first name or noun phrase)."""
+    x = _elliptic_phrase(question)
+    if x is None:
+        return None
+    if not re.fullmatch(r"[\w'’ .-]+", x) or len(x.split()) > 6:
         return None  # "what about the other one: when was he born?" asks a question of its own
-    x = m.group("x")
+    spans = _slots(previous)
+    first, rest = x.split()[0], x.split(maxsplit=1)[1:]
+    if _PREPOSITION.match(first) and rest:
+        span = _after_preposition(previous, spans, first)
+        if span is None:  # "And in Japan?" after a question that named no place: asked there
+            return f"{previous.rstrip().rstrip('?').rstrip()} {x}?"
+        return previous[: span[0]] + rest[0] + previous[span[1] :]
+    about = referent(previous)
+    texts = [previous[a:b] for a, b in spans]
+    if similar is not None and len(set(texts)) > 1:
+        cosines = similar(x, texts)
+        best = max(range(len(texts)), key=lambda i: cosines[i])
+        if cosines[best] >= SAME_KIND:
+            a, b = spans[best]
+            return previous[:a] + x + previous[b:]
+    if about is None or about not in previous:
+        return None
     before = previous[: previous.find(about)].split()
     if before and x.split()[0].lower() == before[-1].lower() and len(x.split()) > 1:
         x = x.split(maxsplit=1)[1]  # "what about on the M62?" after "drivers on the A64": one "on"
@@ -254,10 +346,13 @@ def named_person(quotes: list[str], asked: str) -> str | None:
     return None
 
 
-def rewrite_follow_up(question: str, history: list[str], person: str | None = None) -> str:
+def rewrite_follow_up(
+    question: str, history: list[str], person: str | None = None, similar: Similarity | None = None
+) -> str:
     """The follow-up as a standalone question (unchanged when it is not a follow-up); `person`: whom
-    the previous turn's answer named (asks_for_person, named_person)."""
-    if history and (swapped := swap(question, history[-1])) is not None:
+    the previous turn's answer named (asks_for_person, named_person); `similar`: the embedder's
+    cosines of a phrase to others (swap)."""
+    if history and (swapped := swap(question, history[-1], similar)) is not None:
         return swapped
     if not history or not is_follow_up(question):
         return question

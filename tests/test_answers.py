@@ -254,6 +254,54 @@ def test_follow_ups_become_standalone(previous: str, follow_up: str, standalone:
     assert rewrite_follow_up(follow_up, [previous]) == standalone
 
 
+def _kinds(similar: dict[str, str]):  # type: ignore[no-untyped-def]
+    """A stand-in for the embedder's cosines: 0.9 for the phrase named of one kind with X, else 0.2."""
+    return lambda x, options: [0.9 if similar.get(x) == o else 0.2 for o in options]
+
+
+@pytest.mark.parametrize(
+    "previous, follow_up, kinds, standalone",
+    [
+        (  # the place of its kind, not the company the question is about
+            "How much revenue did Nordvik make in Germany?",
+            "What about Japan?",
+            {"Japan": "Germany"},
+            "How much revenue did Nordvik make in Japan?",
+        ),
+        (  # "and" with a preposition: what follows the same preposition
+            "How much revenue did Nordvik make in Germany?",
+            "And in Japan?",
+            {},
+            "How much revenue did Nordvik make in Japan?",
+        ),
+        ("How many homes were flooded in 2014?", "And in 2015?", {}, "How many homes were flooded in 2015?"),
+        (  # a place the previous question did not name: asked there
+            "What was Nordvik's revenue?",
+            "And in Japan?",
+            {},
+            "What was Nordvik's revenue in Japan?",
+        ),
+        (  # nothing of X's kind: what the question was about, as before
+            "What did Anna Berg say about the results on Monday?",
+            "What about Marcus Lindqvist?",
+            {},
+            "What did Marcus Lindqvist say about the results on Monday?",
+        ),
+        ("What did the Times report?", "And the Herald?", {}, "What did the Herald report?"),
+        (  # a question of its own is no phrase to swap in
+            "How many North Korean soldiers were killed?",
+            "And how many were wounded?",
+            {},
+            "And how many were wounded? (North Korean soldiers killed)",
+        ),
+    ],
+)
+def test_what_about_stands_for_the_phrase_of_its_kind(
+    previous: str, follow_up: str, kinds: dict[str, str], standalone: str
+) -> None:
+    assert rewrite_follow_up(follow_up, [previous], similar=_kinds(kinds)) == standalone
+
+
 def test_a_question_that_names_its_subject_is_not_rewritten() -> None:
     assert (
         rewrite_follow_up("Where was Ms Lagarde born?", ["What did Mr Powell say?"])
@@ -525,6 +573,13 @@ def test_a_focused_summary_leads_with_the_readers_and_the_querys_choice(
 def test_a_follow_up_is_answered_as_a_standalone_question(seeded: Factdesk) -> None:
     answer = seeded.ask("Where was he captured?", history=["When was the first prisoner born?"])
     assert answer.question == "Where was the first prisoner captured?"
+    check_citations(seeded, answer.citations)
+
+
+def test_what_about_a_place_swaps_the_place(seeded: Factdesk) -> None:
+    # the embedder puts two countries of one kind: Russia stands for Ukraine, not North Korea
+    answer = seeded.ask("What about Russia?", history=["How many North Korean troops are in Ukraine?"])
+    assert answer.question == "How many North Korean troops are in Russia?"
     check_citations(seeded, answer.citations)
 
 
