@@ -35,6 +35,7 @@ from answers.rewrite import asks_for_person, named_person
 from answers.summarize import (
     holds_every_word,
     mentioning,
+    names_held_by_one,
     Sentence,
     SummaryConfig,
     document_sentences,
@@ -356,8 +357,9 @@ class ReaderEngine(OfflineEngine):
         off-topic sentence for a noun-phrase query now and then (docs/evals.md, "Summaries of
         written news"). Found: the reader accepts one of them, as it must accept a sentence to answer
         a question, or one article holds every word of the query ("apricot frost" over an article on
-        frost in the apricot orchards, whose sentences answer no question the query asks); a query on a
-        subject the articles never mention finds nothing."""
+        frost in the apricot orchards, whose sentences answer no question the query asks), or one holds
+        every name the query gives ("the Tiago Mendes transfer" in an article that never says
+        "transfer"); a query on a subject the articles never mention finds nothing."""
         top = np.argsort(-sims, kind="stable")[: self.config.summary_pool]  # in cosine order
         passages = [
             reader_passage(s.document.text, s.start, s.end, s.title) for s in (sentences[i] for i in top)
@@ -369,9 +371,8 @@ class ReaderEngine(OfflineEngine):
         for i, score in fuse_reciprocal_rank([ids, [ids[j] for j in by_reader]]):
             out[int(i)] = score
         accepted = bool(len(probabilities)) and float(np.max(probabilities)) >= self.reader.threshold
-        return out, accepted or holds_every_word(
-            query, {s.document.id: s.document for s in sentences}.values()
-        )
+        documents = {s.document.id: s.document for s in sentences}.values()
+        return out, accepted or holds_every_word(query, documents) or names_held_by_one(query, documents)
 
     def read(self, query: str, hits: list[SearchHit]) -> list[Candidate]:
         """The hits' best sentences as candidates, in search order, each with the reader's probability

@@ -20,7 +20,7 @@ import numpy as np
 from answers.candidates import MIN_WORDS as MIN_ANSWER_WORDS
 from answers.compose import answer_from_groups
 from answers.models import Summary
-from answers.wording import restatements
+from answers.wording import names, restatements
 from retrieval.lexical import article_stems, idf, stems
 from retrieval.models import Document, SearchHit, Span
 from retrieval.sentences import is_headline, quotation, split_sentences
@@ -141,6 +141,14 @@ def holds_every_word(query: str, documents: Iterable[Document]) -> bool:
     keyword index stems them."""
     wanted = stems(query)
     return bool(wanted) and any(wanted <= article_stems(f"{d.title}\n{d.text}") for d in documents)
+
+
+def names_held_by_one(query: str, documents: Iterable[Document]) -> bool:
+    """Whether one of the documents holds every name the query gives (answers/wording.py `names`):
+    "the Tiago Mendes transfer" is the subject of an article about Mendes's move, whether or not it
+    says "transfer". A query that names nothing is not found this way."""
+    named = " ".join(n for found in names(query).values() for n in found)
+    return bool(named) and holds_every_word(named, documents)
 
 
 def corroboration(sentences: list[Sentence], vecs: np.ndarray, similar_above: float) -> np.ndarray:

@@ -860,6 +860,24 @@ def test_a_focused_summary_of_a_subject_one_article_names_in_full_is_not_decline
     assert svc.summarize(query="kimchi recipe", max_words=60).citations == []
 
 
+def test_a_focused_summary_of_what_one_article_names_is_not_declined(make_service: MakeService) -> None:
+    """The query's names all held by one article make it that article's subject, though the article
+    never uses the query's other words; a name no article holds is still declined."""
+    svc = make_service("signing")
+    text = (
+        "Harbour Athletic have signed the winger Joao Varela from Sporting Braga for 21 million pounds. "
+        "Varela, 22, scored 14 goals last season and has agreed a five-year contract. "
+        "Manager Ruth Keane said the club had followed him for two years. "
+        "He will wear the number 11 shirt and could play on Saturday."
+    )
+    svc.ingest_documents([DocumentIn(text=text, title="Athletic sign Varela", id="signing")])
+    summary = svc.summarize(query="the Joao Varela transfer", max_words=60)  # "transfer": not in it
+    assert summary.citations
+    check_citations(svc, summary.citations)
+    for query in ("the Pedro Almeida transfer", "kimchi recipe"):
+        assert svc.summarize(query=query, max_words=60).citations == [], query
+
+
 def test_a_focused_summary_is_read_from_the_passages_that_mention_its_subject(
     make_service: MakeService,
 ) -> None:
