@@ -187,6 +187,32 @@ def leaning_on(sentences: Sequence[Sentence]) -> dict[int, int | None]:
     return out
 
 
+# an article whose sentences' centroid is this far from the centroid of all tells another story
+# (not tuned: well under the cosine of two reports of one event)
+OWN_STORY_BELOW = 0.5
+
+
+def centrality(vecs: np.ndarray, document_ids: Sequence[str], whole: bool = False) -> np.ndarray:
+    """Each sentence's cosine to the centroid of all sentences, the heart of what the articles say;
+    unless `whole`, in an article off that (its own centroid below OWN_STORY_BELOW of it) to its own
+    article's centroid: in a summary of everything an unrelated article is represented by what it is
+    about, not by the fragment nearest the story most articles tell."""
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        return v / max(float(np.linalg.norm(v)), 1e-12)
+
+    centroid = unit(vecs.mean(axis=0))
+    out = vecs @ centroid
+    if whole:
+        return out
+    for d in dict.fromkeys(document_ids):
+        members = [i for i, e in enumerate(document_ids) if e == d]
+        own = unit(vecs[members].mean(axis=0))
+        if float(own @ centroid) < OWN_STORY_BELOW:
+            out[members] = vecs[members] @ own
+    return out
+
+
 def by_article_rounds(order: Sequence[int], document_ids: Sequence[str]) -> list[int]:
     """order (best first) regrouped in rounds: every article's best sentence, then every article's
     second, ...; within a round as in order. A summary of everything then tells each story, not only
@@ -221,10 +247,10 @@ def select_sentences(
         return []
     if same is None:
         same = restatements(vecs, [s.text for s in sentences], cfg.redundant_above)
-    centroid = vecs.mean(axis=0)
-    centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
     score = (
-        vecs @ centroid
+        centrality(
+            vecs, [s.document.id for s in sentences], whole=query_vec is not None or relevance is not None
+        )
         + np.array([cfg.lead_bonus / np.sqrt(1 + s.position) for s in sentences])
         + cfg.corroboration_bonus * corroboration(sentences, vecs, cfg.redundant_above)
     )

@@ -752,6 +752,15 @@ def test_a_summary_of_everything_tells_every_story(make_service: MakeService) ->
     assert set(added) <= {c.document_id for c in summary.citations}, summary.summary
     assert len(summary.summary.split()) <= 300
     check_citations(svc, summary.citations)
+    # in the default 120 words too, the other stories get their turn, each told by its lead sentence
+    # (what its article is about), not by the sentence nearest the seed story
+    short = svc.summarize(max_words=120)
+    others = [c for c in short.citations if c.document_id in added]
+    assert len({c.document_id for c in others}) >= 3, short.summary
+    assert all(
+        min(c.start for c in others if c.document_id == d) == 0 for d in {c.document_id for c in others}
+    )
+    check_citations(svc, short.citations)
 
 
 def test_summarize_it_after_a_question_keeps_to_the_articles_its_answer_cites(
