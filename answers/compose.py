@@ -183,6 +183,72 @@ def on_what_is_named(
     return [] if any(named <= h for h in others) else groups
 
 
+# "What did Callum Whitaker say ...?": a question about what a named person said
+_ASKS_WHAT_SAID = re.compile(
+    r"\b(?:did|does|do|has|have|had)\s+(?P<who>[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)\s+"
+    r"(?:say|tell|add|warn|claim|write|announce|admit|insist)\b"
+)
+_SPEECH = r"(?:said|says|added|told|warned|wrote|explained|insisted|admitted)"
+_SPEAKER_NAME = r"[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*"
+# '," Whitaker said', '," said Whitaker', '," he said'; or a sentence that opens "Mendes said"
+_QUOTE_SPEAKER = re.compile(
+    rf"[”\"]\s+(?:(?P<a>he|she|{_SPEAKER_NAME})\s+{_SPEECH}\b|{_SPEECH}\s+(?P<b>{_SPEAKER_NAME}))"
+)
+_OPENS_WITH_SPEAKER = re.compile(rf"^(?P<a>{_SPEAKER_NAME})\s+{_SPEECH}\b")
+_NAMED_SPEAKER = re.compile(rf"(?P<a>{_SPEAKER_NAME})\s+{_SPEECH}\b|{_SPEECH}\s+(?P<b>{_SPEAKER_NAME})")
+
+
+def _named_before(text: str, at: int) -> str:
+    """The last "Name said" (or "said Name") of the text before `at`: whom "he said" means."""
+    # not a name inside a quotation ('"Rafael told me ...," he said': he is not Rafael)
+    unquoted = re.sub(r"[\"“][^\"”]*[\"”]", lambda q: " " * len(q.group(0)), text[:at])
+    before = list(_NAMED_SPEAKER.finditer(unquoted))
+    return (before[-1].group("a") or before[-1].group("b") or "") if before else ""
+
+
+def speaker(text: str, start: int, end: int) -> set[str] | None:
+    """The words of the name a sentence's statement is attributed to (lower-cased), or None when it
+    names none: a quote's '," Name said' or '," said Name', a sentence opening "Name said"; for '," he
+    said', the last "Name said" of the article before the sentence; a quotation with no attribution
+    goes on with the last quotation's of its paragraph."""
+    sentence = text[start:end]
+    m = _QUOTE_SPEAKER.search(sentence) or _OPENS_WITH_SPEAKER.match(sentence)
+    at = start
+    if m is None and sentence[:1] in '"“' and sentence.rstrip()[-1:] in '"”':
+        paragraph = text.rfind("\n", 0, start) + 1
+        quotes = list(_QUOTE_SPEAKER.finditer(text[paragraph:start]))
+        m, at = (quotes[-1], paragraph + quotes[-1].end()) if quotes else (None, start)
+    if m is None:
+        return None
+    who = m.group("a") or m.groupdict().get("b") or ""
+    if who.lower() in ("he", "she"):
+        who = _named_before(text, at)
+    words = {w.lower().strip(".") for w in who.split()}
+    # "It said", "They said": an organisation or several people, not resolved here
+    return None if not words or words <= {"it", "they", "we", "i", "you", "this", "that"} else words
+
+
+def said_by_whom_asked(
+    groups: list[list[Candidate]], question: str, texts: Mapping[str, str]
+) -> list[list[Candidate]]:
+    """Without the groups attributed to someone else when the question asks what a named person
+    said ("What did Callum Whitaker say ...?" is not answered with another player's quote that
+    follows "Mendes said ..."). A group whose speaker is not found, or is a role ("the manager
+    said"), stays; if every group would go, none does."""
+    m = _ASKS_WHAT_SAID.search(question)
+    if m is None:
+        return groups
+    asked = {w.lower() for w in m.group("who").split()}
+
+    def someone_else(c: Candidate) -> bool:
+        text = texts.get(c.document_id)
+        who = speaker(text, c.start, c.end) if text is not None else None
+        return who is not None and not who & asked
+
+    kept = [g for g in groups if not someone_else(g[0])]
+    return kept or groups
+
+
 def compose(
     cands: list[Candidate],
     vecs: np.ndarray,
@@ -209,5 +275,6 @@ def compose(
             groups = on_what_is_named(groups, question, texts)
             if not groups:
                 return abstain(generator, prompt_version)
+            groups = said_by_whom_asked(groups, question, texts)
         groups = with_quotations(groups, texts)
     return answer_from_groups(groups, generator, prompt_version)

@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from answers.candidates import Candidate, candidates
-from answers.compose import ComposeConfig, accepted, answer_from_groups, compose, group
+from answers.compose import (
+    ComposeConfig,
+    accepted,
+    answer_from_groups,
+    compose,
+    group,
+    said_by_whom_asked,
+    speaker,
+)
 from answers.intent import SummaryRequest, summary_request
 from answers.models import ABSTAIN_TEXT
 from answers.reader import Passage
@@ -34,6 +42,50 @@ def _unit(*rows: list[float]) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- compose (pure)
+
+
+TRANSFER = (
+    "Manager Callum Whitaker said the club had wanted Mendes since last summer. "
+    '"Tiago gives us pace," Whitaker said. "He is young and hungry."\n\n'
+    'Mendes said he had spoken to Rafael Costa before signing. "Rafael told me the fans are special," '
+    'he said. "I want to repay their faith."\n\n'
+    '"We are delighted," the club said. It said the fee was a record.'
+)
+
+
+@pytest.mark.parametrize(
+    "sentence, who",
+    [
+        (
+            "Manager Callum Whitaker said the club had wanted Mendes since last summer.",
+            {"manager", "callum", "whitaker"},
+        ),
+        ('"Tiago gives us pace," Whitaker said.', {"whitaker"}),
+        ('"He is young and hungry."', {"whitaker"}),  # a quotation goes on with its paragraph's speaker
+        ('"Rafael told me the fans are special," he said.', {"mendes"}),  # not the name inside the quote
+        ('"I want to repay their faith."', {"mendes"}),
+        ('"We are delighted," the club said.', None),  # a role: not a name
+        ("It said the fee was a record.", None),
+    ],
+)
+def test_whom_a_sentence_is_attributed_to(sentence: str, who: set[str] | None) -> None:
+    start = TRANSFER.index(sentence)
+    assert speaker(TRANSFER, start, start + len(sentence)) == who
+
+
+def test_what_a_named_person_said_keeps_to_that_person() -> None:
+    def at(sentence: str, p: float) -> Candidate:
+        return _cand(sentence, p, doc="t", start=TRANSFER.index(sentence))
+
+    his = at('"Tiago gives us pace," Whitaker said.', 0.9)
+    other = at('"Rafael told me the fans are special," he said.', 0.8)
+    role = at('"We are delighted," the club said.', 0.7)
+    groups = [[his], [other], [role]]
+    texts = {"t": TRANSFER}
+    assert said_by_whom_asked(groups, "What did Callum Whitaker say about Mendes?", texts) == [[his], [role]]
+    assert said_by_whom_asked(groups, "What did the manager say?", texts) == groups  # no name asked
+    # when every sentence is someone else's, the answer is left as it was, not made a decline
+    assert said_by_whom_asked([[other]], "What did Whitaker say?", texts) == [[other]]
 
 
 def test_nothing_accepted_declines() -> None:
