@@ -249,6 +249,43 @@ def said_by_whom_asked(
     return kept or groups
 
 
+_PLACE_PREPOSITIONS = frozenset("in at from for on near".split())
+
+
+def _after_prepositions(text: str) -> dict[str, set[str]]:
+    """The names a text puts right after a preposition, by that preposition ("in" -> {"japan"})."""
+    out: dict[str, set[str]] = {}
+    first = text.split(maxsplit=1)[0].lower() if text.strip() else ""
+    if first in _PLACE_PREPOSITIONS:  # "In Germany, ...": the capital is the sentence's, not a name's
+        text = text.lstrip()[0].lower() + text.lstrip()[1:]
+    for (before, _), found in names(text).items():
+        if before in _PLACE_PREPOSITIONS:
+            out.setdefault(before, set()).update(found)
+    return out
+
+
+def on_the_place_asked(groups: list[list[Candidate]], question: str) -> list[list[Candidate]]:
+    """Without the groups whose sentence gives another place's figure ("Sales in Norway ... grew 4
+    percent" for "How much did sales in Japan grow?"): a name after the preposition the question
+    puts its own after, and not the question's, when another group's sentence names the question's.
+    Otherwise the groups are left as they are."""
+    asked = _after_prepositions(question)
+    if not asked:
+        return groups
+
+    def names_asked(g: list[Candidate]) -> bool:
+        text = g[0].text.lower()
+        return any(n in text for found in asked.values() for n in found)
+
+    def another_place(g: list[Candidate]) -> bool:
+        said = _after_prepositions(g[0].text)
+        return not names_asked(g) and any(said.get(p, set()) - found for p, found in asked.items())
+
+    if not any(names_asked(g) for g in groups):
+        return groups
+    return [g for g in groups if not another_place(g)]
+
+
 def compose(
     cands: list[Candidate],
     vecs: np.ndarray,
@@ -276,5 +313,6 @@ def compose(
             if not groups:
                 return abstain(generator, prompt_version)
             groups = said_by_whom_asked(groups, question, texts)
+            groups = on_the_place_asked(groups, question)
         groups = with_quotations(groups, texts)
     return answer_from_groups(groups, generator, prompt_version)

@@ -17,6 +17,7 @@ from answers.compose import (
     answer_from_groups,
     compose,
     group,
+    on_the_place_asked,
     said_by_whom_asked,
     speaker,
 )
@@ -86,6 +87,18 @@ def test_what_a_named_person_said_keeps_to_that_person() -> None:
     assert said_by_whom_asked(groups, "What did the manager say?", texts) == groups  # no name asked
     # when every sentence is someone else's, the answer is left as it was, not made a decline
     assert said_by_whom_asked([[other]], "What did Whitaker say?", texts) == [[other]]
+
+
+def test_a_figure_for_the_place_asked_not_another_place_beside_it() -> None:
+    japan = _cand("Sales in Japan jumped 31 percent to 450 million euros.", 0.9)
+    norway = _cand("Sales in Norway, the home market, grew 4 percent.", 0.8, start=60)
+    germany = _cand("In Germany, revenue reached 780 million euros.", 0.75, start=120)
+    both = _cand("Growth in Japan outpaced growth in Norway.", 0.7, start=180)
+    question = "How much did sales in Japan grow?"
+    assert on_the_place_asked([[japan], [norway], [germany], [both]], question) == [[japan], [both]]
+    # no sentence names the place asked: nothing to prefer, the answer stands
+    assert on_the_place_asked([[norway], [germany]], question) == [[norway], [germany]]
+    assert on_the_place_asked([[japan], [norway]], "How much did sales grow?") == [[japan], [norway]]
 
 
 def test_nothing_accepted_declines() -> None:
