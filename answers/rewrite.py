@@ -76,24 +76,37 @@ def is_follow_up(question: str) -> bool:
     return (refers or elliptic or few_words) and not (has_entity and not refers)
 
 
+def _name_words(m: re.Match[str]) -> list[str]:
+    """A `_NAME` match's words without the question words and function words before it ("How",
+    "Did")."""
+    words = m.group(0).split()
+    while words and (words[0].lower() in _QUESTION_WORDS or words[0].lower() in STOPWORDS):
+        words = words[1:]
+    return words
+
+
+def _phrase_words(m: re.Match[str]) -> list[str]:
+    """A `_THE_PHRASE` match's noun phrase: its words up to the first that ends one (after one)."""
+    words: list[str] = []
+    for w in m.group(1).split():
+        if w.lower() in _PHRASE_END and words:
+            break
+        words.append(w)
+    return words
+
+
 def referent(previous: str) -> str | None:
     """What a question is about: its first name or noun phrase ("Doe", "the first prisoner")."""
     found: list[tuple[int, str]] = []
     for m in _NAME.finditer(previous):
-        name = m.group(0).split()
-        while name and (name[0].lower() in _QUESTION_WORDS or name[0].lower() in STOPWORDS):
-            name = name[1:]
+        name = _name_words(m)
         if name:
             found.append(
                 (m.start(), " ".join(name).removesuffix("'s").removesuffix("’s") + _people(previous, m))
             )
             break
     for m in _THE_PHRASE.finditer(previous):
-        words: list[str] = []
-        for w in m.group(1).split():
-            if w.lower() in _PHRASE_END and words:
-                break
-            words.append(w)
+        words = _phrase_words(m)
         after = re.findall(r"[\w'’-]+|[^\w\s]", previous[m.start(1) :])[len(words) :]
         qualifier, verb_seen = _qualifier(after) if words else ([], False)
         do_support = _DO_SUPPORT.search(previous[: m.start()]) is not None
@@ -243,8 +256,8 @@ def _elliptic_phrase(question: str) -> str | None:
         or first[0].isupper()
         or first[0].isdigit()
     )
-    if not opens_phrase or any(w.lower() in _QUESTION_WORDS for w in words) or len(words) > 6:
-        return None
+    if not opens_phrase or any(w.lower() in _QUESTION_WORDS for w in words):
+        return None  # (a phrase of more than six words is no swap either: `swap`)
     return m.group("x")
 
 
@@ -253,10 +266,7 @@ def _slots(previous: str) -> list[tuple[int, int]]:
     "the ..." phrases, in order."""
     spans = []
     for m in _NAME.finditer(previous):
-        words = m.group(0).split()
-        while words and (words[0].lower() in _QUESTION_WORDS or words[0].lower() in STOPWORDS):
-            words = words[1:]
-        if words:
+        if words := _name_words(m):
             name = " ".join(words)
             start = m.end() - len(name)
             if previous[start : m.end()] != name:
@@ -264,12 +274,7 @@ def _slots(previous: str) -> list[tuple[int, int]]:
             spans.append((start, start + len(name.removesuffix("'s").removesuffix("’s"))))
     spans += [(m.start(), m.end()) for m in _NUMBER.finditer(previous)]
     for m in _THE_PHRASE.finditer(previous):
-        words = []
-        for w in m.group(1).split():
-            if w.lower() in _PHRASE_END and words:
-                break
-            words.append(w)
-        if words:
+        if words := _phrase_words(m):
             spans.append((m.start(), m.start(1) + len(" ".join(words))))
     return sorted(set(spans))
 
@@ -303,7 +308,6 @@ def swap(question: str, previous: str, similar: Similarity | None = None) -> str
         if span is None:  # "And in Japan?" after a question that named no place: asked there
             return f"{previous.rstrip().rstrip('?').rstrip()} {x}?"
         return previous[: span[0]] + rest[0] + previous[span[1] :]
-    about = referent(previous)
     texts = [previous[a:b] for a, b in spans]
     if similar is not None and len(set(texts)) > 1:
         cosines = similar(x, texts)
@@ -311,6 +315,7 @@ def swap(question: str, previous: str, similar: Similarity | None = None) -> str
         if cosines[best] >= SAME_KIND:
             a, b = spans[best]
             return previous[:a] + x + previous[b:]
+    about = referent(previous)
     if about is None or about not in previous:
         return None
     before = previous[: previous.find(about)].split()

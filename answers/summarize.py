@@ -205,8 +205,10 @@ def centrality(vecs: np.ndarray, document_ids: Sequence[str], whole: bool = Fals
     out = vecs @ centroid
     if whole:
         return out
-    for d in dict.fromkeys(document_ids):
-        members = [i for i, e in enumerate(document_ids) if e == d]
+    by_document: dict[str, list[int]] = {}
+    for i, d in enumerate(document_ids):
+        by_document.setdefault(d, []).append(i)
+    for members in by_document.values():
         own = unit(vecs[members].mean(axis=0))
         if float(own @ centroid) < OWN_STORY_BELOW:
             out[members] = vecs[members] @ own
