@@ -40,19 +40,28 @@ class Tally:
     declined: int  # unanswerable, declined
     unanswerable: int
     false_declines: int  # answerable, declined
+    right_cited: int = 0  # right, a fact also counting when a quote the answer cites holds it
 
     @classmethod
     def of(cls, rows: list[dict]) -> Tally:
         ans = [r for r in rows if r["answerable"]]
         una = [r for r in rows if not r["answerable"]]
         facts = sum(not r["abstained"] and r["fact_recall"] == 1.0 for r in ans)
+        cited = sum(not r["abstained"] and r.get("cited_fact_recall", 0.0) == 1.0 for r in ans)
         declined = sum(r["abstained"] for r in una)
-        return cls(facts + declined, len(rows), declined, len(una), sum(r["abstained"] for r in ans))
+        return cls(
+            facts + declined,
+            len(rows),
+            declined,
+            len(una),
+            sum(r["abstained"] for r in ans),
+            cited + declined,
+        )
 
     def __str__(self) -> str:
         return (
-            f"{self.right}/{self.questions} right, {self.declined}/{self.unanswerable} declined, "
-            f"{self.false_declines} false declines"
+            f"{self.right}/{self.questions} right ({self.right_cited} with cited quotes), "
+            f"{self.declined}/{self.unanswerable} declined, {self.false_declines} false declines"
         )
 
 

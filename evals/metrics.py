@@ -70,6 +70,16 @@ def fact_recall(answer: str, expected: Sequence[Sequence[str]]) -> tuple[float, 
     return (1.0 - len(missed) / len(expected) if expected else 1.0), missed
 
 
+def cited_fact_recall(
+    answer: str, quotes: Sequence[str], expected: Sequence[Sequence[str]]
+) -> tuple[float, list[list[str]]]:
+    """fact_recall over the answer and the quotes it cites. An answer shows each statement once, in
+    its cleanest wording, and cites every article's sentence that restates it; a set whose facts
+    were taken from a machine-reworded copy ("185 million kilos") misses the clean wording shown
+    ("185 million pounds") though the answer cites the copy's sentence too."""
+    return fact_recall("\n".join([answer, *quotes]), expected)
+
+
 def citation_checks(
     citations: Sequence[dict], texts: dict[str, str], gold: Sequence[Span | None]
 ) -> dict[str, float | int]:

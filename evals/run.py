@@ -148,6 +148,13 @@ def score_question(svc, q: dict, texts: dict[str, str]) -> dict:  # type: ignore
         if not answer["abstained"]
         else (0.0, [list(g) for g in q.get("expected_facts", [])])
     )
+    cited_recall, _ = (
+        m.cited_fact_recall(
+            answer["answer"], [c["quote"] for c in answer["citations"]], q.get("expected_facts", [])
+        )
+        if not answer["abstained"]
+        else (0.0, [])
+    )
     cites = m.citation_checks(answer["citations"], texts, gold)
     row = {
         "id": q["id"],
@@ -166,6 +173,7 @@ def score_question(svc, q: dict, texts: dict[str, str]) -> dict:  # type: ignore
         "top_hits": [h.chunk_id for h in hits],
         "fact_recall": recall,
         "missed_facts": missed,
+        "cited_fact_recall": cited_recall,
         "citation_checks": cites,
         "gold_missing": sum(g is None for g in gold),
         "latency_ms": round(latency_ms, 1),
@@ -192,6 +200,8 @@ def aggregate(rows: list[dict], summaries: list[dict]) -> dict[str, float]:
         "evidence_recall": m.mean([r["retrieval"]["evidence_recall"] for r in located]),
         "fact_recall": m.mean([r["fact_recall"] for r in ans]),
         "all_facts_rate": m.mean([float(r["fact_recall"] == 1.0) for r in ans]),
+        # the facts in the answer or a quote it cites (metrics.cited_fact_recall); not gated
+        "all_facts_cited_rate": m.mean([float(r.get("cited_fact_recall", 0.0) == 1.0) for r in ans]),
         "evidence_cited_rate": m.mean([float(r["citation_checks"]["supported"] > 0) for r in located]),
         "citation_validity": (sum(r["citation_checks"]["valid"] for r in rows) / total_cites)
         if total_cites

@@ -61,6 +61,15 @@ def test_fact_recall_is_case_insensitive_any_of_each_group() -> None:
     assert m.fact_recall("", [["a"], ["b"]]) == (0.0, [["a"], ["b"]])
 
 
+def test_cited_fact_recall_also_reads_the_quotes_cited() -> None:
+    facts = [["185 million kilos"], ["2017"]]
+    shown = "Northlight has raised about 185 million pounds since it was founded in 2017. [1][2]"
+    copy = "Northlight has raised about 185 million kilos from buyers since it was once based in 2017."
+    assert m.fact_recall(shown, facts) == (0.5, [["185 million kilos"]])
+    assert m.cited_fact_recall(shown, [shown, copy], facts) == (1.0, [])
+    assert m.cited_fact_recall(shown, [shown], facts) == (0.5, [["185 million kilos"]])
+
+
 def test_citation_checks_count_exact_and_supported_citations() -> None:
     text = "0123456789" * 30
     texts = {D: text}
