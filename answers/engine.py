@@ -28,6 +28,7 @@ from answers.features import Unit, features, warm_word_weights
 from answers.intent import SummaryRequest, summary_request
 from answers.language import other_script
 from answers.models import Answer, Summary
+from answers.parts import question_parts
 from answers.ranker import Ranker
 from answers.reader import Reader
 from answers.retrieve import retrieve
@@ -75,6 +76,7 @@ class ReaderConfig:
     reader_pool: int = 12  # sentences the reader reads, best retrieval scores first
     summary_pool: int = 24  # sentences nearest a focused summary's query that the reader ranks
     compose: ComposeConfig | None = None
+    by_part: bool = True  # a question of several parts also read part by part (answers/parts.py)
 
 
 class AnswerEngine(Protocol):
@@ -380,7 +382,12 @@ class ReaderEngine(OfflineEngine):
         sentences = self.service.searcher.sentence_hits(query, hits, self.config.reader_pool)
         cands = candidates(sentences, hit_texts(hits))
         if cands:
-            for c, p in zip(cands, self.reader.score(query, [c.passage for c in cands])):
+            passages = [c.passage for c in cands]
+            probabilities = self.reader.score(query, passages)
+            parts = question_parts(query) if self.config.by_part else [query]
+            for part in parts if len(parts) > 1 else []:
+                probabilities = np.maximum(probabilities, self.reader.score(part, passages))
+            for c, p in zip(cands, probabilities):
                 c.probability = float(p)
         return cands
 

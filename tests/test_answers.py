@@ -23,6 +23,7 @@ from answers.compose import (
 )
 from answers.intent import SummaryRequest, summary_request
 from answers.models import ABSTAIN_TEXT
+from answers.parts import question_parts
 from answers.reader import Passage
 from answers.rewrite import asks_for_person, named_person, referent, rewrite_follow_up, words_as_written
 from answers.summarize import by_article_rounds, document_sentences, leans_back, select_sentences
@@ -367,6 +368,33 @@ def test_what_about_stands_for_the_phrase_of_its_kind(
     assert rewrite_follow_up(follow_up, [previous], similar=_kinds(kinds)) == standalone
 
 
+@pytest.mark.parametrize(
+    "question, parts",
+    [
+        (
+            "How many phones received the alert, and how many people work at the factory?",
+            ["How many phones received the alert?", "how many people work at the factory?"],
+        ),
+        (  # a later part's pronoun is the first part's subject
+            "Who captured the soldiers? Where are they held now?",
+            ["Who captured the soldiers?", "Where are the soldiers held now?"],
+        ),
+        ("What did Kyiv say; how did Moscow respond?", ["What did Kyiv say?", "how did Moscow respond?"]),
+        # one question: "and" between two subjects, a part too short to ask on its own, a clause
+        # between commas, a comma before an auxiliary
+        (
+            "What did the agency and the customer's boss each say?",
+            ["What did the agency and the customer's boss each say?"],
+        ),
+        ("What did Smith say and why?", ["What did Smith say and why?"]),
+        ("After the vote, what did the mayor say?", ["After the vote, what did the mayor say?"]),
+        ("Why, according to Kyiv, is Russia doing this?", ["Why, according to Kyiv, is Russia doing this?"]),
+    ],
+)
+def test_a_question_of_several_parts_is_split_into_questions(question: str, parts: list[str]) -> None:
+    assert question_parts(question) == parts
+
+
 def test_a_question_that_names_its_subject_is_not_rewritten() -> None:
     assert (
         rewrite_follow_up("Where was Ms Lagarde born?", ["What did Mr Powell say?"])
@@ -698,6 +726,26 @@ def test_an_untitled_one_line_article_is_its_own_body(make_service: MakeService)
     summary = svc.summarize(document_ids=["t1"])
     assert [c.quote for c in summary.citations] == [line]
     check_citations(svc, answer.citations + summary.citations)
+
+
+def test_each_part_of_a_two_part_question_is_answered(make_service: MakeService) -> None:
+    """Read against the whole question, the reader keeps the part it scores highest; each part is also
+    read as a question of its own (answers/parts.py), so both parts' sentences are cited."""
+    svc = make_service()
+    text = (
+        "Brightwell Appliances said on Monday it was recalling about 40,000 electric kettles sold in "
+        "Britain and Ireland after reports that their handles could come loose. The company has received "
+        "23 reports of minor burns, a spokeswoman said. Customers can return the kettles to any store for "
+        "a full refund. The kettles were made at a plant in Telford that employs about 300 people. "
+        "Trading standards officers said they were satisfied with the company's response. "
+        "Shares in Brightwell fell 4 percent in London."
+    )
+    svc.ingest_documents([DocumentIn(id="k", title="Brightwell recalls 40,000 kettles", text=text)])
+    answer = svc.ask("What can customers do, and what did trading standards officers say?")
+    quotes = [c.quote for c in answer.citations]
+    assert any("full refund" in q for q in quotes), answer.answer
+    assert any("satisfied" in q for q in quotes), answer.answer
+    check_citations(svc, answer.citations)
 
 
 def test_bracketed_numbers_in_an_article_do_not_read_as_markers() -> None:
