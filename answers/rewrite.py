@@ -232,6 +232,10 @@ _AND_X = re.compile(r"^\s*(?:and|but|also|or)\s+(?P<x>[^?]+?)\s*\??\s*$", re.I)
 _PREPOSITION = re.compile(
     r"^(?:in|on|at|for|from|during|since|before|after|by|near|under|over|outside|inside|across)$", re.I
 )
+# a preposition of two words ("And according to Kyiv?" asks the previous question of another source)
+_TWO_WORD_PREPOSITION = re.compile(
+    r"^(?:according to|because of|instead of|ahead of|next to|outside of|out of)\s+", re.I
+)
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 # the embedder's cosine of two names of one kind of thing (two countries, two years, two roads); a
 # person and a company, or two people, rarely come this close, so "what about" a person keeps to the
@@ -252,6 +256,7 @@ def _elliptic_phrase(question: str) -> str | None:
     first = words[0]
     opens_phrase = (
         bool(_PREPOSITION.match(first))
+        or _TWO_WORD_PREPOSITION.match(m.group("x")) is not None
         or first.lower() in ("the", "a", "an")
         or first[0].isupper()
         or first[0].isdigit()
@@ -259,6 +264,15 @@ def _elliptic_phrase(question: str) -> str | None:
     if not opens_phrase or any(w.lower() in _QUESTION_WORDS for w in words):
         return None  # (a phrase of more than six words is no swap either: `swap`)
     return m.group("x")
+
+
+def _preposition_and_rest(x: str) -> tuple[str, str] | None:
+    """("in", "Japan") of "in Japan", ("according to", "Kyiv") of "according to Kyiv"; None when x
+    does not open with a preposition or holds nothing after it."""
+    if (m := _TWO_WORD_PREPOSITION.match(x)) is not None:
+        return (m.group(0).strip(), x[m.end() :]) if x[m.end() :].strip() else None
+    first, *rest = x.split(maxsplit=1)
+    return (first, rest[0]) if _PREPOSITION.match(first) and rest else None
 
 
 def _slots(previous: str) -> list[tuple[int, int]]:
@@ -302,12 +316,12 @@ def swap(question: str, previous: str, similar: Similarity | None = None) -> str
     if not re.fullmatch(r"[\w'’ .-]+", x) or len(x.split()) > 6:
         return None  # "what about the other one: when was he born?" asks a question of its own
     spans = _slots(previous)
-    first, rest = x.split()[0], x.split(maxsplit=1)[1:]
-    if _PREPOSITION.match(first) and rest:
-        span = _after_preposition(previous, spans, first)
+    if (split := _preposition_and_rest(x)) is not None:
+        preposition, rest = split
+        span = _after_preposition(previous, spans, preposition)
         if span is None:  # "And in Japan?" after a question that named no place: asked there
             return f"{previous.rstrip().rstrip('?').rstrip()} {x}?"
-        return previous[: span[0]] + rest[0] + previous[span[1] :]
+        return previous[: span[0]] + rest + previous[span[1] :]
     texts = [previous[a:b] for a, b in spans]
     if similar is not None and len(set(texts)) > 1:
         cosines = similar(x, texts)

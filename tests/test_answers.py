@@ -354,6 +354,18 @@ def _kinds(similar: dict[str, str]):  # type: ignore[no-untyped-def]
             "What did Marcus Lindqvist say about the results on Monday?",
         ),
         ("What did the Times report?", "And the Herald?", {}, "What did the Herald report?"),
+        (  # a preposition of two words: the other source
+            "How many soldiers were killed, according to Seoul?",
+            "And according to Kyiv?",
+            {},
+            "How many soldiers were killed, according to Kyiv?",
+        ),
+        (
+            "How many soldiers were killed?",
+            "What about according to Kyiv?",
+            {},
+            "How many soldiers were killed according to Kyiv?",
+        ),
         (  # a question of its own is no phrase to swap in
             "How many North Korean soldiers were killed?",
             "And how many were wounded?",
