@@ -2,9 +2,10 @@
 
 Both offline engines get the same retrieval step (answers/retrieve.py: a follow-up made standalone,
 then hybrid search). `FACTDESK_ANSWERER` picks how an answer is read from the hits:
-- "reader" (default): candidates (the best sentences of the hits, each in its context) -> reader (a trained
-  cross-encoder's probability that the sentence answers) -> compose (the accepted sentences, grouped
-  and cited; none accepted: decline);
+- "reader" (default): candidates (the best sentences of the hits, a copied article's read once, each in
+  its context) -> reader (a trained cross-encoder's probability that the sentence answers; each part of a
+  question of several parts read too) -> compose (the accepted sentences, grouped and cited; none
+  accepted: decline);
 - "ranker": every sentence of the hits -> features (answers/features.py) -> ranker (a small trained
   model over them) -> compose, as for the reader.
 The LLM engine is handed the same retrieval and falls back to the offline engine on any failure,
@@ -77,6 +78,10 @@ class ReaderConfig:
     summary_pool: int = 24  # sentences nearest a focused summary's query that the reader ranks
     compose: ComposeConfig | None = None
     by_part: bool = True  # a question of several parts also read part by part (answers/parts.py)
+    # the pool read is reader_pool sentences that are no copy of one another, from the distinct_widen
+    # times as many best; a copied article's sentences join their source's unread (ReaderEngine.distinct)
+    distinct_pool: bool = True
+    distinct_widen: int = 2
 
 
 class AnswerEngine(Protocol):
@@ -379,17 +384,52 @@ class ReaderEngine(OfflineEngine):
     def read(self, query: str, hits: list[SearchHit]) -> list[Candidate]:
         """The hits' best sentences as candidates, in search order, each with the reader's probability
         (evals/reader_check.py reads them too)."""
-        sentences = self.service.searcher.sentence_hits(query, hits, self.config.reader_pool)
-        cands = candidates(sentences, hit_texts(hits))
-        if cands:
-            passages = [c.passage for c in cands]
-            probabilities = self.reader.score(query, passages)
-            parts = question_parts(query) if self.config.by_part else [query]
-            for part in parts if len(parts) > 1 else []:
-                probabilities = np.maximum(probabilities, self.reader.score(part, passages))
-            for c, p in zip(cands, probabilities):
-                c.probability = float(p)
-        return cands
+        cfg = self.config
+        wide = cfg.reader_pool * (cfg.distinct_widen if cfg.distinct_pool else 1)
+        cands = candidates(self.service.searcher.sentence_hits(query, hits, wide), hit_texts(hits))
+        if not cands:
+            return cands
+        read: list[int] = list(range(len(cands)))
+        copies: dict[int, int] = {}
+        if cfg.distinct_pool:
+            read, copies = self.distinct(hits, cands)
+        passages = [cands[i].passage for i in read]
+        probabilities = self.reader.score(query, passages)
+        parts = question_parts(query) if cfg.by_part else [query]
+        for part in parts if len(parts) > 1 else []:
+            probabilities = np.maximum(probabilities, self.reader.score(part, passages))
+        for i, p in zip(read, probabilities):
+            cands[i].probability = float(p)
+        for i, r in copies.items():
+            cands[i].probability = cands[r].probability
+        return [cands[i] for i in sorted([*read, *copies])]
+
+    def distinct(self, hits: list[SearchHit], cands: list[Candidate]) -> tuple[list[int], dict[int, int]]:
+        """(the first reader_pool candidates that are no copy of one before them, {each copy: the
+        candidate it copies}). A copy is a sentence of a copied article (a near-duplicate, or a
+        machine-reworded copy: answers/wording.py) that says what a sentence of its source says
+        (compose's grouping), or that source sentence after its copy: it is not read again but takes
+        its twin's probability, and the reader reads one more sentence of something else in its place.
+        Another outlet's own wording of a statement is still read: a loose match (two speakers' "3,000")
+        must not hand one sentence the other's probability."""
+        cfg = self.config
+        vecs = candidate_vectors(self.service, hits, cands)
+        same_above = (cfg.compose or ComposeConfig()).same_above
+        same = mark_reworded_copies(cands, vecs, same_above, hit_texts(hits), self.service.searcher.term_rows)
+
+        def copies_one_another(i: int, r: int) -> bool:
+            a, b = cands[i], cands[r]
+            return bool(same[i, r]) and (a.duplicate_of == b.document_id or b.duplicate_of == a.document_id)
+
+        read: list[int] = []
+        copies: dict[int, int] = {}
+        for i in range(len(cands)):
+            twins = [r for r in read if copies_one_another(i, r)]
+            if twins:
+                copies[i] = max(twins, key=lambda r: float(vecs[i] @ vecs[r]))
+            elif len(read) < cfg.reader_pool:
+                read.append(i)
+        return read, copies
 
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
         telemetry = self.service.telemetry

@@ -760,6 +760,39 @@ def test_each_part_of_a_two_part_question_is_answered(make_service: MakeService)
     check_citations(svc, answer.citations)
 
 
+def test_a_copys_sentence_is_read_once_and_cited_with_its_source(
+    make_service: MakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader does not read a near-duplicate copy's sentence again: it takes its source sentence's
+    probability unread (the pool holds one more sentence of something else) and is cited beside it."""
+    svc = make_service()
+    refund = "Customers can return the kettles to any store for a full refund."
+    source = (
+        "Brightwell Appliances said on Monday it was recalling about 40,000 electric kettles sold in "
+        "Britain and Ireland after reports that their handles could come loose. The company has received "
+        f"23 reports of minor burns, a spokeswoman said. {refund} The kettles were made at a plant in "
+        "Telford that employs about 300 people. Trading standards officers said they were satisfied "
+        "with the company's response. Shares in Brightwell fell 4 percent in London."
+    )
+    svc.ingest_documents([DocumentIn(id="a", title="Brightwell recalls 40,000 kettles", text=source)])
+    svc.ingest_documents(
+        [DocumentIn(id="b", title="Kettles recalled", text=source.replace("said on", "announced on"))]
+    )
+    assert svc.get_document("b").duplicate_of == "a"
+    read: list[str] = []
+    score = svc.engine.reader.score  # type: ignore[attr-defined]
+
+    def recorded(question, passages):  # type: ignore[no-untyped-def]
+        read.extend(p.sentence for p in passages)
+        return score(question, passages)
+
+    monkeypatch.setattr(svc.engine.reader, "score", recorded)  # type: ignore[attr-defined]
+    answer = svc.ask("What can customers do with the recalled kettles?")
+    assert read.count(refund) == 1 and len(read) == len(set(read))
+    assert {c.document_id for c in answer.citations if c.quote == refund} == {"a", "b"}, answer.answer
+    check_citations(svc, answer.citations)
+
+
 def test_bracketed_numbers_in_an_article_do_not_read_as_markers() -> None:
     """An article's own "[1]" is shown as "(1)" in the answer text; the citation quotes it as it is."""
     text = "The giraffe weighs 60 kilograms [1] according to the vet."
