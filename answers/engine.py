@@ -384,27 +384,35 @@ class ReaderEngine(OfflineEngine):
     def read(self, query: str, hits: list[SearchHit]) -> list[Candidate]:
         """The hits' best sentences as candidates, in search order, each with the reader's probability
         (evals/reader_check.py reads them too)."""
+        return self.read_with_vectors(query, hits)[0]
+
+    def read_with_vectors(self, query: str, hits: list[SearchHit]) -> tuple[list[Candidate], np.ndarray]:
+        """`read`'s candidates and their sentence vectors (compose groups by them)."""
         cfg = self.config
         wide = cfg.reader_pool * (cfg.distinct_widen if cfg.distinct_pool else 1)
         cands = candidates(self.service.searcher.sentence_hits(query, hits, wide), hit_texts(hits))
+        vecs = candidate_vectors(self.service, hits, cands)
         if not cands:
-            return cands
-        read: list[int] = list(range(len(cands)))
-        copies: dict[int, int] = {}
-        if cfg.distinct_pool:
-            read, copies = self.distinct(hits, cands)
+            return cands, vecs
+        read, copies = (
+            self.distinct(hits, cands, vecs) if cfg.distinct_pool else (list(range(len(cands))), {})
+        )
         passages = [cands[i].passage for i in read]
         probabilities = self.reader.score(query, passages)
         parts = question_parts(query) if cfg.by_part else [query]
-        for part in parts if len(parts) > 1 else []:
-            probabilities = np.maximum(probabilities, self.reader.score(part, passages))
+        if len(parts) > 1:
+            for part in parts:
+                probabilities = np.maximum(probabilities, self.reader.score(part, passages))
         for i, p in zip(read, probabilities):
             cands[i].probability = float(p)
         for i, r in copies.items():
             cands[i].probability = cands[r].probability
-        return [cands[i] for i in sorted([*read, *copies])]
+        kept = sorted([*read, *copies])
+        return [cands[i] for i in kept], vecs[kept]
 
-    def distinct(self, hits: list[SearchHit], cands: list[Candidate]) -> tuple[list[int], dict[int, int]]:
+    def distinct(
+        self, hits: list[SearchHit], cands: list[Candidate], vecs: np.ndarray
+    ) -> tuple[list[int], dict[int, int]]:
         """(the first reader_pool candidates that are no copy of one before them, {each copy: the
         candidate it copies}). A copy is a sentence of a copied article (a near-duplicate, or a
         machine-reworded copy: answers/wording.py) that says what a sentence of its source says
@@ -413,7 +421,6 @@ class ReaderEngine(OfflineEngine):
         Another outlet's own wording of a statement is still read: a loose match (two speakers' "3,000")
         must not hand one sentence the other's probability."""
         cfg = self.config
-        vecs = candidate_vectors(self.service, hits, cands)
         same_above = (cfg.compose or ComposeConfig()).same_above
         same = mark_reworded_copies(cands, vecs, same_above, hit_texts(hits), self.service.searcher.term_rows)
 
@@ -432,11 +439,8 @@ class ReaderEngine(OfflineEngine):
         return read, copies
 
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
-        telemetry = self.service.telemetry
-        with telemetry.stage("read"):
-            cands = self.read(query, hits)
-            if cands:
-                vecs = candidate_vectors(self.service, hits, cands)
+        with self.service.telemetry.stage("read"):
+            cands, vecs = self.read_with_vectors(query, hits)
         if not cands:
             return abstain(self.generator, self.prompts.version)
         return self.compose_scored(query, hits, cands, vecs, self.reader.threshold, self.config.compose)

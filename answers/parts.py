@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 
-from answers.rewrite import resolve
+from answers.rewrite import WH_WORDS, resolve
 
 # what a question (or one of its parts) opens with: a question word or an auxiliary
-_WH = r"(?:what|who|whom|whose|when|where|why|which|how)\b"
+_WH = rf"(?:{'|'.join(sorted(WH_WORDS))})\b"
 _OPENER = rf"(?:{_WH}|(?:did|does|do|is|are|was|were|has|have|had|will|would|can|could|should)\b)"
 # a break before a new question: ", and how many ...", "; who ...", "? When ..."; after a bare comma
-# only a question word ("Why, according to Kyiv, is Russia ...?" is one question)
+# only a question word ("Why, according to the union, is the plant ...?" is one question)
 _BREAK = re.compile(rf"(?:,?\s+(?:and|but)\s+|\s*[;?]\s+)(?={_OPENER})|,\s+(?={_WH})", re.I)
 _OPENS = re.compile(rf"^\s*{_OPENER}", re.I)
 MIN_WORDS = 3  # "and why?", "and how?" are no part of their own: they ask about the same sentence

@@ -33,9 +33,8 @@ _VERBS_AFTER_SUBJECT = frozenset(
     "wounded say said tell think believe want happen happened mean react respond".split()
 )
 _PHRASE_END = STOPWORDS | _VERBS_AFTER_SUBJECT
-_QUESTION_WORDS = frozenset(
-    "what when where who whom whose why how which did does do was were is are has have".split()
-)
+WH_WORDS = frozenset("what when where who whom whose why how which".split())
+_QUESTION_WORDS = WH_WORDS | frozenset("did does do was were is are has have".split())
 _DO_SUPPORT = re.compile(r"\b(?:did|does|do)\s*$", re.I)
 _WHAT_ABOUT = re.compile(r"^\s*(?:and|but|so|also)?\s*(?:what|how)\s+about\s+(?P<x>[^?]+?)\s*\??\s*$", re.I)
 # a pronoun that stands for a thing, not followed by the noun it points at
@@ -232,7 +231,7 @@ _AND_X = re.compile(r"^\s*(?:and|but|also|or)\s+(?P<x>[^?]+?)\s*\??\s*$", re.I)
 _PREPOSITION = re.compile(
     r"^(?:in|on|at|for|from|during|since|before|after|by|near|under|over|outside|inside|across)$", re.I
 )
-# a preposition of two words ("And according to Kyiv?" asks the previous question of another source)
+# a preposition of two words ("And according to the union?" asks the previous question of another source)
 _TWO_WORD_PREPOSITION = re.compile(
     r"^(?:according to|because of|instead of|ahead of|next to|outside of|out of)\s+", re.I
 )
@@ -267,7 +266,7 @@ def _elliptic_phrase(question: str) -> str | None:
 
 
 def _preposition_and_rest(x: str) -> tuple[str, str] | None:
-    """("in", "Japan") of "in Japan", ("according to", "Kyiv") of "according to Kyiv"; None when x
+    """("in", "Japan") of "in Japan", ("according to", "the union") of "according to the union"; None when x
     does not open with a preposition or holds nothing after it."""
     if (m := _TWO_WORD_PREPOSITION.match(x)) is not None:
         return (m.group(0).strip(), x[m.end() :]) if x[m.end() :].strip() else None

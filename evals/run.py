@@ -148,12 +148,11 @@ def score_question(svc, q: dict, texts: dict[str, str]) -> dict:  # type: ignore
         if not answer["abstained"]
         else (0.0, [list(g) for g in q.get("expected_facts", [])])
     )
-    cited_recall, _ = (
-        m.cited_fact_recall(
-            answer["answer"], [c["quote"] for c in answer["citations"]], q.get("expected_facts", [])
-        )
-        if not answer["abstained"]
-        else (0.0, [])
+    quotes = [c["quote"] for c in answer["citations"]]
+    cited_recall = (
+        0.0
+        if answer["abstained"]
+        else m.cited_fact_recall(answer["answer"], quotes, q.get("expected_facts", []))[0]
     )
     cites = m.citation_checks(answer["citations"], texts, gold)
     row = {
