@@ -254,6 +254,26 @@ def test_foreign_negatives_are_the_nearest_sentences_of_other_stories() -> None:
     assert all(e.label == 0 for e in out)
 
 
+def test_teacher_targets_mix_each_label_with_the_teachers_mean(reader: Reader) -> None:
+    """--teacher: a pair's target is (1 - w) x its label + w x the teachers' mean probability, each
+    teacher reading the pair as the service does."""
+    import random
+
+    from training.train_reader import teacher_targets
+
+    qs = questions(json.loads(SQUAD.read_text(encoding="utf-8"))["data"][:1])[:4]
+    ex = examples(qs, random.Random(0))
+    assert {e.label for e in ex} == {0, 1}
+    alone = [float(reader.score(e.question, [e.passage])[0]) for e in ex]
+    once = teacher_targets(ex, [WEIGHTS_DIR], 0.3)
+    twice = teacher_targets(ex, [WEIGHTS_DIR, WEIGHTS_DIR], 0.3)  # a mean of one reader twice: itself
+    for e, p, t1, t2 in zip(ex, alone, once, twice, strict=True):
+        # batched with the question's other pairs, bf16 scores move in the third decimal
+        assert t1 == pytest.approx(0.7 * e.label + 0.3 * p, abs=2e-3)
+        assert t2 == pytest.approx(t1, abs=1e-6)
+    assert teacher_targets(ex, [WEIGHTS_DIR], 0.0) == [float(e.label) for e in ex]
+
+
 def test_evened_kinds_and_blanked_context() -> None:
     """--even-kinds drops unanswerable questions of a kind that has more of them than the whole, to
     the whole's share, and no other; --context-dropout blanks each side of a pair on its own."""
