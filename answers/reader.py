@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.minilm import LazyWeights, OpenVinoMiniLM, _padded
+from retrieval.minilm import LazyWeights, OpenVinoMiniLM, _as_float32, _padded
 from retrieval.npz import NpzArchive
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "reader_model"
@@ -110,10 +110,6 @@ def windows(tok: Any, passage: Passage) -> list[Passage]:
     return out
 
 
-def _float32(arrays: Any, name: str) -> np.ndarray:
-    return arrays[name].astype(np.float32)
-
-
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -153,7 +149,7 @@ class Reader(OpenVinoMiniLM):
         self._head_b = float(delta["head.bias"].astype(np.float32).reshape(-1)[0])
         pre = "bert." if any(k.startswith("bert.") for k in base) else ""
         tuned = [k for k in delta.files if k not in ("head.weight", "head.bias")]
-        base.overlay({pre + k: partial(_float32, delta, k) for k in tuned})
+        base.overlay({pre + k: partial(_as_float32, delta, k) for k in tuned})
         return base
 
     def _read(self) -> LazyWeights:

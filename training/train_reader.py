@@ -72,6 +72,15 @@ def _load_base(bert, base: Path) -> None:  # type: ignore[no-untyped-def]
     bert.load_state_dict({k: torch.from_numpy(arrays[k]) for k in wanted})
 
 
+def seed_all(seed: int) -> None:
+    """Python's, numpy's and torch's generators, so a run is repeatable."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 def _device(name: str):  # type: ignore[no-untyped-def]
     import torch
 
@@ -212,6 +221,17 @@ def lr_factor(step: int, total: int, elapsed: float, budget: float) -> float:
     return max(0.0, min((step + 1) / warm, (1.0 - done) / tail))
 
 
+def optimizer_step(loss, opt, sched, params) -> None:  # type: ignore[no-untyped-def]
+    """One step on loss: gradients clipped to norm 1, then the schedule's next learning rate."""
+    import torch
+
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    sched.step()
+
+
 def _train(net, pairs, labels, args, device, rng: random.Random) -> dict:  # type: ignore[no-untyped-def]
     """Fine-tune in place; stops at the planned steps or when --max-minutes is spent."""
     import torch
@@ -239,11 +259,7 @@ def _train(net, pairs, labels, args, device, rng: random.Random) -> dict:  # typ
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
                 logits = net(ids, types, mask)
             loss = loss_fn(logits.float(), labels[b])
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
+            optimizer_step(loss, opt, sched, params)
             step += 1
             running = 0.98 * running + 0.02 * loss.detach() if step > 1 else loss.detach()
             if step % 50 == 0 or step == total:
@@ -501,9 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     t_start = time.time()
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
+    seed_all(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = _device(args.device)
