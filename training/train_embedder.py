@@ -21,7 +21,7 @@ thing at 0.8: answers/compose.py) keep their meaning. The word-piece table stays
 
 Writes OUT (every tuned tensor in float16, .npz) and OUT with .json: arguments, data, run time, the
 validation titles' recall of the answer sentence among all their sentences (base and tuned), and
-reference vectors that the service's embedder must reproduce from OUT (tests/test_embed.py).
+reference vectors that the service's embedder must reproduce from OUT (tests/test_embedder_weights.py).
 """
 
 from __future__ import annotations
