@@ -449,11 +449,12 @@ def test_the_base_embedder_matches_the_services_embedder() -> None:
     """Foreign negatives found on a device machine (the base MiniLM in torch) are the ones the
     service's embedder would find: the same sentence vectors."""
     from training import base_weights
-    from training.train_reader import _device, base_embedder, service_embedder
+    from training.encoder import pick_device
+    from training.train_reader import base_embedder, service_embedder
 
     texts = ["Who opened the bridge?", "The mayor opened the bridge on Monday.", "It cost 12 million euros."]
     base = base_weights.default_base()
-    ours = base_embedder(base, base_weights.tokenizer(base), _device("cpu"))(texts)
+    ours = base_embedder(base, base_weights.tokenizer(base), pick_device("cpu"))(texts)
     theirs = np.asarray(service_embedder()(texts), dtype=np.float32)
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
     assert float(np.min(np.sum(ours * theirs, axis=1))) > 0.999
@@ -462,13 +463,13 @@ def test_the_base_embedder_matches_the_services_embedder() -> None:
 def test_training_on_cuda_without_one_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from training.train_reader import _device
+    from training.encoder import pick_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on CI's machine, wherever it runs
 
     with pytest.raises(SystemExit, match="no CUDA device"):
-        _device("cuda")
-    assert _device("auto").type == "cpu"
+        pick_device("cuda")
+    assert pick_device("auto").type == "cpu"
 
 
 def test_news_files_become_squad_articles_and_bad_spans_are_refused() -> None:

@@ -38,7 +38,8 @@ import numpy as np
 from retrieval.sentences import split_sentences
 from training import base_weights
 from training.squad import load, split_titles
-from training.train_reader import _device, _load_base, extra_articles, lr_factor, optimizer_step, seed_all
+from training.encoder import Encoder, pick_device
+from training.train_reader import extra_articles, lr_factor, optimizer_step, seed_all
 
 SCALE = 20.0  # cosines times this are the logits: a softmax over cosines alone is too flat to learn from
 QUESTION_TOKENS = 64
@@ -91,46 +92,6 @@ def nearest_foreign(
             row[owner == title] = -np.inf
             out.append(int(np.argmax(row)))
     return out
-
-
-class Encoder:
-    """all-MiniLM-L6-v2 in torch as the service embeds: mean-pooled last layer, unit length."""
-
-    def __init__(self, base: Path, tok, device) -> None:  # type: ignore[no-untyped-def]
-        from transformers import BertConfig, BertModel
-
-        self.tok, self.device = tok, device
-        self.bert = BertModel(BertConfig.from_json_file(str(base / "config.json")), add_pooling_layer=False)
-        _load_base(self.bert, base)
-        self.bert.embeddings.word_embeddings.weight.requires_grad_(False)
-        self.bert.to(device)
-
-    def __call__(self, texts: list[str], max_tokens: int):  # type: ignore[no-untyped-def]
-        import torch
-
-        ids = [e.ids[:max_tokens] for e in self.tok.encode_batch(texts)]
-        width = max(len(i) for i in ids)
-        x = torch.zeros((len(ids), width), dtype=torch.long)
-        mask = torch.zeros_like(x)
-        for r, row in enumerate(ids):
-            x[r, : len(row)] = torch.tensor(row)
-            mask[r, : len(row)] = 1
-        x, mask = x.to(self.device), mask.to(self.device)
-        h = self.bert(input_ids=x, attention_mask=mask, token_type_ids=torch.zeros_like(x)).last_hidden_state
-        m = mask.unsqueeze(-1).to(h.dtype)
-        return torch.nn.functional.normalize(((h * m).sum(1) / m.sum(1).clamp(min=1e-9)).float(), dim=-1)
-
-    def vectors(self, texts: list[str], max_tokens: int, bf16: bool) -> np.ndarray:
-        import torch
-
-        self.bert.eval()
-        out = np.zeros((len(texts), self.bert.config.hidden_size), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
-            for lo in range(0, len(order), 128):
-                b = order[lo : lo + 128]
-                out[b] = self([texts[i] for i in b], max_tokens).cpu().numpy()
-        return out
 
 
 def recall(enc: Encoder, pairs: list[tuple[str, str, str, str]], pool: list[str], bf16: bool) -> dict:
@@ -241,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.time()
     seed_all(args.seed)
-    device = _device(args.device)
+    device = pick_device(args.device)
     base = args.base or base_weights.default_base()
     tok = base_weights.tokenizer(base)
     rng = random.Random(args.seed)

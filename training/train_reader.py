@@ -32,6 +32,7 @@ import numpy as np
 
 from answers.reader import MAX_TOKENS, WEIGHTS_DIR, encode_pair
 from training import base_weights
+from training.encoder import Encoder, load_base, pick_device
 from training.squad import Example, Question, examples, foreign_negatives, load, questions, split_titles
 
 
@@ -56,20 +57,9 @@ def _model(base: Path):  # type: ignore[no-untyped-def]
             return self.head(self.drop(pooled)).squeeze(-1)
 
     net = ReaderNet()
-    _load_base(net.bert, base)
+    load_base(net.bert, base)
     net.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     return net
-
-
-def _load_base(bert, base: Path) -> None:  # type: ignore[no-untyped-def]
-    import torch
-
-    arrays = base_weights.load(base)
-    wanted = bert.state_dict()
-    missing = sorted(set(wanted) - set(arrays))
-    if missing:
-        raise SystemExit(f"{base}: no {', '.join(missing[:3])} ...")
-    bert.load_state_dict({k: torch.from_numpy(arrays[k]) for k in wanted})
 
 
 def seed_all(seed: int) -> None:
@@ -79,16 +69,6 @@ def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def _device(name: str):  # type: ignore[no-untyped-def]
-    import torch
-
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: torch sees no CUDA device")
-    return torch.device(name)
 
 
 def _tensors(pairs: list[tuple[list[int], list[int]]], device="cpu"):  # type: ignore[no-untyped-def]
@@ -327,28 +307,10 @@ def extra_articles(paths: list[Path], held_out: list[dict]) -> list[dict]:
 
 
 def base_embedder(base: Path, tok, device) -> Callable[[list[str]], np.ndarray]:  # type: ignore[no-untyped-def]
-    """all-MiniLM-L6-v2's sentence vectors (mean-pooled last layer, unit length) from the base
-    weights on the training device: where the service's embedder (OpenVINO, the installed
-    package) is absent, as on a device machine."""
-    import torch
-
-    bert = _model(base).bert.to(device).eval()
-
-    def embed(texts: list[str]) -> np.ndarray:
-        encoded = [e.ids[:256] for e in tok.encode_batch(texts)]  # the embedder's max_seq_length
-        out = np.zeros((len(texts), bert.config.hidden_size), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
-        with torch.inference_mode():
-            for lo in range(0, len(order), 256):
-                b = order[lo : lo + 256]
-                ids, types, mask = _tensors([(encoded[i], [0] * len(encoded[i])) for i in b], device)
-                x = bert(input_ids=ids, token_type_ids=types, attention_mask=mask).last_hidden_state
-                m = mask.unsqueeze(-1).to(x.dtype)
-                v = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
-                out[b] = torch.nn.functional.normalize(v, dim=-1).float().cpu().numpy()
-        return out
-
-    return embed
+    """all-MiniLM-L6-v2's sentence vectors from the base weights on the training device: where the
+    service's embedder (OpenVINO, the installed package) is absent, as on a device machine."""
+    encoder = Encoder(base, tok, device)
+    return lambda texts: encoder.vectors(texts, 256)  # the embedder's max_seq_length
 
 
 def service_embedder() -> Callable[[list[str]], np.ndarray]:
@@ -520,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     seed_all(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = _device(args.device)
+    device = pick_device(args.device)
     _settle(args, device)
     base = args.base or base_weights.default_base()
     tok = base_weights.tokenizer(base)
