@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from answers.candidates import Candidate, candidates, mark_reworded_copies, reader_passage
+from answers.capitals import as_countries
 from answers.compose import ComposeConfig, abstain, compose
 from answers.features import Unit, features, warm_word_weights
 from answers.intent import SummaryRequest, summary_request
@@ -82,6 +83,9 @@ class ReaderConfig:
     # times as many best; a copied article's sentences join their source's unread (ReaderEngine.distinct)
     distinct_pool: bool = True
     distinct_widen: int = 2
+    # a capital that stands for its country ("Pyongyang's troops") also read as the country
+    # (answers/capitals.py)
+    capitals_as_countries: bool = True
 
 
 class AnswerEngine(Protocol):
@@ -398,11 +402,13 @@ class ReaderEngine(OfflineEngine):
             self.distinct(hits, cands, vecs) if cfg.distinct_pool else (list(range(len(cands))), {})
         )
         passages = [cands[i].passage for i in read]
-        probabilities = self.reader.score(query, passages)
         parts = question_parts(query) if cfg.by_part else [query]
-        if len(parts) > 1:
-            for part in parts:
-                probabilities = np.maximum(probabilities, self.reader.score(part, passages))
+        readings = [query, *(parts if len(parts) > 1 else [])]
+        if cfg.capitals_as_countries:
+            readings += [r for r in map(as_countries, readings) if r is not None]
+        probabilities = self.reader.score(query, passages)
+        for reading in readings[1:]:
+            probabilities = np.maximum(probabilities, self.reader.score(reading, passages))
         for i, p in zip(read, probabilities):
             cands[i].probability = float(p)
         for i, r in copies.items():

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from answers.candidates import Candidate, candidates
+from answers.capitals import as_countries, capitals
 from answers.compose import (
     ComposeConfig,
     accepted,
@@ -405,6 +406,72 @@ def test_what_about_stands_for_the_phrase_of_its_kind(
 )
 def test_a_question_of_several_parts_is_split_into_questions(question: str, parts: list[str]) -> None:
     assert question_parts(question) == parts
+
+
+@pytest.mark.parametrize(
+    "question, reading",
+    [
+        ("How many instructors will Oslo send?", "How many instructors will Norway send?"),
+        ("What did Tallinn's minister say?", "What did Estonia's minister say?"),
+        ("Did Ottawa and Canberra agree?", "Did Canada and Australia agree?"),
+        ("What did Abu Dhabi announce?", "What did United Arab Emirates announce?"),
+        # the city itself: after a place preposition; part of another name; no capital at all
+        ("Which hospital in Oslo treats them?", None),
+        ("How many flew from Tallinn to Oslo?", None),
+        ("Who won Paris-Roubaix?", None),
+        ("Who runs the Norwegian ministry?", None),
+    ],
+)
+def test_a_capital_standing_for_its_country_is_read_as_the_country(
+    question: str, reading: str | None
+) -> None:
+    assert as_countries(question) == reading
+
+
+def test_every_country_with_one_capital_is_known() -> None:
+    """From the gazetteer, not a list written here: every continent's capitals, none named twice."""
+    known = capitals()
+    assert len(known) > 190
+    assert {known[c] for c in ("Oslo", "Nairobi", "Lima", "Hanoi", "Wellington")} == {
+        "Norway",
+        "Kenya",
+        "Peru",
+        "Vietnam",
+        "New Zealand",
+    }
+
+
+def test_the_reader_also_reads_a_capital_as_its_country(
+    make_service: MakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A question naming a government by its capital is read as asked and with the country's name;
+    the answer is the article's sentence, cited exactly."""
+    svc = make_service()
+    text = (
+        "Norway will send 40 more military instructors to Estonia next spring, the Norwegian defence "
+        "ministry said on Tuesday. The instructors will train Estonian reservists in winter warfare at a "
+        "base near Tapa. Norway already has about 120 soldiers in the Baltic state. Estonia's defence "
+        "minister welcomed the decision. The deployment will cost about 90 million kroner a year, the "
+        "ministry said."
+    )
+    svc.ingest_documents([DocumentIn(id="n", title="Norway to send more instructors to Estonia", text=text)])
+    asked: list[str] = []
+    score = svc.engine.reader.score  # type: ignore[attr-defined]
+
+    def recorded(question, passages):  # type: ignore[no-untyped-def]
+        asked.append(question)
+        return score(question, passages)
+
+    monkeypatch.setattr(svc.engine.reader, "score", recorded)  # type: ignore[attr-defined]
+    answer = svc.ask("How much will Oslo's deployment cost each year?")
+    assert asked == [
+        "How much will Oslo's deployment cost each year?",
+        "How much will Norway's deployment cost each year?",
+    ]
+    assert [c.quote for c in answer.citations] == [
+        "The deployment will cost about 90 million kroner a year, the ministry said."
+    ], answer.answer
+    check_citations(svc, answer.citations)
 
 
 def test_a_question_that_names_its_subject_is_not_rewritten() -> None:

