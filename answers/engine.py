@@ -4,7 +4,7 @@ Both offline engines get the same retrieval step (answers/retrieve.py: a follow-
 then hybrid search). `FACTDESK_ANSWERER` picks how an answer is read from the hits:
 - "reader" (default): candidates (the best sentences of the hits, a copied article's read once, each in
   its context) -> reader (a trained cross-encoder's probability that the sentence answers; each part of a
-  question of several parts read too) -> compose (the accepted sentences, grouped and cited; none
+  question of several parts read too, and a capital that stands for its country read as the country) -> compose (the accepted sentences, grouped and cited; none
   accepted: decline);
 - "ranker": every sentence of the hits -> features (answers/features.py) -> ranker (a small trained
   model over them) -> compose, as for the reader.
