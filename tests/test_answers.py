@@ -419,6 +419,8 @@ def test_a_question_of_several_parts_is_split_into_questions(question: str, part
         ("Which hospital in Oslo treats them?", None),
         ("How many flew from Tallinn to Oslo?", None),
         ("Who won Paris-Roubaix?", None),
+        ("What did the Washington Post report?", None),
+        ("What did Singapore announce?", None),
         ("Who runs the Norwegian ministry?", None),
     ],
 )
