@@ -591,7 +591,9 @@ def test_eval_of_ones_own_articles_and_questions(tmp_path: Path) -> None:
         assert "Traceback" not in p.stderr and not (tmp_path / "refused").exists()
 
 
-@pytest.mark.parametrize("name", ["questions.yaml", "heldout.yaml", "heldout2.yaml", "blind3.yaml", "blind4.yaml"])
+@pytest.mark.parametrize(
+    "name", ["questions.yaml", "heldout.yaml", "heldout2.yaml", "blind3.yaml", "blind4.yaml"]
+)
 def test_question_sets_are_well_formed(seeded, name: str) -> None:  # type: ignore[no-untyped-def]
     """Every evidence quote is found in the cleaned seed text it names; unanswerable questions have none."""
     from evals.run import load_questions
