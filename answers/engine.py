@@ -83,7 +83,7 @@ class ReaderConfig:
     # times as many best; a copied article's sentences join their source's unread (ReaderEngine.distinct)
     distinct_pool: bool = True
     distinct_widen: int = 2
-    # a capital that stands for its country ("Pyongyang's troops") also read as the country
+    # a capital that stands for its country ("Ankara's troops") also read as the country
     # (answers/capitals.py)
     capitals_as_countries: bool = True
 
