@@ -13,6 +13,8 @@ frozen during training), in float16, plus the head.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -83,6 +85,11 @@ def encode_pair(
     return first + second, [0] * len(first) + [1] * len(second)
 
 
+# (question, passage) probabilities a reader keeps: a follow-up about "he" reads the turn before it
+# again (answers/engine.py answer_named), a summary request re-asks the question it summarises, and
+# chat clients resend the same question; each costs a whole read otherwise
+SCORE_CACHE = 4096
+
 WINDOW_OVERLAP = 16  # word pieces a sentence's next window repeats of the one before
 
 
@@ -126,8 +133,12 @@ class Reader(OpenVinoMiniLM):
         precision: str = "bf16",
         threads: int = 0,
         cache_dir: Path | None = None,
+        score_cache: int = SCORE_CACHE,
     ) -> None:
         super().__init__(None, precision=precision, threads=threads, cache_dir=cache_dir)
+        self._scores: OrderedDict[tuple[str, Passage], float] = OrderedDict()
+        self._scores_size = score_cache
+        self._scores_lock = threading.Lock()
         self._weights_dir = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
         self.config: dict = json.loads((self._weights_dir / "config.json").read_text())
         self.threshold = float(self.config["threshold"])
@@ -165,8 +176,31 @@ class Reader(OpenVinoMiniLM):
 
     def score(self, question: str, passages: Sequence[Passage], batch_size: int = 32) -> np.ndarray:
         """Probability that each passage's sentence answers the question, in input order: a long
-        sentence's is its best window's (windows)."""
+        sentence's is its best window's (windows). A pair read lately is not read again (SCORE_CACHE)."""
         self.load()
+        out = np.zeros(len(passages), dtype=np.float32)
+        keys = [(question, p) for p in passages]
+        with self._scores_lock:
+            known = {k: self._scores[k] for k in keys if k in self._scores}
+            for k in known:
+                self._scores.move_to_end(k)
+        new = list(dict.fromkeys(k for k in keys if k not in known))
+        if new:
+            read = self._read_pairs(question, [p for _, p in new], batch_size)
+            known |= dict(zip(new, read.tolist()))
+            with self._scores_lock:
+                self._scores.update(zip(new, read.tolist()))
+                while len(self._scores) > self._scores_size:
+                    self._scores.popitem(last=False)
+        out[:] = [known[k] for k in keys]
+        return out
+
+    def forget(self) -> None:
+        """Drop the remembered probabilities: the next score reads every pair (benchmarks time reads)."""
+        with self._scores_lock:
+            self._scores.clear()
+
+    def _read_pairs(self, question: str, passages: Sequence[Passage], batch_size: int) -> np.ndarray:
         if not passages:
             return np.zeros(0, dtype=np.float32)
         owner, pairs = [], []

@@ -3,7 +3,10 @@
     python -m benchmarks.followups [--rounds N] [--out FILE]
 
 evals/followups/followups.yaml over its own articles. Each question is asked with its history, as
-the eval asks it, `rounds` times after one warm-up pass; its median time is its time. The kinds:
+the eval asks it, `rounds` times after one warm-up pass; its median time is its time. Before each
+timed ask the reader forgets what it read and the previous turn is asked untimed, as the user asked
+it a moment before (`--forget` drops that turn's reads too: the cost without the reader's memory of
+recent pairs, answers/reader.py SCORE_CACHE). The kinds:
 - standalone: no history;
 - follow-up: a history, rewritten from the previous question alone (answers/rewrite.py);
 - follow-up, answer named: "he" or "she" after a who/which question, for which the previous
@@ -44,7 +47,7 @@ def kind(question: str, history: list[str]) -> str:
     return "follow-up, answer named" if asks_for_person(question, history[-1]) else "follow-up"
 
 
-def measure(data: Path, rounds: int) -> list[dict]:
+def measure(data: Path, rounds: int, forget: bool = False) -> list[dict]:
     from factdesk.service import Factdesk
 
     questions = yaml.safe_load((SET / "followups.yaml").read_text(encoding="utf-8"))["questions"]
@@ -58,6 +61,13 @@ def measure(data: Path, rounds: int) -> list[dict]:
         history = q.get("history") or []
         runs = []
         for _ in range(rounds):
+            reader = getattr(svc.engine, "reader", None)
+            if reader is not None:
+                reader.forget()
+            if history:
+                svc.ask(history[-1], history=history[:-1])
+            if forget and reader is not None:
+                reader.forget()
             t0 = time.perf_counter()
             svc.ask(q["question"], history=history)
             runs.append((time.perf_counter() - t0) * 1000)
@@ -75,9 +85,10 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--forget", action="store_true", help="no reads remembered from the turn before")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        rows = measure(Path(tmp), args.rounds)
+        rows = measure(Path(tmp), args.rounds, args.forget)
     text = json.dumps(rows, indent=1)
     print(text)
     if args.out:

@@ -112,15 +112,43 @@ def test_threads_scoring_at_once_take_turns_and_agree(reader: Reader) -> None:
     "Infer Request is busy" on the second caller."""
     from concurrent.futures import ThreadPoolExecutor
 
+    fresh = Reader(score_cache=0)  # every call reads: none is answered from memory
     passages = [
         Passage(f"The council approved a budget of {n} million euros.", title="Budget") for n in range(40)
     ]
-    alone = reader.score("How large is the budget?", passages, batch_size=4)
+    alone = fresh.score("How large is the budget?", passages, batch_size=4)
     with ThreadPoolExecutor(4) as pool:
         runs = list(
-            pool.map(lambda _: reader.score("How large is the budget?", passages, batch_size=4), range(8))
+            pool.map(lambda _: fresh.score("How large is the budget?", passages, batch_size=4), range(8))
         )
     assert all(np.array_equal(r, alone) for r in runs)
+
+
+def test_pairs_read_lately_are_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A follow-up that answers the turn before it again, or the same question sent twice, reads
+    only the pairs it has not read lately; the probabilities are the ones read the first time."""
+    r = Reader(score_cache=3)
+    read: list[int] = []
+    inner = r._read_pairs
+
+    def counted(question: str, passages: list[Passage], batch_size: int) -> np.ndarray:
+        read.append(len(passages))
+        return inner(question, passages, batch_size)
+
+    monkeypatch.setattr(r, "_read_pairs", counted)
+    a, b, c, d = (Passage(f"The council approved a budget of {n} million euros.") for n in (2, 3, 4, 5))
+    first = r.score("How large is the budget?", [a, b])
+    again = r.score("How large is the budget?", [b, a, c, c])
+    assert read == [2, 1]  # only c is new, and read once
+    assert again.tolist() == [first[1], first[0], again[2], again[2]]
+    assert r.score("How large is the budget?", [a]).tolist() == [first[0]]
+    assert read == [2, 1]
+    r.score("What did the council approve?", [a])  # another question: another pair; b is forgotten
+    r.score("How large is the budget?", [b])
+    assert read == [2, 1, 1, 1]
+    r.forget()
+    assert r.score("How large is the budget?", [a, c]).tolist() == [first[0], again[2]]
+    assert read == [2, 1, 1, 1, 2]
 
 
 def test_input_layout_keeps_the_sentence_and_cuts_the_context(reader: Reader) -> None:
