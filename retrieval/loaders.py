@@ -229,8 +229,13 @@ def names_url(source: str) -> bool:
 
 
 def url_problem(url: str) -> str | None:
-    """Why url cannot be fetched before trying (another scheme, no host), or None."""
-    parts = urlsplit(url)
+    """Why url cannot be fetched before trying (another scheme, no host, a malformed host or port),
+    or None: a bad URL is one rejected item, never the end of the run."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it checks it: "http://x:99999999999999999999/")
+    except ValueError as e:  # "http://[::1/feed": Invalid IPv6 URL
+        return f"invalid URL ({e})"
     if parts.scheme.lower() not in ("http", "https"):
         return f"unsupported URL scheme {parts.scheme!r}: only http and https URLs are fetched"
     if not parts.hostname:
@@ -247,6 +252,8 @@ def _load_page(
 ) -> Loaded:
     from retrieval.fetch import FetchError, Validators
 
+    if (problem := url_problem(url)) is not None:  # a feed item's link is as untrusted as any URL
+        return Loaded(url, error=problem)
     known = cache.get(url)
     # a 304 is only "unchanged" if the document it was stored as is still there
     ask = known if known is not None and known.document_id and is_stored(known.document_id) else None

@@ -165,6 +165,29 @@ def test_ingest_of_a_missing_path_is_a_rejected_line(cli: Cli) -> None:
     assert proc.returncode == 1  # nothing could be ingested
 
 
+def test_a_malformed_url_is_a_rejected_line_and_the_rest_is_stored(tmp_path: Path) -> None:
+    """A URL urlsplit refuses (an unclosed IPv6 host, a port out of range) is one rejected item:
+    the file named beside it is still stored, and `watch` goes on too."""
+    cli = Cli(tmp_path)
+    (tmp_path / "pier.txt").write_text(
+        "Pier repairs in Tolworth\n\nThe pier in Tolworth will close for repairs from 3 April.\n"
+    )
+    proc = cli.run("ingest", "pier.txt", "http://[::1/feed", "http://example.org:99999999999999999999/")
+    lines = proc.stdout.strip().splitlines()
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert any(ln.startswith("pier: created (") for ln in lines), lines
+    assert "http://[::1/feed: rejected: invalid URL (Invalid IPv6 URL)" in lines
+    port = "http://example.org:99999999999999999999/: rejected: invalid URL (Port out of range 0-65535)"
+    assert port in lines
+    assert lines[-1] == "total: 3 documents (1 created, 2 rejected)"
+    assert proc.returncode == 0
+    found = json.loads(cli.run("search", "Tolworth pier", "-k", "1", "--json").stdout)
+    assert [h["document_id"] for h in found["results"]] == ["pier"]
+    watch = cli.run("watch", "http://[::1", "--rounds", "1", "--every", "0.1s")
+    assert "Traceback" not in watch.stderr, watch.stderr[-2000:]
+    assert watch.stdout.splitlines()[0] == "http://[::1: rejected: invalid URL (Invalid IPv6 URL)"
+
+
 def test_ingest_line_says_a_front_matter_date_was_ignored(cli: Cli) -> None:
     notes = cli.workdir / "undated-notes.md"
     notes.write_text(

@@ -236,7 +236,14 @@ def test_every_url_that_gives_nothing_gets_its_own_line(tmp_path: Path, site: Si
         "/broken.xml", b"<?xml version='1.0'?><rss version='2.0'><channel><title>Broken", "application/xml"
     )
     site.add("/empty.xml", rss(site.base, []), "application/rss+xml")
-    sources = [f"{site.base}/broken.xml", f"{site.base}/empty.xml", "ftp://example.org/feed.xml", "http://"]
+    sources = [
+        f"{site.base}/broken.xml",
+        f"{site.base}/empty.xml",
+        "ftp://example.org/feed.xml",
+        "http://",
+        "http://[::1/feed",
+        "http://example.org:99999999999999999999/",
+    ]
     svc = Factdesk(make_settings(tmp_path / "data"))
     try:
         results = svc.ingest_sources(sources)
@@ -250,6 +257,8 @@ def test_every_url_that_gives_nothing_gets_its_own_line(tmp_path: Path, site: Si
         status[sources[2]] == "rejected: unsupported URL scheme 'ftp': only http and https URLs are fetched"
     )
     assert status[sources[3]] == "rejected: not a URL: it names no host"
+    assert status[sources[4]] == "rejected: invalid URL (Invalid IPv6 URL)"
+    assert status[sources[5]].startswith("rejected: invalid URL (Port"), status[sources[5]]
 
 
 def test_a_feed_saved_to_a_file_is_read_as_its_url_would_be(
