@@ -152,6 +152,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     from api.mcp_server import MCP_PATH  # it imports this module
 
     keyed = request.url.path.startswith("/v1/") or request.url.path == MCP_PATH
+    # FastAPI reads a body that is not UTF-8, or nested past Python's recursion limit, as a bare 400
+    # "There was an error parsing the body": it is as much malformed JSON as a missing brace
+    if status == 400 and isinstance(exc.__cause__, UnicodeDecodeError | RecursionError):
+        reason = "not UTF-8" if isinstance(exc.__cause__, UnicodeDecodeError) else "nested too deeply"
+        return error_response(400, "invalid_json", f"the request body is not valid JSON ({reason})")
     if status in (404, 405) and keyed and (refused := await _unauthorized(request)) is not None:
         return refused  # with API keys, every /v1/* and /mcp call needs one: an unknown path or method too
     if status == 404 and message == "Not Found":

@@ -560,11 +560,14 @@ def test_chat_needs_a_user_message(client: TestClient) -> None:
         ("/v1/search", b'{"query": "x",}'),
         ("/v1/documents", b'{"documents": [{"text": "a"'),
         ("/v1/chat/completions", b"\xff\xfe"),
+        ("/v1/ask", b'{"question": "\xff"}'),  # not UTF-8
+        ("/v1/summarize", b'{"query": "x", "document_ids": ' + b"[" * 10000 + b"]" * 10000 + b"}"),
     ],
 )
 def test_malformed_json(client: TestClient, path: str, raw: bytes) -> None:
     r = client.post(path, content=raw, headers={"content-type": "application/json"})
     assert_error(r, 400, "invalid_json")
+    assert r.json()["error"]["message"].startswith("the request body is not valid JSON ("), r.text
 
 
 @pytest.mark.parametrize(
