@@ -160,6 +160,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     svc = _service()
     hits = svc.search(args.query, args.k)
+    if not hits and svc.is_empty():  # on stderr: the --json output keeps its shape
+        from factdesk.service import EMPTY_ARCHIVE
+
+        _print_warnings([EMPTY_ARCHIVE])
     if args.json:
         _print_json({"results": [h.public() for h in hits]})
         return 0
@@ -198,9 +202,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
         _print_json(answer.to_dict())
     else:
         _print_cited(answer.answer, answer.citations)
-        for w in answer.warnings:
-            print(terminal_text(f"warning: {w}"), file=sys.stderr)
+        _print_warnings(answer.warnings)
     return 0
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for w in warnings:
+        print(terminal_text(f"warning: {w}"), file=sys.stderr)
 
 
 def _warm_engine(svc) -> None:  # type: ignore[no-untyped-def]
@@ -217,6 +225,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         _print_json(summary.to_dict())
     else:
         _print_cited(summary.summary, summary.citations)
+        _print_warnings(summary.warnings)
     return 0
 
 

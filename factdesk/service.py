@@ -432,12 +432,20 @@ class Factdesk:
             yield event
 
     def answer_notices(self, question: str, abstained: bool) -> list[str]:
-        """An answer's notices: the startup ingest's while it is pending; and, for a declined question
-        that does not read as English, that questions are read in English."""
+        """An answer's notices: the startup ingest's while it is pending; for a declined question,
+        that the archive is empty when it is (a mistyped data dir, an ingest not run yet: the decline
+        is not about the articles), and, when it does not read as English, that questions are read
+        in English."""
         notices = [n for n in [self.incomplete()] if n is not None]
+        if abstained and self.is_empty():
+            notices.append(EMPTY_ARCHIVE)
         if abstained and not reads_as_english(question):
             notices.append(NOT_ENGLISH)
         return notices
+
+    def is_empty(self) -> bool:
+        """Whether the archive holds no document."""
+        return not self.catalog.list(limit=1)
 
     def summarize(
         self, document_ids: list[str] | None = None, query: str | None = None, max_words: int | None = None
@@ -452,7 +460,15 @@ class Factdesk:
         summary = self.engine.summarize(document_ids=document_ids, query=query, max_words=mw)
         if (notice := self.incomplete()) is not None:
             summary.warnings.append(notice)
+        if not summary.citations and self.is_empty():
+            summary.warnings.append(EMPTY_ARCHIVE)
         return summary
+
+
+EMPTY_ARCHIVE = (
+    "the archive holds no documents: ingest articles first (`factdesk ingest PATH`, POST /v1/documents, "
+    "or `factdesk serve`, which ingests FACTDESK_ARTICLES_DIR), or check FACTDESK_DATA_DIR"
+)
 
 
 def stored_as(result: IngestResult, doc_id: str | None) -> bool:

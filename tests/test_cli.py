@@ -188,6 +188,31 @@ def test_a_malformed_url_is_a_rejected_line_and_the_rest_is_stored(tmp_path: Pat
     assert watch.stdout.splitlines()[0] == "http://[::1: rejected: invalid URL (Invalid IPv6 URL)"
 
 
+def test_an_empty_archive_is_named_not_just_declined(tmp_path: Path) -> None:
+    """A mistyped data dir or an ingest not run yet: the decline says the archive is empty (on
+    stderr; --json keeps its shape and carries it in `warnings`), and once an article is in, a
+    decline no longer says so."""
+    cli = Cli(tmp_path)
+    cli.env["FACTDESK_DATA_DIR"] = str(tmp_path / "no" / "such" / "store")
+    asked = cli.run("ask", "How many soldiers were captured?")
+    assert asked.returncode == 0, asked.stderr[-2000:]
+    assert asked.stdout.strip() == "The articles do not cover this question."
+    assert "warning: the archive holds no documents" in asked.stderr
+    answer = json.loads(cli.run("ask", "How many soldiers were captured?", "--json").stdout)
+    assert answer["abstained"] and any(
+        w.startswith("the archive holds no documents") for w in answer["warnings"]
+    )
+    assert "warning: the archive holds no documents" in cli.run("summarize").stderr
+    found = cli.run("search", "soldiers", "--json")
+    assert json.loads(found.stdout) == {"results": []}
+    assert "warning: the archive holds no documents" in found.stderr
+    (tmp_path / "pier.txt").write_text("Pier repairs\n\nThe pier in Tolworth will close from 3 April.\n")
+    assert cli.run("ingest", "pier.txt").returncode == 0
+    declined = cli.run("ask", "How many soldiers were captured?")
+    assert "The articles do not cover this question." in declined.stdout
+    assert "archive holds no documents" not in declined.stderr
+
+
 def test_ingest_line_says_a_front_matter_date_was_ignored(cli: Cli) -> None:
     notes = cli.workdir / "undated-notes.md"
     notes.write_text(
