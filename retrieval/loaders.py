@@ -176,7 +176,7 @@ def file_source(path: Path, root: Path) -> str:
 def load_paths(paths: list[Path], max_bytes: int, names: FileNames | None = None) -> Iterator[Loaded]:
     found = [(root, list(iter_files(root)) if root.exists() else None) for root in paths]
     call = {file_key(path) for _, files in found for path, refused in files or () if not refused}
-    taken: set[str] = set()
+    taken: dict[str, str] = {}
     for root, files in found:
         if files is None:
             yield Loaded(str(root), error="no such file or folder")
@@ -193,25 +193,39 @@ def load_paths(paths: list[Path], max_bytes: int, names: FileNames | None = None
 
 
 def file_id(
-    path: Path, root: Path, taken: set[str], names: FileNames | None = None, call: set[str] | None = None
+    path: Path,
+    root: Path,
+    taken: dict[str, str],
+    names: FileNames | None = None,
+    call: set[str] | None = None,
 ) -> str:
     """The id a file's article gets: the one it was given before, else its name's stem, unless that
     is another article's (`names.held`: another file of this call was given it, or a document from
     a file of another name, or one posted, holds it), or another file of the same call already has
-    it (strike.txt in two dated folders): then its folders, then a number, are put in front."""
+    it (strike.txt in two dated folders): then its folders, then a number, are put in front. taken:
+    the ids given in this call, each with its file's folder."""
+    folder = os.path.abspath(path.parent)
     before = names.stem_of(path) if names else None
     if before is not None and before not in taken:
-        taken.add(before)
+        taken[before] = folder
         return before
-    folders = path.parent.relative_to(root).parts if root.is_dir() else (path.parent.name,)
+    plain = slug_id(path.stem)
+    if root.is_dir() and path.parent != root:
+        folders = path.parent.relative_to(root).parts
+    elif not root.is_dir() or taken.get(plain, folder) != folder:
+        # named alone, or right inside a folder named beside another (`ingest monday tuesday`): the
+        # folder it is in tells it apart; two files of one folder are told apart by a number
+        folders = (Path(folder).name,)
+    else:
+        folders = ()
     qualified = slug_id("-".join([*folders, path.stem]))
     numbered = (slug_id(f"{qualified}-{n}") for n in itertools.count(2))
     chosen = next(
         t
-        for t in itertools.chain([slug_id(path.stem), qualified], numbered)
+        for t in itertools.chain([plain, qualified], numbered)
         if t not in taken and not (names and names.held(t, path, call or set()))
     )
-    taken.add(chosen)
+    taken[chosen] = folder
     return chosen
 
 

@@ -518,6 +518,20 @@ def test_symlink_inside_the_folder_is_followed(tmp_path: Path) -> None:
     assert loaded["latest.txt"].document.id == "latest"  # type: ignore[union-attr]
 
 
+def test_two_folders_named_in_one_call_tell_their_files_apart_by_folder(tmp_path: Path) -> None:
+    """`factdesk ingest monday tuesday`: Tuesday's strike.txt is `tuesday-strike`, as when their
+    parent folder is named; two names of one folder that slug alike still get a number."""
+    for day in ("monday", "tuesday"):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / "strike.txt").write_text(f"Workers struck on {day}.")
+    (tmp_path / "tuesday" / "Strike.md").write_text("Dockers walked out.")
+    loaded = list(load_paths([tmp_path / "monday", tmp_path / "tuesday"], MAX))
+    assert sorted(x.document.id for x in loaded if x.document) == ["Strike", "strike", "tuesday-strike"]
+    (tmp_path / "tuesday" / "strike.md").write_text("Bakers walked out.")
+    loaded = list(load_paths([tmp_path / "tuesday"], MAX))
+    assert sorted(x.document.id for x in loaded if x.document) == ["Strike", "strike", "strike-2"]
+
+
 def test_files_of_one_call_never_share_an_id(tmp_path: Path, make_service: MakeService) -> None:
     """strike.txt in two dated folders are two articles: the second is not an update of the first."""
     for day, text in (
