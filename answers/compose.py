@@ -250,17 +250,26 @@ def said_by_whom_asked(
 
 
 _PLACE_PREPOSITIONS = frozenset("in at from for on near".split())
+# "in December", "on Monday": a time after the preposition, not a place
+_CALENDAR = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
 
 
 def _after_prepositions(text: str) -> dict[str, set[str]]:
-    """The names a text puts right after a preposition, by that preposition ("in" -> {"japan"})."""
+    """The names a text puts right after a preposition, by that preposition ("in" -> {"japan"});
+    not the months and days ("in December")."""
     out: dict[str, set[str]] = {}
     first = text.split(maxsplit=1)[0].lower() if text.strip() else ""
     if first in _PLACE_PREPOSITIONS:  # "In Germany, ...": the capital is the sentence's, not a name's
         text = text.lstrip()[0].lower() + text.lstrip()[1:]
     for (before, _), found in names(text).items():
-        if before in _PLACE_PREPOSITIONS:
-            out.setdefault(before, set()).update(found)
+        # a run of capitals can go on past the comma: "In December, Volodymyr Zelensky said"
+        places = {n for n in found if n.split()[0] not in _CALENDAR}
+        if before in _PLACE_PREPOSITIONS and places:
+            out.setdefault(before, set()).update(places)
     return out
 
 

@@ -101,6 +101,11 @@ def test_a_figure_for_the_place_asked_not_another_place_beside_it() -> None:
     # no sentence names the place asked: nothing to prefer, the answer stands
     assert on_the_place_asked([[norway], [germany]], question) == [[norway], [germany]]
     assert on_the_place_asked([[japan], [norway]], "How much did sales grow?") == [[japan], [norway]]
+    # a month or a day after "in" or "on" is a time, not another place
+    earlier = _cand("In December, Anna Berg said sales had grown by a tenth.", 0.8, start=240)
+    monday = _cand("Sales rose on Monday, a spokesman said in Oslo.", 0.75, start=300)
+    kept = on_the_place_asked([[japan], [earlier], [monday]], question)
+    assert kept == [[japan], [earlier]]  # "in Oslo" is another place; "In December", "on Monday" are not
 
 
 def test_nothing_accepted_declines() -> None:

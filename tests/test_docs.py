@@ -283,14 +283,24 @@ def test_api_reference_covers_every_route(tmp_path: Path) -> None:
 
 
 def test_readme_example_citations_are_exact_spans(live_server: Any) -> None:
-    """The example answer at the top of README.md quotes the articles at the offsets it shows."""
+    """The example answer at the top of README.md quotes the articles at the offsets it shows, and
+    is the answer the service gives to the question it shows, sentence for sentence and source for
+    source (a reader or composing change that alters it must show the new answer)."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     sources = re.findall(r'^\[(\d+)\] .*? \(([\w.:-]+), (\d+)-(\d+)\): "(.*)"$', readme, re.MULTILINE)
     assert sources, "README.md shows no example citations"
+    question = re.search(r'`factdesk ask "([^"]+)"` prints:', readme)
+    shown = re.search(r"prints:\n\n```text\n(.*?)\n\nSources:\n", readme, re.DOTALL)
+    assert question and shown, "README.md shows no example answer"
     with live_server.client() as client:
         for _marker, doc_id, start, end, quote in sources:
             text = client.get(f"/v1/documents/{doc_id}").json()["text"]
             assert text[int(start) : int(end)] == quote, f"README's example citation of {doc_id}"
+        answer = client.post("/v1/ask", json={"question": question.group(1)}).json()
+    assert answer["answer"] == shown.group(1), "README's example answer is not the service's"
+    assert [(c["document_id"], c["start"], c["end"]) for c in answer["citations"]] == [
+        (doc_id, int(start), int(end)) for _marker, doc_id, start, end, _quote in sources
+    ]
 
 
 def test_output_checks_catch_a_renamed_field_or_line() -> None:
