@@ -24,6 +24,16 @@ _BOMS = (
 _CHAOS_TIE = 0.01
 # Among tied guesses the one browsers assume for unlabelled Western text (WHATWG maps latin-1 to it).
 _WESTERN = "cp1252"
+# file formats whose first bytes no text starts with (each holds a byte text never has): an image
+# or an archive saved under a text name is binary whatever a guess would make of it
+_BINARY_SIGNATURES = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",  # JPEG
+    b"PK\x03\x04",  # ZIP, and the office formats built on it
+    b"\x1f\x8b",  # gzip
+    b"\x7fELF",
+    b"7z\xbc\xaf\x27\x1c",
+)
 _CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 _XML_ENCODING_RE = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._:-]+)""")
 
@@ -70,6 +80,8 @@ def _known(name: str | None) -> str | None:
 
 def decode_text(raw: bytes, declared: str | None = None) -> str | None:
     """The text of `raw`, or None when it is not text (binary, or no encoding fits)."""
+    if raw.startswith(_BINARY_SIGNATURES):
+        return None
     for bom, bom_encoding in _BOMS:  # a byte-order mark outranks any declaration
         if raw.startswith(bom):
             if bom_encoding == "utf-16" and _stray_utf16_mark(raw[len(bom) :]):
@@ -95,7 +107,10 @@ def decode_text(raw: bytes, declared: str | None = None) -> str | None:
         return None
     import charset_normalizer  # imported lazily: UTF-8 input (almost all of it) never needs it
 
-    matches = list(charset_normalizer.from_bytes(raw))
+    # UTF-16 or -32 text without a mark still has a NUL beside each space and newline: without NULs,
+    # such a guess makes letters out of binary bytes
+    matches = [m for m in charset_normalizer.from_bytes(raw) if not m.encoding.startswith("utf_32")]
+    matches = [m for m in matches if not m.encoding.startswith("utf_16")]
     if not matches:
         return None
     best = matches[0]

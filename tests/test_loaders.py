@@ -427,8 +427,19 @@ def test_broken_pdf_is_rejected_with_a_reason(tmp_path: Path) -> None:
     assert loaded.document is None and (loaded.error or "").startswith("not a readable PDF")
 
 
-def test_binary_file(tmp_path: Path) -> None:
-    (tmp_path / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+        b"\x89PNG\r\n\x1a\n",  # a signature alone: no NUL, and no UTF-8 either
+        b"\xff\xd8\xff\xe0JFIF",
+        b"PK\x03\x04\x14\x06",
+        b"\x1f\x8b\x08\x08",
+    ],
+)
+def test_binary_file(tmp_path: Path, raw: bytes) -> None:
+    """An image or an archive saved under a text name is binary, not a guess at some code page."""
+    (tmp_path / "image.txt").write_bytes(raw)
     loaded = load_one(tmp_path / "image.txt")
     assert loaded.document is None and loaded.error == "binary file"
 
