@@ -484,6 +484,7 @@ def test_a_failed_removal_of_old_vectors_loses_nothing_and_is_collected_at_open(
     def refuse(ids: object) -> None:
         raise RuntimeError("Chroma said no")
 
+    assert svc.ingestor.recovered["stale_vectors_dropped"] == 0  # nothing recovered by writing
     monkeypatch.setattr(svc.vectors, "delete_ids", refuse)
     (r,) = svc.ingest_documents([items[1]])
     assert r.status == "updated"
@@ -506,3 +507,7 @@ def test_a_failed_removal_of_old_vectors_loses_nothing_and_is_collected_at_open(
     svc = make_service("stale")
     assert svc.catalog.stale_keys() == [] and not old_keys & svc.vectors.all_ids()
     assert svc.ingestor.doctor()["consistent"]
+    # /healthz's count is what the open recovered, not the updates and deletes that went well
+    assert svc.ingestor.recovered["stale_vectors_dropped"] == len(old_keys)
+    svc.ingest_documents([items[0]])
+    assert svc.ingestor.recovered["stale_vectors_dropped"] == len(old_keys)
