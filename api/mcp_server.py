@@ -295,6 +295,12 @@ def envelope_problem(body: bytes) -> dict[str, Any] | None:
         code, says = -32600, "Invalid Request: a request needs a method"
     elif "method" in message and not isinstance(message["method"], str):
         code, says = -32600, "Invalid Request: method must be a string"
+    elif "id" in message and not (
+        isinstance(message["id"], (str, int)) and not isinstance(message["id"], bool)
+    ):
+        # MCP: a request's id is a string or an integer, never null; an object or a null id would be
+        # taken for a notification and answered with nothing (202)
+        code, says = -32600, "Invalid Request: id must be a string or an integer"
     elif params is not None and not isinstance(params, dict):
         code, says = -32602, "Invalid params: params must be a JSON object"
     elif message.get("method") == "tools/call" and not isinstance((params or {}).get("name"), str):

@@ -203,6 +203,9 @@ def test_a_plain_json_rpc_post_gets_a_json_reply(live_server: LiveServer) -> Non
     assert r.json()["result"]["structuredContent"]["id"] == SEED_IDS[0]
 
 
+BAD_ID = "Invalid Request: id must be a string or an integer"
+
+
 @pytest.mark.parametrize(
     ("message", "code", "says"),
     [
@@ -240,6 +243,10 @@ def test_a_plain_json_rpc_post_gets_a_json_reply(live_server: LiveServer) -> Non
             "Invalid Request: batches are not supported; send one message a request",
         ),
         ("tools/list", -32600, "Invalid Request: a message is a JSON object"),
+        # an id that is no id would be taken for a notification's and answered with nothing (202)
+        ({"jsonrpc": "2.0", "id": {"a": 1}, "method": "tools/list"}, -32600, BAD_ID),
+        ({"jsonrpc": "2.0", "id": None, "method": "tools/list"}, -32600, BAD_ID),
+        ({"jsonrpc": "2.0", "id": True, "method": "tools/list"}, -32600, BAD_ID),
     ],
 )
 def test_a_message_of_the_wrong_shape_gets_a_short_json_rpc_error(
@@ -247,9 +254,10 @@ def test_a_message_of_the_wrong_shape_gets_a_short_json_rpc_error(
 ) -> None:
     r = httpx.post(live_server.base_url + "/mcp", json=message, headers=ACCEPT, timeout=60)
     assert r.status_code == 400
+    sent = message.get("id") if isinstance(message, dict) else None
     assert r.json() == {
         "jsonrpc": "2.0",
-        "id": message.get("id") if isinstance(message, dict) else None,
+        "id": sent if isinstance(sent, str | int) and not isinstance(sent, bool) else None,
         "error": {"code": code, "message": says},
     }
     good = {"jsonrpc": "2.0", "id": 12, "method": "tools/list", "params": {}}
