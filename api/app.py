@@ -142,6 +142,10 @@ class Startup:
             log.warning("articles folder %s does not exist: nothing ingested on start", folder)
             self.ingest_state = "skipped"
             return
+        if svc.catalog.read_only is not None:  # served for reading: an ingest could only fail
+            log.warning("the data dir is read-only (%s): nothing ingested on start", svc.catalog.read_only)
+            self.ingest_state = "skipped"
+            return
         self.ingest_state = "running"
         t0 = time.monotonic()
 

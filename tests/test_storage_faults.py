@@ -166,6 +166,18 @@ def test_read_only_mount_serves_reads_and_refuses_writes(
             assert len(client.get("/v1/documents").json()["documents"]) == 3
     finally:
         svc.close()
+    # served with its startup ingest on: skipped, with its reason in the log, not a failed ingest
+    svc = Factdesk(make_settings(mount_point, articles_dir=str(tmp_path / "articles")))
+    try:
+        with TestClient(create_app(svc.settings, ingest_on_start=True, service=svc)) as client:
+            deadline = time.monotonic() + 120
+            while client.get("/healthz").json()["startup"]["ingest"] in ("pending", "running"):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            assert client.get("/healthz").json()["startup"]["ingest"] == "skipped"
+            assert client.get("/readyz").status_code == 200
+    finally:
+        svc.close()
 
 
 def test_read_only_data_dir_for_an_unprivileged_user(tmp_path: Path, warm_model: None) -> None:
