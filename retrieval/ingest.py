@@ -81,8 +81,8 @@ def chunk_metadata(doc: Document, chunk: Chunk) -> dict:
 def validate_id(doc_id: str) -> str:
     if not ID_PATTERN.fullmatch(doc_id) or ".." in doc_id:  # fullmatch: "$" would let a final "\n" in
         raise InvalidInput(
-            "document id must be 1-128 characters of letters, digits, '.', '_', ':' or '-' "
-            "(no path separators, no control characters)"
+            "document id must be 1-128 characters of letters, digits, '.', '_', ':' or '-', starting "
+            "with a letter or a digit, without '..' (no path separators, no control characters)"
         )
     return doc_id
 
