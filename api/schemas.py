@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from retrieval.errors import InvalidInput
 from retrieval.ingest import ID_PATTERN, parse_published, validate_id
@@ -118,6 +126,14 @@ class NewDocument(ApiRequest):
     published_at: IsoDate | None = None
     # "html" as the .json files spell it (README), so a record posts as it is stored
     is_html: bool = Field(False, validation_alias=AliasChoices("is_html", "html"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_spelling(cls, data: Any) -> Any:
+        # with both, the one pydantic did not pick would be refused as an unknown field
+        if isinstance(data, dict) and "is_html" in data and "html" in data:
+            raise ValueError("give is_html or html (the same flag), not both")
+        return data
 
 
 class IngestRequest(ApiRequest):

@@ -621,6 +621,12 @@ def test_a_bad_date_is_named_by_its_field_and_not_echoed(client: TestClient) -> 
         assert "not a date" not in message and "soon" not in message, message
 
 
+def test_the_html_flag_in_both_spellings_is_one_clear_error(client: TestClient) -> None:
+    doc = {"text": "<p>The ferry ran late.</p>", "is_html": True, "html": True}
+    message = assert_error(client.post("/v1/documents", json={"documents": [doc]}), 400)["message"]
+    assert "give is_html or html" in message and "Extra inputs" not in message, message
+
+
 def test_missing_body_and_wrong_content_type(client: TestClient) -> None:
     assert "required" in assert_error(client.post("/v1/ask"), 400)["message"]
     r = client.post("/v1/ask", content=b'{"question": "x"}', headers={"content-type": "text/plain"})
