@@ -266,7 +266,7 @@ def _after_prepositions(text: str) -> dict[str, set[str]]:
     if first in _PLACE_PREPOSITIONS:  # "In Germany, ...": the capital is the sentence's, not a name's
         text = text.lstrip()[0].lower() + text.lstrip()[1:]
     for (before, _), found in names(text).items():
-        # a run of capitals can go on past the comma: "In December, Volodymyr Zelensky said"
+        # a run of capitals can go on past the comma: "In December, Anna Berg said"
         places = {n for n in found if n.split()[0] not in _CALENDAR}
         if before in _PLACE_PREPOSITIONS and places:
             out.setdefault(before, set()).update(places)

@@ -109,8 +109,9 @@ def decode_text(raw: bytes, declared: str | None = None) -> str | None:
 
     # UTF-16 or -32 text without a mark still has a NUL beside each space and newline: without NULs,
     # such a guess makes letters out of binary bytes
-    matches = [m for m in charset_normalizer.from_bytes(raw) if not m.encoding.startswith("utf_32")]
-    matches = [m for m in matches if not m.encoding.startswith("utf_16")]
+    matches = [
+        m for m in charset_normalizer.from_bytes(raw) if not m.encoding.startswith(("utf_16", "utf_32"))
+    ]
     if not matches:
         return None
     best = matches[0]
