@@ -178,7 +178,6 @@ class Reader(OpenVinoMiniLM):
         """Probability that each passage's sentence answers the question, in input order: a long
         sentence's is its best window's (windows). A pair read lately is not read again (SCORE_CACHE)."""
         self.load()
-        out = np.zeros(len(passages), dtype=np.float32)
         keys = [(question, p) for p in passages]
         with self._scores_lock:
             known = {k: self._scores[k] for k in keys if k in self._scores}
@@ -186,14 +185,13 @@ class Reader(OpenVinoMiniLM):
                 self._scores.move_to_end(k)
         new = list(dict.fromkeys(k for k in keys if k not in known))
         if new:
-            read = self._read_pairs(question, [p for _, p in new], batch_size)
-            known |= dict(zip(new, read.tolist()))
+            fresh = dict(zip(new, self._read_pairs(question, [p for _, p in new], batch_size).tolist()))
+            known |= fresh
             with self._scores_lock:
-                self._scores.update(zip(new, read.tolist()))
+                self._scores.update(fresh)
                 while len(self._scores) > self._scores_size:
                     self._scores.popitem(last=False)
-        out[:] = [known[k] for k in keys]
-        return out
+        return np.array([known[k] for k in keys], dtype=np.float32)
 
     def forget(self) -> None:
         """Drop the remembered probabilities: the next score reads every pair (benchmarks time reads)."""

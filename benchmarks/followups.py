@@ -56,12 +56,12 @@ def measure(data: Path, rounds: int, forget: bool = False) -> list[dict]:
     svc.engine.warm()
     for q in questions:  # warm caches and the graph's shapes
         svc.ask(q["question"], history=q.get("history") or [])
+    reader = getattr(svc.engine, "reader", None)  # the offline reader; the ranker has none
     times: dict[str, list[float]] = {}
     for q in questions:
         history = q.get("history") or []
         runs = []
         for _ in range(rounds):
-            reader = getattr(svc.engine, "reader", None)
             if reader is not None:
                 reader.forget()
             if history:

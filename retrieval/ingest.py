@@ -630,25 +630,23 @@ class Ingestor:
             self.counters["deleted"] += 1
             self._collect_stale()
 
-    def _collect_stale(self, strict: bool = False, recovering: bool = False) -> None:
-        """Drop from Chroma the vectors of replaced and deleted revisions. They are invisible already,
-        so a failure here (Chroma down) loses nothing: unless strict, the keys wait for the next try.
-        Counted in `recovered` only when recovery or a repair finds them (left by a crash or an
-        outage), not after every update and delete."""
+    def _collect_stale(self, strict: bool = False) -> int:
+        """Drop from Chroma the vectors of replaced and deleted revisions; how many were dropped. They
+        are invisible already, so a failure here (Chroma down) loses nothing: unless strict, the keys
+        wait for the next try."""
         keys = self.catalog.stale_keys()
         if not keys:
-            return
+            return 0
         try:
             self.vectors.delete_ids(keys)
         except Exception as e:
             if strict:
                 raise
             log.warning("%d stale vectors left in Chroma for later: %s", len(keys), e)
-            return
+            return 0
         with self.catalog.transaction() as db:
             self.catalog.forget_stale(db, keys)
-        if recovering:
-            self.recovered["stale_vectors_dropped"] += len(keys)
+        return len(keys)
 
     def _abandon(self, revisions: list[tuple[int, str, int]]) -> None:
         """Undo reserved revisions now rather than at the next start; if Chroma is what failed, they
@@ -689,7 +687,9 @@ class Ingestor:
                     self.catalog.retire(db, doc_id)  # their keys join the stale ones
             self.recovered["legacy_rows_rolled_back"] += len(legacy)
         self._drop_reserved(self.catalog.reserved())
-        self._collect_stale(strict=strict, recovering=True)
+        # counted here, where recovery or a repair finds what a crash or an outage left, not after
+        # every update and delete
+        self.recovered["stale_vectors_dropped"] += self._collect_stale(strict=strict)
 
     def doctor(self, repair: bool = False) -> dict:
         """Compare the catalog, the lexical index and Chroma, and check the files; with repair, make

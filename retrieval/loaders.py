@@ -210,9 +210,10 @@ def file_id(
         taken[before] = folder
         return before
     plain = slug_id(path.stem)
-    if root.is_dir() and path.parent != root:
+    in_folder = root.is_dir()
+    if in_folder and path.parent != root:
         folders = path.parent.relative_to(root).parts
-    elif not root.is_dir() or taken.get(plain, folder) != folder:
+    elif not in_folder or taken.get(plain, folder) != folder:
         # named alone, or right inside a folder named beside another (`ingest monday tuesday`): the
         # folder it is in tells it apart; two files of one folder are told apart by a number
         folders = (Path(folder).name,)
