@@ -56,7 +56,7 @@ def hammer(
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    out = latency_summary(latencies)
+    out: dict[str, object] = dict(latency_summary(latencies))
     out.update(
         {
             "clients": clients,

@@ -17,11 +17,15 @@ import argparse
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from benchmarks.common import Timer, loadavg, make_settings, questions, run_section
 from benchmarks.corpus import fixed_chunk_set, seed_documents
+
+if TYPE_CHECKING:
+    from chromadb.api.types import Metadata
 
 WINDOW = 1000
 
@@ -51,7 +55,9 @@ class NaivePipeline:
         )
 
     def ingest(self, docs: list[tuple[str, str]]) -> int:
-        ids, texts, metas = [], [], []
+        ids: list[str] = []
+        texts: list[str] = []
+        metas: list[Metadata] = []
         for doc_id, text in docs:
             for k, (s, e) in enumerate(windows(text)):
                 ids.append(f"{doc_id}#{k}")
@@ -60,13 +66,15 @@ class NaivePipeline:
         vecs = self.embed(texts)
         for i in range(0, len(ids), 1000):
             self.col.upsert(
-                ids=ids[i : i + 1000], embeddings=vecs[i : i + 1000], metadatas=metas[i : i + 1000]
+                ids=ids[i : i + 1000],
+                embeddings=vecs[i : i + 1000],
+                metadatas=metas[i : i + 1000],
             )
         return len(ids)
 
     def search(self, query: str, k: int = 5) -> list[dict]:
         res = self.col.query(query_embeddings=[self.embed([query])[0]], n_results=k, include=["metadatas"])
-        return res["metadatas"][0]
+        return [dict(m) for m in (res["metadatas"] or [[]])[0]]
 
 
 def body(args: argparse.Namespace) -> dict:
@@ -102,7 +110,7 @@ def body(args: argparse.Namespace) -> dict:
     shutil.rmtree(args.work / "naive-seeds", ignore_errors=True)
     naive_q = NaivePipeline(args.work / "naive-seeds")
     naive_q.ingest([(d.id or "", d.text) for d in seeds])
-    raw_texts = {d.id: d.text for d in seeds}
+    raw_texts = {d.id or "": d.text for d in seeds}
 
     data = args.work / "seeds-data"
     shutil.rmtree(data, ignore_errors=True)

@@ -46,12 +46,13 @@ def run(data: Path, work: Path, replicas: int, clients: int, seconds: float, off
             ("search", "/v1/search", "query", offset + 10),
             ("ask", "/v1/ask", "question", offset + 2010),
         ):
-            assert all(s.proc is not None for s in servers)
-            cpu0 = [cpu_seconds(s.proc.pid) for s in servers]  # type: ignore[union-attr]
+            pids = [s.proc.pid for s in servers if s.proc is not None]
+            assert len(pids) == len(servers)
+            cpu0 = [cpu_seconds(pid) for pid in pids]
             t0 = time.perf_counter()
             r = hammer(urls, path, field, clients, seconds, query_stream(2000, offset=base))
             wall = time.perf_counter() - t0
-            cpu = sum(cpu_seconds(s.proc.pid) for s in servers) - sum(cpu0)  # type: ignore[union-attr]
+            cpu = sum(cpu_seconds(pid) for pid in pids) - sum(cpu0)
             r["servers_cpu_s"] = round(cpu, 1)
             r["requests_per_server_cpu_s"] = round(r["ok"] / cpu, 1) if cpu else None
             r["servers_cores_busy"] = round(cpu / wall, 2)

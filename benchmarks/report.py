@@ -436,8 +436,8 @@ def render(r: dict) -> str:
     for e in sc.get("sizes", []):
         for key in sorted(k for k in e if k.startswith("threads_")):
             x = e[key]
-            if _err(x):
-                rows.append([e["target_chunks"], key, "error: " + _err(x)[:200]] + [""] * 10)
+            if err := _err(x):
+                rows.append([e["target_chunks"], key, "error: " + err[:200]] + [""] * 10)
                 continue
             rows.append(
                 [
@@ -598,8 +598,8 @@ def render(r: dict) -> str:
     rows = []
     for key in sorted(k for k in ld if k.startswith("threads_")):
         x = ld[key]
-        if _err(x):
-            rows.append([key, "error: " + _err(x)[:300]] + [""] * 8)
+        if err := _err(x):
+            rows.append([key, "error: " + err[:300]] + [""] * 8)
             continue
         for ep in ("search", "ask"):
             y = x[ep]

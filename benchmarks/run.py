@@ -149,7 +149,7 @@ def run_child(section: str, work: Path, quick: bool, log_dir: Path, **params: ob
 def versions() -> dict:
     import importlib.metadata as md
 
-    out = {"python": platform.python_version()}
+    out: dict[str, str | None] = {"python": platform.python_version()}
     for pkg in (
         "torch",
         "sentence-transformers",

@@ -120,7 +120,7 @@ def build(args: argparse.Namespace) -> dict:
     data = Path(args.params["data"])
     target = int(args.params["chunks"])
     state_path = data / "bench-state.json"
-    state = json.loads(state_path.read_text()) if state_path.exists() else {"next": 0, "seconds": 0.0}
+    state: dict = json.loads(state_path.read_text()) if state_path.exists() else {"next": 0, "seconds": 0.0}
     svc = Factdesk(scale_settings(args))
     real = svc.embedder.inner
     t0 = time.perf_counter()
@@ -320,12 +320,12 @@ def fill(args: argparse.Namespace) -> dict:
             copy += 1
             if time.perf_counter() - started > max_seconds:
                 break
-    docs, chunks = cat.count()
+    n_docs, n_chunks = cat.count()
     out = {
         "target_chunks": target,
         "stopped_by_max_seconds": count < target,
-        "documents": docs,
-        "chunks": chunks,
+        "documents": n_docs,
+        "chunks": n_chunks,
         "chroma_count": svc.vectors.count(),
         "added": written,
         "fill_seconds": round(t.wall, 1),
