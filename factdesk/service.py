@@ -31,6 +31,7 @@ from retrieval.file_ids import FileIds
 from retrieval.ingest import Ingestor, check_unicode, parse_published, parse_until, validate_id
 from retrieval.loaders import (
     Loaded,
+    PageIds,
     is_feed_file,
     keep_validators,
     load_feed_file,
@@ -267,14 +268,12 @@ class Factdesk:
             named: dict[str, tuple[Path, str]] = {}  # document id -> its file, until it lands
 
             def loaded_items() -> Iterator[Loaded]:
-                def is_stored(doc_id: str) -> bool:
-                    return self.catalog.get(doc_id) is not None
-
+                pages = PageIds(self.catalog.get)
                 for source in sources:
                     if names_url(source):
-                        yield from load_url(source, fetcher, cache, is_stored)
+                        yield from load_url(source, fetcher, cache, pages)
                     elif source in feeds:
-                        yield from load_feed_file(Path(source), s.max_file_bytes, fetcher, cache, is_stored)
+                        yield from load_feed_file(Path(source), s.max_file_bytes, fetcher, cache, pages)
                     else:
                         yield from load_paths([Path(source)], s.max_file_bytes, ids)
 

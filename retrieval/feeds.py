@@ -33,6 +33,7 @@ __all__ = [
     "media_type",
     "page_document",
     "parse_feed",
+    "page_key",
     "url_id",
 ]
 
@@ -114,13 +115,24 @@ def parse_feed(body: bytes, url: str) -> Feed:
     return Feed(title=_plain(parsed.feed.get("title")), items=tuple(items))
 
 
-def url_id(url: str) -> str:
-    """A stable document id from a URL: host and path as a slug ("example.org-2025-03-harbour"). The
-    port is left out: the same site on another port (a test server, a proxy) is the same story."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def page_key(url: str) -> tuple[str, int | None, str, str]:
+    """What makes two URLs one page: host, port (None for the scheme's own), path and query. http and
+    https of one address are one page; the same path on two ports of a host is two sites' pages."""
     parts = urlsplit(url)
-    readable = slug_id(
-        f"{parts.hostname or ''}{parts.path}".rstrip("/") + (f"-{parts.query}" if parts.query else "")
-    )
+    port = parts.port if parts.port != _DEFAULT_PORTS.get(parts.scheme.lower()) else None
+    return (parts.hostname or "", port, parts.path.rstrip("/"), parts.query)
+
+
+def url_id(url: str, port: bool = False) -> str:
+    """A stable document id from a URL: host and path as a slug ("example.org-2025-03-harbour");
+    port=True puts a port the URL names after the host ("127.0.0.1-8151-news-a.html"), for a page
+    whose plain id another site's page holds (loaders.PageIds)."""
+    parts = urlsplit(url)
+    host = f"{parts.hostname or ''}-{parts.port}" if port and parts.port is not None else parts.hostname
+    readable = slug_id(f"{host or ''}{parts.path}".rstrip("/") + (f"-{parts.query}" if parts.query else ""))
     if len(readable) <= URL_ID_MAX and readable != "doc":
         return readable
     digest = hashlib.sha256(url.encode()).hexdigest()[:12]

@@ -15,10 +15,20 @@ from urllib.parse import urlsplit
 from retrieval.encoding import declared_charset, decode_text
 from retrieval.file_ids import file_key
 from retrieval.errors import InvalidInput
-from retrieval.feeds import ACCEPTED_TYPES, PAGE_TYPES, Feed, FeedItem, is_feed, page_document, parse_feed
+from retrieval.feeds import (
+    ACCEPTED_TYPES,
+    PAGE_TYPES,
+    Feed,
+    FeedItem,
+    is_feed,
+    page_document,
+    page_key,
+    parse_feed,
+    url_id,
+)
 from retrieval.ingest import slug_id
 from retrieval.markdown import markdown_document
-from retrieval.models import DocumentIn
+from retrieval.models import Document, DocumentIn
 from retrieval.pdf import pdf_text
 
 if TYPE_CHECKING:  # the HTTP client (httpx) loads only when a URL is fetched: `ask` never needs it
@@ -258,12 +268,41 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+class PageIds:
+    """The id each fetched page is stored under: the one it was stored under before (fetch.sqlite),
+    else its URL's (feeds.url_id: host and path, no scheme, no port), unless another page holds that
+    id, stored or given earlier in this call: the same path on another port of the host is another
+    site's page (two local servers), and must not replace it. Then the port goes into the id, then a
+    number. `get` reads a stored document (the catalog's)."""
+
+    def __init__(self, get: Callable[[str], Document | None]) -> None:
+        self._get = get
+        self._taken: dict[str, tuple] = {}  # id -> the page (feeds.page_key) given it in this call
+
+    def is_stored(self, doc_id: str) -> bool:
+        return self._get(doc_id) is not None
+
+    def page_id(self, url: str, before: str | None) -> str:
+        key = page_key(url)
+        plain, ported = url_id(url), url_id(url, port=True)
+        numbered = (slug_id(f"{ported}-{n}") for n in itertools.count(2))
+        chosen = next(
+            i
+            for i in itertools.chain([before] if before else [], [plain, ported], numbered)
+            if self._free(i, key)
+        )
+        self._taken[chosen] = key
+        return chosen
+
+    def _free(self, doc_id: str, key: tuple) -> bool:
+        if self._taken.get(doc_id, key) != key:
+            return False
+        stored = self._get(doc_id)
+        return stored is None or (stored.url is not None and page_key(stored.url) == key)
+
+
 def _load_page(
-    url: str,
-    item: FeedItem | None,
-    fetcher: Fetcher,
-    cache: ValidatorStore,
-    is_stored: Callable[[str], bool],
+    url: str, item: FeedItem | None, fetcher: Fetcher, cache: ValidatorStore, ids: PageIds
 ) -> Loaded:
     from retrieval.fetch import FetchError, Validators
 
@@ -271,7 +310,7 @@ def _load_page(
         return Loaded(url, error=problem)
     known = cache.get(url)
     # a 304 is only "unchanged" if the document it was stored as is still there
-    ask = known if known is not None and known.document_id and is_stored(known.document_id) else None
+    ask = known if known is not None and known.document_id and ids.is_stored(known.document_id) else None
     try:
         page = fetcher.get(url, PAGE_TYPES, ask)
     except FetchError as e:
@@ -282,12 +321,11 @@ def _load_page(
         doc = page_document(url, page.content_type, page.body, item)
     except InvalidInput as e:
         return Loaded(url, error=e.message)
+    doc = replace(doc, id=ids.page_id(url, known.document_id if known else None))
     return Loaded(url, doc, validators=Validators(page.etag, page.last_modified, doc.id))
 
 
-def load_url(
-    url: str, fetcher: Fetcher, cache: ValidatorStore, is_stored: Callable[[str], bool]
-) -> Iterator[Loaded]:
+def load_url(url: str, fetcher: Fetcher, cache: ValidatorStore, ids: PageIds) -> Iterator[Loaded]:
     """A feed's items (each page fetched), or the one article page at url."""
     from retrieval.fetch import FetchError, Validators
 
@@ -295,7 +333,12 @@ def load_url(
         yield Loaded(url, error=problem)
         return
     known = cache.get(url)
-    if known is not None and known.body is None and not (known.document_id and is_stored(known.document_id)):
+    before = known.document_id if known is not None else None
+    if (
+        known is not None
+        and known.body is None
+        and not (known.document_id and ids.is_stored(known.document_id))
+    ):
         known = None  # a page whose document is gone: fetch it whole
     try:
         got = fetcher.get(url, ACCEPTED_TYPES, known)
@@ -316,6 +359,7 @@ def load_url(
         except InvalidInput as e:
             yield Loaded(url, error=e.message)
             return
+        doc = replace(doc, id=ids.page_id(url, before))
         yield Loaded(url, doc, validators=Validators(got.etag, got.last_modified, doc.id))
         return
     try:
@@ -328,11 +372,11 @@ def load_url(
         return
     if got.status == 200:  # items keep their own validators: a feed can be saved before they land
         cache.put(url, Validators(got.etag, got.last_modified, None, body))
-    yield from _feed_pages(url, feed, fetcher, cache, is_stored)
+    yield from _feed_pages(url, feed, fetcher, cache, ids)
 
 
 def _feed_pages(
-    label: str, feed: Feed, fetcher: Fetcher, cache: ValidatorStore, is_stored: Callable[[str], bool]
+    label: str, feed: Feed, fetcher: Fetcher, cache: ValidatorStore, ids: PageIds
 ) -> Iterator[Loaded]:
     """Each item's page, fetched; label (the feed's URL or file) names an item that has no link."""
     seen: set[str] = set()
@@ -341,7 +385,7 @@ def _feed_pages(
             yield Loaded(f"{label}#item-{n}", error="feed item has no http(s) link")
         elif item.url not in seen:  # a feed that lists one story twice
             seen.add(item.url)
-            yield _load_page(item.url, item, fetcher, cache, is_stored)
+            yield _load_page(item.url, item, fetcher, cache, ids)
 
 
 def is_feed_file(path: Path) -> bool:
@@ -357,7 +401,7 @@ def is_feed_file(path: Path) -> bool:
 
 
 def load_feed_file(
-    path: Path, max_bytes: int, fetcher: Fetcher, cache: ValidatorStore, is_stored: Callable[[str], bool]
+    path: Path, max_bytes: int, fetcher: Fetcher, cache: ValidatorStore, ids: PageIds
 ) -> Iterator[Loaded]:
     """A feed read from a file: its items' pages are fetched, as a feed URL's are."""
     label = str(path)
@@ -377,7 +421,7 @@ def load_feed_file(
     if not feed.items:
         yield Loaded(label, error="the feed lists no items")
         return
-    yield from _feed_pages(label, feed, fetcher, cache, is_stored)
+    yield from _feed_pages(label, feed, fetcher, cache, ids)
 
 
 def keep_validators(cache: ValidatorStore, loaded: Loaded) -> Loaded:

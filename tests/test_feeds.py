@@ -229,6 +229,34 @@ def test_a_pdf_url_and_files_mixed_with_urls(tmp_path: Path, site: Site, warm_mo
         svc.close()
 
 
+def test_the_same_path_on_two_ports_is_two_articles(tmp_path: Path, site: Site, warm_model: None) -> None:
+    """Two local servers' /news/a.html: each keeps its own article, in one call and in later ones; the
+    first keeps the plain id, the second's holds its port."""
+    with serve_site() as other:
+        site.add("/news/a.html", article_page("harbour"))
+        other.add("/news/a.html", article_page("school"))
+        first, second = f"{site.base}/news/a.html", f"{other.base}/news/a.html"
+        svc = Factdesk(make_settings(tmp_path / "data"))
+        try:
+            results = svc.ingest_sources([first, second])
+            assert [r.status for r in results] == ["created", "created"]
+            assert results[0].id == url_id(first)
+            assert results[1].id == url_id(second, port=True) != results[0].id
+            assert "harbour of Port Ellen" in svc.get_document(results[0].id).text
+            assert "harbour of Port Ellen" not in svc.get_document(results[1].id).text
+            # a later call, in the other order: each page finds its own article, nothing replaced
+            other.add("/news/a.html", article_page("ferry"))
+            again = svc.ingest_sources([second, first])
+            # (an unchanged page is reported before the batch lands)
+            assert sorted((r.id, r.status) for r in again) == sorted(
+                [(results[1].id, "updated"), (results[0].id, "unchanged")]
+            )
+            assert "harbour of Port Ellen" in svc.get_document(results[0].id).text
+            assert len(svc.list_documents()) == 2
+        finally:
+            svc.close()
+
+
 def test_every_url_that_gives_nothing_gets_its_own_line(tmp_path: Path, site: Site, warm_model: None) -> None:
     """A broken feed, an empty one, another scheme, a URL without a host: each is one `rejected`
     result under the URL as given, with its reason; nothing is looked up as a file."""
