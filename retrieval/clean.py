@@ -38,8 +38,8 @@ class CleanArticle:
 # Bump when cleaning gives different text for the same input: re-ingest skips cleaning input it
 # has seen under the same version (retrieval/ingest.py, raw_fingerprint).
 # 2: quoted markup kept; 3: hard-wrapped lines joined; 4: credit lines out; 5: share rows, tags, read times;
-# 6: control characters, terminal codes and bidi overrides out
-CLEANER_VERSION = 6
+# 6: control characters, terminal codes and bidi overrides out; 7: short wrapped paragraphs joined
+CLEANER_VERSION = 7
 
 
 # --------------------------------------------------------------------------- #
@@ -499,6 +499,46 @@ def wrap_width(lines: list[str]) -> int | None:
     return int(0.6 * width) if open_ended >= 2 and 2 * open_ended >= len(full) else None
 
 
+def _unwrap(lines: list[str], kept: list[int]) -> tuple[list[str], list[int], set[int]]:
+    """(lines, kept, the lines joined to the one before): the lines of each hard-wrapped paragraph
+    (a PDF's, a wrapped .txt) joined into its first with single spaces, so that no sentence ends at
+    a wrap. A line continues the one
+    before it (no blank line between) when that one is full (wrap_width), or when it stops
+    mid-sentence and the next begins in lower case ("... in office," / "citing health reasons."):
+    the second holds where a paragraph is too short to show a width. Either goes on past a line that
+    cleaning removed (a page's footer, an advertisement) between the two."""
+    full = wrap_width([lines[i] for i in kept])
+    out, joined, continued = list(lines), list[int](), set[int]()
+    for n, i in enumerate(kept):
+        prev = kept[n - 1] if n else None
+        if prev is not None and all(lines[j] for j in range(prev + 1, i)):
+            raw = lines[prev]
+            if (full is not None and len(raw) >= full) or (
+                not raw.endswith(_ENDS_SENTENCE) and lines[i][:1].islower()
+            ):
+                out[joined[-1]] += " " + lines[i]
+                continued.add(i)
+                continue
+        joined.append(i)
+    return out, joined, continued
+
+
+def _without_repeats(lines: list[str], kept: list[int]) -> tuple[list[int], list[tuple[int, str]]]:
+    """(kept without exact duplicates, the duplicates): a line equal to the previous kept line (any
+    length), or a longer line (captions, headlines) seen anywhere before."""
+    out: list[int] = []
+    dropped: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for i in kept:
+        line = lines[i]
+        if (out and lines[out[-1]] == line) or (len(line) >= 30 and line in seen):
+            dropped.append((i, line))
+            continue
+        out.append(i)
+        seen.add(line)
+    return out, dropped
+
+
 def _clean_text(raw: str, *, from_html: bool) -> CleanArticle:
     lines = _normalise(raw)
     removed: list[tuple[int, str]] = []
@@ -513,28 +553,29 @@ def _clean_text(raw: str, *, from_html: bool) -> CleanArticle:
         else:
             survivors.append(i)
 
-    # 2. exact duplicates: a line equal to the previous kept line (any length),
-    #    or a longer line (captions, headlines) seen anywhere before.
-    kept: list[int] = []
-    seen: set[str] = set()
+    # 2-3. the lines of a hard-wrapped paragraph become one (a page's blocks are its paragraphs
+    #    already), then exact duplicates go; each can make lines neighbours that the other then joins
+    #    or drops, so both run until neither changes anything (cleaning its own output changes nothing)
+    kept = survivors
+    continued: set[int] = set()
     repeated: set[str] = set()
-    for i in survivors:
-        line = lines[i]
-        if (kept and lines[kept[-1]] == line) or (len(line) >= 30 and line in seen):
-            removed.append((i, line))
-            repeated.add(line)
-            continue
-        kept.append(i)
-        seen.add(line)
+    while True:
+        joined: set[int] = set()
+        if not from_html:
+            lines, kept, joined = _unwrap(lines, kept)
+            continued |= joined
+        kept, dropped = _without_repeats(lines, kept)
+        removed += dropped
+        repeated |= {line for _, line in dropped}
+        if not joined and not dropped:
+            break
 
-    # 3. a lone section kicker above the headline
+    # 4. a lone section kicker above the headline (a wrapped paragraph's first line is no headline)
     if kept and _is_kicker(lines[kept[0]], lines[kept[1]] if len(kept) > 1 else None):
         removed.append((kept[0], lines[kept[0]]))
         kept = kept[1:]
 
-    # 4. assemble, keeping the input's paragraph structure; the lines of a hard-wrapped paragraph
-    #    (a PDF's, a wrapped .txt) are joined into one, so that no sentence ends at a wrap
-    full = wrap_width([lines[i] for i in kept]) if not from_html else None
+    # 5. assemble, keeping the input's paragraph structure
     parts: list[str] = []
     blank_after_first = False
     for n, i in enumerate(kept):
@@ -543,16 +584,17 @@ def _clean_text(raw: str, *, from_html: bool) -> CleanArticle:
             sep = "\n\n" if any(not lines[j] for j in range(prev + 1, i)) else "\n"
             if n == 1:
                 blank_after_first = sep == "\n\n"
-            if sep == "\n" and full is not None and len(lines[prev]) >= full:
-                sep = " "
             parts.append(sep)
         parts.append(lines[i])
     text = "".join(parts)
 
-    # 5. title: a short first line followed by a blank line or repeated; picture credits and
+    # 6. title: a short first line followed by a blank line or repeated; picture credits and
     #    captions above the headline are passed over, never taken for it
     title = None
-    followers = [next((lines[j] for j in range(i + 1, len(lines)) if lines[j]), None) for i in kept[:4]]
+    followers = [
+        next((lines[j] for j in range(i + 1, len(lines)) if lines[j] and j not in continued), None)
+        for i in kept[:4]
+    ]
     n = skip_captions([lines[i] for i in kept], followers)
     if n < len(kept):
         first = lines[kept[n]]

@@ -29,6 +29,13 @@ _PRINTED_AT = re.compile(
     r"(?P<date>\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}),?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]\.?M\.?)?(?P<rest>.*)",
     re.I,
 )
+# a title that tools write when the author gave none ("untitled", "Microsoft Word - report.docx", a
+# file's name): no title, so the headline is taken, as for a PDF without one
+_PLACEHOLDER_TITLE = re.compile(
+    r"(?:untitled(?: document)?|no title|title|document|anonymous|\(anonymous\))(?:[ _-]?\d+)?"
+    r"|microsoft (?:word|powerpoint|excel) - .*|\S.*\.(?:docx?|pdf|odt|rtf|txt|tex|indd|pages|html?)",
+    re.I,
+)
 # typographic ligatures ("ﬁle" for "file"): their letters, as search and questions spell them
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 
@@ -64,6 +71,7 @@ def pdf_text(raw: bytes) -> tuple[str, str | None]:
         # pages are separated by a blank line, so that no paragraph runs across a page break
         meta = reader.metadata
         title = (meta.title or "").strip() if meta is not None else ""
+        title = "" if _PLACEHOLDER_TITLE.fullmatch(title) else title
         pages = [page_text(page.extract_text() or "", title) for page in reader.pages]
     except InvalidInput:
         raise

@@ -692,21 +692,24 @@ def test_property_random_text_output_lines_come_from_input(raw):
         normalised = normalised.replace(zw, "")
     source = [line.strip() for line in normalised.split("\n")]
     for line in once.text.split("\n"):
-        assert line == "" or line in source or _joins_consecutive_lines(line, [x for x in source if x])
+        assert line == "" or line in source or _joins_lines(line, [x for x in source if x], set(once.removed))
     assert clean_article(once.text).text == once.text
 
 
-def _joins_consecutive_lines(line: str, source: list[str]) -> bool:
-    """line is source lines k, k+1, ... joined by single spaces (a hard-wrapped paragraph unwrapped)."""
+def _joins_lines(line: str, source: list[str], removed: set[str]) -> bool:
+    """line is two or more source lines in their order joined by single spaces (a hard-wrapped
+    paragraph unwrapped), with none between them but lines the cleaner removed."""
     for k in range(len(source)):
-        rest, j = line, k
-        while j < len(source) and rest.startswith(source[j]):
-            rest = rest[len(source[j]) :]
-            if rest == "":
-                return j > k
-            if not rest.startswith(" "):
+        rest, j, joined = line, k, 0
+        while j < len(source):
+            s = source[j]
+            if rest.startswith(s) and rest[len(s) : len(s) + 1] in ("", " "):
+                rest, joined = rest[len(s) + 1 :], joined + 1
+                if len(rest) == 0 and line.endswith(s):
+                    return joined > 1
+            elif not (joined and s in removed):
                 break
-            rest, j = rest[1:], j + 1
+            j += 1
     return False
 
 
@@ -735,6 +738,37 @@ def test_a_hard_wrapped_paragraph_is_one_line_again() -> None:
     assert clean_article(by_paragraph).text == by_paragraph
     listed = "Closed roads\nA9 at Dalwhinnie\nA82 at Glencoe\nM90 at Perth"
     assert clean_article(listed).text == listed  # lines too short to be a wrap width
+
+
+def test_a_short_wrapped_paragraph_is_joined_where_a_line_goes_on_in_lower_case() -> None:
+    """A paragraph too short to show a wrap width is still one line again where a line stops
+    mid-sentence and the next goes on in lower case; its first line is then no headline, so the
+    headline above it stays (it was once taken for a section kicker and dropped)."""
+    cases = {
+        "Mayor resigns\n\nMayor Olga Petrov resigned on Friday after nine years in office,\nciting health reasons.\n": (
+            "Mayor resigns",
+            "Mayor Olga Petrov resigned on Friday after nine years in office, citing health reasons.",
+        ),
+        "Bridge to close for repairs\n\nThe Dunmore bridge will close on Tuesday for repairs expected to last\neleven weeks, the county said.\n": (
+            "Bridge to close for repairs",
+            "The Dunmore bridge will close on Tuesday for repairs expected to last eleven weeks, the county said.",
+        ),
+        "Quarry expansion approved\n\nThe quarry will expand\nafter a vote.\n": (
+            "Quarry expansion approved",
+            "The quarry will expand after a vote.",
+        ),
+    }
+    for raw, (title, body) in cases.items():
+        cleaned = clean_article(raw)
+        assert (cleaned.title, cleaned.text) == (title, f"{title}\n\n{body}"), raw
+    # a line that ends its sentence, or a next line in upper case, stays a line of its own
+    kept = "Bridge\n\nThe bridge will close.\nIt reopens in May.\nroadworks follow"
+    assert clean_article(kept).text == kept
+    # a kicker above a headline that stands alone is still dropped
+    kicked = clean_article(
+        "Security\nNorth Korean troops captured in Kursk region\n\nThe two were taken on Thursday."
+    )
+    assert kicked.text.startswith("North Korean troops captured") and "Security" in kicked.removed
 
 
 def test_joiners_that_spell_words_are_kept() -> None:

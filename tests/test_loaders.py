@@ -413,6 +413,42 @@ def test_pdf_without_title_metadata_has_none(tmp_path: Path) -> None:
     assert loaded.document is not None and loaded.document.title is None
 
 
+def test_a_placeholder_pdf_title_is_no_title(tmp_path: Path) -> None:
+    """What a tool writes when the author gave no title ("untitled", "Microsoft Word - x.docx", a
+    file's name) is not the article's title: none is given, so the stored title is the headline, as
+    for a PDF without one (test_pdf_without_title_metadata_has_none)."""
+    from pdfs import text_pdf
+
+    for placeholder in ("untitled", "Untitled document", "Microsoft Word - pool.docx", "pool-report.pdf"):
+        page = ["Swimming pool reopens", "The town pool reopened on Saturday after a refit."]
+        (tmp_path / "pool.pdf").write_bytes(text_pdf([page], title=placeholder))
+        (loaded,) = load_file(tmp_path / "pool.pdf", MAX)
+        assert loaded.document is not None and loaded.document.title is None, placeholder
+    (tmp_path / "pool.pdf").write_bytes(text_pdf([page], title="Pool reopens after refit"))
+    (loaded,) = load_file(tmp_path / "pool.pdf", MAX)
+    assert loaded.document is not None and loaded.document.title == "Pool reopens after refit"
+
+
+def test_a_short_wrapped_pdf_paragraph_is_read_whole(tmp_path: Path) -> None:
+    """A PDF line cut mid-sentence goes on in lower case on the next: one sentence again, however
+    short the paragraph (too short to show a wrap width)."""
+    from pdfs import text_pdf
+
+    from retrieval.clean import clean_article
+
+    page = [
+        "Swimming pool reopens",
+        "The pool reopened after a 2.1 million pound refit,",
+        "with a new learner pool.",
+    ]
+    (tmp_path / "pool.pdf").write_bytes(text_pdf([page]))
+    (loaded,) = load_file(tmp_path / "pool.pdf", MAX)
+    assert loaded.document is not None
+    assert clean_article(loaded.document.text).text == (
+        "Swimming pool reopens\nThe pool reopened after a 2.1 million pound refit, with a new learner pool."
+    )
+
+
 def test_scanned_pdf_is_rejected_with_a_reason(tmp_path: Path) -> None:
     from pdfs import scanned_pdf
 
