@@ -250,6 +250,9 @@ def create_app(
         lifespan=lifespan,
         redoc_url=None,
         docs_url=None,
+        # no 307 from /v1/models/ to /v1/models: a redirect answers before the API key is asked for,
+        # and every route has exactly one path
+        redirect_slashes=False,
         description="Cited answers and summaries over news articles. Errors are "
         '`{"error": {"code": str, "message": str}}`.',
     )

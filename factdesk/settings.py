@@ -160,6 +160,10 @@ class Settings(BaseSettings):
             )
         if self.allowed_hosts_raw is not None and not self.allowed_hosts:
             raise ValueError("FACTDESK_ALLOWED_HOSTS names no host (leave it unset to serve every host)")
+        if self.api_keys_raw is not None and not self.api_keys:
+            # " , ," would otherwise serve every caller without a key, while the operator believes
+            # keys are required
+            raise ValueError("FACTDESK_API_KEYS names no key (leave it unset to serve without keys)")
         if any(c in self.fetch_user_agent for c in "\r\n\0"):
             raise ValueError("FACTDESK_FETCH_USER_AGENT must be one line")
         if self.prompts_dir is not None:

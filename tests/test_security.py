@@ -168,6 +168,17 @@ def test_every_v1_route_refuses_missing_or_wrong_keys(
     assert sorted(d.id for d in service.list_documents()) == before
 
 
+def test_a_trailing_slash_is_refused_without_a_key_not_redirected(keyed: TestClient) -> None:
+    """No 307 to the path without the slash, which answered before the key was asked for."""
+    key = {"Authorization": f"Bearer {KEYS[0]}"}
+    for method, path in [("GET", "/v1/models/"), ("GET", "/v1/documents/"), ("POST", "/v1/ask/")]:
+        r = keyed.request(method, path, json={"question": "Who?"}, follow_redirects=False)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", (path, r.status_code)
+    for method, path in [("GET", "/v1/models/"), ("POST", "/v1/ask/")]:
+        r = keyed.request(method, path, json={"question": "Who?"}, headers=key, follow_redirects=False)
+        assert r.status_code == 404 and r.json()["error"]["message"] == f"no route for {method} {path}"
+
+
 def test_key_in_the_query_string_is_not_accepted(keyed: TestClient) -> None:
     for name in ("api_key", "key", "token", "access_token"):
         assert keyed.get(f"/v1/documents?{name}={KEYS[0]}").status_code == 401
