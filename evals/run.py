@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -62,9 +63,7 @@ def load_questions(path: Path, only: list[str] | None = None) -> list[dict]:
     """The questions of a questions file (those tagged with one of `only`, when given)."""
     data = _parsed(path, "questions file", yaml.safe_load, (yaml.YAMLError,), "valid YAML")
     qs = data.get("questions") if isinstance(data, dict) else None
-    if not isinstance(qs, list) or not all(
-        isinstance(q, dict) and isinstance(q.get("question"), str) and q["question"].strip() for q in qs
-    ):
+    if not isinstance(qs, list) or not all(isinstance(q, dict) for q in qs):
         raise EvalInputError(
             f"the questions file {path} needs a `questions:` list whose items each have a `question` string"
         )
@@ -79,10 +78,43 @@ def load_questions(path: Path, only: list[str] | None = None) -> list[dict]:
 QUESTION_FIELDS = ("id", "question", "answerable", "tags", "history", "expected_facts", "evidence")
 
 
+def _strings(v: object) -> bool:
+    return isinstance(v, list) and all(isinstance(s, str) and s.strip() for s in v)
+
+
+def _field_problems(q: dict) -> list[str]:
+    """A field of the wrong shape, which the scorer would otherwise read as something else (a flat
+    `expected_facts` list was a list of one-letter groups, each found in any answer; `answerable:
+    "no"` a true value)."""
+    problems = []
+    if not (isinstance(q.get("question"), str) and q["question"].strip()):
+        problems.append("`question` must be a non-empty string")
+    if "answerable" in q and not isinstance(q["answerable"], bool):
+        problems.append("`answerable` must be true or false")
+    for name in ("tags", "history"):
+        if name in q and not (_strings(q[name]) or q[name] == []):
+            problems.append(f"`{name}` must be a list of strings")
+    facts = q.get("expected_facts")
+    if "expected_facts" in q and not (isinstance(facts, list) and all(_strings(g) and g for g in facts)):
+        problems.append(
+            '`expected_facts` must be a list of groups, each a list of strings: [["300", "three hundred"]]'
+        )
+    evidence = q.get("evidence")
+    if "evidence" in q and not (
+        isinstance(evidence, list)
+        and all(
+            isinstance(e, dict) and isinstance(e.get("document_id"), str) and isinstance(e.get("quote"), str)
+            for e in evidence
+        )
+    ):
+        problems.append("`evidence` must be a list of {document_id: str, quote: str}")
+    return problems
+
+
 def question_problems(qs: list[dict]) -> list[str]:
     """What is wrong with a questions file's entries: an id missing or used twice (the report and the
     baseline know a question by it), a field the scorer does not read (a misspelt `expected_fact`
-    would silently score nothing)."""
+    would silently score nothing), a field of the wrong shape (_field_problems)."""
     problems, seen = [], set()
     for i, q in enumerate(qs):
         qid = q.get("id")
@@ -92,12 +124,30 @@ def question_problems(qs: list[dict]) -> list[str]:
             problems.append(f"the id {qid!r} is used twice")
         else:
             seen.add(str(qid))
+        name = (
+            f"question {qid!r}" if isinstance(qid, (str, int)) and str(qid).strip() else f"question {i + 1}"
+        )
         unknown = sorted(set(q) - set(QUESTION_FIELDS))
         if unknown:
             problems.append(
-                f"question {qid!r} has unknown field(s) {', '.join(unknown)} (the fields: {', '.join(QUESTION_FIELDS)})"
+                f"{name} has unknown field(s) {', '.join(unknown)} (the fields: {', '.join(QUESTION_FIELDS)})"
             )
+        problems += [f"{name}: {p}" for p in _field_problems(q)]
     return problems
+
+
+def folder_problem(path: Path) -> str | None:
+    """Why a folder could not be made or written at path (None: it can), without making it."""
+    if path.exists():
+        if not path.is_dir():
+            return "it is a file, not a folder"
+        return None if os.access(path, os.W_OK | os.X_OK) else "the folder is not writable"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is a file, not a folder"
+    return None if os.access(parent, os.W_OK | os.X_OK) else f"{parent} is not writable"
 
 
 def eval_service(settings):  # type: ignore[no-untyped-def]
@@ -432,6 +482,11 @@ def _run_cli(args: argparse.Namespace) -> int:
         return 2
     questions_path = Path(args.questions) if args.questions else DEFAULT_QUESTIONS
     questions = load_questions(questions_path, args.only)
+    out = Path(args.report)
+    if (
+        problem := folder_problem(out)
+    ) is not None:  # said now, not after the run, whose results it would lose
+        raise EvalInputError(f"cannot write the report to {out}: {problem}")
     if not questions:
         print("factdesk eval: no questions selected", file=sys.stderr)
         return 2
@@ -456,13 +511,15 @@ def _run_cli(args: argparse.Namespace) -> int:
             "metrics": baseline["metrics"],
             "comparison": comparison,
         }
-    out = Path(args.report)
-    write_reports(report, out)
-    if args.write_baseline:
-        Path(args.write_baseline).write_text(
-            json.dumps({"meta": report["meta"], "metrics": report["metrics"]}, indent=2) + "\n"
-        )
-    print_table(report, comparison)
+    print_table(report, comparison)  # first: a report that cannot be written still shows the run
+    try:
+        write_reports(report, out)
+        if args.write_baseline:
+            Path(args.write_baseline).write_text(
+                json.dumps({"meta": report["meta"], "metrics": report["metrics"]}, indent=2) + "\n"
+            )
+    except OSError as e:
+        raise EvalInputError(f"cannot write the report: {e.strerror or e} ({e.filename or out})") from e
     print(f"reports: {out / 'report.json'}, {out / 'report.md'}, {out / 'report.html'}")
     if comparison and any(c["regressed"] for c in comparison):
         bad = ", ".join(c["metric"] for c in comparison if c["regressed"])

@@ -515,6 +515,27 @@ def test_question_files_name_their_problems() -> None:
     assert question_problems([{**base}]) == ["question 1 has no `id`"]
     (problem,) = question_problems([{"id": "a", **base, "expected_fact": [["x"]]}])
     assert problem.startswith("question 'a' has unknown field(s) expected_fact (the fields: id, question")
+    # a field of the wrong shape would be scored as something else: refused, the question named
+    for field, value, said in [
+        (
+            "expected_facts",
+            ["qqqq", "xxxx"],
+            "`expected_facts` must be a list of groups",
+        ),  # one-letter groups
+        ("expected_facts", "zzzz", "`expected_facts` must be a list of groups"),
+        ("expected_facts", [[300]], "`expected_facts` must be a list of groups"),
+        ("answerable", "no", "`answerable` must be true or false"),  # a true value
+        ("question", 42, "`question` must be a non-empty string"),
+        ("tags", "number", "`tags` must be a list of strings"),
+        ("history", [{"role": "user"}], "`history` must be a list of strings"),
+        ("evidence", ["a quote"], "`evidence` must be a list of {document_id: str, quote: str}"),
+    ]:
+        (problem,) = question_problems([{"id": "s1", **base, field: value}])
+        assert problem.startswith(f"question 's1': {said}"), (field, problem)
+    assert (
+        question_problems([{"id": "s2", **base, "answerable": False, "expected_facts": [], "history": []}])
+        == []
+    )
 
 
 def test_eval_refuses_files_it_cannot_use_with_a_message(tmp_path: Path) -> None:
@@ -525,12 +546,20 @@ def test_eval_refuses_files_it_cannot_use_with_a_message(tmp_path: Path) -> None
     (tmp_path / "twice.yaml").write_text(
         "questions:\n  - {id: d1, question: 'A?'}\n  - {id: d1, question: 'B?'}\n"
     )
+    (tmp_path / "flat.yaml").write_text(
+        "questions:\n  - {id: f1, question: 'A?', expected_facts: [qqqq, xxxx]}\n"
+    )
     (tmp_path / "bad.json").write_text("{not json")
     (tmp_path / "oops.json").write_text(json.dumps({"metrics": "oops"}))
     cases = [
         (["--questions", str(tmp_path / "missing.yaml")], "cannot read the questions file"),
         (["--questions", str(tmp_path / "bad.yaml")], "is not valid YAML"),
-        (["--questions", str(tmp_path / "shape.yaml")], "each have a `question` string"),
+        (["--questions", str(tmp_path / "shape.yaml")], "question 1: `question` must be a non-empty string"),
+        (
+            ["--questions", str(tmp_path / "flat.yaml")],
+            "question 'f1': `expected_facts` must be a list of groups",
+        ),
+        (["--report", str(tmp_path / "bad.json")], "cannot write the report to"),
         (["--questions", str(tmp_path / "twice.yaml")], "the id 'd1' is used twice"),
         (["--baseline", str(tmp_path / "oops.json")], "is not a factdesk eval report"),
         (["--compare", str(tmp_path / "bad.json"), str(tmp_path / "oops.json")], "is not JSON"),
