@@ -72,7 +72,7 @@ class Startup:
     def ingest_pending(self) -> str | None:
         """Why the articles folder may not all be searchable yet (/readyz's reason), or None."""
         status = self.status()
-        if status["ingest"] not in ("pending", "running"):
+        if status["ingest"] not in ("pending", "running", "waiting"):
             return None
         done = sum(status["ingested"].values())
         return f"the startup ingest of the articles folder is {status['ingest']} ({done} documents so far)"
@@ -146,7 +146,6 @@ class Startup:
             log.warning("the data dir is read-only (%s): nothing ingested on start", svc.catalog.read_only)
             self.ingest_state = "skipped"
             return
-        self.ingest_state = "running"
         t0 = time.monotonic()
 
         def progress(r: IngestResult) -> None:
@@ -158,15 +157,36 @@ class Startup:
             if self._stop.is_set():
                 raise _Stopped
 
-        try:
-            svc.ingest_paths([folder], progress=progress)
-        except _Stopped:
-            self.ingest_state = "stopped"
-            return
-        except Exception:
-            self.ingest_state = "failed"
-            log.exception("ingest of %s failed", folder)
-            return
+        waited = False
+        while True:
+            self.ingest_state = "running"
+            with self._counts_lock:
+                self.counts.clear()  # a try after a failed one counts its documents again
+            try:
+                svc.ingest_paths([folder], progress=progress)
+                break
+            except _Stopped:
+                self.ingest_state = "stopped"
+                return
+            except StoreUnavailable as e:
+                # a Chroma server or PostgreSQL that starts after factdesk (compose's usual order):
+                # tried again until it answers (one log line, not one a try); /readyz says the
+                # ingest is waiting meanwhile
+                if not waited:
+                    log.warning(
+                        "ingest of %s waits for the store (%s); trying again every %.0f s",
+                        folder,
+                        redact_text(e.message),
+                        self.settings.recovery_retry_s,
+                    )
+                self.ingest_state, waited = "waiting", True
+                if self._stop.wait(self.settings.recovery_retry_s):
+                    self.ingest_state = "stopped"
+                    return
+            except Exception:
+                self.ingest_state = "failed"
+                log.exception("ingest of %s failed", folder)
+                return
         try:  # the new chunks into the in-memory indexes, before /readyz turns 200
             svc.searcher.warm()
         except Exception as e:  # noqa: BLE001 - the first search builds them instead

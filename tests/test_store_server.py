@@ -62,3 +62,42 @@ def test_unreachable_server_at_start_is_store_unavailable(make_service: MakeServ
         svc.search("anything at all")
     assert err.value.status == 503
     assert "unreachable" in err.value.message or "failed" in err.value.message
+
+
+def test_startup_ingest_waits_for_a_chroma_server_that_starts_later(
+    tmp_path: Path, seeded: Factdesk, warm_model: None
+) -> None:
+    """`factdesk serve` started before its Chroma server (compose's usual order): /readyz says the
+    startup ingest is waiting, and once the server answers the articles are ingested and it is ready."""
+    import time
+
+    from chroma_server import ChromaServer
+    from conftest import make_settings, needs_chroma_cli
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    needs_chroma_cli()
+    copy_embedding_cache(seeded, tmp_path / "data")
+    server = ChromaServer(tmp_path / "chroma-server", free_port())
+    settings = make_settings(
+        tmp_path / "data", chroma_url=server.url, articles_dir=ARTICLES, recovery_retry_s=0.5
+    )
+    try:
+        with TestClient(create_app(settings, ingest_on_start=True)) as client:
+            deadline = time.monotonic() + 60
+            while client.get("/healthz").json()["startup"]["ingest"] != "waiting":
+                assert time.monotonic() < deadline, client.get("/healthz").json()
+                time.sleep(0.2)
+            r = client.get("/readyz")
+            assert r.status_code == 503, r.text
+            server.start()
+            deadline = time.monotonic() + 120
+            while (r := client.get("/readyz")).status_code != 200:
+                assert time.monotonic() < deadline, r.text
+                time.sleep(0.5)
+            assert r.json()["startup"] == {"ingest": "done", "ingested": {"created": 5}}
+            answer = client.post("/v1/ask", json={"question": "How many North Korean soldiers were wounded?"})
+            assert answer.status_code == 200 and not answer.json()["abstained"], answer.text
+    finally:
+        server.stop()
