@@ -55,6 +55,7 @@ class FeedItem:
     url: str | None  # the item's link, absolute; None when the item has none
     title: str | None
     published_at: str | None  # ISO 8601, UTC
+    warnings: tuple[str, ...] = ()  # what was left out of it (a date that is none), for its result line
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,38 @@ def _plain(value: str | None) -> str | None:
     return text or None
 
 
-def _iso(parsed) -> str | None:  # type: ignore[no-untyped-def]
-    """feedparser's UTC struct_time -> ISO 8601 (what DocumentIn.published_at takes)."""
-    if not parsed:
+def feed_date(raw: str | None) -> datetime | None:
+    """An item's date as the feed writes it: RFC 822 (RSS: "Tue, 04 Mar 2025 09:15:00 +0100", zone
+    names too) or ISO 8601 (Atom, RSS 1.0's dc:date), read strictly; None for anything else. feedparser's
+    own parse rolls a month 13 or an offset of +2400 over into another date, so it is not trusted."""
+    from email.utils import parsedate_to_datetime
+
+    text = (raw or "").strip()
+    if not text:
         return None
-    try:
-        year, month, day, hour, minute, second = parsed[:6]
-        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc).isoformat()
-    except (TypeError, ValueError):
-        return None
+    parsers = (
+        parsedate_to_datetime,
+        lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")),
+        lambda s: datetime.strptime(s.split(", ")[-1], "%d %b %Y"),  # RFC 822's date without a time
+    )
+    for parse in parsers:
+        try:
+            dt = parse(text)
+            return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            continue
+    return None
+
+
+def _item_date(entry) -> tuple[str | None, tuple[str, ...]]:  # type: ignore[no-untyped-def]
+    """(an item's date in ISO 8601 UTC, or None; the warning when it states one that is no date)."""
+    raw = entry.get("published") or entry.get("updated")
+    dt = feed_date(raw)
+    if dt is not None:
+        return dt.replace(microsecond=0).isoformat(), ()
+    return None, (
+        (f"published_at ignored: {str(raw)[:40]!r} is not a date",) if raw and str(raw).strip() else ()
+    )
 
 
 def parse_feed(body: bytes, url: str) -> Feed:
@@ -103,13 +127,23 @@ def parse_feed(body: bytes, url: str) -> Feed:
         reason = getattr(parsed.get("bozo_exception"), "getMessage", lambda: "")() or "no feed found"
         raise InvalidInput(f"not a readable RSS or Atom feed ({str(reason)[:80]})")
     items = []
-    for entry in parsed.entries:
+    bare = None  # the feed read without its address, for items that have no <link>
+    for n, entry in enumerate(parsed.entries):
         link = entry.get("link")
+        if link and not entry.get("links"):
+            # no <link>: feedparser took the item's <guid> or <id>, resolved against the feed's
+            # address, so an id "a3" became a page of the site that the feed never named. Only an id
+            # that is a whole http(s) URL by itself (a permalink) is the item's page.
+            bare = bare if bare is not None else feedparser.parse(io.BytesIO(body))
+            own = bare.entries[n].get("link") if n < len(bare.entries) else None
+            link = own if own and urlsplit(own).scheme in ("http", "https") and urlsplit(own).netloc else None
+        published_at, warnings = _item_date(entry)
         items.append(
             FeedItem(
                 url=urldefrag(link)[0] if link else None,
                 title=_plain(entry.get("title")),
-                published_at=_iso(entry.get("published_parsed") or entry.get("updated_parsed")),
+                published_at=published_at,
+                warnings=warnings,
             )
         )
     return Feed(title=_plain(parsed.feed.get("title")), items=tuple(items))
@@ -149,6 +183,7 @@ def page_document(
     source = urlsplit(url).hostname or None
     title = item.title if item else None
     published_at = item.published_at if item else None
+    warnings = item.warnings if item else ()
     if kind == "application/pdf":
         text, pdf_title = pdf_text(body)
         return DocumentIn(
@@ -158,6 +193,7 @@ def page_document(
             source=source,
             url=url,
             published_at=published_at,
+            warnings=warnings,
         )
     if kind not in PAGE_TYPES:
         raise InvalidInput(f"not an article page (Content-Type {kind or 'missing'})")
@@ -174,6 +210,7 @@ def page_document(
         url=url,
         published_at=published_at,
         is_html=is_html,
+        warnings=warnings,
     )
 
 

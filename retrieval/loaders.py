@@ -379,12 +379,16 @@ def _feed_pages(
     label: str, feed: Feed, fetcher: Fetcher, cache: ValidatorStore, ids: PageIds
 ) -> Iterator[Loaded]:
     """Each item's page, fetched; label (the feed's URL or file) names an item that has no link."""
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # each page's first item
     for n, item in enumerate(feed.items, 1):
         if item.url is None or not is_url(item.url):
             yield Loaded(f"{label}#item-{n}", error="feed item has no http(s) link")
-        elif item.url not in seen:  # a feed that lists one story twice
-            seen.add(item.url)
+        elif item.url in seen:  # a feed that lists one story twice: read once, and each item gets its line
+            yield Loaded(
+                f"{label}#item-{n}", error=f"the feed lists {item.url} already (item {seen[item.url]})"
+            )
+        else:
+            seen[item.url] = n
             yield _load_page(item.url, item, fetcher, cache, ids)
 
 

@@ -70,6 +70,47 @@ def test_url_ids_are_valid_stable_and_distinct() -> None:
     assert url_id("https://news.test/story?id=1") != url_id("https://news.test/story?id=2")
 
 
+def test_item_dates_are_read_strictly_and_a_date_that_is_none_is_said() -> None:
+    """A pubDate that is no date (month 13, an offset of +2400, 31 February, "yesterday") is left out
+    with a warning, never rolled over into another date; RFC 822 (zone names, two-digit years, no
+    time) and ISO 8601 are read."""
+    dates = {
+        "2025-13-45T99:00:00Z": None,
+        "Tue, 04 Mar 2025 09:15:00 +2400": None,
+        "Mon, 31 Feb 2025 10:00:00 GMT": None,
+        "yesterday afternoon": None,
+        "12/03/2025": None,
+        "Tue, 04 Mar 2025 18:00:00 EST": "2025-03-04T23:00:00+00:00",
+        "04 Mar 25 18:00 PST": "2025-03-05T02:00:00+00:00",
+        "Tue, 04 Mar 2025": "2025-03-04T00:00:00+00:00",
+        "2025-03-04T10:00:00+02:00": "2025-03-04T08:00:00+00:00",
+    }
+    feed = parse_feed(
+        rss("http://news.test", [(f"t{i}", f"/a/{i}", d) for i, d in enumerate(dates)]), "http://news.test/f"
+    )
+    for item, (raw, iso) in zip(feed.items, dates.items()):
+        assert item.published_at == iso, raw
+        assert item.warnings == (() if iso else (f"published_at ignored: {raw!r} is not a date",)), raw
+    page = page_document("http://news.test/a/0", "text/html", article_page("harbour"), feed.items[0])
+    assert page.published_at is None and page.warnings == feed.items[0].warnings
+
+
+def test_an_item_without_a_link_is_not_fetched_at_its_id() -> None:
+    """An item with no <link> whose <id> or <guid> is no URL ("a3") has no page: feedparser's guess
+    (the id resolved against the feed's address) is not fetched. A permalink id is the page."""
+    body = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:x</id>'
+        b"<entry><title>no link</title><id>a3</id></entry>"
+        b"<entry><title>urn</title><id>urn:uuid:1234</id></entry>"
+        b"<entry><title>permalink</title><id>http://x.test/story</id></entry>"
+        b'<entry><title>linked</title><id>a4</id><link href="/news/a4.html"/></entry></feed>'
+    )
+    urls = [i.url for i in parse_feed(body, "http://news.test/atom.xml").items]
+    assert urls == [None, None, "http://x.test/story", "http://news.test/news/a4.html"]
+    rss_body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>R</title><item><title>g</title><guid>g3</guid></item></channel></rss>'
+    assert [i.url for i in parse_feed(rss_body, "http://news.test/feed.xml").items] == [None]
+
+
 def test_page_document_takes_the_feed_items_title_and_date() -> None:
     from retrieval.feeds import FeedItem
 
@@ -264,6 +305,8 @@ def test_every_url_that_gives_nothing_gets_its_own_line(tmp_path: Path, site: Si
         "/broken.xml", b"<?xml version='1.0'?><rss version='2.0'><channel><title>Broken", "application/xml"
     )
     site.add("/empty.xml", rss(site.base, []), "application/rss+xml")
+    twice = [(STORIES["harbour"][0], "/news/harbour.html", RSS_DATES["harbour"][0])] * 2
+    site.add("/twice.xml", rss(site.base, twice), "application/rss+xml")
     sources = [
         f"{site.base}/broken.xml",
         f"{site.base}/empty.xml",
@@ -275,8 +318,14 @@ def test_every_url_that_gives_nothing_gets_its_own_line(tmp_path: Path, site: Si
     svc = Factdesk(make_settings(tmp_path / "data"))
     try:
         results = svc.ingest_sources(sources)
+        # a feed that lists one page twice: the page is read once, and the second item has its line
+        repeated = svc.ingest_sources([f"{site.base}/twice.xml"])
     finally:
         svc.close()
+    assert sorted(r.status for r in repeated) == [
+        "created",
+        f"rejected: the feed lists {site.base}/news/harbour.html already (item 1)",
+    ]
     status = {r.id: r.status for r in results}
     assert len(results) == len(status) == len(sources)
     assert status[sources[0]].startswith("rejected: not a readable RSS or Atom feed ("), status
