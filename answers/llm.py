@@ -102,6 +102,8 @@ MAX_REDUCE_ROUNDS = 3
 # a stream that stalled or was cut before any sentence reached the client is asked again (up to
 # llm_max_retries times); an invalid reply would come back the same
 RETRIED_STREAM_FAILURES = ("timed out", "stream interrupted")
+# reasons of an endpoint that answered, but with no reply an answer could come from
+UNUSABLE_REPLIES = ("empty reply", "reply was not valid JSON", "invalid response")
 
 
 class _Attempt:
@@ -530,7 +532,9 @@ class LLMEngine:
         reason, _ = describe_failure(exc)
         if not isinstance(exc, LLMFailure):
             self.llm.log_failure("call", exc)
-        return f"LLM unavailable ({self.llm.redact(reason)}); {done} extractively"
+        # the model answered, but with nothing usable, or it did not answer at all
+        state = "reply unusable" if reason in UNUSABLE_REPLIES else "unavailable"
+        return f"LLM {state} ({self.llm.redact(reason)}); {done} extractively"
 
 
 def usable_rewrite(line: str, question: str) -> bool:

@@ -172,12 +172,17 @@ class LLMClient:
 
     def _send(self, request: dict, retry: bool) -> Any:
         try:
-            return (self.sdk if retry else self.once).chat.completions.create(model=self.model, **request)
+            resp = (self.sdk if retry else self.once).chat.completions.create(model=self.model, **request)
         except Exception as exc:  # noqa: BLE001
             if "response_format" in request and dialects.refuses_format(exc):
                 raise  # not an outage: the caller tries the next structured-output mode
             self.log_failure("call", exc)
             raise LLMFailure(describe_failure(exc)[0]) from None
+        if isinstance(resp, str | bytes):
+            # a 200 that is no JSON (a proxy's HTML error page): the SDK hands back the body as text
+            log.warning("LLM call answered with no chat completion: %r", self.redact(str(resp))[:120])
+            raise LLMFailure("invalid response")
+        return resp
 
     def redact(self, text: str) -> str:
         key = self.settings.openai_api_key

@@ -279,7 +279,21 @@ def test_malformed_body_falls_back(svc, srv):
     srv.script(malformed())
     d = svc.ask(QUESTION).to_dict()
     assert d["generator"] == "extractive"
-    assert "LLM unavailable (invalid response); answered extractively" in d["warnings"]
+    assert "LLM reply unusable (invalid response); answered extractively" in d["warnings"]
+
+
+def test_an_html_page_for_a_reply_falls_back_as_an_invalid_response(svc, srv, caplog):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: a 200 `text/html` page (a
+    proxy's error page), which the SDK hands back as text, is an invalid response, not an unexpected
+    error; the log says what came back."""
+    from scripted_openai import Malformed
+
+    srv.script(Malformed("<html>proxy error</html>", content_type="text/html"))
+    with caplog.at_level(logging.WARNING, logger="factdesk"):
+        d = svc.ask(QUESTION).to_dict()
+    assert d["generator"] == "extractive"
+    assert "LLM reply unusable (invalid response); answered extractively" in d["warnings"], d["warnings"]
+    assert "no chat completion" in caplog.text and "AttributeError" not in caplog.text
 
 
 def test_non_json_content_falls_back(svc, srv):
@@ -287,7 +301,7 @@ def test_non_json_content_falls_back(svc, srv):
     srv.script(reply("About 300 soldiers were killed, I believe."))
     d = svc.ask(QUESTION).to_dict()
     assert d["generator"] == "extractive"
-    assert any("not valid JSON" in w for w in d["warnings"])
+    assert "LLM reply unusable (reply was not valid JSON); answered extractively" in d["warnings"]
     assert "I believe" not in d["answer"]
 
 
