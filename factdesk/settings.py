@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -173,6 +174,23 @@ class Settings(BaseSettings):
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise ValueError(f"FACTDESK_DATA_DIR: {self.data_dir} is a file, not a folder")
         return self
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _chroma_url(cls, v: str | None) -> str | None:
+        # said at start: "127.0.0.1:8001" was reported as a server that does not answer
+        if v is None:
+            return v
+        try:
+            parts = urlsplit(v.strip())
+            parts.port  # noqa: B018 (reading it checks it)
+        except ValueError as e:
+            raise ValueError(f"FACTDESK_CHROMA_URL is not a URL ({e}); e.g. http://127.0.0.1:8001") from None
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "FACTDESK_CHROMA_URL must be http://host:port or https://host:port, e.g. http://127.0.0.1:8001"
+            )
+        return v.strip()
 
     @field_validator("database_url")
     @classmethod

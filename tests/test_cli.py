@@ -263,6 +263,8 @@ def test_a_refused_setting_is_named_in_one_line_not_a_traceback(cli: Cli, tmp_pa
         ("FACTDESK_CHUNK_OVERLAP_TOKENS", "300", "must be less than FACTDESK_CHUNK_TOKENS (200)"),
         ("FACTDESK_ALLOWED_HOSTS", ",", "names no host"),
         ("FACTDESK_API_KEYS", " , ,", "names no key"),
+        ("FACTDESK_CHROMA_URL", "127.0.0.1:8170", "must be http://host:port or https://host:port"),
+        ("FACTDESK_CHROMA_URL", "http://127.0.0.1:notaport", "is not a URL (Port could not be cast"),
         ("FACTDESK_FETCH_USER_AGENT", "a\r\nX-Injected: yes", "must be one line"),
         ("FACTDESK_PROMPTS_DIR", str(tmp_path / "nowhere"), "lacks system.md"),
         ("FACTDESK_DATA_DIR", str(Path(__file__)), "is a file, not a folder"),
