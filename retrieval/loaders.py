@@ -26,7 +26,7 @@ from retrieval.feeds import (
     parse_feed,
     url_id,
 )
-from retrieval.ingest import slug_id
+from retrieval.ingest import parse_published, slug_id
 from retrieval.markdown import markdown_document
 from retrieval.models import Document, DocumentIn
 from retrieval.pdf import pdf_text
@@ -86,6 +86,10 @@ def _record(obj: object, fallback_id: str, label: str, file_source: str) -> Load
         k: (str(obj[k]) if obj.get(k) is not None else None)
         for k in ("title", "id", "source", "url", "published_at")
     }
+    try:  # refused here, as the ingest would refuse it, so that it takes no id from another file
+        parse_published(fields["published_at"])
+    except InvalidInput as e:
+        return Loaded(label, error=e.message)
     return Loaded(
         label,
         DocumentIn(
@@ -198,7 +202,10 @@ def load_paths(paths: list[Path], max_bytes: int, names: FileNames | None = None
                 yield from load_file(path, max_bytes)
             else:
                 stem = file_id(path, root, taken, names, call)
-                for loaded in load_file(path, max_bytes, stem, file_source(path, root)):
+                loaded_items = load_file(path, max_bytes, stem, file_source(path, root))
+                if not any(loaded.document for loaded in loaded_items):
+                    del taken[stem]  # a file refused whole takes no id from the files after it
+                for loaded in loaded_items:
                     yield replace(loaded, named=(path, stem)) if loaded.document else loaded
 
 

@@ -238,6 +238,20 @@ def test_json_object_without_id_uses_the_file_name(tmp_path: Path) -> None:
     assert doc is not None and doc.id == "lonely" and doc.is_html
 
 
+def test_a_refused_file_takes_no_id_from_the_next(tmp_path: Path) -> None:
+    """A .json record whose date the ingest would refuse is refused as it is read, and a file refused
+    whole leaves its name's id to the next file of that name (baddate.md is `baddate`, not `baddate-2`)."""
+    (tmp_path / "baddate.json").write_text(
+        json.dumps({"text": "A note about the quay.", "published_at": "yesterday"})
+    )
+    (tmp_path / "baddate.md").write_text("Quay\n\nThe quay reopened.\n")
+    loaded = list(load_paths([tmp_path], MAX))
+    assert [(x.error, x.document.id if x.document else None) for x in loaded] == [
+        ("published_at must be an ISO 8601 date, not 'yesterday'", None),
+        (None, "baddate"),
+    ]
+
+
 def test_json_list_and_documents_wrapper(tmp_path: Path) -> None:
     records = [{"text": "First."}, {"text": "Second.", "id": "b"}, {"text": "Third.", "title": 3}]
     (tmp_path / "list.json").write_text(json.dumps(records))
