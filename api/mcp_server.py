@@ -32,6 +32,7 @@ from starlette.types import Message, Receive, Scope, Send
 from api.cited_text import cited_text
 from api.deps import authorize, build_filters, call
 from api.errors import NotReady
+from api.inert import inert
 from api.schemas import AnswerOut, DocumentId, DocumentOut, SearchResponse, SummaryOut
 from factdesk import __version__
 from factdesk.service import Factdesk
@@ -107,7 +108,9 @@ def build_server(settings: Settings, service: Callable[[], Factdesk]) -> MCPServ
             f'[{i}] {h["title"]} ({h["document_id"]}, {h["start"]}-{h["end"]}) — "{" ".join(h["text"].split())}"'
             for i, h in enumerate(results, 1)
         ]
-        return _result("\n".join(lines) or "No passage matches the query.", {"results": results})
+        # markup made inert as in ask's text (a client that renders Markdown loads no article's image);
+        # the structured results keep the exact text
+        return _result(inert("\n".join(lines)) or "No passage matches the query.", {"results": results})
 
     @server.tool(annotations=READ_ONLY)
     async def summarize(
@@ -131,7 +134,7 @@ def build_server(settings: Settings, service: Callable[[], Factdesk]) -> MCPServ
             doc["title"],
             *(f"{k}: {doc[k]}" for k in ("id", "source", "url", "published_at") if doc[k]),
         ]
-        return _result("\n".join(header) + "\n\n" + doc["text"], doc)
+        return _result(inert("\n".join(header) + "\n\n" + doc["text"]), doc)
 
     return server
 

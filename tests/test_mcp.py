@@ -149,6 +149,32 @@ def test_get_document_returns_the_cleaned_text(live_server: LiveServer) -> None:
     assert text_of(result).endswith("\n\n" + served["text"])
 
 
+def test_article_markup_is_inert_in_every_tools_text(live_server: LiveServer) -> None:
+    """search and get_document quote an article as ask does: its HTML and Markdown links and images
+    inert in the text (a Markdown-rendering client loads no tracking image), exact in the structure."""
+    text = (
+        "Ferry news from Calloway\n\nThe Calloway ferry <img src=x onerror=alert(3)> carried 9,300 passengers "
+        "in March, the port authority said. A link [click](javascript:alert(4)) and "
+        "![img](http://example.invalid/track.png) were in the notice."
+    )
+    with live_server.client() as client:
+        r = client.post("/v1/documents", json={"documents": [{"id": "mcp-markup", "text": text}]})
+        assert r.status_code == 200, r.text
+    try:
+        found = call_tool(live_server, "search", {"query": "Calloway ferry notice link", "top_k": 1})
+        document = call_tool(live_server, "get_document", {"id": "mcp-markup"})
+        for result in (found, document):
+            shown = text_of(result)
+            assert "Calloway" in shown and "<img" not in shown and "](" not in shown, shown
+            assert "&lt;img" in shown and "javascript[:]" in shown and "]\\(http://example.invalid" in shown
+        assert found.structured_content["results"][0]["document_id"] == "mcp-markup"
+        assert "<img src=x" in found.structured_content["results"][0]["text"]
+        assert document.structured_content["text"] == text
+    finally:
+        with live_server.client() as client:
+            client.delete("/v1/documents/mcp-markup")
+
+
 @pytest.mark.parametrize(
     ("tool", "arguments", "says"),
     [
