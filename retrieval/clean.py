@@ -38,7 +38,8 @@ class CleanArticle:
 # Bump when cleaning gives different text for the same input: re-ingest skips cleaning input it
 # has seen under the same version (retrieval/ingest.py, raw_fingerprint).
 # 2: quoted markup kept; 3: hard-wrapped lines joined; 4: credit lines out; 5: share rows, tags, read times;
-# 6: control characters, terminal codes and bidi overrides out; 7: short wrapped paragraphs joined
+# 6: control characters, terminal codes and bidi overrides out; 7: short wrapped paragraphs joined,
+# U+0085, U+2028, U+2029 and the separators U+001C-U+001E read as line ends
 CLEANER_VERSION = 7
 
 
@@ -59,9 +60,26 @@ _ANSI_RE = re.compile("\x1b\\[[0-?]*[ -/]*[@-~]")
 _CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+# what Python's str.splitlines takes for line ends besides \n and \r: each a line end here too, not
+# a control character dropped between two words ("Quarrington\x85The" ran together)
+_LINE_ENDS = str.maketrans(
+    {
+        "\x0b": "\n",
+        "\x0c": "\n",
+        "\x1c": "\n",
+        "\x1d": "\n",
+        "\x1e": "\n",
+        "\x85": "\n",
+        "\u2028": "\n",
+        "\u2029": "\n\n",
+    }
+)
+
+
 def visible_text(text: str) -> str:
-    """`text` without terminal codes, control characters or bidi overrides (the line ends kept)."""
-    text = _ANSI_RE.sub("", text).replace("\x0b", "\n").replace("\x0c", "\n")
+    """`text` without terminal codes, control characters or bidi overrides; every kind of line end
+    is a line end (\\n), a unit separator a space."""
+    text = _ANSI_RE.sub("", text).translate(_LINE_ENDS).replace("\x1f", " ")
     return _CONTROL_RE.sub("", text)
 
 

@@ -771,6 +771,19 @@ def test_a_short_wrapped_paragraph_is_joined_where_a_line_goes_on_in_lower_case(
     assert kicked.text.startswith("North Korean troops captured") and "Security" in kicked.removed
 
 
+def test_every_kind_of_line_end_is_a_line_end() -> None:
+    """NEL (U+0085), the line and paragraph separators and the information separators U+001C-U+001E
+    end lines, as str.splitlines reads them: never dropped as control characters between two words."""
+    raw = (
+        "School roof in Quarrington\x85\x85The roof was repaired in August for 48,000 pounds.\x85The head "
+        "teacher said pupils returned.\x1cThe school has 310 pupils.\u2028It opened in 1911.\u2029Parents\x1fcheered."
+    )
+    assert clean_article(raw).text == (
+        "School roof in Quarrington\n\nThe roof was repaired in August for 48,000 pounds.\nThe head teacher "
+        "said pupils returned.\nThe school has 310 pupils.\nIt opened in 1911.\n\nParents cheered."
+    )
+
+
 def test_joiners_that_spell_words_are_kept() -> None:
     """The zero-width non-joiner and joiner are part of Persian and Indic spelling and of emoji
     sequences; only invisible noise (BOM, zero-width space, word joiner) is dropped."""
