@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import require_api_key, service_of
-from api.errors import BodySizeLimit, CatchUnexpected, install_error_handlers
+from api.errors import BodySizeLimit, CatchUnexpected, UncompressedBodies, install_error_handlers
 from api.mcp_server import McpEndpoint, McpRoute, build_server
 from api.metrics import Metrics, MetricsMiddleware
 from api.request_context import RequestContext
@@ -285,6 +285,7 @@ def create_app(
     # added innermost first: Metrics sees the final status of everything, 413s and 500s included
     app.add_middleware(CatchUnexpected)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(UncompressedBodies)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if settings.allowed_hosts:
         app.add_middleware(AllowedHosts, allowed_hosts=settings.allowed_hosts)

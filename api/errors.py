@@ -220,6 +220,26 @@ class BodySizeLimit:
         await self.app(scope, counted_receive, send)
 
 
+class UncompressedBodies:
+    """415 for a body sent with a Content-Encoding (gzip, br, ...): nothing here decompresses one, and
+    read as it comes it was reported as JSON that is "not UTF-8"."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        encoding = (
+            Headers(scope=scope).get("content-encoding", "").strip().lower()
+            if scope["type"] == "http"
+            else ""
+        )
+        if encoding in ("", "identity"):
+            await self.app(scope, receive, send)
+            return
+        message = f"Content-Encoding {encoding[:40]} is not supported: send the body uncompressed"
+        await error_response(415, "unsupported_media_type", message)(scope, receive, send)
+
+
 class CatchUnexpected:
     """Any exception no handler claimed: log the traceback, answer a generic JSON 500."""
 

@@ -245,6 +245,12 @@ class McpEndpoint:
         authorize(self.keys, token if scheme.lower() == "bearer" and token else None)
         if self._sessions is None:
             raise NotReady("the MCP server is not running (the app's lifespan has not started)")
+        media = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
+        if scope.get("method") == "POST" and media != "application/json":
+            # the SDK's reply is a bare "Invalid Content-Type header" in text/plain
+            refused = _rpc_error(None, -32600, "Invalid Request: Content-Type must be application/json")
+            await JSONResponse(refused, status_code=415)(scope, receive, send)
+            return
         body = await _body(receive)
         problem = envelope_problem(body)
         if problem is not None:  # the SDK's own reply to these is a page of pydantic errors

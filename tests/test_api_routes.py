@@ -570,6 +570,21 @@ def test_malformed_json(client: TestClient, path: str, raw: bytes) -> None:
     assert r.json()["error"]["message"].startswith("the request body is not valid JSON ("), r.text
 
 
+def test_a_compressed_body_is_415_not_malformed_json(client: TestClient) -> None:
+    import gzip
+
+    body = gzip.compress(json.dumps({"question": "Who was captured?"}).encode())
+    for path in ("/v1/ask", "/v1/documents", "/mcp"):
+        r = client.post(
+            path, content=body, headers={"content-type": "application/json", "content-encoding": "gzip"}
+        )
+        assert_error(r, 415, "unsupported_media_type")
+        assert (
+            r.json()["error"]["message"]
+            == "Content-Encoding gzip is not supported: send the body uncompressed"
+        )
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [

@@ -290,6 +290,25 @@ def test_a_message_of_the_wrong_shape_gets_a_short_json_rpc_error(
     assert httpx.post(live_server.base_url + "/mcp", json=good, headers=ACCEPT, timeout=60).status_code == 200
 
 
+def test_a_body_that_is_not_json_by_its_type_gets_a_json_rpc_error(live_server: LiveServer) -> None:
+    """Not the SDK's bare text/plain "Invalid Content-Type header": a JSON-RPC error, as every other
+    refusal at /mcp."""
+    message = '{"jsonrpc": "2.0", "id": 1, "method": "ping"}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        r = httpx.post(
+            live_server.base_url + "/mcp",
+            content=message,
+            headers={**ACCEPT, "content-type": content_type},
+            timeout=60,
+        )
+        assert r.status_code == 415 and r.headers["content-type"].startswith("application/json"), r.text
+        assert r.json() == {
+            "jsonrpc": "2.0",
+            "id": None,
+            "error": {"code": -32600, "message": "Invalid Request: Content-Type must be application/json"},
+        }
+
+
 def test_only_post_is_served(live_server: LiveServer) -> None:
     """Stateless: a GET stream would stay open with nothing to carry, and there is no session to DELETE."""
     for method in ("GET", "DELETE"):
