@@ -10,6 +10,7 @@ import sqlite3
 import logging
 import sys
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 # One BLAS thread for numpy (set before numpy loads): the query encoder's small matrices gain little
 # from a second thread, and under load two threads made it 20x slower at the median (BENCHMARKS.md).
@@ -17,6 +18,9 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from retrieval.errors import FactdeskError
+
+if TYPE_CHECKING:
+    from factdesk.settings import Settings
 
 PROGRESS_MIN_DOCUMENTS = 20  # a progress bar only when a run is long enough to need one
 
@@ -73,10 +77,51 @@ def _summary(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to ingest"
 
 
+SERVE_LOCK = "serve.lock"  # held (shared) by every `factdesk serve` on an embedded store's data dir
+
+
+def _hold_serve_lock(settings: Settings) -> IO[str] | None:
+    """The open, share-locked serve.lock that says a server uses this data dir's embedded Chroma store
+    (None with a Chroma server, or where the data dir cannot hold the file: then nothing is said)."""
+    import fcntl
+
+    if settings.chroma_url:
+        return None
+    try:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        lock = open(Path(settings.data_dir) / SERVE_LOCK, "a")  # noqa: SIM115 - held for the process's life
+        fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return lock
+    except OSError:
+        return None
+
+
+def _warn_if_served(settings: Settings) -> None:
+    """A running server does not see what another process writes into the embedded store until it
+    restarts (README, "Ingest your own articles"): say so before writing beside it."""
+    import fcntl
+
+    path = Path(settings.data_dir) / SERVE_LOCK
+    if settings.chroma_url or not path.exists():
+        return
+    try:
+        with open(path, "a") as probe:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(
+            "warning: a factdesk serve is running on this data dir: it will not see these documents' "
+            "vectors until it restarts (stop it first, or POST them to its /v1/documents)",
+            file=sys.stderr,
+        )
+    except OSError:
+        return
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from retrieval.loaders import iter_files, names_url
 
     svc = _service()
+    _warn_if_served(svc.settings)
     paths = [Path(p) for p in args.paths if not names_url(p)]
     total_files = sum(1 for p in paths if p.exists() for _ in iter_files(p))
     bar = None
@@ -138,6 +183,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     svc = _service()
+    _warn_if_served(svc.settings)
     n = 0
     while True:
         n += 1
@@ -242,6 +288,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     configure_logging(settings.log_format)  # the store's own lines while it opens are in the format too
+    serving = _hold_serve_lock(settings)
     # opened here, not in the app's start-up: a store that cannot be opened (a damaged catalog) is
     # then one line and exit 2, not a traceback from inside uvicorn. One that does not answer yet
     # (PostgreSQL starting after us) is waited for by the app, which serves its 503s meanwhile.
@@ -266,6 +313,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         if svc is not None:
             svc.close()
+        if serving is not None:
+            serving.close()
     return 0
 
 

@@ -208,6 +208,15 @@ class VectorStore:
                 if failure == "unflushed" and not self.chroma_url:
                     log.warning("dense search skipped: another process's vectors are not on disk yet")
                     return []
+                if failure == "retry" and attempt + 1 == QUERY_ATTEMPTS and not self.chroma_url:
+                    # not a delete in flight: ids another process added (`factdesk ingest` beside a
+                    # running server), which a filter finds and this process's index lacks until it
+                    # restarts. The keyword side still answers, as for unflushed vectors.
+                    log.warning(
+                        "dense search skipped: the store holds vectors another process wrote, which "
+                        "this one sees after a restart"
+                    )
+                    return []
                 if failure != "retry" or attempt + 1 == QUERY_ATTEMPTS:
                     raise
                 time.sleep(0.005 * (attempt + 1))

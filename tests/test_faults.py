@@ -758,10 +758,45 @@ def test_dense_search_yields_while_another_process_has_not_flushed_its_vectors(
     assert store.count() == 2  # the records are there; only the index cannot be read yet
 
 
-def test_chroma_query_repeats_when_a_concurrent_delete_hides_an_id(tmp_path: Path) -> None:
+def test_an_ingest_by_another_process_leaves_filtered_search_on_keywords_not_a_500(
+    tmp_path: Path, seeded: Factdesk, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`factdesk ingest` beside a running server (which README asks not to do): the server's filtered
+    search found the new document's ids and its own index lacked them ("Error finding id", a 500 until
+    a restart). It answers from the keyword side, with the documented `dense search skipped` line."""
+    from conftest import copy_embedding_cache
+
+    copy_embedding_cache(seeded, tmp_path / "data")
+    server = Factdesk(make_settings(tmp_path / "data"))
+    try:
+        server.ingest_paths([ARTICLES])
+        assert server.search("North Korean soldiers captured", top_k=3)  # its index opened and in use
+        (tmp_path / "tolland.txt").write_text(
+            "Ferry strike in Tolland\n\nFerry crews in Tolland went on strike on Monday. "
+            "The union said 85 crew members walked out over pay.\n"
+        )
+        cli = [sys.executable, "-m", "factdesk.cli", "ingest", str(tmp_path / "tolland.txt")]
+        env = {**os.environ, "FACTDESK_DATA_DIR": str(tmp_path / "data")}
+        done = subprocess.run(cli, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and "tolland: created" in done.stdout, done.stderr[-2000:]
+        only = server.filters(document_ids=["tolland"])
+        with caplog.at_level("WARNING", logger="factdesk"):
+            hits = server.search("Tolland ferry strike", top_k=3, filters=only)
+            answer = server.ask("How many crew members walked out in Tolland?", filters=only)
+        assert hits and {h.document_id for h in hits} == {"tolland"}
+        assert "85 crew members" in answer.answer and not answer.abstained
+        assert "dense search skipped" in caplog.text
+    finally:
+        server.close()
+
+
+def test_chroma_query_repeats_when_a_concurrent_delete_hides_an_id(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Embedded Chroma raised "Error finding id" once in the concurrent test above, when another
     process deleted while a search ran; the store repeats the read (real store, first call made
-    to fail that way), and any other error still propagates."""
+    to fail that way). Failing every time, it is ids another process added (test below): the dense
+    side is skipped with a warning. Any other error still propagates."""
     import numpy as np
     from chromadb.errors import InternalError
 
@@ -786,10 +821,27 @@ def test_chroma_query_repeats_when_a_concurrent_delete_hides_an_id(tmp_path: Pat
     store._collection = flaky
     assert store.query(vecs[1], 2)[0][0] == "b" and flaky.calls == 2
     store._collection = Flaky("Error executing plan: Internal error: Error finding id", failures=5)
-    with pytest.raises(InternalError):
-        store.query(vecs[1], 2)
+    with caplog.at_level("WARNING", logger="factdesk.store"):
+        assert store.query(vecs[1], 2) == []
+    assert "dense search skipped: the store holds vectors another process wrote" in caplog.text
     other = Flaky("Error executing plan: something else", failures=1)
     store._collection = other
     with pytest.raises(InternalError):
         store.query(vecs[1], 2)
     assert other.calls == 1
+
+
+def test_cli_ingest_warns_beside_a_running_server(tmp_path: Path) -> None:
+    """The server holds serve.lock on its embedded store's data dir; `factdesk ingest` there says the
+    server will not see the vectors until it restarts (and still ingests). Without a server: no word."""
+    (tmp_path / "quay.txt").write_text("Quay reopens\n\nThe quay at Port Ellen reopened on Friday.\n")
+    (tmp_path / "server").mkdir()
+    run = [*factdesk_command(), "ingest", str(tmp_path / "quay.txt")]
+    with LiveServer(tmp_path / "server") as server:
+        env = {**os.environ, "FACTDESK_DATA_DIR": str(server.data_dir / "store")}
+        beside = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert beside.returncode == 0 and "quay: created" in beside.stdout, beside.stderr[-2000:]
+    assert "warning: a factdesk serve is running on this data dir" in beside.stderr
+    # the server stopped: its lock went with it
+    after = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert after.returncode == 0 and "warning: a factdesk serve" not in after.stderr, after.stderr[-2000:]
