@@ -11,6 +11,7 @@ A sentence too close to one already chosen is not repeated: its article is cited
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from answers.models import Summary
 from answers.wording import names, restatements
 from retrieval.lexical import article_stems, idf, stems
 from retrieval.models import Document, SearchHit, Span
-from retrieval.sentences import is_headline, quotation, split_sentences
+from retrieval.sentences import is_headline, quoted_sentences
 
 MIN_WORDS = 6
 # a first word that points back to the sentence before ("They are fighting alongside ...", "The other
@@ -93,24 +94,28 @@ def _sentences(
 ) -> list[Sentence]:
     out = []
     covered = -1
-    for pos, sentence in enumerate(split_sentences(doc.text)):
+    ends = [b for _, _, b in chunk_bounds]  # in the text's order, as the catalog gives them
+    # where the text's first and last visible characters are: a sentence that spans them is the whole
+    # text, its body whatever the title (is_headline's rule, without normalising the text each time)
+    lead, tail = len(doc.text) - len(doc.text.lstrip()), len(doc.text.rstrip())
+    for pos, (sentence, quoted) in enumerate(quoted_sentences(doc.text)):
         if sentence.start < covered:
             continue  # inside the quotation taken whole before it
-        s = Span(*quotation(doc.text, sentence.start, sentence.end))
+        s = Span(*quoted)
         covered = s.end
         text = doc.text[s.start : s.end]
         if (
             len(text.split()) < min_words
             or text[-1] not in ".!?\"”“'’"
-            or is_headline(text, doc.title, doc.text)
+            or (not (s.start <= lead and s.end >= tail) and is_headline(text, doc.title))
         ):
             continue
         if within is not None and not any(a <= s.start < b for a, b in within):
             continue
-        chunk_id = next(
-            (cid for cid, a, b in chunk_bounds if a <= s.start < b),
-            chunk_bounds[0][0] if chunk_bounds else f"{doc.id}#0",
-        )
+        # the first chunk that holds the sentence's start (chunks overlap)
+        at = bisect_right(ends, s.start)
+        held = at < len(chunk_bounds) and chunk_bounds[at][1] <= s.start
+        chunk_id = chunk_bounds[at][0] if held else chunk_bounds[0][0] if chunk_bounds else f"{doc.id}#0"
         out.append(Sentence(doc, chunk_id, s.start, s.end, pos))
     return out
 

@@ -180,23 +180,48 @@ def quotation(text: str, start: int, end: int) -> tuple[int, int]:
     hi = len(text) if hi == -1 else hi
     spans = split_sentences(text, lo, hi)
     at = next((i for i, s in enumerate(spans) if s.start == start and s.end == end), None)
-    if at is None:
-        return start, end
+    return (start, end) if at is None else _quotations(text, lo, spans)[at]
+
+
+def quoted_sentences(text: str) -> list[tuple[Span, tuple[int, int]]]:
+    """Every sentence of text (split_sentences) with its `quotation`, each paragraph read once: a
+    summary of a long article asks for them all, and asked one by one, each re-read its paragraph."""
+    out: list[tuple[Span, tuple[int, int]]] = []
+    lo = 0
+    while lo <= len(text):
+        hi = text.find("\n", lo)
+        hi = len(text) if hi == -1 else hi
+        spans = split_sentences(text, lo, hi)
+        out.extend(zip(spans, _quotations(text, lo, spans)))
+        lo = hi + 1
+    return out
+
+
+def _quotations(text: str, lo: int, spans: list[Span]) -> list[tuple[int, int]]:
+    """`quotation` of each of a paragraph's sentences (spans, from split_sentences of its line, which
+    starts at lo), in one pass each way."""
     states = [False]  # whether a quotation is open at each sentence's start, then after the last
     pos = lo
     for s in spans:
         states[-1] = _inside_quote(text, pos, s.start, states[-1])
         states.append(_inside_quote(text, s.start, s.end, states[-1]))
         pos = s.end
-    first = at
-    while states[first] and first > 0:
-        first -= 1
-    last = at
-    while states[last + 1] and last + 1 < len(spans):
-        last += 1
-    if states[first] or states[last + 1]:
-        return start, end
-    a, b = spans[first].start, spans[last].end
-    if last - first + 1 > MAX_QUOTE_SENTENCES or b - a > MAX_QUOTE_CHARS:
-        return start, end
-    return a, b
+    k = len(spans)
+    # the quotation a sentence is part of runs back to the nearest sentence that starts outside one,
+    # and on to the nearest after which none is open
+    first, opened = [0] * k, 0
+    for i in range(k):
+        opened = i if not states[i] else opened
+        first[i] = opened
+    last, closed = [k - 1] * k, k - 1
+    for i in reversed(range(k)):
+        closed = i if not states[i + 1] else closed
+        last[i] = closed
+    out = []
+    for i, s in enumerate(spans):
+        f, g = first[i], last[i]
+        a, b = spans[f].start, spans[g].end
+        unclosed = states[f] or states[g + 1]
+        too_long = g - f + 1 > MAX_QUOTE_SENTENCES or b - a > MAX_QUOTE_CHARS
+        out.append((s.start, s.end) if unclosed or too_long else (a, b))
+    return out

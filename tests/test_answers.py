@@ -709,6 +709,34 @@ def test_a_summary_never_opens_with_a_sentence_that_leans_back() -> None:
     assert leans_back("“It is a fair deal,” she said.") and leans_back("The other did not.")
 
 
+def test_a_summary_weighs_a_bounded_number_of_sentences_and_says_so(
+    make_service: MakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each document gives its first sentences, its share of MAX_SUMMARY_SENTENCES (the pairwise
+    comparisons grow with their square): a long report's later sentences are not weighed, and the
+    summary says it summarised only the first ones."""
+    from answers import engine
+
+    svc = make_service()
+    towns = ["Arden", "Bexley", "Corran", "Dunmore", "Eddleston", "Fenwick", "Garth", "Halford"]
+    report = "Council report\n\n" + " ".join(
+        f"The council of {town} said on Monday that {100 + i} residents had asked for a new library."
+        for i, town in enumerate(towns)
+    )
+    brief = (
+        "Ferry resumes\n\nThe ferry to Corran resumed on Tuesday after a week of storms, its operator said."
+    )
+    svc.ingest_documents([DocumentIn(text=report, id="report"), DocumentIn(text=brief, id="brief")])
+    monkeypatch.setattr(engine, "MAX_SUMMARY_SENTENCES", 6)
+    summary = svc.summarize(document_ids=["report", "brief"], max_words=400)
+    assert summary.warnings == ["summarised the first 3 sentences of each document (1 of them have more)"]
+    cited = {c.quote for c in summary.citations}
+    assert any("Corran resumed" in q for q in cited)
+    assert not any(town in q for q in cited for town in towns[3:] if town != "Corran")
+    monkeypatch.setattr(engine, "MAX_SUMMARY_SENTENCES", 3000)
+    assert svc.summarize(document_ids=["report", "brief"], max_words=400).warnings == []
+
+
 def test_a_summary_of_everything_takes_each_articles_best_sentence_first() -> None:
     """Rounds: every article's best sentence (in the given order), then every article's second."""
     assert by_article_rounds([0, 1, 2, 3, 4], ["a", "a", "a", "b", "c"]) == [0, 3, 4, 1, 2]

@@ -314,6 +314,50 @@ def test_a_quotation_is_whole_sentences_around_the_sentence(text: str) -> None:
         assert "\n" not in text[a:b]
 
 
+def _quotation_one_by_one(text: str, start: int, end: int) -> tuple[int, int]:
+    """quotation() as it was written before paragraphs were read once: the reference."""
+    from retrieval.sentences import MAX_QUOTE_CHARS, _inside_quote
+
+    lo = text.rfind("\n", 0, start) + 1
+    hi = text.find("\n", end)
+    spans = split_sentences(text, lo, len(text) if hi == -1 else hi)
+    at = next((i for i, s in enumerate(spans) if s.start == start and s.end == end), None)
+    if at is None:
+        return start, end
+    states, pos = [False], lo
+    for s in spans:
+        states[-1] = _inside_quote(text, pos, s.start, states[-1])
+        states.append(_inside_quote(text, s.start, s.end, states[-1]))
+        pos = s.end
+    first, last = at, at
+    while states[first] and first > 0:
+        first -= 1
+    while states[last + 1] and last + 1 < len(spans):
+        last += 1
+    if states[first] or states[last + 1]:
+        return start, end
+    a, b = spans[first].start, spans[last].end
+    return (start, end) if last - first + 1 > MAX_QUOTE_SENTENCES or b - a > MAX_QUOTE_CHARS else (a, b)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(_pieces, st.sampled_from(['"', "“", "”", "«", "»", '," he said.', ' "We', "\n", "\n\n"])),
+        max_size=60,
+    ).map(" ".join)
+)
+def test_quoted_sentences_reads_each_paragraph_once_and_agrees_with_quotation(text: str) -> None:
+    """A summary asks for every sentence's quotation at once (quoted_sentences): the same spans as
+    asking sentence by sentence, which re-read the paragraph each time (minutes for a long one)."""
+    from retrieval.sentences import quoted_sentences
+
+    got = quoted_sentences(text)
+    assert [s for s, _ in got] == split_sentences(text)
+    for s, span in got:
+        assert span == quotation(text, s.start, s.end) == _quotation_one_by_one(text, s.start, s.end)
+
+
 # --------------------------------------------------------------------------- #
 # A run-on longer than MAX_SENTENCE_CHARS is cut into pieces
 # --------------------------------------------------------------------------- #
