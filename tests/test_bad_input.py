@@ -445,7 +445,8 @@ def test_html_scripts_and_styles_never_reach_the_stored_text(client: TestClient,
 
 def test_control_characters_and_bidi_overrides_are_not_stored(client: TestClient) -> None:
     """A right-to-left override shows a title or a cited quote reversed; a bell, a backspace and a
-    terminal colour code are not text. They are dropped from titles and text; line ends stay."""
+    terminal colour code are not text. They are dropped from titles and text; line ends stay (a page
+    break mid-sentence, as a hard wrap, joins the sentence's two lines again)."""
     title = "Mayor \u202eresigns\u202c today \u0007\u001b[31mRED\u001b[0m"
     text = (
         "The mayor of Dunmore resigned on \u202eFriday\u202c after\b a vote.\x1b[0m\n\n"
@@ -457,7 +458,7 @@ def test_control_characters_and_bidi_overrides_are_not_stored(client: TestClient
         doc = client.get("/v1/documents/ctl").json()
         assert doc["title"] == "Mayor resigns today RED"
         assert doc["text"] == (
-            "The mayor of Dunmore resigned on Friday after a vote.\n\nHer deputy\nwill act until an election in May."
+            "The mayor of Dunmore resigned on Friday after a vote.\n\nHer deputy will act until an election in May."
         )
     finally:
         assert client.delete("/v1/documents/ctl").status_code == 204
