@@ -274,7 +274,9 @@ class OfflineEngine:
             cut += len(of_doc) > share
             sentences += of_doc[:share]
         if cut:
-            warnings.append(f"summarised the first {share} sentences of each document ({cut} of them have more)")
+            warnings.append(
+                f"summarised the first {share} sentences of each document ({cut} of them have more)"
+            )
         if not sentences:
             return self._nothing_to_summarise(query, warnings)
         with svc.telemetry.stage("read"):
