@@ -167,6 +167,20 @@ def test_focused_summary_timing_reports_both_ways(tmp_path: Path, warm_model: No
         assert way["requests"] == 5 and 0 < way["p50_s"] <= way["p95_s"] <= way["max_s"]
 
 
+def test_long_summary_benchmark_builds_documents_of_the_size_asked(tmp_path: Path, warm_model: None) -> None:
+    from benchmarks import long_summaries
+
+    for one_paragraph in (False, True):
+        text = long_summaries.long_text(20_000, one_paragraph)
+        assert len(text) == 20_000
+        # the headline's two line ends, then one paragraph, or a line a paragraph
+        assert text.count("\n") == 2 if one_paragraph else text.count("\n") > 20
+    out = tmp_path / "long.json"
+    assert long_summaries.main(["--sizes", "20000", "--one-paragraph", "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert row["chars"] == 20_000 and row["chunks"] > 10 and row["seconds"] > 0 and row["citations"] > 0
+
+
 def test_followup_benchmark_sorts_questions_by_how_they_are_read() -> None:
     from benchmarks.followups import kind
 
