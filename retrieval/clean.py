@@ -39,7 +39,8 @@ class CleanArticle:
 # has seen under the same version (retrieval/ingest.py, raw_fingerprint).
 # 2: quoted markup kept; 3: hard-wrapped lines joined; 4: credit lines out; 5: share rows, tags, read times;
 # 6: control characters, terminal codes and bidi overrides out; 7: short wrapped paragraphs joined,
-# U+0085, U+2028, U+2029 and the separators U+001C-U+001E read as line ends
+# U+0085, U+2028, U+2029 and the separators U+001C-U+001E read as line ends; a line of over 2,000
+# characters is never an appeal
 CLEANER_VERSION = 7
 
 
@@ -368,7 +369,14 @@ _ATTRIBUTION_RE = re.compile(
 )
 
 
+APPEAL_MAX_CHARS = 2000  # a donation or newsletter box is a paragraph, not a whole report on one line
+
+
 def _is_appeal(line: str) -> bool:
+    if len(line) > APPEAL_MAX_CHARS:
+        # a report pasted without its line breaks holds "support", "subscribe" and the like often
+        # enough to be taken for one, and was dropped whole
+        return False
     strong = sum(1 for r in _STRONG_APPEAL if r.search(line))
     weak = sum(1 for r in _WEAK_APPEAL if r.search(line))
     score = 2 * strong + weak

@@ -784,6 +784,23 @@ def test_every_kind_of_line_end_is_a_line_end() -> None:
     )
 
 
+def test_a_report_pasted_as_one_line_is_not_taken_for_an_appeal() -> None:
+    """A whole report without its line breaks mentions donations, subscribers and newsletters often
+    enough to score as a donation box; it was dropped, leaving only its headline."""
+    stories = [
+        "The museum thanked donors for contributions that paid for the new roof.",
+        "Subscribers to the council newsletter were told of the road closures on Monday.",
+        "The trust said journalism students would run the local paper over the summer.",
+        "Residents kept the library open by volunteering on Saturdays, the mayor said.",
+    ]
+    report = " ".join(stories * 12)
+    assert len(report) > 2000
+    cleaned = clean_article(f"Town round-up\n\n{report}")
+    assert cleaned.text == f"Town round-up\n\n{report}"
+    box = "Support our journalism: subscribe to our newsletter, or make a monthly payment. Donations keep us independent."
+    assert clean_article(f"Town round-up\n\n{stories[0]}\n\n{box}").text == f"Town round-up\n\n{stories[0]}"
+
+
 def test_joiners_that_spell_words_are_kept() -> None:
     """The zero-width non-joiner and joiner are part of Persian and Indic spelling and of emoji
     sequences; only invisible noise (BOM, zero-width space, word joiner) is dropped."""
