@@ -182,18 +182,23 @@ class Searcher:
         if any(ids is not None and not ids for ids in (filters.document_ids, filters.sources)):
             return []  # restricted to nothing ("$in []" is an error in Chroma, "IN ()" in SQLite)
         n = max(cfg.candidates, top_k * 3)
+        views: list[_View] = []
         for _ in range(READ_ATTEMPTS):
             before = self.catalog.version()
             dense, lexical, sentences = self._candidates(query, n, filters)
             with self.catalog.snapshot():
-                view = self._read(dense, lexical, sentences, top_k)
+                views.append(self._read(dense, lexical, sentences, top_k))
             # Keys the catalog did not know, while a write landed: Chroma was read before a revision
             # switch and the catalog after it, so the new revision's vectors were not asked for; a
             # second read sees them. (Unknown keys with no write between are leftovers of a crash or
             # of a write still in flight: reading again would gain nothing.)
-            if view.complete or self.catalog.version() == before:
+            if views[-1].complete or self.catalog.version() == before:
                 break
-        return self._rank(query, view, top_k)
+        else:
+            # every read raced a switch (a document revised again and again): the one that kept the
+            # most candidates, not the last, which may have kept none
+            views.append(max(reversed(views), key=lambda v: len(v.fused)))
+        return self._rank(query, views[-1], top_k)
 
     def _candidates(
         self, query: str, n: int, filters: Filters

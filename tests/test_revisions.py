@@ -42,6 +42,7 @@ from factdesk.service import Factdesk
 from retrieval.errors import NotFound
 from retrieval.ingest import prepare
 from retrieval.models import DocumentIn
+from retrieval.search import Filters
 
 N_DOCS = 120  # enough that a kill lands while later documents are still being revised
 KILL_AFTER = (1, 10, 25)  # "updated" lines printed before each CLI round is killed: early, middle, late
@@ -346,6 +347,31 @@ def test_readers_see_the_old_or_the_new_revision_never_nothing(tmp_path: Path, w
         print(f"readers during {REVISIONS} revisions: {counts}, misses {misses}")
     finally:
         svc.close()
+
+
+def test_a_search_that_races_every_read_keeps_its_best_one(
+    make_service: MakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write lands during every read (the catalog's version moves), and each read's candidates are
+    a replaced revision's keys, the second's beside the current ones: the search answers from the
+    second read, which kept some, not from the last, which kept none."""
+    svc = make_service()
+    question = "When does the ferry to Lisbon leave?"
+    flip = lambda v: DocumentIn(text=f"The ferry to Lisbon leaves at {v} from pier four.", id="flip")  # noqa: E731
+    svc.ingest_documents([flip(7)])
+    searcher = svc.searcher
+    old = searcher._candidates(question, 30, Filters())
+    svc.ingest_documents([flip(9)])  # the keys in `old` are now of a replaced revision
+    new = searcher._candidates(question, 30, Filters())
+    assert old[0] and new[0] and not set(old[0]) & set(new[0])
+    mixed = tuple(a + b for a, b in zip(old, new))
+    reads = iter([old, mixed, old])
+    monkeypatch.setattr(searcher, "_candidates", lambda *a: next(reads))
+    versions = iter(range(100))
+    monkeypatch.setattr(svc.catalog, "version", lambda: next(versions))
+    hits = svc.search(question, top_k=3)
+    assert [h.document_id for h in hits] == ["flip"] and "at 9" in hits[0].text
+    assert next(reads, None) is None  # all three reads were made
 
 
 # --------------------------------------------------------------------------- listing, recent
