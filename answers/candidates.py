@@ -14,7 +14,7 @@ from answers.reader import Passage
 from answers.wording import TermRows, find_copies
 from retrieval.search import SentenceHit
 from retrieval.dedup import text_hash
-from retrieval.sentences import is_headline, split_sentences
+from retrieval.sentences import is_headline, split_sentences, whole_text
 
 MIN_WORDS = 4  # a heading or a dateline is no answer
 NEIGHBOUR_CHARS = 600  # how far around a sentence its neighbours are looked for
@@ -57,7 +57,9 @@ def candidates(sentences: list[SentenceHit], texts: dict[str, str]) -> list[Cand
         if text is None or (h.document_id, s.start) in seen:
             continue
         sentence = text[s.start : s.end]
-        if len(sentence.split()) < MIN_WORDS or is_headline(sentence, h.title, text):
+        if len(sentence.split()) < MIN_WORDS or (
+            is_headline(sentence, h.title) and not whole_text(text, s.start, s.end)
+        ):
             continue
         seen.add((h.document_id, s.start))
         out.append(

@@ -24,7 +24,7 @@ from answers.models import Summary
 from answers.wording import names, restatements
 from retrieval.lexical import article_stems, idf, stems
 from retrieval.models import Document, SearchHit, Span
-from retrieval.sentences import is_headline, quoted_sentences
+from retrieval.sentences import is_headline, quoted_sentences, whole_text
 
 MIN_WORDS = 6
 # a first word that points back to the sentence before ("They are fighting alongside ...", "The other
@@ -95,9 +95,6 @@ def _sentences(
     out = []
     covered = -1
     ends = [b for _, _, b in chunk_bounds]  # in the text's order, as the catalog gives them
-    # where the text's first and last visible characters are: a sentence that spans them is the whole
-    # text, its body whatever the title (is_headline's rule, without normalising the text each time)
-    lead, tail = len(doc.text) - len(doc.text.lstrip()), len(doc.text.rstrip())
     for pos, (sentence, quoted) in enumerate(quoted_sentences(doc.text)):
         if sentence.start < covered:
             continue  # inside the quotation taken whole before it
@@ -107,7 +104,7 @@ def _sentences(
         if (
             len(text.split()) < min_words
             or text[-1] not in ".!?\"”“'’"
-            or (not (s.start <= lead and s.end >= tail) and is_headline(text, doc.title))
+            or (is_headline(text, doc.title) and not whole_text(doc.text, s.start, s.end))
         ):
             continue
         if within is not None and not any(a <= s.start < b for a, b in within):

@@ -142,15 +142,22 @@ def heading_text(line: str) -> str:
     return _HEADING_MARKS.sub("", line) or line
 
 
-def is_headline(sentence: str, title: str, text: str | None = None) -> bool:
+def is_headline(sentence: str, title: str) -> bool:
     """The article's headline repeated in its text: a label for the story, whose facts the body
     states in full sentences with their sources. (A title cut short with an ellipsis is not matched:
     such a title is usually a stand-in made from the text's first sentence, which is body, not label.)
-    Given the article's whole text: a sentence that is all of it is its body, whatever the title
-    (an untitled one-line article is titled by that line)."""
-    if text is not None and " ".join(text.split()) == " ".join(sentence.split()):
-        return False
+    A sentence that is the whole text (`whole_text`) is its body whatever the title (an untitled
+    one-line article is titled by that line): callers that have the text ask that too."""
     return " ".join(heading_text(sentence).casefold().split()) == " ".join(title.casefold().split())
+
+
+_VISIBLE = re.compile(r"\S")
+
+
+def whole_text(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is all of text but its whitespace, found without reading the rest
+    (asked for every candidate sentence: normalising a 2,000,000-character text each time was not)."""
+    return _VISIBLE.search(text, 0, start) is None and _VISIBLE.search(text, end) is None
 
 
 MAX_QUOTE_SENTENCES = 4  # a longer quotation is cited sentence by sentence, as before
