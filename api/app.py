@@ -153,7 +153,8 @@ class Startup:
             with self._counts_lock:
                 self.counts[key] = self.counts.get(key, 0) + 1
             chunks = f" ({r.chunks} chunks)" if r.status == "created" else ""
-            log.info("ingest %s: %s%s", r.id, r.status, chunks)
+            notes = "".join(f"; warning: {w}" for w in r.warnings)
+            log.info("ingest %s: %s%s%s", r.id, r.status, chunks, notes)
             if self._stop.is_set():
                 raise _Stopped
 
@@ -163,7 +164,7 @@ class Startup:
             with self._counts_lock:
                 self.counts.clear()  # a try after a failed one counts its documents again
             try:
-                svc.ingest_paths([folder], progress=progress)
+                svc.ingest_paths([folder], progress=progress, changed_only=True)
                 break
             except _Stopped:
                 self.ingest_state = "stopped"

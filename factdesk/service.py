@@ -28,7 +28,14 @@ from retrieval.embed import build_embedder
 from retrieval.errors import CorruptVectors, InsufficientStorage, InvalidInput, NotFound, StoreUnavailable
 from retrieval.faults import refusal
 from retrieval.file_ids import FileIds
-from retrieval.ingest import Ingestor, check_unicode, parse_published, parse_until, validate_id
+from retrieval.ingest import (
+    Ingestor,
+    check_unicode,
+    input_fingerprint,
+    parse_published,
+    parse_until,
+    validate_id,
+)
 from retrieval.loaders import (
     Loaded,
     PageIds,
@@ -201,30 +208,60 @@ class Factdesk:
         return self.ingestor.ingest(map(without_front_matter, items), progress)
 
     def ingest_paths(
-        self, paths: list[Path], progress: Callable[[IngestResult], None] | None = None
+        self,
+        paths: list[Path],
+        progress: Callable[[IngestResult], None] | None = None,
+        changed_only: bool = False,
     ) -> list[IngestResult]:
+        """changed_only (`serve`'s start): a file that holds what it held when it was last stored in
+        this archive is not read again, so a document edited or deleted through the API since stays
+        as it is; a file that changed, or is new, is ingested."""
         results: list[IngestResult] = []
+        catalog = self.catalog.identity()
         with self._file_ids() as ids:
-            named: list[tuple[tuple[Path, str] | None, str | None]] = []  # (file, id) per document, in order
+            # (file, stem, fingerprint) and id per document, in order
+            named: list[tuple[tuple[Path, str, str] | None, str | None]] = []
 
             def documents() -> Iterator[DocumentIn]:
                 for loaded in load_paths(paths, self.settings.max_file_bytes, ids):
+                    read = file_read(loaded)
                     if loaded.document is None:
                         r = IngestResult(id=loaded.label, status=f"rejected: {loaded.error}")
-                        results.append(r)
-                        if progress:
-                            progress(r)
+                    elif changed_only and ids and read and ids.read_before(read[0], read[2], catalog):
+                        r = self._read_before(loaded.document.id or loaded.label)
                     else:
-                        named.append((loaded.named, loaded.document.id))
+                        named.append((read, loaded.document.id))
                         yield loaded.document
+                        continue
+                    results.append(r)
+                    if progress:
+                        progress(r)
 
             landed = self.ingestor.ingest(documents(), progress)
             results.extend(landed)
             if ids is not None:  # a file whose text is stored under another id (renamed) has none yet
                 ids.remember(
-                    file for (file, doc_id), r in zip(named, landed) if file and stored_as(r, doc_id)
+                    (file for (file, doc_id), r in zip(named, landed) if file and stored_as(r, doc_id)),
+                    catalog,
                 )
         return results
+
+    def _read_before(self, doc_id: str) -> IngestResult:
+        """A file as it was when last stored (ingest_paths' changed_only): its document is left as the
+        archive holds it now."""
+        doc = self.catalog.get(doc_id)
+        if doc is None:
+            return IngestResult(
+                id=doc_id,
+                status="unchanged",
+                warnings=(
+                    "not stored again: deleted since the file was last ingested (ingest the file by hand, "
+                    "or change it, to bring it back)",
+                ),
+            )
+        return IngestResult(
+            id=doc_id, status="unchanged", chunks=doc.chunks, title=doc.title, source=doc.source
+        )
 
     @contextmanager
     def _file_ids(self) -> Iterator[FileIds | None]:
@@ -265,7 +302,7 @@ class Factdesk:
         fetched: dict[str, Loaded] = {}  # document id -> the page it came from, until it lands
 
         with self._file_ids() as ids:
-            named: dict[str, tuple[Path, str]] = {}  # document id -> its file, until it lands
+            named: dict[str, tuple[Path, str, str]] = {}  # document id -> its file_read, until it lands
 
             def loaded_items() -> Iterator[Loaded]:
                 pages = PageIds(self.catalog.get)
@@ -286,8 +323,8 @@ class Factdesk:
                     else:
                         if loaded.validators is not None and loaded.document.id:
                             fetched[loaded.document.id] = loaded
-                        if loaded.named is not None and loaded.document.id:
-                            named[loaded.document.id] = loaded.named
+                        if (read := file_read(loaded)) is not None and loaded.document.id:
+                            named[loaded.document.id] = read
                         yield loaded.document
                         continue
                     results.append(r)
@@ -302,7 +339,7 @@ class Factdesk:
                     keep_validators(cache, page)  # only now: a page that did not land is fetched whole again
                 file = named.pop(r.id, None)
                 if file is not None and ids is not None and stored_as(r, r.id):
-                    ids.remember([file])
+                    ids.remember([file], self.catalog.identity())
                 results.append(r)
                 if progress:
                     progress(r)
@@ -462,6 +499,13 @@ class Factdesk:
         if not summary.citations and self.is_empty():
             summary.warnings.append(EMPTY_ARCHIVE)
         return summary
+
+
+def file_read(loaded: Loaded) -> tuple[Path, str, str] | None:
+    """A file's document as file_ids keeps it: (file, stem, input fingerprint); None for others."""
+    if loaded.named is None or loaded.document is None:
+        return None
+    return (*loaded.named, input_fingerprint(loaded.document))
 
 
 EMPTY_ARCHIVE = (

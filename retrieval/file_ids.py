@@ -40,6 +40,12 @@ class FileIds:
                 "CREATE TABLE IF NOT EXISTS file_ids (path TEXT PRIMARY KEY, stem TEXT NOT NULL)"
             )
             self._db.execute("CREATE INDEX IF NOT EXISTS file_ids_stem ON file_ids(stem)")
+            # what each file held when it was last stored (ingest.input_fingerprint), and in which
+            # archive (the catalog's identity): `serve`'s start reads again only the files that changed
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS file_reads "
+                "(path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, catalog TEXT NOT NULL)"
+            )
 
     def _rows(self, sql: str, value: str) -> list[tuple]:
         """A lookup; none when the table cannot be read (locked past the timeout, damaged): the ids
@@ -72,13 +78,27 @@ class FileIds:
         source = stored.source or ""
         return "://" in source or PurePosixPath(source).name != path.name
 
-    def remember(self, named: Iterable[tuple[Path, str]]) -> None:
-        """Called once the documents have landed: a table that cannot be written (a full disk) loses
-        only this hint, never the ingest's result."""
-        rows = {file_key(path): stem for path, stem in named}
+    def read_before(self, path: Path, fingerprint: str, catalog: str | None) -> bool:
+        """Whether the file held exactly this when it was last stored in this archive."""
+        rows = self._rows("SELECT fingerprint, catalog FROM file_reads WHERE path = ?", file_key(path))
+        return catalog is not None and bool(rows) and rows[0] == (fingerprint, catalog)
+
+    def remember(self, named: Iterable[tuple[Path, str, str]], catalog: str | None) -> None:
+        """(file, stem, input fingerprint) of the files whose documents landed, in the archive
+        `catalog`. A table that cannot be written (a full disk) loses only these hints, never the
+        ingest's result: the next start reads the files again."""
+        named = list(named)
         try:
             with self._lock, self._db:
-                self._db.executemany("INSERT OR REPLACE INTO file_ids VALUES (?, ?)", rows.items())
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO file_ids VALUES (?, ?)",
+                    {file_key(path): stem for path, stem, _ in named}.items(),
+                )
+                if catalog is not None:
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO file_reads VALUES (?, ?, ?)",
+                        [(file_key(path), fingerprint, catalog) for path, _, fingerprint in named],
+                    )
         except sqlite3.Error as e:
             log.warning("file-ids.sqlite could not be written (%s): these files' ids are not kept", e)
 

@@ -242,6 +242,12 @@ def raw_fingerprint(item: DocumentIn) -> str:
     return hashlib.sha256(f"{CLEANER_VERSION}\0{bool(item.is_html)}\0{item.text}".encode()).hexdigest()
 
 
+def input_fingerprint(item: DocumentIn) -> str:
+    """Everything a stored document is made from: the raw fingerprint and the given metadata."""
+    given = (item.id, item.title, item.source, item.url, item.published_at)
+    return hashlib.sha256(f"{raw_fingerprint(item)}\0{given!r}".encode()).hexdigest()
+
+
 def prepare(
     item: DocumentIn,
     *,

@@ -11,7 +11,7 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -940,3 +940,67 @@ def test_start_up_builds_the_service_and_ingests_in_the_background(
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ingest ")]
     assert sum(": created" in line for line in lines) == 2
     assert sum(": unchanged" in line for line in lines) == 2
+
+
+def test_a_restart_keeps_what_the_api_changed_and_reads_files_that_changed(
+    tmp_path: Path, warm_model: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The articles folder is read at every start, but a file as it was when last stored is not
+    stored again: a bundled article corrected or deleted through the API stays so after a restart.
+    A file that changed since is the newer text; another archive (a new catalog beside the same
+    data dir's file table) gets every file."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for name, text in {
+        "quay.txt": "The quay at Ardmore reopened on Friday after three weeks of repairs.",
+        "ferry.txt": "The ferry to Colonsay will sail twice a day from the first of June.",
+        "fair.txt": "The harvest fair at Bowmore drew four thousand visitors on Saturday.",
+    }.items():
+        (articles / name).write_text(text, encoding="utf-8")
+    settings = make_settings(tmp_path / "data", articles_dir=articles)
+
+    def start(edit: Callable[[TestClient], None] = lambda c: None) -> tuple[dict, dict[str, str]]:
+        with TestClient(create_app(settings)) as c:
+            for _ in range(600):
+                status = c.get("/healthz").json()["startup"]
+                if status["ingest"] not in ("pending", "running"):
+                    break
+                time.sleep(0.1)
+            edit(c)
+            listed = [d["id"] for d in c.get("/v1/documents").json()["documents"]]
+            return status, {d: c.get(f"/v1/documents/{d}").json()["text"] for d in listed}
+
+    def correct_and_delete(c: TestClient) -> None:
+        fixed = {
+            "id": "quay",
+            "text": "The quay at Ardmore reopened on Saturday after three weeks of repairs.",
+        }
+        assert (
+            c.post("/v1/documents", json={"documents": [fixed]}).json()["results"][0]["status"] == "updated"
+        )
+        assert c.delete("/v1/documents/fair").status_code == 204
+
+    assert start(correct_and_delete)[0] == {"ingest": "done", "ingested": {"created": 3}}
+    with caplog.at_level(logging.INFO, logger="factdesk"):
+        status, texts = start()
+    assert status == {"ingest": "done", "ingested": {"unchanged": 3}}
+    assert sorted(texts) == ["ferry", "quay"] and "on Saturday" in texts["quay"]  # as the API left them
+    assert any(
+        "ingest fair: unchanged" in r.getMessage()
+        and "deleted since the file was last ingested" in r.getMessage()
+        for r in caplog.records
+    ), [r.getMessage() for r in caplog.records]
+
+    (articles / "quay.txt").write_text("The quay at Ardmore reopened on Sunday.", encoding="utf-8")
+    (articles / "fair.txt").write_text(
+        "The harvest fair at Bowmore drew five thousand visitors.", encoding="utf-8"
+    )
+    status, texts = start()
+    assert status == {"ingest": "done", "ingested": {"created": 1, "unchanged": 1, "updated": 1}}
+    assert texts["quay"] == "The quay at Ardmore reopened on Sunday." and "five thousand" in texts["fair"]
+
+    other = make_settings(tmp_path / "data2", articles_dir=articles)
+    (tmp_path / "data2").mkdir()
+    shutil.copy(tmp_path / "data" / "file-ids.sqlite", tmp_path / "data2" / "file-ids.sqlite")
+    settings = other
+    assert start()[0] == {"ingest": "done", "ingested": {"created": 3}}

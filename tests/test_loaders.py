@@ -745,10 +745,10 @@ def test_file_ids_that_cannot_be_read_or_written_never_stop_an_ingest(
     from retrieval.file_ids import FileIds
 
     ids = FileIds(tmp_path / "f.sqlite", lambda stem: None)
-    ids.remember([(tmp_path / "a.txt", "a")])
+    ids.remember([(tmp_path / "a.txt", "a", "f1")], "archive")
     assert ids.stem_of(tmp_path / "a.txt") == "a"
     ids.close()
-    ids.remember([(tmp_path / "b.txt", "b")])  # closed: not kept, no error
+    ids.remember([(tmp_path / "b.txt", "b", "f2")], "archive")  # closed: not kept, no error
     assert ids.stem_of(tmp_path / "a.txt") is None and not ids.held("a", tmp_path / "c.txt", set())
     svc = make_service("no-file-ids")
     (Path(svc.settings.data_dir) / "file-ids.sqlite").mkdir()  # not a database at all
