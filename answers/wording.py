@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from text_to_num import alpha2digit
 
 from retrieval.lexical import is_content_word, stem
 from retrieval.sentences import split_sentences
@@ -35,6 +36,8 @@ MIN_PAIRS = 3
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _FIGURE = re.compile(r"\d(?:[\d,.]*\d)?")
+_VAGUE = re.compile(r"\b(?:tens|dozens|hundreds|thousands|millions|billions)\b", re.IGNORECASE)
+_SPELLED_FIGURE = re.compile(r"\d(?:[\d,.]*\d)?(?![^\W\d_])")  # not an ordinal text2num wrote ("2nd")
 _FUNCTION = "#"  # marks a function word among the stems
 
 
@@ -152,8 +155,13 @@ def reworded_copy(
 
 
 def figures(text: str) -> frozenset[str]:
-    """The numbers written in digits in text, thousands separators dropped ("2,700" -> "2700")."""
-    return frozenset(m.replace(",", "") for m in _FIGURE.findall(text))
+    """The numbers in text, thousands separators dropped ("2,700" -> "2700"), in digits or in words
+    ("nine boats" -> "9", "two thousand" -> "2000"; by text2num). A lone "one" ("no one", "one of
+    them"), ordinals in words ("a second soldier") and "thousands" are not counted: mostly they are
+    no figure."""
+    digits = _FIGURE.findall(text)
+    spelled = _SPELLED_FIGURE.findall(alpha2digit(_VAGUE.sub(" ", text), "en", threshold=2))
+    return frozenset(m.replace(",", "") for m in (*digits, *spelled))
 
 
 def restatements(
