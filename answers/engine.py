@@ -34,7 +34,7 @@ from answers.parts import question_parts
 from answers.ranker import Ranker
 from answers.reader import Reader
 from answers.retrieve import retrieve
-from answers.rewrite import asks_for_person, named_person
+from answers.rewrite import as_question, asks_for_person, named_person
 from answers.summarize import (
     holds_every_word,
     mentioning,
@@ -216,13 +216,15 @@ class OfflineEngine:
             )
         if other_script(question):  # the embedder and the reader read English only: nothing to search
             return abstain(self.generator, self.prompts.version)
-        query, hits = self.retrieve(question, top_k, filters, history)
+        # read as if typed with its "?" (docs/api.md): the punctuation changes no step's reading
+        asked = as_question(question)
+        query, hits = self.retrieve(asked, top_k, filters, history)
         if not query_terms(query):  # "x", "what is it?": nothing asked that an article could answer
             answer = abstain(self.generator, self.prompts.version)
         else:
             answer = self.answer_hits(query, hits, question)
         answer.retrieved = hits
-        if query != question:
+        if query != asked:
             answer.question = query
         return answer
 

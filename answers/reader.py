@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from answers.rewrite import as_question
 from retrieval.minilm import LazyWeights, OpenVinoMiniLM, _as_float32, _padded
 from retrieval.npz import NpzArchive
 
@@ -43,17 +44,6 @@ class Passage:
     before: str = ""  # the sentence(s) right before it in its article
     after: str = ""  # and right after it
     title: str = ""
-
-
-def as_question(text: str) -> str:
-    """The question as the reader learned questions: ending in one "?" (its training and calibration
-    questions nearly all do; typed without one, the same question scored higher, so its answer
-    depended on the punctuation). One that holds a "?" before other words is left as it is: a
-    follow-up with the earlier turn's words after it (answers/rewrite.py)."""
-    text = text.rstrip()
-    if text.endswith("?"):
-        return text.rstrip("?").rstrip() + "?"
-    return text if "?" in text else text.rstrip(".!。").rstrip() + "?"
 
 
 def encode_pair(

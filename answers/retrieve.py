@@ -7,7 +7,7 @@ from functools import partial
 
 import numpy as np
 
-from answers.rewrite import rewrite_follow_up
+from answers.rewrite import as_question, rewrite_follow_up
 from retrieval.models import SearchHit
 from retrieval.search import Filters, Searcher
 
@@ -36,4 +36,4 @@ def retrieve(
 ) -> Retrieval:
     """person: whom the previous turn's answer named, for a "he" or "she" (answers/rewrite.py)."""
     query = rewrite_follow_up(question, history, person, partial(cosines, searcher))
-    return Retrieval(question, query, searcher.search(query, k, filters))
+    return Retrieval(question, query, searcher.search(as_question(query), k, filters))

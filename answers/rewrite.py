@@ -67,6 +67,18 @@ _NAME_ROLES = frozenset("the a an mr mrs ms dr".split())
 _DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|these|those)\s+(?P<noun>[a-z][\w-]*(?:['’]s)?)", re.I)
 
 
+def as_question(text: str) -> str:
+    """The question as the reader learned questions, and as search reads it: ending in one "?" (the
+    reader's training and calibration questions nearly all do; typed without one, the same question
+    scored higher, and its vector found other passages, so its answer depended on the punctuation).
+    One that holds a "?" before other words is left as it is: a follow-up with the earlier turn's
+    words after it (rewrite_follow_up)."""
+    text = text.rstrip()
+    if text.endswith("?"):
+        return text.rstrip("?").rstrip() + "?"
+    return text if "?" in text else text.rstrip(".!。").rstrip() + "?"
+
+
 def is_follow_up(question: str) -> bool:
     has_entity = bool(_ENTITY.search(question.strip()))
     refers = bool(_REFERENCE.search(question))

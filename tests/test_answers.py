@@ -918,6 +918,16 @@ def test_restatements_must_agree_on_their_figures() -> None:
     same = restatements(_unit(*[[1.0, 0.0]] * 4), sentences, 0.8)
     assert not same[0, 1] and same[0, 2] and same[1, 2] and same[0, 3] and not same[1, 3]
     assert not restatements(_unit([1.0, 0.0], [0.0, 1.0]), ["Rain on 1 May.", "Rain on 1 May."], 0.8)[0, 1]
+    # numbers in words are numbers: "nine boats" is not "14 boats"; vague or no figure stays none
+    assert figures("Nine boats and two thousand five hundred nets were lost.") == {"9", "2500"}
+    assert figures("Thousands came; no one left, and a second ferry sailed.") == set()
+    spelled = [
+        "The harbour master said 14 boats had been damaged.",
+        "The harbour master said nine boats had been damaged.",
+        "The harbour master said fourteen boats had been damaged.",
+    ]
+    same = restatements(_unit(*[[1.0, 0.0]] * 3), spelled, 0.8)
+    assert not same[0, 1] and same[0, 2] and not same[1, 2]
 
 
 def test_restatements_must_agree_on_their_names() -> None:
@@ -973,6 +983,52 @@ def test_near_identical_reports_with_other_figures_are_not_cited_together(make_s
             }
             assert cited == shown, answer.answer
         check_citations(svc, answer.citations)
+
+
+def test_a_figure_in_words_is_not_cited_as_another_in_digits(make_service: MakeService) -> None:
+    """Two harbours' reports, the same sentence but for its figure, in digits in one and in words in
+    the other: neither is cited as the other's statement (they were: "14 boats ... [1][2]")."""
+    svc = make_service()
+    svc.ingest_documents(
+        [
+            DocumentIn(
+                id="ellen",
+                title="Storm damage at Port Ellen",
+                text="The storm hit Port Ellen harbour overnight. The harbour master said 14 boats had been "
+                "damaged.",
+            ),
+            DocumentIn(
+                id="askaig",
+                title="Storm damage at Port Askaig",
+                text="The storm hit Port Askaig harbour overnight. The harbour master said nine boats had been "
+                "damaged.",
+            ),
+        ]
+    )
+    answer = svc.ask("How many boats were damaged in the storm?")
+    quotes = {c.marker: c.quote for c in answer.citations}
+    statements = re.findall(r"(.+?)((?:\[\d+\])+)", answer.answer)
+    assert statements, answer.answer
+    for sentence, markers in statements:
+        for n in re.findall(r"\d+", markers):
+            # a statement of 14 boats cites no quote of nine, and the reverse
+            assert ("14 boats" in sentence) == ("14 boats" in quotes[int(n)]), answer.answer
+    check_citations(svc, answer.citations)
+
+
+def test_an_answer_does_not_depend_on_the_question_mark(seeded: Factdesk) -> None:
+    """docs/api.md: a question typed without its "?" (or with a full stop) is read as if it had one,
+    by search as by the reader: the same answer and the same citations."""
+    for asked in (
+        "Where were the soldiers captured?",
+        "How many North Korean soldiers were killed?",
+        "Who announced the capture of the soldiers?",
+        "Which hospital holds the prisoners?",
+    ):
+        ref = seeded.ask(asked)
+        for typed in (asked[:-1], asked[:-1] + ".", asked + "  "):
+            got = seeded.ask(typed)
+            assert (got.answer, got.citations) == (ref.answer, ref.citations), typed
 
 
 @pytest.mark.parametrize("message", ["Summarize the articles", "Give me a summary of the prisoner swap"])
