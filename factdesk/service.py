@@ -231,13 +231,26 @@ class Factdesk:
                         r = self._read_before(loaded.document.id or loaded.label)
                     else:
                         named.append((read, loaded.document.id))
+                        if read and ids and (other := ids.other_file(read[1], read[0])):
+                            replaces[read[1]] = other
                         yield loaded.document
                         continue
                     results.append(r)
                     if progress:
                         progress(r)
 
-            landed = self.ingestor.ingest(documents(), progress)
+            def told(r: IngestResult) -> IngestResult:
+                """An update from another file of the same name says so: by the id rule it is the same
+                article's new version, but an unrelated story of a common name would be lost unseen."""
+                if r.status != "updated" or r.id not in replaces:
+                    return r
+                note = f"replaced the text from {replaces[r.id]} (another file of this name)"
+                return replace(r, warnings=(*r.warnings, note))
+
+            replaces: dict[str, str] = {}  # id -> the other file it was given to before
+            landed = [
+                told(r) for r in self.ingestor.ingest(documents(), progress and (lambda r: progress(told(r))))
+            ]
             results.extend(landed)
             if ids is not None:  # a file whose text is stored under another id (renamed) has none yet
                 ids.remember(

@@ -78,6 +78,12 @@ class FileIds:
         source = stored.source or ""
         return "://" in source or PurePosixPath(source).name != path.name
 
+    def other_file(self, stem: str, path: Path) -> str | None:
+        """Another file that was given `stem` before (whose article this file's replaces), if any."""
+        me = file_key(path)
+        rows = self._rows("SELECT path FROM file_ids WHERE stem = ?", stem)
+        return next((r[0] for r in rows if r[0] != me), None)
+
     def read_before(self, path: Path, fingerprint: str, catalog: str | None) -> bool:
         """Whether the file held exactly this when it was last stored in this archive."""
         rows = self._rows("SELECT fingerprint, catalog FROM file_reads WHERE path = ?", file_key(path))

@@ -11,7 +11,7 @@ from conftest import ARTICLES, SEED_IDS, MakeService
 
 from retrieval.pdf import page_text
 from retrieval.loaders import Loaded, iter_files, load_file, load_paths
-from retrieval.models import DocumentIn
+from retrieval.models import DocumentIn, IngestResult
 
 MAX = 1024 * 1024
 
@@ -661,6 +661,32 @@ def test_a_file_joining_its_namesake_later_loses_no_article(
     assert svc.get_document("monday-strike").duplicate_of is None
     again = svc.ingest_paths([tmp_path / "news"])
     assert [(r.id, r.status) for r in again] == [("monday-strike", "unchanged"), ("strike", "unchanged")]
+
+
+def test_an_update_from_another_file_of_the_same_name_says_so(
+    tmp_path: Path, make_service: MakeService
+) -> None:
+    """By the id rule a file of the same name in another folder is the same article's new version;
+    when it replaces another file's text, its line names that file (an unrelated story under a
+    common name would otherwise be lost with only "updated" to show). The same file named through
+    another folder is no other file."""
+    (tmp_path / "news" / "monday").mkdir(parents=True)
+    (tmp_path / "news" / "monday" / "strike.txt").write_text("Nurses in Larkford went on strike on Monday.")
+    (tmp_path / "slug").mkdir()
+    (tmp_path / "slug" / "strike.txt").write_text("Schools in Amberly closed for a teachers' strike.")
+    svc = make_service("same-name")
+    assert [(r.id, r.status, r.warnings) for r in svc.ingest_paths([tmp_path / "news"])] == [
+        ("strike", "created", ())
+    ]
+    (tmp_path / "news" / "monday" / "strike.txt").write_text("Nurses in Larkford ended their strike.")
+    (again,) = svc.ingest_paths([tmp_path / "news" / "monday"])  # the same file, through its folder
+    assert (again.id, again.status, again.warnings) == ("strike", "updated", ())
+    lines: list[IngestResult] = []
+    (r,) = svc.ingest_paths([tmp_path / "slug"], progress=lines.append)
+    assert (r.id, r.status) == ("strike", "updated") and lines == [r]
+    assert r.warnings == (
+        f"replaced the text from {tmp_path / 'news' / 'monday' / 'strike.txt'} (another file of this name)",
+    )
 
 
 def test_a_file_keeps_its_id_in_later_calls(tmp_path: Path, make_service: MakeService) -> None:
