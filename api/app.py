@@ -351,6 +351,13 @@ def create_app(
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
+                if "requestBody" in operation:  # api/errors.py UncompressedBodies
+                    operation["responses"]["415"] = {
+                        "description": "A compressed body (Content-Encoding): none is decompressed",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+                        },
+                    }
                 if not settings.api_keys:
                     operation.pop("security", None)
                     operation.get("responses", {}).pop("401", None)

@@ -117,7 +117,19 @@ class Ready(Response):
 
 
 # ---- documents ----
+def _html_spelling(schema: dict[str, Any]) -> None:
+    """is_html's other spelling, which validation takes (a validation alias is not in the schema);
+    JSON Schema cannot say "not both", which the model's validator refuses."""
+    schema["properties"]["html"] = {
+        "type": "boolean",
+        "title": "Html",
+        "description": "is_html, as .json files spell it; give one of the two",
+    }
+
+
 class NewDocument(ApiRequest):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_html_spelling)
+
     text: str = Field(description="article text (plain text, or HTML with is_html)")
     title: str | None = Field(None, max_length=1000)
     id: DocumentId | None = Field(None, description="stable id; derived from the text when absent")

@@ -385,7 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_ask)
 
     s = sub.add_parser("summarize", help="cited summary of documents, optionally focused by a query")
-    s.add_argument("--document", action="append", metavar="ID", help="document id (repeatable); default all")
+    s.add_argument(
+        "--document",
+        action="append",
+        metavar="ID",
+        help="document id (repeatable); default: the most recent documents (up to 50)",
+    )
     s.add_argument("--query", default=None)
     s.add_argument("--max-words", type=int, default=None)
     s.add_argument("--json", action="store_true")
@@ -423,11 +428,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configuration_problems(error) -> list[str]:  # type: ignore[no-untyped-def]
     """One line a refused setting, named by its variable: pydantic's text without its prefix and links."""
+    from dotenv import dotenv_values  # pydantic-settings' own reader of .env
+
+    from_file = set(dotenv_values(".env")) - set(os.environ) if Path(".env").is_file() else set()
     out = []
     for e in error.errors(include_url=False):
         msg = str(e["msg"]).removeprefix("Value error, ")
         where = ".".join(str(x) for x in e.get("loc", ()))
-        out.append(msg if not where or msg.startswith(where) else f"{where}: {msg}")
+        line = msg if not where or msg.startswith(where) else f"{where}: {msg}"
+        out.append(f"{line} (set in .env)" if where in from_file else line)
     return out
 
 

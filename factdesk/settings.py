@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
+import os
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,6 +19,7 @@ from prompts import NAMES as PROMPT_NAMES
 
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("factdesk.settings")
 
 
 class Settings(BaseSettings):
@@ -175,21 +180,24 @@ class Settings(BaseSettings):
             raise ValueError(f"FACTDESK_DATA_DIR: {self.data_dir} is a file, not a folder")
         return self
 
-    @field_validator("chroma_url")
+    @field_validator("chroma_url", "openai_base_url")
     @classmethod
-    def _chroma_url(cls, v: str | None) -> str | None:
-        # said at start: "127.0.0.1:8001" was reported as a server that does not answer
+    def _http_url(cls, v: str | None, info: ValidationInfo) -> str | None:
+        # said at start: "127.0.0.1:8001" was reported as a server that does not answer, and
+        # OPENAI_BASE_URL=notaurl as a connection error at every question
         if v is None:
             return v
+        name, example = {
+            "chroma_url": ("FACTDESK_CHROMA_URL", "http://127.0.0.1:8001"),
+            "openai_base_url": ("OPENAI_BASE_URL", "http://127.0.0.1:8080/v1"),
+        }[str(info.field_name)]
         try:
             parts = urlsplit(v.strip())
             parts.port  # noqa: B018 (reading it checks it)
         except ValueError as e:
-            raise ValueError(f"FACTDESK_CHROMA_URL is not a URL ({e}); e.g. http://127.0.0.1:8001") from None
+            raise ValueError(f"{name} is not a URL ({e}); e.g. {example}") from None
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                "FACTDESK_CHROMA_URL must be http://host:port or https://host:port, e.g. http://127.0.0.1:8001"
-            )
+            raise ValueError(f"{name} must be an http:// or https:// URL with a host, e.g. {example}")
         return v.strip()
 
     @field_validator("database_url")
@@ -236,7 +244,27 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment (and .env); keyword overrides use field names."""
     base = Settings()
+    for problem in unknown_variables(os.environ, Path(".env")):
+        log.warning("%s", problem)
     return base.model_copy(update=overrides) if overrides else base
+
+
+def unknown_variables(environ: Mapping[str, str], env_file: Path | None) -> list[str]:
+    """FACTDESK_ names (in the environment or .env) that are no setting: a misspelt one
+    (FACTDESK_TOPK) would otherwise be ignored without a word."""
+    known = {f.alias for f in Settings.model_fields.values() if f.alias}
+    names = {(k, "environment") for k in environ}
+    if env_file is not None and env_file.is_file():
+        from dotenv import dotenv_values  # pydantic-settings' own reader of .env
+
+        names |= {(k, str(env_file)) for k in dotenv_values(env_file)}
+    out = []
+    for name, where in sorted(names):
+        if name.startswith("FACTDESK_") and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            out.append(f"{name} (in the {where}) is not a factdesk setting and is ignored{hint}")
+    return out
 
 
 def reader_dir_problem(folder: Path, int8: bool = False) -> str | None:

@@ -129,6 +129,13 @@ def test_chat_page_docs_and_openapi(client: TestClient) -> None:
     assert "security" not in schema["paths"]["/v1/ask"]["post"]  # no API keys configured here
     question = schema["components"]["schemas"]["AskRequest"]["properties"]["question"]
     assert question["maxLength"] == MAX_QUESTION  # this server's limit, not a default
+    # what the server refuses or takes beyond the models: a gzip body (415), is_html's "html" spelling
+    assert "415" in responses and "415" not in schema["paths"]["/v1/documents"]["get"]["responses"]
+    new_document = schema["components"]["schemas"]["NewDocument"]
+    assert (
+        new_document["properties"]["html"]["type"] == "boolean"
+        and new_document["additionalProperties"] is False
+    )
 
 
 # ---- documents ----

@@ -263,8 +263,10 @@ def test_a_refused_setting_is_named_in_one_line_not_a_traceback(cli: Cli, tmp_pa
         ("FACTDESK_CHUNK_OVERLAP_TOKENS", "300", "must be less than FACTDESK_CHUNK_TOKENS (200)"),
         ("FACTDESK_ALLOWED_HOSTS", ",", "names no host"),
         ("FACTDESK_API_KEYS", " , ,", "names no key"),
-        ("FACTDESK_CHROMA_URL", "127.0.0.1:8170", "must be http://host:port or https://host:port"),
+        ("FACTDESK_CHROMA_URL", "127.0.0.1:8170", "must be an http:// or https:// URL with a host"),
         ("FACTDESK_CHROMA_URL", "http://127.0.0.1:notaport", "is not a URL (Port could not be cast"),
+        # was taken, and every question then logged "LLM call failed: APIConnectionError"
+        ("OPENAI_BASE_URL", "notaurl", "must be an http:// or https:// URL with a host"),
         ("FACTDESK_FETCH_USER_AGENT", "a\r\nX-Injected: yes", "must be one line"),
         ("FACTDESK_PROMPTS_DIR", str(tmp_path / "nowhere"), "lacks system.md"),
         ("FACTDESK_DATA_DIR", str(Path(__file__)), "is a file, not a folder"),
@@ -282,6 +284,35 @@ def test_a_refused_setting_is_named_in_one_line_not_a_traceback(cli: Cli, tmp_pa
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
         assert lines[0].startswith("factdesk: error: ") and name in lines[0] and said in lines[0]
+
+
+def test_a_misspelt_setting_is_named_and_a_refused_one_says_it_came_from_env_file(cli: Cli) -> None:
+    """FACTDESK_TOPK was ignored without a word; a bad value read from .env did not say so."""
+    proc = subprocess.run(
+        [*cli.command, "search", "harbour"],
+        cwd=cli.workdir,
+        env={**cli.env, "FACTDESK_TOPK": "3"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "FACTDESK_TOPK (in the environment) is not a factdesk setting and is ignored; did you mean "
+        "FACTDESK_TOP_K?" in proc.stderr
+    )
+    env_file = Path(cli.workdir) / ".env"
+    env_file.write_text("FACTDESK_CHROMA_URL=127.0.0.1:8170\n", encoding="utf-8")
+    try:
+        proc = cli.run("search", "harbour")
+    finally:
+        env_file.unlink()
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "factdesk: error: FACTDESK_CHROMA_URL must be an http:// or https:// URL with a host, e.g. "
+        "http://127.0.0.1:8001 (set in .env)"
+    )
 
 
 def test_ingest_and_watch_urls(tmp_path: Path) -> None:

@@ -91,6 +91,8 @@ def test_lists_the_four_tools_with_typed_input_schemas(live_server: LiveServer) 
     assert tools["get_document"].input_schema["required"] == ["id"]
     assert "citations" in tools["ask"].output_schema["properties"]
     assert all(t.annotations is not None and t.annotations.read_only_hint for t in tools.values())
+    # an argument a tool does not list is refused (call_tool), and the schemas say so
+    assert all(t.input_schema["additionalProperties"] is False for t in tools.values())
 
 
 def test_ask_gives_the_chat_reply_with_exact_citations(live_server: LiveServer) -> None:
