@@ -118,13 +118,14 @@ class Ready(Response):
 
 # ---- documents ----
 def _html_spelling(schema: dict[str, Any]) -> None:
-    """is_html's other spelling, which validation takes (a validation alias is not in the schema);
-    JSON Schema cannot say "not both", which the model's validator refuses."""
+    """is_html's other spelling, which validation takes (a validation alias is not in the schema),
+    and the model's rule that only one of them is given."""
     schema["properties"]["html"] = {
         "type": "boolean",
         "title": "Html",
         "description": "is_html, as .json files spell it; give one of the two",
     }
+    schema["not"] = {"required": ["is_html", "html"]}
 
 
 class NewDocument(ApiRequest):

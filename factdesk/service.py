@@ -454,7 +454,7 @@ class Factdesk:
         answer = self.engine.ask(
             question, top_k=self.check_top_k(top_k), filters=filters, history=history or []
         )
-        answer.warnings += self.answer_notices(question, answer.abstained)
+        answer.warnings += self.answer_notices(question, answer.abstained, filters)
         return answer
 
     def ask_stream(
@@ -470,27 +470,44 @@ class Factdesk:
         events = self.engine.ask_stream(
             question, top_k=self.check_top_k(top_k), filters=filters, history=history or []
         )
-        return self._with_notices(question, events)
+        return self._with_notices(question, events, filters)
 
-    def _with_notices(self, question: str, events: Iterator[dict]) -> Iterator[dict]:
+    def _with_notices(self, question: str, events: Iterator[dict], filters: Filters | None) -> Iterator[dict]:
         for event in events:
             if event.get("done") and (
-                notices := self.answer_notices(question, event.get("abstained", False))
+                notices := self.answer_notices(question, event.get("abstained", False), filters)
             ):
                 event = {**event, "warnings": [*event.get("warnings", []), *notices]}
             yield event
 
-    def answer_notices(self, question: str, abstained: bool) -> list[str]:
+    def answer_notices(self, question: str, abstained: bool, filters: Filters | None = None) -> list[str]:
         """An answer's notices: the startup ingest's while it is pending; for a declined question,
         that the archive is empty when it is (a mistyped data dir, an ingest not run yet: the decline
-        is not about the articles), and, when it does not read as English, that questions are read
-        in English."""
+        is not about the articles), or that the filters keep no document, and, when it does not read
+        as English, that questions are read in English."""
         notices = [n for n in [self.incomplete()] if n is not None]
         if abstained and self.is_empty():
             notices.append(EMPTY_ARCHIVE)
+        elif abstained and filters is not None and (notice := self.filters_notice(filters)) is not None:
+            notices.append(notice)
         if abstained and not reads_as_english(question):
             notices.append(NOT_ENGLISH)
         return notices
+
+    def filters_notice(self, filters: Filters) -> str | None:
+        """Why a declined question's filters may be the reason: they keep no stored document (a date
+        range keeps only documents with a published_at, which files without a date lack)."""
+        if filters == Filters() or self.catalog.filtered_ids(*filters.sql("?")):
+            return None
+        notice = "no stored document matches the filters"
+        if filters.published_after is not None or filters.published_before is not None:
+            undated = self.catalog.filtered_ids("AND d.published_ts IS NULL", [])
+            if undated:
+                notice += (
+                    f"; a date filter keeps only dated documents, and {len(undated)} of "
+                    f"{self.catalog.count()[0]} have no published_at"
+                )
+        return notice
 
     def is_empty(self) -> bool:
         """Whether the archive holds no document."""
