@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from evals import metrics as m
-from evals.report import LLM_COLUMNS, llm_table
+from evals.report import LLM_COLUMNS, fmt_delta, fmt_metric, llm_table
 
 EVALS_DIR = Path(__file__).resolve().parent
 DEFAULT_QUESTIONS = EVALS_DIR / "questions.yaml"
@@ -438,10 +438,10 @@ def print_table(report: dict, comparison: list[dict] | None) -> None:
     print(f"{'metric':28} {'value':>9} {'baseline':>9} {'delta':>8}")
     for k, v in report["metrics"].items():
         c = cmp.get(k)
-        base = f"{c['baseline']:9.3f}" if c else " " * 9
-        delta = f"{c['delta']:+8.3f}" if c else ""
+        base = f"{fmt_metric(k, c['baseline']):>9}" if c else " " * 9
+        delta = f"{fmt_delta(k, c['delta']):>8}" if c else ""
         flag = "  REGRESSION" if c and c["regressed"] else ""
-        print(f"{k:28} {v:9.3f} {base} {delta}{flag}")
+        print(f"{k:28} {fmt_metric(k, v):>9} {base} {delta}{flag}")  # counts as counts, rates to 3 places
     table = llm_table(report)
     if table:
         widths = [max(len(str(x)) for x in col) for col in zip(LLM_COLUMNS, *table)]
