@@ -121,7 +121,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from retrieval.loaders import iter_files, names_url
 
     svc = _service()
-    _warn_if_served(svc.settings)
+    if any(names_url(p) or Path(p).exists() for p in args.paths):  # else nothing will be written
+        _warn_if_served(svc.settings)
     paths = [Path(p) for p in args.paths if not names_url(p)]
     total_files = sum(1 for p in paths if p.exists() for _ in iter_files(p))
     bar = None

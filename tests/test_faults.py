@@ -840,8 +840,17 @@ def test_cli_ingest_warns_beside_a_running_server(tmp_path: Path) -> None:
     with LiveServer(tmp_path / "server") as server:
         env = {**os.environ, "FACTDESK_DATA_DIR": str(server.data_dir / "store")}
         beside = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        nothing = subprocess.run(  # a path that is not there: nothing is written, so no word of the server
+            [*run[:-1], str(tmp_path / "nowhere")],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     assert beside.returncode == 0 and "quay: created" in beside.stdout, beside.stderr[-2000:]
     assert "warning: a factdesk serve is running on this data dir" in beside.stderr
+    assert nothing.returncode == 1 and "warning: a factdesk serve" not in nothing.stderr, nothing.stderr
     # the server stopped: its lock went with it
     after = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert after.returncode == 0 and "warning: a factdesk serve" not in after.stderr, after.stderr[-2000:]
