@@ -221,6 +221,7 @@ class Factdesk:
         with self._file_ids() as ids:
             # (file, stem, fingerprint) and id per document, in order
             named: list[tuple[tuple[Path, str, str] | None, str | None]] = []
+            replaces: dict[str, str] = {}  # id -> the other file it was given to before
 
             def documents() -> Iterator[DocumentIn]:
                 for loaded in load_paths(paths, self.settings.max_file_bytes, ids):
@@ -247,7 +248,6 @@ class Factdesk:
                 note = f"replaced the text from {replaces[r.id]} (another file of this name)"
                 return replace(r, warnings=(*r.warnings, note))
 
-            replaces: dict[str, str] = {}  # id -> the other file it was given to before
             landed = [
                 told(r) for r in self.ingestor.ingest(documents(), progress and (lambda r: progress(told(r))))
             ]
