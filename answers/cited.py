@@ -7,6 +7,7 @@ the model's copy. A sentence left without a verified citation is dropped. Pure f
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,14 +68,17 @@ def verify_sentence(
 
     A citation is a sentence id that was given (`sentences`: its span is that sentence), or a
     (passage, quote) pair whose quote occurs inside the passage it names. The sentence must also be
-    about what it cites (a shared content word) and state no figure that its cited passages lack, so
-    a real citation cannot lend support to an unrelated claim.
+    about what it cites (a shared content word) and state no figure that its cited quotes lack (the
+    quotes are what a reader checks it against, not the rest of their passages), so a real citation
+    cannot lend support to an unrelated claim. A question (the model repeating the one asked) states
+    nothing. Character references the model copied from the prompt's escaped titles ("&#x27;") are
+    read as the characters they stand for.
     """
     if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
         return None
-    text = strip_citation_marks(raw["text"])
+    text = html.unescape(strip_citation_marks(raw["text"]))
     citations = raw.get("citations")
-    if not text or not isinstance(citations, list):
+    if not text or not isinstance(citations, list) or text.rstrip().endswith("?"):
         return None
     spans: list[Span] = []
     for c in citations:
@@ -86,7 +90,7 @@ def verify_sentence(
     quoted = " ".join(s.passage.doc_text[s.start : s.end] for s in spans)
     if stems(text) and not stems(text) & stems(quoted):
         return None
-    if unsupported_numbers(text, " ".join(s.passage.text for s in spans)):
+    if unsupported_numbers(text, quoted):
         return None
     return Cited(text, tuple(spans))
 

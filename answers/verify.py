@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import re
 
-_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
-
-
-def numbers(text: str) -> set[str]:
-    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
+from answers.wording import figures
 
 
 _FOLD = str.maketrans(
@@ -90,6 +86,7 @@ def strip_citation_marks(text: str) -> str:
     return CITATION_MARKS.sub("", text).strip()
 
 
-def unsupported_numbers(sentence: str, evidence: str) -> set[str]:
-    """Figures the sentence states that the evidence does not contain ("2,700" matches "2700")."""
-    return numbers(sentence) - numbers(evidence)
+def unsupported_numbers(sentence: str, evidence: str) -> frozenset[str]:
+    """Figures the sentence states that the evidence does not contain ("2,700" matches "2700", and
+    "nine" matches "9": answers.wording.figures)."""
+    return figures(sentence) - figures(evidence)

@@ -900,6 +900,36 @@ def test_sentence_ids_cite_exact_sentences():
         assert verify_sentence(bad, by_n, spans) is None, bad
 
 
+def test_a_figure_must_be_in_the_sentence_cited_not_elsewhere_in_its_passage():
+    """The reader checks a statement against the quote it cites: a figure found only in another
+    sentence of the same passage does not support it (a tester's "captured 12,000 soldiers, each paid
+    $2,000" cited a sentence with neither figure). A number in words is a figure too; a question
+    states nothing; the prompt's escaped characters copied by the model read as themselves."""
+    doc = (
+        "Ukrainian troops are looking to capture soldiers and push artillery out of range. "
+        "About 12,000 troops were sent, each paid $2,000 a month. Nine of them were captured on Friday."
+    )
+    ps = [Passage(1, "doc", "doc#0", "T", 0, len(doc), doc)]
+    spans, by_n = sentence_spans(ps), {1: ps[0]}
+    for bad in (
+        {"text": "Ukrainian troops have captured 12,000 soldiers, each paid $2,000.", "citations": ["1.1"]},
+        {"text": "Ukrainian troops captured 14 soldiers on Friday.", "citations": ["1.3"]},  # "Nine"
+        {"text": "How many soldiers did Ukrainian troops capture?", "citations": ["1.1"]},
+    ):
+        assert verify_sentence(bad, by_n, spans) is None, bad
+    for good, text in (
+        ({"text": "About 12,000 troops were sent, each paid $2,000.", "citations": ["1.2"]}, None),
+        ({"text": "Ukrainian troops captured 9 soldiers on Friday.", "citations": ["1.3"]}, None),
+        (
+            {"text": "Ukraine&#x27;s troops captured nine soldiers on Friday.", "citations": ["1.3"]},
+            "Ukraine's troops captured nine soldiers on Friday.",
+        ),
+    ):
+        ok = verify_sentence(good, by_n, spans)
+        assert ok is not None, good
+        assert ok.text == (text or good["text"])
+
+
 def test_schema_limits_ids():
     schema = llm.answer_schema(["1.1", "1.2"])["schema"]
     assert list(schema["properties"]) == ["sentences", "abstained"]
