@@ -15,6 +15,7 @@ because a model is down or confused.
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -116,14 +117,26 @@ class _Attempt:
         self.finished = False
 
     def verified_deltas(
-        self, stream: Any, by_n: Mapping[int, Passage], by_id: Mapping[str, Span], streamed: list[str]
+        self,
+        stream: Any,
+        by_n: Mapping[int, Passage],
+        by_id: Mapping[str, Span],
+        streamed: list[str],
+        stall_s: float,
     ) -> Iterator[str]:
         """Each sentence's text and markers, as pieces, once its citations verify; a sentence said
-        before, or whose citations fail, is never sent. streamed: what the client has had so far."""
+        before, or whose citations fail, is never sent. streamed: what the client has had so far.
+        Events with no text (empty deltas a server sends to keep the connection busy) do not count
+        as tokens: none for stall_s is a stall, as a silent connection is."""
         thinking, reader, deltas = ThinkFilter(), SentenceStream(), DeltaText()
         held: list[str] = []  # the current sentence's text, held back until its citations verify
         said: set[str] = set()
+        last_token = time.monotonic()
         for chunk in stream:
+            if any(choice.delta and choice.delta.content for choice in chunk.choices or []):
+                last_token = time.monotonic()
+            elif time.monotonic() - last_token > stall_s:
+                raise LLMFailure("timed out")
             for choice in chunk.choices or []:
                 piece = choice.delta.content if choice.delta else None
                 visible = thinking.feed(piece) if piece else ""
@@ -137,7 +150,8 @@ class _Attempt:
                     if cited is None or cited.text in said:
                         continue
                     said.add(cited.text)
-                    out = text + " " + self.assembler.markers(cited)
+                    # as the verified sentence reads (character references read as characters)
+                    out = html.unescape(text) + " " + self.assembler.markers(cited)
                     yield from stream_text(out if streamed else out.lstrip())
                 self.content.append(piece or "")
                 self.finished = self.finished or bool(choice.finish_reason)
@@ -227,7 +241,9 @@ class LLMEngine:
                 return
             attempt = _Attempt()
             try:
-                for delta in attempt.verified_deltas(stream, by_n, by_id, streamed):
+                for delta in attempt.verified_deltas(
+                    stream, by_n, by_id, streamed, self.settings.llm_timeout_s
+                ):
                     streamed.append(delta)
                     yield {"delta": delta}
                 if not attempt.finished:

@@ -8,6 +8,11 @@ the header it obeys, `x-should-retry: false`, set by a response hook before it d
 refusing the response_format (llama-cpp-python refuses with a 500; the next mode is tried at once
 instead), and a Retry-After beyond RETRY_AFTER_CAP_S (the SDK would wait up to two minutes; a
 reader is not kept waiting that long for a model, the answer falls back at once instead).
+
+The SDK's timeout bounds each wait for bytes, not a call: a server (or proxy) that sends its reply a
+few bytes at a time never trips it. A call without streaming therefore also has a deadline for the
+whole of it and its retries (`deadline_s`); past it the answer falls back, and the abandoned request
+ends in its worker thread when the server ends it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as DeadlinePassed
+from functools import partial
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("factdesk.llm")
 
 RETRY_AFTER_CAP_S = 20.0  # a server asking for longer is not worth keeping a user waiting for
+BACKOFF_CAP_S = 8.0  # the SDK's longest wait between two tries of its own
+# calls without streaming run here, so that a deadline can end the wait for them
+_CALLS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="factdesk-llm")
 
 
 class LLMFailure(Exception):
@@ -170,9 +181,31 @@ class LLMClient:
         self.telemetry.add_tokens(*token_usage(getattr(resp, "usage", None), prompts, reply))
         return resp
 
+    def deadline_s(self, retry: bool) -> float:
+        """How long a call without streaming may take in all: each try's timeout, and the SDK's
+        backoff between tries."""
+        retries = self.settings.llm_max_retries if retry else 0
+        return self.settings.llm_timeout_s * (retries + 1) + BACKOFF_CAP_S * retries
+
     def _send(self, request: dict, retry: bool) -> Any:
+        call = partial(
+            (self.sdk if retry else self.once).chat.completions.create, model=self.model, **request
+        )
+        if request.get("stream"):  # its wait for tokens is bounded where it is read (answers/llm.py)
+            return self._checked(call, request)
+        future = _CALLS.submit(self._checked, call, request)
         try:
-            resp = (self.sdk if retry else self.once).chat.completions.create(model=self.model, **request)
+            return future.result(timeout=self.deadline_s(retry))
+        except DeadlinePassed:
+            log.warning(
+                "LLM call failed: no whole reply within %.0f s (FACTDESK_LLM_TIMEOUT_S and its retries)",
+                self.deadline_s(retry),
+            )
+            raise LLMFailure("timed out") from None
+
+    def _checked(self, call: Any, request: dict) -> Any:
+        try:
+            resp = call()
         except Exception as exc:  # noqa: BLE001
             if "response_format" in request and dialects.refuses_format(exc):
                 raise  # not an outage: the caller tries the next structured-output mode

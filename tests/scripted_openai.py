@@ -68,6 +68,7 @@ __all__ = [
     "Delay",
     "CutStream",
     "Malformed",
+    "Drip",
     "Dynamic",
     "Embeddings",
     "reply",
@@ -501,6 +502,65 @@ class CutStream(Step):
             h.connection.shutdown(socket.SHUT_WR)  # FIN: looks like a normal end
         except OSError:
             pass
+
+
+@dataclass
+class Drip(Step):
+    """A reply that keeps the connection busy without getting on: without streaming, its JSON body
+    `size` bytes every `every` seconds (a proxy or a server trickling it); streamed, `pauses` events
+    with empty content `every` seconds apart before the content. Each wait is shorter than a read
+    timeout, so only a deadline for the whole call, or for the next token, ends it."""
+
+    content: str
+    every: float = 0.3
+    size: int = 4
+    pauses: int = 20
+
+    def send(self, ctx: _Ctx) -> None:
+        cid, created, model = _completion_id(), int(time.time()), ctx.model
+        if not ctx.stream:
+            payload = json.dumps(
+                {
+                    "id": cid,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": self.content},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                }
+            ).encode("utf-8")
+            h = ctx.handler
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(payload)))
+            h.end_headers()
+            try:
+                for i in range(0, len(payload), self.size):
+                    if not ctx.sleep(self.every):
+                        return
+                    h.wfile.write(payload[i : i + self.size])
+                    h.wfile.flush()
+            except OSError:  # the client gave up
+                return
+            return
+        try:
+            ctx.start_stream()
+            ctx.write_event(_chunk(cid, created, model, {"role": "assistant", "content": ""}, None))
+            for _ in range(self.pauses):
+                if not ctx.sleep(self.every):
+                    return
+                ctx.write_event(_chunk(cid, created, model, {"content": ""}, None))
+            for piece in split_content(self.content):
+                ctx.write_event(_chunk(cid, created, model, {"content": piece}, None))
+            ctx.write_event(_chunk(cid, created, model, {}, "stop"))
+            ctx.end_stream()
+        except OSError:  # the client gave up
+            return
 
 
 @dataclass

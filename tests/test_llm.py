@@ -18,6 +18,7 @@ import pytest
 from conftest import ARTICLES, SEED_IDS, make_settings
 from scripted_openai import (
     LLAMA_CPP_PYTHON,
+    Drip,
     PROMPT_JSON_ONLY,
     REFUSES_JSON_SCHEMA,
     SENTENCE_ID,
@@ -272,6 +273,33 @@ def test_timeout_falls_back(engine, srv):
     assert time.monotonic() - t0 < 5
     assert a.generator == "extractive"
     assert any("timed out" in w for w in a.warnings)
+
+
+def test_a_reply_sent_a_few_bytes_at_a_time_is_bounded_by_the_timeout(engine, srv):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: a 200 whose body trickles
+    in, each few bytes sooner than the read timeout, took minutes (a tester: 160 s with a 10 s
+    timeout). The call and its retries have a deadline; past it the answer falls back."""
+    body = json.dumps({"abstained": True, "sentences": []})
+    srv.script(Drip(body, every=0.2, size=4), Drip(body, every=0.2, size=4))
+    eng = engine(llm_timeout_s=0.6, llm_max_retries=1)
+    assert eng.llm.deadline_s(True) == pytest.approx(0.6 * 2 + 8.0)
+    t0 = time.monotonic()
+    a = eng.ask(QUESTION, top_k=5, filters=None, history=[])
+    took = time.monotonic() - t0
+    assert a.generator == "extractive" and "LLM unavailable (timed out); answered extractively" in a.warnings
+    assert took < 20, took  # the body alone would take about 40 s
+
+
+def test_a_stream_of_empty_events_is_a_stall(engine, srv):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: events with no text, sent
+    sooner than the read timeout, kept a stream that had no token open for as long as they came."""
+    srv.script(Drip(json.dumps({"abstained": True, "sentences": []}), every=0.2, pauses=100))
+    eng = engine(llm_timeout_s=0.8, llm_max_retries=0)
+    t0 = time.monotonic()
+    deltas, done = collect(eng.ask_stream(QUESTION, top_k=5, filters=None, history=[]))
+    assert time.monotonic() - t0 < 10  # the events alone would take 20 s
+    assert done["generator"] == "extractive"
+    assert "LLM unavailable (timed out); answered extractively" in done["warnings"]
 
 
 def test_malformed_body_falls_back(svc, srv):
