@@ -246,6 +246,12 @@ def load_settings(**overrides: object) -> Settings:
     base = Settings()
     for problem in unknown_variables(os.environ, Path(".env")):
         log.warning("%s", problem)
+    if base.database_url and not base.chroma_url:
+        log.warning(
+            "FACTDESK_DATABASE_URL is set without FACTDESK_CHROMA_URL: the vectors stay in this "
+            "process's data dir, where other replicas of the shared catalog do not see them "
+            "(docs/postgres.md)"
+        )
     return base.model_copy(update=overrides) if overrides else base
 
 

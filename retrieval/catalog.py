@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from retrieval.errors import CorruptStore
+from retrieval.errors import CorruptStore, StoreUnavailable
 from retrieval.faults import classify, connect_sqlite, refusal
 from retrieval.lexical import analyze, match_terms
 from retrieval.models import Chunk, Document, chunk_key, revision_keys
@@ -557,8 +557,14 @@ class Catalog(CatalogReads):
     def _migrate(self) -> None:
         """Apply the numbered migrations this file lacks (PRAGMA user_version counts the applied ones),
         in one IMMEDIATE transaction: a second process opening the file at once waits, then finds
-        them applied. A file still in a layout from before numbering counts as version 0."""
-        if self._applied() >= len(MIGRATIONS):
+        them applied. A file still in a layout from before numbering counts as version 0; one that
+        a newer factdesk migrated is not written (its tables may mean more than this code knows)."""
+        if self._applied() > len(MIGRATIONS):
+            raise StoreUnavailable(
+                f"the catalog (catalog.sqlite) is at schema step {self._applied()}, and this factdesk "
+                f"knows steps 1-{len(MIGRATIONS)}: a newer factdesk migrated it; upgrade this one"
+            )
+        if self._applied() == len(MIGRATIONS):
             return
         self._db.execute("BEGIN IMMEDIATE")
         try:

@@ -254,15 +254,37 @@ class PostgresCatalog(CatalogReads):
         them applied."""
         with self._guard(), self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
+            found = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
+            if found is None or found[0] is None:  # CREATE only when needed: a migrated database
+                # is served by a role that may only read and write (docs/postgres.md)
+                self._create(
+                    "CREATE TABLE schema_migrations "
+                    "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                    conn,
+                    0,
+                )
             row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
             applied = row[0] if row else 0
+            if applied > len(MIGRATIONS):  # a newer factdesk's tables: writing them could break them
+                raise StoreUnavailable(
+                    f"the PostgreSQL catalog at {self.where} is at schema step {applied}, and this factdesk "
+                    f"knows steps 1-{len(MIGRATIONS)}: a newer factdesk migrated it; upgrade this one"
+                )
             for number, sql in enumerate(MIGRATIONS[applied:], start=applied + 1):
-                conn.execute(sql)  # type: ignore[arg-type]
+                self._create(sql, conn, number)
                 conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (number,))
+
+    def _create(self, sql: str, conn: psycopg.Connection, step: int) -> None:
+        """One migration statement; a role without CREATE is told what it needs, not a traceback."""
+        try:
+            conn.execute(sql)  # type: ignore[arg-type]
+        except psycopg.errors.InsufficientPrivilege as e:
+            reason = redact_text(str(e).strip().splitlines()[0], paths=True)
+            raise StoreUnavailable(
+                f"the PostgreSQL catalog at {self.where} needs migration step {max(step, 1)}, and its "
+                f"role may not create tables ({reason[:120]}): grant it CREATE on the schema for one "
+                "start (docs/postgres.md)"
+            ) from None
 
     def version(self) -> tuple[int, int]:
         """The catalog's generation: moves with every commit, of any replica."""

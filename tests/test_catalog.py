@@ -62,3 +62,19 @@ def test_a_catalog_from_before_numbering_is_migrated(tmp_path: Path) -> None:
     assert catalog.reserved() == [] and catalog.stale_keys() == []
     catalog.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_catalog_a_newer_factdesk_migrated_is_not_written(tmp_path: Path) -> None:
+    """Its tables may mean more than this code knows: opening it says so, and changes nothing."""
+    import pytest
+
+    from retrieval.errors import StoreUnavailable
+
+    path = tmp_path / "catalog.sqlite"
+    Catalog(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    with pytest.raises(StoreUnavailable, match="a newer factdesk migrated it; upgrade this one"):
+        Catalog(path)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) + 1

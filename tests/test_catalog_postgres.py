@@ -65,6 +65,39 @@ def test_two_catalogs_opened_at_once_apply_the_migrations_once(postgres) -> None
         c.close()
 
 
+def test_a_role_without_create_serves_a_migrated_database_and_a_newer_schema_is_refused(postgres) -> None:  # type: ignore[no-untyped-def]
+    """docs/postgres.md: the role needs CREATE at the first start only. A role that may only read
+    and write opened a migrated database with a traceback (CREATE TABLE IF NOT EXISTS); on a new
+    one it is told what it needs. A database a newer factdesk migrated is not written."""
+    import uuid
+
+    import psycopg
+
+    from retrieval.catalog_postgres import MIGRATIONS, PostgresCatalog
+
+    url = postgres.new_database()
+    PostgresCatalog(url).close()  # migrated by its owner
+    role = f"writer_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres.admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")  # a generated name: nothing to quote
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+
+    def as_role(u: str) -> str:
+        return u.replace("postgresql://postgres@", f"postgresql://{role}@")
+
+    catalog = PostgresCatalog(as_role(url))
+    assert catalog.identity() is not None
+    catalog.close()
+    with pytest.raises(StoreUnavailable, match="may not create tables .*grant it CREATE on the schema"):
+        PostgresCatalog(as_role(postgres.new_database()))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (len(MIGRATIONS) + 1,))
+    with pytest.raises(StoreUnavailable, match="a newer factdesk migrated it; upgrade this one"):
+        PostgresCatalog(url)
+
+
 def test_keyword_ranking_equals_fts5(
     postgres, make_service: MakeService, seeded: Factdesk, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -302,6 +303,7 @@ def test_a_misspelt_setting_is_named_and_a_refused_one_says_it_came_from_env_fil
         "FACTDESK_TOPK (in the environment) is not a factdesk setting and is ignored; did you mean "
         "FACTDESK_TOP_K?" in proc.stderr
     )
+    assert "without FACTDESK_CHROMA_URL" not in proc.stderr
     env_file = Path(cli.workdir) / ".env"
     env_file.write_text("FACTDESK_CHROMA_URL=127.0.0.1:8170\n", encoding="utf-8")
     try:
@@ -360,3 +362,24 @@ def test_ingest_and_watch_urls(tmp_path: Path) -> None:
 def test_watch_rejects_a_bad_interval(tmp_path: Path) -> None:
     proc = Cli(tmp_path).run("watch", "http://127.0.0.1:9/feed.xml", "--every", "soon")
     assert proc.returncode == 2 and "not a duration" in proc.stderr
+
+
+def test_a_shared_catalog_without_a_shared_vector_store_is_warned_of(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A replica given FACTDESK_DATABASE_URL but no FACTDESK_CHROMA_URL joined a deployment with its
+    vectors in its own data dir, unseen by the others, and nothing said so."""
+    from factdesk.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for name in [k for k in os.environ if k.startswith(("FACTDESK_", "OPENAI_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("FACTDESK_DATABASE_URL", "postgresql://factdesk@127.0.0.1:5432/factdesk")
+    with caplog.at_level(logging.WARNING, logger="factdesk.settings"):
+        load_settings()
+    assert any("without FACTDESK_CHROMA_URL" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    monkeypatch.setenv("FACTDESK_CHROMA_URL", "http://127.0.0.1:8001")
+    with caplog.at_level(logging.WARNING, logger="factdesk.settings"):
+        load_settings()
+    assert not caplog.records
