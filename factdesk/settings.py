@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     # request waits for one (or for the server to answer a connect) before it fails with a 503
     database_pool_size: int = Field(10, alias="FACTDESK_DATABASE_POOL_SIZE", ge=2, le=1000)
     database_timeout_s: float = Field(5.0, alias="FACTDESK_DATABASE_TIMEOUT_S", gt=0)
+    # how long a write waits for another replica's write (the advisory lock) before a 503
+    database_write_wait_s: float = Field(300.0, alias="FACTDESK_DATABASE_WRITE_WAIT_S", gt=0)
 
     # seconds between retries of crash recovery that the vector store could not answer at start
     recovery_retry_s: float = Field(5.0, alias="FACTDESK_RECOVERY_RETRY_S", gt=0)

@@ -122,8 +122,11 @@ def _quote(term: str) -> str:
 class PostgresCatalog(CatalogReads):
     param_mark = "%s"  # psycopg's parameter marker (search.Filters.sql)
 
-    def __init__(self, url: str, *, pool_size: int = 8, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 8, timeout_s: float = 5.0, write_wait_s: float = 300.0
+    ) -> None:
         self.where = redact_url(url)
+        self.write_wait_s = write_wait_s
         self.read_only: str | None = None  # the SQLite catalog's read-only data dir has no counterpart
         self.problem: str | None = None  # likewise its damaged pages
         self._local = threading.local()  # the connection of a transaction, snapshot or writer lock
@@ -237,7 +240,7 @@ class PostgresCatalog(CatalogReads):
             yield
             return
         with self._guard(), self._pool.connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK,))
+            self._take_writer_lock(conn)
             self._local.lock_conn = conn
             try:
                 yield
@@ -247,6 +250,21 @@ class PostgresCatalog(CatalogReads):
                     conn.execute("SELECT pg_advisory_unlock(%s)", (WRITER_LOCK,))
                 except psycopg.Error:
                     pass  # the session is gone, and its lock with it
+
+    def _take_writer_lock(self, conn: psycopg.Connection) -> None:
+        """Writes queue; but one whose holder is stopped (not dead: PostgreSQL ends a dead one's
+        session, and its lock) would queue every replica's writes for ever: after write_wait_s, 503."""
+        conn.execute(f"SET lock_timeout = {int(self.write_wait_s * 1000)}")  # a number of ours: no quoting
+        try:
+            conn.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK,))
+        except psycopg.errors.LockNotAvailable:
+            raise StoreUnavailable(
+                f"another write has held the PostgreSQL catalog's write lock for more than {self.write_wait_s:g} s "
+                "(FACTDESK_DATABASE_WRITE_WAIT_S): a long ingest, or a replica that stopped mid-write; nothing "
+                "was written, try again"
+            ) from None
+        finally:
+            conn.execute("SET lock_timeout = 0")
 
     def _migrate(self) -> None:
         """Apply the migrations the database lacks, each recorded in schema_migrations, in one

@@ -17,7 +17,12 @@ AnyCatalog: TypeAlias = "Catalog | PostgresCatalog"
 
 
 def open_catalog(
-    data_dir: Path, database_url: str | None, *, pool_size: int = 10, timeout_s: float = 5.0
+    data_dir: Path,
+    database_url: str | None,
+    *,
+    pool_size: int = 10,
+    timeout_s: float = 5.0,
+    write_wait_s: float = 300.0,
 ) -> AnyCatalog:
     if not database_url:
         return Catalog(data_dir / "catalog.sqlite")
@@ -27,4 +32,4 @@ def open_catalog(
         raise StoreUnavailable(
             f"FACTDESK_DATABASE_URL is set but psycopg is not installed ({e.name}): pip install -e '.[postgres]'"
         ) from e
-    return PostgresCatalog(database_url, pool_size=pool_size, timeout_s=timeout_s)
+    return PostgresCatalog(database_url, pool_size=pool_size, timeout_s=timeout_s, write_wait_s=write_wait_s)

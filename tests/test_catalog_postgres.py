@@ -246,3 +246,30 @@ def test_serve_waits_for_postgres_that_is_down_at_start(postgres, tmp_path: Path
     finally:
         if not (postgres.data / "postmaster.pid").exists():
             postgres.start()
+
+
+def test_a_write_waits_for_another_replicas_write_only_so_long(postgres) -> None:  # type: ignore[no-untyped-def]
+    """A replica stopped mid-write (SIGSTOP) keeps its session and its advisory lock: every other
+    replica's writes queued behind it with no end. After FACTDESK_DATABASE_WRITE_WAIT_S, a 503."""
+    import time
+
+    import psycopg
+
+    from retrieval.catalog_postgres import WRITER_LOCK, PostgresCatalog
+
+    url = postgres.new_database()
+    catalog = PostgresCatalog(url, write_wait_s=0.5)
+    try:
+        with psycopg.connect(url, autocommit=True) as stopped:
+            stopped.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK,))
+            t0 = time.monotonic()
+            with pytest.raises(
+                StoreUnavailable, match="held the PostgreSQL catalog's write lock for more than 0.5 s"
+            ):
+                with catalog.exclusive():
+                    pass
+            assert time.monotonic() - t0 < 5
+        with catalog.exclusive():  # its session ended, and its lock with it: writes go on
+            assert catalog.version()
+    finally:
+        catalog.close()
