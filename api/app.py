@@ -197,6 +197,9 @@ class Startup:
         log.info("ingest of %s done in %.1f s: %s", folder, time.monotonic() - t0, summary)
 
 
+REMOTE_OPEN_WAIT_S = 1.0  # how long serving waits for PostgreSQL or a Chroma server at start
+
+
 def _write_limits(schemas: dict[str, Any], settings: Settings) -> None:
     """This server's settings-dependent limits, into the OpenAPI document it serves."""
 
@@ -236,7 +239,11 @@ def create_app(
         startup.opening_problem = None
         return True
 
-    async def open_when_reachable(app: FastAPI) -> None:
+    async def open_when_reachable(app: FastAPI, first: asyncio.Task[bool] | None = None) -> None:
+        if first is not None and await first:  # the first try, still running when serving began
+            startup.start(app.state.service)
+            return
+        log.warning("%s; retrying every %s s", startup.opening_problem, settings.recovery_retry_s)
         await asyncio.sleep(settings.recovery_retry_s)
         while not await try_open(app):
             await asyncio.sleep(settings.recovery_retry_s)
@@ -247,9 +254,14 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = app.state.service is None
         opener = None
-        if owned and not await try_open(app):
-            log.warning("%s; retrying every %s s", startup.opening_problem, settings.recovery_retry_s)
-            opener = asyncio.create_task(open_when_reachable(app))
+        if owned:
+            first = asyncio.create_task(try_open(app))
+            # a store over the network that does not answer takes its timeouts to say so: /healthz
+            # answers meanwhile (the embedded store is local and opens at once, or fails at once)
+            remote = bool(settings.database_url or settings.chroma_url)
+            await asyncio.wait({first}, timeout=REMOTE_OPEN_WAIT_S if remote else None)
+            if not first.done() or not first.result():
+                opener = asyncio.create_task(open_when_reachable(app, first))
         if app.state.service is not None:
             startup.start(app.state.service)
         try:

@@ -127,6 +127,7 @@ class PostgresCatalog(CatalogReads):
     ) -> None:
         self.where = redact_url(url)
         self.write_wait_s = write_wait_s
+        self._secrets = _secrets(url)
         self.read_only: str | None = None  # the SQLite catalog's read-only data dir has no counterpart
         self.problem: str | None = None  # likewise its damaged pages
         self._local = threading.local()  # the connection of a transaction, snapshot or writer lock
@@ -148,6 +149,7 @@ class PostgresCatalog(CatalogReads):
             open=False,
             name="factdesk-catalog",
         )
+        self._first_connect(url, timeout_s)  # before the pool, whose log lines would name the cause less well
         self._pool.open(wait=False)
         try:
             self._migrate()
@@ -158,6 +160,24 @@ class PostgresCatalog(CatalogReads):
     def close(self) -> None:
         self._pool.close()
 
+    def _first_connect(self, url: str, timeout_s: float) -> None:
+        """One connection of its own at start: a pool that cannot connect says only "PoolTimeout", and
+        a wrong password or a database that does not exist would read as an outage."""
+        try:
+            psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout_s))).close()
+        except psycopg.OperationalError as e:
+            raise StoreUnavailable(
+                f"the PostgreSQL catalog at {self.where} is unreachable: {self._reason(e)}"
+            ) from None
+
+    def _reason(self, e: BaseException) -> str:
+        """The driver's first line, its URLs and paths redacted, and no piece of the password (one
+        holding an unescaped "@" is split there by libpq, which then names a piece as the host)."""
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return redact_text(text, paths=True)[:200]
+
     # ---- connections ----
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -165,9 +185,8 @@ class PostgresCatalog(CatalogReads):
         try:
             yield
         except (psycopg.OperationalError, psycopg.InterfaceError) as e:
-            reason = redact_text(str(e).strip().splitlines()[0] if str(e).strip() else "", paths=True)
             raise StoreUnavailable(
-                f"the PostgreSQL catalog at {self.where} is unreachable: {type(e).__name__}: {reason[:200]}"
+                f"the PostgreSQL catalog at {self.where} is unreachable: {type(e).__name__}: {self._reason(e)}"
             ) from e
 
     @contextmanager
@@ -503,3 +522,18 @@ class PostgresCatalog(CatalogReads):
 def _length(analyzed: str) -> int:
     """A chunk's length as FTS5 counts it for BM25: the terms of its analyzed text."""
     return len(analyzed.split())
+
+
+def _secrets(url: str) -> list[str]:
+    """The URL's password and, split at each "@", its pieces of three or more characters, longest
+    first."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return []
+    if not password:
+        return []
+    pieces = {password, unquote(password), *(p for p in password.split("@") if len(p) >= 3)}
+    return sorted(pieces, key=len, reverse=True)

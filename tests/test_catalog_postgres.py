@@ -273,3 +273,17 @@ def test_a_write_waits_for_another_replicas_write_only_so_long(postgres) -> None
             assert catalog.version()
     finally:
         catalog.close()
+
+
+def test_a_connection_refused_for_a_reason_says_the_reason_and_no_piece_of_the_password(postgres) -> None:  # type: ignore[no-untyped-def]
+    """A database that does not exist (or a wrong password) was "unreachable: PoolTimeout", its cause
+    only in the driver's log; a password holding an unescaped "@" put its tail into the message as
+    the host libpq tried."""
+    from retrieval.catalog_postgres import PostgresCatalog
+
+    port = postgres.admin_url.rsplit(":", 1)[1].split("/")[0]
+    with pytest.raises(StoreUnavailable, match='database "nosuchdb" does not exist'):
+        PostgresCatalog(f"postgresql://postgres@127.0.0.1:{port}/nosuchdb", timeout_s=2)
+    with pytest.raises(StoreUnavailable) as err:
+        PostgresCatalog(f"postgresql://postgres:LE@KMEsecret@127.0.0.1:{port}/postgres", timeout_s=2)
+    assert "KMEsecret" not in err.value.message and "LE@" not in err.value.message, err.value.message

@@ -101,3 +101,38 @@ def test_startup_ingest_waits_for_a_chroma_server_that_starts_later(
             assert answer.status_code == 200 and not answer.json()["abstained"], answer.text
     finally:
         server.stop()
+
+
+def test_healthz_answers_at_once_while_a_silent_postgresql_is_waited_for(tmp_path: Path) -> None:
+    """A PostgreSQL that accepts connections and never answers (a stalled host) took both of the
+    start's connection timeouts before /healthz answered: a liveness probe would restart the
+    replica for ever. Serving now begins after a second; /readyz says why it is not ready."""
+    import socket
+    import time
+
+    from conftest import make_settings
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    pytest.importorskip("psycopg")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes each connection; nothing ever answers on it
+    port = silent.getsockname()[1]
+    settings = make_settings(
+        tmp_path / "data",
+        database_url=f"postgresql://factdesk@127.0.0.1:{port}/factdesk",
+        database_timeout_s=4.0,
+        recovery_retry_s=30.0,
+    )
+    try:
+        t0 = time.monotonic()
+        with TestClient(create_app(settings, ingest_on_start=False)) as client:
+            health = client.get("/healthz")
+            served_after = time.monotonic() - t0
+            ready = client.get("/readyz")
+        assert health.status_code == 200 and served_after < 3.5, served_after
+        assert ready.status_code == 503, ready.text
+    finally:
+        silent.close()
