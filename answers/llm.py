@@ -105,6 +105,7 @@ MAX_REDUCE_ROUNDS = 3
 RETRIED_STREAM_FAILURES = ("timed out", "stream interrupted")
 # reasons of an endpoint that answered, but with no reply an answer could come from
 UNUSABLE_REPLIES = ("empty reply", "reply was not valid JSON", "invalid response")
+NO_ROOM = "the passages do not fit the LLM context"
 
 
 class _Attempt:
@@ -510,6 +511,8 @@ class LLMEngine:
         """Map-reduce when the passages do not fit: summarise groups that fit, then summarise the
         sentences around the partial summaries' verified quotes (still spans of the original documents)."""
         budget = self._budget(self.prompts["system"], self._summary_prompt("", query, max_words))
+        if not fit_passages(passages[:1], budget):  # not even one passage: no round could help
+            raise LLMFailure(NO_ROOM)
         for _ in range(MAX_REDUCE_ROUNDS):
             groups = group_passages(passages, budget)
             if len(groups) <= 1:
@@ -517,12 +520,17 @@ class LLMEngine:
             partial: list[Cited] = []
             for group in groups:
                 partial += self._summarize_once(renumber(group), query, max_words)[0]
-            passages = evidence_passages(partial)
-            if not passages:
+            reduced = evidence_passages(partial)
+            if not reduced:
                 return [], 0
+            if [(p.document_id, p.start, p.end) for p in reduced] == [
+                (p.document_id, p.start, p.end) for p in passages
+            ]:
+                raise LLMFailure(NO_ROOM)  # a round that changed nothing: the next would repeat it
+            passages = reduced
         passages = renumber(fit_passages(passages, budget))
         if not passages:
-            raise LLMFailure("the passages do not fit the LLM context")
+            raise LLMFailure(NO_ROOM)
         return self._summarize_once(passages, query, max_words)
 
     def _summarize_once(
@@ -548,6 +556,8 @@ class LLMEngine:
         reason, _ = describe_failure(exc)
         if not isinstance(exc, LLMFailure):
             self.llm.log_failure("call", exc)
+        if reason == NO_ROOM:  # nothing failed: the model was not asked (again), as for an answer
+            return f"{NO_ROOM}; {done} extractively"
         # the model answered, but with nothing usable, or it did not answer at all
         state = "reply unusable" if reason in UNUSABLE_REPLIES else "unavailable"
         return f"LLM {state} ({self.llm.redact(reason)}); {done} extractively"
@@ -574,7 +584,7 @@ def _stream_failure(exc: BaseException) -> str:
 
 
 def _no_room(hits: list[SearchHit]) -> list[str]:
-    return ["the passages do not fit the LLM context; answered extractively"] if hits else []
+    return [f"{NO_ROOM}; answered extractively"] if hits else []
 
 
 def _events(answer: Answer, streamed: list[str]) -> Iterator[dict]:

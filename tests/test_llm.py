@@ -801,6 +801,19 @@ def test_summarize_long_input_goes_map_reduce(engine, svc, srv):
     assert_citations_verify(svc, s)
 
 
+def test_a_summary_that_cannot_fit_asks_the_model_nothing(engine, svc, srv):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: with 1000 context tokens
+    and 900 for the answer no passage fits; a tester's run made 9 calls (round 3 repeating round 2)
+    and then said "LLM unavailable". Nothing is asked, and the warning says what happened, as an
+    answer's does."""
+    srv.default = dynamic(lambda body: {"sentences": [good_sentence(body, 1)]})
+    eng = engine(llm_context_tokens=1000, llm_answer_tokens=900)
+    s = eng.summarize(document_ids=SEED_IDS[4:5], query=None, max_words=60)
+    assert srv.chat_requests == []
+    assert s.generator == "extractive" and s.citations
+    assert "the passages do not fit the LLM context; summarised extractively" in s.warnings
+
+
 def test_summarize_falls_back_on_failure(svc, srv):
     """Runs against the scripted OpenAI-compatible server, not a real LLM: the summary call keeps failing."""
     srv.script(status(503), status(503), status(503))
