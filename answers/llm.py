@@ -273,8 +273,9 @@ class LLMEngine:
         self._stream_ended(stream, started, messages, attempt.content)
         try:
             reply = parse_reply("".join(attempt.content))
-        except ValueError:
-            failure = LLMFailure("reply was not valid JSON")
+        except ValueError:  # named as a call without streaming names it
+            content = "".join(attempt.content).strip()
+            failure = LLMFailure("reply was not valid JSON" if content else "empty reply")
             if streamed:
                 answer = self._streamed_answer(streamed, attempt.assembler, question, query, failure)
                 yield {"done": True, **answer.to_dict()}

@@ -675,6 +675,11 @@ def test_stream_of_non_json_falls_back(svc, srv):
     deltas, done = collect(svc.ask_stream(QUESTION))
     assert "".join(deltas) == done["answer"] and "Roughly" not in done["answer"]
     assert done["generator"] == "extractive"
+    assert "LLM reply unusable (reply was not valid JSON); answered extractively" in done["warnings"]
+    # an empty stream is named as an empty reply without streaming is
+    srv.script(reply(""))
+    _, done = collect(svc.ask_stream(QUESTION))
+    assert "LLM reply unusable (empty reply); answered extractively" in done["warnings"], done["warnings"]
 
 
 # ---------------------------------------------------------------- prompt injection and secrets
