@@ -68,7 +68,7 @@ def verify_sentence(
 
     A citation is a sentence id that was given (`sentences`: its span is that sentence), or a
     (passage, quote) pair whose quote occurs inside the passage it names. The sentence must also be
-    about what it cites (a shared content word) and state no figure that its cited quotes lack (the
+    about each quote it keeps (a shared content word) and state no figure that those quotes lack (the
     quotes are what a reader checks it against, not the rest of their passages), so a real citation
     cannot lend support to an unrelated claim. A question (the model repeating the one asked) states
     nothing. Character references the model copied from the prompt's escaped titles ("&#x27;") are
@@ -85,12 +85,13 @@ def verify_sentence(
         span = _cited_span(c, passages, sentences or {})
         if span is not None and all(s.key != span.key for s in spans):
             spans.append(span)
+    # a citation that shares no content word with the sentence supports nothing in it: left off,
+    # so that a real citation cannot lend its marker to an unrelated claim
+    own = stems(text)
+    spans = [s for s in spans if not own or own & stems(s.passage.doc_text[s.start : s.end])]
     if not spans:
         return None
-    quoted = " ".join(s.passage.doc_text[s.start : s.end] for s in spans)
-    if stems(text) and not stems(text) & stems(quoted):
-        return None
-    if unsupported_numbers(text, quoted):
+    if unsupported_numbers(text, " ".join(s.passage.doc_text[s.start : s.end] for s in spans)):
         return None
     return Cited(text, tuple(spans))
 

@@ -963,6 +963,13 @@ def test_a_figure_must_be_in_the_sentence_cited_not_elsewhere_in_its_passage():
         {"text": "How many soldiers did Ukrainian troops capture?", "citations": ["1.1"]},
     ):
         assert verify_sentence(bad, by_n, spans) is None, bad
+    # a citation sharing no word with the sentence is left off it; the one that supports it stays
+    kept = verify_sentence(
+        {"text": "About 12,000 troops were sent.", "citations": ["1.3", "1.2"]}, by_n, spans
+    )
+    assert kept is not None and [doc[s.start : s.end] for s in kept.spans] == [
+        "About 12,000 troops were sent, each paid $2,000 a month."
+    ]
     for good, text in (
         ({"text": "About 12,000 troops were sent, each paid $2,000.", "citations": ["1.2"]}, None),
         ({"text": "Ukrainian troops captured 9 soldiers on Friday.", "citations": ["1.3"]}, None),
