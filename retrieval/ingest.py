@@ -243,9 +243,11 @@ def raw_fingerprint(item: DocumentIn) -> str:
 
 
 def input_fingerprint(item: DocumentIn) -> str:
-    """Everything a stored document is made from: the raw fingerprint and the given metadata."""
+    """Everything a stored document is made from: what cleaning depends on and the given metadata.
+    Taken before the item is checked: a lone surrogate (which the ingest refuses) is hashed too."""
     given = (item.id, item.title, item.source, item.url, item.published_at)
-    return hashlib.sha256(f"{raw_fingerprint(item)}\0{given!r}".encode()).hexdigest()
+    raw = f"{CLEANER_VERSION}\0{bool(item.is_html)}\0{item.text}\0{given!r}"
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def prepare(
