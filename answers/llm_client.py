@@ -17,6 +17,7 @@ ends in its worker thread when the server ends it.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import time
@@ -193,7 +194,8 @@ class LLMClient:
         )
         if request.get("stream"):  # its wait for tokens is bounded where it is read (answers/llm.py)
             return self._checked(call, request)
-        future = _CALLS.submit(self._checked, call, request)
+        # in the caller's context: its log lines keep the request's id (factdesk/logs.py)
+        future = _CALLS.submit(contextvars.copy_context().run, self._checked, call, request)
         try:
             return future.result(timeout=self.deadline_s(retry))
         except DeadlinePassed:
