@@ -307,6 +307,32 @@ def _usage(ctx: _Ctx, content: str) -> dict[str, int]:
     }
 
 
+def _completion_head(ctx: "_Ctx", cid: str, created: int, model: str, content: str) -> bytes:
+    """Send a 200's headers for a whole chat completion of `content`; its body, for the caller to
+    send as it will (in part, slowly)."""
+    payload = json.dumps(
+        {
+            "id": cid,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+        }
+    ).encode("utf-8")
+    h = ctx.handler
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", str(len(payload)))
+    h.end_headers()
+    return payload
+
+
 def _chunk(cid: str, created: int, model: str, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
     return {
         "id": cid,
@@ -453,27 +479,8 @@ class CutStream(Step):
         cid = _completion_id()
         created = int(time.time())
         if not ctx.stream:
-            payload = json.dumps(
-                {
-                    "id": cid,
-                    "object": "chat.completion",
-                    "created": created,
-                    "model": model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": self.content},
-                            "finish_reason": "stop",
-                        }
-                    ],
-                }
-            ).encode("utf-8")
-            h = ctx.handler
-            h.send_response(200)
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Content-Length", str(len(payload)))
-            h.end_headers()
-            h.wfile.write(payload[: len(payload) // 2])
+            payload = _completion_head(ctx, cid, created, model, self.content)
+            ctx.handler.wfile.write(payload[: len(payload) // 2])
             ctx.abort()
             return
 
@@ -519,26 +526,8 @@ class Drip(Step):
     def send(self, ctx: _Ctx) -> None:
         cid, created, model = _completion_id(), int(time.time()), ctx.model
         if not ctx.stream:
-            payload = json.dumps(
-                {
-                    "id": cid,
-                    "object": "chat.completion",
-                    "created": created,
-                    "model": model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": self.content},
-                            "finish_reason": "stop",
-                        }
-                    ],
-                }
-            ).encode("utf-8")
+            payload = _completion_head(ctx, cid, created, model, self.content)
             h = ctx.handler
-            h.send_response(200)
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Content-Length", str(len(payload)))
-            h.end_headers()
             try:
                 for i in range(0, len(payload), self.size):
                     if not ctx.sleep(self.every):
