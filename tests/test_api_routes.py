@@ -209,10 +209,14 @@ def test_search_filters(client: TestClient) -> None:
     assert_error(client.post("/v1/search", json={"query": "x", "published_before": "last tuesday"}), 400)
     # a decline for want of documents the filters keep says so (the seed articles are undated)
     dated = client.post("/v1/ask", json={"question": QUESTION, "published_after": "2020-01-01"}).json()
-    assert dated["abstained"] and (
-        "no stored document matches the filters; a date filter keeps only dated documents, and "
-        f"{len(SEED_IDS)} of {len(SEED_IDS)} have no published_at"
-    ) in dated["warnings"]
+    assert (
+        dated["abstained"]
+        and (
+            "no stored document matches the filters; a date filter keeps only dated documents, and "
+            f"{len(SEED_IDS)} of {len(SEED_IDS)} have no published_at"
+        )
+        in dated["warnings"]
+    )
     nowhere = client.post("/v1/ask", json={"question": QUESTION, "sources": ["nowhere.txt"]}).json()
     assert nowhere["abstained"] and "no stored document matches the filters" in nowhere["warnings"]
     kept = client.post("/v1/ask", json={"question": QUESTION, "document_ids": [only]}).json()
