@@ -33,8 +33,8 @@ from answers.models import Answer, Summary
 from answers.parts import question_parts
 from answers.ranker import Ranker
 from answers.reader import Reader
-from answers.retrieve import retrieve
-from answers.rewrite import as_question, asks_for_person, named_person
+from answers.retrieve import Retrieval, retrieve
+from answers.rewrite import asks_for_person, named_person
 from answers.summarize import (
     holds_every_word,
     mentioning,
@@ -159,13 +159,12 @@ class OfflineEngine:
     # shared with the LLM engine
     def retrieve(
         self, question: str, top_k: int, filters: Filters | None, history: list[str], named: bool = True
-    ) -> tuple[str, list[SearchHit]]:
+    ) -> Retrieval:
         person = self.answer_named(question, top_k, filters, history) if named else None
         with self.service.telemetry.stage("retrieve"):
-            r = retrieve(
+            return retrieve(
                 self.service.searcher, question, history, max(top_k, self.retrieve_k), filters, person
             )
-        return r.query, r.hits
 
     def answer_named(
         self, question: str, top_k: int, filters: Filters | None, history: list[str]
@@ -175,7 +174,7 @@ class OfflineEngine:
         is answered again, as it was asked (its own follow-up resolved as before, one level deep)."""
         if not history or not asks_for_person(question, history[-1]):
             return None
-        query, hits = self.retrieve(history[-1], top_k, filters, history[:-1], named=False)
+        _, query, hits = self.retrieve(history[-1], top_k, filters, history[:-1], named=False)
         if not query_terms(query):
             return None
         earlier = self.answer_hits(query, hits, history[-1])
@@ -216,9 +215,7 @@ class OfflineEngine:
             )
         if other_script(question):  # the embedder and the reader read English only: nothing to search
             return abstain(self.generator, self.prompts.version)
-        # read as if typed with its "?" (docs/api.md): the punctuation changes no step's reading
-        asked = as_question(question)
-        query, hits = self.retrieve(asked, top_k, filters, history)
+        asked, query, hits = self.retrieve(question, top_k, filters, history)
         if not query_terms(query):  # "x", "what is it?": nothing asked that an article could answer
             answer = abstain(self.generator, self.prompts.version)
         else:

@@ -361,8 +361,9 @@ class LLMEngine:
         if history:
             rewritten = self._rewrite(question, history)
             if rewritten:
-                return rewritten, self.fallback.retrieve(rewritten, top_k, filters, [])[1]
-        return self.fallback.retrieve(question, top_k, filters, history)
+                return rewritten, self.fallback.retrieve(rewritten, top_k, filters, []).hits
+        r = self.fallback.retrieve(question, top_k, filters, history)
+        return r.query, r.hits
 
     def _rewrite(self, question: str, history: list[str]) -> str | None:
         """The follow-up as a self-contained question, or None (then the heuristic rewrite is used)."""

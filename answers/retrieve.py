@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 
@@ -12,9 +12,8 @@ from retrieval.models import SearchHit
 from retrieval.search import Filters, Searcher
 
 
-@dataclass
-class Retrieval:
-    asked: str  # the message as typed
+class Retrieval(NamedTuple):
+    asked: str  # the message as typed, read with its "?" (as_question)
     query: str  # the standalone question (a follow-up resolved against the conversation)
     hits: list[SearchHit]
 
@@ -34,6 +33,9 @@ def retrieve(
     filters: Filters | None,
     person: str | None = None,
 ) -> Retrieval:
-    """person: whom the previous turn's answer named, for a "he" or "she" (answers/rewrite.py)."""
-    query = rewrite_follow_up(question, history, person, partial(cosines, searcher))
-    return Retrieval(question, query, searcher.search(as_question(query), k, filters))
+    """person: whom the previous turn's answer named, for a "he" or "she" (answers/rewrite.py).
+    Every step reads the question as if typed with its "?" (docs/api.md: the punctuation changes no
+    answer); a follow-up resolved to an earlier turn's words gets one too."""
+    asked = as_question(question)
+    query = as_question(rewrite_follow_up(asked, history, person, partial(cosines, searcher)))
+    return Retrieval(asked, query, searcher.search(query, k, filters))

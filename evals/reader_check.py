@@ -103,7 +103,9 @@ def check_set(engine, questions: list[dict]) -> list[Row]:  # type: ignore[no-un
     rows = []
     for q in questions:
         gold = [g for g in m.evidence_spans(q.get("evidence", []), texts) if g]
-        query, hits = engine.retrieve(q["question"], svc.settings.default_top_k, None, q.get("history") or [])
+        _, query, hits = engine.retrieve(
+            q["question"], svc.settings.default_top_k, None, q.get("history") or []
+        )
         cands = engine.read(query, hits)
         is_gold = [
             any(g.document_id == c.document_id and min(g.end, c.end) > max(g.start, c.start) for g in gold)
