@@ -37,7 +37,7 @@ from retrieval.catalog import DOCUMENT_INSERT, CatalogReads, document_row
 from retrieval.errors import StoreUnavailable
 from retrieval.lexical import analyze, bm25_scores
 from retrieval.models import Chunk, Document, chunk_key, revision_keys
-from retrieval.redact import redact_text, redact_url
+from retrieval.redact import error_reason, redact_url, url_secrets
 
 # advisory lock keys (one bigint namespace per database): fixed, so every replica agrees
 WRITER_LOCK = 0x66616374_64657331  # "factdes1": one writer at a time, recovery included
@@ -127,7 +127,7 @@ class PostgresCatalog(CatalogReads):
     ) -> None:
         self.where = redact_url(url)
         self.write_wait_s = write_wait_s
-        self._secrets = _secrets(url)
+        self._secrets = url_secrets(url)
         self.read_only: str | None = None  # the SQLite catalog's read-only data dir has no counterpart
         self.problem: str | None = None  # likewise its damaged pages
         self._local = threading.local()  # the connection of a transaction, snapshot or writer lock
@@ -167,16 +167,8 @@ class PostgresCatalog(CatalogReads):
             psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout_s))).close()
         except psycopg.OperationalError as e:
             raise StoreUnavailable(
-                f"the PostgreSQL catalog at {self.where} is unreachable: {self._reason(e)}"
+                f"the PostgreSQL catalog at {self.where} is unreachable: {error_reason(e, self._secrets)}"
             ) from None
-
-    def _reason(self, e: BaseException) -> str:
-        """The driver's first line, its URLs and paths redacted, and no piece of the password (one
-        holding an unescaped "@" is split there by libpq, which then names a piece as the host)."""
-        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return redact_text(text, paths=True)[:200]
 
     # ---- connections ----
     @contextmanager
@@ -186,7 +178,7 @@ class PostgresCatalog(CatalogReads):
             yield
         except (psycopg.OperationalError, psycopg.InterfaceError) as e:
             raise StoreUnavailable(
-                f"the PostgreSQL catalog at {self.where} is unreachable: {type(e).__name__}: {self._reason(e)}"
+                f"the PostgreSQL catalog at {self.where} is unreachable: {error_reason(e, self._secrets)}"
             ) from e
 
     @contextmanager
@@ -316,10 +308,9 @@ class PostgresCatalog(CatalogReads):
         try:
             conn.execute(sql)  # type: ignore[arg-type]
         except psycopg.errors.InsufficientPrivilege as e:
-            reason = redact_text(str(e).strip().splitlines()[0], paths=True)
             raise StoreUnavailable(
                 f"the PostgreSQL catalog at {self.where} needs migration step {max(step, 1)}, and its "
-                f"role may not create tables ({reason[:120]}): grant it CREATE on the schema for one "
+                f"role may not create tables ({error_reason(e, self._secrets)}): grant it CREATE on the schema for one "
                 "start (docs/postgres.md)"
             ) from None
 
@@ -522,18 +513,3 @@ class PostgresCatalog(CatalogReads):
 def _length(analyzed: str) -> int:
     """A chunk's length as FTS5 counts it for BM25: the terms of its analyzed text."""
     return len(analyzed.split())
-
-
-def _secrets(url: str) -> list[str]:
-    """The URL's password and, split at each "@", its pieces of three or more characters, longest
-    first."""
-    from urllib.parse import unquote, urlsplit
-
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return []
-    if not password:
-        return []
-    pieces = {password, unquote(password), *(p for p in password.split("@") if len(p) >= 3)}
-    return sorted(pieces, key=len, reverse=True)

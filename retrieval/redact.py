@@ -8,9 +8,10 @@ body, a log line or a terminal passes through here first. Pure functions, no I/O
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Sequence
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-__all__ = ["redact_text", "redact_url"]
+__all__ = ["error_reason", "redact_text", "redact_url", "url_secrets"]
 
 HIDDEN = "***"
 PATH_PLACEHOLDER = "<path>"
@@ -59,3 +60,27 @@ def redact_text(text: str, *, paths: bool = False) -> str:
     if paths:
         out = _PATH_RE.sub(PATH_PLACEHOLDER, out)
     return out
+
+
+def url_secrets(url: str) -> list[str]:
+    """The URL's password and, split at each "@", its pieces of three or more characters, longest
+    first: libpq splits a password holding an unescaped "@" there and may name a piece as the host."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return []
+    if not password:
+        return []
+    pieces = {password, unquote(password), *(p for p in password.split("@") if len(p) >= 3)}
+    return sorted(pieces, key=len, reverse=True)
+
+
+def error_reason(e: BaseException, secrets: Sequence[str] = ()) -> str:
+    """The first line of a driver's error, fit for a 503 body or a log: no piece of `secrets`
+    (url_secrets), its URLs without credentials and queries, its file paths (the data dir's layout)
+    left out."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    for secret in secrets:
+        text = text.replace(secret, HIDDEN)
+    text = redact_text(text, paths=True)
+    return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__

@@ -21,7 +21,7 @@ import numpy as np
 from retrieval.chroma_read import ChromaReader
 from retrieval.errors import CorruptStore, CorruptVectors, FactdeskError, StoreUnavailable
 from retrieval.faults import classify
-from retrieval.redact import redact_text, redact_url
+from retrieval.redact import error_reason, redact_url
 
 
 QUERY_ATTEMPTS = 3  # a search's Chroma read, when a concurrent delete hid an id (VectorStore.query)
@@ -96,7 +96,9 @@ class VectorStore:
                         fault = _embedded_fault(e)
                         if fault is not None:
                             raise fault from e
-                    raise StoreUnavailable(f"the Chroma store{where} is unreachable: {_reason(e)}") from e
+                    raise StoreUnavailable(
+                        f"the Chroma store{where} is unreachable: {error_reason(e)}"
+                    ) from e
             return self._collection
 
     def _forget_failed_client(self) -> None:
@@ -112,7 +114,7 @@ class VectorStore:
                 with self._lock:
                     self._collection = None
                 where = redact_url(self.chroma_url)
-                raise StoreUnavailable(f"the Chroma server at {where} failed: {_reason(e)}") from e
+                raise StoreUnavailable(f"the Chroma server at {where} failed: {error_reason(e)}") from e
             fault = _embedded_fault(e)  # Chroma passes SQLite's "database or disk is full" on as text
             if fault is not None:
                 raise fault from e
@@ -180,7 +182,7 @@ class VectorStore:
                     try:
                         self._reader = ChromaReader(self.data_dir / "chroma", self.name)
                     except Exception as e:  # the client opens it, and reports what is wrong
-                        log.debug("direct Chroma read unavailable: %s", _reason(e))
+                        log.debug("direct Chroma read unavailable: %s", error_reason(e))
             return self._reader
 
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
@@ -190,7 +192,7 @@ class VectorStore:
             try:
                 return [(i, 1.0 - float(d)) for i, d in reader.query(vector, n, where)]
             except Exception as e:  # the client repeats the read: its failures are the ones handled below
-                log.debug("direct Chroma read failed, the client reads instead: %s", _reason(e))
+                log.debug("direct Chroma read failed, the client reads instead: %s", error_reason(e))
                 with self._lock:
                     self._reader = None
 
@@ -236,14 +238,6 @@ def _read_failure(e: Exception) -> str:
     if "nothing found on disk" in message:
         return "unflushed"
     return "retry" if "error finding id" in message else "raise"
-
-
-def _reason(e: Exception) -> str:
-    """The first line of a driver's error, fit for a 503 body: its URLs lose their credentials and
-    queries, and its file paths (the data dir's layout) are left out."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    text = redact_text(text, paths=True)
-    return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
 
 
 def forget_client(path: Path) -> None:

@@ -31,7 +31,7 @@ from factdesk.service import Factdesk
 from retrieval.clean import clean_article
 from retrieval.errors import StoreUnavailable
 from retrieval.models import DocumentIn
-from retrieval.redact import redact_text, redact_url
+from retrieval.redact import error_reason, redact_text, redact_url, url_secrets
 from retrieval.store import VectorStore
 
 SECRETS = ("admin", "S3CRET", "QSECRET")
@@ -78,6 +78,17 @@ def test_redact_text_finds_urls_in_prose_and_paths_on_request() -> None:
     assert "/home/ann" in redact_text(text)  # logs keep paths: they are the operator's own machine
     assert "/home/ann" not in redact_text(text, paths=True)
     assert "http://***@10.0.0.1:8001/api/v2/heartbeat?***" in redact_text(text, paths=True)
+
+
+def test_error_reason_is_the_first_line_without_any_piece_of_the_password() -> None:
+    url = "postgresql://ann:p@ss@word@db:5432/factdesk"
+    secrets = url_secrets(url)
+    assert secrets[0] == "p@ss@word" and "word" in secrets and "ss" not in secrets  # pieces < 3 kept
+    err = OSError('could not translate host name "ss@word@db" to address\nunable to open /var/lib/x/y')
+    reason = error_reason(err, secrets)
+    assert reason == 'OSError: could not translate host name "ss@***@db" to address'
+    assert error_reason(ValueError("")) == "ValueError"
+    assert url_secrets("postgresql://db/factdesk") == [] and url_secrets("http://[::1") == []
 
 
 def test_a_failing_chroma_server_is_named_without_its_secrets(tmp_path: Path) -> None:
