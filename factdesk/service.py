@@ -263,8 +263,8 @@ class Factdesk:
     def _read_before(self, doc_id: str) -> IngestResult:
         """A file as it was when last stored (ingest_paths' changed_only): its document is left as the
         archive holds it now."""
-        doc = self.catalog.get(doc_id)
-        if doc is None:
+        stored = self.catalog.heading(doc_id)
+        if stored is None:
             return IngestResult(
                 id=doc_id,
                 status="unchanged",
@@ -273,9 +273,8 @@ class Factdesk:
                     "or change it, to bring it back)",
                 ),
             )
-        return IngestResult(
-            id=doc_id, status="unchanged", chunks=doc.chunks, title=doc.title, source=doc.source
-        )
+        title, source, chunks = stored
+        return IngestResult(id=doc_id, status="unchanged", chunks=chunks, title=title, source=source)
 
     @contextmanager
     def _file_ids(self) -> Iterator[FileIds | None]:

@@ -198,6 +198,14 @@ class CatalogReads:
         )
         return doc_from_row(rows[0]) if rows else None
 
+    def heading(self, doc_id: str) -> tuple[str, str | None, int] | None:
+        """A committed document's title, source and chunk count, without its text (a start's check of
+        every unchanged file asks for these)."""
+        rows = self._query(
+            "SELECT title, source, chunk_count FROM documents WHERE id = ? AND state = 'committed'", [doc_id]
+        )
+        return (rows[0][0], rows[0][1], int(rows[0][2])) if rows else None
+
     def content_hash_of_raw(self, raw_hash: str) -> str | None:
         rows = self._query("SELECT content_hash FROM raw_inputs WHERE raw_hash = ?", [raw_hash])
         return rows[0][0] if rows else None

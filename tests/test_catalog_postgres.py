@@ -133,6 +133,16 @@ def test_two_services_share_one_archive(  # type: ignore[no-untyped-def]
     results = a.ingest_paths([ARTICLES])
     assert [r.status for r in results] == ["created"] * 5
     assert [d.id for d in b.list_documents()] == SEED_IDS
+    for doc in seeded.list_documents():  # without the text, as SQLite tells it
+        assert (
+            b.catalog.heading(doc.id)
+            == seeded.catalog.heading(doc.id)
+            == (
+                doc.title,
+                doc.source,
+                doc.chunks,
+            )
+        )
     hits = b.search("suicide orders", top_k=3)
     assert hits and hits[0].lexical_rank is not None
     assert hits == a.search("suicide orders", top_k=3)
@@ -172,6 +182,7 @@ def test_two_services_share_one_archive(  # type: ignore[no-untyped-def]
     b.delete_document("extra")
     with pytest.raises(NotFound):
         a.get_document("extra")
+    assert a.catalog.heading("extra") is None
     assert all(h.document_id != "extra" and h.lexical_rank is None for h in a.search("qwvorn", top_k=10))
     for svc in (a, b):
         report = svc.ingestor.doctor()
