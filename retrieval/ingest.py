@@ -155,9 +155,11 @@ def ignored_date(value: object) -> str:
 
 
 def _noted(result: IngestResult, warnings: tuple[str, ...]) -> IngestResult:
-    """result with what reading its item left out (DocumentIn.warnings), each also logged."""
+    """result with what reading its item left out (DocumentIn.warnings). Every caller shows a result's
+    warnings (the CLI's line, the HTTP body, a serve start's log line), so a log line here would say
+    it twice."""
     for w in warnings:
-        log.warning("%s: %s", result.id, w)
+        log.debug("%s: %s", result.id, w)
     return replace(result, warnings=result.warnings + warnings) if warnings else result
 
 

@@ -226,6 +226,7 @@ def test_ingest_line_says_a_front_matter_date_was_ignored(cli: Cli) -> None:
     assert line == (
         "undated-notes: created (1 chunks); warning: published_at ignored: 'not-a-date' is not an ISO 8601 date"
     )
+    assert "not-a-date" not in proc.stderr  # said once, on the item's line
 
 
 def test_errors_are_one_line_and_exit_2(cli: Cli) -> None:
