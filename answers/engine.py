@@ -104,6 +104,10 @@ class AnswerEngine(Protocol):
 
     def warm(self) -> None: ...
 
+    def degraded(self) -> list[str]:
+        """What answers are made without now (/readyz's `degraded`): a failing LLM endpoint."""
+        ...
+
 
 def stream_text(text: str) -> Iterator[str]:
     """Word-sized pieces that add up exactly to text."""
@@ -155,6 +159,9 @@ class OfflineEngine:
 
     def warm(self) -> None:
         """Load what the first question would otherwise wait for."""
+
+    def degraded(self) -> list[str]:
+        return []
 
     # shared with the LLM engine
     def retrieve(

@@ -41,7 +41,7 @@ from answers.cited import (
 )
 from answers.engine import OfflineEngine, answer_summary_request, recent_documents, stream_text
 from answers.intent import SummaryRequest, summary_request
-from answers.llm_client import LLMClient, LLMFailure, describe_failure
+from answers.llm_client import CUT_REPLY, CutReply, LLMClient, LLMFailure, describe_failure
 from answers.llm_reply import (
     BadReply,
     DeltaText,
@@ -104,7 +104,7 @@ MAX_REDUCE_ROUNDS = 3
 # llm_max_retries times); an invalid reply would come back the same
 RETRIED_STREAM_FAILURES = ("timed out", "stream interrupted")
 # reasons of an endpoint that answered, but with no reply an answer could come from
-UNUSABLE_REPLIES = ("empty reply", "reply was not valid JSON", "invalid response")
+UNUSABLE_REPLIES = ("empty reply", "reply was not valid JSON", "invalid response", CUT_REPLY)
 NO_ROOM = "the passages do not fit the LLM context"
 
 
@@ -116,6 +116,7 @@ class _Attempt:
         self.assembler = Assembler()
         self.content: list[str] = []
         self.finished = False
+        self.finish_reason: str | None = None
 
     def verified_deltas(
         self,
@@ -156,6 +157,7 @@ class _Attempt:
                     yield from stream_text(out if streamed else out.lstrip())
                 self.content.append(piece or "")
                 self.finished = self.finished or bool(choice.finish_reason)
+                self.finish_reason = choice.finish_reason or self.finish_reason
 
 
 class LLMEngine:
@@ -179,6 +181,9 @@ class LLMEngine:
 
     def warm(self) -> None:
         self.fallback.warm()
+
+    def degraded(self) -> list[str]:
+        return [p] if (p := self.llm.problem()) else []
 
     def ask(self, question: str, *, top_k: int, filters: Filters | None, history: list[str]) -> Answer:
         if (req := summary_request(question, history)) is not None:
@@ -204,9 +209,21 @@ class LLMEngine:
             reply = self.llm.complete_json(
                 self._answer_messages(query, passages), answer_schema(list(sentence_spans(passages)))
             )
+        except CutReply as cut:  # the sentences whole before the cut, as a stream would have sent them
+            if not verify_sentences(cut.sentences, {p.n: p for p in passages}, sentence_spans(passages))[0]:
+                return self._extractive(question, query, hits, [self._unavailable(cut)])
+            answer = self._answer_from_reply({"sentences": cut.sentences}, passages, question, query, hits)
+            answer.warnings.append(self._cut_warning())
+            return answer
         except Exception as exc:  # noqa: BLE001 - a model failure must never reach the caller
             return self._extractive(question, query, hits, [self._unavailable(exc)])
         return self._answer_from_reply(reply, passages, question, query, hits)
+
+    def _cut_warning(self) -> str:
+        return (
+            f"LLM reply cut at FACTDESK_LLM_ANSWER_TOKENS ({self.settings.llm_answer_tokens}): the "
+            "sentences before the cut are kept; the answer may be incomplete"
+        )
 
     def ask_stream(
         self, question: str, *, top_k: int, filters: Filters | None, history: list[str]
@@ -276,6 +293,8 @@ class LLMEngine:
         except ValueError:  # named as a call without streaming names it
             content = "".join(attempt.content).strip()
             failure = LLMFailure("reply was not valid JSON" if content else "empty reply")
+            if attempt.finish_reason == "length":
+                failure = LLMFailure(CUT_REPLY)
             if streamed:
                 answer = self._streamed_answer(streamed, attempt.assembler, question, query, failure)
                 yield {"done": True, **answer.to_dict()}
@@ -302,7 +321,9 @@ class LLMEngine:
             generator=self.generator,
             prompt_version=self.prompts.version,
             warnings=[
-                f"LLM stream failed ({self.llm.redact(exc.reason)}) after {len(assembler.citations)} "
+                self._cut_warning()
+                if exc.reason == CUT_REPLY
+                else f"LLM stream failed ({self.llm.redact(exc.reason)}) after {len(assembler.citations)} "
                 "verified citation(s): the answer may be incomplete"
             ],
         )
@@ -560,6 +581,8 @@ class LLMEngine:
             self.llm.log_failure("call", exc)
         if reason == NO_ROOM:  # nothing failed: the model was not asked (again), as for an answer
             return f"{NO_ROOM}; {done} extractively"
+        if reason not in UNUSABLE_REPLIES:  # a stream that stalled or was cut: the endpoint failed
+            self.llm.note(reason)
         # the model answered, but with nothing usable, or it did not answer at all
         state = "reply unusable" if reason in UNUSABLE_REPLIES else "unavailable"
         return f"LLM {state} ({self.llm.redact(reason)}); {done} extractively"

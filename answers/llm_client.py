@@ -24,6 +24,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as DeadlinePassed
+from datetime import UTC, datetime
 from functools import partial
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -31,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 from answers import dialects
-from answers.llm_reply import parse_reply
+from answers.llm_reply import complete_sentences, parse_reply
 from answers.telemetry import Telemetry, token_usage
-from retrieval.redact import redact_text
+from retrieval.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
     from factdesk.settings import Settings
@@ -52,6 +53,17 @@ class LLMFailure(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+CUT_REPLY = "reply cut at the token limit"
+
+
+class CutReply(LLMFailure):
+    """A reply that stopped at max_tokens before its JSON closed; `sentences`: those whole before it."""
+
+    def __init__(self, sentences: list) -> None:
+        super().__init__(CUT_REPLY)
+        self.sentences = sentences
 
 
 def describe_failure(exc: BaseException) -> tuple[str, bool]:
@@ -131,6 +143,22 @@ class LLMClient:
         self.once = self.sdk.with_options(max_retries=0)  # for calls whose failure costs nothing
         # what negotiates the structured-output mode: the same server may serve several models
         self.endpoint: dialects.Endpoint = (str(self.sdk.base_url), self.model)
+        self._failed: tuple[float, str] | None = None  # the last call's failure: (when, reason)
+
+    def note(self, failure: str | None) -> None:
+        """The outcome of the latest call to reach the endpoint: None, answered; else its reason."""
+        self._failed = None if failure is None else (time.time(), failure)
+
+    def problem(self) -> str | None:
+        """Why answers are extractive now (/readyz's `degraded`): the latest call failed. Only calls
+        tell: the endpoint is not probed, so the state holds until the next question asks it again."""
+        if self._failed is None:
+            return None
+        when = datetime.fromtimestamp(self._failed[0], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return (
+            f"the LLM endpoint at {redact_url(str(self.sdk.base_url))} failed its latest call at {when} "
+            f"({self._failed[1]}): answers and summaries are extractive until a call succeeds"
+        )
 
     def complete_json(self, messages: list[dict], schema: dict) -> dict:
         """The model's reply as a JSON object; LLMFailure when there is none."""
@@ -142,6 +170,8 @@ class LLMClient:
         try:
             return parse_reply(content)
         except ValueError:
+            if choice is not None and choice.finish_reason == "length":
+                raise CutReply(complete_sentences(content)) from None
             raise LLMFailure("reply was not valid JSON") from None
 
     def create_json(self, messages: list[dict], schema: dict, *, stream: bool = False) -> Any:
@@ -192,18 +222,25 @@ class LLMClient:
         call = partial(
             (self.sdk if retry else self.once).chat.completions.create, model=self.model, **request
         )
-        if request.get("stream"):  # its wait for tokens is bounded where it is read (answers/llm.py)
-            return self._checked(call, request)
-        # in the caller's context: its log lines keep the request's id (factdesk/logs.py)
-        future = _CALLS.submit(contextvars.copy_context().run, self._checked, call, request)
         try:
-            return future.result(timeout=self.deadline_s(retry))
+            if request.get("stream"):  # its wait for tokens is bounded where it is read (answers/llm.py)
+                resp = self._checked(call, request)
+            else:
+                # in the caller's context: its log lines keep the request's id (factdesk/logs.py)
+                future = _CALLS.submit(contextvars.copy_context().run, self._checked, call, request)
+                resp = future.result(timeout=self.deadline_s(retry))
         except DeadlinePassed:
             log.warning(
                 "LLM call failed: no whole reply within %.0f s (FACTDESK_LLM_TIMEOUT_S and its retries)",
                 self.deadline_s(retry),
             )
+            self.note("timed out")
             raise LLMFailure("timed out") from None
+        except LLMFailure as failure:
+            self.note(failure.reason)
+            raise
+        self.note(None)
+        return resp
 
     def _checked(self, call: Any, request: dict) -> Any:
         try:

@@ -109,6 +109,13 @@ def parse_reply(content: str | None) -> dict:
     return obj
 
 
+def complete_sentences(content: str) -> list:
+    """The sentences of a reply cut short (a token limit) that were whole before the cut: read as a
+    stream reads them, so an answer keeps the same sentences whether it was streamed or not."""
+    reader = SentenceStream()
+    return [value for kind, _, value in reader.feed(ThinkFilter().feed(content)) if kind == "sentence"]
+
+
 def said_abstain(reply: dict) -> bool:
     v = reply.get("abstained")
     return v is True or (isinstance(v, str) and v.strip().lower() == "true")

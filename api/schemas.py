@@ -112,7 +112,9 @@ class Ready(Response):
     store: str
     model: str
     degraded: list[str] = Field(
-        default_factory=list, description="what the service answers without (e.g. a read-only data dir)"
+        default_factory=list,
+        description="what the service answers without (a read-only data dir; an LLM endpoint whose latest "
+        "call failed: answers are extractive meanwhile)",
     )
 
 

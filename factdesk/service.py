@@ -166,7 +166,8 @@ class Factdesk:
 
     def readiness(self) -> tuple[list[str], list[str]]:
         """(problems, degraded): what keeps this service from answering (for /readyz: 503), and
-        what it answers without (a read-only data dir: writes refused, dense search off). Redacted."""
+        what it answers without (a read-only data dir: writes refused, dense search off; an LLM
+        endpoint whose latest call failed). Redacted."""
         problems: list[str] = []
         degraded: list[str] = []
         catalog_down = self.catalog.unavailable()
@@ -192,6 +193,7 @@ class Factdesk:
             degraded.append(refusal(self.catalog.read_only, "the data dir").message)
         if self.recovery_problem:
             (degraded if self.catalog.read_only else problems).append(self.recovery_problem)
+        degraded += self.engine.degraded()  # answers still come, extractive: not a reason to leave rotation
         return [redact_text(p, paths=True) for p in problems], [redact_text(d, paths=True) for d in degraded]
 
     def recovery_counts(self) -> dict[str, int]:

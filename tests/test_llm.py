@@ -262,6 +262,22 @@ def test_server_errors_fall_back_to_extractive(svc, srv):
     assert "LLM unavailable (server error 500); answered extractively" in d["warnings"]
 
 
+def test_readiness_says_answers_are_extractive_while_the_endpoint_fails(svc, srv):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: /readyz stays 200 (answers
+    still come), its `degraded` names the endpoint's failure until a call succeeds again."""
+    srv.script(status(500), status(500), status(500))
+    svc.ask(QUESTION)
+    problems, degraded = svc.readiness()
+    assert problems == []
+    (said,) = [d for d in degraded if "LLM endpoint" in d]
+    assert f"the LLM endpoint at {srv.base_url}" in said and "(server error 500)" in said
+    assert said.endswith("answers and summaries are extractive until a call succeeds")
+    assert KEY not in said
+    srv.script(dynamic(lambda body: cited_reply(body, (1, 2))))
+    assert svc.ask(QUESTION).generator == svc.settings.llm_model
+    assert not any("LLM endpoint" in d for d in svc.readiness()[1])
+
+
 def test_timeout_falls_back(engine, srv):
     """Runs against the scripted OpenAI-compatible server, not a real LLM: replies slower than the timeout."""
     srv.script(
@@ -496,6 +512,37 @@ def test_what_real_servers_send_is_tolerated(engine, srv, stream):
     assert d["generator"] == eng.settings.llm_model and d["warnings"] == []
     assert "think" not in d["answer"]
     assert_citations_verify(eng.service, d)
+
+
+def test_a_reply_cut_at_the_token_limit_keeps_its_whole_sentences_streamed_or_not(engine, srv):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: a reply that stops at
+    max_tokens inside its second sentence answers with the first, the same whether it was streamed
+    or not, and says why; one cut inside its first sentence is answered extractively."""
+
+    def cut(body: dict, inside: int) -> Step:
+        content = json.dumps(cited_reply(body, (1, 2)))
+        at = [m.start() for m in re.finditer('"text"', content)][inside] + 20
+        return reply(content[:at], finish_reason="length")
+
+    eng = engine(llm_answer_tokens=120)
+    srv.script(dynamic(lambda body: cut(body, 1)))
+    plain = eng.ask(QUESTION, top_k=5, filters=None, history=[]).to_dict()
+    srv.script(dynamic(lambda body: cut(body, 1)))
+    deltas, streamed = collect(eng.ask_stream(QUESTION, top_k=5, filters=None, history=[]))
+    for d in (plain, streamed):
+        assert d["generator"] == eng.settings.llm_model and len(d["citations"]) == 1
+        assert d["warnings"] == [
+            "LLM reply cut at FACTDESK_LLM_ANSWER_TOKENS (120): the sentences before the cut are kept; "
+            "the answer may be incomplete"
+        ]
+        assert_citations_verify(eng.service, d)
+    assert plain["answer"] == streamed["answer"] == "".join(deltas).strip()
+    assert plain["citations"] == streamed["citations"]
+
+    srv.script(dynamic(lambda body: cut(body, 0)))
+    d = eng.ask(QUESTION, top_k=5, filters=None, history=[]).to_dict()
+    assert d["generator"] == "extractive"
+    assert d["warnings"] == ["LLM reply unusable (reply cut at the token limit); answered extractively"]
 
 
 def test_parse_reply_skips_only_a_leading_think_block():
