@@ -113,8 +113,8 @@ class Ready(Response):
     model: str
     degraded: list[str] = Field(
         default_factory=list,
-        description="what the service answers without (a read-only data dir; an LLM endpoint whose latest "
-        "call failed: answers are extractive meanwhile)",
+        description="what the service answers without (a read-only data dir; vectors the store lost; an LLM "
+        "endpoint whose latest call failed: answers are extractive meanwhile)",
     )
 
 

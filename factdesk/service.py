@@ -189,6 +189,13 @@ class Factdesk:
             degraded.append(f"dense search is off: {store}")
         elif store:
             problems.append(store)
+        elif not problems and (chunks := self.catalog.count()[1]) > self.vectors.last_count:
+            # every write stores a chunk's vector before the catalog shows the chunk, and deletes it
+            # after: fewer vectors than chunks are lost ones (a collection deleted or reset)
+            degraded.append(
+                f"the vector store holds {self.vectors.last_count} vectors for {chunks} stored chunks: "
+                "dense search misses the rest until `factdesk doctor --repair` restores them"
+            )
         if self.catalog.read_only is not None:
             degraded.append(refusal(self.catalog.read_only, "the data dir").message)
         if self.recovery_problem:

@@ -53,6 +53,7 @@ class VectorStore:
         self.last_fault: FactdeskError | None = (
             None  # what the last ping() met (CorruptVectors: doctor rebuilds)
         )
+        self.last_count = 0  # the vectors the last ping() counted
 
     def _chroma_path(self) -> str:
         """The embedded store's folder, one spelling per folder (a relative and an absolute data dir)."""
@@ -105,11 +106,29 @@ class VectorStore:
         forget_client(self.data_dir / "chroma")
 
     def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        """Run a Chroma call; a dead server becomes StoreUnavailable, and the next call reconnects."""
+        """Run a Chroma call; a dead server becomes StoreUnavailable, and the next call reconnects. A
+        collection deleted under us (another client, a server reset) is made anew and asked again:
+        readiness and doctor's missing_vectors say what `doctor --repair` restores."""
+        try:
+            return self._attempt(fn, *args, **kwargs)
+        except CollectionGone:
+            return self._attempt(fn, *args, **kwargs)
+
+    def _attempt(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         col = self.collection()
         try:
             return fn(col, *args, **kwargs)
         except Exception as e:
+            if _collection_gone(e):
+                log.warning(
+                    "the Chroma collection %s no longer exists: created anew; `factdesk doctor --repair` "
+                    "restores its vectors",
+                    self.name,
+                )
+                with self._lock:
+                    if self._collection is col:
+                        self._collection = None
+                raise CollectionGone(f"the Chroma collection {self.name} was deleted while in use") from e
             if self.chroma_url:
                 with self._lock:
                     self._collection = None
@@ -126,7 +145,7 @@ class VectorStore:
     def problem(self) -> str | None:
         """Why the store cannot answer now (a redacted sentence), or None when it answers."""
         try:
-            self._call(lambda col: col.count())
+            self.last_count = int(self._call(lambda col: col.count()))
             self.last_fault = None
         except FactdeskError as e:
             self.last_fault = e
@@ -238,6 +257,16 @@ def _read_failure(e: Exception) -> str:
     if "nothing found on disk" in message:
         return "unflushed"
     return "retry" if "error finding id" in message else "raise"
+
+
+class CollectionGone(StoreUnavailable):
+    """The collection was deleted while in use (asked again once, on a new one)."""
+
+
+def _collection_gone(e: Exception) -> bool:
+    from chromadb.errors import NotFoundError
+
+    return isinstance(e, NotFoundError) and "collection" in str(e).lower()
 
 
 def forget_client(path: Path) -> None:

@@ -733,6 +733,55 @@ def test_chroma_server_down_is_a_clear_503_and_recovers_without_a_restart(
         chroma.stop()
 
 
+@pytest.mark.parametrize("mode", ["embedded", "http"])
+def test_a_collection_deleted_under_the_server_is_made_anew_and_named_until_repaired(
+    tmp_path: Path, warm_model: None, mode: str
+) -> None:
+    """Another client deletes the collection: no 500; /readyz stays 200 and names the lost vectors
+    in `degraded`; `doctor --repair` restores them and the same search results."""
+    import chromadb
+
+    data = tmp_path / "store"
+    prefill_for_files(data, sorted(ARTICLES.glob("*.txt")))
+    chroma = None
+    if mode == "http":
+        needs_chroma_cli()
+        chroma = ChromaServer(tmp_path / "chroma-server", free_port())
+        chroma.start()
+    svc = Factdesk(make_settings(data, chroma_url=chroma.url if chroma else None))
+    try:
+        assert [r.status for r in svc.ingest_paths([ARTICLES])] == ["created"] * 5
+        chunks = svc.catalog.count()[1]
+        with TestClient(create_app(svc.settings, ingest_on_start=False, service=svc)) as client:
+            search = {"query": "suicide orders", "top_k": 3}
+            before = client.post("/v1/search", json=search).json()["results"]
+            assert client.get("/readyz").json()["degraded"] == []
+
+            other = svc.vectors._client if chroma is None else chromadb.HttpClient(port=chroma.port)
+            other.delete_collection(svc.vectors.name)
+
+            ready = client.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["degraded"] == [
+                f"the vector store holds 0 vectors for {chunks} stored chunks: dense search misses the "
+                "rest until `factdesk doctor --repair` restores them"
+            ]
+            found = client.post("/v1/search", json=search)
+            assert found.status_code == 200, found.text
+            assert found.json()["results"]  # keywords still find
+            assert all(h.dense_rank is None for h in svc.search("suicide orders", top_k=3))
+
+            report = svc.ingestor.doctor(repair=True)
+            assert report["missing_vectors"] == chunks and report["repaired"] is True
+            assert client.get("/readyz").json()["degraded"] == []
+            assert client.post("/v1/search", json=search).json()["results"] == before
+        assert_stores_consistent(svc)
+    finally:
+        svc.close()
+        if chroma is not None:
+            chroma.stop()
+
+
 def test_dense_search_yields_while_another_process_has_not_flushed_its_vectors(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
