@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from functools import partial
@@ -108,6 +109,37 @@ UNUSABLE_REPLIES = ("empty reply", "reply was not valid JSON", "invalid response
 NO_ROOM = "the passages do not fit the LLM context"
 
 
+class _StallWatch:
+    """Closes a model's stream once no token came for stall_s: what arrives between tokens (events
+    with empty content, SSE comment lines the SDK reads and drops) does not count."""
+
+    def __init__(self, stream: Any, stall_s: float) -> None:
+        self.stream, self.stall_s = stream, stall_s
+        self.last_token, self.paused = time.monotonic(), False
+        self.stalled, self._done = threading.Event(), threading.Event()
+        threading.Thread(target=self._watch, name="factdesk-llm-stall", daemon=True).start()
+
+    def token(self) -> None:
+        self.last_token, self.paused = time.monotonic(), False
+
+    def pause(self) -> None:
+        """While the caller has a piece and has not asked for the next: a slow client is no stall."""
+        self.paused = True
+
+    def overdue(self) -> bool:
+        return not self.paused and time.monotonic() - self.last_token > self.stall_s
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        while not self._done.wait(max(0.05, self.last_token + self.stall_s - time.monotonic())):
+            if self.overdue():
+                self.stalled.set()
+                self.stream.close()  # the blocked read fails, at the latest when the next bytes come
+                return
+
+
 class _Attempt:
     """One streamed reply of the model: its raw content, whether it finished, and the markers its
     verified sentences were sent with."""
@@ -133,31 +165,44 @@ class _Attempt:
         thinking, reader, deltas = ThinkFilter(), SentenceStream(), DeltaText()
         held: list[str] = []  # the current sentence's text, held back until its citations verify
         said: set[str] = set()
-        last_token = time.monotonic()
-        for chunk in stream:
-            if any(choice.delta and choice.delta.content for choice in chunk.choices or []):
-                last_token = time.monotonic()
-            elif time.monotonic() - last_token > stall_s:
-                raise LLMFailure("timed out")
-            for choice in chunk.choices or []:
-                piece = choice.delta.content if choice.delta else None
-                visible = thinking.feed(piece) if piece else ""
-                for kind, i, value in reader.feed(visible) if visible else []:
-                    if kind == "text":
-                        held.append(deltas.feed(i, value))
-                        continue
-                    text = "".join(held) + deltas.end()
-                    held.clear()
-                    cited = verify_sentence(value, by_n, by_id)
-                    if cited is None or cited.text in said:
-                        continue
-                    said.add(cited.text)
-                    # as the verified sentence reads (character references read as characters)
-                    out = html.unescape(text) + " " + self.assembler.markers(cited)
-                    yield from stream_text(out if streamed else out.lstrip())
-                self.content.append(piece or "")
-                self.finished = self.finished or bool(choice.finish_reason)
-                self.finish_reason = choice.finish_reason or self.finish_reason
+        # SSE comment lines (": ping") never reach this loop as events: a watch closes the stream
+        # when no token came for stall_s, whatever else arrives
+        watch = _StallWatch(stream, stall_s)
+        try:
+            for chunk in stream:
+                if any(choice.delta and choice.delta.content for choice in chunk.choices or []):
+                    watch.token()
+                elif watch.overdue():
+                    raise LLMFailure("timed out")
+                for choice in chunk.choices or []:
+                    piece = choice.delta.content if choice.delta else None
+                    visible = thinking.feed(piece) if piece else ""
+                    for kind, i, value in reader.feed(visible) if visible else []:
+                        if kind == "text":
+                            held.append(deltas.feed(i, value))
+                            continue
+                        text = "".join(held) + deltas.end()
+                        held.clear()
+                        cited = verify_sentence(value, by_n, by_id)
+                        if cited is None or cited.text in said:
+                            continue
+                        said.add(cited.text)
+                        # as the verified sentence reads (character references read as characters)
+                        out = html.unescape(text) + " " + self.assembler.markers(cited)
+                        watch.pause()
+                        yield from stream_text(out if streamed else out.lstrip())
+                        watch.token()
+                    self.content.append(piece or "")
+                    self.finished = self.finished or bool(choice.finish_reason)
+                    self.finish_reason = choice.finish_reason or self.finish_reason
+        except Exception:
+            if watch.stalled.is_set():  # the watch closed the stream under the read
+                raise LLMFailure("timed out") from None
+            raise
+        finally:
+            watch.stop()
+        if watch.stalled.is_set():  # closed under the read, which then saw the events end
+            raise LLMFailure("timed out")
 
 
 class LLMEngine:

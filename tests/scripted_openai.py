@@ -522,6 +522,7 @@ class Drip(Step):
     every: float = 0.3
     size: int = 4
     pauses: int = 20
+    comments: bool = False  # streamed pauses as SSE comment lines (llama-cpp-python's ": ping")
 
     def send(self, ctx: _Ctx) -> None:
         cid, created, model = _completion_id(), int(time.time()), ctx.model
@@ -543,7 +544,10 @@ class Drip(Step):
             for _ in range(self.pauses):
                 if not ctx.sleep(self.every):
                     return
-                ctx.write_event(_chunk(cid, created, model, {"content": ""}, None))
+                if self.comments:
+                    ctx.write_chunk(b": ping\n\n")
+                else:
+                    ctx.write_event(_chunk(cid, created, model, {"content": ""}, None))
             for piece in split_content(self.content):
                 ctx.write_event(_chunk(cid, created, model, {"content": piece}, None))
             ctx.write_event(_chunk(cid, created, model, {}, "stop"))

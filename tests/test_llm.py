@@ -318,6 +318,23 @@ def test_a_stream_of_empty_events_is_a_stall(engine, srv):
     assert "LLM unavailable (timed out); answered extractively" in done["warnings"]
 
 
+def test_a_stream_of_comment_pings_is_a_stall(engine, srv):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: SSE comment lines (": ping",
+    as llama-cpp-python sends while it computes) never reach the reader as events, and kept a stream
+    with no token open for as long as they came."""
+    body = json.dumps({"abstained": True, "sentences": []})
+    srv.script(Drip(body, every=0.2, pauses=100, comments=True))
+    eng = engine(llm_timeout_s=0.8, llm_max_retries=0)
+    t0 = time.monotonic()
+    deltas, done = collect(eng.ask_stream(QUESTION, top_k=5, filters=None, history=[]))
+    assert time.monotonic() - t0 < 10  # the pings alone would take 20 s
+    assert done["generator"] == "extractive"
+    assert "LLM unavailable (timed out); answered extractively" in done["warnings"]
+    srv.script(Drip(body, every=0.2, pauses=2, comments=True))  # pings within the wait, then the reply
+    done = collect(eng.ask_stream(QUESTION, top_k=5, filters=None, history=[]))[1]
+    assert done["generator"] == eng.settings.llm_model and done["abstained"] is True
+
+
 def test_malformed_body_falls_back(svc, srv):
     """Runs against the scripted OpenAI-compatible server, not a real LLM: a 200 whose body is not JSON."""
     srv.script(malformed())
