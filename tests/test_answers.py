@@ -513,6 +513,13 @@ def test_the_person_an_answer_names() -> None:
     )
     assert asks_for_person("How old is she?", asked)
     assert not asks_for_person("How old is she?", "When did the club appoint Karen Holt?")
+    # a count that opens a sentence describes someone: the description, with its noun, is the referent
+    hatch = "Who tried to open the hatch?"
+    described = ["One Belgian diver tried to open the hatch before the police arrived."]
+    assert named_person(described, hatch) == "the Belgian diver"
+    assert (
+        rewrite_follow_up("How old was he?", [hatch], "the Belgian diver") == "How old was the Belgian diver?"
+    )
     assert not asks_for_person("When did it open?", "Who built the bridge?")
     zelenskyy = "Who did Zelenskyy offer to exchange the North Korean soldiers for?"
     assert not asks_for_person("What did he post on X?", zelenskyy)
