@@ -253,7 +253,7 @@ class Factdesk:
             def told(r: IngestResult) -> IngestResult:
                 """An update from another file of the same name says so: by the id rule it is the same
                 article's new version, but an unrelated story of a common name would be lost unseen."""
-                if r.status != "updated" or r.id not in replaces:
+                if not (r.status == "updated" or r.status.startswith("duplicate of")) or r.id not in replaces:
                     return r
                 note = f"replaced the text from {replaces[r.id]} (another file of this name)"
                 return replace(r, warnings=(*r.warnings, note))

@@ -24,8 +24,11 @@ log = logging.getLogger("factdesk.ingest")
 
 
 def file_key(path: Path) -> str:
-    """A file as the table knows it: its absolute path, links not followed (two names, two files)."""
-    return os.path.abspath(path)
+    """A file as the table knows it: its absolute path through its folder's real path (a folder
+    reached through a link is the same folder), the file's own link not followed (a link beside a
+    file is another name, another file)."""
+    absolute = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute))
 
 
 class FileIds:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import json
 import os
 import re
@@ -26,7 +27,7 @@ from retrieval.feeds import (
     parse_feed,
     url_id,
 )
-from retrieval.ingest import parse_published, slug_id
+from retrieval.ingest import parse_published, slug_id, validate_id
 from retrieval.markdown import markdown_document
 from retrieval.models import Document, DocumentIn
 from retrieval.pdf import pdf_text
@@ -37,6 +38,9 @@ if TYPE_CHECKING:  # the HTTP client (httpx) loads only when a URL is fetched: `
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf"}
 # a feed saved to disk and named on its own (`factdesk ingest news.rss`): its items' pages are fetched
 FEED_SUFFIXES = frozenset((".rss", ".atom", ".xml"))
+
+
+log = logging.getLogger("factdesk.ingest")
 
 
 @dataclass(frozen=True)
@@ -77,17 +81,25 @@ def iter_files(root: Path) -> Iterator[tuple[Path, str | None]]:
                 yield p, None if p.is_file() or not p.exists() else "not a regular file"
 
 
+_RECORD_STRINGS = ("title", "id", "source", "url", "published_at")
+
+
 def _record(obj: object, fallback_id: str, label: str, file_source: str) -> Loaded:
     """One JSON record as an article; without its own `source`, the file's name is its source, as a
     .txt file's is."""
     if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
         return Loaded(label, error='each JSON record needs a "text" string')
-    fields = {
-        k: (str(obj[k]) if obj.get(k) is not None else None)
-        for k in ("title", "id", "source", "url", "published_at")
-    }
-    try:  # refused here, as the ingest would refuse it, so that it takes no id from another file
+    # the API's types: a list or a number where a string belongs is refused, not stored as its repr
+    wrong = [k for k in _RECORD_STRINGS if obj.get(k) is not None and not isinstance(obj[k], str)]
+    if wrong:
+        return Loaded(
+            label, error=f'"{wrong[0]}" must be a string or null, not {type(obj[wrong[0]]).__name__}'
+        )
+    fields: dict[str, str | None] = {k: obj.get(k) for k in _RECORD_STRINGS}
+    try:  # refused here, as the ingest would refuse them, named by the record's file and line
         parse_published(fields["published_at"])
+        if fields["id"]:
+            validate_id(fields["id"])
     except InvalidInput as e:
         return Loaded(label, error=e.message)
     return Loaded(
@@ -191,6 +203,8 @@ def load_paths(paths: list[Path], max_bytes: int, names: FileNames | None = None
     found = [(root, list(iter_files(root)) if root.exists() else None) for root in paths]
     call = {file_key(path) for _, files in found for path, refused in files or () if not refused}
     taken: dict[str, str] = {}
+    given: dict[str, str] = {}  # id -> the item of this call that has it
+    read: set[str] = set()  # a file named twice in one call (itself and its folder) is read once
     for root, files in found:
         if files is None:
             yield Loaded(str(root), error="no such file or folder")
@@ -198,15 +212,34 @@ def load_paths(paths: list[Path], max_bytes: int, names: FileNames | None = None
         for path, refused in files:
             if refused:
                 yield Loaded(str(path), error=refused)
-            elif path.suffix.lower() not in SUPPORTED:  # a refused file takes no id
+                continue
+            if (key := file_key(path)) in read:
+                continue
+            read.add(key)
+            if path.suffix.lower() not in SUPPORTED:  # a refused file takes no id
                 yield from load_file(path, max_bytes)
             else:
                 stem = file_id(path, root, taken, names, call)
-                loaded_items = load_file(path, max_bytes, stem, file_source(path, root))
+                try:
+                    loaded_items = load_file(path, max_bytes, stem, file_source(path, root))
+                except Exception as e:  # noqa: BLE001 - a file no reader foresaw must not stop the rest
+                    log.warning("reading %s failed", path, exc_info=True)
+                    loaded_items = [
+                        Loaded(str(path), error=f"could not be read ({type(e).__name__}: {e})"[:300])
+                    ]
                 if not any(loaded.document for loaded in loaded_items):
                     del taken[stem]  # a file refused whole takes no id from the files after it
                 for loaded in loaded_items:
-                    yield replace(loaded, named=(path, stem)) if loaded.document else loaded
+                    if loaded.document is None:
+                        yield loaded
+                    elif (holder := given.setdefault(loaded.document.id or "", loaded.label)) != loaded.label:
+                        # a JSON record's own id that an item before it has: one would undo the other
+                        # at every run of the same call
+                        yield Loaded(
+                            loaded.label, error=f"id {loaded.document.id!r} is given to {holder} in this call"
+                        )
+                    else:
+                        yield replace(loaded, named=(path, stem))
 
 
 def file_id(

@@ -77,7 +77,7 @@ def front_matter(text: str) -> FrontMatter:
     if front:
         try:
             meta = yaml.safe_load(front.group(1))
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):  # ValueError: a date YAML reads but no calendar has
             meta = _key_lines(front.group(1))
         if isinstance(meta, dict):  # else it was a rule line, not front matter: kept as text
             text = text[front.end() :]

@@ -59,6 +59,9 @@ def page_text(extracted: str, title: str = "") -> str:
     return "\n".join(lines).strip()
 
 
+_SENTENCE_END = (".", "!", "?", ":", '"', "”", "’", "'", ")")
+
+
 def pdf_text(raw: bytes) -> tuple[str, str | None]:
     """(text, title from the document information, if any); raises InvalidInput with the reason."""
     from pypdf import PdfReader  # imported lazily: only PDFs need it
@@ -68,16 +71,21 @@ def pdf_text(raw: bytes) -> tuple[str, str | None]:
         reader = PdfReader(io.BytesIO(raw))
         if reader.is_encrypted and not reader.decrypt(""):  # decrypt(""): owner-locked, readable
             raise InvalidInput("PDF is encrypted")
-        # pages are separated by a blank line, so that no paragraph runs across a page break
         meta = reader.metadata
-        title = (meta.title or "").strip() if meta is not None else ""
+        stated = meta.title if meta is not None else None
+        title = stated.strip() if isinstance(stated, str) else ""  # a number written as a title: none
         title = "" if _PLACEHOLDER_TITLE.fullmatch(title) else title
         pages = [page_text(page.extract_text() or "", title) for page in reader.pages]
     except InvalidInput:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
         raise InvalidInput(f"not a readable PDF ({type(e).__name__}: {str(e)[:80]})") from None
-    text = "\n\n".join(p for p in pages if p)
+    text = ""
+    for page in (p for p in pages if p):
+        # a page break is a paragraph break, unless a sentence runs on over it ("... silt over the" /
+        # "next four months, ..."): then the page is a wrapped line
+        runs_on = text and not text.rstrip().endswith(_SENTENCE_END) and page[:1].islower()
+        text += (" " if runs_on else "\n\n" if text else "") + page
     if not any(c.isalnum() for c in text):
         raise InvalidInput("PDF has no text layer (a scan? it needs OCR first)")
     first, newline, rest = text.partition("\n")

@@ -137,8 +137,9 @@ def test_an_html_page_dated_in_its_metadata_keeps_that_date(
 def test_a_front_matter_date_the_api_refuses_is_reported_not_dropped_silently(
     tmp_path: Path, make_service: MakeService, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The article is stored undated, and its result (and the log) says which date was ignored, as the
-    API would say why it refused it."""
+    """The article is stored undated, and its result says which date was ignored, as the API would say
+    why it refused it (once: the log does not repeat it). A date YAML reads but no calendar has is
+    ignored the same way, not a traceback that stops the whole ingest."""
     (tmp_path / "bad-date.md").write_text(
         "---\ntitle: Harbour works\npublished_at: not-a-date\n---\nThe harbour works begin in May, the port said.",
         encoding="utf-8",
@@ -147,6 +148,11 @@ def test_a_front_matter_date_the_api_refuses_is_reported_not_dropped_silently(
         "---\ntitle: Ferry fares\ndate: 2025-05-12\n---\nFerry fares on the island route rise in April.",
         encoding="utf-8",
     )
+    for name, impossible, n in (("feb-30", "2025-02-30", 80), ("hour-25", "2025-01-01T25:00:00Z", 95)):
+        (tmp_path / f"{name}.md").write_text(
+            f"---\ntitle: Wave contest\ndate: {impossible}\n---\nThe Tiree wave contest drew {n} surfers.",
+            encoding="utf-8",
+        )
     svc = make_service("front-matter-dates")
     warning = "published_at ignored: 'not-a-date' is not an ISO 8601 date"
     with caplog.at_level("WARNING", logger="factdesk.ingest"):
@@ -154,7 +160,15 @@ def test_a_front_matter_date_the_api_refuses_is_reported_not_dropped_silently(
     assert (bad.id, bad.status, bad.warnings) == ("bad-date", "created", (warning,))
     assert (good.status, good.warnings) == ("created", ())
     assert svc.get_document("bad-date").published_at is None
-    assert any(warning in r.getMessage() and "bad-date" in r.getMessage() for r in caplog.records)
+    assert not any("not-a-date" in r.getMessage() for r in caplog.records)
+    feb, hour = svc.ingest_paths([tmp_path / "feb-30.md", tmp_path / "hour-25.md"])
+    assert (feb.status, feb.warnings) == (
+        "created",
+        ("published_at ignored: '2025-02-30' is not an ISO 8601 date",),
+    )
+    assert hour.status == "created" and hour.warnings[0].startswith(
+        "published_at ignored: '2025-01-01T25:00:00Z'"
+    )
     # the date is ignored again each time the file is read, so the warning comes again
     (again,) = svc.ingest_sources([str(tmp_path / "bad-date.md")])
     assert (again.status, again.warnings) == ("unchanged", (warning,))
@@ -253,7 +267,7 @@ def test_a_refused_file_takes_no_id_from_the_next(tmp_path: Path) -> None:
 
 
 def test_json_list_and_documents_wrapper(tmp_path: Path) -> None:
-    records = [{"text": "First."}, {"text": "Second.", "id": "b"}, {"text": "Third.", "title": 3}]
+    records = [{"text": "First."}, {"text": "Second.", "id": "b"}, {"text": "Third.", "title": "3"}]
     (tmp_path / "list.json").write_text(json.dumps(records))
     (tmp_path / "wrapped.json").write_text(json.dumps({"documents": records}))
     for name, stem in (("list.json", "list"), ("wrapped.json", "wrapped")):
@@ -417,6 +431,26 @@ def test_a_browser_printed_pdf_loses_its_margins_and_ligatures(tmp_path: Path) -
     # a line that only starts like a time stamp is the article's
     kept = "12/5/26, 2:06 PM was when the fire started."
     assert page_text(kept, title) == kept
+
+
+def test_a_sentence_over_a_page_break_is_read_whole(tmp_path: Path) -> None:
+    from pdfs import text_pdf
+
+    pages = [
+        ["Dredging contract awarded", "Peterhead will remove 40,000 tonnes of silt over the"],
+        ["next four months, the port authority said on Monday.", "Work starts in June."],
+    ]
+    (tmp_path / "dredge.pdf").write_bytes(text_pdf(pages))
+    (tmp_path / "numbered.pdf").write_bytes(
+        text_pdf(pages, title="12345").replace(b"/Title (12345)", b"/Title 12345  ")
+    )
+    doc = load_one(tmp_path / "dredge.pdf").document
+    assert doc is not None
+    assert "silt over the next four months, the port authority said on Monday." in doc.text
+    assert "said on Monday.\nWork starts" in doc.text or "said on Monday. Work starts" in doc.text
+    numbered = load_one(tmp_path / "numbered.pdf")
+    assert numbered.error is None and numbered.document is not None  # a number for a title: no title
+    assert numbered.document.title != "12345"
 
 
 def test_pdf_without_title_metadata_has_none(tmp_path: Path) -> None:
@@ -611,15 +645,13 @@ def test_files_of_one_call_never_share_an_id(tmp_path: Path, make_service: MakeS
         "Ferry-fares-2",
         "bibliotheque",
         "strike",
-        "tuesday-strike",
-        "monday-strike",  # the same file again, under its folder's name: the same text, so unchanged
+        "tuesday-strike",  # monday/strike.txt, named again on its own, is read once
     ]
     svc = make_service("ids")
     results = svc.ingest_paths([tmp_path / "news", tmp_path / "news" / "monday" / "strike.txt"])
     assert [(r.id, r.status) for r in results if r.id in ("strike", "tuesday-strike")] == [
         ("strike", "created"),
         ("tuesday-strike", "created"),
-        ("strike", "unchanged"),
     ]
     assert "Hull" in svc.get_document("strike").text
     assert "Sheffield" in svc.get_document("tuesday-strike").text
@@ -627,8 +659,9 @@ def test_files_of_one_call_never_share_an_id(tmp_path: Path, make_service: MakeS
     assert [x.document.source for x in loaded if x.document and "strike" in x.document.id] == [
         "news/monday/strike.txt",
         "news/tuesday/strike.txt",
-        "monday/strike.txt",  # named on its own: with the folder it is in
     ]
+    (alone,) = load_paths([tmp_path / "news" / "monday" / "strike.txt"], MAX)
+    assert alone.document is not None and alone.document.source == "monday/strike.txt"  # with its folder
     assert svc.get_document("strike").source == "news/monday/strike.txt"
     assert svc.get_document("tuesday-strike").source == "news/tuesday/strike.txt"
     # the folders named, not their parent: still told apart
@@ -681,12 +714,82 @@ def test_an_update_from_another_file_of_the_same_name_says_so(
     (tmp_path / "news" / "monday" / "strike.txt").write_text("Nurses in Larkford ended their strike.")
     (again,) = svc.ingest_paths([tmp_path / "news" / "monday"])  # the same file, through its folder
     assert (again.id, again.status, again.warnings) == ("strike", "updated", ())
+    (tmp_path / "linked").symlink_to(tmp_path / "news")
+    (linked,) = svc.ingest_paths([tmp_path / "linked" / "monday"])  # through a link to its folder
+    assert (linked.id, linked.status, linked.warnings) == ("strike", "unchanged", ())
     lines: list[IngestResult] = []
     (r,) = svc.ingest_paths([tmp_path / "slug"], progress=lines.append)
     assert (r.id, r.status) == ("strike", "updated") and lines == [r]
     assert r.warnings == (
         f"replaced the text from {tmp_path / 'news' / 'monday' / 'strike.txt'} (another file of this name)",
     )
+
+
+def test_an_id_given_twice_in_one_call_is_refused_the_second_time(
+    tmp_path: Path, make_service: MakeService
+) -> None:
+    """A JSON record's own id that a file (or a record) before it in the same call has would undo
+    that article at every run; it is refused, named by its file and record. A file named twice (on
+    its own and in its folder) is read once. A run again changes nothing."""
+    col = tmp_path / "col"
+    col.mkdir()
+    (col / "harbour.txt").write_text("Harbour file\n\nThe Lerwick harbour handled 600 ships last year.")
+    (col / "zz.json").write_text(
+        json.dumps(
+            [
+                {"id": "harbour", "text": "The Scalloway harbour was dredged to 9 metres, contractors said."},
+                {"id": "mill", "text": "The Brora mill reopened in May after a fire, its owners said."},
+                {"id": "mill", "text": "The Golspie pier will be rebuilt next year, the council said."},
+            ]
+        )
+    )
+    svc = make_service("ids-twice")
+    for status in ("created", "unchanged"):
+        results = svc.ingest_paths([col, col / "harbour.txt"])
+        assert [(r.id, r.status) for r in results] == [
+            (
+                f"{col / 'zz.json'}[0]",
+                f"rejected: id 'harbour' is given to {col / 'harbour.txt'} in this call",
+            ),
+            (f"{col / 'zz.json'}[2]", f"rejected: id 'mill' is given to {col / 'zz.json'}[1] in this call"),
+            ("harbour", status),
+            ("mill", status),
+        ]
+    assert "Lerwick" in svc.get_document("harbour").text and "Brora" in svc.get_document("mill").text
+
+
+def test_a_file_that_fails_in_a_way_no_reader_foresaw_is_rejected_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retrieval.loaders as loaders
+
+    def fails(text: str) -> None:
+        raise RuntimeError("unforeseen")
+
+    (tmp_path / "a.md").write_text("The Wick harbour got a new crane.")
+    (tmp_path / "b.txt").write_text("The Thurso pier reopened.")
+    monkeypatch.setattr(loaders, "markdown_document", fails)
+    a, b = load_paths([tmp_path], MAX)
+    assert (a.label, a.error) == (str(tmp_path / "a.md"), "could not be read (RuntimeError: unforeseen)")
+    assert b.document is not None and b.document.text == "The Thurso pier reopened."
+
+
+def test_json_records_of_wrong_types_or_ids_are_rejected_by_file_and_record(tmp_path: Path) -> None:
+    """The API's types: a list or a number where a string belongs is refused, not stored as its repr;
+    a bad id is named by the record's file and line, as the ingest would refuse it."""
+    path = tmp_path / "batch.jsonl"
+    lines = [
+        {"id": "ok", "text": "The Dornoch bridge closed on Friday."},
+        {"id": "s", "source": ["a"], "text": "The Dornoch bridge reopened."},
+        {"id": "d", "published_at": 20250101, "text": "The Dornoch bridge was painted."},
+        {"id": "bad id!", "text": "The Dornoch bridge was sold."},
+    ]
+    path.write_text("\n".join(json.dumps(x) for x in lines))
+    ok_, source, date, bad = load_file(path, MAX)
+    assert ok_.document is not None and ok_.document.id == "ok"
+    assert (source.label, source.error) == (f"{path}:2", '"source" must be a string or null, not list')
+    assert (date.label, date.error) == (f"{path}:3", '"published_at" must be a string or null, not int')
+    assert bad.label == f"{path}:4" and (bad.error or "").startswith("document id must be")
 
 
 def test_a_file_keeps_its_id_in_later_calls(tmp_path: Path, make_service: MakeService) -> None:
