@@ -27,9 +27,11 @@ from retrieval.pdf import pdf_text
 __all__ = [
     "FEED_TYPES",
     "PAGE_TYPES",
+    "UNLABELLED_TYPES",
     "Feed",
     "FeedItem",
     "is_feed",
+    "sniffed_type",
     "media_type",
     "page_document",
     "parse_feed",
@@ -38,8 +40,19 @@ __all__ = [
 ]
 
 FEED_TYPES = frozenset(
-    ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml")
+    (
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/rdf+xml",
+        "application/xml",
+        "text/xml",
+        # the pre-registration names some servers still send (Python's http.server for .rss)
+        "application/x-rss+xml",
+        "application/x-atom+xml",
+    )
 )
+# what says nothing of the body: its first bytes are read to tell (sniffed_type)
+UNLABELLED_TYPES = frozenset(("", "application/octet-stream", "binary/octet-stream", "application/unknown"))
 HTML_TYPES = frozenset(("text/html", "application/xhtml+xml"))
 PAGE_TYPES = HTML_TYPES | frozenset(("text/plain", "application/pdf"))
 # what a URL given to `factdesk ingest` may answer with: a feed, or one article page
@@ -67,6 +80,20 @@ class Feed:
 def media_type(content_type: str | None) -> str:
     """ "text/html; charset=utf-8" -> "text/html"."""
     return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def sniffed_type(body: bytes) -> str | None:
+    """An unlabelled body's media type by its first bytes: a feed, a PDF, an HTML page; None when
+    they say none of these."""
+    head = body[:2048].lstrip()
+    if _FEED_ROOT_RE.match(head):
+        return "application/xml"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    lowered = head.lower()
+    if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered[:512]:
+        return "text/html"
+    return None
 
 
 def is_feed(content_type: str | None, body: bytes) -> bool:

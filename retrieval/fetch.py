@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from retrieval.feeds import media_type
+from retrieval.feeds import UNLABELLED_TYPES, media_type, sniffed_type
 
 __all__ = ["FetchError", "Fetched", "Fetcher", "Validators", "ValidatorStore"]
 
@@ -99,7 +99,9 @@ class Fetcher:
                         f"HTTP {r.status_code} {status_phrase(r.status_code, r.reason_phrase)}".rstrip()
                     )
                 kind = media_type(content_type)
-                if kind not in accept:  # checked before the body is read: a video is never downloaded
+                # checked before the body is read: a video is never downloaded; an unlabelled body
+                # (no type, octet-stream) is read, then told by its first bytes
+                if kind not in accept and kind not in UNLABELLED_TYPES:
                     raise FetchError(f"unsupported content type {kind or '(none)'}")
                 length = r.headers.get("content-length")
                 if length and length.isdigit() and int(length) > self.max_bytes:
@@ -112,6 +114,10 @@ class Fetcher:
                     if time.monotonic() > deadline:
                         raise FetchError(f"timed out after {self.timeout_s:g} s")
                     parts.append(part)
+                if kind in UNLABELLED_TYPES and kind not in accept:
+                    content_type = sniffed_type(b"".join(parts))
+                    if content_type not in accept:
+                        raise FetchError(f"unsupported content type {kind or '(none)'}")
                 return Fetched(
                     str(r.url),
                     200,

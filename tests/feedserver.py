@@ -128,7 +128,8 @@ class Site:
     def add(
         self, path: str, body: bytes, content_type: str = "text/html; charset=utf-8", status: int = 200
     ) -> None:
-        self.routes[path] = (status, {"Content-Type": content_type}, body)
+        """content_type "": no Content-Type header at all."""
+        self.routes[path] = (status, {"Content-Type": content_type} if content_type else {}, body)
 
     def redirect(self, path: str, to: str) -> None:
         self.routes[path] = (302, {"Location": to}, b"")

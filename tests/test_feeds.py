@@ -298,6 +298,37 @@ def test_the_same_path_on_two_ports_is_two_articles(tmp_path: Path, site: Site, 
             svc.close()
 
 
+def test_feeds_and_pages_labelled_loosely_or_not_at_all_are_told_by_their_first_bytes(
+    tmp_path: Path, site: Site, warm_model: None
+) -> None:
+    """application/x-rss+xml (Python's http.server for .rss), application/octet-stream and no
+    Content-Type at all: a feed, an HTML page and a PDF are read; bytes that are none of them are
+    still refused, and a feed is no article page."""
+    from pdfs import text_pdf
+
+    items = [(STORIES["school"][0], "/news/school.html", RSS_DATES["ferry"][0])]
+    site.add("/loose.rss", rss(site.base, items), "application/x-rss+xml")
+    site.add("/octet.xml", rss(site.base, items), "application/octet-stream")
+    site.add("/bare-page", article_page("ferry"), "")
+    site.add("/bare.pdf", text_pdf([["Pier repairs", "The pier in Tolworth closes from 3 April."]]), "")
+    site.add("/bare.bin", b"\x00\x01 not a page", "")
+    svc = Factdesk(make_settings(tmp_path / "data"))
+    try:
+        results = svc.ingest_sources(
+            [f"{site.base}{p}" for p in ("/loose.rss", "/octet.xml", "/bare-page", "/bare.pdf", "/bare.bin")]
+        )
+    finally:
+        svc.close()
+    host = site.base.split("//")[1].split(":")[0]
+    assert sorted((r.id, r.status) for r in results) == [
+        (f"{host}-bare-page", "created"),
+        (f"{host}-bare.pdf", "created"),
+        (f"{host}-news-school.html", "created"),  # the one item, read through each feed
+        (f"{host}-news-school.html", "unchanged"),
+        (f"{site.base}/bare.bin", "rejected: unsupported content type (none)"),
+    ]
+
+
 def test_every_url_that_gives_nothing_gets_its_own_line(tmp_path: Path, site: Site, warm_model: None) -> None:
     """A broken feed, an empty one, another scheme, a URL without a host: each is one `rejected`
     result under the URL as given, with its reason; nothing is looked up as a file."""
