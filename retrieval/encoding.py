@@ -59,6 +59,34 @@ def _reads_as_words(text: str) -> bool:
     return True
 
 
+# what cp1252 puts at 0x80-0x9F besides letters: quotes, dashes, the euro, the ellipsis, bullets, ™
+_TYPOGRAPHIC = frozenset(("Pi", "Pf", "Pd", "Po", "Sc", "So"))
+_C1_BYTES = re.compile(rb"[\x80-\x9f]")
+# accented letters in Western text are a few in a hundred; Cyrillic or Greek bytes read as cp1252
+# make nearly every letter one
+_MOST_ACCENTED = 0.3
+
+
+def _typographic_cp1252(raw: bytes) -> str | None:
+    """Text written by a Western word processor: bytes 0x80-0x9F that cp1252 reads as its quotes,
+    dashes or euro sign (control codes in ISO 8859, letters only in DOS code pages). A short text has
+    too few letters for charset-normalizer to tell cp1252 from cp850 ("\x805 million": "€5" or
+    "Ç5"); these bytes do. None unless every such byte is punctuation and the text reads as Western."""
+    if not _C1_BYTES.search(raw):
+        return None
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D: unassigned in cp1252
+        return None
+    if any(unicodedata.category(text[m.start()]) not in _TYPOGRAPHIC for m in _C1_BYTES.finditer(raw)):
+        return None
+    letters = [c for c in text if c.isalpha()]
+    accented = sum(not c.isascii() for c in letters)
+    if not letters or accented > _MOST_ACCENTED * len(letters) or not _reads_as_words(text):
+        return None
+    return text
+
+
 def _stray_utf16_mark(rest: bytes) -> bool:
     """UTF-16 puts a NUL beside every ASCII character (space, newline, digit), and most other text
     has bytes UTF-8 never allows: 8-bit text with neither, after a UTF-16 mark, is not UTF-16."""
@@ -105,6 +133,8 @@ def decode_text(raw: bytes, declared: str | None = None) -> str | None:
         pass
     if b"\x00" in raw:  # NUL bytes without a UTF-16/32 mark: binary data, not a legacy code page
         return None
+    if (western := _typographic_cp1252(raw)) is not None:
+        return western
     import charset_normalizer  # imported lazily: UTF-8 input (almost all of it) never needs it
 
     # UTF-16 or -32 text without a mark still has a NUL beside each space and newline: without NULs,

@@ -334,7 +334,14 @@ ENCODED = [
     ("latin-1", "Café in Kyiv reopens.\n\nThe owner, José Núñez, said the naïve plan had worked."),
     ("latin-1", "Président: la réunion à Genève a été reportée."),
     ("cp1252", "Minister’s “plan” costs €2m — critics say it’s naïve.\n\nThe café in Zürich reopened."),
+    # short, with only cp1252's own punctuation to go by: not cp850's "Ç5" (a tester's files)
+    ("cp1252", "The firm signed a €5 million export deal on Monday."),
+    (
+        "cp1252",
+        "Museum “doubles” visitors\n\nThe Tilbury museum drew 81,000 – a record — after the €2 million refit.",
+    ),
     ("cp1251", "Президент заявил, что переговоры продолжатся на следующей неделе."),
+    ("cp1251", "Президент — «переговоры продолжатся» на следующей неделе, сказал он."),
     ("cp1250", "Prezydent powiedział, że rozmowy będą kontynuowane w przyszłym tygodniu."),
     ("utf-16", "Harbour reopens — café owners relieved.\n\nΑθήνα, Київ and 東京 joined the call."),
     ("utf-16-be", "Big-endian with its mark: Zürich, Kraków."),
