@@ -401,7 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=_port, default=8000)
     s.add_argument("--no-ingest", action="store_true", help="do not ingest data/articles on start")
-    s.add_argument("--log-level", default="info")
+    s.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug", "trace"]
+    )
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("eval", help="score the fixed questions; non-zero exit on regression")

@@ -248,6 +248,7 @@ def test_serve_refuses_a_port_out_of_range_and_ingest_an_empty_path(cli: Cli) ->
         (("serve", "--port", "0"), "not a port (1-65535)"),
         (("ingest", ""), "an empty path names nothing"),
         (("ingest", "data/articles", " "), "an empty path names nothing"),
+        (("serve", "--log-level", "bogus"), "invalid choice: 'bogus'"),  # was uvicorn's KeyError traceback
     ]:
         proc = cli.run(*args)
         assert proc.returncode == 2 and says in proc.stderr, (args, proc.stderr[-2000:])
