@@ -40,8 +40,8 @@ class CleanArticle:
 # 2: quoted markup kept; 3: hard-wrapped lines joined; 4: credit lines out; 5: share rows, tags, read times;
 # 6: control characters, terminal codes and bidi overrides out; 7: short wrapped paragraphs joined,
 # U+0085, U+2028, U+2029 and the separators U+001C-U+001E read as line ends; a line of over 2,000
-# characters is never an appeal
-CLEANER_VERSION = 7
+# characters is never an appeal; 8: an HTML <br> before a lowercase word is a space
+CLEANER_VERSION = 8
 
 
 # --------------------------------------------------------------------------- #
@@ -724,6 +724,12 @@ def _parse_and_strip(html: str):  # type: ignore[no-untyped-def]
     for el in doomed:
         if el.getparent() is not None:
             el.drop_tree()  # keeps the element's tail text
+    for br in list(root.iter("br")):
+        # a line break inside a sentence ("Work begins in September<br>and will take three years")
+        # is a space: kept, it became a paragraph break, and the sentence two fragments
+        if (br.tail or "").lstrip()[:1].islower() and br.getparent() is not None:
+            br.tail = " " + br.tail.lstrip()
+            br.drop_tag()
     return root
 
 

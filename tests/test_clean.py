@@ -636,6 +636,21 @@ def test_html_short_page_nav_footer_never_leak():
     assert result.title == "T & U"
 
 
+def test_a_line_break_inside_a_sentence_is_a_space_and_one_between_sentences_a_break():
+    """<br> before a lowercase word continues its sentence (a tester's page was cited in fragments,
+    "and will take three years."); before a capital it may start a new line of an address or a list."""
+    page = (
+        "<html><body><article><h1>Hebden Bridge works</h1><p>The council approved flood works on "
+        "Tuesday after years of delay.<br>Work begins in September<br/>and will take three years.</p>"
+        "<p>Residents welcomed the news.</p></article></body></html>"
+    )
+    assert clean_article(page, is_html=True).text.split("\n\n")[1:] == [
+        "The council approved flood works on Tuesday after years of delay.",
+        "Work begins in September and will take three years.",
+        "Residents welcomed the news.",
+    ]
+
+
 # --------------------------------------------------------------------------- #
 # Properties
 # --------------------------------------------------------------------------- #
