@@ -32,6 +32,7 @@ __all__ = [
     "FeedItem",
     "is_feed",
     "sniffed_type",
+    "stated_address",
     "media_type",
     "page_document",
     "parse_feed",
@@ -141,6 +142,19 @@ def _item_date(entry) -> tuple[str | None, tuple[str, ...]]:  # type: ignore[no-
     return None, (
         (f"published_at ignored: {str(raw)[:40]!r} is not a date",) if raw and str(raw).strip() else ()
     )
+
+
+def stated_address(body: bytes) -> str | None:
+    """The http(s) address a feed gives for itself (Atom's or atom:link's rel="self"), else its
+    site's (the channel's <link>): what a saved copy's relative links were written against."""
+    import feedparser
+
+    feed = feedparser.parse(io.BytesIO(body)).feed
+    links = [link.get("href") for link in feed.get("links", []) if link.get("rel") == "self"]
+    for address in (*links, feed.get("link")):
+        if address and urlsplit(address).scheme in ("http", "https") and urlsplit(address).netloc:
+            return str(address)
+    return None
 
 
 def parse_feed(body: bytes, url: str) -> Feed:

@@ -25,6 +25,7 @@ from retrieval.feeds import (
     page_document,
     page_key,
     parse_feed,
+    stated_address,
     url_id,
 )
 from retrieval.ingest import parse_published, slug_id, validate_id
@@ -458,7 +459,8 @@ def load_feed_file(
         yield Loaded(label, error=f"cannot read: {e.strerror or e}")
         return
     try:
-        feed = parse_feed(body, path.resolve().as_uri())
+        # read as its URL would be: its relative links against the address it gives for itself
+        feed = parse_feed(body, stated_address(body) or path.resolve().as_uri())
     except InvalidInput as e:
         yield Loaded(label, error=e.message)
         return

@@ -380,8 +380,15 @@ def test_a_feed_saved_to_a_file_is_read_as_its_url_would_be(
     atom_items = [(STORIES["school"][0], "/news/school.html", "2025-03-06T12:00:00Z")]
     (tmp_path / "school.xml").write_bytes(atom(site.base, atom_items))
     (tmp_path / "empty.atom").write_bytes(rss(site.base, []))
+    # root-relative item links: resolved against the address the feed gives (its channel's), as they
+    # are when the feed is fetched, not against the file
+    budget = [(STORIES["budget"][0], "/news/budget.html", RSS_DATES["budget"][0])]
+    relative = rss(site.base, budget).replace(f"{site.base}/news/budget.html".encode(), b"/news/budget.html")
+    (tmp_path / "relative.rss").write_bytes(relative)
     svc = Factdesk(make_settings(tmp_path / "data"))
     try:
+        saved = svc.ingest_sources([str(tmp_path / "relative.rss")])
+        assert [(r.id, r.status) for r in saved] == [(url_id(f"{site.base}/news/budget.html"), "created")]
         results = svc.ingest_sources([str(tmp_path / p) for p in ("news.rss", "school.xml", "empty.atom")])
         status = {r.id: r.status for r in results}
         assert status[str(tmp_path / "empty.atom")] == "rejected: the feed lists no items"
