@@ -28,7 +28,8 @@ from retrieval.feeds import (
     stated_address,
     url_id,
 )
-from retrieval.ingest import parse_published, slug_id, validate_id
+from retrieval.clean import published_date
+from retrieval.ingest import accepted_date, ignored_date, parse_published, slug_id, validate_id
 from retrieval.markdown import markdown_document
 from retrieval.models import Document, DocumentIn
 from retrieval.pdf import pdf_text
@@ -135,7 +136,7 @@ def load_file(path: Path, max_bytes: int, stem: str | None = None, source: str |
         return [Loaded(label, error=f"cannot read file: {e.strerror or e}")]
     stem = stem or slug_id(path.stem)
     source = readable_name(source or path.name)
-    if ext == ".pdf":
+    if ext == ".pdf" or raw.startswith(b"%PDF-"):  # a PDF saved under a text name is still a PDF
         try:
             text, title = pdf_text(raw)
         except InvalidInput as e:
@@ -175,7 +176,21 @@ def load_file(path: Path, max_bytes: int, stem: str | None = None, source: str |
             text=text, title=title, id=stem, source=source, published_at=published, warnings=warnings
         )
         return [Loaded(label, document)]
-    return [Loaded(label, DocumentIn(text=text, id=stem, source=source, is_html=is_html))]
+    return [
+        Loaded(
+            label,
+            DocumentIn(
+                text=text, id=stem, source=source, is_html=is_html, warnings=_page_date_notes(text, is_html)
+            ),
+        )
+    ]
+
+
+def _page_date_notes(text: str, is_html: bool) -> tuple[str, ...]:
+    """A page that states a date the API would refuse ("2025-02-30") is stored undated: said, as
+    front matter's is."""
+    stated = published_date(text) if is_html else None
+    return (ignored_date(stated),) if stated and accepted_date(stated) is None else ()
 
 
 class FileNames(Protocol):

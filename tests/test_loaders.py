@@ -116,6 +116,12 @@ def test_an_html_page_dated_in_its_metadata_keeps_that_date(
     svc = make_service("dated")
     results = svc.ingest_paths([pages])
     assert all(r.status == "created" for r in results), results
+    # the one it leaves out is said, as front matter's is
+    assert {r.id: r.warnings for r in results} == {
+        "ld": (),
+        "meta": (),
+        "odd": ("published_at ignored: 'last Tuesday' is not an ISO 8601 date",),
+    }
     assert svc.get_document("meta").published_at == "2025-03-03T09:00:00+00:00"
     assert svc.get_document("ld").published_at == "2025-03-02T00:00:00+00:00"
     assert svc.get_document("odd").published_at is None
@@ -458,6 +464,19 @@ def test_a_sentence_over_a_page_break_is_read_whole(tmp_path: Path) -> None:
     numbered = load_one(tmp_path / "numbered.pdf")
     assert numbered.error is None and numbered.document is not None  # a number for a title: no title
     assert numbered.document.title != "12345"
+
+
+def test_a_pdf_saved_under_a_text_name_is_read_as_a_pdf(tmp_path: Path) -> None:
+    """Not its syntax ("%PDF-1.4 ... obj") stored as the article's text."""
+    from pdfs import text_pdf
+
+    (tmp_path / "report.txt").write_bytes(
+        text_pdf([["Pier repairs", "The pier in Tolworth closes from 3 April."]])
+    )
+    doc = load_one(tmp_path / "report.txt").document
+    assert (
+        doc is not None and "The pier in Tolworth closes from 3 April." in doc.text and "obj" not in doc.text
+    )
 
 
 def test_pdf_without_title_metadata_has_none(tmp_path: Path) -> None:
