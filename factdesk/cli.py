@@ -327,10 +327,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from factdesk.settings import load_settings
-    from retrieval.errors import CorruptStore, CorruptVectors
+    from retrieval.errors import CorruptStore, CorruptVectors, InvalidInput
     from retrieval.salvage import salvage_catalog, salvage_vectors
 
     settings = load_settings()
+    if not settings.database_url and not Path(settings.data_dir).exists():
+        # opening would create an empty archive there and call it consistent: a mistyped path
+        raise InvalidInput(
+            f"no data dir at {settings.data_dir}: nothing to check (is FACTDESK_DATA_DIR right?)"
+        )
     try:
         svc = _service()
     except CorruptStore as e:  # the catalog itself: say what is wrong, and with --repair, salvage

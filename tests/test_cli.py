@@ -156,6 +156,21 @@ def test_doctor_exits_zero(cli: Cli, ingested: Ingested) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     assert report["consistent"] is True and report["documents"] == 5
+    # a mistyped data dir is said, not created and called consistent
+    missing = cli.workdir / "no-such-store"
+    proc = subprocess.run(
+        [*cli.command, "doctor"],
+        cwd=cli.workdir,
+        env={**cli.env, "FACTDESK_DATA_DIR": str(missing)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 2 and proc.stderr == (
+        f"factdesk: error: no data dir at {missing}: nothing to check (is FACTDESK_DATA_DIR right?)\n"
+    )
+    assert not missing.exists()
 
 
 def test_ingest_of_a_missing_path_is_a_rejected_line(cli: Cli) -> None:
