@@ -65,10 +65,22 @@ def band_keys(signature: np.ndarray) -> list[str]:
     ]
 
 
+# figures written as words: "eight weeks" for "six weeks" is another figure, as "8" for "6" is
+_NUMBER_WORDS = frozenset(
+    """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
+    sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred
+    thousand million billion trillion dozen""".split()
+)
+
+
 def adds_names(text: str, earlier: str) -> bool:
-    """Whether text holds a capitalised word or a figure that earlier never uses, in any case."""
+    """Whether text holds a capitalised word or a figure (in digits or in words) that earlier never
+    uses, in any case."""
     known = {w.lower() for w in _WORD.findall(earlier)}
-    return any((w[0].isupper() or w[0].isdigit()) and w.lower() not in known for w in _WORD.findall(text))
+    return any(
+        (w[0].isupper() or w[0].isdigit() or w.lower() in _NUMBER_WORDS) and w.lower() not in known
+        for w in _WORD.findall(text)
+    )
 
 
 def overlap(a: AbstractSet[str], b: AbstractSet[str]) -> float:

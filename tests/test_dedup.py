@@ -94,6 +94,10 @@ def test_adds_names_sees_new_names_and_figures_in_any_case() -> None:
     assert adds_names("Police in Hull said the A64 was closed.", earlier)
     assert adds_names("The A64 was closed after 14 crashes.", earlier)
     assert adds_names("The M62 was closed.", earlier)
+    assert adds_names(
+        "The A64 was closed after fourteen crashes.", "The A64 was closed after twelve crashes."
+    )
+    assert not adds_names("The A64 was closed after twelve crashes.", "Twelve crashes closed the A64.")
     assert not adds_names("", earlier)
 
 
