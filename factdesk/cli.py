@@ -186,6 +186,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     svc = _service()
     _warn_if_served(svc.settings)
     n = 0
+    landed = False  # with --rounds, exit 1 as ingest does when every item of every round was rejected
     while True:
         n += 1
         counts: dict[str, int] = {}
@@ -197,10 +198,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 print(_result_line(r), flush=True)
 
         svc.ingest_sources(args.urls, progress=report)
+        landed = landed or any(key != "rejected" for key in counts)
         stamp = datetime.now().astimezone().isoformat(timespec="seconds")
         print(f"round {n} at {stamp}: {_summary(counts)}", flush=True)
         if args.rounds is not None and n >= args.rounds:
-            return 0
+            return 0 if landed else 1
         time.sleep(args.every)
 
 

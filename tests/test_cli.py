@@ -202,6 +202,9 @@ def test_a_malformed_url_is_a_rejected_line_and_the_rest_is_stored(tmp_path: Pat
     watch = cli.run("watch", "http://[::1", "--rounds", "1", "--every", "0.1s")
     assert "Traceback" not in watch.stderr, watch.stderr[-2000:]
     assert watch.stdout.splitlines()[0] == "http://[::1: rejected: invalid URL (Invalid IPv6 URL)"
+    assert watch.returncode == 1  # every item of every round rejected, as ingest's exit says
+    kept = cli.run("watch", "http://[::1", "pier.txt", "--rounds", "1", "--every", "0.1s")
+    assert kept.returncode == 0, kept.stdout + kept.stderr[-2000:]
 
 
 def test_an_empty_archive_is_named_not_just_declined(tmp_path: Path) -> None:
