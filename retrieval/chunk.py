@@ -24,8 +24,16 @@ def _split_long(text: str, start: int, end: int, max_tokens: int) -> list[ChunkS
     pieces: list[ChunkSpan] = []
     pos = start
     while pos < end:
-        ids = enc.encode_ordinary(text[pos:end])
-        if len(ids) <= max_tokens:
+        # a window of the rest, widened until it holds twice the tokens a piece takes (or is the
+        # rest): encoding the whole rest for each piece made a long run-on cost quadratic time
+        window = 8 * max_tokens
+        while True:
+            stop = min(end, pos + window)
+            ids = enc.encode_ordinary(text[pos:stop])
+            if stop == end or len(ids) >= 2 * max_tokens:
+                break
+            window *= 2
+        if stop == end and len(ids) <= max_tokens:
             pieces.append(ChunkSpan(pos, end, len(ids)))
             break
         # decoded prefix of max_tokens tokens; byte-level tokens may split a character, so fall back

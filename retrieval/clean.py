@@ -234,7 +234,9 @@ _CRUMB_PHRASES = (
 )
 _CRUMBS = frozenset(_CRUMB_PHRASES)
 
-_EDGE_PUNCT_RE = re.compile(r"^[\W_]+|[\W_]+$")
+# a run of punctuation taken whole from where it starts (possessive): "[\W_]+$" was tried at every
+# dot of a long run that a word follows, each try giving the run back one dot at a time (quadratic)
+_EDGE_PUNCT_RE = re.compile(r"^[\W_]++|(?<![\W_])[\W_]++$")
 _SPACES_RE = re.compile(r"\s+")
 
 

@@ -178,3 +178,28 @@ def test_seed_chunk_boundaries_fall_on_sentence_boundaries(index: int) -> None:
         # a chunk starts at a sentence, or at a dropped bullet/rule right before one
         first = min(s for s in starts if s >= c.start)
         assert all(ch.isspace() or ch in _LEADING_JUNK for ch in text[c.start : first])
+
+
+def test_a_long_run_on_is_cut_with_work_in_proportion_to_its_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each piece of an over-long sentence encodes a window of the rest, not the whole rest: a tester's
+    200,000-character run held the server for minutes (encoded chars are counted, not seconds)."""
+    import retrieval.chunk as chunk_module
+    from retrieval.tokens import encoding
+
+    real = encoding()
+    encoded: list[int] = []
+
+    class Counting:
+        def encode_ordinary(self, text: str) -> list[int]:
+            encoded.append(len(text))
+            return real.encode_ordinary(text)
+
+        def decode(self, ids: list[int], errors: str = "strict") -> str:
+            return real.decode(ids, errors=errors)
+
+    monkeypatch.setattr(chunk_module, "encoding", lambda: Counting())
+    text = "The mill in Oxley reopened. " + "– " * 50_000 + "The miller said 300 sacks were ground."
+    spans = chunk_text(text, max_tokens=200, overlap_tokens=40)
+    assert sum(encoded) < 10 * len(text)  # the whole rest per piece was about 250 times the text
+    assert spans[0].start == 0 and spans[-1].end == len(text)
+    assert all(s.tokens <= 200 for s in spans)

@@ -397,3 +397,22 @@ def test_pieces_are_bounded_ordered_and_inside_the_text(text: str) -> None:
     assert all(0 < s.end - s.start <= MAX_SENTENCE_CHARS for s in spans)
     assert all(a.end <= b.start for a, b in zip(spans, spans[1:]))
     assert all(text[s.start : s.end] == text[s.start : s.end].strip() for s in spans)
+
+
+def test_a_run_of_stops_is_one_candidate_found_where_it_starts() -> None:
+    """The terminator pattern starts only at a run's first character and takes the run whole: tried
+    at every dot of a long run with no space after it, it cost quadratic time (a tester's 200,000
+    dots). What it finds is unchanged: a run ends a sentence only where whitespace follows it."""
+    from retrieval.sentences import _CANDIDATE
+
+    assert [m.group(0) for m in _CANDIDATE.finditer("Wait... what?! Yes.” No.) He left")] == [
+        "...",
+        "?!",
+        ".”",
+        ".)",
+    ]
+    assert [m.group(0) for m in _CANDIDATE.finditer("x" + "." * 5000 + "y")] == []
+    text = "The mill. " + "." * 20_000 + " The miller said 300 sacks were ground."
+    assert [text[s.start : s.end] for s in split_sentences(text)][
+        -1
+    ] == "The miller said 300 sacks were ground."

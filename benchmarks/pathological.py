@@ -1,0 +1,50 @@
+"""Ingest's pure step (clean, split, chunk: `retrieval.ingest.prepare`) on texts made of one long
+run of a single character, at two lengths: a step whose time grows much faster than its input
+holds a quadratic regex or loop (a tester's 200,000 dots held a server for minutes; stop 60).
+
+    python -m benchmarks.pathological [--short 20000] [--long 80000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from retrieval.ingest import prepare
+from retrieval.models import DocumentIn
+
+CHARS = ".!?…-–—_*#=~|/\\ ,;:()[]\"'“”‘’«»<>&%$@^+0a\t\u00a0"
+
+
+def seconds(ch: str, n: int, is_html: bool) -> float:
+    text = f"The mill in Oxley reopened on Monday. {ch * n} The Oxley miller said 300 sacks were ground."
+    if is_html:
+        text = f"<html><body><article><p>{text}</p></article></body></html>"
+    t0 = time.perf_counter()
+    try:
+        prepare(
+            DocumentIn(id="x", text=text, is_html=is_html),
+            max_tokens=200,
+            overlap_tokens=40,
+            max_chars=2_000_000,
+        )
+    except Exception:  # noqa: BLE001 - a refusal ("nothing left after cleaning") is an answer too
+        pass
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--short", type=int, default=20000)
+    ap.add_argument("--long", type=int, default=80000)
+    args = ap.parse_args()
+    print(f"| run of | html | {args.short:,} chars (s) | {args.long:,} chars (s) | ratio |")
+    print("| --- | --- | --- | --- | --- |")
+    for is_html in (False, True):
+        for ch in CHARS:
+            a, b = seconds(ch, args.short, is_html), seconds(ch, args.long, is_html)
+            print(f"| {ch!r} | {is_html} | {a:.3f} | {b:.3f} | {b / max(a, 1e-3):.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
