@@ -77,12 +77,16 @@ def front_matter(text: str) -> FrontMatter:
     if front:
         try:
             meta = yaml.safe_load(front.group(1))
-        except (yaml.YAMLError, ValueError):  # ValueError: a date YAML reads but no calendar has
+        except Exception:  # noqa: BLE001 - YAML's readers fail in many ways ("2025-02-30", "!!timestamp x", 5,000 "[")
             meta = _key_lines(front.group(1))
         if isinstance(meta, dict):  # else it was a rule line, not front matter: kept as text
             text = text[front.end() :]
-            if isinstance(meta.get("title"), str) and meta["title"].strip():
-                title = " ".join(meta["title"].split())
+            stated_title = meta.get("title")
+            if stated_title is not None and not isinstance(stated_title, str):
+                # "title: 2024", "title: No": YAML reads a number or a yes/no, the writer meant words
+                stated_title = (_key_lines(front.group(1)) or {}).get("title")
+            if isinstance(stated_title, str) and stated_title.strip():
+                title = " ".join(stated_title.split())
             stated = [v for v in (meta.get(k) for k in _DATE_KEYS) if v is not None and str(v).strip()]
             published = next((d for d in map(_date, stated) if d), None)
             if published is None and stated:

@@ -180,6 +180,26 @@ def test_a_front_matter_date_the_api_refuses_is_reported_not_dropped_silently(
     assert (again.status, again.warnings) == ("unchanged", (warning,))
 
 
+@pytest.mark.parametrize(
+    "block",
+    ["updated: 2025-13-01", "x: !!timestamp nope", "x: !!int nope", "x: " + "[" * 5000, "n: " + "9" * 5000],
+)
+def test_front_matter_yaml_cannot_read_is_read_as_key_lines_not_raised(block: str) -> None:
+    """Front matter is the writer's, as untrusted as the text: whatever YAML's readers raise on it
+    (a tester's batch of three was a 500, all three lost), its lines are read as `key: value`."""
+    from retrieval.markdown import front_matter
+
+    text, title, published, warnings = front_matter(f"---\ntitle: Ferry\n{block}\n---\nThe ferry sailed.")
+    assert (text, title, published, warnings) == ("The ferry sailed.", "Ferry", None, ())
+
+
+def test_a_front_matter_title_yaml_reads_as_a_number_or_a_yes_is_kept_as_written() -> None:
+    from retrieval.markdown import front_matter
+
+    for written in ("2024", "No", "1.5", "yes"):
+        assert front_matter(f"---\ntitle: {written}\n---\nThe ferry sailed.")[1] == written
+
+
 def test_front_matter_date_is_stored_in_utc_and_reingesting_is_unchanged(
     tmp_path: Path, make_service: MakeService
 ) -> None:
