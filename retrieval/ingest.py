@@ -252,6 +252,10 @@ def input_fingerprint(item: DocumentIn) -> str:
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _label(value: str | None) -> str | None:
+    return (" ".join(visible_text(value).split()) or None) if value is not None else None
+
+
 def prepare(
     item: DocumentIn,
     *,
@@ -280,6 +284,9 @@ def prepare(
     ):
         if isinstance(value, str):
             check_unicode(value, what)
+    # labels shown beside a citation (the chat page, MCP, the CLI): no control characters or bidi
+    # overrides, as a title has none
+    item = replace(item, source=_label(item.source), url=_label(item.url))
     raw = raw_fingerprint(item)
     known = cleaned_before(raw)
     if known is not None and is_stored(known):

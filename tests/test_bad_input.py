@@ -452,11 +452,16 @@ def test_control_characters_and_bidi_overrides_are_not_stored(client: TestClient
         "The mayor of Dunmore resigned on \u202eFriday\u202c after\b a vote.\x1b[0m\n\n"
         "Her deputy\x0c will act \u2067until\u2069 an election in May.\x85"
     )
-    r = client.post("/v1/documents", json={"documents": [{"id": "ctl", "title": title, "text": text}]})
+    source, url = "src\u0000\u202e<img src=x>", "https://example.org/\u202emayor\u0007"
+    r = client.post(
+        "/v1/documents",
+        json={"documents": [{"id": "ctl", "title": title, "text": text, "source": source, "url": url}]},
+    )
     assert r.status_code == 200 and r.json()["results"][0]["status"] == "created", r.text
     try:
         doc = client.get("/v1/documents/ctl").json()
         assert doc["title"] == "Mayor resigns today RED"
+        assert (doc["source"], doc["url"]) == ("src<img src=x>", "https://example.org/mayor")  # labels, too
         assert doc["text"] == (
             "The mayor of Dunmore resigned on Friday after a vote.\n\nHer deputy will act until an election in May."
         )
