@@ -71,12 +71,18 @@ _COUNTS = frozenset(
 _DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|these|those)\s+(?P<noun>[a-z][\w-]*(?:['’]s)?)", re.I)
 
 
+# emoji and pictographs (dingbats, the emoji planes, their joiner and presentation selector): the
+# embedder and the reader read them as unknown tokens, and "🙂 Who was captured?" was declined
+_EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff\ufe0f\u200d]+")
+
+
 def as_question(text: str) -> str:
-    """The question as the reader learned questions, and as search reads it: ending in one "?" (the
-    reader's training and calibration questions nearly all do; typed without one, the same question
-    scored higher, and its vector found other passages, so its answer depended on the punctuation).
-    One that holds a "?" before other words is left as it is: a follow-up with the earlier turn's
-    words after it (rewrite_follow_up)."""
+    """The question as the reader learned questions, and as search reads it: without emoji, ending in
+    one "?" (the reader's training and calibration questions nearly all do; typed without one, the
+    same question scored higher, and its vector found other passages, so its answer depended on the
+    punctuation). One that holds a "?" before other words is left as it is: a follow-up with the
+    earlier turn's words after it (rewrite_follow_up)."""
+    text = " ".join(_EMOJI.sub(" ", text).split()) if _EMOJI.search(text) else text
     text = text.rstrip()
     if text.endswith("?"):
         return text.rstrip("?").rstrip() + "?"

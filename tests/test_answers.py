@@ -1025,7 +1025,8 @@ def test_a_figure_in_words_is_not_cited_as_another_in_digits(make_service: MakeS
 
 def test_an_answer_does_not_depend_on_the_question_mark(seeded: Factdesk) -> None:
     """docs/api.md: a question typed without its "?" (or with a full stop) is read as if it had one,
-    by search as by the reader: the same answer and the same citations."""
+    by search as by the reader: the same answer and the same citations. Emoji are no words either
+    (a tester's "🙂 Who was captured?" was declined)."""
     for asked in (
         "Where were the soldiers captured?",
         "How many North Korean soldiers were killed?",
@@ -1033,7 +1034,14 @@ def test_an_answer_does_not_depend_on_the_question_mark(seeded: Factdesk) -> Non
         "Which hospital holds the prisoners?",
     ):
         ref = seeded.ask(asked)
-        for typed in (asked[:-1], asked[:-1] + ".", asked + "  "):
+        for typed in (
+            asked[:-1],
+            asked[:-1] + ".",
+            asked + "  ",
+            "🙂 " + asked,
+            "❓" + asked,
+            asked[:-1] + " ✅",
+        ):
             got = seeded.ask(typed)
             assert (got.answer, got.citations) == (ref.answer, ref.citations), typed
 
