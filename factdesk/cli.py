@@ -352,10 +352,21 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         _print_json(report)
         return 0 if report["consistent"] else 1
     report = svc.ingestor.doctor(repair=args.repair)
+    damaged = next((p for p in report["problems"] if p.startswith("catalog.sqlite: corrupted")), None)
+    if damaged and args.repair and not settings.database_url:
+        # the catalog opens, but pages of it are damaged: set aside and salvaged, as one that does
+        # not open is (a repair of the other stores over it would leave it damaged and say done)
+        svc.close()
+        report = salvage_catalog(settings, repair=True, reason=damaged)
+        _print_json(report)
+        return 0 if report["consistent"] else 1
     _print_json(report)
     if report["consistent"]:
         return 0
-    return 0 if args.repair else 1
+    if not args.repair:
+        return 1
+    after = svc.ingestor.doctor()  # the report is of the state repaired; the exit says if it held
+    return 0 if after["consistent"] else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

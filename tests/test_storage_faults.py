@@ -430,3 +430,38 @@ def test_catalog_read_errors_on_damaged_pages_name_the_file(tmp_path: Path) -> N
         assert cat.check() is not None
     finally:
         cat.close()
+
+
+def test_doctor_repair_salvages_a_catalog_that_opens_with_damaged_pages(
+    tmp_path: Path, warm_model: None
+) -> None:
+    """A catalog whose first pages are sound opens, and its damage shows only to doctor's check: the
+    repair sets it aside and salvages it, as it does one that will not open, and its exit status
+    says whether what it left is consistent (it said 0 and left the damage)."""
+    import sqlite3
+
+    data = tmp_path / "store"
+    seeded_store(data, tmp_path / "articles", 40, start=4200)
+    catalog = data / "catalog.sqlite"
+    db = sqlite3.connect(catalog)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    # the near-duplicate bands' pages: read by an ingest's duplicate check, not by the open
+    damaged = [n for (n,) in db.execute("SELECT pageno FROM dbstat WHERE name = 'bands' ORDER BY pageno")]
+    db.close()
+    raw = bytearray(catalog.read_bytes())
+    for page in damaged[1:]:  # pageno counts from 1; the table's root page is kept
+        raw[(page - 1) * 4096 : page * 4096] = bytes(range(256)) * 16
+    catalog.write_bytes(bytes(raw))
+
+    check = run_cli(["doctor"], data, tmp_path)
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert any(p.startswith("catalog.sqlite: corrupted") for p in json.loads(check.stdout)["problems"])
+
+    repair = run_cli(["doctor", "--repair"], data, tmp_path)
+    assert "Traceback" not in repair.stderr, repair.stderr
+    report = json.loads(repair.stdout)
+    assert report["catalog"] == "salvaged" and (data / report["set_aside"]).exists(), report
+    assert repair.returncode == (0 if report["consistent"] else 1), report
+
+    after = json.loads(run_cli(["doctor"], data, tmp_path).stdout)
+    assert not any(p.startswith("catalog.sqlite") for p in after["problems"]), after
