@@ -170,6 +170,10 @@ class Factdesk:
         endpoint whose latest call failed). Redacted."""
         problems: list[str] = []
         degraded: list[str] = []
+        if not Path(self.settings.data_dir).is_dir():  # deleted under the server: its files are gone
+            problems.append(
+                f"the data dir {Path(self.settings.data_dir).name}/ no longer exists: writes are refused"
+            )
         catalog_down = self.catalog.unavailable()
         if catalog_down:
             problems.append(catalog_down)

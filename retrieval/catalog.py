@@ -372,6 +372,11 @@ class Catalog(CatalogReads):
     @contextmanager
     def exclusive(self, lock_path: Path) -> Iterator[None]:
         """One writer at a time across the processes sharing this data dir: a flock on lock_path."""
+        if not lock_path.parent.is_dir():  # deleted under a running server: no write can land
+            raise StoreUnavailable(
+                f"the data dir {lock_path.parent.name}/ no longer exists: writes are refused; start "
+                "factdesk again to make it anew (or restore it)"
+            )
         with open(lock_path, "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:

@@ -465,3 +465,30 @@ def test_doctor_repair_salvages_a_catalog_that_opens_with_damaged_pages(
 
     after = json.loads(run_cli(["doctor"], data, tmp_path).stdout)
     assert not any(p.startswith("catalog.sqlite") for p in after["problems"]), after
+
+
+def test_a_data_dir_deleted_under_the_server_refuses_writes_with_a_503(
+    tmp_path: Path, warm_model: None
+) -> None:
+    """`rm -rf` of the data dir while serving: writes and deletes were 500s (a traceback on the lock
+    file) and /readyz stayed 200; now a 503 that says why, and /readyz leaves the rotation."""
+    import shutil
+
+    data = tmp_path / "store"
+    ids = seeded_store(data, tmp_path / "articles", 2, start=4400)
+    svc = Factdesk(make_settings(data))
+    try:
+        with TestClient(create_app(svc.settings, ingest_on_start=False, service=svc)) as client:
+            assert client.get("/readyz").status_code == 200
+            shutil.rmtree(data)
+            for r in (
+                client.post("/v1/documents", json={"documents": [{"text": "A new article about the desk."}]}),
+                client.delete(f"/v1/documents/{ids[0]}"),
+                client.get("/readyz"),
+            ):
+                assert r.status_code == 503, r.text
+                assert "the data dir store/ no longer exists" in r.json()["error"]["message"], r.text
+                assert str(tmp_path) not in r.text
+            assert client.get("/healthz").status_code == 200
+    finally:
+        svc.close()
