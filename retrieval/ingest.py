@@ -748,6 +748,17 @@ class Ingestor:
         orphan_vectors = sorted(chroma_ids - accounted)
         missing_lexical = self.catalog.chunks_missing_lexical()
         orphan_lexical = self.catalog.orphan_lexical_rows()
+        # the counts below say how many; these say what it means for answers and what --repair does
+        if missing_vectors:
+            problems.append(
+                f"{len(missing_vectors)} of {len(current)} stored chunks have no vector: dense search misses "
+                "them; --repair embeds them again"
+            )
+        if orphan_vectors and not current:
+            problems.append(
+                f"the vector store holds {len(orphan_vectors)} vectors and the catalog no chunk: was "
+                "catalog.sqlite lost? restore it before --repair, which deletes vectors no chunk owns"
+            )
         report = {
             "documents": self.catalog.count()[0],
             "chunks": len(current),

@@ -205,6 +205,10 @@ def test_doctor_cli_detects_and_repairs_a_corrupted_store(tmp_path: Path) -> Non
     report = json.loads(check.stdout)
     assert not report["consistent"] and "repaired" not in report
     assert report["orphan_vectors"] == 1 and report["missing_vectors"] == 1
+    assert (
+        f"1 of {report['chunks']} stored chunks have no vector: dense search misses them; --repair embeds them again"
+        in report["problems"]
+    )
     assert report["documents_missing_lexical"] == [ids[1]]
 
     repair = run_cli(["doctor", "--repair"], data, tmp_path)
@@ -773,6 +777,9 @@ def test_a_collection_deleted_under_the_server_is_made_anew_and_named_until_repa
 
             report = svc.ingestor.doctor(repair=True)
             assert report["missing_vectors"] == chunks and report["repaired"] is True
+            assert any(
+                p.startswith(f"{chunks} of {chunks} stored chunks have no vector") for p in report["problems"]
+            )
             assert client.get("/readyz").json()["degraded"] == []
             assert client.post("/v1/search", json=search).json()["results"] == before
         assert_stores_consistent(svc)
