@@ -231,6 +231,13 @@ def test_a_plain_json_rpc_post_gets_a_json_reply(live_server: LiveServer) -> Non
     assert r.json()["result"]["structuredContent"]["id"] == SEED_IDS[0]
 
 
+def test_a_prompt_asked_for_is_invalid_params_without_a_traceback(live_server: LiveServer) -> None:
+    """The server has no prompts: the SDK answered error code 0 and logged a traceback."""
+    message = {"jsonrpc": "2.0", "id": 3, "method": "prompts/get", "params": {"name": "nope"}}
+    r = httpx.post(live_server.base_url + "/mcp", json=message, headers=ACCEPT, timeout=60)
+    assert r.json()["error"] == {"code": -32602, "message": "unknown prompt: 'nope' (this server has none)"}
+
+
 BAD_ID = "Invalid Request: id must be a string or an integer"
 
 
