@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import require_api_key, service_of
+from api.head import HeadAsGet
 from api.errors import BodySizeLimit, CatchUnexpected, UncompressedBodies, install_error_handlers
 from api.mcp_server import McpEndpoint, McpRoute, build_server
 from api.metrics import Metrics, MetricsMiddleware
@@ -306,6 +307,7 @@ def create_app(
     page_policy = page_csp((STATIC / "index.html").read_text(encoding="utf-8"))
     app.add_middleware(SecurityHeaders, policies={"/": page_policy, "/docs": DOCS_CSP})
     # outside that: a request id for every response and log line; JSON logs get factdesk's access lines
+    app.add_middleware(HeadAsGet)  # inside the request context: the access log says HEAD
     app.add_middleware(RequestContext, log_access=settings.log_format == "json")
 
     app.include_router(health.router)

@@ -85,10 +85,21 @@ def test_healthz_and_readyz(client: TestClient) -> None:
 
 
 def test_probes_answer_head_as_get(client: TestClient) -> None:
-    for path in ("/healthz", "/readyz"):
-        r = client.head(path)
-        assert r.status_code == 200 and r.content == b"", path
-        assert r.headers["content-type"].startswith("application/json")
+    """Every GET route answers HEAD with the GET's status and headers and no body (a tester's
+    `HEAD /v1/documents` and `/metrics` were 405s); a POST-only route is still a 405."""
+    for path in (
+        "/healthz",
+        "/readyz",
+        "/v1/documents",
+        f"/v1/documents/{SEED_IDS[0]}",
+        "/v1/models",
+        "/metrics",
+    ):
+        r, got = client.head(path), client.get(path)
+        assert r.status_code == got.status_code == 200 and r.content == b"", path
+        assert r.headers["content-type"] == got.headers["content-type"], path
+    assert client.head("/v1/documents/no-such-doc").status_code == 404
+    assert client.head("/v1/ask").status_code == 405
     page = client.head("/")  # the chat page, as an uptime monitor asks for it
     assert (
         page.status_code == 200

@@ -53,12 +53,6 @@ async def readyz(request: Request) -> dict:
     }
 
 
-# HEAD too, for load balancers and uptime probes that send it (kept out of the OpenAPI schema: one
-# operation a path, whose id a second method would repeat)
-for _path, _probe in (("/healthz", healthz), ("/readyz", readyz)):
-    router.add_api_route(_path, _probe, methods=["HEAD"], include_in_schema=False)
-
-
 @router.get(
     "/metrics",
     response_class=Response,
