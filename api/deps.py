@@ -19,6 +19,7 @@ from api.errors import NotReady
 from factdesk.service import Factdesk
 from factdesk.settings import Settings
 from retrieval.errors import Unauthorized
+from retrieval.redact import redact_text
 from retrieval.search import Filters
 
 T = TypeVar("T")
@@ -38,7 +39,8 @@ def service_of(app: Starlette) -> Factdesk:
     svc = getattr(app.state, "service", None)
     if svc is None:
         startup = getattr(app.state, "startup", None)
-        raise NotReady(getattr(startup, "opening_problem", None) or "the service is starting")
+        problem = getattr(startup, "opening_problem", None)  # its paths are the log's, not a client's
+        raise NotReady(redact_text(problem, paths=True) if problem else "the service is starting")
     return svc  # type: ignore[no-any-return]
 
 

@@ -78,7 +78,13 @@ class Factdesk:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         data_dir = Path(settings.data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # not "read-only" (a permission, a file in the way): nothing to read yet
+            raise StoreUnavailable(
+                f"the data dir {data_dir} cannot be created ({e.strerror}): create it, or set "
+                "FACTDESK_DATA_DIR to a folder this user may write"
+            ) from None
         self.catalog = open_catalog(
             data_dir,
             settings.database_url,

@@ -171,6 +171,21 @@ def test_doctor_exits_zero(cli: Cli, ingested: Ingested) -> None:
         f"factdesk: error: no data dir at {missing}: nothing to check (is FACTDESK_DATA_DIR right?)\n"
     )
     assert not missing.exists()
+    # one that cannot be made is said so, not "read-only" (nothing could be read from it)
+    blocked = cli.workdir / "a-file"
+    blocked.write_text("not a folder")
+    proc = subprocess.run(
+        [*cli.command, "ask", "Who was captured?"],
+        cwd=cli.workdir,
+        env={**cli.env, "FACTDESK_DATA_DIR": str(blocked / "store")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 2 and proc.stderr.startswith(
+        f"factdesk: error: the data dir {blocked / 'store'} cannot be created (Not a directory)"
+    ), proc.stderr[-2000:]
 
 
 def test_ingest_of_a_missing_path_is_a_rejected_line(cli: Cli) -> None:
