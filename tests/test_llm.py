@@ -306,31 +306,21 @@ def test_a_reply_sent_a_few_bytes_at_a_time_is_bounded_by_the_timeout(engine, sr
     assert took < 20, took  # the body alone would take about 40 s
 
 
-def test_a_stream_of_empty_events_is_a_stall(engine, srv):
-    """Runs against the scripted OpenAI-compatible server, not a real LLM: events with no text, sent
-    sooner than the read timeout, kept a stream that had no token open for as long as they came."""
-    srv.script(Drip(json.dumps({"abstained": True, "sentences": []}), every=0.2, pauses=100))
-    eng = engine(llm_timeout_s=0.8, llm_max_retries=0)
-    t0 = time.monotonic()
-    deltas, done = collect(eng.ask_stream(QUESTION, top_k=5, filters=None, history=[]))
-    assert time.monotonic() - t0 < 10  # the events alone would take 20 s
-    assert done["generator"] == "extractive"
-    assert "LLM unavailable (timed out); answered extractively" in done["warnings"]
-
-
-def test_a_stream_of_comment_pings_is_a_stall(engine, srv):
-    """Runs against the scripted OpenAI-compatible server, not a real LLM: SSE comment lines (": ping",
-    as llama-cpp-python sends while it computes) never reach the reader as events, and kept a stream
-    with no token open for as long as they came."""
+@pytest.mark.parametrize("comments", [False, True], ids=["empty events", "comment pings"])
+def test_a_stream_with_no_token_is_a_stall_whatever_keeps_it_busy(engine, srv, comments):
+    """Runs against the scripted OpenAI-compatible server, not a real LLM: events with no text, or SSE
+    comment lines (": ping", as llama-cpp-python sends while it computes, which never reach the
+    reader as events), sent sooner than the read timeout, kept a stream that had no token open for as
+    long as they came. Within the wait, they delay the reply and nothing else."""
     body = json.dumps({"abstained": True, "sentences": []})
-    srv.script(Drip(body, every=0.2, pauses=100, comments=True))
+    srv.script(Drip(body, every=0.2, pauses=100, comments=comments))
     eng = engine(llm_timeout_s=0.8, llm_max_retries=0)
     t0 = time.monotonic()
     deltas, done = collect(eng.ask_stream(QUESTION, top_k=5, filters=None, history=[]))
-    assert time.monotonic() - t0 < 10  # the pings alone would take 20 s
+    assert time.monotonic() - t0 < 10  # the pauses alone would take 20 s
     assert done["generator"] == "extractive"
     assert "LLM unavailable (timed out); answered extractively" in done["warnings"]
-    srv.script(Drip(body, every=0.2, pauses=2, comments=True))  # pings within the wait, then the reply
+    srv.script(Drip(body, every=0.2, pauses=2, comments=comments))
     done = collect(eng.ask_stream(QUESTION, top_k=5, filters=None, history=[]))[1]
     assert done["generator"] == eng.settings.llm_model and done["abstained"] is True
 
