@@ -91,6 +91,9 @@ CATALOG = "the catalog (catalog.sqlite)"  # how messages name this file (no path
 TERM_ROWS_TTL = 120.0  # seconds a term's row count is trusted (new articles shift counts slowly)
 
 # the row shapes both catalogs read (this one and catalog_postgres.PostgresCatalog)
+# how many of the documents sharing a MinHash band with a new one are compared with it, those
+# sharing the most first
+NEAR_DUPLICATE_CANDIDATES = 64
 DOC_COLUMNS = (
     "id, title, source, url, published_at, text, content_hash, duplicate_of, chunk_count, created_at, "
     "published_ts, revision"
@@ -288,15 +291,21 @@ class CatalogReads:
         return {k: current[k] for k in wanted if k in current}
 
     def candidates_by_bands(
-        self, bands: builtins.list[str], exclude: str | None = None
+        self, bands: builtins.list[str], exclude: str | None = None, limit: int = NEAR_DUPLICATE_CANDIDATES
     ) -> builtins.list[str]:
-        rows = self._committed(
-            "SELECT DISTINCT b.document_id FROM bands b JOIN documents d ON d.id = b.document_id "
-            "WHERE d.state = 'committed'",
-            "b.band",
-            bands,
+        """The committed documents sharing a band with `bands`, those sharing the most first (the
+        closest by MinHash), at most `limit`: templated briefs share a band with every brief stored
+        before them, and comparing each with all of them made an ingest of 10,000 take 13 minutes."""
+        if not bands:
+            return []
+        where, params = self._in("b.band", sorted(set(bands)))  # a signature's 32 bands: one statement
+        rows = self._query(
+            "SELECT b.document_id FROM bands b JOIN documents d ON d.id = b.document_id "
+            f"WHERE d.state = 'committed' AND b.document_id <> ? AND {where} "
+            "GROUP BY b.document_id ORDER BY COUNT(*) DESC, b.document_id LIMIT ?",
+            [exclude or "", *params, limit],
         )
-        return list(dict.fromkeys(r[0] for r in rows if r[0] != exclude))
+        return [r[0] for r in rows]
 
     def stale_keys(self) -> builtins.list[str]:
         """Keys of replaced or deleted revisions whose vectors may still be in Chroma."""
