@@ -75,7 +75,7 @@ class Startup:
         status = self.status()
         if status["ingest"] not in ("pending", "running", "waiting"):
             return None
-        done = sum(status["ingested"].values())
+        done = sum(n for kind, n in status["ingested"].items() if kind != "rejected")  # stored ones
         return f"the startup ingest of the articles folder is {status['ingest']} ({done} documents so far)"
 
     def incomplete(self) -> str | None:

@@ -379,7 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ingest",
         help="ingest article files or folders (.txt .md .html .json .jsonl .pdf), or feed / article URLs",
     )
-    s.add_argument("paths", nargs="+", type=_path)
+    s.add_argument(
+        "paths", nargs="+", type=_path, help="article files, folders (read recursively), feed or page URLs"
+    )
     s.add_argument("--progress", action="store_true", help="always show a progress bar")
     s.set_defaults(fn=cmd_ingest)
 

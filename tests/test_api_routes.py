@@ -889,6 +889,17 @@ def test_metrics_are_per_app(client: TestClient, keyed: TestClient) -> None:
 
 
 # ---- start-up ----
+def test_the_start_up_ingests_reason_counts_the_documents_stored_not_those_refused(tmp_path: Path) -> None:
+    from api.app import Startup
+
+    startup = Startup(make_settings(tmp_path / "data"), ingest=True)
+    startup.ingest_state, startup.counts = "running", {"created": 2, "unchanged": 1, "rejected": 4}
+    assert (
+        startup.ingest_pending()
+        == "the startup ingest of the articles folder is running (3 documents so far)"
+    )
+
+
 def test_readyz_waits_for_the_start_up_ingest(tmp_path: Path, warm_model: None) -> None:
     """Until the articles folder is ingested, /readyz is 503 with the reason: a client that asks as
     soon as it turns 200 gets answers from the articles, not declines for want of them."""
