@@ -9,6 +9,8 @@ import base64
 import binascii
 import json
 import logging
+import os
+import shutil
 import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -72,6 +74,10 @@ def decode_cursor(cursor: str) -> str:
         return validate_id(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except (binascii.Error, UnicodeDecodeError, ValueError, InvalidInput):
         raise InvalidInput("cursor is not one this server handed out (use next_cursor as given)") from None
+
+
+# free space under which a data dir counts as full (SQLite needs a few pages for a journal)
+FULL_BELOW_BYTES = 1 << 20
 
 
 class Factdesk:
@@ -208,10 +214,22 @@ class Factdesk:
             )
         if self.catalog.read_only is not None:
             degraded.append(refusal(self.catalog.read_only, "the data dir").message)
+        elif (since := self._data_dir_state()) is not None:  # it became so while serving
+            degraded.append(refusal(since, "the data dir").message)
         if self.recovery_problem:
             (degraded if self.catalog.read_only else problems).append(self.recovery_problem)
         degraded += self.engine.degraded()  # answers still come, extractive: not a reason to leave rotation
         return [redact_text(p, paths=True) for p in problems], [redact_text(d, paths=True) for d in degraded]
+
+    def _data_dir_state(self) -> str | None:
+        """'read_only' or 'full' for an embedded data dir that turned so after the open (a remount, a
+        filled disk): writes are refused then, and /readyz says so. Two system calls, no write."""
+        data_dir = Path(self.settings.data_dir)
+        if self.settings.database_url or not data_dir.is_dir():
+            return None
+        if not os.access(data_dir, os.W_OK):
+            return "read_only"
+        return "full" if shutil.disk_usage(data_dir).free < FULL_BELOW_BYTES else None
 
     def recovery_counts(self) -> dict[str, int]:
         """What recovery and repair finished since this process started (/healthz, doctor)."""

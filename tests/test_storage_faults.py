@@ -107,8 +107,13 @@ def test_disk_full_is_507_and_one_cli_line_and_the_old_revision_stays(
         newer.mkdir()
         (newer / f"{ids[1]}.txt").write_text(new_text, encoding="utf-8")
         with TestClient(create_app(svc.settings, ingest_on_start=False, service=svc)) as client:
+            assert client.get("/readyz").json()["degraded"] == []
             filler = fill_disk(mount_point)
             assert shutil.disk_usage(mount_point).free < 64 * 1024
+            ready = client.get("/readyz")  # the disk filled while serving: still ready for reads, and says so
+            assert ready.status_code == 200 and any("no space left" in d for d in ready.json()["degraded"]), (
+                ready.text
+            )
 
             body = {"documents": [{"id": ids[0], "text": new_text}]}
             r = client.post("/v1/documents", json=body)
@@ -127,6 +132,7 @@ def test_disk_full_is_507_and_one_cli_line_and_the_old_revision_stays(
             one_line_error(run_cli(["ingest", str(newer)], data, tmp_path), "no space left")
 
             filler.unlink()
+            assert client.get("/readyz").json()["degraded"] == []
             r = client.post("/v1/documents", json=body)
             assert r.status_code == 200 and r.json()["results"][0]["status"] == "updated", r.text
             assert client.get(f"/v1/documents/{ids[0]}").json()["text"] != old.text
@@ -490,5 +496,32 @@ def test_a_data_dir_deleted_under_the_server_refuses_writes_with_a_503(
                 assert "the data dir store/ no longer exists" in r.json()["error"]["message"], r.text
                 assert str(tmp_path) not in r.text
             assert client.get("/healthz").status_code == 200
+    finally:
+        svc.close()
+
+
+def test_a_data_dir_turned_read_only_while_serving_is_said_by_readyz(
+    tmp_path: Path, warm_model: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remount read-only after the open: writes are refused, and /readyz (200: reads answer) lists
+    it in `degraded`, as it does for a data dir read-only at start."""
+    import factdesk.service as service_module
+
+    data = tmp_path / "store"
+    seeded_store(data, tmp_path / "articles", 1, start=4600)
+    svc = Factdesk(make_settings(data))
+    try:
+        with TestClient(create_app(svc.settings, ingest_on_start=False, service=svc)) as client:
+            assert client.get("/readyz").json()["degraded"] == []
+            real = os.access
+            monkeypatch.setattr(
+                service_module.os,
+                "access",
+                lambda path, mode: False if Path(path) == data else real(path, mode),
+            )
+            ready = client.get("/readyz")
+            assert ready.status_code == 200 and any("read-only" in d for d in ready.json()["degraded"]), (
+                ready.text
+            )
     finally:
         svc.close()
