@@ -64,7 +64,7 @@ _NAME_PARTICLE = r"(?:de|da|di|du|del|della|der|den|van|von|la|le|bin|ibn|al|dos
 _FULL_NAME = re.compile(rf"\b{_NAME_WORD}(?:\s+(?:{_NAME_PARTICLE}\s+)*{_NAME_WORD})+")
 # words that open a name but are no part of it
 _NAME_ROLES = frozenset("the a an mr mrs ms dr".split())
-# a count that opens a sentence ("One North Korean soldier ..."): what follows describes, not names
+# a count that opens a sentence ("One Belgian diver ..."): what follows describes, not names
 _COUNTS = frozenset(
     "one two three four five six seven eight nine ten another each every both some several".split()
 )
@@ -373,7 +373,7 @@ def asks_for_person(question: str, previous: str) -> bool:
 
 def named_person(quotes: list[str], asked: str) -> str | None:
     """The first full name (two or more capitalised words: "Helen Marsh", "Detective Sergeant Priya
-    Ramsden"; a counted description, "One North Korean soldier", as "the North Korean soldier") that
+    Ramsden"; a counted description, "One Belgian diver", as "the Belgian diver") that
     the question it answered does not hold, in the answer's cited sentence that
     repeats most of the question's words (the one that says who; the others add to it), then in the
     next."""
@@ -383,7 +383,7 @@ def named_person(quotes: list[str], asked: str) -> str | None:
         for m in _FULL_NAME.finditer(quote):
             words = [w for w in m.group(0).split() if w.casefold() not in _NAME_ROLES]
             if words and words[0].casefold() in _COUNTS:
-                # "One North Korean soldier": a description, with the noun it describes
+                # "One Belgian diver": a description, with the noun it describes
                 noun = re.match(r"\s+([a-z][a-z-]+)", quote[m.end() :])
                 if noun and len(words) >= 2:
                     return " ".join(["the", *words[1:], noun.group(1)])
