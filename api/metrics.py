@@ -62,7 +62,7 @@ class ServiceCollector:
         yield from telemetry_metrics(svc.telemetry.snapshot())
         yield from embedding_cache_metrics(svc.embedder)
         try:
-            documents, chunks = svc.catalog.count()
+            documents, chunks = svc.counts()
         except Exception:  # noqa: BLE001 - a scrape must not fail with the catalog; the gauges are left out
             log.warning("metrics: could not count documents and chunks", exc_info=True)
             return

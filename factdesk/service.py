@@ -91,6 +91,7 @@ class Factdesk:
                 f"the data dir {data_dir} cannot be created ({e.strerror}): create it, or set "
                 "FACTDESK_DATA_DIR to a folder this user may write"
             ) from None
+        self._counted: tuple[tuple[int, int], tuple[int, int]] | None = None  # counts(): (version, counts)
         self.catalog = open_catalog(
             data_dir,
             settings.database_url,
@@ -205,7 +206,7 @@ class Factdesk:
             degraded.append(f"dense search is off: {store}")
         elif store:
             problems.append(store)
-        elif not problems and (chunks := self.catalog.count()[1]) > self.vectors.last_count:
+        elif not problems and (chunks := self.counts()[1]) > self.vectors.last_count:
             # every write stores a chunk's vector before the catalog shows the chunk, and deletes it
             # after: fewer vectors than chunks are lost ones (a collection deleted or reset)
             degraded.append(
@@ -220,6 +221,14 @@ class Factdesk:
             (degraded if self.catalog.read_only else problems).append(self.recovery_problem)
         degraded += self.engine.degraded()  # answers still come, extractive: not a reason to leave rotation
         return [redact_text(p, paths=True) for p in problems], [redact_text(d, paths=True) for d in degraded]
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, chunks) committed, counted again only when a commit may have changed them (the
+        catalog's version moved): /readyz probes and /metrics scrapes ask every few seconds."""
+        version = self.catalog.version()
+        if self._counted is None or self._counted[0] != version:
+            self._counted = (version, self.catalog.count())
+        return self._counted[1]
 
     def _data_dir_state(self) -> str | None:
         """'read_only' or 'full' for an embedded data dir that turned so after the open (a remount, a
