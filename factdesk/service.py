@@ -9,8 +9,6 @@ import base64
 import binascii
 import json
 import logging
-import os
-import shutil
 import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -28,7 +26,7 @@ from retrieval.bm25 import LexicalIndex
 from retrieval.catalogs import open_catalog
 from retrieval.embed import build_embedder
 from retrieval.errors import CorruptVectors, InsufficientStorage, InvalidInput, NotFound, StoreUnavailable
-from retrieval.faults import refusal
+from retrieval.faults import data_dir_gone, refusal, unwritable
 from retrieval.file_ids import FileIds
 from retrieval.ingest import (
     Ingestor,
@@ -74,10 +72,6 @@ def decode_cursor(cursor: str) -> str:
         return validate_id(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except (binascii.Error, UnicodeDecodeError, ValueError, InvalidInput):
         raise InvalidInput("cursor is not one this server handed out (use next_cursor as given)") from None
-
-
-# free space under which a data dir counts as full (SQLite needs a few pages for a journal)
-FULL_BELOW_BYTES = 1 << 20
 
 
 class Factdesk:
@@ -183,10 +177,9 @@ class Factdesk:
         endpoint whose latest call failed). Redacted."""
         problems: list[str] = []
         degraded: list[str] = []
-        if not Path(self.settings.data_dir).is_dir():  # deleted under the server: its files are gone
-            problems.append(
-                f"the data dir {Path(self.settings.data_dir).name}/ no longer exists: writes are refused"
-            )
+        data_dir = Path(self.settings.data_dir)
+        if not data_dir.is_dir():  # deleted under the server: its files are gone
+            problems.append(data_dir_gone(data_dir).message)
         catalog_down = self.catalog.unavailable()
         if catalog_down:
             problems.append(catalog_down)
@@ -215,8 +208,8 @@ class Factdesk:
             )
         if self.catalog.read_only is not None:
             degraded.append(refusal(self.catalog.read_only, "the data dir").message)
-        elif (since := self._data_dir_state()) is not None:  # it became so while serving
-            degraded.append(refusal(since, "the data dir").message)
+        elif not self.settings.database_url and data_dir.is_dir() and (since := unwritable(data_dir)):
+            degraded.append(refusal(since, "the data dir").message)  # it became so while serving
         if self.recovery_problem:
             (degraded if self.catalog.read_only else problems).append(self.recovery_problem)
         degraded += self.engine.degraded()  # answers still come, extractive: not a reason to leave rotation
@@ -229,16 +222,6 @@ class Factdesk:
         if self._counted is None or self._counted[0] != version:
             self._counted = (version, self.catalog.count())
         return self._counted[1]
-
-    def _data_dir_state(self) -> str | None:
-        """'read_only' or 'full' for an embedded data dir that turned so after the open (a remount, a
-        filled disk): writes are refused then, and /readyz says so. Two system calls, no write."""
-        data_dir = Path(self.settings.data_dir)
-        if self.settings.database_url or not data_dir.is_dir():
-            return None
-        if not os.access(data_dir, os.W_OK):
-            return "read_only"
-        return "full" if shutil.disk_usage(data_dir).free < FULL_BELOW_BYTES else None
 
     def recovery_counts(self) -> dict[str, int]:
         """What recovery and repair finished since this process started (/healthz, doctor)."""

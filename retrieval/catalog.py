@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.errors import CorruptStore, StoreUnavailable
-from retrieval.faults import classify, connect_sqlite, refusal
+from retrieval.faults import classify, connect_sqlite, data_dir_gone, refusal
 from retrieval.lexical import analyze, match_terms
 from retrieval.models import Chunk, Document, chunk_key, revision_keys
 
@@ -382,10 +382,7 @@ class Catalog(CatalogReads):
     def exclusive(self, lock_path: Path) -> Iterator[None]:
         """One writer at a time across the processes sharing this data dir: a flock on lock_path."""
         if not lock_path.parent.is_dir():  # deleted under a running server: no write can land
-            raise StoreUnavailable(
-                f"the data dir {lock_path.parent.name}/ no longer exists: writes are refused; start "
-                "factdesk again to make it anew (or restore it)"
-            )
+            raise data_dir_gone(lock_path.parent)
         with open(lock_path, "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import sqlite3
 from pathlib import Path
 
-from retrieval.errors import CorruptStore, FactdeskError, InsufficientStorage, ReadOnlyStore
+from retrieval.errors import CorruptStore, FactdeskError, InsufficientStorage, ReadOnlyStore, StoreUnavailable
 from retrieval.redact import redact_text
 
 log = logging.getLogger("factdesk.faults")
@@ -124,17 +125,39 @@ def connect_sqlite(path: Path, timeout: float) -> tuple[sqlite3.Connection, str 
 def _why_not_writable(path: Path, e: sqlite3.Error) -> str:
     """'full' or 'read_only': a full disk shows as a generic "disk I/O error" when SQLite maps its
     -shm file, so the free space decides."""
-    import shutil
-
     kind = kind_of(e)
     if kind in ("full", "read_only"):
         return kind
+    return "full" if disk_full(path.parent) else "read_only"
+
+
+# free space under which a disk counts as full: SQLite cannot map its -shm file or write a journal
+FULL_BELOW_BYTES = 64 * 1024
+
+
+def disk_full(folder: Path) -> bool:
+    import shutil
+
     try:
-        if shutil.disk_usage(path.parent).free < 64 * 1024:
-            return "full"
+        return shutil.disk_usage(folder).free < FULL_BELOW_BYTES
     except OSError:
-        pass
-    return "read_only"
+        return False
+
+
+def unwritable(folder: Path) -> str | None:
+    """'read_only' or 'full' for a data dir no write can land in now (a remount, a filled disk), else
+    None: two system calls, no write."""
+    if not os.access(folder, os.W_OK):
+        return "read_only"
+    return "full" if disk_full(folder) else None
+
+
+def data_dir_gone(folder: Path) -> StoreUnavailable:
+    """The error for a data dir deleted under a running server: its files are gone, no write lands."""
+    return StoreUnavailable(
+        f"the data dir {folder.name}/ no longer exists: writes are refused; start factdesk again to make "
+        "it anew (or restore it)"
+    )
 
 
 def refusal(reason: str, what: str) -> FactdeskError:

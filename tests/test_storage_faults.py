@@ -505,7 +505,7 @@ def test_a_data_dir_turned_read_only_while_serving_is_said_by_readyz(
 ) -> None:
     """A remount read-only after the open: writes are refused, and /readyz (200: reads answer) lists
     it in `degraded`, as it does for a data dir read-only at start."""
-    import factdesk.service as service_module
+    import retrieval.faults as faults_module
 
     data = tmp_path / "store"
     seeded_store(data, tmp_path / "articles", 1, start=4600)
@@ -515,7 +515,7 @@ def test_a_data_dir_turned_read_only_while_serving_is_said_by_readyz(
             assert client.get("/readyz").json()["degraded"] == []
             real = os.access
             monkeypatch.setattr(
-                service_module.os,
+                faults_module.os,
                 "access",
                 lambda path, mode: False if Path(path) == data else real(path, mode),
             )
