@@ -82,7 +82,8 @@ def as_question(text: str) -> str:
     same question scored higher, and its vector found other passages, so its answer depended on the
     punctuation). One that holds a "?" before other words is left as it is: a follow-up with the
     earlier turn's words after it (rewrite_follow_up)."""
-    text = " ".join(_EMOJI.sub(" ", text).split()) if _EMOJI.search(text) else text
+    if (plain := _EMOJI.sub(" ", text)) != text:
+        text = " ".join(plain.split())
     text = text.rstrip()
     if text.endswith("?"):
         return text.rstrip("?").rstrip() + "?"

@@ -239,17 +239,20 @@ def _stored(doc: Document, item: DocumentIn, raw: str) -> Prepared:
     )
 
 
+def _cleaning_input(item: DocumentIn) -> str:
+    """What cleaning depends on: the cleaner's version, whether the text is HTML, the raw text."""
+    return f"{CLEANER_VERSION}\0{bool(item.is_html)}\0{item.text}"
+
+
 def raw_fingerprint(item: DocumentIn) -> str:
-    """What cleaning depends on: the raw text, whether it is HTML, and the cleaner's version."""
-    return hashlib.sha256(f"{CLEANER_VERSION}\0{bool(item.is_html)}\0{item.text}".encode()).hexdigest()
+    return hashlib.sha256(_cleaning_input(item).encode()).hexdigest()
 
 
 def input_fingerprint(item: DocumentIn) -> str:
     """Everything a stored document is made from: what cleaning depends on and the given metadata.
     Taken before the item is checked: a lone surrogate (which the ingest refuses) is hashed too."""
     given = (item.id, item.title, item.source, item.url, item.published_at)
-    raw = f"{CLEANER_VERSION}\0{bool(item.is_html)}\0{item.text}\0{given!r}"
-    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(f"{_cleaning_input(item)}\0{given!r}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _label(value: str | None) -> str | None:
