@@ -20,7 +20,7 @@ import numpy as np
 from answers.candidates import Candidate
 from answers.models import ABSTAIN_TEXT, Answer, CitationNumbers
 from answers.wording import names, restatements
-from retrieval.lexical import article_stems, stems
+from retrieval.lexical import STOPWORDS, article_stems, stem, stems
 from retrieval.sentences import quotation
 
 
@@ -295,6 +295,47 @@ def on_the_place_asked(groups: list[list[Candidate]], question: str) -> list[lis
     return [g for g in groups if not another_place(g)]
 
 
+# a thing named by a number ("district 7", "Section 9", "flights 370 and 371", "stage 5"): a word
+# right before a number or a list of numbers
+_NUMBERED = re.compile(
+    r"\b(?P<noun>[^\W\d_]+)\s+(?:no\.\s*|number\s+|#\s*)?"
+    r"(?P<numbers>\d+(?![.,]?\d)(?:(?:,\s+|\s+(?:and|or|to)\s+|\s*[-–]\s*)\d+(?![.,]?\d))*)(?![^\W_])",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d+")
+# words before a number that give an amount, not a name: "nearly 30", "over 200", "some 40"
+_AMOUNT_WORDS = frozenset(
+    "almost around approximately roughly nearly over than least some only just top up".split()
+)
+
+
+def numbered(text: str) -> dict[str, set[str]]:
+    """The things a text names by number, as {stem of the word before: the numbers}."""
+    out: dict[str, set[str]] = {}
+    for m in _NUMBERED.finditer(text):
+        noun = m.group("noun").lower()
+        if noun in STOPWORDS or noun in _AMOUNT_WORDS or noun.endswith("ly"):
+            continue
+        out.setdefault(stem(noun), set()).update(_NUMBER.findall(m.group("numbers")))
+    return out
+
+
+def on_the_number_asked(groups: list[list[Candidate]], question: str) -> list[list[Candidate]]:
+    """Without the groups whose sentence names by another number what the question names by its
+    number ("District 1317 recorded ..." for "What did district 7 record?", "Section 3 costs ..."
+    for "How much does section 9 cost?"): they are about something else. No group at all (a decline)
+    when that leaves none: the answer would be another's."""
+    asked = numbered(question)
+    if not asked:
+        return groups
+
+    def another(g: list[Candidate]) -> bool:
+        said = numbered(g[0].text)
+        return any(noun in said and not said[noun] & numbers for noun, numbers in asked.items())
+
+    return [g for g in groups if not another(g)]
+
+
 def compose(
     cands: list[Candidate],
     vecs: np.ndarray,
@@ -323,5 +364,8 @@ def compose(
                 return abstain(generator, prompt_version)
             groups = said_by_whom_asked(groups, question, texts)
             groups = on_the_place_asked(groups, question)
+            groups = on_the_number_asked(groups, question)
+            if not groups:
+                return abstain(generator, prompt_version)
         groups = with_quotations(groups, texts)
     return answer_from_groups(groups, generator, prompt_version)

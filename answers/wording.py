@@ -38,6 +38,14 @@ _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _FIGURE = re.compile(r"\d(?:[\d,.]*\d)?")
 _VAGUE = re.compile(r"\b(?:tens|dozens|hundreds|thousands|millions|billions)\b", re.IGNORECASE)
 _SPELLED_FIGURE = re.compile(r"\d(?:[\d,.]*\d)?(?![^\W\d_])")  # not an ordinal text2num wrote ("2nd")
+# a whole number in digits before a word of magnitude ("62 million", "3 hundred and forty"): text2num
+# reads the two apart ("62 1000000"), so the digits are spelled out first and read with the words
+_BEFORE_MAGNITUDE = re.compile(
+    r"(?<![\d.,])(\d{1,3})(?=\s+(?:hundred|thousand|million|billion|trillion)\b)", re.IGNORECASE
+)
+_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen \
+sixteen seventeen eighteen nineteen".split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 _FUNCTION = "#"  # marks a function word among the stems
 
 
@@ -85,11 +93,12 @@ def agree(a: frozenset[str], b: frozenset[str]) -> bool:
 
 @dataclass(frozen=True)
 class Sentences:
-    """An article's sentences: their starts in its text, their words() and their names()."""
+    """An article's sentences: their starts in its text, their words(), names() and figures()."""
 
     starts: tuple[int, ...]
     words: tuple[frozenset[str], ...]
     names: tuple[Names, ...] = ()
+    figures: tuple[frozenset[str], ...] = ()
 
 
 @lru_cache(maxsize=256)  # the same articles come back for related questions
@@ -99,6 +108,7 @@ def article_sentences(text: str) -> Sentences:
         tuple(s.start for s in spans),
         tuple(words(text[s.start : s.end]) for s in spans),
         tuple(names(text[s.start : s.end]) for s in spans),
+        tuple(figures(text[s.start : s.end]) for s in spans),
     )
 
 
@@ -135,11 +145,14 @@ def aligned_pairs(a: Sequence[frozenset[str]], b: Sequence[frozenset[str]]) -> l
 def reworded_copy(
     a: Sentences, b: Sentences, term_rows: TermRows
 ) -> tuple[int, list[tuple[int, int]]] | None:
-    """(0 when article a is a reworded copy of b, 1 when b is of a; their aligned sentence pairs), or
-    None. A reworder swaps words but keeps names, so aligned sentences that put different names in
-    one slot do not count towards calling b a's source: briefs from one template about two towns are
-    two reports. (Of a copy found, every aligned pair is joined.)"""
-    pairs = aligned_pairs(a.words, b.words)
+    """(0 when article a is a reworded copy of b, 1 when b is of a; their aligned sentence pairs whose
+    figures agree), or None. A reworder swaps words but keeps names and figures (it may spell a
+    number out, which figures() reads), so aligned sentences that put different names in one slot,
+    or state other figures, do not count towards calling b a's source: briefs from one template about
+    two towns, or pages of one template about seven sections and their costs, are separate reports.
+    (Of a copy found, a pair with other names is still joined: a reworder mangles names; one with
+    other figures is not: it states another fact.)"""
+    pairs = [(i, j) for i, j in aligned_pairs(a.words, b.words) if agree(a.figures[i], b.figures[j])]
     agreeing = sum(not other_names(a.names[i], b.names[j]) for i, j in pairs)
     if agreeing < MIN_PAIRS or agreeing < MIN_SHARE * min(len(a.words), len(b.words)):
         return None
@@ -160,8 +173,19 @@ def figures(text: str) -> frozenset[str]:
     them"), ordinals in words ("a second soldier") and "thousands" are not counted: mostly they are
     no figure."""
     digits = _FIGURE.findall(text)
-    spelled = _SPELLED_FIGURE.findall(alpha2digit(_VAGUE.sub(" ", text), "en", threshold=2))
+    words_for_digits = _BEFORE_MAGNITUDE.sub(lambda m: spelled_out(int(m.group(1))), _VAGUE.sub(" ", text))
+    spelled = _SPELLED_FIGURE.findall(alpha2digit(words_for_digits, "en", threshold=2))
     return frozenset(m.replace(",", "") for m in (*digits, *spelled))
+
+
+def spelled_out(n: int) -> str:
+    """0-999 in words ("sixty-two", "three hundred forty")."""
+    if n >= 100:
+        rest = n % 100
+        return f"{_ONES[n // 100]} hundred" + (f" {spelled_out(rest)}" if rest else "")
+    if n < 20:
+        return _ONES[n]
+    return _TENS[n // 10 - 2] + (f"-{_ONES[n % 10]}" if n % 10 else "")
 
 
 def restatements(

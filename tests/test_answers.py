@@ -18,6 +18,8 @@ from answers.compose import (
     answer_from_groups,
     compose,
     group,
+    numbered,
+    on_the_number_asked,
     on_the_place_asked,
     said_by_whom_asked,
     speaker,
@@ -106,6 +108,53 @@ def test_a_figure_for_the_place_asked_not_another_place_beside_it() -> None:
     monday = _cand("Sales rose on Monday, a spokesman said in Oslo.", 0.75, start=300)
     kept = on_the_place_asked([[japan], [earlier], [monday]], question)
     assert kept == [[japan], [earlier]]  # "in Oslo" is another place; "In December", "on Monday" are not
+
+
+def test_a_thing_named_by_its_number_is_not_answered_with_another_numbers() -> None:
+    """ "district 7" is not answered with District 1317's figure, nor "section 9" with section 3's: a
+    sentence that names by another number what the question names by its number is about something
+    else; when every accepted sentence is, the answer is a decline."""
+    assert numbered("What budget did district 7 record?") == {"district": {"7"}}
+    assert numbered("How much did sections 3, 4 and 5 cost?") == {"section": {"3", "4", "5"}}
+    # thousands separators and decimals are no list; amounts are no names
+    assert numbered("In district 7, 1,200 homes lost power.") == {"district": {"7"}}
+    assert numbered("Nearly 30 people and over 200 cars; section 9.5 of the code") == {}
+    other = _cand("District 1317 recorded a budget of $62.7 million.", 0.9)
+    asked = _cand("District 7 recorded a budget of $45.1 million.", 0.8, start=60)
+    plain = _cand("The budgets were approved in March.", 0.75, start=120)
+    question = "What budget did district 7 record?"
+    assert on_the_number_asked([[other], [asked], [plain]], question) == [[asked], [plain]]
+    assert on_the_number_asked([[other]], question) == []
+    assert on_the_number_asked([[other], [plain]], "What budget did the district record?") == [
+        [other],
+        [plain],
+    ]
+    answer = compose(
+        [other],
+        _unit([1, 0]),
+        0.5,
+        ComposeConfig(),
+        "extractive",
+        "v",
+        texts={"d0": other.text},
+        question=question,
+    )
+    assert answer.abstained
+    both = "How much did districts 7 and 1317 record?"
+    assert on_the_number_asked([[other], [asked]], both) == [[other], [asked]]
+
+
+def test_figures_in_digits_before_a_word_of_magnitude() -> None:
+    """ "62 million" is 62,000,000 as "sixty-two million" is (text2num read "62 1000000"), so a copy
+    that spells it out states the same figure."""
+    from answers.wording import agree, figures
+
+    assert "62000000" in figures("It owes about 62 million crowns.")
+    assert figures("It owes about sixty-two million crowns.") == {"62000000"}
+    assert agree(figures("It owes about 62 million crowns."), figures("It owes sixty-two million crowns."))
+    assert "340" in figures("Round 3 hundred and forty patients enrolled.")
+    assert "3200" in figures("Some three thousand 2 hundred residents left.")
+    assert figures("It costs $6.5 million.") == {"6.5", "1000000"}  # a decimal is left as it was
 
 
 def test_nothing_accepted_declines() -> None:
@@ -990,6 +1039,30 @@ def test_near_identical_reports_with_other_figures_are_not_cited_together(make_s
             }
             assert cited == shown, answer.answer
         check_citations(svc, answer.citations)
+
+
+def test_pages_of_one_template_answer_for_the_section_asked(make_service: MakeService) -> None:
+    """Seven pages of one template, one per section: "section 4" is answered from section 4's page
+    alone (all seven were cited as one statement), and "section 9", which no page has, is declined
+    (it was answered with section 2's cost)."""
+    svc = make_service()
+    svc.ingest_documents(
+        [
+            DocumentIn(
+                id=f"sec{s}",
+                title=f"Renovation plan part {s}",
+                text=f"The renovation plan covers the old school. Section {s} covers the roof and costs "
+                f"${3 * s}.5 million. Work on section {s} starts in spring. The council approved section "
+                f"{s} on Monday.",
+            )
+            for s in range(1, 8)
+        ]
+    )
+    answer = svc.ask("How much does section 4 cost?")
+    assert "$12.5 million" in answer.answer and answer.citations, answer.answer
+    assert {c.document_id for c in answer.citations} == {"sec4"}, answer.answer
+    check_citations(svc, answer.citations)
+    assert svc.ask("How much does section 9 cost?").abstained
 
 
 def test_a_figure_in_words_is_not_cited_as_another_in_digits(make_service: MakeService) -> None:

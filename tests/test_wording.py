@@ -92,6 +92,27 @@ def test_briefs_from_one_template_about_other_towns_are_not_copies() -> None:
     assert reworded_copy(a, b, rows) is None and reworded_copy(b, a, rows) is None
 
 
+def test_pages_of_one_template_with_other_figures_are_not_copies() -> None:
+    """Seven pages of one template, one per section, that differ only in its number and cost: no
+    names tell them apart, and the rarer-words vote fell on their digits, so they were taken for
+    copies of one another and an answer about one section cited all seven. A copy keeps its source's
+    figures, even spelled out ("sixty-two million" for "62 million")."""
+    pages = [
+        f"The renovation plan covers the old school. Section {s} covers the roof and costs ${3 * s}.5 "
+        f"million. Work on section {s} starts in spring. The council approved section {s} on Monday."
+        for s in range(1, 8)
+    ]
+    rows = _rows(pages)
+    for a in pages[1:]:
+        assert reworded_copy(article_sentences(a), article_sentences(pages[0]), rows) is None
+        assert reworded_copy(article_sentences(pages[0]), article_sentences(a), rows) is None
+    source = "The company owes about 62 million crowns to grid operators. It said talks had failed. It said so again on Monday. The firm declined to comment."
+    copy = "The enterprise owes round sixty-two million crowns to grid operators. It stated talks had collapsed. It stated so again on Monday. The agency declined to remark."
+    rows = _rows([source, copy, *BACKGROUND])
+    found = reworded_copy(article_sentences(copy), article_sentences(source), rows)
+    assert found is not None and found[0] == 0 and (0, 0) in found[1]  # the figure's sentences are joined
+
+
 @pytest.fixture
 def ferry(make_service, tmp_path):  # type: ignore[no-untyped-def]
     articles = tmp_path / "articles"
