@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import sqlite3
@@ -63,13 +64,21 @@ class DocumentPage:
 
 
 def encode_cursor(last_id: str) -> str:
-    """A page's cursor: the last id it listed (pages are in id order), opaque to clients."""
-    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+    """A page's cursor: the last id it listed (pages are in id order) and a check of it, opaque to
+    clients: a cut or edited cursor is refused, not read as another id to list after."""
+    return base64.urlsafe_b64encode(f"{last_id}\n{_cursor_check(last_id)}".encode()).decode().rstrip("=")
+
+
+def _cursor_check(last_id: str) -> str:
+    return hashlib.sha256(f"factdesk cursor\0{last_id}".encode()).hexdigest()[:8]
 
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return validate_id(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        last_id, check = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("\n")
+        if check != _cursor_check(last_id):
+            raise ValueError("cursor check")
+        return validate_id(last_id)
     except (binascii.Error, UnicodeDecodeError, ValueError, InvalidInput):
         raise InvalidInput("cursor is not one this server handed out (use next_cursor as given)") from None
 

@@ -642,7 +642,10 @@ class Ingestor:
     # ---- delete ----
     def delete(self, doc_id: str) -> None:
         """Gone from every reader in one commit; its vectors are dropped from Chroma after it (if
-        Chroma fails there, they stay listed as stale, unseen, for recover() or doctor)."""
+        Chroma fails there, they stay listed as stale, unseen, for recover() or doctor). An id that
+        no document has is said so first, even when writes are refused (a read-only data dir)."""
+        if self.catalog.get(doc_id) is None:
+            raise NotFound(f"no document with id {doc_id!r}")
         with self.writing():
             with self.catalog.transaction() as db:
                 if self.catalog.get(doc_id) is None or not self.catalog.retire(db, doc_id):

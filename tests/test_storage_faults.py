@@ -169,6 +169,9 @@ def test_read_only_mount_serves_reads_and_refuses_writes(
                 assert r.status_code == 503, r.text
                 assert r.json()["error"]["code"] == "read_only"
                 assert str(mount_point) not in r.text
+            # an id no document has is said so, as on a writable dir
+            gone = client.delete("/v1/documents/no-such-article")
+            assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found", gone.text
             assert len(client.get("/v1/documents").json()["documents"]) == 3
     finally:
         svc.close()
