@@ -107,14 +107,20 @@ def validation_message(request: Request, errors: list[dict[str, Any]]) -> tuple[
             parts.append("a JSON request body is required")
             continue
         if loc == ("body",) and e.get("type") in ("model_attributes_type", "dict_type", "model_type"):
-            ctype = request.headers.get("content-type", "")
-            if "json" not in ctype.lower():
+            if not _read_as_json(request.headers.get("content-type", "")):
                 parts.append("the body must be a JSON object sent with Content-Type: application/json")
                 continue
         parts.append(f"{_location(loc)}: {msg}")
     if len(errors) > 5:
         parts.append(f"and {len(errors) - 5} more")
     return "invalid_request", "; ".join(parts)
+
+
+def _read_as_json(content_type: str) -> bool:
+    """Whether FastAPI parses a body of this type as JSON: application/json or application/*+json
+    ("text/json" is read as bytes, and then is no object)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 async def _factdesk_error(request: Request, exc: Exception) -> JSONResponse:
