@@ -63,6 +63,12 @@ class DocumentPage:
     next_cursor: str | None  # hand back to get the page after this one; None on the last page
 
 
+def blank(text: str) -> bool:
+    """Nothing to read: spaces, or invisible format and control characters alone (zero-width
+    spaces, a BOM, a bidi override, NUL) are as empty as spaces."""
+    return all(c.isspace() or unicodedata.category(c) in ("Cf", "Cc") for c in text)
+
+
 def encode_cursor(last_id: str) -> str:
     """A page's cursor: the last id it listed (pages are in id order) and a check of it, opaque to
     clients: a cut or edited cursor is refused, not read as another id to list after."""
@@ -468,11 +474,7 @@ class Factdesk:
         return k
 
     def check_text(self, text: str, what: str = "question") -> str:
-        # invisible format and control characters (zero-width spaces, a BOM, NUL) alone are as empty
-        # as spaces
-        if not isinstance(text, str) or all(
-            c.isspace() or unicodedata.category(c) in ("Cf", "Cc") for c in text
-        ):
+        if not isinstance(text, str) or blank(text):
             raise InvalidInput(f"{what} is empty")
         if len(text) > self.settings.max_question_chars:
             raise InvalidInput(f"{what} is longer than {self.settings.max_question_chars} characters")

@@ -680,7 +680,9 @@ def test_missing_body_and_wrong_content_type(client: TestClient) -> None:
         r = client.post("/v1/ask", content=b'{"question": "x"}', headers={"content-type": ctype})
         err = assert_error(r, 400)
         assert "sent with Content-Type: application/json" in err["message"], (ctype, err)
-    r = client.post("/v1/ask", content=b'{"question": "x"}', headers={"content-type": "application/vnd.a+json"})
+    r = client.post(
+        "/v1/ask", content=b'{"question": "x"}', headers={"content-type": "application/vnd.a+json"}
+    )
     assert r.status_code != 400 or "Content-Type" not in r.text, r.text  # read as JSON by FastAPI
 
 
@@ -699,6 +701,10 @@ def test_question_length_limit(client: TestClient) -> None:
     assert_error(chat(client, [{"role": "user", "content": long}]), 400)
     ok = client.post("/v1/ask", json={"question": QUESTION, "history": ["", long[:MAX_QUESTION]]})
     assert ok.status_code == 200
+    # a turn of invisible characters alone is as blank as "": dropped, not refused ("\u202e" was)
+    for blank in ("", "\u202e", "\u200b\ufeff", " \t"):
+        ok = client.post("/v1/ask", json={"question": QUESTION, "history": [blank]})
+        assert ok.status_code == 200, (blank, ok.text)
 
 
 @pytest.mark.parametrize("top_k", [0, -1, 51, 10_000])

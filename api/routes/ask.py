@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from api.deps import Service, build_filters, call
 from api.schemas import AnswerOut, AskRequest, sse_docs
 from api.sse import ServiceStream, event_response
-from factdesk.service import Factdesk
+from factdesk.service import Factdesk, blank
 from retrieval.search import Filters
 
 router = APIRouter(prefix="/v1", tags=["answers"])
@@ -25,8 +25,9 @@ STREAM_DOCS = sse_docs(
 
 
 def clean_history(svc: Factdesk, history: list[str] | None) -> list[str]:
-    """Earlier questions, blanks dropped; each held to the same length limit as a question."""
-    return [svc.check_text(h, "history item") for h in history or [] if h.strip()]
+    """Earlier questions, blanks dropped (invisible characters alone are blank, as for a question);
+    each held to the same length limit as a question."""
+    return [svc.check_text(h, "history item") for h in history or [] if not blank(h)]
 
 
 def _query(svc: Factdesk, body: AskRequest) -> tuple[Filters | None, list[str]]:

@@ -19,6 +19,7 @@ from api.deps import Service, call
 from api.inert import InertStream
 from api.schemas import ChatCompletion, ChatRequest, ModelCard, ModelList, sse_docs
 from api.sse import ServiceStream, event_response
+from factdesk.service import blank
 from retrieval.errors import InvalidInput, NotFound
 from retrieval.tokens import count_tokens
 
@@ -63,7 +64,7 @@ def conversation(body: ChatRequest, max_chars: int) -> tuple[str, list[str]]:
     asked = [m.text() for m in users]
     if isinstance(users[-1].content, list) and not asked[-1].strip():
         raise InvalidInput("the last user message has no text part: only text is read (no images or files)")
-    history = [q.strip()[:max_chars] for q in asked[:-1] if q.strip()]
+    history = [q.strip()[:max_chars] for q in asked[:-1] if not blank(q)]
     return asked[-1], history[-MAX_HISTORY:]
 
 
