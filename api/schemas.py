@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from retrieval.errors import InvalidInput
-from retrieval.ingest import ID_PATTERN, parse_published, validate_id
+from retrieval.ingest import ID_PATTERN, TITLE_MAX, parse_published, validate_id
 
 # validate_id's rule for the OpenAPI document (validation itself calls validate_id)
 ID_SCHEMA_PATTERN = "^(?!.*\\.\\.)" + ID_PATTERN.pattern.removeprefix("^")
@@ -134,7 +134,7 @@ class NewDocument(ApiRequest):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_html_spelling)
 
     text: str = Field(description="article text (plain text, or HTML with is_html)")
-    title: str | None = Field(None, max_length=1000)
+    title: str | None = Field(None, max_length=TITLE_MAX)
     id: DocumentId | None = Field(None, description="stable id; derived from the text when absent")
     source: str | None = Field(None, max_length=1000)
     url: str | None = Field(None, max_length=4000)

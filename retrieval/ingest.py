@@ -163,6 +163,18 @@ def _noted(result: IngestResult, warnings: tuple[str, ...]) -> IngestResult:
     return replace(result, warnings=result.warnings + warnings) if warnings else result
 
 
+# as long as a title the API takes: a page's <title>, a feed item's or a JSON record's is held to it too
+TITLE_MAX = 1000
+
+
+def short_title(title: str, limit: int = TITLE_MAX) -> str:
+    """title, cut at a word with an ellipsis when longer than limit."""
+    if len(title) <= limit:
+        return title
+    cut = title[: limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(",;:") + "…"
+
+
 def _headline_from(text: str, limit: int = 100) -> str:
     """A stand-in title for an untitled article: its first line that is not a picture credit or
     caption, cut at a word if long."""
@@ -297,7 +309,7 @@ def prepare(
         doc_id = validate_id(item.id) if item.id else f"doc-{known[:16]}"
         doc = Document(
             id=doc_id,
-            title=visible_text(item.title or "").strip() or doc_id,
+            title=short_title(visible_text(item.title or "").strip()) or doc_id,
             text="",
             content_hash=known,
             created_at=time.time(),
@@ -311,7 +323,10 @@ def prepare(
     h = dedup.content_hash(text)
     doc_id = validate_id(item.id) if item.id else f"doc-{h[:16]}"
     given = visible_text(item.title or "").strip()  # a page's own title is as raw as a client's
-    title = (given or visible_text(heading_text(cleaned.title or _headline_from(text)))).strip() or doc_id
+    title = (
+        short_title((given or visible_text(heading_text(cleaned.title or _headline_from(text)))).strip())
+        or doc_id
+    )
     published_at = normalise_published(item.published_at or accepted_date(cleaned.published))
     published_ts = parse_published(published_at)
     doc = Document(

@@ -724,6 +724,22 @@ def test_untitled_text_is_titled_by_its_headline_not_a_picture_credit(credit: st
     assert p.doc.title == "Quake toll rises to 300"
 
 
+def test_a_pages_or_records_title_is_held_to_the_apis_length() -> None:
+    """The API takes titles of up to 1,000 characters; an HTML page's <title> or a JSON record's
+    was kept at 10,000 or whole. Cut at a word, with an ellipsis."""
+    from retrieval.ingest import TITLE_MAX, prepare
+
+    long = "Harbour storm report " * 800
+    body = "<p>The harbour reopened on Monday after the storm damaged fourteen boats, officials said.</p>"
+    for item in (
+        DocumentIn(text=f"<html><head><title>{long}</title></head><body>{body}</body></html>", is_html=True),
+        DocumentIn(text="The harbour reopened on Monday after the storm damaged fourteen boats.", title=long),
+    ):
+        title = prepare(item, max_tokens=160, overlap_tokens=40, max_chars=100_000).doc.title
+        assert len(title) <= TITLE_MAX and title.endswith("…"), title[-40:]
+        assert long.startswith(title[:-1]) and long[len(title) - 1] == " "  # cut at a word
+
+
 def test_a_blank_title_or_a_markdown_heading_is_no_title() -> None:
     """A title of spaces is no title (the headline stands in, as for none); a Markdown heading's
     marks are not part of the stand-in, and that heading line is still taken for the headline."""
