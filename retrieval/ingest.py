@@ -30,7 +30,7 @@ from retrieval.catalogs import AnyCatalog
 from retrieval.chunk import chunk_text
 from retrieval.clean import CLEANER_VERSION, clean_article, skip_captions, visible_text
 from retrieval.embed import CachedEmbedder
-from retrieval.errors import InvalidInput, NotFound
+from retrieval.errors import InsufficientStorage, InvalidInput, NotFound
 from retrieval.faults import refusal
 from retrieval.models import Chunk, Document, DocumentIn, IngestResult, chunk_id, revision_keys
 from retrieval.sentences import heading_text
@@ -793,8 +793,10 @@ class Ingestor:
             "orphan_lexical_rows": orphan_lexical,
             "embedding_cache": f"corrupted: {cache_problem}" if cache_problem else "ok",
             "problems": problems,
-            # 'read_only' or 'full': checked without writing; a repair is refused until it can write
-            "data_dir": self.catalog.read_only or "writable",
+            # 'read_only' or 'full': checked without writing; a repair is refused until it can write.
+            # A disk with a few pages free is no "full" disk to the catalog, but Chroma may say it is.
+            "data_dir": self.catalog.read_only
+            or ("full" if isinstance(self.vectors.last_fault, InsufficientStorage) else "writable"),
             "_keys": (missing_vectors, orphan_vectors, missing_lexical, orphan_lexical, cache_problem),
         }
         report["consistent"] = not (

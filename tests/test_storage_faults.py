@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_settings, needs_chroma_cli, skip_outside_ci
+from conftest import MakeService, make_settings, needs_chroma_cli, skip_outside_ci
 from fastapi.testclient import TestClient
 from faultkit import assert_stores_consistent, fake_vector, prefill_for_files, run_cli, write_articles
 from live_server import LiveServer, free_port
@@ -27,7 +27,8 @@ from test_store_server import ChromaServer
 
 from api.app import create_app
 from factdesk.service import Factdesk
-from retrieval.models import revision_keys
+from retrieval.faults import refusal
+from retrieval.models import DocumentIn, revision_keys
 
 
 @pytest.fixture
@@ -139,6 +140,24 @@ def test_disk_full_is_507_and_one_cli_line_and_the_old_revision_stays(
         assert_stores_consistent(svc)
     finally:
         svc.close()
+
+
+def test_doctor_says_full_when_the_vector_store_is_out_of_space(
+    make_service: MakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk filled by an ingest can keep a few pages free: the catalog opens writable, but Chroma
+    says it is out of space. Doctor said `"data_dir": "writable"` beside that problem."""
+    svc = make_service()
+    svc.ingest_documents([DocumentIn(id="note", text="The ferry to Skye was cancelled on Tuesday.")])
+    assert svc.ingestor.doctor()["data_dir"] == "writable"
+
+    def out_of_space(*_: object, **__: object) -> None:
+        raise refusal("full", "the embedded vector store (chroma/)")
+
+    monkeypatch.setattr(svc.ingestor.vectors, "_call", out_of_space)
+    report = svc.ingestor.doctor()
+    assert report["data_dir"] == "full" and not report["consistent"], report
+    assert any("no space left" in p for p in report["problems"]), report["problems"]
 
 
 # --------------------------------------------------------------------------- read-only data dir
