@@ -712,13 +712,37 @@ def _never_text(el) -> bool:  # type: ignore[no-untyped-def]
     return tag not in _KEEP_CONTAINERS and bool(_BANNER_ATTR_RE.search(attrs)) and _text_len(el) < 2000
 
 
+# libxml2 drops the elements nested deeper than 256 (2048 with huge_tree), with their text, and the
+# extraction's time grows with the square of the depth: a page nested deeper than its default is read
+# without the tags that nest (real pages stay far below it)
+_MAX_DEPTH = 256
+# elements that nest without ending a paragraph: what is left out of a page nested past the limit
+_CONTAINER_TAG_RE = re.compile(
+    r"</?(?:div|span|font|section|center|b|i|u|em|strong|small)\b[^>]*>", re.IGNORECASE
+)
+
+
+def _depth(root) -> int:  # type: ignore[no-untyped-def]
+    from lxml import etree
+
+    depth = deepest = 0
+    for event, _ in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def _parse_and_strip(html: str):  # type: ignore[no-untyped-def]
     """lxml tree of the page with scripts, styles, nav, footers, forms, banners removed."""
     import lxml.html
     from lxml import etree
 
+    html = _XML_DECL_RE.sub("", _XML_BAD_RE.sub("", html))
     try:
-        root = lxml.html.document_fromstring(_XML_DECL_RE.sub("", _XML_BAD_RE.sub("", html)))
+        root = lxml.html.document_fromstring(html, parser=lxml.html.HTMLParser(huge_tree=True))
+        if _depth(root) > _MAX_DEPTH:  # unclosed <div>s or <font>s, thousands deep: without them
+            flat = _CONTAINER_TAG_RE.sub(" ", html)
+            root = lxml.html.document_fromstring(flat, parser=lxml.html.HTMLParser(huge_tree=True))
     except (etree.ParserError, ValueError):  # empty or unparsable document
         return None
     etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)

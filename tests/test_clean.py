@@ -916,3 +916,18 @@ def test_html_title_that_is_a_credit_falls_back_to_the_headline() -> None:
         f"<h1>{HEADLINE}</h1><p>{BODY}</p></article></body></html>"
     )
     assert clean_article(page, is_html=True).title == HEADLINE
+
+
+@pytest.mark.parametrize("depth", [300, 3000, 50_000])
+def test_a_page_nested_past_the_parsers_limit_keeps_its_text(depth: int) -> None:
+    """libxml2 drops what is nested deeper than 256 elements: a page of 300 unclosed <div>s (or a
+    tester's 50,000) was "nothing left after cleaning"."""
+    body = (
+        "<p>The harbour reopened on Monday after the storm damaged fourteen boats.</p>"
+        "<p>Officials said repairs would take a month.</p>"
+    )
+    for opening in ("<div class='wrap'>", "<font size=2>"):
+        page = f"<html><head><title>Harbour</title></head><body>{opening * depth}{body}</body></html>"
+        text, title = html_to_text(page)
+        assert "fourteen boats." in text and "take a month." in text and title == "Harbour", text[:200]
+        assert "\n\n" in text  # still two paragraphs
