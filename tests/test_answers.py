@@ -21,6 +21,7 @@ from answers.compose import (
     numbered,
     on_the_number_asked,
     on_the_place_asked,
+    on_the_year_asked,
     said_by_whom_asked,
     speaker,
 )
@@ -142,6 +143,30 @@ def test_a_thing_named_by_its_number_is_not_answered_with_another_numbers() -> N
     assert answer.abstained
     both = "How much did districts 7 and 1317 record?"
     assert on_the_number_asked([[other], [asked]], both) == [[other], [asked]]
+
+
+def test_yearly_reports_of_one_template_answer_for_the_year_asked() -> None:
+    """ "Profit reached 131 million euros." is in every year's report: the year asked is told by the
+    article, not the sentence. When no accepted sentence's article mentions the year and a retrieved
+    one does, the answer would be another year's: a decline."""
+    texts = {
+        f"y{y}": f"Northwind published its results for {y}. Sales rose {s} percent in {y}. Profit reached {p} million euros."
+        for y, s, p in ((2022, 5.3, 131), (2023, 2.2, 118))
+    }
+
+    def profit(y: int, p: float) -> Candidate:
+        return _cand(f"Profit reached {p} million euros.", p / 200, doc=f"y{y}", start=60)
+
+    a, b = profit(2022, 131), profit(2023, 118)
+    assert on_the_year_asked([[a], [b]], "What profit did Northwind make in 2023?", texts) == [[b]]
+    assert on_the_year_asked([[a], [b]], "What profit did Northwind make?", texts) == [[a], [b]]
+    assert on_the_year_asked([[a], [b]], "What profit did Northwind make in 2019?", texts) == [[a], [b]]
+    wrong_year = _cand("Sales rose 5.3 percent in 2022.", 0.64, doc="y2022", start=30)
+    assert on_the_year_asked([[wrong_year]], "By how much did sales rise in 2023?", texts) == []
+    # no retrieved article mentions the year: nothing to tell them apart by, the answer stands
+    assert on_the_year_asked(
+        [[wrong_year]], "By how much did sales rise in 2023?", {"y2022": texts["y2022"]}
+    ) == [[wrong_year]]
 
 
 def test_figures_in_digits_before_a_word_of_magnitude() -> None:
@@ -1063,6 +1088,33 @@ def test_pages_of_one_template_answer_for_the_section_asked(make_service: MakeSe
     assert {c.document_id for c in answer.citations} == {"sec4"}, answer.answer
     check_citations(svc, answer.citations)
     assert svc.ask("How much does section 9 cost?").abstained
+
+
+def test_yearly_reports_of_one_template_are_not_answered_with_another_years(
+    make_service: MakeService,
+) -> None:
+    """Four years' results of one company, one template: "What profit ... in 2022?" listed all four
+    years' "Profit reached ..." sentences, and "By how much did sales rise in 2023?" was answered
+    with 2022's rise (the reader scores the two sentences alike)."""
+    svc = make_service()
+    years = ((2021, 4.1, 120), (2022, 5.3, 131), (2023, 2.2, 118), (2024, 6.0, 140))
+    svc.ingest_documents(
+        [
+            DocumentIn(
+                id=f"annual-{y}",
+                title=f"Northwind annual results {y}",
+                text=f"Northwind Foods published its results for {y} on Tuesday. Sales rose {s} percent in {y}, "
+                f"the company said. Profit reached {p} million euros. Chief executive Lena Ort said the year "
+                "had been demanding.",
+            )
+            for y, s, p in years
+        ]
+    )
+    answer = svc.ask("What profit did Northwind make in 2022?")
+    assert {c.document_id for c in answer.citations} <= {"annual-2022"}, answer.answer
+    check_citations(svc, answer.citations)
+    rise = svc.ask("By how much did sales rise in 2023?")
+    assert not any(f"{s} percent" in rise.answer for y, s, _ in years if y != 2023), rise.answer
 
 
 def test_a_figure_in_words_is_not_cited_as_another_in_digits(make_service: MakeService) -> None:
