@@ -309,21 +309,39 @@ _AMOUNT_WORDS = frozenset(
 )
 
 
+_ORDINAL_WORDS = (
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+    "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth"
+).split()
+# "the third quarter", "a second soldier", "the 5th stage": a thing named by its place in a series
+_ORDINAL = re.compile(
+    rf"\b(?P<ordinal>{'|'.join(_ORDINAL_WORDS)}|\d+(?:st|nd|rd|th))\s+(?P<noun>[^\W\d_]+)", re.IGNORECASE
+)
+
+
 def numbered(text: str) -> dict[str, set[str]]:
-    """The things a text names by number, as {stem of the word before: the numbers}."""
+    """The things a text names by number ("district 7") or by ordinal ("the third quarter"), as {stem
+    of the word that names the kind: the numbers}."""
     out: dict[str, set[str]] = {}
     for m in _NUMBERED.finditer(text):
         noun = m.group("noun").lower()
         if noun in STOPWORDS or noun in _AMOUNT_WORDS or noun.endswith("ly"):
             continue
         out.setdefault(stem(noun), set()).update(_NUMBER.findall(m.group("numbers")))
+    for m in _ORDINAL.finditer(text):
+        noun, ordinal = m.group("noun").lower(), m.group("ordinal").lower()
+        if noun in STOPWORDS:  # "first said", "second to none"
+            continue
+        n = str(_ORDINAL_WORDS.index(ordinal) + 1) if ordinal in _ORDINAL_WORDS else ordinal[:-2]
+        out.setdefault(stem(noun), set()).add(n)
     return out
 
 
 def on_the_number_asked(groups: list[list[Candidate]], question: str) -> list[list[Candidate]]:
     """Without the groups whose sentence names by another number what the question names by its
     number ("District 1317 recorded ..." for "What did district 7 record?", "Section 3 costs ..."
-    for "How much does section 9 cost?"): they are about something else. No group at all (a decline)
+    for "How much does section 9 cost?", "the first quarter" for "the third quarter"): they are
+    about something else. No group at all (a decline)
     when that leaves none: the answer would be another's."""
     asked = numbered(question)
     if not asked:

@@ -143,6 +143,14 @@ def test_a_thing_named_by_its_number_is_not_answered_with_another_numbers() -> N
     assert answer.abstained
     both = "How much did districts 7 and 1317 record?"
     assert on_the_number_asked([[other], [asked]], both) == [[other], [asked]]
+    # by ordinal too: "the third quarter" is not answered with the first quarter's figure
+    assert numbered("How did revenue change in the third quarter?") == {"quarter": {"3"}}
+    assert numbered("Revenue in the 3rd quarter rose; he first said so.") == {"quarter": {"3"}}
+    first = _cand("Revenue in the first quarter changed by 3.2 percent.", 0.9)
+    third = _cand("Revenue in the third quarter changed by 7.9 percent.", 0.8, start=60)
+    assert on_the_number_asked([[first], [third]], "How did revenue change in the third quarter?") == [
+        [third]
+    ]
 
 
 def test_yearly_reports_of_one_template_answer_for_the_year_asked() -> None:
