@@ -1,6 +1,8 @@
 """Ingest's pure step (clean, split, chunk: `retrieval.ingest.prepare`) on texts made of one long
-run of a single character, at two lengths: a step whose time grows much faster than its input
-holds a quadratic regex or loop (a tester's 200,000 dots held a server for minutes; stop 60).
+run of a single character, and on HTML of one odd shape (one tag with many attributes, elements
+nested deep), at two sizes: a step whose time grows much faster than its input holds a quadratic
+regex or loop (a tester's 200,000 dots held a server for minutes, stop 60; one tag of 200,000
+attributes held a core for minutes, stop 61).
 
     python -m benchmarks.pathological [--short 20000] [--long 80000]
 """
@@ -16,10 +18,22 @@ from retrieval.models import DocumentIn
 CHARS = ".!?…-–—_*#=~|/\\ ,;:()[]\"'“”‘’«»<>&%$@^+0a\t\u00a0"
 
 
+SENTENCES = "The mill in Oxley reopened on Monday. The Oxley miller said 300 sacks were ground."
+SHAPES = {
+    "attributes": lambda n: f"<p {' '.join(f'a{i}=b' for i in range(n // 4))}>{SENTENCES}</p>",
+    "bare attributes": lambda n: f"<p {' '.join(f'a{i}' for i in range(n // 3))}>{SENTENCES}</p>",
+    "nested divs": lambda n: "<div>" * (n // 5) + f"<p>{SENTENCES}</p>",
+}
+
+
 def seconds(ch: str, n: int, is_html: bool) -> float:
     text = f"The mill in Oxley reopened on Monday. {ch * n} The Oxley miller said 300 sacks were ground."
     if is_html:
         text = f"<html><body><article><p>{text}</p></article></body></html>"
+    return _prepare_seconds(text, is_html)
+
+
+def _prepare_seconds(text: str, is_html: bool) -> float:
     t0 = time.perf_counter()
     try:
         prepare(
@@ -44,6 +58,12 @@ def main() -> None:
         for ch in CHARS:
             a, b = seconds(ch, args.short, is_html), seconds(ch, args.long, is_html)
             print(f"| {ch!r} | {is_html} | {a:.3f} | {b:.3f} | {b / max(a, 1e-3):.1f} |", flush=True)
+    for name, shape in SHAPES.items():
+        a, b = (
+            _prepare_seconds(f"<html><body><article>{shape(n)}</article></body></html>", True)
+            for n in (args.short, args.long)
+        )
+        print(f"| {name} | True | {a:.3f} | {b:.3f} | {b / max(a, 1e-3):.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ hard-wrapped paragraph (a PDF's, a wrapped .txt) are joined with single spaces.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -778,11 +779,36 @@ def _fallback_text(root) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(paras)
 
 
+# A tag with thousands of attributes costs libxml2, readability and justext time with the square of
+# their number (one tag of 200,000 held a core for minutes); no page needs more than a few dozen
+MAX_ATTRIBUTES = 64
+_LONG_TAG_RE = re.compile(r"<[A-Za-z][^<>]{256,}>")  # [^<>]: each scan stops at the next tag, linear
+_TAG_NAME_RE = re.compile(r"<[A-Za-z][^\s/>]*")
+# an attribute with its value or without one ("disabled")
+_ANY_ATTR_RE = re.compile(r"""[^\s"'<>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'<>]+))?""")
+
+
+def _fewer_attributes(html: str) -> str:
+    """html with each tag's attributes past the first MAX_ATTRIBUTES left out."""
+
+    def trim(m: re.Match[str]) -> str:
+        tag = m.group(0)
+        name = _TAG_NAME_RE.match(tag).group(0)  # type: ignore[union-attr]
+        attrs = list(
+            itertools.islice(_ANY_ATTR_RE.finditer(tag, len(name), len(tag) - 1), MAX_ATTRIBUTES + 1)
+        )
+        if len(attrs) <= MAX_ATTRIBUTES:
+            return tag
+        return name + "".join(" " + a.group(0) for a in attrs[:MAX_ATTRIBUTES]) + ">"
+
+    return _LONG_TAG_RE.sub(trim, html)
+
+
 def html_to_text(html: str) -> tuple[str, str | None]:
     """Main text of an HTML page (paragraphs separated by a blank line) and its title."""
     if not html or not html.strip():
         return "", None
-    root = _parse_and_strip(html)
+    root = _parse_and_strip(_fewer_attributes(html))
     if root is None:
         return "", None
     import copy

@@ -931,3 +931,23 @@ def test_a_page_nested_past_the_parsers_limit_keeps_its_text(depth: int) -> None
         text, title = html_to_text(page)
         assert "fourteen boats." in text and "take a month." in text and title == "Harbour", text[:200]
         assert "\n\n" in text  # still two paragraphs
+
+
+def test_a_tag_with_thousands_of_attributes_is_read_with_its_first_few() -> None:
+    """One <p> with 200,000 attributes held a core for minutes (libxml2, readability and justext
+    spend the square of a tag's attribute count): past MAX_ATTRIBUTES they are left out before
+    parsing, with or without values, and the text is read as ever."""
+    from retrieval.clean import MAX_ATTRIBUTES, _fewer_attributes
+
+    sentence = "The Dunmore ferry carried 12 cars on Monday."
+    for attrs in (" ".join(f"a{i}=b" for i in range(200_000)), " ".join(f"a{i}" for i in range(200_000))):
+        page = f"<html><body><article><p {attrs}>{sentence}</p></article></body></html>"
+        fewer = _fewer_attributes(page)
+        assert fewer.count(" a") == MAX_ATTRIBUTES and len(fewer) < 2_000, fewer[:100]
+        text, _ = html_to_text(page)
+        assert text == sentence
+    # ordinary tags are left exactly as they are, long ones (a data: URI) and quoted ">" included
+    ordinary = (
+        '<p class="lead" id=top>One</p><img alt="a > b" src="data:image/png;base64,' + "A" * 5000 + '">'
+    )
+    assert _fewer_attributes(ordinary) == ordinary
