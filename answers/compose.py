@@ -195,15 +195,21 @@ _QUOTE_SPEAKER = re.compile(
     rf"[”\"]\s+(?:(?P<a>he|she|{_SPEAKER_NAME})\s+{_SPEECH}\b|{_SPEECH}\s+(?P<b>{_SPEAKER_NAME}))"
 )
 _OPENS_WITH_SPEAKER = re.compile(rf"^(?P<a>{_SPEAKER_NAME})\s+{_SPEECH}\b")
-_NAMED_SPEAKER = re.compile(rf"(?P<a>{_SPEAKER_NAME})\s+{_SPEECH}\b|{_SPEECH}\s+(?P<b>{_SPEAKER_NAME})")
+# "Anna Berg said", "Peter Walsh, who runs it, said", "The head, Mary Lowe, said", "said Anna Berg"
+# (not "told Anna Berg": she is told), "according to Anna Berg"
+_SPEAKS = re.compile(
+    rf"(?P<a>{_SPEAKER_NAME})(?:,[^,;\"“”]{{1,80}},|,)?\s+{_SPEECH}\b"
+    rf"|\b(?:said|says|added|warned|wrote|explained|insisted|admitted)\s+(?P<b>{_SPEAKER_NAME})"
+    rf"|\baccording\s+to\s+(?P<c>{_SPEAKER_NAME})"
+)
 
 
 def _named_before(text: str, at: int) -> str:
     """The last "Name said" (or "said Name") of the text before `at`: whom "he said" means."""
     # not a name inside a quotation ('"Rafael told me ...," he said': he is not Rafael)
     unquoted = re.sub(r"[\"“][^\"”]*[\"”]", lambda q: " " * len(q.group(0)), text[:at])
-    before = list(_NAMED_SPEAKER.finditer(unquoted))
-    return (before[-1].group("a") or before[-1].group("b") or "") if before else ""
+    before = list(_SPEAKS.finditer(unquoted))
+    return (before[-1].group("a") or before[-1].group("b") or before[-1].group("c") or "") if before else ""
 
 
 def speaker(text: str, start: int, end: int) -> set[str] | None:
@@ -247,6 +253,46 @@ def said_by_whom_asked(
 
     kept = [g for g in groups if not someone_else(g[0])]
     return kept or groups
+
+
+# "What did Anna Berg say?": all a named person said, nothing narrower (no "about ...")
+_ASKS_ALL_SAID = re.compile(
+    rf"^\s*[Ww]hat\s+(?:did|has|had)\s+(?P<who>{_SPEAKER_NAME})\s+(?:say|said|tell\s+reporters)\s*[?.!]*\s*$"
+)
+# how a person may be named in a question but not beside every statement
+_HONORIFICS = frozenset(
+    "dr mr mrs ms miss prof professor sir dame lord lady councillor cllr president minister senator judge "
+    "captain detective sergeant inspector chief mayor governor general colonel rev father".split()
+)
+
+
+def _name_words(name: str) -> set[str]:
+    return {w.lower().strip(".").removesuffix("'s").removesuffix("’s") for w in name.split()}
+
+
+def statements_of_the_person_asked(
+    cands: list[Candidate], question: str, texts: Mapping[str, str]
+) -> list[int]:
+    """For "What did <name> say?": the candidates that report what that person said ("Dr Peter
+    Walsh, who will run it, said ...", '"...," he said' after "Walsh said"), most probable first.
+    Every statement of theirs answers the question, however the reader scores it: it reads such
+    bare questions poorly. Empty for any other question."""
+    m = _ASKS_ALL_SAID.match(question)
+    if m is None:
+        return []
+    asked = _name_words(m.group("who")) - _HONORIFICS
+    if not asked:
+        return []
+
+    def theirs(c: Candidate) -> bool:
+        for s in _SPEAKS.finditer(c.text):
+            if asked <= _name_words(s.group("a") or s.group("b") or s.group("c") or ""):
+                return True
+        text = texts.get(c.document_id)
+        who = speaker(text, c.start, c.end) if text is not None else None
+        return who is not None and asked <= who
+
+    return sorted((i for i, c in enumerate(cands) if theirs(c)), key=lambda i: -cands[i].probability)
 
 
 _PLACE_PREPOSITIONS = frozenset("in at from for on near".split())
@@ -396,6 +442,8 @@ def compose(
     for quotations of several sentences to be shown whole and, with the question, for the articles
     that name what it names."""
     chosen = accepted(cands, threshold, cfg)
+    if texts is not None and question is not None:
+        chosen = statements_of_the_person_asked(cands, question, texts) or chosen
     if not chosen:
         return abstain(generator, prompt_version)
     if same is None:

@@ -24,6 +24,7 @@ from answers.compose import (
     on_the_year_asked,
     said_by_whom_asked,
     speaker,
+    statements_of_the_person_asked,
 )
 from answers.intent import SummaryRequest, summary_request
 from answers.models import ABSTAIN_TEXT
@@ -92,6 +93,48 @@ def test_what_a_named_person_said_keeps_to_that_person() -> None:
     assert said_by_whom_asked(groups, "What did the manager say?", texts) == groups  # no name asked
     # when every sentence is someone else's, the answer is left as it was, not made a decline
     assert said_by_whom_asked([[other]], "What did Whitaker say?", texts) == [[other]]
+
+
+def test_what_a_named_person_said_is_every_statement_of_theirs() -> None:
+    """ "What did Peter Walsh say?" asks for all he said: the reader read such bare questions poorly
+    (0.04 for "Dr Peter Walsh, who will run it, said ..."), so his statements are the answer, most
+    probable first, however it scores them; nobody else's (another Walsh, a councillor Smith)."""
+    text = (
+        "A clinic opened in Harford. Dr Peter Walsh, who will run it, said it would see 200 patients a week. "
+        '"We are ready," he said. The head nurse, Mary Lowe, said staff had been hired. '
+        "Dr Helen Walsh said the Dunmore clinic would follow. Funding came from the council, according to "
+        "Councillor Anna Smith."
+    )
+    sentences = [s.strip() + "." for s in text.split(". ")]
+    sentences = [s.removesuffix("..") for s in sentences]
+    cands = [_cand(s, 0.05 + i / 100, start=text.index(s)) for i, s in enumerate(sentences)]
+    texts = {"d0": text}
+
+    def said(question: str) -> list[str]:
+        return [cands[i].text for i in statements_of_the_person_asked(cands, question, texts)]
+
+    assert said("What did Dr Peter Walsh say?") == [sentences[2], sentences[1]]  # '"We are ready," he said.'
+    assert said("What did Peter Walsh say") == said("What did Dr Peter Walsh say?")
+    assert said("What did Mary Lowe say?") == [sentences[3]]
+    assert said("What did Anna Smith say?") == [sentences[5]]
+    assert set(said("What did Walsh say?")) == {sentences[1], sentences[2], sentences[4]}
+    assert said("What did John Smith say?") == [] and said("What did Dr Smith say?") == [sentences[5]]
+    told = _cand("Police told Anna Berg to leave.", 0.9, doc="d1")
+    assert statements_of_the_person_asked([told], "What did Anna Berg say?", {"d1": told.text}) == []
+    # narrower questions are the reader's to answer, as before
+    assert said("What did Peter Walsh say about patients?") == []
+    assert said("Who did Peter Walsh say would come?") == []
+    answer = compose(
+        cands,
+        _unit(*[[1.0, i / 10] for i in range(len(cands))]),
+        0.5,
+        ComposeConfig(),
+        "extractive",
+        "v",
+        texts=texts,
+        question="What did Mary Lowe say?",
+    )
+    assert not answer.abstained and answer.citations[0].quote == sentences[3], answer.answer
 
 
 def test_a_figure_for_the_place_asked_not_another_place_beside_it() -> None:
