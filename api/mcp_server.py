@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from api.cited_text import cited_text
+from api.cited_text import cited_text, one_line
 from api.deps import authorize, build_filters, call
 from api.errors import NotReady
 from api.inert import inert
@@ -114,7 +114,7 @@ def build_server(settings: Settings, service: Callable[[], Factdesk]) -> MCPServ
 
         results = await run(hits)
         lines = [
-            f'[{i}] {h["title"]} ({h["document_id"]}, {h["start"]}-{h["end"]}) — "{" ".join(h["text"].split())}"'
+            f'[{i}] {one_line(h["title"])} ({h["document_id"]}, {h["start"]}-{h["end"]}) — "{one_line(h["text"])}"'
             for i, h in enumerate(results, 1)
         ]
         # markup made inert as in ask's text (a client that renders Markdown loads no article's image);
@@ -140,7 +140,7 @@ def build_server(settings: Settings, service: Callable[[], Factdesk]) -> MCPServ
         found = await run(lambda svc: svc.get_document(id))
         doc = {**found.summary(), "text": found.text}  # the object GET /v1/documents/{id} answers
         header = [
-            doc["title"],
+            one_line(doc["title"]),
             *(f"{k}: {doc[k]}" for k in ("id", "source", "url", "published_at") if doc[k]),
         ]
         return _result(inert("\n".join(header) + "\n\n" + doc["text"]), doc)

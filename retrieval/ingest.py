@@ -168,7 +168,9 @@ TITLE_MAX = 1000
 
 
 def short_title(title: str, limit: int = TITLE_MAX) -> str:
-    """title, cut at a word with an ellipsis when longer than limit."""
+    """title on one line (a line break in it would start a forged line in a plain-text "Sources:"
+    list), cut at a word with an ellipsis when longer than limit."""
+    title = " ".join(title.split())
     if len(title) <= limit:
         return title
     cut = title[: limit - 1]
