@@ -316,6 +316,8 @@ def envelope_problem(body: bytes) -> dict[str, Any] | None:
         message = json.loads(body)
     except ValueError:
         return None
+    except RecursionError:  # the SDK would meet it too, as a 500
+        return _rpc_error(None, -32700, "Parse error: the message is nested too deeply")
     if isinstance(message, list):
         return _rpc_error(
             None, -32600, "Invalid Request: batches are not supported; send one message a request"

@@ -299,6 +299,26 @@ def test_a_message_of_the_wrong_shape_gets_a_short_json_rpc_error(
     assert httpx.post(live_server.base_url + "/mcp", json=good, headers=ACCEPT, timeout=60).status_code == 200
 
 
+def test_a_message_nested_past_the_parsers_limit_is_a_parse_error(live_server: LiveServer) -> None:
+    """An argument nested 1,000 deep was a 500 (RecursionError in the JSON parser), where /v1/*
+    answers 400 at any depth."""
+    for depth in (500, 1_000, 100_000):
+        nested = "[" * depth + "]" * depth
+        body = f'{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"ask","arguments":{{"question":{nested}}}}}}}'
+        r = httpx.post(
+            live_server.base_url + "/mcp",
+            content=body,
+            headers={**ACCEPT, "content-type": "application/json"},
+            timeout=60,
+        )
+        assert r.status_code in (200, 400) and r.json()["jsonrpc"] == "2.0", (
+            depth,
+            r.status_code,
+            r.text[:200],
+        )
+        assert "error" in r.json() or r.json()["result"]["isError"], (depth, r.text[:200])
+
+
 def test_a_body_that_is_not_json_by_its_type_gets_a_json_rpc_error(live_server: LiveServer) -> None:
     """Not the SDK's bare text/plain "Invalid Content-Type header": a JSON-RPC error, as every other
     refusal at /mcp."""
