@@ -353,6 +353,7 @@ class Factdesk:
             max_bytes=s.fetch_max_bytes,
             max_redirects=s.fetch_max_redirects,
             user_agent=s.fetch_user_agent,
+            any_address=s.fetch_any_address,
         )
         cache = ValidatorStore(Path(s.data_dir) / "fetch.sqlite")
         results: list[IngestResult] = []

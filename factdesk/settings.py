@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(10 * 1024 * 1024, alias="FACTDESK_FETCH_MAX_BYTES", ge=1024)
     fetch_max_redirects: int = Field(5, alias="FACTDESK_FETCH_MAX_REDIRECTS", ge=0, le=30)
     fetch_user_agent: str = Field("factdesk/0.1 (+feed reader)", alias="FACTDESK_FETCH_USER_AGENT")
+    # a public feed's links (and a public page's redirects) may not reach private, loopback or
+    # link-local addresses; true lets every fetch reach any address
+    fetch_any_address: bool = Field(False, alias="FACTDESK_FETCH_ANY_ADDRESS")
     summary_max_words: int = Field(120, alias="FACTDESK_SUMMARY_MAX_WORDS", ge=10)
     # GET /v1/documents: a page when the client names no limit, and the largest it may ask for
     documents_page_size: int = Field(1000, alias="FACTDESK_DOCUMENTS_PAGE_SIZE", ge=1)

@@ -358,7 +358,12 @@ class PageIds:
 
 
 def _load_page(
-    url: str, item: FeedItem | None, fetcher: Fetcher, cache: ValidatorStore, ids: PageIds
+    url: str,
+    item: FeedItem | None,
+    fetcher: Fetcher,
+    cache: ValidatorStore,
+    ids: PageIds,
+    named: str | None = None,
 ) -> Loaded:
     from retrieval.fetch import FetchError, Validators
 
@@ -368,7 +373,7 @@ def _load_page(
     # a 304 is only "unchanged" if the document it was stored as is still there
     ask = known if known is not None and known.document_id and ids.is_stored(known.document_id) else None
     try:
-        page = fetcher.get(url, PAGE_TYPES, ask)
+        page = fetcher.get(url, PAGE_TYPES, ask, named)
     except FetchError as e:
         return Loaded(url, error=str(e))
     if page.status == 304 and ask is not None:
@@ -434,7 +439,10 @@ def load_url(url: str, fetcher: Fetcher, cache: ValidatorStore, ids: PageIds) ->
 def _feed_pages(
     label: str, feed: Feed, fetcher: Fetcher, cache: ValidatorStore, ids: PageIds
 ) -> Iterator[Loaded]:
-    """Each item's page, fetched; label (the feed's URL or file) names an item that has no link."""
+    """Each item's page, fetched; label (the feed's URL or file) names an item that has no link. A
+    feed fetched from a URL reaches only the kinds of address that URL is on; a saved feed's items
+    are the operator's choice, as URLs named on the command line are."""
+    named = label if is_url(label) else None
     seen: dict[str, int] = {}  # each page's first item
     for n, item in enumerate(feed.items, 1):
         if item.url is None or not is_url(item.url):
@@ -445,7 +453,7 @@ def _feed_pages(
             )
         else:
             seen[item.url] = n
-            yield _load_page(item.url, item, fetcher, cache, ids)
+            yield _load_page(item.url, item, fetcher, cache, ids, named)
 
 
 def is_feed_file(path: Path) -> bool:

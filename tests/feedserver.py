@@ -4,6 +4,8 @@ http.server on a free port; it honours If-None-Match / If-Modified-Since and log
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
 import threading
 import time
@@ -138,6 +140,13 @@ class Site:
         return [s for p, s in self.log if p == path]
 
 
+@functools.cache
+def gzip_bomb(twice: bool) -> tuple[bytes, str]:
+    """50 MB of zeros gzipped (twice: gzipped again), and its Content-Encoding."""
+    body = gzip.compress(b"\0" * 50_000_000, compresslevel=9)
+    return (gzip.compress(body, compresslevel=9), "gzip, gzip") if twice else (body, "gzip")
+
+
 def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:  # quiet test output
@@ -170,6 +179,23 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 return
+            if (
+                self.path == "/slow-headers"
+            ):  # a header line a fraction of a second, for long after the timeout
+                site.log.append((self.path, 200))
+                try:
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    for i in range(int(site.slow_s / 0.2) + 10):
+                        self.wfile.write(f"X-Drip-{i}: x\r\n".encode())
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                return
+            if self.path in ("/gzip-bomb", "/gzip-twice"):  # 50 MB of zeros in a few kilobytes
+                body, encoding = gzip_bomb(self.path == "/gzip-twice")
+                headers = {"Content-Type": "text/html", "Content-Encoding": encoding}
+                return self._reply(200, {**headers, "Content-Length": str(len(body))}, body)
             route = site.routes.get(self.path)
             if route is None:
                 return self._reply(404, {"Content-Type": "text/plain"}, b"not found")

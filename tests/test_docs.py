@@ -266,7 +266,14 @@ def test_readme_configuration_table_lists_every_setting_with_its_default() -> No
         alias = field.alias or name.upper()
         assert alias in rows, f"README's configuration table has no row for {alias}"
         default = field.default
-        shown = "unset" if default is None else str(default)
+        # a flag as it is written in the environment: `false`, not Python's False
+        shown = (
+            "unset"
+            if default is None
+            else str(default).lower()
+            if isinstance(default, bool)
+            else str(default)
+        )
         assert shown in rows[alias], f"README: {alias}'s row does not show its default {shown!r}"
 
 

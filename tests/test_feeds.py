@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from conftest import make_settings
-from feedserver import FURNITURE, STORIES, Site, article_page, atom, rss, serve_site
+from feedserver import FURNITURE, STORIES, Site, _handler, article_page, atom, gzip_bomb, rss, serve_site
 
 from factdesk.service import Factdesk
 from retrieval.errors import InvalidInput
@@ -25,6 +27,11 @@ FAILING = {  # path -> the reason on its `rejected:` line
     "/huge": "larger than 65536 bytes",
     "/loop-a": "more than 3 redirects",
     "/slow": "timed out after 1 s",
+    # the timeout is the whole response's, headers included (a header line a fraction of a second
+    # was never timed out); a body is decompressed in bounded steps, one layer only
+    "/slow-headers": "timed out after 1 s",
+    "/gzip-bomb": "larger than 65536 bytes",
+    "/gzip-twice": "unsupported content encoding gzip, gzip",
 }
 
 
@@ -408,3 +415,78 @@ def test_a_feed_saved_to_a_file_is_read_as_its_url_would_be(
         }
     finally:
         svc.close()
+
+
+def test_a_compressed_body_is_never_held_whole(site: Site) -> None:
+    """50 MB of zeros in 50 KB of gzip was decompressed whole before the size limit refused it (two
+    layers: gigabytes); it is decompressed a limit's worth at a time."""
+    import tracemalloc
+
+    from retrieval.fetch import FetchError, Fetcher
+
+    gzip_bomb(False)  # made before memory is traced: the site runs in this process
+    fetcher = Fetcher(timeout_s=10, max_bytes=65536, max_redirects=3, user_agent="test")
+    try:
+        tracemalloc.start()
+        with pytest.raises(FetchError, match="larger than 65536 bytes"):
+            fetcher.get(f"{site.base}/gzip-bomb", ["text/html"])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        fetcher.close()
+    assert peak < 5_000_000, peak  # the body on the wire is ~50 KB; 65,537 bytes decoded at a time
+
+
+def test_a_public_feed_cannot_reach_private_addresses(
+    tmp_path: Path, site: Site, warm_model: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tester's feed linked to an internal-only server, and a page redirected to one: both were
+    fetched and stored, and the API then answered with their text. Here 127.0.0.1 plays a public
+    address and 127.0.0.2 a private one: what a feed (or a redirect) on a public address links to
+    is fetched only if it is public too; a URL the operator names, or a saved feed's links, are
+    fetched wherever they are; FACTDESK_FETCH_ANY_ADDRESS lifts the rule."""
+    import retrieval.fetch as fetch_module
+
+    real = fetch_module.address_class
+    monkeypatch.setattr(fetch_module, "address_class", lambda ip: "public" if ip == "127.0.0.1" else real(ip))
+    inner = Site()
+    server = ThreadingHTTPServer(("127.0.0.2", 0), _handler(inner))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        inner.base = f"http://127.0.0.2:{server.server_address[1]}"
+        inner.add("/status.html", article_page("budget"))
+        site.add(
+            "/to-inside.xml",
+            rss(site.base, [("Inside", "/go-inside", RSS_DATES["ferry"][0])]),
+            "application/rss+xml",
+        )
+        site.redirect("/go-inside", f"{inner.base}/status.html")
+        direct = rss(inner.base, [("Inside", "/status.html", RSS_DATES["ferry"][0])])
+        site.add("/links-inside.xml", direct, "application/rss+xml")
+        svc = Factdesk(make_settings(tmp_path / "data"))
+        try:
+            for feed in ("/to-inside.xml", "/links-inside.xml"):
+                [r] = svc.ingest_sources([f"{site.base}{feed}"])
+                assert r.status.startswith("rejected: refused: 127.0.0.2") and "loopback" in r.status, (
+                    r.status
+                )
+            assert inner.statuses("/status.html") == []  # never asked
+            # named by the operator: fetched; so are a saved feed's links
+            [r] = svc.ingest_sources([f"{inner.base}/status.html"])
+            assert r.status == "created", r.status
+            saved = tmp_path / "saved.rss"
+            saved.write_bytes(direct)
+            svc.delete_document(r.id)
+            [r] = svc.ingest_sources([str(saved)])
+            assert r.status == "created", r.status
+        finally:
+            svc.close()
+        svc = Factdesk(make_settings(tmp_path / "data2", fetch_any_address=True))
+        try:
+            [r] = svc.ingest_sources([f"{site.base}/to-inside.xml"])
+            assert r.status == "created", r.status
+        finally:
+            svc.close()
+    finally:
+        server.shutdown()
+        server.server_close()
