@@ -63,15 +63,18 @@ def redact_text(text: str, *, paths: bool = False) -> str:
 
 
 def url_secrets(url: str) -> list[str]:
-    """The URL's password and, split at each "@", its pieces of three or more characters, longest
-    first: libpq splits a password holding an unescaped "@" there and may name a piece as the host."""
+    """The URL's password and, split at each "@", its runs of pieces ("b@c" of "a@b@c") of three or
+    more characters, longest first: libpq splits a password holding an unescaped "@" there and may
+    name what follows a split as the host ("PG@SECRET@db" of "pw@PG@SECRET": the run hides "PG" too)."""
     try:
         password = urlsplit(url).password
     except ValueError:
         return []
     if not password:
         return []
-    pieces = {password, unquote(password), *(p for p in password.split("@") if len(p) >= 3)}
+    parts = password.split("@")
+    runs = {"@".join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)}
+    pieces = {password, unquote(password), *(r for r in runs if len(r) >= 3)}
     return sorted(pieces, key=len, reverse=True)
 
 

@@ -84,9 +84,11 @@ def test_error_reason_is_the_first_line_without_any_piece_of_the_password() -> N
     url = "postgresql://ann:p@ss@word@db:5432/factdesk"
     secrets = url_secrets(url)
     assert secrets[0] == "p@ss@word" and "word" in secrets and "ss" not in secrets  # pieces < 3 kept
+    assert "ss@word" in secrets and "p@ss" in secrets  # runs of pieces: the short one goes with its neighbour
     err = OSError('could not translate host name "ss@word@db" to address\nunable to open /var/lib/x/y')
     reason = error_reason(err, secrets)
-    assert reason == 'OSError: could not translate host name "ss@***@db" to address'
+    # libpq named "ss@word@db" as the host: "ss" was shown beside the hidden "word" (a tester's find)
+    assert reason == 'OSError: could not translate host name "***@db" to address'
     assert error_reason(ValueError("")) == "ValueError"
     assert url_secrets("postgresql://db/factdesk") == [] and url_secrets("http://[::1") == []
 
