@@ -110,6 +110,10 @@ class AllowedHosts:
         if scope["type"] != "http":
             await self.check(scope, receive, send)
             return
+        if sum(name == b"host" for name, _ in scope.get("headers", ())) > 1:
+            # the check reads the first; a server or proxy behind may read another
+            await error_response(400, "invalid_host", "more than one Host header")(scope, receive, send)
+            return
         replaced = False
 
         async def send_json_refusal(message: Message) -> None:

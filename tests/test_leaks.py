@@ -423,6 +423,42 @@ def test_allowed_hosts_refuse_other_host_headers(tmp_path: Path) -> None:
         assert r.headers["x-frame-options"] == "DENY"  # refusals carry the headers too
 
 
+def test_a_second_host_header_is_refused(tmp_path: Path) -> None:
+    """ "Host: factdesk.test" then "Host: evil.com" was served: the check reads the first header, and
+    what stands behind may read the other."""
+    import anyio
+
+    from api.security import AllowedHosts
+
+    async def inner(scope, receive, send):  # type: ignore[no-untyped-def]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    def status(*hosts: bytes) -> int:
+        sent: list[dict] = []
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/v1/models",
+            "headers": [(b"host", h) for h in hosts],
+            "query_string": b"",
+            "scheme": "http",
+            "server": ("127.0.0.1", 8000),
+        }
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        anyio.run(AllowedHosts(inner, ["factdesk.test"]), scope, receive, send)
+        return next(m["status"] for m in sent if m["type"] == "http.response.start")
+
+    assert status(b"factdesk.test") == 200
+    assert status(b"factdesk.test", b"evil.com") == 400 and status(b"evil.com", b"factdesk.test") == 400
+
+
 def test_without_allowed_hosts_any_host_is_served(open_app) -> None:  # type: ignore[no-untyped-def]
     assert TestClient(open_app).get("/v1/models", headers={"Host": "anything.test"}).status_code == 200
 
