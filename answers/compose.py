@@ -190,16 +190,24 @@ _ASKS_WHAT_SAID = re.compile(
 )
 _SPEECH = r"(?:said|says|added|told|warned|wrote|explained|insisted|admitted)"
 _SPEAKER_NAME = r"[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*"
+# the speaker after the verb: "said Anna Berg", "said retired nurse Anna Berg", "said its leader,
+# Councillor Anna Berg" (a role of a few lower-case words first; not "told Anna Berg": she is told,
+# nor "said on Monday" or "said that Berg ...": no speaker follows those)
+_AFTER_SPEECH = (
+    r"\b(?:said|says|added|warned|wrote|explained|insisted|admitted)\s+"
+    r"(?:(?!(?:that|on|in|at|to|of|for|by|from|with|about|after|before|during|when|while|which|who|if|as|"
+    r"and|but|or|it|he|she|they|there|this|then|than)\b)[a-z][\w’'-]*,?\s+){0,4}"
+)
 # '," Whitaker said', '," said Whitaker', '," he said'; or a sentence that opens "Mendes said"
 _QUOTE_SPEAKER = re.compile(
-    rf"[”\"]\s+(?:(?P<a>he|she|{_SPEAKER_NAME})\s+{_SPEECH}\b|{_SPEECH}\s+(?P<b>{_SPEAKER_NAME}))"
+    rf"[”\"]\s+(?:(?P<a>he|she|{_SPEAKER_NAME})\s+{_SPEECH}\b|{_AFTER_SPEECH}(?P<b>{_SPEAKER_NAME}))"
 )
 _OPENS_WITH_SPEAKER = re.compile(rf"^(?P<a>{_SPEAKER_NAME})\s+{_SPEECH}\b")
 # "Anna Berg said", "Peter Walsh, who runs it, said", "The head, Mary Lowe, said", "said Anna Berg"
 # (not "told Anna Berg": she is told), "according to Anna Berg"
 _SPEAKS = re.compile(
     rf"(?P<a>{_SPEAKER_NAME})(?:,[^,;\"“”]{{1,80}},|,)?\s+{_SPEECH}\b"
-    rf"|\b(?:said|says|added|warned|wrote|explained|insisted|admitted)\s+(?P<b>{_SPEAKER_NAME})"
+    rf"|{_AFTER_SPEECH}(?P<b>{_SPEAKER_NAME})"
     rf"|\baccording\s+to\s+(?P<c>{_SPEAKER_NAME})"
 )
 
