@@ -660,6 +660,28 @@ def test_the_follow_up_set_is_well_formed(make_service) -> None:  # type: ignore
             assert not q["evidence"] and not q["expected_facts"], q["id"]
 
 
+@pytest.mark.parametrize("corpus", ["news", "wire", "followups"])
+def test_the_said_sets_are_well_formed(make_service, corpus: str) -> None:  # type: ignore[no-untyped-def]
+    """evals/said: bare "What did <name> say?" questions about the people of a written corpus; every
+    evidence quote is in the cleaned text of the article it names."""
+    import re
+
+    from evals.run import load_questions
+
+    svc = make_service(f"said-{corpus}")
+    svc.ingest_paths([ROOT / "evals" / corpus / "articles"])
+    texts = {d.id: d.text for d in svc.list_documents()}
+    qs = load_questions(ROOT / "evals" / "said" / f"{corpus}.yaml")
+    assert qs and len({q["id"] for q in qs}) == len(qs)
+    for q in qs:
+        assert re.fullmatch(r"What did [A-Z][\w.'’ -]+ say\?", q["question"]), q["question"]
+        if q["answerable"]:
+            spans = m.evidence_spans(q["evidence"], texts)
+            assert q["expected_facts"] and spans and all(s is not None for s in spans), q["id"]
+        else:
+            assert not q["evidence"] and not q["expected_facts"], q["id"]
+
+
 @pytest.mark.parametrize(
     ("name", "src", "span", "count"), [("news", "h5.json", ["5:10"], 5), ("wire", "h19.json", [], 9)]
 )
