@@ -188,7 +188,10 @@ _ASKS_WHAT_SAID = re.compile(
     r"\b(?:did|does|do|has|have|had)\s+(?P<who>[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)\s+"
     r"(?:say|tell|add|warn|claim|write|announce|admit|insist)\b"
 )
-_SPEECH = r"(?:said|says|added|told|warned|wrote|explained|insisted|admitted)"
+_SPEECH = (
+    r"(?:said|says|added|told|warned|wrote|explained|insisted|admitted|argued|stated|noted|claimed|"
+    r"announced|confirmed|urged|denied|acknowledged|conceded|replied|responded|commented)"
+)
 _SPEAKER_NAME = r"[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*"
 # the speaker after the verb: "said Anna Berg", "said retired nurse Anna Berg", "said its leader,
 # Councillor Anna Berg" (a role of a few lower-case words first; not "told Anna Berg": she is told,
@@ -203,10 +206,11 @@ _QUOTE_SPEAKER = re.compile(
     rf"[”\"]\s+(?:(?P<a>he|she|{_SPEAKER_NAME})\s+{_SPEECH}\b|{_AFTER_SPEECH}(?P<b>{_SPEAKER_NAME}))"
 )
 _OPENS_WITH_SPEAKER = re.compile(rf"^(?P<a>{_SPEAKER_NAME})\s+{_SPEECH}\b")
-# "Anna Berg said", "Peter Walsh, who runs it, said", "The head, Mary Lowe, said", "said Anna Berg"
-# (not "told Anna Berg": she is told), "according to Anna Berg"
+# "Anna Berg said", "Peter Walsh, who runs it, said", "The head, Mary Lowe, said", "Anna Berg, who
+# ran it, defended the plan, saying", "said Anna Berg" (not "told Anna Berg": she is told),
+# "according to Anna Berg"
 _SPEAKS = re.compile(
-    rf"(?P<a>{_SPEAKER_NAME})(?:,[^,;\"“”]{{1,80}},|,)?\s+{_SPEECH}\b"
+    rf"(?P<a>{_SPEAKER_NAME})(?:,[^,;\"“”]{{1,80}},|,)?\s+(?:{_SPEECH}\b|[a-z]+ed\b[^.;\"“”]{{0,100}}?,\s+saying\b)"
     rf"|{_AFTER_SPEECH}(?P<b>{_SPEAKER_NAME})"
     rf"|\baccording\s+to\s+(?P<c>{_SPEAKER_NAME})"
 )

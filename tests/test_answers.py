@@ -137,6 +137,22 @@ def test_what_a_named_person_said_is_every_statement_of_theirs() -> None:
     assert not answer.abstained and answer.citations[0].quote == sentences[3], answer.answer
 
 
+def test_she_said_is_the_person_last_introduced_saying_something() -> None:
+    """'"...," she said' after "Former leader Sandra Pyke, who ..., defended the plan, saying ..." is
+    Pyke's, not the last speaker's before her (the council leader quoted a paragraph earlier)."""
+    text = (
+        '"This is the darkest day," said its leader, Councillor Neil Brackenbury.\n\n'
+        "Former leader Sandra Pyke, who oversaw the purchases, defended the strategy, saying it was "
+        'meant to protect services. "Every decision was taken on advice," she said. "Nobody predicted '
+        'Covid."\n\nThe council denied the claims, a spokesman replied.'
+    )
+    for quote in ('"Every decision was taken on advice," she said.', '"Nobody predicted Covid."'):
+        start = text.index(quote)
+        assert speaker(text, start, start + len(quote)) == {"sandra", "pyke"}, quote
+    start = text.index('"This is')
+    assert speaker(text, start, text.index("\n")) == {"councillor", "neil", "brackenbury"}
+
+
 def test_a_figure_for_the_place_asked_not_another_place_beside_it() -> None:
     japan = _cand("Sales in Japan jumped 31 percent to 450 million euros.", 0.9)
     norway = _cand("Sales in Norway, the home market, grew 4 percent.", 0.8, start=60)
