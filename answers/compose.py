@@ -246,6 +246,25 @@ def speaker(text: str, start: int, end: int) -> set[str] | None:
     return None if not words or words <= {"it", "they", "we", "i", "you", "this", "that"} else words
 
 
+# how a person may be named in a question but not beside every statement
+_HONORIFICS = frozenset(
+    "dr mr mrs ms miss prof professor sir dame lord lady councillor cllr president minister senator judge "
+    "captain detective sergeant inspector chief mayor governor general colonel rev father".split()
+)
+
+
+def _name_words(name: str) -> set[str]:
+    return {w.lower().strip(".").removesuffix("'s").removesuffix("’s") for w in name.split()}
+
+
+def same_person(asked: set[str], named: set[str]) -> bool:
+    """Whether a speaker named by these words may be the person asked about: a word in common, and
+    not each with a name of its own ("Helen Brandt" is not "Tomas Brandt"; "Brandt" may be either;
+    titles do not count)."""
+    asked, named = asked - _HONORIFICS, named - _HONORIFICS
+    return bool(asked & named) and not (asked - named and named - asked)
+
+
 def said_by_whom_asked(
     groups: list[list[Candidate]], question: str, texts: Mapping[str, str]
 ) -> list[list[Candidate]]:
@@ -256,12 +275,12 @@ def said_by_whom_asked(
     m = _ASKS_WHAT_SAID.search(question)
     if m is None:
         return groups
-    asked = {w.lower() for w in m.group("who").split()}
+    asked = _name_words(m.group("who"))
 
     def someone_else(c: Candidate) -> bool:
         text = texts.get(c.document_id)
         who = speaker(text, c.start, c.end) if text is not None else None
-        return who is not None and not who & asked
+        return who is not None and not same_person(asked, who)
 
     kept = [g for g in groups if not someone_else(g[0])]
     return kept or groups
@@ -271,15 +290,6 @@ def said_by_whom_asked(
 _ASKS_ALL_SAID = re.compile(
     rf"^\s*[Ww]hat\s+(?:did|has|had)\s+(?P<who>{_SPEAKER_NAME})\s+(?:say|said|tell\s+reporters)\s*[?.!]*\s*$"
 )
-# how a person may be named in a question but not beside every statement
-_HONORIFICS = frozenset(
-    "dr mr mrs ms miss prof professor sir dame lord lady councillor cllr president minister senator judge "
-    "captain detective sergeant inspector chief mayor governor general colonel rev father".split()
-)
-
-
-def _name_words(name: str) -> set[str]:
-    return {w.lower().strip(".").removesuffix("'s").removesuffix("’s") for w in name.split()}
 
 
 def statements_of_the_person_asked(
@@ -292,17 +302,17 @@ def statements_of_the_person_asked(
     m = _ASKS_ALL_SAID.match(question)
     if m is None:
         return []
-    asked = _name_words(m.group("who")) - _HONORIFICS
-    if not asked:
+    asked = _name_words(m.group("who"))
+    if not asked - _HONORIFICS:
         return []
 
     def theirs(c: Candidate) -> bool:
         for s in _SPEAKS.finditer(c.text):
-            if asked <= _name_words(s.group("a") or s.group("b") or s.group("c") or ""):
+            if same_person(asked, _name_words(s.group("a") or s.group("b") or s.group("c") or "")):
                 return True
         text = texts.get(c.document_id)
         who = speaker(text, c.start, c.end) if text is not None else None
-        return who is not None and asked <= who
+        return who is not None and same_person(asked, who)
 
     return sorted((i for i, c in enumerate(cands) if theirs(c)), key=lambda i: -cands[i].probability)
 
@@ -354,11 +364,13 @@ def on_the_place_asked(groups: list[list[Candidate]], question: str) -> list[lis
 
 
 # a thing named by a number ("district 7", "Section 9", "flights 370 and 371", "stage 5"): a word
-# right before a number or a list of numbers
+# right before a number, a list of numbers or a code
 _NUMBERED = re.compile(
-    r"\b(?P<noun>[^\W\d_]+)\s+(?:no\.\s*|number\s+|#\s*)?"
-    r"(?P<numbers>\d+(?![.,]?\d)(?:(?:,\s+|\s+(?:and|or|to)\s+|\s*[-–]\s*)\d+(?![.,]?\d))*)(?![^\W_])",
-    re.IGNORECASE,
+    r"\b(?P<noun>[^\W\d_]+)\s+(?:[Nn]o\.\s*|[Nn]umber\s+|#\s*)?"
+    # or by a code of letters and digits: "case 14-K-2307", "flight NA418"
+    r"(?:(?P<code>(?=[A-Za-z0-9-]*[A-Za-z])(?=[A-Za-z0-9-]*\d)(?:[A-Za-z0-9]+-)+[A-Za-z0-9]+|[A-Z]{1,4}\d+[A-Za-z]?)"
+    r"(?![\w-])"
+    r"|(?P<numbers>\d+(?![.,]?\d)(?:(?:,\s+|\s+(?:and|or|to)\s+|\s*[-–]\s*)\d+(?![.,]?\d))*)(?![^\W_]))",
 )
 _NUMBER = re.compile(r"\d+")
 # words before a number that give an amount, not a name: "nearly 30", "over 200", "some 40"
@@ -385,7 +397,8 @@ def numbered(text: str) -> dict[str, set[str]]:
         noun = m.group("noun").lower()
         if noun in STOPWORDS or noun in _AMOUNT_WORDS or noun.endswith("ly"):
             continue
-        out.setdefault(stem(noun), set()).update(_NUMBER.findall(m.group("numbers")))
+        found = {m.group("code").upper()} if m.group("code") else set(_NUMBER.findall(m.group("numbers")))
+        out.setdefault(stem(noun), set()).update(found)
     for m in _ORDINAL.finditer(text):
         noun, ordinal = m.group("noun").lower(), m.group("ordinal").lower()
         if noun in STOPWORDS:  # "first said", "second to none"

@@ -80,10 +80,31 @@ def names(text: str) -> Names:
 
 
 def other_names(a: Names, b: Names) -> bool:
-    """Whether two sentences put different names in the same slot ("in Brixham opened" and "in Corwen
-    opened", "on Friday" and "on Monday"): then they report two facts. Names in other slots (one
-    says "Interpol", the other "the police agency in Lyon") may still be one statement's."""
-    return any(slot != (None, None) and slot in b and not found & b[slot] for slot, found in a.items())
+    """Whether two sentences put different names in the same place: in the same slot ("in Brixham
+    opened" and "in Corwen opened"), or beside the same word ("by Thursday, a" and "by Tuesday
+    evening"; "spokesman, Piet Arendse, said" and "spokeswoman, Dana Kiel, said") when neither
+    name is anywhere in the other sentence: then they report two facts. Names in unrelated places
+    (one says "Interpol", the other "the police agency in Lyon") may still be one statement's."""
+
+    def words_of(found: Iterable[str]) -> set[str]:
+        return {w for name in found for w in name.split()}
+
+    words_a = words_of(n for found in a.values() for n in found)
+    words_b = words_of(n for found in b.values() for n in found)
+    for (before, after), found in a.items():
+        if (before, after) == (None, None):
+            continue
+        for (before_b, after_b), found_b in b.items():
+            if found & found_b:
+                continue
+            if (before, after) == (before_b, after_b):
+                return True
+            # beside the same word, and sharing no word with any of the other's names ("Los Angeles
+            # jury" and "Los Angeles County Superior Court jury" are one jury)
+            beside = (before is not None and before == before_b) or (after is not None and after == after_b)
+            if beside and not words_of(found) & words_b and not words_of(found_b) & words_a:
+                return True
+    return False
 
 
 def agree(a: frozenset[str], b: frozenset[str]) -> bool:

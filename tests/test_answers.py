@@ -119,6 +119,18 @@ def test_what_a_named_person_said_is_every_statement_of_theirs() -> None:
     assert said("What did Anna Smith say?") == [sentences[5]]
     assert set(said("What did Walsh say?")) == {sentences[1], sentences[2], sentences[4]}
     assert said("What did John Smith say?") == [] and said("What did Dr Smith say?") == [sentences[5]]
+    # a first name of their own is another person: Helen Brandt is not Tomas Brandt
+    mayor = 'Mayor Helen Brandt said the budget was sound. "We cannot pay twice," Tomas Brandt said.'
+    quote = '"We cannot pay twice," Tomas Brandt said.'
+    his = _cand(quote, 0.9, doc="d2", start=mayor.index(quote))
+    assert statements_of_the_person_asked([his], "What did Helen Brandt say?", {"d2": mayor}) == []
+    assert said_by_whom_asked([[his]], "What did Helen Brandt say about it?", {"d2": mayor}) == [
+        [his]
+    ]  # all would go
+    hers = _cand("Mayor Helen Brandt said the budget was sound.", 0.8, doc="d2")
+    kept = said_by_whom_asked([[his], [hers]], "What did Helen Brandt say about the budget?", {"d2": mayor})
+    assert kept == [[hers]]
+    assert statements_of_the_person_asked([his, hers], "What did Mayor Brandt say?", {"d2": mayor}) == [0, 1]
     told = _cand("Police told Anna Berg to leave.", 0.9, doc="d1")
     assert statements_of_the_person_asked([told], "What did Anna Berg say?", {"d1": told.text}) == []
     # narrower questions are the reader's to answer, as before
@@ -202,6 +214,12 @@ def test_a_thing_named_by_its_number_is_not_answered_with_another_numbers() -> N
     assert answer.abstained
     both = "How much did districts 7 and 1317 record?"
     assert on_the_number_asked([[other], [asked]], both) == [[other], [asked]]
+    # by a code: "case 14-K-2307" is not answered with case 14-K-2291's judge
+    assert numbered("Who was the judge in case 14-K-2307?") == {"case": {"14-K-2307"}}
+    assert numbered("In case No. 14-K-2291, the judge said") == {"case": {"14-K-2291"}}
+    assert numbered("What aircraft was flight NA418?") == {"flight": {"NA418"}}
+    judge = _cand("In case number 14-K-2291, judge Anneli Sorvik said the evidence was thin.", 0.9)
+    assert on_the_number_asked([[judge]], "Who was the judge in case 14-K-2307?") == []
     # by ordinal too: "the third quarter" is not answered with the first quarter's figure
     assert numbered("How did revenue change in the third quarter?") == {"quarter": {"3"}}
     assert numbered("Revenue in the 3rd quarter rose; he first said so.") == {"quarter": {"3"}}
@@ -1100,6 +1118,15 @@ def test_restatements_must_agree_on_their_names() -> None:
     same = restatements(_unit(*[[1.0, 0.0]] * 6), sentences, 0.8)
     assert not same[0, 1] and same[0, 2] and not same[1, 2] and same[0, 3] and same[2, 3]
     assert same[4, 5] and same[0, 4] and not same[1, 5]  # who said it, named apart: still one statement
+    # other names beside the same word are two facts too (a tester's four towns' water-main reports
+    # were cited as one: "by Thursday ... Piet Arendse" with "by Tuesday evening ... Dana Kiel")
+    mains = [
+        "Engineers expected to restore supply by Thursday, a Veltra spokesman, Piet Arendse, said.",
+        "Engineers expected to restore supply by Tuesday evening, a Veltra spokeswoman, Dana Kiel, said.",
+        "Engineers expected to restore supply by Thursday, said Piet Arendse of Veltra.",
+    ]
+    same = restatements(_unit(*[[1.0, 0.0]] * 3), mains, 0.8)
+    assert not same[0, 1] and not same[1, 2] and same[0, 2]
 
 
 def test_near_identical_reports_with_other_figures_are_not_cited_together(make_service: MakeService) -> None:
