@@ -209,8 +209,12 @@ _OPENS_WITH_SPEAKER = re.compile(rf"^(?P<a>{_SPEAKER_NAME})\s+{_SPEECH}\b")
 # "Anna Berg said", "Peter Walsh, who runs it, said", "The head, Mary Lowe, said", "Anna Berg, who
 # ran it, defended the plan, saying", "said Anna Berg" (not "told Anna Berg": she is told),
 # "according to Anna Berg"
+_DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _SPEAKS = re.compile(
-    rf"(?P<a>{_SPEAKER_NAME})(?:,[^,;\"“”]{{1,80}},|,)?\s+(?:{_SPEECH}\b|[a-z]+ed\b[^.;\"“”]{{0,100}}?,\s+saying\b)"
+    rf"(?!(?:{_DAYS}|{_MONTHS})\b)(?P<a>{_SPEAKER_NAME})(?:,[^,;\"“”]{{1,80}},|,)?"
+    rf"(?:\s+(?:on|late|early)\s+(?:{_DAYS}))?"  # "Anna Berg on Friday said"
+    rf"\s+(?:{_SPEECH}\b|[a-z]+ed\b[^.;\"“”]{{0,100}}?,\s+saying\b)"
     rf"|{_AFTER_SPEECH}(?P<b>{_SPEAKER_NAME})"
     rf"|\baccording\s+to\s+(?P<c>{_SPEAKER_NAME})"
 )
@@ -385,7 +389,8 @@ _ORDINAL_WORDS = (
 ).split()
 # "the third quarter", "a second soldier", "the 5th stage": a thing named by its place in a series
 _ORDINAL = re.compile(
-    rf"\b(?P<ordinal>{'|'.join(_ORDINAL_WORDS)}|\d+(?:st|nd|rd|th))\s+(?P<noun>[^\W\d_]+)", re.IGNORECASE
+    rf"\b(?P<ordinal>{'|'.join(_ORDINAL_WORDS)}|\d+(?:st|nd|rd|th))(?:\s+|-)(?P<noun>[^\W\d_]+)",
+    re.IGNORECASE,
 )
 
 
@@ -417,32 +422,42 @@ def on_the_number_asked(groups: list[list[Candidate]], question: str) -> list[li
     asked = numbered(question)
     if not asked:
         return groups
+    return [g for g in groups if not numbers_another(asked, g[0].text)]
 
-    def another(g: list[Candidate]) -> bool:
-        said = numbered(g[0].text)
-        return any(noun in said and not said[noun] & numbers for noun, numbers in asked.items())
 
-    return [g for g in groups if not another(g)]
+def numbers_another(asked: Mapping[str, set[str]], text: str) -> bool:
+    """Whether text names by another number a kind of thing asked about by number (numbered())."""
+    said = numbered(text)
+    return any(noun in said and not said[noun] & numbers for noun, numbers in asked.items())
+
+
+def years(text: str) -> set[str]:
+    return set(_YEAR.findall(text))
 
 
 _YEAR = re.compile(r"(?<![\d.,])(?:1[89]|20)\d\d(?![\d.,]?\d)")
 
 
-def on_the_year_asked(
+def on_the_year_or_number_asked(
     groups: list[list[Candidate]], question: str, texts: Mapping[str, str]
 ) -> list[list[Candidate]]:
-    """Without the groups from articles that never mention the year the question asks about, when
-    another group's article does: yearly reports of one template ("Profit reached 131 million
-    euros.") are told apart by the year their article is about, not by the sentence. No group at all
-    (a decline) when no group's article mentions it while a retrieved article (texts) does: the
-    answer would be another year's ("Sales rose 5.3 percent in 2022." for 2023). Otherwise the
+    """Without the groups from articles that never mention the year, or the thing named by number,
+    that the question asks about ("2023", "the third quarter", "case 14-K-2307"), when another
+    group's article does: reports of one template ("Profit reached 131 million euros.", "Operating
+    margin fell to 9.4 percent") are told apart by what their article is about, not by the sentence.
+    No group at all (a decline) when no group's article mentions it while a retrieved article (texts)
+    does: the answer would be another's ("Sales rose 5.3 percent in 2022." for 2023). Otherwise the
     groups are left as they are."""
-    asked = set(_YEAR.findall(question))
-    if not asked:
+    asked_years, asked = years(question), numbered(question)
+    if not asked_years and not asked:
         return groups
 
     def mentions(title: str, text: str) -> bool:
-        return bool(asked & set(_YEAR.findall(f"{title}\n{text}")))
+        text = f"{title}\n{text}"
+        if asked_years & years(text):
+            return True
+        named = numbered(text) if asked else {}
+        return any(named.get(noun, set()) & numbers for noun, numbers in asked.items())
 
     kept = [g for g in groups if mentions(g[0].title, texts.get(g[0].document_id, g[0].text))]
     if kept:
@@ -482,7 +497,7 @@ def compose(
             groups = said_by_whom_asked(groups, question, texts)
             groups = on_the_place_asked(groups, question)
             groups = on_the_number_asked(groups, question)
-            groups = on_the_year_asked(groups, question, texts)
+            groups = on_the_year_or_number_asked(groups, question, texts)
             if not groups:
                 return abstain(generator, prompt_version)
             if not groups:

@@ -39,6 +39,7 @@ from answers.summarize import (
     holds_every_word,
     mentioning,
     names_held_by_one,
+    on_the_numbers_asked,
     Sentence,
     SummaryConfig,
     document_sentences,
@@ -283,6 +284,8 @@ class OfflineEngine:
             warnings.append(
                 f"summarised the first {share} sentences of each document ({cut} of them have more)"
             )
+        if query:
+            sentences = on_the_numbers_asked(query, sentences)
         if not sentences:
             return self._nothing_to_summarise(query, warnings)
         with svc.telemetry.stage("read"):

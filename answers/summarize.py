@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from answers.candidates import MIN_WORDS as MIN_ANSWER_WORDS
-from answers.compose import answer_from_groups
+from answers.compose import answer_from_groups, numbered, numbers_another, years
 from answers.models import Summary
 from answers.wording import names, restatements
 from retrieval.lexical import article_stems, idf, stems
@@ -136,6 +136,27 @@ def mentioning(query: str, hits: list[SearchHit], rows: Mapping[str, int], total
     if best <= 0.0:
         return hits
     return [h for h in hits if held[h.document_id] >= SUBJECT_SHARE * best]
+
+
+def on_the_numbers_asked(query: str, sentences: list[Sentence]) -> list[Sentence]:
+    """A summary focused on "the third quarter", "case 14-K-2307" or "2023": without the sentences
+    that name another quarter or case, and without the articles that never name the one asked (or
+    the year) when another does: reports of one template are told apart by their number."""
+    asked, asked_years = numbered(query), years(query)
+    if not asked and not asked_years:
+        return sentences
+    sentences = [s for s in sentences if not (asked and numbers_another(asked, s.text))]
+    held: dict[str, bool] = {}
+    for s in sentences:
+        if s.document_id not in held:
+            text = f"{s.title}\n{s.document.text}"
+            named = numbered(text)
+            held[s.document_id] = bool(asked_years & years(text)) or any(
+                named.get(noun, set()) & numbers for noun, numbers in asked.items()
+            )
+    if any(held.values()):
+        sentences = [s for s in sentences if held[s.document_id]]
+    return sentences
 
 
 def holds_every_word(query: str, documents: Iterable[Document]) -> bool:

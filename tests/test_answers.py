@@ -21,7 +21,7 @@ from answers.compose import (
     numbered,
     on_the_number_asked,
     on_the_place_asked,
-    on_the_year_asked,
+    on_the_year_or_number_asked,
     said_by_whom_asked,
     speaker,
     statements_of_the_person_asked,
@@ -163,6 +163,11 @@ def test_she_said_is_the_person_last_introduced_saying_something() -> None:
         assert speaker(text, start, start + len(quote)) == {"sandra", "pyke"}, quote
     start = text.index('"This is')
     assert speaker(text, start, text.index("\n")) == {"councillor", "neil", "brackenbury"}
+    # a day is no speaker: "Mayor Helen Brandt on Friday unveiled a plan, saying ..." was read as
+    # Friday's, and her quote then as somebody else's
+    plan = 'Mayor Helen Brandt on Friday unveiled a plan, saying rents rose. "Families are priced out," she said.'
+    start = plan.index('"Families')
+    assert speaker(plan, start, len(plan)) == {"mayor", "helen", "brandt"}
 
 
 def test_a_figure_for_the_place_asked_not_another_place_beside_it() -> None:
@@ -223,6 +228,7 @@ def test_a_thing_named_by_its_number_is_not_answered_with_another_numbers() -> N
     # by ordinal too: "the third quarter" is not answered with the first quarter's figure
     assert numbered("How did revenue change in the third quarter?") == {"quarter": {"3"}}
     assert numbered("Revenue in the 3rd quarter rose; he first said so.") == {"quarter": {"3"}}
+    assert numbered("Its second-quarter revenue rose.") == {"quarter": {"2"}}
     first = _cand("Revenue in the first quarter changed by 3.2 percent.", 0.9)
     third = _cand("Revenue in the third quarter changed by 7.9 percent.", 0.8, start=60)
     assert on_the_number_asked([[first], [third]], "How did revenue change in the third quarter?") == [
@@ -243,13 +249,25 @@ def test_yearly_reports_of_one_template_answer_for_the_year_asked() -> None:
         return _cand(f"Profit reached {p} million euros.", p / 200, doc=f"y{y}", start=60)
 
     a, b = profit(2022, 131), profit(2023, 118)
-    assert on_the_year_asked([[a], [b]], "What profit did Northwind make in 2023?", texts) == [[b]]
-    assert on_the_year_asked([[a], [b]], "What profit did Northwind make?", texts) == [[a], [b]]
-    assert on_the_year_asked([[a], [b]], "What profit did Northwind make in 2019?", texts) == [[a], [b]]
+    assert on_the_year_or_number_asked([[a], [b]], "What profit did Northwind make in 2023?", texts) == [[b]]
+    assert on_the_year_or_number_asked([[a], [b]], "What profit did Northwind make?", texts) == [[a], [b]]
+    assert on_the_year_or_number_asked([[a], [b]], "What profit did Northwind make in 2019?", texts) == [
+        [a],
+        [b],
+    ]
     wrong_year = _cand("Sales rose 5.3 percent in 2022.", 0.64, doc="y2022", start=30)
-    assert on_the_year_asked([[wrong_year]], "By how much did sales rise in 2023?", texts) == []
+    assert on_the_year_or_number_asked([[wrong_year]], "By how much did sales rise in 2023?", texts) == []
+    # a thing named by ordinal, the same way: each quarter's margin sentence names no quarter
+    quarters = {
+        f"q{n}": f"Kestrel said its {w}-quarter revenue fell. Operating margin fell to {m} percent."
+        for n, w, m in ((1, "first", 11.2), (3, "third", 9.4))
+    }
+    q1 = _cand("Operating margin fell to 11.2 percent.", 0.8, doc="q1", start=40)
+    q3 = _cand("Operating margin fell to 9.4 percent.", 0.7, doc="q3", start=40)
+    asked = "How much did the operating margin fall in the third quarter?"
+    assert on_the_year_or_number_asked([[q1], [q3]], asked, quarters) == [[q3]]
     # no retrieved article mentions the year: nothing to tell them apart by, the answer stands
-    assert on_the_year_asked(
+    assert on_the_year_or_number_asked(
         [[wrong_year]], "By how much did sales rise in 2023?", {"y2022": texts["y2022"]}
     ) == [[wrong_year]]
 
