@@ -435,6 +435,14 @@ def years(text: str) -> set[str]:
     return set(_YEAR.findall(text))
 
 
+def mentions_asked(text: str, asked_years: set[str], asked: Mapping[str, set[str]]) -> bool:
+    """Whether text mentions a year asked about, or names a thing by the number asked (numbered())."""
+    if asked_years & years(text):
+        return True
+    named = numbered(text) if asked else {}
+    return any(named.get(noun, set()) & numbers for noun, numbers in asked.items())
+
+
 _YEAR = re.compile(r"(?<![\d.,])(?:1[89]|20)\d\d(?![\d.,]?\d)")
 
 
@@ -453,11 +461,7 @@ def on_the_year_or_number_asked(
         return groups
 
     def mentions(title: str, text: str) -> bool:
-        text = f"{title}\n{text}"
-        if asked_years & years(text):
-            return True
-        named = numbered(text) if asked else {}
-        return any(named.get(noun, set()) & numbers for noun, numbers in asked.items())
+        return mentions_asked(f"{title}\n{text}", asked_years, asked)
 
     kept = [g for g in groups if mentions(g[0].title, texts.get(g[0].document_id, g[0].text))]
     if kept:

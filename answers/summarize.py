@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from answers.candidates import MIN_WORDS as MIN_ANSWER_WORDS
-from answers.compose import answer_from_groups, numbered, numbers_another, years
+from answers.compose import answer_from_groups, mentions_asked, numbered, numbers_another, years
 from answers.models import Summary
 from answers.wording import names, restatements
 from retrieval.lexical import article_stems, idf, stems
@@ -149,11 +149,7 @@ def on_the_numbers_asked(query: str, sentences: list[Sentence]) -> list[Sentence
     held: dict[str, bool] = {}
     for s in sentences:
         if s.document_id not in held:
-            text = f"{s.title}\n{s.document.text}"
-            named = numbered(text)
-            held[s.document_id] = bool(asked_years & years(text)) or any(
-                named.get(noun, set()) & numbers for noun, numbers in asked.items()
-            )
+            held[s.document_id] = mentions_asked(f"{s.title}\n{s.document.text}", asked_years, asked)
     if any(held.values()):
         sentences = [s for s in sentences if held[s.document_id]]
     return sentences

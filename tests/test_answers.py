@@ -1229,6 +1229,34 @@ def test_yearly_reports_of_one_template_are_not_answered_with_another_years(
     assert not any(f"{s} percent" in rise.answer for y, s, _ in years if y != 2023), rise.answer
 
 
+def test_a_summary_of_one_quarter_keeps_to_that_quarters_report(make_service: MakeService) -> None:
+    """A tester's "Summarize Kestrel Robotics' third quarter" mixed in the first and second quarters'
+    reports, ending with the first quarter's "Shares rose 3 percent": a focused summary leaves out
+    sentences that name another quarter, and the reports that never name the one asked."""
+    svc = make_service()
+    quarters = (
+        ("first", "rose 8 percent", "rose 3"),
+        ("second", "rose 14 percent", "rose 1"),
+        ("third", "fell 3 percent", "fell 11"),
+    )
+    svc.ingest_documents(
+        [
+            DocumentIn(
+                id=f"kestrel-{word}",
+                title=f"Kestrel Robotics {word}-quarter results",
+                text=f"MUNICH -- Kestrel Robotics said its {word}-quarter revenue {revenue}. Operating margin "
+                f"changed as component costs moved. Shares {shares} percent in Frankfurt.",
+            )
+            for word, revenue, shares in quarters
+        ]
+    )
+    summary = svc.summarize(document_ids=None, query="Kestrel Robotics' third quarter", max_words=120)
+    assert summary.citations and {c.document_id for c in summary.citations} == {"kestrel-third"}, (
+        summary.summary
+    )
+    assert "rose 3 percent" not in summary.summary and "second-quarter" not in summary.summary
+
+
 def test_a_figure_in_words_is_not_cited_as_another_in_digits(make_service: MakeService) -> None:
     """Two harbours' reports, the same sentence but for its figure, in digits in one and in words in
     the other: neither is cited as the other's statement (they were: "14 boats ... [1][2]")."""
