@@ -190,8 +190,12 @@ class _Backend(httpcore.NetworkBackend):
 class _Transport(httpx.HTTPTransport):
     def __init__(self, guard: _Guard) -> None:
         super().__init__()
+        # no connection kept for the next fetch: each is checked against its own fetch's reach (a
+        # connection a named URL opened to a private address must not serve a public feed's item)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=_Backend(guard)
+            ssl_context=httpx.create_ssl_context(),
+            network_backend=_Backend(guard),
+            max_keepalive_connections=0,
         )
 
 

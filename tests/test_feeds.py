@@ -450,7 +450,10 @@ def test_a_public_feed_cannot_reach_private_addresses(
     real = fetch_module.address_class
     monkeypatch.setattr(fetch_module, "address_class", lambda ip: "public" if ip == "127.0.0.1" else real(ip))
     inner = Site()
-    server = ThreadingHTTPServer(("127.0.0.2", 0), _handler(inner))
+    # HTTP/1.1: the inner server keeps connections open, as most servers do
+    server = ThreadingHTTPServer(
+        ("127.0.0.2", 0), type("KeepAlive", (_handler(inner),), {"protocol_version": "HTTP/1.1"})
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         inner.base = f"http://127.0.0.2:{server.server_address[1]}"
@@ -474,6 +477,11 @@ def test_a_public_feed_cannot_reach_private_addresses(
             # named by the operator: fetched; so are a saved feed's links
             [r] = svc.ingest_sources([f"{inner.base}/status.html"])
             assert r.status == "created", r.status
+            # a connection the named URL opened is not kept for the public feed's item to the same host
+            svc.delete_document(r.id)
+            results = svc.ingest_sources([f"{inner.base}/status.html", f"{site.base}/links-inside.xml"])
+            assert sorted(x.status.split(":")[0] for x in results) == ["created", "rejected"], results
+            assert any(x.status.startswith("rejected: refused: 127.0.0.2") for x in results), results
             saved = tmp_path / "saved.rss"
             saved.write_bytes(direct)
             svc.delete_document(r.id)
