@@ -299,6 +299,7 @@ class OfflineEngine:
                 {s.document_id: s.document.text for s in sentences},
                 svc.searcher.term_rows,
                 [s.text for s in sentences],
+                beside=False,
             )
             relevance, found = (
                 self.summary_relevance(query, sentences, vecs @ q_vec)

@@ -267,7 +267,7 @@ def select_sentences(
     if not sentences:
         return []
     if same is None:
-        same = restatements(vecs, [s.text for s in sentences], cfg.redundant_above)
+        same = restatements(vecs, [s.text for s in sentences], cfg.redundant_above, beside=False)
     score = (
         centrality(
             vecs, [s.document.id for s in sentences], whole=query_vec is not None or relevance is not None

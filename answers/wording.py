@@ -79,7 +79,7 @@ def names(text: str) -> Names:
     return {slot: frozenset(found) for slot, found in slots.items()}
 
 
-def other_names(a: Names, b: Names) -> bool:
+def other_names(a: Names, b: Names, beside: bool = True) -> bool:
     """Whether two sentences put different names in the same place: in the same slot ("in Brixham
     opened" and "in Corwen opened"), or beside the same word ("by Thursday, a" and "by Tuesday
     evening"; "spokesman, Piet Arendse, said" and "spokeswoman, Dana Kiel, said") when neither
@@ -101,8 +101,8 @@ def other_names(a: Names, b: Names) -> bool:
                 return True
             # beside the same word, and sharing no word with any of the other's names ("Los Angeles
             # jury" and "Los Angeles County Superior Court jury" are one jury)
-            beside = (before is not None and before == before_b) or (after is not None and after == after_b)
-            if beside and not words_of(found) & words_b and not words_of(found_b) & words_a:
+            near = (before is not None and before == before_b) or (after is not None and after == after_b)
+            if beside and near and not words_of(found) & words_b and not words_of(found_b) & words_a:
                 return True
     return False
 
@@ -210,18 +210,24 @@ def spelled_out(n: int) -> str:
 
 
 def restatements(
-    vecs: np.ndarray, sentences: Sequence[str], same_above: float, close: np.ndarray | None = None
+    vecs: np.ndarray,
+    sentences: Sequence[str],
+    same_above: float,
+    close: np.ndarray | None = None,
+    beside: bool = True,
 ) -> np.ndarray:
     """same[i, j]: sentences i and j (unit vectors vecs) say the same thing: their cosine reaches
     same_above (close, when the caller has it) and their figures agree, every number of one among the
     other's, and neither puts another name where the other has one (other_names). Reports of two
     bridges "after 10 months" and "after 20 months", or of the bridges in two towns, are two facts,
-    however close their vectors."""
+    however close their vectors. beside: names beside the same word count too (other_names); a
+    summary, which shows one sentence of each group and cites none as support for another, leaves
+    them out (measured: with them, its groups change and a key fact of evals/summaries.yaml is lost)."""
     same = (vecs @ vecs.T >= same_above) if close is None else close.copy()
     figs = [figures(t) for t in sentences]
     named = [names(t) for t in sentences]
     for i, j in zip(*np.nonzero(same)):
-        if i < j and (not agree(figs[i], figs[j]) or other_names(named[i], named[j])):
+        if i < j and (not agree(figs[i], figs[j]) or other_names(named[i], named[j], beside)):
             same[i, j] = same[j, i] = False
     return same
 
@@ -233,6 +239,7 @@ def find_copies(
     texts: Mapping[str, str],
     term_rows: TermRows,
     sentences: Sequence[str],
+    beside: bool = True,
 ) -> tuple[np.ndarray, dict[str, str]]:
     """(same, {copy's document id: its source's}) for some sentences (keys: document id, start; vecs:
     their unit vectors; sentences: their text). same[i, j]: sentences i and j say the same thing
@@ -240,7 +247,7 @@ def find_copies(
     however far apart their vectors or their figures (a copy spells numbers out). Only documents with
     a pair of sentences whose cosine reaches same_above are compared."""
     close = vecs @ vecs.T >= same_above
-    same = restatements(vecs, sentences, same_above, close)
+    same = restatements(vecs, sentences, same_above, close, beside)
     docs = [d for d, _ in keys]
     pairs = {
         (docs[i], docs[j]) if docs[i] < docs[j] else (docs[j], docs[i])
