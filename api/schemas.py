@@ -21,12 +21,12 @@ from pydantic import (
     model_validator,
 )
 
+from factdesk.service import NON_BLANK
 from retrieval.errors import InvalidInput
 from retrieval.ingest import ID_PATTERN, TITLE_MAX, parse_published, validate_id
 
 # validate_id's rule for the OpenAPI document (validation itself calls validate_id)
 ID_SCHEMA_PATTERN = "^(?!.*\\.\\.)" + ID_PATTERN.pattern.removeprefix("^")
-NON_BLANK = r"\S"  # JSON Schema patterns search: "contains a non-space character"
 
 
 def _document_id(value: str) -> str:

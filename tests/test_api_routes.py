@@ -692,6 +692,29 @@ def test_empty_question(client: TestClient, question: str) -> None:
     assert_error(client.post("/v1/search", json={"query": question}), 400, "invalid_request")
 
 
+def test_the_schema_pattern_says_what_the_server_refuses_as_empty(client: TestClient) -> None:
+    """A request the served schema calls valid is not refused as empty (a generated "\\x12" query was):
+    the pattern, read as schema tools read it (ASCII classes), agrees with the server on each text."""
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    pattern = re.compile(schema["SearchRequest"]["properties"]["query"]["pattern"], re.ASCII)
+    texts = [
+        "\x12",
+        "\x85",
+        "\xa0",
+        "\u3000",
+        "\u2066",
+        "\ufeff \u200b",
+        "\U000e0001",
+        "é",
+        "x",
+        "\u00ad\u00e9",
+    ]
+    for text in texts:
+        status = client.post("/v1/search", json={"query": text}).status_code
+        assert (status == 400) == (pattern.search(text) is None), (text, status)
+    assert sum(pattern.search(t) is None for t in texts) == 6  # both kinds are among them
+
+
 def test_question_length_limit(client: TestClient) -> None:
     long = "why " * (MAX_QUESTION // 4 + 1)
     err = assert_error(client.post("/v1/ask", json={"question": long}), 400, "invalid_request")
