@@ -242,6 +242,7 @@ class Fetcher:
         self.max_redirects = max_redirects
         self.any_address = any_address
         self._guard = _Guard()
+        self._reaches: dict[tuple[str, int], frozenset[str]] = {}  # (host, port) named -> its reach
         self._client = httpx.Client(
             follow_redirects=True,
             max_redirects=max_redirects,
@@ -254,15 +255,22 @@ class Fetcher:
         self._client.close()
 
     def _reach(self, named: str) -> frozenset[str] | None:
-        """The address classes a fetch under the operator's URL `named` may connect to."""
+        """The address classes a fetch under the operator's URL `named` may connect to. Its host is
+        resolved once per fetcher (one ingest): each item of a feed is fetched under the feed's URL,
+        and neither a lookup per item nor a reach that changes between items is wanted."""
         if self.any_address:
             return None
         parts = urlsplit(named)
-        try:
-            addresses = resolve(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
-        except httpcore.ConnectError:
-            return _REACH["public"]  # it cannot be fetched either; its links reach only public ones
-        return frozenset().union(*(_REACH[address_class(a)] for a in addresses))
+        host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+        if (host, port) not in self._reaches:
+            try:
+                addresses = resolve(host, port)
+            except httpcore.ConnectError:
+                # it cannot be fetched either; its links reach only public addresses
+                self._reaches[host, port] = _REACH["public"]
+            else:
+                self._reaches[host, port] = frozenset().union(*(_REACH[address_class(a)] for a in addresses))
+        return self._reaches[host, port]
 
     def get(
         self,

@@ -184,10 +184,7 @@ def _headline_from(text: str, limit: int = 100) -> str:
     if not lines:
         return ""
     n = skip_captions(lines)
-    first = lines[n] if n < len(lines) else lines[0]
-    if len(first) <= limit:
-        return first
-    return first[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return short_title(lines[n] if n < len(lines) else lines[0], limit)
 
 
 @dataclass(frozen=True)

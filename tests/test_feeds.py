@@ -498,3 +498,33 @@ def test_a_public_feed_cannot_reach_private_addresses(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_named_url_is_resolved_once_per_ingest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each item of a feed is fetched under the feed's URL: its host is looked up once, not once per
+    item (a lookup per item cost time, and a reach that could change between items)."""
+    import retrieval.fetch as fetch_module
+    from retrieval.fetch import Fetcher
+
+    looked_up: list[tuple[str, int]] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        looked_up.append((host, port))
+        return ["10.0.0.5"] if host == "feeds.internal" else ["93.184.216.34"]
+
+    monkeypatch.setattr(fetch_module, "resolve", resolve)
+    fetcher = Fetcher(timeout_s=5, max_bytes=1024, max_redirects=0, user_agent="test")
+    try:
+        reaches = [fetcher._reach(f"http://feeds.internal/feed.xml?page={n}") for n in range(3)]
+        assert reaches == [frozenset({"public", "private", "loopback"})] * 3
+        assert fetcher._reach("https://news.example/rss") == frozenset({"public"})
+        assert fetcher._reach("http://feeds.internal:8080/feed.xml") is not None
+        assert looked_up == [("feeds.internal", 80), ("news.example", 443), ("feeds.internal", 8080)]
+    finally:
+        fetcher.close()
+    fresh = Fetcher(timeout_s=5, max_bytes=1024, max_redirects=0, user_agent="test")
+    try:  # another ingest looks again
+        fresh._reach("http://feeds.internal/feed.xml")
+        assert looked_up[-1] == ("feeds.internal", 80) and len(looked_up) == 4
+    finally:
+        fresh.close()

@@ -722,6 +722,16 @@ def test_untitled_text_is_titled_by_its_headline_not_a_picture_credit(credit: st
     text = f"{credit}\nQuake toll rises to 300\nThe toll rose on Tuesday as rescuers reached the old town."
     p = prepare(DocumentIn(text=text, id="quake"), max_tokens=160, overlap_tokens=40, max_chars=10_000)
     assert p.doc.title == "Quake toll rises to 300"
+    # a long first line stands in cut at a word, one with no space anywhere, and the ellipsis is within
+    # the stand-in's 100 characters (a line of one long word came back 101 characters long)
+    for long, end in (("Quake toll rises as rescuers reach the old town " * 4, "town…"), ("x" * 150, "x…")):
+        p = prepare(
+            DocumentIn(text=f"{long}\nThe toll rose.", id="quake"),
+            max_tokens=160,
+            overlap_tokens=40,
+            max_chars=10_000,
+        )
+        assert len(p.doc.title) <= 100 and p.doc.title.endswith(end), p.doc.title
 
 
 def test_a_pages_or_records_title_is_held_to_the_apis_length() -> None:
