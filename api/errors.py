@@ -110,6 +110,8 @@ def validation_message(request: Request, errors: list[dict[str, Any]]) -> tuple[
             if not _read_as_json(request.headers.get("content-type", "")):
                 parts.append("the body must be a JSON object sent with Content-Type: application/json")
                 continue
+        if e.get("type") == "string_unicode":  # pydantic's "unable to parse raw data as a unicode string"
+            msg = "is not valid Unicode text (it contains a lone surrogate)"
         parts.append(f"{_location(loc)}: {msg}")
     if len(errors) > 5:
         parts.append(f"and {len(errors) - 5} more")

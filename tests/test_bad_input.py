@@ -377,6 +377,22 @@ def test_unusable_text_is_a_rejected_result_and_stores_nothing(
     assert result["status"].startswith("rejected: ") and result["chunks"] == 0
 
 
+@pytest.mark.parametrize("field", ["title", "source", "url"])
+def test_a_lone_surrogate_in_a_field_is_said_plainly(client: TestClient, unchanged: None, field: str) -> None:
+    """The field's own check (a length limit) read it first, as "unable to parse raw data as a unicode
+    string"; the same words as for such a text are given, with the field's place."""
+    doc = {"text": "The ferry ran late because of fog.", field: "Fog \ud800 report"}
+    r = client.post(
+        "/v1/documents",
+        content=json.dumps({"documents": [doc]}),
+        headers={"content-type": "application/json"},
+    )
+    message = assert_error(r, 400, "invalid_request")["message"]
+    assert message == f"documents.0.{field}: is not valid Unicode text (it contains a lone surrogate)", (
+        message
+    )
+
+
 def test_mixed_batch_with_an_unusable_document_stores_exactly_the_good_ones(
     client: TestClient, service: Factdesk
 ) -> None:
