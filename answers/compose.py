@@ -192,7 +192,8 @@ _SPEECH = (
     r"(?:said|says|added|told|warned|wrote|explained|insisted|admitted|argued|stated|noted|claimed|"
     r"announced|confirmed|urged|denied|acknowledged|conceded|replied|responded|commented)"
 )
-_SPEAKER_NAME = r"[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*"
+# "Anna Berg", "the National Intelligence Service (NIS)": the acronym in brackets is part of the name
+_SPEAKER_NAME = r"[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*(?:\s+\([A-Z][\w&.-]*\))?"
 # the speaker after the verb: "said Anna Berg", "said retired nurse Anna Berg", "said its leader,
 # Councillor Anna Berg" (a role of a few lower-case words first; not "told Anna Berg": she is told,
 # nor "said on Monday" or "said that Berg ...": no speaker follows those)
@@ -214,10 +215,15 @@ _MONTHS = "January|February|March|April|May|June|July|August|September|October|N
 _SPEAKS = re.compile(
     rf"(?!(?:{_DAYS}|{_MONTHS})\b)(?P<a>{_SPEAKER_NAME})(?:,[^,;\"“”]{{1,80}},|,)?"
     rf"(?:\s+(?:on|late|early)\s+(?:{_DAYS}))?"  # "Anna Berg on Friday said"
+    r"(?:\s+(?:also|later|earlier|then|again|separately|[a-z]+ly))?"  # "Anna Berg also said"
     rf"\s+(?:{_SPEECH}\b|[a-z]+ed\b[^.;\"“”]{{0,100}}?,\s+saying\b)"
     rf"|{_AFTER_SPEECH}(?P<b>{_SPEAKER_NAME})"
-    rf"|\baccording\s+to\s+(?P<c>{_SPEAKER_NAME})"
+    rf"|\b[Aa]ccording\s+to\s+(?:the\s+)?(?P<c>{_SPEAKER_NAME})"
 )
+
+
+def _name_words(name: str) -> set[str]:
+    return {w.lower().strip(".()").removesuffix("'s").removesuffix("’s") for w in name.split()}
 
 
 def _named_before(text: str, at: int) -> str:
@@ -245,7 +251,7 @@ def speaker(text: str, start: int, end: int) -> set[str] | None:
     who = m.group("a") or m.groupdict().get("b") or ""
     if who.lower() in ("he", "she"):
         who = _named_before(text, at)
-    words = {w.lower().strip(".") for w in who.split()}
+    words = _name_words(who)
     # "It said", "They said": an organisation or several people, not resolved here
     return None if not words or words <= {"it", "they", "we", "i", "you", "this", "that"} else words
 
@@ -255,10 +261,6 @@ _HONORIFICS = frozenset(
     "dr mr mrs ms miss prof professor sir dame lord lady councillor cllr president minister senator judge "
     "captain detective sergeant inspector chief mayor governor general colonel rev father".split()
 )
-
-
-def _name_words(name: str) -> set[str]:
-    return {w.lower().strip(".").removesuffix("'s").removesuffix("’s") for w in name.split()}
 
 
 def same_person(asked: set[str], named: set[str]) -> bool:
@@ -292,8 +294,26 @@ def said_by_whom_asked(
 
 # "What did Anna Berg say?": all a named person said, nothing narrower (no "about ...")
 _ASKS_ALL_SAID = re.compile(
-    rf"^\s*[Ww]hat\s+(?:did|has|had)\s+(?P<who>{_SPEAKER_NAME})\s+(?:say|said|tell\s+reporters)\s*[?.!]*\s*$"
+    rf"^\s*[Ww]hat\s+(?:did|has|had)\s+(?:the\s+)?(?P<who>{_SPEAKER_NAME})\s+"
+    r"(?:say|said|tell\s+reporters)\s*[?.!]*\s*$"
 )
+# "What did Anna Berg say about the levy?", "What has the NIS told lawmakers about its findings?"
+_ASKS_SAID_ABOUT = re.compile(
+    rf"^\s*[Ww]hat\s+(?:did|does|do|has|have|had)\s+(?:the\s+)?(?P<who>{_SPEAKER_NAME})\s+"
+    r"(?:say|said|tell|told|add|added|write|written)\b(?:\s+(?!about\b)[\w’'-]+){0,3}\s+about\s+"
+    r"(?P<topic>[^?]+?)\s*[?.!]*\s*$"
+)
+
+
+def _speakers(c: Candidate, texts: Mapping[str, str]) -> list[set[str]]:
+    """The names (their words) a candidate's statement is attributed to: "Name said", "said Name",
+    "according to Name" in it, and its quotation's speaker (`speaker`)."""
+    found = [
+        _name_words(s.group("a") or s.group("b") or s.group("c") or "") for s in _SPEAKS.finditer(c.text)
+    ]
+    text = texts.get(c.document_id)
+    who = speaker(text, c.start, c.end) if text is not None else None
+    return [*found, *([who] if who is not None else [])]
 
 
 def statements_of_the_person_asked(
@@ -309,14 +329,39 @@ def statements_of_the_person_asked(
     asked = _name_words(m.group("who"))
     if not asked - _HONORIFICS:
         return []
+    theirs = [i for i, c in enumerate(cands) if any(same_person(asked, w) for w in _speakers(c, texts))]
+    return sorted(theirs, key=lambda i: -cands[i].probability)
+
+
+# "The agency (NIS) instructed lawmakers that ...": a statement reported with a verb of its own
+_REPORTS_THAT = re.compile(
+    rf"(?:^|[,;]\s+)(?:[Tt]he\s+)?(?P<a>{_SPEAKER_NAME})\s+(?:[a-z]+ly\s+)?[a-z]+ed\b[^.;\"“”]{{0,120}}?\bthat\b"
+)
+
+
+def statements_on_the_topic_asked(
+    cands: list[Candidate], question: str, texts: Mapping[str, str]
+) -> list[int]:
+    """For "What did <name> say about <topic>?" when the reader accepts no sentence: the candidates
+    that hold at least half of the topic's words and report that person's words ("Name said",
+    "according to Name", '"...," she said', "The agency (NIS) briefed lawmakers that ..."), most
+    probable first. The reader reads a statement poorly when it is reported rather than quoted. A
+    sentence that only names the person is not theirs ("... shared on a TikTok account"). Empty for
+    any other question."""
+    m = _ASKS_SAID_ABOUT.match(question)
+    if m is None:
+        return []
+    asked = _name_words(m.group("who")) - _HONORIFICS
+    topic = stems(m.group("topic"))
+    if not asked or not topic:
+        return []
+    enough = (len(topic) + 1) // 2
 
     def theirs(c: Candidate) -> bool:
-        for s in _SPEAKS.finditer(c.text):
-            if same_person(asked, _name_words(s.group("a") or s.group("b") or s.group("c") or "")):
-                return True
-        text = texts.get(c.document_id)
-        who = speaker(text, c.start, c.end) if text is not None else None
-        return who is not None and same_person(asked, who)
+        if len(stems(c.text) & topic) < enough:
+            return False
+        reporters = [_name_words(r.group("a")) for r in _REPORTS_THAT.finditer(c.text)]
+        return any(same_person(asked, w) for w in [*_speakers(c, texts), *reporters])
 
     return sorted((i for i, c in enumerate(cands) if theirs(c)), key=lambda i: -cands[i].probability)
 
@@ -487,7 +532,11 @@ def compose(
     that name what it names."""
     chosen = accepted(cands, threshold, cfg)
     if texts is not None and question is not None:
-        chosen = statements_of_the_person_asked(cands, question, texts) or chosen
+        chosen = (
+            statements_of_the_person_asked(cands, question, texts)
+            or chosen
+            or statements_on_the_topic_asked(cands, question, texts)
+        )
     if not chosen:
         return abstain(generator, prompt_version)
     if same is None:
@@ -502,8 +551,6 @@ def compose(
             groups = on_the_place_asked(groups, question)
             groups = on_the_number_asked(groups, question)
             groups = on_the_year_or_number_asked(groups, question, texts)
-            if not groups:
-                return abstain(generator, prompt_version)
             if not groups:
                 return abstain(generator, prompt_version)
         groups = with_quotations(groups, texts)

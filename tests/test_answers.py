@@ -25,6 +25,7 @@ from answers.compose import (
     said_by_whom_asked,
     speaker,
     statements_of_the_person_asked,
+    statements_on_the_topic_asked,
 )
 from answers.intent import SummaryRequest, summary_request
 from answers.models import ABSTAIN_TEXT
@@ -147,6 +148,65 @@ def test_what_a_named_person_said_is_every_statement_of_theirs() -> None:
         question="What did Mary Lowe say?",
     )
     assert not answer.abstained and answer.citations[0].quote == sentences[3], answer.answer
+
+
+def test_what_a_named_speaker_said_about_a_topic_when_the_reader_accepts_nothing() -> None:
+    """ "What did <name> say about <topic>?" read by the reader below its threshold everywhere (it reads
+    reported statements poorly): that speaker's sentences holding half the topic's words or more
+    answer it; someone else's, another topic's, the speaker's own off-topic ones and those that
+    only name the speaker do not. An agency's bracketed acronym is its name ("The National
+    Intelligence Service (NIS) told ...")."""
+    text = (
+        "The National Intelligence Service (NIS) told lawmakers that the troops carried grenades. "
+        "A soldier died before a grenade attack, according to the NIS. "
+        "Lawmaker Lee Min said the grenade memos were real. "
+        "The NIS also confirmed the capture of two soldiers. "
+        "Grenade stocks were low at the front, in crates marked by the NIS. "
+        "The NIS briefed the committee last week that grenade drills were held."
+    )
+    sentences = [s.strip().removesuffix(".") + "." for s in text.split(". ")]
+    cands = [_cand(s, 0.3 - i / 100, start=text.index(s)) for i, s in enumerate(sentences)]
+    texts = {"d0": text}
+
+    def about(question: str) -> list[str]:
+        return [cands[i].text for i in statements_on_the_topic_asked(cands, question, texts)]
+
+    assert about("What did the NIS say about grenades?") == [sentences[0], sentences[1], sentences[5]]
+    assert about("What has the NIS told lawmakers about grenade orders?") == about(
+        "What did the NIS say about grenades?"
+    )
+    assert about("What did Lee Min say about the grenade memos?") == [sentences[2]]
+    assert about("What did the NIS say about the weather?") == []  # no sentence on the topic
+    assert about("What did Anna Berg say about grenades?") == []  # never named
+    assert about("What did the NIS say?") == [] and about("Who did the NIS say about grenades?") == []
+    opening = _cand("According to the NIS, the grenades came from Moscow.", 0.1, doc="d9")
+    assert statements_on_the_topic_asked([opening], "What did the NIS say about the grenades?", {}) == [0]
+    # "The National Intelligence Service (NIS) told", "according to the NIS", "The NIS also confirmed"
+    assert statements_of_the_person_asked(cands, "What did the NIS say?", texts) == [0, 1, 3]
+    answer = compose(
+        cands,
+        _unit(*[[float(i == j) for j in range(len(cands))] for i in range(len(cands))]),
+        0.5,
+        ComposeConfig(),
+        "extractive",
+        "v",
+        texts=texts,
+        question="What did the NIS say about grenades?",
+    )
+    quotes = [c.quote for c in answer.citations]
+    assert not answer.abstained and quotes == [sentences[0], sentences[1], sentences[5]], answer.answer
+    for unanswerable in ("What did the NIS say about the weather?", "What is a grenade?"):
+        answer = compose(
+            cands,
+            _unit(*[[float(i == j) for j in range(len(cands))] for i in range(len(cands))]),
+            0.5,
+            ComposeConfig(),
+            "extractive",
+            "v",
+            texts=texts,
+            question=unanswerable,
+        )
+        assert answer.abstained, (unanswerable, answer.answer)
 
 
 def test_she_said_is_the_person_last_introduced_saying_something() -> None:
