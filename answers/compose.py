@@ -238,9 +238,14 @@ def speaker(text: str, start: int, end: int) -> set[str] | None:
     """The words of the name a sentence's statement is attributed to (lower-cased), or None when it
     names none: a quote's '," Name said' or '," said Name', a sentence opening "Name said"; for '," he
     said', the last "Name said" of the article before the sentence; a quotation with no attribution
-    goes on with the last quotation's of its paragraph."""
+    goes on with the last quotation's of its paragraph; a sentence of a quotation of several is
+    the quotation's."""
     sentence = text[start:end]
     m = _QUOTE_SPEAKER.search(sentence) or _OPENS_WITH_SPEAKER.match(sentence)
+    if m is None:
+        whole = quotation(text, start, end)
+        if whole != (start, end):  # a sentence of a quotation of several: the quotation's speaker
+            return speaker(text, *whole)
     at = start
     if m is None and sentence[:1] in '"“' and sentence.rstrip()[-1:] in '"”':
         paragraph = text.rfind("\n", 0, start) + 1

@@ -57,7 +57,8 @@ TRANSFER = (
     '"Tiago gives us pace," Whitaker said. "He is young and hungry."\n\n'
     'Mendes said he had spoken to Rafael Costa before signing. "Rafael told me the fans are special," '
     'he said. "I want to repay their faith."\n\n'
-    '"We are delighted," the club said. It said the fee was a record.'
+    '"We are delighted," the club said. It said the fee was a record.\n\n'
+    '"It is a big day," said its captain, Jonas Lund. "Fans waited years. They deserve this."'
 )
 
 
@@ -74,6 +75,10 @@ TRANSFER = (
         ('"I want to repay their faith."', {"mendes"}),
         ('"We are delighted," the club said.', None),  # a role: not a name
         ("It said the fee was a record.", None),
+        # each sentence of a quotation of several that neither opens with a quote mark and closes
+        # with one: the quotation's speaker
+        ('"Fans waited years.', {"jonas", "lund"}),
+        ('They deserve this."', {"jonas", "lund"}),
     ],
 )
 def test_whom_a_sentence_is_attributed_to(sentence: str, who: set[str] | None) -> None:
