@@ -32,6 +32,9 @@ class ComposeConfig:
     # sentences, the same facts; docs/evals.md)
     keep_ratio: float = 0.7
     same_above: float = 0.8  # cosine of two sentence vectors that say the same thing
+    # an answer's statement must come from an article whose best passage scored at least this share
+    # of the best passage's score in search (`on_the_story_asked`); 0: off
+    story_ratio: float = 0.5
 
 
 def accepted(cands: list[Candidate], threshold: float, cfg: ComposeConfig) -> list[int]:
@@ -520,6 +523,21 @@ def on_the_year_or_number_asked(
     return [] if any(mentions("", t) for d, t in texts.items() if d not in cited) else groups
 
 
+def on_the_story_asked(
+    groups: list[list[Candidate]], relevance: Mapping[str, float], ratio: float
+) -> list[list[Candidate]]:
+    """Without the groups from articles that search found far less relevant than the best one: the
+    reader, reading one sentence at a time, accepts a sentence of another story that has the shape of
+    an answer ("The average household will pay about 68 pounds more a year." beside "the regional
+    government would pay 10,000 euros to the family of each victim", when the question's words are
+    all in the ferry story's passage). If every group would go, none does."""
+    best = max(relevance.values(), default=0.0)
+    if ratio <= 0 or best <= 0:
+        return groups
+    kept = [g for g in groups if max(relevance.get(c.document_id, 0.0) for c in g) >= ratio * best]
+    return kept or groups
+
+
 def compose(
     cands: list[Candidate],
     vecs: np.ndarray,
@@ -530,11 +548,12 @@ def compose(
     same: np.ndarray | None = None,
     texts: Mapping[str, str] | None = None,
     question: str | None = None,
+    relevance: Mapping[str, float] | None = None,
 ) -> Answer:
     """Pure: the answer (or the decline) from candidates the reader has scored. same[i, j]: i and j
     say the same thing (default: answers/wording.py's restatements()). texts: {document id: text},
     for quotations of several sentences to be shown whole and, with the question, for the articles
-    that name what it names."""
+    that name what it names. relevance: {document id: its best passage's search score}."""
     chosen = accepted(cands, threshold, cfg)
     if texts is not None and question is not None:
         chosen = (
@@ -547,6 +566,8 @@ def compose(
     if same is None:
         same = restatements(vecs, [c.text for c in cands], cfg.same_above)
     groups = group(cands, chosen, same, cfg)
+    if relevance:
+        groups = on_the_story_asked(groups, relevance, cfg.story_ratio)
     if texts is not None:
         if question is not None:
             groups = on_what_is_named(groups, question, texts)

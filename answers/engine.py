@@ -208,8 +208,20 @@ class OfflineEngine:
         texts = hit_texts(hits)
         with self.service.telemetry.stage("compose"):
             same = mark_reworded_copies(cands, vecs, cfg.same_above, texts, self.service.searcher.term_rows)
+            relevance: dict[str, float] = {}
+            for h in hits:
+                relevance[h.document_id] = max(relevance.get(h.document_id, h.score), h.score)
             return compose(
-                cands, vecs, threshold, cfg, self.generator, self.prompts.version, same, texts, query
+                cands,
+                vecs,
+                threshold,
+                cfg,
+                self.generator,
+                self.prompts.version,
+                same,
+                texts,
+                query,
+                relevance,
             )
 
     def ask(self, question: str, *, top_k: int, filters: Filters | None, history: list[str]) -> Answer:

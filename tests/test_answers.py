@@ -21,6 +21,7 @@ from answers.compose import (
     numbered,
     on_the_number_asked,
     on_the_place_asked,
+    on_the_story_asked,
     on_the_year_or_number_asked,
     said_by_whom_asked,
     speaker,
@@ -212,6 +213,27 @@ def test_what_a_named_speaker_said_about_a_topic_when_the_reader_accepts_nothing
             question=unanswerable,
         )
         assert answer.abstained, (unanswerable, answer.answer)
+
+
+def test_a_statement_from_a_story_search_found_far_less_relevant_is_left_out() -> None:
+    """A tester's "How much will the regional government pay to victims' families?" was answered with
+    the ferry story's 10,000 euros and a council budget's "The average household will pay about 68
+    pounds more a year." (0.77 from the reader, its article's best passage at 0.36 of the ferry's
+    0.91 in search). Groups from an article under half the best article's search score go, unless
+    every group would; a group restated in a relevant article stays."""
+    ferry = _cand("The regional government would pay 10,000 euros to each family.", 0.96, doc="ferry")
+    budget = _cand("The average household will pay about 68 pounds more a year.", 0.77, doc="budget")
+    copy = _cand("Each family gets 10,000 euros from the regional government.", 0.5, doc="ferry2")
+    relevance = {"ferry": 0.91, "budget": 0.36, "ferry2": 0.5, "other": 0.2}
+    assert on_the_story_asked([[ferry], [budget]], relevance, 0.5) == [[ferry]]
+    assert on_the_story_asked([[budget]], relevance, 0.5) == [[budget]]  # all would go: none does
+    assert on_the_story_asked([[budget, copy]], relevance, 0.5) == [[budget, copy]]
+    assert on_the_story_asked([[ferry], [budget]], relevance, 0.0) == [[ferry], [budget]]  # off
+    vecs = _unit([1.0, 0.0], [0.0, 1.0])
+    answer = compose([ferry, budget], vecs, 0.6, ComposeConfig(), "extractive", "v", relevance=relevance)
+    assert [c.quote for c in answer.citations] == [ferry.text], answer.answer
+    answer = compose([ferry, budget], vecs, 0.6, ComposeConfig(), "extractive", "v")  # no search scores
+    assert len(answer.citations) == 2, answer.answer
 
 
 def test_she_said_is_the_person_last_introduced_saying_something() -> None:
