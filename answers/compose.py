@@ -168,27 +168,33 @@ def named_words(question: str) -> frozenset[str]:
 def on_what_is_named(
     groups: list[list[Candidate]], question: str, texts: Mapping[str, str]
 ) -> list[list[Candidate]]:
-    """Without the groups from articles that name nothing the question names, when another group's
-    article names all of it: "the Lerwick fleet" is not answered with Fraserburgh's figure from a
-    brief of the same template. No group at all (a decline) when no group's article names any of it
-    while a retrieved article (texts) names all of it: the answer would be another's ("Zorvathc17"
-    recorded, asked about "Zorvathc7"). Otherwise the groups are left as they are."""
+    """Without the groups from articles that name none of the names the question gives, when another
+    group's article names all of them: "the Lerwick fleet" is not answered with Fraserburgh's figure
+    from a brief of the same template. No group at all (a decline) when no group's article names any
+    of them while a retrieved article (texts) names all: the answer would be another's ("Zorvathc17"
+    recorded, asked about "Zorvathc7"; Northbridge Energy's loss, asked about Norbridge Energy). A
+    name counts whole: an article with "Northbridge Energy" does not name "Norbridge Energy".
+    Otherwise the groups are left as they are."""
     named = named_words(question)
     if not named:
         return groups
     cited = {c.document_id: c for g in groups for c in g}  # each article stemmed once
     held = {d: article_stems(f"{c.title}\n{texts.get(d, c.text)}") for d, c in cited.items()}
+    # a name counts whole: "Northbridge Energy" shares "Energy" with "Norbridge Energy" asked
+    whole = [n for n in (stems(name) for found in names(question).values() for name in found) if n]
     if any(named <= h for h in held.values()):
-        return [g for g in groups if any(named & held[c.document_id] for c in g)]
-    if any(named & h for h in held.values()):
+        return [g for g in groups if any(any(n <= held[c.document_id] for n in whole) for c in g)]
+    if any(n <= h for n in whole for h in held.values()):
         return groups
     others = (article_stems(t) for doc_id, t in texts.items() if doc_id not in held)
     return [] if any(named <= h for h in others) else groups
 
 
 # "What did Callum Whitaker say ...?": a question about what a named person said
+# a role in lower case may come first: "What did finance minister Tomas Reiner say ...?"
+_ROLE = r"(?:the\s+)?(?:[a-z][\w’'-]*\s+){0,3}?"
 _ASKS_WHAT_SAID = re.compile(
-    r"\b(?:did|does|do|has|have|had)\s+(?P<who>[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)\s+"
+    rf"\b(?:did|does|do|has|have|had)\s+{_ROLE}(?P<who>[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)\s+"
     r"(?:say|tell|add|warn|claim|write|announce|admit|insist)\b"
 )
 _SPEECH = (
@@ -302,12 +308,12 @@ def said_by_whom_asked(
 
 # "What did Anna Berg say?": all a named person said, nothing narrower (no "about ...")
 _ASKS_ALL_SAID = re.compile(
-    rf"^\s*[Ww]hat\s+(?:did|has|had)\s+(?:the\s+)?(?P<who>{_SPEAKER_NAME})\s+"
+    rf"^\s*[Ww]hat\s+(?:did|has|had)\s+{_ROLE}(?P<who>{_SPEAKER_NAME})\s+"
     r"(?:say|said|tell\s+reporters)\s*[?.!]*\s*$"
 )
 # "What did Anna Berg say about the levy?", "What has the NIS told lawmakers about its findings?"
 _ASKS_SAID_ABOUT = re.compile(
-    rf"^\s*[Ww]hat\s+(?:did|does|do|has|have|had)\s+(?:the\s+)?(?P<who>{_SPEAKER_NAME})\s+"
+    rf"^\s*[Ww]hat\s+(?:did|does|do|has|have|had)\s+{_ROLE}(?P<who>{_SPEAKER_NAME})\s+"
     r"(?:say|said|tell|told|add|added|write|written)\b(?:\s+(?!about\b)[\w’'-]+){0,3}\s+about\s+"
     r"(?P<topic>[^?]+?)\s*[?.!]*\s*$"
 )

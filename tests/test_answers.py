@@ -98,6 +98,11 @@ def test_what_a_named_person_said_keeps_to_that_person() -> None:
     texts = {"t": TRANSFER}
     assert said_by_whom_asked(groups, "What did Callum Whitaker say about Mendes?", texts) == [[his], [role]]
     assert said_by_whom_asked(groups, "What did the manager say?", texts) == groups  # no name asked
+    # a role may come before the name
+    assert said_by_whom_asked(groups, "What did manager Callum Whitaker say about Mendes?", texts) == [
+        [his],
+        [role],
+    ]
     # when every sentence is someone else's, the answer is left as it was, not made a decline
     assert said_by_whom_asked([[other]], "What did Whitaker say?", texts) == [[other]]
 
@@ -506,6 +511,35 @@ def test_an_answer_about_another_named_thing_is_declined() -> None:
         cands[:1], vecs[:1], 0.5, ComposeConfig(), "extractive", "v", texts=only, question=question
     )
     assert not answer.abstained and [c.document_id for c in answer.citations] == ["c17"]
+
+
+def test_a_name_counts_whole() -> None:
+    """A tester's "How much profit did Norbridge Energy make last year?" was answered with Northbridge
+    Energy's loss: that article shares "Energy" with the name asked, which counted as naming it. A
+    name is named only with all its words: declined while Norbridge's own report was retrieved;
+    Tom Marsh is not named by an article on Ellen Marsh. Among articles that each name it whole,
+    nothing changes."""
+    texts = {
+        "north": "Northbridge Energy reported a net loss of 45 million dollars for last year.",
+        "nor": "Norbridge Energy said its annual profit rose 12 percent to 340 million dollars.",
+    }
+    cands = [_cand(texts["north"], 0.67, doc="north"), _cand(texts["nor"], 0.61, doc="nor")]
+    vecs = _unit([1, 0], [0, 1])
+
+    def ask(question: str, texts: dict[str, str]) -> list[str]:
+        answer = compose(
+            cands, vecs, 0.63, ComposeConfig(), "extractive", "v", texts=texts, question=question
+        )
+        return [c.document_id for c in answer.citations]
+
+    assert ask("How much profit did Norbridge Energy make last year?", texts) == []
+    assert ask("How much did Northbridge Energy lose?", texts) == ["north"]
+    marsh = {
+        "north": "Mayor Ellen Marsh said the library would close.",
+        "nor": "Tom Marsh was elected in 2023.",
+    }
+    assert ask("What did Tom Marsh say about the library?", marsh) == []
+    assert ask("What did Marsh say about the library?", marsh) == ["north"]
 
 
 def test_an_article_that_restates_an_answer_is_cited_even_below_the_threshold() -> None:
