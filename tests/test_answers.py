@@ -29,7 +29,7 @@ from answers.compose import (
     statements_on_the_topic_asked,
 )
 from answers.intent import SummaryRequest, summary_request
-from answers.models import ABSTAIN_TEXT
+from answers.models import ABSTAIN_TEXT, Answer
 from answers.parts import question_parts
 from answers.reader import Passage
 from answers.rewrite import asks_for_person, named_person, referent, rewrite_follow_up, words_as_written
@@ -194,30 +194,15 @@ def test_what_a_named_speaker_said_about_a_topic_when_the_reader_accepts_nothing
     assert statements_on_the_topic_asked([opening], "What did the NIS say about the grenades?", {}) == [0]
     # "The National Intelligence Service (NIS) told", "according to the NIS", "The NIS also confirmed"
     assert statements_of_the_person_asked(cands, "What did the NIS say?", texts) == [0, 1, 3]
-    answer = compose(
-        cands,
-        _unit(*[[float(i == j) for j in range(len(cands))] for i in range(len(cands))]),
-        0.5,
-        ComposeConfig(),
-        "extractive",
-        "v",
-        texts=texts,
-        question="What did the NIS say about grenades?",
-    )
-    quotes = [c.quote for c in answer.citations]
-    assert not answer.abstained and quotes == [sentences[0], sentences[1], sentences[5]], answer.answer
+    vecs = _unit(*[[float(i == j) for j in range(len(cands))] for i in range(len(cands))])
+
+    def answer(question: str) -> Answer:
+        return compose(cands, vecs, 0.5, ComposeConfig(), "extractive", "v", texts=texts, question=question)
+
+    quotes = [c.quote for c in answer("What did the NIS say about grenades?").citations]
+    assert quotes == [sentences[0], sentences[1], sentences[5]], quotes
     for unanswerable in ("What did the NIS say about the weather?", "What is a grenade?"):
-        answer = compose(
-            cands,
-            _unit(*[[float(i == j) for j in range(len(cands))] for i in range(len(cands))]),
-            0.5,
-            ComposeConfig(),
-            "extractive",
-            "v",
-            texts=texts,
-            question=unanswerable,
-        )
-        assert answer.abstained, (unanswerable, answer.answer)
+        assert answer(unanswerable).abstained, unanswerable
 
 
 def test_a_statement_from_a_story_search_found_far_less_relevant_is_left_out() -> None:
