@@ -249,6 +249,9 @@ class Fetcher:
             timeout=timeout_s,
             headers={"User-Agent": user_agent, "Accept-Encoding": ENCODINGS},
             transport=transport if transport is not None else _Transport(self._guard),
+            # no HTTP(S)_PROXY from the environment (httpx already skips it beside a transport of
+            # our own): a proxy's transport would connect for us, past the address check and deadline
+            trust_env=False,
         )
 
     def close(self) -> None:

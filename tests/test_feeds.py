@@ -528,3 +528,25 @@ def test_the_named_url_is_resolved_once_per_ingest(monkeypatch: pytest.MonkeyPat
         assert looked_up[-1] == ("feeds.internal", 80) and len(looked_up) == 4
     finally:
         fresh.close()
+
+
+def test_fetches_do_not_go_through_a_proxy_from_the_environment(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through a proxy from the environment the address check and the whole-response deadline would
+    be the proxy's to skip (httpx hands such requests to a transport of its own): fetches connect
+    directly, whatever HTTP_PROXY says."""
+    from retrieval.fetch import Fetcher
+
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens: through it, the fetch fails
+    site.add("/direct.html", article_page("budget"))
+    fetcher = Fetcher(timeout_s=10, max_bytes=1_000_000, max_redirects=3, user_agent="test")
+    try:
+        fetched = fetcher.get(f"{site.base}/direct.html", ["text/html"])
+    finally:
+        fetcher.close()
+    assert fetched.status == 200 and b"budget" in fetched.body.lower(), fetched.status
+    assert site.statuses("/direct.html") == [200]
