@@ -160,11 +160,6 @@ def abstain(generator: str, prompt_version: str, warnings: list[str] | None = No
     )
 
 
-def named_words(question: str) -> frozenset[str]:
-    """The keyword stems of what a question names (answers/wording.py `names`)."""
-    return stems(" ".join(n for found in names(question).values() for n in found))
-
-
 def on_what_is_named(
     groups: list[list[Candidate]], question: str, texts: Mapping[str, str]
 ) -> list[list[Candidate]]:
@@ -175,13 +170,14 @@ def on_what_is_named(
     recorded, asked about "Zorvathc7"; Northbridge Energy's loss, asked about Norbridge Energy). A
     name counts whole: an article with "Northbridge Energy" does not name "Norbridge Energy".
     Otherwise the groups are left as they are."""
-    named = named_words(question)
+    # the keyword stems of each name (answers/wording.py `names`); a name counts whole: "Northbridge
+    # Energy" shares "Energy" with "Norbridge Energy" asked
+    whole = [n for n in (stems(name) for found in names(question).values() for name in found) if n]
+    named = frozenset().union(*whole)
     if not named:
         return groups
     cited = {c.document_id: c for g in groups for c in g}  # each article stemmed once
     held = {d: article_stems(f"{c.title}\n{texts.get(d, c.text)}") for d, c in cited.items()}
-    # a name counts whole: "Northbridge Energy" shares "Energy" with "Norbridge Energy" asked
-    whole = [n for n in (stems(name) for found in names(question).values() for name in found) if n]
     if any(named <= h for h in held.values()):
         return [g for g in groups if any(any(n <= held[c.document_id] for n in whole) for c in g)]
     if any(n <= h for n in whole for h in held.values()):
@@ -251,10 +247,11 @@ def speaker(text: str, start: int, end: int) -> set[str] | None:
     the quotation's."""
     sentence = text[start:end]
     m = _QUOTE_SPEAKER.search(sentence) or _OPENS_WITH_SPEAKER.match(sentence)
-    if m is None:
-        whole = quotation(text, start, end)
-        if whole != (start, end):  # a sentence of a quotation of several: the quotation's speaker
-            return speaker(text, *whole)
+    if m is None and (whole := quotation(text, start, end)) != (start, end):
+        # a sentence of a quotation of several: the quotation's speaker
+        start, end = whole
+        sentence = text[start:end]
+        m = _QUOTE_SPEAKER.search(sentence) or _OPENS_WITH_SPEAKER.match(sentence)
     at = start
     if m is None and sentence[:1] in '"“' and sentence.rstrip()[-1:] in '"”':
         paragraph = text.rfind("\n", 0, start) + 1
