@@ -372,6 +372,9 @@ def asks_for_person(question: str, previous: str) -> bool:
     )
 
 
+_BRACKETED_NAME = re.compile(r"\((?:[A-Z][\w&.'’-]*\s*)+\)")
+
+
 def named_person(quotes: list[str], asked: str) -> str | None:
     """The first full name (two or more capitalised words: "Helen Marsh", "Detective Sergeant Priya
     Ramsden"; a counted description, "One Belgian diver", as "the Belgian diver") that
@@ -381,6 +384,9 @@ def named_person(quotes: list[str], asked: str) -> str | None:
     known = {re.sub(r"['’]s$", "", w.casefold()) for w in re.findall(r"[\w'’-]+", asked)}
     wanted = set(query_terms(asked))
     for quote in sorted(quotes, key=lambda q: -len(wanted & set(query_terms(q)))):  # stable: ties keep order
+        # a name alone in brackets is a credit, not the sentence's subject: the dateline's
+        # "TESSALY, Nov 3 (Meridian Press) - Julia Navarro won ..."
+        quote = _BRACKETED_NAME.sub(lambda b: " " * len(b.group(0)), quote)
         for m in _FULL_NAME.finditer(quote):
             words = [w for w in m.group(0).split() if w.casefold() not in _NAME_ROLES]
             if words and words[0].casefold() in _COUNTS:
