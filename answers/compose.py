@@ -19,6 +19,7 @@ import numpy as np
 
 from answers.candidates import Candidate
 from answers.models import ABSTAIN_TEXT, Answer, CitationNumbers
+from answers.people import age_of_the_person_asked, holder_of_the_role_asked
 from answers.wording import names, restatements
 from retrieval.lexical import STOPWORDS, article_stems, stem, stems
 from retrieval.sentences import quotation
@@ -197,8 +198,11 @@ _SPEECH = (
     r"(?:said|says|added|told|warned|wrote|explained|insisted|admitted|argued|stated|noted|claimed|"
     r"announced|confirmed|urged|denied|acknowledged|conceded|replied|responded|commented)"
 )
-# "Anna Berg", "the National Intelligence Service (NIS)": the acronym in brackets is part of the name
-_SPEAKER_NAME = r"[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*(?:\s+\([A-Z][\w&.-]*\))?"
+# "Anna Berg", "the National Intelligence Service (NIS)": the acronym in brackets is part of the name.
+# A name keeps to one line, and a word of it ends with a full stop only when it is an initial or an
+# abbreviation of up to three letters ("J.", "Dr.", "Mrs."): "in Toronto. Rusk said" names Rusk.
+_NAME_WORD = r"[A-Z](?:[\w’'-]|\.(?=\w))*(?:\.(?:(?<=\b[A-Z]\.)|(?<=\b[A-Z][a-z]\.)|(?<=\b[A-Z][a-z]{2}\.)))?"
+_SPEAKER_NAME = rf"{_NAME_WORD}(?:[ \t]+{_NAME_WORD})*(?:[ \t]+\([A-Z][\w&.-]*\))?"
 # the speaker after the verb: "said Anna Berg", "said retired nurse Anna Berg", "said its leader,
 # Councillor Anna Berg" (a role of a few lower-case words first; not "told Anna Berg": she is told,
 # nor "said on Monday" or "said that Berg ...": no speaker follows those)
@@ -218,13 +222,22 @@ _OPENS_WITH_SPEAKER = re.compile(rf"^(?P<a>{_SPEAKER_NAME})\s+{_SPEECH}\b")
 _DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _SPEAKS = re.compile(
-    rf"(?!(?:{_DAYS}|{_MONTHS})\b)(?P<a>{_SPEAKER_NAME})(?:,[^,;\"“”]{{1,80}},|,)?"
+    rf"(?!(?:{_DAYS}|{_MONTHS})\b)(?P<a>{_SPEAKER_NAME})"
+    rf"(?:[ \t]+of[ \t]+(?:the[ \t]+)?{_SPEAKER_NAME})?"  # "Sara Mikkelsen of the Liberal Union said"
+    # "The president of the Austrian Canoe Association, Rudolf Kessler, confirmed": the name between
+    # the commas is the speaker's
+    rf"(?:,[ \t]+(?P<d>{_SPEAKER_NAME}),|,[^,;\"“”]{{1,80}},|,)?"
     rf"(?:\s+(?:on|late|early)\s+(?:{_DAYS}))?"  # "Anna Berg on Friday said"
     r"(?:\s+(?:also|later|earlier|then|again|separately|[a-z]+ly))?"  # "Anna Berg also said"
     rf"\s+(?:{_SPEECH}\b|[a-z]+ed\b[^.;\"“”]{{0,100}}?,\s+saying\b)"
     rf"|{_AFTER_SPEECH}(?P<b>{_SPEAKER_NAME})"
     rf"|\b[Aa]ccording\s+to\s+(?:the\s+)?(?P<c>{_SPEAKER_NAME})"
 )
+
+
+def _speaker_of(m: re.Match[str]) -> str:
+    """The name a `_SPEAKS` match gives the speaker."""
+    return m.group("d") or m.group("a") or m.group("b") or m.group("c") or ""
 
 
 def _name_words(name: str) -> set[str]:
@@ -236,7 +249,7 @@ def _named_before(text: str, at: int) -> str:
     # not a name inside a quotation ('"Rafael told me ...," he said': he is not Rafael)
     unquoted = re.sub(r"[\"“][^\"”]*[\"”]", lambda q: " " * len(q.group(0)), text[:at])
     before = list(_SPEAKS.finditer(unquoted))
-    return (before[-1].group("a") or before[-1].group("b") or before[-1].group("c") or "") if before else ""
+    return _speaker_of(before[-1]) if before else ""
 
 
 def speaker(text: str, start: int, end: int) -> set[str] | None:
@@ -288,7 +301,8 @@ def said_by_whom_asked(
     """Without the groups attributed to someone else when the question asks what a named person
     said ("What did Callum Whitaker say ...?" is not answered with another player's quote that
     follows "Mendes said ..."). A group whose speaker is not found, or is a role ("the manager
-    said"), stays; if every group would go, none does."""
+    said"), stays; when every group is someone else's, none is left (a decline): "What did the
+    singer write?" is not answered with her lawyer's words about her."""
     m = _ASKS_WHAT_SAID.search(question)
     if m is None:
         return groups
@@ -300,7 +314,7 @@ def said_by_whom_asked(
         return who is not None and not same_person(asked, who)
 
     kept = [g for g in groups if not someone_else(g[0])]
-    return kept or groups
+    return kept
 
 
 # "What did Anna Berg say?": all a named person said, nothing narrower (no "about ...")
@@ -319,9 +333,7 @@ _ASKS_SAID_ABOUT = re.compile(
 def _speakers(c: Candidate, texts: Mapping[str, str]) -> list[set[str]]:
     """The names (their words) a candidate's statement is attributed to: "Name said", "said Name",
     "according to Name" in it, and its quotation's speaker (`speaker`)."""
-    found = [
-        _name_words(s.group("a") or s.group("b") or s.group("c") or "") for s in _SPEAKS.finditer(c.text)
-    ]
+    found = [_name_words(_speaker_of(s)) for s in _SPEAKS.finditer(c.text)]
     text = texts.get(c.document_id)
     who = speaker(text, c.start, c.end) if text is not None else None
     return [*found, *([who] if who is not None else [])]
@@ -563,6 +575,8 @@ def compose(
             statements_of_the_person_asked(cands, question, texts)
             or chosen
             or statements_on_the_topic_asked(cands, question, texts)
+            or holder_of_the_role_asked(cands, question, texts)
+            or age_of_the_person_asked(cands, question)
         )
     if not chosen:
         return abstain(generator, prompt_version)

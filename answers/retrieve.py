@@ -8,7 +8,8 @@ from typing import NamedTuple
 import numpy as np
 
 from answers.rewrite import as_question, rewrite_follow_up
-from retrieval.models import SearchHit
+from answers.people import holder_named
+from retrieval.models import SearchHit, hit_texts
 from retrieval.search import Filters, Searcher
 
 
@@ -35,7 +36,16 @@ def retrieve(
 ) -> Retrieval:
     """person: whom the previous turn's answer named, for a "he" or "she" (answers/rewrite.py).
     Every step reads the question as if typed with its "?" (docs/api.md: the punctuation changes no
-    answer); a follow-up resolved to an earlier turn's words gets one too."""
+    answer); a follow-up resolved to an earlier turn's words gets one too. A statement asked of a
+    role ("What did the interior minister say ...?") is asked again of the name the retrieved
+    articles give its holder (answers/people.py)."""
     asked = as_question(question)
     query = as_question(rewrite_follow_up(asked, history, person, partial(cosines, searcher)))
-    return Retrieval(asked, query, searcher.search(query, k, filters))
+    hits = searcher.search(query, k, filters)
+    relevance: dict[str, float] = {}
+    for h in hits:
+        relevance[h.document_id] = max(relevance.get(h.document_id, h.score), h.score)
+    named = holder_named(query, hit_texts(hits), relevance)
+    if named != query:
+        query, hits = named, searcher.search(named, k, filters)
+    return Retrieval(asked, query, hits)

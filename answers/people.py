@@ -1,0 +1,184 @@
+"""What news says of a person in a few fixed forms, for the questions the reader reads poorly: who
+holds a role ("Who is the chief executive of Northbridge Energy?", "What is the name of Harrowby's
+mayor?", "What did the interior minister say?") and how old someone is ("How old is Julia Navarro?").
+
+The reader, taught to find an answer's words in a sentence about them, scores low a sentence that
+names the role's holder in passing ("Chief executive Martin Rusk said the job cuts ...") while the
+name beside the role is the answer. News names a role's holder in a few fixed ways, in any English
+corpus: the role before the name ("Chief executive Martin Rusk", "Brindle's chief executive,
+Sarah Olden,"), the name before the role ("Sarah Olden, Brindle's chief executive,"), or a verb
+between them ("Marsh was elected mayor"); and an age beside the name ("Navarro, 39, a former
+engineer", "the 39-year-old Navarro").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from answers.candidates import Candidate
+from retrieval.lexical import article_stems, stems
+
+_NAME = r"[A-Z][\w’'-]+(?:\s[A-Z][\w’'-]+){0,3}"
+# the owner of a role, before "'s": "Brindle's", "Northbridge Energy's", "the council's"
+_OWNER = r"(?:the\s+)?(?P<owner>[A-Za-z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*){0,3})[’']s"
+_ROLE_WORDS = r"(?P<role>[a-z][\w-]*(?:\s+[a-z][\w-]*){0,3})"
+_ASKS = (
+    # "Who is the chief executive of Northbridge Energy?", "Who was the mayor of Harrowby?"
+    re.compile(
+        rf"^\s*[Ww]ho\s+(?:is|was|are|were)\s+(?:the\s+|its\s+)?{_ROLE_WORDS}\s+(?:of|at|for)\s+"
+        r"(?:the\s+)?(?P<org>[A-Z][^?]*?)\s*[?.!]*\s*$"
+    ),
+    # "Who is Brindle's chief executive?", "Who is the council's finance officer?"
+    re.compile(rf"^\s*[Ww]ho\s+(?:is|was|are|were)\s+{_OWNER}\s+{_ROLE_WORDS}\s*[?.!]*\s*$"),
+    # "What is the name of Harrowby's mayor?"
+    re.compile(rf"^\s*[Ww]hat\s+(?:is|was)\s+the\s+name\s+of\s+{_OWNER}\s+{_ROLE_WORDS}\s*[?.!]*\s*$"),
+    # "What is the name of the mayor of Harrowby?"
+    re.compile(
+        rf"^\s*[Ww]hat\s+(?:is|was)\s+the\s+name\s+of\s+the\s+{_ROLE_WORDS}\s+(?:of|at|for)\s+"
+        r"(?:the\s+)?(?P<org>[A-Z][^?]*?)\s*[?.!]*\s*$"
+    ),
+)
+
+
+@dataclass(frozen=True)
+class RoleAsked:
+    role: str  # lower-case words: "chief executive"
+    holder_of: str  # whose role it is, as asked ("Northbridge Energy"); "" when not said
+
+
+def role_asked(question: str) -> RoleAsked | None:
+    """The role a question asks the holder of, or None for any other question."""
+    for pattern in _ASKS:
+        m = pattern.match(question)
+        if m is not None:
+            found = m.groupdict()
+            return RoleAsked(found["role"].lower(), (found.get("org") or found.get("owner") or "").strip())
+    return None
+
+
+def holders(sentence: str, role: str) -> list[str]:
+    """The names a sentence gives as this role's holder: "Chief executive Martin Rusk", "Brindle's
+    chief executive, Sarah Olden", "Sarah Olden, Brindle's chief executive", "Marsh was elected
+    mayor"."""
+    words = r"\s+".join(map(re.escape, role.split()))
+    # the role in any case ("Mayor Tom Marsh"), a word of its title after it ("chief executive officer")
+    r = rf"(?i:\b{words}(?:s|es)?)(?:\s+[a-z]+)?"
+    patterns = (
+        rf"{r},?\s+(?P<name>{_NAME})",
+        # "The head of the National Emergency Agency, Tomas Brenner, said"
+        rf"{r}\s+(?:of|at|for|on|in)\s+(?:the\s+)?(?:[\w’'-]+\s+){{0,4}}?[\w’'-]+,\s+(?P<name>{_NAME})",
+        rf"(?P<name>{_NAME}),\s+(?:(?:the|a|its|their|his|her)\s+|{_OWNER}\s+)?(?:[a-z][\w-]*\s+){{0,3}}?{r}\b",
+        rf"(?P<name>{_NAME})\s+(?:is|was|has\s+been|became|was\s+(?:elected|appointed|named|made))\s+"
+        rf"(?:as\s+)?(?:the\s+|a\s+|its\s+)?(?:[a-z][\w-]*\s+){{0,2}}?{r}\b",
+    )
+    found = []
+    for p in patterns:
+        for m in re.finditer(p, sentence):
+            name = m.group("name")
+            # a name is no sentence-opening common word ("The chief executive ...")
+            if name.split()[0].lower() not in _NOT_NAMES:
+                found.append(name)
+    return found
+
+
+# what opens a run of capitals that names no person: a sentence's first word, a day, a month
+_NOT_NAMES = frozenset(
+    "the a an its their his her this that these those he she it they we "
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june "
+    "july august september october november december".split()
+)
+
+
+def holder_of_the_role_asked(cands: list[Candidate], question: str, texts: Mapping[str, str]) -> list[int]:
+    """For "Who is the <role> of <X>?": the candidate that names a holder of that role, from the
+    sentence that names X too if one does, else from an article whose title names X, else from any
+    article that names X (or any, when X is not said); the reader's most probable among them. Empty
+    for any other question, or when no candidate names the role's holder."""
+    asked = role_asked(question)
+    if asked is None:
+        return []
+    naming = [i for i, c in enumerate(cands) if holders(c.text, asked.role)]
+    if not naming:
+        return []
+    of = stems(asked.holder_of)
+    if of:
+        tiers = (
+            [i for i in naming if of <= stems(cands[i].text)],
+            [i for i in naming if of <= stems(cands[i].title)],
+            [
+                i
+                for i in naming
+                if of <= article_stems(f"{cands[i].title}\n{texts.get(cands[i].document_id, cands[i].text)}")
+            ],
+        )
+        naming = next((t for t in tiers if t), [])
+    return sorted(naming, key=lambda i: -cands[i].probability)[:1]
+
+
+# "What did the interior minister say about ...?", "What has the head of the agency told reporters?"
+_ASKS_ROLE_SAID = re.compile(
+    r"^\s*[Ww]hat\s+(?:did|does|do|has|have|had)\s+(?P<the>the\s+(?P<role>[a-z][\w’'-]*(?:\s+[a-z][\w’'-]*){0,3}?)"
+    r"(?:\s+(?:of|at|for|on|in)\s+(?:the\s+)?(?P<org>[\w’'-]+(?:\s+[\w’'-]+){0,4}?))?)\s+"
+    r"(?:say|said|tell|told|add|added|write|written|promise|promised)\b"
+)
+
+
+def holder_named(question: str, texts: Mapping[str, str], relevance: Mapping[str, float]) -> str:
+    """The question with the role it asks a statement of ("What did the interior minister say ...?")
+    put as the name of the role's holder ("What did Lidia Varga say ...?"), as the most relevant
+    article that names one gives it (of those that name the role's organisation, when the question
+    does); the question as it is when it asks no such thing or no article names the holder. News
+    names a person by role once and by surname after: the statements are found by the name."""
+    m = _ASKS_ROLE_SAID.match(question)
+    if m is None:
+        return question
+    of = stems(m.group("org") or "")
+    for doc in sorted(texts, key=lambda d: -relevance.get(d, 0.0)):
+        text = texts[doc]
+        if of and not of <= article_stems(text):
+            continue
+        found = [re.sub(r"[’']s$", "", n) for n in holders(text, m.group("role"))]
+        if found:
+            name = Counter(found).most_common(1)[0][0]
+            return f"{question[: m.start('the')]}{name}{question[m.end('the') :]}"
+    return question
+
+
+# "How old is Julia Navarro?", "What is Navarro's age?"
+_ASKS_AGE = re.compile(
+    r"^\s*(?:[Hh]ow\s+old\s+(?:is|was)\s+(?P<a>[A-Z][^?]*?)|[Ww]hat\s+(?:is|was)\s+(?P<b>[A-Z][^?]*?)[’']s\s+age)"
+    r"\s*[?.!]*\s*$"
+)
+
+
+def gives_age(sentence: str, name: str) -> bool:
+    """Whether a sentence gives the age of a person of this name (any capitalised word of it):
+    "Navarro, 39,", "Navarro (39)", "Navarro, aged 39,", "Navarro, a 39-year-old engineer", "the
+    39-year-old Navarro"."""
+    words = "|".join(re.escape(w) for w in name.split() if w[:1].isupper() and len(w) > 1)
+    if not words:
+        return False
+    n = rf"\b(?:{words})\b"
+    return any(
+        re.search(p, sentence)
+        for p in (
+            rf"{n},\s+(?:aged\s+)?\d{{1,3}}(?:,|\s+(?:and|was|is|has|had|said|who)\b)",
+            rf"{n}\s+\(\d{{1,3}}\)",
+            rf"{n},\s+(?:who\s+is\s+|an?\s+)?\d{{1,3}}-year-old",
+            rf"\d{{1,3}}-year-old\s+(?:[a-z]+\s+){{0,3}}?(?:[A-Z][\w’'-]*\s+)*?{n}",
+        )
+    )
+
+
+def age_of_the_person_asked(cands: list[Candidate], question: str) -> list[int]:
+    """For "How old is <name>?": the candidate that gives that person's age beside their name, the
+    reader's most probable of them. Empty for any other question, or when none does."""
+    m = _ASKS_AGE.match(question)
+    if m is None:
+        return []
+    name = m.group("a") or m.group("b")
+    giving = [i for i, c in enumerate(cands) if gives_age(c.text, name)]
+    return sorted(giving, key=lambda i: -cands[i].probability)[:1]

@@ -1,0 +1,206 @@
+"""answers/people.py: who holds a role, how old a person is; and the questions asked of a role's
+holder, through the real service."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from answers.candidates import Candidate
+from answers.compose import ComposeConfig, compose
+from answers.people import (
+    RoleAsked,
+    age_of_the_person_asked,
+    gives_age,
+    holder_named,
+    holder_of_the_role_asked,
+    holders,
+    role_asked,
+)
+from answers.reader import Passage
+from conftest import MakeService
+from retrieval.models import DocumentIn
+
+
+def _cand(text: str, p: float, doc: str = "d0", title: str = "") -> Candidate:
+    return Candidate(doc, f"{doc}:0", title or doc, 0, len(text), text, None, Passage(text), 1.0, "h", p)
+
+
+@pytest.mark.parametrize(
+    "question, asked",
+    [
+        (
+            "Who is the chief executive of Northbridge Energy?",
+            RoleAsked("chief executive", "Northbridge Energy"),
+        ),
+        ("Who was the mayor of Harrowby", RoleAsked("mayor", "Harrowby")),
+        ("Who is Brindle's chief executive?", RoleAsked("chief executive", "Brindle")),
+        ("Who is the council's finance officer?", RoleAsked("finance officer", "council")),
+        ("What is the name of Harrowby's mayor?", RoleAsked("mayor", "Harrowby")),
+        (
+            "What is the name of the director of the Meridian Space Agency?",
+            RoleAsked("director", "Meridian Space Agency"),
+        ),
+        ("Who won the race?", None),
+        ("Who is Tom Marsh?", None),
+        ("What did the mayor say?", None),
+    ],
+)
+def test_the_role_a_question_asks_the_holder_of(question: str, asked: RoleAsked | None) -> None:
+    assert role_asked(question) == asked
+
+
+@pytest.mark.parametrize(
+    "sentence, role, names",
+    [
+        (
+            "Chief executive Martin Rusk said the job cuts would be done by May.",
+            "chief executive",
+            ["Martin Rusk"],
+        ),
+        (
+            "Brindle's chief executive, Sarah Olden, said the takeover was its best chance.",
+            "chief executive",
+            ["Sarah Olden"],
+        ),
+        ("Sarah Olden, Brindle's chief executive, said it.", "chief executive", ["Sarah Olden"]),
+        (
+            "The head of the National Emergency Agency, Tomas Brenner, said nine were missing.",
+            "head",
+            ["Tomas Brenner"],
+        ),
+        ("Marsh was elected mayor in 2023.", "mayor", ["Marsh"]),
+        ("Councillors rejected Mayor Tom Marsh's plan for a library.", "mayor", ["Tom Marsh's"]),
+        ("The chief executive said so.", "chief executive", []),  # no name
+        ("The head of the agency said, Monday, that it was fine.", "head", []),  # a day is no name
+        ("Sarah Olden, a nurse, said it.", "chief executive", []),  # another role
+    ],
+)
+def test_the_names_a_sentence_gives_a_role(sentence: str, role: str, names: list[str]) -> None:
+    assert holders(sentence, role) == names
+
+
+def test_the_holder_asked_is_from_the_sentence_or_article_naming_whose_role_it_is() -> None:
+    """Two companies' chief executives: the one beside the company asked, then the one in the article
+    whose title names it; none when no candidate names the role's holder."""
+    norbridge = _cand(
+        "Chief executive Helen Strand said orders were up.", 0.2, "nor", "Norbridge Energy profit jumps"
+    )
+    northbridge = _cand(
+        "Chief executive Martin Rusk said the cuts were done.", 0.1, "north", "Northbridge Energy to cut jobs"
+    )
+    other = _cand("Northbridge Energy reported a loss.", 0.5, "north", "Northbridge Energy to cut jobs")
+    cands = [norbridge, northbridge, other]
+    texts = {c.document_id: c.text for c in cands}
+    assert holder_of_the_role_asked(cands, "Who is the chief executive of Northbridge Energy?", texts) == [1]
+    assert holder_of_the_role_asked(cands, "Who is the chief executive of Norbridge Energy?", texts) == [0]
+    assert holder_of_the_role_asked(cands, "Who is the mayor of Harrowby?", texts) == []
+    assert holder_of_the_role_asked(cands, "What did Helen Strand say?", texts) == []
+    beside = _cand("Martin Rusk, Northbridge Energy's chief executive, spoke.", 0.05, "brief", "Briefs")
+    assert holder_of_the_role_asked(
+        [*cands, beside], "Who is the chief executive of Northbridge Energy?", texts
+    ) == [3]
+    # the reader accepts nothing: the holder's sentence is the answer
+    answer = compose(
+        cands,
+        np.eye(3, dtype=np.float32),
+        0.63,
+        ComposeConfig(),
+        "extractive",
+        "v",
+        texts=texts,
+        question="Who is the chief executive of Northbridge Energy?",
+    )
+    assert not answer.abstained and [c.quote for c in answer.citations] == [northbridge.text]
+
+
+def test_a_statement_asked_of_a_role_is_asked_of_its_holder() -> None:
+    texts = {
+        "flood": 'The interior minister, Lidia Varga, said 400 soldiers had been sent. "Every helicopter is up," Varga said.',
+        "nurses": "The health minister, Ana Ruiz, said the offer was fair.",
+    }
+    relevance = {"flood": 0.7, "nurses": 0.3}
+    assert (
+        holder_named("What did the interior minister say about the rescue?", texts, relevance)
+        == "What did Lidia Varga say about the rescue?"
+    )
+    assert holder_named("What did the health minister say?", texts, relevance) == "What did Ana Ruiz say?"
+    # the most relevant article that names a holder of the role asked
+    assert holder_named("What did the minister say?", texts, relevance) == "What did Lidia Varga say?"
+    # whose role it is, when asked, must be in the article
+    assert holder_named("What did the head of the port authority say?", texts, relevance) == (
+        "What did the head of the port authority say?"
+    )
+    for unchanged in (
+        "What did Ana Ruiz say?",
+        "What did the union leader say?",
+        "Who is the interior minister?",
+    ):
+        assert holder_named(unchanged, texts, relevance) == unchanged
+
+
+@pytest.mark.parametrize(
+    "sentence, gives",
+    [
+        ("Navarro, 39, a former engineer, campaigned on cheaper transport.", True),
+        ("Navarro (39) won the vote.", True),
+        ("Navarro, aged 39, won the vote.", True),
+        ("Navarro, a 39-year-old engineer, won.", True),
+        ("The 39-year-old Navarro won.", True),
+        ("Navarro, 2023, won.", False),  # a year
+        ("Navarro, 12 percent of the vote, was third.", False),
+        ("Ortiz, 39, won.", False),  # someone else
+    ],
+)
+def test_an_age_beside_a_name(sentence: str, gives: bool) -> None:
+    assert gives_age(sentence, "Julia Navarro") is gives
+
+
+def test_how_old_a_person_is() -> None:
+    cands = [
+        _cand("Ortiz, 52, came second.", 0.3),
+        _cand("Navarro, 39, a former engineer, campaigned on transport.", 0.1),
+        _cand("Navarro won the vote.", 0.4),
+    ]
+    assert age_of_the_person_asked(cands, "How old is Julia Navarro?") == [1]
+    assert age_of_the_person_asked(cands, "What is Navarro's age?") == [1]
+    assert age_of_the_person_asked(cands, "How old is Dana Kiel?") == []
+    assert age_of_the_person_asked(cands, "How old is the bridge?") == []
+
+
+def test_a_follow_up_asked_of_a_role_and_an_age_through_the_service(make_service: MakeService) -> None:
+    """Through retrieval and the reader: a statement asked of a role is asked of the name the article
+    gives its holder (the question shown as answered), and "How old is she?" after "Who won?" is
+    answered with the age beside her name, not with an article's dateline credit's name."""
+    svc = make_service()
+    svc.ingest_documents(
+        [
+            DocumentIn(
+                id="flood",
+                title="Floods kill 12 in Marrow Valley",
+                text=(
+                    "PORT CALDER, Nov 12 (Meridian Press) - At least 12 people were killed after the River Ash "
+                    "burst its banks on Wednesday, officials said. The interior minister, Lidia Varga, said 400 "
+                    'soldiers had been sent to help with the rescue. "Every available helicopter is in the air," '
+                    "Varga said. The health minister, Ana Ruiz, said hospitals had cancelled routine surgery."
+                ),
+            ),
+            DocumentIn(
+                id="vote",
+                title="Navarro wins Tessaly mayoral election",
+                text=(
+                    "TESSALY, Nov 3 (Meridian Press) - Julia Navarro of the Green Alliance won the mayoral "
+                    "election in Tessaly on Sunday, defeating the incumbent. Navarro, 39, a former environmental "
+                    "engineer, campaigned on cheaper public transport and a ban on building on the flood plain."
+                ),
+            ),
+        ]
+    )
+    asked = svc.ask("What did the interior minister say about the rescue effort?")
+    assert asked.question == "What did Lidia Varga say about the rescue effort?"
+    assert not asked.abstained and all("Ruiz" not in c.quote for c in asked.citations), asked.answer
+    assert any("400 soldiers" in c.quote for c in asked.citations), asked.answer
+    first = "Who won the Tessaly mayoral election?"
+    old = svc.ask("How old is she?", history=[first])
+    assert old.question == "How old is Julia Navarro?"
+    assert not old.abstained and "Navarro, 39," in old.citations[0].quote, old.answer
