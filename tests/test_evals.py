@@ -660,6 +660,25 @@ def test_the_follow_up_set_is_well_formed(make_service) -> None:  # type: ignore
             assert not q["evidence"] and not q["expected_facts"], q["id"]
 
 
+def test_the_updates_set_is_well_formed(make_service) -> None:  # type: ignore[no-untyped-def]
+    """evals/updates: every evidence quote is in the cleaned text of the article it names."""
+    from evals.run import load_questions
+
+    folder = ROOT / "evals" / "updates"
+    svc = make_service("updates")
+    svc.ingest_paths([folder / "articles"])
+    texts = {d.id: d.text for d in svc.list_documents()}
+    qs = load_questions(folder / "updates.yaml")
+    assert len(texts) == 18 and len(qs) == 52 and len({q["id"] for q in qs}) == len(qs)
+    assert sum(not q["answerable"] for q in qs) == 16
+    for q in qs:
+        if q["answerable"]:
+            spans = m.evidence_spans(q["evidence"], texts)
+            assert q["expected_facts"] and spans and all(s is not None for s in spans), q["id"]
+        else:
+            assert not q.get("evidence") and not q.get("expected_facts"), q["id"]
+
+
 @pytest.mark.parametrize("corpus", ["news", "wire", "followups"])
 @pytest.mark.parametrize(
     ("folder", "form"),
