@@ -22,7 +22,7 @@ from answers.models import ABSTAIN_TEXT, Answer, CitationNumbers
 from answers.people import age_of_the_person_asked, holder_of_the_role_asked
 from answers.wording import names, restatements
 from retrieval.lexical import STOPWORDS, article_stems, stem, stems
-from retrieval.sentences import quotation
+from retrieval.sentences import quotation, split_sentences
 
 
 @dataclass
@@ -333,10 +333,42 @@ _ASKS_SAID_ABOUT = re.compile(
 def _speakers(c: Candidate, texts: Mapping[str, str]) -> list[set[str]]:
     """The names (their words) a candidate's statement is attributed to: "Name said", "said Name",
     "according to Name" in it, and its quotation's speaker (`speaker`)."""
-    found = [_name_words(_speaker_of(s)) for s in _SPEAKS.finditer(c.text)]
-    text = texts.get(c.document_id)
-    who = speaker(text, c.start, c.end) if text is not None else None
+    return _speakers_at(c.text, texts.get(c.document_id), c.start, c.end)
+
+
+def _speakers_at(sentence: str, text: str | None, start: int, end: int) -> list[set[str]]:
+    found = [_name_words(_speaker_of(s)) for s in _SPEAKS.finditer(sentence)]
+    who = speaker(text, start, end) if text is not None else None
     return [*found, *([who] if who is not None else [])]
+
+
+def person_asked(question: str) -> set[str]:
+    """The words of the name "What did <name> say?" asks about (titles left out); empty for any
+    other question."""
+    m = _ASKS_ALL_SAID.match(question)
+    return _name_words(m.group("who")) - _HONORIFICS if m is not None else set()
+
+
+MAX_ARTICLE_CHARS = 100_000  # a longer text is not read through for a person's statements
+MAX_STATEMENTS = 20
+
+
+def statements_in_articles(question: str, texts: Mapping[str, str]) -> list[tuple[str, int, int]]:
+    """For "What did <name> say?": (document id, start, end) of every sentence of these articles
+    attributed to that person, in article order: search returns a person's statement from one
+    passage, and the rest of what they said lies in others. Empty for any other question."""
+    asked = person_asked(question)
+    if not asked:
+        return []
+    out: list[tuple[str, int, int]] = []
+    for doc_id, text in texts.items():
+        lowered = text.lower()
+        if len(text) > MAX_ARTICLE_CHARS or not any(w in lowered for w in asked):
+            continue
+        for s in split_sentences(text):
+            if any(same_person(asked, w) for w in _speakers_at(text[s.start : s.end], text, s.start, s.end)):
+                out.append((doc_id, s.start, s.end))
+    return out[:MAX_STATEMENTS]
 
 
 def statements_of_the_person_asked(
@@ -346,11 +378,8 @@ def statements_of_the_person_asked(
     Walsh, who will run it, said ...", '"...," he said' after "Walsh said"), most probable first.
     Every statement of theirs answers the question, however the reader scores it: it reads such
     bare questions poorly. Empty for any other question."""
-    m = _ASKS_ALL_SAID.match(question)
-    if m is None:
-        return []
-    asked = _name_words(m.group("who"))
-    if not asked - _HONORIFICS:
+    asked = person_asked(question)
+    if not asked:
         return []
     theirs = [i for i, c in enumerate(cands) if any(same_person(asked, w) for w in _speakers(c, texts))]
     return sorted(theirs, key=lambda i: -cands[i].probability)

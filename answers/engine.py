@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from answers.candidates import Candidate, candidates, mark_reworded_copies, reader_passage
 from answers.capitals import as_countries
-from answers.compose import ComposeConfig, abstain, compose
+from answers.compose import ComposeConfig, abstain, compose, statements_in_articles
 from answers.features import Unit, features, warm_word_weights
 from answers.intent import SummaryRequest, summary_request
 from answers.language import other_script
@@ -449,6 +449,39 @@ class ReaderEngine(OfflineEngine):
         kept = sorted([*read, *copies])
         return [cands[i] for i in kept], vecs[kept]
 
+    def with_statements_asked(
+        self, query: str, hits: list[SearchHit], cands: list[Candidate], vecs: np.ndarray
+    ) -> tuple[list[Candidate], np.ndarray]:
+        """For "What did <name> say?": the candidates, and every other sentence of the retrieved
+        articles attributed to that person, read too (compose.statements_in_articles)."""
+        texts = hit_texts(hits)
+        have = {(c.document_id, c.start) for c in cands}
+        spans = [(d, a, b) for d, a, b in statements_in_articles(query, texts) if (d, a) not in have]
+        if not spans:
+            return cands, vecs
+        best = {}
+        for h in reversed(hits):
+            best[h.document_id] = h
+        chunks = {d: self.service.catalog.chunks_of(d) for d in {d for d, _, _ in spans}}
+
+        def hit_of(doc_id: str, start: int, end: int) -> SearchHit:
+            """The sentence's own chunk as a hit, so that its citation names the chunk it is in."""
+            h = best[doc_id]
+            for ch in chunks[doc_id]:
+                if ch.start <= start and end <= ch.end and h.document_text[ch.start : ch.end] == ch.text:
+                    return replace(h, chunk_id=ch.id, start=ch.start, end=ch.end, text=ch.text)
+            return h
+
+        extra = candidates(
+            [SentenceHit(hit_of(d, a, b), a, b, 0.0, 0.0, len(hits)) for d, a, b in spans], texts
+        )
+        if not extra:
+            return cands, vecs
+        for c, p in zip(extra, self.reader.score(query, [c.passage for c in extra])):
+            c.probability = float(p)
+        more = candidate_vectors(self.service, hits, extra)
+        return [*cands, *extra], (np.vstack([vecs, more]) if cands else more)
+
     def distinct(
         self, hits: list[SearchHit], cands: list[Candidate], vecs: np.ndarray
     ) -> tuple[list[int], dict[int, int]]:
@@ -479,7 +512,7 @@ class ReaderEngine(OfflineEngine):
 
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
         with self.service.telemetry.stage("read"):
-            cands, vecs = self.read_with_vectors(query, hits)
+            cands, vecs = self.with_statements_asked(query, hits, *self.read_with_vectors(query, hits))
         if not cands:
             return abstain(self.generator, self.prompts.version)
         return self.compose_scored(query, hits, cands, vecs, self.reader.threshold, self.config.compose)
