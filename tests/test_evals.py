@@ -640,43 +640,39 @@ def test_question_sets_are_well_formed(seeded, name: str) -> None:  # type: igno
             assert all(s is not None for s in spans), (q["id"], q["evidence"])
 
 
-def test_the_follow_up_set_is_well_formed(make_service) -> None:  # type: ignore[no-untyped-def]
-    """evals/followups: every evidence quote is in the cleaned text of the article it names, and every
-    follow-up has the earlier turns it follows."""
+def _set_of(make_service, corpus: str, questions: str) -> tuple[dict[str, str], list[dict]]:  # type: ignore[no-untyped-def]
+    """(the cleaned texts of evals/<corpus>/articles, the questions of evals/<questions>), every
+    answerable question's evidence quotes checked to be in the article each names, and the
+    unanswerable ones holding none."""
     from evals.run import load_questions
 
-    folder = ROOT / "evals" / "followups"
-    svc = make_service("followups")
-    svc.ingest_paths([folder / "articles"])
+    svc = make_service(questions.replace("/", "-"))
+    svc.ingest_paths([ROOT / "evals" / corpus / "articles"])
     texts = {d.id: d.text for d in svc.list_documents()}
-    qs = load_questions(folder / "followups.yaml")
-    assert len(texts) == 6 and len(qs) == 84 and len({q["id"] for q in qs}) == len(qs)
-    for q in qs:
-        assert bool(q["history"]) == ("follow-up" in q["tags"]), q["id"]
-        if q["answerable"]:
-            spans = m.evidence_spans(q["evidence"], texts)
-            assert q["expected_facts"] and spans and all(s is not None for s in spans), q["id"]
-        else:
-            assert not q["evidence"] and not q["expected_facts"], q["id"]
-
-
-def test_the_updates_set_is_well_formed(make_service) -> None:  # type: ignore[no-untyped-def]
-    """evals/updates: every evidence quote is in the cleaned text of the article it names."""
-    from evals.run import load_questions
-
-    folder = ROOT / "evals" / "updates"
-    svc = make_service("updates")
-    svc.ingest_paths([folder / "articles"])
-    texts = {d.id: d.text for d in svc.list_documents()}
-    qs = load_questions(folder / "updates.yaml")
-    assert len(texts) == 18 and len(qs) == 52 and len({q["id"] for q in qs}) == len(qs)
-    assert sum(not q["answerable"] for q in qs) == 16
+    qs = load_questions(ROOT / "evals" / questions)
+    assert qs and len({q["id"] for q in qs}) == len(qs)
     for q in qs:
         if q["answerable"]:
             spans = m.evidence_spans(q["evidence"], texts)
             assert q["expected_facts"] and spans and all(s is not None for s in spans), q["id"]
         else:
             assert not q.get("evidence") and not q.get("expected_facts"), q["id"]
+    return texts, qs
+
+
+def test_the_follow_up_set_is_well_formed(make_service) -> None:  # type: ignore[no-untyped-def]
+    """evals/followups: every evidence quote is in the cleaned text of the article it names, and every
+    follow-up has the earlier turns it follows."""
+    texts, qs = _set_of(make_service, "followups", "followups/followups.yaml")
+    assert len(texts) == 6 and len(qs) == 84
+    for q in qs:
+        assert bool(q["history"]) == ("follow-up" in q["tags"]), q["id"]
+
+
+def test_the_updates_set_is_well_formed(make_service) -> None:  # type: ignore[no-untyped-def]
+    """evals/updates: every evidence quote is in the cleaned text of the article it names."""
+    texts, qs = _set_of(make_service, "updates", "updates/updates.yaml")
+    assert len(texts) == 18 and len(qs) == 52 and sum(not q["answerable"] for q in qs) == 16
 
 
 @pytest.mark.parametrize("corpus", ["news", "wire", "followups"])
@@ -693,20 +689,9 @@ def test_the_said_sets_are_well_formed(make_service, corpus: str, folder: str, f
     of the article it names."""
     import re
 
-    from evals.run import load_questions
-
-    svc = make_service(f"{folder}-{corpus}")
-    svc.ingest_paths([ROOT / "evals" / corpus / "articles"])
-    texts = {d.id: d.text for d in svc.list_documents()}
-    qs = load_questions(ROOT / "evals" / folder / f"{corpus}.yaml")
-    assert qs and len({q["id"] for q in qs}) == len(qs)
+    _, qs = _set_of(make_service, corpus, f"{folder}/{corpus}.yaml")
     for q in qs:
         assert re.fullmatch(form, q["question"]), q["question"]
-        if q["answerable"]:
-            spans = m.evidence_spans(q["evidence"], texts)
-            assert q["expected_facts"] and spans and all(s is not None for s in spans), q["id"]
-        else:
-            assert not q["evidence"] and not q["expected_facts"], q["id"]
 
 
 @pytest.mark.parametrize(
