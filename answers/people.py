@@ -126,6 +126,24 @@ _ASKS_ROLE_SAID = re.compile(
 )
 
 
+# a body that speaks as itself ("Police said", "the company said"), not through one person: a
+# question of what it said is not one of what a person named beside it said
+_BODIES = frozenset(
+    "police company government ministry department union council agency court committee club team board "
+    "army military party group firm bank authority service office commission federation association "
+    "school university hospital airline league organisation organization state city country "
+    "administration parliament senate congress embassy family campaign coalition opposition".split()
+)
+
+
+def one_persons(role: str) -> bool:
+    """Whether a role is one person's ("interior minister", "police chief"), not a body's ("the
+    police", "the company") or several people's ("the prosecutors")."""
+    last = role.split()[-1].lower()
+    plural = last.endswith("s") and not last.endswith(("ss", "us", "is"))
+    return last not in _BODIES and not plural
+
+
 def holder_named(question: str, texts: Mapping[str, str], relevance: Mapping[str, float]) -> str:
     """The question with the role it asks a statement of ("What did the interior minister say ...?")
     put as the name of the role's holder ("What did Lidia Varga say ...?"), as the most relevant
@@ -133,7 +151,7 @@ def holder_named(question: str, texts: Mapping[str, str], relevance: Mapping[str
     does); the question as it is when it asks no such thing or no article names the holder. News
     names a person by role once and by surname after: the statements are found by the name."""
     m = _ASKS_ROLE_SAID.match(question)
-    if m is None:
+    if m is None or not one_persons(m.group("role")):
         return question
     of = stems(m.group("org") or "")
     for doc in sorted(texts, key=lambda d: -relevance.get(d, 0.0)):

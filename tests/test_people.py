@@ -137,6 +137,13 @@ def test_a_statement_asked_of_a_role_is_asked_of_its_holder() -> None:
         "Who is the interior minister?",
     ):
         assert holder_named(unchanged, texts, relevance) == unchanged
+    # a body speaks as itself, and several people are not one: "Police said ..." is the police's
+    bodies = {
+        "p": "Police Chief Ann Lee said no one was hurt. The company, Brightwell Foods, said profits rose."
+    }
+    assert holder_named("What did the police chief say?", bodies, {}) == "What did Ann Lee say?"
+    for unchanged in ("What did the police say?", "What did the company say?", "What did the officials say?"):
+        assert holder_named(unchanged, bodies, {}) == unchanged
 
 
 @pytest.mark.parametrize(
