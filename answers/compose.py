@@ -19,7 +19,13 @@ import numpy as np
 
 from answers.candidates import Candidate
 from answers.models import ABSTAIN_TEXT, Answer, CitationNumbers
-from answers.people import age_of_the_person_asked, holder_of_the_role_asked
+from answers.people import (
+    MAX_ARTICLE_CHARS,
+    MAX_FOUND,
+    age_of_the_person_asked,
+    holder_of_the_role_asked,
+    naming_the_person_asked,
+)
 from answers.wording import names, restatements
 from retrieval.lexical import STOPWORDS, article_stems, stem, stems
 from retrieval.sentences import quotation, split_sentences
@@ -349,10 +355,6 @@ def person_asked(question: str) -> set[str]:
     return _name_words(m.group("who")) - _HONORIFICS if m is not None else set()
 
 
-MAX_ARTICLE_CHARS = 100_000  # a longer text is not read through for a person's statements
-MAX_STATEMENTS = 20
-
-
 def statements_in_articles(question: str, texts: Mapping[str, str]) -> list[tuple[str, int, int]]:
     """For "What did <name> say?": (document id, start, end) of every sentence of these articles
     attributed to that person, in article order: search returns a person's statement from one
@@ -368,7 +370,7 @@ def statements_in_articles(question: str, texts: Mapping[str, str]) -> list[tupl
         for s in split_sentences(text):
             if any(same_person(asked, w) for w in _speakers_at(text[s.start : s.end], text, s.start, s.end)):
                 out.append((doc_id, s.start, s.end))
-    return out[:MAX_STATEMENTS]
+    return out[:MAX_FOUND]
 
 
 def statements_of_the_person_asked(
@@ -602,10 +604,10 @@ def compose(
     if texts is not None and question is not None:
         chosen = (
             statements_of_the_person_asked(cands, question, texts)
-            or chosen
+            or age_of_the_person_asked(cands, question)
+            or naming_the_person_asked(cands, chosen, question)
             or statements_on_the_topic_asked(cands, question, texts)
             or holder_of_the_role_asked(cands, question, texts)
-            or age_of_the_person_asked(cands, question)
         )
     if not chosen:
         return abstain(generator, prompt_version)

@@ -31,6 +31,7 @@ from answers.intent import SummaryRequest, summary_request
 from answers.language import other_script
 from answers.models import Answer, Summary
 from answers.parts import question_parts
+from answers.people import ages_in_articles
 from answers.ranker import Ranker
 from answers.reader import Reader
 from answers.retrieve import Retrieval, retrieve
@@ -452,11 +453,13 @@ class ReaderEngine(OfflineEngine):
     def with_statements_asked(
         self, query: str, hits: list[SearchHit], cands: list[Candidate], vecs: np.ndarray
     ) -> tuple[list[Candidate], np.ndarray]:
-        """For "What did <name> say?": the candidates, and every other sentence of the retrieved
-        articles attributed to that person, read too (compose.statements_in_articles)."""
+        """For "What did <name> say?" and "How old is <name>?": the candidates, and every other
+        sentence of the retrieved articles attributed to that person or giving their age, read too
+        (compose.statements_in_articles, people.ages_in_articles)."""
         texts = hit_texts(hits)
         have = {(c.document_id, c.start) for c in cands}
-        spans = [(d, a, b) for d, a, b in statements_in_articles(query, texts) if (d, a) not in have]
+        found = statements_in_articles(query, texts) or ages_in_articles(query, texts)
+        spans = [(d, a, b) for d, a, b in found if (d, a) not in have]
         if not spans:
             return cands, vecs
         best = {}

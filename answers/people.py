@@ -20,6 +20,10 @@ from dataclasses import dataclass
 
 from answers.candidates import Candidate
 from retrieval.lexical import article_stems, stems
+from retrieval.sentences import split_sentences
+
+MAX_ARTICLE_CHARS = 100_000  # a longer text is not read through for what it says of a person
+MAX_FOUND = 20
 
 _NAME = r"[A-Z][\w’'-]+(?:\s[A-Z][\w’'-]+){0,3}"
 # the owner of a role, before "'s": "Brindle's", "Northbridge Energy's", "the council's"
@@ -60,28 +64,46 @@ def role_asked(question: str) -> RoleAsked | None:
 
 
 def holders(sentence: str, role: str) -> list[str]:
-    """The names a sentence gives as this role's holder: "Chief executive Martin Rusk", "Brindle's
-    chief executive, Sarah Olden", "Sarah Olden, Brindle's chief executive", "Marsh was elected
-    mayor"."""
+    """The names a sentence gives as this role's holder now: "Chief executive Martin Rusk",
+    "Brindle's chief executive, Sarah Olden", "Sarah Olden, Brindle's chief executive", "Marsh was
+    elected mayor"; not a deputy's, a former or an acting holder's ("deputy interior minister Tariq
+    Osman", "Novak, who was finance minister until May"), unless the role asked is theirs."""
     words = r"\s+".join(map(re.escape, role.split()))
-    # the role in any case ("Mayor Tom Marsh"), a word of its title after it ("chief executive officer")
-    r = rf"(?i:\b{words}(?:s|es)?)(?:\s+[a-z]+)?"
+    # the role in any case ("Mayor Tom Marsh"), with a word that ends its title ("chief executive
+    # officer"), not one that goes on ("chief executive after Okafor exit")
+    r = rf"(?P<role>(?i:\b{words}(?:s|es)?))(?:\s+(?:officer|designate|elect))?"
     patterns = (
         rf"{r},?\s+(?P<name>{_NAME})",
         # "The head of the National Emergency Agency, Tomas Brenner, said"
         rf"{r}\s+(?:of|at|for|on|in)\s+(?:the\s+)?(?:[\w’'-]+\s+){{0,4}}?[\w’'-]+,\s+(?P<name>{_NAME})",
-        rf"(?P<name>{_NAME}),\s+(?:(?:the|a|its|their|his|her)\s+|{_OWNER}\s+)?(?:[a-z][\w-]*\s+){{0,3}}?{r}\b",
-        rf"(?P<name>{_NAME})\s+(?:is|was|has\s+been|became|was\s+(?:elected|appointed|named|made))\s+"
+        rf"(?P<name>{_NAME}),\s+(?:(?:the|a|its|their|his|her)\s+|{_OWNER}\s+)?(?P<between>(?:[a-z][\w-]*\s+){{0,3}}?){r}\b",
+        # "Marsh was elected mayor" (not "Lind was transport minister for three years": a past one)
+        rf"(?P<name>{_NAME})\s+(?:is|has\s+been|became|was\s+(?:elected|appointed|named|made))\s+"
         rf"(?:as\s+)?(?:the\s+|a\s+|its\s+)?(?:[a-z][\w-]*\s+){{0,2}}?{r}\b",
+        # "Corvell Energy on Monday appointed Marcus Dahl as its chief executive"
+        rf"\b(?:appoint(?:ed|s)?|name[ds]?|elect(?:ed|s)?|hire[ds]?|chose|picked)\s+(?P<name>{_NAME})\s+"
+        rf"(?:as\s+)?(?:(?:its|the|their|a|new)\s+)*(?:[a-z][\w-]*\s+){{0,2}}?{r}\b",
     )
+    asked = set(role.lower().split())
     found = []
     for p in patterns:
         for m in re.finditer(p, sentence):
             name = m.group("name")
-            # a name is no sentence-opening common word ("The chief executive ...")
-            if name.split()[0].lower() not in _NOT_NAMES:
+            before = re.findall(r"[a-z]+", sentence[: m.start("role")].lower())[-1:]
+            between = set(re.findall(r"[a-z]+", (m.groupdict().get("between") or "").lower()))
+            if (
+                # a name is no sentence-opening common word ("The chief executive ...")
+                name.split()[0].lower() not in _NOT_NAMES and not (set(before) | between) & (_NOT_NOW - asked)
+            ):
                 found.append(name)
     return found
+
+
+# what makes a role another's than its holder's now: "deputy", "former", "acting"; "who was"
+_NOT_NOW = frozenset(
+    "deputy vice former acting interim outgoing incoming previous ex assistant associate late then "
+    "was were had until".split()
+)
 
 
 # what opens a run of capitals that names no person: a sentence's first word, a day, a month
@@ -173,30 +195,62 @@ _ASKS_AGE = re.compile(
 
 
 def gives_age(sentence: str, name: str) -> bool:
-    """Whether a sentence gives the age of a person of this name (any capitalised word of it):
-    "Navarro, 39,", "Navarro (39)", "Navarro, aged 39,", "Navarro, a 39-year-old engineer", "the
-    39-year-old Navarro"."""
-    words = "|".join(re.escape(w) for w in name.split() if w[:1].isupper() and len(w) > 1)
-    if not words:
+    """Whether a sentence gives the age of a person of this name (any capitalised word of it, not
+    after another first name: "Lena Obi, 44," is not Samuel Obi's age): "Navarro, 39,", "Navarro
+    (39)", "Navarro, aged 39,", "Navarro, a 39-year-old engineer", "the 39-year-old Navarro"."""
+    named = [w for w in name.split() if w[:1].isupper() and len(w) > 1]
+    if not named:
         return False
-    n = rf"\b(?:{words})\b"
+    # the capitalised word right before the name's word in the sentence, if any
+    n = rf"(?:(?P<first>[A-Z][\w’'-]*)\s+)?\b(?:{'|'.join(map(re.escape, named))})\b"
+    patterns = (
+        rf"{n},\s+(?:aged\s+)?\d{{1,3}}(?:[,.;]|\s+(?:and|was|is|has|had|said|who)\b)",
+        rf"{n}\s+\(\d{{1,3}}\)",
+        rf"{n},\s+(?:who\s+is\s+|an?\s+)?\d{{1,3}}-year-old",
+        rf"\d{{1,3}}-year-old\s+(?:[a-z]+\s+){{0,3}}?(?:[A-Z][\w’'-]*\s+)*?{n}",
+    )
     return any(
-        re.search(p, sentence)
-        for p in (
-            rf"{n},\s+(?:aged\s+)?\d{{1,3}}(?:,|\s+(?:and|was|is|has|had|said|who)\b)",
-            rf"{n}\s+\(\d{{1,3}}\)",
-            rf"{n},\s+(?:who\s+is\s+|an?\s+)?\d{{1,3}}-year-old",
-            rf"\d{{1,3}}-year-old\s+(?:[a-z]+\s+){{0,3}}?(?:[A-Z][\w’'-]*\s+)*?{n}",
-        )
+        len(named) < 2 or m.group("first") is None or m.group("first") in named
+        for p in patterns
+        for m in re.finditer(p, sentence)
     )
 
 
 def age_of_the_person_asked(cands: list[Candidate], question: str) -> list[int]:
     """For "How old is <name>?": the candidate that gives that person's age beside their name, the
-    reader's most probable of them. Empty for any other question, or when none does."""
+    reader's most probable of them, whatever else the reader accepts (it reads any age as one: "Tomas
+    Berg, 39," for Karin Lind). Empty for any other question, or when none does."""
     m = _ASKS_AGE.match(question)
     if m is None:
         return []
     name = m.group("a") or m.group("b")
     giving = [i for i, c in enumerate(cands) if gives_age(c.text, name)]
     return sorted(giving, key=lambda i: -cands[i].probability)[:1]
+
+
+def ages_in_articles(question: str, texts: Mapping[str, str]) -> list[tuple[str, int, int]]:
+    """For "How old is <name>?": (document id, start, end) of the sentences of these articles that
+    give that person's age (`gives_age`): news gives it once, where it first names them in full or
+    in a quote's attribution ('..., said Obi, 62.'), often not in the passage search returns."""
+    m = _ASKS_AGE.match(question)
+    if m is None:
+        return []
+    name = m.group("a") or m.group("b")
+    return [
+        (doc_id, s.start, s.end)
+        for doc_id, text in texts.items()
+        if len(text) <= MAX_ARTICLE_CHARS
+        for s in split_sentences(text)
+        if gives_age(text[s.start : s.end], name)
+    ][:MAX_FOUND]
+
+
+def naming_the_person_asked(cands: list[Candidate], chosen: list[int], question: str) -> list[int]:
+    """For "How old is <name>?": of the sentences chosen, those that name that person (a word of the
+    name): the reader reads any age as the answer ("Elena Ross, aged 70," for Julia Navarro). The
+    chosen as they are for any other question."""
+    m = _ASKS_AGE.match(question)
+    if m is None:
+        return chosen
+    named = {w.lower() for w in (m.group("a") or m.group("b")).split() if w[:1].isupper() and len(w) > 1}
+    return [i for i in chosen if named & {w.lower() for w in re.findall(r"[\w’'-]+", cands[i].text)}]

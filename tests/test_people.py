@@ -11,6 +11,7 @@ from answers.compose import ComposeConfig, compose, statements_in_articles
 from answers.people import (
     RoleAsked,
     age_of_the_person_asked,
+    ages_in_articles,
     gives_age,
     holder_named,
     holder_of_the_role_asked,
@@ -74,6 +75,18 @@ def test_the_role_a_question_asks_the_holder_of(question: str, asked: RoleAsked 
         ("The chief executive said so.", "chief executive", []),  # no name
         ("The head of the agency said, Monday, that it was fine.", "head", []),  # a day is no name
         ("Sarah Olden, a nurse, said it.", "chief executive", []),  # another role
+        # not a deputy's, a former or an acting holder's, unless that is the role asked
+        ("The deputy interior minister, Tariq Osman, said so.", "interior minister", []),
+        ("Former chief executive Ann Okafor said she was proud.", "chief executive", []),
+        ("Novak, who was finance minister until May, spoke.", "finance minister", []),
+        ("Lind, 52, was transport minister for three years.", "transport minister", []),
+        ("Acting mayor Omar Said spoke.", "mayor", []),
+        ("Acting mayor Omar Said spoke.", "acting mayor", ["Omar Said"]),
+        # the organisation between the role and the name; a word that ends the title
+        ("The chief executive of Kestrel Hospital, Samuel Obi, said", "chief executive", ["Samuel Obi"]),
+        ("Brindle's chief executive officer, Sarah Olden, said", "chief executive", ["Sarah Olden"]),
+        ("Corvell Energy appointed Marcus Dahl as its chief executive.", "chief executive", ["Marcus Dahl"]),
+        ("Corvell names Marcus Dahl chief executive after Okafor exit", "chief executive", ["Marcus Dahl"]),
     ],
 )
 def test_the_names_a_sentence_gives_a_role(sentence: str, role: str, names: list[str]) -> None:
@@ -157,10 +170,34 @@ def test_a_statement_asked_of_a_role_is_asked_of_its_holder() -> None:
         ("Navarro, 2023, won.", False),  # a year
         ("Navarro, 12 percent of the vote, was third.", False),
         ("Ortiz, 39, won.", False),  # someone else
+        ("Carlos Navarro, 71, her father, voted.", False),  # another of the name
+        ('"We won," said Navarro, 39.', True),
+        ("Julia Navarro, 39, won.", True),
     ],
 )
 def test_an_age_beside_a_name(sentence: str, gives: bool) -> None:
     assert gives_age(sentence, "Julia Navarro") is gives
+
+
+def test_an_age_question_is_answered_only_by_sentences_naming_the_person() -> None:
+    """The reader reads any age as the answer to "How old is <name>?": a sentence that does not name
+    the person is none ("Elena Ross, aged 70," for Julia Navarro)."""
+    other = _cand("Brava's mayor, Elena Ross, aged 70, cut the ribbon.", 0.9)
+    answer = compose(
+        [other],
+        np.eye(1, dtype=np.float32),
+        0.63,
+        ComposeConfig(),
+        "extractive",
+        "v",
+        texts={"d0": other.text},
+        question="How old is Julia Navarro?",
+    )
+    assert answer.abstained, answer.answer
+    texts = {"d0": 'The wing opened. "We are full," said Obi, 62. His wife, Dr. Lena Obi, 44, spoke.'}
+    found = [texts[d][a:b] for d, a, b in ages_in_articles("How old is Samuel Obi?", texts)]
+    assert found == ['"We are full," said Obi, 62.']
+    assert ages_in_articles("What did Samuel Obi say?", texts) == []
 
 
 def test_how_old_a_person_is() -> None:
