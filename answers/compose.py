@@ -20,15 +20,14 @@ import numpy as np
 from answers.candidates import Candidate
 from answers.models import ABSTAIN_TEXT, Answer, CitationNumbers
 from answers.people import (
-    MAX_ARTICLE_CHARS,
-    MAX_FOUND,
     age_of_the_person_asked,
     holder_of_the_role_asked,
     naming_the_person_asked,
+    sentences_where,
 )
 from answers.wording import names, restatements
 from retrieval.lexical import STOPWORDS, article_stems, stem, stems
-from retrieval.sentences import quotation, split_sentences
+from retrieval.sentences import quotation
 
 
 @dataclass
@@ -362,15 +361,12 @@ def statements_in_articles(question: str, texts: Mapping[str, str]) -> list[tupl
     asked = person_asked(question)
     if not asked:
         return []
-    out: list[tuple[str, int, int]] = []
-    for doc_id, text in texts.items():
-        lowered = text.lower()
-        if len(text) > MAX_ARTICLE_CHARS or not any(w in lowered for w in asked):
-            continue
-        for s in split_sentences(text):
-            if any(same_person(asked, w) for w in _speakers_at(text[s.start : s.end], text, s.start, s.end)):
-                out.append((doc_id, s.start, s.end))
-    return out[:MAX_FOUND]
+    naming = {d: t for d, t in texts.items() if any(w in t.lower() for w in asked)}
+
+    def theirs(text: str, start: int, end: int) -> bool:
+        return any(same_person(asked, w) for w in _speakers_at(text[start:end], text, start, end))
+
+    return sentences_where(naming, theirs)
 
 
 def statements_of_the_person_asked(

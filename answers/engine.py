@@ -52,7 +52,7 @@ from prompts import PromptSet
 from retrieval.catalogs import AnyCatalog
 from retrieval.fusion import fuse_reciprocal_rank
 from retrieval.lexical import query_terms, stems
-from retrieval.models import SearchHit, hit_texts
+from retrieval.models import SearchHit, best_scores, hit_texts
 from retrieval.search import Filters, SentenceHit
 
 if TYPE_CHECKING:
@@ -209,9 +209,6 @@ class OfflineEngine:
         texts = hit_texts(hits)
         with self.service.telemetry.stage("compose"):
             same = mark_reworded_copies(cands, vecs, cfg.same_above, texts, self.service.searcher.term_rows)
-            relevance: dict[str, float] = {}
-            for h in hits:
-                relevance[h.document_id] = max(relevance.get(h.document_id, h.score), h.score)
             return compose(
                 cands,
                 vecs,
@@ -222,7 +219,7 @@ class OfflineEngine:
                 same,
                 texts,
                 query,
-                relevance,
+                best_scores(hits),
             )
 
     def ask(self, question: str, *, top_k: int, filters: Filters | None, history: list[str]) -> Answer:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from answers.candidates import Candidate
@@ -194,11 +194,22 @@ _ASKS_AGE = re.compile(
 )
 
 
+def age_asked(question: str) -> str | None:
+    """The name "How old is <name>?" asks the age of; None for any other question."""
+    m = _ASKS_AGE.match(question)
+    return (m.group("a") or m.group("b")) if m is not None else None
+
+
+def _capitalised(name: str) -> list[str]:
+    """The words of a name that can name a person: capitalised, more than an initial."""
+    return [w for w in name.split() if w[:1].isupper() and len(w) > 1]
+
+
 def gives_age(sentence: str, name: str) -> bool:
     """Whether a sentence gives the age of a person of this name (any capitalised word of it, not
     after another first name: "Lena Obi, 44," is not Samuel Obi's age): "Navarro, 39,", "Navarro
     (39)", "Navarro, aged 39,", "Navarro, a 39-year-old engineer", "the 39-year-old Navarro"."""
-    named = [w for w in name.split() if w[:1].isupper() and len(w) > 1]
+    named = _capitalised(name)
     if not named:
         return False
     # the capitalised word right before the name's word in the sentence, if any
@@ -220,37 +231,43 @@ def age_of_the_person_asked(cands: list[Candidate], question: str) -> list[int]:
     """For "How old is <name>?": the candidate that gives that person's age beside their name, the
     reader's most probable of them, whatever else the reader accepts (it reads any age as one: "Tomas
     Berg, 39," for Karin Lind). Empty for any other question, or when none does."""
-    m = _ASKS_AGE.match(question)
-    if m is None:
+    name = age_asked(question)
+    if name is None:
         return []
-    name = m.group("a") or m.group("b")
     giving = [i for i, c in enumerate(cands) if gives_age(c.text, name)]
     return sorted(giving, key=lambda i: -cands[i].probability)[:1]
+
+
+def sentences_where(
+    texts: Mapping[str, str], keep: Callable[[str, int, int], bool]
+) -> list[tuple[str, int, int]]:
+    """(document id, start, end) of the sentences of these articles that keep(text, start, end)
+    holds for, in article order, at most MAX_FOUND; an article over MAX_ARTICLE_CHARS is not read."""
+    return [
+        (doc_id, s.start, s.end)
+        for doc_id, text in texts.items()
+        if len(text) <= MAX_ARTICLE_CHARS
+        for s in split_sentences(text)
+        if keep(text, s.start, s.end)
+    ][:MAX_FOUND]
 
 
 def ages_in_articles(question: str, texts: Mapping[str, str]) -> list[tuple[str, int, int]]:
     """For "How old is <name>?": (document id, start, end) of the sentences of these articles that
     give that person's age (`gives_age`): news gives it once, where it first names them in full or
     in a quote's attribution ('..., said Obi, 62.'), often not in the passage search returns."""
-    m = _ASKS_AGE.match(question)
-    if m is None:
+    name = age_asked(question)
+    if name is None:
         return []
-    name = m.group("a") or m.group("b")
-    return [
-        (doc_id, s.start, s.end)
-        for doc_id, text in texts.items()
-        if len(text) <= MAX_ARTICLE_CHARS
-        for s in split_sentences(text)
-        if gives_age(text[s.start : s.end], name)
-    ][:MAX_FOUND]
+    return sentences_where(texts, lambda text, start, end: gives_age(text[start:end], name))
 
 
 def naming_the_person_asked(cands: list[Candidate], chosen: list[int], question: str) -> list[int]:
     """For "How old is <name>?": of the sentences chosen, those that name that person (a word of the
     name): the reader reads any age as the answer ("Elena Ross, aged 70," for Julia Navarro). The
     chosen as they are for any other question."""
-    m = _ASKS_AGE.match(question)
-    if m is None:
+    name = age_asked(question)
+    if name is None:
         return chosen
-    named = {w.lower() for w in (m.group("a") or m.group("b")).split() if w[:1].isupper() and len(w) > 1}
+    named = {w.lower() for w in _capitalised(name)}
     return [i for i in chosen if named & {w.lower() for w in re.findall(r"[\w’'-]+", cands[i].text)}]

@@ -9,7 +9,7 @@ import numpy as np
 
 from answers.rewrite import as_question, rewrite_follow_up
 from answers.people import holder_named
-from retrieval.models import SearchHit, hit_texts
+from retrieval.models import SearchHit, best_scores, hit_texts
 from retrieval.search import Filters, Searcher
 
 
@@ -42,10 +42,7 @@ def retrieve(
     asked = as_question(question)
     query = as_question(rewrite_follow_up(asked, history, person, partial(cosines, searcher)))
     hits = searcher.search(query, k, filters)
-    relevance: dict[str, float] = {}
-    for h in hits:
-        relevance[h.document_id] = max(relevance.get(h.document_id, h.score), h.score)
-    named = holder_named(query, hit_texts(hits), relevance)
+    named = holder_named(query, hit_texts(hits), best_scores(hits))
     if named != query:
         query, hits = named, searcher.search(named, k, filters)
     return Retrieval(asked, query, hits)

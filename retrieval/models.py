@@ -117,6 +117,14 @@ def hit_texts(hits: list[SearchHit]) -> dict[str, str]:
     return {h.document_id: h.document_text for h in hits}
 
 
+def best_scores(hits: list[SearchHit]) -> dict[str, float]:
+    """{document id: the search score of its best hit}."""
+    best: dict[str, float] = {}
+    for h in hits:
+        best[h.document_id] = max(best.get(h.document_id, h.score), h.score)
+    return best
+
+
 @dataclass(frozen=True)
 class IngestResult:
     id: str
