@@ -21,6 +21,7 @@ from answers.candidates import Candidate
 from answers.models import ABSTAIN_TEXT, Answer, CitationNumbers
 from answers.people import (
     age_of_the_person_asked,
+    holder_before,
     holder_of_the_role_asked,
     naming_the_person_asked,
     sentences_where,
@@ -216,11 +217,15 @@ _AFTER_SPEECH = (
     r"(?:(?!(?:that|on|in|at|to|of|for|by|from|with|about|after|before|during|when|while|which|who|if|as|"
     r"and|but|or|it|he|she|they|there|this|then|than)\b)[a-z][\w’'-]*,?\s+){0,4}"
 )
-# '," Whitaker said', '," said Whitaker', '," he said'; or a sentence that opens "Mendes said"
+# a person named by role: "the minister", "the company's chief executive"
+_BY_ROLE = r"(?:[a-z][\w’'-]*\s+){0,3}?[a-z][\w’'-]*"
+# '," Whitaker said', '," said Whitaker', '," he said', '," the minister said', '," said the
+# mayor.'; or a sentence that opens "Mendes said" or "The minister said"
 _QUOTE_SPEAKER = re.compile(
-    rf"[”\"]\s+(?:(?P<a>he|she|{_SPEAKER_NAME})\s+{_SPEECH}\b|{_AFTER_SPEECH}(?P<b>{_SPEAKER_NAME}))"
+    rf"[”\"]\s+(?:(?P<a>he|she|{_SPEAKER_NAME})\s+{_SPEECH}\b|{_AFTER_SPEECH}(?P<b>{_SPEAKER_NAME})"
+    rf"|the\s+(?P<r>{_BY_ROLE})\s+{_SPEECH}\b|\b(?:said|says|added)\s+the\s+(?P<s>{_BY_ROLE})\s*[,.])"
 )
-_OPENS_WITH_SPEAKER = re.compile(rf"^(?P<a>{_SPEAKER_NAME})\s+{_SPEECH}\b")
+_OPENS_WITH_SPEAKER = re.compile(rf"^(?:(?P<a>{_SPEAKER_NAME})|The\s+(?P<r>{_BY_ROLE}))\s+{_SPEECH}\b")
 # "Anna Berg said", "Peter Walsh, who runs it, said", "The head, Mary Lowe, said", "Anna Berg, who
 # ran it, defended the plan, saying", "said Anna Berg" (not "told Anna Berg": she is told),
 # "according to Anna Berg"
@@ -260,9 +265,10 @@ def _named_before(text: str, at: int) -> str:
 def speaker(text: str, start: int, end: int) -> set[str] | None:
     """The words of the name a sentence's statement is attributed to (lower-cased), or None when it
     names none: a quote's '," Name said' or '," said Name', a sentence opening "Name said"; for '," he
-    said', the last "Name said" of the article before the sentence; a quotation with no attribution
-    goes on with the last quotation's of its paragraph; a sentence of a quotation of several is
-    the quotation's."""
+    said', the last "Name said" of the article before the sentence; for '," the minister said' or
+    "The minister said", the minister the article last named before it (answers/people.py); a
+    quotation with no attribution goes on with the last quotation's of its paragraph; a sentence of
+    a quotation of several is the quotation's."""
     sentence = text[start:end]
     m = _QUOTE_SPEAKER.search(sentence) or _OPENS_WITH_SPEAKER.match(sentence)
     if m is None and (whole := quotation(text, start, end)) != (start, end):
@@ -277,9 +283,12 @@ def speaker(text: str, start: int, end: int) -> set[str] | None:
         m, at = (quotes[-1], paragraph + quotes[-1].end()) if quotes else (None, start)
     if m is None:
         return None
-    who = m.group("a") or m.groupdict().get("b") or ""
+    found = m.groupdict()
+    who = found.get("a") or found.get("b") or ""
     if who.lower() in ("he", "she"):
         who = _named_before(text, at)
+    elif role := found.get("r") or found.get("s"):
+        who = holder_before(text, at, role)
     words = _name_words(who)
     # "It said", "They said": an organisation or several people, not resolved here
     return None if not words or words <= {"it", "they", "we", "i", "you", "this", "that"} else words

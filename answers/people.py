@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from answers.candidates import Candidate
 from retrieval.lexical import article_stems, stems
@@ -68,6 +69,13 @@ def holders(sentence: str, role: str) -> list[str]:
     "Brindle's chief executive, Sarah Olden", "Sarah Olden, Brindle's chief executive", "Marsh was
     elected mayor"; not a deputy's, a former or an acting holder's ("deputy interior minister Tariq
     Osman", "Novak, who was finance minister until May"), unless the role asked is theirs."""
+    return [name for _, name in holders_at(sentence, role)]
+
+
+@lru_cache(maxsize=64)  # a whole article's, asked of each of its sentences
+def holders_at(text: str, role: str) -> tuple[tuple[int, str], ...]:
+    """(where the name starts, the name) of each holder of this role the text names (`holders`),
+    in text order."""
     words = r"\s+".join(map(re.escape, role.split()))
     # the role in any case ("Mayor Tom Marsh"), with a word that ends its title ("chief executive
     # officer"), not one that goes on ("chief executive after Okafor exit")
@@ -87,16 +95,29 @@ def holders(sentence: str, role: str) -> list[str]:
     asked = set(role.lower().split())
     found = []
     for p in patterns:
-        for m in re.finditer(p, sentence):
+        for m in re.finditer(p, text):
             name = m.group("name")
-            before = re.findall(r"[a-z]+", sentence[: m.start("role")].lower())[-1:]
+            # the word before the role, in its sentence
+            lead = re.split(r"[.!?\n]", text[max(0, m.start("role") - 40) : m.start("role")])[-1]
+            before = re.findall(r"[a-z]+", lead.lower())[-1:]
             between = set(re.findall(r"[a-z]+", (m.groupdict().get("between") or "").lower()))
             if (
                 # a name is no sentence-opening common word ("The chief executive ...")
                 name.split()[0].lower() not in _NOT_NAMES and not (set(before) | between) & (_NOT_NOW - asked)
             ):
-                found.append(name)
-    return found
+                found.append((m.start("name"), name))
+    return tuple(sorted(found))
+
+
+def holder_before(text: str, at: int, role: str) -> str:
+    """The holder of a person's role ("the minister", "the company's chief executive") the text
+    last names before `at`: whom "the minister said" means. "" when it names none, or the role is
+    a body's or several people's ("the police", "the prosecutors")."""
+    role = re.sub(r"^.*[’']s\s+", "", role.lower())  # "the company's chief executive": its role
+    if not role or not one_persons(role):
+        return ""
+    named = [name for start, name in holders_at(text, role) if start < at]
+    return re.sub(r"[’']s$", "", named[-1]) if named else ""
 
 
 # what makes a role another's than its holder's now: "deputy", "former", "acting"; "who was"
