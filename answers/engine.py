@@ -26,6 +26,7 @@ import numpy as np
 from answers.candidates import Candidate, candidates, mark_reworded_copies, reader_passage
 from answers.capitals import as_countries
 from answers.compose import ComposeConfig, abstain, compose, statements_in_articles
+from answers.definitions import definitions_in_articles
 from answers.features import Unit, features, warm_word_weights
 from answers.intent import SummaryRequest, summary_request
 from answers.language import other_script
@@ -450,12 +451,17 @@ class ReaderEngine(OfflineEngine):
     def with_statements_asked(
         self, query: str, hits: list[SearchHit], cands: list[Candidate], vecs: np.ndarray
     ) -> tuple[list[Candidate], np.ndarray]:
-        """For "What did <name> say?" and "How old is <name>?": the candidates, and every other
-        sentence of the retrieved articles attributed to that person or giving their age, read too
-        (compose.statements_in_articles, people.ages_in_articles)."""
+        """For "What did <name> say?", "How old is <name>?" and "What does <acronym> stand for?": the
+        candidates, and every other sentence of the retrieved articles attributed to that person,
+        giving their age or spelling the acronym out, read too (compose.statements_in_articles,
+        people.ages_in_articles, definitions.definitions_in_articles)."""
         texts = hit_texts(hits)
         have = {(c.document_id, c.start) for c in cands}
-        found = statements_in_articles(query, texts) or ages_in_articles(query, texts)
+        found = (
+            statements_in_articles(query, texts)
+            or ages_in_articles(query, texts)
+            or definitions_in_articles(query, texts)
+        )
         spans = [(d, a, b) for d, a, b in found if (d, a) not in have]
         if not spans:
             return cands, vecs

@@ -103,7 +103,10 @@ def holders_at(text: str, role: str) -> tuple[tuple[int, str], ...]:
             between = set(re.findall(r"[a-z]+", (m.groupdict().get("between") or "").lower()))
             if (
                 # a name is no sentence-opening common word ("The chief executive ...")
-                name.split()[0].lower() not in _NOT_NAMES and not (set(before) | between) & (_NOT_NOW - asked)
+                name.split()[0].lower() not in _NOT_NAMES
+                and not (set(before) | between) & (_NOT_NOW - asked)
+                # the role beside the name, not after a verb ("Priya Ramanathan, said in her report")
+                and not between & _NOT_BETWEEN
             ):
                 found.append((m.start("name"), name))
     return tuple(sorted(found))
@@ -124,6 +127,14 @@ def holder_before(text: str, at: int, role: str) -> str:
 _NOT_NOW = frozenset(
     "deputy vice former acting interim outgoing incoming previous ex assistant associate late then "
     "was were had until".split()
+)
+
+
+# what the words between a name and its role are not: "Sarah Olden, the company's new chief
+# executive", not "Priya Ramanathan, said in her report"
+_NOT_BETWEEN = frozenset(
+    "said says told added wrote warned in on at of to for with by from into about after before and or "
+    "but who which that when while as".split()
 )
 
 

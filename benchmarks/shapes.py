@@ -131,7 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         load0 = os.getloadavg()[0]
         rows = timed_rows(args.work or Path(tmp))
-        out = {"cpu": os.cpu_count(), "load_avg": [round(load0, 2), round(os.getloadavg()[0], 2)], "rows": rows}
+        out = {
+            "cpu": os.cpu_count(),
+            "load_avg": [round(load0, 2), round(os.getloadavg()[0], 2)],
+            "rows": rows,
+        }
     args.out.write_text(json.dumps(out, indent=1))
     print(f"{len(rows)} questions; load {out['load_avg']}; {args.out}")
     return 0

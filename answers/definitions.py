@@ -1,0 +1,95 @@
+"""What an acronym stands for, as the articles spell it out: "What does MAIU stand for?" is
+answered by the sentence that defines it ("the Marine Accident Investigation Unit (MAIU) said").
+
+The reader, taught to find an answer's words in a sentence about the question's subject, reads a
+question of what letters mean poorly, and the sentence that spells them out is often one search
+does not return. News defines an acronym in a few fixed ways, in any English corpus: the words,
+then the letters in brackets ("prisoners of war (POWs)") or after "or" ("the Rural Health Access
+Fund, or RHAF,"), or the letters, then the words in brackets; the initials of the words spell the
+letters, with small words ("of", "the") between them or not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+
+from answers.candidates import Candidate
+from answers.people import sentences_where
+
+# "What does MAIU stand for?", "What is the NIS short for?", "What do the abbreviations SBU and NIS
+# stand for?", "What does the acronym POW mean?"
+# stand for ...? (not "What does NATO mean for Ukraine?": what it matters, not what it stands for)
+_ASKS = re.compile(
+    r"^\s*[Ww]hat\s+(?:(?:does|do|did)\s+(?P<a>.+?)\s+(?:stand\s+for|mean|refer\s+to)"
+    r"|(?:is|are|was)\s+(?P<b>.+?)\s+short\s+for)(?=\s*[?.!]*\s*$|\s+in\b|\s*,|\s+and\b)"
+)
+_ACRONYM = re.compile(r"\b[A-Z][A-Za-z]*[A-Z]s?\b")  # "MAIU", "POWs", "MoD"
+_KIND = re.compile(r"\b(?:abbreviations?|acronyms?|letters|initials)\b")
+_SMALL = r"(?:of|the|and|for|on|in|to|at|de|du|la|&)"
+
+
+def acronyms_asked(question: str) -> list[str]:
+    """The acronyms a question asks the meaning of ("POW" of "What does the abbreviation POW
+    mean?"), without a plural's "s"; empty for any other question. "What does X mean?" is asked of
+    an acronym only when X is one (capitals) or is called one."""
+    m = _ASKS.match(question)
+    if m is None:
+        return []
+    asked = m.group("a") or m.group("b") or ""
+    found = [a.removesuffix("s") if a[:-1].isupper() else a for a in _ACRONYM.findall(asked)]
+    plain = re.sub(r"\b(?:the|and|both|abbreviations?|acronyms?|letters|initials)\b|[,\s'’\"“”]", "", asked)
+    spelt = re.sub(r"[^A-Za-z]", "", "".join(found))
+    # only acronyms in what is asked about ("What does MAIU stand for?", "... SBU and NIS ..."), or
+    # one the question calls an abbreviation ("What does the abbreviation POW mean in the reports?")
+    if found and (plain.lower() == spelt.lower() or _KIND.search(asked)):
+        return list(dict.fromkeys(found))
+    return []
+
+
+def _spelt(acronym: str) -> str:
+    """A pattern of words whose initials spell the acronym, small words between them or not."""
+    gap = rf"[\s-]+(?:{_SMALL}[\s-]+)*"  # "robot-as-a-service (RaaS)" too
+    return gap.join(rf"(?i:{re.escape(c)})[\w’'-]*" for c in acronym)
+
+
+def spelt_out(sentence: str, acronym: str) -> str | None:
+    """The words a sentence spells the acronym out with ("Marine Accident Investigation Unit" of
+    "the Marine Accident Investigation Unit (MAIU)", "prisoners of war (POWs)", "the Rural Health
+    Access Fund, or RHAF,", "the MAIU (Marine Accident Investigation Unit)"), or None when it does
+    not."""
+    letters = rf"{re.escape(acronym)}s?"
+    words = _spelt(acronym)
+    m = re.search(rf"\b(?P<w>{words})[\"”]?(?:\s*\(\s*|,\s+or\s+){letters}\b", sentence) or re.search(
+        rf"\b{letters}\s*\(\s*(?:the\s+)?(?P<w>{words})\s*\)", sentence
+    )
+    return m.group("w") if m is not None else None
+
+
+def defines(sentence: str, acronym: str) -> bool:
+    """Whether a sentence spells the acronym out (`spelt_out`)."""
+    return spelt_out(sentence, acronym) is not None
+
+
+def definitions_in_articles(question: str, texts: Mapping[str, str]) -> list[tuple[str, int, int]]:
+    """For "What does <acronym> stand for?": (document id, start, end) of the sentences of these
+    articles that spell it out (`defines`), in article order. Empty for any other question."""
+    asked = acronyms_asked(question)
+    if not asked:
+        return []
+    return sentences_where(texts, lambda text, start, end: any(defines(text[start:end], a) for a in asked))
+
+
+def defining_the_acronyms_asked(cands: list[Candidate], question: str) -> list[int]:
+    """For "What does <acronym> stand for?": for each acronym asked, the reader's most probable
+    candidate that spells it out with the words most of them use. Empty for any other question, or when none does (the reader's
+    choice stands)."""
+    chosen = []
+    for acronym in acronyms_asked(question):
+        spelt = {i: w.lower() for i, c in enumerate(cands) if (w := spelt_out(c.text, acronym)) is not None}
+        # the words most articles spell it with first: not a reworded copy's "Nationwide Intelligence
+        # Service" where three others say "National"
+        usage = Counter(spelt.values())
+        chosen += sorted(spelt, key=lambda i: (-usage[spelt[i]], -cands[i].probability))[:1]
+    return list(dict.fromkeys(chosen))
