@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 from answers.candidates import Candidate
-from answers.compose import ComposeConfig, compose, statements_in_articles
+from answers.compose import ComposeConfig, compose, speaker, statements_in_articles
 from answers.people import (
     RoleAsked,
     age_of_the_person_asked,
     ages_in_articles,
     gives_age,
+    holder_before,
     holder_named,
     holder_of_the_role_asked,
     holders,
@@ -21,6 +22,7 @@ from answers.people import (
 from answers.reader import Passage
 from conftest import MakeService
 from retrieval.models import DocumentIn
+from retrieval.sentences import split_sentences
 
 
 def _cand(text: str, p: float, doc: str = "d0", title: str = "") -> Candidate:
@@ -87,6 +89,9 @@ def test_the_role_a_question_asks_the_holder_of(question: str, asked: RoleAsked 
         ("Brindle's chief executive officer, Sarah Olden, said", "chief executive", ["Sarah Olden"]),
         ("Corvell Energy appointed Marcus Dahl as its chief executive.", "chief executive", ["Marcus Dahl"]),
         ("Corvell names Marcus Dahl chief executive after Okafor exit", "chief executive", ["Marcus Dahl"]),
+        # the role beside the name, not a word after a verb
+        ("Priya Ramanathan, said in her report that it was late.", "report", []),
+        ("Sarah Olden, the company's new chief executive, said it.", "chief executive", ["Sarah Olden"]),
     ],
 )
 def test_the_names_a_sentence_gives_a_role(sentence: str, role: str, names: list[str]) -> None:
@@ -292,3 +297,48 @@ def test_the_statements_of_a_person_in_articles() -> None:
     assert found == ["Mayor Tom Marsh said the bridge would open.", '"It is ready," he said.']
     assert statements_in_articles("What did Tom Marsh say about the bridge?", texts) == []
     assert statements_in_articles("Who is Tom Marsh?", texts) == []
+
+
+def test_a_statement_attributed_to_a_role_is_its_holders() -> None:
+    """'"...," the minister said' and "The minister added ..." are the minister's the article last
+    named before them; a deputy's role is the deputy's; a body's and an unnamed holder's are no one's."""
+    text = (
+        "Interior minister Lidia Varga visited the site on Monday. "
+        '"We will rebuild," the minister said. The minister added that funds were ready. '
+        'Deputy minister Tariq Osman disagreed. "Not so fast," said the deputy minister. '
+        '"It is late," the company said. "Too late," the mayor said.'
+    )
+    said = {text[s.start : s.end]: speaker(text, s.start, s.end) for s in split_sentences(text)}
+    assert said['"We will rebuild," the minister said.'] == {"lidia", "varga"}
+    assert said["The minister added that funds were ready."] == {"lidia", "varga"}
+    assert said['"Not so fast," said the deputy minister.'] == {"tariq", "osman"}
+    assert said['"It is late," the company said.'] is None
+    assert said['"Too late," the mayor said.'] is None  # no mayor is named
+    assert holder_before(text, text.index("Deputy"), "minister") == "Lidia Varga"
+    assert holder_before(text, 0, "minister") == ""  # not one named after
+
+
+def test_what_a_person_said_counts_what_their_role_said(make_service: MakeService) -> None:
+    """Through retrieval and the reader: "What did <name> say about ...?" is answered with a
+    statement the article gives only to their role ("the mayor said"), not with another's."""
+    svc = make_service()
+    svc.ingest_documents(
+        [
+            DocumentIn(
+                id="strike",
+                title="Kestrel dock strike enters third week",
+                text=(
+                    "KESTREL, Oct 3 (Meridian Press) - Mayor Tom Ross urged both sides in the dock strike to "
+                    "return to the table on Friday. Union leader Maria Pike said her members would not go back "
+                    'without a written offer.\n\n"I believe a deal is close," the mayor said after meeting '
+                    'both sides. "We are further apart than ever," Pike said.'
+                ),
+            )
+        ]
+    )
+    answer = svc.ask("What did Tom Ross say about a deal?")
+    assert not answer.abstained, answer.answer
+    assert any('"I believe a deal is close," the mayor said' in c.quote for c in answer.citations), (
+        answer.answer
+    )
+    assert not any("Pike" in c.quote for c in answer.citations), answer.answer

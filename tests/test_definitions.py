@@ -1,0 +1,86 @@
+"""answers/definitions.py: what an acronym stands for, from the sentence that spells it out; and
+through the real service."""
+
+from __future__ import annotations
+
+import pytest
+
+from answers.candidates import Candidate
+from answers.definitions import acronyms_asked, defining_the_acronyms_asked, spelt_out
+from answers.reader import Passage
+from conftest import MakeService
+from retrieval.models import DocumentIn
+
+
+def _cand(text: str, p: float, doc: str = "d0") -> Candidate:
+    return Candidate(doc, f"{doc}:0", doc, 0, len(text), text, None, Passage(text), 1.0, "h", p)
+
+
+@pytest.mark.parametrize(
+    "question, acronyms",
+    [
+        ("What does MAIU stand for?", ["MAIU"]),
+        ("What is the NIS short for?", ["NIS"]),
+        ("What does the MoD stand for?", ["MoD"]),
+        ("What do the abbreviations SBU and NIS stand for, and which country does it serve?", ["SBU", "NIS"]),
+        ("What does the abbreviation POWs mean in the reports?", ["POW"]),
+        # not what an acronym stands for
+        ("What does NATO mean for Ukraine?", []),
+        ("What does the word Choson refer to?", []),
+        ("What does Zelensky mean by that?", []),
+        ("What did the NIS say?", []),
+    ],
+)
+def test_the_acronyms_a_question_asks_the_meaning_of(question: str, acronyms: list[str]) -> None:
+    assert acronyms_asked(question) == acronyms
+
+
+@pytest.mark.parametrize(
+    "sentence, acronym, words",
+    [
+        ("the Marine Accident Investigation Unit (MAIU) said", "MAIU", "Marine Accident Investigation Unit"),
+        ("held as prisoners of war (POWs) in Russia", "POW", "prisoners of war"),
+        ("the Democratic People's Republic of Korea (DPRK)", "DPRK", "Democratic People's Republic of Korea"),
+        ("The Rural Health Access Fund, or RHAF, set up in 2019", "RHAF", "Rural Health Access Fund"),
+        ('sold under a "robot-as-a-service" (RaaS) model', "RaaS", "robot-as-a-service"),
+        ("the MAIU (Marine Accident Investigation Unit) said", "MAIU", "Marine Accident Investigation Unit"),
+        ("the MAIU said on Monday", "MAIU", None),  # not spelt out
+        ("the Northern Shipping Union (NSU)", "MAIU", None),
+    ],
+)
+def test_the_words_a_sentence_spells_an_acronym_with(sentence: str, acronym: str, words: str | None) -> None:
+    assert spelt_out(sentence, acronym) == words
+
+
+def test_the_spelling_most_articles_use_is_chosen() -> None:
+    """A machine-reworded copy's "Nationwide Intelligence Service (NIS)" is not shown where the other
+    articles spell it "National Intelligence Service", however the reader scores it."""
+    cands = [
+        _cand("The Nationwide Intelligence Service (NIS) instructed lawmakers.", 0.9, "copy"),
+        _cand("Seoul's National Intelligence Service (NIS) told AFP it had confirmed the capture.", 0.6, "a"),
+        _cand("South Korea's National Intelligence Service (NIS) confirmed it on Sunday.", 0.7, "b"),
+        _cand("The NIS said the men were wounded.", 0.95, "c"),
+    ]
+    assert defining_the_acronyms_asked(cands, "What does NIS stand for?") == [2]
+    assert defining_the_acronyms_asked(cands, "What does SBU stand for?") == []
+    assert defining_the_acronyms_asked(cands, "Who confirmed the capture?") == []
+
+
+def test_what_an_acronym_stands_for_through_the_service(make_service: MakeService) -> None:
+    """Through retrieval and the reader: the sentence that spells the letters out is the answer,
+    cited exactly; letters no article spells out are not answered with a sentence that uses them."""
+    text = (
+        "HARLOW BAY, May 4 (Coast Wire) - Investigators began examining the wreck of the ferry Aster on "
+        "Tuesday. The Marine Accident Investigation Unit (MAIU) said divers had recovered the voyage data "
+        "recorder.\n\nThe MAIU said its report would be published within a year. The ferry operator, "
+        "Sound Link, said it was cooperating fully. The KRT said nothing."
+    )
+    svc = make_service()
+    svc.ingest_documents([DocumentIn(id="ferry", title="Ferry wreck inquiry opens", text=text)])
+    answer = svc.ask("What does MAIU stand for?")
+    assert not answer.abstained, answer.answer
+    cited = answer.citations[0]
+    assert "Marine Accident Investigation Unit (MAIU)" in cited.quote, answer.answer
+    assert text[cited.start : cited.end] == cited.quote
+    unknown = svc.ask("What does KRT stand for?")
+    assert not any("Marine Accident" in c.quote for c in unknown.citations), unknown.answer
