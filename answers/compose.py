@@ -29,7 +29,7 @@ from answers.people import (
 )
 from answers.wording import names, restatements
 from retrieval.lexical import STOPWORDS, article_stems, stem, stems
-from retrieval.sentences import quotation
+from retrieval.sentences import quotation, split_sentences
 
 
 @dataclass
@@ -332,6 +332,67 @@ def said_by_whom_asked(
     return kept
 
 
+# "Who said ...?", "Who warned that ...?"
+_ASKS_WHO_SAID = re.compile(rf"^\s*[Ww]ho\s+(?:{_SPEECH}|described|called|promised)\b")
+
+
+def naming_speaker(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """For a statement that gives its speaker only as "he", "she" or a role ('"...," he said'): the
+    (start, end) of the last sentence before it in its paragraph that names that speaker. None when
+    the statement names its speaker itself, or no sentence of its paragraph does: "he" is read as
+    the last speaker named, and across a paragraph's end that is too often someone else."""
+    who = (speaker(text, start, end) or set()) - _HONORIFICS
+    if not who or who & {w.lower() for w in re.findall(r"[\w’'-]+", text[start:end])}:
+        return None
+    names = re.compile(rf"\b(?i:{'|'.join(map(re.escape, sorted(who)))})\b")
+    paragraph = max(text.rfind("\n\n", 0, start), text.rfind("\r\n\r\n", 0, start), 0)
+    before = [
+        s
+        for s in split_sentences(text[:start])
+        if s.start >= paragraph and names.search(text, s.start, s.end)
+    ]
+    return (before[-1].start, before[-1].end) if before else None
+
+
+def speakers_named(
+    question: str, cands: list[Candidate], threshold: float, texts: Mapping[str, str]
+) -> list[tuple[str, int, int]]:
+    """For "Who said ...?": (document id, start, end) of the sentence that names the speaker of each
+    sentence the reader accepts whose statement says only "he said" or "the minister said": the
+    answer to "who" is a name. Empty for any other question."""
+    if not _ASKS_WHO_SAID.match(question):
+        return []
+    found = []
+    for c in cands:
+        text = texts.get(c.document_id)
+        if c.probability >= threshold and text is not None:
+            span = naming_speaker(text, c.start, c.end)
+            if span is not None:
+                found.append((c.document_id, *span))
+    return list(dict.fromkeys(found))
+
+
+def with_speakers_named(
+    cands: list[Candidate], chosen: list[int], question: str, texts: Mapping[str, str]
+) -> list[int]:
+    """For "Who said ...?": the chosen, each whose statement says only "he said" after the candidate
+    that names its speaker (`speakers_named`), when there is one. The chosen for any other question."""
+    if not _ASKS_WHO_SAID.match(question):
+        return chosen
+    out: list[int] = []
+    for i in chosen:
+        c, text = cands[i], texts.get(cands[i].document_id)
+        span = naming_speaker(text, c.start, c.end) if text is not None else None
+        if span is not None:
+            out += [
+                j
+                for j, d in enumerate(cands)
+                if d.document_id == c.document_id and d.start <= span[0] < d.end and j not in out
+            ][:1]
+        out += [i] if i not in out else []
+    return out
+
+
 # "What did Anna Berg say?": all a named person said, nothing narrower (no "about ...")
 _ASKS_ALL_SAID = re.compile(
     rf"^\s*[Ww]hat\s+(?:did|has|had)\s+{_ROLE}(?P<who>{_SPEAKER_NAME})\s+"
@@ -616,6 +677,7 @@ def compose(
             or statements_on_the_topic_asked(cands, question, texts)
             or holder_of_the_role_asked(cands, question, texts)
         )
+        chosen = with_speakers_named(cands, chosen, question, texts)
     if not chosen:
         return abstain(generator, prompt_version)
     if same is None:

@@ -3,11 +3,21 @@ holder, through the real service."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from answers.candidates import Candidate
-from answers.compose import ComposeConfig, compose, speaker, statements_in_articles
+from answers.compose import (
+    ComposeConfig,
+    compose,
+    naming_speaker,
+    speaker,
+    speakers_named,
+    statements_in_articles,
+    with_speakers_named,
+)
 from answers.people import (
     RoleAsked,
     age_of_the_person_asked,
@@ -342,3 +352,29 @@ def test_what_a_person_said_counts_what_their_role_said(make_service: MakeServic
         answer.answer
     )
     assert not any("Pike" in c.quote for c in answer.citations), answer.answer
+
+
+def test_who_said_a_quote_is_answered_with_the_sentence_naming_its_speaker() -> None:
+    """'"...," he said' is no answer to "Who said ...?": the sentence of its paragraph that names
+    him is shown before it; not one from another paragraph, where "he" may be someone else."""
+    text = (
+        "Political scientist Kofi Mensah said rents had decided the vote. "
+        '"Housing decided this election," he said.\n\n'
+        "An HSD spokesman said inspectors would examine the valve.\n\n"
+        'The plant manager apologised to residents. "We let you down," he said.'
+    )
+    quote = text.index('"Housing')
+    assert naming_speaker(text, quote, text.index("\n\n")) == (0, quote - 1)
+    late = text.index('"We let')
+    assert naming_speaker(text, late, len(text)) is None  # "HSD" is in another paragraph
+    assert naming_speaker(text, 0, quote - 1) is None  # it names its speaker itself
+    cands = [
+        _cand(text[quote : text.index("\n\n")], 0.9),
+        _cand(text[: quote - 1], 0.2),
+    ]
+    cands[0] = replace(cands[0], start=quote, end=text.index("\n\n"))
+    texts = {"d0": text}
+    assert with_speakers_named(cands, [0], "Who said the election was about housing?", texts) == [1, 0]
+    assert with_speakers_named(cands, [0], "What decided the election?", texts) == [0]
+    assert speakers_named("Who said it?", cands, 0.5, texts) == [("d0", 0, quote - 1)]
+    assert speakers_named("What decided it?", cands, 0.5, texts) == []
