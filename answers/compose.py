@@ -336,6 +336,11 @@ def said_by_whom_asked(
 _ASKS_WHO_SAID = re.compile(rf"^\s*[Ww]ho\s+(?:{_SPEECH}|described|called|promised)\b")
 
 
+def who_said_asked(question: str) -> bool:
+    """Whether a question asks who said something ("Who said ...?", "Who warned that ...?")."""
+    return _ASKS_WHO_SAID.match(question) is not None
+
+
 def naming_speaker(text: str, start: int, end: int) -> tuple[int, int] | None:
     """For a statement that gives its speaker only as "he", "she" or a role ('"...," he said'): the
     (start, end) of the last sentence before it in its paragraph that names that speaker. None when
@@ -360,7 +365,7 @@ def speakers_named(
     """For "Who said ...?": (document id, start, end) of the sentence that names the speaker of each
     sentence the reader accepts whose statement says only "he said" or "the minister said": the
     answer to "who" is a name. Empty for any other question."""
-    if not _ASKS_WHO_SAID.match(question):
+    if not who_said_asked(question):
         return []
     found = []
     for c in cands:
@@ -377,7 +382,7 @@ def with_speakers_named(
 ) -> list[int]:
     """For "Who said ...?": the chosen, each whose statement says only "he said" after the candidate
     that names its speaker (`speakers_named`), when there is one. The chosen for any other question."""
-    if not _ASKS_WHO_SAID.match(question):
+    if not who_said_asked(question):
         return chosen
     out: list[int] = []
     for i in chosen:

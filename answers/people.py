@@ -198,6 +198,13 @@ def one_persons(role: str) -> bool:
     return last not in _BODIES and not plural
 
 
+def role_said_asked(question: str) -> str | None:
+    """The role "What did the <role> say ...?" asks a statement of, when it is one person's; None
+    for any other question."""
+    m = _ASKS_ROLE_SAID.match(question)
+    return m.group("role") if m is not None and one_persons(m.group("role")) else None
+
+
 def holder_named(question: str, texts: Mapping[str, str], relevance: Mapping[str, float]) -> str:
     """The question with the role it asks a statement of ("What did the interior minister say ...?")
     put as the name of the role's holder ("What did Lidia Varga say ...?"), as the most relevant
@@ -205,7 +212,7 @@ def holder_named(question: str, texts: Mapping[str, str], relevance: Mapping[str
     does); the question as it is when it asks no such thing or no article names the holder. News
     names a person by role once and by surname after: the statements are found by the name."""
     m = _ASKS_ROLE_SAID.match(question)
-    if m is None or not one_persons(m.group("role")):
+    if m is None or role_said_asked(question) is None:
         return question
     of = stems(m.group("org") or "")
     for doc in sorted(texts, key=lambda d: -relevance.get(d, 0.0)):

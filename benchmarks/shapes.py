@@ -1,7 +1,8 @@
 """What the question shapes that read beyond the retrieved sentences cost: "What did <name> say?"
 (every sentence of a retrieved article attributed to them), "What did the <role> say?" (the holder
-found, then a second search and read), "How old is <name>?" (ages read from whole articles), against
-every other question, on the attribution sets' articles (evals/said, evals/sayabout, evals/updates).
+found, then a second search and read), "How old is <name>?" (ages read from whole articles), "What
+does <acronym> stand for?", "Who said ...?", against every other question, on the attribution
+sets' articles (evals/said, evals/sayabout, evals/updates, evals/attrib).
 
     python -m benchmarks.shapes --out FILE [--work DIR]
     python -m benchmarks.shapes --compare BEFORE.json AFTER.json
@@ -34,6 +35,7 @@ SETS = [
     (E / "sayabout" / "wire.yaml", E / "wire" / "articles"),
     (E / "sayabout" / "followups.yaml", E / "followups" / "articles"),
     (E / "updates" / "updates.yaml", E / "updates" / "articles"),
+    (E / "attrib" / "attrib.yaml", E / "attrib" / "articles"),
 ]
 
 
@@ -83,10 +85,11 @@ def timed_rows(work: Path) -> list[dict]:
 
 
 def shape(question: str) -> str:
-    from answers.compose import person_asked
-    from answers.people import age_asked, role_asked
+    from answers.compose import person_asked, who_said_asked
+    from answers.definitions import acronyms_asked
+    from answers.people import age_asked, role_asked, role_said_asked
 
-    if role_asked(question) is not None and " say" in f" {question.lower()}":
+    if role_said_asked(question) is not None:
         return "statement of a role"
     if age_asked(question) is not None:
         return "age"
@@ -94,6 +97,10 @@ def shape(question: str) -> str:
         return "holder of a role"
     if person_asked(question):
         return "statement of a name"
+    if acronyms_asked(question):
+        return "acronym"
+    if who_said_asked(question):
+        return "who said"
     return "other"
 
 
