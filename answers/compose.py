@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -255,11 +256,35 @@ def _name_words(name: str) -> set[str]:
     return {w.lower().strip(".()").removesuffix("'s").removesuffix("’s") for w in name.split()}
 
 
+# capitalised words that name no one a statement can be given to
+_NO_ONE = frozenset("the a an he she it they we i you this that these those".split())
+
+
+def _unquoted(text: str) -> str:
+    """The text with its quotations blanked out ('"Rafael told me ...," he said': he is not Rafael)."""
+    return re.sub(r"[\"“][^\"”]*[\"”]", lambda q: " " * len(q.group(0)), text)
+
+
+@lru_cache(maxsize=32)  # a whole article's, asked of each of its sentences
+def _article_speakers(text: str) -> tuple[frozenset[str], ...]:
+    """The words of every name the text gives a statement to ("Name said", "said Name", ...)."""
+    return tuple(frozenset(_name_words(_speaker_of(m))) for m in _SPEAKS.finditer(_unquoted(text)))
+
+
 def _named_before(text: str, at: int) -> str:
-    """The last "Name said" (or "said Name") of the text before `at`: whom "he said" means."""
-    # not a name inside a quotation ('"Rafael told me ...," he said': he is not Rafael)
-    unquoted = re.sub(r"[\"“][^\"”]*[\"”]", lambda q: " " * len(q.group(0)), text[:at])
-    before = list(_SPEAKS.finditer(unquoted))
+    """Whom the "he" or "she" of a statement at `at` means: a speaker of the article the sentence
+    before it in its paragraph names ("Opposition councillor Declan Moray voted against. He said
+    ..." is Moray's, though Taverner spoke last), else the last "Name said" (or "said Name") of the
+    text before it."""
+    paragraph = max(text.rfind("\n\n", 0, at), text.rfind("\r\n\r\n", 0, at), 0)
+    previous = [s for s in split_sentences(text[:at]) if s.start >= paragraph and s.end <= at][-1:]
+    if previous:
+        speakers = _article_speakers(text)
+        for m in re.finditer(_SPEAKER_NAME, _unquoted(text[previous[0].start : previous[0].end])):
+            words = _name_words(m.group(0)) - _HONORIFICS - _NO_ONE
+            if words and any(same_person(words, spoke) for spoke in speakers):
+                return m.group(0)
+    before = list(_SPEAKS.finditer(_unquoted(text[:at])))
     return _speaker_of(before[-1]) if before else ""
 
 
@@ -292,7 +317,7 @@ def speaker(text: str, start: int, end: int) -> set[str] | None:
         who = holder_before(text, at, role)
     words = _name_words(who)
     # "It said", "They said": an organisation or several people, not resolved here
-    return None if not words or words <= {"it", "they", "we", "i", "you", "this", "that"} else words
+    return None if not words or words <= _NO_ONE else words
 
 
 # how a person may be named in a question but not beside every statement
