@@ -266,26 +266,46 @@ def _unquoted(text: str) -> str:
 
 
 @lru_cache(maxsize=32)  # a whole article's, asked of each of its sentences
-def _article_speakers(text: str) -> tuple[frozenset[str], ...]:
-    """The words of every name the text gives a statement to ("Name said", "said Name", ...)."""
-    return tuple(frozenset(_name_words(_speaker_of(m))) for m in _SPEAKS.finditer(_unquoted(text)))
+def _article_people(text: str) -> tuple[tuple[frozenset[str], ...], frozenset[str]]:
+    """(the words of every name the text gives a statement to: "Name said", "said Name", ...; the
+    last words of its names of two words or more: "Castellane" of "Maria Castellane")."""
+    unquoted = _unquoted(text)
+    speakers = tuple(frozenset(_name_words(_speaker_of(m))) for m in _SPEAKS.finditer(unquoted))
+    surnames = frozenset(
+        _name_words(m.group(0).split()[-1]).pop()
+        for m in re.finditer(_SPEAKER_NAME, unquoted)
+        if len(m.group(0).split()) > 1
+    )
+    return speakers, surnames
 
 
-def _named_before(text: str, at: int) -> str:
-    """Whom the "he" or "she" of a statement at `at` means: a speaker of the article the sentence
-    before it in its paragraph names ("Opposition councillor Declan Moray voted against. He said
-    ..." is Moray's, though Taverner spoke last), else the last "Name said" (or "said Name") of the
-    text before it."""
+_PRONOUN_OPENS = re.compile(r"\s*[\"“]?(?P<p>He|She)\b")
+
+
+def _named_before(text: str, at: int, depth: int = 0) -> str:
+    """Whom the "he" or "she" of a statement at `at` means: the person the sentence before it in its
+    paragraph names, when one is a speaker of the article ("Opposition councillor Declan Moray
+    voted against. He said ..." is Moray's, though Taverner spoke last) or opens it as a person the
+    article names in full ("Castellane rejected that figure. She said ..."); that sentence's own
+    "he" or "she" when it opens with one; else the last "Name said" (or "said Name") of the text
+    before it."""
     paragraph = max(text.rfind("\n\n", 0, at), text.rfind("\r\n\r\n", 0, at), 0)
     previous = [s for s in split_sentences(text[:at]) if s.start >= paragraph and s.end <= at][-1:]
     if previous:
-        speakers = _article_speakers(text)
-        for m in re.finditer(_SPEAKER_NAME, _unquoted(text[previous[0].start : previous[0].end])):
+        speakers, surnames = _article_people(text)
+        sentence = _unquoted(text[previous[0].start : previous[0].end])
+        for m in re.finditer(_SPEAKER_NAME, sentence):
             words = _name_words(m.group(0)) - _HONORIFICS - _NO_ONE
-            if words and any(same_person(words, spoke) for spoke in speakers):
+            opens = m.start() == len(sentence) - len(sentence.lstrip())
+            if words and (
+                any(same_person(words, spoke) for spoke in speakers)
+                or (opens and len(words) == 1 and words <= surnames)
+            ):
                 return m.group(0)
-    before = list(_SPEAKS.finditer(_unquoted(text[:at])))
-    return _speaker_of(before[-1]) if before else ""
+        if depth < 3 and _PRONOUN_OPENS.match(text, previous[0].start):
+            return _named_before(text, previous[0].start, depth + 1)
+    named = [m for m in _SPEAKS.finditer(_unquoted(text[:at])) if _name_words(_speaker_of(m)) - _NO_ONE]
+    return _speaker_of(named[-1]) if named else ""
 
 
 def speaker(text: str, start: int, end: int) -> set[str] | None:
@@ -312,7 +332,8 @@ def speaker(text: str, start: int, end: int) -> set[str] | None:
     found = m.groupdict()
     who = found.get("a") or found.get("b") or ""
     if who.lower() in ("he", "she"):
-        who = _named_before(text, at)
+        # from where its quotation opens: '"They found the money. They can find it," she said.'
+        who = _named_before(text, min(at, quotation(text, start, end)[0]))
     elif role := found.get("r") or found.get("s"):
         who = holder_before(text, at, role)
     words = _name_words(who)

@@ -32,7 +32,7 @@ from answers.intent import SummaryRequest, summary_request
 from answers.language import other_script
 from answers.models import Answer, Summary
 from answers.parts import question_parts
-from answers.people import ages_in_articles
+from answers.people import ages_in_articles, holder_answered
 from answers.ranker import Ranker
 from answers.reader import Reader
 from answers.retrieve import Retrieval, retrieve
@@ -190,7 +190,8 @@ class OfflineEngine:
         earlier = self.answer_hits(query, hits, history[-1])
         if earlier.abstained:
             return None
-        return named_person([c.quote for c in earlier.citations], query)
+        quotes = [c.quote for c in earlier.citations]
+        return holder_answered(quotes, query) or named_person(quotes, query)
 
     def answer_hits(self, query: str, hits: list[SearchHit], asked: str | None = None) -> Answer:
         """The answer read from these hits; query is the standalone question (asked: as typed)."""

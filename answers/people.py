@@ -33,7 +33,7 @@ _ROLE_WORDS = r"(?P<role>[a-z][\w-]*(?:\s+[a-z][\w-]*){0,3})"
 _ASKS = (
     # "Who is the chief executive of Northbridge Energy?", "Who was the mayor of Harrowby?"
     re.compile(
-        rf"^\s*[Ww]ho\s+(?:is|was|are|were)\s+(?:the\s+|its\s+)?{_ROLE_WORDS}\s+(?:of|at|for)\s+"
+        rf"^\s*[Ww]ho\s+(?:is|was|are|were)\s+(?:the\s+|its\s+)?{_ROLE_WORDS}\s+(?:of|at|for|in)\s+"
         r"(?:the\s+)?(?P<org>[A-Z][^?]*?)\s*[?.!]*\s*$"
     ),
     # "Who is Brindle's chief executive?", "Who is the council's finance officer?"
@@ -42,15 +42,33 @@ _ASKS = (
     re.compile(rf"^\s*[Ww]hat\s+(?:is|was)\s+the\s+name\s+of\s+{_OWNER}\s+{_ROLE_WORDS}\s*[?.!]*\s*$"),
     # "What is the name of the mayor of Harrowby?"
     re.compile(
-        rf"^\s*[Ww]hat\s+(?:is|was)\s+the\s+name\s+of\s+the\s+{_ROLE_WORDS}\s+(?:of|at|for)\s+"
+        rf"^\s*[Ww]hat\s+(?:is|was)\s+the\s+name\s+of\s+the\s+{_ROLE_WORDS}\s+(?:of|at|for|in)\s+"
         r"(?:the\s+)?(?P<org>[A-Z][^?]*?)\s*[?.!]*\s*$"
     ),
+    # "Who chairs the Northvale Transport Authority?": the role a verb names (_VERB_ROLES)
+    re.compile(
+        r"^\s*[Ww]ho\s+(?:now\s+|currently\s+)?(?P<verb>chairs|heads|leads|manages|coaches|directs|governs|"
+        r"owns|edits|captains)\s+(?:the\s+)?(?P<org>[A-Z][^?]*?)\s*[?.!]*\s*$"
+    ),
 )
+# the titles of whoever a verb says holds a role, as news names them ("chairman Oscar Lindqvist")
+_VERB_ROLES = {
+    "chairs": "chair|chairman|chairwoman|chairperson",
+    "heads": "head|chief",
+    "leads": "leader|head",
+    "manages": "manager",
+    "coaches": "coach|head coach",
+    "directs": "director",
+    "governs": "governor",
+    "owns": "owner",
+    "edits": "editor",
+    "captains": "captain",
+}
 
 
 @dataclass(frozen=True)
 class RoleAsked:
-    role: str  # lower-case words: "chief executive"
+    role: str  # lower-case words: "chief executive"; titles that are one role split by "|"
     holder_of: str  # whose role it is, as asked ("Northbridge Energy"); "" when not said
 
 
@@ -60,7 +78,8 @@ def role_asked(question: str) -> RoleAsked | None:
         m = pattern.match(question)
         if m is not None:
             found = m.groupdict()
-            return RoleAsked(found["role"].lower(), (found.get("org") or found.get("owner") or "").strip())
+            role = _VERB_ROLES[found["verb"]] if found.get("verb") else found["role"].lower()
+            return RoleAsked(role, (found.get("org") or found.get("owner") or "").strip())
     return None
 
 
@@ -76,10 +95,10 @@ def holders(sentence: str, role: str) -> list[str]:
 def holders_at(text: str, role: str) -> tuple[tuple[int, str], ...]:
     """(where the name starts, the name) of each holder of this role the text names (`holders`),
     in text order."""
-    words = r"\s+".join(map(re.escape, role.split()))
+    words = "|".join(r"\s+".join(map(re.escape, title.split())) for title in role.split("|"))
     # the role in any case ("Mayor Tom Marsh"), with a word that ends its title ("chief executive
     # officer"), not one that goes on ("chief executive after Okafor exit")
-    r = rf"(?P<role>(?i:\b{words}(?:s|es)?))(?:\s+(?:officer|designate|elect))?"
+    r = rf"(?P<role>(?i:\b(?:{words})(?:s|es)?))(?:\s+(?:officer|designate|elect))?"
     patterns = (
         rf"{r},?\s+(?P<name>{_NAME})",
         # "The head of the National Emergency Agency, Tomas Brenner, said"
@@ -92,7 +111,7 @@ def holders_at(text: str, role: str) -> tuple[tuple[int, str], ...]:
         rf"\b(?:appoint(?:ed|s)?|name[ds]?|elect(?:ed|s)?|hire[ds]?|chose|picked)\s+(?P<name>{_NAME})\s+"
         rf"(?:as\s+)?(?:(?:its|the|their|a|new)\s+)*(?:[a-z][\w-]*\s+){{0,2}}?{r}\b",
     )
-    asked = set(role.lower().split())
+    asked = set(re.split(r"[\s|]+", role.lower()))
     found = []
     for p in patterns:
         for m in re.finditer(p, text):
@@ -131,10 +150,11 @@ _NOT_NOW = frozenset(
 
 
 # what the words between a name and its role are not: "Sarah Olden, the company's new chief
-# executive", not "Priya Ramanathan, said in her report"
+# executive", not "Priya Ramanathan, said in her report" nor "the Teachers' Union, whose general
+# secretary" (the union is not its secretary)
 _NOT_BETWEEN = frozenset(
     "said says told added wrote warned in on at of to for with by from into about after before and or "
-    "but who which that when while as".split()
+    "but who whose which that when while as".split()
 )
 
 
@@ -146,6 +166,25 @@ _NOT_NAMES = frozenset(
 )
 
 
+def holder_answered(quotes: list[str], question: str) -> str | None:
+    """For "Who is the <role> of <X>?", the holder the first cited sentence that names one gives
+    ("Tomas Reyland" of "the Teachers' Union, whose general secretary, Tomas Reyland, addressed
+    ..."): whom a follow-up's "he" or "she" means. None for any other question, or when none does."""
+    asked = role_asked(question)
+    found = [n for q in quotes for n in _holders_named(q, asked.role)] if asked is not None else []
+    return re.sub(r"[’']s$", "", found[0]) if found else None
+
+
+def _holders_named(sentence: str, role: str) -> list[str]:
+    """`holders`, and for a role of several words whose first the sentence has as an owner, the
+    holders of the rest: "the county environment officer" is "the county's environment officer"."""
+    found = holders(sentence, role)
+    first, _, rest = role.partition(" ")
+    if found or not rest or "|" in role:
+        return found
+    return holders(sentence, rest) if re.search(rf"(?i)\b{re.escape(first)}[’']s\b", sentence) else []
+
+
 def holder_of_the_role_asked(cands: list[Candidate], question: str, texts: Mapping[str, str]) -> list[int]:
     """For "Who is the <role> of <X>?": the candidate that names a holder of that role, from the
     sentence that names X too if one does, else from an article whose title names X, else from any
@@ -154,7 +193,7 @@ def holder_of_the_role_asked(cands: list[Candidate], question: str, texts: Mappi
     asked = role_asked(question)
     if asked is None:
         return []
-    naming = [i for i, c in enumerate(cands) if holders(c.text, asked.role)]
+    naming = [i for i, c in enumerate(cands) if _holders_named(c.text, asked.role)]
     if not naming:
         return []
     of = stems(asked.holder_of)

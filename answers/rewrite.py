@@ -377,11 +377,12 @@ _BRACKETED_NAME = re.compile(r"\((?:[A-Z][\w&.'’-]*\s*)+\)")
 
 def named_person(quotes: list[str], asked: str) -> str | None:
     """The first full name (two or more capitalised words: "Helen Marsh", "Detective Sergeant Priya
-    Ramsden"; a counted description, "One Belgian diver", as "the Belgian diver") that
-    the question it answered does not hold, in the answer's cited sentence that
+    Ramsden"; a counted description, "One Belgian diver", as "the Belgian diver") that the question
+    it answered does not hold, in the answer's cited sentence that
     repeats most of the question's words (the one that says who; the others add to it), then in the
     next."""
-    known = {re.sub(r"['’]s$", "", w.casefold()) for w in re.findall(r"[\w'’-]+", asked)}
+    # "Teachers'" and "Teachers's" are the question's "Teachers"
+    known = {re.sub(r"['’]s?$", "", w.casefold()) for w in re.findall(r"[\w'’-]+", asked)}
     wanted = set(query_terms(asked))
     for quote in sorted(quotes, key=lambda q: -len(wanted & set(query_terms(q)))):  # stable: ties keep order
         # a name alone in brackets is a credit, not the sentence's subject: the dateline's

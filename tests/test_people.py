@@ -54,6 +54,14 @@ def _cand(text: str, p: float, doc: str = "d0", title: str = "") -> Candidate:
             "What is the name of the director of the Meridian Space Agency?",
             RoleAsked("director", "Meridian Space Agency"),
         ),
+        (
+            "Who chairs the Northvale Transport Authority?",
+            RoleAsked("chair|chairman|chairwoman|chairperson", "Northvale Transport Authority"),
+        ),
+        (
+            "Who is the county environment officer in Rennick?",
+            RoleAsked("county environment officer", "Rennick"),
+        ),
         ("Who won the race?", None),
         ("Who is Tom Marsh?", None),
         ("What did the mayor say?", None),
@@ -99,6 +107,9 @@ def test_the_role_a_question_asks_the_holder_of(question: str, asked: RoleAsked 
         ("Brindle's chief executive officer, Sarah Olden, said", "chief executive", ["Sarah Olden"]),
         ("Corvell Energy appointed Marcus Dahl as its chief executive.", "chief executive", ["Marcus Dahl"]),
         ("Corvell names Marcus Dahl chief executive after Okafor exit", "chief executive", ["Marcus Dahl"]),
+        # one role of several titles
+        ("The authority's chairman, Oscar Lindqvist, said", "chair|chairman|chairwoman", ["Oscar Lindqvist"]),
+        ("The deputy chairman, Ed Li, said", "chair|chairman|chairwoman", []),
         # the role beside the name, not a word after a verb
         ("Priya Ramanathan, said in her report that it was late.", "report", []),
         ("Sarah Olden, the company's new chief executive, said it.", "chief executive", ["Sarah Olden"]),
@@ -378,3 +389,28 @@ def test_who_said_a_quote_is_answered_with_the_sentence_naming_its_speaker() -> 
     assert with_speakers_named(cands, [0], "What decided the election?", texts) == [0]
     assert speakers_named("Who said it?", cands, 0.5, texts) == [("d0", 0, quote - 1)]
     assert speakers_named("What decided it?", cands, 0.5, texts) == []
+
+
+def test_a_role_of_several_words_may_be_named_with_its_first_as_an_owner() -> None:
+    """ "The county environment officer" is the one "the county's environment officer" names; the
+    holder of "environment officer" alone is not one of the county's unless the sentence says so."""
+    cands = [
+        _cand("The county's environment officer, Marisol Grange, said soil would be tested.", 0.1, "leak"),
+        _cand("Environment officer Tom Hale said the river was clean.", 0.3, "river"),
+    ]
+    texts = {"leak": "Rennick chlorine leak. " + cands[0].text, "river": cands[1].text}
+    assert holder_of_the_role_asked(cands, "Who is the county environment officer in Rennick?", texts) == [0]
+
+
+def test_he_is_the_speaker_the_sentence_before_names() -> None:
+    """A sentence opening "He said" after one naming a speaker of the article is that speaker's, though
+    another spoke last; with no speaker in the sentence before, the last named speaker's."""
+    text = (
+        "Council leader Imogen Taverner said the plan would fix a decade of neglect.\n\n"
+        "Opposition councillor Declan Moray voted against the budget. He said the tax rise was unnecessary. "
+        '"They are asking families to pay," Moray said.\n\n'
+        "The budget passed at midnight. He said it was a good night."
+    )
+    said = {text[s.start : s.end]: speaker(text, s.start, s.end) for s in split_sentences(text)}
+    assert said["He said the tax rise was unnecessary."] == {"declan", "moray"}
+    assert said["He said it was a good night."] == {"moray"}  # no speaker named before it: the last
