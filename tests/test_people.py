@@ -23,6 +23,7 @@ from answers.people import (
     age_of_the_person_asked,
     ages_in_articles,
     gives_age,
+    holder_answered,
     holder_before,
     holder_named,
     holder_of_the_role_asked,
@@ -414,3 +415,54 @@ def test_he_is_the_speaker_the_sentence_before_names() -> None:
     said = {text[s.start : s.end]: speaker(text, s.start, s.end) for s in split_sentences(text)}
     assert said["He said the tax rise was unnecessary."] == {"declan", "moray"}
     assert said["He said it was a good night."] == {"moray"}  # no speaker named before it: the last
+
+
+def test_she_goes_back_to_the_person_a_run_of_her_sentences_began_with() -> None:
+    """'"...," she said' after "She said ..." after "Castellane rejected that figure." is Castellane's,
+    though Nyquist spoke last; each sentence of a quotation of several from where it opens."""
+    text = (
+        "The education director, Albert Nyquist, said 240 more teachers were needed. Standing beside "
+        "him was the union's deputy, Maria Castellane.\n\n"
+        "Castellane rejected that figure. She said the district had spent 4 million crowns on offices. "
+        '"They found the money for carpets. They can find it for teachers," she said.'
+    )
+    said = {text[s.start : s.end]: speaker(text, s.start, s.end) for s in split_sentences(text)}
+    assert said["She said the district had spent 4 million crowns on offices."] == {"castellane"}
+    assert said['"They found the money for carpets.'] == {"castellane"}
+    assert said['They can find it for teachers," she said.'] == {"castellane"}
+
+
+def test_the_holder_a_role_question_was_answered_with() -> None:
+    quotes = [
+        "The strike was called by the Halvern Teachers' Union, whose general secretary, Tomas Reyland, "
+        "addressed a crowd of about 3,000."
+    ]
+    asked = "Who is the general secretary of the Halvern Teachers' Union?"
+    assert holder_answered(quotes, asked) == "Tomas Reyland"  # not the union, "whose" secretary he is
+    assert holder_answered(quotes, "Who called the strike?") is None
+    assert holder_answered(["The union said nothing."], asked) is None
+
+
+def test_a_follow_ups_he_is_the_holder_of_the_role_asked_before(make_service: MakeService) -> None:
+    """Through the service: "What did he say ...?" after "Who is the general secretary of <union>?"
+    asks it of the secretary the answer named, not of the union named before him."""
+    svc = make_service()
+    svc.ingest_documents(
+        [
+            DocumentIn(
+                id="strike",
+                title="Teachers in Halvern walk out over class sizes",
+                text=(
+                    "HALVERN, Jan. 15 (Coast Wire) - Thousands of teachers in Halvern went on strike on "
+                    "Wednesday. The strike was called by the Halvern Teachers' Union, whose general "
+                    "secretary, Tomas Reyland, addressed a crowd outside the education office.\n\n"
+                    '"We are striking because the children deserve better," Reyland said. He said some '
+                    "primary classes now had 38 pupils."
+                ),
+            )
+        ]
+    )
+    first = "Who is the general secretary of the Halvern Teachers' Union?"
+    assert "Tomas Reyland" in svc.ask(first).answer
+    answer = svc.ask("What did he say about class sizes?", history=[first])
+    assert answer.question == "What did Tomas Reyland say about class sizes?", answer.question
