@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from answers.candidates import Candidate
-from answers.definitions import defining_the_acronyms_asked
+from answers.definitions import defining_the_acronyms_asked, explaining_the_term_asked
 from answers.models import ABSTAIN_TEXT, Answer, CitationNumbers
 from answers.people import (
     age_of_the_person_asked,
@@ -724,6 +724,7 @@ def compose(
             statements_of_the_person_asked(cands, question, texts)
             or age_of_the_person_asked(cands, question)
             or defining_the_acronyms_asked(cands, question)
+            or explaining_the_term_asked(cands, question)
             or naming_the_person_asked(cands, chosen, question)
             or statements_on_the_topic_asked(cands, question, texts)
             or holder_of_the_role_asked(cands, question, texts)

@@ -1,12 +1,16 @@
 """What an acronym stands for, as the articles spell it out: "What does MAIU stand for?" is
-answered by the sentence that defines it ("the Marine Accident Investigation Unit (MAIU) said").
+answered by the sentence that defines it ("the Marine Accident Investigation Unit (MAIU) said");
+and what a term the articles coin means: "What is the drought surcharge?" by the sentence that
+puts it in quotation marks and explains it ('a "drought surcharge", an extra charge of ...').
 
 The reader, taught to find an answer's words in a sentence about the question's subject, reads a
 question of what letters mean poorly, and the sentence that spells them out is often one search
 does not return. News defines an acronym in a few fixed ways, in any English corpus: the words,
 then the letters in brackets ("prisoners of war (POWs)") or after "or" ("the Rural Health Access
 Fund, or RHAF,"), or the letters, then the words in brackets; the initials of the words spell the
-letters, with small words ("of", "the") between them or not.
+letters, with small words ("of", "the") between them or not. A term news introduces is quoted,
+then explained: after a comma ("the term North Koreans use"), "in which", "which", "meaning", a
+dash or brackets.
 """
 
 from __future__ import annotations
@@ -93,3 +97,74 @@ def defining_the_acronyms_asked(cands: list[Candidate], question: str) -> list[i
         usage = Counter(spelt.values())
         chosen += sorted(spelt, key=lambda i: (-usage[spelt[i]], -cands[i].probability))[:1]
     return list(dict.fromkeys(chosen))
+
+
+# "What is the drought surcharge (mentioned in ...)?", "What is meant by 'precision weeding'?"
+_ASKS_TERM = re.compile(
+    r"^\s*[Ww]hat\s+(?:is|are|was|were)\s+(?:meant\s+by\s+)?(?:the\s+|a\s+|an\s+)?(?P<t>[^?]+?)"
+    r"(?:\s+(?:mentioned|referred\s+to|described|cited|used)\b[^?]*)?\s*[?.!]*\s*$"
+)
+# "What does the word 'Choson' refer to?", "... what does the term X mean in ...?"
+_ASKS_WORD = re.compile(
+    r"\b[Ww]hat\s+(?:does|do|did)\s+(?:the\s+)?(?:word|term|phrase|expression)\s+(?P<t>[^?]+?)\s+"
+    r"(?:mean|refer\s+to|describe)\b"
+)
+_QUOTES = "\"'‘’“”"
+_MAX_TERM_WORDS = 6
+# what explains a quoted term right after it: a comma and a noun phrase, "in which", "which",
+# "meaning", "or", a dash, brackets
+_EXPLAINED = re.compile(
+    r"\s*(?:\([^)]{1,40}\)\s*)?(?:[a-z]+\s*)?(?:,\s*(?:the|a|an|in\s+which|which|where|meaning|or)\b"
+    r"|\s+(?:in\s+which|which\s+(?:is|means|refers)|meaning)\b|\s*[–—(]|\s+-\s)"
+)
+
+
+def term_asked(question: str) -> str | None:
+    """The term "What is <term>?" or "What does the word <term> mean?" asks the meaning of, without
+    its quotation marks; None for any other question (or a term of more than a few words)."""
+    m = _ASKS_WORD.search(question) or _ASKS_TERM.match(question)
+    if m is None:
+        return None
+    term = m.group("t").strip(_QUOTES + " ,")
+    return term if term and len(term.split()) <= _MAX_TERM_WORDS else None
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w’'-]+", text.lower())
+
+
+def explains(sentence: str, term: str) -> bool:
+    """Whether a sentence quotes the term, or most of it, and explains it right after: 'a "drought
+    surcharge", an extra charge of ...', 'using "Choson," the term North Koreans use for ...', 'a
+    "robot-as-a-service" (RaaS) model, in which farmers pay ...'."""
+    asked = _words(term)
+    for m in re.finditer(rf"[{_QUOTES}](?P<q>[^{_QUOTES}]{{1,80}}?)[{_QUOTES}]", sentence):
+        quoted = _words(m.group("q"))
+        if (
+            quoted
+            and len(quoted) <= _MAX_TERM_WORDS
+            and set(quoted) <= set(asked)
+            and 2 * len(quoted) >= len(asked)
+            and (m.group("q").rstrip()[-1:] == "," or _EXPLAINED.match(sentence, m.end()))
+        ):
+            return True
+    return False
+
+
+def explanations_in_articles(question: str, texts: Mapping[str, str]) -> list[tuple[str, int, int]]:
+    """For "What is <term>?": (document id, start, end) of the sentences of these articles that
+    quote and explain it (`explains`), in article order. Empty for any other question."""
+    term = term_asked(question)
+    if term is None:
+        return []
+    return sentences_where(texts, lambda text, start, end: explains(text[start:end], term))
+
+
+def explaining_the_term_asked(cands: list[Candidate], question: str) -> list[int]:
+    """For "What is <term>?": the reader's most probable candidate that quotes and explains it.
+    Empty for any other question, or when none does (the reader's choice stands)."""
+    term = term_asked(question)
+    if term is None:
+        return []
+    explaining = [i for i, c in enumerate(cands) if explains(c.text, term)]
+    return sorted(explaining, key=lambda i: -cands[i].probability)[:1]

@@ -26,7 +26,7 @@ import numpy as np
 from answers.candidates import Candidate, candidates, mark_reworded_copies, reader_passage
 from answers.capitals import as_countries
 from answers.compose import ComposeConfig, abstain, compose, speakers_named, statements_in_articles
-from answers.definitions import definitions_in_articles
+from answers.definitions import definitions_in_articles, explanations_in_articles
 from answers.features import Unit, features, warm_word_weights
 from answers.intent import SummaryRequest, summary_request
 from answers.language import other_script
@@ -452,17 +452,18 @@ class ReaderEngine(OfflineEngine):
     def with_statements_asked(
         self, query: str, hits: list[SearchHit], cands: list[Candidate], vecs: np.ndarray
     ) -> tuple[list[Candidate], np.ndarray]:
-        """For "What did <name> say?", "How old is <name>?", "What does <acronym> stand for?" and "Who
-        said ...?": the candidates, and every other sentence of the retrieved articles attributed to
-        that person, giving their age, spelling the acronym out or naming the speaker of a statement
-        the reader accepts, read too (compose.statements_in_articles, people.ages_in_articles,
-        definitions.definitions_in_articles, compose.speakers_named)."""
+        """For "What did <name> say?", "How old is <name>?", "What does <acronym> stand for?", "What
+        is <term>?" and "Who said ...?": the candidates, and every other sentence of the retrieved
+        articles attributed to that person, giving their age, spelling the acronym out, explaining
+        the term or naming the speaker of a statement the reader accepts, read too
+        (compose.statements_in_articles, people.ages_in_articles, definitions, compose.speakers_named)."""
         texts = hit_texts(hits)
         have = {(c.document_id, c.start) for c in cands}
         found = (
             statements_in_articles(query, texts)
             or ages_in_articles(query, texts)
             or definitions_in_articles(query, texts)
+            or explanations_in_articles(query, texts)
             or speakers_named(query, cands, self.reader.threshold, texts)
         )
         spans = [(d, a, b) for d, a, b in found if (d, a) not in have]

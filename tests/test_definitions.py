@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from answers.candidates import Candidate
-from answers.definitions import acronyms_asked, defining_the_acronyms_asked, spelt_out
+from answers.definitions import (
+    acronyms_asked,
+    defining_the_acronyms_asked,
+    explaining_the_term_asked,
+    explains,
+    spelt_out,
+    term_asked,
+)
 from answers.reader import Passage
 from conftest import MakeService
 from retrieval.models import DocumentIn
@@ -84,3 +91,57 @@ def test_what_an_acronym_stands_for_through_the_service(make_service: MakeServic
     assert text[cited.start : cited.end] == cited.quote
     unknown = svc.ask("What does KRT stand for?")
     assert not any("Marine Accident" in c.quote for c in unknown.citations), unknown.answer
+
+
+@pytest.mark.parametrize(
+    "question, term",
+    [
+        ("What is the drought surcharge mentioned in the article about the reservoirs?", "drought surcharge"),
+        ("In the interrogation video, what does the word 'Choson' refer to?", "Choson"),
+        ("What is meant by 'precision thermal weeding'?", "precision thermal weeding"),
+        ("What are the two prisoners' demands in the latest video released by Kyiv?", None),  # too long
+        ("Who is the mayor?", None),
+    ],
+)
+def test_the_term_a_question_asks_the_meaning_of(question: str, term: str | None) -> None:
+    assert term_asked(question) == term
+
+
+@pytest.mark.parametrize(
+    "sentence, term, explained",
+    [
+        (
+            'The authority announced a "drought surcharge", an extra charge of 4 crowns.',
+            "drought surcharge",
+            True,
+        ),
+        ("asked again, using “Choson,” the term North Koreans use for their country", "Choson", True),
+        (
+            'a technique called "precision thermal weeding," in which heat is aimed',
+            "precision thermal weeding",
+            True,
+        ),
+        (
+            'sold under a "robot-as-a-service" (RaaS) model, in which farmers pay',
+            "robot-as-a-service model",
+            True,
+        ),
+        ("investigators had recovered the ship's voyage data recorder.", "voyage data recorder", False),
+        ('"Housing decided this election," he said.', "housing", False),  # quoted speech, not a term
+        ('He said "the toll" was rising.', "death toll", False),
+    ],
+)
+def test_a_sentence_that_quotes_a_term_and_explains_it(sentence: str, term: str, explained: bool) -> None:
+    assert explains(sentence, term) is explained
+
+
+def test_the_explaining_sentence_answers_what_a_term_is() -> None:
+    cands = [
+        _cand("The surcharge will run until the reservoirs are back above 60 percent.", 0.8),
+        _cand(
+            'The authority announced a "drought surcharge", an extra charge of 4 crowns a cubic metre.', 0.2
+        ),
+    ]
+    assert explaining_the_term_asked(cands, "What is the drought surcharge?") == [1]
+    assert explaining_the_term_asked(cands, "What is a hosepipe ban?") == []
+    assert explaining_the_term_asked(cands, "When will the surcharge end?") == []
