@@ -295,6 +295,8 @@ def _named_before(text: str, at: int, depth: int = 0) -> str:
         speakers, surnames = _article_people(text)
         sentence = _unquoted(text[previous[0].start : previous[0].end])
         for m in re.finditer(_SPEAKER_NAME, sentence):
+            if re.match(r"[’']s\b", sentence[m.end() :]) or m.group(0).endswith(("'s", "’s")):
+                continue  # an owner ("Asante's lawyer, Paul Okafor, said"), not the one who speaks
             words = _name_words(m.group(0)) - _HONORIFICS - _NO_ONE
             opens = m.start() == len(sentence) - len(sentence.lstrip())
             if words and (

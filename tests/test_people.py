@@ -466,3 +466,13 @@ def test_a_follow_ups_he_is_the_holder_of_the_role_asked_before(make_service: Ma
     assert "Tomas Reyland" in svc.ask(first).answer
     answer = svc.ask("What did he say about class sizes?", history=[first])
     assert answer.question == "What did Tomas Reyland say about class sizes?", answer.question
+
+
+def test_an_owner_in_the_sentence_before_is_not_whom_he_means() -> None:
+    text = (
+        "Asante testified that he had built her career.\n\n"
+        "Asante's lawyer, Paul Okafor, said his client had been vindicated. "
+        "He said the arrangement had been disclosed in emails."
+    )
+    said = {text[s.start : s.end]: speaker(text, s.start, s.end) for s in split_sentences(text)}
+    assert said["He said the arrangement had been disclosed in emails."] == {"paul", "okafor"}
