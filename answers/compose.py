@@ -283,9 +283,10 @@ _PRONOUN_OPENS = re.compile(r"\s*[\"“]?(?P<p>He|She)\b")
 
 
 def _named_before(text: str, at: int, depth: int = 0) -> str:
-    """Whom the "he" or "she" of a statement at `at` means: the person the sentence before it in its
-    paragraph names, when one is a speaker of the article ("Opposition councillor Declan Moray
-    voted against. He said ..." is Moray's, though Taverner spoke last) or opens it as a person the
+    """Whom the "he" or "she" of a statement at `at` means: the speaker of the sentence before it in
+    its paragraph ("Torvald Minerals chief executive Lena Marchetti said ..."); else the person that
+    sentence names, when one is a speaker of the article ("Opposition councillor Declan Moray voted
+    against. He said ..." is Moray's, though Taverner spoke last) or opens it as a person the
     article names in full ("Castellane rejected that figure. She said ..."); that sentence's own
     "he" or "she" when it opens with one; else the last "Name said" (or "said Name") of the text
     before it."""
@@ -294,6 +295,10 @@ def _named_before(text: str, at: int, depth: int = 0) -> str:
     if previous:
         speakers, surnames = _article_people(text)
         sentence = _unquoted(text[previous[0].start : previous[0].end])
+        # one it gives a statement to first: "Torvald Minerals chief executive Lena Marchetti said"
+        said = [m for m in _SPEAKS.finditer(sentence) if _name_words(_speaker_of(m)) - _NO_ONE]
+        if said:
+            return _speaker_of(said[-1])
         for m in re.finditer(_SPEAKER_NAME, sentence):
             if re.match(r"[’']s\b", sentence[m.end() :]) or m.group(0).endswith(("'s", "’s")):
                 continue  # an owner ("Asante's lawyer, Paul Okafor, said"), not the one who speaks

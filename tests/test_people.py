@@ -476,3 +476,16 @@ def test_an_owner_in_the_sentence_before_is_not_whom_he_means() -> None:
     )
     said = {text[s.start : s.end]: speaker(text, s.start, s.end) for s in split_sentences(text)}
     assert said["He said the arrangement had been disclosed in emails."] == {"paul", "okafor"}
+
+
+def test_the_speaker_of_the_sentence_before_before_a_name_it_opens_with() -> None:
+    text = (
+        "The mine will close, its owner Torvald Minerals said on Friday.\n\n"
+        "Torvald Minerals chief executive Lena Marchetti said the decision followed two floods. "
+        '"We have pumped water out of those tunnels for seven months," she said.'
+    )
+    said = {text[s.start : s.end]: speaker(text, s.start, s.end) for s in split_sentences(text)}
+    assert said['"We have pumped water out of those tunnels for seven months," she said.'] == {
+        "lena",
+        "marchetti",
+    }
