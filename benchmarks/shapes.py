@@ -2,7 +2,8 @@
 (every sentence of a retrieved article attributed to them), "What did the <role> say?" (the holder
 found, then a second search and read), "How old is <name>?" (ages read from whole articles), "What
 does <acronym> stand for?", "Who said ...?", against every other question, on the attribution
-sets' articles (evals/said, evals/sayabout, evals/updates, evals/attrib).
+sets' articles (evals/said, evals/sayabout, evals/updates, evals/attrib) and the seed articles
+(evals/blind3.yaml, evals/blind4.yaml).
 
     python -m benchmarks.shapes --out FILE [--work DIR]
     python -m benchmarks.shapes --compare BEFORE.json AFTER.json
@@ -36,6 +37,8 @@ SETS = [
     (E / "sayabout" / "followups.yaml", E / "followups" / "articles"),
     (E / "updates" / "updates.yaml", E / "updates" / "articles"),
     (E / "attrib" / "attrib.yaml", E / "attrib" / "articles"),
+    (E / "blind3.yaml", ROOT / "data" / "articles"),
+    (E / "blind4.yaml", ROOT / "data" / "articles"),
 ]
 
 
@@ -71,7 +74,7 @@ def timed_rows(work: Path) -> list[dict]:
             ms = 1000 * (time.perf_counter() - t0)
             rows.append(
                 {
-                    "set": f"{qfile.parent.name}/{qfile.stem}",
+                    "set": f"{qfile.parent.name}/{qfile.stem}",  # "evals/blind4" for the seed sets
                     "question": q["question"],
                     "history": q.get("history") or [],
                     "ms": round(ms, 1),

@@ -321,6 +321,11 @@ def test_the_statements_of_a_person_in_articles() -> None:
     assert statements_in_articles("Who is Tom Marsh?", texts) == []
 
 
+def _speakers_by_sentence(text: str) -> dict[str, set[str] | None]:
+    """{each sentence of the text: the words of the name its statement is attributed to}."""
+    return {text[s.start : s.end]: speaker(text, s.start, s.end) for s in split_sentences(text)}
+
+
 def test_a_statement_attributed_to_a_role_is_its_holders() -> None:
     """'"...," the minister said' and "The minister added ..." are the minister's the article last
     named before them; a deputy's role is the deputy's; a body's and an unnamed holder's are no one's."""
@@ -330,7 +335,7 @@ def test_a_statement_attributed_to_a_role_is_its_holders() -> None:
         'Deputy minister Tariq Osman disagreed. "Not so fast," said the deputy minister. '
         '"It is late," the company said. "Too late," the mayor said.'
     )
-    said = {text[s.start : s.end]: speaker(text, s.start, s.end) for s in split_sentences(text)}
+    said = _speakers_by_sentence(text)
     assert said['"We will rebuild," the minister said.'] == {"lidia", "varga"}
     assert said["The minister added that funds were ready."] == {"lidia", "varga"}
     assert said['"Not so fast," said the deputy minister.'] == {"tariq", "osman"}
@@ -412,7 +417,7 @@ def test_he_is_the_speaker_the_sentence_before_names() -> None:
         '"They are asking families to pay," Moray said.\n\n'
         "The budget passed at midnight. He said it was a good night."
     )
-    said = {text[s.start : s.end]: speaker(text, s.start, s.end) for s in split_sentences(text)}
+    said = _speakers_by_sentence(text)
     assert said["He said the tax rise was unnecessary."] == {"declan", "moray"}
     assert said["He said it was a good night."] == {"moray"}  # no speaker named before it: the last
 
@@ -426,7 +431,7 @@ def test_she_goes_back_to_the_person_a_run_of_her_sentences_began_with() -> None
         "Castellane rejected that figure. She said the district had spent 4 million crowns on offices. "
         '"They found the money for carpets. They can find it for teachers," she said.'
     )
-    said = {text[s.start : s.end]: speaker(text, s.start, s.end) for s in split_sentences(text)}
+    said = _speakers_by_sentence(text)
     assert said["She said the district had spent 4 million crowns on offices."] == {"castellane"}
     assert said['"They found the money for carpets.'] == {"castellane"}
     assert said['They can find it for teachers," she said.'] == {"castellane"}
@@ -474,7 +479,7 @@ def test_an_owner_in_the_sentence_before_is_not_whom_he_means() -> None:
         "Asante's lawyer, Paul Okafor, said his client had been vindicated. "
         "He said the arrangement had been disclosed in emails."
     )
-    said = {text[s.start : s.end]: speaker(text, s.start, s.end) for s in split_sentences(text)}
+    said = _speakers_by_sentence(text)
     assert said["He said the arrangement had been disclosed in emails."] == {"paul", "okafor"}
 
 
@@ -484,7 +489,7 @@ def test_the_speaker_of_the_sentence_before_before_a_name_it_opens_with() -> Non
         "Torvald Minerals chief executive Lena Marchetti said the decision followed two floods. "
         '"We have pumped water out of those tunnels for seven months," she said.'
     )
-    said = {text[s.start : s.end]: speaker(text, s.start, s.end) for s in split_sentences(text)}
+    said = _speakers_by_sentence(text)
     assert said['"We have pumped water out of those tunnels for seven months," she said.'] == {
         "lena",
         "marchetti",
