@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -21,16 +20,25 @@ import numpy as np
 from answers.candidates import Candidate
 from answers.definitions import defining_the_acronyms_asked, explaining_the_term_asked
 from answers.models import ABSTAIN_TEXT, Answer, CitationNumbers
+from answers.speakers import (
+    HONORIFICS,
+    SPEAKER_NAME,
+    SPEECH,
+    name_words,
+    naming_speaker,
+    speaker,
+    speakers_at,
+    same_person,
+)
 from answers.people import (
     age_of_the_person_asked,
-    holder_before,
     holder_of_the_role_asked,
     naming_the_person_asked,
     sentences_where,
 )
 from answers.wording import names, restatements
 from retrieval.lexical import STOPWORDS, article_stems, stem, stems
-from retrieval.sentences import quotation, split_sentences
+from retrieval.sentences import quotation
 
 
 @dataclass
@@ -202,165 +210,6 @@ _ASKS_WHAT_SAID = re.compile(
     rf"\b(?:did|does|do|has|have|had)\s+{_ROLE}(?P<who>[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)\s+"
     r"(?:say|tell|add|warn|claim|write|announce|admit|insist)\b"
 )
-_SPEECH = (
-    r"(?:said|says|added|told|warned|wrote|explained|insisted|admitted|argued|stated|noted|claimed|"
-    r"announced|confirmed|urged|denied|acknowledged|conceded|replied|responded|commented)"
-)
-# "Anna Berg", "the National Intelligence Service (NIS)": the acronym in brackets is part of the name.
-# A name keeps to one line, and a word of it ends with a full stop only when it is an initial or an
-# abbreviation of up to three letters ("J.", "Dr.", "Mrs."): "in Toronto. Rusk said" names Rusk.
-_NAME_WORD = r"[A-Z](?:[\w’'-]|\.(?=\w))*(?:\.(?:(?<=\b[A-Z]\.)|(?<=\b[A-Z][a-z]\.)|(?<=\b[A-Z][a-z]{2}\.)))?"
-_SPEAKER_NAME = rf"{_NAME_WORD}(?:[ \t]+{_NAME_WORD})*(?:[ \t]+\([A-Z][\w&.-]*\))?"
-# the speaker after the verb: "said Anna Berg", "said retired nurse Anna Berg", "said its leader,
-# Councillor Anna Berg" (a role of a few lower-case words first; not "told Anna Berg": she is told,
-# nor "said on Monday" or "said that Berg ...": no speaker follows those)
-_AFTER_SPEECH = (
-    r"\b(?:said|says|added|warned|wrote|explained|insisted|admitted)\s+"
-    r"(?:(?!(?:that|on|in|at|to|of|for|by|from|with|about|after|before|during|when|while|which|who|if|as|"
-    r"and|but|or|it|he|she|they|there|this|then|than)\b)[a-z][\w’'-]*,?\s+){0,4}"
-)
-# a person named by role: "the minister", "the company's chief executive"
-_BY_ROLE = r"(?:[a-z][\w’'-]*\s+){0,3}?[a-z][\w’'-]*"
-# '," Whitaker said', '," said Whitaker', '," he said', '," the minister said', '," said the
-# mayor.'; or a sentence that opens "Mendes said" or "The minister said"
-_QUOTE_SPEAKER = re.compile(
-    rf"[”\"]\s+(?:(?P<a>he|she|{_SPEAKER_NAME})\s+{_SPEECH}\b|{_AFTER_SPEECH}(?P<b>{_SPEAKER_NAME})"
-    rf"|the\s+(?P<r>{_BY_ROLE})\s+{_SPEECH}\b|\b(?:said|says|added)\s+the\s+(?P<s>{_BY_ROLE})\s*[,.])"
-)
-_OPENS_WITH_SPEAKER = re.compile(rf"^(?:(?P<a>{_SPEAKER_NAME})|The\s+(?P<r>{_BY_ROLE}))\s+{_SPEECH}\b")
-# "Anna Berg said", "Peter Walsh, who runs it, said", "The head, Mary Lowe, said", "Anna Berg, who
-# ran it, defended the plan, saying", "said Anna Berg" (not "told Anna Berg": she is told),
-# "according to Anna Berg"
-_DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_SPEAKS = re.compile(
-    rf"(?!(?:{_DAYS}|{_MONTHS})\b)(?P<a>{_SPEAKER_NAME})"
-    rf"(?:[ \t]+of[ \t]+(?:the[ \t]+)?{_SPEAKER_NAME})?"  # "Sara Mikkelsen of the Liberal Union said"
-    # "The president of the Austrian Canoe Association, Rudolf Kessler, confirmed": the name between
-    # the commas is the speaker's
-    rf"(?:,[ \t]+(?P<d>{_SPEAKER_NAME}),|,[^,;\"“”]{{1,80}},|,)?"
-    rf"(?:\s+(?:on|late|early)\s+(?:{_DAYS}))?"  # "Anna Berg on Friday said"
-    r"(?:\s+(?:also|later|earlier|then|again|separately|[a-z]+ly))?"  # "Anna Berg also said"
-    rf"\s+(?:{_SPEECH}\b|[a-z]+ed\b[^.;\"“”]{{0,100}}?,\s+saying\b)"
-    rf"|{_AFTER_SPEECH}(?P<b>{_SPEAKER_NAME})"
-    rf"|\b[Aa]ccording\s+to\s+(?:the\s+)?(?P<c>{_SPEAKER_NAME})"
-)
-
-
-def _speaker_of(m: re.Match[str]) -> str:
-    """The name a `_SPEAKS` match gives the speaker."""
-    return m.group("d") or m.group("a") or m.group("b") or m.group("c") or ""
-
-
-def _name_words(name: str) -> set[str]:
-    return {w.lower().strip(".()").removesuffix("'s").removesuffix("’s") for w in name.split()}
-
-
-# capitalised words that name no one a statement can be given to
-_NO_ONE = frozenset("the a an he she it they we i you this that these those".split())
-
-
-def _unquoted(text: str) -> str:
-    """The text with its quotations blanked out ('"Rafael told me ...," he said': he is not Rafael)."""
-    return re.sub(r"[\"“][^\"”]*[\"”]", lambda q: " " * len(q.group(0)), text)
-
-
-@lru_cache(maxsize=32)  # a whole article's, asked of each of its sentences
-def _article_people(text: str) -> tuple[tuple[frozenset[str], ...], frozenset[str]]:
-    """(the words of every name the text gives a statement to: "Name said", "said Name", ...; the
-    last words of its names of two words or more: "Castellane" of "Maria Castellane")."""
-    unquoted = _unquoted(text)
-    speakers = tuple(frozenset(_name_words(_speaker_of(m))) for m in _SPEAKS.finditer(unquoted))
-    surnames = frozenset(
-        _name_words(m.group(0).split()[-1]).pop()
-        for m in re.finditer(_SPEAKER_NAME, unquoted)
-        if len(m.group(0).split()) > 1
-    )
-    return speakers, surnames
-
-
-_PRONOUN_OPENS = re.compile(r"\s*[\"“]?(?P<p>He|She)\b")
-
-
-def _named_before(text: str, at: int, depth: int = 0) -> str:
-    """Whom the "he" or "she" of a statement at `at` means: the speaker of the sentence before it in
-    its paragraph ("Torvald Minerals chief executive Lena Marchetti said ..."); else the person that
-    sentence names, when one is a speaker of the article ("Opposition councillor Declan Moray voted
-    against. He said ..." is Moray's, though Taverner spoke last) or opens it as a person the
-    article names in full ("Castellane rejected that figure. She said ..."); that sentence's own
-    "he" or "she" when it opens with one; else the last "Name said" (or "said Name") of the text
-    before it."""
-    paragraph = max(text.rfind("\n\n", 0, at), text.rfind("\r\n\r\n", 0, at), 0)
-    previous = [s for s in split_sentences(text[:at]) if s.start >= paragraph and s.end <= at][-1:]
-    if previous:
-        speakers, surnames = _article_people(text)
-        sentence = _unquoted(text[previous[0].start : previous[0].end])
-        # one it gives a statement to first: "Torvald Minerals chief executive Lena Marchetti said"
-        said = [m for m in _SPEAKS.finditer(sentence) if _name_words(_speaker_of(m)) - _NO_ONE]
-        if said:
-            return _speaker_of(said[-1])
-        for m in re.finditer(_SPEAKER_NAME, sentence):
-            if re.match(r"[’']s\b", sentence[m.end() :]) or m.group(0).endswith(("'s", "’s")):
-                continue  # an owner ("Asante's lawyer, Paul Okafor, said"), not the one who speaks
-            words = _name_words(m.group(0)) - _HONORIFICS - _NO_ONE
-            opens = m.start() == len(sentence) - len(sentence.lstrip())
-            if words and (
-                any(same_person(words, spoke) for spoke in speakers)
-                or (opens and len(words) == 1 and words <= surnames)
-            ):
-                return m.group(0)
-        if depth < 3 and _PRONOUN_OPENS.match(text, previous[0].start):
-            return _named_before(text, previous[0].start, depth + 1)
-    named = [m for m in _SPEAKS.finditer(_unquoted(text[:at])) if _name_words(_speaker_of(m)) - _NO_ONE]
-    return _speaker_of(named[-1]) if named else ""
-
-
-def speaker(text: str, start: int, end: int) -> set[str] | None:
-    """The words of the name a sentence's statement is attributed to (lower-cased), or None when it
-    names none: a quote's '," Name said' or '," said Name', a sentence opening "Name said"; for '," he
-    said', the last "Name said" of the article before the sentence; for '," the minister said' or
-    "The minister said", the minister the article last named before it (answers/people.py); a
-    quotation with no attribution goes on with the last quotation's of its paragraph; a sentence of
-    a quotation of several is the quotation's."""
-    sentence = text[start:end]
-    m = _QUOTE_SPEAKER.search(sentence) or _OPENS_WITH_SPEAKER.match(sentence)
-    if m is None and (whole := quotation(text, start, end)) != (start, end):
-        # a sentence of a quotation of several: the quotation's speaker
-        start, end = whole
-        sentence = text[start:end]
-        m = _QUOTE_SPEAKER.search(sentence) or _OPENS_WITH_SPEAKER.match(sentence)
-    at = start
-    if m is None and sentence[:1] in '"“' and sentence.rstrip()[-1:] in '"”':
-        paragraph = text.rfind("\n", 0, start) + 1
-        quotes = list(_QUOTE_SPEAKER.finditer(text[paragraph:start]))
-        m, at = (quotes[-1], paragraph + quotes[-1].end()) if quotes else (None, start)
-    if m is None:
-        return None
-    found = m.groupdict()
-    who = found.get("a") or found.get("b") or ""
-    if who.lower() in ("he", "she"):
-        # from where its quotation opens: '"They found the money. They can find it," she said.'
-        who = _named_before(text, min(at, quotation(text, start, end)[0]))
-    elif role := found.get("r") or found.get("s"):
-        who = holder_before(text, at, role)
-    words = _name_words(who)
-    # "It said", "They said": an organisation or several people, not resolved here
-    return None if not words or words <= _NO_ONE else words
-
-
-# how a person may be named in a question but not beside every statement
-_HONORIFICS = frozenset(
-    "dr mr mrs ms miss prof professor sir dame lord lady councillor cllr president minister senator judge "
-    "captain detective sergeant inspector chief mayor governor general colonel rev father".split()
-)
-
-
-def same_person(asked: set[str], named: set[str]) -> bool:
-    """Whether a speaker named by these words may be the person asked about: a word in common, and
-    not each with a name of its own ("Helen Brandt" is not "Tomas Brandt"; "Brandt" may be either;
-    titles do not count)."""
-    asked, named = asked - _HONORIFICS, named - _HONORIFICS
-    return bool(asked & named) and not (asked - named and named - asked)
 
 
 def said_by_whom_asked(
@@ -374,7 +223,7 @@ def said_by_whom_asked(
     m = _ASKS_WHAT_SAID.search(question)
     if m is None:
         return groups
-    asked = _name_words(m.group("who"))
+    asked = name_words(m.group("who"))
 
     def someone_else(c: Candidate) -> bool:
         text = texts.get(c.document_id)
@@ -386,30 +235,12 @@ def said_by_whom_asked(
 
 
 # "Who said ...?", "Who warned that ...?"
-_ASKS_WHO_SAID = re.compile(rf"^\s*[Ww]ho\s+(?:{_SPEECH}|described|called|promised)\b")
+_ASKS_WHO_SAID = re.compile(rf"^\s*[Ww]ho\s+(?:{SPEECH}|described|called|promised)\b")
 
 
 def who_said_asked(question: str) -> bool:
     """Whether a question asks who said something ("Who said ...?", "Who warned that ...?")."""
     return _ASKS_WHO_SAID.match(question) is not None
-
-
-def naming_speaker(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """For a statement that gives its speaker only as "he", "she" or a role ('"...," he said'): the
-    (start, end) of the last sentence before it in its paragraph that names that speaker. None when
-    the statement names its speaker itself, or no sentence of its paragraph does: "he" is read as
-    the last speaker named, and across a paragraph's end that is too often someone else."""
-    who = (speaker(text, start, end) or set()) - _HONORIFICS
-    if not who or who & {w.lower() for w in re.findall(r"[\w’'-]+", text[start:end])}:
-        return None
-    names = re.compile(rf"\b(?i:{'|'.join(map(re.escape, sorted(who)))})\b")
-    paragraph = max(text.rfind("\n\n", 0, start), text.rfind("\r\n\r\n", 0, start), 0)
-    before = [
-        s
-        for s in split_sentences(text[:start])
-        if s.start >= paragraph and names.search(text, s.start, s.end)
-    ]
-    return (before[-1].start, before[-1].end) if before else None
 
 
 def speakers_named(
@@ -453,12 +284,12 @@ def with_speakers_named(
 
 # "What did Anna Berg say?": all a named person said, nothing narrower (no "about ...")
 _ASKS_ALL_SAID = re.compile(
-    rf"^\s*[Ww]hat\s+(?:did|has|had)\s+{_ROLE}(?P<who>{_SPEAKER_NAME})\s+"
+    rf"^\s*[Ww]hat\s+(?:did|has|had)\s+{_ROLE}(?P<who>{SPEAKER_NAME})\s+"
     r"(?:say|said|tell\s+reporters)\s*[?.!]*\s*$"
 )
 # "What did Anna Berg say about the levy?", "What has the NIS told lawmakers about its findings?"
 _ASKS_SAID_ABOUT = re.compile(
-    rf"^\s*[Ww]hat\s+(?:did|does|do|has|have|had)\s+{_ROLE}(?P<who>{_SPEAKER_NAME})\s+"
+    rf"^\s*[Ww]hat\s+(?:did|does|do|has|have|had)\s+{_ROLE}(?P<who>{SPEAKER_NAME})\s+"
     r"(?:say|said|tell|told|add|added|write|written)\b(?:\s+(?!about\b)[\w’'-]+){0,3}\s+about\s+"
     r"(?P<topic>[^?]+?)\s*[?.!]*\s*$"
 )
@@ -467,20 +298,14 @@ _ASKS_SAID_ABOUT = re.compile(
 def _speakers(c: Candidate, texts: Mapping[str, str]) -> list[set[str]]:
     """The names (their words) a candidate's statement is attributed to: "Name said", "said Name",
     "according to Name" in it, and its quotation's speaker (`speaker`)."""
-    return _speakers_at(c.text, texts.get(c.document_id), c.start, c.end)
-
-
-def _speakers_at(sentence: str, text: str | None, start: int, end: int) -> list[set[str]]:
-    found = [_name_words(_speaker_of(s)) for s in _SPEAKS.finditer(sentence)]
-    who = speaker(text, start, end) if text is not None else None
-    return [*found, *([who] if who is not None else [])]
+    return speakers_at(c.text, texts.get(c.document_id), c.start, c.end)
 
 
 def person_asked(question: str) -> set[str]:
     """The words of the name "What did <name> say?" asks about (titles left out); empty for any
     other question."""
     m = _ASKS_ALL_SAID.match(question)
-    return _name_words(m.group("who")) - _HONORIFICS if m is not None else set()
+    return name_words(m.group("who")) - HONORIFICS if m is not None else set()
 
 
 def statements_in_articles(question: str, texts: Mapping[str, str]) -> list[tuple[str, int, int]]:
@@ -493,7 +318,7 @@ def statements_in_articles(question: str, texts: Mapping[str, str]) -> list[tupl
     naming = {d: t for d, t in texts.items() if any(w in t.lower() for w in asked)}
 
     def theirs(text: str, start: int, end: int) -> bool:
-        return any(same_person(asked, w) for w in _speakers_at(text[start:end], text, start, end))
+        return any(same_person(asked, w) for w in speakers_at(text[start:end], text, start, end))
 
     return sentences_where(naming, theirs)
 
@@ -514,7 +339,7 @@ def statements_of_the_person_asked(
 
 # "The agency (NIS) instructed lawmakers that ...": a statement reported with a verb of its own
 _REPORTS_THAT = re.compile(
-    rf"(?:^|[,;]\s+)(?:[Tt]he\s+)?(?P<a>{_SPEAKER_NAME})\s+(?:[a-z]+ly\s+)?[a-z]+ed\b[^.;\"“”]{{0,120}}?\bthat\b"
+    rf"(?:^|[,;]\s+)(?:[Tt]he\s+)?(?P<a>{SPEAKER_NAME})\s+(?:[a-z]+ly\s+)?[a-z]+ed\b[^.;\"“”]{{0,120}}?\bthat\b"
 )
 
 
@@ -530,7 +355,7 @@ def statements_on_the_topic_asked(
     m = _ASKS_SAID_ABOUT.match(question)
     if m is None:
         return []
-    asked = _name_words(m.group("who")) - _HONORIFICS
+    asked = name_words(m.group("who")) - HONORIFICS
     topic = stems(m.group("topic"))
     if not asked or not topic:
         return []
@@ -539,7 +364,7 @@ def statements_on_the_topic_asked(
     def theirs(c: Candidate) -> bool:
         if len(stems(c.text) & topic) < enough:
             return False
-        reporters = [_name_words(r.group("a")) for r in _REPORTS_THAT.finditer(c.text)]
+        reporters = [name_words(r.group("a")) for r in _REPORTS_THAT.finditer(c.text)]
         return any(same_person(asked, w) for w in [*_speakers(c, texts), *reporters])
 
     return sorted((i for i, c in enumerate(cands) if theirs(c)), key=lambda i: -cands[i].probability)

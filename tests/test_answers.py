@@ -24,7 +24,6 @@ from answers.compose import (
     on_the_story_asked,
     on_the_year_or_number_asked,
     said_by_whom_asked,
-    speaker,
     statements_of_the_person_asked,
     statements_on_the_topic_asked,
 )
@@ -32,6 +31,7 @@ from answers.intent import SummaryRequest, summary_request
 from answers.models import ABSTAIN_TEXT, Answer
 from answers.parts import question_parts
 from answers.reader import Passage
+from answers.speakers import speaker
 from answers.rewrite import asks_for_person, named_person, referent, rewrite_follow_up, words_as_written
 from answers.summarize import by_article_rounds, document_sentences, leans_back, select_sentences
 from evals.metrics import leaked_boilerplate

@@ -12,8 +12,6 @@ from answers.candidates import Candidate
 from answers.compose import (
     ComposeConfig,
     compose,
-    naming_speaker,
-    speaker,
     speakers_named,
     statements_in_articles,
     with_speakers_named,
@@ -31,6 +29,7 @@ from answers.people import (
     role_asked,
 )
 from answers.reader import Passage
+from answers.speakers import naming_speaker, speaker
 from conftest import MakeService
 from retrieval.models import DocumentIn
 from retrieval.sentences import split_sentences
