@@ -113,10 +113,11 @@ def _named_before(text: str, at: int, depth: int = 0) -> str:
     if previous:
         speakers, surnames = _article_people(text)
         sentence = _unquoted(text[previous[0].start : previous[0].end])
-        # one it gives a statement to first: "Torvald Minerals chief executive Lena Marchetti said"
+        # the first it gives a statement to: "Torvald Minerals chief executive Lena Marchetti said";
+        # "according to Noah Kettering, ..., who said the Master of ... was" is Kettering's
         said = [m for m in SPEAKS.finditer(sentence) if name_words(speaker_of(m)) - _NO_ONE]
         if said:
-            return speaker_of(said[-1])
+            return speaker_of(said[0])
         for m in re.finditer(SPEAKER_NAME, sentence):
             if re.match(r"[’']s\b", sentence[m.end() :]) or m.group(0).endswith(("'s", "’s")):
                 continue  # an owner ("Asante's lawyer, Paul Okafor, said"), not the one who speaks

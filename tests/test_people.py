@@ -493,3 +493,11 @@ def test_the_speaker_of_the_sentence_before_before_a_name_it_opens_with() -> Non
         "lena",
         "marchetti",
     }
+
+
+def test_he_is_the_first_speaker_of_the_sentence_before() -> None:
+    text = (
+        "Only 10 percent of stolen artworks are recovered, according to Noah Kettering, a researcher, "
+        'who said the Master of Saint-Benigne was too well known to sell. "It sits in a cellar," he said.'
+    )
+    assert _speakers_by_sentence(text)['"It sits in a cellar," he said.'] == {"noah", "kettering"}
