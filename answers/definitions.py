@@ -24,10 +24,12 @@ from answers.people import sentences_where
 
 # "What does MAIU stand for?", "What is the NIS short for?", "What do the abbreviations SBU and NIS
 # stand for?", "What does the acronym POW mean?"
-# stand for ...? (not "What does NATO mean for Ukraine?": what it matters, not what it stands for)
+# stand for ...? (not "What does NATO mean for Ukraine?": what it matters, not what it stands for);
+# "What is the ECE?", an acronym alone
 _ASKS = re.compile(
     r"^\s*[Ww]hat\s+(?:(?:does|do|did)\s+(?P<a>.+?)\s+(?:stand\s+for|mean|refer\s+to)"
     r"|(?:is|are|was)\s+(?P<b>.+?)\s+short\s+for)(?=\s*[?.!]*\s*$|\s+in\b|\s*,|\s+and\b)"
+    r"|^\s*[Ww]hat\s+(?:is|are|was)\s+(?:the\s+)?(?P<c>[A-Z][A-Za-z]*[A-Z]s?)\s*[?.!]*\s*$"
 )
 _ACRONYM = re.compile(r"\b[A-Z][A-Za-z]*[A-Z]s?\b")  # "MAIU", "POWs", "MoD"
 _KIND = re.compile(r"\b(?:abbreviations?|acronyms?|letters|initials)\b")
@@ -41,7 +43,7 @@ def acronyms_asked(question: str) -> list[str]:
     m = _ASKS.match(question)
     if m is None:
         return []
-    asked = m.group("a") or m.group("b") or ""
+    asked = m.group("a") or m.group("b") or m.group("c") or ""
     found = [a.removesuffix("s") if a[:-1].isupper() else a for a in _ACRONYM.findall(asked)]
     plain = re.sub(r"\b(?:the|and|both|abbreviations?|acronyms?|letters|initials)\b|[,\s'’\"“”]", "", asked)
     spelt = re.sub(r"[^A-Za-z]", "", "".join(found))

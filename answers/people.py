@@ -116,9 +116,11 @@ def holders_at(text: str, role: str) -> tuple[tuple[int, str], ...]:
     for p in patterns:
         for m in re.finditer(p, text):
             name = m.group("name")
-            # the word before the role, in its sentence
+            # the word before the role, in its sentence; and a title word before that ("former
+            # managing director" is no director now)
             lead = re.split(r"[.!?\n]", text[max(0, m.start("role") - 40) : m.start("role")])[-1]
-            before = re.findall(r"[a-z]+", lead.lower())[-1:]
+            words = re.findall(r"[a-z]+", lead.lower())
+            before = words[-1:] + [w for w in words[-2:-1] if w in _TITLE_WORDS]
             between = set(re.findall(r"[a-z]+", (m.groupdict().get("between") or "").lower()))
             if (
                 # a name is no sentence-opening common word ("The chief executive ...")
@@ -146,6 +148,13 @@ def holder_before(text: str, at: int, role: str) -> str:
 _NOT_NOW = frozenset(
     "deputy vice former acting interim outgoing incoming previous ex assistant associate late then "
     "was were had until".split()
+)
+
+
+# the words of _NOT_NOW that make a title another's a word away from its role ("former managing
+# director"), not only right before it
+_TITLE_WORDS = frozenset(
+    "deputy vice former acting interim outgoing incoming previous ex assistant associate".split()
 )
 
 

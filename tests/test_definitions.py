@@ -31,6 +31,8 @@ def _cand(text: str, p: float, doc: str = "d0") -> Candidate:
         ("What does the MoD stand for?", ["MoD"]),
         ("What do the abbreviations SBU and NIS stand for, and which country does it serve?", ["SBU", "NIS"]),
         ("What does the abbreviation POWs mean in the reports?", ["POW"]),
+        ("What is the ECE?", ["ECE"]),
+        ("What is Harlow?", []),
         # not what an acronym stands for
         ("What does NATO mean for Ukraine?", []),
         ("What does the word Choson refer to?", []),

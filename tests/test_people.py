@@ -98,6 +98,8 @@ def test_the_role_a_question_asks_the_holder_of(question: str, asked: RoleAsked 
         # not a deputy's, a former or an acting holder's, unless that is the role asked
         ("The deputy interior minister, Tariq Osman, said so.", "interior minister", []),
         ("Former chief executive Ann Okafor said she was proud.", "chief executive", []),
+        ("Helmgard's former managing director, Ruth Calder, 51, was sentenced.", "director", []),
+        ("The managing director, Ann Lee, said so.", "director", ["Ann Lee"]),
         ("Novak, who was finance minister until May, spoke.", "finance minister", []),
         ("Lind, 52, was transport minister for three years.", "transport minister", []),
         ("Acting mayor Omar Said spoke.", "mayor", []),
