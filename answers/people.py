@@ -105,7 +105,9 @@ def holders_at(text: str, role: str) -> tuple[tuple[int, str], ...]:
         rf"{r}\s+(?:of|at|for|on|in)\s+(?:the\s+)?(?:[\w’'-]+\s+){{0,4}}?[\w’'-]+,\s+(?P<name>{_NAME})",
         rf"(?P<name>{_NAME}),\s+(?:(?:the|a|its|their|his|her)\s+|{_OWNER}\s+)?(?P<between>(?:[a-z][\w-]*\s+){{0,3}}?){r}\b",
         # "Marsh was elected mayor" (not "Lind was transport minister for three years": a past one)
-        rf"(?P<name>{_NAME})\s+(?:is|has\s+been|became|was\s+(?:elected|appointed|named|made))\s+"
+        # "Ivo Brenner, has served as interim chief executive", "Lee took over as mayor"
+        rf"(?P<name>{_NAME}),?\s+(?:is|has\s+been|became|was\s+(?:elected|appointed|named|made)|"
+        rf"(?:has\s+served|serves|is\s+serving|took\s+over|stepped\s+in)\s+as)\s+"
         rf"(?:as\s+)?(?:the\s+|a\s+|its\s+)?(?:[a-z][\w-]*\s+){{0,2}}?{r}\b",
         # "Corvell Energy on Monday appointed Marcus Dahl as its chief executive"
         rf"\b(?:appoint(?:ed|s)?|name[ds]?|elect(?:ed|s)?|hire[ds]?|chose|picked)\s+(?P<name>{_NAME})\s+"

@@ -100,6 +100,12 @@ def test_the_role_a_question_asks_the_holder_of(question: str, asked: RoleAsked 
         ("Former chief executive Ann Okafor said she was proud.", "chief executive", []),
         ("Helmgard's former managing director, Ruth Calder, 51, was sentenced.", "director", []),
         ("The managing director, Ann Lee, said so.", "director", ["Ann Lee"]),
+        (
+            "Its finance chief, Ivo Brenner, has served as interim chief executive.",
+            "interim chief executive",
+            ["Ivo Brenner"],
+        ),
+        ("Its finance chief, Ivo Brenner, has served as interim chief executive.", "chief executive", []),
         ("Novak, who was finance minister until May, spoke.", "finance minister", []),
         ("Lind, 52, was transport minister for three years.", "transport minister", []),
         ("Acting mayor Omar Said spoke.", "mayor", []),
