@@ -33,7 +33,8 @@ _ASKS = re.compile(
 )
 _ACRONYM = re.compile(r"\b[A-Z][A-Za-z]*[A-Z]s?\b")  # "MAIU", "POWs", "MoD"
 _KIND = re.compile(r"\b(?:abbreviations?|acronyms?|letters|initials)\b")
-_SMALL = r"(?:of|the|and|for|on|in|to|at|de|du|la|&)"
+_SMALL = frozenset("of the and for on in to at de du la &".split())
+_MAX_LETTERS = 12
 
 
 def acronyms_asked(question: str) -> list[str]:
@@ -54,23 +55,50 @@ def acronyms_asked(question: str) -> list[str]:
     return []
 
 
-def _spelt(acronym: str) -> str:
-    """A pattern of words whose initials spell the acronym, small words between them or not."""
-    gap = rf"[\s-]+(?:{_SMALL}[\s-]+)*"  # "robot-as-a-service (RaaS)" too
-    return gap.join(rf"(?i:{re.escape(c)})[\w’'-]*" for c in acronym)
+def _spelling(words: list[re.Match[str]], acronym: str) -> int | None:
+    """The index of the first of the last words whose initials spell the acronym, small words
+    ("of", "the") between them skipped or spelling a letter ("prisoners of war": POW); None when
+    they do not. Words are tried from the last, one letter each, each pairing once: no regular
+    expression backtracks over a long run of small words."""
+    letters = acronym.lower()
+    tried: dict[tuple[int, int], int | None] = {}  # each (word, letter) once: no blow-up on "of of of"
+
+    def back(wi: int, li: int) -> int | None:
+        if (wi, li) in tried:
+            return tried[wi, li]
+        found = None
+        if words[wi].group(0).lower().startswith(letters[li]):
+            if li == 0:
+                found = wi
+            else:
+                for k in range(wi - 1, -1, -1):
+                    if (found := back(k, li - 1)) is not None or words[k].group(0).lower() not in _SMALL:
+                        break
+        tried[wi, li] = found
+        return found
+
+    return back(len(words) - 1, len(letters) - 1) if words and len(letters) <= _MAX_LETTERS else None
+
+
+_WORD = re.compile(r"[\w’'&]+")
 
 
 def spelt_out(sentence: str, acronym: str) -> str | None:
     """The words a sentence spells the acronym out with ("Marine Accident Investigation Unit" of
     "the Marine Accident Investigation Unit (MAIU)", "prisoners of war (POWs)", "the Rural Health
-    Access Fund, or RHAF,", "the MAIU (Marine Accident Investigation Unit)"), or None when it does
-    not."""
+    Access Fund, or RHAF,", "robot-as-a-service (RaaS)", "the MAIU (Marine Accident Investigation
+    Unit)"), or None when it does not."""
     letters = rf"{re.escape(acronym)}s?"
-    words = _spelt(acronym)
-    m = re.search(rf"\b(?P<w>{words})[\"”]?(?:\s*\(\s*|,\s+or\s+){letters}\b", sentence) or re.search(
-        rf"\b{letters}\s*\(\s*(?:the\s+)?(?P<w>{words})\s*\)", sentence
-    )
-    return m.group("w") if m is not None else None
+    reach = 2 * len(acronym) + 2  # words enough for its letters and the small words between them
+    for m in re.finditer(rf"[\"”]?(?:\s*\(\s*|,\s+or\s+){letters}\b", sentence):
+        words = list(_WORD.finditer(sentence, 0, m.start()))[-reach:]
+        if words and words[-1].end() == m.start() and (i := _spelling(words, acronym)) is not None:
+            return sentence[words[i].start() : words[-1].end()]
+    for m in re.finditer(rf"\b{letters}\s*\(\s*(?:the\s+)?(?P<w>[^()]{{1,120}}?)\s*\)", sentence):
+        words = list(_WORD.finditer(m.group("w")))
+        if words and _spelling(words, acronym) == 0:
+            return m.group("w")
+    return None
 
 
 def defines(sentence: str, acronym: str) -> bool:

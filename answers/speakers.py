@@ -9,6 +9,7 @@ decides whose words a "What did <name> say?" answer may show (answers/compose.py
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
@@ -92,6 +93,9 @@ def _article_people(text: str) -> tuple[tuple[frozenset[str], ...], frozenset[st
     return speakers, surnames
 
 
+_LOOK_BACK = 2_000  # characters back from a statement that its "he" or "she" is looked for in
+
+
 def _paragraph_start(text: str, at: int) -> int:
     """Where the paragraph that holds `at` opens (after the last blank line before it)."""
     return max(text.rfind("\n\n", 0, at), text.rfind("\r\n\r\n", 0, at), 0)
@@ -108,8 +112,10 @@ def _named_before(text: str, at: int, depth: int = 0) -> str:
     article names in full ("Castellane rejected that figure. She said ..."); that sentence's own
     "he" or "she" when it opens with one; else the last "Name said" (or "said Name") of the text
     before it."""
-    paragraph = _paragraph_start(text, at)
-    previous = [s for s in split_sentences(text[:at]) if s.start >= paragraph and s.end <= at][-1:]
+    # the sentence before, from a window back from `at` (a long paragraph is not split again for
+    # each of its sentences)
+    lo = max(_paragraph_start(text, at), at - _LOOK_BACK)
+    previous = [s for s in split_sentences(text, lo, at) if s.end <= at][-1:]
     if previous:
         speakers, surnames = _article_people(text)
         sentence = _unquoted(text[previous[0].start : previous[0].end])
@@ -130,8 +136,17 @@ def _named_before(text: str, at: int, depth: int = 0) -> str:
                 return m.group(0)
         if depth < 3 and _PRONOUN_OPENS.match(text, previous[0].start):
             return _named_before(text, previous[0].start, depth + 1)
-    named = [m for m in SPEAKS.finditer(_unquoted(text[:at])) if name_words(speaker_of(m)) - _NO_ONE]
-    return speaker_of(named[-1]) if named else ""
+    ends, names = _named_speakers(text)
+    i = bisect_right(ends, at)
+    return names[i - 1] if i else ""
+
+
+@lru_cache(maxsize=32)  # a whole article's, asked of each of its sentences
+def _named_speakers(text: str) -> tuple[list[int], list[str]]:
+    """(where each "Name said" of the text ends, its name), in text order, quotations left out and
+    no "He said": the speakers a "he" or "she" may fall back on."""
+    found = [m for m in SPEAKS.finditer(_unquoted(text)) if name_words(speaker_of(m)) - _NO_ONE]
+    return [m.end() for m in found], [speaker_of(m) for m in found]
 
 
 def speaker(text: str, start: int, end: int) -> set[str] | None:
@@ -150,7 +165,7 @@ def speaker(text: str, start: int, end: int) -> set[str] | None:
         m = _QUOTE_SPEAKER.search(sentence) or _OPENS_WITH_SPEAKER.match(sentence)
     at = start
     if m is None and sentence[:1] in '"“' and sentence.rstrip()[-1:] in '"”':
-        paragraph = text.rfind("\n", 0, start) + 1
+        paragraph = max(text.rfind("\n", 0, start) + 1, start - _LOOK_BACK)
         quotes = list(_QUOTE_SPEAKER.finditer(text[paragraph:start]))
         m, at = (quotes[-1], paragraph + quotes[-1].end()) if quotes else (None, start)
     if m is None:
@@ -191,12 +206,8 @@ def naming_speaker(text: str, start: int, end: int) -> tuple[int, int] | None:
     if not who or who & {w.lower() for w in re.findall(r"[\w’'-]+", text[start:end])}:
         return None
     names = re.compile(rf"\b(?i:{'|'.join(map(re.escape, sorted(who)))})\b")
-    paragraph = _paragraph_start(text, start)
-    before = [
-        s
-        for s in split_sentences(text[:start])
-        if s.start >= paragraph and names.search(text, s.start, s.end)
-    ]
+    lo = max(_paragraph_start(text, start), start - _LOOK_BACK)
+    before = [s for s in split_sentences(text, lo, start) if names.search(text, s.start, s.end)]
     return (before[-1].start, before[-1].end) if before else None
 
 

@@ -6,6 +6,7 @@ Shared by chunking, the extractive engine and summaries, so a sentence is the sa
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from retrieval.models import Span
 
@@ -187,9 +188,16 @@ def quotation(text: str, start: int, end: int) -> tuple[int, int]:
     lo = text.rfind("\n", 0, start) + 1
     hi = text.find("\n", end)
     hi = len(text) if hi == -1 else hi
+    return _line_quotations(text, lo, hi).get((start, end), (start, end))
+
+
+@lru_cache(maxsize=64)
+def _line_quotations(text: str, lo: int, hi: int) -> dict[tuple[int, int], tuple[int, int]]:
+    """{(start, end) of each sentence of the line text[lo:hi]: its `quotation`}: a line is split
+    once, however many of its sentences are asked of (a long article's is read sentence by sentence
+    for what a person said)."""
     spans = split_sentences(text, lo, hi)
-    at = next((i for i, s in enumerate(spans) if s.start == start and s.end == end), None)
-    return (start, end) if at is None else _quotations(text, lo, spans)[at]
+    return {(s.start, s.end): q for s, q in zip(spans, _quotations(text, lo, spans))}
 
 
 def quoted_sentences(text: str) -> list[tuple[Span, tuple[int, int]]]:
