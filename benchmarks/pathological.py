@@ -5,6 +5,10 @@ regex or loop (a tester's 200,000 dots held a server for minutes, stop 60; one t
 attributes held a core for minutes, stop 61).
 
     python -m benchmarks.pathological [--short 20000] [--long 80000]
+
+And what a long article costs the question shapes that read it through ("What did <name> say?",
+answers/compose.py `statements_in_articles`; stop 64): its paragraphs apart, or all on one line, so
+a step that reads back to each statement's paragraph or line shows as a ratio far over 4.
 """
 
 from __future__ import annotations
@@ -47,6 +51,22 @@ def _prepare_seconds(text: str, is_html: bool) -> float:
     return time.perf_counter() - t0
 
 
+STATEMENTS = (
+    'Mayor Tom Marsh said the harbour would reopen on Monday. "We are ready for it," he said. '
+    'The council met on Tuesday. "It is late," she said.'
+)
+
+
+def statement_seconds(n: int, between: str) -> float:
+    """Seconds to find every statement of one person in an article of about n characters."""
+    from answers.compose import statements_in_articles
+
+    text = between.join([STATEMENTS] * max(1, n // (len(STATEMENTS) + len(between))))
+    t0 = time.perf_counter()
+    statements_in_articles("What did Tom Marsh say?", {"x": text})
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--short", type=int, default=20000)
@@ -64,6 +84,11 @@ def main() -> None:
             for n in (args.short, args.long)
         )
         print(f"| {name} | True | {a:.3f} | {b:.3f} | {b / max(a, 1e-3):.1f} |", flush=True)
+    print(f"\n| statements of one person in | {args.short:,} chars (s) | {args.long:,} chars (s) | ratio |")
+    print("| --- | --- | --- | --- |")
+    for layout, between in (("paragraphs", "\n\n"), ("one line", " ")):
+        a, b = statement_seconds(args.short, between), statement_seconds(args.long, between)
+        print(f"| {layout} | {a:.3f} | {b:.3f} | {b / max(a, 1e-3):.1f} |", flush=True)
 
 
 if __name__ == "__main__":
