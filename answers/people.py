@@ -121,8 +121,8 @@ def holders_at(text: str, role: str) -> tuple[tuple[int, str], ...]:
             # the word before the role, in its sentence; and a title word before that ("former
             # managing director" is no director now)
             lead = re.split(r"[.!?\n]", text[max(0, m.start("role") - 40) : m.start("role")])[-1]
-            words = re.findall(r"[a-z]+", lead.lower())
-            before = words[-1:] + [w for w in words[-2:-1] if w in _TITLE_WORDS]
+            leading = re.findall(r"[a-z]+", lead.lower())
+            before = leading[-1:] + [w for w in leading[-2:-1] if w in _TITLE_WORDS]
             between = set(re.findall(r"[a-z]+", (m.groupdict().get("between") or "").lower()))
             if (
                 # a name is no sentence-opening common word ("The chief executive ...")
