@@ -53,7 +53,7 @@ def _prepare_seconds(text: str, is_html: bool) -> float:
 
 STATEMENTS = (
     'Mayor Tom Marsh said the harbour would reopen on Monday. "We are ready for it," he said. '
-    'The council met on Tuesday. "It is late," she said.'
+    'Councillor Ann Lee said the council had not been told. "It is late," she said.'
 )
 
 

@@ -188,3 +188,35 @@ def test_followup_benchmark_sorts_questions_by_how_they_are_read() -> None:
     assert kind("How old is she?", ["Who leads the council?"]) == "follow-up, answer named"
     assert kind("When was it built?", ["Who built the bridge?"]) == "follow-up"
     assert kind("How old is he?", ["When did Tom Hale join the council?"]) == "follow-up"
+
+
+def test_question_shapes_sort_questions_by_what_they_read() -> None:
+    from benchmarks.shapes import shape, summary
+
+    assert shape("What did the interior minister say about the rescue?") == "statement of a role"
+    assert shape("What did Lidia Varga say?") == "statement of a name"
+    assert shape("How old is Julia Navarro?") == "age"
+    assert shape("Who chairs the Northvale Transport Authority?") == "holder of a role"
+    assert shape("What does MAIU stand for?") == "acronym"
+    assert shape("Who said the deal was close?") == "who said"
+    assert shape("How many people died?") == "other"
+    rows = [
+        {"question": "What does MAIU stand for?", "ms": 10.0, "word_pieces": 100, "reader_batches": 1},
+        {"question": "What does NIS stand for?", "ms": 30.0, "word_pieces": 300, "reader_batches": 2},
+    ]
+    acronyms = summary(rows)["acronym"]
+    assert acronyms["questions"] == 2 and acronyms["word_pieces_mean"] == 200
+    assert acronyms["reader_batches_mean"] == 1.5
+
+
+def test_long_article_statements_benchmark_builds_both_layouts() -> None:
+    from answers.compose import statements_in_articles
+    from benchmarks.pathological import STATEMENTS
+
+    text = "\n\n".join([STATEMENTS] * 3)
+    found = statements_in_articles("What did Tom Marsh say?", {"x": text})
+    # his two statements in each paragraph, not Ann Lee's
+    assert [text[a:b] for _, a, b in found] == [
+        "Mayor Tom Marsh said the harbour would reopen on Monday.",
+        '"We are ready for it," he said.',
+    ] * 3
