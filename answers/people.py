@@ -248,11 +248,17 @@ def one_persons(role: str) -> bool:
     return last not in _BODIES and not plural
 
 
+def _role_said(question: str) -> re.Match[str] | None:
+    """The match of "What did the <role> say ...?" when the role is one person's; None otherwise."""
+    m = _ASKS_ROLE_SAID.match(question)
+    return m if m is not None and one_persons(m.group("role")) else None
+
+
 def role_said_asked(question: str) -> str | None:
     """The role "What did the <role> say ...?" asks a statement of, when it is one person's; None
     for any other question."""
-    m = _ASKS_ROLE_SAID.match(question)
-    return m.group("role") if m is not None and one_persons(m.group("role")) else None
+    m = _role_said(question)
+    return m.group("role") if m is not None else None
 
 
 def holder_named(question: str, texts: Mapping[str, str], relevance: Mapping[str, float]) -> str:
@@ -261,8 +267,8 @@ def holder_named(question: str, texts: Mapping[str, str], relevance: Mapping[str
     article that names one gives it (of those that name the role's organisation, when the question
     does); the question as it is when it asks no such thing or no article names the holder. News
     names a person by role once and by surname after: the statements are found by the name."""
-    m = _ASKS_ROLE_SAID.match(question)
-    if m is None or role_said_asked(question) is None:
+    m = _role_said(question)
+    if m is None:
         return question
     of = stems(m.group("org") or "")
     for doc in sorted(texts, key=lambda d: -relevance.get(d, 0.0)):

@@ -142,3 +142,17 @@ def run_section(name: str, body: Callable[[argparse.Namespace], dict]) -> None:
     result.setdefault("section_seconds", round(time.perf_counter() - t0, 1))
     args.json.write_text(json.dumps(result, indent=2, default=float))
     sys.exit(0)
+
+
+def count_word_pieces(reader: Any) -> list[int]:
+    """The padded word pieces of each batch the reader reads from now on (appended as it reads):
+    what a read costs, whatever the machine's load."""
+    pieces: list[int] = []
+    inner = reader._logits
+
+    def logits(pairs: list[tuple[list[int], list[int]]]) -> Any:
+        pieces.append(len(pairs) * max(len(p[0]) for p in pairs))
+        return inner(pairs)
+
+    reader._logits = logits
+    return pieces

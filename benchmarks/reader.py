@@ -83,7 +83,7 @@ def ask_at_scale(
     """ask p50/p95 over an existing data dir, and where each ask's time goes (ms per question)."""
     import answers.engine as engine_mod
     from answers.engine import RankerEngine, ReaderEngine
-    from benchmarks.common import latency_summary
+    from benchmarks.common import count_word_pieces, latency_summary
     from benchmarks.scale import Stopwatch
     from factdesk.service import Factdesk
 
@@ -109,15 +109,7 @@ def ask_at_scale(
     watch.wrap(engine_mod, "features", "features")
     if isinstance(engine, ReaderEngine):
         watch.wrap(engine.reader, "score", "reader (cross-encoder)")
-        reader = engine.reader
-        inner = reader._logits
-        tokens: list[int] = []
-
-        def logits(pairs):  # type: ignore[no-untyped-def]
-            tokens.append(len(pairs) * max(len(p[0]) for p in pairs))  # padded word pieces a batch
-            return inner(pairs)
-
-        reader._logits = logits  # type: ignore[method-assign]
+        tokens = count_word_pieces(engine.reader)
     if isinstance(engine, RankerEngine):
         watch.wrap(engine.ranker, "probabilities", "ranker (MLP)")
     times, abstained = [], 0

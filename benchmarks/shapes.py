@@ -46,6 +46,7 @@ def timed_rows(work: Path) -> list[dict]:
     """Every question of SETS asked once over its own articles, with what the ask cost."""
     import yaml
 
+    from benchmarks.common import count_word_pieces
     from factdesk.service import Factdesk
     from factdesk.settings import isolated_settings
 
@@ -56,14 +57,7 @@ def timed_rows(work: Path) -> list[dict]:
         svc = Factdesk(isolated_settings(work / articles.parent.name, articles_dir=articles))
         svc.ingest_paths([articles])
         reader = svc.engine.reader  # type: ignore[attr-defined]
-        inner = reader._logits
-        pieces: list[int] = []
-
-        def logits(pairs, inner=inner, pieces=pieces):  # type: ignore[no-untyped-def]
-            pieces.append(len(pairs) * max(len(p[0]) for p in pairs))  # padded word pieces a batch
-            return inner(pairs)
-
-        reader._logits = logits
+        pieces = count_word_pieces(reader)
         svc.engine.warm()
         svc.ask("What happened?")  # the graphs' first shapes
         for q in yaml.safe_load(qfile.read_text())["questions"]:

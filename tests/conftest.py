@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from answers.candidates import Candidate
+from answers.reader import Passage
 from factdesk.service import Factdesk
 from factdesk.settings import Settings, isolated_settings
 
@@ -134,6 +136,15 @@ def scripted_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
         with LiveServer(tmp_path_factory.mktemp("live-llm"), env=env) as server:
             server.post_seeds()
             yield server, model
+
+
+def candidate(
+    text: str, p: float, doc: str = "d0", start: int = 0, dup: str | None = None, title: str = ""
+) -> Candidate:
+    """A candidate sentence of document `doc` at `start`, as the reader scored it (p)."""
+    return Candidate(
+        doc, f"{doc}:0", title or doc, start, start + len(text), text, dup, Passage(text), 1.0, "h", p
+    )
 
 
 def skip_outside_ci(reason: str) -> None:

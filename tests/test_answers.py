@@ -30,19 +30,14 @@ from answers.compose import (
 from answers.intent import SummaryRequest, summary_request
 from answers.models import ABSTAIN_TEXT, Answer
 from answers.parts import question_parts
-from answers.reader import Passage
 from answers.speakers import speaker
 from answers.rewrite import asks_for_person, named_person, referent, rewrite_follow_up, words_as_written
 from answers.summarize import by_article_rounds, document_sentences, leans_back, select_sentences
 from evals.metrics import leaked_boilerplate
-from conftest import ARTICLES, ROOT, MakeService, check_citations
+from conftest import ARTICLES, MakeService, ROOT, check_citations, candidate as _cand
 from factdesk.service import Factdesk
 from retrieval.models import Document, DocumentIn, SearchHit
 from retrieval.search import SentenceHit
-
-
-def _cand(text: str, p: float, doc: str = "d0", start: int = 0, dup: str | None = None) -> Candidate:
-    return Candidate(doc, f"{doc}:0", doc, start, start + len(text), text, dup, Passage(text), 1.0, "h", p)
 
 
 def _unit(*rows: list[float]) -> np.ndarray:

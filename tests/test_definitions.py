@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from answers.candidates import Candidate
 from answers.definitions import (
     acronyms_asked,
     defining_the_acronyms_asked,
@@ -14,13 +13,8 @@ from answers.definitions import (
     spelt_out,
     term_asked,
 )
-from answers.reader import Passage
-from conftest import MakeService
+from conftest import MakeService, candidate as _cand
 from retrieval.models import DocumentIn
-
-
-def _cand(text: str, p: float, doc: str = "d0") -> Candidate:
-    return Candidate(doc, f"{doc}:0", doc, 0, len(text), text, None, Passage(text), 1.0, "h", p)
 
 
 @pytest.mark.parametrize(

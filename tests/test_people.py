@@ -8,7 +8,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from answers.candidates import Candidate
 from answers.compose import (
     ComposeConfig,
     compose,
@@ -28,15 +27,10 @@ from answers.people import (
     holders,
     role_asked,
 )
-from answers.reader import Passage
 from answers.speakers import naming_speaker, speaker
-from conftest import MakeService
+from conftest import MakeService, candidate as _cand
 from retrieval.models import DocumentIn
 from retrieval.sentences import split_sentences
-
-
-def _cand(text: str, p: float, doc: str = "d0", title: str = "") -> Candidate:
-    return Candidate(doc, f"{doc}:0", title or doc, 0, len(text), text, None, Passage(text), 1.0, "h", p)
 
 
 @pytest.mark.parametrize(
@@ -131,19 +125,22 @@ def test_the_holder_asked_is_from_the_sentence_or_article_naming_whose_role_it_i
     """Two companies' chief executives: the one beside the company asked, then the one in the article
     whose title names it; none when no candidate names the role's holder."""
     norbridge = _cand(
-        "Chief executive Helen Strand said orders were up.", 0.2, "nor", "Norbridge Energy profit jumps"
+        "Chief executive Helen Strand said orders were up.", 0.2, "nor", title="Norbridge Energy profit jumps"
     )
     northbridge = _cand(
-        "Chief executive Martin Rusk said the cuts were done.", 0.1, "north", "Northbridge Energy to cut jobs"
+        "Chief executive Martin Rusk said the cuts were done.",
+        0.1,
+        "north",
+        title="Northbridge Energy to cut jobs",
     )
-    other = _cand("Northbridge Energy reported a loss.", 0.5, "north", "Northbridge Energy to cut jobs")
+    other = _cand("Northbridge Energy reported a loss.", 0.5, "north", title="Northbridge Energy to cut jobs")
     cands = [norbridge, northbridge, other]
     texts = {c.document_id: c.text for c in cands}
     assert holder_of_the_role_asked(cands, "Who is the chief executive of Northbridge Energy?", texts) == [1]
     assert holder_of_the_role_asked(cands, "Who is the chief executive of Norbridge Energy?", texts) == [0]
     assert holder_of_the_role_asked(cands, "Who is the mayor of Harrowby?", texts) == []
     assert holder_of_the_role_asked(cands, "What did Helen Strand say?", texts) == []
-    beside = _cand("Martin Rusk, Northbridge Energy's chief executive, spoke.", 0.05, "brief", "Briefs")
+    beside = _cand("Martin Rusk, Northbridge Energy's chief executive, spoke.", 0.05, "brief", title="Briefs")
     assert holder_of_the_role_asked(
         [*cands, beside], "Who is the chief executive of Northbridge Energy?", texts
     ) == [3]
