@@ -287,7 +287,7 @@ _ASKS_ALL_SAID = re.compile(
     rf"^\s*[Ww]hat\s+(?:did|has|had)\s+{_ROLE}(?P<who>{SPEAKER_NAME})\s+"
     r"(?:say|said|tell\s+reporters)\s*[?.!]*\s*$"
 )
-# "What did Anna Berg say about the levy?", "What has the NIS told lawmakers about its findings?"
+# "What did Anna Berg say about the levy?", "What has the HSB told lawmakers about its findings?"
 _ASKS_SAID_ABOUT = re.compile(
     rf"^\s*[Ww]hat\s+(?:did|does|do|has|have|had)\s+{_ROLE}(?P<who>{SPEAKER_NAME})\s+"
     r"(?:say|said|tell|told|add|added|write|written)\b(?:\s+(?!about\b)[\w’'-]+){0,3}\s+about\s+"
@@ -337,7 +337,7 @@ def statements_of_the_person_asked(
     return sorted(theirs, key=lambda i: -cands[i].probability)
 
 
-# "The agency (NIS) instructed lawmakers that ...": a statement reported with a verb of its own
+# "The agency (HSB) instructed lawmakers that ...": a statement reported with a verb of its own
 _REPORTS_THAT = re.compile(
     rf"(?:^|[,;]\s+)(?:[Tt]he\s+)?(?P<a>{SPEAKER_NAME})\s+(?:[a-z]+ly\s+)?[a-z]+ed\b[^.;\"“”]{{0,120}}?\bthat\b"
 )
@@ -348,7 +348,7 @@ def statements_on_the_topic_asked(
 ) -> list[int]:
     """For "What did <name> say about <topic>?" when the reader accepts no sentence: the candidates
     that hold at least half of the topic's words and report that person's words ("Name said",
-    "according to Name", '"...," she said', "The agency (NIS) briefed lawmakers that ..."), most
+    "according to Name", '"...," she said', "The agency (HSB) briefed lawmakers that ..."), most
     probable first. The reader reads a statement poorly when it is reported rather than quoted. A
     sentence that only names the person is not theirs ("... shared on a TikTok account"). Empty for
     any other question."""

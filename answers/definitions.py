@@ -6,10 +6,10 @@ puts it in quotation marks and explains it ('a "drought surcharge", an extra cha
 The reader, taught to find an answer's words in a sentence about the question's subject, reads a
 question of what letters mean poorly, and the sentence that spells them out is often one search
 does not return. News defines an acronym in a few fixed ways, in any English corpus: the words,
-then the letters in brackets ("prisoners of war (POWs)") or after "or" ("the Rural Health Access
+then the letters in brackets ("members of parliament (MPs)") or after "or" ("the Rural Health Access
 Fund, or RHAF,"), or the letters, then the words in brackets; the initials of the words spell the
 letters, with small words ("of", "the") between them or not. A term news introduces is quoted,
-then explained: after a comma ("the term North Koreans use"), "in which", "which", "meaning", a
+then explained: after a comma ("the name islanders use for it"), "in which", "which", "meaning", a
 dash or brackets.
 """
 
@@ -22,23 +22,23 @@ from collections.abc import Mapping
 from answers.candidates import Candidate
 from answers.people import sentences_where
 
-# "What does MAIU stand for?", "What is the NIS short for?", "What do the abbreviations SBU and NIS
-# stand for?", "What does the acronym POW mean?"
-# stand for ...? (not "What does NATO mean for Ukraine?": what it matters, not what it stands for);
+# "What does MAIU stand for?", "What is the HSB short for?", "What do the abbreviations KRT and HSB
+# stand for?", "What does the acronym MP mean?"
+# stand for ...? (not "What does NATO mean for farmers?": what it matters, not what it stands for);
 # "What is the ECE?", an acronym alone
 _ASKS = re.compile(
     r"^\s*[Ww]hat\s+(?:(?:does|do|did)\s+(?P<a>.+?)\s+(?:stand\s+for|mean|refer\s+to)"
     r"|(?:is|are|was)\s+(?P<b>.+?)\s+short\s+for)(?=\s*[?.!]*\s*$|\s+in\b|\s*,|\s+and\b)"
     r"|^\s*[Ww]hat\s+(?:is|are|was)\s+(?:the\s+)?(?P<c>[A-Z][A-Za-z]*[A-Z]s?)\s*[?.!]*\s*$"
 )
-_ACRONYM = re.compile(r"\b[A-Z][A-Za-z]*[A-Z]s?\b")  # "MAIU", "POWs", "MoD"
+_ACRONYM = re.compile(r"\b[A-Z][A-Za-z]*[A-Z]s?\b")  # "MAIU", "MPs", "MoD"
 _KIND = re.compile(r"\b(?:abbreviations?|acronyms?|letters|initials)\b")
 _SMALL = frozenset("of the and for on in to at de du la &".split())
 _MAX_LETTERS = 12
 
 
 def acronyms_asked(question: str) -> list[str]:
-    """The acronyms a question asks the meaning of ("POW" of "What does the abbreviation POW
+    """The acronyms a question asks the meaning of ("MP" of "What does the abbreviation MPs
     mean?"), without a plural's "s"; empty for any other question. "What does X mean?" is asked of
     an acronym only when X is one (capitals) or is called one."""
     m = _ASKS.match(question)
@@ -48,8 +48,8 @@ def acronyms_asked(question: str) -> list[str]:
     found = [a.removesuffix("s") if a[:-1].isupper() else a for a in _ACRONYM.findall(asked)]
     plain = re.sub(r"\b(?:the|and|both|abbreviations?|acronyms?|letters|initials)\b|[,\s'’\"“”]", "", asked)
     spelt = re.sub(r"[^A-Za-z]", "", "".join(found))
-    # only acronyms in what is asked about ("What does MAIU stand for?", "... SBU and NIS ..."), or
-    # one the question calls an abbreviation ("What does the abbreviation POW mean in the reports?")
+    # only acronyms in what is asked about ("What does MAIU stand for?", "... KRT and HSB ..."), or
+    # one the question calls an abbreviation ("What does the abbreviation MP mean in the reports?")
     if found and (plain.lower() == spelt.lower() or _KIND.search(asked)):
         return list(dict.fromkeys(found))
     return []
@@ -57,7 +57,7 @@ def acronyms_asked(question: str) -> list[str]:
 
 def _spelling(words: list[re.Match[str]], acronym: str) -> int | None:
     """The index of the first of the last words whose initials spell the acronym, small words
-    ("of", "the") between them skipped or spelling a letter ("prisoners of war": POW); None when
+    ("of", "the") between them skipped or spelling a letter ("Ministry of Defence": MoD); None when
     they do not. Words are tried from the last, one letter each, each pairing once: no regular
     expression backtracks over a long run of small words."""
     letters = acronym.lower()
@@ -85,7 +85,7 @@ _WORD = re.compile(r"[\w’'&]+")
 
 def spelt_out(sentence: str, acronym: str) -> str | None:
     """The words a sentence spells the acronym out with ("Marine Accident Investigation Unit" of
-    "the Marine Accident Investigation Unit (MAIU)", "prisoners of war (POWs)", "the Rural Health
+    "the Marine Accident Investigation Unit (MAIU)", "members of parliament (MPs)", "the Rural Health
     Access Fund, or RHAF,", "robot-as-a-service (RaaS)", "the MAIU (Marine Accident Investigation
     Unit)"), or None when it does not."""
     letters = rf"{re.escape(acronym)}s?"
@@ -122,8 +122,8 @@ def defining_the_acronyms_asked(cands: list[Candidate], question: str) -> list[i
     chosen = []
     for acronym in acronyms_asked(question):
         spelt = {i: w.lower() for i, c in enumerate(cands) if (w := spelt_out(c.text, acronym)) is not None}
-        # the words most articles spell it with first: not a reworded copy's "Nationwide Intelligence
-        # Service" where three others say "National"
+        # the words most articles spell it with first: not a reworded copy's "Haven Safety Board"
+        # where three others say "Harbour"
         usage = Counter(spelt.values())
         chosen += sorted(spelt, key=lambda i: (-usage[spelt[i]], -cands[i].probability))[:1]
     return list(dict.fromkeys(chosen))
@@ -134,7 +134,7 @@ _ASKS_TERM = re.compile(
     r"^\s*[Ww]hat\s+(?:is|are|was|were)\s+(?:meant\s+by\s+)?(?:the\s+|a\s+|an\s+)?(?P<t>[^?]+?)"
     r"(?:\s+(?:mentioned|referred\s+to|described|cited|used)\b[^?]*)?\s*[?.!]*\s*$"
 )
-# "What does the word 'Choson' refer to?", "... what does the term X mean in ...?"
+# "What does the word 'Varrow' refer to?", "... what does the term X mean in ...?"
 _ASKS_WORD = re.compile(
     r"\b[Ww]hat\s+(?:does|do|did)\s+(?:the\s+)?(?:word|term|phrase|expression)\s+(?P<t>[^?]+?)\s+"
     r"(?:mean|refer\s+to|describe)\b"
@@ -165,7 +165,7 @@ def _words(text: str) -> list[str]:
 
 def explains(sentence: str, term: str) -> bool:
     """Whether a sentence quotes the term, or most of it, and explains it right after: 'a "drought
-    surcharge", an extra charge of ...', 'using "Choson," the term North Koreans use for ...', 'a
+    surcharge", an extra charge of ...', 'using "Varrow," the name islanders use for ...', 'a
     "robot-as-a-service" (RaaS) model, in which farmers pay ...'."""
     asked = _words(term)
     for m in re.finditer(rf"[{_QUOTES}](?P<q>[^{_QUOTES}]{{1,80}}?)[{_QUOTES}]", sentence):

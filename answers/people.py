@@ -128,7 +128,7 @@ def holders_at(text: str, role: str) -> tuple[tuple[int, str], ...]:
                 # a name is no sentence-opening common word ("The chief executive ...")
                 name.split()[0].lower() not in _NOT_NAMES
                 and not (set(before) | between) & (_NOT_NOW - asked)
-                # the role beside the name, not after a verb ("Priya Ramanathan, said in her report")
+                # the role beside the name, not after a verb ("Ada Quill, said in her report")
                 and not between & _NOT_BETWEEN
             ):
                 found.append((m.start("name"), name))
@@ -161,7 +161,7 @@ _TITLE_WORDS = frozenset(
 
 
 # what the words between a name and its role are not: "Sarah Olden, the company's new chief
-# executive", not "Priya Ramanathan, said in her report" nor "the Teachers' Union, whose general
+# executive", not "Ada Quill, said in her report" nor "the Teachers' Union, whose general
 # secretary" (the union is not its secretary)
 _NOT_BETWEEN = frozenset(
     "said says told added wrote warned in on at of to for with by from into about after before and or "

@@ -377,7 +377,7 @@ _BRACKETED_NAME = re.compile(r"\((?:[A-Z][\w&.'’-]*\s*)+\)")
 
 def named_person(quotes: list[str], asked: str) -> str | None:
     """The first full name (two or more capitalised words: "Helen Marsh", "Detective Sergeant Priya
-    Ramsden"; a counted description, "One Belgian diver", as "the Belgian diver") that the question
+    Quill"; a counted description, "One Belgian diver", as "the Belgian diver") that the question
     it answered does not hold, in the answer's cited sentence that
     repeats most of the question's words (the one that says who; the others add to it), then in the
     next."""

@@ -20,7 +20,7 @@ SPEECH = (
     r"(?:said|says|added|told|warned|wrote|explained|insisted|admitted|argued|stated|noted|claimed|"
     r"announced|confirmed|urged|denied|acknowledged|conceded|replied|responded|commented)"
 )
-# "Anna Berg", "the National Intelligence Service (NIS)": the acronym in brackets is part of the name.
+# "Anna Berg", "the Harbour Safety Board (HSB)": the acronym in brackets is part of the name.
 # A name keeps to one line, and a word of it ends with a full stop only when it is an initial or an
 # abbreviation of up to three letters ("J.", "Dr.", "Mrs."): "in Toronto. Rusk said" names Rusk.
 _NAME_WORD = r"[A-Z](?:[\w’'-]|\.(?=\w))*(?:\.(?:(?<=\b[A-Z]\.)|(?<=\b[A-Z][a-z]\.)|(?<=\b[A-Z][a-z]{2}\.)))?"
@@ -50,7 +50,7 @@ _MONTHS = "January|February|March|April|May|June|July|August|September|October|N
 SPEAKS = re.compile(
     rf"(?!(?:{_DAYS}|{_MONTHS})\b)(?P<a>{SPEAKER_NAME})"
     rf"(?:[ \t]+of[ \t]+(?:the[ \t]+)?{SPEAKER_NAME})?"  # "Sara Mikkelsen of the Liberal Union said"
-    # "The president of the Austrian Canoe Association, Rudolf Kessler, confirmed": the name between
+    # "The president of the Rowing Association, Karl Weber, confirmed": the name between
     # the commas is the speaker's
     rf"(?:,[ \t]+(?P<d>{SPEAKER_NAME}),|,[^,;\"“”]{{1,80}},|,)?"
     rf"(?:\s+(?:on|late|early)\s+(?:{_DAYS}))?"  # "Anna Berg on Friday said"
@@ -120,13 +120,13 @@ def _named_before(text: str, at: int, depth: int = 0) -> str:
         speakers, surnames = _article_people(text)
         sentence = _unquoted(text[previous[0].start : previous[0].end])
         # the first it gives a statement to: "Torvald Minerals chief executive Lena Marchetti said";
-        # "according to Noah Kettering, ..., who said the Master of ... was" is Kettering's
+        # "according to Ivo Lund, ..., who said the Harbour Board was ..." is Lund's
         said = [m for m in SPEAKS.finditer(sentence) if name_words(speaker_of(m)) - _NO_ONE]
         if said:
             return speaker_of(said[0])
         for m in re.finditer(SPEAKER_NAME, sentence):
             if re.match(r"[’']s\b", sentence[m.end() :]) or m.group(0).endswith(("'s", "’s")):
-                continue  # an owner ("Asante's lawyer, Paul Okafor, said"), not the one who speaks
+                continue  # an owner ("Brook's lawyer, Ann Pike, said"), not the one who speaks
             words = name_words(m.group(0)) - HONORIFICS - _NO_ONE
             opens = m.start() == len(sentence) - len(sentence.lstrip())
             if words and (

@@ -428,7 +428,7 @@ _CAPTION_CREDIT_RE = re.compile(
     r"|\b(?:Getty Images|AP Photo|AFP Photo|Reuters/)"
 )
 # Whole lines that credit a picture: "Photo: Reuters", "Image credit: NASA", "(AP Photo/John Smith)",
-# "REUTERS/Kim Hong-Ji", "© Jane Doe". Never a headline, wherever they stand.
+# "REUTERS/Mara Holt", "© Jane Doe". Never a headline, wherever they stand.
 _CREDIT_LINE_RES = tuple(
     re.compile(p)
     for p in (
@@ -441,7 +441,7 @@ _CREDIT_LINE_RES = tuple(
         ),
         r"^[(\[][^()\[\]]{0,150}[)\]]$",  # a line that is all one parenthesis: "(AP Photo/...)", "[Reuters]"
         r"©|^\(c\)\s",
-        # agency slash photographer: "REUTERS/Kim Hong-Ji", "Getty Images/AFP", "EPA-EFE/Jane Doe"
+        # agency slash photographer: "REUTERS/Mara Holt", "Getty Images/AFP", "EPA-EFE/Jane Doe"
         (
             r"(?i)\b(?:reuters|afp|ap|epa(?:-efe)?|getty(?: images)?|bloomberg|xinhua|anadolu|dpa|"
             r"shutterstock|alamy|pa(?: wire| images)?|tass|yonhap|kyodo)\s*/\s*[\w-]"

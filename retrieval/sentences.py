@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from retrieval.models import Span
 
-# Words that end with a period without ending a sentence ("Jan. 3", "Rep. Lee", "Gen. Kim").
+# Words that end with a period without ending a sentence ("Jan. 3", "Rep. Hale", "Gen. Ortiz").
 ABBREVIATIONS = frozenset(
     """
 mr mrs ms dr prof sr jr st mt rev gen lt col maj capt cpt sgt cmdr adm gov sen rep pres amb sec

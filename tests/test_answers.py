@@ -87,9 +87,9 @@ def test_whom_a_sentence_is_attributed_to(sentence: str, who: set[str] | None) -
     [
         # the name between the commas, not the body it heads
         (
-            "The president of the Canoe Association, Rudolf Kessler, confirmed the ban. He said it was fair.",
+            "The president of the Rowing Association, Karl Weber, confirmed the ban. He said it was fair.",
             "He said it was fair.",
-            {"rudolf", "kessler"},
+            {"karl", "weber"},
         ),
         # a name's affiliation after "of" is not its end
         (

@@ -21,17 +21,17 @@ from retrieval.models import DocumentIn
     "question, acronyms",
     [
         ("What does MAIU stand for?", ["MAIU"]),
-        ("What is the NIS short for?", ["NIS"]),
+        ("What is the HSB short for?", ["HSB"]),
         ("What does the MoD stand for?", ["MoD"]),
-        ("What do the abbreviations SBU and NIS stand for, and which country does it serve?", ["SBU", "NIS"]),
-        ("What does the abbreviation POWs mean in the reports?", ["POW"]),
+        ("What do the abbreviations KRT and HSB stand for, and which port does it serve?", ["KRT", "HSB"]),
+        ("What does the abbreviation MPs mean in the reports?", ["MP"]),
         ("What is the ECE?", ["ECE"]),
         ("What is Harlow?", []),
         # not what an acronym stands for
-        ("What does NATO mean for Ukraine?", []),
-        ("What does the word Choson refer to?", []),
-        ("What does Zelensky mean by that?", []),
-        ("What did the NIS say?", []),
+        ("What does NATO mean for farmers?", []),
+        ("What does the word Varrow refer to?", []),
+        ("What does Marsh mean by that?", []),
+        ("What did the HSB say?", []),
     ],
 )
 def test_the_acronyms_a_question_asks_the_meaning_of(question: str, acronyms: list[str]) -> None:
@@ -42,8 +42,12 @@ def test_the_acronyms_a_question_asks_the_meaning_of(question: str, acronyms: li
     "sentence, acronym, words",
     [
         ("the Marine Accident Investigation Unit (MAIU) said", "MAIU", "Marine Accident Investigation Unit"),
-        ("held as prisoners of war (POWs) in Russia", "POW", "prisoners of war"),
-        ("the Democratic People's Republic of Korea (DPRK)", "DPRK", "Democratic People's Republic of Korea"),
+        ("a vote of members of parliament (MPs) on Monday", "MP", "members of parliament"),
+        (
+            "the Democratic People's Republic of Tarvos (DPRT)",
+            "DPRT",
+            "Democratic People's Republic of Tarvos",
+        ),
         ("The Rural Health Access Fund, or RHAF, set up in 2019", "RHAF", "Rural Health Access Fund"),
         ('sold under a "robot-as-a-service" (RaaS) model', "RaaS", "robot-as-a-service"),
         ("the MAIU (Marine Accident Investigation Unit) said", "MAIU", "Marine Accident Investigation Unit"),
@@ -56,16 +60,16 @@ def test_the_words_a_sentence_spells_an_acronym_with(sentence: str, acronym: str
 
 
 def test_the_spelling_most_articles_use_is_chosen() -> None:
-    """A machine-reworded copy's "Nationwide Intelligence Service (NIS)" is not shown where the other
+    """A machine-reworded copy's "Haven Safety Board (HSB)" is not shown where the other
     articles spell it "National Intelligence Service", however the reader scores it."""
     cands = [
-        _cand("The Nationwide Intelligence Service (NIS) instructed lawmakers.", 0.9, "copy"),
-        _cand("Seoul's National Intelligence Service (NIS) told AFP it had confirmed the capture.", 0.6, "a"),
-        _cand("South Korea's National Intelligence Service (NIS) confirmed it on Sunday.", 0.7, "b"),
-        _cand("The NIS said the men were wounded.", 0.95, "c"),
+        _cand("The Haven Safety Board (HSB) instructed lawmakers.", 0.9, "copy"),
+        _cand("Porthaven's Harbour Safety Board (HSB) told reporters it had closed the quay.", 0.6, "a"),
+        _cand("The town's Harbour Safety Board (HSB) confirmed it on Sunday.", 0.7, "b"),
+        _cand("The HSB said the men were unhurt.", 0.95, "c"),
     ]
-    assert defining_the_acronyms_asked(cands, "What does NIS stand for?") == [2]
-    assert defining_the_acronyms_asked(cands, "What does SBU stand for?") == []
+    assert defining_the_acronyms_asked(cands, "What does HSB stand for?") == [2]
+    assert defining_the_acronyms_asked(cands, "What does KRT stand for?") == []
     assert defining_the_acronyms_asked(cands, "Who confirmed the capture?") == []
 
 
@@ -93,9 +97,9 @@ def test_what_an_acronym_stands_for_through_the_service(make_service: MakeServic
     "question, term",
     [
         ("What is the drought surcharge mentioned in the article about the reservoirs?", "drought surcharge"),
-        ("In the interrogation video, what does the word 'Choson' refer to?", "Choson"),
+        ("In the trial video, what does the word 'Varrow' refer to?", "Varrow"),
         ("What is meant by 'precision thermal weeding'?", "precision thermal weeding"),
-        ("What are the two prisoners' demands in the latest video released by Kyiv?", None),  # too long
+        ("What are the two prisoners' demands in the latest video released by the court?", None),  # too long
         ("Who is the mayor?", None),
     ],
 )
@@ -111,7 +115,7 @@ def test_the_term_a_question_asks_the_meaning_of(question: str, term: str | None
             "drought surcharge",
             True,
         ),
-        ("asked again, using “Choson,” the term North Koreans use for their country", "Choson", True),
+        ("asked again, using “Varrow,” the name islanders use for their harbour", "Varrow", True),
         (
             'a technique called "precision thermal weeding," in which heat is aimed',
             "precision thermal weeding",

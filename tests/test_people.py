@@ -113,7 +113,7 @@ def test_the_role_a_question_asks_the_holder_of(question: str, asked: RoleAsked 
         ("The authority's chairman, Oscar Lindqvist, said", "chair|chairman|chairwoman", ["Oscar Lindqvist"]),
         ("The deputy chairman, Ed Li, said", "chair|chairman|chairwoman", []),
         # the role beside the name, not a word after a verb
-        ("Priya Ramanathan, said in her report that it was late.", "report", []),
+        ("Ada Quill, said in her report that it was late.", "report", []),
         ("Sarah Olden, the company's new chief executive, said it.", "chief executive", ["Sarah Olden"]),
     ],
 )
@@ -479,12 +479,12 @@ def test_a_follow_ups_he_is_the_holder_of_the_role_asked_before(make_service: Ma
 
 def test_an_owner_in_the_sentence_before_is_not_whom_he_means() -> None:
     text = (
-        "Asante testified that he had built her career.\n\n"
-        "Asante's lawyer, Paul Okafor, said his client had been vindicated. "
+        "Brook testified that he had built her career.\n\n"
+        "Brook's lawyer, Ann Pike, said his client had been vindicated. "
         "He said the arrangement had been disclosed in emails."
     )
     said = _speakers_by_sentence(text)
-    assert said["He said the arrangement had been disclosed in emails."] == {"paul", "okafor"}
+    assert said["He said the arrangement had been disclosed in emails."] == {"ann", "pike"}
 
 
 def test_the_speaker_of_the_sentence_before_before_a_name_it_opens_with() -> None:
@@ -502,7 +502,7 @@ def test_the_speaker_of_the_sentence_before_before_a_name_it_opens_with() -> Non
 
 def test_he_is_the_first_speaker_of_the_sentence_before() -> None:
     text = (
-        "Only 10 percent of stolen artworks are recovered, according to Noah Kettering, a researcher, "
-        'who said the Master of Saint-Benigne was too well known to sell. "It sits in a cellar," he said.'
+        "Only 10 percent of stolen artworks are recovered, according to Ivo Lund, a researcher, "
+        'who said the Harbour Board was too slow to sell. "It sits in a cellar," he said.'
     )
-    assert _speakers_by_sentence(text)['"It sits in a cellar," he said.'] == {"noah", "kettering"}
+    assert _speakers_by_sentence(text)['"It sits in a cellar," he said.'] == {"ivo", "lund"}
