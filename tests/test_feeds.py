@@ -58,6 +58,18 @@ def test_parse_atom_resolves_relative_links_and_markup_in_titles() -> None:
     assert item.published_at == "2025-03-01T10:00:00+00:00"
 
 
+def test_cdata_titles_keep_their_bare_angle_brackets_and_ampersands() -> None:
+    body = rss(
+        "http://news.test",
+        [
+            ("<![CDATA[Rates: 3 < 4 & 5 > 2]]>", "/a/rates", RSS_DATES["harbour"][0]),
+            ("<![CDATA[Profits <b>beat</b> forecast]]>", "/a/profits", RSS_DATES["budget"][0]),
+        ],
+    )
+    titles = [i.title for i in parse_feed(body, "http://news.test/feed.xml").items]
+    assert titles == ["Rates: 3 < 4 & 5 > 2", "Profits beat forecast"]
+
+
 def test_not_a_feed_is_invalid_input() -> None:
     with pytest.raises(InvalidInput):
         parse_feed(b"<html><body><p>Hello</p></body></html>", "http://news.test/")
