@@ -34,10 +34,11 @@ from answers.people import (
     age_of_the_person_asked,
     holder_of_the_role_asked,
     naming_the_person_asked,
+    naming_who_does_what_is_asked,
     sentences_where,
 )
 from answers.wording import names, restatements
-from retrieval.lexical import STOPWORDS, article_stems, stem, stems
+from retrieval.lexical import STOPWORDS, analyze, stem, stems
 from retrieval.sentences import quotation
 
 
@@ -187,20 +188,24 @@ def on_what_is_named(
     recorded, asked about "Zorvathc7"; Northbridge Energy's loss, asked about Norbridge Energy). A
     name counts whole: an article with "Northbridge Energy" does not name "Norbridge Energy".
     Otherwise the groups are left as they are."""
-    # the keyword stems of each name (answers/wording.py `names`); a name counts whole: "Northbridge
-    # Energy" shares "Energy" with "Norbridge Energy" asked
-    whole = [n for n in (stems(name) for found in names(question).values() for name in found) if n]
-    named = frozenset().union(*whole)
-    if not named:
+    # each name (answers/wording.py `names`) as its run of keyword stems; a name counts whole and in
+    # order: "Northbridge Energy" shares "Energy" with "Norbridge Energy" asked, and an article with
+    # "a 67-year-old man" and "the Torrin Bridge" does not name "the Old Bridge"
+    whole = [f" {n} " for n in (analyze(name) for found in names(question).values() for name in found) if n]
+    if not whole:
         return groups
+
+    def holds_all(held: str) -> bool:
+        return all(n in held for n in whole)
+
     cited = {c.document_id: c for g in groups for c in g}  # each article stemmed once
-    held = {d: article_stems(f"{c.title}\n{texts.get(d, c.text)}") for d, c in cited.items()}
-    if any(named <= h for h in held.values()):
-        return [g for g in groups if any(any(n <= held[c.document_id] for n in whole) for c in g)]
-    if any(n <= h for n in whole for h in held.values()):
+    held = {d: f" {analyze(c.title)} {analyze(texts.get(d, c.text))} " for d, c in cited.items()}
+    if any(holds_all(h) for h in held.values()):
+        return [g for g in groups if any(any(n in held[c.document_id] for n in whole) for c in g)]
+    if any(n in h for n in whole for h in held.values()):
         return groups
-    others = (article_stems(t) for doc_id, t in texts.items() if doc_id not in held)
-    return [] if any(named <= h for h in others) else groups
+    others = (f" {analyze(t)} " for doc_id, t in texts.items() if doc_id not in held)
+    return [] if any(holds_all(h) for h in others) else groups
 
 
 # "What did Callum Whitaker say ...?": a question about what a named person said
@@ -212,15 +217,19 @@ _ASKS_WHAT_SAID = re.compile(
 )
 
 
+# "According to Ada Quill, why did the talks fail?": her account is asked for, not another speaker's
+_ACCORDING_TO_NAME = re.compile(rf"^\s*[Aa]ccording\s+to\s+(?P<who>{SPEAKER_NAME})\s*,")
+
+
 def said_by_whom_asked(
     groups: list[list[Candidate]], question: str, texts: Mapping[str, str]
 ) -> list[list[Candidate]]:
     """Without the groups attributed to someone else when the question asks what a named person
-    said ("What did Callum Whitaker say ...?" is not answered with another player's quote that
-    follows "Mendes said ..."). A group whose speaker is not found, or is a role ("the manager
+    said ("What did Callum Whitaker say ...?", "According to Callum Whitaker, ...?" are not answered
+    with another player's quote that follows "Mendes said ..."). A group whose speaker is not found, or is a role ("the manager
     said"), stays; when every group is someone else's, none is left (a decline): "What did the
     singer write?" is not answered with her lawyer's words about her."""
-    m = _ASKS_WHAT_SAID.search(question)
+    m = _ASKS_WHAT_SAID.search(question) or _ACCORDING_TO_NAME.match(question)
     if m is None:
         return groups
     asked = name_words(m.group("who"))
@@ -301,24 +310,61 @@ def _speakers(c: Candidate, texts: Mapping[str, str]) -> list[set[str]]:
     return speakers_at(c.text, texts.get(c.document_id), c.start, c.end)
 
 
-def person_asked(question: str) -> set[str]:
-    """The words of the name "What did <name> say?" asks about (titles left out); empty for any
-    other question."""
+# "What did Anna Berg deny?", "What has Anna Berg promised the nurses?": what a named person said
+# with that verb (any form of it: "Berg denied that ...", "She denied ...")
+_REPORTING_VERBS = (
+    "warn admit deny announce promise pledge vow claim confirm insist argue reveal predict concede "
+    "acknowledge"
+).split()
+_REPORTING_STEMS = stems(" ".join(_REPORTING_VERBS))
+_ASKS_VERBED = re.compile(
+    rf"^\s*[Ww]hat\s+(?:did|has|had)\s+{_ROLE}(?P<who>{SPEAKER_NAME})\s+(?P<verb>[a-z]+)\b"
+    r"(?P<rest>[^?]*?)\s*[?.!]*\s*$"
+)
+
+
+@dataclass(frozen=True)
+class StatementAsked:
+    """What "What did <name> say?" or "... <verb> ...?" asks: the name's words (titles left out), the
+    verb's stems (none for "say": all they said) and the stems of the words after it."""
+
+    who: frozenset[str]
+    verb: frozenset[str] = frozenset()
+    rest: frozenset[str] = frozenset()
+
+    def said_with_the_verb(self, text: str) -> bool:
+        return not self.verb or bool(self.verb & stems(text))
+
+
+def statement_asked(question: str) -> StatementAsked | None:
+    """None for any question that is not "What did <name> say?" or "What did <name> <verb> ...?"."""
     m = _ASKS_ALL_SAID.match(question)
-    return name_words(m.group("who")) - HONORIFICS if m is not None else set()
+    if m is not None:
+        who = name_words(m.group("who")) - HONORIFICS
+        return StatementAsked(frozenset(who)) if who else None
+    m = _ASKS_VERBED.match(question)
+    verb = stems(m.group("verb")) & _REPORTING_STEMS if m is not None else frozenset()
+    if m is None or not verb:
+        return None
+    who = name_words(m.group("who")) - HONORIFICS
+    rest = stems(m.group("rest")) - stems(m.group("who"))
+    return StatementAsked(frozenset(who), frozenset(verb), frozenset(rest)) if who else None
 
 
 def statements_in_articles(question: str, texts: Mapping[str, str]) -> list[tuple[str, int, int]]:
-    """For "What did <name> say?": (document id, start, end) of every sentence of these articles
-    attributed to that person, in article order: search returns a person's statement from one
-    passage, and the rest of what they said lies in others. Empty for any other question."""
-    asked = person_asked(question)
-    if not asked:
+    """For "What did <name> say?" (or "deny", "promise" ...): (document id, start, end) of every
+    sentence of these articles attributed to that person (with that verb), in article order: search
+    returns a person's statement from one passage, and the rest of what they said lies in others.
+    Empty for any other question."""
+    asked = statement_asked(question)
+    if asked is None:
         return []
-    naming = {d: t for d, t in texts.items() if any(w in t.lower() for w in asked)}
+    naming = {d: t for d, t in texts.items() if any(w in t.lower() for w in asked.who)}
 
     def theirs(text: str, start: int, end: int) -> bool:
-        return any(same_person(asked, w) for w in speakers_at(text[start:end], text, start, end))
+        return asked.said_with_the_verb(text[start:end]) and any(
+            same_person(asked.who, w) for w in speakers_at(text[start:end], text, start, end)
+        )
 
     return sentences_where(naming, theirs)
 
@@ -329,12 +375,19 @@ def statements_of_the_person_asked(
     """For "What did <name> say?": the candidates that report what that person said ("Dr Peter
     Walsh, who will run it, said ...", '"...," he said' after "Walsh said"), most probable first.
     Every statement of theirs answers the question, however the reader scores it: it reads such
-    bare questions poorly. Empty for any other question."""
-    asked = person_asked(question)
-    if not asked:
+    bare questions poorly. For "What did <name> deny?", their statements with that verb; with words
+    after it ("promise the nurses"), those that share one of them when some do. Empty for any other
+    question, and where that person said nothing with that verb (the reader's answer stands)."""
+    asked = statement_asked(question)
+    if asked is None:
         return []
-    theirs = [i for i, c in enumerate(cands) if any(same_person(asked, w) for w in _speakers(c, texts))]
-    return sorted(theirs, key=lambda i: -cands[i].probability)
+    theirs = [
+        i
+        for i, c in enumerate(cands)
+        if asked.said_with_the_verb(c.text) and any(same_person(asked.who, w) for w in _speakers(c, texts))
+    ]
+    on_the_rest = [i for i in theirs if asked.rest & stems(cands[i].text)]
+    return sorted(on_the_rest or theirs, key=lambda i: -cands[i].probability)
 
 
 # "The agency (HSB) instructed lawmakers that ...": a statement reported with a verb of its own
@@ -557,6 +610,7 @@ def compose(
             or age_of_the_person_asked(cands, question)
             or defining_the_acronyms_asked(cands, question)
             or explaining_the_term_asked(cands, question)
+            or naming_who_does_what_is_asked(cands, question)
             or naming_the_person_asked(cands, chosen, question)
             or statements_on_the_topic_asked(cands, question, texts)
             or holder_of_the_role_asked(cands, question, texts)

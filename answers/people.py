@@ -366,3 +366,40 @@ def naming_the_person_asked(cands: list[Candidate], chosen: list[int], question:
         return chosen
     named = {w.lower() for w in _capitalised(name)}
     return [i for i in chosen if named & {w.lower() for w in re.findall(r"[\w’'-]+", cands[i].text)}]
+
+
+# "Who runs the stall?", "Who has lived on Harbour Row for 40 years?": a subject question; not "Who is
+# ...?" (a role: `holder_of_the_role_asked`), "Who did ...?" (an object) or "Who said ...?" (speakers)
+_ASKS_WHO_DOES = re.compile(
+    r"^\s*[Ww]ho\s+(?P<does>(?!(?:is|was|are|were|did|does|do|will|would|can|could|should|must|"
+    r"said|says|told|tells)\b)[a-z][^?]*?)\s*[?.!]*\s*$"
+)
+# "Deepak Varma, who runs a stall selling flatbreads, said ...": news says what a person does in a
+# relative clause right after their full name
+_AUXILIARIES = frozenset("has had have been".split())
+_WHO_CLAUSE = re.compile(rf"(?<![\w’'-]){_NAME}\s*,\s+who\s+(?P<clause>[^,;.\"“”]+)")
+
+
+def naming_who_does_what_is_asked(cands: list[Candidate], question: str) -> list[int]:
+    """For "Who <does something>?": the candidates that name a person and say, in a relative clause
+    after the name, what the question asks (its verb and at least two thirds of its other words, by
+    stem), most probable first; the reader reads such a sentence as being about what follows the
+    clause. Empty for any other question, or when none does."""
+    m = _ASKS_WHO_DOES.match(question)
+    if m is None:
+        return []
+    words = m.group("does").split()
+    verb = stems(next((w for w in words if w.lower() not in _AUXILIARIES), ""))
+    asked = stems(m.group("does"))
+    if not verb or len(asked) < 2:
+        return []
+    needed = max(2, -(-2 * len(asked) // 3))
+
+    def says_it(text: str) -> bool:
+        for clause in _WHO_CLAUSE.finditer(text):
+            held = stems(clause.group("clause"))
+            if verb <= held and len(asked & held) >= needed:
+                return True
+        return False
+
+    return sorted((i for i, c in enumerate(cands) if says_it(c.text)), key=lambda i: -cands[i].probability)

@@ -18,7 +18,8 @@ from retrieval.sentences import quotation, split_sentences
 
 SPEECH = (
     r"(?:said|says|added|told|warned|wrote|explained|insisted|admitted|argued|stated|noted|claimed|"
-    r"announced|confirmed|urged|denied|acknowledged|conceded|replied|responded|commented)"
+    r"announced|confirmed|urged|denied|acknowledged|conceded|replied|responded|commented|promised|pledged|"
+    r"vowed|revealed|predicted)"
 )
 # "Anna Berg", "the Harbour Safety Board (HSB)": the acronym in brackets is part of the name.
 # A name keeps to one line, and a word of it ends with a full stop only when it is an initial or an

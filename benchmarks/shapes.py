@@ -82,7 +82,7 @@ def timed_rows(work: Path) -> list[dict]:
 
 
 def shape(question: str) -> str:
-    from answers.compose import person_asked, who_said_asked
+    from answers.compose import statement_asked, who_said_asked
     from answers.definitions import acronyms_asked
     from answers.people import age_asked, role_asked, role_said_asked
 
@@ -92,8 +92,8 @@ def shape(question: str) -> str:
         return "age"
     if role_asked(question) is not None:
         return "holder of a role"
-    if person_asked(question):
-        return "statement of a name"
+    if (asked := statement_asked(question)) is not None:
+        return "statement of a name, by verb" if asked.verb else "statement of a name"
     if acronyms_asked(question):
         return "acronym"
     if who_said_asked(question):

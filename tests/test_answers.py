@@ -551,6 +551,14 @@ def test_a_name_counts_whole() -> None:
     }
     assert ask("What did Tom Marsh say about the library?", marsh) == []
     assert ask("What did Marsh say about the library?", marsh) == ["north"]
+    # ... and in order: "the Old Bridge" is not named by an article on "an old man" and "the Torrin
+    # Bridge" while the festival's article names it
+    bridges = {
+        "north": "An old man was hurt and the Torrin Bridge was shut after engineers found damage.",
+        "nor": "Police closed the Old Bridge to pedestrians because it became too crowded.",
+    }
+    assert ask("Why did police close the Old Bridge?", bridges) == []
+    assert ask("Why was the Torrin Bridge shut?", bridges) == ["north"]
 
 
 def test_an_article_that_restates_an_answer_is_cited_even_below_the_threshold() -> None:
@@ -842,6 +850,11 @@ def test_the_person_an_answer_names() -> None:
     assert rewrite_follow_up("How old is she?", [asked], "Karen Holt") == "How old is Karen Holt?"
     assert rewrite_follow_up("When did it open?", ["What did the club build?"], "Karen Holt") == (
         "When did it open? (club build)"
+    )
+    # the answer named no one: "she" is the councillor asked for, not the plan the question names
+    objected = "Which councillor objected to the harbour plan?"
+    assert rewrite_follow_up("Why did she object?", [objected]) == (
+        "Why did she object? (councillor objected harbour plan)"
     )
 
 

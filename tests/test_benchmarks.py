@@ -195,6 +195,7 @@ def test_question_shapes_sort_questions_by_what_they_read() -> None:
 
     assert shape("What did the interior minister say about the rescue?") == "statement of a role"
     assert shape("What did Lidia Varga say?") == "statement of a name"
+    assert shape("What did Lidia Varga deny?") == "statement of a name, by verb"
     assert shape("How old is Julia Navarro?") == "age"
     assert shape("Who chairs the Northvale Transport Authority?") == "holder of a role"
     assert shape("What does MAIU stand for?") == "acronym"

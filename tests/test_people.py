@@ -13,6 +13,7 @@ from answers.compose import (
     compose,
     speakers_named,
     statements_in_articles,
+    statements_of_the_person_asked,
     with_speakers_named,
 )
 from answers.people import (
@@ -25,6 +26,7 @@ from answers.people import (
     holder_named,
     holder_of_the_role_asked,
     holders,
+    naming_who_does_what_is_asked,
     role_asked,
 )
 from answers.speakers import naming_speaker, speaker
@@ -323,6 +325,53 @@ def test_the_statements_of_a_person_in_articles() -> None:
     assert found == ["Mayor Tom Marsh said the bridge would open.", '"It is ready," he said.']
     assert statements_in_articles("What did Tom Marsh say about the bridge?", texts) == []
     assert statements_in_articles("Who is Tom Marsh?", texts) == []
+
+
+def test_what_a_person_denied_or_promised_is_their_statement_with_that_verb() -> None:
+    """ "What did <name> deny?" is answered by that person's statements with the verb (any form, "he"
+    read back to them), not by another's denial the reader scores higher; words after the verb pick
+    among them when some share one; no statement with the verb: the reader's answer stands."""
+    texts = {
+        "a": (
+            "Ivo Lund, the plant's director, said the leak was small. He denied that the valve had "
+            "been faulty for months. Lund promised a full inspection by May and promised the "
+            "fishermen compensation. Ada Quill denied that her crews were late."
+        ),
+        "b": "Karl Weber denied that the ferry had been overloaded.",
+    }
+    denied = [texts[d][s:e] for d, s, e in statements_in_articles("What did Ivo Lund deny?", texts)]
+    assert denied == ["He denied that the valve had been faulty for months."]
+    assert statements_in_articles("What has Ivo Lund denied?", texts) == statements_in_articles(
+        "What did Ivo Lund deny?", texts
+    )
+    assert len(statements_in_articles("What did Ivo Lund promise?", texts)) == 1
+    assert statements_in_articles("What did Ivo Lund eat?", texts) == []  # no verb of speech
+    assert statements_in_articles("What did Ivo Lund admit?", texts) == []
+    text = texts["a"]
+    sentences = [text[s.start : s.end] for s in split_sentences(text)]
+    cands = [_cand(t, p, doc="a", start=text.index(t)) for t, p in zip(sentences, (0.2, 0.3, 0.1, 0.95))]
+    cands.append(_cand(texts["b"], 0.97, doc="b"))
+    assert statements_of_the_person_asked(cands, "What did Ivo Lund deny?", texts) == [1]
+    assert statements_of_the_person_asked(cands, "What did Ivo Lund promise the fishermen?", texts) == [2]
+    assert statements_of_the_person_asked(cands, "What did Ivo Lund admit?", texts) == []
+    assert statements_of_the_person_asked(cands, "What did Ivo Lund say?", texts) == [1, 0, 2]
+
+
+def test_who_does_something_is_the_name_before_a_relative_clause_saying_it() -> None:
+    """ "Who runs the bakery on Mill Lane?" is answered by "Mara Holt, who runs a bakery on Mill Lane,
+    said ...", whatever the reader scores it; a clause about something else, or a question of
+    another shape, is not read."""
+    cands = [
+        _cand("Mara Holt, who runs a small bakery on Mill Lane, said flour prices had doubled.", 0.1),
+        _cand("Ann Pike, who runs the market, said stalls were empty.", 0.2, start=100),
+        _cand("The bakery on Mill Lane opened in 1990.", 0.5, start=200),
+    ]
+    assert naming_who_does_what_is_asked(cands, "Who runs the bakery on Mill Lane?") == [0]
+    assert naming_who_does_what_is_asked(cands, "Who has run the bakery on Mill Lane?") == [0]
+    assert naming_who_does_what_is_asked(cands, "Who runs the bakery on Kiln Road?") == []
+    assert naming_who_does_what_is_asked(cands, "Who owns the bakery on Mill Lane?") == []
+    assert naming_who_does_what_is_asked(cands, "Who is the baker on Mill Lane?") == []
+    assert naming_who_does_what_is_asked(cands, "When did the bakery on Mill Lane open?") == []
 
 
 def _speakers_by_sentence(text: str) -> dict[str, set[str] | None]:
