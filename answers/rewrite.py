@@ -197,10 +197,6 @@ def resolve(question: str, previous: str, person: str | None = None) -> str | No
     person its answer named, when given, for "he" or "she"), or None when it has neither or the
     previous turn names nothing."""
     about = person if person and _GENDERED.search(question) else referent(previous)
-    if person is None and asks_for_person(question, previous):
-        # "she" after "Which councillor objected to the plan?" is the one asked for, whom the answer
-        # did not name, not the plan: left as it is, the previous turn's words go with it
-        return None
     if about is None:
         return None
     personal = _pronoun(_PERSONAL, question, possessive=False)
