@@ -190,7 +190,7 @@ def on_what_is_named(
     Otherwise the groups are left as they are."""
     # each name (answers/wording.py `names`) as its run of keyword stems; a name counts whole and in
     # order: "Northbridge Energy" shares "Energy" with "Norbridge Energy" asked, and an article with
-    # "a 67-year-old man" and "the Torrin Bridge" does not name "the Old Bridge"
+    # "an old man" and "the Kiln Quay" does not name "the Old Quay"
     whole = [f" {n} " for n in (analyze(name) for found in names(question).values() for name in found) if n]
     if not whole:
         return groups
@@ -225,10 +225,11 @@ def said_by_whom_asked(
     groups: list[list[Candidate]], question: str, texts: Mapping[str, str]
 ) -> list[list[Candidate]]:
     """Without the groups attributed to someone else when the question asks what a named person
-    said ("What did Callum Whitaker say ...?", "According to Callum Whitaker, ...?" are not answered
-    with another player's quote that follows "Mendes said ..."). A group whose speaker is not found, or is a role ("the manager
-    said"), stays; when every group is someone else's, none is left (a decline): "What did the
-    singer write?" is not answered with her lawyer's words about her."""
+    said ("What did Callum Whitaker say ...?", "According to Callum Whitaker, ...?" are not
+    answered with another player's quote that follows "Mendes said ..."). A group whose speaker is
+    not found, or is a role ("the manager said"), stays; when every group is someone else's, none
+    is left (a decline): "What did the singer write?" is not answered with her lawyer's words about
+    her."""
     m = _ASKS_WHAT_SAID.search(question) or _ACCORDING_TO_NAME.match(question)
     if m is None:
         return groups

@@ -374,7 +374,7 @@ _ASKS_WHO_DOES = re.compile(
     r"^\s*[Ww]ho\s+(?P<does>(?!(?:is|was|are|were|did|does|do|will|would|can|could|should|must|"
     r"said|says|told|tells)\b)[a-z][^?]*?)\s*[?.!]*\s*$"
 )
-# "Deepak Varma, who runs a stall selling flatbreads, said ...": news says what a person does in a
+# "Mara Holt, who runs a bakery on Mill Lane, said ...": news says what a person does in a
 # relative clause right after their full name
 _AUXILIARIES = frozenset("has had have been".split())
 _WHO_CLAUSE = re.compile(rf"(?<![\w’'-]){_NAME}\s*,\s+who\s+(?P<clause>[^,;.\"“”]+)")

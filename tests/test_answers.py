@@ -551,14 +551,14 @@ def test_a_name_counts_whole() -> None:
     }
     assert ask("What did Tom Marsh say about the library?", marsh) == []
     assert ask("What did Marsh say about the library?", marsh) == ["north"]
-    # ... and in order: "the Old Bridge" is not named by an article on "an old man" and "the Torrin
-    # Bridge" while the festival's article names it
-    bridges = {
-        "north": "An old man was hurt and the Torrin Bridge was shut after engineers found damage.",
-        "nor": "Police closed the Old Bridge to pedestrians because it became too crowded.",
+    # ... and in order: "the Old Quay" is not named by an article on "an old man" and "the Kiln Quay"
+    # while the festival's article names it
+    quays = {
+        "north": "An old man was hurt and the Kiln Quay was shut after engineers found damage.",
+        "nor": "Police closed the Old Quay to pedestrians because it became too crowded.",
     }
-    assert ask("Why did police close the Old Bridge?", bridges) == []
-    assert ask("Why was the Torrin Bridge shut?", bridges) == ["north"]
+    assert ask("Why did police close the Old Quay?", quays) == []
+    assert ask("Why was the Kiln Quay shut?", quays) == ["north"]
 
 
 def test_an_article_that_restates_an_answer_is_cited_even_below_the_threshold() -> None:
