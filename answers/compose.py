@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -336,20 +337,23 @@ class StatementAsked:
     def said_with_the_verb(self, text: str) -> bool:
         return not self.verb or bool(self.verb & stems(text))
 
+    def by_them(self, speakers: Sequence[AbstractSet[str]]) -> bool:
+        """Whether one of a statement's speakers (their names' words) is the person asked of."""
+        return any(same_person(self.who, w) for w in speakers)
+
 
 def statement_asked(question: str) -> StatementAsked | None:
     """None for any question that is not "What did <name> say?" or "What did <name> <verb> ...?"."""
     m = _ASKS_ALL_SAID.match(question)
     if m is not None:
-        who = name_words(m.group("who")) - HONORIFICS
-        return StatementAsked(frozenset(who)) if who else None
+        who = frozenset(name_words(m.group("who")) - HONORIFICS)
+        return StatementAsked(who) if who else None
     m = _ASKS_VERBED.match(question)
     verb = stems(m.group("verb")) & _REPORTING_STEMS if m is not None else frozenset()
     if m is None or not verb:
         return None
-    who = name_words(m.group("who")) - HONORIFICS
-    rest = stems(m.group("rest")) - stems(m.group("who"))
-    return StatementAsked(frozenset(who), frozenset(verb), frozenset(rest)) if who else None
+    who = frozenset(name_words(m.group("who")) - HONORIFICS)
+    return StatementAsked(who, verb, stems(m.group("rest")) - stems(m.group("who"))) if who else None
 
 
 def statements_in_articles(question: str, texts: Mapping[str, str]) -> list[tuple[str, int, int]]:
@@ -363,8 +367,8 @@ def statements_in_articles(question: str, texts: Mapping[str, str]) -> list[tupl
     naming = {d: t for d, t in texts.items() if any(w in t.lower() for w in asked.who)}
 
     def theirs(text: str, start: int, end: int) -> bool:
-        return asked.said_with_the_verb(text[start:end]) and any(
-            same_person(asked.who, w) for w in speakers_at(text[start:end], text, start, end)
+        return asked.said_with_the_verb(text[start:end]) and asked.by_them(
+            speakers_at(text[start:end], text, start, end)
         )
 
     return sentences_where(naming, theirs)
@@ -385,7 +389,7 @@ def statements_of_the_person_asked(
     theirs = [
         i
         for i, c in enumerate(cands)
-        if asked.said_with_the_verb(c.text) and any(same_person(asked.who, w) for w in _speakers(c, texts))
+        if asked.said_with_the_verb(c.text) and asked.by_them(_speakers(c, texts))
     ]
     on_the_rest = [i for i in theirs if asked.rest & stems(cands[i].text)]
     return sorted(on_the_rest or theirs, key=lambda i: -cands[i].probability)
