@@ -101,18 +101,26 @@ def by_model(d: dict) -> bool:
 @dataclass
 class Asked:
     answers: dict[str, dict]  # question -> its /v1/ask answer
+    streamed: dict[str, list[dict]]  # question -> its streamed /v1/ask events
+    chats: dict[str, tuple[str, list[dict], bool]]  # question -> its streamed chat reply (see chat())
     mode: dialects.Mode | None  # the structured-output mode negotiated while asking
 
 
 @pytest.fixture(scope="module")
 def asked(client: TestClient, service: Factdesk) -> Asked:
-    """Each question asked once through /v1/ask (the mode is read here: tests forget it between them)."""
-    answers = {}
+    """Each question asked through /v1/ask, then streamed, then as a streamed chat, one after the other:
+    the three prompts share their prefix, which llama.cpp keeps from one request to the next, so only
+    the first is read in full (the mode is read here: tests forget it between them)."""
+    answers, streamed, chats = {}, {}, {}
     for q in QUESTIONS:
         r = client.post("/v1/ask", json={"question": q})
         assert r.status_code == 200, r.text
         answers[q] = r.json()
-    return Asked(answers, dialects.negotiated(service.engine.endpoint))  # type: ignore[attr-defined]
+        r = client.post("/v1/ask", json={"question": q, "stream": True})
+        assert r.status_code == 200, r.text
+        streamed[q] = sse_events(r.text)
+        chats[q] = chat(client, service, q, stream=True)
+    return Asked(answers, streamed, chats, dialects.negotiated(service.engine.endpoint))  # type: ignore[attr-defined]
 
 
 def test_ask(client: TestClient, asked: Asked) -> None:
@@ -126,12 +134,9 @@ def test_ask(client: TestClient, asked: Asked) -> None:
     assert asked.mode is dialects.Mode.JSON_OBJECT_SCHEMA
 
 
-def test_ask_streamed(client: TestClient) -> None:
+def test_ask_streamed(client: TestClient, asked: Asked) -> None:
     done_events = {}
-    for q in QUESTIONS:
-        r = client.post("/v1/ask", json={"question": q, "stream": True})
-        assert r.status_code == 200
-        events = sse_events(r.text)
+    for q, events in asked.streamed.items():
         done = events[-1]
         assert done["done"] is True
         assert_model_path(client, done)
@@ -199,9 +204,9 @@ def chat(client: TestClient, service: Factdesk, question: str, stream: bool) -> 
     return content, citations, sum(service.telemetry.snapshot().fallbacks.values()) == before
 
 
-def test_chat_streamed(client: TestClient, service: Factdesk) -> None:
+def test_chat_streamed(asked: Asked) -> None:
     """Every question as a streamed chat (the path a chat UI takes): at least 4 answered by the model."""
-    replies = {q: chat(client, service, q, stream=True) for q in QUESTIONS}
+    replies = asked.chats
     answered = [q for q, (_, citations, no_fallback) in replies.items() if no_fallback and citations]
     assert len(answered) >= MIN_ANSWERED, replies
 

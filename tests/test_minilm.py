@@ -117,7 +117,16 @@ def test_bulk_encoder_matches_sentence_transformers(
     import retrieval.minilm
 
     model = getattr(retrieval.minilm, encoder)(precision=precision)
-    for kwargs in ({"batch_size": 32}, {"batch_size": 32, "max_tokens": 1024}, {"batch_size": 3}):
+    batchings: list[dict[str, int]] = [
+        {"batch_size": 32},
+        {"batch_size": 32, "max_tokens": 1024},
+        {"batch_size": 3},
+    ]
+    if (encoder, precision) == ("TorchMiniLM", "bf16"):
+        # one batching: torch's bf16 kernels run single-threaded, and slowly, on a CPU without AVX-512
+        # BF16 (BENCHMARKS.md), and batching is the base class's, checked by the other three cases
+        batchings = batchings[1:2]
+    for kwargs in batchings:
         got = model.encode(TEXTS, **kwargs)
         assert got.shape == (len(TEXTS), 384) and got.dtype == np.float32
         cos = np.sum(got * reference, axis=1)
