@@ -56,9 +56,20 @@ class ComposeConfig:
     story_ratio: float = 0.5
 
 
-def accepted(cands: list[Candidate], threshold: float, cfg: ComposeConfig) -> list[int]:
-    """Indexes of the sentences the reader accepts, most probable first."""
+def accepted(
+    cands: list[Candidate],
+    threshold: float,
+    cfg: ComposeConfig,
+    relevance: Mapping[str, float] | None = None,
+) -> list[int]:
+    """Indexes of the sentences the reader accepts, most probable first. With relevance, only those
+    of the articles on the story asked (`on_the_story_asked`) when one of them clears the threshold:
+    another story's sentence must not set the floor that the story's own answer is held to."""
     order = sorted(range(len(cands)), key=lambda i: -cands[i].probability)
+    if relevance:
+        on_story = [i for i in order if on_the_story(cands[i].document_id, relevance, cfg.story_ratio)]
+        if on_story and cands[on_story[0]].probability >= threshold:
+            order = on_story
     if not order or cands[order[0]].probability < threshold:
         return []
     floor = max(threshold, cfg.keep_ratio * cands[order[0]].probability)
@@ -585,11 +596,15 @@ def on_the_story_asked(
     an answer ("The average household will pay about 68 pounds more a year." beside "the regional
     government would pay 10,000 euros to the family of each victim", when the question's words are
     all in the ferry story's passage). If every group would go, none does."""
-    best = max(relevance.values(), default=0.0)
-    if ratio <= 0 or best <= 0:
-        return groups
-    kept = [g for g in groups if max(relevance.get(c.document_id, 0.0) for c in g) >= ratio * best]
+    kept = [g for g in groups if any(on_the_story(c.document_id, relevance, ratio) for c in g)]
     return kept or groups
+
+
+def on_the_story(document_id: str, relevance: Mapping[str, float], ratio: float) -> bool:
+    """Whether search found the article at least ratio times as relevant as the best one (always,
+    when ratio is 0 or nothing scored)."""
+    best = max(relevance.values(), default=0.0)
+    return ratio <= 0 or best <= 0 or relevance.get(document_id, 0.0) >= ratio * best
 
 
 def compose(
@@ -608,7 +623,7 @@ def compose(
     say the same thing (default: answers/wording.py's restatements()). texts: {document id: text},
     for quotations of several sentences to be shown whole and, with the question, for the articles
     that name what it names. relevance: {document id: its best passage's search score}."""
-    chosen = accepted(cands, threshold, cfg)
+    chosen = accepted(cands, threshold, cfg, relevance)
     if texts is not None and question is not None:
         chosen = (
             statements_of_the_person_asked(cands, question, texts)

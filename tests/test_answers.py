@@ -252,6 +252,25 @@ def test_a_statement_from_a_story_search_found_far_less_relevant_is_left_out() -
     assert len(answer.citations) == 2, answer.answer
 
 
+def test_another_storys_sentence_does_not_set_the_floor_for_the_storys_own() -> None:
+    """The reader gives another story's sentence of the right shape more than the asked story's own
+    ("Which pool will close?": 0.95 for "The two village halls would close in May." of a story search
+    found far less relevant, 0.66 for the pool's): that sentence must not set the keep ratio's floor
+    and push the pool's out. When no sentence of the story clears the threshold, the others are
+    read as before."""
+    halls = _cand("The two village halls would close in May.", 0.95, doc="halls")
+    pool = _cand("The Westfield pool, which opened in 1971, will close in June.", 0.66, doc="budget")
+    moved = _cand("Its swimming club will move to the leisure centre.", 0.55, doc="budget", start=70)
+    relevance = {"budget": 0.8, "halls": 0.3}
+    cands = [halls, pool, moved]
+    assert accepted(cands, 0.6, ComposeConfig(), relevance) == [1]
+    assert accepted(cands, 0.6, ComposeConfig()) == [0]  # without search's relevance: as before
+    assert accepted(cands, 0.7, ComposeConfig(), relevance) == [0]  # the story's own under the threshold
+    vecs = _unit([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0])
+    answer = compose(cands, vecs, 0.6, ComposeConfig(), "extractive", "v", relevance=relevance)
+    assert [c.quote for c in answer.citations] == [pool.text], answer.answer
+
+
 def test_she_said_is_the_person_last_introduced_saying_something() -> None:
     """'"...," she said' after "Former leader Sandra Pyke, who ..., defended the plan, saying ..." is
     Pyke's, not the last speaker's before her (the council leader quoted a paragraph earlier)."""
