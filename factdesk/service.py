@@ -129,6 +129,7 @@ class Factdesk:
             pool_size=settings.database_pool_size,
             timeout_s=settings.database_timeout_s,
             write_wait_s=settings.database_write_wait_s,
+            statement_timeout_s=settings.database_statement_timeout_s,
         )
         # compiled OpenVINO models (the embedder's, the reader's), kept for the next process
         self.model_cache_dir = data_dir / "model-cache"

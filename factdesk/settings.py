@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     database_timeout_s: float = Field(5.0, alias="FACTDESK_DATABASE_TIMEOUT_S", gt=0)
     # how long a write waits for another replica's write (the advisory lock) before a 503
     database_write_wait_s: float = Field(300.0, alias="FACTDESK_DATABASE_WRITE_WAIT_S", gt=0)
+    # how long a statement waits for the server's answer on an open connection before a 503 (a stalled
+    # host answers nothing and ends nothing); longer than any statement the catalog runs
+    database_statement_timeout_s: float = Field(60.0, alias="FACTDESK_DATABASE_STATEMENT_TIMEOUT_S", gt=0)
 
     # seconds between retries of crash recovery that the vector store could not answer at start
     recovery_retry_s: float = Field(5.0, alias="FACTDESK_RECOVERY_RETRY_S", gt=0)

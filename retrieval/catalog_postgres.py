@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.errors import _WaitTimeout  # what psycopg's wait raises when its timeout ends
 from psycopg_pool import ConnectionPool
 
 from retrieval.catalog import DOCUMENT_INSERT, CatalogReads, document_row
@@ -38,6 +39,37 @@ from retrieval.errors import StoreUnavailable
 from retrieval.lexical import analyze, bm25_scores
 from retrieval.models import Chunk, Document, chunk_key, revision_keys
 from retrieval.redact import error_reason, redact_url, url_secrets
+
+
+class _AnsweringConnection(psycopg.Connection):
+    """A connection whose every wait for the server's answer ends after `answer_within_s`: a server
+    that stops answering on a connection already open (a stalled host, `kill -STOP`) keeps the TCP
+    session alive, since its kernel still acknowledges, so neither the pool's timeout nor TCP ever ends
+    the wait. The connection is closed (its state is unknown) and the statement fails."""
+
+    answer_within_s: float | None = None
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        limit = timeout if timeout is not None else self.answer_within_s
+        try:
+            return super().wait(gen, interval, limit)
+        except _WaitTimeout:
+            if timeout is not None:  # psycopg's own limit (a cancel, a notify): its handling
+                raise
+            self.pgconn.finish()  # no I/O: the socket is closed, and the pool drops the connection
+            raise psycopg.OperationalError(f"PostgreSQL did not answer within {limit:g} s") from None
+
+
+@contextmanager
+def _answer_within(conn: psycopg.Connection, seconds: float | None) -> Iterator[None]:
+    """Another limit (None: none) for the statements of this block on this connection."""
+    before = getattr(conn, "answer_within_s", None)
+    conn.answer_within_s = seconds  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        conn.answer_within_s = before  # type: ignore[attr-defined]
+
 
 # advisory lock keys (one bigint namespace per database): fixed, so every replica agrees
 WRITER_LOCK = 0x66616374_64657331  # "factdes1": one writer at a time, recovery included
@@ -123,10 +155,17 @@ class PostgresCatalog(CatalogReads):
     param_mark = "%s"  # psycopg's parameter marker (search.Filters.sql)
 
     def __init__(
-        self, url: str, *, pool_size: int = 8, timeout_s: float = 5.0, write_wait_s: float = 300.0
+        self,
+        url: str,
+        *,
+        pool_size: int = 8,
+        timeout_s: float = 5.0,
+        write_wait_s: float = 300.0,
+        answer_within_s: float = 60.0,
     ) -> None:
         self.where = redact_url(url)
         self.write_wait_s = write_wait_s
+        self.answer_within_s = answer_within_s
         self._secrets = url_secrets(url)
         self.read_only: str | None = None  # the SQLite catalog's read-only data dir has no counterpart
         self.problem: str | None = None  # likewise its damaged pages
@@ -146,6 +185,8 @@ class PostgresCatalog(CatalogReads):
             # whatever the outage's length
             reconnect_timeout=timeout_s,
             kwargs={"autocommit": True, "connect_timeout": max(1, round(timeout_s))},
+            connection_class=_AnsweringConnection,
+            configure=self._configure,
             open=False,
             name="factdesk-catalog",
         )
@@ -159,6 +200,9 @@ class PostgresCatalog(CatalogReads):
 
     def close(self) -> None:
         self._pool.close()
+
+    def _configure(self, conn: psycopg.Connection) -> None:
+        conn.answer_within_s = self.answer_within_s  # type: ignore[attr-defined]
 
     def _first_connect(self, url: str, timeout_s: float) -> None:
         """One connection of its own at start: a pool that cannot connect says only "PoolTimeout", and
@@ -267,7 +311,8 @@ class PostgresCatalog(CatalogReads):
         session, and its lock) would queue every replica's writes for ever: after write_wait_s, 503."""
         conn.execute(f"SET lock_timeout = {int(self.write_wait_s * 1000)}")  # a number of ours: no quoting
         try:
-            conn.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK,))
+            with _answer_within(conn, self.write_wait_s + self.answer_within_s):
+                conn.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK,))
         except psycopg.errors.LockNotAvailable:
             raise StoreUnavailable(
                 f"another write has held the PostgreSQL catalog's write lock for more than {self.write_wait_s:g} s "
@@ -275,13 +320,19 @@ class PostgresCatalog(CatalogReads):
                 "was written, try again"
             ) from None
         finally:
-            conn.execute("SET lock_timeout = 0")
+            if not conn.closed:  # closed: the server did not answer, and that error is the one to tell
+                conn.execute("SET lock_timeout = 0")
 
     def _migrate(self) -> None:
         """Apply the migrations the database lacks, each recorded in schema_migrations, in one
         transaction under an advisory lock: a second replica starting at once waits, then finds
         them applied."""
-        with self._guard(), self._pool.connection() as conn, conn.transaction():
+        with (
+            self._guard(),
+            self._pool.connection() as conn,
+            _answer_within(conn, None),  # a migration may rebuild a large table: no limit, once at start
+            conn.transaction(),
+        ):
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             found = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
             if found is None or found[0] is None:  # CREATE only when needed: a migrated database

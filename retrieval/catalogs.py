@@ -23,6 +23,7 @@ def open_catalog(
     pool_size: int = 10,
     timeout_s: float = 5.0,
     write_wait_s: float = 300.0,
+    statement_timeout_s: float = 60.0,
 ) -> AnyCatalog:
     if not database_url:
         return Catalog(data_dir / "catalog.sqlite")
@@ -32,4 +33,10 @@ def open_catalog(
         raise StoreUnavailable(
             f"FACTDESK_DATABASE_URL is set but psycopg is not installed ({e.name}): pip install -e '.[postgres]'"
         ) from e
-    return PostgresCatalog(database_url, pool_size=pool_size, timeout_s=timeout_s, write_wait_s=write_wait_s)
+    return PostgresCatalog(
+        database_url,
+        pool_size=pool_size,
+        timeout_s=timeout_s,
+        write_wait_s=write_wait_s,
+        answer_within_s=statement_timeout_s,
+    )

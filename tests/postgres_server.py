@@ -95,6 +95,14 @@ class PostgresServer:
         if (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
+    def pids(self) -> list[int]:
+        """The postmaster's process id, then its children's (the backends and helpers)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = [
+            int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(p) == postmaster
+        ]
+        return [postmaster, *children]
+
     def restart(self) -> None:
         self.stop()
         self.start()
@@ -111,3 +119,12 @@ class PostgresServer:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")  # a generated name: nothing to quote
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+
+def _parent(proc: Path) -> int | None:
+    """The parent process id of /proc/<pid>, or None when it has gone."""
+    try:
+        stat = (proc / "stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])  # after "pid (name) state"

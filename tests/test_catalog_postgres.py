@@ -286,6 +286,66 @@ def test_a_write_waits_for_another_replicas_write_only_so_long(postgres) -> None
         catalog.close()
 
 
+def test_a_stalled_server_fails_a_statement_and_answers_again_when_it_resumes(postgres) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL stopped (SIGSTOP: every process of the cluster) keeps the TCP sessions of open
+    connections alive, so a statement on one waited with no end. Now it fails with the 503 after
+    FACTDESK_DATABASE_STATEMENT_TIMEOUT_S, and once the server resumes the catalog answers again."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from retrieval.catalog_postgres import PostgresCatalog
+
+    catalog = PostgresCatalog(postgres.new_database(), timeout_s=1.0, answer_within_s=1.0)
+    stopped = threading.Event()
+    outcome: dict[str, BaseException | None] = {}
+
+    def read(name: str, in_snapshot: bool) -> None:
+        """A read on a connection taken before the stop (inside a snapshot), or taken after it."""
+        try:
+            if in_snapshot:
+                with catalog.snapshot():
+                    catalog.version()
+                    stopped.wait()
+                    catalog.version()
+            else:
+                stopped.wait()
+                catalog.version()
+            outcome[name] = None
+        except BaseException as e:  # handed to the test's thread
+            outcome[name] = e
+
+    try:
+        readers = [
+            threading.Thread(target=read, args=(name, name == "open"), daemon=True)
+            for name in ("open", "new")
+        ]
+        for r in readers:
+            r.start()
+        time.sleep(0.5)  # the snapshot's first read done
+        pids = postgres.pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            stopped.set()
+            for r in readers:
+                r.join(timeout=60)  # a bound on a hang, not a timing check
+            hung = [r for r in readers if r.is_alive()]
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        assert not hung, "a read on a stopped server never returned"
+        for name, err in outcome.items():
+            assert isinstance(err, StoreUnavailable) and err.status == 503, (name, err)
+        # on the open connection: the statement's own limit (the other may meet the pool's first)
+        assert "PostgreSQL did not answer within 1 s" in outcome["open"].message  # type: ignore[union-attr]
+        assert catalog.version() is not None  # resumed: a new connection answers
+        assert catalog.unavailable() is None
+    finally:
+        catalog.close()
+
+
 def test_a_connection_refused_for_a_reason_says_the_reason_and_no_piece_of_the_password(postgres) -> None:  # type: ignore[no-untyped-def]
     """A database that does not exist (or a wrong password) was "unreachable: PoolTimeout", its cause
     only in the driver's log; a password holding an unescaped "@" put its tail into the message as
