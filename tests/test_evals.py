@@ -676,13 +676,14 @@ def test_the_updates_set_is_well_formed(make_service) -> None:  # type: ignore[n
 
 
 @pytest.mark.parametrize(
-    ("name", "articles", "questions", "unanswerable"), [("attrib", 18, 85, 21), ("forms", 16, 120, 35)]
+    ("name", "articles", "questions", "unanswerable"),
+    [("attrib", 18, 85, 21), ("forms", 16, 120, 35), ("lookalike", 24, 150, 40)],
 )
 def test_the_attribution_and_forms_sets_are_well_formed(  # type: ignore[no-untyped-def]
     make_service, name: str, articles: int, questions: int, unanswerable: int
 ) -> None:
-    """evals/attrib and evals/forms (blind sets): every evidence quote is in the cleaned text of the
-    article it names, and every follow-up has the earlier turn it follows."""
+    """evals/attrib, evals/forms and evals/lookalike (blind sets): every evidence quote is in the
+    cleaned text of the article it names, and every follow-up has the earlier turn it follows."""
     texts, qs = _set_of(make_service, name, f"{name}/{name}.yaml")
     assert (len(texts), len(qs), sum(not q["answerable"] for q in qs)) == (articles, questions, unanswerable)
     for q in qs:
