@@ -11,7 +11,7 @@ is added to fill the answer out; if it accepts nothing, the answer is to decline
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -67,7 +67,8 @@ def accepted(
     another story's sentence must not set the floor that the story's own answer is held to."""
     order = sorted(range(len(cands)), key=lambda i: -cands[i].probability)
     if relevance:
-        on_story = [i for i in order if on_the_story(cands[i].document_id, relevance, cfg.story_ratio)]
+        on = on_the_story(relevance, cfg.story_ratio)
+        on_story = [i for i in order if on(cands[i].document_id)]
         if on_story and cands[on_story[0]].probability >= threshold:
             order = on_story
     if not order or cands[order[0]].probability < threshold:
@@ -596,15 +597,18 @@ def on_the_story_asked(
     an answer ("The average household will pay about 68 pounds more a year." beside "the regional
     government would pay 10,000 euros to the family of each victim", when the question's words are
     all in the ferry story's passage). If every group would go, none does."""
-    kept = [g for g in groups if any(on_the_story(c.document_id, relevance, ratio) for c in g)]
+    on = on_the_story(relevance, ratio)
+    kept = [g for g in groups if any(on(c.document_id) for c in g)]
     return kept or groups
 
 
-def on_the_story(document_id: str, relevance: Mapping[str, float], ratio: float) -> bool:
-    """Whether search found the article at least ratio times as relevant as the best one (always,
-    when ratio is 0 or nothing scored)."""
+def on_the_story(relevance: Mapping[str, float], ratio: float) -> Callable[[str], bool]:
+    """Whether search found an article (its id) at least ratio times as relevant as the best one;
+    every article is, when ratio is 0 or nothing scored."""
     best = max(relevance.values(), default=0.0)
-    return ratio <= 0 or best <= 0 or relevance.get(document_id, 0.0) >= ratio * best
+    if ratio <= 0 or best <= 0:
+        return lambda _document_id: True
+    return lambda document_id: relevance.get(document_id, 0.0) >= ratio * best
 
 
 def compose(
